@@ -1,0 +1,86 @@
+//! `ferry steps`: what the workflow runs, and what each step may reach.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use ferry_engine::{ResolvedStep, StepOrigin};
+use serde_json::json;
+
+use crate::args::{Global, ListFormat, StepsArgs};
+use crate::context::Session;
+use crate::exit;
+
+pub fn run(global: &Global, args: &StepsArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(global, &args.checkout)?;
+    let text = match args.format {
+        ListFormat::Json => json(&session.steps),
+        ListFormat::Text => text(&session),
+    };
+    super::print(&text)?;
+    Ok(exit::OK)
+}
+
+fn origin(step: &ResolvedStep) -> String {
+    match &step.origin {
+        StepOrigin::Builtin => "built-in".into(),
+        StepOrigin::Custom(path) => path.display().to_string(),
+    }
+}
+
+fn json(steps: &[ResolvedStep]) -> String {
+    let list: Vec<_> = steps
+        .iter()
+        .map(|s| {
+            let limits = s.loaded.limits();
+            json!({
+                "name": s.spec.name,
+                "version": s.info.version,
+                "summary": s.info.summary,
+                "origin": origin(s),
+                "sha256": s.loaded.sha256(),
+                "grants": s.loaded.grants().iter().map(|c| c.name()).collect::<Vec<_>>(),
+                "imports": s.loaded.imports(),
+                "limits": {
+                    "deadline_ms": limits.deadline.as_millis() as u64,
+                    "memory_bytes": limits.memory_bytes,
+                    "hostcall_bytes": limits.hostcall_bytes,
+                    "file_bytes": limits.file_bytes,
+                },
+                "params": s.info.params,
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&json!({ "steps": list })).expect("json values serialise");
+    out.push('\n');
+    out
+}
+
+fn text(session: &Session) -> String {
+    let mut out = String::new();
+    let source = match &session.workflow.file {
+        Some(f) => f.display().to_string(),
+        None => "the built-in workflow (no ferry.toml)".into(),
+    };
+    let _ = writeln!(out, "Workflow: {source}\n");
+    for (i, s) in session.steps.iter().enumerate() {
+        let _ = writeln!(out, "{}. {} {} ({})", i + 1, s.spec.name, s.info.version, origin(s));
+        let _ = writeln!(out, "   {}", s.info.summary);
+        let _ = writeln!(out, "   sha256   {}", s.loaded.sha256());
+        let _ = writeln!(out, "   granted  {}", s.loaded.grants());
+        let imports: Vec<&str> = s.loaded.imports().iter().map(String::as_str).collect();
+        let _ = writeln!(out, "   imports  {}", if imports.is_empty() { "nothing".into() } else { imports.join(", ") });
+        let limits = s.loaded.limits();
+        let _ = writeln!(
+            out,
+            "   limits   {}s deadline, {} MiB memory",
+            limits.deadline.as_secs_f64(),
+            limits.memory_bytes >> 20
+        );
+        for p in &s.info.params {
+            let default = p.default.as_deref().map(|d| format!(" [default: {d}]")).unwrap_or_default();
+            let _ = writeln!(out, "   param    {}: {}{default}", p.name, p.description);
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,15 @@
+//! Runs a workflow: the steps named in `ferry.toml` (or the default
+//! workflow), each loaded into the sandbox with its grant and limits, called
+//! in order, their plans concatenated into one [`ferry_model::Plan`].
+//!
+//! Data flows one way: the workflow file names steps -> [`resolve`] loads
+//! them -> [`planner`] calls them, threading the app-spec from one step to
+//! the next -> a plan.
+
+pub mod planner;
+pub mod resolve;
+pub mod workflow;
+
+pub use planner::{PlanError, plan};
+pub use resolve::{ResolveError, ResolvedStep, StepOrigin, resolve};
+pub use workflow::{StepSpec, Workflow, WorkflowError};

@@ -1,0 +1,87 @@
+//! Turns a workflow's step specs into loaded, import-checked components.
+//! Every step is loaded before any runs, so a bad custom step fails the
+//! workflow before it does anything.
+
+use std::path::PathBuf;
+
+use ferry_model::StepInfo;
+use ferry_runtime::{Grants, HostContext, LoadedStep, Runtime, RuntimeError};
+use sha2::{Digest, Sha256};
+
+use crate::{StepSpec, Workflow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no built-in step is called `{name}` (built-in: {known}); a custom step needs `component` and `sha256`")]
+    UnknownBuiltin { name: String, known: String },
+    #[error("reading the component of step `{step}` at {path}: {source}")]
+    Read { step: String, path: String, source: std::io::Error },
+    #[error(
+        "the component of step `{step}` at {path} has sha256 {actual}, but ferry.toml pins {pinned}; \
+         refusing to run it (update the pin only if you trust the new component)"
+    )]
+    ShaMismatch { step: String, path: String, pinned: String, actual: String },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Where a step's component came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepOrigin {
+    Builtin,
+    Custom(PathBuf),
+}
+
+/// A workflow step, loaded and ready to call.
+#[derive(Debug, Clone)]
+pub struct ResolvedStep {
+    pub spec: StepSpec,
+    pub origin: StepOrigin,
+    pub loaded: LoadedStep,
+    /// What the step's `describe` said.
+    pub info: StepInfo,
+}
+
+/// Loads every step of `workflow` and asks each to describe itself.
+pub fn resolve(runtime: &Runtime, host: &HostContext, workflow: &Workflow) -> Result<Vec<ResolvedStep>, ResolveError> {
+    workflow.steps.iter().map(|spec| resolve_one(runtime, host, spec)).collect()
+}
+
+fn resolve_one(runtime: &Runtime, host: &HostContext, spec: &StepSpec) -> Result<ResolvedStep, ResolveError> {
+    let (bytes, grants, origin) = match &spec.component {
+        None => {
+            let builtin = ferry_steps::find(&spec.name).ok_or_else(|| ResolveError::UnknownBuiltin {
+                name: spec.name.clone(),
+                known: ferry_steps::BUILTIN.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+            })?;
+            let grants = Grants::parse(builtin.grants).expect("built-in grants name known capabilities");
+            (std::borrow::Cow::Borrowed(builtin.component), grants, StepOrigin::Builtin)
+        }
+        Some((path, pinned)) => {
+            let bytes = std::fs::read(path).map_err(|source| ResolveError::Read {
+                step: spec.name.clone(),
+                path: path.display().to_string(),
+                source,
+            })?;
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if &actual != pinned {
+                return Err(ResolveError::ShaMismatch {
+                    step: spec.name.clone(),
+                    path: path.display().to_string(),
+                    pinned: pinned.clone(),
+                    actual,
+                });
+            }
+            let grants = spec.grants.clone().unwrap_or_else(default_custom_grants);
+            (std::borrow::Cow::Owned(bytes), grants, StepOrigin::Custom(path.clone()))
+        }
+    };
+    let loaded = runtime.load(&spec.name, &bytes, grants, spec.limits)?;
+    let info = runtime.describe(&loaded, host)?;
+    Ok(ResolvedStep { spec: spec.clone(), origin, loaded, info })
+}
+
+/// A custom step that names no grants may log and read the clock, nothing more.
+fn default_custom_grants() -> Grants {
+    Grants::new([ferry_runtime::Capability::Log, ferry_runtime::Capability::Clock])
+}

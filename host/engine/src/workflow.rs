@@ -1,0 +1,215 @@
+//! `ferry.toml`: which steps a repository's workflow runs, with what grants,
+//! limits and parameters.
+//!
+//! ```toml
+//! [limits]                       # defaults for every step
+//! deadline = "10s"
+//! memory = "256MiB"
+//!
+//! [[steps]]
+//! name = "parse-config"          # a built-in step
+//!
+//! [[steps]]
+//! name = "require-region"        # a custom step: a component pinned by sha256
+//! component = "ci/require-region.wasm"
+//! sha256 = "9f86d081884c7d65…"
+//! grants = ["log", "checkout"]
+//! deadline = "2s"
+//! params = { region = "ams" }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferry_runtime::{Grants, Limits};
+use serde::Deserialize;
+
+/// The file a workflow is read from, at the checkout root.
+pub const WORKFLOW_FILE: &str = "ferry.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("reading {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// A parsed workflow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workflow {
+    /// Where it came from; `None` for the default workflow.
+    pub file: Option<PathBuf>,
+    pub steps: Vec<StepSpec>,
+}
+
+/// One step of a workflow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepSpec {
+    pub name: String,
+    /// A custom component (path relative to the workflow file) and its
+    /// pinned sha256; `None` for a built-in step.
+    pub component: Option<(PathBuf, String)>,
+    /// Grants for a custom step; built-in steps have fixed grants.
+    pub grants: Option<Grants>,
+    pub limits: Limits,
+    pub params: Vec<(String, String)>,
+}
+
+impl Workflow {
+    /// The workflow used when a repository has no `ferry.toml`.
+    pub fn default_workflow() -> Self {
+        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())] }
+    }
+
+    /// Reads `ferry.toml` from `dir` if present, else the default workflow.
+    pub fn discover(dir: &Path) -> Result<Self, WorkflowError> {
+        let path = dir.join(WORKFLOW_FILE);
+        if path.is_file() { Self::load(&path) } else { Ok(Self::default_workflow()) }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, WorkflowError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| WorkflowError::Read { path: path.display().to_string(), source })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, WorkflowError> {
+        let invalid = |message: String| WorkflowError::Invalid { path: path.display().to_string(), message };
+        let raw: RawWorkflow = toml::from_str(text).map_err(|e| invalid(toml_error(text, &e)))?;
+        let defaults = raw.limits.unwrap_or_default().apply(Limits::default()).map_err(&invalid)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let steps = raw
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let name = s.name.clone();
+                s.into_spec(base, defaults).map_err(|m| invalid(format!("steps[{i}] `{name}`: {m}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if steps.is_empty() {
+            return Err(invalid("no [[steps]]: a workflow needs at least one step".into()));
+        }
+        Ok(Workflow { file: Some(path.to_path_buf()), steps })
+    }
+}
+
+fn builtin(name: &str, limits: Limits) -> StepSpec {
+    StepSpec { name: name.into(), component: None, grants: None, limits, params: Vec::new() }
+}
+
+/// "line 3, column 9: unknown field `deadlin`, expected one of …"
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    deadline: Option<String>,
+    memory: Option<String>,
+    hostcall_bytes: Option<String>,
+    file_bytes: Option<String>,
+}
+
+impl RawLimits {
+    fn apply(&self, mut limits: Limits) -> Result<Limits, String> {
+        if let Some(d) = &self.deadline {
+            limits.deadline = duration(d)?;
+        }
+        if let Some(m) = &self.memory {
+            limits.memory_bytes = bytes(m, "memory")? as usize;
+        }
+        if let Some(h) = &self.hostcall_bytes {
+            limits.hostcall_bytes = bytes(h, "hostcall_bytes")? as usize;
+        }
+        if let Some(f) = &self.file_bytes {
+            limits.file_bytes = bytes(f, "file_bytes")?;
+        }
+        Ok(limits)
+    }
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("deadline `{text}`: {e} (write e.g. \"10s\" or \"500ms\")"))?;
+    if d.is_zero() {
+        return Err("deadline must be more than zero".into());
+    }
+    Ok(d)
+}
+
+fn bytes(text: &str, what: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize =
+        text.parse().map_err(|e| format!("{what} `{text}`: {e} (write e.g. \"256MiB\")"))?;
+    if size.as_u64() == 0 {
+        return Err(format!("{what} must be more than zero"));
+    }
+    Ok(size.as_u64())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: String,
+    component: Option<PathBuf>,
+    sha256: Option<String>,
+    grants: Option<Vec<String>>,
+    #[serde(flatten)]
+    limits: RawLimits,
+    #[serde(default)]
+    params: toml::Table,
+}
+
+impl RawStep {
+    fn into_spec(self, base: &Path, defaults: Limits) -> Result<StepSpec, String> {
+        let limits = self.limits.apply(defaults)?;
+        let params = self
+            .params
+            .into_iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => Ok((k, s)),
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => Ok((k, v.to_string())),
+                _ => Err(format!("params.{k} must be a string, number or boolean")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let grants = self.grants.as_deref().map(Grants::parse).transpose()?;
+        let component = match (self.component, self.sha256) {
+            (None, None) if grants.is_none() => None,
+            (None, None) => return Err(format!("`{}` is a built-in step: its grants are fixed", self.name)),
+            (None, Some(_)) => return Err("`sha256` without `component`".into()),
+            (Some(path), None) => {
+                return Err(format!(
+                    "custom step `{}` needs `sha256 = \"…\"` pinning {} (run `sha256sum` on it)",
+                    self.name,
+                    path.display()
+                ));
+            }
+            (Some(path), Some(sha)) => {
+                let sha = sha.trim().to_ascii_lowercase();
+                if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!("sha256 `{sha}` is not 64 hex digits"));
+                }
+                Some((base.join(path), sha))
+            }
+        };
+        Ok(StepSpec { name: self.name, component, grants, limits, params })
+    }
+}

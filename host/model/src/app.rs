@@ -1,0 +1,233 @@
+//! The app-spec: the inventory of an app, produced by `parse-config` and
+//! read by every later step. Mirrors `types.wit`; field order matters there.
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{ComponentType, Lift, Lower};
+
+use crate::Finding;
+
+/// One process group (`[processes]` in fly.toml, a Procfile line).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Process {
+    pub name: String,
+    /// Empty means the image's CMD.
+    pub command: String,
+}
+
+/// One public port of a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Port {
+    pub port: Option<u16>,
+    #[component(name = "start-port")]
+    pub start_port: Option<u16>,
+    #[component(name = "end-port")]
+    pub end_port: Option<u16>,
+    pub handlers: Vec<String>,
+    #[component(name = "force-https")]
+    pub force_https: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Concurrency {
+    /// `connections` or `requests`.
+    pub kind: String,
+    #[component(name = "soft-limit")]
+    pub soft_limit: Option<u32>,
+    #[component(name = "hard-limit")]
+    pub hard_limit: Option<u32>,
+}
+
+/// An internal port exposed through public ports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Service {
+    pub protocol: String,
+    #[component(name = "internal-port")]
+    pub internal_port: u16,
+    pub ports: Vec<Port>,
+    /// Empty means every process group.
+    pub processes: Vec<String>,
+    #[component(name = "http-service")]
+    pub http_service: bool,
+    #[component(name = "auto-stop-machines")]
+    pub auto_stop_machines: Option<String>,
+    #[component(name = "auto-start-machines")]
+    pub auto_start_machines: Option<bool>,
+    #[component(name = "min-machines-running")]
+    pub min_machines_running: Option<u32>,
+    pub concurrency: Option<Concurrency>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckScope {
+    /// Gates traffic (a service check).
+    #[component(name = "service")]
+    Service,
+    /// Reports only (top-level `[checks]`).
+    #[component(name = "machine")]
+    Machine,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Check {
+    pub name: String,
+    pub kind: String,
+    pub scope: CheckScope,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub protocol: Option<String>,
+    #[component(name = "interval-ms")]
+    pub interval_ms: Option<u64>,
+    #[component(name = "timeout-ms")]
+    pub timeout_ms: Option<u64>,
+    #[component(name = "grace-period-ms")]
+    pub grace_period_ms: Option<u64>,
+    #[serde(with = "crate::pairs")]
+    pub headers: Vec<(String, String)>,
+    #[component(name = "tls-skip-verify")]
+    pub tls_skip_verify: Option<bool>,
+    pub processes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Mount {
+    pub source: String,
+    pub destination: String,
+    #[component(name = "initial-size")]
+    pub initial_size: Option<String>,
+    pub processes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Vm {
+    pub size: Option<String>,
+    #[component(name = "memory-mb")]
+    pub memory_mb: Option<u32>,
+    pub cpus: Option<u32>,
+    #[component(name = "cpu-kind")]
+    pub cpu_kind: Option<String>,
+    pub gpus: Option<u32>,
+    #[component(name = "gpu-kind")]
+    pub gpu_kind: Option<String>,
+    pub processes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Deploy {
+    pub strategy: Option<String>,
+    #[component(name = "release-command")]
+    pub release_command: Option<String>,
+    #[component(name = "max-unavailable")]
+    pub max_unavailable: Option<f64>,
+    #[component(name = "wait-timeout-ms")]
+    pub wait_timeout_ms: Option<u64>,
+    #[component(name = "release-command-timeout-ms")]
+    pub release_command_timeout_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Build {
+    pub image: Option<String>,
+    pub dockerfile: Option<String>,
+    pub builder: Option<String>,
+    pub buildpacks: Vec<String>,
+    #[serde(with = "crate::pairs")]
+    pub args: Vec<(String, String)>,
+    pub target: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Dockerfile {
+    pub path: String,
+    pub stages: Vec<String>,
+    #[component(name = "base-image")]
+    pub base_image: Option<String>,
+    #[component(name = "exposed-ports")]
+    pub exposed_ports: Vec<u16>,
+    pub cmd: Option<String>,
+    pub entrypoint: Option<String>,
+    pub user: Option<String>,
+    pub volumes: Vec<String>,
+    pub healthcheck: Option<String>,
+    #[serde(with = "crate::pairs")]
+    pub args: Vec<(String, Option<String>)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppKind {
+    #[component(name = "single-service")]
+    SingleService,
+    #[component(name = "multi-service")]
+    MultiService,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    #[component(name = "fly")]
+    Fly,
+    #[component(name = "vm")]
+    Vm,
+    #[component(name = "kubernetes")]
+    Kubernetes,
+}
+
+/// The inventory of an app.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct AppSpec {
+    pub source: String,
+    pub app: Option<String>,
+    #[component(name = "primary-region")]
+    pub primary_region: Option<String>,
+    /// Name -> command in JSON.
+    #[serde(with = "processes_as_map")]
+    pub processes: Vec<Process>,
+    pub services: Vec<Service>,
+    pub checks: Vec<Check>,
+    pub mounts: Vec<Mount>,
+    #[serde(with = "crate::pairs")]
+    pub env: Vec<(String, String)>,
+    pub secrets: Vec<String>,
+    pub vm: Vec<Vm>,
+    pub deploy: Deploy,
+    pub build: Build,
+    pub dockerfile: Option<Dockerfile>,
+    pub kind: AppKind,
+    #[component(name = "recommended-target")]
+    pub recommended_target: TargetKind,
+    pub warnings: Vec<Finding>,
+}
+
+/// `processes` is `{"web": "bin/server", "worker": "bin/jobs"}` in JSON.
+mod processes_as_map {
+    use super::Process;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(processes: &[Process], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(processes.iter().map(|p| (&p.name, &p.command)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Process>, D::Error> {
+        let pairs: Vec<(String, String)> = crate::pairs::deserialize(d)?;
+        Ok(pairs.into_iter().map(|(name, command)| Process { name, command }).collect())
+    }
+}

@@ -1,0 +1,26 @@
+//! ferry's data, in the order it flows: files -> [`AppSpec`] -> [`Plan`] ->
+//! journal -> report.
+//!
+//! These types mirror the WIT package `ferry:step` (`wit/types.wit`,
+//! `wit/step.wit`) field for field. They derive both serde (for JSON output
+//! and the plan hash) and wasmtime's `ComponentType`/`Lift`/`Lower`, so they
+//! cross the sandbox boundary as they are: the host never converts between a
+//! "WIT" and a "Rust" version of the same record. wasmtime type-checks them
+//! against each component when it is loaded, so a drift between this crate
+//! and the WIT is an error at load time, not silent corruption.
+
+mod action;
+mod app;
+mod finding;
+pub mod pairs;
+mod plan;
+mod step;
+
+pub use action::{Action, ConfigEdit, Operation, Risk, Undo};
+pub use app::{
+    AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Mount, Port, Process, Service,
+    TargetKind, Vm,
+};
+pub use finding::{Finding, Location, Problem, Severity, StepError};
+pub use plan::{Plan, RiskCounts, StepSection};
+pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};

@@ -1,0 +1,64 @@
+//! Renders a plan for the people and programs that read it: Markdown for a
+//! pull-request comment or job summary, JSON for scripts, plain text for a
+//! terminal. Rendering never fails and never shows a secret value (steps
+//! only ever see secret names).
+//!
+//! Everything a step wrote (summaries, messages) is untrusted text: it is
+//! escaped so a third-party step cannot break out of a table cell or a
+//! `<details>` block, or inject HTML into a comment.
+
+mod inventory;
+mod json;
+mod markdown;
+mod text;
+
+use ferry_model::Plan;
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+    Text,
+}
+
+/// Renders a plan in `format`.
+pub fn plan(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Markdown => markdown::plan(plan),
+        Format::Json => json::plan(plan),
+        Format::Text => text::plan(plan),
+    }
+}
+
+/// "3 safe · 1 disruptive · 0 destructive · 0 irreversible"
+pub(crate) fn counts_line(plan: &Plan) -> String {
+    let counts = plan.counts();
+    ferry_model::Risk::ALL
+        .iter()
+        .map(|r| format!("{} {}", counts.get(*r), r.as_str()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// The first 12 hex digits of the plan hash, as people quote it.
+pub(crate) fn short_hash(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
+
+/// How an action is undone, in a few words.
+pub(crate) fn undo_text(undo: &ferry_model::Undo) -> String {
+    match undo {
+        ferry_model::Undo::Run(op) => format!("runs {}", operation_name(op)),
+        ferry_model::Undo::RestorePrevious => "restores the previous state".into(),
+        ferry_model::Undo::None(reason) => format!("none: {reason}"),
+    }
+}
+
+pub(crate) fn operation_name(op: &ferry_model::Operation) -> &'static str {
+    match op {
+        ferry_model::Operation::EditConfig(_) => "edit-config",
+        ferry_model::Operation::Approval(_) => "approval",
+        ferry_model::Operation::WaitMs(_) => "wait",
+    }
+}

@@ -1,0 +1,115 @@
+//! Markdown for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+
+use std::fmt::Write;
+
+use ferry_model::{Finding, Plan, Risk, Severity, StepSection};
+
+use crate::{counts_line, inventory, short_hash, undo_text};
+
+pub(crate) fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let app = plan.app.as_ref().and_then(|a| a.app.as_deref()).unwrap_or("app");
+    let _ = writeln!(out, "## ferry plan: `{}` · phase `{}`\n", code(app), code(&plan.phase));
+    let total = plan.counts().total();
+    let headline = match total {
+        0 => "**No changes.**".to_string(),
+        1 => "**1 action to apply.**".to_string(),
+        n => format!("**{n} actions to apply.**"),
+    };
+    let _ = writeln!(out, "{headline} {}\n", counts_line(plan));
+    banner(&mut out, plan);
+    if let Some(app) = &plan.app {
+        out.push_str("### Inventory\n\n| | |\n|---|---|\n");
+        for row in inventory::rows(app) {
+            let _ = writeln!(out, "| {} | {} |", row.label, cell(&row.value));
+        }
+        out.push('\n');
+    }
+    findings(&mut out, plan);
+    out.push_str("### Steps\n\n");
+    for section in &plan.steps {
+        step(&mut out, section);
+    }
+    let _ = writeln!(out, "Plan `{}`", short_hash(&plan.hash()));
+    out
+}
+
+fn banner(out: &mut String, plan: &Plan) {
+    let counts = plan.counts();
+    let (destructive, irreversible) = (counts.get(Risk::Destructive), counts.get(Risk::Irreversible));
+    if destructive + irreversible == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "> [!CAUTION]\n> This plan has {destructive} destructive and {irreversible} irreversible \
+         action(s). Read them before you apply.\n"
+    );
+}
+
+fn findings(out: &mut String, plan: &Plan) {
+    let all: Vec<&Finding> = plan.findings().collect();
+    if all.is_empty() {
+        return;
+    }
+    out.push_str("### Findings\n\n");
+    for f in all {
+        let icon = match f.severity {
+            Severity::Info => "ℹ️",
+            Severity::Warning => "⚠️",
+            Severity::Error => "❌",
+        };
+        let at = f.location.as_ref().map(|l| format!(" (`{}`)", code(&l.to_string()))).unwrap_or_default();
+        let _ = writeln!(out, "- {icon} **{}**: {}{at}", text(&f.code), text(&f.message));
+    }
+    out.push('\n');
+}
+
+fn step(out: &mut String, section: &StepSection) {
+    let n = section.actions.len();
+    let what = match n {
+        0 => "no changes".to_string(),
+        1 => "1 action".to_string(),
+        n => format!("{n} actions"),
+    };
+    let open = if n > 0 { " open" } else { "" };
+    let _ = writeln!(out, "<details{open}><summary><b>{}</b> {} · {what}</summary>\n", text(&section.step), text(&section.version));
+    if n == 0 {
+        out.push_str("No actions.\n");
+    } else {
+        out.push_str("| # | Action | Risk | Undo |\n|---|---|---|---|\n");
+        for (i, a) in section.actions.iter().enumerate() {
+            let _ = writeln!(out, "| {} | {} | {} | {} |", i + 1, cell(&a.summary), a.risk.as_str(), cell(&undo_text(&a.undo)));
+        }
+    }
+    out.push_str("\n</details>\n\n");
+}
+
+/// Escapes text for Markdown prose: no HTML, no emphasis surprises.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '*' | '_' | '`' | '[' | ']' | '\\' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for a table cell.
+fn cell(s: &str) -> String {
+    text(s)
+}
+
+/// Text inside a `code span`: backticks would end it, so they are replaced.
+fn code(s: &str) -> String {
+    s.replace('`', "'").replace(['\n', '\r'], " ")
+}

@@ -1,0 +1,31 @@
+//! The sandbox: loads ferry's step components, caches their compiled code,
+//! links only the capabilities a step is granted, and calls it under a
+//! deadline, a memory cap and a cap on the bytes a call may pass to the host.
+//!
+//! The flow for one step:
+//!
+//! 1. [`Runtime::load`] compiles the component (or maps it from the on-disk
+//!    cache, keyed by the engine's compatibility hash and the component's
+//!    sha256), checks its imports against its [`Grants`] and refuses it
+//!    before anything runs if it asks for more, naming the import.
+//! 2. [`Runtime::describe`] and [`Runtime::plan`] each run in a fresh
+//!    `Store`: no state survives between calls, and a trap poisons nothing.
+//!
+//! Errors come in two levels, as in the WIT: a step's own typed
+//! [`ferry_model::StepError`] (bad input, unsupported…) is the inner
+//! `Result`; a trap, timeout, memory cap or refused import is a
+//! [`RuntimeError`] that names the step.
+
+mod cache;
+pub mod capabilities;
+mod call;
+mod engine;
+mod error;
+mod grants;
+mod limits;
+
+pub use capabilities::{HostContext, fly::FlyReader};
+pub use engine::{LoadedStep, Runtime, RuntimeConfig};
+pub use error::RuntimeError;
+pub use grants::{Capability, Grants};
+pub use limits::Limits;

@@ -1,0 +1,40 @@
+//! Compiles the guest workspace in `steps/` into components and generates
+//! `builtin.rs`, which embeds them. Unchanged guests are not rebuilt: cargo
+//! re-runs this script only when `steps/` or `wit/` changed, and the nested
+//! cargo build is incremental.
+
+use std::path::{Path, PathBuf};
+
+/// The built-in steps, in workflow order, with the imports each is granted.
+const STEPS: &[(&str, &[&str])] = &[("parse-config", &["log", "clock", "checkout"])];
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest.ancestors().nth(2).expect("host/steps sits two levels below the repository root");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let workspace = root.join("steps");
+    ferry_guest_build::rerun_if_changed(&[&workspace, &root.join("wit")]);
+
+    let packages: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
+    let target_dir = ferry_guest_build::guest_target_dir(&out_dir);
+    let built = match ferry_guest_build::build_components(&workspace, &packages, &target_dir) {
+        Ok(built) => built,
+        Err(e) => {
+            eprintln!("\nerror: {e}\n");
+            std::process::exit(1);
+        }
+    };
+    write_registry(&out_dir.join("builtin.rs"), &built);
+}
+
+fn write_registry(path: &Path, built: &[ferry_guest_build::BuiltComponent]) {
+    let mut src = String::from("/// Every built-in step, in workflow order.\npub static BUILTIN: &[Builtin] = &[\n");
+    for (component, (_, grants)) in built.iter().zip(STEPS) {
+        src.push_str(&format!(
+            "    Builtin {{ name: {:?}, component: include_bytes!({:?}), grants: &{:?} }},\n",
+            component.package, component.path, grants
+        ));
+    }
+    src.push_str("];\n");
+    std::fs::write(path, src).expect("writing builtin.rs to OUT_DIR");
+}

@@ -1,0 +1,111 @@
+//! Write a ferry step.
+//!
+//! A step is a pure planner: it reads its inputs (the app-spec, parameters,
+//! files of the checkout, read-only provider queries) and returns a plan of
+//! typed actions. It never changes anything itself; the host does, after a
+//! person has reviewed the plan.
+//!
+//! ```ignore
+//! use ferry_step_sdk::{Step, export_step, types::*, step::*};
+//!
+//! struct Hello;
+//! impl Step for Hello {
+//!     fn describe() -> StepInfo { /* name, version, summary, params */ }
+//!     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> { /* … */ }
+//! }
+//! export_step!(Hello);
+//! ```
+//!
+//! [`export_step!`] wires the step to the component's exports and installs a
+//! panic hook first, so a panic reaches the host with its message (a wasm
+//! trap carries none, and `wasm32-unknown-unknown` has no stderr).
+
+
+// Lets the generated code name this crate the same way inside it as in steps.
+extern crate self as ferry_step_sdk;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "ferry:step/full",
+        pub_export_macro: true,
+        export_macro_name: "__export_full",
+        default_bindings_module: "ferry_step_sdk::bindings",
+        runtime_path: "ferry_step_sdk::__wit_bindgen_rt",
+        generate_all,
+    });
+}
+
+#[doc(hidden)]
+pub use wit_bindgen::rt as __wit_bindgen_rt;
+
+/// Shared records: app-spec, actions, findings, errors.
+pub use bindings::ferry::step::types;
+/// Records of the `step` interface: requests, plans, step info.
+pub use bindings::exports::ferry::step::step;
+/// Host imports. A step may call only those its workflow grants; the host
+/// refuses to run a component that imports more.
+pub mod host {
+    pub use crate::bindings::ferry::step::{checkout, clock, fly, log};
+}
+
+pub mod files;
+pub mod logging;
+
+/// A step's two entry points.
+pub trait Step {
+    /// Who the step is and what parameters it takes.
+    fn describe() -> step::StepInfo;
+    /// The plan for one request.
+    fn plan(request: step::PlanRequest) -> Result<step::StepPlan, types::StepError>;
+}
+
+/// Forwards every panic's message (with its source location) to the host
+/// before the guest traps. Idempotent.
+pub fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message: String = match info.location() {
+                Some(at) => format!("{} (at {}:{})", payload_text(info), at.file(), at.line()),
+                None => payload_text(info),
+            };
+            host::log::report_panic(&message);
+        }));
+    });
+}
+
+fn payload_text(info: &std::panic::PanicHookInfo<'_>) -> String {
+    if let Some(s) = info.payload().downcast_ref::<&str>() {
+        String::from(*s)
+    } else if let Some(s) = info.payload().downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("panic with a non-string payload")
+    }
+}
+
+/// Exports a [`Step`] implementation as the component's `ferry:step/step`.
+#[macro_export]
+macro_rules! export_step {
+    ($step:ty) => {
+        #[doc(hidden)]
+        struct __FerryStepExport;
+
+        impl $crate::bindings::exports::ferry::step::step::Guest for __FerryStepExport {
+            fn describe() -> $crate::step::StepInfo {
+                $crate::install_panic_hook();
+                <$step as $crate::Step>::describe()
+            }
+            fn plan(
+                request: $crate::step::PlanRequest,
+            ) -> ::core::result::Result<$crate::step::StepPlan, $crate::types::StepError> {
+                $crate::install_panic_hook();
+                <$step as $crate::Step>::plan(request)
+            }
+        }
+
+        $crate::bindings::__export_full!(__FerryStepExport);
+    };
+}
