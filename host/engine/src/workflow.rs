@@ -99,18 +99,31 @@ fn builtin(name: &str, limits: Limits) -> StepSpec {
     StepSpec { name: name.into(), component: None, grants: None, limits, params: Vec::new() }
 }
 
-/// "line 3, column 9: unknown field `deadlin`, expected one of …"
+/// "line 3, column 1: unknown field `deadlin`, expected one of …"
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim();
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("line {line}, column {column}: {message}")
+    let Some(span) = e.span() else { return message.to_string() };
+    let start = unknown_key_offset(text, span.start, message).unwrap_or(span.start).min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
+/// toml reports an unknown field at its table; point at the key itself.
+fn unknown_key_offset(text: &str, from: usize, message: &str) -> Option<usize> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let mut offset = from;
+    for line in text.get(from..)?.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with(['=', '.'])
+        {
+            return Some(offset + (line.len() - trimmed.len()));
         }
-        None => message.to_string(),
+        offset += line.len();
     }
+    None
 }
 
 #[derive(Deserialize)]

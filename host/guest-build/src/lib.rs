@@ -19,7 +19,7 @@ mod toolchain;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use toolchain::{Toolchain, ToolchainError};
+pub use toolchain::{Probe, Toolchain, ToolchainError};
 
 /// The target every guest is built for.
 pub const TARGET: &str = "wasm32-unknown-unknown";

@@ -45,6 +45,17 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// Where a loaded component's machine code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompiledFrom {
+    /// Compiled by cranelift in this load.
+    Compiler,
+    /// Mapped from the on-disk cache.
+    DiskCache,
+    /// Already loaded by this process.
+    Memory,
+}
+
 /// A step ready to call: compiled, import-checked and pre-linked.
 #[derive(Clone)]
 pub struct LoadedStep {
@@ -53,6 +64,7 @@ pub struct LoadedStep {
     pub(crate) grants: Grants,
     pub(crate) limits: Limits,
     pub(crate) imports: Vec<String>,
+    pub(crate) compiled_from: CompiledFrom,
     pub(crate) pre: InstancePre<CallState>,
     pub(crate) describe: ComponentExportIndex,
     pub(crate) plan: ComponentExportIndex,
@@ -86,6 +98,9 @@ impl LoadedStep {
     pub fn imports(&self) -> &[String] {
         &self.imports
     }
+    pub fn compiled_from(&self) -> CompiledFrom {
+        self.compiled_from
+    }
 }
 
 impl Runtime {
@@ -104,7 +119,7 @@ impl Runtime {
     /// and pre-links a step. Nothing of the step runs here.
     pub fn load(&self, name: &str, bytes: &[u8], grants: Grants, limits: Limits) -> Result<LoadedStep, RuntimeError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let component = self.compile(name, &sha256, bytes)?;
+        let (component, compiled_from) = self.compile(name, &sha256, bytes)?;
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
         for import in &imports {
@@ -124,17 +139,17 @@ impl Runtime {
             step: name.into(),
             message: format!("{e:#}"),
         })?;
-        Ok(LoadedStep { name: name.into(), sha256, grants, limits, imports, pre, describe, plan })
+        Ok(LoadedStep { name: name.into(), sha256, grants, limits, imports, compiled_from, pre, describe, plan })
     }
 
-    fn compile(&self, name: &str, sha256: &str, bytes: &[u8]) -> Result<Component, RuntimeError> {
+    fn compile(&self, name: &str, sha256: &str, bytes: &[u8]) -> Result<(Component, CompiledFrom), RuntimeError> {
         let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = compiled.get(sha256) {
-            return Ok(c.clone());
+            return Ok((c.clone(), CompiledFrom::Memory));
         }
         let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, sha256));
-        let component = match cached {
-            Some(c) => c,
+        let (component, from) = match cached {
+            Some(c) => (c, CompiledFrom::DiskCache),
             None => {
                 let started = std::time::Instant::now();
                 let c = Component::new(&self.engine, bytes).map_err(|e| RuntimeError::InvalidComponent {
@@ -145,11 +160,11 @@ impl Runtime {
                 if let Some(cache) = &self.cache {
                     cache.put(sha256, &c);
                 }
-                c
+                (c, CompiledFrom::Compiler)
             }
         };
         compiled.insert(sha256.to_string(), component.clone());
-        Ok(component)
+        Ok((component, from))
     }
 }
 

@@ -127,7 +127,7 @@ mod tests {
         assert!(g.check_import("s", "ferry:step/log@0.1.0").is_ok());
         assert!(g.check_import("s", "ferry:step/types@0.1.3").is_ok());
         let err = g.check_import("s", "ferry:step/fly@0.1.0").unwrap_err().to_string();
-        assert!(err.contains("`ferry:step/fly@0.1.0`") && err.contains("granted: checkout, log"), "{err}");
+        assert!(err.contains("`ferry:step/fly@0.1.0`") && err.contains("granted: log, checkout"), "{err}");
         assert!(matches!(g.check_import("s", "wasi:cli/environment@0.2.0"), Err(RuntimeError::UnknownImport { .. })));
         assert!(matches!(g.check_import("s", "ferry:step/log@0.2.0"), Err(RuntimeError::UnknownImport { .. })));
     }

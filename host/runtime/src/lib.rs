@@ -25,7 +25,7 @@ mod grants;
 mod limits;
 
 pub use capabilities::{HostContext, fly::FlyReader};
-pub use engine::{LoadedStep, Runtime, RuntimeConfig};
+pub use engine::{CompiledFrom, LoadedStep, Runtime, RuntimeConfig};
 pub use error::RuntimeError;
 pub use grants::{Capability, Grants};
 pub use limits::Limits;

@@ -1,0 +1,93 @@
+//! `cargo bench --bench steps`: the sandbox's costs, measured in one run.
+//!
+//! - a step call warm (compiled component cached, a fresh store per call)
+//!   vs. cold (compiling the component first);
+//! - `ferry plan` on the bundled example with a warm cache vs. `ferry
+//!   --version` (the bare cost of starting the process).
+//!
+//! Prints a Markdown table for BENCHMARKS.md.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferry_model::PlanRequest;
+use ferry_runtime::{Grants, HostContext, Limits, Runtime, RuntimeConfig};
+
+fn main() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello-fly");
+    let step = ferry_steps::find("parse-config").expect("built-in parse-config");
+    let grants = || Grants::parse(step.grants).unwrap();
+    let host = HostContext::for_checkout(&example);
+    let request = PlanRequest { run_id: "bench".into(), phase: "deploy".into(), app: None, params: vec![] };
+
+    // Cold: a new runtime without a cache compiles the component, then calls it.
+    let cold = sample(5, || {
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let loaded = rt.load(step.name, step.component, grants(), Limits::default()).unwrap();
+        rt.plan(&loaded, &host, &request).unwrap().unwrap();
+    });
+
+    // Warm from disk: a new runtime maps the component from the compile cache.
+    let cache = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()) };
+    Runtime::new(config.clone()).unwrap().load(step.name, step.component, grants(), Limits::default()).unwrap();
+    let disk = sample(20, || {
+        let rt = Runtime::new(config.clone()).unwrap();
+        let loaded = rt.load(step.name, step.component, grants(), Limits::default()).unwrap();
+        rt.plan(&loaded, &host, &request).unwrap().unwrap();
+    });
+
+    // Warm call: the loaded step called again; every call gets a fresh store.
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let loaded = rt.load(step.name, step.component, grants(), Limits::default()).unwrap();
+    let warm = sample(2000, || {
+        rt.plan(&loaded, &host, &request).unwrap().unwrap();
+    });
+
+    // The whole CLI, warm cache, vs. starting the process and exiting.
+    let ferry = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/ferry");
+    let run = |args: &[&str]| {
+        let status = Command::new(&ferry)
+            .args(args)
+            .env("FERRY_CACHE_DIR", cache.path())
+            .env("FERRY_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run target/release/ferry (cargo build --release first)");
+        assert!(status.success());
+    };
+    let plan_args = ["plan", "--format", "json", "--dir", example.to_str().unwrap()];
+    run(&plan_args);
+    let plan = sample(50, || run(&plan_args));
+    let version = sample(50, || run(&["--version"]));
+
+    println!("| measurement | median | p90 | ratio |");
+    println!("|---|---|---|---|");
+    println!("| parse-config call, warm (fresh store, compiled code in memory) | {} | {} | 1 |", ms(warm.0), ms(warm.1));
+    println!("| parse-config load + call, compile cache on disk | {} | {} | {:.0}x warm |", ms(disk.0), ms(disk.1), ratio(disk.0, warm.0));
+    println!("| parse-config compile + call, cold (no cache) | {} | {} | {:.0}x warm |", ms(cold.0), ms(cold.1), ratio(cold.0, warm.0));
+    println!("| `ferry --version` (process start) | {} | {} | 1 |", ms(version.0), ms(version.1));
+    println!("| `ferry plan` on examples/hello-fly, warm cache | {} | {} | {:.1}x process start |", ms(plan.0), ms(plan.1), ratio(plan.0, version.0));
+}
+
+/// (median, p90) of `n` runs.
+fn sample(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    (times[n / 2], times[(n * 9) / 10])
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}

@@ -1,0 +1,10 @@
+//! ferry's integration tests: one binary, a module per area (as in wasmtime).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cache;
+mod cli;
+mod parse_config;
+mod sandbox;
+mod workflow;

@@ -1,0 +1,76 @@
+//! Shared fixtures: checkouts in temp dirs, the `ferry` binary, runtimes
+//! with test components loaded.
+
+#![allow(dead_code, reason = "each test module uses a different part")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ferry_runtime::{Grants, HostContext, Limits, LoadedStep, Runtime, RuntimeConfig};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A bundled example app.
+pub fn example(name: &str) -> PathBuf {
+    repo().join("examples").join(name)
+}
+
+/// A temporary checkout holding `files` (path, contents).
+pub fn checkout(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, contents) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+    dir
+}
+
+/// The `ferry` binary under test, with its cache in `cache` and no ambient
+/// config from the developer's environment.
+pub fn ferry(cache: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.env("FERRY_CACHE_DIR", cache).env_remove("FERRY_LOG").env_remove("GITHUB_RUN_ID");
+    cmd
+}
+
+/// Runs a command and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().expect("running ferry");
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+}
+
+/// A runtime without a disk cache.
+pub fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig::default()).expect("runtime")
+}
+
+/// Loads a test component (see `tests/guests/components`).
+pub fn load(rt: &Runtime, name: &str, path: &str, grants: &[&str], limits: Limits) -> LoadedStep {
+    rt.load(name, &ferry_test_guests::bytes(path), Grants::parse(grants).unwrap(), limits)
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+/// A plan request with no app-spec.
+pub fn request(params: &[(&str, &str)]) -> ferry_model::PlanRequest {
+    ferry_model::PlanRequest {
+        run_id: "test".into(),
+        phase: "deploy".into(),
+        app: None,
+        params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+/// A host context for `dir` with no Fly access.
+pub fn host(dir: &Path) -> HostContext {
+    HostContext::for_checkout(dir)
+}
+
+/// The sha256 of some bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
