@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use ferry_model::{Plan, Severity};
+use ferry_model::Plan;
 
 use crate::{counts_line, inventory, short_hash, undo_text};
 
@@ -24,11 +24,7 @@ pub(crate) fn plan(plan: &Plan) -> String {
     if !findings.is_empty() {
         out.push_str("Findings\n");
         for f in findings {
-            let level = match f.severity {
-                Severity::Info => "info",
-                Severity::Warning => "warning",
-                Severity::Error => "error",
-            };
+            let level = f.severity.as_str();
             let at = f.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
             let _ = writeln!(out, "  {level}[{}]: {}{at}", f.code, f.message);
         }

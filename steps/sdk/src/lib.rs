@@ -61,6 +61,11 @@ pub trait Step {
     fn plan(request: step::PlanRequest) -> Result<step::StepPlan, types::StepError>;
 }
 
+/// A [`step::StepInfo`] without parameters.
+pub fn step_info(name: &str, version: &str, summary: &str) -> step::StepInfo {
+    step::StepInfo { name: name.into(), version: version.into(), summary: summary.into(), params: Vec::new() }
+}
+
 /// Forwards every panic's message (with its source location) to the host
 /// before the guest traps. Idempotent.
 pub fn install_panic_hook() {

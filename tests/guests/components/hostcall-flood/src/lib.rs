@@ -8,7 +8,7 @@ const SUMMARY: &str = "floods a host call";
 struct S;
 impl Step for S {
     fn describe() -> StepInfo {
-        StepInfo { name: NAME.into(), version: "0.1.0".into(), summary: SUMMARY.into(), params: vec![] }
+        ferry_step_sdk::step_info(NAME, "0.1.0", SUMMARY)
     }
     fn plan(_: PlanRequest) -> Result<StepPlan, StepError> {
         let line = "x".repeat(64 << 20);

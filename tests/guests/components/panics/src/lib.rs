@@ -7,7 +7,7 @@ const SUMMARY: &str = "panics while planning";
 struct S;
 impl Step for S {
     fn describe() -> StepInfo {
-        StepInfo { name: NAME.into(), version: "0.1.0".into(), summary: SUMMARY.into(), params: vec![] }
+        ferry_step_sdk::step_info(NAME, "0.1.0", SUMMARY)
     }
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
         let groups: Vec<u32> = Vec::new();

@@ -9,7 +9,7 @@ struct ReadsCheckout;
 
 impl Step for ReadsCheckout {
     fn describe() -> StepInfo {
-        StepInfo { name: "reads-checkout".into(), version: "0.1.0".into(), summary: "reads a file".into(), params: vec![] }
+        ferry_step_sdk::step_info("reads-checkout", "0.1.0", "reads a file")
     }
 
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {

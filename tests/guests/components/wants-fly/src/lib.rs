@@ -10,7 +10,7 @@ const SUMMARY: &str = "lists the app's machines";
 struct S;
 impl Step for S {
     fn describe() -> StepInfo {
-        StepInfo { name: NAME.into(), version: "0.1.0".into(), summary: SUMMARY.into(), params: vec![] }
+        ferry_step_sdk::step_info(NAME, "0.1.0", SUMMARY)
     }
     fn plan(_: PlanRequest) -> Result<StepPlan, StepError> {
         match fly::list_machines("some-app") {
