@@ -17,6 +17,7 @@ Steps never change anything themselves: only ferry does, after the plan is appro
   ferry plan --dir examples/hello-fly     plan another checkout
   ferry plan --format md > plan.md        Markdown for a pull-request comment
   ferry plan --format json | jq .plan.app the inventory, for scripts
+  ferry inventory -c fly.production.toml  what the app is made of, and what to watch for
   ferry steps                             the steps a workflow runs and what each may read
 
 Exit codes: 0 success, 1 failure (bad config, failed step), 2 usage error.
@@ -51,6 +52,11 @@ pub enum Command {
     #[command(after_help = "The workflow is ferry.toml at the checkout root; without one, ferry runs \
 the built-in parse-config step. The plan hash printed at the end identifies exactly what was reviewed.")]
     Plan(PlanArgs),
+    /// Print the app's inventory: processes, services, ports, checks, mounts, env, secrets (names), findings.
+    #[command(after_help = "Reads fly.toml (or fly.json / fly.yaml, or a Heroku Procfile and app.json) and its \
+Dockerfile, the way flyctl reads them, and reports what a migration needs to know. With FLY_API_TOKEN set it \
+also asks Fly for the app's regions, volumes and secret names. Exits 1 when the config has errors flyctl would refuse.")]
+    Inventory(InventoryArgs),
     /// List the workflow's steps: version, origin, sha256 and the imports each is granted.
     Steps(StepsArgs),
 }
@@ -63,6 +69,18 @@ pub struct Checkout {
     /// The workflow file [default: DIR/ferry.toml if present, else the built-in workflow].
     #[arg(long, value_name = "FILE")]
     pub workflow: Option<PathBuf>,
+    /// The Fly config file, relative to DIR [default: fly.toml, fly.json or fly.yaml].
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    /// Output format: md (a PR comment), json (for scripts) or text (a terminal).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

@@ -38,12 +38,28 @@ pub struct Session {
 
 impl Session {
     pub fn open(global: &Global, checkout: &Checkout) -> anyhow::Result<Self> {
+        let mut workflow = match &checkout.workflow {
+            Some(path) => Workflow::load(path)?,
+            None => Workflow::discover(&checkout.dir)?,
+        };
+        if let Some(config) = &checkout.config {
+            workflow.set_param("parse-config", "config", config);
+        }
+        Self::with_workflow(global, checkout, workflow)
+    }
+
+    /// A session running only the built-in parse-config step.
+    pub fn inventory(global: &Global, checkout: &Checkout) -> anyhow::Result<Self> {
+        let mut workflow = Workflow::default_workflow();
+        if let Some(config) = &checkout.config {
+            workflow.set_param("parse-config", "config", config);
+        }
+        Self::with_workflow(global, checkout, workflow)
+    }
+
+    fn with_workflow(global: &Global, checkout: &Checkout, workflow: Workflow) -> anyhow::Result<Self> {
         let dir = &checkout.dir;
         anyhow::ensure!(dir.is_dir(), "{} is not a directory (--dir names the app's checkout)", dir.display());
-        let workflow = match &checkout.workflow {
-            Some(path) => Workflow::load(path)?,
-            None => Workflow::discover(dir)?,
-        };
         let runtime = Runtime::new(RuntimeConfig { cache_dir: cache_dir(global) })?;
         let host = HostContext::for_checkout(dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?);
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
@@ -72,5 +88,25 @@ pub fn run_id() -> String {
             let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
             format!("local-{ms}-{}", std::process::id())
         }
+    }
+}
+
+/// Fails when the inventory holds findings of error severity: the config is
+/// one flyctl would refuse. The output was printed first, so the findings
+/// are there to read.
+pub fn fail_on_config_errors(app: Option<&ferry_model::AppSpec>) -> anyhow::Result<()> {
+    let Some(app) = app else { return Ok(()) };
+    let errors: Vec<_> = app.warnings.iter().filter(|f| f.severity == ferry_model::Severity::Error).collect();
+    match errors.as_slice() {
+        [] => Ok(()),
+        [one] => anyhow::bail!("{} is not valid: {}", app.source, describe(one)),
+        many => anyhow::bail!("{} is not valid: {} errors, the first: {}", app.source, many.len(), describe(many[0])),
+    }
+}
+
+fn describe(f: &ferry_model::Finding) -> String {
+    match &f.location {
+        Some(at) => format!("{at}: {}", f.message),
+        None => f.message.clone(),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand, each a thin wrapper over the library crates.
 
+mod inventory;
 mod plan;
 mod steps;
 
@@ -11,6 +12,7 @@ use crate::args::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Inventory(args) => inventory::run(&cli.global, args),
         Command::Steps(args) => steps::run(&cli.global, args),
     }
 }

@@ -5,17 +5,21 @@ use std::process::ExitCode;
 use ferry_render::Format;
 
 use crate::args::{Global, PlanArgs, PlanFormat};
-use crate::context::{Session, run_id};
+use crate::context::{Session, fail_on_config_errors, run_id};
 use crate::exit;
 
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open(global, &args.checkout)?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
-    let format = match args.format {
+    super::print(&ferry_render::plan(&plan, format(args.format)))?;
+    fail_on_config_errors(plan.app.as_ref())?;
+    Ok(exit::OK)
+}
+
+pub fn format(format: PlanFormat) -> Format {
+    match format {
         PlanFormat::Md => Format::Markdown,
         PlanFormat::Json => Format::Json,
         PlanFormat::Text => Format::Text,
-    };
-    super::print(&ferry_render::plan(&plan, format))?;
-    Ok(exit::OK)
+    }
 }

@@ -62,6 +62,15 @@ impl Workflow {
         Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())] }
     }
 
+    /// Sets a parameter of every step called `step` (e.g. parse-config's
+    /// `config`, from `--config`), replacing any value the file gave.
+    pub fn set_param(&mut self, step: &str, key: &str, value: &str) {
+        for spec in self.steps.iter_mut().filter(|s| s.name == step) {
+            spec.params.retain(|(k, _)| k != key);
+            spec.params.push((key.to_string(), value.to_string()));
+        }
+    }
+
     /// Reads `ferry.toml` from `dir` if present, else the default workflow.
     pub fn discover(dir: &Path) -> Result<Self, WorkflowError> {
         let path = dir.join(WORKFLOW_FILE);

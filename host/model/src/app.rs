@@ -166,6 +166,131 @@ pub struct Dockerfile {
     pub args: Vec<(String, Option<String>)>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Restart {
+    pub policy: String,
+    pub retries: Option<u32>,
+    pub processes: Vec<String>,
+}
+
+/// Where a `[[files]]` entry's contents come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(variant)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSource {
+    #[component(name = "local-path")]
+    LocalPath(String),
+    #[component(name = "secret-name")]
+    SecretName(String),
+    #[component(name = "raw-value")]
+    RawValue(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct File {
+    #[component(name = "guest-path")]
+    pub guest_path: String,
+    pub source: FileSource,
+    pub processes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Metrics {
+    pub port: u16,
+    pub path: String,
+    pub https: bool,
+    pub processes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Static {
+    #[component(name = "guest-path")]
+    pub guest_path: String,
+    #[component(name = "url-prefix")]
+    pub url_prefix: String,
+    #[component(name = "tigris-bucket")]
+    pub tigris_bucket: Option<String>,
+    #[component(name = "index-document")]
+    pub index_document: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Experimental {
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub exec: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct MachineDefaults {
+    #[component(name = "kill-signal")]
+    pub kill_signal: Option<String>,
+    #[component(name = "kill-timeout-ms")]
+    pub kill_timeout_ms: Option<u64>,
+    #[component(name = "swap-size-mb")]
+    pub swap_size_mb: Option<u32>,
+    #[component(name = "console-command")]
+    pub console_command: Option<String>,
+    #[component(name = "host-dedication-id")]
+    pub host_dedication_id: Option<String>,
+}
+
+/// One process group with everything that applies to it (flyctl's `Flatten`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct ProcessGroup {
+    pub name: String,
+    pub command: String,
+    pub services: Vec<Service>,
+    pub checks: Vec<Check>,
+    pub mount: Option<Mount>,
+    pub vm: Option<Vm>,
+    pub restart: Option<Restart>,
+    pub files: Vec<File>,
+    pub metrics: Vec<Metrics>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Addon {
+    pub name: String,
+    pub plan: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Formation {
+    pub process: String,
+    pub quantity: Option<u32>,
+    pub size: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct LiveVolume {
+    pub name: String,
+    pub region: String,
+    #[component(name = "size-gb")]
+    pub size_gb: u32,
+    pub attached: bool,
+}
+
+/// What Fly reports about the running app.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct LiveState {
+    pub regions: Vec<String>,
+    pub machines: u32,
+    pub images: Vec<String>,
+    pub volumes: Vec<LiveVolume>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(enum)]
 #[repr(u8)]
@@ -190,11 +315,24 @@ pub enum TargetKind {
     Kubernetes,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    #[component(name = "fly")]
+    Fly,
+    #[component(name = "heroku")]
+    Heroku,
+}
+
 /// The inventory of an app.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(record)]
 pub struct AppSpec {
     pub source: String,
+    pub sources: Vec<String>,
+    pub platform: Platform,
     pub app: Option<String>,
     #[component(name = "primary-region")]
     pub primary_region: Option<String>,
@@ -208,9 +346,21 @@ pub struct AppSpec {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<String>,
     pub vm: Vec<Vm>,
+    pub restart: Vec<Restart>,
+    pub files: Vec<File>,
+    pub metrics: Vec<Metrics>,
+    pub statics: Vec<Static>,
+    pub experimental: Experimental,
+    pub machine: MachineDefaults,
     pub deploy: Deploy,
     pub build: Build,
     pub dockerfile: Option<Dockerfile>,
+    pub groups: Vec<ProcessGroup>,
+    pub addons: Vec<Addon>,
+    pub formation: Vec<Formation>,
+    #[serde(with = "crate::pairs")]
+    pub scripts: Vec<(String, String)>,
+    pub live: Option<LiveState>,
     pub kind: AppKind,
     #[component(name = "recommended-target")]
     pub recommended_target: TargetKind,

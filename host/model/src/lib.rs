@@ -18,8 +18,9 @@ mod step;
 
 pub use action::{Action, ConfigEdit, Operation, Risk, Undo};
 pub use app::{
-    AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Mount, Port, Process, Service,
-    TargetKind, Vm,
+    Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource,
+    Formation, LiveState, LiveVolume, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup, Restart,
+    Service, Static, TargetKind, Vm,
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{Plan, RiskCounts, StepSection};

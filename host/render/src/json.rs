@@ -13,8 +13,15 @@ struct Envelope<'a> {
 }
 
 pub(crate) fn plan(plan: &Plan) -> String {
-    let envelope = Envelope { plan_hash: plan.hash(), has_changes: plan.has_changes(), counts: plan.counts(), plan };
-    let mut out = serde_json::to_string_pretty(&envelope).expect("a plan always serialises");
+    pretty(&Envelope { plan_hash: plan.hash(), has_changes: plan.has_changes(), counts: plan.counts(), plan })
+}
+
+pub(crate) fn inventory(app: &ferry_model::AppSpec) -> String {
+    pretty(app)
+}
+
+fn pretty<T: Serialize>(value: &T) -> String {
+    let mut out = serde_json::to_string_pretty(value).expect("ferry's data always serialises");
     out.push('\n');
     out
 }

@@ -7,7 +7,7 @@
 //! escaped so a third-party step cannot break out of a table cell or a
 //! `<details>` block, or inject HTML into a comment.
 
-mod inventory;
+mod facts;
 mod json;
 mod markdown;
 mod text;
@@ -20,6 +20,15 @@ pub enum Format {
     Markdown,
     Json,
     Text,
+}
+
+/// Renders an inventory (app-spec) in `format`; JSON is the app-spec itself.
+pub fn inventory(app: &ferry_model::AppSpec, format: Format) -> String {
+    match format {
+        Format::Markdown => markdown::inventory(app),
+        Format::Json => json::inventory(app),
+        Format::Text => text::inventory(app),
+    }
 }
 
 /// Renders a plan in `format`.

@@ -2,9 +2,9 @@
 
 use std::fmt::Write;
 
-use ferry_model::{Finding, Plan, Risk, Severity, StepSection};
+use ferry_model::{AppSpec, Finding, Plan, Risk, Severity, StepSection};
 
-use crate::{counts_line, inventory, short_hash, undo_text};
+use crate::{counts_line, facts, short_hash, undo_text};
 
 pub(crate) fn plan(plan: &Plan) -> String {
     let mut out = String::new();
@@ -19,19 +19,47 @@ pub(crate) fn plan(plan: &Plan) -> String {
     let _ = writeln!(out, "{headline} {}\n", counts_line(plan));
     banner(&mut out, plan);
     if let Some(app) = &plan.app {
-        out.push_str("### Inventory\n\n| | |\n|---|---|\n");
-        for row in inventory::rows(app) {
-            let _ = writeln!(out, "| {} | {} |", row.label, cell(&row.value));
-        }
-        out.push('\n');
+        inventory_table(&mut out, app);
     }
-    findings(&mut out, plan);
+    findings(&mut out, &plan.findings().collect::<Vec<_>>());
     out.push_str("### Steps\n\n");
     for section in &plan.steps {
         step(&mut out, section);
     }
     let _ = writeln!(out, "Plan `{}`", short_hash(&plan.hash()));
     out
+}
+
+/// `ferry inventory --format md`.
+pub(crate) fn inventory(app: &AppSpec) -> String {
+    let mut out = String::new();
+    let name = app.app.as_deref().unwrap_or("app");
+    let _ = writeln!(out, "## ferry inventory: `{}`\n", code(name));
+    inventory_table(&mut out, app);
+    out.push_str("### Process groups\n\n| Group | Command | Services | Mount | VM | Checks |\n|---|---|---|---|---|---|\n");
+    for g in facts::group_rows(app) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&g.name),
+            cell(&g.command),
+            cell(&g.services),
+            cell(&g.mount),
+            cell(&g.vm),
+            g.checks
+        );
+    }
+    out.push('\n');
+    findings(&mut out, &app.warnings.iter().collect::<Vec<_>>());
+    out
+}
+
+fn inventory_table(out: &mut String, app: &AppSpec) {
+    out.push_str("### Inventory\n\n| | |\n|---|---|\n");
+    for row in facts::rows(app) {
+        let _ = writeln!(out, "| {} | {} |", row.label, cell(&row.value));
+    }
+    out.push('\n');
 }
 
 fn banner(out: &mut String, plan: &Plan) {
@@ -47,13 +75,12 @@ fn banner(out: &mut String, plan: &Plan) {
     );
 }
 
-fn findings(out: &mut String, plan: &Plan) {
-    let all: Vec<&Finding> = plan.findings().collect();
+fn findings(out: &mut String, all: &[&Finding]) {
     if all.is_empty() {
         return;
     }
     out.push_str("### Findings\n\n");
-    for f in all {
+    for f in all.iter().copied() {
         let icon = match f.severity {
             Severity::Info => "ℹ️",
             Severity::Warning => "⚠️",
@@ -85,7 +112,10 @@ fn step(out: &mut String, section: &StepSection) {
     out.push_str("\n</details>\n\n");
 }
 
-/// Escapes text for Markdown prose: no HTML, no emphasis surprises.
+/// Escapes untrusted text for Markdown: no HTML (so nothing can open or
+/// close a `<details>` block or inject markup), no `|` (so nothing leaves a
+/// table cell), no line breaks. Code spans and emphasis stay: they are
+/// harmless and make messages readable.
 fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -93,10 +123,7 @@ fn text(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '*' | '_' | '`' | '[' | ']' | '\\' | '|' => {
-                out.push('\\');
-                out.push(c);
-            }
+            '|' => out.push_str("\\|"),
             '\n' | '\r' => out.push(' '),
             c => out.push(c),
         }

@@ -2,9 +2,9 @@
 
 use std::fmt::Write;
 
-use ferry_model::Plan;
+use ferry_model::{AppSpec, Finding, Plan};
 
-use crate::{counts_line, inventory, short_hash, undo_text};
+use crate::{counts_line, facts, short_hash, undo_text};
 
 pub(crate) fn plan(plan: &Plan) -> String {
     let mut out = String::new();
@@ -12,24 +12,9 @@ pub(crate) fn plan(plan: &Plan) -> String {
     let _ = writeln!(out, "ferry plan: {app} (phase {})", plan.phase);
     let _ = writeln!(out, "{}\n", counts_line(plan));
     if let Some(app) = &plan.app {
-        out.push_str("Inventory\n");
-        let rows = inventory::rows(app);
-        let width = rows.iter().map(|r| r.label.len()).max().unwrap_or(0);
-        for row in rows {
-            let _ = writeln!(out, "  {:width$}  {}", row.label, row.value);
-        }
-        out.push('\n');
+        inventory_rows(&mut out, app);
     }
-    let findings: Vec<_> = plan.findings().collect();
-    if !findings.is_empty() {
-        out.push_str("Findings\n");
-        for f in findings {
-            let level = f.severity.as_str();
-            let at = f.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
-            let _ = writeln!(out, "  {level}[{}]: {}{at}", f.code, f.message);
-        }
-        out.push('\n');
-    }
+    findings(&mut out, &plan.findings().collect::<Vec<_>>());
     for s in &plan.steps {
         let _ = writeln!(out, "Step {} {}: {} action(s)", s.step, s.version, s.actions.len());
         for (i, a) in s.actions.iter().enumerate() {
@@ -38,4 +23,44 @@ pub(crate) fn plan(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "\nPlan {}", short_hash(&plan.hash()));
     out
+}
+
+/// `ferry inventory` in a terminal.
+pub(crate) fn inventory(app: &AppSpec) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "ferry inventory: {}\n", app.app.as_deref().unwrap_or("app"));
+    inventory_rows(&mut out, app);
+    out.push_str("Process groups\n");
+    for g in facts::group_rows(app) {
+        let _ = writeln!(
+            out,
+            "  {}: {}; services {}; mount {}; vm {}; {} check(s)",
+            g.name, g.command, g.services, g.mount, g.vm, g.checks
+        );
+    }
+    out.push('\n');
+    findings(&mut out, &app.warnings.iter().collect::<Vec<_>>());
+    out
+}
+
+fn inventory_rows(out: &mut String, app: &AppSpec) {
+    out.push_str("Inventory\n");
+    let rows = facts::rows(app);
+    let width = rows.iter().map(|r| r.label.len()).max().unwrap_or(0);
+    for row in rows {
+        let _ = writeln!(out, "  {:width$}  {}", row.label, row.value);
+    }
+    out.push('\n');
+}
+
+fn findings(out: &mut String, findings: &[&Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    out.push_str("Findings\n");
+    for f in findings {
+        let at = f.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let _ = writeln!(out, "  {}[{}]: {}{at}", f.severity.as_str(), f.code, f.message);
+    }
+    out.push('\n');
 }

@@ -1,71 +1,86 @@
-//! `parse-config`: reads the app's config from the checkout and returns its
-//! app-spec, the inventory every later step plans from. It proposes no
-//! actions: reading changes nothing.
+//! `parse-config`: reads the app's config from the checkout (fly.toml,
+//! fly.json or fly.yaml, its Dockerfile, or a Heroku Procfile and app.json)
+//! and returns its app-spec, the inventory every later step plans from.
+//! When Fly API access is configured it adds the live state: regions,
+//! images, volumes and secret names. It proposes no actions.
 
-mod fly_toml;
-mod node;
-mod read;
-
+use ferry_inventory::{Files, Live, add_live};
+use ferry_step_sdk::host::fly::{self, QueryError};
 use ferry_step_sdk::step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Location, Problem, StepError};
-use ferry_step_sdk::{Step, export_step, files, info};
-
-/// The largest config file read (1 MiB); real fly.toml files are a few KiB.
-const MAX_CONFIG_BYTES: usize = 1 << 20;
+use ferry_step_sdk::types::{Finding, LiveVolume, Platform, Severity, StepError};
+use ferry_step_sdk::{Step, debug, export_step, files, info};
 
 struct ParseConfig;
 
+/// The checkout, through the host's `checkout` import.
+struct Checkout;
+
+impl Files for Checkout {
+    fn read(&self, path: &str) -> Result<Option<String>, String> {
+        files::read_text(path)
+    }
+}
+
 impl Step for ParseConfig {
     fn describe() -> StepInfo {
+        let param = |name: &str, description: &str, default: Option<&str>| ParamInfo {
+            name: name.into(),
+            description: description.into(),
+            required: false,
+            default: default.map(str::to_string),
+        };
         StepInfo {
             name: "parse-config".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            summary: "Reads fly.toml from the checkout and returns the app's inventory (app-spec).".into(),
-            params: vec![ParamInfo {
-                name: "config".into(),
-                description: "Path of the Fly config file, relative to the checkout.".into(),
-                required: false,
-                default: Some("fly.toml".into()),
-            }],
+            summary: "Reads fly.toml (or fly.json/fly.yaml), the Dockerfile, or a Heroku Procfile and app.json, into the app's inventory.".into(),
+            params: vec![
+                param("config", "The Fly config file, relative to the checkout.", Some("fly.toml, fly.json, fly.yaml")),
+                param("live", "Ask the Fly API for regions, volumes and secret names (true/false).", Some("true")),
+            ],
         }
     }
 
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
-        let path = param(&request, "config").unwrap_or("fly.toml").to_string();
-        let text = files::read_text(&path)
-            .map_err(|message| invalid(message, &path, None))?
-            .ok_or_else(|| invalid(format!("{path} not found in the checkout"), &path, None))?;
-        if text.len() > MAX_CONFIG_BYTES {
-            return Err(invalid(format!("{path} is over 1 MiB; refusing to parse it"), &path, None));
+        let mut app = ferry_inventory::inventory(&Checkout, param(&request, "config"))?;
+        info!("read {}", app.sources.join(", "));
+        let wants_live = param(&request, "live") != Some("false");
+        if let (true, Platform::Fly, Some(name)) = (wants_live, app.platform, app.app.clone()) {
+            match live(&name) {
+                Ok(state) => add_live(&mut app, state),
+                Err(QueryError::Unavailable(why)) => debug!("no live state: {why}"),
+                Err(e) => app.warnings.push(Finding {
+                    code: "fly-api".into(),
+                    severity: Severity::Warning,
+                    message: format!("could not read the live state of `{name}` from Fly: {}", describe(&e)),
+                    location: None,
+                }),
+            }
         }
-        info!("read {path} ({} bytes)", text.len());
-        let root = node::parse_toml(&text).map_err(|e| {
-            let loc = location(&path, e.pos, None);
-            StepError::InvalidInput(Problem { message: format!("{path} is not valid TOML: {}", e.message), location: Some(loc) })
-        })?;
-        let app = fly_toml::app_spec(&root, &path).map_err(|p| {
-            let loc = location(&path, p.pos, Some(p.key));
-            StepError::InvalidInput(Problem { message: p.message, location: Some(loc) })
-        })?;
         Ok(StepPlan { app: Some(app), actions: Vec::new(), findings: Vec::new() })
+    }
+}
+
+fn live(app: &str) -> Result<Live, QueryError> {
+    let machines = fly::list_machines(app)?;
+    let volumes = fly::list_volumes(app)?;
+    Ok(Live {
+        machines: machines.into_iter().map(|m| (m.region, m.image)).collect(),
+        volumes: volumes
+            .into_iter()
+            .map(|v| LiveVolume { name: v.name, region: v.region, size_gb: v.size_gb, attached: v.attached_machine.is_some() })
+            .collect(),
+        secret_names: fly::list_secret_names(app)?,
+    })
+}
+
+fn describe(e: &QueryError) -> String {
+    match e {
+        QueryError::Unavailable(m) | QueryError::NotFound(m) | QueryError::Denied(m) | QueryError::Failed(m) => m.clone(),
     }
 }
 
 fn param<'r>(request: &'r PlanRequest, name: &str) -> Option<&'r str> {
     request.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-fn location(file: &str, pos: Option<node::Pos>, key: Option<String>) -> Location {
-    Location {
-        file: file.to_string(),
-        line: pos.map(|p| p.line),
-        column: pos.map(|p| p.column),
-        key: key.filter(|k| !k.is_empty()),
-    }
-}
-
-fn invalid(message: String, file: &str, key: Option<String>) -> StepError {
-    StepError::InvalidInput(Problem { message, location: Some(location(file, None, key)) })
 }
 
 export_step!(ParseConfig);

@@ -50,6 +50,7 @@ pub mod host {
     pub use crate::bindings::ferry::step::{checkout, clock, fly, log};
 }
 
+mod defaults;
 pub mod files;
 pub mod logging;
 

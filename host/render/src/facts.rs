@@ -1,4 +1,4 @@
-//! The inventory as label/value rows, shared by the Markdown and text views.
+//! The inventory as label/value rows and per-group rows, shared by the Markdown and text views.
 
 use ferry_model::{AppKind, AppSpec, Port, Service};
 
@@ -32,12 +32,85 @@ pub(crate) fn rows(app: &AppSpec) -> Vec<Row> {
         },
         Row { label: "Env", value: list(app.env.iter().map(|(k, _)| k.clone())) },
     ];
-    if !app.secrets.is_empty() {
-        rows.push(Row { label: "Secrets (names)", value: list(app.secrets.iter().cloned()) });
+    rows.push(Row { label: "Secrets (names)", value: list(app.secrets.iter().cloned()) });
+    rows.push(Row { label: "Checks", value: list(app.checks.iter().map(check)) });
+    if let Some(image) = app.dockerfile.as_ref().and_then(|d| d.base_image.clone()) {
+        rows.push(Row { label: "Base image", value: image });
     }
     rows.push(Row { label: "Build", value: build(app) });
     rows.push(Row { label: "Deploy", value: deploy(app) });
+    if !app.addons.is_empty() {
+        rows.push(Row {
+            label: "Add-ons",
+            value: list(app.addons.iter().map(|a| match &a.plan {
+                Some(p) => format!("{} ({p})", a.name),
+                None => a.name.clone(),
+            })),
+        });
+    }
+    if let Some(live) = &app.live {
+        rows.push(Row {
+            label: "Live on Fly",
+            value: format!(
+                "{} machine(s) in {}; {} volume(s)",
+                live.machines,
+                if live.regions.is_empty() { "no region".into() } else { live.regions.join(", ") },
+                live.volumes.len()
+            ),
+        });
+    }
     rows
+}
+
+fn check(c: &ferry_model::Check) -> String {
+    let target = match (&c.port, &c.path) {
+        (Some(port), Some(path)) => format!("{port}{path}"),
+        (Some(port), None) => port.to_string(),
+        (None, _) => "?".into(),
+    };
+    let every = c.interval_ms.map(|ms| format!(" every {}s", ms as f64 / 1000.0)).unwrap_or_default();
+    format!("{} {target}{every}", c.kind)
+}
+
+/// One row per process group: what its machines run and carry.
+pub(crate) struct GroupRow {
+    pub name: String,
+    pub command: String,
+    pub services: String,
+    pub mount: String,
+    pub vm: String,
+    pub checks: usize,
+}
+
+pub(crate) fn group_rows(app: &AppSpec) -> Vec<GroupRow> {
+    app.groups
+        .iter()
+        .map(|g| GroupRow {
+            name: g.name.clone(),
+            command: if g.command.is_empty() { "(image CMD)".into() } else { g.command.clone() },
+            services: list(g.services.iter().map(|s| format!("{} {}", s.protocol, s.internal_port))),
+            mount: g.mount.as_ref().map(|m| format!("{} → {}", m.source, m.destination)).unwrap_or_else(|| "none".into()),
+            vm: g.vm.as_ref().map(vm).unwrap_or_else(|| "default".into()),
+            checks: g.checks.len(),
+        })
+        .collect()
+}
+
+fn vm(v: &ferry_model::Vm) -> String {
+    let mut parts = Vec::new();
+    if let Some(size) = &v.size {
+        parts.push(size.clone());
+    }
+    if let (Some(cpus), Some(kind)) = (v.cpus, &v.cpu_kind) {
+        parts.push(format!("{cpus}x {kind}"));
+    }
+    if let Some(mb) = v.memory_mb {
+        parts.push(format!("{mb} MB"));
+    }
+    if let Some(gpu) = &v.gpu_kind {
+        parts.push(format!("GPU {gpu}"));
+    }
+    parts.join(", ")
 }
 
 fn processes(app: &AppSpec) -> String {

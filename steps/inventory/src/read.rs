@@ -96,15 +96,13 @@ impl<'a> At<'a> {
         }
     }
 
-    /// A port number; flyctl also accepts it as a numeric string (`"8080"`).
+    /// A port number. (The legacy numeric strings flyctl accepts for
+    /// `internal_port` and `ports[].port` are rewritten before this.)
     pub fn port(&self) -> Result<u16, Problem> {
-        let n = match &self.node.value {
-            Value::Int(i) => Some(*i),
-            Value::Str(s) => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        n.and_then(|n| u16::try_from(n).ok())
-            .ok_or_else(|| self.wrong("a port number (0-65535)"))
+        match self.node.value {
+            Value::Int(i) => u16::try_from(i).map_err(|_| self.wrong("a port number (0-65535)")),
+            _ => Err(self.wrong("a port number (0-65535)")),
+        }
     }
 
     pub fn number(&self) -> Result<f64, Problem> {
@@ -115,6 +113,35 @@ impl<'a> At<'a> {
         }
     }
 
+    /// A duration in milliseconds: a Go duration string (`"15s"`), or a
+    /// number in `number_unit_ms` units (checks write ms, kill_timeout s).
+    pub fn duration_ms(&self, number_unit_ms: u64) -> Result<u64, Problem> {
+        let wrong = || self.wrong("a duration such as \"15s\" or a number");
+        match &self.node.value {
+            Value::Str(s) => crate::units::go_duration_ms(s).ok_or_else(wrong),
+            Value::Int(i) => u64::try_from(*i).ok().and_then(|n| n.checked_mul(number_unit_ms)).ok_or_else(wrong),
+            Value::Float(f) if *f >= 0.0 && f.is_finite() => Ok((*f * number_unit_ms as f64) as u64),
+            _ => Err(wrong()),
+        }
+    }
+
+    /// A memory size in MB: a number of MB or a string such as `"1gb"`.
+    pub fn size_mb(&self) -> Result<u32, Problem> {
+        let wrong = || self.wrong("a size such as \"512mb\" or \"1gb\"");
+        let mb = match &self.node.value {
+            Value::Str(s) => crate::units::size_mb(s),
+            Value::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        };
+        mb.and_then(|mb| u32::try_from(mb).ok()).ok_or_else(wrong)
+    }
+
+    /// True when the value is a string.
+    pub fn is_str(&self) -> bool {
+        matches!(self.node.value, Value::Str(_))
+    }
+
+    /// A non-negative integer.
     pub fn u32(&self) -> Result<u32, Problem> {
         match self.node.value {
             Value::Int(i) => u32::try_from(i).map_err(|_| self.wrong("a non-negative integer")),
@@ -122,12 +149,31 @@ impl<'a> At<'a> {
         }
     }
 
-    /// A list of strings; a single string counts as a one-element list.
+    /// A list of strings (flyctl rejects a lone string where it expects a list).
     pub fn str_list(&self) -> Result<Vec<String>, Problem> {
         match &self.node.value {
+            Value::Array(_) => self.items_any().iter().map(At::str).collect(),
+            _ => Err(self.wrong("a list of strings, such as [\"web\"]")),
+        }
+    }
+
+    /// A list of strings, or one string as a list of one (`[experimental] cmd`).
+    pub fn str_or_list(&self) -> Result<Vec<String>, Problem> {
+        match &self.node.value {
             Value::Str(s) => Ok(vec![s.clone()]),
-            Value::Array(_) => self.items()?.iter().map(At::str).collect(),
-            _ => Err(self.wrong("a list of strings")),
+            _ => self.str_list(),
+        }
+    }
+
+    /// Elements of an array, whatever their type.
+    fn items_any(&self) -> Vec<At<'a>> {
+        match &self.node.value {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, node)| At { node, path: format!("{}[{i}]", self.path) })
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
