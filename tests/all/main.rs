@@ -5,6 +5,8 @@ mod support;
 
 mod cache;
 mod cli;
+mod config_edit;
+mod inventory;
 mod parse_config;
 mod sandbox;
 mod workflow;

@@ -2,16 +2,12 @@
 //! errors that name file, line, column and key.
 
 use ferry_model::{AppKind, StepError, TargetKind};
-use ferry_runtime::{Grants, Limits};
 
-use crate::support::{checkout, host, request, runtime};
+use crate::support::{checkout, host, parse_config, request, runtime};
 
 fn parse(files: &[(&str, &str)]) -> Result<ferry_model::AppSpec, StepError> {
-    let rt = runtime();
-    let b = ferry_steps::find("parse-config").unwrap();
-    let step = rt.load(b.name, b.component, Grants::parse(b.grants).unwrap(), Limits::default()).unwrap();
     let co = checkout(files);
-    rt.plan(&step, &host(co.path()), &request(&[])).unwrap().map(|p| p.app.expect("parse-config returns the app"))
+    runtime().plan(parse_config(), &host(co.path()), &request(&[])).unwrap().map(|p| p.app.expect("parse-config returns the app"))
 }
 
 #[test]
@@ -31,7 +27,7 @@ release_command = "bin/migrate"
 
 [processes]
 web = "bin/web"
-worker = ["bin/jobs", "--queue", "default"]
+worker = "bin/jobs --queue default"
 
 [env]
 PORT = 8080
@@ -95,16 +91,20 @@ fn invalid_toml_names_file_line_and_column() {
 
 #[test]
 fn a_wrong_type_names_the_key_path_and_the_expected_type() {
-    let err = parse(&[("fly.toml", "app = 'a'\n\n[[services]]\ninternal_port = 8080\n[[services.ports]]\nport = true\n")])
-        .unwrap_err();
-    let StepError::InvalidInput(p) = err else { panic!("{err:?}") };
-    assert_eq!(p.message, "`services[0].ports[0].port` must be a port number (0-65535), found a boolean");
-    let at = p.location.unwrap();
+    // flyctl loads such a file and then refuses it in Validate: the rest is
+    // still inventoried, and the error is a finding at the key.
+    let app = parse(&[("fly.toml", "app = 'a'\n\n[[services]]\ninternal_port = 8080\n[[services.ports]]\nport = true\n")])
+        .unwrap();
+    let f = app.warnings.iter().find(|f| f.code == "invalid-config").expect("an invalid-config error");
+    assert_eq!(f.severity, ferry_model::Severity::Error);
+    assert_eq!(f.message, "`services[0].ports[0].port` must be a number, found a boolean; flyctl rejects this file");
+    let at = f.location.as_ref().unwrap();
     assert_eq!((at.line, at.key.as_deref()), (Some(6), Some("services[0].ports[0].port")));
+    assert_eq!(app.app.as_deref(), Some("a"));
 }
 
 #[test]
 fn a_missing_config_is_a_clear_error() {
     let err = parse(&[("README.md", "hi")]).unwrap_err();
-    assert_eq!(err.problem().message, "fly.toml not found in the checkout");
+    assert_eq!(err.problem().message, "no fly.toml, fly.json, fly.yaml, fly.yml and no Heroku Procfile or app.json in the checkout");
 }

@@ -16,10 +16,7 @@ fn limits() -> Limits {
 /// After any failure, the same runtime still plans a well-behaved step.
 fn still_works(rt: &Runtime) {
     let co = checkout(&[("fly.toml", "app = 'still-ok'\n")]);
-    let step = rt
-        .load("parse-config", ferry_steps::find("parse-config").unwrap().component, grants(&["log", "clock", "checkout"]), Limits::default())
-        .unwrap();
-    let plan = rt.plan(&step, &host(co.path()), &request(&[])).unwrap().unwrap();
+    let plan = rt.plan(crate::support::parse_config(), &host(co.path()), &request(&[])).unwrap().unwrap();
     assert_eq!(plan.app.unwrap().app.as_deref(), Some("still-ok"));
 }
 
@@ -106,6 +103,15 @@ fn an_import_ferry_does_not_provide_is_refused_by_name() {
         "{err:?}"
     );
     still_works(&rt);
+}
+
+#[test]
+fn a_component_imports_only_what_its_code_uses() {
+    // Every test guest is generated from the `full` world; `spin` calls no
+    // import but the panic hook's `log`, so that is all it imports.
+    let rt = runtime();
+    let step = load(&rt, "spin", guests::SPIN, &["log"], limits());
+    assert_eq!(step.imports(), ["ferry:step/log@0.1.0", "ferry:step/types@0.1.0"]);
 }
 
 #[test]

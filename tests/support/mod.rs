@@ -43,9 +43,20 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
 }
 
-/// A runtime without a disk cache.
-pub fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig::default()).expect("runtime")
+/// The runtime every test shares: each component compiles once per test
+/// binary. (Tests of the compile cache make their own.)
+pub fn runtime() -> &'static Runtime {
+    static SHARED: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("runtime"))
+}
+
+/// The built-in parse-config step, loaded into the shared runtime.
+pub fn parse_config() -> &'static LoadedStep {
+    static STEP: std::sync::OnceLock<LoadedStep> = std::sync::OnceLock::new();
+    STEP.get_or_init(|| {
+        let b = ferry_steps::find("parse-config").unwrap();
+        runtime().load(b.name, b.component, Grants::parse(b.grants).unwrap(), Limits::default()).unwrap()
+    })
 }
 
 /// Loads a test component (see `tests/guests/components`).

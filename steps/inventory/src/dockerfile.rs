@@ -25,7 +25,10 @@ struct Stage {
     name: Option<String>,
     /// The image or stage it starts from, variables expanded.
     from: String,
+    /// Variables in scope: the stage's ARGs and ENV, in order.
     vars: Vec<(String, String)>,
+    /// ENV alone: what a stage built `FROM` this one inherits.
+    env: Vec<(String, String)>,
     args: Vec<(String, Option<String>)>,
     expose: Vec<u16>,
     cmd: Option<String>,
@@ -52,12 +55,20 @@ pub fn read(path: &str, text: &str, target: Option<&str>, findings: &mut Finding
                     global_args.push((name, default.map(|d| expand(&d, &known))));
                 }
             }
-            ("FROM", _) => stages.push(from(&ins.args, &global_args, spot, findings)),
+            ("FROM", _) => {
+                let mut stage = from(&ins.args, &global_args, spot, findings);
+                // ENV is inherited from a parent stage (ARG is not).
+                if let Some(parent) = stages.iter().enumerate().rev().find(|(i, s)| stage_name(s, *i) == stage.from) {
+                    stage.env = parent.1.env.clone();
+                    stage.vars = parent.1.env.clone();
+                }
+                stages.push(stage);
+            }
             (_, None) => findings.warn("dockerfile-syntax", format!("{} before the first FROM", ins.keyword), spot),
             (keyword, Some(stage)) => instruction(stage, keyword, &ins.args, &global_args, spot, findings),
         }
     }
-    let names: Vec<String> = stages.iter().enumerate().map(|(i, s)| s.name.clone().unwrap_or_else(|| i.to_string())).collect();
+    let names: Vec<String> = stages.iter().enumerate().map(|(i, s)| stage_name(s, i)).collect();
     let final_index = match target {
         Some(t) => names.iter().position(|n| n == t).unwrap_or_else(|| {
             findings.warn("dockerfile-target", format!("build target `{t}` is not a stage of {path} (stages: {})", names.join(", ")), Spot::default());
@@ -86,6 +97,11 @@ pub fn read(path: &str, text: &str, target: Option<&str>, findings: &mut Finding
         healthcheck: first(|s| s.healthcheck.as_ref()),
         args,
     }
+}
+
+/// A stage's name, or its index for an unnamed stage (`FROM 0` works too).
+fn stage_name(stage: &Stage, index: usize) -> String {
+    stage.name.clone().unwrap_or_else(|| index.to_string())
 }
 
 /// The stage and the stages it derives from, nearest first.
@@ -134,6 +150,7 @@ fn instruction(stage: &mut Stage, keyword: &str, args: &str, global: &[(String, 
         "ENV" => {
             for (k, v) in env_pairs(args) {
                 let v = expand(&v, &stage.vars);
+                stage.env.push((k.clone(), v.clone()));
                 stage.vars.push((k, v));
             }
         }

@@ -302,7 +302,7 @@ fn experimental(root: &mut Node, findings: &mut Findings) -> Result<(), Problem>
     if !exp.is_table() {
         return Err(problem(exp, "experimental", format!("[experimental] must be a table, found {}", exp.type_name())));
     }
-    let mut exp = exp.clone();
+    let exp = exp.clone();
     if let Some(kt) = exp.get("kill_timeout").cloned()
         && root.get("kill_timeout").is_none()
     {
@@ -311,20 +311,20 @@ fn experimental(root: &mut Node, findings: &mut Findings) -> Result<(), Problem>
     }
     let mut metrics = Vec::new();
     for (from, to) in [("metrics_port", "port"), ("metrics_path", "path")] {
-        if let Some(v) = exp.take(from) {
-            legacy(findings, &v, &format!("experimental.{from}"), format!("`experimental.{from}` is read as [metrics] {to}"));
-            metrics.push((to.to_string(), v));
+        if let Some(v) = exp.get(from) {
+            legacy(findings, v, &format!("experimental.{from}"), format!("`experimental.{from}` is read as [metrics] {to}"));
+            metrics.push((to.to_string(), v.clone()));
         }
     }
-    if !metrics.is_empty() && root.get("metrics").is_none() && root.get("metric").is_none() {
+    // flyctl only looks at `metrics` here; a `[metric]` table merges later.
+    if !metrics.is_empty() && root.get("metrics").is_none() {
         let pos = metrics[0].1.pos;
         root.set("metrics", Node::new(Value::Table(metrics), pos));
     }
     if let Some(e) = root.get_mut("experimental") {
-        for moved in ["metrics_port", "metrics_path"] {
+        for moved in ["kill_timeout", "metrics_port", "metrics_path"] {
             e.take(moved);
         }
-        exp.take("kill_timeout");
     }
     Ok(())
 }

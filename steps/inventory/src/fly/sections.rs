@@ -179,18 +179,20 @@ fn shell_words(command: &str, at: &At, what: &str, findings: &mut Findings) -> b
     ok
 }
 
+/// `[processes]`. A command that is not a string is reported on its own;
+/// the group stays, so what refers to it is still matched.
 fn processes(root: &At, findings: &mut Findings) -> Result<Vec<Process>, Problem> {
     let Some(at) = root.get("processes") else { return Ok(Vec::new()) };
-    at.entries()?
-        .into_iter()
-        .map(|(name, cmd)| {
-            let command = cmd.str()?;
-            if !command.is_empty() {
-                shell_words(&command, &cmd, &format!("the command of process group `{name}`"), findings);
-            }
-            Ok(Process { name: name.to_string(), command })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (name, cmd) in at.entries()? {
+        let r = cmd.str();
+        let command = findings.keep(r).unwrap_or_default();
+        if !command.is_empty() {
+            shell_words(&command, &cmd, &format!("the command of process group `{name}`"), findings);
+        }
+        out.push(Process { name: name.to_string(), command });
+    }
+    Ok(out)
 }
 
 fn env(root: &At, findings: &mut Findings) -> Result<Vec<(String, String)>, Problem> {
@@ -312,7 +314,7 @@ fn http_checks(at: &At, key: &str, svc: &Service, findings: &mut Findings) -> Re
 /// A service check: it gates traffic to the service's internal port.
 /// flyctl raises durations under 1s to 1s and lowers those over 1m to 1m.
 fn service_check(at: &At, kind: &str, svc: &Service, index: usize, findings: &mut Findings) -> Result<Check, Problem> {
-    let mut check = check_fields(at, kind, CheckScope::Service)?;
+    let mut check = check_fields(at, kind, CheckScope::Service, findings)?;
     check.name = format!("{kind}-{}-{index}", svc.internal_port);
     check.port = Some(svc.internal_port);
     check.processes = svc.processes.clone();
@@ -333,7 +335,7 @@ fn service_check(at: &At, kind: &str, svc: &Service, index: usize, findings: &mu
     Ok(check)
 }
 
-fn check_fields(at: &At, kind: &str, scope: CheckScope) -> Result<Check, Problem> {
+fn check_fields(at: &At, kind: &str, scope: CheckScope, findings: &mut Findings) -> Result<Check, Problem> {
     let headers = match at.get("headers") {
         Some(h) => h.entries()?.into_iter().map(|(k, v)| Ok((k.to_string(), v.str()?))).collect::<Result<_, Problem>>()?,
         None => Vec::new(),
@@ -346,20 +348,23 @@ fn check_fields(at: &At, kind: &str, scope: CheckScope) -> Result<Check, Problem
         path: optional(at, "path", At::str)?,
         method: optional(at, "method", At::str)?,
         protocol: optional(at, "protocol", At::str)?,
-        interval_ms: duration(at, "interval")?,
-        timeout_ms: duration(at, "timeout")?,
-        grace_period_ms: duration(at, "grace_period")?,
+        interval_ms: duration(at, "interval", findings)?,
+        timeout_ms: duration(at, "timeout", findings)?,
+        grace_period_ms: duration(at, "grace_period", findings)?,
         headers,
         tls_skip_verify: optional(at, "tls_skip_verify", At::bool)?,
         processes: Vec::new(),
     })
 }
 
-/// A duration key; an empty string (a value flyctl drops) counts as absent.
-fn duration(at: &At, key: &str) -> Result<Option<u64>, Problem> {
+/// A check duration; an empty string (a value flyctl drops) counts as
+/// absent. The patches turned the ms numbers of `[[services]]` and
+/// `[checks]` into strings already, so a number here (`[http_service]`
+/// checks, which flyctl does not patch) is nanoseconds to Go.
+fn duration(at: &At, key: &str, findings: &mut Findings) -> Result<Option<u64>, Problem> {
     match at.get(key) {
         Some(d) if d.str().is_ok_and(|s| s.is_empty()) => Ok(None),
-        Some(d) => d.duration_ms(1).map(Some),
+        Some(_) => nanosecond_duration(at, key, findings),
         None => Ok(None),
     }
 }
@@ -376,7 +381,7 @@ fn top_level_check(name: &str, at: &At, findings: &mut Findings) -> Result<Check
             other.unwrap_or_default().to_string()
         }
     };
-    let mut check = check_fields(at, &kind, CheckScope::Machine)?;
+    let mut check = check_fields(at, &kind, CheckScope::Machine, findings)?;
     check.name = name.to_string();
     check.port = optional(at, "port", At::port)?;
     check.processes = str_list_or_empty(at, "processes")?;

@@ -1,0 +1,173 @@
+//! Edits of the app's own files, made the way a careful person would: one
+//! key changed in place, every comment, blank line and the order of keys
+//! kept (`toml_edit`), and the value it replaced returned so the change can
+//! be undone exactly. Seed 000's first steps ("write `app` and
+//! `primary_region` into fly.toml") are such edits.
+
+use std::path::Path;
+
+use toml_edit::{DocumentMut, Item, Table, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("`{value}` is not a TOML value (write strings with quotes, e.g. \"ams\")")]
+    Value { value: String },
+    #[error("{file}: `{key}` cannot be set: `{at}` is not a table")]
+    NotATable { file: String, key: String, at: String },
+    #[error("{file}: in-place edits support TOML files only")]
+    NotToml { file: String },
+    #[error("{file}: {source}")]
+    Io { file: String, source: std::io::Error },
+}
+
+/// The result of an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    pub text: String,
+    /// The value the key held, as a TOML literal; `None` if it was absent.
+    /// Setting it back undoes the edit.
+    pub previous: Option<String>,
+}
+
+/// Sets `key` (a dotted path such as `primary_region` or `deploy.strategy`)
+/// to the TOML literal `value`, or removes it when `value` is `None`.
+pub fn set_key(file: &str, text: &str, key: &str, value: Option<&str>) -> Result<Edited, EditError> {
+    let mut doc: DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, parents) = parts.split_last().expect("split always yields one part");
+    let table = parent_table(doc.as_table_mut(), parents, file, key, value.is_some())?;
+    let Some(table) = table else {
+        return Ok(Edited { text: text.to_string(), previous: None });
+    };
+    let previous = table.get(last).and_then(|item| item.as_value()).map(|v| {
+        let mut bare = v.clone();
+        bare.decor_mut().clear();
+        bare.to_string()
+    });
+    match value {
+        Some(literal) => {
+            let mut new: Value = literal.parse().map_err(|_| EditError::Value { value: literal.into() })?;
+            match table.get_mut(last) {
+                // Replace the value only: the key keeps its comments and
+                // indentation, the value its spacing and trailing comment.
+                Some(Item::Value(old)) => {
+                    *new.decor_mut() = old.decor().clone();
+                    *old = new;
+                }
+                _ => {
+                    new.decor_mut().set_prefix(" ");
+                    table.insert(last, Item::Value(new));
+                }
+            }
+        }
+        None => {
+            table.remove(last);
+        }
+    }
+    let mut text_out = doc.to_string();
+    // toml_edit ends every line it re-renders with a newline; a file that
+    // had none at the end keeps having none.
+    if !text.ends_with('\n') && text_out.ends_with('\n') {
+        text_out.pop();
+    }
+    Ok(Edited { text: text_out, previous })
+}
+
+/// The table that holds the last key of the path; created when setting,
+/// `None` when removing from a path that does not exist.
+fn parent_table<'t>(
+    root: &'t mut Table,
+    parents: &[&str],
+    file: &str,
+    key: &str,
+    create: bool,
+) -> Result<Option<&'t mut Table>, EditError> {
+    let mut table = root;
+    for (i, part) in parents.iter().enumerate() {
+        if !table.contains_key(part) {
+            if !create {
+                return Ok(None);
+            }
+            let mut t = Table::new();
+            t.set_implicit(false);
+            table.insert(part, Item::Table(t));
+        }
+        let at = parents[..=i].join(".");
+        table = match table.get_mut(part) {
+            Some(Item::Table(t)) => t,
+            _ => return Err(EditError::NotATable { file: file.into(), key: key.into(), at }),
+        };
+    }
+    Ok(Some(table))
+}
+
+/// Applies an edit to a file of the checkout in place; returns the previous
+/// literal (for the undo). The file is replaced atomically.
+pub fn edit_file(checkout: &Path, file: &str, key: &str, value: Option<&str>) -> Result<Option<String>, EditError> {
+    if !file.ends_with(".toml") {
+        return Err(EditError::NotToml { file: file.into() });
+    }
+    let path = checkout.join(file);
+    let io = |source| EditError::Io { file: file.into(), source };
+    let text = std::fs::read_to_string(&path).map_err(io)?;
+    let edited = set_key(file, &text, key, value)?;
+    if edited.text != text {
+        let tmp = path.with_extension("toml.ferry-tmp");
+        std::fs::write(&tmp, &edited.text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+    }
+    Ok(edited.previous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLY: &str = "# my app\napp = \"old\"   # the name\n\n[build]\n  dockerfile = \"Dockerfile\"\n\n[env]\n  PORT = \"8080\"\n";
+
+    #[test]
+    fn replaces_in_place_keeping_comments_and_spacing() {
+        let e = set_key("fly.toml", FLY, "app", Some("\"new-app\"")).unwrap();
+        assert_eq!(e.text, FLY.replace("\"old\"", "\"new-app\""));
+        assert_eq!(e.previous.as_deref(), Some("\"old\""));
+    }
+
+    #[test]
+    fn adds_a_missing_key_and_undo_removes_it() {
+        let e = set_key("fly.toml", FLY, "primary_region", Some("\"ams\"")).unwrap();
+        assert!(e.text.contains("app = \"old\"   # the name\nprimary_region = \"ams\"\n"), "{}", e.text);
+        assert_eq!(e.previous, None);
+        let undone = set_key("fly.toml", &e.text, "primary_region", None).unwrap();
+        assert_eq!(undone.text, FLY);
+    }
+
+    #[test]
+    fn edits_nested_keys_and_creates_tables() {
+        let e = set_key("fly.toml", FLY, "build.dockerfile", Some("\"Dockerfile.prod\"")).unwrap();
+        assert!(e.text.contains("  dockerfile = \"Dockerfile.prod\"\n"), "{}", e.text);
+        let e = set_key("fly.toml", FLY, "deploy.strategy", Some("\"rolling\"")).unwrap();
+        assert!(e.text.ends_with("[deploy]\nstrategy = \"rolling\"\n"), "{}", e.text);
+    }
+
+    #[test]
+    fn refuses_bad_input_clearly() {
+        assert!(matches!(set_key("fly.toml", FLY, "app", Some("ams")), Err(EditError::Value { .. })));
+        let e = set_key("fly.toml", FLY, "app.name", Some("\"x\"")).unwrap_err().to_string();
+        assert_eq!(e, "fly.toml: `app.name` cannot be set: `app` is not a table");
+        assert!(set_key("fly.toml", "app = ", "app", Some("\"x\"")).unwrap_err().to_string().starts_with("fly.toml: "));
+    }
+
+    #[test]
+    fn edits_a_file_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fly.toml"), FLY).unwrap();
+        let previous = edit_file(dir.path(), "fly.toml", "app", Some("\"new\"")).unwrap();
+        assert_eq!(previous.as_deref(), Some("\"old\""));
+        edit_file(dir.path(), "fly.toml", "app", previous.as_deref()).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("fly.toml")).unwrap(), FLY);
+        assert!(matches!(edit_file(dir.path(), "fly.json", "app", None), Err(EditError::NotToml { .. })));
+    }
+}
