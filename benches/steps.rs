@@ -3,7 +3,9 @@
 //! - a step call warm (compiled component cached, a fresh store per call)
 //!   vs. cold (compiling the component first);
 //! - `ferry plan` on the bundled example with a warm cache vs. `ferry
-//!   --version` (the bare cost of starting the process).
+//!   --version` (the bare cost of starting the process);
+//! - `ferry inventory` on a 1,000-line fly.toml vs. a bare TOML parse of the
+//!   same file with Python's `tomllib` (what a script would do).
 //!
 //! Prints a Markdown table for BENCHMARKS.md.
 
@@ -62,6 +64,25 @@ fn main() {
     let plan = sample(50, || run(&plan_args));
     let version = sample(50, || run(&["--version"]));
 
+    // `ferry inventory` on a 1,000-line fly.toml vs. a bare TOML parse of it in Python.
+    let big = tempfile::tempdir().unwrap();
+    let lines = write_big_fly_toml(big.path());
+    let big_dir = big.path().to_str().unwrap();
+    let inventory_args = ["inventory", "--format", "json", "--dir", big_dir];
+    run(&inventory_args);
+    let inventory = sample(30, || run(&inventory_args));
+    let python = sample(30, || {
+        let status = Command::new("python3")
+            .args(["-c", "import sys, tomllib; tomllib.load(open(sys.argv[1], 'rb'))", &format!("{big_dir}/fly.toml")])
+            .status()
+            .expect("python3");
+        assert!(status.success());
+    });
+    let big_host = HostContext::for_checkout(big.path());
+    let big_call = sample(200, || {
+        rt.plan(&loaded, &big_host, &request).unwrap().unwrap();
+    });
+
     println!("| measurement | median | p90 | ratio |");
     println!("|---|---|---|---|");
     println!("| parse-config call, warm (fresh store, compiled code in memory) | {} | {} | 1 |", ms(warm.0), ms(warm.1));
@@ -69,6 +90,30 @@ fn main() {
     println!("| parse-config compile + call, cold (no cache) | {} | {} | {:.0}x warm |", ms(cold.0), ms(cold.1), ratio(cold.0, warm.0));
     println!("| `ferry --version` (process start) | {} | {} | 1 |", ms(version.0), ms(version.1));
     println!("| `ferry plan` on examples/hello-fly, warm cache | {} | {} | {:.1}x process start |", ms(plan.0), ms(plan.1), ratio(plan.0, version.0));
+    println!();
+    println!("| measurement ({lines}-line fly.toml) | median | p90 | ratio |");
+    println!("|---|---|---|---|");
+    println!("| `python3 -c 'tomllib.load(…)'` (parse only) | {} | {} | 1 |", ms(python.0), ms(python.1));
+    println!("| `ferry inventory --format json`, warm cache | {} | {} | {:.2}x python |", ms(inventory.0), ms(inventory.1), ratio(inventory.0, python.0));
+    println!("| parse-config call alone (in process) | {} | {} | {:.2}x python |", ms(big_call.0), ms(big_call.1), ratio(big_call.0, python.0));
+}
+
+/// A realistic, long fly.toml: an SSH bastion style app with a service per
+/// port, each with checks, plus the usual sections. Returns its line count.
+fn write_big_fly_toml(dir: &Path) -> usize {
+    let mut toml = String::from(
+        "app = \"bastion\"\nprimary_region = \"ams\"\nkill_signal = \"SIGTERM\"\nkill_timeout = \"30s\"\n\n[build]\n  dockerfile = \"Dockerfile\"\n\n[env]\n  LOG_LEVEL = \"info\"\n\n[[mounts]]\n  source = \"keys\"\n  destination = \"/keys\"\n\n[[vm]]\n  size = \"shared-cpu-2x\"\n",
+    );
+    let mut port = 10_000;
+    while toml.lines().count() < 1000 {
+        toml.push_str(&format!(
+            "\n# tunnel {port}\n[[services]]\n  internal_port = {port}\n  protocol = \"tcp\"\n  [[services.ports]]\n    port = {port}\n  [[services.tcp_checks]]\n    interval = \"15s\"\n    timeout = \"2s\"\n",
+        ));
+        port += 1;
+    }
+    std::fs::write(dir.join("fly.toml"), &toml).unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM alpine:3.20\nEXPOSE 10000-10200\nCMD [\"/bastion\"]\n").unwrap();
+    toml.lines().count()
 }
 
 /// (median, p90) of `n` runs.

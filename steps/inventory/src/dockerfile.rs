@@ -185,15 +185,19 @@ fn arg(args: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// `ENV a=1 b="x y"` or the old `ENV a 1 2`.
+/// `ENV a=1 b="x y"` or the old `ENV a 1 2` (the rest of the line is the value).
 fn env_pairs(args: &str) -> Vec<(String, String)> {
-    let words = words(args);
-    match words.first() {
-        Some(first) if !first.contains('=') => {
-            vec![(first.clone(), args.trim()[first.len()..].trim().to_string())]
-        }
-        _ => words.into_iter().filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect(),
+    let trimmed = args.trim();
+    let first = trimmed.split(char::is_whitespace).next().unwrap_or_default();
+    if first.is_empty() {
+        return Vec::new();
     }
+    if !first.contains('=') {
+        // `first` is a prefix of `trimmed`, so this slice is on a char boundary.
+        let key = words(first).into_iter().next().unwrap_or_default();
+        return vec![(key, trimmed[first.len()..].trim().to_string())];
+    }
+    words(args).into_iter().filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect()
 }
 
 /// Shell-like words with quotes removed (a lenient shlex: never fails).
@@ -375,6 +379,15 @@ mod tests {
     fn variables() {
         let vars = vec![("A".to_string(), "1".to_string()), ("E".to_string(), String::new())];
         assert_eq!(expand("x$A-${A}-${B:-d}-${A:+alt}-${E:-empty}-$-$", &vars), "x1-1-d-alt-empty-$-$");
+    }
+
+    #[test]
+    fn env_forms() {
+        assert_eq!(env_pairs("A=1 B=\"x y\""), [("A".into(), "1".into()), ("B".into(), "x y".into())]);
+        assert_eq!(env_pairs("PATH /usr/bin:/bin  "), [("PATH".into(), "/usr/bin:/bin".into())]);
+        // Found by the fuzzer: a quoted key followed by multi-byte text.
+        assert_eq!(env_pairs("\"DATABAS--\", \"no\u{fffd}\u{fffd} x"), [("DATABAS--,".into(), "\"no\u{fffd}\u{fffd} x".into())]);
+        assert!(env_pairs("   ").is_empty());
     }
 
     #[test]

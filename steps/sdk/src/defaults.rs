@@ -1,3 +1,4 @@
+#![allow(clippy::derivable_impls, reason = "wit-bindgen generates these types; a derive cannot be added to them")]
 //! Empty values of records whose every field is optional, so steps can
 //! write `Deploy { strategy, ..Default::default() }`.
 
