@@ -71,8 +71,11 @@ fn main() {
     let inventory_args = ["inventory", "--format", "json", "--dir", big_dir];
     run(&inventory_args);
     let inventory = sample(30, || run(&inventory_args));
+    // The interpreter itself, not a version-manager shim in front of it.
+    let python_bin = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().expect("python3");
+    let python_bin = String::from_utf8(python_bin.stdout).unwrap().trim().to_string();
     let python = sample(30, || {
-        let status = Command::new("python3")
+        let status = Command::new(&python_bin)
             .args(["-c", "import sys, tomllib; tomllib.load(open(sys.argv[1], 'rb'))", &format!("{big_dir}/fly.toml")])
             .status()
             .expect("python3");

@@ -12,6 +12,7 @@
 mod action;
 mod app;
 mod finding;
+pub mod journal;
 pub mod pairs;
 mod plan;
 mod step;
