@@ -18,6 +18,9 @@ Steps never change anything themselves: only ferry does, after the plan is appro
   ferry plan --format md > plan.md        Markdown for a pull-request comment
   ferry plan --format json | jq .plan.app the inventory, for scripts
   ferry inventory -c fly.production.toml  what the app is made of, and what to watch for
+  ferry apply --plan-hash 3f96cc6067a6    apply exactly the reviewed plan, journaled
+  ferry status                            where the latest run stands
+  ferry abort                             undo everything the latest run did
   ferry steps                             the steps a workflow runs and what each may read
 
 Exit codes: 0 success, 1 failure (bad config, failed step), 2 usage error.
@@ -57,8 +60,89 @@ the built-in parse-config step. The plan hash printed at the end identifies exac
 Dockerfile, the way flyctl reads them, and reports what a migration needs to know. With FLY_API_TOKEN set it \
 also asks Fly for the app's regions, volumes and secret names. Exits 1 when the config has errors flyctl would refuse.")]
     Inventory(InventoryArgs),
+    /// Apply the plan: re-plan, check it against the reviewed hash, run every action, journaling each.
+    #[command(after_help = "The plan is computed again and must match --plan-hash (the hash printed by `ferry plan` \
+and posted in the PR): anything else is refused, with what changed. Each action is journaled before and after it runs; \
+when one fails, the phase's completed actions are undone in reverse (unless --no-rollback). Running `ferry apply` again \
+after a crash or a failure resumes where the journal stands; no action's effect happens twice. Exit codes: 0 applied \
+(or waiting for an approval), 1 failed or refused.")]
+    Apply(ApplyArgs),
+    /// Undo everything a run did, newest action first.
+    Abort(RunArgs),
+    /// Show where a run stands: each phase and each action's state.
+    Status(StatusArgs),
+    /// Remove an app's lock (only when the run holding it is gone).
+    Unlock(UnlockArgs),
     /// List the workflow's steps: version, origin, sha256 and the imports each is granted.
     Steps(StepsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct State {
+    /// Where journals, locks and reviewed plans live: a directory, or `github` for a branch of
+    /// the repository (needs GITHUB_TOKEN) [default: `github` inside GitHub Actions, else DIR/.ferry].
+    #[arg(long, env = "FERRY_STATE", value_name = "DIR|github")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The phase to apply.
+    #[arg(long, default_value = "deploy")]
+    pub phase: String,
+    /// The hash of the reviewed plan (12 or more hex digits); a different plan is refused.
+    #[arg(long, value_name = "HASH")]
+    pub plan_hash: Option<String>,
+    /// Leave a failed phase as it is instead of undoing its completed actions.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Pass the plan's approval gates.
+    #[arg(long)]
+    pub approve: bool,
+    /// The run to apply into (e.g. a migration id) [default: <phase>-<plan hash>].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Output format for the results.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The run [default: the app's latest].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// The app [default: `app` of the checkout's fly.toml].
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The app whose lock to remove.
+    #[arg(long)]
+    pub app: String,
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub state: State,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +171,8 @@ pub struct InventoryArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
     /// The phase to plan (deploy, or a migration phase such as prepare).
     #[arg(long, default_value = "deploy")]
     pub phase: String,

@@ -8,7 +8,8 @@ use ferry_engine::{ResolvedStep, Workflow};
 use ferry_runtime::{HostContext, Runtime, RuntimeConfig};
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Checkout, Global};
+use crate::args::{Checkout, Global, State};
+use crate::mask::{MaskingStore, MaskingWriter};
 
 /// Logs to stderr: `FERRY_LOG` if set, else info (steps' own lines included).
 pub fn init_logging(global: &Global) {
@@ -21,7 +22,7 @@ pub fn init_logging(global: &Global) {
     let filter = EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| MaskingWriter::new(std::io::stderr()))
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
@@ -110,3 +111,42 @@ fn describe(f: &ferry_model::Finding) -> String {
         None => f.message.clone(),
     }
 }
+
+/// The state store: `--state github` (a branch of the repository), a
+/// directory, or by default `github` inside GitHub Actions and `DIR/.ferry`
+/// elsewhere. Every write is masked.
+pub fn state_store(state: &State, dir: &std::path::Path) -> anyhow::Result<Box<dyn ferry_state::StateStore>> {
+    let choice = state.state.clone().or_else(|| in_github_actions().then(|| "github".to_string()));
+    match choice.as_deref() {
+        Some("github") => anyhow::bail!(
+            "--state github needs the GitHub store, which this build does not include yet; use --state DIR"
+        ),
+        Some(path) => Ok(Box::new(MaskingStore { inner: ferry_state::DirStore::open(path)? })),
+        None => Ok(Box::new(MaskingStore { inner: ferry_state::DirStore::open(dir.join(".ferry"))? })),
+    }
+}
+
+pub fn in_github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// Who this run is, for locks: the GitHub Actions run, or this host and process.
+pub fn owner() -> ferry_engine::apply::Owner {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {
+        (Some(server), Some(repo), Some(run)) => ferry_engine::apply::Owner {
+            id: run_id(),
+            url: Some(format!("{server}/{repo}/actions/runs/{run}")),
+            host: None,
+            pid: None,
+        },
+        _ => {
+            let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+            let pid = std::process::id();
+            ferry_engine::apply::Owner { id: format!("{host}-{pid}"), url: None, host: Some(host), pid: Some(pid) }
+        }
+    }
+}
+
+/// How long a lock lives without a refresh: a vanished run blocks no one longer.
+pub const LOCK_TTL_MS: u64 = 10 * 60 * 1000;

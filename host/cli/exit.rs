@@ -18,9 +18,10 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         // `ferry plan | head` closed stdout early: not a failure.
         return OK;
     }
-    eprintln!("error: {error}");
+    let masker = crate::mask::Masker::global();
+    eprintln!("error: {}", masker.mask(&error.to_string()));
     for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", masker.mask(&cause.to_string()));
     }
     FAILURE
 }

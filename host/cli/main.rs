@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod context;
 mod exit;
+mod mask;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
         }
     };
     context::init_logging(&args.global);
+    if context::in_github_actions() {
+        mask::Masker::global().register_with_github();
+    }
     match commands::run(args) {
         Ok(code) => code,
         Err(e) => exit::report(&e),

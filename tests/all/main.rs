@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod apply;
 mod cache;
 mod cli;
 mod config_edit;

@@ -6,6 +6,7 @@
 //! them -> [`planner`] calls them, threading the app-spec from one step to
 //! the next -> a plan.
 
+pub mod apply;
 pub mod planner;
 pub mod resolve;
 pub mod workflow;

@@ -60,6 +60,7 @@ pub struct PhaseRecord {
 pub struct Entry {
     pub action: String,
     pub at_ms: u64,
+    #[serde(flatten)]
     pub event: Event,
 }
 
@@ -140,4 +141,19 @@ impl Journal {
     pub fn phase_mut(&mut self, phase: &str) -> Option<&mut PhaseRecord> {
         self.phases.iter_mut().rev().find(|p| p.phase == phase)
     }
+}
+
+/// How an apply ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Outcome {
+    Applied,
+    /// Nothing to do: this plan was applied already.
+    AlreadyApplied,
+    /// Stopped before an approval action.
+    WaitingApproval { action: String, message: String },
+    /// An action failed and the phase's completed actions were undone.
+    RolledBack { action: String, error: String },
+    /// An action failed and nothing was undone (`--no-rollback`).
+    Failed { action: String, error: String },
 }

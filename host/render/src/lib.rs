@@ -10,6 +10,7 @@
 mod facts;
 mod json;
 mod markdown;
+mod results;
 mod text;
 
 use ferry_model::Plan;
@@ -30,6 +31,8 @@ pub fn inventory(app: &ferry_model::AppSpec, format: Format) -> String {
         Format::Text => text::inventory(app),
     }
 }
+
+pub use results::{apply_result, journal};
 
 /// Renders a plan in `format`.
 pub fn plan(plan: &Plan, format: Format) -> String {

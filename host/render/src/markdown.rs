@@ -116,7 +116,7 @@ fn step(out: &mut String, section: &StepSection) {
 /// close a `<details>` block or inject markup), no `|` (so nothing leaves a
 /// table cell), no line breaks. Code spans and emphasis stay: they are
 /// harmless and make messages readable.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -42,11 +42,7 @@ pub fn set_key(file: &str, text: &str, key: &str, value: Option<&str>) -> Result
     let Some(table) = table else {
         return Ok(Edited { text: text.to_string(), previous: None });
     };
-    let previous = table.get(last).and_then(|item| item.as_value()).map(|v| {
-        let mut bare = v.clone();
-        bare.decor_mut().clear();
-        bare.to_string()
-    });
+    let previous = table.get(last).and_then(|item| item.as_value()).map(literal);
     match value {
         Some(literal) => {
             let mut new: Value = literal.parse().map_err(|_| EditError::Value { value: literal.into() })?;
@@ -104,6 +100,39 @@ fn parent_table<'t>(
     Ok(Some(table))
 }
 
+/// The TOML literal `key` holds in `text` (normalised: no comments or
+/// spacing), or `None` when it is absent.
+pub fn get_key(file: &str, text: &str, key: &str) -> Result<Option<String>, EditError> {
+    let doc: DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
+    let mut item = doc.as_item();
+    for part in key.split('.') {
+        match item.get(part) {
+            Some(next) => item = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(item.as_value().map(literal))
+}
+
+/// A literal as a string, without the comments and spacing around it.
+pub fn literal(value: &Value) -> String {
+    let mut bare = value.clone();
+    bare.decor_mut().clear();
+    bare.to_string()
+}
+
+/// `value` normalised the way [`get_key`] returns literals, so the two compare.
+pub fn normalize_literal(value: &str) -> Result<String, EditError> {
+    let v: Value = value.trim().parse().map_err(|_| EditError::Value { value: value.into() })?;
+    Ok(literal(&v))
+}
+
+/// Reads a file of the checkout.
+pub fn read_file(checkout: &Path, file: &str) -> Result<String, EditError> {
+    std::fs::read_to_string(checkout.join(file)).map_err(|source| EditError::Io { file: file.into(), source })
+}
+
 /// Applies an edit to a file of the checkout in place; returns the previous
 /// literal (for the undo). The file is replaced atomically.
 pub fn edit_file(checkout: &Path, file: &str, key: &str, value: Option<&str>) -> Result<Option<String>, EditError> {
@@ -112,7 +141,7 @@ pub fn edit_file(checkout: &Path, file: &str, key: &str, value: Option<&str>) ->
     }
     let path = checkout.join(file);
     let io = |source| EditError::Io { file: file.into(), source };
-    let text = std::fs::read_to_string(&path).map_err(io)?;
+    let text = read_file(checkout, file)?;
     let edited = set_key(file, &text, key, value)?;
     if edited.text != text {
         let tmp = path.with_extension("toml.ferry-tmp");
@@ -158,6 +187,14 @@ mod tests {
         let e = set_key("fly.toml", FLY, "app.name", Some("\"x\"")).unwrap_err().to_string();
         assert_eq!(e, "fly.toml: `app.name` cannot be set: `app` is not a table");
         assert!(set_key("fly.toml", "app = ", "app", Some("\"x\"")).unwrap_err().to_string().starts_with("fly.toml: "));
+    }
+
+    #[test]
+    fn reads_keys_as_normalised_literals() {
+        assert_eq!(get_key("fly.toml", FLY, "app").unwrap().as_deref(), Some("\"old\""));
+        assert_eq!(get_key("fly.toml", FLY, "env.PORT").unwrap().as_deref(), Some("\"8080\""));
+        assert_eq!(get_key("fly.toml", FLY, "deploy.strategy").unwrap(), None);
+        assert_eq!(normalize_literal(" \"old\"  ").unwrap(), "\"old\"");
     }
 
     #[test]

@@ -1,0 +1,35 @@
+//! `ferry apply`: re-plan, check against the reviewed hash, execute, journal.
+
+use std::process::ExitCode;
+
+use ferry_engine::apply::{self, ApplyOptions, Outcome, Providers};
+
+use crate::args::{ApplyArgs, Global};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, run_id, state_store};
+use crate::exit;
+
+pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(global, &args.checkout)?;
+    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
+    fail_on_config_errors(plan.app.as_ref())?;
+    let store = state_store(&args.state, &args.checkout.dir)?;
+    let exec = Providers { checkout: args.checkout.dir.canonicalize()? };
+    let opts = ApplyOptions {
+        reviewed_hash: args.plan_hash.clone(),
+        rollback: !args.no_rollback,
+        approve: args.approve,
+        run: args.run.clone(),
+        owner: owner(),
+        lock_ttl_ms: LOCK_TTL_MS,
+    };
+    let report = apply::apply(&*store, &exec, &plan, &opts)?;
+    if let Some(old) = &report.took_over {
+        tracing::warn!("took over the expired lock of {} ({})", old.owner, old.purpose);
+    }
+    let text = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format));
+    super::print(&text)?;
+    Ok(match report.outcome {
+        Outcome::Applied | Outcome::AlreadyApplied | Outcome::WaitingApproval { .. } => exit::OK,
+        Outcome::RolledBack { .. } | Outcome::Failed { .. } => exit::FAILURE,
+    })
+}

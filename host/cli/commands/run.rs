@@ -1,0 +1,57 @@
+//! `ferry abort`, `ferry status` and `ferry unlock`: working on a run's journal.
+
+use std::process::ExitCode;
+
+use ferry_engine::apply::{self, Providers};
+
+use crate::args::{Global, RunArgs, UnlockArgs};
+use crate::context::{LOCK_TTL_MS, Session, owner, run_id, state_store};
+use crate::exit;
+
+/// The app a command is about: `--app`, else the checkout's fly.toml.
+fn app(global: &Global, args: &RunArgs) -> anyhow::Result<String> {
+    if let Some(app) = &args.app {
+        return Ok(app.clone());
+    }
+    let session = Session::inventory(global, &args.checkout)?;
+    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "inventory", &run_id())?;
+    Ok(ferry_engine::apply::app_key(&plan))
+}
+
+pub fn abort(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let app = app(global, args)?;
+    let store = state_store(&args.state, &args.checkout.dir)?;
+    let exec = Providers { checkout: args.checkout.dir.canonicalize()? };
+    let journal = apply::abort(&*store, &exec, &app, args.run.as_deref(), &owner(), LOCK_TTL_MS)?;
+    super::print(&ferry_render::journal(&journal, super::plan::format(args.format)))?;
+    let failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
+    Ok(if failed { exit::FAILURE } else { exit::OK })
+}
+
+pub fn status(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let app = app(global, args)?;
+    let store = state_store(&args.state, &args.checkout.dir)?;
+    let run = match &args.run {
+        Some(r) => r.clone(),
+        None => apply::latest_run(&*store, &app)?.ok_or_else(|| anyhow::anyhow!("{app} has no runs in {}", store.describe()))?,
+    };
+    let journal = apply::load_journal(&*store, &app, &run)?.ok_or_else(|| anyhow::anyhow!("no run {run} for {app}"))?;
+    let mut out = ferry_render::journal(&journal, super::plan::format(args.format));
+    if let Some(lock) = ferry_state::lock::current(&*store, &app)? {
+        tracing::info!("{app} is locked by {} ({})", lock.owner, lock.purpose);
+    }
+    if out.is_empty() {
+        out.push('\n');
+    }
+    super::print(&out)?;
+    Ok(exit::OK)
+}
+
+pub fn unlock(args: &UnlockArgs) -> anyhow::Result<ExitCode> {
+    let store = state_store(&args.state, &args.dir)?;
+    match ferry_state::lock::force_unlock(&*store, &args.app)? {
+        Some(lock) => eprintln!("removed the lock of {} ({}, taken at {} ms)", lock.owner, lock.purpose, lock.acquired_at_ms),
+        None => eprintln!("{} was not locked", args.app),
+    }
+    Ok(exit::OK)
+}

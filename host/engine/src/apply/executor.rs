@@ -1,0 +1,99 @@
+//! Turns an action's operation into a change of the world, through the
+//! providers. This is the only place ferry changes anything.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferry_model::Operation;
+use ferry_model::journal::UndoData;
+
+/// Why an operation could not be carried out.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecError(pub String);
+
+/// What the host knows how to do, one method per stage of an action.
+pub trait Executor {
+    /// Captures what undoing the operation will need, before it runs.
+    fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError>;
+    /// Carries the operation out; `keepalive` must be called at least every
+    /// few seconds by long operations (it refreshes the app's lock).
+    fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError>;
+    /// After a run stopped inside the operation (started at `started_at_ms`):
+    /// is its effect already in place?
+    fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError>;
+    /// Puts back what `prepare` captured.
+    fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError>;
+}
+
+/// The executor of a real run: the checkout for config edits, the clock
+/// for waits.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    pub checkout: PathBuf,
+}
+
+impl Executor for Providers {
+    fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+        match op {
+            Operation::EditConfig(edit) => {
+                let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
+                let previous = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
+                Ok(UndoData::ConfigValue { previous })
+            }
+            Operation::Approval(_) | Operation::WaitMs(_) => Ok(UndoData::None),
+        }
+    }
+
+    fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        match op {
+            Operation::EditConfig(edit) => {
+                ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, edit.value.as_deref()).map_err(err)?;
+                Ok(vec![("file".into(), edit.file.clone())])
+            }
+            Operation::WaitMs(ms) => {
+                wait(Duration::from_millis(*ms), keepalive);
+                Ok(Vec::new())
+            }
+            Operation::Approval(_) => Ok(Vec::new()),
+        }
+    }
+
+    fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
+        match op {
+            Operation::EditConfig(edit) => {
+                let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
+                let now = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
+                let want = edit.value.as_deref().map(ferry_checkout::normalize_literal).transpose().map_err(err)?;
+                Ok(now == want)
+            }
+            // A wait is over once its time has passed since it started.
+            Operation::WaitMs(ms) => Ok(crate::apply::now_ms() >= started_at_ms.saturating_add(*ms)),
+            Operation::Approval(_) => Ok(false),
+        }
+    }
+
+    fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+        match (op, undo) {
+            (Operation::EditConfig(edit), UndoData::ConfigValue { previous }) => {
+                ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, previous.as_deref()).map(drop).map_err(err)
+            }
+            (_, UndoData::None) => Ok(()),
+            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> ExecError {
+    ExecError(e.to_string())
+}
+
+/// Sleeps in slices, keeping the lock alive.
+fn wait(total: Duration, keepalive: &mut dyn FnMut()) {
+    let slice = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    while let Some(left) = total.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) {
+        std::thread::sleep(left.min(slice));
+        keepalive();
+    }
+}

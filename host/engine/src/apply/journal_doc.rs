@@ -1,0 +1,62 @@
+//! The journal as a document in the state store: `journal/<app>/<run>.json`,
+//! written with compare-and-swap after every event.
+
+use ferry_model::journal::{Journal, PhaseRecord};
+use ferry_state::{StateStore, Version, read_json, write_json};
+
+use super::ApplyError;
+
+pub(super) struct Doc {
+    key: String,
+    pub(super) journal: Journal,
+    version: Option<Version>,
+}
+
+fn key(app: &str, run: &str) -> String {
+    format!("journal/{app}/{run}.json")
+}
+
+impl Doc {
+    pub(super) fn load(store: &dyn StateStore, app: &str, run: &str) -> Result<Self, ApplyError> {
+        let key = key(app, run);
+        Ok(match read_json::<Journal>(store, &key)? {
+            Some((journal, version)) => Doc { key, journal, version: Some(version) },
+            None => Doc { key, journal: Journal::new(app, run), version: None },
+        })
+    }
+
+    pub(super) fn is_new(&self) -> bool {
+        self.version.is_none()
+    }
+
+    pub(super) fn save(&mut self, store: &dyn StateStore) -> Result<(), ApplyError> {
+        self.version = Some(write_json(store, &self.key, &self.journal, self.version.as_ref())?);
+        Ok(())
+    }
+
+    pub(super) fn phase(&self, phase: &str) -> &PhaseRecord {
+        self.journal.phases.iter().rev().find(|p| p.phase == phase).expect("the phase was added before use")
+    }
+
+    pub(super) fn phase_mut(&mut self, phase: &str) -> &mut PhaseRecord {
+        self.journal.phase_mut(phase).expect("the phase was added before use")
+    }
+}
+
+/// A run's journal, if it exists.
+pub fn load_journal(store: &dyn StateStore, app: &str, run: &str) -> Result<Option<Journal>, ApplyError> {
+    Ok(read_json::<Journal>(store, &key(app, run))?.map(|(j, _)| j))
+}
+
+/// The run of `app` whose latest phase started last.
+pub fn latest_run(store: &dyn StateStore, app: &str) -> Result<Option<String>, ApplyError> {
+    let mut best: Option<(u64, String)> = None;
+    for k in store.list(&format!("journal/{app}/"))? {
+        let Some((journal, _)) = read_json::<Journal>(store, &k)? else { continue };
+        let started = journal.phases.iter().map(|p| p.started_at_ms).max().unwrap_or(0);
+        if best.as_ref().is_none_or(|(t, _)| started >= *t) {
+            best = Some((started, journal.run));
+        }
+    }
+    Ok(best.map(|(_, run)| run))
+}

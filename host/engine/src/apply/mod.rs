@@ -1,0 +1,403 @@
+//! Apply: execute exactly the reviewed plan, journaling every action, and
+//! undo a failed phase; resume after a crash; abort a whole run.
+//!
+//! The journal is written to the state store *before* an action runs
+//! (`Started`, with what its undo needs) and *after* (`Done` or `Failed`).
+//! A run killed between the two leaves the action "in doubt"; the next
+//! apply asks the executor whether its effect is in place and only runs it
+//! again if not, so no action's effect happens twice.
+
+mod executor;
+pub mod hooks;
+mod journal_doc;
+mod plans;
+
+use std::time::Instant;
+
+pub use ferry_model::journal::Outcome;
+use ferry_model::journal::{ActionState, Event, Journal, PhaseRecord, PhaseStatus, UndoData};
+use ferry_model::{Action, Operation, Plan, Undo};
+use ferry_state::lock::{self, Lock, LockError, LockRecord};
+use ferry_state::{StateStore, StoreError};
+
+pub use executor::{ExecError, Executor, Providers};
+use hooks::Point;
+pub use journal_doc::{latest_run, load_journal};
+pub use plans::{load_plan, plan_changes, save_plan};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Who is applying: shown to anyone who finds the lock held.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    pub id: String,
+    pub url: Option<String>,
+    /// This machine and process, for runs outside CI.
+    pub host: Option<String>,
+    pub pid: Option<u32>,
+}
+
+impl Owner {
+    fn holder<'a>(&'a self, purpose: &'a str) -> lock::Holder<'a> {
+        lock::Holder { owner: &self.id, purpose, url: self.url.as_deref(), host: self.host.as_deref(), pid: self.pid }
+    }
+
+    /// A lock is stale when its process is gone from this machine.
+    fn is_stale(&self, held: &LockRecord) -> bool {
+        self.host.as_deref().is_some_and(|h| held.holder_gone(h))
+    }
+}
+
+fn take_lock(store: &dyn StateStore, app: &str, owner: &Owner, purpose: &str, ttl_ms: u64) -> Result<Lock, LockError> {
+    lock::acquire(store, app, &owner.holder(purpose), ttl_ms, now_ms(), &|held| owner.is_stale(held))
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// The hash of the plan a person reviewed; a different fresh plan is refused.
+    pub reviewed_hash: Option<String>,
+    /// Undo the phase's completed actions when one fails.
+    pub rollback: bool,
+    /// Pass approval gates (`--approve`).
+    pub approve: bool,
+    /// The run to apply into (a migration id); default: `<phase>-<hash>`.
+    pub run: Option<String>,
+    pub owner: Owner,
+    pub lock_ttl_ms: u64,
+}
+
+
+#[derive(Clone, Debug)]
+pub struct ApplyReport {
+    pub outcome: Outcome,
+    pub app: String,
+    pub run: String,
+    pub phase: PhaseRecord,
+    /// The expired lock of a vanished run this apply took over, if any.
+    pub took_over: Option<LockRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "the plan changed since it was reviewed (reviewed {}, now {}):\n{}\nrun `ferry plan` again and review the new plan",
+        short(reviewed), short(fresh), changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    PlanChanged { reviewed: String, fresh: String, changes: Vec<String> },
+    #[error(
+        "run {run} has an unfinished `{phase}` phase of another plan ({}); resume it with `ferry apply --plan-hash {hash}` \
+         or undo it with `ferry abort --run {run}`", short(hash)
+    )]
+    Unfinished { run: String, phase: String, hash: String },
+    #[error("no journal for {app}{}", run.as_ref().map(|r| format!(" run {r}")).unwrap_or_default())]
+    NoRun { app: String, run: Option<String> },
+    #[error("{0}")]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
+
+/// The state-store name of the app a plan is for.
+pub fn app_key(plan: &Plan) -> String {
+    let name = plan.app.as_ref().and_then(|a| a.app.as_deref()).unwrap_or("app");
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// Applies a plan. An unfinished run of this phase (stopped by a crash, a
+/// failure or an approval gate) is resumed from its journal, with the plan
+/// that was journaled — the reviewed one, whatever the actions already done
+/// changed in the world. Otherwise `fresh` (just computed) is applied, after
+/// checking it against the reviewed hash.
+pub fn apply(store: &dyn StateStore, exec: &dyn Executor, fresh: &Plan, opts: &ApplyOptions) -> Result<ApplyReport, ApplyError> {
+    let app = app_key(fresh);
+    let phase = fresh.phase.as_str();
+    if let Some((run, plan)) = unfinished(store, &app, phase, opts)? {
+        tracing::info!("resuming run {run} from its journal");
+        return run_locked(store, exec, &plan, opts, &app, &run);
+    }
+    let hash = fresh.hash();
+    if let Some(reviewed) = &opts.reviewed_hash
+        && !hash.starts_with(reviewed.as_str())
+    {
+        // Applying the same reviewed plan again after it succeeded: the
+        // world changed because of it, so the fresh plan differs.
+        if let Some(report) = already_applied(store, &app, phase, reviewed, opts)? {
+            return Ok(report);
+        }
+        let changes = match load_plan(store, &app, reviewed)? {
+            Some(old) => plan_changes(&old, fresh),
+            None => vec![format!("the reviewed plan {} is not in {}", short(reviewed), store.describe())],
+        };
+        return Err(ApplyError::PlanChanged { reviewed: reviewed.clone(), fresh: hash, changes });
+    }
+    save_plan(store, &app, fresh)?;
+    let run = opts.run.clone().unwrap_or_else(|| format!("{phase}-{}", short(&hash)));
+    run_locked(store, exec, fresh, opts, &app, &run)
+}
+
+fn run_locked(store: &dyn StateStore, exec: &dyn Executor, plan: &Plan, opts: &ApplyOptions, app: &str, run: &str) -> Result<ApplyReport, ApplyError> {
+    let mut held = take_lock(store, app, &opts.owner, &format!("apply {}", plan.phase), opts.lock_ttl_ms)?;
+    let took_over = held.took_over_from.take();
+    let result = Applier { store, exec, plan, opts, lock: &mut held, app }.run(run, &plan.hash());
+    held.release(store)?;
+    let (outcome, phase) = result?;
+    Ok(ApplyReport { outcome, app: app.to_string(), run: run.to_string(), phase, took_over })
+}
+
+/// The run and journaled plan of an unfinished `phase` to resume: the
+/// `--run` given, or the reviewed plan's run, or (with neither) the app's
+/// latest unfinished run of the phase.
+fn unfinished(store: &dyn StateStore, app: &str, phase: &str, opts: &ApplyOptions) -> Result<Option<(String, Plan)>, ApplyError> {
+    let candidates: Vec<String> = match (&opts.run, &opts.reviewed_hash) {
+        (Some(run), _) => vec![run.clone()],
+        (None, Some(reviewed)) => vec![format!("{phase}-{}", short(reviewed))],
+        (None, None) => latest_run(store, app)?.into_iter().collect(),
+    };
+    for run in candidates {
+        let Some(journal) = load_journal(store, app, &run)? else { continue };
+        let Some(record) = journal.phases.iter().rev().find(|p| p.phase == phase) else { continue };
+        if record.status.is_final() {
+            continue;
+        }
+        if let Some(reviewed) = &opts.reviewed_hash
+            && !record.plan_hash.starts_with(reviewed.as_str())
+        {
+            return Err(ApplyError::Unfinished { run, phase: phase.into(), hash: record.plan_hash.clone() });
+        }
+        return Ok(Some((run, record.plan.clone())));
+    }
+    Ok(None)
+}
+
+/// The report of an earlier successful apply of the reviewed plan, if any.
+fn already_applied(
+    store: &dyn StateStore,
+    app: &str,
+    phase: &str,
+    reviewed: &str,
+    opts: &ApplyOptions,
+) -> Result<Option<ApplyReport>, ApplyError> {
+    let run = opts.run.clone().unwrap_or_else(|| format!("{phase}-{}", short(reviewed)));
+    let Some(journal) = load_journal(store, app, &run)? else { return Ok(None) };
+    let done = journal.phases.iter().rev().find(|p| p.phase == phase && p.plan_hash.starts_with(reviewed) && p.status == PhaseStatus::Applied);
+    Ok(done.map(|p| ApplyReport { outcome: Outcome::AlreadyApplied, app: app.to_string(), run, phase: p.clone(), took_over: None }))
+}
+
+struct Applier<'a> {
+    store: &'a dyn StateStore,
+    exec: &'a dyn Executor,
+    plan: &'a Plan,
+    opts: &'a ApplyOptions,
+    lock: &'a mut Lock,
+    app: &'a str,
+}
+
+impl Applier<'_> {
+    fn run(&mut self, run: &str, hash: &str) -> Result<(Outcome, PhaseRecord), ApplyError> {
+        let mut doc = journal_doc::Doc::load(self.store, self.app, run)?;
+        let phase = &self.plan.phase;
+        match doc.journal.phase_mut(phase) {
+            Some(p) if p.plan_hash == hash && p.status == PhaseStatus::Applied => {
+                return Ok((Outcome::AlreadyApplied, p.clone()));
+            }
+            Some(p) if p.plan_hash == hash => p.status = PhaseStatus::Applying,
+            Some(p) if !p.status.is_final() => {
+                return Err(ApplyError::Unfinished { run: run.into(), phase: phase.clone(), hash: p.plan_hash.clone() });
+            }
+            _ => doc.journal.phases.push(PhaseRecord {
+                phase: phase.clone(),
+                plan_hash: hash.to_string(),
+                plan: self.plan.clone(),
+                status: PhaseStatus::Applying,
+                started_at_ms: now_ms(),
+                entries: Vec::new(),
+            }),
+        }
+        doc.save(self.store)?;
+        for action in self.plan.actions() {
+            if let Some(outcome) = self.step(&mut doc, action)? {
+                return Ok((outcome, doc.phase(phase).clone()));
+            }
+            if self.lock.due(now_ms()) {
+                self.lock.refresh(self.store, now_ms())?;
+            }
+        }
+        doc.phase_mut(phase).status = PhaseStatus::Applied;
+        doc.save(self.store)?;
+        Ok((Outcome::Applied, doc.phase(phase).clone()))
+    }
+
+    /// Runs one action; `Some` when the apply stops here.
+    fn step(&mut self, doc: &mut journal_doc::Doc, action: &Action) -> Result<Option<Outcome>, ApplyError> {
+        let phase = self.plan.phase.clone();
+        let record = doc.phase(&phase);
+        let undo = match record.state(&action.id) {
+            ActionState::Done(_) => return Ok(None),
+            ActionState::InDoubt(undo) => {
+                let started = last_start(record, &action.id);
+                if self.exec.observe(&action.operation, started)? {
+                    doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Reconciled);
+                    doc.save(self.store)?;
+                    return Ok(None);
+                }
+                undo
+            }
+            // A failed action may have changed part of the world: keep the
+            // state captured before its first attempt.
+            ActionState::Failed(undo) => undo,
+            ActionState::Pending | ActionState::Undone => match self.exec.prepare(&action.operation) {
+                Ok(undo) => undo,
+                Err(e) => return self.fail(doc, action, 0, e.0).map(Some),
+            },
+        };
+        if let Operation::Approval(message) = &action.operation
+            && !self.opts.approve
+        {
+            doc.phase_mut(&phase).status = PhaseStatus::WaitingApproval;
+            doc.save(self.store)?;
+            return Ok(Some(Outcome::WaitingApproval { action: action.id.clone(), message: message.clone() }));
+        }
+        doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Started { undo });
+        doc.save(self.store)?;
+        hooks::maybe_kill(&action.id, Point::Started);
+        let started = Instant::now();
+        let (store, lock) = (self.store, &mut *self.lock);
+        let mut keepalive = || {
+            if lock.due(now_ms()) {
+                let _ = lock.refresh(store, now_ms());
+            }
+        };
+        let result = self.exec.execute(&action.operation, &mut keepalive);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(outputs) => {
+                hooks::log_execution(&action.id);
+                hooks::maybe_kill(&action.id, Point::Executed);
+                doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Done { duration_ms, outputs });
+                doc.save(self.store)?;
+                hooks::maybe_kill(&action.id, Point::Done);
+                tracing::info!("done: {} ({duration_ms} ms)", action.summary);
+                Ok(None)
+            }
+            Err(e) => self.fail(doc, action, duration_ms, e.0).map(Some),
+        }
+    }
+
+    fn fail(&mut self, doc: &mut journal_doc::Doc, action: &Action, duration_ms: u64, error: String) -> Result<Outcome, ApplyError> {
+        let phase = self.plan.phase.clone();
+        tracing::error!("failed: {}: {error}", action.summary);
+        doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Failed { duration_ms, error: error.clone() });
+        let outcome = if self.opts.rollback {
+            undo_phase(self.exec, doc.phase_mut(&phase));
+            doc.phase_mut(&phase).status = PhaseStatus::RolledBack;
+            Outcome::RolledBack { action: action.id.clone(), error }
+        } else {
+            doc.phase_mut(&phase).status = PhaseStatus::Failed;
+            Outcome::Failed { action: action.id.clone(), error }
+        };
+        doc.save(self.store)?;
+        Ok(outcome)
+    }
+}
+
+fn last_start(record: &PhaseRecord, action: &str) -> u64 {
+    record
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.action == action && matches!(e.event, Event::Started { .. }))
+        .map(|e| e.at_ms)
+        .unwrap_or(0)
+}
+
+/// Undoes, newest first, every action of the phase that took effect.
+fn undo_phase(exec: &dyn Executor, record: &mut PhaseRecord) {
+    let actions: Vec<Action> = record.plan.actions().cloned().collect();
+    for action in actions.iter().rev() {
+        let undo = match record.state(&action.id) {
+            ActionState::Done(undo) => undo,
+            // Stopped inside, or failed part-way: restore the captured state
+            // if it is not what the world holds now.
+            ActionState::InDoubt(undo) | ActionState::Failed(undo) if action.undo == Undo::RestorePrevious => {
+                match exec.prepare(&action.operation) {
+                    Ok(now) if now == undo => continue,
+                    _ => undo,
+                }
+            }
+            ActionState::InDoubt(undo) => {
+                match exec.observe(&action.operation, last_start(record, &action.id)) {
+                    Ok(true) => undo,
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        undo_action(exec, record, action, &undo);
+    }
+}
+
+fn undo_action(exec: &dyn Executor, record: &mut PhaseRecord, action: &Action, data: &UndoData) {
+    let started = Instant::now();
+    let result = match &action.undo {
+        Undo::Run(op) => exec.execute(op, &mut || {}).map(drop),
+        Undo::RestorePrevious => exec.restore(&action.operation, data),
+        Undo::None(reason) => {
+            tracing::warn!("cannot undo: {} ({reason})", action.summary);
+            record.record(&action.id, now_ms(), Event::NotUndoable { reason: reason.clone() });
+            return;
+        }
+    };
+    let event = match result {
+        Ok(()) => {
+            tracing::info!("undone: {}", action.summary);
+            Event::Undone { duration_ms: started.elapsed().as_millis() as u64 }
+        }
+        Err(e) => {
+            tracing::error!("undo failed: {}: {e}", action.summary);
+            Event::UndoFailed { error: e.0 }
+        }
+    };
+    record.record(&action.id, now_ms(), event);
+}
+
+/// Undoes every phase of a run, newest first (`ferry abort`).
+pub fn abort(
+    store: &dyn StateStore,
+    exec: &dyn Executor,
+    app: &str,
+    run: Option<&str>,
+    owner: &Owner,
+    lock_ttl_ms: u64,
+) -> Result<Journal, ApplyError> {
+    let run = match run {
+        Some(r) => r.to_string(),
+        None => latest_run(store, app)?.ok_or_else(|| ApplyError::NoRun { app: app.into(), run: None })?,
+    };
+    let held = take_lock(store, app, owner, "abort", lock_ttl_ms)?;
+    let result = (|| {
+        let mut doc = journal_doc::Doc::load(store, app, &run)?;
+        if doc.is_new() {
+            return Err(ApplyError::NoRun { app: app.into(), run: Some(run.clone()) });
+        }
+        for record in doc.journal.phases.iter_mut().rev() {
+            if matches!(record.status, PhaseStatus::Aborted | PhaseStatus::RolledBack) {
+                continue;
+            }
+            undo_phase(exec, record);
+            record.status = PhaseStatus::Aborted;
+        }
+        doc.save(store)?;
+        Ok(doc.journal)
+    })();
+    held.release(store)?;
+    result
+}

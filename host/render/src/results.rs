@@ -1,0 +1,128 @@
+//! What an apply or an abort did: per action, its state and duration.
+
+use std::fmt::Write;
+
+use ferry_model::journal::{ActionState, Event, Journal, Outcome, PhaseRecord};
+
+use crate::Format;
+
+/// One action's line in a results table.
+struct Row {
+    summary: String,
+    risk: &'static str,
+    status: &'static str,
+    duration_ms: Option<u64>,
+    note: Option<String>,
+}
+
+fn rows(phase: &PhaseRecord) -> Vec<Row> {
+    phase
+        .plan
+        .actions()
+        .map(|a| {
+            let (status, duration_ms, note) = match (phase.state(&a.id), phase.outcome(&a.id)) {
+                (ActionState::Undone, Some(Event::NotUndoable { reason })) => ("not undoable", None, Some(reason.clone())),
+                (ActionState::Undone, Some(Event::Undone { duration_ms })) => ("undone", Some(*duration_ms), None),
+                (_, Some(Event::UndoFailed { error })) => ("undo failed", None, Some(error.clone())),
+                (ActionState::Done(_), Some(Event::Done { duration_ms, .. })) => ("done", Some(*duration_ms), None),
+                (ActionState::Done(_), _) => ("done (found in effect)", None, None),
+                (ActionState::Failed(_), Some(Event::Failed { duration_ms, error })) => ("failed", Some(*duration_ms), Some(error.clone())),
+                (ActionState::InDoubt(_), _) => ("interrupted", None, None),
+                _ => ("not run", None, None),
+            };
+            Row { summary: a.summary.clone(), risk: a.risk.as_str(), status, duration_ms, note }
+        })
+        .collect()
+}
+
+fn headline(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Applied => "✅ Applied".into(),
+        Outcome::AlreadyApplied => "✅ Already applied: nothing to do".into(),
+        Outcome::WaitingApproval { message, .. } => format!("⏸️ Waiting for approval: {message}"),
+        Outcome::RolledBack { error, .. } => format!("❌ Failed and rolled back: {error}"),
+        Outcome::Failed { error, .. } => format!("❌ Failed (not rolled back): {error}"),
+    }
+}
+
+/// The results of one apply.
+pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let value = serde_json::json!({ "app": app, "run": run, "result": outcome, "phase": phase });
+            let mut out = serde_json::to_string_pretty(&value).expect("results serialise");
+            out.push('\n');
+            out
+        }
+        Format::Markdown => {
+            let mut out = format!("## ferry apply: `{app}` · phase `{}` · run `{run}`\n\n**{}**\n\n", phase.phase, crate::markdown::text(&headline(outcome)));
+            table_md(&mut out, phase);
+            out
+        }
+        Format::Text => {
+            let mut out = format!("ferry apply: {app}, phase {}, run {run}\n{}\n\n", phase.phase, headline(outcome));
+            table_text(&mut out, phase);
+            out
+        }
+    }
+}
+
+/// Every phase of a run (`ferry status`, `ferry abort`).
+pub fn journal(journal: &Journal, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut out = serde_json::to_string_pretty(journal).expect("journals serialise");
+            out.push('\n');
+            out
+        }
+        Format::Markdown => {
+            let mut out = format!("## ferry run `{}` of `{}`\n\n", journal.run, journal.app);
+            for phase in &journal.phases {
+                let _ = writeln!(out, "### Phase `{}`: {}\n", phase.phase, status(phase));
+                table_md(&mut out, phase);
+            }
+            out
+        }
+        Format::Text => {
+            let mut out = format!("run {} of {}\n", journal.run, journal.app);
+            for phase in &journal.phases {
+                let _ = writeln!(out, "\nphase {}: {} (plan {})", phase.phase, status(phase), &phase.plan_hash[..12.min(phase.plan_hash.len())]);
+                table_text(&mut out, phase);
+            }
+            out
+        }
+    }
+}
+
+fn status(phase: &PhaseRecord) -> String {
+    serde_json::to_value(phase.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn table_md(out: &mut String, phase: &PhaseRecord) {
+    out.push_str("| # | Action | Risk | Status | Duration |\n|---|---|---|---|---|\n");
+    for (i, r) in rows(phase).iter().enumerate() {
+        let note = r.note.as_deref().map(|n| format!(": {}", crate::markdown::text(n))).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {}{note} | {} |",
+            i + 1,
+            crate::markdown::text(&r.summary),
+            r.risk,
+            r.status,
+            r.duration_ms.map(ms).unwrap_or_default()
+        );
+    }
+    out.push('\n');
+}
+
+fn table_text(out: &mut String, phase: &PhaseRecord) {
+    for (i, r) in rows(phase).iter().enumerate() {
+        let duration = r.duration_ms.map(|d| format!(" in {}", ms(d))).unwrap_or_default();
+        let note = r.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+        let _ = writeln!(out, "  {}. [{}] {}{duration}{note} ({})", i + 1, r.status, r.summary, r.risk);
+    }
+}
+
+fn ms(d: u64) -> String {
+    if d < 1000 { format!("{d} ms") } else { format!("{:.1} s", d as f64 / 1000.0) }
+}
