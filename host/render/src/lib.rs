@@ -7,6 +7,7 @@
 //! escaped so a third-party step cannot break out of a table cell or a
 //! `<details>` block, or inject HTML into a comment.
 
+pub mod comment;
 mod facts;
 mod json;
 mod markdown;
