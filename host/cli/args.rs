@@ -73,11 +73,39 @@ after a crash or a failure resumes where the journal stands; no action's effect 
     Status(StatusArgs),
     /// Remove an app's lock (only when the run holding it is gone).
     Unlock(UnlockArgs),
+    /// Run as a GitHub Actions step: plan on pull requests, apply or abort on `/ferry` comments
+    /// and dispatches, deploy on push; results in the PR comment, job summary and step outputs.
+    #[command(after_help = "Reads GITHUB_EVENT_NAME and GITHUB_EVENT_PATH. pull_request: plan, posted as a sticky \
+comment. issue_comment: `/ferry plan`, `/ferry apply`, `/ferry approve` (apply past approval gates) or `/ferry abort`, \
+from users with write permission only; apply runs the plan hash in ferry's plan comment and refuses if the PR has new \
+commits since. workflow_dispatch: inputs command, phase, plan-hash, run. push: apply the fresh plan (deploy on merge). \
+Fork pull requests get a plan in the job summary, never an apply.")]
+    Ci(CiArgs),
     /// List the workflow's steps: version, origin, sha256 and the imports each is granted.
     Steps(StepsArgs),
 }
 
 #[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The phase when the event does not say [default: deploy].
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// `sticky` updates ferry's comment in place; `new` posts a new one each time.
+    #[arg(long, value_enum, default_value_t = CommentModeArg::Sticky, env = "FERRY_COMMENT_MODE")]
+    pub comment_mode: CommentModeArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CommentModeArg {
+    Sticky,
+    New,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct State {
     /// Where journals, locks and reviewed plans live: a directory, or `github` for a branch of
     /// the repository (needs GITHUB_TOKEN) [default: `github` inside GitHub Actions, else DIR/.ferry].
@@ -145,7 +173,7 @@ pub struct UnlockArgs {
     pub state: State,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Checkout {
     /// The app's checkout (where fly.toml is).
     #[arg(long, default_value = ".", value_name = "DIR")]

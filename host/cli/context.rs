@@ -118,9 +118,10 @@ fn describe(f: &ferry_model::Finding) -> String {
 pub fn state_store(state: &State, dir: &std::path::Path) -> anyhow::Result<Box<dyn ferry_state::StateStore>> {
     let choice = state.state.clone().or_else(|| in_github_actions().then(|| "github".to_string()));
     match choice.as_deref() {
-        Some("github") => anyhow::bail!(
-            "--state github needs the GitHub store, which this build does not include yet; use --state DIR"
-        ),
+        Some("github") => {
+            let github = crate::runner::github_from_env()?;
+            Ok(Box::new(MaskingStore { inner: ferry_github::BranchStore::new(github) }))
+        }
         Some(path) => Ok(Box::new(MaskingStore { inner: ferry_state::DirStore::open(path)? })),
         None => Ok(Box::new(MaskingStore { inner: ferry_state::DirStore::open(dir.join(".ferry"))? })),
     }

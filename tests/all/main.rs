@@ -7,6 +7,7 @@ mod apply;
 mod cache;
 mod cli;
 mod config_edit;
+mod github;
 mod inventory;
 mod parse_config;
 mod sandbox;

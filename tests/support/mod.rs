@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test module uses a different part")]
 
+pub mod github;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -9,10 +9,19 @@ use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, run_id,
 use crate::exit;
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let store = state_store(&args.state, &args.checkout.dir)?;
+    let report = apply(global, args, &*store)?;
+    let text = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format));
+    super::print(&text)?;
+    Ok(exit_code(&report.outcome))
+}
+
+/// Plans afresh and applies, resuming from the journal when a run of this
+/// phase is unfinished.
+pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateStore) -> anyhow::Result<apply::ApplyReport> {
     let session = Session::open(global, &args.checkout)?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
     fail_on_config_errors(plan.app.as_ref())?;
-    let store = state_store(&args.state, &args.checkout.dir)?;
     let exec = Providers { checkout: args.checkout.dir.canonicalize()? };
     let opts = ApplyOptions {
         reviewed_hash: args.plan_hash.clone(),
@@ -22,14 +31,16 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
     };
-    let report = apply::apply(&*store, &exec, &plan, &opts)?;
+    let report = apply::apply(store, &exec, &plan, &opts)?;
     if let Some(old) = &report.took_over {
-        tracing::warn!("took over the expired lock of {} ({})", old.owner, old.purpose);
+        tracing::warn!("took over the lock of {} ({}), whose run is gone", old.owner, old.purpose);
     }
-    let text = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format));
-    super::print(&text)?;
-    Ok(match report.outcome {
+    Ok(report)
+}
+
+pub fn exit_code(outcome: &Outcome) -> ExitCode {
+    match outcome {
         Outcome::Applied | Outcome::AlreadyApplied | Outcome::WaitingApproval { .. } => exit::OK,
         Outcome::RolledBack { .. } | Outcome::Failed { .. } => exit::FAILURE,
-    })
+    }
 }

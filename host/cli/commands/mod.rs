@@ -1,6 +1,7 @@
 //! One module per subcommand, each a thin wrapper over the library crates.
 
 mod apply;
+mod ci;
 mod inventory;
 mod plan;
 mod run;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Abort(args) => run::abort(&cli.global, args),
         Command::Status(args) => run::status(&cli.global, &args.run),
         Command::Unlock(args) => run::unlock(args),
+        Command::Ci(args) => ci::run(&cli.global, args),
         Command::Steps(args) => steps::run(&cli.global, args),
     }
 }

@@ -9,14 +9,22 @@ use crate::context::{Session, fail_on_config_errors, run_id, state_store};
 use crate::exit;
 
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, &args.checkout)?;
-    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
+    let plan = compute(global, &args.checkout, &args.phase)?;
     super::print(&ferry_render::plan(&plan, format(args.format)))?;
     fail_on_config_errors(plan.app.as_ref())?;
-    // Kept by hash, so `apply --plan-hash` can say what changed since.
-    let store = state_store(&args.state, &args.checkout.dir)?;
-    ferry_engine::apply::save_plan(&*store, &ferry_engine::apply::app_key(&plan), &plan)?;
+    keep(&plan, &*state_store(&args.state, &args.checkout.dir)?)?;
     Ok(exit::OK)
+}
+
+pub fn compute(global: &Global, checkout: &crate::args::Checkout, phase: &str) -> anyhow::Result<ferry_model::Plan> {
+    let session = Session::open(global, checkout)?;
+    Ok(ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?)
+}
+
+/// Keeps the plan by hash, so `apply --plan-hash` can say what changed since.
+pub fn keep(plan: &ferry_model::Plan, store: &dyn ferry_state::StateStore) -> anyhow::Result<()> {
+    ferry_engine::apply::save_plan(store, &ferry_engine::apply::app_key(plan), plan)?;
+    Ok(())
 }
 
 pub fn format(format: PlanFormat) -> Format {

@@ -15,17 +15,35 @@ pub const MAX_COMMENT_BYTES: usize = 60_000;
 /// The most bytes of a job summary (GitHub's limit is 1 MiB per step).
 pub const MAX_SUMMARY_BYTES: usize = 1_000_000;
 
-/// Identifies ferry's comment for one app and kind (`plan`, `apply`).
+/// Identifies ferry's comment for one app and kind (`plan`, `apply`), with
+/// facts a later run reads back (the plan hash, the head commit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
     pub app: String,
     pub kind: String,
+    pub fields: Vec<(String, String)>,
 }
 
 impl Marker {
-    /// The hidden first line of every part: `<!-- ferry:plan app=shop part=1/3 -->`.
+    pub fn new(kind: &str, app: &str) -> Self {
+        Marker { app: app.into(), kind: kind.into(), fields: Vec::new() }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.fields.push((key.into(), value.into()));
+        self
+    }
+
+    /// The hidden first line of every part: `<!-- ferry:plan app=shop part=1/3 hash=… -->`.
     pub fn line(&self, part: usize, parts: usize) -> String {
-        format!("<!-- ferry:{} app={} part={part}/{parts} -->", self.kind, self.app)
+        let fields: String = self.fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        format!("<!-- ferry:{} app={} part={part}/{parts}{fields} -->", self.kind, self.app)
+    }
+
+    /// A field of a marker line read back from a comment body.
+    pub fn field(body: &str, key: &str) -> Option<String> {
+        let first = body.lines().next()?.strip_prefix("<!-- ")?.strip_suffix(" -->")?;
+        first.split(' ').find_map(|w| w.strip_prefix(&format!("{key}=")).map(str::to_string))
     }
 
     /// The prefix that identifies any part of this comment.
@@ -202,10 +220,11 @@ mod tests {
 
     #[test]
     fn short_text_is_one_part_with_the_marker() {
-        let m = Marker { app: "shop".into(), kind: "plan".into() };
+        let m = Marker::new("plan", "shop").with("hash", "abc123");
         let parts = comment(&m, "## plan\n\nhello\n", Some("https://ci/1"), &["`/ferry apply`".into()]);
         assert_eq!(parts.len(), 1);
-        assert!(parts[0].starts_with("<!-- ferry:plan app=shop part=1/1 -->\n## plan\n"), "{}", parts[0]);
+        assert!(parts[0].starts_with("<!-- ferry:plan app=shop part=1/1 hash=abc123 -->\n## plan\n"), "{}", parts[0]);
+        assert_eq!(Marker::field(&parts[0], "hash").as_deref(), Some("abc123"));
         assert!(parts[0].contains("**Next**\n\n- `/ferry apply`\n"));
         assert_eq!(m.part_of(&parts[0]), Some(1));
         assert_eq!(m.part_of("<!-- ferry:plan app=other part=1/1 -->"), None);

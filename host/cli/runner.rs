@@ -1,0 +1,92 @@
+//! The GitHub Actions runner contract: the event that started the job, the
+//! environment files a step writes its outputs and summary to, and workflow
+//! commands. Everything written passes through the secret masker.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::mask::Masker;
+
+/// The GitHub client for `GITHUB_REPOSITORY` at `GITHUB_API_URL` (GHES: `https://HOST/api/v3`).
+pub fn github_from_env() -> anyhow::Result<ferry_github::GitHub> {
+    let token = std::env::var("GITHUB_TOKEN")
+        .or_else(|_| std::env::var("GH_TOKEN"))
+        .context("GITHUB_TOKEN is not set: pass `github-token` to the action (or set GITHUB_TOKEN)")?;
+    let repository = std::env::var("GITHUB_REPOSITORY").context("GITHUB_REPOSITORY is not set (not inside GitHub Actions?)")?;
+    let api = std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into());
+    Ok(ferry_github::GitHub::new(&api, &token, &repository)?)
+}
+
+/// The job ferry runs in.
+#[derive(Debug)]
+pub struct Runner {
+    pub event_name: String,
+    pub event: Value,
+    pub repository: String,
+    pub run_url: Option<String>,
+    output: Option<PathBuf>,
+    summary: Option<PathBuf>,
+}
+
+impl Runner {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let event_name = var("GITHUB_EVENT_NAME").context("GITHUB_EVENT_NAME is not set: `ferry ci` runs inside GitHub Actions")?;
+        let event = match var("GITHUB_EVENT_PATH") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading the event payload {path}"))?;
+                serde_json::from_str(&text).with_context(|| format!("the event payload {path} is not JSON"))?
+            }
+            None => Value::Null,
+        };
+        let run_url = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+            (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+            _ => None,
+        };
+        Ok(Runner {
+            event_name,
+            event,
+            repository: var("GITHUB_REPOSITORY").unwrap_or_default(),
+            run_url,
+            output: var("GITHUB_OUTPUT").map(PathBuf::from),
+            summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        })
+    }
+
+    /// Sets a step output (`$GITHUB_OUTPUT`), with a heredoc for multi-line values.
+    pub fn output(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        let Some(path) = &self.output else { return Ok(()) };
+        let value = Masker::global().mask(value);
+        let line = if value.contains('\n') {
+            let delimiter = format!("ferry_{}", crate::context::run_id().replace('-', "_"));
+            format!("{key}<<{delimiter}\n{value}\n{delimiter}\n")
+        } else {
+            format!("{key}={value}\n")
+        };
+        append(path, &line)
+    }
+
+    /// Appends Markdown to the job summary (cut to GitHub's 1 MiB limit).
+    pub fn summary(&self, markdown: &str) -> anyhow::Result<()> {
+        let Some(path) = &self.summary else { return Ok(()) };
+        append(path, &ferry_render::comment::summary(&Masker::global().mask(markdown)))
+    }
+
+    /// A warning annotation on the run.
+    pub fn warning(&self, message: &str) {
+        println!("::warning::{}", escape(&Masker::global().mask(message)));
+    }
+}
+
+fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Escapes a workflow command's message (`%`, CR, LF).
+fn escape(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}

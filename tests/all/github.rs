@@ -1,0 +1,337 @@
+//! GitHub: the client against the fake (sticky comments, pages, authors,
+//! forks, GHES, the branch store), then `ferry ci` run as the Actions
+//! runner runs it, with the event payload, outputs and summary files.
+
+use std::path::Path;
+use std::process::Command;
+
+use ferry_github::{CommentMode, GitHub};
+use ferry_state::StateStore;
+use ferry_test_guests as guests;
+
+use crate::support::github::{BOT, FakeGitHub, OWNER, REPO};
+use crate::support::{checkout, run, sha256_hex};
+
+fn client(fake: &FakeGitHub) -> GitHub {
+    GitHub::new(&fake.base, "ghs_test-token", &format!("{OWNER}/{REPO}")).unwrap()
+}
+
+const PREFIX: &str = "<!-- ferry:plan app=shop part=";
+
+fn part(n: usize, of: usize, text: &str) -> String {
+    format!("{PREFIX}{n}/{of} -->\n{text}")
+}
+
+#[test]
+fn the_sticky_comment_is_created_then_updated_in_place() {
+    let fake = FakeGitHub::start("");
+    let gh = client(&fake);
+    let me = gh.identity().unwrap();
+    assert_eq!(me, BOT, "an Actions token cannot read /user: it comments as the bot");
+    let first = gh.post_comment(7, PREFIX, &[part(1, 1, "plan A")], &me, CommentMode::Sticky).unwrap();
+    assert_eq!((first.created, first.updated), (1, 0));
+    let second = gh.post_comment(7, PREFIX, &[part(1, 1, "plan B")], &me, CommentMode::Sticky).unwrap();
+    assert_eq!((second.created, second.updated), (0, 1));
+    assert_eq!(first.url, second.url, "the same comment");
+    let third = gh.post_comment(7, PREFIX, &[part(1, 1, "plan B")], &me, CommentMode::Sticky).unwrap();
+    assert_eq!(third.unchanged, 1, "an identical body is not rewritten");
+    let comments = fake.comments_on(7);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.ends_with("plan B"));
+    let writes: Vec<String> = fake.requests().into_iter().filter(|r| !r.starts_with("GET")).collect();
+    assert_eq!(writes, ["POST /repos/acme/shop/issues/7/comments", "PATCH /repos/acme/shop/issues/comments/1001"]);
+
+    let new = gh.post_comment(7, PREFIX, &[part(1, 1, "plan C")], &me, CommentMode::New).unwrap();
+    assert_eq!(new.created, 1);
+    assert_eq!(fake.comments_on(7).len(), 2, "`new` mode keeps the history");
+}
+
+#[test]
+fn the_sticky_comment_is_found_past_the_first_page_and_look_alikes_are_ignored() {
+    let fake = FakeGitHub::start("");
+    for i in 0..150 {
+        fake.add_comment(9, "alice", &format!("comment {i}"));
+    }
+    // Someone pasted ferry's marker: it must not be taken for ferry's comment.
+    let lookalike = fake.add_comment(9, "mallory", &part(1, 1, "fake plan"));
+    let ours = fake.add_comment(9, BOT, &part(1, 1, "old plan"));
+    let gh = client(&fake);
+    let posted = gh.post_comment(9, PREFIX, &[part(1, 1, "new plan")], BOT, CommentMode::Sticky).unwrap();
+    assert_eq!((posted.created, posted.updated), (0, 1));
+    let comments = fake.comments_on(9);
+    assert!(comments.iter().find(|c| c.id == ours).unwrap().body.ends_with("new plan"));
+    assert!(comments.iter().find(|c| c.id == lookalike).unwrap().body.ends_with("fake plan"), "untouched");
+    assert!(fake.requests().contains(&"GET /repos/acme/shop/issues/9/comments".to_string()));
+}
+
+#[test]
+fn a_shorter_comment_deletes_its_extra_parts() {
+    let fake = FakeGitHub::start("");
+    let gh = client(&fake);
+    let parts: Vec<String> = (1..=3).map(|i| part(i, 3, &format!("part {i}"))).collect();
+    assert_eq!(gh.post_comment(4, PREFIX, &parts, BOT, CommentMode::Sticky).unwrap().created, 3);
+    let posted = gh.post_comment(4, PREFIX, &[part(1, 1, "short now")], BOT, CommentMode::Sticky).unwrap();
+    assert_eq!((posted.updated, posted.deleted), (1, 2));
+    assert_eq!(fake.comments_on(4).len(), 1);
+}
+
+#[test]
+fn a_read_only_token_is_forbidden_not_broken() {
+    let fake = FakeGitHub::start("");
+    fake.state().read_only = true;
+    let err = client(&fake).post_comment(3, PREFIX, &[part(1, 1, "x")], BOT, CommentMode::Sticky).unwrap_err();
+    assert!(err.is_forbidden(), "{err}");
+    assert!(err.to_string().contains("Resource not accessible by integration"), "{err}");
+}
+
+#[test]
+fn github_enterprise_server_keeps_its_api_base_path() {
+    let fake = FakeGitHub::start("/api/v3");
+    fake.state().permissions.insert("bob".into(), "write".into());
+    let gh = client(&fake);
+    assert!(gh.can_write("bob").unwrap());
+    assert!(!gh.can_write("eve").unwrap(), "read is not enough");
+    gh.post_comment(5, PREFIX, &[part(1, 1, "plan")], BOT, CommentMode::Sticky).unwrap();
+    let requests = fake.requests();
+    assert!(requests.iter().all(|r| r.split(' ').nth(1).unwrap().starts_with("/api/v3/")), "{requests:?}");
+}
+
+#[test]
+fn the_branch_store_swaps_documents_and_creates_its_branch() {
+    let fake = FakeGitHub::start("");
+    let store = ferry_github::BranchStore::new(client(&fake));
+    assert!(store.read("journal/shop/a.json").unwrap().is_none());
+    let v1 = store.write("journal/shop/a.json", b"{\"n\":1}", None).unwrap();
+    assert!(fake.state().branch, "the ferry-state branch was created on the first write");
+    assert!(matches!(store.write("journal/shop/a.json", b"x", None), Err(ferry_state::StoreError::Conflict { .. })), "no sha: 422");
+    let v2 = store.write("journal/shop/a.json", b"{\"n\":2}", Some(&v1)).unwrap();
+    assert!(matches!(store.write("journal/shop/a.json", b"x", Some(&v1)), Err(ferry_state::StoreError::Conflict { .. })), "stale sha: 409");
+    assert_eq!(store.read("journal/shop/a.json").unwrap().unwrap(), (b"{\"n\":2}".to_vec(), v2.clone()));
+    store.write("locks/shop.json", b"{}", None).unwrap();
+    assert_eq!(store.list("journal/").unwrap(), ["journal/shop/a.json"]);
+    store.delete("journal/shop/a.json", &v2).unwrap();
+    assert!(store.read("journal/shop/a.json").unwrap().is_none());
+    assert!(fake.state().files.contains_key("ferry/locks/shop.json"), "documents live under ferry/ on the branch");
+}
+
+// ---------------------------------------------------------------------------
+// `ferry ci` as the runner runs it
+
+const FLY: &str = "app = \"shop\"\n\n[http_service]\n  internal_port = 8080\n";
+const HEAD: &str = "1111111111111111111111111111111111111111";
+
+/// A checkout whose workflow proposes one edit, and a job's files.
+struct Job {
+    dir: tempfile::TempDir,
+}
+
+impl Job {
+    fn new() -> Self {
+        let dir = checkout(&[("fly.toml", FLY), ("Dockerfile", "FROM alpine\nEXPOSE 8080\n")]);
+        std::fs::copy(guests::EDITS, dir.path().join("edits.wasm")).unwrap();
+        let sha = sha256_hex(&ferry_test_guests::bytes(guests::EDITS));
+        let workflow = format!(
+            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'primary_region=\"ams\"' }}\n"
+        );
+        std::fs::write(dir.path().join("ferry.toml"), workflow).unwrap();
+        Job { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `ferry ci` for `event` with `payload`; returns (code, stdout, stderr, outputs, summary).
+    fn run(&self, fake: &FakeGitHub, event: &str, payload: serde_json::Value, extra_env: &[(&str, &str)]) -> (i32, String, String, String, String) {
+        let files = self.path().join(".runner");
+        std::fs::create_dir_all(&files).unwrap();
+        let (event_path, output, summary) = (files.join("event.json"), files.join("output"), files.join("summary.md"));
+        std::fs::write(&event_path, payload.to_string()).unwrap();
+        let _ = std::fs::remove_file(&output);
+        let _ = std::fs::remove_file(&summary);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        cmd.arg("ci")
+            .current_dir(self.path())
+            .env("FERRY_CACHE_DIR", self.path().join(".cache"))
+            .env("FERRY_LOG", "info")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", event)
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
+            .env("GITHUB_API_URL", &fake.base)
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("GITHUB_TOKEN", "ghs_workflowtoken0123")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let (code, stdout, stderr) = run(&mut cmd);
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        (code, stdout, stderr, read(&output), read(&summary))
+    }
+}
+
+fn pull_request(number: u64) -> serde_json::Value {
+    serde_json::json!({
+        "action": "synchronize", "number": number,
+        "pull_request": { "number": number, "head": { "sha": HEAD, "repo": { "full_name": format!("{OWNER}/{REPO}") } } }
+    })
+}
+
+fn comment(number: u64, login: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": "created",
+        "issue": { "number": number, "pull_request": { "url": format!("https://api.github.com/repos/{OWNER}/{REPO}/pulls/{number}") } },
+        "comment": { "id": 77, "body": body, "user": { "login": login, "type": "User" } }
+    })
+}
+
+fn output(outputs: &str, key: &str) -> Option<String> {
+    outputs.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+}
+
+#[test]
+fn a_pull_request_gets_a_plan_comment_outputs_and_a_summary() {
+    let fake = FakeGitHub::start("");
+    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
+    let job = Job::new();
+    let (code, _, stderr, outputs, summary) = job.run(&fake, "pull_request", pull_request(12), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let hash = output(&outputs, "plan-hash").expect("plan-hash output");
+    assert_eq!(hash.len(), 64);
+    assert_eq!(output(&outputs, "has-changes").as_deref(), Some("true"));
+    assert_eq!(output(&outputs, "disruptive").as_deref(), Some("1"));
+    assert_eq!(output(&outputs, "destructive").as_deref(), Some("0"));
+    assert!(output(&outputs, "comment-url").unwrap().starts_with("https://github.com/acme/shop/pull/12#issuecomment-"));
+    assert!(summary.contains("## ferry plan: `shop` · phase `deploy`"), "{summary}");
+    let comments = fake.comments_on(12);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(body.starts_with(&format!("<!-- ferry:plan app=shop part=1/1 hash={hash} sha={HEAD} -->\n")), "{body}");
+    assert!(body.contains("To apply this plan"), "{body}");
+    assert!(body.contains("[Workflow run](https://github.com/acme/shop/actions/runs/4242)"));
+    assert!(fake.state().files.keys().any(|k| k.starts_with("ferry/plans/shop/")), "the plan is kept on the state branch");
+
+    // A second push updates the same comment.
+    let (code, _, _, _, _) = job.run(&fake, "pull_request", pull_request(12), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(fake.comments_on(12).len(), 1);
+}
+
+#[test]
+fn a_writer_applies_from_a_comment_and_a_reader_cannot() {
+    let fake = FakeGitHub::start("");
+    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
+    fake.state().permissions.insert("maintainer".into(), "maintain".into());
+    let job = Job::new();
+    assert_eq!(job.run(&fake, "pull_request", pull_request(12), &[]).0, 0);
+
+    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment(12, "visitor", "/ferry apply"), &[]);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("visitor may not run /ferry commands: that needs write permission"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY, "nothing applied");
+
+    let (code, _, stderr, outputs, summary) = job.run(&fake, "issue_comment", comment(12, "maintainer", "/ferry apply"), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+    assert!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap().contains("primary_region = \"ams\""));
+    assert!(summary.contains("**✅ Applied**"), "{summary}");
+    let bodies: Vec<String> = fake.comments_on(12).into_iter().map(|c| c.body).collect();
+    assert!(bodies.iter().any(|b| b.starts_with("<!-- ferry:apply app=shop part=1/1") && b.contains("| 1 | set primary_region")), "{bodies:?}");
+    assert!(fake.state().files.keys().any(|k| k.starts_with("ferry/journal/shop/deploy-")), "the journal lives on the branch");
+    assert!(fake.requests().contains(&"POST /repos/acme/shop/issues/comments/77/reactions".to_string()), "👀 on the command");
+}
+
+#[test]
+fn apply_refuses_a_plan_of_older_commits() {
+    let fake = FakeGitHub::start("");
+    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
+    fake.state().permissions.insert("maintainer".into(), "write".into());
+    let job = Job::new();
+    assert_eq!(job.run(&fake, "pull_request", pull_request(12), &[]).0, 0);
+    fake.state().pulls.insert(12, ("2".repeat(40), format!("{OWNER}/{REPO}")));
+    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment(12, "maintainer", "/ferry apply"), &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("#12 has new commits since its plan (planned 111111111111, head 222222222222)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY);
+}
+
+#[test]
+fn a_fork_gets_its_plan_in_the_summary_and_never_an_apply() {
+    let fake = FakeGitHub::start("");
+    fake.state().pulls.insert(13, (HEAD.into(), "stranger/shop".into()));
+    fake.state().read_only = true;
+    let job = Job::new();
+    let mut payload = pull_request(13);
+    payload["pull_request"]["head"]["repo"]["full_name"] = "stranger/shop".into();
+    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "pull_request", payload, &[]);
+    assert_eq!(code, 0, "a read-only token is not a failure: {stderr}");
+    assert!(summary.contains("## ferry plan: `shop`"), "{summary}");
+    assert!(output(&outputs, "plan-hash").is_some());
+    assert!(stdout.contains("::warning::could not comment on #13: this pull request comes from a fork"), "{stdout}");
+    assert!(fake.comments_on(13).is_empty());
+
+    fake.state().read_only = false;
+    fake.state().permissions.insert("maintainer".into(), "admin".into());
+    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment(13, "maintainer", "/ferry apply"), &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("refusing to apply a pull request from a fork (stranger/shop)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY);
+}
+
+#[test]
+fn a_dispatch_applies_the_given_plan_hash_and_push_deploys() {
+    let fake = FakeGitHub::start("");
+    let job = Job::new();
+    let dispatch = |command: &str, hash: &str| serde_json::json!({ "inputs": { "command": command, "phase": "deploy", "plan-hash": hash } });
+    let (code, _, _, outputs, _) = job.run(&fake, "workflow_dispatch", dispatch("plan", ""), &[]);
+    assert_eq!(code, 0);
+    let hash = output(&outputs, "plan-hash").unwrap();
+    let (code, _, stderr, outputs, summary) = job.run(&fake, "workflow_dispatch", dispatch("apply", &hash[..12]), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+    assert!(summary.contains("✅ Applied"));
+    let (code, _, stderr, outputs, _) = job.run(&fake, "workflow_dispatch", dispatch("abort", ""), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("aborted"));
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY);
+
+    let (code, _, stderr, outputs, _) = job.run(&fake, "push", serde_json::json!({ "ref": "refs/heads/main" }), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+}
+
+#[test]
+fn a_canary_secret_never_reaches_comments_summary_outputs_or_state() {
+    let canary = "canary-ci-51f0e2a9";
+    let fake = FakeGitHub::start("");
+    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
+    fake.state().permissions.insert("maintainer".into(), "write".into());
+    let job = Job::new();
+    std::fs::write(job.path().join("fly.toml"), format!("{FLY}\n[env]\n  LEAK = \"{canary}\"\n")).unwrap();
+    let env = [("FERRY_SECRET_API_KEY", canary)];
+    let mut seen = String::new();
+    for (event, payload) in [("pull_request", pull_request(12)), ("issue_comment", comment(12, "maintainer", "/ferry apply"))] {
+        let (code, stdout, stderr, outputs, summary) = job.run(&fake, event, payload, &env);
+        assert_eq!(code, 0, "{stderr}");
+        // `::add-mask::` is how a value is handed to the runner to hide; the
+        // runner consumes that line and never shows it.
+        let stderr: String = stderr.lines().filter(|l| !l.starts_with("::add-mask::")).collect::<Vec<_>>().join("\n");
+        assert!(stderr.len() < 100_000);
+        seen.push_str(&stdout);
+        seen.push_str(&stderr);
+        seen.push_str(&outputs);
+        seen.push_str(&summary);
+    }
+    for c in fake.comments_on(12) {
+        seen.push_str(&c.body);
+    }
+    for (bytes, _) in fake.state().files.values() {
+        seen.push_str(&String::from_utf8_lossy(bytes));
+    }
+    assert!(seen.contains("LEAK"), "the key is there");
+    assert!(!seen.contains(canary), "the canary leaked");
+}

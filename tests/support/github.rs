@@ -1,0 +1,260 @@
+//! A fake of the parts of GitHub's REST API ferry uses, with state, on
+//! loopback (wiremock). It follows the documented endpoints, status codes
+//! and payload shapes, quirks included: an Actions token cannot read
+//! `/user`, comment lists are paged with a `Link` header, a fork's token
+//! gets 403 "Resource not accessible by integration", a contents write
+//! needs the current blob sha (422 without it, 409 with a stale one), and
+//! a missing branch is a 404.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use wiremock::matchers::path_regex;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const OWNER: &str = "acme";
+pub const REPO: &str = "shop";
+pub const BOT: &str = "github-actions[bot]";
+
+#[derive(Clone, Debug)]
+pub struct Comment {
+    pub id: u64,
+    pub issue: u64,
+    pub body: String,
+    pub login: String,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub comments: Vec<Comment>,
+    pub next_id: u64,
+    /// Contents of the `ferry-state` branch: path -> (bytes, blob sha).
+    pub files: BTreeMap<String, (Vec<u8>, String)>,
+    pub branch: bool,
+    pub permissions: BTreeMap<String, String>,
+    /// PR number -> (head sha, head repo full name).
+    pub pulls: BTreeMap<u64, (String, String)>,
+    /// The token may not write (a fork's pull request).
+    pub read_only: bool,
+    /// Set for a personal token: `GET /user` answers with this login.
+    pub user: Option<String>,
+    pub writes: u64,
+}
+
+/// The fake server; `base` is the API root (`…/api/v3` for GHES).
+pub struct FakeGitHub {
+    pub server: MockServer,
+    pub state: Arc<Mutex<State>>,
+    pub base: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl FakeGitHub {
+    /// A fake at `prefix` ("" for github.com, "/api/v3" for GHES).
+    pub fn start(prefix: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let server = runtime.block_on(MockServer::start());
+        let state = Arc::new(Mutex::new(State { next_id: 1000, ..State::default() }));
+        let responder = Api { state: state.clone(), prefix: prefix.to_string(), uri: server.uri() };
+        runtime.block_on(Mock::given(path_regex(".*")).respond_with(responder).mount(&server));
+        let base = format!("{}{prefix}", server.uri());
+        FakeGitHub { server, state, base, runtime }
+    }
+
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Every request received, as "METHOD /path".
+    pub fn requests(&self) -> Vec<String> {
+        let requests = self.runtime.block_on(self.server.received_requests()).unwrap_or_default();
+        requests.iter().map(|r| format!("{} {}", r.method, r.url.path())).collect()
+    }
+
+    /// A comment written by someone, as if posted on the PR.
+    pub fn add_comment(&self, issue: u64, login: &str, body: &str) -> u64 {
+        let mut s = self.state();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.comments.push(Comment { id, issue, body: body.into(), login: login.into() });
+        id
+    }
+
+    pub fn comments_on(&self, issue: u64) -> Vec<Comment> {
+        self.state().comments.iter().filter(|c| c.issue == issue).cloned().collect()
+    }
+}
+
+struct Api {
+    state: Arc<Mutex<State>>,
+    prefix: String,
+    uri: String,
+}
+
+fn json_response(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(body)
+}
+
+fn error(status: u16, message: &str) -> ResponseTemplate {
+    json_response(status, json!({ "message": message, "documentation_url": "https://docs.github.com/rest", "status": status.to_string() }))
+}
+
+fn user(login: &str) -> Value {
+    let bot = login.ends_with("[bot]");
+    json!({
+        "login": login, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=",
+        "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4", "gravatar_id": "",
+        "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
+        "type": if bot { "Bot" } else { "User" }, "site_admin": false
+    })
+}
+
+impl Api {
+    fn comment_json(&self, c: &Comment) -> Value {
+        json!({
+            "id": c.id, "node_id": format!("IC_{}", c.id),
+            "url": format!("{}/repos/{OWNER}/{REPO}/issues/comments/{}", self.uri, c.id),
+            "html_url": format!("https://github.com/{OWNER}/{REPO}/pull/{}#issuecomment-{}", c.issue, c.id),
+            "body": c.body, "user": user(&c.login), "author_association": "NONE",
+            "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"
+        })
+    }
+
+    fn route(&self, req: &Request) -> ResponseTemplate {
+        let Some(path) = req.url.path().strip_prefix(&self.prefix) else { return error(404, "Not Found") };
+        let query: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let method = req.method.as_str();
+        let mut s = self.state.lock().unwrap();
+        let repo = format!("/repos/{OWNER}/{REPO}");
+        let parts: Vec<&str> = path.strip_prefix(&repo).unwrap_or(path).split('/').collect();
+        let writing = !matches!(method, "GET");
+        if writing && s.read_only && !path.ends_with("/reactions") {
+            return error(403, "Resource not accessible by integration");
+        }
+        match (method, path.starts_with(&repo), parts.as_slice()) {
+            ("GET", false, ["", "user"]) => match &s.user {
+                Some(login) => json_response(200, user(login)),
+                None => error(403, "Resource not accessible by integration"),
+            },
+            ("GET", true, ["", "issues", n, "comments"]) => {
+                let n: u64 = n.parse().unwrap_or(0);
+                let per_page: usize = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
+                let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let all: Vec<&Comment> = s.comments.iter().filter(|c| c.issue == n).collect();
+                let slice: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(|c| self.comment_json(c)).collect();
+                let mut response = json_response(200, Value::Array(slice));
+                if page * per_page < all.len() {
+                    let next = format!("<{}{path}?per_page={per_page}&page={}>; rel=\"next\"", self.uri, page + 1);
+                    response = response.insert_header("link", next.as_str());
+                }
+                response
+            }
+            ("POST", true, ["", "issues", n, "comments"]) => {
+                s.next_id += 1;
+                let c = Comment { id: s.next_id, issue: n.parse().unwrap_or(0), body: body["body"].as_str().unwrap_or_default().into(), login: BOT.into() };
+                let out = self.comment_json(&c);
+                s.comments.push(c);
+                json_response(201, out)
+            }
+            ("PATCH", true, ["", "issues", "comments", id]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let Some(c) = s.comments.iter_mut().find(|c| c.id == id) else { return error(404, "Not Found") };
+                c.body = body["body"].as_str().unwrap_or_default().into();
+                let c = c.clone();
+                json_response(200, self.comment_json(&c))
+            }
+            ("DELETE", true, ["", "issues", "comments", id]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                s.comments.retain(|c| c.id != id);
+                ResponseTemplate::new(204)
+            }
+            ("POST", true, ["", "issues", "comments", _, "reactions"]) => json_response(201, json!({ "id": 1, "content": body["content"] })),
+            ("GET", true, ["", "pulls", n]) => {
+                let n: u64 = n.parse().unwrap_or(0);
+                match s.pulls.get(&n) {
+                    Some((sha, head_repo)) => json_response(200, json!({
+                        "number": n, "state": "open",
+                        "head": { "sha": sha, "ref": "feature", "repo": { "full_name": head_repo } },
+                        "base": { "ref": "main", "repo": { "full_name": format!("{OWNER}/{REPO}") } }
+                    })),
+                    None => error(404, "Not Found"),
+                }
+            }
+            ("GET", true, ["", "collaborators", login, "permission"]) => {
+                let permission = s.permissions.get(*login).cloned().unwrap_or_else(|| "read".into());
+                json_response(200, json!({ "permission": permission, "role_name": permission, "user": user(login) }))
+            }
+            ("GET", true, [""]) => json_response(200, json!({ "full_name": format!("{OWNER}/{REPO}"), "default_branch": "main" })),
+            ("GET", true, ["", "git", "ref", "heads", "main"]) => json_response(200, json!({ "ref": "refs/heads/main", "object": { "sha": "a".repeat(40), "type": "commit" } })),
+            ("POST", true, ["", "git", "refs"]) => {
+                if s.branch {
+                    return error(422, "Reference already exists");
+                }
+                s.branch = true;
+                json_response(201, json!({ "ref": body["ref"], "object": body["sha"] }))
+            }
+            ("GET", true, ["", "git", "trees", "ferry-state"]) => {
+                if !s.branch {
+                    return error(404, "Not Found");
+                }
+                let tree: Vec<Value> = s.files.keys().map(|p| json!({ "path": p, "type": "blob", "mode": "100644" })).collect();
+                json_response(200, json!({ "sha": "t".repeat(40), "tree": tree, "truncated": false }))
+            }
+            (_, true, ["", "contents", rest @ ..]) => self.contents(&mut s, method, &rest.join("/"), &query, &body),
+            _ => error(404, &format!("the fake has no {method} {path}")),
+        }
+    }
+
+    fn contents(&self, s: &mut State, method: &str, path: &str, query: &BTreeMap<String, String>, body: &Value) -> ResponseTemplate {
+        let on_branch = query.get("ref").or(body["branch"].as_str().map(String::from).as_ref()).map(|b| b == "ferry-state").unwrap_or(false);
+        if !on_branch {
+            return error(404, "Not Found");
+        }
+        if !s.branch {
+            return error(404, "Branch ferry-state not found");
+        }
+        let current = s.files.get(path).cloned();
+        match method {
+            "GET" => match current {
+                Some((bytes, sha)) => json_response(200, json!({
+                    "type": "file", "encoding": "base64", "size": bytes.len(), "name": path.rsplit('/').next(), "path": path,
+                    "content": STANDARD.encode(&bytes), "sha": sha
+                })),
+                None => error(404, "Not Found"),
+            },
+            "PUT" => {
+                let given = body["sha"].as_str();
+                match (&current, given) {
+                    (Some(_), None) => return error(422, "Invalid request.\n\n\"sha\" wasn't supplied."),
+                    (Some((_, sha)), Some(g)) if sha != g => return error(409, &format!("{path} does not match {g}")),
+                    (None, Some(_)) => return error(404, "Not Found"),
+                    _ => {}
+                }
+                let bytes = STANDARD.decode(body["content"].as_str().unwrap_or_default()).unwrap_or_default();
+                s.writes += 1;
+                let sha = format!("{:040x}", s.writes);
+                s.files.insert(path.to_string(), (bytes, sha.clone()));
+                json_response(if current.is_some() { 200 } else { 201 }, json!({ "content": { "path": path, "sha": sha }, "commit": { "sha": "c".repeat(40) } }))
+            }
+            "DELETE" => match current {
+                Some((_, sha)) if body["sha"].as_str() == Some(sha.as_str()) => {
+                    s.files.remove(path);
+                    json_response(200, json!({ "content": null, "commit": { "sha": "d".repeat(40) } }))
+                }
+                Some(_) => error(409, "sha does not match"),
+                None => error(404, "Not Found"),
+            },
+            _ => error(405, "Method Not Allowed"),
+        }
+    }
+}
+
+impl Respond for Api {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.route(request)
+    }
+}
