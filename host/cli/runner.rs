@@ -75,6 +75,28 @@ impl Runner {
         append(path, &ferry_render::comment::summary(&Masker::global().mask(markdown)))
     }
 
+    /// `::error file=…,line=…::` annotations for the worst findings (GitHub
+    /// shows at most 10 errors and 10 warnings per step).
+    pub fn annotate(&self, findings: &[ferry_model::Finding]) {
+        use ferry_model::Severity;
+        for (severity, command) in [(Severity::Error, "error"), (Severity::Warning, "warning")] {
+            for f in findings.iter().filter(|f| f.severity == severity).take(10) {
+                let mut props = Vec::new();
+                if let Some(at) = &f.location {
+                    props.push(format!("file={}", property(&at.file)));
+                    if let Some(line) = at.line {
+                        props.push(format!("line={line}"));
+                    }
+                    if let Some(col) = at.column {
+                        props.push(format!("col={col}"));
+                    }
+                }
+                props.push(format!("title={}", property(&f.code)));
+                println!("::{command} {}::{}", props.join(","), escape(&Masker::global().mask(&f.message)));
+            }
+        }
+    }
+
     /// A warning annotation on the run.
     pub fn warning(&self, message: &str) {
         println!("::warning::{}", escape(&Masker::global().mask(message)));
@@ -84,6 +106,11 @@ impl Runner {
 fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?;
     f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Escapes a workflow command's property value (also `:` and `,`).
+fn property(s: &str) -> String {
+    escape(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Escapes a workflow command's message (`%`, CR, LF).

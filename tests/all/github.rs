@@ -198,7 +198,7 @@ fn a_pull_request_gets_a_plan_comment_outputs_and_a_summary() {
     let fake = FakeGitHub::start("");
     fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
     let job = Job::new();
-    let (code, _, stderr, outputs, summary) = job.run(&fake, "pull_request", pull_request(12), &[]);
+    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "pull_request", pull_request(12), &[]);
     assert_eq!(code, 0, "{stderr}");
     let hash = output(&outputs, "plan-hash").expect("plan-hash output");
     assert_eq!(hash.len(), 64);
@@ -206,6 +206,7 @@ fn a_pull_request_gets_a_plan_comment_outputs_and_a_summary() {
     assert_eq!(output(&outputs, "disruptive").as_deref(), Some("1"));
     assert_eq!(output(&outputs, "destructive").as_deref(), Some("0"));
     assert!(output(&outputs, "comment-url").unwrap().starts_with("https://github.com/acme/shop/pull/12#issuecomment-"));
+    assert!(stdout.contains("::warning file=fly.toml,title=port-not-exposed::") || !stdout.contains("::error"), "{stdout}");
     assert!(summary.contains("## ferry plan: `shop` · phase `deploy`"), "{summary}");
     let comments = fake.comments_on(12);
     assert_eq!(comments.len(), 1);
@@ -302,6 +303,17 @@ fn a_dispatch_applies_the_given_plan_hash_and_push_deploys() {
     let (code, _, stderr, outputs, _) = job.run(&fake, "push", serde_json::json!({ "ref": "refs/heads/main" }), &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+}
+
+#[test]
+fn config_errors_are_annotated_on_their_file_and_line() {
+    let fake = FakeGitHub::start("");
+    let job = Job::new();
+    std::fs::write(job.path().join("fly.toml"), "app = \"shop\"\n[deploy]\nstrategy = \"simple\"\n").unwrap();
+    let (code, stdout, _, _, summary) = job.run(&fake, "workflow_dispatch", serde_json::json!({ "inputs": { "command": "plan" } }), &[]);
+    assert_eq!(code, 1, "an invalid config fails the step");
+    assert!(stdout.contains("::error file=fly.toml,line=3,col=12,title=invalid-strategy::deploy strategy \"simple\" is not one of"), "{stdout}");
+    assert!(summary.contains("invalid-strategy"), "the plan is still in the summary");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod action;
 mod apply;
 mod cache;
 mod cli;
@@ -10,5 +11,6 @@ mod config_edit;
 mod github;
 mod inventory;
 mod parse_config;
+mod render;
 mod sandbox;
 mod workflow;

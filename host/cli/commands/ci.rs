@@ -151,6 +151,7 @@ impl Ci<'_> {
         }
         let markdown = ferry_render::plan(&plan, Format::Markdown);
         self.runner.summary(&markdown)?;
+        self.runner.annotate(&plan.findings().cloned().collect::<Vec<_>>());
         let counts = plan.counts();
         self.runner.output("plan-hash", &hash)?;
         self.runner.output("has-changes", &plan.has_changes().to_string())?;

@@ -22,6 +22,9 @@ pub(crate) fn plan(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(out, "\nPlan {}", short_hash(&plan.hash()));
+    if plan.has_changes() {
+        let _ = writeln!(out, "Next: review it, then `ferry apply --plan-hash {}`", short_hash(&plan.hash()));
+    }
     out
 }
 
