@@ -7,7 +7,7 @@
 //! secret by name unless app.json gives it a plain default value, and the
 //! add-ons' own config vars (DATABASE_URL, REDIS_URL…) are secrets too.
 
-use ferry_step_sdk::types::{Addon, Formation, Port, Process, Service};
+use ferry_step_sdk::types::{Addon, Formation, Process, Service};
 use serde_json::Value;
 
 use crate::findings::{Findings, Spot};
@@ -140,17 +140,10 @@ fn addon_vars(addon: &str) -> &'static [&'static str] {
 
 /// The service a `web` process becomes: $PORT (8080) behind 80 and 443.
 pub fn web_service() -> Service {
-    let port = |port, handlers: &[&str], force_https| Port {
-        port: Some(port),
-        start_port: None,
-        end_port: None,
-        handlers: handlers.iter().map(|h| h.to_string()).collect(),
-        force_https,
-    };
     Service {
         protocol: "tcp".into(),
         internal_port: WEB_PORT,
-        ports: vec![port(80, &["http"], true), port(443, &["http", "tls"], false)],
+        ports: crate::fly::sections::http_ports(true),
         processes: vec!["web".into()],
         http_service: true,
         auto_stop_machines: None,

@@ -87,26 +87,11 @@ pub fn read(root: &At, findings: &mut Findings) -> FlyToml {
             fly.mount_spots.push(Spot::from(&at));
         }
     }
-    for at in list(root, "vm", findings) {
-        let r = vm(&at, findings);
-        fly.vm.extend(findings.keep(r));
-    }
-    for at in list(root, "restart", findings) {
-        let r = restart(&at, findings);
-        fly.restart.extend(findings.keep(r));
-    }
-    for at in list(root, "files", findings) {
-        let r = file(&at, findings);
-        fly.files.extend(findings.keep(r));
-    }
-    for at in list(root, "metrics", findings) {
-        let r = metrics(&at, findings);
-        fly.metrics.extend(findings.keep(r));
-    }
-    for at in list(root, "statics", findings) {
-        let r = statik(&at, findings);
-        fly.statics.extend(findings.keep(r));
-    }
+    fly.vm = each(root, "vm", findings, vm);
+    fly.restart = each(root, "restart", findings, restart);
+    fly.files = each(root, "files", findings, file);
+    fly.metrics = each(root, "metrics", findings, metrics);
+    fly.statics = each(root, "statics", findings, statik);
     let r = experimental(root, findings);
     fly.experimental = findings.keep(r).unwrap_or_default();
     let r = deploy(root, findings);
@@ -140,6 +125,22 @@ fn list<'a>(root: &At<'a>, key: &str, findings: &mut Findings) -> Vec<At<'a>> {
         }
         None => Vec::new(),
     }
+}
+
+/// Reads every element of a list section; one with a wrong type is reported
+/// and left out.
+fn each<'a, T>(
+    root: &At<'a>,
+    key: &str,
+    findings: &mut Findings,
+    read: impl Fn(&At<'a>, &mut Findings) -> Result<T, Problem>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for at in list(root, key, findings) {
+        let r = read(&at, findings);
+        out.extend(findings.keep(r));
+    }
+    out
 }
 
 fn str_list_or_empty(at: &At, key: &str) -> Result<Vec<String>, Problem> {
@@ -217,6 +218,18 @@ fn env(root: &At, findings: &mut Findings) -> Result<Vec<(String, String)>, Prob
 fn http_service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>), Problem> {
     let internal_port = needed(at, "internal_port", At::port, findings)?;
     let force_https = optional(at, "force_https", At::bool)?.unwrap_or(false);
+    let svc = Service {
+        ports: http_ports(force_https),
+        http_service: true,
+        ..service_common(at, "tcp", internal_port)?
+    };
+    let checks = http_checks(at, "checks", &svc, findings)?;
+    Ok((svc, checks))
+}
+
+/// The public ports of an HTTP service, as flyctl's `ToService` makes them:
+/// 80 (http, optionally redirecting to https) and 443 (http + tls).
+pub fn http_ports(force_https: bool) -> Vec<Port> {
     let port = |port, handlers: &[&str], force_https| Port {
         port: Some(port),
         start_port: None,
@@ -224,13 +237,7 @@ fn http_service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>
         handlers: handlers.iter().map(|h| h.to_string()).collect(),
         force_https,
     };
-    let svc = Service {
-        ports: vec![port(80, &["http"], force_https), port(443, &["http", "tls"], false)],
-        http_service: true,
-        ..service_common(at, "tcp", internal_port)?
-    };
-    let checks = http_checks(at, "checks", &svc, findings)?;
-    Ok((svc, checks))
+    vec![port(80, &["http"], force_https), port(443, &["http", "tls"], false)]
 }
 
 fn service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>), Problem> {
