@@ -83,6 +83,77 @@ Fork pull requests get a plan in the job summary, never an apply.")]
     Ci(CiArgs),
     /// List the workflow's steps: version, origin, sha256 and the imports each is granted.
     Steps(StepsArgs),
+    /// Deploy a release to Fly Machines, in place of `fly deploy`: plan, then apply with a rollback.
+    #[command(after_help = "Runs parse-config and the deploy step (plus any steps of DIR/ferry.toml), prints the \
+plan, then applies it: the release command in a temporary machine first (a non-zero exit stops the deploy before any \
+machine changes, with its last log lines), then machines created, updated and destroyed per process group with the \
+strategy's batches, each machine under a lease and health-gated on its checks. A machine that crashes fails the deploy \
+at once. When anything fails, every machine already changed gets its previous config and image back (any strategy), \
+unless --no-rollback. Re-running after a killed job resumes from the journal; nothing is created twice.
+
+Examples:
+  ferry deploy --image registry.fly.io/my-app:$GITHUB_SHA
+  ferry deploy --strategy bluegreen --wait-timeout 10m
+  ferry deploy --process-groups web --max-unavailable 2
+  ferry deploy --plan-only --format md > plan.md
+
+Needs FLY_API_TOKEN (a deploy token for the app is enough; FLY_FLAPS_BASE_URL points it elsewhere). With --format json, \
+or as step outputs inside GitHub Actions: the release id and version, the image, and the app's machine ids.
+Exit codes: 0 deployed (or nothing to deploy), 1 failed (rolled back unless --no-rollback), 2 usage error.")]
+    Deploy(DeployArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The Fly app [default: `app` in fly.toml].
+    #[arg(short, long, env = "FLY_APP")]
+    pub app: Option<String>,
+    /// The image to deploy, built and pushed by CI [default: [build].image].
+    #[arg(short, long, value_name = "REF")]
+    pub image: Option<String>,
+    /// rolling, immediate, canary or bluegreen [default: [deploy].strategy, else rolling].
+    #[arg(long, value_parser = ["rolling", "immediate", "canary", "bluegreen"])]
+    pub strategy: Option<String>,
+    /// Machines of a group updated at once: a count (>= 1) or a fraction (< 1) [default: 0.33].
+    #[arg(long, value_name = "N")]
+    pub max_unavailable: Option<String>,
+    /// How long each machine may take to start and pass its checks [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub wait_timeout: Option<String>,
+    /// How long the release command may run [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub release_command_timeout: Option<String>,
+    /// Do not wait for machines to pass their health checks.
+    #[arg(long)]
+    pub detach: bool,
+    /// Do not run [deploy].release_command.
+    #[arg(long)]
+    pub skip_release_command: bool,
+    /// Only these process groups (comma-separated) change.
+    #[arg(long, value_name = "GROUPS")]
+    pub process_groups: Option<String>,
+    /// Create two machines for a new process group with services.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub ha: bool,
+    /// bluegreen: how long traffic drains before blues are cordoned, and again before they stop [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub bluegreen_drain: Option<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub plan_only: bool,
+    /// Apply only if the plan still has this hash (the reviewed one).
+    #[arg(long, value_name = "HASH")]
+    pub plan_hash: Option<String>,
+    /// Leave a failed deploy as it is instead of restoring the machines it changed.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Output format: text, md or json (the result with release, image and machine ids).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

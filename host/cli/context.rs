@@ -49,6 +49,23 @@ impl Session {
         Self::with_workflow(global, checkout, workflow)
     }
 
+    /// A session whose workflow ends with the built-in deploy step, given
+    /// `params` (from `ferry deploy`'s flags).
+    pub fn deploy(global: &Global, checkout: &Checkout, params: &[(&str, String)]) -> anyhow::Result<Self> {
+        let mut workflow = match &checkout.workflow {
+            Some(path) => Workflow::load(path)?,
+            None => Workflow::discover(&checkout.dir)?,
+        }
+        .with_builtin("deploy");
+        if let Some(config) = &checkout.config {
+            workflow.set_param("parse-config", "config", config);
+        }
+        for (key, value) in params {
+            workflow.set_param("deploy", key, value);
+        }
+        Self::with_workflow(global, checkout, workflow)
+    }
+
     /// A session running only the built-in parse-config step.
     pub fn inventory(global: &Global, checkout: &Checkout) -> anyhow::Result<Self> {
         let mut workflow = Workflow::default_workflow();
@@ -62,10 +79,26 @@ impl Session {
         let dir = &checkout.dir;
         anyhow::ensure!(dir.is_dir(), "{} is not a directory (--dir names the app's checkout)", dir.display());
         let runtime = Runtime::new(RuntimeConfig { cache_dir: cache_dir(global) })?;
-        let host = HostContext::for_checkout(dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?);
+        let mut host = HostContext::for_checkout(dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?);
+        if let Some(client) = fly_client()? {
+            host.fly = std::sync::Arc::new(ferry_engine::FlyApiReader::new(client));
+        }
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
         Ok(Session { runtime, host, workflow, steps })
     }
+}
+
+/// The Machines API client, when `FLY_API_TOKEN` (or `FLY_ACCESS_TOKEN`) is set.
+pub fn fly_client() -> anyhow::Result<Option<ferry_fly::FlyClient>> {
+    Ok(ferry_fly::FlyClient::from_env().context("configuring the Fly API client")?)
+}
+
+/// What carries out a plan's actions for the checkout in `dir`.
+pub fn providers(dir: &std::path::Path) -> anyhow::Result<ferry_engine::apply::Providers> {
+    Ok(ferry_engine::apply::Providers {
+        checkout: dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?,
+        fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
+    })
 }
 
 fn cache_dir(global: &Global) -> Option<PathBuf> {

@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 
 /// The built-in steps, in workflow order, with the imports each is granted.
-const STEPS: &[(&str, &[&str])] = &[("parse-config", &["log", "clock", "checkout", "fly"])];
+const STEPS: &[(&str, &[&str])] = &[
+    ("parse-config", &["log", "clock", "checkout", "fly"]),
+    ("deploy", &["log", "clock", "fly"]),
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

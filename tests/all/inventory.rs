@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_model::{AppSpec, StepError};
-use ferry_runtime::capabilities::fly::{FlyReader, MachineInfo, QueryError, VolumeInfo};
+use ferry_runtime::capabilities::fly::{FlyReader, IpInfo, MachineInfo, QueryError, VolumeInfo};
 use ferry_runtime::{HostContext, LoadedStep, Runtime};
 
 use crate::support::{checkout, ferry, repo, run};
@@ -145,6 +145,8 @@ impl FlyReader for SpreadApp {
             image: image.into(),
             process_group: Some("app".into()),
             metadata: vec![],
+            config: "{}".into(),
+            cordoned: false,
         };
         Ok(vec![m("1", "ams", "shop:v1"), m("2", "iad", "shop:v1"), m("3", "iad", "shop:v2")])
     }
@@ -153,6 +155,9 @@ impl FlyReader for SpreadApp {
     }
     fn list_secret_names(&self, _: &str) -> Result<Vec<String>, QueryError> {
         Ok(vec!["SECRET_KEY_BASE".into(), "DATABASE_URL".into()])
+    }
+    fn list_ips(&self, _: &str) -> Result<Vec<IpInfo>, QueryError> {
+        Ok(vec![])
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use ferry_engine::apply::{self, ApplyOptions, Outcome, Providers};
+use ferry_engine::apply::{self, ApplyOptions, Outcome};
 
 use crate::args::{ApplyArgs, Global};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, run_id, state_store};
@@ -22,7 +22,7 @@ pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateSt
     let session = Session::open(global, &args.checkout)?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
     fail_on_config_errors(plan.app.as_ref())?;
-    let exec = Providers { checkout: args.checkout.dir.canonicalize()? };
+    let exec = crate::context::providers(&args.checkout.dir)?;
     let opts = ApplyOptions {
         reviewed_hash: args.plan_hash.clone(),
         rollback: !args.no_rollback,

@@ -240,7 +240,7 @@ impl Ci<'_> {
         let store = self.store()?;
         let plan = super::plan::compute(self.global, &self.args.checkout, &self.phase)?;
         let app = apply::app_key(&plan);
-        let journal = apply::abort(&*store, &ferry_engine::apply::Providers { checkout: self.args.checkout.dir.canonicalize()? }, &app, run.as_deref(), &crate::context::owner(), crate::context::LOCK_TTL_MS)?;
+        let journal = apply::abort(&*store, &crate::context::providers(&self.args.checkout.dir)?, &app, run.as_deref(), &crate::context::owner(), crate::context::LOCK_TTL_MS)?;
         let markdown = ferry_render::journal(&journal, Format::Markdown);
         self.runner.summary(&markdown)?;
         self.runner.output("outcome", "aborted")?;

@@ -2,6 +2,7 @@
 
 mod apply;
 mod ci;
+mod deploy;
 mod inventory;
 mod plan;
 mod run;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unlock(args) => run::unlock(args),
         Command::Ci(args) => ci::run(&cli.global, args),
         Command::Steps(args) => steps::run(&cli.global, args),
+        Command::Deploy(args) => deploy::run(&cli.global, args),
     }
 }
 

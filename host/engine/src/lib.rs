@@ -7,10 +7,12 @@
 //! the next -> a plan.
 
 pub mod apply;
+pub mod fly_reader;
 pub mod planner;
 pub mod resolve;
 pub mod workflow;
 
+pub use fly_reader::FlyApiReader;
 pub use planner::{PlanError, plan};
 pub use resolve::{ResolveError, ResolvedStep, StepOrigin, resolve};
 pub use workflow::{StepSpec, Workflow, WorkflowError};

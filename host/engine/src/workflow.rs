@@ -62,6 +62,17 @@ impl Workflow {
         Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())] }
     }
 
+    /// The workflow with the built-in step `name` appended, unless it has a
+    /// step of that name already (`ferry deploy` on a repository whose
+    /// ferry.toml lists only checks of its own).
+    pub fn with_builtin(mut self, name: &str) -> Self {
+        if !self.steps.iter().any(|s| s.name == name) {
+            let limits = self.steps.first().map(|s| s.limits).unwrap_or_default();
+            self.steps.push(builtin(name, limits));
+        }
+        self
+    }
+
     /// Sets a parameter of every step called `step` (e.g. parse-config's
     /// `config`, from `--config`), replacing any value the file gave.
     pub fn set_param(&mut self, step: &str, key: &str, value: &str) {

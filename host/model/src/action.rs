@@ -53,6 +53,107 @@ pub enum Operation {
     Approval(String),
     #[component(name = "wait-ms")]
     WaitMs(u64),
+    #[component(name = "fly-release-command")]
+    FlyReleaseCommand(FlyReleaseCommand),
+    #[component(name = "fly-create-machines")]
+    FlyCreateMachines(FlyMachines),
+    #[component(name = "fly-update-machines")]
+    FlyUpdateMachines(FlyMachines),
+    #[component(name = "fly-destroy-machines")]
+    FlyDestroyMachines(FlyMachineRefs),
+    #[component(name = "fly-stop-machines")]
+    FlyStopMachines(FlyMachineRefs),
+    #[component(name = "fly-start-machines")]
+    FlyStartMachines(FlyMachineRefs),
+    #[component(name = "fly-cordon")]
+    FlyCordon(FlyMachineRefs),
+    #[component(name = "fly-uncordon")]
+    FlyUncordon(FlyMachineRefs),
+    #[component(name = "fly-set-metadata")]
+    FlySetMetadata(FlyMetadata),
+    #[component(name = "fly-create-volume")]
+    FlyCreateVolume(FlyVolume),
+    #[component(name = "fly-allocate-ip")]
+    FlyAllocateIp(FlyIp),
+}
+
+/// One Fly Machine as a deploy wants it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyMachine {
+    pub id: Option<String>,
+    #[component(name = "launch-id")]
+    pub launch_id: Option<String>,
+    pub name: Option<String>,
+    pub region: String,
+    pub group: String,
+    /// The Machines API `MachineConfig`, as JSON.
+    pub config: String,
+    #[component(name = "skip-launch")]
+    pub skip_launch: bool,
+    #[component(name = "skip-service-registration")]
+    pub skip_service_registration: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyWait {
+    pub health: bool,
+    #[component(name = "timeout-ms")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyMachines {
+    pub app: String,
+    pub machines: Vec<FlyMachine>,
+    pub wait: FlyWait,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyMachineRefs {
+    pub app: String,
+    pub ids: Vec<String>,
+    #[component(name = "launch-ids")]
+    pub launch_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyMetadata {
+    pub machines: FlyMachineRefs,
+    pub key: String,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyReleaseCommand {
+    pub app: String,
+    pub region: String,
+    pub config: String,
+    #[component(name = "timeout-ms")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyVolume {
+    pub app: String,
+    pub name: String,
+    pub region: String,
+    #[component(name = "size-gb")]
+    pub size_gb: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyIp {
+    pub app: String,
+    pub kind: String,
+    pub region: Option<String>,
 }
 
 /// How an action is reversed.

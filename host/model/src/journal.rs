@@ -72,6 +72,26 @@ pub enum UndoData {
     None,
     /// The TOML literal a config key held, `None` if it was absent.
     ConfigValue { previous: Option<String> },
+    /// Fly Machines as they were before an update, stop or destroy:
+    /// enough to put each back (its config, image and state).
+    FlyMachines { previous: Vec<PreviousMachine> },
+    /// The value a metadata key held on each machine (`None`: absent).
+    FlyMetadata { previous: Vec<(String, Option<String>)> },
+    /// Ids of what existed before a create (volumes, IPs), so the undo
+    /// removes only what the action added.
+    FlyExisting { ids: Vec<String> },
+}
+
+/// A machine as it was before an action changed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousMachine {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub state: String,
+    pub cordoned: bool,
+    /// Its `MachineConfig`, exactly as the API returned it.
+    pub config: serde_json::Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,10 @@ pub mod pairs;
 mod plan;
 mod step;
 
-pub use action::{Action, ConfigEdit, Operation, Risk, Undo};
+pub use action::{
+    Action, ConfigEdit, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
+    Operation, Risk, Undo,
+};
 pub use app::{
     Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource,
     Formation, LiveState, LiveVolume, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup, Restart,

@@ -73,5 +73,16 @@ pub(crate) fn operation_name(op: &ferry_model::Operation) -> &'static str {
         ferry_model::Operation::EditConfig(_) => "edit-config",
         ferry_model::Operation::Approval(_) => "approval",
         ferry_model::Operation::WaitMs(_) => "wait",
+        ferry_model::Operation::FlyReleaseCommand(_) => "release-command",
+        ferry_model::Operation::FlyCreateMachines(_) => "create-machines",
+        ferry_model::Operation::FlyUpdateMachines(_) => "update-machines",
+        ferry_model::Operation::FlyDestroyMachines(_) => "destroy-machines",
+        ferry_model::Operation::FlyStopMachines(_) => "stop-machines",
+        ferry_model::Operation::FlyStartMachines(_) => "start-machines",
+        ferry_model::Operation::FlyCordon(_) => "cordon",
+        ferry_model::Operation::FlyUncordon(_) => "uncordon",
+        ferry_model::Operation::FlySetMetadata(_) => "set-metadata",
+        ferry_model::Operation::FlyCreateVolume(_) => "create-volume",
+        ferry_model::Operation::FlyAllocateIp(_) => "allocate-ip",
     }
 }

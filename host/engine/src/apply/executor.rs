@@ -7,6 +7,8 @@ use std::time::Duration;
 use ferry_model::Operation;
 use ferry_model::journal::UndoData;
 
+use super::fly::FlyOps;
+
 /// Why an operation could not be carried out.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -27,25 +29,44 @@ pub trait Executor {
 }
 
 /// The executor of a real run: the checkout for config edits, the clock
-/// for waits.
-#[derive(Debug, Clone)]
+/// for waits, the Machines API for Fly operations.
+#[derive(Debug)]
 pub struct Providers {
     pub checkout: PathBuf,
+    /// `None` when no Fly API token is configured.
+    pub fly: Option<FlyOps>,
+}
+
+impl Providers {
+    fn fly(&self) -> Result<&FlyOps, ExecError> {
+        self.fly.as_ref().ok_or_else(|| ExecError("this action needs the Fly API: set FLY_API_TOKEN (a deploy token for the app is enough)".into()))
+    }
+}
+
+/// Operations the Fly provider carries out.
+fn is_fly(op: &Operation) -> bool {
+    !matches!(op, Operation::EditConfig(_) | Operation::Approval(_) | Operation::WaitMs(_))
 }
 
 impl Executor for Providers {
     fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+        if is_fly(op) {
+            return self.fly()?.prepare(op);
+        }
         match op {
             Operation::EditConfig(edit) => {
                 let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
                 let previous = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
                 Ok(UndoData::ConfigValue { previous })
             }
-            Operation::Approval(_) | Operation::WaitMs(_) => Ok(UndoData::None),
+            _ => Ok(UndoData::None),
         }
     }
 
     fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        if is_fly(op) {
+            return self.fly()?.execute(op, keepalive);
+        }
         match op {
             Operation::EditConfig(edit) => {
                 ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, edit.value.as_deref()).map_err(err)?;
@@ -55,11 +76,14 @@ impl Executor for Providers {
                 wait(Duration::from_millis(*ms), keepalive);
                 Ok(Vec::new())
             }
-            Operation::Approval(_) => Ok(Vec::new()),
+            _ => Ok(Vec::new()),
         }
     }
 
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
+        if is_fly(op) {
+            return self.fly()?.observe(op);
+        }
         match op {
             Operation::EditConfig(edit) => {
                 let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
@@ -69,11 +93,14 @@ impl Executor for Providers {
             }
             // A wait is over once its time has passed since it started.
             Operation::WaitMs(ms) => Ok(crate::apply::now_ms() >= started_at_ms.saturating_add(*ms)),
-            Operation::Approval(_) => Ok(false),
+            _ => Ok(false),
         }
     }
 
     fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+        if is_fly(op) {
+            return self.fly()?.restore(op, undo);
+        }
         match (op, undo) {
             (Operation::EditConfig(edit), UndoData::ConfigValue { previous }) => {
                 ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, previous.as_deref()).map(drop).map_err(err)

@@ -8,6 +8,7 @@
 //! again if not, so no action's effect happens twice.
 
 mod executor;
+mod fly;
 pub mod hooks;
 mod journal_doc;
 mod plans;
@@ -21,6 +22,7 @@ use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
 pub use executor::{ExecError, Executor, Providers};
+pub use fly::FlyOps;
 use hooks::Point;
 pub use journal_doc::{latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};

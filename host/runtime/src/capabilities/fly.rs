@@ -30,6 +30,9 @@ pub struct MachineInfo {
     #[component(name = "process-group")]
     pub process_group: Option<String>,
     pub metadata: Vec<(String, String)>,
+    /// The `MachineConfig` as JSON.
+    pub config: String,
+    pub cordoned: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
@@ -44,11 +47,20 @@ pub struct VolumeInfo {
     pub attached_machine: Option<String>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct IpInfo {
+    pub address: String,
+    pub kind: String,
+    pub region: String,
+}
+
 /// Answers a step's Fly queries.
 pub trait FlyReader: Send + Sync {
     fn list_machines(&self, app: &str) -> Result<Vec<MachineInfo>, QueryError>;
     fn list_volumes(&self, app: &str) -> Result<Vec<VolumeInfo>, QueryError>;
     fn list_secret_names(&self, app: &str) -> Result<Vec<String>, QueryError>;
+    fn list_ips(&self, app: &str) -> Result<Vec<IpInfo>, QueryError>;
 }
 
 /// The reader when no Fly API token is configured: every query says so.
@@ -71,6 +83,9 @@ impl FlyReader for Unconfigured {
     fn list_secret_names(&self, _: &str) -> Result<Vec<String>, QueryError> {
         Err(Self::error())
     }
+    fn list_ips(&self, _: &str) -> Result<Vec<IpInfo>, QueryError> {
+        Err(Self::error())
+    }
 }
 
 pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmtime::Result<()> {
@@ -78,5 +93,6 @@ pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmt
     linker.func_wrap("list-volumes", |store, (app,): (String,)| Ok((store.data().host.fly.list_volumes(&app),)))?;
     linker.func_wrap("list-secret-names", |store, (app,): (String,)| {
         Ok((store.data().host.fly.list_secret_names(&app),))
-    })
+    })?;
+    linker.func_wrap("list-ips", |store, (app,): (String,)| Ok((store.data().host.fly.list_ips(&app),)))
 }

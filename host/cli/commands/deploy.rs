@@ -1,0 +1,154 @@
+//! `ferry deploy`: what `fly deploy` does, as a reviewed-shape plan applied
+//! with a journal and a rollback, and a result scripts can read.
+
+use std::process::ExitCode;
+
+use ferry_engine::apply::{self, ApplyOptions, ApplyReport, Outcome};
+use ferry_model::Plan;
+use serde_json::json;
+
+use crate::args::{DeployArgs, Global, PlanFormat};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, providers, run_id, state_store};
+
+pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::deploy(global, &args.checkout, &params(args))?;
+    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "deploy", &run_id())?;
+    fail_on_config_errors(plan.app.as_ref())?;
+    let store = state_store(&args.state, &args.checkout.dir)?;
+    if args.plan_only {
+        super::print(&ferry_render::plan(&plan, super::plan::format(args.format)))?;
+        super::plan::keep(&plan, &*store)?;
+        return Ok(crate::exit::OK);
+    }
+    announce(&plan);
+    let opts = ApplyOptions {
+        reviewed_hash: args.plan_hash.clone(),
+        rollback: !args.no_rollback,
+        approve: true,
+        run: None,
+        owner: owner(),
+        lock_ttl_ms: LOCK_TTL_MS,
+    };
+    let report = apply::apply(&*store, &providers(&args.checkout.dir)?, &plan, &opts)?;
+    let result = DeployResult::gather(&report, &plan);
+    super::print(&result.render(&report, args.format))?;
+    if in_github_actions() {
+        result.set_outputs()?;
+    }
+    Ok(super::apply::exit_code(&report.outcome))
+}
+
+/// `fly deploy`'s flags, as the deploy step's parameters.
+fn params(args: &DeployArgs) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("detach", args.detach.to_string()),
+        ("skip-release-command", args.skip_release_command.to_string()),
+        ("ha", args.ha.to_string()),
+    ];
+    let optional = [
+        ("app", &args.app),
+        ("image", &args.image),
+        ("strategy", &args.strategy),
+        ("max-unavailable", &args.max_unavailable),
+        ("wait-timeout", &args.wait_timeout),
+        ("release-command-timeout", &args.release_command_timeout),
+        ("process-groups", &args.process_groups),
+        ("bluegreen-drain", &args.bluegreen_drain),
+    ];
+    params.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    params
+}
+
+/// The plan, on stderr, before anything changes.
+fn announce(plan: &Plan) {
+    let counts = plan.counts();
+    tracing::info!(
+        "plan {}: {} action(s) ({} safe, {} disruptive, {} destructive)",
+        &plan.hash()[..12],
+        counts.total(),
+        counts.safe,
+        counts.disruptive,
+        counts.destructive
+    );
+    for action in plan.actions() {
+        tracing::info!("  - {}", action.summary);
+    }
+}
+
+/// What a deploy left running, read back from the API afterwards (so it is
+/// true after a rollback as well).
+struct DeployResult {
+    app: String,
+    release_id: Option<String>,
+    release_version: Option<String>,
+    image: Option<String>,
+    machines: Vec<String>,
+}
+
+impl DeployResult {
+    fn gather(report: &ApplyReport, plan: &Plan) -> Self {
+        let app = plan.app.as_ref().and_then(|a| a.app.clone()).unwrap_or_else(|| report.app.clone());
+        let mut result = DeployResult { app, release_id: None, release_version: None, image: None, machines: Vec::new() };
+        let machines = match fly_client().ok().flatten().map(|c| c.list_managed_machines(&result.app)) {
+            Some(Ok(machines)) => machines,
+            Some(Err(e)) => {
+                tracing::warn!("could not list the machines of {} after the deploy: {e}", result.app);
+                return result;
+            }
+            None => return result,
+        };
+        let newest = machines.iter().filter_map(|m| m.config()).max_by_key(|c| {
+            c.metadata_value("fly_release_version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        });
+        if let Some(config) = newest {
+            result.release_id = config.metadata_value("fly_release_id").map(str::to_string);
+            result.release_version = config.metadata_value("fly_release_version").map(str::to_string);
+            result.image = config.image().map(str::to_string);
+        }
+        result.machines = machines.into_iter().map(|m| m.id).collect();
+        result
+    }
+
+    fn render(&self, report: &ApplyReport, format: PlanFormat) -> String {
+        match format {
+            PlanFormat::Json => {
+                let value = json!({
+                    "app": self.app,
+                    "run": report.run,
+                    "result": report.outcome,
+                    "release": {"id": self.release_id, "version": self.release_version},
+                    "image": self.image,
+                    "machines": self.machines,
+                    "phase": report.phase,
+                });
+                format!("{}\n", serde_json::to_string_pretty(&value).expect("a deploy result serialises"))
+            }
+            other => {
+                let mut out = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(other));
+                let release = match (&self.release_id, &self.release_version) {
+                    (Some(id), Some(v)) => format!("release {id} (v{v})"),
+                    _ => "no release".into(),
+                };
+                let verb = if matches!(report.outcome, Outcome::Applied | Outcome::AlreadyApplied) { "now runs" } else { "still runs" };
+                out.push_str(&format!(
+                    "\n{} {verb} {release}, image {}, on {} machine(s): {}\n",
+                    self.app,
+                    self.image.as_deref().unwrap_or("-"),
+                    self.machines.len(),
+                    self.machines.join(", ")
+                ));
+                out
+            }
+        }
+    }
+
+    /// Step outputs for the workflow's later steps.
+    fn set_outputs(&self) -> anyhow::Result<()> {
+        let runner = crate::runner::Runner::from_env()?;
+        runner.output("release-id", self.release_id.as_deref().unwrap_or(""))?;
+        runner.output("release-version", self.release_version.as_deref().unwrap_or(""))?;
+        runner.output("image", self.image.as_deref().unwrap_or(""))?;
+        runner.output("machine-ids", &self.machines.join(","))?;
+        Ok(())
+    }
+}

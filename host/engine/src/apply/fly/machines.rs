@@ -1,0 +1,242 @@
+//! Creating, updating and destroying machines in batches, and undoing it.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferry_fly::{HealthWait, LaunchInput, Machine, MachineConfig, WaitState};
+use ferry_model::journal::PreviousMachine;
+use ferry_model::{FlyMachine, FlyMachineRefs, FlyMachines};
+
+use super::refs::REPLACES;
+use super::{FlyOps, fly};
+use crate::apply::executor::ExecError;
+
+/// How long a stopped machine may take to stop before it is killed.
+const STOP_WAIT: Duration = Duration::from_secs(60);
+
+impl FlyOps {
+    pub(super) fn create_machines(&self, batch: &FlyMachines) -> Result<Vec<(String, String)>, ExecError> {
+        let claimed = Mutex::new(HashSet::new());
+        let results = self.concurrently(&batch.machines, |m| {
+            let key = m.launch_id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to create has no launch id", m.group)))?;
+            let created = match self.client.find_by_launch_id(&batch.app, key).map_err(fly)? {
+                // Created by an earlier, interrupted run of this action.
+                Some(found) => found,
+                None => {
+                    let mut config = parse_config(&m.config)?;
+                    self.pick_volume(&batch.app, &m.region, &mut config, &claimed)?;
+                    let input = launch(config, m, Some(m.region.clone()));
+                    self.client.create_machine(&batch.app, &input, key).map_err(|e| ExecError(format!("creating a {} machine: {e}", m.group)))?
+                }
+            };
+            self.settle(&batch.app, &created.id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms)?;
+            Ok((format!("machine:{key}"), created.id))
+        });
+        collect(results)
+    }
+
+    pub(super) fn update_machines(&self, batch: &FlyMachines) -> Result<Vec<(String, String)>, ExecError> {
+        let results = self.concurrently(&batch.machines, |m| {
+            let id = m.id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to update has no id", m.group)))?;
+            let lease = self.lease(&batch.app, id, "deploy")?;
+            let input = launch(parse_config(&m.config)?, m, None);
+            self.client
+                .update_machine(&batch.app, id, &input, Some(lease.nonce()))
+                .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
+            // The lease is held (and refreshed) until the machine settled,
+            // so no other deploy moves it under our health wait.
+            self.settle(&batch.app, id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms)?;
+            drop(lease);
+            Ok((format!("machine:{id}"), "updated".to_string()))
+        });
+        collect(results)
+    }
+
+    pub(super) fn destroy_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
+        let machines = self.resolve(refs)?;
+        let results = self.concurrently(&machines, |m| {
+            self.stop_and_destroy(&refs.app, m)?;
+            Ok(("destroyed".to_string(), m.id.clone()))
+        });
+        collect(results)
+    }
+
+    /// Every machine of the batch exists (found by launch id) and, when the
+    /// batch waits, is healthy now.
+    pub(super) fn creates_in_place(&self, batch: &FlyMachines) -> Result<bool, ExecError> {
+        for m in &batch.machines {
+            let Some(key) = &m.launch_id else { return Ok(false) };
+            match self.client.find_by_launch_id(&batch.app, key).map_err(fly)? {
+                Some(found) if !batch.wait.health || m.skip_launch || is_healthy(&found) => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every machine runs the batch's config and, when the batch waits, is
+    /// healthy now.
+    pub(super) fn updates_in_place(&self, batch: &FlyMachines) -> Result<bool, ExecError> {
+        for m in &batch.machines {
+            let Some(id) = &m.id else { return Ok(false) };
+            let current = self.client.get_machine(&batch.app, id).map_err(fly)?;
+            let want = parse_config(&m.config)?;
+            let same = current.config().is_some_and(|c| c.same_as(&want));
+            if !same || (batch.wait.health && !m.skip_launch && !is_healthy(&current)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Undoes a create: destroys every machine the batch made.
+    pub(super) fn destroy_created(&self, batch: &FlyMachines) -> Result<(), ExecError> {
+        let launch_ids = batch.machines.iter().filter_map(|m| m.launch_id.clone()).collect();
+        self.destroy_machines(&FlyMachineRefs { app: batch.app.clone(), ids: vec![], launch_ids }).map(drop)
+    }
+
+    /// Undoes an update: each machine gets its previous config (and so its
+    /// previous image) back, and is waited on as it was.
+    pub(super) fn restore_configs(&self, app: &str, previous: &[PreviousMachine]) -> Result<(), ExecError> {
+        let results = self.concurrently(previous, |p| {
+            let id = self.current_id(app, &p.id)?;
+            let config: MachineConfig = serde_json::from_value(p.config.clone()).map_err(fly)?;
+            let current = self.client.get_machine(app, &id).map_err(fly)?;
+            let was_started = p.state == "started";
+            if current.config().is_some_and(|c| c.same_as(&config)) && (!was_started || current.state == "started") {
+                return Ok((id, "unchanged".into()));
+            }
+            let lease = self.lease(app, &id, "rollback")?;
+            let input = LaunchInput { config, skip_launch: !was_started, ..Default::default() };
+            self.client.update_machine(app, &id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("restoring machine {id}: {e}")))?;
+            self.settle(app, &id, !was_started, was_started, self.restore_timeout_ms())?;
+            drop(lease);
+            Ok((id, "restored".into()))
+        });
+        collect(results).map(drop)
+    }
+
+    /// Undoes a destroy: each machine is created again from its saved
+    /// config, in its region, marked with the id it replaces.
+    pub(super) fn recreate(&self, app: &str, previous: &[PreviousMachine]) -> Result<(), ExecError> {
+        let results = self.concurrently(previous, |p| {
+            let mut config: MachineConfig = serde_json::from_value(p.config.clone()).map_err(fly)?;
+            config.set_metadata(REPLACES, p.id.clone());
+            let was_started = p.state == "started";
+            let input = LaunchInput {
+                config,
+                region: Some(p.region.clone()),
+                skip_launch: !was_started,
+                skip_service_registration: p.cordoned,
+                ..Default::default()
+            };
+            let key = format!("restore-{}", p.id);
+            let created = match self.client.find_by_launch_id(app, &key).map_err(fly)? {
+                Some(found) => found,
+                None => self.client.create_machine(app, &input, &key).map_err(|e| ExecError(format!("recreating machine {}: {e}", p.id)))?,
+            };
+            self.settle(app, &created.id, !was_started, was_started, self.restore_timeout_ms())?;
+            Ok((p.id.clone(), created.id))
+        });
+        collect(results).map(drop)
+    }
+
+    fn stop_and_destroy(&self, app: &str, m: &Machine) -> Result<(), ExecError> {
+        let lease = self.lease(app, &m.id, "destroy")?;
+        let nonce = Some(lease.nonce());
+        if matches!(m.state.as_str(), "started" | "starting") {
+            self.client.stop_machine(app, &m.id, &Default::default(), nonce).map_err(|e| ExecError(format!("stopping machine {}: {e}", m.id)))?;
+            if self.client.wait_for_state(app, &m.id, WaitState::Stopped, None, STOP_WAIT).is_err() {
+                tracing::warn!("machine {} did not stop within {} s; destroying it with force", m.id, STOP_WAIT.as_secs());
+            }
+        }
+        self.client.destroy_machine(app, &m.id, true, nonce).map_err(|e| ExecError(format!("destroying machine {}: {e}", m.id)))
+    }
+
+    /// Waits until a changed machine is where it should be: stopped ones
+    /// stay stopped; started ones reach `started` and, with `health`,
+    /// pass every configured check. A crash fails at once.
+    fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64) -> Result<(), ExecError> {
+        if skip_launch {
+            return Ok(());
+        }
+        let timeout = Duration::from_millis(timeout_ms);
+        if !health {
+            return self.client.wait_for_state(app, id, WaitState::Started, None, timeout).map_err(|e| ExecError(format!("machine {id}: {e}")));
+        }
+        let wait = HealthWait { timeout, poll_interval: self.poll, ..Default::default() };
+        match self.client.wait_healthy(app, id, &wait) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let logs = self.log_tail(app, id, 10);
+                let tail = if logs.is_empty() { String::new() } else { format!("\nlast log lines of {id}:\n  {}", logs.join("\n  ")) };
+                Err(ExecError(format!("machine {id}: {e}{tail}")))
+            }
+        }
+    }
+
+    fn restore_timeout_ms(&self) -> u64 {
+        5 * 60 * 1000
+    }
+
+    /// Mounts that name a volume but no id get an unattached volume of
+    /// that name in the region (each machine its own).
+    fn pick_volume(&self, app: &str, region: &str, config: &mut MachineConfig, claimed: &Mutex<HashSet<String>>) -> Result<(), ExecError> {
+        let mut mounts = config.mounts().map_err(fly)?;
+        if mounts.iter().all(|m| m.volume.is_some()) {
+            return Ok(());
+        }
+        let volumes = self.client.list_volumes(app).map_err(fly)?;
+        for mount in mounts.iter_mut().filter(|m| m.volume.is_none()) {
+            let name = mount.name.clone().unwrap_or_default();
+            let mut taken = claimed.lock().expect("volume claims");
+            let free = volumes
+                .iter()
+                .find(|v| v.name == name && v.region == region && v.attached_machine_id.is_none() && !taken.contains(&v.id))
+                .ok_or_else(|| ExecError(format!("needs an unattached volume named `{name}` in region {region}; create one with `fly volumes create {name} -r {region}`")))?;
+            taken.insert(free.id.clone());
+            mount.volume = Some(free.id.clone());
+        }
+        config.set_mounts(&mounts);
+        Ok(())
+    }
+
+    /// Runs `work` for every item on its own thread and returns the results
+    /// in order, once all have finished.
+    fn concurrently<T: Sync, R: Send>(&self, items: &[T], work: impl Fn(&T) -> Result<R, ExecError> + Sync) -> Vec<Result<R, ExecError>> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = items.iter().map(|item| scope.spawn(|| work(item))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ExecError("a worker thread panicked".into())))).collect()
+        })
+    }
+}
+
+fn parse_config(json: &str) -> Result<MachineConfig, ExecError> {
+    serde_json::from_str(json).map_err(|e| ExecError(format!("the plan's machine config is not valid JSON: {e}")))
+}
+
+fn launch(config: MachineConfig, m: &FlyMachine, region: Option<String>) -> LaunchInput {
+    LaunchInput {
+        config,
+        region,
+        name: m.name.clone(),
+        skip_launch: m.skip_launch,
+        skip_service_registration: m.skip_service_registration,
+        ..Default::default()
+    }
+}
+
+fn is_healthy(m: &Machine) -> bool {
+    m.state == "started" && m.checks.iter().all(|c| c.is_passing())
+}
+
+/// All outputs, or every failure in one error.
+fn collect(results: Vec<Result<(String, String), ExecError>>) -> Result<Vec<(String, String)>, ExecError> {
+    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    if failed.is_empty() {
+        return Ok(ok.into_iter().flatten().collect());
+    }
+    let errors: Vec<String> = failed.into_iter().filter_map(Result::err).map(|e| e.0).collect();
+    Err(ExecError(errors.join("\n")))
+}

@@ -1,0 +1,211 @@
+//! Fly operations: what the deploy step's actions do to the world, through
+//! the Machines API client. Each operation has the four stages the apply
+//! engine needs: capture what its undo will need, carry it out, tell after
+//! a crash whether it already took effect, and put things back.
+//!
+//! Machines of one action change concurrently (a rollout batch), each
+//! under its own lease; the action fails if any of them fails, after all
+//! have settled, so the undo sees a world that is not still moving.
+
+mod machines;
+mod refs;
+mod release;
+
+use std::time::Duration;
+
+use ferry_fly::FlyClient;
+use ferry_model::Operation;
+use ferry_model::journal::UndoData;
+
+use super::executor::ExecError;
+
+/// How often machine state is polled while waiting, unless overridden by
+/// `FERRY_FLY_POLL` (flyctl polls every 1-2 s; tests against the emulator
+/// poll faster).
+const DEFAULT_POLL: Duration = Duration::from_millis(1000);
+
+/// Leases ferry takes for its own changes: flyctl's 13 s, refreshed while held.
+const LEASE_TTL: Duration = Duration::from_secs(13);
+
+/// The Fly side of the executor.
+#[derive(Debug)]
+pub struct FlyOps {
+    client: FlyClient,
+    poll: Duration,
+}
+
+impl FlyOps {
+    pub fn new(client: FlyClient) -> Self {
+        let poll = std::env::var("FERRY_FLY_POLL")
+            .ok()
+            .and_then(|v| humantime::parse_duration(&v).ok())
+            .unwrap_or(DEFAULT_POLL);
+        FlyOps { client, poll }
+    }
+
+    pub fn client(&self) -> &FlyClient {
+        &self.client
+    }
+
+    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+        match op {
+            Operation::FlyUpdateMachines(batch) => {
+                let ids: Vec<String> = batch.machines.iter().filter_map(|m| m.id.clone()).collect();
+                self.previous(&batch.app, &ids)
+            }
+            Operation::FlyDestroyMachines(r) | Operation::FlyStopMachines(r) => {
+                let ids = self.resolve(r)?.into_iter().map(|m| m.id).collect::<Vec<_>>();
+                self.previous(&r.app, &ids)
+            }
+            Operation::FlySetMetadata(m) => {
+                let machines = self.resolve(&m.machines)?;
+                let previous =
+                    machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
+                Ok(UndoData::FlyMetadata { previous })
+            }
+            Operation::FlyCreateVolume(v) => {
+                let ids = self.client.list_volumes(&v.app).map_err(fly)?.into_iter().filter(|x| x.name == v.name).map(|x| x.id).collect();
+                Ok(UndoData::FlyExisting { ids })
+            }
+            Operation::FlyAllocateIp(ip) => {
+                let ids = self.client.list_ips(&ip.app).map_err(fly)?.into_iter().map(|x| x.ip).collect();
+                Ok(UndoData::FlyExisting { ids })
+            }
+            _ => Ok(UndoData::None),
+        }
+    }
+
+    pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        match op {
+            Operation::FlyReleaseCommand(rc) => self.release_command(rc, keepalive),
+            Operation::FlyCreateMachines(batch) => self.create_machines(batch),
+            Operation::FlyUpdateMachines(batch) => self.update_machines(batch),
+            Operation::FlyDestroyMachines(r) => self.destroy_machines(r),
+            Operation::FlyStopMachines(r) => self.each(r, "stop", |c, app, id, nonce| c.stop_machine(app, id, &Default::default(), nonce)),
+            Operation::FlyStartMachines(r) => self.each(r, "start", |c, app, id, nonce| c.start_machine(app, id, nonce)),
+            Operation::FlyCordon(r) => self.each(r, "cordon", |c, app, id, nonce| c.cordon_machine(app, id, nonce)),
+            Operation::FlyUncordon(r) => self.each(r, "uncordon", |c, app, id, nonce| c.uncordon_machine(app, id, nonce)),
+            Operation::FlySetMetadata(m) => {
+                let machines = self.resolve(&m.machines)?;
+                for x in &machines {
+                    self.set_metadata(&m.machines.app, &x.id, &m.key, m.value.as_deref())?;
+                }
+                Ok(vec![("machines".into(), machines.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(","))])
+            }
+            Operation::FlyCreateVolume(v) => {
+                let request = ferry_fly::CreateVolumeRequest {
+                    name: v.name.clone(),
+                    region: v.region.clone(),
+                    size_gb: Some(u64::from(v.size_gb)),
+                    ..Default::default()
+                };
+                let volume = self.client.create_volume(&v.app, &request).map_err(fly)?;
+                Ok(vec![("volume".into(), volume.id)])
+            }
+            Operation::FlyAllocateIp(ip) => {
+                let mut request = ferry_fly::AllocateIp::new(ip_type(&ip.kind)?);
+                request.region = ip.region.clone();
+                let assigned = self.client.allocate_ip(&ip.app, &request).map_err(fly)?;
+                Ok(vec![("ip".into(), assigned.ip)])
+            }
+            other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
+        }
+    }
+
+    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+        match op {
+            // A release command is run again after a crash: it must be
+            // idempotent anyway (flyctl runs it on every deploy).
+            Operation::FlyReleaseCommand(_) => Ok(false),
+            Operation::FlyCreateMachines(batch) => self.creates_in_place(batch),
+            Operation::FlyUpdateMachines(batch) => self.updates_in_place(batch),
+            Operation::FlyDestroyMachines(r) => Ok(self.resolve(r)?.is_empty()),
+            Operation::FlyStopMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "stopped")),
+            Operation::FlyStartMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "started")),
+            Operation::FlyCordon(r) => Ok(self.resolve(r)?.iter().all(|m| m.cordoned)),
+            Operation::FlyUncordon(r) => Ok(self.resolve(r)?.iter().all(|m| !m.cordoned)),
+            Operation::FlySetMetadata(m) => Ok(self
+                .resolve(&m.machines)?
+                .iter()
+                .all(|x| x.config().and_then(|c| c.metadata_value(&m.key)) == m.value.as_deref())),
+            // Without the ids captured before, a volume or address made by
+            // the interrupted run cannot be told apart: make it again
+            // (the undo removes every one the action added).
+            Operation::FlyCreateVolume(_) | Operation::FlyAllocateIp(_) => Ok(false),
+            other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
+        }
+    }
+
+    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+        match (op, undo) {
+            (Operation::FlyCreateMachines(batch), _) => self.destroy_created(batch),
+            (Operation::FlyUpdateMachines(batch), UndoData::FlyMachines { previous }) => self.restore_configs(&batch.app, previous),
+            (Operation::FlyDestroyMachines(r), UndoData::FlyMachines { previous }) => self.recreate(&r.app, previous),
+            (Operation::FlyStopMachines(r), UndoData::FlyMachines { previous }) => {
+                let started: Vec<String> = previous.iter().filter(|m| m.state == "started").map(|m| m.id.clone()).collect();
+                let refs = ferry_model::FlyMachineRefs { app: r.app.clone(), ids: started, launch_ids: vec![] };
+                self.each(&refs, "start", |c, app, id, nonce| c.start_machine(app, id, nonce)).map(drop)
+            }
+            (Operation::FlySetMetadata(m), UndoData::FlyMetadata { previous }) => {
+                for (id, value) in previous {
+                    let id = self.current_id(&m.machines.app, id)?;
+                    self.set_metadata(&m.machines.app, &id, &m.key, value.as_deref())?;
+                }
+                Ok(())
+            }
+            (Operation::FlyCreateVolume(v), UndoData::FlyExisting { ids }) => {
+                for volume in self.client.list_volumes(&v.app).map_err(fly)? {
+                    if volume.name == v.name && !ids.contains(&volume.id) && volume.attached_machine_id.is_none() {
+                        self.client.delete_volume(&v.app, &volume.id).map_err(fly)?;
+                    }
+                }
+                Ok(())
+            }
+            (Operation::FlyAllocateIp(ip), UndoData::FlyExisting { ids }) => {
+                for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
+                    if !ids.contains(&assigned.ip) {
+                        self.client.release_ip(&ip.app, &assigned.ip).map_err(fly)?;
+                    }
+                }
+                Ok(())
+            }
+            (_, UndoData::None) => Ok(()),
+            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+        }
+    }
+
+    /// The machine's last log lines, or none when the token may not read logs
+    /// (deploy tokens often cannot).
+    fn log_tail(&self, app: &str, id: &str, n: usize) -> Vec<String> {
+        match self.client.last_log_lines(app, id, n) {
+            Ok(lines) => lines.into_iter().map(|l| l.message).collect(),
+            Err(e) => {
+                tracing::debug!("no logs for machine {id}: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn set_metadata(&self, app: &str, id: &str, key: &str, value: Option<&str>) -> Result<(), ExecError> {
+        match value {
+            Some(v) => self.client.set_machine_metadata(app, id, key, v),
+            None => self.client.delete_machine_metadata(app, id, key),
+        }
+        .map_err(|e| ExecError(format!("machine {id}: setting metadata {key}: {e}")))
+    }
+}
+
+fn ip_type(kind: &str) -> Result<ferry_fly::IpType, ExecError> {
+    use ferry_fly::IpType;
+    Ok(match kind {
+        "v4" => IpType::V4,
+        "v6" => IpType::V6,
+        "shared_v4" => IpType::SharedV4,
+        "private_v6" => IpType::PrivateV6,
+        other => return Err(ExecError(format!("unknown IP type `{other}` (v4, v6, shared_v4 or private_v6)"))),
+    })
+}
+
+fn fly(e: impl std::fmt::Display) -> ExecError {
+    ExecError(e.to_string())
+}

@@ -1,0 +1,87 @@
+//! Naming machines: by id, by the launch id they were created with, or by
+//! the id of the machine they replaced (a destroyed machine recreated by an
+//! undo gets a new id; later undos in the same rollback still name the
+//! old one).
+
+use ferry_fly::{FlyError, FlyClient, Machine};
+use ferry_model::FlyMachineRefs;
+use ferry_model::journal::{PreviousMachine, UndoData};
+
+use super::{FlyOps, LEASE_TTL, fly};
+use crate::apply::executor::ExecError;
+
+/// Metadata a recreated machine carries: the id of the machine it stands for.
+pub(super) const REPLACES: &str = "ferry_replaces";
+
+impl FlyOps {
+    /// The live machines `refs` names; those already gone are left out.
+    pub(super) fn resolve(&self, refs: &FlyMachineRefs) -> Result<Vec<Machine>, ExecError> {
+        let app = &refs.app;
+        let mut found = Vec::new();
+        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() {
+            Vec::new()
+        } else {
+            self.client.list_machines(app).map_err(fly)?
+        };
+        let live = |m: &&Machine| !matches!(m.state.as_str(), "destroyed" | "destroying");
+        for id in &refs.ids {
+            let machine = all.iter().filter(live).find(|m| &m.id == id).or_else(|| {
+                all.iter().filter(live).find(|m| m.config().and_then(|c| c.metadata_value(REPLACES)) == Some(id.as_str()))
+            });
+            found.extend(machine.cloned());
+        }
+        for key in &refs.launch_ids {
+            let machine =
+                all.iter().filter(live).find(|m| m.config().and_then(|c| c.metadata_value(ferry_fly::LAUNCH_ID_METADATA_KEY)) == Some(key.as_str()));
+            found.extend(machine.cloned());
+        }
+        Ok(found)
+    }
+
+    /// The id that stands for `id` now (itself, or its recreation's).
+    pub(super) fn current_id(&self, app: &str, id: &str) -> Result<String, ExecError> {
+        let refs = FlyMachineRefs { app: app.into(), ids: vec![id.into()], launch_ids: vec![] };
+        Ok(self.resolve(&refs)?.into_iter().next().map(|m| m.id).unwrap_or_else(|| id.to_string()))
+    }
+
+    /// What undoing a change to these machines needs: each one as it is now.
+    pub(super) fn previous(&self, app: &str, ids: &[String]) -> Result<UndoData, ExecError> {
+        let mut previous = Vec::new();
+        for id in ids {
+            let m = self.client.get_machine(app, id).map_err(|e| ExecError(format!("machine {id}: {e}")))?;
+            let config = m.config.as_ref().ok_or_else(|| {
+                ExecError(format!("machine {id} is on a host Fly cannot reach (host_status {}): its config is incomplete", m.host_status))
+            })?;
+            previous.push(PreviousMachine {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                region: m.region.clone(),
+                state: m.state.clone(),
+                cordoned: m.cordoned,
+                config: serde_json::to_value(config).map_err(fly)?,
+            });
+        }
+        Ok(UndoData::FlyMachines { previous })
+    }
+
+    /// Runs `call` on every machine `refs` names, each under a lease.
+    pub(super) fn each(
+        &self,
+        refs: &FlyMachineRefs,
+        what: &str,
+        call: impl Fn(&FlyClient, &str, &str, Option<&str>) -> Result<(), FlyError> + Sync,
+    ) -> Result<Vec<(String, String)>, ExecError> {
+        let machines = self.resolve(refs)?;
+        for m in &machines {
+            let lease = self.lease(&refs.app, &m.id, what)?;
+            call(&self.client, &refs.app, &m.id, Some(lease.nonce())).map_err(|e| ExecError(format!("machine {}: {what}: {e}", m.id)))?;
+        }
+        Ok(vec![("machines".into(), machines.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(","))])
+    }
+
+    pub(super) fn lease(&self, app: &str, id: &str, purpose: &str) -> Result<ferry_fly::LeaseGuard, ExecError> {
+        self.client
+            .acquire_lease(app, id, LEASE_TTL, &format!("ferry {purpose}"))
+            .map_err(|e| ExecError(format!("machine {id}: {e}")))
+    }
+}

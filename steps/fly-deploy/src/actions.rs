@@ -1,0 +1,135 @@
+//! The actions a deploy proposes, each with its risk and its undo, and the
+//! one-line summaries a reviewer reads.
+
+use ferry_step_sdk::types::{
+    Action, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
+    Operation, Risk, Undo,
+};
+
+fn action(id: String, summary: String, risk: Risk, operation: Operation, undo: Undo, detail: Option<String>) -> Action {
+    Action { id, summary, risk, operation, undo, detail }
+}
+
+pub fn refs(app: &str, ids: Vec<String>, launch_ids: Vec<String>) -> FlyMachineRefs {
+    FlyMachineRefs { app: app.to_string(), ids, launch_ids }
+}
+
+pub fn release_command(app: &str, command: &str, region: &str, config: String, timeout_ms: u64) -> Action {
+    action(
+        "release-command".into(),
+        format!("run the release command `{command}` in a temporary machine ({region})"),
+        Risk::Disruptive,
+        Operation::FlyReleaseCommand(FlyReleaseCommand { app: app.into(), region: region.into(), config, timeout_ms }),
+        Undo::None("the command's own effects (e.g. migrations) are the app's to reverse".into()),
+        Some("Runs before any machine changes; a non-zero exit stops the deploy with the command's last log lines.".into()),
+    )
+}
+
+pub fn create_machines(id: String, summary: String, app: &str, machines: Vec<FlyMachine>, wait: FlyWait) -> Action {
+    let detail = machine_list(&machines);
+    action(
+        id,
+        summary,
+        Risk::Safe,
+        Operation::FlyCreateMachines(FlyMachines { app: app.into(), machines, wait }),
+        Undo::RestorePrevious,
+        Some(format!("Creates {detail}; undone by destroying them (found by their launch id).")),
+    )
+}
+
+pub fn update_machines(id: String, summary: String, app: &str, machines: Vec<FlyMachine>, wait: FlyWait, changes: String) -> Action {
+    action(
+        id,
+        summary,
+        Risk::Disruptive,
+        Operation::FlyUpdateMachines(FlyMachines { app: app.into(), machines, wait }),
+        Undo::RestorePrevious,
+        Some(format!("{changes}. Each machine is updated under a lease; undone by re-applying its previous config and image.")),
+    )
+}
+
+pub fn destroy_machines(id: String, summary: String, refs: FlyMachineRefs, why: &str) -> Action {
+    action(
+        id,
+        summary,
+        Risk::Destructive,
+        Operation::FlyDestroyMachines(refs),
+        Undo::RestorePrevious,
+        Some(format!("{why}. Each machine is stopped, then destroyed; undone by recreating it from its saved config (its volume stays).")),
+    )
+}
+
+pub fn cordon(id: String, summary: String, refs: FlyMachineRefs) -> Action {
+    action(id, summary, Risk::Disruptive, Operation::FlyCordon(refs.clone()), Undo::Run(Operation::FlyUncordon(refs)), None)
+}
+
+pub fn uncordon(id: String, summary: String, refs: FlyMachineRefs) -> Action {
+    action(id, summary, Risk::Disruptive, Operation::FlyUncordon(refs.clone()), Undo::Run(Operation::FlyCordon(refs)), None)
+}
+
+pub fn set_metadata(id: String, summary: String, machines: FlyMachineRefs, key: &str, value: Option<String>) -> Action {
+    action(
+        id,
+        summary,
+        Risk::Safe,
+        Operation::FlySetMetadata(FlyMetadata { machines, key: key.into(), value }),
+        Undo::RestorePrevious,
+        None,
+    )
+}
+
+pub fn wait(id: String, ms: u64, why: &str) -> Action {
+    action(
+        id,
+        format!("wait {} s: {why}", ms / 1000),
+        Risk::Safe,
+        Operation::WaitMs(ms),
+        Undo::RestorePrevious,
+        None,
+    )
+}
+
+pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize) -> Action {
+    action(
+        format!("volume:{name}:{region}:{n}"),
+        format!("create volume `{name}` ({size_gb} GB) in {region}"),
+        Risk::Safe,
+        Operation::FlyCreateVolume(FlyVolume { app: app.into(), name: name.into(), region: region.into(), size_gb }),
+        Undo::RestorePrevious,
+        Some("Each machine mounts its own volume; this one is for a machine created below.".into()),
+    )
+}
+
+pub fn allocate_ip(app: &str, kind: &str, region: Option<&str>) -> Action {
+    let what = match kind {
+        "shared_v4" => "a shared IPv4 address",
+        "v6" => "a dedicated IPv6 address",
+        "v4" => "a dedicated IPv4 address",
+        _ => "a private IPv6 address (Flycast)",
+    };
+    action(
+        format!("ip:{kind}"),
+        format!("allocate {what} for {app}"),
+        Risk::Safe,
+        Operation::FlyAllocateIp(FlyIp { app: app.into(), kind: kind.into(), region: region.map(str::to_string) }),
+        Undo::RestorePrevious,
+        Some("First deploy of an app with services: without an address nothing reaches it.".into()),
+    )
+}
+
+/// `app 1853e92c (ams), app 9080e1f0 (ams)`.
+pub fn machine_list(machines: &[FlyMachine]) -> String {
+    let names: Vec<String> = machines
+        .iter()
+        .map(|m| match &m.id {
+            Some(id) => format!("{} {id} ({})", m.group, m.region),
+            None => format!("a new {} machine ({})", m.group, m.region),
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// "1 machine" / "3 machines".
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}

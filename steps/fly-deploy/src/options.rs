@@ -1,0 +1,223 @@
+//! The deploy's knobs: `fly deploy`'s flags, as step parameters, over the
+//! `[deploy]` section of fly.toml, over flyctl's defaults.
+
+use ferry_step_sdk::types::{AppSpec, Problem, StepError};
+
+/// flyctl's `DefaultWaitTimeout`.
+pub const DEFAULT_WAIT_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+/// flyctl's `DefaultReleaseCommandTimeout`.
+pub const DEFAULT_RELEASE_COMMAND_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+/// flyctl's `DefaultMaxUnavailable`: a third of a group's running machines.
+pub const DEFAULT_MAX_UNAVAILABLE: f64 = 0.33;
+/// flyctl sleeps 10 s after marking greens ready and again after cordoning blues.
+pub const DEFAULT_BLUEGREEN_DRAIN_MS: u64 = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Rolling,
+    Immediate,
+    Canary,
+    Bluegreen,
+}
+
+impl Strategy {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "rolling" => Some(Strategy::Rolling),
+            "immediate" => Some(Strategy::Immediate),
+            "canary" => Some(Strategy::Canary),
+            "bluegreen" => Some(Strategy::Bluegreen),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "rolling",
+            Strategy::Immediate => "immediate",
+            Strategy::Canary => "canary",
+            Strategy::Bluegreen => "bluegreen",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// `--app`: deploy to this app instead of fly.toml's `app`.
+    pub app: Option<String>,
+    pub image: String,
+    pub strategy: Strategy,
+    pub max_unavailable: f64,
+    pub wait_timeout_ms: u64,
+    pub release_command_timeout_ms: u64,
+    /// `--detach`: return once the API accepted each change.
+    pub detach: bool,
+    pub skip_release_command: bool,
+    /// `--process-groups`: only these groups change; empty means all.
+    pub groups: Vec<String>,
+    /// `--ha`: two machines for a new group with services.
+    pub ha: bool,
+    pub bluegreen_drain_ms: u64,
+}
+
+/// The parameters the step accepts, for `describe`.
+pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
+    ("app", "The Fly app to deploy to; default: fly.toml's app.", None),
+    ("image", "The image to deploy (built and pushed by CI); default: [build].image.", None),
+    ("strategy", "rolling, immediate, canary or bluegreen; default: [deploy].strategy, else rolling.", None),
+    ("max-unavailable", "Machines of a group updated at once: a count (>= 1) or a fraction (< 1).", Some("0.33")),
+    ("wait-timeout", "How long a machine may take to start and pass its checks, e.g. 5m.", Some("5m")),
+    ("release-command-timeout", "How long the release command may run, e.g. 5m.", Some("5m")),
+    ("detach", "Do not wait for machines to become healthy (true/false).", Some("false")),
+    ("skip-release-command", "Do not run [deploy].release_command (true/false).", Some("false")),
+    ("process-groups", "Comma-separated process groups to deploy; default: all.", None),
+    ("ha", "Create two machines for a new process group with services (true/false).", Some("true")),
+    ("bluegreen-drain", "bluegreen: how long traffic drains before blues are cordoned and stopped.", Some("10s")),
+];
+
+impl Options {
+    pub fn from_params(app: &AppSpec, params: &[(String, String)]) -> Result<Self, StepError> {
+        let get = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+        let image = match get("image").filter(|v| !v.is_empty()).or(app.build.image.as_deref()) {
+            Some(image) => image.to_string(),
+            None => {
+                return Err(invalid(
+                    "no image to deploy: pass --image (the image your CI built and pushed, e.g. registry.fly.io/APP:TAG) \
+                     or set [build].image in fly.toml",
+                ));
+            }
+        };
+        let strategy = match get("strategy").or(app.deploy.strategy.as_deref()) {
+            None | Some("") => Strategy::Rolling,
+            Some(s) => Strategy::parse(s)
+                .ok_or_else(|| invalid(&format!("unknown strategy `{s}`: use rolling, immediate, canary or bluegreen")))?,
+        };
+        let max_unavailable = match get("max-unavailable") {
+            Some(v) => v.parse::<f64>().ok().filter(|f| *f > 0.0 && f.is_finite()).ok_or_else(|| {
+                invalid(&format!("max-unavailable `{v}` must be a number above 0 (a count, or a fraction below 1)"))
+            })?,
+            None => app.deploy.max_unavailable.filter(|f| *f > 0.0).unwrap_or(DEFAULT_MAX_UNAVAILABLE),
+        };
+        let duration = |name: &str, from_config: Option<u64>, default: u64| match get(name) {
+            Some(v) => parse_duration_ms(v).ok_or_else(|| invalid(&format!("{name} `{v}` is not a duration (write e.g. 90s or 5m)"))),
+            None => Ok(from_config.unwrap_or(default)),
+        };
+        let flag = |name: &str, default: bool| match get(name) {
+            None => Ok(default),
+            Some("true") | Some("1") | Some("yes") => Ok(true),
+            Some("false") | Some("0") | Some("no") => Ok(false),
+            Some(v) => Err(invalid(&format!("{name} `{v}` must be true or false"))),
+        };
+        let groups = get("process-groups")
+            .map(|v| v.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        Ok(Options {
+            app: get("app").filter(|v| !v.is_empty()).map(str::to_string),
+            image,
+            strategy,
+            max_unavailable,
+            wait_timeout_ms: duration("wait-timeout", app.deploy.wait_timeout_ms, DEFAULT_WAIT_TIMEOUT_MS)?,
+            release_command_timeout_ms: duration(
+                "release-command-timeout",
+                app.deploy.release_command_timeout_ms,
+                DEFAULT_RELEASE_COMMAND_TIMEOUT_MS,
+            )?,
+            detach: flag("detach", false)?,
+            skip_release_command: flag("skip-release-command", false)?,
+            groups,
+            ha: flag("ha", true)?,
+            bluegreen_drain_ms: duration("bluegreen-drain", None, DEFAULT_BLUEGREEN_DRAIN_MS)?,
+        })
+    }
+
+    /// Whether `group` is deployed by this run.
+    pub fn includes(&self, group: &str) -> bool {
+        self.groups.is_empty() || self.groups.iter().any(|g| g == group)
+    }
+
+    /// flyctl's `getPoolSize`: how many of `n` warm machines update at once.
+    pub fn pool_size(&self, n: usize) -> usize {
+        let size = if self.max_unavailable >= 1.0 {
+            self.max_unavailable.floor() as usize
+        } else {
+            (n as f64 * self.max_unavailable).ceil() as usize
+        };
+        size.max(1)
+    }
+}
+
+fn invalid(message: &str) -> StepError {
+    StepError::InvalidInput(Problem { message: message.to_string(), location: None })
+}
+
+/// `90s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
+pub fn parse_duration_ms(text: &str) -> Option<u64> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return secs.checked_mul(1000);
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(digits);
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let value: f64 = number.parse().ok()?;
+        let scale = match unit {
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => return None,
+        };
+        total = total.checked_add((value * scale) as u64)?;
+        rest = next;
+    }
+    (total > 0).then_some(total)
+}
+
+/// Milliseconds as a Go duration string, the form the Machines API takes.
+pub fn go_duration(ms: u64) -> String {
+    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("90s"), Some(90_000));
+        assert_eq!(parse_duration_ms("5m"), Some(300_000));
+        assert_eq!(parse_duration_ms("1m30s"), Some(90_000));
+        assert_eq!(parse_duration_ms("500ms"), Some(500));
+        assert_eq!(parse_duration_ms("120"), Some(120_000));
+        assert_eq!(parse_duration_ms("soon"), None);
+        assert_eq!(parse_duration_ms("0s"), None);
+        assert_eq!(go_duration(15_000), "15s");
+        assert_eq!(go_duration(1500), "1500ms");
+    }
+
+    #[test]
+    fn pool_size_follows_flyctl() {
+        let mut o = Options {
+            app: None,
+            image: "i".into(),
+            strategy: Strategy::Rolling,
+            max_unavailable: 0.33,
+            wait_timeout_ms: 1,
+            release_command_timeout_ms: 1,
+            detach: false,
+            skip_release_command: false,
+            groups: vec![],
+            ha: true,
+            bluegreen_drain_ms: 1,
+        };
+        assert_eq!(o.pool_size(10), 4, "ceil(10 x 0.33)");
+        assert_eq!(o.pool_size(1), 1);
+        o.max_unavailable = 2.0;
+        assert_eq!(o.pool_size(10), 2, "an absolute count");
+        o.max_unavailable = 0.01;
+        assert_eq!(o.pool_size(3), 1, "never zero");
+    }
+}
