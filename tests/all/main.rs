@@ -8,6 +8,7 @@ mod apply;
 mod cache;
 mod cli;
 mod config_edit;
+mod deploy;
 mod github;
 mod inventory;
 mod parse_config;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test module uses a different part")]
 
+pub mod fly;
 pub mod github;
 
 use std::path::{Path, PathBuf};

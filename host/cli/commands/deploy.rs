@@ -73,6 +73,12 @@ fn announce(plan: &Plan) {
     for action in plan.actions() {
         tracing::info!("  - {}", action.summary);
     }
+    for finding in plan.steps.iter().flat_map(|s| &s.findings) {
+        match finding.severity {
+            ferry_model::Severity::Info => tracing::info!("{}", finding.message),
+            _ => tracing::warn!("{}", finding.message),
+        }
+    }
 }
 
 /// What a deploy left running, read back from the API afterwards (so it is

@@ -12,6 +12,9 @@ use super::refs::REPLACES;
 use super::{FlyOps, fly};
 use crate::apply::executor::ExecError;
 
+/// Metadata flyctl puts on canary machines.
+const CANARY: &str = "fly_canary";
+
 /// How long a stopped machine may take to stop before it is killed.
 const STOP_WAIT: Duration = Duration::from_secs(60);
 
@@ -120,7 +123,10 @@ impl FlyOps {
     /// Undoes a destroy: each machine is created again from its saved
     /// config, in its region, marked with the id it replaces.
     pub(super) fn recreate(&self, app: &str, previous: &[PreviousMachine]) -> Result<(), ExecError> {
-        let results = self.concurrently(previous, |p| {
+        // A canary only ever existed to be destroyed: undoing its destroy
+        // would leave an extra machine behind.
+        let previous: Vec<&PreviousMachine> = previous.iter().filter(|p| p.config["metadata"][CANARY] != "true").collect();
+        let results = self.concurrently(&previous, |p| {
             let mut config: MachineConfig = serde_json::from_value(p.config.clone()).map_err(fly)?;
             config.set_metadata(REPLACES, p.id.clone());
             let was_started = p.state == "started";

@@ -49,6 +49,14 @@ impl FlyOps {
 
     pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
         match op {
+            // Which of the batch's machines exist already: after a create that
+            // failed part-way, the engine sees the difference and undoes it.
+            Operation::FlyCreateMachines(batch) => {
+                let launch_ids = batch.machines.iter().filter_map(|m| m.launch_id.clone()).collect();
+                let refs = ferry_model::FlyMachineRefs { app: batch.app.clone(), ids: vec![], launch_ids };
+                let ids = self.resolve(&refs)?.into_iter().map(|m| m.id).collect();
+                Ok(UndoData::FlyExisting { ids })
+            }
             Operation::FlyUpdateMachines(batch) => {
                 let ids: Vec<String> = batch.machines.iter().filter_map(|m| m.id.clone()).collect();
                 self.previous(&batch.app, &ids)

@@ -10,6 +10,9 @@ use ferry_model::journal::{PreviousMachine, UndoData};
 use super::{FlyOps, LEASE_TTL, fly};
 use crate::apply::executor::ExecError;
 
+/// How ferry describes its leases, so a later run knows its own.
+const LEASE_PREFIX: &str = "ferry ";
+
 /// Metadata a recreated machine carries: the id of the machine it stands for.
 pub(super) const REPLACES: &str = "ferry_replaces";
 
@@ -79,9 +82,35 @@ impl FlyOps {
         Ok(vec![("machines".into(), machines.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(","))])
     }
 
+    /// Takes the machine's lease for one change. A lease that ferry itself
+    /// holds is stale: the app's lock in the state store lets one ferry run
+    /// at a time, so it belongs to a run that was killed. Its short TTL
+    /// runs out within seconds; ferry waits for that and takes over. A lease
+    /// of anyone else (flyctl, a person) stops the change.
     pub(super) fn lease(&self, app: &str, id: &str, purpose: &str) -> Result<ferry_fly::LeaseGuard, ExecError> {
-        self.client
-            .acquire_lease(app, id, LEASE_TTL, &format!("ferry {purpose}"))
-            .map_err(|e| ExecError(format!("machine {id}: {e}")))
+        let description = format!("{LEASE_PREFIX}{purpose}");
+        let acquire = || self.client.acquire_lease(app, id, LEASE_TTL, &description);
+        let err = |e: FlyError| ExecError(format!("machine {id}: {e}"));
+        match acquire() {
+            Err(FlyError::LeaseHeld { .. }) if self.stale_own_lease(app, id) => {
+                tracing::warn!("machine {id} holds a lease of an earlier ferry run that stopped; waiting for it to expire");
+                acquire().map_err(err)
+            }
+            other => other.map_err(err),
+        }
+    }
+
+    /// Waits out a lease ferry took in an earlier run, if that is what
+    /// holds the machine; true when it has expired.
+    fn stale_own_lease(&self, app: &str, id: &str) -> bool {
+        let Ok(Some(lease)) = self.client.get_lease(app, id) else { return false };
+        let Some(data) = lease.data.filter(|d| d.description.starts_with(LEASE_PREFIX)) else { return false };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        let left = u64::try_from(data.expires_at - now).unwrap_or(0);
+        if left > LEASE_TTL.as_secs() + 2 {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(left + 1));
+        true
     }
 }

@@ -1,0 +1,330 @@
+//! `ferry deploy` against the Fly Machines API emulator, whose machines are
+//! real processes that serve their image's version: every strategy's happy
+//! path, and every failure path ending with the old version served by every
+//! machine.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::fly::FlyWorld;
+
+const APP: &str = "shop";
+const V1: &str = "registry.fly.io/shop:v1";
+const V2: &str = "registry.fly.io/shop:v2";
+
+/// A web group behind a health-checked HTTP service, a worker group, and a
+/// release command.
+const FLY_TOML: &str = r#"
+app = "shop"
+primary_region = "ams"
+
+[processes]
+  web = "serve"
+  worker = "work"
+
+[deploy]
+  release_command = "migrate"
+
+[http_service]
+  internal_port = 8080
+  processes = ["web"]
+
+  [[http_service.checks]]
+    interval = "1s"
+    timeout = "1s"
+    path = "/healthz"
+"#;
+
+/// An app running v1 on two web machines and one worker.
+fn running_v1() -> FlyWorld {
+    let world = FlyWorld::start(APP, FLY_TOML);
+    world.healthy(V1, "v1").healthy(V2, "v2");
+    let (code, out, err) = world.deploy(&["--image", V1]);
+    assert_eq!(code, 0, "first deploy: {out}{err}");
+    assert_eq!(world.versions(APP), ["v1", "v1"]);
+    world.clear_requests();
+    world
+}
+
+fn config_images(world: &FlyWorld) -> Vec<String> {
+    let mut images: Vec<String> = world.machines(APP).iter().map(|m| m["config"]["image"].as_str().unwrap().to_string()).collect();
+    images.sort();
+    images.dedup();
+    images
+}
+
+/// Creates the API received whose machine metadata has `key` = `value`.
+fn creates_with(world: &FlyWorld, key: &str, value: &str) -> usize {
+    world
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines") && r["body"]["config"]["metadata"][key] == value)
+        .count()
+}
+
+#[test]
+fn first_deploy_creates_groups_and_addresses_then_rolling_updates_every_machine() {
+    let world = FlyWorld::start(APP, FLY_TOML);
+    world.healthy(V1, "v1").healthy(V2, "v2");
+    let (code, out, err) = world.deploy(&["--image", V1]);
+    assert_eq!(code, 0, "{out}{err}");
+    let machines = world.machines(APP);
+    assert_eq!(machines.len(), 3, "two web machines (HA), one worker; the release command machine is gone");
+    for m in &machines {
+        let meta = &m["config"]["metadata"];
+        assert_eq!(meta["fly_platform_version"], "v2");
+        assert_eq!(meta["fly_release_version"], "1");
+        assert!(meta["fly_release_id"].as_str().unwrap().starts_with("ferry-"));
+        assert!(["web", "worker"].contains(&meta["fly_process_group"].as_str().unwrap()));
+    }
+    assert_eq!(world.versions(APP), ["v1", "v1"]);
+    let ips = world.api("GET", &format!("/v1/apps/{APP}/ip_assignments"), None);
+    assert_eq!(ips["ips"].as_array().or(ips.as_array()).map(Vec::len), Some(2), "a dedicated v6 and a shared v4: {ips}");
+    let creates: Vec<Value> =
+        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines")).collect();
+    assert_eq!(creates[0]["body"]["config"]["metadata"]["fly_process_group"], "fly_app_release_command", "the release command runs first");
+
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", V2, "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let result: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["release"]["version"], "2");
+    assert_eq!(result["image"], V2);
+    assert_eq!(result["machines"].as_array().unwrap().len(), 3);
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    assert_eq!(config_images(&world), [V2]);
+    let updates = world.requests().iter().filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().starts_with("/v1/apps/shop/machines/") && r["path"].as_str().unwrap().matches('/').count() == 5).count();
+    assert_eq!(updates, 3, "each machine updated once");
+    assert!(world.requests().iter().filter(|r| r["path"].as_str().unwrap().matches('/').count() == 5 && r["method"] == "POST").all(|r| r["lease_nonce"].is_string()), "updates carry the lease nonce");
+
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", V2]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("nothing to deploy") || out.contains("nothing to deploy"), "{out}{err}");
+    assert_eq!(creates_with(&world, "fly_process_group", "fly_app_release_command"), 0, "nothing changes, nothing runs");
+}
+
+#[test]
+fn immediate_updates_every_machine_without_a_health_wait() {
+    let world = running_v1();
+    let (code, out, err) = world.deploy(&["--image", V2, "--strategy", "immediate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(config_images(&world), [V2]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while world.versions(APP) != ["v2", "v2"] && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+}
+
+#[test]
+fn canary_tries_one_extra_machine_per_group_first() {
+    let world = running_v1();
+    let before = world.machine_ids(APP);
+    let (code, out, err) = world.deploy(&["--image", V2, "--strategy", "canary"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(creates_with(&world, "fly_canary", "true"), 2, "one canary per group");
+    assert_eq!(world.machine_ids(APP), before, "canaries are gone; the same machines were updated");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+}
+
+#[test]
+fn bluegreen_replaces_every_machine_and_keeps_serving() {
+    let world = running_v1();
+    let before = world.machine_ids(APP);
+    let (code, out, err) = world.deploy(&["--image", V2, "--strategy", "bluegreen", "--bluegreen-drain", "200ms"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let after = world.machine_ids(APP);
+    assert_eq!(after.len(), 3);
+    assert!(after.iter().all(|id| !before.contains(id)), "every blue is gone: {before:?} -> {after:?}");
+    assert!(world.machines(APP).iter().all(|m| m["cordoned"] == false), "greens are in rotation");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+}
+
+/// Deploys `image` expecting a failure, then checks every machine still
+/// runs v1 and serves it, and returns the report.
+fn fails_and_v1_serves(world: &FlyWorld, args: &[&str]) -> String {
+    let before = world.machine_ids(APP);
+    let (code, out, err) = world.deploy(args);
+    assert_eq!(code, 1, "the deploy must fail: {out}{err}");
+    assert_eq!(config_images(world), [V1], "every machine has its old config back: {out}{err}");
+    assert_eq!(world.versions(APP), ["v1", "v1"], "{out}{err}");
+    assert_eq!(world.machine_ids(APP), before, "no machine left behind or lost");
+    format!("{out}{err}")
+}
+
+#[test]
+fn an_image_that_does_not_exist_is_rolled_back() {
+    let world = running_v1();
+    let report = fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:typo", "--skip-release-command"]);
+    assert!(report.contains("image not found") || report.contains("typo"), "{report}");
+    assert!(report.contains("rolled back") || report.contains("undone"), "{report}");
+}
+
+#[test]
+fn a_crashing_machine_fails_the_deploy_at_once_and_is_rolled_back() {
+    let world = running_v1();
+    world.image("registry.fly.io/shop:crash", json!({"kind": "crash", "exit_code": 3}));
+    let started = Instant::now();
+    let report = fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:crash", "--wait-timeout", "2m", "--skip-release-command"]);
+    assert!(started.elapsed() < Duration::from_secs(40), "fail fast, not after the 2 min wait timeout: {:?}", started.elapsed());
+    assert!(report.contains("exit code 3") || report.contains("exit_code: 3") || report.contains("crash"), "{report}");
+}
+
+#[test]
+fn a_machine_that_never_becomes_healthy_is_rolled_back_after_the_wait_timeout() {
+    let world = running_v1();
+    world.image("registry.fly.io/shop:sick", json!({"kind": "unhealthy"}));
+    let report = fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:sick", "--wait-timeout", "3s", "--skip-release-command"]);
+    assert!(report.contains("check"), "the report names the failing check: {report}");
+}
+
+#[test]
+fn a_failing_release_command_stops_the_deploy_before_any_machine_changes() {
+    let world = running_v1();
+    world.image(
+        "registry.fly.io/shop:badmigration",
+        json!({"kind": "healthy", "body": "v3", "release_exit_code": 3, "release_output": ["running migrations", "ERROR: relation \"users\" already exists"]}),
+    );
+    let report = fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:badmigration"]);
+    assert!(report.contains("exit code 3"), "{report}");
+    assert!(report.contains("relation \"users\" already exists") || report.contains("relation \\\"users\\\" already exists"), "the command's last log lines: {report}");
+    let updates = world.requests().iter().filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().matches('/').count() == 5).count();
+    assert_eq!(updates, 0, "no app machine was touched");
+}
+
+#[test]
+fn a_lease_held_by_someone_else_stops_the_deploy_and_names_the_holder() {
+    let world = running_v1();
+    let web = world.machines(APP).into_iter().find(|m| m["config"]["metadata"]["fly_process_group"] == "web").unwrap();
+    let id = web["id"].as_str().unwrap();
+    world.api("POST", &format!("/v1/apps/{APP}/machines/{id}/lease?ttl=120"), Some(json!({"description": "a colleague's fly deploy"})));
+    let report = fails_and_v1_serves(&world, &["--image", V2, "--skip-release-command"]);
+    assert!(report.contains("lease"), "{report}");
+    assert!(report.contains("fly machine leases clear"), "the report says how to clear it: {report}");
+}
+
+#[test]
+fn an_api_failure_mid_rollout_puts_the_updated_machines_back() {
+    let world = running_v1();
+    let mut web: Vec<String> = world
+        .machines(APP)
+        .into_iter()
+        .filter(|m| m["config"]["metadata"]["fly_process_group"] == "web")
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    web.sort();
+    // The spearhead (first by id) succeeds; the update of the second gets a 503.
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
+    let report = fails_and_v1_serves(&world, &["--image", V2, "--skip-release-command"]);
+    assert!(report.contains("503"), "{report}");
+}
+
+#[test]
+fn a_create_that_times_out_after_succeeding_is_not_repeated() {
+    let world = FlyWorld::start(APP, FLY_TOML);
+    world.healthy(V1, "v1");
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines$"), "status": 408, "after_success": true, "times": 2}));
+    let (code, out, err) = world.deploy(&["--image", V1, "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.machines(APP).len(), 3, "found by launch id, not created twice");
+}
+
+#[test]
+fn a_failing_canary_leaves_every_machine_as_it_was() {
+    let world = running_v1();
+    world.image("registry.fly.io/shop:crash", json!({"kind": "crash"}));
+    fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:crash", "--strategy", "canary", "--skip-release-command"]);
+    let updates = world.requests().iter().filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().matches('/').count() == 5).count();
+    assert_eq!(updates, 0, "the canary failed before any existing machine changed");
+}
+
+#[test]
+fn failing_greens_are_destroyed_and_the_blues_keep_serving() {
+    let world = running_v1();
+    world.image("registry.fly.io/shop:sick", json!({"kind": "unhealthy"}));
+    fails_and_v1_serves(
+        &world,
+        &["--image", "registry.fly.io/shop:sick", "--strategy", "bluegreen", "--wait-timeout", "3s", "--skip-release-command"],
+    );
+    assert!(world.machines(APP).iter().all(|m| m["cordoned"] == false), "blues stay in rotation");
+}
+
+#[test]
+fn a_deploy_killed_between_batches_resumes_and_converges() {
+    let world = running_v1();
+    let before = world.machine_ids(APP);
+    let log = world.state_dir().join("exec.log");
+    let (code, _, _) =
+        crate::support::run(world.deploy_cmd(&["--image", V2, "--max-unavailable", "1"]).env("FERRY_TEST_KILL_AT", "update:1:started").env("FERRY_TEST_EXEC_LOG", &log));
+    assert_ne!(code, 0, "the process was killed");
+    let (code, out, err) = crate::support::run(world.deploy_cmd(&["--image", V2, "--max-unavailable", "1"]).env("FERRY_TEST_EXEC_LOG", &log));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("took over the lock") || err.contains("resuming"), "{err}");
+    assert_eq!(world.machine_ids(APP), before, "no machine duplicated or lost");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    let executed = std::fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<&str> = executed.lines().collect();
+    let total = lines.len();
+    lines.dedup();
+    assert_eq!(lines.len(), total, "no action ran twice: {executed}");
+}
+
+#[test]
+fn a_first_deploy_killed_after_creating_machines_does_not_create_them_again() {
+    let world = FlyWorld::start(APP, FLY_TOML);
+    world.healthy(V1, "v1");
+    let (code, _, _) = crate::support::run(world.deploy_cmd(&["--image", V1, "--skip-release-command"]).env("FERRY_TEST_KILL_AT", "create:web:executed"));
+    assert_ne!(code, 0);
+    let (code, out, err) = world.deploy(&["--image", V1, "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.machines(APP).len(), 3, "two web and one worker, as if it had never stopped");
+}
+
+#[test]
+fn a_rollout_failing_after_its_canary_passed_leaves_no_canary_behind() {
+    let world = running_v1();
+    let mut web: Vec<String> = world
+        .machines(APP)
+        .into_iter()
+        .filter(|m| m["config"]["metadata"]["fly_process_group"] == "web")
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    web.sort();
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
+    fails_and_v1_serves(&world, &["--image", V2, "--strategy", "canary", "--skip-release-command"]);
+    assert_eq!(creates_with(&world, "fly_canary", "true"), 2, "the canaries ran and passed");
+}
+
+#[test]
+fn abort_after_a_successful_deploy_puts_the_previous_release_back() {
+    let world = running_v1();
+    let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    let (code, out, err) = crate::support::run(world.ferry().arg("abort").arg("--dir").arg(world.checkout.path()));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(config_images(&world), [V1]);
+    assert_eq!(world.versions(APP), ["v1", "v1"]);
+}
+
+#[test]
+fn a_deploy_killed_mid_batch_is_finished_by_the_next_run() {
+    let world = running_v1();
+    world.image("registry.fly.io/shop:slow", json!({"kind": "healthy", "body": "slow", "start_delay_ms": 1500}));
+    let before = world.machine_ids(APP);
+    let mut child = world.deploy_cmd(&["--image", "registry.fly.io/shop:slow", "--skip-release-command"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Kill it (SIGKILL: no cleanup runs) while the spearhead is starting.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while world.count_requests("POST", "/lease") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, out, err) = world.deploy(&["--image", "registry.fly.io/shop:slow", "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.machine_ids(APP), before, "no duplicate machines");
+    assert_eq!(world.versions(APP), ["slow", "slow"]);
+}

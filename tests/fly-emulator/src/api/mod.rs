@@ -1,0 +1,165 @@
+//! The emulated public API: Machines (`/v1`), plus the logs and releases
+//! endpoints flyctl calls on api.fly.io (`/api/v1`). Every route passes the
+//! request recorder, authentication and fault injection, in that order.
+
+mod actions;
+mod apps;
+mod auth;
+pub mod error;
+mod ips;
+mod leases;
+mod logs;
+mod machine_info;
+mod machines;
+mod metadata;
+mod releases;
+mod secrets;
+mod views;
+mod volumes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post, put};
+
+use crate::emulator::Emulator;
+use crate::ids::rfc3339;
+use crate::state::{App, Machine, State};
+use error::{ApiError, ApiResult};
+
+pub fn router(emulator: Arc<Emulator>) -> Router {
+    let machine = "/v1/apps/{app}/machines/{id}";
+    Router::new()
+        .route("/v1/apps", get(apps::list).post(apps::create))
+        .route("/v1/apps/{app}", get(apps::get).delete(apps::delete))
+        .route(
+            "/v1/apps/{app}/machines",
+            get(machines::list).post(machines::create),
+        )
+        .route(
+            machine,
+            get(machines::get)
+                .post(machines::update)
+                .delete(machines::destroy),
+        )
+        .route(&format!("{machine}/start"), post(actions::start))
+        .route(&format!("{machine}/stop"), post(actions::stop))
+        .route(&format!("{machine}/restart"), post(actions::restart))
+        .route(&format!("{machine}/cordon"), post(actions::cordon))
+        .route(&format!("{machine}/uncordon"), post(actions::uncordon))
+        .route(&format!("{machine}/wait"), get(machine_info::wait))
+        .route(&format!("{machine}/events"), get(machine_info::events))
+        .route(&format!("{machine}/versions"), get(machine_info::versions))
+        .route(&format!("{machine}/ps"), get(machine_info::ps))
+        .route(&format!("{machine}/metadata"), get(metadata::get))
+        .route(
+            &format!("{machine}/metadata/{{key}}"),
+            post(metadata::set).delete(metadata::delete),
+        )
+        .route(
+            &format!("{machine}/lease"),
+            get(leases::get)
+                .post(leases::acquire)
+                .delete(leases::release),
+        )
+        .route(
+            "/v1/apps/{app}/volumes",
+            get(volumes::list).post(volumes::create),
+        )
+        .route(
+            "/v1/apps/{app}/volumes/{id}",
+            get(volumes::get)
+                .put(volumes::update)
+                .delete(volumes::delete),
+        )
+        .route("/v1/apps/{app}/volumes/{id}/extend", put(volumes::extend))
+        .route(
+            "/v1/apps/{app}/secrets",
+            get(secrets::list).post(secrets::update_many),
+        )
+        .route(
+            "/v1/apps/{app}/secrets/{name}",
+            get(secrets::get).post(secrets::set).delete(secrets::delete),
+        )
+        .route(
+            "/v1/apps/{app}/ip_assignments",
+            get(ips::list).post(ips::assign),
+        )
+        .route(
+            "/v1/apps/{app}/ip_assignments/{ip}",
+            axum::routing::delete(ips::delete),
+        )
+        .route("/api/v1/apps/{app}/logs", get(logs::poll))
+        .route("/api/v1/releases", post(releases::create))
+        .route(
+            "/api/v1/releases/{id}",
+            axum::routing::patch(releases::update),
+        )
+        .route(
+            "/api/v1/apps/{app}/releases/current",
+            get(releases::current),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(from_fn_with_state(
+            emulator.clone(),
+            crate::faults::middleware,
+        ))
+        .layer(from_fn(auth::require_token))
+        .layer(from_fn_with_state(
+            emulator.clone(),
+            crate::recorder::middleware,
+        ))
+        .with_state(emulator)
+}
+
+fn app<'a>(state: &'a State, name: &str) -> ApiResult<&'a App> {
+    state
+        .app(name)
+        .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+}
+
+fn app_mut<'a>(state: &'a mut State, name: &str) -> ApiResult<&'a mut App> {
+    state
+        .app_mut(name)
+        .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+}
+
+fn machine<'a>(app: &'a App, id: &str) -> ApiResult<&'a Machine> {
+    app.machine(id).ok_or_else(|| machine_not_found(id))
+}
+
+/// A machine that can still be changed: destroyed machines stay readable
+/// for a while, but every mutation answers 404 as if they were gone.
+fn live_machine_mut<'a>(app: &'a mut App, id: &str) -> ApiResult<&'a mut Machine> {
+    app.machine_mut(id)
+        .filter(|m| !m.state.is_gone())
+        .ok_or_else(|| machine_not_found(id))
+}
+
+fn machine_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("machine {id} not found"))
+}
+
+fn lease_nonce(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("fly-machine-lease-nonce")
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Mutations of a leased machine need the lease's nonce.
+fn guard_lease(machine: &Machine, nonce: Option<&str>) -> ApiResult<()> {
+    match machine.active_lease() {
+        Some(lease) if nonce != Some(lease.nonce.as_str()) => Err(lease_held(lease)),
+        _ => Ok(()),
+    }
+}
+
+fn lease_held(lease: &crate::state::Lease) -> ApiError {
+    ApiError::conflict(format!(
+        "lease currently held by {}, expires at {}",
+        lease.owner,
+        rfc3339(lease.expires_at)
+    ))
+}

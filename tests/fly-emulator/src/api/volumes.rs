@@ -1,0 +1,224 @@
+//! Volumes: create (or fork with `source_volume_id`), list, get, update,
+//! extend, delete. Attachment is derived from machine configs.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiResult, JsonBody};
+use super::{app, app_mut, views};
+use crate::emulator::Emulator;
+use crate::ids;
+use crate::state::{App, Volume};
+
+const DEFAULT_REGION: &str = "iad";
+
+pub async fn list(
+    State(emulator): State<Arc<Emulator>>,
+    Path(app_name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    emulator.read(|state| {
+        let app = app(state, &app_name)?;
+        Ok(Json(
+            app.volumes
+                .iter()
+                .map(|volume| views::volume(app, volume))
+                .collect(),
+        ))
+    })
+}
+
+pub async fn get(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.read(|state| {
+        let app = app(state, &app_name)?;
+        Ok(Json(views::volume(app, volume(app, &id)?)))
+    })
+}
+
+fn volume<'a>(app: &'a App, id: &str) -> ApiResult<&'a Volume> {
+    app.volume(id)
+        .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
+}
+
+fn volume_mut<'a>(app: &'a mut App, id: &str) -> ApiResult<&'a mut Volume> {
+    app.volumes
+        .iter_mut()
+        .find(|v| v.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
+}
+
+/// fly-go's `CreateVolumeRequest` (placement hints like `compute` are accepted and ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateVolume {
+    name: String,
+    region: Option<String>,
+    size_gb: Option<u64>,
+    encrypted: Option<bool>,
+    require_unique_zone: Option<bool>,
+    snapshot_retention: Option<u64>,
+    auto_backup_enabled: Option<bool>,
+    fstype: Option<String>,
+    snapshot_id: Option<String>,
+    source_volume_id: Option<String>,
+}
+
+pub async fn create(
+    State(emulator): State<Arc<Emulator>>,
+    Path(app_name): Path<String>,
+    JsonBody(body): JsonBody<CreateVolume>,
+) -> ApiResult<Json<Value>> {
+    if !valid_volume_name(&body.name) {
+        return Err(ApiError::bad_request(format!(
+            "invalid volume name {:?}: up to 30 lowercase letters, digits and underscores",
+            body.name
+        )));
+    }
+    if body.snapshot_id.is_some() {
+        return Err(ApiError::bad_request(
+            "restoring from a snapshot is not emulated",
+        ));
+    }
+    emulator.write(|state| {
+        let app = app_mut(state, &app_name)?;
+        let source = body
+            .source_volume_id
+            .as_deref()
+            .map(|id| volume(app, id))
+            .transpose()?;
+        let region = body
+            .region
+            .clone()
+            .or_else(|| source.map(|s| s.region.clone()))
+            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let minimum = source.map_or(1, |s| s.size_gb);
+        let size_gb = body.size_gb.unwrap_or(minimum);
+        if size_gb < minimum {
+            return Err(ApiError::bad_request(format!(
+                "size_gb must be at least {minimum} (the source volume's size)"
+            )));
+        }
+        let unique_zone = body.require_unique_zone.unwrap_or(true) && source.is_none();
+        let zone = pick_zone(app, &body.name, &region, unique_zone);
+        let volume = Volume {
+            id: ids::volume_id(),
+            name: body.name.clone(),
+            region,
+            zone,
+            size_gb,
+            encrypted: body.encrypted.unwrap_or(true),
+            fstype: body.fstype.clone().unwrap_or_else(|| "ext4".to_string()),
+            snapshot_retention: body.snapshot_retention.unwrap_or(5),
+            auto_backup_enabled: body.auto_backup_enabled.unwrap_or(true),
+            source_volume_id: body.source_volume_id.clone(),
+            created_at: SystemTime::now(),
+        };
+        let rendered = views::volume(app, &volume);
+        app.volumes.push(volume);
+        Ok(Json(rendered))
+    })
+}
+
+fn valid_volume_name(name: &str) -> bool {
+    (1..=30).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A 4-hex-digit zone; with `unique`, one no same-named volume in the region uses.
+fn pick_zone(app: &App, name: &str, region: &str, unique: bool) -> String {
+    loop {
+        let zone = format!("{:04x}", fastrand::u16(..));
+        let taken = app
+            .volumes
+            .iter()
+            .any(|v| v.name == name && v.region == region && v.zone == zone);
+        if !unique || !taken {
+            return zone;
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateVolume {
+    snapshot_retention: Option<u64>,
+    auto_backup_enabled: Option<bool>,
+}
+
+pub async fn update(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<UpdateVolume>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let app = app_mut(state, &app_name)?;
+        let volume = volume_mut(app, &id)?;
+        if let Some(retention) = body.snapshot_retention {
+            volume.snapshot_retention = retention;
+        }
+        if let Some(enabled) = body.auto_backup_enabled {
+            volume.auto_backup_enabled = enabled;
+        }
+        let volume = volume.clone();
+        Ok(Json(views::volume(app, &volume)))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExtendVolume {
+    size_gb: u64,
+}
+
+pub async fn extend(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ExtendVolume>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let app = app_mut(state, &app_name)?;
+        let volume = volume_mut(app, &id)?;
+        if body.size_gb <= volume.size_gb {
+            return Err(ApiError::bad_request(format!(
+                "size_gb must be greater than the current size ({} GB)",
+                volume.size_gb
+            )));
+        }
+        volume.size_gb = body.size_gb;
+        let volume = volume.clone();
+        Ok(Json(
+            json!({"volume": views::volume(app, &volume), "needs_restart": false}),
+        ))
+    })
+}
+
+pub async fn delete(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let app = app_mut(state, &app_name)?;
+        let index = app
+            .volumes
+            .iter()
+            .position(|v| v.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))?;
+        if let Some(machine) = app.attached_machine(&id) {
+            return Err(ApiError::bad_request(format!(
+                "volume {id} is attached to machine {machine}; destroy the machine first"
+            )));
+        }
+        let volume = app.volumes.remove(index);
+        let mut rendered = views::volume(app, &volume);
+        rendered["state"] = json!("destroyed");
+        Ok(Json(rendered))
+    })
+}

@@ -1,0 +1,181 @@
+//! The emulator-only control API under `/_emulator` (no auth): register
+//! images, inject faults, read the request log, tune quirks, reach machines
+//! directly or through the app proxy, and shut down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::error::{ApiError, ApiResult, JsonBody, Query};
+use crate::emulator::Emulator;
+use crate::faults::FaultRule;
+use crate::image::ImageBehaviour;
+use crate::proxy;
+
+pub fn router(emulator: Arc<Emulator>) -> Router {
+    Router::new()
+        .route("/_emulator/images", post(register_image))
+        .route(
+            "/_emulator/faults",
+            get(list_faults).post(add_faults).delete(clear_faults),
+        )
+        .route(
+            "/_emulator/requests",
+            get(list_requests).delete(clear_requests),
+        )
+        .route(
+            "/_emulator/settings",
+            get(get_settings).post(change_settings),
+        )
+        .route(
+            "/_emulator/apps/{app}/machines/{id}/endpoints",
+            get(endpoints),
+        )
+        .route("/_emulator/apps/{app}/proxy", get(app_proxy))
+        .route("/_emulator/shutdown", post(shutdown))
+        .with_state(emulator)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterImage {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    behaviour: ImageBehaviour,
+}
+
+/// Registers (or replaces) an image; machines started later use it.
+async fn register_image(
+    State(emulator): State<Arc<Emulator>>,
+    JsonBody(body): JsonBody<RegisterImage>,
+) -> ApiResult<Json<Value>> {
+    if body.reference.is_empty() {
+        return Err(ApiError::bad_request("ref is required"));
+    }
+    let rendered = json!({"ref": body.reference, "behaviour": body.behaviour});
+    emulator.write(|state| state.images.insert(body.reference, body.behaviour));
+    Ok(Json(rendered))
+}
+
+async fn list_faults(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
+    Json(json!({"rules": emulator.faults.list()}))
+}
+
+/// Accepts one rule or an array of rules.
+async fn add_faults(
+    State(emulator): State<Arc<Emulator>>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let rules = match body {
+        Value::Array(_) => serde_json::from_value::<Vec<FaultRule>>(body),
+        single => serde_json::from_value::<FaultRule>(single).map(|rule| vec![rule]),
+    }
+    .map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?;
+    emulator.faults.add(rules).map_err(ApiError::bad_request)?;
+    Ok(list_faults(State(emulator)).await)
+}
+
+async fn clear_faults(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
+    emulator.faults.clear();
+    Json(json!({"rules": []}))
+}
+
+async fn list_requests(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
+    Json(json!(emulator.requests.all()))
+}
+
+async fn clear_requests(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
+    emulator.requests.clear();
+    Json(json!([]))
+}
+
+async fn get_settings(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
+    Json(json!(emulator.read(|state| state.settings.clone())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsPatch {
+    create_404_window_ms: Option<u64>,
+}
+
+async fn change_settings(
+    State(emulator): State<Arc<Emulator>>,
+    JsonBody(patch): JsonBody<SettingsPatch>,
+) -> Json<Value> {
+    let settings = emulator.write(|state| {
+        if let Some(window) = patch.create_404_window_ms {
+            state.settings.create_404_window_ms = window;
+        }
+        state.settings.clone()
+    });
+    Json(json!(settings))
+}
+
+/// `{"<internal port>": "127.0.0.1:<local port>"}` of the running process;
+/// empty when the machine does not run.
+async fn endpoints(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.read(|state| {
+        let app = state
+            .app(&app_name)
+            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+        let machine = app
+            .machine(&id)
+            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+        let ports = machine
+            .process
+            .as_ref()
+            .map(|process| &process.ports)
+            .into_iter()
+            .flatten();
+        let endpoints: serde_json::Map<String, Value> = ports
+            .map(|(internal, local)| (internal.to_string(), json!(format!("127.0.0.1:{local}"))))
+            .collect();
+        Ok(Json(Value::Object(endpoints)))
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ProxyQuery {
+    internal_port: Option<u16>,
+}
+
+async fn app_proxy(
+    State(emulator): State<Arc<Emulator>>,
+    Path(app_name): Path<String>,
+    Query(query): Query<ProxyQuery>,
+) -> ApiResult<Json<Value>> {
+    emulator
+        .read(|state| state.app(&app_name).map(|_| ()))
+        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    let address = proxy::address(&emulator, &app_name, query.internal_port).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot start proxy: {e}"),
+        )
+    })?;
+    Ok(Json(json!({"address": address.to_string()})))
+}
+
+/// Kills every machine process before answering, then exits the emulator.
+async fn shutdown(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
+    emulator.stop_all_machines().await;
+    let exiting = emulator.clone();
+    tokio::spawn(async move {
+        // Let the response reach the client first.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        exiting.request_exit();
+    });
+    Json(json!({"ok": true}))
+}
