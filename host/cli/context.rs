@@ -39,10 +39,7 @@ pub struct Session {
 
 impl Session {
     pub fn open(global: &Global, checkout: &Checkout) -> anyhow::Result<Self> {
-        let mut workflow = match &checkout.workflow {
-            Some(path) => Workflow::load(path)?,
-            None => Workflow::discover(&checkout.dir)?,
-        };
+        let mut workflow = load_workflow(checkout)?;
         if let Some(config) = &checkout.config {
             workflow.set_param("parse-config", "config", config);
         }
@@ -52,11 +49,7 @@ impl Session {
     /// A session whose workflow ends with the built-in deploy step, given
     /// `params` (from `ferry deploy`'s flags).
     pub fn deploy(global: &Global, checkout: &Checkout, params: &[(&str, String)]) -> anyhow::Result<Self> {
-        let mut workflow = match &checkout.workflow {
-            Some(path) => Workflow::load(path)?,
-            None => Workflow::discover(&checkout.dir)?,
-        }
-        .with_builtin("deploy");
+        let mut workflow = load_workflow(checkout)?.with_builtin("deploy");
         if let Some(config) = &checkout.config {
             workflow.set_param("parse-config", "config", config);
         }
@@ -83,6 +76,9 @@ impl Session {
         if let Some(client) = fly_client()? {
             host.fly = std::sync::Arc::new(ferry_engine::FlyApiReader::new(client));
         }
+        if !workflow.dns.is_empty() {
+            host.dns = std::sync::Arc::new(ferry_engine::DnsZones::new(workflow.dns.clone()));
+        }
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
         Ok(Session { runtime, host, workflow, steps })
     }
@@ -93,11 +89,23 @@ pub fn fly_client() -> anyhow::Result<Option<ferry_fly::FlyClient>> {
     Ok(ferry_fly::FlyClient::from_env().context("configuring the Fly API client")?)
 }
 
-/// What carries out a plan's actions for the checkout in `dir`.
-pub fn providers(dir: &std::path::Path) -> anyhow::Result<ferry_engine::apply::Providers> {
+/// `--workflow FILE`, else the checkout's ferry.toml, else the built-in workflow.
+fn load_workflow(checkout: &Checkout) -> anyhow::Result<Workflow> {
+    Ok(match &checkout.workflow {
+        Some(path) => Workflow::load(path)?,
+        None => Workflow::discover(&checkout.dir)?,
+    })
+}
+
+/// What carries out a plan's actions for the checkout (whose workflow
+/// configures the DNS zones).
+pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Providers> {
+    let zones = load_workflow(checkout)?.dns;
+    let dir = &checkout.dir;
     Ok(ferry_engine::apply::Providers {
         checkout: dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?,
         fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
+        dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(zones)),
     })
 }
 

@@ -27,6 +27,8 @@ pub struct Runner {
     pub event: Value,
     pub repository: String,
     pub run_url: Option<String>,
+    /// The commit the run is for (`GITHUB_SHA`).
+    pub sha: Option<String>,
     output: Option<PathBuf>,
     summary: Option<PathBuf>,
 }
@@ -51,6 +53,7 @@ impl Runner {
             event,
             repository: var("GITHUB_REPOSITORY").unwrap_or_default(),
             run_url,
+            sha: var("GITHUB_SHA"),
             output: var("GITHUB_OUTPUT").map(PathBuf::from),
             summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         })

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const STEPS: &[(&str, &[&str])] = &[
     ("parse-config", &["log", "clock", "checkout", "fly"]),
     ("deploy", &["log", "clock", "fly"]),
+    ("cutover", &["log", "clock", "dns"]),
 ];
 
 fn main() {

@@ -54,6 +54,18 @@ fn config_images(world: &FlyWorld) -> Vec<String> {
     images
 }
 
+/// The web group's machine ids, sorted (the spearhead first).
+fn web_ids(world: &FlyWorld) -> Vec<String> {
+    let mut web: Vec<String> = world
+        .machines(APP)
+        .into_iter()
+        .filter(|m| m["config"]["metadata"]["fly_process_group"] == "web")
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    web.sort();
+    web
+}
+
 /// Creates the API received whose machine metadata has `key` = `value`.
 fn creates_with(world: &FlyWorld, key: &str, value: &str) -> usize {
     world
@@ -208,13 +220,7 @@ fn a_lease_held_by_someone_else_stops_the_deploy_and_names_the_holder() {
 #[test]
 fn an_api_failure_mid_rollout_puts_the_updated_machines_back() {
     let world = running_v1();
-    let mut web: Vec<String> = world
-        .machines(APP)
-        .into_iter()
-        .filter(|m| m["config"]["metadata"]["fly_process_group"] == "web")
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    web.sort();
+    let web = web_ids(&world);
     // The spearhead (first by id) succeeds; the update of the second gets a 503.
     world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
     let report = fails_and_v1_serves(&world, &["--image", V2, "--skip-release-command"]);
@@ -285,13 +291,7 @@ fn a_first_deploy_killed_after_creating_machines_does_not_create_them_again() {
 #[test]
 fn a_rollout_failing_after_its_canary_passed_leaves_no_canary_behind() {
     let world = running_v1();
-    let mut web: Vec<String> = world
-        .machines(APP)
-        .into_iter()
-        .filter(|m| m["config"]["metadata"]["fly_process_group"] == "web")
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    web.sort();
+    let web = web_ids(&world);
     world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
     fails_and_v1_serves(&world, &["--image", V2, "--strategy", "canary", "--skip-release-command"]);
     assert_eq!(creates_with(&world, "fly_canary", "true"), 2, "the canaries ran and passed");
@@ -327,4 +327,52 @@ fn a_deploy_killed_mid_batch_is_finished_by_the_next_run() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(world.machine_ids(APP), before, "no duplicate machines");
     assert_eq!(world.versions(APP), ["slow", "slow"]);
+}
+
+/// `ferry ci` as the action runs it, for `event`, with the Fly emulator and
+/// a GitHub fake; returns (code, stderr, outputs, summary).
+fn ci(world: &FlyWorld, github: &crate::support::github::FakeGitHub, event: &str, payload: Value, sha: &str) -> (i32, String, String, String) {
+    let files = world.state_dir().join("runner");
+    let mut cmd = world.ferry();
+    cmd.arg("ci").arg("--dir").arg(world.checkout.path()).env("GITHUB_SHA", sha);
+    let runner = crate::support::github::Runner::new(&files, github, event, &payload);
+    let (code, _, stderr) = crate::support::run(runner.apply(&mut cmd));
+    (code, stderr, runner.outputs(), runner.summary())
+}
+
+fn output(outputs: &str, key: &str) -> Option<String> {
+    outputs.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+}
+
+#[test]
+fn a_pull_request_shows_the_deploy_plan_and_the_merge_deploys_it_and_reports_on_the_commit() {
+    use crate::support::github::{FakeGitHub, OWNER, REPO};
+    let world = running_v1();
+    let sha = "c0ffee0000000000000000000000000000000001";
+    world.healthy(&format!("registry.fly.io/shop:{sha}"), "v2");
+    let workflow = "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"deploy\"\nparams = { image = \"registry.fly.io/shop:${GITHUB_SHA}\", skip-release-command = true }\n";
+    std::fs::write(world.checkout.path().join("ferry.toml"), workflow).unwrap();
+    let github = FakeGitHub::start("");
+    github.state().pulls.insert(7, (sha.into(), format!("{OWNER}/{REPO}")));
+
+    let pr = json!({"action": "synchronize", "number": 7, "pull_request": {"number": 7, "head": {"sha": sha, "repo": {"full_name": format!("{OWNER}/{REPO}")}}}});
+    let (code, stderr, outputs, _) = ci(&world, &github, "pull_request", pr, sha);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(output(&outputs, "has-changes").as_deref(), Some("true"));
+    let comment = &github.comments_on(7)[0].body;
+    assert!(comment.contains("spearhead") && comment.contains(&format!("registry.fly.io/shop:{sha}")), "{comment}");
+    assert_eq!(world.versions(APP), ["v1", "v1"], "a plan changes nothing");
+
+    let (code, stderr, outputs, summary) = ci(&world, &github, "push", json!({"ref": "refs/heads/main", "after": sha}), sha);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+    assert_eq!(output(&outputs, "release-version").as_deref(), Some("2"));
+    assert_eq!(output(&outputs, "image"), Some(format!("registry.fly.io/shop:{sha}")));
+    assert_eq!(output(&outputs, "machine-ids").unwrap().split(',').count(), 3);
+    assert!(summary.contains("now runs release ferry-"), "{summary}");
+    let commits = github.state().commit_comments.clone();
+    assert_eq!(commits.len(), 1);
+    assert_eq!(commits[0].0, sha);
+    assert!(commits[0].1.contains("Applied") && commits[0].1.contains("now runs release"), "{}", commits[0].1);
 }

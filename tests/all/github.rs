@@ -9,7 +9,7 @@ use ferry_github::{CommentMode, GitHub};
 use ferry_state::StateStore;
 use ferry_test_guests as guests;
 
-use crate::support::github::{BOT, FakeGitHub, OWNER, REPO};
+use crate::support::github::{BOT, FakeGitHub, OWNER, REPO, Runner};
 use crate::support::{checkout, run, sha256_hex};
 
 fn client(fake: &FakeGitHub) -> GitHub {
@@ -143,34 +143,15 @@ impl Job {
 
     /// Runs `ferry ci` for `event` with `payload`; returns (code, stdout, stderr, outputs, summary).
     fn run(&self, fake: &FakeGitHub, event: &str, payload: serde_json::Value, extra_env: &[(&str, &str)]) -> (i32, String, String, String, String) {
-        let files = self.path().join(".runner");
-        std::fs::create_dir_all(&files).unwrap();
-        let (event_path, output, summary) = (files.join("event.json"), files.join("output"), files.join("summary.md"));
-        std::fs::write(&event_path, payload.to_string()).unwrap();
-        let _ = std::fs::remove_file(&output);
-        let _ = std::fs::remove_file(&summary);
+        let runner = Runner::new(&self.path().join(".runner"), fake, event, &payload);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        cmd.arg("ci")
-            .current_dir(self.path())
-            .env("FERRY_CACHE_DIR", self.path().join(".cache"))
-            .env("FERRY_LOG", "info")
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_EVENT_NAME", event)
-            .env("GITHUB_EVENT_PATH", &event_path)
-            .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
-            .env("GITHUB_API_URL", &fake.base)
-            .env("GITHUB_SERVER_URL", "https://github.com")
-            .env("GITHUB_RUN_ID", "4242")
-            .env("GITHUB_RUN_ATTEMPT", "1")
-            .env("GITHUB_TOKEN", "ghs_workflowtoken0123")
-            .env("GITHUB_OUTPUT", &output)
-            .env("GITHUB_STEP_SUMMARY", &summary);
+        cmd.arg("ci").current_dir(self.path()).env("FERRY_CACHE_DIR", self.path().join(".cache")).env("FERRY_LOG", "info");
+        runner.apply(&mut cmd);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         let (code, stdout, stderr) = run(&mut cmd);
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        (code, stdout, stderr, read(&output), read(&summary))
+        (code, stdout, stderr, runner.outputs(), runner.summary())
     }
 }
 

@@ -165,7 +165,7 @@ impl FlyReader for SpreadApp {
 fn live_state_adds_regions_images_volumes_and_secret_names() {
     let pc = ParseConfig::new();
     let co = checkout(&[("fly.toml", "app = 'shop'\n[[files]]\nguest_path = '/etc/key'\nsecret_name = 'TLS_KEY'\n"), ("Dockerfile", "FROM alpine\n")]);
-    let host = HostContext { checkout: Some(co.path().into()), fly: Arc::new(SpreadApp) };
+    let host = HostContext { fly: Arc::new(SpreadApp), ..HostContext::for_checkout(co.path()) };
     let app = pc.run(&host, &[]).unwrap();
     let live = app.live.as_ref().unwrap();
     assert_eq!(live.regions, ["ams", "iad", "syd"]);

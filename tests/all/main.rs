@@ -8,6 +8,7 @@ mod apply;
 mod cache;
 mod cli;
 mod config_edit;
+mod cutover;
 mod deploy;
 mod github;
 mod inventory;

@@ -114,3 +114,26 @@ fn workflow_errors_name_the_line_and_key() {
     let (_, _, stderr) = run(ferry(cache.path()).args(["plan", "--dir"]).arg(co.path()));
     assert!(stderr.contains("no built-in step is called `deploy-everything` (built-in: parse-config, deploy)"), "{stderr}");
 }
+
+#[test]
+fn params_read_github_run_variables_but_never_other_environment() {
+    let co = checkout(&[("fly.toml", FLY_TOML)]);
+    let cache = tempfile::tempdir().unwrap();
+    let workflow = "[[steps]]\nname = \"parse-config\"\nparams = { config = \"fly.${FERRY_VAR_STAGE}.toml\" }\n";
+    std::fs::write(co.path().join("ferry.toml"), workflow).unwrap();
+    std::fs::write(co.path().join("fly.staging.toml"), FLY_TOML.replace("app = ", "app = \"staging\"\n#")).unwrap();
+    let (code, stdout, stderr) = run(ferry(cache.path()).env("FERRY_VAR_STAGE", "staging").args(["plan", "--format", "json", "--dir"]).arg(co.path()));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"source\": \"fly.staging.toml\""), "{stdout}");
+
+    let (code, _, stderr) = run(ferry(cache.path()).env_remove("FERRY_VAR_STAGE").args(["plan", "--dir"]).arg(co.path()));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("params.config: `${FERRY_VAR_STAGE}` is not set"), "{stderr}");
+
+    let leaky = "[[steps]]\nname = \"parse-config\"\nparams = { config = \"${FLY_API_TOKEN}\" }\n";
+    std::fs::write(co.path().join("ferry.toml"), leaky).unwrap();
+    let (code, _, stderr) = run(ferry(cache.path()).env("FLY_API_TOKEN", "fo1_secret").args(["plan", "--dir"]).arg(co.path()));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("`${FLY_API_TOKEN}` cannot be read here"), "{stderr}");
+    assert!(!stderr.contains("fo1_secret"));
+}

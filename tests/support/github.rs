@@ -42,6 +42,8 @@ pub struct State {
     /// Set for a personal token: `GET /user` answers with this login.
     pub user: Option<String>,
     pub writes: u64,
+    /// Comments on commits: (sha, body).
+    pub commit_comments: Vec<(String, String)>,
 }
 
 /// The fake server; `base` is the API root (`…/api/v3` for GHES).
@@ -85,6 +87,56 @@ impl FakeGitHub {
 
     pub fn comments_on(&self, issue: u64) -> Vec<Comment> {
         self.state().comments.iter().filter(|c| c.issue == issue).cloned().collect()
+    }
+}
+
+/// The files and environment GitHub Actions gives a step, pointed at a fake.
+pub struct Runner {
+    event_path: std::path::PathBuf,
+    output: std::path::PathBuf,
+    summary: std::path::PathBuf,
+    event: String,
+    api: String,
+}
+
+impl Runner {
+    /// Writes the event payload under `dir`; outputs and summary start empty.
+    pub fn new(dir: &std::path::Path, fake: &FakeGitHub, event: &str, payload: &Value) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let runner = Runner {
+            event_path: dir.join("event.json"),
+            output: dir.join("output"),
+            summary: dir.join("summary.md"),
+            event: event.into(),
+            api: fake.base.clone(),
+        };
+        std::fs::write(&runner.event_path, payload.to_string()).unwrap();
+        let _ = std::fs::remove_file(&runner.output);
+        let _ = std::fs::remove_file(&runner.summary);
+        runner
+    }
+
+    /// Sets the Actions environment on `cmd`.
+    pub fn apply<'c>(&self, cmd: &'c mut std::process::Command) -> &'c mut std::process::Command {
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", &self.event)
+            .env("GITHUB_EVENT_PATH", &self.event_path)
+            .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
+            .env("GITHUB_API_URL", &self.api)
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("GITHUB_TOKEN", "ghs_workflowtoken0123")
+            .env("GITHUB_OUTPUT", &self.output)
+            .env("GITHUB_STEP_SUMMARY", &self.summary)
+    }
+
+    pub fn outputs(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    pub fn summary(&self) -> String {
+        std::fs::read_to_string(&self.summary).unwrap_or_default()
     }
 }
 
@@ -171,6 +223,15 @@ impl Api {
                 let id: u64 = id.parse().unwrap_or(0);
                 s.comments.retain(|c| c.id != id);
                 ResponseTemplate::new(204)
+            }
+            ("POST", true, ["", "commits", sha, "comments"]) => {
+                s.next_id += 1;
+                let id = s.next_id;
+                s.commit_comments.push((sha.to_string(), body["body"].as_str().unwrap_or_default().into()));
+                json_response(201, json!({
+                    "id": id, "body": body["body"], "commit_id": sha, "user": user(BOT),
+                    "html_url": format!("https://github.com/{OWNER}/{REPO}/commit/{sha}#commitcomment-{id}")
+                }))
             }
             ("POST", true, ["", "issues", "comments", _, "reactions"]) => json_response(201, json!({ "id": 1, "content": body["content"] })),
             ("GET", true, ["", "pulls", n]) => {

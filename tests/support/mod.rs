@@ -3,8 +3,14 @@
 
 #![allow(dead_code, reason = "each test module uses a different part")]
 
+/// Real DNS servers (Knot, BIND, PowerDNS) on loopback, shared with ferry-dns's tests.
+#[path = "../../host/providers/dns/tests/support/servers.rs"]
+pub mod dns_servers;
 pub mod fly;
 pub mod github;
+/// A test CA and TLS servers on loopback, shared with ferry-tls's tests.
+#[path = "../../host/providers/tls/tests/support/mod.rs"]
+pub mod tls_servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -87,4 +93,9 @@ pub fn host(dir: &Path) -> HostContext {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `label.example.test.`, the DNS test zone's names.
+pub fn dns_name(label: &str) -> ferry_dns::Name {
+    ferry_dns::Name::new(&format!("{label}.{}", dns_servers::ZONE)).unwrap()
 }

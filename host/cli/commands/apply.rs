@@ -22,7 +22,7 @@ pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateSt
     let session = Session::open(global, &args.checkout)?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
     fail_on_config_errors(plan.app.as_ref())?;
-    let exec = crate::context::providers(&args.checkout.dir)?;
+    let exec = crate::context::providers(&args.checkout)?;
     let opts = ApplyOptions {
         reviewed_hash: args.plan_hash.clone(),
         rollback: !args.no_rollback,

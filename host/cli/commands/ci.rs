@@ -197,10 +197,17 @@ impl Ci<'_> {
             format: PlanFormat::Md,
         };
         let report = super::apply::apply(self.global, &args, &*store)?;
-        let markdown = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, Format::Markdown);
+        let mut markdown = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, Format::Markdown);
+        if let Some(deploy) = super::deploy::DeployResult::of(&report) {
+            markdown.push_str(&format!("\n{}\n", deploy.sentence(&report.outcome)));
+            deploy.set_outputs(self.runner)?;
+        }
         self.runner.summary(&markdown)?;
         self.runner.output("outcome", outcome_name(&report.outcome))?;
         self.runner.output("plan-hash", &report.phase.plan_hash)?;
+        if pull.is_none() && self.runner.event_name == "push" {
+            self.commit_comment(&report.app, &markdown)?;
+        }
         if let Some((pull, _)) = &pull {
             let next = match &report.outcome {
                 Outcome::WaitingApproval { .. } => vec!["To continue past the approval gate, comment `/ferry approve`.".to_string()],
@@ -240,7 +247,7 @@ impl Ci<'_> {
         let store = self.store()?;
         let plan = super::plan::compute(self.global, &self.args.checkout, &self.phase)?;
         let app = apply::app_key(&plan);
-        let journal = apply::abort(&*store, &crate::context::providers(&self.args.checkout.dir)?, &app, run.as_deref(), &crate::context::owner(), crate::context::LOCK_TTL_MS)?;
+        let journal = apply::abort(&*store, &crate::context::providers(&self.args.checkout)?, &app, run.as_deref(), &crate::context::owner(), crate::context::LOCK_TTL_MS)?;
         let markdown = ferry_render::journal(&journal, Format::Markdown);
         self.runner.summary(&markdown)?;
         self.runner.output("outcome", "aborted")?;
@@ -248,6 +255,26 @@ impl Ci<'_> {
             self.comment(pull.number, &Marker::new("apply", &app), &markdown, &[], false)?;
         }
         Ok(exit::OK)
+    }
+
+    /// Reports a push's apply on its commit, where the people who merged see it.
+    fn commit_comment(&self, app: &str, markdown: &str) -> anyhow::Result<()> {
+        let (Some(github), Some(sha)) = (&self.github, self.runner.event["after"].as_str().or(self.runner.sha.as_deref())) else {
+            return Ok(());
+        };
+        let masker = crate::mask::Masker::global();
+        let parts: Vec<String> = comment::comment(&Marker::new("apply", app), markdown, self.runner.run_url.as_deref(), &[])
+            .iter()
+            .map(|p| masker.mask(p))
+            .collect();
+        match github.commit_comment(sha, &parts) {
+            Ok(url) => self.runner.output("comment-url", &url),
+            Err(e) if e.is_forbidden() => {
+                self.runner.warning("could not comment on the commit (the token needs `contents: write`); the results are in the job summary");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Posts (or updates) ferry's comment; a read-only token (a fork's PR)

@@ -29,11 +29,11 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
     };
-    let report = apply::apply(&*store, &providers(&args.checkout.dir)?, &plan, &opts)?;
+    let report = apply::apply(&*store, &providers(&args.checkout)?, &plan, &opts)?;
     let result = DeployResult::gather(&report, &plan);
     super::print(&result.render(&report, args.format))?;
     if in_github_actions() {
-        result.set_outputs()?;
+        result.set_outputs(&crate::runner::Runner::from_env()?)?;
     }
     Ok(super::apply::exit_code(&report.outcome))
 }
@@ -83,7 +83,7 @@ fn announce(plan: &Plan) {
 
 /// What a deploy left running, read back from the API afterwards (so it is
 /// true after a rollback as well).
-struct DeployResult {
+pub(super) struct DeployResult {
     app: String,
     release_id: Option<String>,
     release_version: Option<String>,
@@ -92,6 +92,12 @@ struct DeployResult {
 }
 
 impl DeployResult {
+    /// The result of a plan that deployed to Fly, if it did.
+    pub(super) fn of(report: &ApplyReport) -> Option<Self> {
+        let plan = &report.phase.plan;
+        plan.steps.iter().any(|s| s.step == "deploy").then(|| Self::gather(report, plan))
+    }
+
     fn gather(report: &ApplyReport, plan: &Plan) -> Self {
         let app = plan.app.as_ref().and_then(|a| a.app.clone()).unwrap_or_else(|| report.app.clone());
         let mut result = DeployResult { app, release_id: None, release_version: None, image: None, machines: Vec::new() };
@@ -131,26 +137,32 @@ impl DeployResult {
             }
             other => {
                 let mut out = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(other));
-                let release = match (&self.release_id, &self.release_version) {
-                    (Some(id), Some(v)) => format!("release {id} (v{v})"),
-                    _ => "no release".into(),
-                };
-                let verb = if matches!(report.outcome, Outcome::Applied | Outcome::AlreadyApplied) { "now runs" } else { "still runs" };
-                out.push_str(&format!(
-                    "\n{} {verb} {release}, image {}, on {} machine(s): {}\n",
-                    self.app,
-                    self.image.as_deref().unwrap_or("-"),
-                    self.machines.len(),
-                    self.machines.join(", ")
-                ));
+                out.push('\n');
+                out.push_str(&self.sentence(&report.outcome));
+                out.push('\n');
                 out
             }
         }
     }
 
+    /// "shop now runs release ferry-1a2b (v3), image …, on 3 machine(s): …"
+    pub(super) fn sentence(&self, outcome: &Outcome) -> String {
+        let release = match (&self.release_id, &self.release_version) {
+            (Some(id), Some(v)) => format!("release {id} (v{v})"),
+            _ => "no release".into(),
+        };
+        let verb = if matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied) { "now runs" } else { "still runs" };
+        format!(
+            "{} {verb} {release}, image {}, on {} machine(s): {}",
+            self.app,
+            self.image.as_deref().unwrap_or("-"),
+            self.machines.len(),
+            self.machines.join(", ")
+        )
+    }
+
     /// Step outputs for the workflow's later steps.
-    fn set_outputs(&self) -> anyhow::Result<()> {
-        let runner = crate::runner::Runner::from_env()?;
+    pub(super) fn set_outputs(&self, runner: &crate::runner::Runner) -> anyhow::Result<()> {
         runner.output("release-id", self.release_id.as_deref().unwrap_or(""))?;
         runner.output("release-version", self.release_version.as_deref().unwrap_or(""))?;
         runner.output("image", self.image.as_deref().unwrap_or(""))?;

@@ -21,7 +21,7 @@ fn app(global: &Global, args: &RunArgs) -> anyhow::Result<String> {
 pub fn abort(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let app = app(global, args)?;
     let store = state_store(&args.state, &args.checkout.dir)?;
-    let exec = crate::context::providers(&args.checkout.dir)?;
+    let exec = crate::context::providers(&args.checkout)?;
     let journal = apply::abort(&*store, &exec, &app, args.run.as_deref(), &owner(), LOCK_TTL_MS)?;
     super::print(&ferry_render::journal(&journal, super::plan::format(args.format)))?;
     let failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));

@@ -7,11 +7,13 @@
 //! the next -> a plan.
 
 pub mod apply;
+pub mod dns;
 pub mod fly_reader;
 pub mod planner;
 pub mod resolve;
 pub mod workflow;
 
+pub use dns::DnsZones;
 pub use fly_reader::FlyApiReader;
 pub use planner::{PlanError, plan};
 pub use resolve::{ResolveError, ResolvedStep, StepOrigin, resolve};

@@ -16,6 +16,16 @@
 //! grants = ["log", "checkout"]
 //! deadline = "2s"
 //! params = { region = "ams" }
+//!
+//! [[steps]]
+//! name = "deploy"                # a built-in step with parameters; `${…}`
+//! params = { image = "registry.fly.io/shop:${GITHUB_SHA}" }  # reads GitHub's run variables
+//!
+//! [dns.zones."example.com."]     # a zone steps may read and ferry may change
+//! provider = "rfc2136"           # or "powerdns" (url, api_key_env), "cloudflare" (token_env)
+//! server = "ns1.example.com:53"
+//! tsig_key_env = "FERRY_SECRET_TSIG"   # the env var holding `hmac-sha256:name:secret`
+//! verify = ["ns1.example.com:53", "ns2.example.com:53"]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -41,6 +51,8 @@ pub struct Workflow {
     /// Where it came from; `None` for the default workflow.
     pub file: Option<PathBuf>,
     pub steps: Vec<StepSpec>,
+    /// DNS zones steps may read and the host may change (`[dns.zones]`).
+    pub dns: Vec<crate::dns::ZoneConfig>,
 }
 
 /// One step of a workflow.
@@ -59,7 +71,7 @@ pub struct StepSpec {
 impl Workflow {
     /// The workflow used when a repository has no `ferry.toml`.
     pub fn default_workflow() -> Self {
-        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())] }
+        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())], dns: Vec::new() }
     }
 
     /// The workflow with the built-in step `name` appended, unless it has a
@@ -111,7 +123,9 @@ impl Workflow {
         if steps.is_empty() {
             return Err(invalid("no [[steps]]: a workflow needs at least one step".into()));
         }
-        Ok(Workflow { file: Some(path.to_path_buf()), steps })
+        let dns = raw.dns.map(|d| d.zones).unwrap_or_default();
+        let dns = dns.into_iter().map(|(zone, raw)| crate::dns::ZoneConfig::parse(&zone, raw)).collect::<Result<_, _>>().map_err(&invalid)?;
+        Ok(Workflow { file: Some(path.to_path_buf()), steps, dns })
     }
 }
 
@@ -150,8 +164,16 @@ fn unknown_key_offset(text: &str, from: usize, message: &str) -> Option<usize> {
 #[serde(deny_unknown_fields)]
 struct RawWorkflow {
     limits: Option<RawLimits>,
+    dns: Option<RawDns>,
     #[serde(default)]
     steps: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    #[serde(default)]
+    zones: std::collections::BTreeMap<String, crate::dns::RawZone>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -198,6 +220,41 @@ fn bytes(text: &str, what: &str) -> Result<u64, String> {
     Ok(size.as_u64())
 }
 
+/// Expands `${NAME}` in a parameter from the environment, for values a
+/// workflow file cannot know, such as the image CI just built
+/// (`registry.fly.io/app:${GITHUB_SHA}`). Only GitHub's run variables and
+/// `FERRY_VAR_*` can be read: a plan is shown in pull requests, so a param
+/// must never pull in a secret.
+fn expand(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("`${{` without a closing `}}` in `{text}`"))?;
+        let name = &after[..end];
+        if !readable(name) {
+            return Err(format!(
+                "`${{{name}}}` cannot be read here: params may use GitHub's run variables (GITHUB_SHA, GITHUB_REF_NAME, …) \
+                 and FERRY_VAR_* only, so no secret can reach a plan"
+            ));
+        }
+        let value = std::env::var(name).map_err(|_| format!("`${{{name}}}` is not set in the environment"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn readable(name: &str) -> bool {
+    const GITHUB: &[&str] = &[
+        "GITHUB_SHA", "GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_HEAD_REF", "GITHUB_BASE_REF", "GITHUB_RUN_ID",
+        "GITHUB_RUN_NUMBER", "GITHUB_RUN_ATTEMPT", "GITHUB_REPOSITORY", "GITHUB_ACTOR", "GITHUB_EVENT_NAME",
+    ];
+    GITHUB.contains(&name) || (name.starts_with("FERRY_VAR_") && name.len() > "FERRY_VAR_".len())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
@@ -218,7 +275,7 @@ impl RawStep {
             .params
             .into_iter()
             .map(|(k, v)| match v {
-                toml::Value::String(s) => Ok((k, s)),
+                toml::Value::String(s) => expand(&s).map(|s| (k.clone(), s)).map_err(|e| format!("params.{k}: {e}")),
                 toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => Ok((k, v.to_string())),
                 _ => Err(format!("params.{k} must be a string, number or boolean")),
             })

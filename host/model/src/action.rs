@@ -75,6 +75,51 @@ pub enum Operation {
     FlyCreateVolume(FlyVolume),
     #[component(name = "fly-allocate-ip")]
     FlyAllocateIp(FlyIp),
+    #[component(name = "dns-change")]
+    DnsChange(DnsChange),
+    #[component(name = "tls-check")]
+    TlsCheck(TlsCheck),
+    #[component(name = "dns-verify")]
+    DnsVerify(DnsVerify),
+}
+
+/// A DNS record set: every value of one name and type, with its TTL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct DnsRrset {
+    pub name: String,
+    pub rtype: String,
+    pub ttl: u32,
+    pub values: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct DnsChange {
+    pub zone: String,
+    pub expected: Option<DnsRrset>,
+    pub new: Option<DnsRrset>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct TlsCheck {
+    pub address: String,
+    #[component(name = "server-name")]
+    pub server_name: String,
+    #[component(name = "min-days-left")]
+    pub min_days_left: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct DnsVerify {
+    pub zone: String,
+    pub expected: DnsRrset,
+    #[component(name = "previous-ttl")]
+    pub previous_ttl: u32,
+    #[component(name = "timeout-ms")]
+    pub timeout_ms: u64,
 }
 
 /// One Fly Machine as a deploy wants it.

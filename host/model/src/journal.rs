@@ -80,6 +80,8 @@ pub enum UndoData {
     /// Ids of what existed before a create (volumes, IPs), so the undo
     /// removes only what the action added.
     FlyExisting { ids: Vec<String> },
+    /// The record set a DNS change replaced (`None`: it did not exist).
+    DnsPrevious { previous: Option<crate::DnsRrset> },
 }
 
 /// A machine as it was before an action changed it.

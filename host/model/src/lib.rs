@@ -18,7 +18,7 @@ mod plan;
 mod step;
 
 pub use action::{
-    Action, ConfigEdit, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
+    Action, ConfigEdit, DnsChange, DnsRrset, DnsVerify, FlyIp, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
     Operation, Risk, Undo,
 };
 pub use app::{

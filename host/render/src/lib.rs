@@ -84,5 +84,8 @@ pub(crate) fn operation_name(op: &ferry_model::Operation) -> &'static str {
         ferry_model::Operation::FlySetMetadata(_) => "set-metadata",
         ferry_model::Operation::FlyCreateVolume(_) => "create-volume",
         ferry_model::Operation::FlyAllocateIp(_) => "allocate-ip",
+        ferry_model::Operation::DnsChange(_) => "dns-change",
+        ferry_model::Operation::TlsCheck(_) => "tls-check",
+        ferry_model::Operation::DnsVerify(_) => "dns-verify",
     }
 }

@@ -108,8 +108,58 @@ fn step(out: &mut String, section: &StepSection) {
         for (i, a) in section.actions.iter().enumerate() {
             let _ = writeln!(out, "| {} | {} | {} | {} |", i + 1, cell(&a.summary), a.risk.as_str(), cell(&undo_text(&a.undo)));
         }
+        action_details(out, section);
+        dns_changes(out, section);
     }
     out.push_str("\n</details>\n\n");
+}
+
+/// Record changes as a table, old -> new, the way DNS people review them.
+fn dns_changes(out: &mut String, section: &StepSection) {
+    let show = |r: Option<&ferry_model::DnsRrset>| match r {
+        Some(r) => format!("{} (ttl {})", r.values.join(", "), r.ttl),
+        None => "none".into(),
+    };
+    let rows: Vec<String> = section
+        .actions
+        .iter()
+        .filter_map(|a| match &a.operation {
+            ferry_model::Operation::DnsChange(c) => {
+                let r = c.new.as_ref().or(c.expected.as_ref())?;
+                Some(format!("| {} | {} | {} | {} |", cell(&r.name), cell(&r.rtype), cell(&show(c.expected.as_ref())), cell(&show(c.new.as_ref()))))
+            }
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("\n| Record | Type | Old | New |\n|---|---|---|---|\n");
+    for row in rows {
+        out.push_str(&row);
+        out.push('\n');
+    }
+}
+
+/// Each distinct detail once, with the actions it explains: a rollout's
+/// batches share one ("Changes: image a -> b …"), so it is read once.
+fn action_details(out: &mut String, section: &StepSection) {
+    let mut details: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, a) in section.actions.iter().enumerate() {
+        let Some(d) = a.detail.as_deref() else { continue };
+        match details.iter_mut().find(|(text, _)| *text == d) {
+            Some((_, numbers)) => numbers.push(i + 1),
+            None => details.push((d, vec![i + 1])),
+        }
+    }
+    if details.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for (d, numbers) in details {
+        let which: Vec<String> = numbers.iter().map(usize::to_string).collect();
+        let _ = writeln!(out, "- **{}**: {}", which.join(", "), text(d));
+    }
 }
 
 /// Escapes untrusted text for Markdown: no HTML (so nothing can open or

@@ -22,10 +22,12 @@ pub enum Capability {
     Checkout,
     /// Read-only Fly.io queries (`ferry:step/fly`).
     Fly,
+    /// Read-only DNS queries of configured zones (`ferry:step/dns`).
+    Dns,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [Capability::Log, Capability::Clock, Capability::Checkout, Capability::Fly];
+    pub const ALL: [Capability; 5] = [Capability::Log, Capability::Clock, Capability::Checkout, Capability::Fly, Capability::Dns];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +35,7 @@ impl Capability {
             Capability::Clock => "clock",
             Capability::Checkout => "checkout",
             Capability::Fly => "fly",
+            Capability::Dns => "dns",
         }
     }
 

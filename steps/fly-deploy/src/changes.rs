@@ -111,17 +111,13 @@ fn new_group(app: &AppSpec, group: &ProcessGroup, options: &Options, release: &R
     })
 }
 
-/// `initial_size` ("10gb", "500mb", "3") in whole GB; 1 GB by default, as flyctl.
+/// `initial_size` ("10gb", "500mb", "3") in whole GB, rounded up; a bare
+/// number is GB, as flyctl reads it; 1 GB by default.
 fn size_gb(text: Option<&str>) -> u32 {
-    let Some(text) = text.map(|t| t.trim().to_ascii_lowercase()) else { return 1 };
-    let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let n: u32 = digits.parse().unwrap_or(1);
-    let unit = text[digits.len()..].trim();
-    match unit {
-        "mb" | "m" => n.div_ceil(1024).max(1),
-        "tb" | "t" => n.saturating_mul(1024),
-        _ => n.max(1),
-    }
+    let Some(text) = text.map(str::trim) else { return 1 };
+    let with_unit = if text.chars().all(|c| c.is_ascii_digit()) { format!("{text}gb") } else { text.to_string() };
+    let mb = ferry_step_sdk::units::size_mb(&with_unit).unwrap_or(1024);
+    u32::try_from(mb.div_ceil(1024)).unwrap_or(u32::MAX).max(1)
 }
 
 #[cfg(test)]

@@ -150,30 +150,14 @@ fn invalid(message: &str) -> StepError {
     StepError::InvalidInput(Problem { message: message.to_string(), location: None })
 }
 
-/// `90s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
+/// A Go duration (`90s`, `5m`, `1h30m`, `500ms`), or a bare number of
+/// seconds as fly.toml's `wait_timeout` allows; zero is not a timeout.
 pub fn parse_duration_ms(text: &str) -> Option<u64> {
-    if let Ok(secs) = text.parse::<u64>() {
-        return secs.checked_mul(1000);
-    }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(digits);
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_len);
-        let value: f64 = number.parse().ok()?;
-        let scale = match unit {
-            "ms" => 1.0,
-            "s" => 1000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            _ => return None,
-        };
-        total = total.checked_add((value * scale) as u64)?;
-        rest = next;
-    }
-    (total > 0).then_some(total)
+    let ms = match text.parse::<u64>() {
+        Ok(secs) => secs.checked_mul(1000),
+        Err(_) => ferry_step_sdk::units::go_duration_ms(text),
+    };
+    ms.filter(|ms| *ms > 0)
 }
 
 /// Milliseconds as a Go duration string, the form the Machines API takes.

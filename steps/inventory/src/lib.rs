@@ -45,7 +45,7 @@ pub mod heroku;
 mod live;
 pub mod node;
 pub mod read;
-mod units;
+use ferry_step_sdk::units;
 
 use ferry_step_sdk::types::{
     AppKind, AppSpec, Check, Experimental, Finding, Location, MachineDefaults, Platform, Problem, Process, Severity,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferry_model::Operation;
 use ferry_model::journal::UndoData;
 
+use super::dns::DnsOps;
 use super::fly::FlyOps;
 
 /// Why an operation could not be carried out.
@@ -35,6 +36,8 @@ pub struct Providers {
     pub checkout: PathBuf,
     /// `None` when no Fly API token is configured.
     pub fly: Option<FlyOps>,
+    /// The zones the workflow configures.
+    pub dns: DnsOps,
 }
 
 impl Providers {
@@ -43,15 +46,29 @@ impl Providers {
     }
 }
 
-/// Operations the Fly provider carries out.
-fn is_fly(op: &Operation) -> bool {
-    !matches!(op, Operation::EditConfig(_) | Operation::Approval(_) | Operation::WaitMs(_))
+/// Which provider carries an operation out.
+#[derive(PartialEq)]
+enum Provider {
+    /// The checkout and the clock, here.
+    Local,
+    Fly,
+    Dns,
+}
+
+fn provider(op: &Operation) -> Provider {
+    match op {
+        Operation::EditConfig(_) | Operation::Approval(_) | Operation::WaitMs(_) => Provider::Local,
+        Operation::DnsChange(_) | Operation::TlsCheck(_) | Operation::DnsVerify(_) => Provider::Dns,
+        _ => Provider::Fly,
+    }
 }
 
 impl Executor for Providers {
     fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
-        if is_fly(op) {
-            return self.fly()?.prepare(op);
+        match provider(op) {
+            Provider::Fly => return self.fly()?.prepare(op),
+            Provider::Dns => return self.dns.prepare(op),
+            Provider::Local => {}
         }
         match op {
             Operation::EditConfig(edit) => {
@@ -64,8 +81,10 @@ impl Executor for Providers {
     }
 
     fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        if is_fly(op) {
-            return self.fly()?.execute(op, keepalive);
+        match provider(op) {
+            Provider::Fly => return self.fly()?.execute(op, keepalive),
+            Provider::Dns => return self.dns.execute(op),
+            Provider::Local => {}
         }
         match op {
             Operation::EditConfig(edit) => {
@@ -81,8 +100,10 @@ impl Executor for Providers {
     }
 
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
-        if is_fly(op) {
-            return self.fly()?.observe(op);
+        match provider(op) {
+            Provider::Fly => return self.fly()?.observe(op),
+            Provider::Dns => return self.dns.observe(op),
+            Provider::Local => {}
         }
         match op {
             Operation::EditConfig(edit) => {
@@ -98,8 +119,10 @@ impl Executor for Providers {
     }
 
     fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
-        if is_fly(op) {
-            return self.fly()?.restore(op, undo);
+        match provider(op) {
+            Provider::Fly => return self.fly()?.restore(op, undo),
+            Provider::Dns => return self.dns.restore(op, undo),
+            Provider::Local => {}
         }
         match (op, undo) {
             (Operation::EditConfig(edit), UndoData::ConfigValue { previous }) => {

@@ -7,6 +7,7 @@
 //! apply asks the executor whether its effect is in place and only runs it
 //! again if not, so no action's effect happens twice.
 
+mod dns;
 mod executor;
 mod fly;
 pub mod hooks;
@@ -22,6 +23,7 @@ use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
 pub use executor::{ExecError, Executor, Providers};
+pub use dns::DnsOps;
 pub use fly::FlyOps;
 use hooks::Point;
 pub use journal_doc::{latest_run, load_journal};

@@ -148,6 +148,22 @@ impl GitHub {
         Ok(matches!(p.permission.as_str(), "admin" | "maintain" | "write"))
     }
 
+    /// Comments on a commit (a push has no pull request to hold a report);
+    /// returns the comment's URL. Long bodies are posted in parts.
+    pub fn commit_comment(&self, sha: &str, parts: &[String]) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Posted {
+            html_url: String,
+        }
+        let route = self.route(&format!("/commits/{sha}/comments"));
+        let mut first = None;
+        for body in parts {
+            let posted: Posted = self.send(http::Method::POST, &route, &serde_json::json!({ "body": body }))?;
+            first.get_or_insert(posted.html_url);
+        }
+        Ok(first.unwrap_or_default())
+    }
+
     /// Adds a reaction (e.g. `eyes`) to a comment, so its author sees ferry took it.
     pub fn react(&self, comment_id: u64, content: &str) -> Result<(), GitHubError> {
         let route = self.route(&format!("/issues/comments/{comment_id}/reactions"));

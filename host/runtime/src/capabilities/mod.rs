@@ -3,6 +3,7 @@
 //! ones a given component may use.
 
 pub mod checkout;
+pub mod dns;
 pub mod fly;
 mod log;
 
@@ -21,6 +22,8 @@ pub struct HostContext {
     pub checkout: Option<PathBuf>,
     /// Read-only Fly queries.
     pub fly: Arc<dyn fly::FlyReader>,
+    /// Read-only DNS queries.
+    pub dns: Arc<dyn dns::DnsReader>,
 }
 
 impl std::fmt::Debug for HostContext {
@@ -32,7 +35,7 @@ impl std::fmt::Debug for HostContext {
 impl HostContext {
     /// A context for a checkout, with no Fly access configured.
     pub fn for_checkout(checkout: impl Into<PathBuf>) -> Self {
-        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured) }
+        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured), dns: Arc::new(dns::Unconfigured) }
     }
 }
 
@@ -43,6 +46,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     clock(&mut linker.instance(&Capability::Clock.interface())?)?;
     checkout::add_to_linker(&mut linker.instance(&Capability::Checkout.interface())?)?;
     fly::add_to_linker(&mut linker.instance(&Capability::Fly.interface())?)?;
+    dns::add_to_linker(&mut linker.instance(&Capability::Dns.interface())?)?;
     Ok(())
 }
 

@@ -1,0 +1,147 @@
+//! DNS and TLS operations of a cutover: record changes made only if the
+//! record still holds what the plan saw, the new host's certificate
+//! checked before traffic moves, and the change verified on every
+//! authoritative server.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ferry_dns::verify;
+use ferry_model::journal::UndoData;
+use ferry_model::{DnsChange, DnsRrset, DnsVerify, Operation, TlsCheck};
+
+use super::executor::ExecError;
+use crate::dns::{DnsZones, from_model, names, to_model};
+
+/// How long a TLS handshake with the new host may take.
+const TLS_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often authoritative servers are asked again while a change spreads.
+const VERIFY_POLL: Duration = Duration::from_millis(500);
+
+/// The DNS side of the executor.
+#[derive(Debug, Default)]
+pub struct DnsOps {
+    zones: DnsZones,
+}
+
+impl DnsOps {
+    pub fn new(zones: DnsZones) -> Self {
+        DnsOps { zones }
+    }
+
+    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+        match op {
+            Operation::DnsChange(c) => Ok(UndoData::DnsPrevious { previous: self.read(&c.zone, target(c)?)? }),
+            _ => Ok(UndoData::None),
+        }
+    }
+
+    pub fn execute(&self, op: &Operation) -> Result<Vec<(String, String)>, ExecError> {
+        match op {
+            Operation::DnsChange(c) => {
+                self.swap(&c.zone, c.expected.as_ref(), c.new.as_ref())?;
+                let what = target(c)?;
+                Ok(vec![("record".into(), format!("{} {}", what.name, what.rtype))])
+            }
+            Operation::TlsCheck(t) => tls_check(t),
+            Operation::DnsVerify(v) => self.verify(v),
+            other => Err(ExecError(format!("not a DNS operation: {other:?}"))),
+        }
+    }
+
+    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+        match op {
+            Operation::DnsChange(c) => Ok(self.read(&c.zone, target(c)?)? == c.new),
+            // Checks are cheap and say something about now: run them again.
+            _ => Ok(false),
+        }
+    }
+
+    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+        match (op, undo) {
+            (Operation::DnsChange(c), UndoData::DnsPrevious { previous }) => {
+                let now = self.read(&c.zone, target(c)?)?;
+                if &now == previous {
+                    return Ok(());
+                }
+                // Put back exactly what was there, but only over what the
+                // change wrote: a later edit by someone else is kept.
+                self.swap(&c.zone, c.new.as_ref(), previous.as_ref())
+            }
+            (_, UndoData::None) => Ok(()),
+            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+        }
+    }
+
+    fn read(&self, zone: &str, like: &DnsRrset) -> Result<Option<DnsRrset>, ExecError> {
+        let provider = self.zones.provider(zone).map_err(ExecError)?;
+        let (zone_name, name, rtype) = names(zone, &like.name, &like.rtype).map_err(ExecError)?;
+        let found = provider.read(&zone_name, &name, &rtype).map_err(|e| ExecError(e.to_string()))?;
+        Ok(found.as_ref().map(to_model))
+    }
+
+    fn swap(&self, zone: &str, expected: Option<&DnsRrset>, new: Option<&DnsRrset>) -> Result<(), ExecError> {
+        let provider = self.zones.provider(zone).map_err(ExecError)?;
+        let zone_name = ferry_dns::Name::new(zone).map_err(|e| ExecError(e.to_string()))?;
+        let expected = expected.map(from_model).transpose().map_err(ExecError)?;
+        let result = match (new.map(from_model).transpose().map_err(ExecError)?, &expected) {
+            (Some(new), _) => provider.replace(&zone_name, expected.as_ref(), &new),
+            (None, Some(old)) => provider.delete(&zone_name, old),
+            (None, None) => Ok(()),
+        };
+        result.map_err(|e| ExecError(e.to_string()))
+    }
+
+    /// Asks every authoritative server until all answer the new record set,
+    /// then says until when resolvers may still hold the old one.
+    fn verify(&self, v: &DnsVerify) -> Result<Vec<(String, String)>, ExecError> {
+        let servers = self.zones.verify_servers(&v.zone).map_err(ExecError)?;
+        let expected = from_model(&v.expected).map_err(ExecError)?;
+        let (zone, name, rtype) = names(&v.zone, &v.expected.name, &v.expected.rtype).map_err(ExecError)?;
+        let started = Instant::now();
+        let report = loop {
+            let report = verify::authoritative(&zone, &name, &rtype, Some(&expected), &servers);
+            if report.all_current() || started.elapsed() >= Duration::from_millis(v.timeout_ms) {
+                break report;
+            }
+            std::thread::sleep(VERIFY_POLL);
+        };
+        if !report.all_current() {
+            return Err(ExecError(format!(
+                "not every authoritative server answers the new {} {} after {} s:\n{report}",
+                v.expected.name,
+                v.expected.rtype,
+                v.timeout_ms / 1000
+            )));
+        }
+        let until = verify::stale_until(v.previous_ttl, SystemTime::now());
+        Ok(vec![
+            ("authoritative".into(), format!("{} of {} servers answer the new value", report.current().len(), servers.len())),
+            ("resolvers-may-cache-old-until".into(), humantime::format_rfc3339_seconds(until).to_string()),
+        ])
+    }
+}
+
+/// The change's record: what it writes, or what it removes.
+fn target(c: &DnsChange) -> Result<&DnsRrset, ExecError> {
+    c.new.as_ref().or(c.expected.as_ref()).ok_or_else(|| ExecError("a DNS change with neither an old nor a new record".into()))
+}
+
+/// The certificate `t.address` serves for `t.server_name`: names, expiry,
+/// trust (system roots, or the bundle in `FERRY_TLS_CA_FILE`).
+fn tls_check(t: &TlsCheck) -> Result<Vec<(String, String)>, ExecError> {
+    let address = std::net::ToSocketAddrs::to_socket_addrs(&t.address)
+        .map_err(|e| ExecError(format!("TLS check: `{}`: {e}", t.address)))?
+        .next()
+        .ok_or_else(|| ExecError(format!("TLS check: `{}` resolves to no address", t.address)))?;
+    let roots = match std::env::var_os("FERRY_TLS_CA_FILE") {
+        Some(path) => ferry_tls::Roots::Pem(std::fs::read(&path).map_err(|e| ExecError(format!("FERRY_TLS_CA_FILE {}: {e}", path.to_string_lossy())))?),
+        None => ferry_tls::Roots::System,
+    };
+    let target = ferry_tls::Target { address, server_name: t.server_name.clone(), timeout: TLS_TIMEOUT, roots };
+    let report = ferry_tls::check(&target).map_err(|e| ExecError(e.to_string()))?;
+    let problems = report.problems(t.min_days_left);
+    if !problems.is_empty() {
+        return Err(ExecError(format!("{} at {}: {}", t.server_name, t.address, problems.join("; "))));
+    }
+    Ok(vec![("names".into(), report.names.join(", ")), ("days-left".into(), report.days_left.to_string())])
+}

@@ -1,0 +1,185 @@
+//! DNS zones a workflow configures (`[dns.zones]` in ferry.toml): how to
+//! reach each zone's provider, with the credential named by an environment
+//! variable that only the host reads. Steps query zones through
+//! [`DnsZones`] as a read-only import; the executor changes them.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use ferry_dns::{Cloudflare, DnsProvider, Name, PowerDns, RRset, RecordType, Rfc2136, Secret, TsigKey};
+use ferry_model::DnsRrset;
+use ferry_runtime::capabilities::dns::{DnsError, DnsReader};
+use serde::Deserialize;
+
+/// One zone and the provider that serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneConfig {
+    pub zone: String,
+    pub provider: ProviderConfig,
+    /// Authoritative servers a change is verified against.
+    pub verify: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderConfig {
+    /// RFC 2136 dynamic updates signed with TSIG (BIND, Knot, PowerDNS…).
+    Rfc2136 { server: String, tsig_key_env: String },
+    /// The PowerDNS HTTP API.
+    PowerDns { url: String, api_key_env: String, server_id: Option<String> },
+    /// The Cloudflare API (v4).
+    Cloudflare { url: Option<String>, token_env: String },
+}
+
+/// `[dns.zones."<zone>"]` as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    provider: String,
+    server: Option<String>,
+    tsig_key_env: Option<String>,
+    url: Option<String>,
+    api_key_env: Option<String>,
+    server_id: Option<String>,
+    token_env: Option<String>,
+    #[serde(default)]
+    verify: Vec<String>,
+}
+
+impl ZoneConfig {
+    pub(crate) fn parse(zone: &str, raw: RawZone) -> Result<Self, String> {
+        let at = format!("dns.zones.\"{zone}\"");
+        let need = |v: Option<String>, key: &str| v.ok_or_else(|| format!("{at}: provider `{}` needs `{key}`", raw.provider));
+        let provider = match raw.provider.as_str() {
+            "rfc2136" => ProviderConfig::Rfc2136 {
+                server: need(raw.server.clone(), "server")?,
+                tsig_key_env: need(raw.tsig_key_env.clone(), "tsig_key_env")?,
+            },
+            "powerdns" => ProviderConfig::PowerDns {
+                url: need(raw.url.clone(), "url")?,
+                api_key_env: need(raw.api_key_env.clone(), "api_key_env")?,
+                server_id: raw.server_id.clone(),
+            },
+            "cloudflare" => ProviderConfig::Cloudflare { url: raw.url.clone(), token_env: need(raw.token_env.clone(), "token_env")? },
+            other => return Err(format!("{at}: unknown provider `{other}` (rfc2136, powerdns or cloudflare)")),
+        };
+        let mut verify = raw.verify;
+        if verify.is_empty()
+            && let ProviderConfig::Rfc2136 { server, .. } = &provider
+        {
+            verify.push(server.clone());
+        }
+        Name::new(zone).map_err(|e| format!("{at}: {e}"))?;
+        Ok(ZoneConfig { zone: zone.to_string(), provider, verify })
+    }
+}
+
+/// The configured zones, with their providers built lazily (a credential
+/// is read from the environment only when a zone is used).
+#[derive(Debug, Default)]
+pub struct DnsZones {
+    zones: Vec<ZoneConfig>,
+}
+
+impl DnsZones {
+    pub fn new(zones: Vec<ZoneConfig>) -> Self {
+        DnsZones { zones }
+    }
+
+    pub fn config(&self, zone: &str) -> Result<&ZoneConfig, String> {
+        let want = canonical(zone);
+        self.zones
+            .iter()
+            .find(|z| canonical(&z.zone) == want)
+            .ok_or_else(|| format!("zone {zone} is not configured: add it to ferry.toml under [dns.zones]"))
+    }
+
+    /// The zone's provider, ready to use.
+    pub fn provider(&self, zone: &str) -> Result<Box<dyn DnsProvider>, String> {
+        let config = self.config(zone)?;
+        let secret = |var: &str| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret::new)
+                .ok_or_else(|| format!("zone {zone}: the credential variable {var} is not set"))
+        };
+        Ok(match &config.provider {
+            ProviderConfig::Rfc2136 { server, tsig_key_env } => {
+                let key = TsigKey::parse(&secret(tsig_key_env)?).map_err(|e| format!("zone {zone}: {tsig_key_env}: {e}"))?;
+                Box::new(Rfc2136::new(socket(server)?, key))
+            }
+            ProviderConfig::PowerDns { url, api_key_env, server_id } => {
+                let mut p = PowerDns::new(url, secret(api_key_env)?).map_err(|e| e.to_string())?;
+                if let Some(id) = server_id {
+                    p = p.with_server_id(id);
+                }
+                Box::new(p)
+            }
+            ProviderConfig::Cloudflare { url, token_env } => {
+                let mut c = Cloudflare::new(secret(token_env)?).map_err(|e| e.to_string())?;
+                if let Some(url) = url {
+                    c = c.with_base_url(url);
+                }
+                Box::new(c)
+            }
+        })
+    }
+
+    /// The authoritative servers to verify a change of `zone` against.
+    pub fn verify_servers(&self, zone: &str) -> Result<Vec<SocketAddr>, String> {
+        self.config(zone)?.verify.iter().map(|s| socket(s)).collect()
+    }
+}
+
+impl DnsReader for DnsZones {
+    fn read_rrset(&self, zone: &str, name: &str, rtype: &str) -> Result<Option<DnsRrset>, DnsError> {
+        let provider = self.provider(zone).map_err(DnsError::Unavailable)?;
+        let (zone, name, rtype) = names(zone, name, rtype).map_err(DnsError::Failed)?;
+        match provider.read(&zone, &name, &rtype) {
+            Ok(rrset) => Ok(rrset.as_ref().map(to_model)),
+            Err(e) => Err(reader_error(e)),
+        }
+    }
+
+    fn zone_size(&self, zone: &str) -> Result<u32, DnsError> {
+        let provider = self.provider(zone).map_err(DnsError::Unavailable)?;
+        let name = Name::new(zone).map_err(|e| DnsError::Failed(e.to_string()))?;
+        let records = provider.zone_records(&name).map_err(reader_error)?;
+        Ok(u32::try_from(records.len()).unwrap_or(u32::MAX))
+    }
+}
+
+fn reader_error(e: ferry_dns::DnsError) -> DnsError {
+    match e {
+        ferry_dns::DnsError::TsigRejected { .. } | ferry_dns::DnsError::Unauthorized { .. } => DnsError::Denied(e.to_string()),
+        other => DnsError::Failed(other.to_string()),
+    }
+}
+
+pub(crate) fn names(zone: &str, name: &str, rtype: &str) -> Result<(Name, Name, RecordType), String> {
+    Ok((
+        Name::new(zone).map_err(|e| e.to_string())?,
+        Name::new(name).map_err(|e| e.to_string())?,
+        rtype.parse().map_err(|e: ferry_dns::DnsError| e.to_string())?,
+    ))
+}
+
+pub(crate) fn to_model(r: &RRset) -> DnsRrset {
+    DnsRrset { name: r.name().as_str().to_string(), rtype: r.rtype().as_str().to_string(), ttl: r.ttl(), values: r.values().to_vec() }
+}
+
+pub(crate) fn from_model(r: &DnsRrset) -> Result<RRset, String> {
+    let name = Name::new(&r.name).map_err(|e| e.to_string())?;
+    let rtype: RecordType = r.rtype.parse().map_err(|e: ferry_dns::DnsError| e.to_string())?;
+    RRset::new(name, rtype, r.ttl, &r.values).map_err(|e| e.to_string())
+}
+
+fn socket(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .map_err(|e| format!("DNS server `{text}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("DNS server `{text}` resolves to no address"))
+}
+
+fn canonical(zone: &str) -> String {
+    zone.trim_end_matches('.').to_ascii_lowercase()
+}
