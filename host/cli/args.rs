@@ -21,6 +21,7 @@ Steps never change anything themselves: only ferry does, after the plan is appro
   ferry apply --plan-hash 3f96cc6067a6    apply exactly the reviewed plan, journaled
   ferry status                            where the latest run stands
   ferry abort                             undo everything the latest run did
+  ferry deploy --image registry.fly.io/app:v2   deploy to Fly Machines, with a rollback
   ferry steps                             the steps a workflow runs and what each may read
 
 Exit codes: 0 success, 1 failure (bad config, failed step), 2 usage error.

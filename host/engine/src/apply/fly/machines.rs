@@ -15,6 +15,10 @@ use crate::apply::executor::ExecError;
 /// Metadata flyctl puts on canary machines.
 const CANARY: &str = "fly_canary";
 
+/// How long a machine put back by a rollback may take to pass its checks
+/// (flyctl's default wait timeout: the deploy's own may have been shorter).
+const RESTORE_WAIT_MS: u64 = 5 * 60 * 1000;
+
 /// How long a stopped machine may take to stop before it is killed.
 const STOP_WAIT: Duration = Duration::from_secs(60);
 
@@ -113,7 +117,7 @@ impl FlyOps {
             let lease = self.lease(app, &id, "rollback")?;
             let input = LaunchInput { config, skip_launch: !was_started, ..Default::default() };
             self.client.update_machine(app, &id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("restoring machine {id}: {e}")))?;
-            self.settle(app, &id, !was_started, was_started, self.restore_timeout_ms())?;
+            self.settle(app, &id, !was_started, was_started, RESTORE_WAIT_MS)?;
             drop(lease);
             Ok((id, "restored".into()))
         });
@@ -142,7 +146,7 @@ impl FlyOps {
                 Some(found) => found,
                 None => self.client.create_machine(app, &input, &key).map_err(|e| ExecError(format!("recreating machine {}: {e}", p.id)))?,
             };
-            self.settle(app, &created.id, !was_started, was_started, self.restore_timeout_ms())?;
+            self.settle(app, &created.id, !was_started, was_started, RESTORE_WAIT_MS)?;
             Ok((p.id.clone(), created.id))
         });
         collect(results).map(drop)
@@ -180,10 +184,6 @@ impl FlyOps {
                 Err(ExecError(format!("machine {id}: {e}{tail}")))
             }
         }
-    }
-
-    fn restore_timeout_ms(&self) -> u64 {
-        5 * 60 * 1000
     }
 
     /// Mounts that name a volume but no id get an unattached volume of
