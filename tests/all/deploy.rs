@@ -66,6 +66,16 @@ fn web_ids(world: &FlyWorld) -> Vec<String> {
     web
 }
 
+/// Machine updates the API received: `POST /v1/apps/shop/machines/{id}`.
+fn machine_updates(world: &FlyWorld) -> Vec<Value> {
+    let prefix = format!("/v1/apps/{APP}/machines/");
+    world
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().and_then(|p| p.strip_prefix(&prefix)).is_some_and(|id| !id.contains('/')))
+        .collect()
+}
+
 /// Creates the API received whose machine metadata has `key` = `value`.
 fn creates_with(world: &FlyWorld, key: &str, value: &str) -> usize {
     world
@@ -106,9 +116,9 @@ fn first_deploy_creates_groups_and_addresses_then_rolling_updates_every_machine(
     assert_eq!(result["machines"].as_array().unwrap().len(), 3);
     assert_eq!(world.versions(APP), ["v2", "v2"]);
     assert_eq!(config_images(&world), [V2]);
-    let updates = world.requests().iter().filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().starts_with("/v1/apps/shop/machines/") && r["path"].as_str().unwrap().matches('/').count() == 5).count();
-    assert_eq!(updates, 3, "each machine updated once");
-    assert!(world.requests().iter().filter(|r| r["path"].as_str().unwrap().matches('/').count() == 5 && r["method"] == "POST").all(|r| r["lease_nonce"].is_string()), "updates carry the lease nonce");
+    let updates = machine_updates(&world);
+    assert_eq!(updates.len(), 3, "each machine updated once");
+    assert!(updates.iter().all(|r| r["lease_nonce"].is_string()), "updates carry the lease nonce");
 
     world.clear_requests();
     let (code, out, err) = world.deploy(&["--image", V2]);
@@ -202,7 +212,7 @@ fn a_failing_release_command_stops_the_deploy_before_any_machine_changes() {
     let report = fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:badmigration"]);
     assert!(report.contains("exit code 3"), "{report}");
     assert!(report.contains("relation \"users\" already exists") || report.contains("relation \\\"users\\\" already exists"), "the command's last log lines: {report}");
-    let updates = world.requests().iter().filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().matches('/').count() == 5).count();
+    let updates = machine_updates(&world).len();
     assert_eq!(updates, 0, "no app machine was touched");
 }
 
@@ -242,7 +252,7 @@ fn a_failing_canary_leaves_every_machine_as_it_was() {
     let world = running_v1();
     world.image("registry.fly.io/shop:crash", json!({"kind": "crash"}));
     fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:crash", "--strategy", "canary", "--skip-release-command"]);
-    let updates = world.requests().iter().filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().matches('/').count() == 5).count();
+    let updates = machine_updates(&world).len();
     assert_eq!(updates, 0, "the canary failed before any existing machine changed");
 }
 
