@@ -79,6 +79,9 @@ impl Session {
         if !workflow.dns.is_empty() {
             host.dns = std::sync::Arc::new(ferry_engine::DnsZones::new(workflow.dns.clone()));
         }
+        if !workflow.data.is_empty() || !workflow.volumes.is_empty() {
+            host.data = std::sync::Arc::new(ferry_engine::DataSources::new(workflow.data.clone(), workflow.volumes.clone()));
+        }
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
         Ok(Session { runtime, host, workflow, steps })
     }
@@ -100,12 +103,13 @@ fn load_workflow(checkout: &Checkout) -> anyhow::Result<Workflow> {
 /// What carries out a plan's actions for the checkout (whose workflow
 /// configures the DNS zones).
 pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Providers> {
-    let zones = load_workflow(checkout)?.dns;
+    let workflow = load_workflow(checkout)?;
     let dir = &checkout.dir;
     Ok(ferry_engine::apply::Providers {
         checkout: dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?,
         fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
-        dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(zones)),
+        dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(workflow.dns)),
+        data: ferry_engine::apply::DataOps::new(ferry_engine::DataSources::new(workflow.data, workflow.volumes)),
     })
 }
 

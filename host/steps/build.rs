@@ -10,6 +10,7 @@ const STEPS: &[(&str, &[&str])] = &[
     ("parse-config", &["log", "clock", "checkout", "fly"]),
     ("deploy", &["log", "clock", "fly"]),
     ("cutover", &["log", "clock", "dns"]),
+    ("copy-data", &["log", "clock", "fly", "data"]),
 ];
 
 fn main() {

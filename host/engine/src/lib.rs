@@ -7,12 +7,14 @@
 //! the next -> a plan.
 
 pub mod apply;
+pub mod data;
 pub mod dns;
 pub mod fly_reader;
 pub mod planner;
 pub mod resolve;
 pub mod workflow;
 
+pub use data::DataSources;
 pub use dns::DnsZones;
 pub use fly_reader::FlyApiReader;
 pub use planner::{PlanError, plan};

@@ -26,6 +26,10 @@
 //! server = "ns1.example.com:53"
 //! tsig_key_env = "FERRY_SECRET_TSIG"   # the env var holding `hmac-sha256:name:secret`
 //! verify = ["ns1.example.com:53", "ns2.example.com:53"]
+//!
+//! [data.postgres.main]           # a database copy-data may read and copy
+//! source_env = "FERRY_SECRET_SOURCE_DATABASE_URL"   # env vars holding the URLs
+//! target_env = "FERRY_SECRET_TARGET_DATABASE_URL"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -53,6 +57,10 @@ pub struct Workflow {
     pub steps: Vec<StepSpec>,
     /// DNS zones steps may read and the host may change (`[dns.zones]`).
     pub dns: Vec<crate::dns::ZoneConfig>,
+    /// Databases copy-data may read and copy (`[data.postgres]`).
+    pub data: Vec<crate::data::DatabaseConfig>,
+    /// Volumes copy-data may read and copy (`[data.volumes]`).
+    pub volumes: Vec<crate::data::VolumeConfig>,
 }
 
 /// One step of a workflow.
@@ -71,7 +79,7 @@ pub struct StepSpec {
 impl Workflow {
     /// The workflow used when a repository has no `ferry.toml`.
     pub fn default_workflow() -> Self {
-        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())], dns: Vec::new() }
+        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())], dns: Vec::new(), data: Vec::new(), volumes: Vec::new() }
     }
 
     /// The workflow with the built-in step `name` appended, unless it has a
@@ -125,7 +133,8 @@ impl Workflow {
         }
         let dns = raw.dns.map(|d| d.zones).unwrap_or_default();
         let dns = dns.into_iter().map(|(zone, raw)| crate::dns::ZoneConfig::parse(&zone, raw)).collect::<Result<_, _>>().map_err(&invalid)?;
-        Ok(Workflow { file: Some(path.to_path_buf()), steps, dns })
+        let (data, volumes) = raw.data.map(|d| d.parse()).transpose().map_err(&invalid)?.unwrap_or_default();
+        Ok(Workflow { file: Some(path.to_path_buf()), steps, dns, data, volumes })
     }
 }
 
@@ -165,6 +174,7 @@ fn unknown_key_offset(text: &str, from: usize, message: &str) -> Option<usize> {
 struct RawWorkflow {
     limits: Option<RawLimits>,
     dns: Option<RawDns>,
+    data: Option<crate::data::RawData>,
     #[serde(default)]
     steps: Vec<RawStep>,
 }

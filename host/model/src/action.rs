@@ -81,6 +81,28 @@ pub enum Operation {
     TlsCheck(TlsCheck),
     #[component(name = "dns-verify")]
     DnsVerify(DnsVerify),
+    #[component(name = "pg-freeze")]
+    PgFreeze(String),
+    #[component(name = "pg-dump-restore")]
+    PgDumpRestore(PgCopy),
+    #[component(name = "pg-copy-schema")]
+    PgCopySchema(String),
+    #[component(name = "pg-replica-identity-full")]
+    PgReplicaIdentityFull(PgTable),
+    #[component(name = "pg-subscribe")]
+    PgSubscribe(PgLogical),
+    #[component(name = "pg-catch-up")]
+    PgCatchUp(PgLogical),
+    #[component(name = "pg-finish-logical")]
+    PgFinishLogical(PgLogical),
+    #[component(name = "pg-verify")]
+    PgVerify(PgVerify),
+    #[component(name = "volume-sync")]
+    VolumeSync(VolumeSync),
+    #[component(name = "sqlite-copy")]
+    SqliteCopy(SqliteCopy),
+    #[component(name = "volume-verify")]
+    VolumeVerify(VolumeVerify),
 }
 
 /// A DNS record set: every value of one name and type, with its TTL.
@@ -224,4 +246,70 @@ pub struct Action {
     pub operation: Operation,
     pub undo: Undo,
     pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct PgCopy {
+    pub database: String,
+    pub jobs: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct PgTable {
+    pub database: String,
+    pub table: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct PgLogical {
+    pub database: String,
+    pub name: String,
+    #[component(name = "max-lag-bytes")]
+    pub max_lag_bytes: u64,
+    #[component(name = "timeout-ms")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct PgVerify {
+    pub database: String,
+    pub tables: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "kebab-case")]
+pub enum VolumePass {
+    #[component(name = "bulk")]
+    Bulk,
+    #[component(name = "final")]
+    Final,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct VolumeSync {
+    pub volume: String,
+    pub pass: VolumePass,
+    pub exclude: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct SqliteCopy {
+    pub volume: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct VolumeVerify {
+    pub volume: String,
+    pub exclude: Vec<String>,
+    pub sqlite: Vec<String>,
 }

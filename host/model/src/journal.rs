@@ -82,6 +82,17 @@ pub enum UndoData {
     FlyExisting { ids: Vec<String> },
     /// The record set a DNS change replaced (`None`: it did not exist).
     DnsPrevious { previous: Option<crate::DnsRrset> },
+    /// The database's `default_transaction_read_only` setting before a
+    /// freeze (`None`: not set).
+    PgReadOnly { previous: Option<String> },
+    /// The target database was empty before a copy: the undo drops what
+    /// the copy created in these schemas.
+    PgEmptyTarget { schemas: Vec<String> },
+    /// The replica identity a table had (`default`, `index`…).
+    PgReplicaIdentity { previous: String },
+    /// Whether the volume's target directory held files before a sync: only
+    /// a sync into an empty one is undone (by emptying it again).
+    VolumeTarget { was_empty: bool },
 }
 
 /// A machine as it was before an action changed it.

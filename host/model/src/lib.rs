@@ -19,7 +19,7 @@ mod step;
 
 pub use action::{
     Action, ConfigEdit, DnsChange, DnsRrset, DnsVerify, FlyIp, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
-    Operation, Risk, Undo,
+    Operation, PgCopy, PgLogical, PgTable, PgVerify, Risk, SqliteCopy, Undo, VolumePass, VolumeSync, VolumeVerify,
 };
 pub use app::{
     Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource,

@@ -87,5 +87,16 @@ pub(crate) fn operation_name(op: &ferry_model::Operation) -> &'static str {
         ferry_model::Operation::DnsChange(_) => "dns-change",
         ferry_model::Operation::TlsCheck(_) => "tls-check",
         ferry_model::Operation::DnsVerify(_) => "dns-verify",
+        ferry_model::Operation::PgFreeze(_) => "pg-freeze",
+        ferry_model::Operation::PgDumpRestore(_) => "pg-dump-restore",
+        ferry_model::Operation::PgCopySchema(_) => "pg-copy-schema",
+        ferry_model::Operation::PgReplicaIdentityFull(_) => "pg-replica-identity",
+        ferry_model::Operation::PgSubscribe(_) => "pg-subscribe",
+        ferry_model::Operation::PgCatchUp(_) => "pg-catch-up",
+        ferry_model::Operation::PgFinishLogical(_) => "pg-finish-logical",
+        ferry_model::Operation::PgVerify(_) => "pg-verify",
+        ferry_model::Operation::VolumeSync(_) => "volume-sync",
+        ferry_model::Operation::SqliteCopy(_) => "sqlite-copy",
+        ferry_model::Operation::VolumeVerify(_) => "volume-verify",
     }
 }

@@ -24,10 +24,13 @@ pub enum Capability {
     Fly,
     /// Read-only DNS queries of configured zones (`ferry:step/dns`).
     Dns,
+    /// Read-only facts about `[data]` databases and volumes (`ferry:step/data`).
+    Data,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] = [Capability::Log, Capability::Clock, Capability::Checkout, Capability::Fly, Capability::Dns];
+    pub const ALL: [Capability; 6] =
+        [Capability::Log, Capability::Clock, Capability::Checkout, Capability::Fly, Capability::Dns, Capability::Data];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -36,6 +39,7 @@ impl Capability {
             Capability::Checkout => "checkout",
             Capability::Fly => "fly",
             Capability::Dns => "dns",
+            Capability::Data => "data",
         }
     }
 

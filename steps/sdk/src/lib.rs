@@ -47,12 +47,13 @@ pub use bindings::exports::ferry::step::step;
 /// Host imports. A step may call only those its workflow grants; the host
 /// refuses to run a component that imports more.
 pub mod host {
-    pub use crate::bindings::ferry::step::{checkout, clock, dns, fly, log};
+    pub use crate::bindings::ferry::step::{checkout, clock, data, dns, fly, log};
 }
 
 mod defaults;
 pub mod files;
 pub mod logging;
+pub mod params;
 pub mod units;
 
 /// A step's two entry points.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferry_model::Operation;
 use ferry_model::journal::UndoData;
 
+use super::data::DataOps;
 use super::dns::DnsOps;
 use super::fly::FlyOps;
 
@@ -38,6 +39,8 @@ pub struct Providers {
     pub fly: Option<FlyOps>,
     /// The zones the workflow configures.
     pub dns: DnsOps,
+    /// The databases the workflow's `[data]` configures.
+    pub data: DataOps,
 }
 
 impl Providers {
@@ -53,12 +56,24 @@ enum Provider {
     Local,
     Fly,
     Dns,
+    Data,
 }
 
 fn provider(op: &Operation) -> Provider {
     match op {
         Operation::EditConfig(_) | Operation::Approval(_) | Operation::WaitMs(_) => Provider::Local,
         Operation::DnsChange(_) | Operation::TlsCheck(_) | Operation::DnsVerify(_) => Provider::Dns,
+        Operation::PgFreeze(_)
+        | Operation::PgDumpRestore(_)
+        | Operation::PgCopySchema(_)
+        | Operation::PgReplicaIdentityFull(_)
+        | Operation::PgSubscribe(_)
+        | Operation::PgCatchUp(_)
+        | Operation::PgFinishLogical(_)
+        | Operation::PgVerify(_)
+        | Operation::VolumeSync(_)
+        | Operation::SqliteCopy(_)
+        | Operation::VolumeVerify(_) => Provider::Data,
         _ => Provider::Fly,
     }
 }
@@ -68,6 +83,7 @@ impl Executor for Providers {
         match provider(op) {
             Provider::Fly => return self.fly()?.prepare(op),
             Provider::Dns => return self.dns.prepare(op),
+            Provider::Data => return self.data.prepare(op),
             Provider::Local => {}
         }
         match op {
@@ -84,6 +100,7 @@ impl Executor for Providers {
         match provider(op) {
             Provider::Fly => return self.fly()?.execute(op, keepalive),
             Provider::Dns => return self.dns.execute(op),
+            Provider::Data => return self.data.execute(op, keepalive),
             Provider::Local => {}
         }
         match op {
@@ -103,6 +120,7 @@ impl Executor for Providers {
         match provider(op) {
             Provider::Fly => return self.fly()?.observe(op),
             Provider::Dns => return self.dns.observe(op),
+            Provider::Data => return self.data.observe(op),
             Provider::Local => {}
         }
         match op {
@@ -122,6 +140,7 @@ impl Executor for Providers {
         match provider(op) {
             Provider::Fly => return self.fly()?.restore(op, undo),
             Provider::Dns => return self.dns.restore(op, undo),
+            Provider::Data => return self.data.restore(op, undo),
             Provider::Local => {}
         }
         match (op, undo) {

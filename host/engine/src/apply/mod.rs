@@ -7,6 +7,7 @@
 //! apply asks the executor whether its effect is in place and only runs it
 //! again if not, so no action's effect happens twice.
 
+mod data;
 mod dns;
 mod executor;
 mod fly;
@@ -23,6 +24,7 @@ use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
 pub use executor::{ExecError, Executor, Providers};
+pub use data::DataOps;
 pub use dns::DnsOps;
 pub use fly::FlyOps;
 use hooks::Point;

@@ -3,6 +3,7 @@
 //! ones a given component may use.
 
 pub mod checkout;
+pub mod data;
 pub mod dns;
 pub mod fly;
 mod log;
@@ -24,6 +25,8 @@ pub struct HostContext {
     pub fly: Arc<dyn fly::FlyReader>,
     /// Read-only DNS queries.
     pub dns: Arc<dyn dns::DnsReader>,
+    /// Read-only facts about `[data]` databases and volumes.
+    pub data: Arc<dyn data::DataReader>,
 }
 
 impl std::fmt::Debug for HostContext {
@@ -35,7 +38,7 @@ impl std::fmt::Debug for HostContext {
 impl HostContext {
     /// A context for a checkout, with no Fly access configured.
     pub fn for_checkout(checkout: impl Into<PathBuf>) -> Self {
-        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured), dns: Arc::new(dns::Unconfigured) }
+        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured), dns: Arc::new(dns::Unconfigured), data: Arc::new(data::Unconfigured) }
     }
 }
 
@@ -47,6 +50,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     checkout::add_to_linker(&mut linker.instance(&Capability::Checkout.interface())?)?;
     fly::add_to_linker(&mut linker.instance(&Capability::Fly.interface())?)?;
     dns::add_to_linker(&mut linker.instance(&Capability::Dns.interface())?)?;
+    data::add_to_linker(&mut linker.instance(&Capability::Data.interface())?)?;
     Ok(())
 }
 

@@ -1,0 +1,276 @@
+//! Database operations of copy-data: the freeze, the two copy modes, and
+//! the verification that gates a cutover. Connection strings come from the
+//! environment at execution time (never from the plan or the journal), and
+//! every error from the provider is already redacted.
+
+use std::time::{Duration, Instant};
+
+use ferry_model::journal::UndoData;
+use ferry_model::{Operation, PgLogical};
+use ferry_model::VolumePass;
+use ferry_postgres as pg;
+use ferry_volume as vol;
+
+use super::executor::ExecError;
+use crate::data::{DataSources, DatabaseUrls};
+
+/// How often a long copy reports its progress in the log.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// The database side of the executor.
+#[derive(Debug, Default)]
+pub struct DataOps {
+    sources: DataSources,
+}
+
+impl DataOps {
+    pub fn new(sources: DataSources) -> Self {
+        DataOps { sources }
+    }
+
+    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+        match op {
+            Operation::PgFreeze(db) => {
+                let frozen = pg::is_frozen(&self.urls(db)?.source).map_err(err)?;
+                Ok(UndoData::PgReadOnly { previous: frozen.then(|| "on".to_string()) })
+            }
+            Operation::PgDumpRestore(copy) => self.empty_target(&copy.database),
+            Operation::PgCopySchema(db) => self.empty_target(db),
+            Operation::PgReplicaIdentityFull(t) => {
+                Ok(UndoData::PgReplicaIdentity { previous: self.replica_identity(&t.database, &t.table)? })
+            }
+            Operation::VolumeSync(v) => {
+                let (_, dst) = self.endpoints(&v.volume)?;
+                let was_empty = match vol::scan(&dst) {
+                    Ok(facts) => facts.files == 0,
+                    Err(vol::VolumeError::MissingDirectory { .. }) => true,
+                    Err(e) => return Err(err(e)),
+                };
+                Ok(UndoData::VolumeTarget { was_empty })
+            }
+            _ => Ok(UndoData::None),
+        }
+    }
+
+    pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        match op {
+            Operation::PgFreeze(db) => {
+                pg::freeze(&self.urls(db)?.source).map_err(err)?;
+                Ok(Vec::new())
+            }
+            Operation::PgDumpRestore(copy) => {
+                let urls = self.urls(&copy.database)?;
+                self.clear_partial(&urls)?;
+                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress(&copy.database, keepalive)).map_err(err)?;
+                Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64()))])
+            }
+            Operation::PgCopySchema(db) => {
+                let urls = self.urls(db)?;
+                self.clear_partial(&urls)?;
+                pg::copy_schema(&urls.source, &urls.target).map_err(err)?;
+                Ok(Vec::new())
+            }
+            Operation::PgReplicaIdentityFull(t) => {
+                pg::set_replica_identity_full(&self.urls(&t.database)?.source, &t.table).map_err(err)?;
+                Ok(Vec::new())
+            }
+            Operation::PgSubscribe(l) => {
+                let urls = self.urls(&l.database)?;
+                pg::create_publication(&urls.source, &l.name).map_err(err)?;
+                pg::create_subscription(&urls.target, &urls.source_for_target, &l.name).map_err(err)?;
+                Ok(Vec::new())
+            }
+            Operation::PgCatchUp(l) => self.catch_up(l, keepalive),
+            Operation::PgFinishLogical(l) => {
+                let urls = self.urls(&l.database)?;
+                let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, Duration::from_millis(l.timeout_ms)).map_err(err)?;
+                Ok(vec![
+                    ("sequences".into(), stats.sequences.to_string()),
+                    ("large-objects".into(), stats.large_objects.to_string()),
+                    ("catch-up-ms".into(), stats.catch_up.as_millis().to_string()),
+                ])
+            }
+            Operation::PgVerify(v) => {
+                let urls = self.urls(&v.database)?;
+                let report = pg::verify(&urls.source, &urls.target, &v.tables).map_err(err)?;
+                let bad: Vec<String> = report
+                    .mismatches()
+                    .iter()
+                    .map(|t| format!("{} (source {} rows, target {} rows{})", t.table, t.source_rows, t.target_rows, same_count(t)))
+                    .collect();
+                if !bad.is_empty() {
+                    return Err(ExecError(format!("database {}: the copy differs from the source in {}: no cutover until they match", v.database, bad.join(", "))));
+                }
+                Ok(vec![("tables".into(), report.tables.len().to_string())])
+            }
+            Operation::VolumeSync(v) => {
+                let (src, dst) = self.endpoints(&v.volume)?;
+                let pass = match v.pass {
+                    VolumePass::Bulk => vol::Pass::Bulk,
+                    VolumePass::Final => vol::Pass::Final,
+                };
+                let mut last_log = Instant::now();
+                let mut report = |p: &vol::Progress| {
+                    keepalive();
+                    if last_log.elapsed() >= PROGRESS_EVERY {
+                        let eta = p.eta.map(|d| format!(", ETA {} s", d.as_secs())).unwrap_or_default();
+                        tracing::info!("volume {}: {:.1} MiB, {}%{eta}", v.volume, p.bytes as f64 / 1048576.0, p.percent.unwrap_or(0));
+                        last_log = Instant::now();
+                    }
+                };
+                let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report).map_err(err)?;
+                Ok(vec![("files".into(), stats.files_transferred.to_string()), ("bytes".into(), stats.bytes_transferred.to_string())])
+            }
+            Operation::SqliteCopy(s) => {
+                let (src, dst) = self.endpoints(&s.volume)?;
+                let bytes = vol::sqlite_backup(&src, &dst, &s.path).map_err(err)?;
+                Ok(vec![("bytes".into(), bytes.to_string())])
+            }
+            Operation::VolumeVerify(v) => {
+                let (src, dst) = self.endpoints(&v.volume)?;
+                let mut problems = vol::differences(&src, &dst, &v.exclude).map_err(err)?;
+                for db in &v.sqlite {
+                    if !vol::sqlite_equal(&src, &dst, db).map_err(err)? {
+                        problems.push(format!("SQLite database {db} differs"));
+                    }
+                }
+                if !problems.is_empty() {
+                    return Err(ExecError(format!("volume {}: the copy differs from the source: {}", v.volume, problems.join("; "))));
+                }
+                Ok(Vec::new())
+            }
+            other => Err(ExecError(format!("not a data operation: {other:?}"))),
+        }
+    }
+
+    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+        match op {
+            Operation::PgFreeze(db) => pg::is_frozen(&self.urls(db)?.source).map_err(err),
+            Operation::PgReplicaIdentityFull(t) => Ok(self.replica_identity(&t.database, &t.table)? == "full"),
+            // Copies are re-run (after clearing what a stopped run left);
+            // waits and checks say something about now.
+            _ => Ok(false),
+        }
+    }
+
+    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+        match (op, undo) {
+            (Operation::PgFreeze(db), UndoData::PgReadOnly { previous }) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
+            (Operation::PgDumpRestore(_) | Operation::PgCopySchema(_), UndoData::PgEmptyTarget { schemas }) => {
+                pg::clear(&self.urls(database(op))?.target, schemas).map_err(err)
+            }
+            (Operation::PgReplicaIdentityFull(t), UndoData::PgReplicaIdentity { previous }) if previous == "default" => {
+                pg::reset_replica_identity(&self.urls(&t.database)?.source, &t.table).map_err(err)
+            }
+            (Operation::PgSubscribe(l), _) => {
+                let urls = self.urls(&l.database)?;
+                pg::drop_logical(&urls.source, &urls.target, &l.name).map_err(err)
+            }
+            (Operation::VolumeSync(v), UndoData::VolumeTarget { was_empty: true }) => empty_dir(&self.endpoints(&v.volume)?.1),
+            (_, UndoData::None | UndoData::PgReplicaIdentity { .. } | UndoData::VolumeTarget { .. }) => Ok(()),
+            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+        }
+    }
+
+    fn endpoints(&self, volume: &str) -> Result<(vol::Endpoint, vol::Endpoint), ExecError> {
+        self.sources.endpoints(volume).map_err(ExecError)
+    }
+
+    fn urls(&self, database: &str) -> Result<DatabaseUrls, ExecError> {
+        self.sources.urls(database).map_err(ExecError)
+    }
+
+    /// A copy writes only into an empty target; what the undo must drop
+    /// is what the source's schemas put there.
+    fn empty_target(&self, database: &str) -> Result<UndoData, ExecError> {
+        let urls = self.urls(database)?;
+        if !pg::is_empty(&urls.target).map_err(err)? {
+            return Err(ExecError(format!("database {database}: the target ({}) is not empty; copy-data copies into an empty database only", urls.target.describe())));
+        }
+        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
+        Ok(UndoData::PgEmptyTarget { schemas })
+    }
+
+    /// A copy runs only after `prepare` found the target empty, so anything
+    /// in it now was left by this copy's own interrupted run: drop it.
+    fn clear_partial(&self, urls: &DatabaseUrls) -> Result<(), ExecError> {
+        if pg::is_empty(&urls.target).map_err(err)? {
+            return Ok(());
+        }
+        tracing::warn!("the target {} holds a partial copy from an interrupted run: clearing it first", urls.target.describe());
+        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
+        pg::clear(&urls.target, &schemas).map_err(err)
+    }
+
+    fn replica_identity(&self, database: &str, table: &str) -> Result<String, ExecError> {
+        let inventory = pg::inventory(&self.urls(database)?.source).map_err(err)?;
+        let found = inventory.tables.iter().find(|t| t.qualified() == table);
+        let found = found.ok_or_else(|| ExecError(format!("database {database}: no table {table} on the source")))?;
+        Ok(format!("{:?}", found.replica_identity).to_lowercase())
+    }
+
+    fn catch_up(&self, l: &PgLogical, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        let urls = self.urls(&l.database)?;
+        let mut last_log = Instant::now();
+        let mut report = |s: &pg::ReplicationStatus| {
+            keepalive();
+            if last_log.elapsed() >= PROGRESS_EVERY {
+                tracing::info!("{}: {}/{} tables synced, lag {} bytes", l.database, s.tables_ready, s.tables_total, s.lag_bytes);
+                last_log = Instant::now();
+            }
+        };
+        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report)
+            .map_err(err)?;
+        Ok(vec![("lag-bytes".into(), status.lag_bytes.to_string())])
+    }
+}
+
+/// A progress callback for a copy: keeps the lock alive and logs the bytes
+/// streamed every few seconds.
+fn progress<'a>(database: &'a str, keepalive: &'a mut dyn FnMut()) -> impl FnMut(u64) + 'a {
+    let mut last_log = Instant::now();
+    let started = Instant::now();
+    move |bytes| {
+        keepalive();
+        if last_log.elapsed() >= PROGRESS_EVERY {
+            let rate = bytes as f64 / started.elapsed().as_secs_f64().max(0.001) / 1048576.0;
+            tracing::info!("{database}: {:.1} MiB streamed ({rate:.1} MiB/s)", bytes as f64 / 1048576.0);
+            last_log = Instant::now();
+        }
+    }
+}
+
+fn same_count(t: &pg::TableCheck) -> &'static str {
+    if t.source_rows == t.target_rows { ", same count but different contents" } else { "" }
+}
+
+fn database(op: &Operation) -> &str {
+    match op {
+        Operation::PgDumpRestore(c) => &c.database,
+        Operation::PgCopySchema(db) => db,
+        _ => "",
+    }
+}
+
+/// Undo of a sync into an empty directory: empty it again.
+fn empty_dir(ep: &vol::Endpoint) -> Result<(), ExecError> {
+    match ep {
+        vol::Endpoint::Local(path) if path.is_dir() => {
+            for entry in std::fs::read_dir(path).map_err(|e| ExecError(format!("{}: {e}", path.display())))? {
+                let p = entry.map_err(|e| ExecError(e.to_string()))?.path();
+                let removed = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                removed.map_err(|e| ExecError(format!("{}: {e}", p.display())))?;
+            }
+            Ok(())
+        }
+        vol::Endpoint::Local(_) => Ok(()),
+        vol::Endpoint::Remote { session, path } => {
+            let dir = ferry_ssh::shell_quote(path);
+            session.run(&format!("[ ! -d {dir} ] || find {dir} -mindepth 1 -delete")).map(drop).map_err(|e| ExecError(e.to_string()))
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> ExecError {
+    ExecError(e.to_string())
+}

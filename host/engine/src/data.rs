@@ -1,0 +1,242 @@
+//! `[data]` in ferry.toml: the databases copy-data may read and copy, by
+//! name. The file holds only the names of the environment variables with
+//! the connection strings (CI secrets), never the strings themselves.
+//!
+//! ```toml
+//! [data.postgres.main]
+//! source_env = "FERRY_SECRET_SOURCE_DATABASE_URL"   # how ferry reaches the source
+//! target_env = "FERRY_SECRET_TARGET_DATABASE_URL"
+//! source_for_target_env = "FERRY_SECRET_SOURCE_FROM_TARGET"  # optional: how the target server reaches the source (logical)
+//!
+//! [data.volumes.uploads]
+//! source = "/var/lib/shop/uploads"                  # a path here, or ssh://user@host:port/path
+//! target = "ssh://root@203.0.113.7:22/srv/shop/uploads"
+//! ssh_key_env = "FERRY_SECRET_SSH_KEY"              # the private key (when a side is remote)
+//! known_hosts_env = "FERRY_SECRET_KNOWN_HOSTS"      # pinned host keys: a changed key is refused
+//! ```
+
+use std::collections::BTreeMap;
+
+use ferry_postgres::DbUrl;
+use ferry_volume::Endpoint;
+use ferry_runtime::capabilities::data::{DataError, DataReader, DatabaseInventory, PgTableInfo, Side, VolumeInfo};
+use serde::Deserialize;
+
+/// One `[data.postgres.<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub name: String,
+    pub source_env: String,
+    pub target_env: String,
+    pub source_for_target_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawData {
+    #[serde(default)]
+    postgres: BTreeMap<String, RawDatabase>,
+    #[serde(default)]
+    volumes: BTreeMap<String, RawVolume>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVolume {
+    source: String,
+    target: String,
+    ssh_key_env: Option<String>,
+    known_hosts_env: Option<String>,
+}
+
+/// One `[data.volumes.<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeConfig {
+    pub name: String,
+    pub source: Location,
+    pub target: Location,
+    pub ssh_key_env: Option<String>,
+    pub known_hosts_env: Option<String>,
+}
+
+/// Where one side of a volume lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Local(std::path::PathBuf),
+    Remote { host: String, path: String },
+}
+
+impl Location {
+    fn parse(text: &str) -> Result<Location, String> {
+        let Some(rest) = text.strip_prefix("ssh://") else { return Ok(Location::Local(text.into())) };
+        let (host, path) = rest.split_once('/').ok_or_else(|| format!("`{text}` has no path after the host (ssh://user@host:port/path)"))?;
+        host.parse::<ferry_ssh::HostSpec>().map_err(|e| format!("`{text}`: {e}"))?;
+        Ok(Location::Remote { host: host.into(), path: format!("/{path}") })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    source_env: String,
+    target_env: String,
+    source_for_target_env: Option<String>,
+}
+
+impl RawData {
+    pub(crate) fn parse(self) -> Result<(Vec<DatabaseConfig>, Vec<VolumeConfig>), String> {
+        let volumes = self
+            .volumes
+            .into_iter()
+            .map(|(name, raw)| {
+                let at = |what: &str, text: &str| Location::parse(text).map_err(|e| format!("[data.volumes.{name}] {what}: {e}"));
+                let (source, target) = (at("source", &raw.source)?, at("target", &raw.target)?);
+                if matches!((&source, &target), (Location::Remote { .. }, Location::Remote { .. })) {
+                    return Err(format!("[data.volumes.{name}]: rsync copies between this machine and one host; run ferry on the source or the target"));
+                }
+                if (matches!(source, Location::Remote { .. }) || matches!(target, Location::Remote { .. })) && (raw.ssh_key_env.is_none() || raw.known_hosts_env.is_none()) {
+                    return Err(format!("[data.volumes.{name}]: a remote side needs ssh_key_env and known_hosts_env"));
+                }
+                Ok(VolumeConfig { name, source, target, ssh_key_env: raw.ssh_key_env, known_hosts_env: raw.known_hosts_env })
+            })
+            .collect::<Result<_, String>>()?;
+        let databases = self.postgres
+            .into_iter()
+            .map(|(name, raw)| {
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                    return Err(format!("[data.postgres.{name}]: a database name is letters, digits, `-` and `_`"));
+                }
+                Ok(DatabaseConfig { name, source_env: raw.source_env, target_env: raw.target_env, source_for_target_env: raw.source_for_target_env })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok((databases, volumes))
+    }
+}
+
+/// The connection strings of one database, read from the environment.
+#[derive(Debug)]
+pub struct DatabaseUrls {
+    pub source: DbUrl,
+    pub target: DbUrl,
+    /// How the target server reaches the source (for a subscription).
+    pub source_for_target: DbUrl,
+}
+
+/// The configured databases, answering steps' reads and giving the
+/// executor their connection strings.
+#[derive(Clone, Debug, Default)]
+pub struct DataSources {
+    databases: Vec<DatabaseConfig>,
+    volumes: Vec<VolumeConfig>,
+}
+
+impl DataSources {
+    pub fn new(databases: Vec<DatabaseConfig>, volumes: Vec<VolumeConfig>) -> Self {
+        DataSources { databases, volumes }
+    }
+
+    /// Both ends of a volume, with an SSH session open to the remote one.
+    pub fn endpoints(&self, volume: &str) -> Result<(Endpoint, Endpoint), String> {
+        let config = self
+            .volumes
+            .iter()
+            .find(|v| v.name == volume)
+            .ok_or_else(|| format!("volume {volume} is not configured: add it to ferry.toml under [data.volumes]"))?;
+        Ok((endpoint(config, &config.source)?, endpoint(config, &config.target)?))
+    }
+
+    pub fn urls(&self, database: &str) -> Result<DatabaseUrls, String> {
+        let config = self
+            .databases
+            .iter()
+            .find(|d| d.name == database)
+            .ok_or_else(|| format!("database {database} is not configured: add it to ferry.toml under [data.postgres]"))?;
+        let source = env_url(database, &config.source_env)?;
+        let source_for_target = match &config.source_for_target_env {
+            Some(var) => env_url(database, var)?,
+            None => source.clone(),
+        };
+        Ok(DatabaseUrls { source, target: env_url(database, &config.target_env)?, source_for_target })
+    }
+
+    fn url(&self, database: &str, side: Side) -> Result<DbUrl, DataError> {
+        let urls = self.urls(database).map_err(DataError::Unavailable)?;
+        Ok(match side {
+            Side::Source => urls.source,
+            Side::Target => urls.target,
+        })
+    }
+}
+
+fn endpoint(config: &VolumeConfig, at: &Location) -> Result<Endpoint, String> {
+    match at {
+        Location::Local(path) => Ok(Endpoint::Local(path.clone())),
+        Location::Remote { host, path } => {
+            let secret = |var: &Option<String>| {
+                let var = var.as_deref().unwrap_or_default();
+                std::env::var(var).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("volume {}: the environment variable {var} is not set", config.name))
+            };
+            let options = ferry_ssh::SshOptions::new(ferry_ssh::SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
+            let spec: ferry_ssh::HostSpec = host.parse().map_err(|e| format!("volume {}: {e}", config.name))?;
+            let session = ferry_ssh::Session::open(spec, options).map_err(|e| format!("volume {}: {e}", config.name))?;
+            Ok(Endpoint::Remote { session: std::sync::Arc::new(session), path: path.clone() })
+        }
+    }
+}
+
+fn env_url(database: &str, var: &str) -> Result<DbUrl, String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Ok(DbUrl::new(url)),
+        _ => Err(format!("database {database}: the environment variable {var} (its connection string) is not set")),
+    }
+}
+
+impl DataReader for DataSources {
+    fn databases(&self) -> Vec<String> {
+        self.databases.iter().map(|d| d.name.clone()).collect()
+    }
+
+    fn pg_inventory(&self, database: &str, side: Side) -> Result<DatabaseInventory, DataError> {
+        let url = self.url(database, side)?;
+        let inv = ferry_postgres::inventory(&url).map_err(|e| DataError::Failed(format!("{} database {database}: {e}", side.as_str())))?;
+        Ok(to_wit(inv))
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        self.volumes.iter().map(|v| v.name.clone()).collect()
+    }
+
+    fn volume_facts(&self, volume: &str, side: Side) -> Result<VolumeInfo, DataError> {
+        let (source, target) = self.endpoints(volume).map_err(DataError::Unavailable)?;
+        let ep = if side == Side::Source { source } else { target };
+        match ferry_volume::scan(&ep) {
+            Ok(f) => Ok(VolumeInfo { files: f.files, bytes: f.bytes, sqlite: f.sqlite }),
+            // A target directory that does not exist yet is an empty one.
+            Err(ferry_volume::VolumeError::MissingDirectory { .. }) if side == Side::Target => Ok(VolumeInfo { files: 0, bytes: 0, sqlite: Vec::new() }),
+            Err(e) => Err(DataError::Failed(format!("{} of volume {volume}: {e}", side.as_str()))),
+        }
+    }
+}
+
+fn to_wit(inv: ferry_postgres::Inventory) -> DatabaseInventory {
+    DatabaseInventory {
+        server_version: inv.server_version,
+        wal_level: inv.wal_level,
+        total_bytes: inv.total_bytes,
+        tables: inv
+            .tables
+            .into_iter()
+            .map(|t| PgTableInfo {
+                replica_identity: format!("{:?}", t.replica_identity).to_lowercase(),
+                schema: t.schema,
+                name: t.name,
+                bytes: t.bytes,
+                estimated_rows: t.estimated_rows,
+                primary_key: t.primary_key,
+            })
+            .collect(),
+        sequences: inv.sequences.into_iter().map(|s| format!("{}.{}", s.schema, s.name)).collect(),
+        extensions: inv.extensions,
+        large_objects: inv.large_objects,
+    }
+}

@@ -1,0 +1,161 @@
+//! The copy-data planner: the mode it picks and why, and the order of its
+//! actions around the freeze.
+
+use ferry_copy_data::{Database, Observed, Options, Volume, plan};
+use ferry_step_sdk::host::data::{DatabaseInventory, PgTableInfo, VolumeInfo};
+use ferry_step_sdk::types::{Operation, Severity, StepError, Undo, VolumePass};
+
+fn options(params: &[(&str, &str)]) -> Options {
+    let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Options::from_params(&params).unwrap()
+}
+
+fn table(name: &str, pk: &[&str]) -> PgTableInfo {
+    PgTableInfo {
+        schema: "public".into(),
+        name: name.into(),
+        bytes: 8192,
+        estimated_rows: 10,
+        primary_key: pk.iter().map(|c| c.to_string()).collect(),
+        replica_identity: "default".into(),
+    }
+}
+
+fn inventory(bytes: u64, wal_level: &str, tables: Vec<PgTableInfo>) -> DatabaseInventory {
+    DatabaseInventory {
+        server_version: "15.18".into(),
+        wal_level: wal_level.into(),
+        total_bytes: bytes,
+        tables,
+        sequences: vec!["public.accounts_id_seq".into()],
+        extensions: vec!["plpgsql".into()],
+        large_objects: 1,
+    }
+}
+
+fn empty() -> DatabaseInventory {
+    DatabaseInventory { large_objects: 0, sequences: Vec::new(), ..inventory(8192, "logical", Vec::new()) }
+}
+
+fn db(bytes: u64, wal_level: &str) -> Database {
+    Database { name: "main".into(), source: inventory(bytes, wal_level, vec![table("accounts", &["id"]), table("events", &[])]), target: empty() }
+}
+
+fn observed(databases: Vec<Database>) -> Observed {
+    Observed { databases, volumes: Vec::new(), cores: 2, freeze_machines: vec!["m1".into(), "m2".into()] }
+}
+
+fn ids(p: &ferry_copy_data::Planned) -> Vec<&str> {
+    p.actions.iter().map(|a| a.id.as_str()).collect()
+}
+
+fn message(p: &ferry_copy_data::Planned, code: &str) -> String {
+    p.findings.iter().find(|f| f.code == code).map(|f| f.message.clone()).unwrap_or_else(|| panic!("no finding {code}: {:?}", p.findings))
+}
+
+const GIB: u64 = 1 << 30;
+
+#[test]
+fn a_small_database_is_dumped_after_the_freeze_and_verified() {
+    let p = plan("data", &options(&[("freeze-app", "shop")]), &observed(vec![db(50 << 20, "logical")])).unwrap();
+    assert_eq!(ids(&p), ["freeze:fly:shop", "freeze:pg:main", "pg:dump-restore:main", "pg:verify:main"]);
+    assert!(message(&p, "copy-mode").contains("dump-restore, because 50 MiB is below logical-above (1.0 GiB)"));
+    assert!(message(&p, "copy-mode").contains("one stream through a pipe"));
+    let Operation::PgDumpRestore(copy) = &p.actions[2].operation else { panic!() };
+    assert_eq!(copy.jobs, 1);
+    let Operation::PgVerify(v) = &p.actions[3].operation else { panic!() };
+    assert_eq!(v.tables, ["public.accounts", "public.events"]);
+    assert!(p.actions.iter().filter(|a| a.id.starts_with("freeze:")).all(|a| matches!(a.undo, Undo::RestorePrevious)));
+}
+
+#[test]
+fn parallel_jobs_only_with_cores_and_size() {
+    let mut o = observed(vec![db(3 * GIB, "replica")]);
+    o.cores = 8;
+    let p = plan("data", &options(&[]), &o).unwrap();
+    let Operation::PgDumpRestore(copy) = &p.actions[1].operation else { panic!("{:?}", ids(&p)) };
+    assert_eq!(copy.jobs, 4);
+    assert!(message(&p, "copy-mode").contains("wal_level is `replica`"), "{}", message(&p, "copy-mode"));
+}
+
+#[test]
+fn a_big_database_replicates_while_live_and_finishes_frozen() {
+    let p = plan("data", &options(&[]), &observed(vec![db(2 * GIB, "logical")])).unwrap();
+    assert_eq!(
+        ids(&p),
+        [
+            "pg:schema:main",
+            "pg:replica-identity:main:public.events",
+            "pg:subscribe:main",
+            "pg:catch-up:main",
+            "freeze:pg:main",
+            "pg:finish:main",
+            "pg:verify:main"
+        ]
+    );
+    assert!(message(&p, "copy-mode").contains("logical replication, because 2.0 GiB is at least logical-above"));
+    assert!(message(&p, "no-primary-key").contains("public.events has no primary key"));
+    assert!(message(&p, "logical-large-objects").contains("the 1 large object are copied after the freeze"));
+    assert!(message(&p, "logical-ddl").contains("DDL"));
+    let Operation::PgFinishLogical(finish) = &p.actions[5].operation else { panic!() };
+    assert_eq!((finish.name.as_str(), finish.timeout_ms), ("ferry_main", 120_000));
+}
+
+#[test]
+fn logical_is_refused_when_the_source_cannot_take_it() {
+    let mut source = db(10 << 20, "replica");
+    source.source.tables[0].replica_identity = "nothing".into();
+    let Err(StepError::PreconditionFailed(p)) = plan("data", &options(&[("mode", "logical")]), &observed(vec![source])) else { panic!() };
+    assert!(p.message.contains("wal_level is `replica`"), "{}", p.message);
+    assert!(p.message.contains("public.accounts has REPLICA IDENTITY NOTHING"), "{}", p.message);
+}
+
+#[test]
+fn a_target_with_tables_is_never_written() {
+    let mut d = db(10 << 20, "logical");
+    d.target.tables = vec![table("accounts", &["id"])];
+    let p = plan("data", &options(&[]), &observed(vec![d])).unwrap();
+    assert!(p.actions.is_empty(), "{:?}", ids(&p));
+    let f = p.findings.iter().find(|f| f.code == "target-not-empty").unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("1 table (public.accounts)"), "{}", f.message);
+}
+
+#[test]
+fn a_volume_moves_in_two_passes_with_sqlite_by_backup() {
+    let volume = Volume {
+        name: "uploads".into(),
+        source: VolumeInfo { files: 120, bytes: 5 << 20, sqlite: vec!["db/app.sqlite3".into()] },
+        target: VolumeInfo { files: 0, bytes: 0, sqlite: Vec::new() },
+    };
+    let o = Observed { volumes: vec![volume], ..observed(Vec::new()) };
+    let p = plan("data", &options(&[("freeze-app", "shop"), ("approve", "true")]), &o).unwrap();
+    assert_eq!(
+        ids(&p),
+        ["volume:bulk:uploads", "approve:freeze", "freeze:fly:shop", "volume:final:uploads", "sqlite:uploads:db/app.sqlite3", "volume:verify:uploads"]
+    );
+    let Operation::VolumeSync(bulk) = &p.actions[0].operation else { panic!() };
+    assert_eq!((bulk.pass, bulk.exclude.clone()), (VolumePass::Bulk, vec!["db/app.sqlite3".to_string()]));
+    let Operation::VolumeVerify(v) = &p.actions[5].operation else { panic!() };
+    assert_eq!(v.sqlite, ["db/app.sqlite3"]);
+}
+
+#[test]
+fn a_volume_without_a_freeze_is_flagged() {
+    let volume = Volume { name: "uploads".into(), source: VolumeInfo { files: 1, bytes: 1, sqlite: Vec::new() }, target: VolumeInfo { files: 3, bytes: 9, sqlite: Vec::new() } };
+    let p = plan("data", &options(&[]), &Observed { volumes: vec![volume], ..Observed::default() }).unwrap();
+    assert!(message(&p, "volume-not-frozen").contains("set freeze-app"));
+    assert!(message(&p, "volume-target-not-empty").contains("3 files"));
+}
+
+#[test]
+fn other_phases_plan_nothing_and_bad_params_are_named() {
+    let p = plan("prepare", &options(&[]), &observed(vec![db(1, "logical")])).unwrap();
+    assert!(p.actions.is_empty());
+    let params = vec![("mode".to_string(), "fast".to_string())];
+    let Err(StepError::InvalidInput(e)) = Options::from_params(&params) else { panic!() };
+    assert_eq!(e.message, "mode `fast` must be one of: auto, dump-restore, logical");
+    let params = vec![("freez-app".to_string(), "x".to_string())];
+    let Err(StepError::InvalidInput(e)) = Options::from_params(&params) else { panic!() };
+    assert!(e.message.contains("`freez-app`"));
+}
