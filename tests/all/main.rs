@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod config_edit;
 mod cutover;
+mod data;
 mod deploy;
 mod github;
 mod inventory;

@@ -8,9 +8,15 @@
 pub mod dns_servers;
 pub mod fly;
 pub mod github;
+/// Throwaway PostgreSQL clusters on loopback, shared with ferry-postgres's tests.
+#[path = "../../host/providers/postgres/tests/support/cluster.rs"]
+pub mod pg_cluster;
 /// A test CA and TLS servers on loopback, shared with ferry-tls's tests.
 #[path = "../../host/providers/tls/tests/support/mod.rs"]
 pub mod tls_servers;
+/// A "VM": sshd in a network namespace, shared with ferry-ssh's tests.
+#[path = "../../host/providers/ssh/tests/support/vm.rs"]
+pub mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,6 +1,6 @@
 //! copy-data's parameters.
 
-use ferry_step_sdk::params::{Params, invalid};
+use ferry_step_sdk::params::{Params, Spec};
 use ferry_step_sdk::types::StepError;
 
 /// How a database is copied.
@@ -31,7 +31,7 @@ pub struct Options {
     pub approve: bool,
 }
 
-pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
+pub const PARAMS: &[Spec] = &[
     ("mode", "`auto`, `dump-restore` or `logical`: how databases are copied.", Some("auto")),
     ("logical-above", "In auto mode, databases at least this big (MiB) use logical replication.", Some("1024")),
     ("freeze-app", "The Fly app whose machines are stopped while the data is copied (restarted by abort).", None),
@@ -46,9 +46,7 @@ pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
 impl Options {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, StepError> {
         let p = Params(params);
-        if let Some((unknown, _)) = params.iter().find(|(k, _)| !PARAMS.iter().any(|(name, _, _)| name == k)) {
-            return Err(invalid(format!("copy-data has no parameter `{unknown}`")));
-        }
+        p.only("copy-data", PARAMS)?;
         let mode = match p.one_of("mode", &["auto", "dump-restore", "logical"], "auto")? {
             "dump-restore" => Mode::DumpRestore,
             "logical" => Mode::Logical,

@@ -8,7 +8,7 @@ use ferry_copy_data::options::PARAMS;
 use ferry_copy_data::{Database, Observed, Options, Volume};
 use ferry_step_sdk::host::data::{self, DataError, Side};
 use ferry_step_sdk::host::fly;
-use ferry_step_sdk::step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
+use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -20,33 +20,21 @@ impl Step for CopyData {
             name: "copy-data".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Plans the data copy: Postgres by dump-restore or logical replication, volumes in two rsync passes, the source frozen with an undo, every copy verified.".into(),
-            params: PARAMS
-                .iter()
-                .map(|(name, description, default)| ParamInfo {
-                    name: (*name).into(),
-                    description: (*description).into(),
-                    required: false,
-                    default: default.map(str::to_string),
-                })
-                .collect(),
+            params: ferry_step_sdk::params::param_infos(PARAMS, &[]),
         }
     }
 
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
         let options = Options::from_params(&request.params)?;
-        if request.phase != ferry_copy_data::DATA {
-            let planned = ferry_copy_data::plan(&request.phase, &options, &Observed::default())?;
-            return Ok(StepPlan { app: request.app, actions: planned.actions, findings: planned.findings });
-        }
-        let observed = observe(&options)?;
-        info!("{} database(s), {} volume(s) to copy", observed.databases.len(), observed.volumes.len());
+        // Other phases observe nothing: the planner only says it has no work there.
+        let observed = if request.phase == ferry_copy_data::DATA { observe(&options)? } else { Observed::default() };
         let planned = ferry_copy_data::plan(&request.phase, &options, &observed)?;
         Ok(StepPlan { app: request.app, actions: planned.actions, findings: planned.findings })
     }
 }
 
 fn observe(options: &Options) -> Result<Observed, StepError> {
-    let databases = selected(data::list_databases(), options.databases.as_ref(), "database")?
+    let databases: Vec<Database> = selected(data::list_databases(), options.databases.as_ref(), "database")?
         .into_iter()
         .map(|name| {
             let source = data::pg_inventory(&name, Side::Source).map_err(|e| data_error(&name, "source", e))?;
@@ -54,7 +42,7 @@ fn observe(options: &Options) -> Result<Observed, StepError> {
             Ok(Database { name, source, target })
         })
         .collect::<Result<_, StepError>>()?;
-    let volumes = selected(data::list_volumes(), options.volumes.as_ref(), "volume")?
+    let volumes: Vec<Volume> = selected(data::list_volumes(), options.volumes.as_ref(), "volume")?
         .into_iter()
         .map(|name| {
             let source = data::volume_facts(&name, Side::Source).map_err(|e| data_error(&name, "source", e))?;
@@ -71,6 +59,7 @@ fn observe(options: &Options) -> Result<Observed, StepError> {
             .collect(),
         None => Vec::new(),
     };
+    info!("{} database(s), {} volume(s) to copy", databases.len(), volumes.len());
     Ok(Observed { databases, volumes, cores: data::host_cores(), freeze_machines })
 }
 

@@ -1,7 +1,8 @@
 //! The cutover's parameters: which records point where, the TTLs, the TLS
 //! check, and the safety thresholds.
 
-use ferry_step_sdk::types::{Problem, StepError};
+use ferry_step_sdk::params::{Params, Spec};
+use ferry_step_sdk::types::StepError;
 
 /// A record set the cutover wants: its name, type and values (the TTL is
 /// [`Options::ttl`]).
@@ -35,7 +36,7 @@ pub struct Options {
 /// octoDNS's `MIN_EXISTING_RECORDS`: thresholds apply to zones this big.
 pub const MIN_EXISTING: u32 = 10;
 
-pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
+pub const PARAMS: &[Spec] = &[
     ("zone", "The zone the records live in, as ferry.toml's [dns.zones] names it.", None),
     ("records", "What to point where: `NAME TYPE VALUE[,VALUE]` entries separated by `;`, e.g. `shop.example.com A 203.0.113.7`.", None),
     ("ttl", "The records' TTL once switched, in seconds.", Some("300")),
@@ -52,7 +53,8 @@ pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
 
 impl Options {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, StepError> {
-        let get = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty());
+        let p = Params(params);
+        let get = |name: &str| p.get(name);
         let zone = fqdn(get("zone").ok_or_else(|| invalid("cutover needs `zone`: the zone the records live in"))?);
         let records = parse_records(get("records").ok_or_else(|| invalid("cutover needs `records`, e.g. `shop.example.com A 203.0.113.7`"))?)?;
         for r in &records {
@@ -60,22 +62,12 @@ impl Options {
                 return Err(invalid(&format!("{} is not in zone {zone}", r.name)));
             }
         }
-        let number = |name: &str, default: u64| -> Result<u64, StepError> {
-            match get(name) {
-                Some(v) => v.parse().map_err(|_| invalid(&format!("{name} `{v}` must be a whole number"))),
-                None => Ok(default),
-            }
-        };
+        let number = |name: &str, default: u64| p.number(name, default);
         let percent = |name: &str| -> Result<f64, StepError> {
             let v = number(name, 30)?;
             if v > 100 { Err(invalid(&format!("{name} must be 0 to 100"))) } else { Ok(v as f64) }
         };
-        let flag = |name: &str, default: bool| match get(name) {
-            None => Ok(default),
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
-            Some(v) => Err(invalid(&format!("{name} `{v}` must be true or false"))),
-        };
+        let flag = |name: &str, default: bool| p.flag(name, default);
         let ttl = |name: &str, default: u64| number(name, default).and_then(|t| u32::try_from(t).map_err(|_| invalid(&format!("{name} is too large"))));
         let tls_address = match (flag("tls", true)?, get("tls-address")) {
             (false, _) => None,
@@ -146,5 +138,5 @@ pub fn fqdn(name: &str) -> String {
 }
 
 pub(crate) fn invalid(message: &str) -> StepError {
-    StepError::InvalidInput(Problem { message: message.to_string(), location: None })
+    ferry_step_sdk::params::invalid(message)
 }

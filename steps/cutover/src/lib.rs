@@ -7,7 +7,7 @@
 use ferry_cutover::options::PARAMS;
 use ferry_cutover::{Observed, Options};
 use ferry_step_sdk::host::dns::{self, DnsError};
-use ferry_step_sdk::step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
+use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -19,15 +19,7 @@ impl Step for Cutover {
             name: "cutover".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Plans a DNS cutover: TTLs lowered ahead (prepare), the new host's TLS checked, records switched by compare-and-swap, every authoritative server verified.".into(),
-            params: PARAMS
-                .iter()
-                .map(|(name, description, default)| ParamInfo {
-                    name: (*name).into(),
-                    description: (*description).into(),
-                    required: matches!(*name, "zone" | "records"),
-                    default: default.map(str::to_string),
-                })
-                .collect(),
+            params: ferry_step_sdk::params::param_infos(PARAMS, &["zone", "records"]),
         }
     }
 

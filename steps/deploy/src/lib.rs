@@ -8,7 +8,7 @@
 use ferry_fly_deploy::options::PARAMS;
 use ferry_fly_deploy::{Machine, Observed, Options};
 use ferry_step_sdk::host::fly::{self, QueryError};
-use ferry_step_sdk::step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
+use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{Platform, Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -20,15 +20,7 @@ impl Step for Deploy {
             name: "deploy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             summary: "Plans a release onto Fly Machines: release command, then machines created, updated and destroyed per process group with the rolling, immediate, canary or bluegreen strategy.".into(),
-            params: PARAMS
-                .iter()
-                .map(|(name, description, default)| ParamInfo {
-                    name: (*name).into(),
-                    description: (*description).into(),
-                    required: false,
-                    default: default.map(str::to_string),
-                })
-                .collect(),
+            params: ferry_step_sdk::params::param_infos(PARAMS, &[]),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The deploy's knobs: `fly deploy`'s flags, as step parameters, over the
 //! `[deploy]` section of fly.toml, over flyctl's defaults.
 
-use ferry_step_sdk::types::{AppSpec, Problem, StepError};
+use ferry_step_sdk::params::{Params, Spec};
+use ferry_step_sdk::types::{AppSpec, StepError};
 
 /// flyctl's `DefaultWaitTimeout`.
 pub const DEFAULT_WAIT_TIMEOUT_MS: u64 = 5 * 60 * 1000;
@@ -61,7 +62,7 @@ pub struct Options {
 }
 
 /// The parameters the step accepts, for `describe`.
-pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
+pub const PARAMS: &[Spec] = &[
     ("app", "The Fly app to deploy to; default: fly.toml's app.", None),
     ("image", "The image to deploy (built and pushed by CI); default: [build].image.", None),
     ("strategy", "rolling, immediate, canary or bluegreen; default: [deploy].strategy, else rolling.", None),
@@ -77,8 +78,9 @@ pub const PARAMS: &[(&str, &str, Option<&str>)] = &[
 
 impl Options {
     pub fn from_params(app: &AppSpec, params: &[(String, String)]) -> Result<Self, StepError> {
-        let get = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim());
-        let image = match get("image").filter(|v| !v.is_empty()).or(app.build.image.as_deref()) {
+        let p = Params(params);
+        let get = |name: &str| p.get(name);
+        let image = match get("image").or(app.build.image.as_deref()) {
             Some(image) => image.to_string(),
             None => {
                 return Err(invalid(
@@ -102,17 +104,10 @@ impl Options {
             Some(v) => parse_duration_ms(v).ok_or_else(|| invalid(&format!("{name} `{v}` is not a duration (write e.g. 90s or 5m)"))),
             None => Ok(from_config.unwrap_or(default)),
         };
-        let flag = |name: &str, default: bool| match get(name) {
-            None => Ok(default),
-            Some("true") | Some("1") | Some("yes") => Ok(true),
-            Some("false") | Some("0") | Some("no") => Ok(false),
-            Some(v) => Err(invalid(&format!("{name} `{v}` must be true or false"))),
-        };
-        let groups = get("process-groups")
-            .map(|v| v.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default();
+        let flag = |name: &str, default: bool| p.flag(name, default);
+        let groups = p.list("process-groups").unwrap_or_default();
         Ok(Options {
-            app: get("app").filter(|v| !v.is_empty()).map(str::to_string),
+            app: get("app").map(str::to_string),
             image,
             strategy,
             max_unavailable,
@@ -147,7 +142,7 @@ impl Options {
 }
 
 fn invalid(message: &str) -> StepError {
-    StepError::InvalidInput(Problem { message: message.to_string(), location: None })
+    ferry_step_sdk::params::invalid(message)
 }
 
 /// A Go duration (`90s`, `5m`, `1h30m`, `500ms`), or a bare number of

@@ -1,7 +1,25 @@
 //! A step's parameters, read with the messages every step would otherwise
 //! write itself: a whole number, a flag, one of a few words.
 
+use crate::step::ParamInfo;
 use crate::types::{Finding, Problem, Severity, StepError};
+
+/// A parameter as a planner declares it: name, what it does, its default.
+pub type Spec = (&'static str, &'static str, Option<&'static str>);
+
+/// The `params` of `describe()`, from a planner's table; the names in
+/// `required` have no default and must be given.
+pub fn param_infos(specs: &[Spec], required: &[&str]) -> Vec<ParamInfo> {
+    specs
+        .iter()
+        .map(|(name, description, default)| ParamInfo {
+            name: (*name).into(),
+            description: (*description).into(),
+            required: required.contains(name),
+            default: default.map(str::to_string),
+        })
+        .collect()
+}
 
 /// The `params` of a plan request. A later entry wins over an earlier one
 /// (the CLI appends overrides); blank values count as absent.
@@ -20,11 +38,12 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// `true`/`false` (also `yes`/`no`, `1`/`0`, as YAML and shells write them).
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, StepError> {
         match self.get(name) {
             None => Ok(default),
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
+            Some("true" | "yes" | "1") => Ok(true),
+            Some("false" | "no" | "0") => Ok(false),
             Some(v) => Err(invalid(format!("{name} `{v}` must be true or false"))),
         }
     }
@@ -35,6 +54,15 @@ impl<'a> Params<'a> {
             None => Ok(default),
             Some(v) if allowed.contains(&v) => Ok(v),
             Some(v) => Err(invalid(format!("{name} `{v}` must be one of: {}", allowed.join(", ")))),
+        }
+    }
+
+    /// Refuses a parameter that is not in `specs` (a typo would otherwise
+    /// be ignored silently).
+    pub fn only(&self, step: &str, specs: &[Spec]) -> Result<(), StepError> {
+        match self.0.iter().find(|(k, _)| !specs.iter().any(|(name, _, _)| name == k)) {
+            Some((unknown, _)) => Err(invalid(format!("{step} has no parameter `{unknown}`"))),
+            None => Ok(()),
         }
     }
 

@@ -3,19 +3,17 @@
 //! environment at execution time (never from the plan or the journal), and
 //! every error from the provider is already redacted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_model::journal::UndoData;
-use ferry_model::{Operation, PgLogical};
+use ferry_model::{Operation, PgCopy, PgLogical};
 use ferry_model::VolumePass;
 use ferry_postgres as pg;
 use ferry_volume as vol;
 
 use super::executor::ExecError;
+use super::progress::Meter;
 use crate::data::{DataSources, DatabaseUrls};
-
-/// How often a long copy reports its progress in the log.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// The database side of the executor.
 #[derive(Debug, Default)]
@@ -61,7 +59,12 @@ impl DataOps {
             Operation::PgDumpRestore(copy) => {
                 let urls = self.urls(&copy.database)?;
                 self.clear_partial(&urls)?;
-                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress(&copy.database, keepalive)).map_err(err)?;
+                let mut meter = Meter::bytes(&format!("database {}: streamed", copy.database), None);
+                let mut progress = |bytes| {
+                    keepalive();
+                    meter.set(bytes, String::new);
+                };
+                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress).map_err(err)?;
                 Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64()))])
             }
             Operation::PgCopySchema(db) => {
@@ -109,14 +112,14 @@ impl DataOps {
                     VolumePass::Bulk => vol::Pass::Bulk,
                     VolumePass::Final => vol::Pass::Final,
                 };
-                let mut last_log = Instant::now();
+                let mut meter = Meter::bytes(&format!("volume {}: copied", v.volume), None);
                 let mut report = |p: &vol::Progress| {
                     keepalive();
-                    if last_log.elapsed() >= PROGRESS_EVERY {
-                        let eta = p.eta.map(|d| format!(", ETA {} s", d.as_secs())).unwrap_or_default();
-                        tracing::info!("volume {}: {:.1} MiB, {}%{eta}", v.volume, p.bytes as f64 / 1048576.0, p.percent.unwrap_or(0));
-                        last_log = Instant::now();
-                    }
+                    meter.set(p.bytes, || {
+                        let percent = p.percent.map(|n| format!(", {n}%")).unwrap_or_default();
+                        let eta = p.eta.map(|d| format!(", ETA {}", humantime::format_duration(Duration::from_secs(d.as_secs())))).unwrap_or_default();
+                        format!("{percent}{eta}")
+                    });
                 };
                 let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report).map_err(err)?;
                 Ok(vec![("files".into(), stats.files_transferred.to_string()), ("bytes".into(), stats.bytes_transferred.to_string())])
@@ -156,8 +159,8 @@ impl DataOps {
     pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
         match (op, undo) {
             (Operation::PgFreeze(db), UndoData::PgReadOnly { previous }) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
-            (Operation::PgDumpRestore(_) | Operation::PgCopySchema(_), UndoData::PgEmptyTarget { schemas }) => {
-                pg::clear(&self.urls(database(op))?.target, schemas).map_err(err)
+            (Operation::PgDumpRestore(PgCopy { database, .. }) | Operation::PgCopySchema(database), UndoData::PgEmptyTarget { schemas }) => {
+                pg::clear(&self.urls(database)?.target, schemas).map_err(err)
             }
             (Operation::PgReplicaIdentityFull(t), UndoData::PgReplicaIdentity { previous }) if previous == "default" => {
                 pg::reset_replica_identity(&self.urls(&t.database)?.source, &t.table).map_err(err)
@@ -211,13 +214,10 @@ impl DataOps {
 
     fn catch_up(&self, l: &PgLogical, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         let urls = self.urls(&l.database)?;
-        let mut last_log = Instant::now();
+        let mut meter = Meter::bytes(&format!("database {}: replication", l.database), None);
         let mut report = |s: &pg::ReplicationStatus| {
             keepalive();
-            if last_log.elapsed() >= PROGRESS_EVERY {
-                tracing::info!("{}: {}/{} tables synced, lag {} bytes", l.database, s.tables_ready, s.tables_total, s.lag_bytes);
-                last_log = Instant::now();
-            }
+            meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));
         };
         let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report)
             .map_err(err)?;
@@ -225,31 +225,8 @@ impl DataOps {
     }
 }
 
-/// A progress callback for a copy: keeps the lock alive and logs the bytes
-/// streamed every few seconds.
-fn progress<'a>(database: &'a str, keepalive: &'a mut dyn FnMut()) -> impl FnMut(u64) + 'a {
-    let mut last_log = Instant::now();
-    let started = Instant::now();
-    move |bytes| {
-        keepalive();
-        if last_log.elapsed() >= PROGRESS_EVERY {
-            let rate = bytes as f64 / started.elapsed().as_secs_f64().max(0.001) / 1048576.0;
-            tracing::info!("{database}: {:.1} MiB streamed ({rate:.1} MiB/s)", bytes as f64 / 1048576.0);
-            last_log = Instant::now();
-        }
-    }
-}
-
 fn same_count(t: &pg::TableCheck) -> &'static str {
     if t.source_rows == t.target_rows { ", same count but different contents" } else { "" }
-}
-
-fn database(op: &Operation) -> &str {
-    match op {
-        Operation::PgDumpRestore(c) => &c.database,
-        Operation::PgCopySchema(db) => db,
-        _ => "",
-    }
 }
 
 /// Undo of a sync into an empty directory: empty it again.

@@ -14,6 +14,7 @@ mod fly;
 pub mod hooks;
 mod journal_doc;
 mod plans;
+mod progress;
 
 use std::time::Instant;
 

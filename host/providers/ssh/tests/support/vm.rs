@@ -60,8 +60,7 @@ impl Vm {
 
     /// The client key and the pinned known_hosts line for the VM's host key.
     pub fn options(&self) -> SshOptions {
-        let key = fs::read_to_string(self.dir().join("client")).expect("client key");
-        let mut options = SshOptions::new(SshKey::new(key), self.known_hosts_line("hostkey.pub"));
+        let mut options = SshOptions::new(SshKey::new(self.client_key()), self.known_hosts());
         options.connect_timeout = Duration::from_secs(5);
         options
     }
@@ -88,6 +87,16 @@ impl Vm {
     /// sshd's log, e.g. to check that nobody logged in.
     pub fn sshd_log(&self) -> String {
         fs::read_to_string(self.dir().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// The client's private key (OpenSSH PEM), as a CI secret would hold it.
+    pub fn client_key(&self) -> String {
+        fs::read_to_string(self.dir().join("client")).expect("client key")
+    }
+
+    /// The pinned known_hosts line for the VM's real host key.
+    pub fn known_hosts(&self) -> String {
+        self.known_hosts_line("hostkey.pub")
     }
 
     fn known_hosts_line(&self, pub_file: &str) -> String {

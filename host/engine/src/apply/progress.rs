@@ -1,0 +1,69 @@
+//! Progress of long copies: a live bar on a terminal, a log line every few
+//! seconds anywhere else (CI logs keep every line, so a redrawn bar would
+//! only be noise there).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How often a copy reports its progress in the log when there is no terminal.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// One long operation's progress, shown while it runs.
+#[derive(Debug)]
+pub(super) struct Meter {
+    label: String,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    last_log: Instant,
+}
+
+impl Meter {
+    /// A meter counting bytes towards `total` when it is known (a bar with
+    /// an ETA), or with no end (a spinner with the rate).
+    pub(super) fn bytes(label: &str, total: Option<u64>) -> Meter {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let (bar, template) = match total {
+                Some(total) => (ProgressBar::new(total), "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}"),
+                None => (ProgressBar::new_spinner(), "{spinner} {msg} {bytes} {bytes_per_sec}"),
+            };
+            bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
+            bar.set_message(label.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Meter { label: label.to_string(), bar, started: Instant::now(), last_log: Instant::now() }
+    }
+
+    /// Bytes done so far; `detail` is added to the log line (e.g. an ETA
+    /// the copying tool computed itself).
+    pub(super) fn set(&mut self, bytes: u64, detail: impl FnOnce() -> String) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+            bar.set_message(format!("{}{}", self.label, detail()));
+        } else if self.last_log.elapsed() >= LOG_EVERY {
+            let rate = bytes as f64 / self.started.elapsed().as_secs_f64().max(0.001) / 1048576.0;
+            tracing::info!("{}: {:.1} MiB ({rate:.1} MiB/s){}", self.label, bytes as f64 / 1048576.0, detail());
+            self.last_log = Instant::now();
+        }
+    }
+
+    /// A status that is not a byte count (e.g. replication lag).
+    pub(super) fn status(&mut self, text: impl FnOnce() -> String) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: {}", self.label, text()));
+        } else if self.last_log.elapsed() >= LOG_EVERY {
+            tracing::info!("{}: {}", self.label, text());
+            self.last_log = Instant::now();
+        }
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
