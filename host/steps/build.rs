@@ -11,6 +11,7 @@ const STEPS: &[(&str, &[&str])] = &[
     ("deploy", &["log", "clock", "fly"]),
     ("cutover", &["log", "clock", "dns"]),
     ("copy-data", &["log", "clock", "fly", "data"]),
+    ("adopt", &["log", "clock", "fly"]),
 ];
 
 fn main() {

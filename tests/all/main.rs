@@ -4,6 +4,7 @@
 mod support;
 
 mod action;
+mod adopt;
 mod apply;
 mod cache;
 mod cli;

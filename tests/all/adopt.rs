@@ -1,0 +1,64 @@
+//! `ferry plan/apply --phase adopt` against the Fly emulator: machines made
+//! with `fly machine run` marked Apps V2 by metadata, undone by abort, and
+//! refused when they run different configurations.
+
+use serde_json::{Value, json};
+
+use crate::support::fly::FlyWorld;
+use crate::support::run;
+
+const APP: &str = "shop";
+const IMAGE: &str = "registry.fly.io/shop:v1";
+
+/// An app with two machines made outside Apps V2 (no platform metadata).
+fn unmanaged(second_env: Value) -> FlyWorld {
+    let world = FlyWorld::start(APP, "app = \"shop\"\n");
+    world.healthy(IMAGE, "v1");
+    for env in [json!({"MODE": "prod"}), second_env] {
+        let config = json!({"image": IMAGE, "env": env, "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}});
+        world.api("POST", &format!("/v1/apps/{APP}/machines"), Some(json!({"region": "ams", "config": config})));
+    }
+    std::fs::write(world.checkout.path().join("ferry.toml"), "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\n").unwrap();
+    world
+}
+
+fn ferry(world: &FlyWorld, args: &[&str]) -> (i32, String) {
+    let mut cmd = world.ferry();
+    cmd.args(args).arg("--dir").arg(world.checkout.path());
+    let (code, out, err) = run(&mut cmd);
+    (code, format!("{out}{err}"))
+}
+
+fn platform_versions(world: &FlyWorld) -> Vec<Option<String>> {
+    world.machines(APP).iter().map(|m| m["config"]["metadata"]["fly_platform_version"].as_str().map(str::to_string)).collect()
+}
+
+#[test]
+fn machines_with_one_config_are_adopted_and_abort_unmarks_them() {
+    let world = unmanaged(json!({"MODE": "prod"}));
+    let (code, plan) = ferry(&world, &["plan", "--phase", "adopt", "--format", "md"]);
+    assert_eq!(code, 0, "{plan}");
+    assert!(plan.contains("Mark 2 machines of shop as Apps V2 (fly_platform_version=v2)"), "{plan}");
+    assert!(plan.contains("image = \"registry.fly.io/shop:v1\""), "the plan shows the saved fly.toml: {plan}");
+    assert!(plan.contains("MODE = \"prod\""), "{plan}");
+
+    let (code, out) = ferry(&world, &["apply", "--phase", "adopt", "--run", "adopt-1"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(platform_versions(&world), [Some("v2".to_string()), Some("v2".to_string())]);
+    assert!(world.machines(APP).iter().all(|m| m["state"] == "started"), "adopting does not restart anything");
+
+    let (code, out) = ferry(&world, &["abort", "--run", "adopt-1"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(platform_versions(&world), [None, None], "abort removes the key it added");
+}
+
+#[test]
+fn machines_that_differ_are_refused_with_how_they_differ() {
+    let world = unmanaged(json!({"MODE": "debug"}));
+    let (code, out) = ferry(&world, &["plan", "--phase", "adopt"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("shop's machines run 2 different configurations"), "{out}");
+    assert!(out.contains("they differ in: env"), "{out}");
+    assert!(out.contains("`machines` parameter"), "{out}");
+    assert_eq!(platform_versions(&world), [None, None]);
+}
