@@ -23,7 +23,7 @@ mod cluster;
 #[path = "../host/providers/ssh/tests/support/vm.rs"]
 mod vm;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,7 +187,8 @@ fn peak_rss(child: &mut Child) -> u64 {
 /// From the journal: the first freeze action started → the last action
 /// done, the verification's share of it, and the copy action's.
 fn frozen_window(state: &Path) -> (Duration, Duration, Duration) {
-    let journal: Journal = serde_json::from_slice(&std::fs::read(find_journal(state)).unwrap()).unwrap();
+    // The state store's key for app `bench`, run `bench`.
+    let journal: Journal = serde_json::from_slice(&std::fs::read(state.join("journal/bench/bench.json")).unwrap()).unwrap();
     let phase = journal.phases.last().expect("a phase");
     let start = phase.entries.iter().find(|e| e.action.contains("freeze:") && matches!(e.event, Event::Started { .. })).expect("a freeze").at_ms;
     let end = phase.entries.iter().filter(|e| matches!(e.event, Event::Done { .. })).map(|e| e.at_ms).max().unwrap();
@@ -203,24 +204,6 @@ fn frozen_window(state: &Path) -> (Duration, Duration, Duration) {
         Duration::from_millis(ms)
     };
     (Duration::from_millis(end - start), took(":verify:"), took(":dump-restore:") + took(":finish:"))
-}
-
-fn find_journal(dir: &Path) -> PathBuf {
-    for entry in walk(dir) {
-        if entry.extension().is_some_and(|e| e == "json") && entry.to_string_lossy().contains("journal") {
-            return entry;
-        }
-    }
-    panic!("no journal under {}", dir.display());
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
-    }
-    out
 }
 
 fn volume_rows(mb: u64) {

@@ -83,17 +83,26 @@ fn pick<'a>(deployable: &[&'a MachineInfo], ids: &[String]) -> Result<Vec<&'a Ma
         .collect()
 }
 
-/// Machines by what `fly deploy` would make the same: the image and the
-/// config without what is each machine's own (metadata, volume ids).
-fn by_config<'a>(machines: &[&'a MachineInfo]) -> BTreeMap<String, Vec<&'a MachineInfo>> {
-    let mut groups: BTreeMap<String, Vec<&MachineInfo>> = BTreeMap::new();
+/// Machines sharing one config, and that config.
+struct Group<'a> {
+    config: Value,
+    machines: Vec<&'a MachineInfo>,
+}
+
+/// Machines by what `fly deploy` would make the same (keyed by the
+/// canonical JSON of [`normalized`]).
+fn by_config<'a>(machines: &[&'a MachineInfo]) -> BTreeMap<String, Group<'a>> {
+    let mut groups: BTreeMap<String, Group<'a>> = BTreeMap::new();
     for m in machines {
-        groups.entry(fingerprint(m)).or_default().push(m);
+        let config = normalized(m);
+        groups.entry(canonical(&config)).or_insert_with(|| Group { config, machines: Vec::new() }).machines.push(m);
     }
     groups
 }
 
-fn fingerprint(m: &MachineInfo) -> String {
+/// The image and the config without what is each machine's own
+/// (metadata, volume ids and names).
+fn normalized(m: &MachineInfo) -> Value {
     let mut config: Value = serde_json::from_str(&m.config).unwrap_or(Value::Null);
     if let Some(obj) = config.as_object_mut() {
         obj.remove("metadata");
@@ -105,7 +114,7 @@ fn fingerprint(m: &MachineInfo) -> String {
             }
         }
     }
-    canonical(&config)
+    config
 }
 
 /// JSON with every object's keys sorted, so equal configs compare equal.
@@ -124,12 +133,12 @@ fn canonical(v: &Value) -> String {
 
 /// The refusal when candidates differ: each group, and the top-level config
 /// keys in which the groups differ, so the user can choose.
-fn differing(app: &str, groups: &BTreeMap<String, Vec<&MachineInfo>>) -> StepError {
+fn differing(app: &str, groups: &BTreeMap<String, Group<'_>>) -> StepError {
     let described: Vec<String> = groups
         .values()
-        .map(|ms| format!("[{}] image {}", ms.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", "), ms[0].image))
+        .map(|g| format!("[{}] image {}", g.machines.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", "), g.machines[0].image))
         .collect();
-    let keys = differing_keys(groups.keys().map(String::as_str));
+    let keys = differing_keys(groups.values().map(|g| &g.config));
     StepError::PreconditionFailed(Problem {
         message: format!(
             "{app}'s machines run {} different configurations: {} (they differ in: {}). fly deploy would give them all one image and config; \
@@ -142,9 +151,8 @@ fn differing(app: &str, groups: &BTreeMap<String, Vec<&MachineInfo>>) -> StepErr
     })
 }
 
-fn differing_keys<'a>(fingerprints: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let configs: Vec<serde_json::Map<String, Value>> =
-        fingerprints.filter_map(|f| serde_json::from_str::<Value>(f).ok()).filter_map(|v| v.as_object().cloned()).collect();
+fn differing_keys<'a>(configs: impl Iterator<Item = &'a Value>) -> Vec<String> {
+    let configs: Vec<&serde_json::Map<String, Value>> = configs.filter_map(Value::as_object).collect();
     let mut keys: Vec<String> = configs.iter().flat_map(|c| c.keys().cloned()).collect();
     keys.sort();
     keys.dedup();

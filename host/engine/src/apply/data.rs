@@ -59,7 +59,7 @@ impl DataOps {
             Operation::PgDumpRestore(copy) => {
                 let urls = self.urls(&copy.database)?;
                 self.clear_partial(&urls)?;
-                let mut meter = Meter::bytes(&format!("database {}: streamed", copy.database), None);
+                let mut meter = Meter::new(&format!("database {}: streamed", copy.database));
                 let mut progress = |bytes| {
                     keepalive();
                     meter.set(bytes, String::new);
@@ -112,7 +112,7 @@ impl DataOps {
                     VolumePass::Bulk => vol::Pass::Bulk,
                     VolumePass::Final => vol::Pass::Final,
                 };
-                let mut meter = Meter::bytes(&format!("volume {}: copied", v.volume), None);
+                let mut meter = Meter::new(&format!("volume {}: copied", v.volume));
                 let mut report = |p: &vol::Progress| {
                     keepalive();
                     meter.set(p.bytes, || {
@@ -214,7 +214,7 @@ impl DataOps {
 
     fn catch_up(&self, l: &PgLogical, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         let urls = self.urls(&l.database)?;
-        let mut meter = Meter::bytes(&format!("database {}: replication", l.database), None);
+        let mut meter = Meter::new(&format!("database {}: replication", l.database));
         let mut report = |s: &pg::ReplicationStatus| {
             keepalive();
             meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));

@@ -20,15 +20,13 @@ pub(super) struct Meter {
 }
 
 impl Meter {
-    /// A meter counting bytes towards `total` when it is known (a bar with
-    /// an ETA), or with no end (a spinner with the rate).
-    pub(super) fn bytes(label: &str, total: Option<u64>) -> Meter {
+    /// A spinner with the bytes done and the rate. No copy here knows its
+    /// total ahead (a dump's size is not the database's; rsync reports its
+    /// own percentage and ETA, passed in as the detail).
+    pub(super) fn new(label: &str) -> Meter {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let (bar, template) = match total {
-                Some(total) => (ProgressBar::new(total), "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}"),
-                None => (ProgressBar::new_spinner(), "{spinner} {msg} {bytes} {bytes_per_sec}"),
-            };
-            bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}").expect("a valid template"));
             bar.set_message(label.to_string());
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
