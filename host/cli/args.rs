@@ -23,6 +23,7 @@ Steps never change anything themselves: only ferry does, after the plan is appro
   ferry abort                             undo everything the latest run did
   ferry deploy --image registry.fly.io/app:v2   deploy to Fly Machines, with a rollback
   ferry steps                             the steps a workflow runs and what each may read
+  ferry migrate create --to my-app-v2     move the app to a new app, in reviewed phases
 
 Exit codes: 0 success, 1 failure (bad config, failed step), 2 usage error.
 Logs go to stderr (-v for more, -q for less, FERRY_LOG=debug to filter); results go to stdout."
@@ -102,6 +103,125 @@ Needs FLY_API_TOKEN (a deploy token for the app is enough; FLY_FLAPS_BASE_URL po
 or as step outputs inside GitHub Actions: the release id and version, the image, and the app's machine ids.
 Exit codes: 0 deployed (or nothing to deploy), 1 failed (rolled back unless --no-rollback), 2 usage error.")]
     Deploy(DeployArgs),
+    /// Move the app to a new Fly app (another name, org or region) in reviewed, reversible phases.
+    #[command(after_help = "A migration is create, then prepare, data and finalize, each planned for review and then \
+applied with --apply; `abort` undoes every applied phase in reverse and restarts the source as it was; `decommission` \
+deletes the source once you are sure. Every command prints the migration id and the next command.
+
+  create        preflight checks (source, token scope, name, region, images, volumes, secrets, certificates, services);
+                records the migration and prints its id
+  prepare       the new app beside the source: fly.toml's app and primary_region edited in place, secrets by name,
+                addresses, certificates, fresh volumes (nothing on the source changes)
+  data          stops the source and carries each mounted volume over by snapshot
+  finalize      the new app's first deploy, health-gated (two machines per group with services, restart `always`
+                for groups without), then DNS moved (with --dns-zone) while the source stays, stopped
+  decommission  deletes the source app, after an approval
+  abort         undoes every applied phase, newest first
+  status        the migration and each phase's actions
+
+Examples:
+  ferry migrate create --to shop-v2 --org acme --region ams --dns-zone example.com
+  ferry migrate prepare --id mig-3f9a2c1b                  # the plan, for review
+  ferry migrate prepare --id mig-3f9a2c1b --apply --plan-hash 5e0c1d2a9b7f
+  ferry migrate abort --id mig-3f9a2c1b
+
+Secret values come from FERRY_SECRET_<NAME> in ferry's environment (in GitHub Actions, `env:` from `secrets`), never \
+from Fly; they appear in no plan, journal or log. Needs FLY_API_TOKEN with access to the organization (an org token: a \
+deploy token cannot create apps).")]
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub command: MigrateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Run the preflight checks and record a new migration.
+    Create(MigrateCreateArgs),
+    /// Plan (or with --apply, apply) the new app beside the source.
+    Prepare(MigratePhaseArgs),
+    /// Plan (or apply) stopping the source and copying its volumes.
+    Data(MigratePhaseArgs),
+    /// Plan (or apply) the new app's first deploy and the traffic switch.
+    Finalize(MigratePhaseArgs),
+    /// Plan (or apply) deleting the source app.
+    Decommission(MigratePhaseArgs),
+    /// Undo every applied phase, newest first; the source restarts as it was.
+    Abort(MigrateIdArgs),
+    /// Show the migration and each applied phase.
+    Status(MigrateIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateCreateArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The new app's name (unique across Fly.io).
+    #[arg(long, value_name = "APP")]
+    pub to: String,
+    /// The source app [default: `app` in fly.toml].
+    #[arg(long, value_name = "APP")]
+    pub from: Option<String>,
+    /// The organization the new app is created in.
+    #[arg(long, default_value = "personal", value_name = "SLUG")]
+    pub org: String,
+    /// The new app's primary region [default: fly.toml's primary_region, else the source machines' region].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Regions to spread machines of groups with services across (comma-separated).
+    #[arg(long, value_name = "REGIONS")]
+    pub regions: Option<String>,
+    /// The image the new app runs [default: the one the source runs].
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// The zone (ferry.toml's [dns.zones]) whose records finalize switches to the new app.
+    #[arg(long, value_name = "ZONE")]
+    pub dns_zone: Option<String>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MigratePhaseArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The migration (printed by `ferry migrate create`).
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// Apply the phase (after its plan was reviewed) instead of only planning it.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: apply only if the plan still has this hash (the reviewed one).
+    #[arg(long, value_name = "HASH", requires = "apply")]
+    pub plan_hash: Option<String>,
+    /// With --apply: pass the plan's approval gates (decommission has one).
+    #[arg(long, requires = "apply")]
+    pub approve: bool,
+    /// With --apply: leave a failed phase as it is instead of undoing its completed actions.
+    #[arg(long, requires = "apply")]
+    pub no_rollback: bool,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateIdArgs {
+    #[command(flatten)]
+    pub checkout: Checkout,
+    #[command(flatten)]
+    pub state: State,
+    /// The migration.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

@@ -46,15 +46,15 @@ impl Session {
         Self::with_workflow(global, checkout, workflow)
     }
 
-    /// A session whose workflow ends with the built-in deploy step, given
-    /// `params` (from `ferry deploy`'s flags).
-    pub fn deploy(global: &Global, checkout: &Checkout, params: &[(&str, String)]) -> anyhow::Result<Self> {
-        let mut workflow = load_workflow(checkout)?.with_builtin("deploy");
+    /// A session whose workflow ends with the built-in `step` (deploy,
+    /// migrate), given `params` (from the subcommand's flags).
+    pub fn builtin(global: &Global, checkout: &Checkout, step: &str, params: &[(&str, String)]) -> anyhow::Result<Self> {
+        let mut workflow = load_workflow(checkout)?.with_builtin(step);
         if let Some(config) = &checkout.config {
             workflow.set_param("parse-config", "config", config);
         }
         for (key, value) in params {
-            workflow.set_param("deploy", key, value);
+            workflow.set_param(step, key, value);
         }
         Self::with_workflow(global, checkout, workflow)
     }

@@ -12,6 +12,7 @@ const STEPS: &[(&str, &[&str])] = &[
     ("cutover", &["log", "clock", "dns"]),
     ("copy-data", &["log", "clock", "fly", "data"]),
     ("adopt", &["log", "clock", "fly"]),
+    ("migrate", &["log", "clock", "fly", "dns"]),
 ];
 
 fn main() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_model::{AppSpec, StepError};
-use ferry_runtime::capabilities::fly::{FlyReader, IpInfo, MachineInfo, QueryError, VolumeInfo};
+use ferry_runtime::capabilities::fly::{CertificateInfo, FlyReader, IpInfo, MachineInfo, QueryError, VolumeInfo};
 use ferry_runtime::{HostContext, LoadedStep, Runtime};
 
 use crate::support::{checkout, ferry, repo, run};
@@ -157,6 +157,9 @@ impl FlyReader for SpreadApp {
         Ok(vec!["SECRET_KEY_BASE".into(), "DATABASE_URL".into()])
     }
     fn list_ips(&self, _: &str) -> Result<Vec<IpInfo>, QueryError> {
+        Ok(vec![])
+    }
+    fn list_certificates(&self, _: &str) -> Result<Vec<CertificateInfo>, QueryError> {
         Ok(vec![])
     }
 }

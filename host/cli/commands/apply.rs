@@ -28,6 +28,7 @@ pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateSt
         rollback: !args.no_rollback,
         approve: args.approve,
         run: args.run.clone(),
+        key: None,
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
     };

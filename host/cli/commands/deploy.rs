@@ -11,7 +11,7 @@ use crate::args::{DeployArgs, Global, PlanFormat};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, providers, run_id, state_store};
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::deploy(global, &args.checkout, &params(args))?;
+    let session = Session::builtin(global, &args.checkout, "deploy", &params(args))?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "deploy", &run_id())?;
     fail_on_config_errors(plan.app.as_ref())?;
     let store = state_store(&args.state, &args.checkout.dir)?;
@@ -26,6 +26,7 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         rollback: !args.no_rollback,
         approve: true,
         run: None,
+        key: None,
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
     };

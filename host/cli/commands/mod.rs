@@ -4,6 +4,7 @@ mod apply;
 mod ci;
 mod deploy;
 mod inventory;
+mod migrate;
 mod plan;
 mod run;
 mod steps;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ci(args) => ci::run(&cli.global, args),
         Command::Steps(args) => steps::run(&cli.global, args),
         Command::Deploy(args) => deploy::run(&cli.global, args),
+        Command::Migrate(args) => migrate::run(&cli.global, args),
     }
 }
 

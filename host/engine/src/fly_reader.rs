@@ -2,7 +2,7 @@
 //! Secret values never pass here; the API's secrets list has names only.
 
 use ferry_fly::{FlyClient, FlyError, IpAssignment};
-use ferry_runtime::capabilities::fly::{FlyReader, IpInfo, MachineInfo, QueryError, VolumeInfo};
+use ferry_runtime::capabilities::fly::{CertificateInfo, FlyReader, IpInfo, MachineInfo, QueryError, VolumeInfo};
 
 /// Answers steps' Fly queries with the Machines API.
 #[derive(Debug, Clone)]
@@ -60,6 +60,11 @@ impl FlyReader for FlyApiReader {
     fn list_ips(&self, app: &str) -> Result<Vec<IpInfo>, QueryError> {
         let ips = self.client.list_ips(app).map_err(query_error)?;
         Ok(ips.into_iter().map(|ip| IpInfo { kind: ip_kind(&ip).into(), address: ip.ip, region: ip.region }).collect())
+    }
+
+    fn list_certificates(&self, app: &str) -> Result<Vec<CertificateInfo>, QueryError> {
+        let certs = self.client.list_certificates(app).map_err(query_error)?;
+        Ok(certs.into_iter().map(|c| CertificateInfo { hostname: c.hostname, status: c.status }).collect())
     }
 }
 

@@ -75,6 +75,16 @@ pub enum Operation {
     FlyCreateVolume(FlyVolume),
     #[component(name = "fly-allocate-ip")]
     FlyAllocateIp(FlyIp),
+    #[component(name = "fly-create-app")]
+    FlyCreateApp(FlyApp),
+    #[component(name = "fly-destroy-app")]
+    FlyDestroyApp(String),
+    #[component(name = "fly-set-secrets")]
+    FlySetSecrets(FlySecrets),
+    #[component(name = "fly-add-certificate")]
+    FlyAddCertificate(FlyCertificate),
+    #[component(name = "fly-copy-volume")]
+    FlyCopyVolume(FlyVolumeCopy),
     #[component(name = "dns-change")]
     DnsChange(DnsChange),
     #[component(name = "tls-check")]
@@ -221,6 +231,44 @@ pub struct FlyIp {
     pub app: String,
     pub kind: String,
     pub region: Option<String>,
+}
+
+/// A new Fly app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyApp {
+    pub name: String,
+    pub org: String,
+}
+
+/// Secrets set by name; the host reads each value from its environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlySecrets {
+    pub app: String,
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyCertificate {
+    pub app: String,
+    pub hostname: String,
+}
+
+/// Another app's volume, snapshotted and restored into a new volume.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyVolumeCopy {
+    #[component(name = "source-app")]
+    pub source_app: String,
+    #[component(name = "source-volume")]
+    pub source_volume: String,
+    pub app: String,
+    pub name: String,
+    pub region: String,
+    #[component(name = "size-gb")]
+    pub size_gb: u32,
 }
 
 /// How an action is reversed.

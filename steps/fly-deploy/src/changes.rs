@@ -113,7 +113,7 @@ fn new_group(app: &AppSpec, group: &ProcessGroup, options: &Options, release: &R
 
 /// `initial_size` ("10gb", "500mb", "3") in whole GB, rounded up; a bare
 /// number is GB, as flyctl reads it; 1 GB by default.
-fn size_gb(text: Option<&str>) -> u32 {
+pub fn size_gb(text: Option<&str>) -> u32 {
     let Some(text) = text.map(str::trim) else { return 1 };
     let with_unit = if text.chars().all(|c| c.is_ascii_digit()) { format!("{text}gb") } else { text.to_string() };
     let mb = ferry_step_sdk::units::size_mb(&with_unit).unwrap_or(1024);

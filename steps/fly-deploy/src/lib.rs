@@ -17,7 +17,7 @@ mod rollout;
 use ferry_step_sdk::types::{Action, AppSpec, Finding, Problem, Severity, StepError};
 use sha2::{Digest, Sha256};
 
-pub use changes::Changes;
+pub use changes::{Changes, size_gb};
 pub use config::Release;
 pub use observed::{Machine, Observed};
 pub use options::{Options, Strategy};

@@ -27,7 +27,7 @@ use ferry_state::{StateStore, StoreError};
 pub use executor::{ExecError, Executor, Providers};
 pub use data::DataOps;
 pub use dns::DnsOps;
-pub use fly::FlyOps;
+pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
 use hooks::Point;
 pub use journal_doc::{latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};
@@ -72,6 +72,10 @@ pub struct ApplyOptions {
     pub approve: bool,
     /// The run to apply into (a migration id); default: `<phase>-<hash>`.
     pub run: Option<String>,
+    /// The app the run is kept under; default: the plan's app ([`app_key`]).
+    /// A migration keeps every phase under its source app, though prepare
+    /// renames the app in fly.toml.
+    pub key: Option<String>,
     pub owner: Owner,
     pub lock_ttl_ms: u64,
 }
@@ -125,7 +129,7 @@ pub fn app_key(plan: &Plan) -> String {
 /// changed in the world. Otherwise `fresh` (just computed) is applied, after
 /// checking it against the reviewed hash.
 pub fn apply(store: &dyn StateStore, exec: &dyn Executor, fresh: &Plan, opts: &ApplyOptions) -> Result<ApplyReport, ApplyError> {
-    let app = app_key(fresh);
+    let app = opts.key.clone().unwrap_or_else(|| app_key(fresh));
     let phase = fresh.phase.as_str();
     if let Some((run, plan)) = unfinished(store, &app, phase, opts)? {
         tracing::info!("resuming run {run} from its journal");

@@ -55,12 +55,20 @@ pub struct IpInfo {
     pub region: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct CertificateInfo {
+    pub hostname: String,
+    pub status: String,
+}
+
 /// Answers a step's Fly queries.
 pub trait FlyReader: Send + Sync {
     fn list_machines(&self, app: &str) -> Result<Vec<MachineInfo>, QueryError>;
     fn list_volumes(&self, app: &str) -> Result<Vec<VolumeInfo>, QueryError>;
     fn list_secret_names(&self, app: &str) -> Result<Vec<String>, QueryError>;
     fn list_ips(&self, app: &str) -> Result<Vec<IpInfo>, QueryError>;
+    fn list_certificates(&self, app: &str) -> Result<Vec<CertificateInfo>, QueryError>;
 }
 
 /// The reader when no Fly API token is configured: every query says so.
@@ -86,6 +94,9 @@ impl FlyReader for Unconfigured {
     fn list_ips(&self, _: &str) -> Result<Vec<IpInfo>, QueryError> {
         Err(Self::error())
     }
+    fn list_certificates(&self, _: &str) -> Result<Vec<CertificateInfo>, QueryError> {
+        Err(Self::error())
+    }
 }
 
 pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmtime::Result<()> {
@@ -94,5 +105,8 @@ pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmt
     linker.func_wrap("list-secret-names", |store, (app,): (String,)| {
         Ok((store.data().host.fly.list_secret_names(&app),))
     })?;
-    linker.func_wrap("list-ips", |store, (app,): (String,)| Ok((store.data().host.fly.list_ips(&app),)))
+    linker.func_wrap("list-ips", |store, (app,): (String,)| Ok((store.data().host.fly.list_ips(&app),)))?;
+    linker.func_wrap("list-certificates", |store, (app,): (String,)| {
+        Ok((store.data().host.fly.list_certificates(&app),))
+    })
 }

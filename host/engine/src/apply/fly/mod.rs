@@ -7,6 +7,7 @@
 //! under its own lease; the action fails if any of them fails, after all
 //! have settled, so the undo sees a world that is not still moving.
 
+mod apps;
 mod machines;
 mod refs;
 mod release;
@@ -18,6 +19,7 @@ use ferry_model::Operation;
 use ferry_model::journal::UndoData;
 
 use super::executor::ExecError;
+pub use apps::{SECRET_VAR_PREFIX, secret_var};
 
 /// How often machine state is polled while waiting, unless overridden by
 /// `FERRY_FLY_POLL` (flyctl polls every 1-2 s; tests against the emulator
@@ -71,10 +73,11 @@ impl FlyOps {
                     machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
                 Ok(UndoData::FlyMetadata { previous })
             }
-            Operation::FlyCreateVolume(v) => {
-                let ids = self.client.list_volumes(&v.app).map_err(fly)?.into_iter().filter(|x| x.name == v.name).map(|x| x.id).collect();
-                Ok(UndoData::FlyExisting { ids })
-            }
+            Operation::FlyCreateVolume(v) => self.existing_volumes(&v.app, &v.name),
+            Operation::FlyCopyVolume(v) => self.existing_volumes(&v.app, &v.name),
+            Operation::FlyCreateApp(app) => self.existing_app(app),
+            Operation::FlySetSecrets(s) => self.existing_secrets(s),
+            Operation::FlyAddCertificate(c) => self.existing_certificate(c),
             Operation::FlyAllocateIp(ip) => {
                 let ids = self.client.list_ips(&ip.app).map_err(fly)?.into_iter().map(|x| x.ip).collect();
                 Ok(UndoData::FlyExisting { ids })
@@ -116,6 +119,11 @@ impl FlyOps {
                 let assigned = self.client.allocate_ip(&ip.app, &request).map_err(fly)?;
                 Ok(vec![("ip".into(), assigned.ip)])
             }
+            Operation::FlyCreateApp(app) => self.create_app(app),
+            Operation::FlyDestroyApp(app) => self.destroy_app(app),
+            Operation::FlySetSecrets(s) => self.set_secrets(s),
+            Operation::FlyAddCertificate(c) => self.add_certificate(c),
+            Operation::FlyCopyVolume(v) => self.copy_volume(v),
             other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
         }
     }
@@ -139,7 +147,11 @@ impl FlyOps {
             // Without the ids captured before, a volume or address made by
             // the interrupted run cannot be told apart: make it again
             // (the undo removes every one the action added).
-            Operation::FlyCreateVolume(_) | Operation::FlyAllocateIp(_) => Ok(false),
+            Operation::FlyCreateVolume(_) | Operation::FlyAllocateIp(_) | Operation::FlyCopyVolume(_) => Ok(false),
+            Operation::FlyCreateApp(app) => self.app_exists(&app.name),
+            Operation::FlyDestroyApp(app) => Ok(!self.app_exists(app)?),
+            Operation::FlySetSecrets(s) => self.secrets_in_place(s),
+            Operation::FlyAddCertificate(c) => self.certificate_in_place(c),
             other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
         }
     }
@@ -161,14 +173,11 @@ impl FlyOps {
                 }
                 Ok(())
             }
-            (Operation::FlyCreateVolume(v), UndoData::FlyExisting { ids }) => {
-                for volume in self.client.list_volumes(&v.app).map_err(fly)? {
-                    if volume.name == v.name && !ids.contains(&volume.id) && volume.attached_machine_id.is_none() {
-                        self.client.delete_volume(&v.app, &volume.id).map_err(fly)?;
-                    }
-                }
-                Ok(())
-            }
+            (Operation::FlyCreateVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
+            (Operation::FlyCopyVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
+            (Operation::FlyCreateApp(app), UndoData::FlyExisting { ids }) => self.undo_create_app(app, ids),
+            (Operation::FlySetSecrets(s), UndoData::FlyExisting { ids }) => self.undo_secrets(s, ids),
+            (Operation::FlyAddCertificate(c), UndoData::FlyExisting { ids }) => self.undo_certificate(c, ids),
             (Operation::FlyAllocateIp(ip), UndoData::FlyExisting { ids }) => {
                 for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
                     if !ids.contains(&assigned.ip) {

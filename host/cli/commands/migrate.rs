@@ -1,0 +1,254 @@
+//! `ferry migrate`: a migration to a new Fly app as a record (its id, the
+//! two apps, the regions) and one journaled run per migration, whose
+//! phases the built-in `migrate` step plans. Each phase is planned for
+//! review, then applied with `--apply` (against the reviewed hash), and
+//! every command ends with the id and the next command.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ferry_engine::apply::{self, ApplyOptions, Outcome};
+use ferry_model::{Plan, Severity};
+use ferry_state::StateStore;
+use serde::{Deserialize, Serialize};
+
+use crate::args::{Checkout, Global, MigrateArgs, MigrateCommand, MigrateCreateArgs, MigrateIdArgs, MigratePhaseArgs, PlanFormat};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, providers, run_id, state_store};
+use crate::exit;
+
+/// What `create` recorded: every phase plans from it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Migration {
+    id: String,
+    from: String,
+    to: String,
+    org: String,
+    region: Option<String>,
+    regions: Option<String>,
+    image: Option<String>,
+    dns_zone: Option<String>,
+    created_at_ms: u64,
+    /// Phases applied, in order.
+    applied: Vec<String>,
+    aborted: bool,
+}
+
+/// The phases after create, in order, with the one each needs applied first.
+const ORDER: [(&str, Option<&str>); 4] = [("prepare", None), ("data", Some("prepare")), ("finalize", Some("prepare")), ("decommission", Some("finalize"))];
+
+pub fn run(global: &Global, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        MigrateCommand::Create(a) => create(global, a),
+        MigrateCommand::Prepare(a) => phase(global, a, "prepare"),
+        MigrateCommand::Data(a) => phase(global, a, "data"),
+        MigrateCommand::Finalize(a) => phase(global, a, "finalize"),
+        MigrateCommand::Decommission(a) => phase(global, a, "decommission"),
+        MigrateCommand::Abort(a) => abort(a),
+        MigrateCommand::Status(a) => status(a),
+    }
+}
+
+fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
+    let mut migration = Migration {
+        id: new_id(),
+        from: a.from.clone().unwrap_or_default(),
+        to: a.to.clone(),
+        org: a.org.clone(),
+        region: a.region.clone(),
+        regions: a.regions.clone(),
+        image: a.image.clone(),
+        dns_zone: a.dns_zone.clone(),
+        created_at_ms: apply::now_ms(),
+        applied: Vec::new(),
+        aborted: false,
+    };
+    let plan = plan(global, &a.checkout, &migration, "create")?;
+    super::print(&ferry_render::plan(&plan, super::plan::format(a.format)))?;
+    if let Some(from) = plan.app.as_ref().and_then(|app| app.app.clone()) {
+        migration.from = from;
+    }
+    let failed: Vec<&str> = plan.steps.iter().flat_map(|s| &s.findings).filter(|f| f.severity == Severity::Error).map(|f| f.message.as_str()).collect();
+    if !failed.is_empty() {
+        anyhow::bail!("the migration of {} to {} cannot start: {} preflight check(s) failed, the first: {}", migration.from, migration.to, failed.len(), failed[0]);
+    }
+    let store = state_store(&a.state, &a.checkout.dir)?;
+    save(&*store, &migration)?;
+    next(a.format, &migration, &format!("preflight passed: migration {} of {} to {}", migration.id, migration.from, migration.to), &format!("ferry migrate prepare --id {}", migration.id))?;
+    Ok(exit::OK)
+}
+
+fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<ExitCode> {
+    let store = state_store(&a.state, &a.checkout.dir)?;
+    let mut migration = load(&*store, &a.id)?;
+    let needs = ORDER.iter().find(|(p, _)| *p == phase).and_then(|(_, needs)| *needs);
+    if let Some(needs) = needs.filter(|n| !migration.applied.iter().any(|p| p == n)) {
+        anyhow::bail!("migration {} has not applied {needs} yet: run `ferry migrate {needs} --id {}` first", migration.id, migration.id);
+    }
+    let plan = plan(global, &a.checkout, &migration, phase)?;
+    if !a.apply {
+        super::print(&ferry_render::plan(&plan, super::plan::format(a.format)))?;
+        super::plan::keep(&plan, &*store)?;
+        let hash = &plan.hash()[..12];
+        next(a.format, &migration, &format!("migration {}: {phase} planned, nothing changed", migration.id), &format!("ferry migrate {phase} --id {} --apply --plan-hash {hash}", migration.id))?;
+        return Ok(exit::OK);
+    }
+    let opts = ApplyOptions {
+        reviewed_hash: a.plan_hash.clone(),
+        rollback: !a.no_rollback,
+        approve: a.approve,
+        run: Some(migration.id.clone()),
+        key: Some(migration.from.clone()),
+        owner: owner(),
+        lock_ttl_ms: LOCK_TTL_MS,
+    };
+    let report = apply::apply(&*store, &providers(&a.checkout)?, &plan, &opts)?;
+    super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(a.format)))?;
+    let id = migration.id.clone();
+    match &report.outcome {
+        Outcome::Applied | Outcome::AlreadyApplied => {
+            if !migration.applied.iter().any(|p| p == phase) {
+                migration.applied.push(phase.to_string());
+                save(&*store, &migration)?;
+            }
+            let (what, command) = after(phase, &migration);
+            next(a.format, &migration, &format!("migration {id}: {phase} applied; {what}"), &command)?;
+        }
+        Outcome::WaitingApproval { .. } => {
+            next(a.format, &migration, &format!("migration {id}: {phase} waits for an approval"), &format!("ferry migrate {phase} --id {id} --apply --approve"))?;
+        }
+        Outcome::RolledBack { .. } | Outcome::Failed { .. } => {
+            next(a.format, &migration, &format!("migration {id}: {phase} failed"), &format!("ferry migrate {phase} --id {id} --apply (resumes), or ferry migrate abort --id {id}"))?;
+        }
+    }
+    Ok(super::apply::exit_code(&report.outcome))
+}
+
+/// What comes after an applied phase.
+fn after(phase: &str, m: &Migration) -> (String, String) {
+    let id = &m.id;
+    match phase {
+        "prepare" => (format!("{} is built beside {}", m.to, m.from), format!("ferry migrate data --id {id} (or finalize, when there is no data to carry)")),
+        "data" => (format!("{} is stopped and its volumes copied", m.from), format!("ferry migrate finalize --id {id}")),
+        "finalize" => (
+            format!("{} serves the app; {} is kept, stopped", m.to, m.from),
+            format!("ferry migrate decommission --id {id} once you are sure (ferry migrate abort --id {id} moves back until then)"),
+        ),
+        _ => (format!("{} is deleted", m.from), "nothing: the migration is complete".into()),
+    }
+}
+
+fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
+    let store = state_store(&a.state, &a.checkout.dir)?;
+    let mut migration = load(&*store, &a.id)?;
+    if migration.applied.iter().any(|p| p == "decommission") {
+        anyhow::bail!("migration {} deleted {} in decommission: there is nothing to move back to", migration.id, migration.from);
+    }
+    let mut failed = false;
+    if apply::load_journal(&*store, &migration.from, &migration.id)?.is_some() {
+        let journal = apply::abort(&*store, &providers(&a.checkout)?, &migration.from, Some(&migration.id), &owner(), LOCK_TTL_MS)?;
+        super::print(&ferry_render::journal(&journal, super::plan::format(a.format)))?;
+        failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
+    }
+    if failed {
+        next(a.format, &migration, &format!("migration {}: some undos failed (above)", migration.id), &format!("ferry migrate abort --id {} (retries them)", migration.id))?;
+        return Ok(exit::FAILURE);
+    }
+    migration.aborted = true;
+    save(&*store, &migration)?;
+    next(
+        a.format,
+        &migration,
+        &format!("migration {} aborted: {} runs as before, {} is gone", migration.id, migration.from, migration.to),
+        &format!("ferry migrate create --to {} to start again", migration.to),
+    )?;
+    Ok(exit::OK)
+}
+
+fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
+    let store = state_store(&a.state, &a.checkout.dir)?;
+    let migration = load(&*store, &a.id)?;
+    if a.format == PlanFormat::Json {
+        let journal = apply::load_journal(&*store, &migration.from, &migration.id)?;
+        let value = serde_json::json!({ "migration": migration, "journal": journal });
+        super::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
+        return Ok(exit::OK);
+    }
+    if let Some(journal) = apply::load_journal(&*store, &migration.from, &migration.id)? {
+        super::print(&ferry_render::journal(&journal, super::plan::format(a.format)))?;
+    }
+    let applied = if migration.applied.is_empty() { "none".to_string() } else { migration.applied.join(", ") };
+    let command = if migration.aborted {
+        format!("ferry migrate create --to {} to start again", migration.to)
+    } else {
+        match ORDER.iter().find(|(p, _)| !migration.applied.iter().any(|a| a == p)) {
+            Some((p, _)) => format!("ferry migrate {p} --id {}", migration.id),
+            None => "nothing: the migration is complete".into(),
+        }
+    };
+    let state = if migration.aborted { "aborted" } else { "open" };
+    next(a.format, &migration, &format!("migration {} of {} to {} ({state}); phases applied: {applied}", migration.id, migration.from, migration.to), &command)?;
+    Ok(exit::OK)
+}
+
+/// Plans a phase of the migration with the built-in migrate step.
+fn plan(global: &Global, checkout: &Checkout, m: &Migration, phase: &str) -> anyhow::Result<Plan> {
+    let session = Session::builtin(global, checkout, "migrate", &params(m))?;
+    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?;
+    fail_on_config_errors(plan.app.as_ref())?;
+    Ok(plan)
+}
+
+fn params(m: &Migration) -> Vec<(&'static str, String)> {
+    let mut params = vec![("id", m.id.clone()), ("to", m.to.clone()), ("org", m.org.clone()), ("provided-secrets", provided_secrets().join(","))];
+    let optional = [("from", Some(&m.from).filter(|f| !f.is_empty())), ("region", m.region.as_ref()), ("regions", m.regions.as_ref()), ("image", m.image.as_ref()), ("dns-zone", m.dns_zone.as_ref())];
+    params.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.clone()))));
+    params
+}
+
+/// Names of the secrets ferry has a value for: the step learns which
+/// names are covered, never a value.
+fn provided_secrets() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.to_str().and_then(|k| k.strip_prefix(apply::SECRET_VAR_PREFIX)).map(str::to_string))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The id and the next command: on stdout with the result (stderr for
+/// JSON, which stays one document).
+fn next(format: PlanFormat, m: &Migration, what: &str, command: &str) -> anyhow::Result<()> {
+    let text = format!("\n{what}\nmigration id: {}\nnext: {command}\n", m.id);
+    if format == PlanFormat::Json {
+        eprint!("{}", crate::mask::Masker::global().mask(&text));
+        Ok(())
+    } else {
+        super::print(&text)
+    }
+}
+
+fn key(id: &str) -> String {
+    format!("migrations/{id}.json")
+}
+
+fn load(store: &dyn StateStore, id: &str) -> anyhow::Result<Migration> {
+    anyhow::ensure!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "`{id}` is not a migration id (mig- and hex digits)");
+    let (m, _) = ferry_state::read_json::<Migration>(store, &key(id))?
+        .with_context(|| format!("no migration {id} in {}: `ferry migrate create` makes one", store.describe()))?;
+    Ok(m)
+}
+
+fn save(store: &dyn StateStore, m: &Migration) -> anyhow::Result<()> {
+    let version = store.read(&key(&m.id))?.map(|(_, v)| v);
+    ferry_state::write_json(store, &key(&m.id), m, version.as_ref())?;
+    Ok(())
+}
+
+/// `mig-` and 8 hex digits from the clock and the process.
+fn new_id() -> String {
+    let seed = u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
+        ^ (u64::from(std::process::id()) << 32);
+    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("mig-{:08x}", mixed >> 32)
+}

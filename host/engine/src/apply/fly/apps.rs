@@ -1,0 +1,177 @@
+//! The operations a migration between Fly apps needs: a new app, its
+//! secrets (by name), its certificates, and volumes carried over from the
+//! source app by snapshot. Each undo removes only what its action added:
+//! what existed before is recorded first (`FlyExisting`).
+
+use std::collections::BTreeMap;
+
+use ferry_model::journal::UndoData;
+use ferry_model::{FlyApp, FlyCertificate, FlySecrets, FlyVolumeCopy};
+
+use super::{FlyOps, fly};
+use crate::apply::executor::ExecError;
+
+/// Where the value of secret `NAME` comes from: the variable
+/// `FERRY_SECRET_NAME` of ferry's own environment (in GitHub Actions,
+/// `env: FERRY_SECRET_NAME: ${{ secrets.NAME }}`). The prefix keeps the
+/// runner's unrelated variables from ever being sent, and the masker hides
+/// every such value in ferry's output.
+pub const SECRET_VAR_PREFIX: &str = "FERRY_SECRET_";
+
+/// The variable a secret's value is read from.
+pub fn secret_var(name: &str) -> String {
+    format!("{SECRET_VAR_PREFIX}{name}")
+}
+
+impl FlyOps {
+    pub(super) fn app_exists(&self, app: &str) -> Result<bool, ExecError> {
+        Ok(self.client.get_app(app).map_err(fly)?.is_some())
+    }
+
+    pub(super) fn existing_app(&self, app: &FlyApp) -> Result<UndoData, ExecError> {
+        let ids = if self.app_exists(&app.name)? { vec![app.name.clone()] } else { vec![] };
+        Ok(UndoData::FlyExisting { ids })
+    }
+
+    pub(super) fn create_app(&self, app: &FlyApp) -> Result<Vec<(String, String)>, ExecError> {
+        if self.app_exists(&app.name)? {
+            return Err(ExecError(format!("app {} exists already: ferry creates the target app itself, so a migration never writes into an app it did not make", app.name)));
+        }
+        let input = ferry_fly::CreateApp { name: app.name.clone(), org_slug: app.org.clone(), ..Default::default() };
+        let created = self.client.create_app(&input).map_err(|e| ExecError(format!("creating app {} in org {}: {e}", app.name, app.org)))?;
+        Ok(vec![("app".into(), created.name)])
+    }
+
+    /// Deletes the app only if the action made it.
+    pub(super) fn undo_create_app(&self, app: &FlyApp, existing: &[String]) -> Result<(), ExecError> {
+        if existing.contains(&app.name) || !self.app_exists(&app.name)? {
+            return Ok(());
+        }
+        self.client.delete_app(&app.name).map_err(fly)
+    }
+
+    pub(super) fn destroy_app(&self, app: &str) -> Result<Vec<(String, String)>, ExecError> {
+        if self.app_exists(app)? {
+            self.client.delete_app(app).map_err(|e| ExecError(format!("deleting app {app}: {e}")))?;
+        }
+        Ok(vec![("app".into(), app.to_string())])
+    }
+
+    pub(super) fn existing_secrets(&self, s: &FlySecrets) -> Result<UndoData, ExecError> {
+        let set = self.secret_names(&s.app)?;
+        Ok(UndoData::FlyExisting { ids: s.names.iter().filter(|n| set.contains(n)).cloned().collect() })
+    }
+
+    /// Sets every named secret from `FERRY_SECRET_<NAME>`; refuses before
+    /// sending anything when a value is missing, naming every missing one.
+    pub(super) fn set_secrets(&self, s: &FlySecrets) -> Result<Vec<(String, String)>, ExecError> {
+        let missing: Vec<String> = s.names.iter().map(|n| secret_var(n)).filter(|v| std::env::var_os(v).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(ExecError(format!(
+                "no value for {} secret(s) of {}: set {} (ferry never reads secret values from Fly)",
+                missing.len(),
+                s.app,
+                missing.join(", ")
+            )));
+        }
+        let values: BTreeMap<String, Option<String>> = s.names.iter().map(|n| (n.clone(), std::env::var(secret_var(n)).ok())).collect();
+        let update = self.client.update_secrets(&s.app, &values).map_err(|e| ExecError(format!("setting secrets on {}: {e}", s.app)))?;
+        Ok(vec![("names".into(), s.names.join(",")), ("version".into(), update.version.to_string())])
+    }
+
+    pub(super) fn secrets_in_place(&self, s: &FlySecrets) -> Result<bool, ExecError> {
+        let set = self.secret_names(&s.app)?;
+        Ok(s.names.iter().all(|n| set.contains(n)))
+    }
+
+    /// Unsets the names the action added. A secret that existed before
+    /// keeps the value the action gave it: its old value was never read.
+    pub(super) fn undo_secrets(&self, s: &FlySecrets, existing: &[String]) -> Result<(), ExecError> {
+        if !self.app_exists(&s.app)? {
+            return Ok(());
+        }
+        let set = self.secret_names(&s.app)?;
+        let unset: BTreeMap<String, Option<String>> =
+            s.names.iter().filter(|n| !existing.contains(n) && set.contains(n)).map(|n| (n.clone(), None)).collect();
+        if unset.is_empty() {
+            return Ok(());
+        }
+        self.client.update_secrets(&s.app, &unset).map(drop).map_err(fly)
+    }
+
+    fn secret_names(&self, app: &str) -> Result<Vec<String>, ExecError> {
+        Ok(self.client.list_secrets(app).map_err(fly)?.into_iter().map(|s| s.name).collect())
+    }
+
+    pub(super) fn existing_certificate(&self, c: &FlyCertificate) -> Result<UndoData, ExecError> {
+        let present = self.client.get_certificate(&c.app, &c.hostname).map_err(fly)?.is_some();
+        Ok(UndoData::FlyExisting { ids: if present { vec![c.hostname.clone()] } else { vec![] } })
+    }
+
+    pub(super) fn add_certificate(&self, c: &FlyCertificate) -> Result<Vec<(String, String)>, ExecError> {
+        let cert = self
+            .client
+            .add_certificate(&c.app, &c.hostname)
+            .map_err(|e| ExecError(format!("adding the certificate for {} to {}: {e}", c.hostname, c.app)))?;
+        Ok(vec![("hostname".into(), cert.hostname), ("status".into(), cert.status)])
+    }
+
+    pub(super) fn certificate_in_place(&self, c: &FlyCertificate) -> Result<bool, ExecError> {
+        Ok(self.client.get_certificate(&c.app, &c.hostname).map_err(fly)?.is_some())
+    }
+
+    pub(super) fn undo_certificate(&self, c: &FlyCertificate, existing: &[String]) -> Result<(), ExecError> {
+        if existing.contains(&c.hostname) || !self.app_exists(&c.app)? {
+            return Ok(());
+        }
+        self.client.delete_certificate(&c.app, &c.hostname).map_err(fly)
+    }
+
+    pub(super) fn existing_volumes(&self, app: &str, name: &str) -> Result<UndoData, ExecError> {
+        if !self.app_exists(app)? {
+            return Ok(UndoData::FlyExisting { ids: vec![] });
+        }
+        let ids = self.client.list_volumes(app).map_err(fly)?.into_iter().filter(|x| x.name == name).map(|x| x.id).collect();
+        Ok(UndoData::FlyExisting { ids })
+    }
+
+    /// Snapshots the source volume, then restores the newest snapshot into
+    /// a new volume of the target app.
+    pub(super) fn copy_volume(&self, v: &FlyVolumeCopy) -> Result<Vec<(String, String)>, ExecError> {
+        let context = |e: ferry_fly::FlyError| ExecError(format!("volume {} of {}: {e}", v.source_volume, v.source_app));
+        self.client.create_snapshot(&v.source_app, &v.source_volume).map_err(context)?;
+        let snapshot = self
+            .client
+            .list_snapshots(&v.source_app, &v.source_volume)
+            .map_err(context)?
+            .into_iter()
+            .last()
+            .ok_or_else(|| ExecError(format!("volume {} of {} lists no snapshot after one was taken", v.source_volume, v.source_app)))?;
+        let request = ferry_fly::CreateVolumeRequest {
+            name: v.name.clone(),
+            region: v.region.clone(),
+            size_gb: Some(u64::from(v.size_gb)),
+            snapshot_id: Some(snapshot.id.clone()),
+            ..Default::default()
+        };
+        let volume = self
+            .client
+            .create_volume(&v.app, &request)
+            .map_err(|e| ExecError(format!("restoring snapshot {} into {} of {}: {e}", snapshot.id, v.name, v.app)))?;
+        Ok(vec![("snapshot".into(), snapshot.id), ("volume".into(), volume.id)])
+    }
+
+    /// Deletes the volumes of that name the action added (unattached ones:
+    /// a machine that mounts one is undone first, by the later action).
+    pub(super) fn undo_volumes(&self, app: &str, name: &str, existing: &[String]) -> Result<(), ExecError> {
+        if !self.app_exists(app)? {
+            return Ok(());
+        }
+        for volume in self.client.list_volumes(app).map_err(fly)? {
+            if volume.name == name && !existing.contains(&volume.id) && volume.attached_machine_id.is_none() {
+                self.client.delete_volume(app, &volume.id).map_err(fly)?;
+            }
+        }
+        Ok(())
+    }
+}
