@@ -135,6 +135,23 @@ impl FlyWorld {
         self.send(method, path, body, true)
     }
 
+    /// A control call with a raw body, returning the raw response body.
+    pub fn control_raw(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Vec<u8> {
+        let mut request = self.http.request(method.parse().unwrap(), format!("{}{path}", self.emulator.url()));
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert!(response.status().is_success(), "{method} {path}: {}", response.status());
+        response.bytes().unwrap().to_vec()
+    }
+
+    /// The HTTP status of an API call (for calls expected to fail).
+    pub fn status(&self, method: &str, path: &str) -> u16 {
+        let request = self.http.request(method.parse().unwrap(), format!("{}{path}", self.emulator.url())).bearer_auth(TOKEN);
+        request.send().unwrap_or_else(|e| panic!("{method} {path}: {e}")).status().as_u16()
+    }
+
     fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.send(method, path, body, false)
     }

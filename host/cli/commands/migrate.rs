@@ -80,6 +80,9 @@ fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
 fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<ExitCode> {
     let store = state_store(&a.state, &a.checkout.dir)?;
     let mut migration = load(&*store, &a.id)?;
+    if migration.aborted {
+        anyhow::bail!("migration {} was aborted: start a new one with `ferry migrate create --to {}`", migration.id, migration.to);
+    }
     let needs = ORDER.iter().find(|(p, _)| *p == phase).and_then(|(_, needs)| *needs);
     if let Some(needs) = needs.filter(|n| !migration.applied.iter().any(|p| p == n)) {
         anyhow::bail!("migration {} has not applied {needs} yet: run `ferry migrate {needs} --id {}` first", migration.id, migration.id);

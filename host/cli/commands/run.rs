@@ -8,10 +8,17 @@ use crate::args::{Global, RunArgs, UnlockArgs};
 use crate::context::{LOCK_TTL_MS, Session, owner, run_id, state_store};
 use crate::exit;
 
-/// The app a command is about: `--app`, else the checkout's fly.toml.
+/// The app a command is about: `--app`, else the one app holding
+/// `--run`'s journal, else the checkout's fly.toml.
 fn app(global: &Global, args: &RunArgs) -> anyhow::Result<String> {
     if let Some(app) = &args.app {
         return Ok(app.clone());
+    }
+    if let Some(run) = &args.run {
+        let store = state_store(&args.state, &args.checkout.dir)?;
+        if let [one] = apply::apps_with_run(&*store, run)?.as_slice() {
+            return Ok(one.clone());
+        }
     }
     let session = Session::inventory(global, &args.checkout)?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "inventory", &run_id())?;

@@ -60,3 +60,15 @@ pub fn latest_run(store: &dyn StateStore, app: &str) -> Result<Option<String>, A
     }
     Ok(best.map(|(_, run)| run))
 }
+
+/// The apps that have a journal of `run`: how `ferry abort --run` finds a
+/// run whose app is not the one fly.toml names now (a migration renames
+/// it; a workflow without parse-config keeps it under `app`).
+pub fn apps_with_run(store: &dyn StateStore, run: &str) -> Result<Vec<String>, ApplyError> {
+    let suffix = format!("/{run}.json");
+    Ok(store
+        .list("journal/")?
+        .into_iter()
+        .filter_map(|k| k.strip_prefix("journal/").and_then(|rest| rest.strip_suffix(&suffix)).filter(|app| !app.contains('/')).map(str::to_string))
+        .collect())
+}

@@ -29,7 +29,7 @@ pub use data::DataOps;
 pub use dns::DnsOps;
 pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
 use hooks::Point;
-pub use journal_doc::{latest_run, load_journal};
+pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};
 
 /// Milliseconds since the Unix epoch.

@@ -24,6 +24,7 @@
 
 mod apps;
 mod auth;
+mod certificates;
 mod client;
 mod config;
 mod create;
@@ -43,11 +44,13 @@ mod wait;
 
 pub use apps::CreateApp;
 pub use auth::Token;
+pub use certificates::{Certificate, CertificateSummary};
 pub use client::FlyClient;
 pub use config::{Config, DEFAULT_API_BASE, DEFAULT_FLAPS_BASE, DEFAULT_UIEX_BASE, RetryPolicy};
 pub use create::LAUNCH_ID_METADATA_KEY;
 pub use error::{FlyError, HealthError, RequestContext};
 pub use health::HealthWait;
+pub use volumes::VolumeSnapshot;
 pub use leases::{DEFAULT_LEASE_TTL, LeaseGuard};
 pub use logs::{LogEntry, LogPage};
 pub use machine_config::{Check, Guest, Init, MachineConfig, Mount, Port, Restart, Service};

@@ -2,7 +2,7 @@
 //! attaches to one machine; forks (`source_volume_id`) copy it in-platform.
 
 use reqwest::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::FlyClient;
 use crate::error::FlyError;
@@ -18,7 +18,29 @@ const DESTROYED_STATES: [&str; 5] = [
     "destroying",
 ];
 
+/// A volume snapshot (`GET …/volumes/{vol}/snapshots`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct VolumeSnapshot {
+    pub id: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
 impl FlyClient {
+    /// Takes a snapshot of the volume now (Fly answers without its id: list them).
+    pub fn create_snapshot(&self, app: &str, volume_id: &str) -> Result<(), FlyError> {
+        self.http().send(&Request::flaps(Method::POST, &["apps", app, "volumes", volume_id, "snapshots"])).map(drop)
+    }
+
+    /// The volume's snapshots, oldest first.
+    pub fn list_snapshots(&self, app: &str, volume_id: &str) -> Result<Vec<VolumeSnapshot>, FlyError> {
+        self.http().send(&Request::flaps(Method::GET, &["apps", app, "volumes", volume_id, "snapshots"]))?.json()
+    }
+
     /// The app's volumes, without those being destroyed.
     pub fn list_volumes(&self, app: &str) -> Result<Vec<Volume>, FlyError> {
         let mut volumes: Vec<Volume> = self
