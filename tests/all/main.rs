@@ -14,6 +14,7 @@ mod data;
 mod deploy;
 mod github;
 mod inventory;
+mod migrate;
 mod parse_config;
 mod render;
 mod sandbox;

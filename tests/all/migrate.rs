@@ -2,10 +2,6 @@
 //! worker group with a volume, a secret and a certificate moved to a new
 //! app through create, prepare, data and finalize; and, separately,
 //! aborted after data, leaving the source exactly as it started.
-//!
-//! NOT YET COMPILED (not in main.rs): the emulator still lacks the
-//! certificates API, volume snapshots and the volume content hook these
-//! tests use. Register the module once it has them.
 
 use serde_json::{Value, json};
 

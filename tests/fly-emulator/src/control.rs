@@ -1,6 +1,7 @@
 //! The emulator-only control API under `/_emulator` (no auth): register
 //! images, inject faults, read the request log, tune quirks, reach machines
-//! directly or through the app proxy, and shut down.
+//! directly or through the app proxy, issue certificates, put bytes on
+//! volumes, and shut down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,14 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             get(endpoints),
         )
         .route("/_emulator/apps/{app}/proxy", get(app_proxy))
+        .route(
+            "/_emulator/apps/{app}/certificates/{hostname}/issue",
+            post(issue_certificate),
+        )
+        .route(
+            "/_emulator/volumes/{id}/content",
+            get(volume_content).put(set_volume_content),
+        )
         .route("/_emulator/shutdown", post(shutdown))
         .with_state(emulator)
 }
@@ -166,6 +175,49 @@ async fn app_proxy(
         )
     })?;
     Ok(Json(json!({"address": address.to_string()})))
+}
+
+/// Issues the certificate, as Fly does once the hostname's DNS checks out.
+async fn issue_certificate(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, hostname)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let app = state
+            .app_mut(&app_name)
+            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+        crate::api::certificates::issue(app, &hostname).map(Json)
+    })
+}
+
+/// The volume's bytes, raw.
+async fn volume_content(
+    State(emulator): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<u8>> {
+    emulator.write(|state| {
+        state
+            .any_volume_mut(&id)
+            .map(|volume| volume.content.clone())
+            .ok_or_else(|| volume_not_found(&id))
+    })
+}
+
+/// Replaces the volume's bytes with the request body.
+async fn set_volume_content(
+    State(emulator): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let volume = state.any_volume_mut(&id).ok_or_else(|| volume_not_found(&id))?;
+        volume.content = body.to_vec();
+        Ok(Json(json!({"id": id, "bytes": volume.content.len()})))
+    })
+}
+
+fn volume_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("volume {id} not found"))
 }
 
 /// Kills every machine process before answering, then exits the emulator.

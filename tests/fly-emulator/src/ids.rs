@@ -16,6 +16,12 @@ pub fn volume_id() -> String {
     format!("vol_{suffix}")
 }
 
+/// A volume snapshot id: `vs_` followed by 16 alphanumerics.
+pub fn snapshot_id() -> String {
+    let suffix: String = (0..16).map(|_| fastrand::alphanumeric()).collect();
+    format!("vs_{suffix}")
+}
+
 /// A lease nonce: 32 hex characters.
 pub fn nonce() -> String {
     format!("{:032x}", fastrand::u128(..))

@@ -24,6 +24,10 @@ pub struct State {
     pub settings: Settings,
     /// Counter for unique addresses across apps.
     pub next_address: u32,
+    /// Volume snapshots, oldest first. They outlive their volume (and its
+    /// app), as Fly keeps them for their retention days, and restore into
+    /// a volume of any app.
+    pub snapshots: Vec<Snapshot>,
 }
 
 /// Knobs for the API's quirks, set through `POST /_emulator/settings`.
@@ -47,6 +51,14 @@ impl State {
         self.apps.get_mut(app)?.machine_mut(id)
     }
 
+    /// The volume with `id` in whichever app holds it.
+    pub fn any_volume_mut(&mut self, id: &str) -> Option<&mut Volume> {
+        self.apps
+            .values_mut()
+            .flat_map(|app| app.volumes.iter_mut())
+            .find(|v| v.id == id)
+    }
+
     pub fn next_address(&mut self) -> u32 {
         self.next_address += 1;
         self.next_address
@@ -68,6 +80,7 @@ pub struct App {
     pub secrets_version: u64,
     pub ips: Vec<IpAssignment>,
     pub releases: Vec<Release>,
+    pub certificates: Vec<Certificate>,
 }
 
 impl App {
@@ -85,6 +98,7 @@ impl App {
             secrets_version: 0,
             ips: Vec::new(),
             releases: Vec::new(),
+            certificates: Vec::new(),
         }
     }
 
@@ -347,6 +361,30 @@ pub struct Volume {
     pub snapshot_retention: u64,
     pub auto_backup_enabled: bool,
     pub source_volume_id: Option<String>,
+    pub created_at: SystemTime,
+    /// The bytes "on" the volume: tests put them there through the control
+    /// API and read them back to see that a fork or restore carried them.
+    pub content: Vec<u8>,
+}
+
+/// A point-in-time copy of a volume's size and content.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub id: String,
+    pub app: String,
+    pub volume_id: String,
+    pub size_gb: u64,
+    pub content: Vec<u8>,
+    pub created_at: SystemTime,
+}
+
+/// A custom-domain certificate. Issuance waits for DNS the emulator cannot
+/// see, so it stays "Awaiting configuration" until a test says it is
+/// issued (`POST /_emulator/apps/{app}/certificates/{hostname}/issue`).
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub hostname: String,
+    pub issued: bool,
     pub created_at: SystemTime,
 }
 

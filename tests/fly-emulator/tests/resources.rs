@@ -556,3 +556,53 @@ fn logs_page_by_next_token_and_keep_lines_of_all_machines() {
     );
     assert_eq!(emulator.get("/api/v1/apps/ghost/logs").status, 404);
 }
+
+#[test]
+fn snapshots_carry_a_volumes_bytes_into_another_apps_volume() {
+    let emulator = setup();
+    emulator.create_app("other");
+    let source = create_volume(&emulator, json!({"name": "data", "region": "ams", "size_gb": 3}));
+    let vol = source["id"].as_str().unwrap();
+    let content = format!("/volumes/{vol}/content");
+    let bytes = json!({"orders": [1, 2, 3]});
+    assert_eq!(emulator.control("PUT", &content, Some(bytes.clone())).status, 200);
+
+    let snapshots = format!("/v1/apps/app/volumes/{vol}/snapshots");
+    assert_eq!(emulator.get(&snapshots).body, json!([]));
+    assert_eq!(emulator.post(&snapshots, json!({})).status, 200);
+    // Later writes are not in the snapshot.
+    emulator.control("PUT", &content, Some(json!("changed after the snapshot")));
+    let listed = emulator.get(&snapshots).body;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["status"], "created");
+    assert_eq!(listed[0]["size"], 3u64 << 30);
+    let snapshot = listed[0]["id"].as_str().unwrap();
+    assert!(snapshot.starts_with("vs_"));
+
+    let small = emulator.post("/v1/apps/other/volumes", json!({"name": "data", "snapshot_id": snapshot, "size_gb": 1}));
+    assert_eq!(small.status, 400);
+    assert!(small.error().contains("at least 3 (the snapshot's size)"), "{:?}", small.body);
+    let restored = emulator.post("/v1/apps/other/volumes", json!({"name": "data", "snapshot_id": snapshot, "region": "fra"}));
+    assert_eq!(restored.status, 200, "{:?}", restored.body);
+    assert_eq!((restored.body["size_gb"].as_u64(), restored.body["region"].as_str()), (Some(3), Some("fra")));
+    let copy = restored.body["id"].as_str().unwrap();
+    assert_eq!(emulator.control("GET", &format!("/volumes/{copy}/content"), None).body, bytes);
+
+    // A fork stays inside its app; other apps go through a snapshot.
+    let cross = emulator.post("/v1/apps/other/volumes", json!({"name": "data", "source_volume_id": vol}));
+    assert_eq!(cross.status, 404, "{:?}", cross.body);
+    let fork = create_volume(&emulator, json!({"name": "data", "source_volume_id": vol}));
+    let fork_content = emulator.control("GET", &format!("/volumes/{}/content", fork["id"].as_str().unwrap()), None);
+    assert_eq!(fork_content.body, "changed after the snapshot");
+    let both = emulator.post("/v1/apps/app/volumes", json!({"name": "data", "source_volume_id": vol, "snapshot_id": snapshot}));
+    assert_eq!(both.status, 400);
+    let missing = emulator.post("/v1/apps/app/volumes", json!({"name": "data", "snapshot_id": "vs_nothere"}));
+    assert_eq!(missing.status, 404);
+
+    // Snapshots outlive their volume.
+    assert_eq!(emulator.delete(&format!("/v1/apps/app/volumes/{vol}")).status, 200);
+    assert_eq!(emulator.get(&snapshots).status, 404, "the volume is gone");
+    let again = emulator.post("/v1/apps/other/volumes", json!({"name": "data2", "snapshot_id": snapshot}));
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(emulator.control("GET", "/volumes/vol_nothere/content", None).status, 404);
+}

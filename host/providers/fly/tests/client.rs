@@ -311,3 +311,45 @@ fn connection_failures_are_transport_errors() {
         "{error}"
     );
 }
+
+#[test]
+fn certificates_are_listed_added_by_acme_and_gone_is_fine() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates")).respond_with(ok(json!({"certificates": null}))));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop-v2/certificates")).respond_with(ok(json!({"certificates": [{"hostname": "shop.example.com", "status": "Ready", "created_at": "2026-01-01T00:00:00Z"}]}))));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates/shop.example.com")).respond_with(status(404, "certificate not found")));
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/v1/apps/shop/certificates/acme"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"hostname": "shop.example.com", "configured": false, "acme_requested": true, "status": "Awaiting configuration"}))),
+    );
+    fake.mount(Mock::given(method("DELETE")).respond_with(status(404, "certificate not found")));
+    let client = fake.client();
+
+    assert_eq!(client.list_certificates("shop").unwrap(), [], "a null list is empty");
+    let listed = client.list_certificates("shop-v2").unwrap();
+    assert_eq!((listed[0].hostname.as_str(), listed[0].status.as_str()), ("shop.example.com", "Ready"));
+    assert_eq!(client.get_certificate("shop", "shop.example.com").unwrap(), None);
+    let added = client.add_certificate("shop", "shop.example.com").unwrap();
+    assert!(added.acme_requested && !added.configured, "{added:?}");
+    let sent: serde_json::Value = serde_json::from_slice(&fake.requests_to("POST", "/certificates/acme")[0].body).unwrap();
+    assert_eq!(sent, json!({"hostname": "shop.example.com"}));
+    client.delete_certificate("shop", "shop.example.com").expect("a 404 on delete means it is gone already");
+}
+
+#[test]
+fn a_snapshot_is_taken_then_found_in_the_list() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(ResponseTemplate::new(200)));
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/shop/volumes/vol_1/snapshots"))
+            .respond_with(ok(json!([{"id": "vs_1", "size": 1073741824u64, "digest": "ab", "status": "created", "retention_days": 5, "created_at": "2026-01-01T00:00:00Z"}]))),
+    );
+    let client = fake.client();
+    client.create_snapshot("shop", "vol_1").expect("an empty 200 is success");
+    let snapshots = client.list_snapshots("shop", "vol_1").unwrap();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!((snapshots[0].id.as_str(), snapshots[0].size, snapshots[0].status.as_str()), ("vs_1", 1 << 30, "created"));
+    assert_eq!(fake.requests_to("POST", "/snapshots").len(), 1, "a snapshot is taken once");
+}

@@ -1,10 +1,12 @@
-//! The emulated public API: Machines (`/v1`), plus the logs and releases
-//! endpoints flyctl calls on api.fly.io (`/api/v1`). Every route passes the
+//! The emulated public API: Machines, volumes, secrets, IPs and
+//! certificates (`/v1`), plus the logs and releases endpoints flyctl calls
+//! on api.fly.io (`/api/v1`). Every route passes the
 //! request recorder, authentication and fault injection, in that order.
 
 mod actions;
 mod apps;
 mod auth;
+pub mod certificates;
 pub mod error;
 mod ips;
 mod leases;
@@ -75,6 +77,26 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
                 .delete(volumes::delete),
         )
         .route("/v1/apps/{app}/volumes/{id}/extend", put(volumes::extend))
+        .route(
+            "/v1/apps/{app}/volumes/{id}/snapshots",
+            get(volumes::snapshots).post(volumes::snapshot),
+        )
+        .route(
+            "/v1/apps/{app}/certificates",
+            get(certificates::list),
+        )
+        .route(
+            "/v1/apps/{app}/certificates/acme",
+            post(certificates::add_acme),
+        )
+        .route(
+            "/v1/apps/{app}/certificates/{hostname}",
+            get(certificates::get).delete(certificates::delete),
+        )
+        .route(
+            "/v1/apps/{app}/certificates/{hostname}/check",
+            post(certificates::check),
+        )
         .route(
             "/v1/apps/{app}/secrets",
             get(secrets::list).post(secrets::update_many),

@@ -3,9 +3,10 @@
 use std::time::UNIX_EPOCH;
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::ids::rfc3339;
-use crate::state::{App, IpAssignment, Lease, Machine, Release, Volume};
+use crate::state::{App, Certificate, IpAssignment, Lease, Machine, Release, Snapshot, Volume};
 
 /// `nonce` is only set on a create that took a lease (`lease_ttl`).
 pub fn machine(machine: &Machine, nonce: Option<&str>) -> Value {
@@ -75,6 +76,44 @@ pub fn volume(app: &App, volume: &Volume) -> Value {
         "source_volume_id": volume.source_volume_id,
         "created_at": rfc3339(volume.created_at),
     })
+}
+
+pub fn snapshot(snapshot: &Snapshot) -> Value {
+    json!({
+        "id": snapshot.id,
+        "size": snapshot.size_gb << 30,
+        "digest": hex::encode(Sha256::digest(&snapshot.content)),
+        "status": "created",
+        "retention_days": 5,
+        "created_at": rfc3339(snapshot.created_at),
+    })
+}
+
+/// A certificate as the list shows it and, with the DNS it needs, as
+/// `GET`, `POST …/acme` and `…/check` return it.
+pub fn certificate(app: &App, certificate: &Certificate, detailed: bool) -> Value {
+    let status = if certificate.issued { "Ready" } else { "Awaiting configuration" };
+    let mut rendered = json!({
+        "hostname": certificate.hostname,
+        "configured": certificate.issued,
+        "acme_requested": true,
+        "status": status,
+        "created_at": rfc3339(certificate.created_at),
+    });
+    if detailed {
+        let ipv4: Vec<&str> = app.ips.iter().filter(|ip| !ip.ip.contains(':')).map(|ip| ip.ip.as_str()).collect();
+        let ipv6: Vec<&str> = app.ips.iter().filter(|ip| ip.ip.contains(':') && ip.network_org.is_none()).map(|ip| ip.ip.as_str()).collect();
+        rendered["dns_requirements"] = json!({
+            "a": ipv4,
+            "aaaa": ipv6,
+            "cname": format!("{}.fly.dev", app.name),
+            "acme_challenge": {
+                "name": format!("_acme-challenge.{}", certificate.hostname.trim_start_matches("*.")),
+                "target": format!("{}.{}.flydns.net", certificate.hostname.trim_start_matches("*."), app.name),
+            },
+        });
+    }
+    rendered
 }
 
 pub fn lease(lease: &Lease) -> Value {

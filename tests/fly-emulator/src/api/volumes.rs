@@ -1,5 +1,5 @@
-//! Volumes: create (or fork with `source_volume_id`), list, get, update,
-//! extend, delete. Attachment is derived from machine configs.
+//! Volumes: create (or fork with `source_volume_id`, or restore with
+//! `snapshot_id`), list, get, update, extend, delete, snapshots. Attachment is derived from machine configs.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult, JsonBody};
 use super::{app, app_mut, views};
 use crate::emulator::Emulator;
 use crate::ids;
-use crate::state::{App, Volume};
+use crate::state::{App, Snapshot, Volume};
 
 const DEFAULT_REGION: &str = "iad";
 
@@ -81,31 +81,23 @@ pub async fn create(
             body.name
         )));
     }
-    if body.snapshot_id.is_some() {
-        return Err(ApiError::bad_request(
-            "restoring from a snapshot is not emulated",
-        ));
-    }
     emulator.write(|state| {
+        let origin = origin(state, &app_name, &body)?;
         let app = app_mut(state, &app_name)?;
-        let source = body
-            .source_volume_id
-            .as_deref()
-            .map(|id| volume(app, id))
-            .transpose()?;
         let region = body
             .region
             .clone()
-            .or_else(|| source.map(|s| s.region.clone()))
+            .or_else(|| origin.region.clone())
             .unwrap_or_else(|| DEFAULT_REGION.to_string());
-        let minimum = source.map_or(1, |s| s.size_gb);
-        let size_gb = body.size_gb.unwrap_or(minimum);
-        if size_gb < minimum {
+        let size_gb = body.size_gb.unwrap_or(origin.size_gb);
+        if size_gb < origin.size_gb {
             return Err(ApiError::bad_request(format!(
-                "size_gb must be at least {minimum} (the source volume's size)"
+                "size_gb must be at least {} (the {}'s size)",
+                origin.size_gb, origin.what
             )));
         }
-        let unique_zone = body.require_unique_zone.unwrap_or(true) && source.is_none();
+        // A fork lands on its source's host, whatever the zone rule says.
+        let unique_zone = body.require_unique_zone.unwrap_or(true) && !origin.fork;
         let zone = pick_zone(app, &body.name, &region, unique_zone);
         let volume = Volume {
             id: ids::volume_id(),
@@ -119,11 +111,62 @@ pub async fn create(
             auto_backup_enabled: body.auto_backup_enabled.unwrap_or(true),
             source_volume_id: body.source_volume_id.clone(),
             created_at: SystemTime::now(),
+            content: origin.content,
         };
         let rendered = views::volume(app, &volume);
         app.volumes.push(volume);
         Ok(Json(rendered))
     })
+}
+
+/// Where a new volume's bytes come from: nothing, a volume of the same app
+/// (a fork), or a snapshot of any app's volume (a restore).
+struct Origin {
+    what: &'static str,
+    fork: bool,
+    size_gb: u64,
+    region: Option<String>,
+    content: Vec<u8>,
+}
+
+fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> ApiResult<Origin> {
+    match (&body.source_volume_id, &body.snapshot_id) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "give source_volume_id or snapshot_id, not both",
+        )),
+        (Some(id), None) => {
+            // Forks stay inside the app; other apps restore a snapshot.
+            let source = volume(app(state, app_name)?, id)?;
+            Ok(Origin {
+                what: "source volume",
+                fork: true,
+                size_gb: source.size_gb,
+                region: Some(source.region.clone()),
+                content: source.content.clone(),
+            })
+        }
+        (None, Some(id)) => {
+            let snapshot = state
+                .snapshots
+                .iter()
+                .find(|s| &s.id == id)
+                .ok_or_else(|| ApiError::not_found(format!("snapshot {id} not found")))?;
+            Ok(Origin {
+                what: "snapshot",
+                fork: false,
+                size_gb: snapshot.size_gb,
+                region: None,
+                content: snapshot.content.clone(),
+            })
+        }
+        (None, None) => Ok(Origin {
+            what: "default",
+            fork: false,
+            size_gb: 1,
+            region: None,
+            content: Vec::new(),
+        }),
+    }
 }
 
 fn valid_volume_name(name: &str) -> bool {
@@ -220,5 +263,44 @@ pub async fn delete(
         let mut rendered = views::volume(app, &volume);
         rendered["state"] = json!("destroyed");
         Ok(Json(rendered))
+    })
+}
+
+/// Takes a snapshot now. Fly answers 200 with an empty body; the snapshot
+/// shows up in the list.
+pub async fn snapshot(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let source = volume(app(state, &app_name)?, &id)?;
+        let snapshot = Snapshot {
+            id: ids::snapshot_id(),
+            app: app_name.clone(),
+            volume_id: id.clone(),
+            size_gb: source.size_gb,
+            content: source.content.clone(),
+            created_at: SystemTime::now(),
+        };
+        state.snapshots.push(snapshot);
+        Ok(Json(json!({})))
+    })
+}
+
+/// The volume's snapshots, oldest first.
+pub async fn snapshots(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.read(|state| {
+        volume(app(state, &app_name)?, &id)?;
+        Ok(Json(
+            state
+                .snapshots
+                .iter()
+                .filter(|s| s.app == app_name && s.volume_id == id)
+                .map(views::snapshot)
+                .collect(),
+        ))
     })
 }
