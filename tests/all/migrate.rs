@@ -64,10 +64,10 @@ fn migrate(world: &FlyWorld, args: &[&str]) -> (i32, String) {
     (code, format!("{out}{err}"))
 }
 
-/// The value after `label` on its line of `out`.
+/// The word after `label` in `out`, without quoting around it.
 fn after<'a>(out: &'a str, label: &str) -> &'a str {
     let start = out.find(label).unwrap_or_else(|| panic!("no `{label}` in:\n{out}")) + label.len();
-    out[start..].split_whitespace().next().unwrap()
+    out[start..].split_whitespace().next().unwrap().trim_matches('`')
 }
 
 fn create(world: &FlyWorld) -> String {

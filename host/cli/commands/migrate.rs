@@ -89,10 +89,10 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
     }
     let plan = plan(global, &a.checkout, &migration, phase)?;
     if !a.apply {
-        super::print(&ferry_render::plan(&plan, super::plan::format(a.format)))?;
+        let apply = format!("ferry migrate {phase} --id {} --apply --plan-hash {}", migration.id, &plan.hash()[..12]);
+        super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(a.format), &apply))?;
         super::plan::keep(&plan, &*store)?;
-        let hash = &plan.hash()[..12];
-        next(a.format, &migration, &format!("migration {}: {phase} planned, nothing changed", migration.id), &format!("ferry migrate {phase} --id {} --apply --plan-hash {hash}", migration.id))?;
+        next(a.format, &migration, &format!("migration {}: {phase} planned, nothing changed", migration.id), &apply)?;
         return Ok(exit::OK);
     }
     let opts = ApplyOptions {

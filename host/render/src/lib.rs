@@ -37,10 +37,16 @@ pub use results::{apply_result, journal};
 
 /// Renders a plan in `format`.
 pub fn plan(plan: &Plan, format: Format) -> String {
+    plan_applied_by(plan, format, &format!("ferry apply --plan-hash {}", short_hash(&plan.hash())))
+}
+
+/// A plan whose text form ends with `apply`, the command that applies it
+/// (`ferry migrate` plans are applied by their phase, not `ferry apply`).
+pub fn plan_applied_by(plan: &Plan, format: Format, apply: &str) -> String {
     match format {
         Format::Markdown => markdown::plan(plan),
         Format::Json => json::plan(plan),
-        Format::Text => text::plan(plan),
+        Format::Text => text::plan(plan, apply),
     }
 }
 

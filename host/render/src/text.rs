@@ -6,7 +6,7 @@ use ferry_model::{AppSpec, Finding, Plan};
 
 use crate::{counts_line, facts, short_hash, undo_text};
 
-pub(crate) fn plan(plan: &Plan) -> String {
+pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
     let mut out = String::new();
     let app = plan.app.as_ref().and_then(|a| a.app.as_deref()).unwrap_or("app");
     let _ = writeln!(out, "ferry plan: {app} (phase {})", plan.phase);
@@ -23,7 +23,7 @@ pub(crate) fn plan(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "\nPlan {}", short_hash(&plan.hash()));
     if plan.has_changes() {
-        let _ = writeln!(out, "Next: review it, then `ferry apply --plan-hash {}`", short_hash(&plan.hash()));
+        let _ = writeln!(out, "Next: review it, then `{apply}`");
     }
     out
 }
