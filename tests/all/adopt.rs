@@ -62,3 +62,26 @@ fn machines_that_differ_are_refused_with_how_they_differ() {
     assert!(out.contains("`machines` parameter"), "{out}");
     assert_eq!(platform_versions(&world), [None, None]);
 }
+
+#[test]
+fn save_config_writes_the_derived_fly_toml_and_abort_puts_the_old_one_back() {
+    let world = unmanaged(json!({"MODE": "prod"}));
+    std::fs::write(world.checkout.path().join("ferry.toml"), "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\nparams = { save-config = \"fly.toml\" }\n").unwrap();
+    let fly_toml = world.checkout.path().join("fly.toml");
+    let before = std::fs::read_to_string(&fly_toml).unwrap();
+    let (code, plan) = ferry(&world, &["plan", "--phase", "adopt"]);
+    assert_eq!(code, 0, "{plan}");
+    assert!(plan.contains("write fly.toml from machine"), "{plan}");
+
+    let (code, out) = ferry(&world, &["apply", "--phase", "adopt", "--run", "adopt-2"]);
+    assert_eq!(code, 0, "{out}");
+    let saved = std::fs::read_to_string(&fly_toml).unwrap();
+    assert!(saved.contains("image = \"registry.fly.io/shop:v1\"") && saved.contains("MODE = \"prod\""), "{saved}");
+    let (code, out) = ferry(&world, &["inventory", "--format", "json"]);
+    assert_eq!(code, 0, "the saved fly.toml parses: {out}");
+
+    let (code, out) = ferry(&world, &["abort", "--run", "adopt-2"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read_to_string(&fly_toml).unwrap(), before, "abort puts the file back");
+    assert_eq!(platform_versions(&world), [None, None]);
+}

@@ -60,6 +60,7 @@ fn migrate(world: &FlyWorld, args: &[&str]) -> (i32, String) {
     let mut cmd = world.ferry();
     cmd.arg("migrate").args(args).arg("--dir").arg(world.checkout.path()).env("FERRY_SECRET_SESSION_KEY", SECRET);
     let (code, out, err) = crate::support::run(&mut cmd);
+    eprintln!("=== migrate {args:?} -> {code}\n{out}{err}");
     assert!(!out.contains(SECRET) && !err.contains(SECRET), "a secret value was printed:\n{out}{err}");
     (code, format!("{out}{err}"))
 }

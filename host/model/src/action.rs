@@ -42,6 +42,14 @@ pub struct ConfigEdit {
     pub value: Option<String>,
 }
 
+/// A whole file of the checkout, written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FileWrite {
+    pub file: String,
+    pub contents: String,
+}
+
 /// What the host knows how to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(variant)]
@@ -113,6 +121,8 @@ pub enum Operation {
     SqliteCopy(SqliteCopy),
     #[component(name = "volume-verify")]
     VolumeVerify(VolumeVerify),
+    #[component(name = "write-file")]
+    WriteFile(FileWrite),
 }
 
 /// A DNS record set: every value of one name and type, with its TTL.

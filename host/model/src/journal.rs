@@ -72,6 +72,8 @@ pub enum UndoData {
     None,
     /// The TOML literal a config key held, `None` if it was absent.
     ConfigValue { previous: Option<String> },
+    /// What a checkout file held before it was written (`None`: no file).
+    FileContents { previous: Option<String> },
     /// Fly Machines as they were before an update, stop or destroy:
     /// enough to put each back (its config, image and state).
     FlyMachines { previous: Vec<PreviousMachine> },

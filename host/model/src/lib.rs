@@ -18,7 +18,7 @@ mod plan;
 mod step;
 
 pub use action::{
-    Action, ConfigEdit, DnsChange, DnsRrset, DnsVerify, FlyApp, FlyCertificate, FlyIp, FlySecrets, FlyVolumeCopy, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
+    Action, ConfigEdit, DnsChange, FileWrite, DnsRrset, DnsVerify, FlyApp, FlyCertificate, FlyIp, FlySecrets, FlyVolumeCopy, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
     Operation, PgCopy, PgLogical, PgTable, PgVerify, Risk, SqliteCopy, Undo, VolumePass, VolumeSync, VolumeVerify,
 };
 pub use app::{

@@ -66,11 +66,31 @@ pub(crate) fn short_hash(hash: &str) -> &str {
 }
 
 /// How an action is undone, in a few words.
-pub(crate) fn undo_text(undo: &ferry_model::Undo) -> String {
-    match undo {
+pub(crate) fn undo_text(action: &ferry_model::Action) -> String {
+    match &action.undo {
         ferry_model::Undo::Run(op) => format!("runs {}", operation_name(op)),
-        ferry_model::Undo::RestorePrevious => "restores the previous state".into(),
+        ferry_model::Undo::RestorePrevious => restore_text(&action.operation).into(),
         ferry_model::Undo::None(reason) => format!("none: {reason}"),
+    }
+}
+
+/// What putting back the state before `op` does, in the reviewer's words.
+fn restore_text(op: &ferry_model::Operation) -> &'static str {
+    use ferry_model::Operation as Op;
+    match op {
+        Op::EditConfig(_) => "puts the previous value back",
+        Op::WriteFile(_) => "puts the file back as it was (or removes it)",
+        Op::FlyCreateMachines(_) => "destroys the machines it created",
+        Op::FlyUpdateMachines(_) => "puts each machine's previous config and image back",
+        Op::FlyStopMachines(_) => "starts the machines again",
+        Op::FlyStartMachines(_) => "stops the machines again",
+        Op::FlyCreateVolume(_) | Op::FlyCopyVolume(_) => "deletes the volumes it created",
+        Op::FlyAllocateIp(_) => "releases the address it allocated",
+        Op::FlyCreateApp(_) => "deletes the app it created",
+        Op::FlySetSecrets(_) => "removes the secrets it added",
+        Op::FlyAddCertificate(_) => "removes the certificate it added",
+        Op::FlySetMetadata(_) => "puts each machine's previous value back",
+        _ => "restores the previous state",
     }
 }
 
@@ -109,5 +129,6 @@ pub(crate) fn operation_name(op: &ferry_model::Operation) -> &'static str {
         ferry_model::Operation::VolumeSync(_) => "volume-sync",
         ferry_model::Operation::SqliteCopy(_) => "sqlite-copy",
         ferry_model::Operation::VolumeVerify(_) => "volume-verify",
+        ferry_model::Operation::WriteFile(_) => "write-file",
     }
 }

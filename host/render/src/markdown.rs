@@ -106,7 +106,7 @@ fn step(out: &mut String, section: &StepSection) {
     } else {
         out.push_str("| # | Action | Risk | Undo |\n|---|---|---|---|\n");
         for (i, a) in section.actions.iter().enumerate() {
-            let _ = writeln!(out, "| {} | {} | {} | {} |", i + 1, cell(&a.summary), a.risk.as_str(), cell(&undo_text(&a.undo)));
+            let _ = writeln!(out, "| {} | {} | {} | {} |", i + 1, cell(&a.summary), a.risk.as_str(), cell(&undo_text(a)));
         }
         action_details(out, section);
         dns_changes(out, section);

@@ -18,7 +18,7 @@ pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
     for s in &plan.steps {
         let _ = writeln!(out, "Step {} {}: {} action(s)", s.step, s.version, s.actions.len());
         for (i, a) in s.actions.iter().enumerate() {
-            let _ = writeln!(out, "  {}. [{}] {}  (undo: {})", i + 1, a.risk.as_str(), a.summary, undo_text(&a.undo));
+            let _ = writeln!(out, "  {}. [{}] {}  (undo: {})", i + 1, a.risk.as_str(), a.summary, undo_text(a));
         }
     }
     let _ = writeln!(out, "\nPlan {}", short_hash(&plan.hash()));

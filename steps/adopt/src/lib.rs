@@ -9,7 +9,7 @@ use ferry_migrate::{adopt, config_save};
 use ferry_step_sdk::host::fly;
 use ferry_step_sdk::params::{Params, Spec, finding, invalid};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Problem, Severity, StepError};
+use ferry_step_sdk::types::{Action, FileWrite, Operation, Problem, Risk, Severity, StepError, Undo};
 use ferry_step_sdk::{Step, export_step};
 
 /// The phase adopt plans in.
@@ -18,6 +18,7 @@ const PHASE: &str = "adopt";
 const PARAMS: &[Spec] = &[
     ("app", "The Fly app whose machines are adopted; default: fly.toml's app.", None),
     ("machines", "Comma-separated machine ids to adopt (default: every machine outside Apps V2, if they share one config).", None),
+    ("save-config", "Also write the fly.toml derived from the machines' config to this file of the checkout, as `fly config save` does (e.g. `fly.toml`); abort puts the file back.", None),
 ];
 
 struct Adopt;
@@ -55,8 +56,23 @@ impl Step for Adopt {
                 Severity::Info,
                 format!("fly.toml from machine {}'s config, as `fly config save` writes it (keep it in the repository before the next deploy):\n\n```toml\n{toml}```", model.id),
             ));
+            if let Some(file) = p.get("save-config") {
+                planned.actions.push(save_config(file, &model.id, toml));
+            }
         }
         Ok(StepPlan { app: request.app, actions: planned.actions, findings: planned.findings })
+    }
+}
+
+/// Writes the derived fly.toml into the checkout.
+fn save_config(file: &str, machine: &str, toml: String) -> Action {
+    Action {
+        id: format!("write-file:{file}"),
+        summary: format!("write {file} from machine {machine}'s config (as `fly config save`)"),
+        risk: Risk::Safe,
+        operation: Operation::WriteFile(FileWrite { file: file.into(), contents: toml }),
+        undo: Undo::RestorePrevious,
+        detail: None,
     }
 }
 

@@ -61,7 +61,7 @@ enum Provider {
 
 fn provider(op: &Operation) -> Provider {
     match op {
-        Operation::EditConfig(_) | Operation::Approval(_) | Operation::WaitMs(_) => Provider::Local,
+        Operation::EditConfig(_) | Operation::WriteFile(_) | Operation::Approval(_) | Operation::WaitMs(_) => Provider::Local,
         Operation::DnsChange(_) | Operation::TlsCheck(_) | Operation::DnsVerify(_) => Provider::Dns,
         Operation::PgFreeze(_)
         | Operation::PgDumpRestore(_)
@@ -92,6 +92,7 @@ impl Executor for Providers {
                 let previous = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
                 Ok(UndoData::ConfigValue { previous })
             }
+            Operation::WriteFile(write) => Ok(UndoData::FileContents { previous: ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)? }),
             _ => Ok(UndoData::None),
         }
     }
@@ -107,6 +108,10 @@ impl Executor for Providers {
             Operation::EditConfig(edit) => {
                 ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, edit.value.as_deref()).map_err(err)?;
                 Ok(vec![("file".into(), edit.file.clone())])
+            }
+            Operation::WriteFile(write) => {
+                ferry_checkout::write_file(&self.checkout, &write.file, Some(&write.contents)).map_err(err)?;
+                Ok(vec![("file".into(), write.file.clone())])
             }
             Operation::WaitMs(ms) => {
                 wait(Duration::from_millis(*ms), keepalive);
@@ -130,6 +135,7 @@ impl Executor for Providers {
                 let want = edit.value.as_deref().map(ferry_checkout::normalize_literal).transpose().map_err(err)?;
                 Ok(now == want)
             }
+            Operation::WriteFile(write) => Ok(ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)?.as_deref() == Some(write.contents.as_str())),
             // A wait is over once its time has passed since it started.
             Operation::WaitMs(ms) => Ok(crate::apply::now_ms() >= started_at_ms.saturating_add(*ms)),
             _ => Ok(false),
@@ -146,6 +152,9 @@ impl Executor for Providers {
         match (op, undo) {
             (Operation::EditConfig(edit), UndoData::ConfigValue { previous }) => {
                 ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, previous.as_deref()).map(drop).map_err(err)
+            }
+            (Operation::WriteFile(write), UndoData::FileContents { previous }) => {
+                ferry_checkout::write_file(&self.checkout, &write.file, previous.as_deref()).map(drop).map_err(err)
             }
             (_, UndoData::None) => Ok(()),
             (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),

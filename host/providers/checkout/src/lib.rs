@@ -4,7 +4,7 @@
 //! be undone exactly. Seed 000's first steps ("write `app` and
 //! `primary_region` into fly.toml") are such edits.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, Table, Value};
 
@@ -20,6 +20,8 @@ pub enum EditError {
     NotToml { file: String },
     #[error("{file}: {source}")]
     Io { file: String, source: std::io::Error },
+    #[error("`{file}` is outside the checkout: plans may only change files inside it (a relative path without `..`)")]
+    Outside { file: String },
 }
 
 /// The result of an edit.
@@ -128,9 +130,52 @@ pub fn normalize_literal(value: &str) -> Result<String, EditError> {
     Ok(literal(&v))
 }
 
+/// The path of `file` in the checkout. A plan comes from a step, so a
+/// file it names must be relative and must not climb out with `..`.
+pub fn inside(checkout: &Path, file: &str) -> Result<PathBuf, EditError> {
+    let relative = Path::new(file);
+    let confined = !file.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if confined { Ok(checkout.join(relative)) } else { Err(EditError::Outside { file: file.into() }) }
+}
+
 /// Reads a file of the checkout.
 pub fn read_file(checkout: &Path, file: &str) -> Result<String, EditError> {
-    std::fs::read_to_string(checkout.join(file)).map_err(|source| EditError::Io { file: file.into(), source })
+    std::fs::read_to_string(inside(checkout, file)?).map_err(|source| EditError::Io { file: file.into(), source })
+}
+
+/// Reads a file of the checkout, `None` when there is none.
+pub fn read_optional(checkout: &Path, file: &str) -> Result<Option<String>, EditError> {
+    match std::fs::read_to_string(inside(checkout, file)?) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(EditError::Io { file: file.into(), source }),
+    }
+}
+
+/// Writes a whole file of the checkout (atomically), or removes it with
+/// `None`; returns what it held before, for the undo.
+pub fn write_file(checkout: &Path, file: &str, contents: Option<&str>) -> Result<Option<String>, EditError> {
+    let path = inside(checkout, file)?;
+    let previous = read_optional(checkout, file)?;
+    let io = |source| EditError::Io { file: file.into(), source };
+    match contents {
+        Some(text) => replace(&path, text).map_err(io)?,
+        None if previous.is_some() => std::fs::remove_file(&path).map_err(io)?,
+        None => {}
+    }
+    Ok(previous)
+}
+
+/// Replaces `path` with `text` through a temporary file and a rename, so a
+/// crash leaves the old or the new file, never half of one.
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".ferry-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Applies an edit to a file of the checkout in place; returns the previous
@@ -139,14 +184,10 @@ pub fn edit_file(checkout: &Path, file: &str, key: &str, value: Option<&str>) ->
     if !file.ends_with(".toml") {
         return Err(EditError::NotToml { file: file.into() });
     }
-    let path = checkout.join(file);
-    let io = |source| EditError::Io { file: file.into(), source };
     let text = read_file(checkout, file)?;
     let edited = set_key(file, &text, key, value)?;
     if edited.text != text {
-        let tmp = path.with_extension("toml.ferry-tmp");
-        std::fs::write(&tmp, &edited.text).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        replace(&inside(checkout, file)?, &edited.text).map_err(|source| EditError::Io { file: file.into(), source })?;
     }
     Ok(edited.previous)
 }
@@ -154,6 +195,27 @@ pub fn edit_file(checkout: &Path, file: &str, key: &str, value: Option<&str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_outside_the_checkout_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["../x.toml", "/etc/x.toml", "a/../../x.toml", ""] {
+            assert!(matches!(inside(dir.path(), file), Err(EditError::Outside { .. })), "{file}");
+            assert!(matches!(write_file(dir.path(), file, Some("x")), Err(EditError::Outside { .. })), "{file}");
+        }
+        assert_eq!(inside(dir.path(), "./deploy/fly.toml").unwrap(), dir.path().join("./deploy/fly.toml"));
+    }
+
+    #[test]
+    fn write_file_returns_what_was_there_and_none_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(write_file(dir.path(), "sub/fly.toml", Some("app = \"a\"\n")).unwrap(), None);
+        assert_eq!(read_optional(dir.path(), "sub/fly.toml").unwrap().as_deref(), Some("app = \"a\"\n"));
+        assert_eq!(write_file(dir.path(), "sub/fly.toml", Some("app = \"b\"\n")).unwrap().as_deref(), Some("app = \"a\"\n"));
+        assert_eq!(write_file(dir.path(), "sub/fly.toml", None).unwrap().as_deref(), Some("app = \"b\"\n"));
+        assert_eq!(read_optional(dir.path(), "sub/fly.toml").unwrap(), None);
+        assert_eq!(write_file(dir.path(), "sub/fly.toml", None).unwrap(), None, "removing what is gone is fine");
+    }
 
     const FLY: &str = "# my app\napp = \"old\"   # the name\n\n[build]\n  dockerfile = \"Dockerfile\"\n\n[env]\n  PORT = \"8080\"\n";
 
