@@ -2,6 +2,10 @@
 //! from the root namespace over a veth pair. Real enough that host-key
 //! pinning, authentication and rsync behave as against a rented server,
 //! cheap enough (~100 ms) for one per test. Needs root, `ip` and `sshd`.
+//! [`Vm::start_with_docker`] adds a Docker engine inside the namespace
+//! (~1 s), with a busybox base image imported (no registry is reachable),
+//! and sshd sessions get its `DOCKER_HOST`, so `docker` over SSH is the
+//! VM's own Docker.
 #![allow(dead_code)]
 
 use std::fs;
@@ -28,12 +32,25 @@ pub struct Vm {
     addr: Ipv4Addr,
     dir: tempfile::TempDir,
     sshd_pid: Option<u32>,
+    dockerd_pid: Option<u32>,
 }
+
+/// The image every Docker VM has: busybox, `CMD ["/bin/sh"]`.
+pub const BASE_IMAGE: &str = "localhost/base";
 
 impl Vm {
     /// Creates the netns and veth, starts sshd in it, and returns once sshd
     /// accepts connections.
     pub fn start() -> Vm {
+        Vm::start_with(false)
+    }
+
+    /// A VM that also runs dockerd (see the module docs).
+    pub fn start_with_docker() -> Vm {
+        Vm::start_with(true)
+    }
+
+    fn start_with(docker: bool) -> Vm {
         for tool in ["/usr/sbin/ip", SSHD, "/usr/bin/ssh-keygen", "/usr/bin/nsenter"] {
             assert!(Path::new(tool).exists() || which(tool), "{tool} not found: {MISSING}");
         }
@@ -47,11 +64,68 @@ impl Vm {
             addr: Ipv4Addr::new(10, 201, k as u8, 2),
             dir,
             sshd_pid: None,
+            dockerd_pid: None,
         };
         vm.create_network(k);
         vm.assert_route_is_local();
+        if docker {
+            vm.start_dockerd();
+        }
         vm.start_sshd();
         vm
+    }
+
+    /// A local `docker` client for the VM's engine (a unix socket: no
+    /// network), to arrange or inspect what a test needs.
+    pub fn docker(&self) -> Command {
+        assert!(self.dockerd_pid.is_some(), "this VM has no Docker: use Vm::start_with_docker");
+        let mut cmd = Command::new("docker");
+        cmd.arg("-H").arg(self.docker_host());
+        cmd
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}/docker/docker.sock", self.dir().display())
+    }
+
+    fn start_dockerd(&mut self) {
+        for tool in ["/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/busybox"] {
+            assert!(Path::new(tool).exists(), "{tool} not found: install docker.io and busybox-static (scripts/install-deps --test)");
+        }
+        let root = self.dir().join("docker");
+        fs::create_dir_all(&root).expect("docker dir");
+        let log = fs::File::create(root.join("dockerd.log")).expect("dockerd.log");
+        // nsenter, not `ip netns exec`: the latter remounts /sys and hides
+        // the cgroup filesystem runc needs.
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg("dockerd")
+            .arg("--data-root").arg(root.join("data"))
+            .arg("--exec-root").arg(root.join("exec"))
+            .arg("--pidfile").arg(root.join("dockerd.pid"))
+            .arg("-H").arg(self.docker_host())
+            .args(["--storage-driver", "overlay2"])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        self.dockerd_pid = Some(child.id());
+        let ready = poll(|| self.docker().arg("version").output().ok().filter(|o| o.status.success()).map(drop));
+        assert!(ready.is_some(), "dockerd did not start; log:\n{}", fs::read_to_string(root.join("dockerd.log")).unwrap_or_default());
+        self.import_base_image(&root);
+    }
+
+    /// busybox as a one-layer image, as `docker import` makes it.
+    fn import_base_image(&self, root: &Path) {
+        let rootfs = root.join("rootfs");
+        fs::create_dir_all(rootfs.join("bin")).expect("rootfs");
+        fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).expect("busybox");
+        for applet in ["sh", "httpd", "echo", "cat", "sleep", "wget", "mkdir", "ls", "test", "true", "false", "env", "nc"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet link");
+        }
+        let tar = root.join("base.tar");
+        run(Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg("."));
+        run(self.docker().args(["import", "-c", "CMD [\"/bin/sh\"]"]).arg(&tar).arg(BASE_IMAGE));
     }
 
     pub fn host(&self) -> HostSpec {
@@ -156,6 +230,7 @@ impl Vm {
              UsePAM no\nStrictModes no\nSubsystem sftp internal-sftp\n",
             self.addr
         );
+        let config = if self.dockerd_pid.is_some() { format!("{config}SetEnv DOCKER_HOST={}\n", self.docker_host()) } else { config };
         let path = dir.join("sshd_config");
         fs::write(&path, config).expect("sshd_config");
         path
@@ -175,6 +250,21 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
+        if let Some(pid) = self.dockerd_pid {
+            // Containers first (they live in namespaces of their own), then
+            // the engine, which takes its containerd with it.
+            if let Ok(out) = self.docker().args(["ps", "-aq"]).output() {
+                let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+                if !ids.is_empty() {
+                    let _ = self.docker().args(["rm", "-f"]).args(&ids).output();
+                }
+            }
+            let _ = Command::new("kill").arg(pid.to_string()).output();
+            let gone = poll(|| (!Path::new(&format!("/proc/{pid}")).exists() || zombie(pid)).then_some(()));
+            if gone.is_none() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
+            }
+        }
         if let Some(pid) = self.sshd_pid {
             let _ = Command::new("kill").arg(pid.to_string()).output();
         }
@@ -188,6 +278,11 @@ impl Drop for Vm {
         let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
         let _ = Command::new("ip").args(["link", "del", &self.veth_host]).output();
     }
+}
+
+/// A child we never waited for shows as a zombie once it exited.
+fn zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
 }
 
 fn which(tool: &str) -> bool {

@@ -1,0 +1,176 @@
+//! Containers: run (detached, or once in the foreground for a release
+//! command), list by label, stop with a grace period, remove.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::{DockerHost, VmError};
+
+/// A port published on the host: `host_ip:host_port -> container_port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    /// `127.0.0.1` keeps the port behind nginx; `0.0.0.0` exposes it.
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+/// How to start a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// A file on the host of `KEY=value` lines (the app's secrets).
+    pub env_file: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub publish: Vec<Publish>,
+    /// Host path -> container path.
+    pub volumes: Vec<(String, String)>,
+    pub network: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// `--restart` policy, e.g. `unless-stopped`.
+    pub restart: Option<String>,
+    /// Replaces the image's CMD when not empty.
+    pub command: Vec<String>,
+}
+
+/// A container as `docker ps` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// `running`, `exited`, `created`…
+    pub state: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl DockerHost<'_> {
+    /// Starts the container detached; returns its id.
+    pub fn run_detached(&self, spec: &ContainerSpec) -> Result<String, VmError> {
+        let args = run_args(spec, &["run", "-d"]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.docker_run(&refs)?.trim().to_string())
+    }
+
+    /// Runs the container to completion (`--rm`), streaming its output
+    /// lines to `on_line`; returns its exit code.
+    pub fn run_once(&self, spec: &ContainerSpec, on_line: &mut dyn FnMut(&str)) -> Result<i32, VmError> {
+        let args = run_args(spec, &["run", "--rm"]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.session.exec_streamed(&self.docker_command(&refs), on_line)?)
+    }
+
+    /// Every container (running or not) carrying the label `key` (any
+    /// value), or `key=value` when given so.
+    pub fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, VmError> {
+        let filter = format!("label={label}");
+        let out = self.docker_run(&["ps", "-a", "--no-trunc", "--filter", &filter, "--format", "{{json .}}"])?;
+        out.lines().filter(|l| !l.trim().is_empty()).map(|line| self.parse_ps(line)).collect()
+    }
+
+    /// Stops the container, giving it `grace_secs` after SIGTERM; a
+    /// container that is already gone or stopped is fine.
+    pub fn stop(&self, name: &str, grace_secs: u32) -> Result<(), VmError> {
+        let command = format!("{} 2>&1 || true", self.docker_command(&["stop", "-t", &grace_secs.to_string(), name]));
+        self.session.run(&command).map(drop).map_err(VmError::from)
+    }
+
+    /// Removes the container (stopping it first); gone already is fine.
+    pub fn remove(&self, name: &str) -> Result<(), VmError> {
+        let out = self.session.exec(&self.docker_command(&["rm", "-f", name]))?;
+        if out.status == 0 || out.stderr.contains("No such container") {
+            return Ok(());
+        }
+        Err(VmError::Host { host: self.session.host().to_string(), message: format!("docker rm -f {name}: {}", ferry_ssh::stderr_tail(&out.stderr)) })
+    }
+
+    fn parse_ps(&self, line: &str) -> Result<ContainerInfo, VmError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Ps {
+            #[serde(rename = "ID")]
+            id: String,
+            names: String,
+            image: String,
+            #[serde(default)]
+            state: String,
+            #[serde(default)]
+            labels: String,
+        }
+        let ps: Ps = serde_json::from_str(line)
+            .map_err(|e| VmError::Parse { host: self.session.host().to_string(), what: "docker ps".into(), message: e.to_string() })?;
+        Ok(ContainerInfo { id: ps.id, name: ps.names, image: ps.image, state: ps.state, labels: parse_labels(&ps.labels) })
+    }
+}
+
+/// `docker ps` prints labels as `k=v,k2=v2`; ferry's own values never
+/// hold commas, so splitting on them is exact for the labels it reads.
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    text.split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn run_args(spec: &ContainerSpec, head: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = head.iter().map(|s| s.to_string()).collect();
+    args.extend(["--name".into(), spec.name.clone()]);
+    if let Some(restart) = &spec.restart {
+        args.extend(["--restart".into(), restart.clone()]);
+    }
+    if let Some(file) = &spec.env_file {
+        args.extend(["--env-file".into(), file.clone()]);
+    }
+    for (k, v) in &spec.env {
+        args.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    for p in &spec.publish {
+        args.extend(["-p".into(), format!("{}:{}:{}", p.host_ip, p.host_port, p.container_port)]);
+    }
+    for (host, container) in &spec.volumes {
+        args.extend(["-v".into(), format!("{host}:{container}")]);
+    }
+    if let Some(network) = &spec.network {
+        args.extend(["--network".into(), network.clone()]);
+    }
+    for (k, v) in &spec.labels {
+        args.extend(["--label".into(), format!("{k}={v}")]);
+    }
+    args.push(spec.image.clone());
+    args.extend(spec.command.iter().cloned());
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_arguments_cover_every_field_in_docker_order() {
+        let spec = ContainerSpec {
+            name: "shop-web-3".into(),
+            image: "shop:3".into(),
+            env_file: Some("/srv/shop/env".into()),
+            env: BTreeMap::from([("PORT".into(), "8080".into())]),
+            publish: vec![Publish { host_ip: "127.0.0.1".into(), host_port: 18003, container_port: 8080 }],
+            volumes: vec![("/srv/shop/data".into(), "/data".into())],
+            network: Some("shop".into()),
+            labels: BTreeMap::from([("ferry.app".into(), "shop".into())]),
+            restart: Some("unless-stopped".into()),
+            command: vec!["serve".into()],
+        };
+        assert_eq!(
+            run_args(&spec, &["run", "-d"]).join(" "),
+            "run -d --name shop-web-3 --restart unless-stopped --env-file /srv/shop/env -e PORT=8080 -p 127.0.0.1:18003:8080 -v /srv/shop/data:/data --network shop --label ferry.app=shop shop:3 serve"
+        );
+    }
+
+    #[test]
+    fn labels_split_into_pairs() {
+        let labels = parse_labels("ferry.app=shop,ferry.release=3,odd");
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels["ferry.release"], "3");
+    }
+}

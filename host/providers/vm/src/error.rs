@@ -1,0 +1,13 @@
+use ferry_ssh::SshError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{host}: {message}")]
+    Host { host: String, message: String },
+    #[error("{host}: could not read `{what}` from docker: {message}")]
+    Parse { host: String, what: String, message: String },
+    #[error("building the image's context: {0}")]
+    Local(std::io::Error),
+}
