@@ -82,6 +82,9 @@ impl Session {
         if !workflow.data.is_empty() || !workflow.volumes.is_empty() {
             host.data = std::sync::Arc::new(ferry_engine::DataSources::new(workflow.data.clone(), workflow.volumes.clone()));
         }
+        if !workflow.vm_targets.is_empty() {
+            host.vm = std::sync::Arc::new(ferry_engine::VmTargets::new(workflow.vm_targets.clone()));
+        }
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
         Ok(Session { runtime, host, workflow, steps })
     }
@@ -110,6 +113,7 @@ pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Pro
         fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
         dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(workflow.dns)),
         data: ferry_engine::apply::DataOps::new(ferry_engine::DataSources::new(workflow.data, workflow.volumes)),
+        vm: ferry_engine::apply::VmOps::new(ferry_engine::VmTargets::new(workflow.vm_targets), owner(), dir.canonicalize()?),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod fly_reader;
 pub mod planner;
 pub mod resolve;
+pub mod vm;
 pub mod workflow;
 
 pub use data::DataSources;
@@ -19,4 +20,5 @@ pub use dns::DnsZones;
 pub use fly_reader::FlyApiReader;
 pub use planner::{PlanError, plan};
 pub use resolve::{ResolveError, ResolvedStep, StepOrigin, resolve};
+pub use vm::{VmTargetConfig, VmTargets};
 pub use workflow::{StepSpec, Workflow, WorkflowError};

@@ -61,6 +61,8 @@ pub struct Workflow {
     pub data: Vec<crate::data::DatabaseConfig>,
     /// Volumes copy-data may read and copy (`[data.volumes]`).
     pub volumes: Vec<crate::data::VolumeConfig>,
+    /// Docker hosts deploys may target (`[targets.vm]`).
+    pub vm_targets: Vec<crate::vm::VmTargetConfig>,
 }
 
 /// One step of a workflow.
@@ -79,7 +81,7 @@ pub struct StepSpec {
 impl Workflow {
     /// The workflow used when a repository has no `ferry.toml`.
     pub fn default_workflow() -> Self {
-        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())], dns: Vec::new(), data: Vec::new(), volumes: Vec::new() }
+        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())], dns: Vec::new(), data: Vec::new(), volumes: Vec::new(), vm_targets: Vec::new() }
     }
 
     /// The workflow with the built-in step `name` appended, unless it has a
@@ -134,7 +136,8 @@ impl Workflow {
         let dns = raw.dns.map(|d| d.zones).unwrap_or_default();
         let dns = dns.into_iter().map(|(zone, raw)| crate::dns::ZoneConfig::parse(&zone, raw)).collect::<Result<_, _>>().map_err(&invalid)?;
         let (data, volumes) = raw.data.map(|d| d.parse()).transpose().map_err(&invalid)?.unwrap_or_default();
-        Ok(Workflow { file: Some(path.to_path_buf()), steps, dns, data, volumes })
+        let vm_targets = raw.targets.map(|t| t.parse()).transpose().map_err(&invalid)?.unwrap_or_default();
+        Ok(Workflow { file: Some(path.to_path_buf()), steps, dns, data, volumes, vm_targets })
     }
 }
 
@@ -175,6 +178,7 @@ struct RawWorkflow {
     limits: Option<RawLimits>,
     dns: Option<RawDns>,
     data: Option<crate::data::RawData>,
+    targets: Option<crate::vm::RawTargets>,
     #[serde(default)]
     steps: Vec<RawStep>,
 }

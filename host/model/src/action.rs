@@ -50,6 +50,8 @@ pub struct FileWrite {
     pub contents: String,
 }
 
+use crate::vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmImage, VmLock, VmNetwork, VmPackages, VmPaths};
+
 /// What the host knows how to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(variant)]
@@ -123,6 +125,30 @@ pub enum Operation {
     VolumeVerify(VolumeVerify),
     #[component(name = "write-file")]
     WriteFile(FileWrite),
+    #[component(name = "vm-lock")]
+    VmLock(VmLock),
+    #[component(name = "vm-unlock")]
+    VmUnlock(VmLock),
+    #[component(name = "vm-install-packages")]
+    VmInstallPackages(VmPackages),
+    #[component(name = "vm-mkdir")]
+    VmMkdir(VmPaths),
+    #[component(name = "vm-network")]
+    VmNetwork(VmNetwork),
+    #[component(name = "vm-write-file")]
+    VmWriteFile(VmFile),
+    #[component(name = "vm-env-file")]
+    VmEnvFile(VmEnvFile),
+    #[component(name = "vm-image")]
+    VmImage(VmImage),
+    #[component(name = "vm-release-command")]
+    VmReleaseCommand(VmContainer),
+    #[component(name = "vm-run")]
+    VmRun(VmContainer),
+    #[component(name = "vm-stop")]
+    VmStop(VmContainers),
+    #[component(name = "vm-remove")]
+    VmRemove(VmContainers),
 }
 
 /// A DNS record set: every value of one name and type, with its TTL.

@@ -95,6 +95,15 @@ pub enum UndoData {
     /// Whether the volume's target directory held files before a sync: only
     /// a sync into an empty one is undone (by emptying it again).
     VolumeTarget { was_empty: bool },
+    /// What a VM action created that did not exist before (directories, a
+    /// network, a container): the undo removes exactly these.
+    VmAbsent { items: Vec<String> },
+    /// Where the host kept the file a VM write replaced (`None`: there was
+    /// none). The old contents stay on the host, so secrets in an env file
+    /// never reach the journal.
+    VmBackup { backup: Option<String> },
+    /// The containers a stop found running: the undo starts them again.
+    VmWasRunning { names: Vec<String> },
 }
 
 /// A machine as it was before an action changed it.

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod pairs;
 mod plan;
 mod step;
+pub mod vm;
 
 pub use action::{
     Action, ConfigEdit, DnsChange, FileWrite, DnsRrset, DnsVerify, FlyApp, FlyCertificate, FlyIp, FlySecrets, FlyVolumeCopy, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
@@ -29,3 +30,4 @@ pub use app::{
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{Plan, RiskCounts, StepSection};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
+pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort};

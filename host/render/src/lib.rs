@@ -79,7 +79,12 @@ fn restore_text(op: &ferry_model::Operation) -> &'static str {
     use ferry_model::Operation as Op;
     match op {
         Op::EditConfig(_) => "puts the previous value back",
-        Op::WriteFile(_) => "puts the file back as it was (or removes it)",
+        Op::WriteFile(_) | Op::VmWriteFile(_) | Op::VmEnvFile(_) => "puts the file back as it was (or removes it)",
+        Op::VmLock(_) => "releases the host lock",
+        Op::VmMkdir(_) => "removes the directories it created, if still empty",
+        Op::VmNetwork(_) => "removes the network it created",
+        Op::VmRun(_) => "removes the container it created (or stops the one it started)",
+        Op::VmStop(_) => "starts the containers again",
         Op::FlyCreateMachines(_) => "destroys the machines it created",
         Op::FlyUpdateMachines(_) => "puts each machine's previous config and image back",
         Op::FlyStopMachines(_) => "starts the machines again",
@@ -130,5 +135,17 @@ pub(crate) fn operation_name(op: &ferry_model::Operation) -> &'static str {
         ferry_model::Operation::SqliteCopy(_) => "sqlite-copy",
         ferry_model::Operation::VolumeVerify(_) => "volume-verify",
         ferry_model::Operation::WriteFile(_) => "write-file",
+        ferry_model::Operation::VmLock(_) => "vm-lock",
+        ferry_model::Operation::VmUnlock(_) => "vm-unlock",
+        ferry_model::Operation::VmInstallPackages(_) => "vm-install-packages",
+        ferry_model::Operation::VmMkdir(_) => "vm-mkdir",
+        ferry_model::Operation::VmNetwork(_) => "vm-network",
+        ferry_model::Operation::VmWriteFile(_) => "vm-write-file",
+        ferry_model::Operation::VmEnvFile(_) => "vm-env-file",
+        ferry_model::Operation::VmImage(_) => "vm-image",
+        ferry_model::Operation::VmReleaseCommand(_) => "vm-release-command",
+        ferry_model::Operation::VmRun(_) => "vm-run",
+        ferry_model::Operation::VmStop(_) => "vm-stop",
+        ferry_model::Operation::VmRemove(_) => "vm-remove",
     }
 }

@@ -26,11 +26,13 @@ pub enum Capability {
     Dns,
     /// Read-only facts about `[data]` databases and volumes (`ferry:step/data`).
     Data,
+    /// Read-only facts about `[targets.vm]` hosts (`ferry:step/vm`).
+    Vm,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] =
-        [Capability::Log, Capability::Clock, Capability::Checkout, Capability::Fly, Capability::Dns, Capability::Data];
+    pub const ALL: [Capability; 7] =
+        [Capability::Log, Capability::Clock, Capability::Checkout, Capability::Fly, Capability::Dns, Capability::Data, Capability::Vm];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +42,7 @@ impl Capability {
             Capability::Fly => "fly",
             Capability::Dns => "dns",
             Capability::Data => "data",
+            Capability::Vm => "vm",
         }
     }
 

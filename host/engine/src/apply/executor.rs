@@ -10,6 +10,7 @@ use ferry_model::journal::UndoData;
 use super::data::DataOps;
 use super::dns::DnsOps;
 use super::fly::FlyOps;
+use super::vm::VmOps;
 
 /// Why an operation could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,8 @@ pub struct Providers {
     pub dns: DnsOps,
     /// The databases the workflow's `[data]` configures.
     pub data: DataOps,
+    /// The hosts the workflow's `[targets.vm]` configures.
+    pub vm: VmOps,
 }
 
 impl Providers {
@@ -57,6 +60,7 @@ enum Provider {
     Fly,
     Dns,
     Data,
+    Vm,
 }
 
 fn provider(op: &Operation) -> Provider {
@@ -74,6 +78,18 @@ fn provider(op: &Operation) -> Provider {
         | Operation::VolumeSync(_)
         | Operation::SqliteCopy(_)
         | Operation::VolumeVerify(_) => Provider::Data,
+        Operation::VmLock(_)
+        | Operation::VmUnlock(_)
+        | Operation::VmInstallPackages(_)
+        | Operation::VmMkdir(_)
+        | Operation::VmNetwork(_)
+        | Operation::VmWriteFile(_)
+        | Operation::VmEnvFile(_)
+        | Operation::VmImage(_)
+        | Operation::VmReleaseCommand(_)
+        | Operation::VmRun(_)
+        | Operation::VmStop(_)
+        | Operation::VmRemove(_) => Provider::Vm,
         _ => Provider::Fly,
     }
 }
@@ -84,6 +100,7 @@ impl Executor for Providers {
             Provider::Fly => return self.fly()?.prepare(op),
             Provider::Dns => return self.dns.prepare(op),
             Provider::Data => return self.data.prepare(op),
+            Provider::Vm => return self.vm.prepare(op),
             Provider::Local => {}
         }
         match op {
@@ -102,6 +119,7 @@ impl Executor for Providers {
             Provider::Fly => return self.fly()?.execute(op, keepalive),
             Provider::Dns => return self.dns.execute(op),
             Provider::Data => return self.data.execute(op, keepalive),
+            Provider::Vm => return self.vm.execute(op, keepalive),
             Provider::Local => {}
         }
         match op {
@@ -126,6 +144,7 @@ impl Executor for Providers {
             Provider::Fly => return self.fly()?.observe(op),
             Provider::Dns => return self.dns.observe(op),
             Provider::Data => return self.data.observe(op),
+            Provider::Vm => return self.vm.observe(op),
             Provider::Local => {}
         }
         match op {
@@ -147,6 +166,7 @@ impl Executor for Providers {
             Provider::Fly => return self.fly()?.restore(op, undo),
             Provider::Dns => return self.dns.restore(op, undo),
             Provider::Data => return self.data.restore(op, undo),
+            Provider::Vm => return self.vm.restore(op, undo),
             Provider::Local => {}
         }
         match (op, undo) {

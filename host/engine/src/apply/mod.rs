@@ -15,6 +15,7 @@ pub mod hooks;
 mod journal_doc;
 mod plans;
 mod progress;
+mod vm;
 
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ pub use executor::{ExecError, Executor, Providers};
 pub use data::DataOps;
 pub use dns::DnsOps;
 pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
+pub use vm::VmOps;
 use hooks::Point;
 pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};

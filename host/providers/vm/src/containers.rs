@@ -86,6 +86,40 @@ impl DockerHost<'_> {
         Err(VmError::Host { host: self.session.host().to_string(), message: format!("docker rm -f {name}: {}", ferry_ssh::stderr_tail(&out.stderr)) })
     }
 
+    /// The container's status (`running`, `exited`…), `None` when there is none.
+    pub fn state(&self, name: &str) -> Result<Option<String>, VmError> {
+        let out = self.session.exec(&self.docker_command(&["inspect", "-f", "{{.State.Status}}", name]))?;
+        Ok((out.status == 0).then(|| out.stdout.trim().to_string()))
+    }
+
+    /// Starts an existing container.
+    pub fn start(&self, name: &str) -> Result<(), VmError> {
+        self.docker_run(&["start", name]).map(drop)
+    }
+
+    /// The container's last `lines` lines of output (stdout and stderr).
+    pub fn logs(&self, name: &str, lines: u32) -> Result<String, VmError> {
+        let command = format!("{} 2>&1", self.docker_command(&["logs", "--tail", &lines.to_string(), name]));
+        Ok(self.session.exec(&command)?.stdout)
+    }
+
+    pub fn network_exists(&self, name: &str) -> Result<bool, VmError> {
+        Ok(self.session.exec(&self.docker_command(&["network", "inspect", name]))?.status == 0)
+    }
+
+    /// Creates the bridge network unless it exists.
+    pub fn ensure_network(&self, name: &str) -> Result<(), VmError> {
+        if self.network_exists(name)? {
+            return Ok(());
+        }
+        self.docker_run(&["network", "create", name]).map(drop)
+    }
+
+    /// Removes the network; gone already is fine.
+    pub fn remove_network(&self, name: &str) -> Result<(), VmError> {
+        if self.network_exists(name)? { self.docker_run(&["network", "rm", name]).map(drop) } else { Ok(()) }
+    }
+
     fn parse_ps(&self, line: &str) -> Result<ContainerInfo, VmError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]

@@ -46,6 +46,16 @@ impl DockerHost<'_> {
         self.feed(saved, &self.docker_command(&["load", "-q"]), "docker load")
     }
 
+    /// Pulls `image` from its registry.
+    pub fn pull(&self, image: &str) -> Result<(), VmError> {
+        self.docker_run(&["pull", "-q", image]).map(drop)
+    }
+
+    /// Gives the image `from` the name `to` as well.
+    pub fn tag(&self, from: &str, to: &str) -> Result<(), VmError> {
+        self.docker_run(&["tag", from, to]).map(drop)
+    }
+
     /// The image's id, `None` when the host does not have it.
     pub fn image_id(&self, image: &str) -> Result<Option<String>, VmError> {
         let out = self.session.exec(&self.docker_command(&["image", "inspect", "--format", "{{.Id}}", image]))?;

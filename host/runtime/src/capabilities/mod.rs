@@ -7,6 +7,7 @@ pub mod data;
 pub mod dns;
 pub mod fly;
 mod log;
+pub mod vm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct HostContext {
     pub dns: Arc<dyn dns::DnsReader>,
     /// Read-only facts about `[data]` databases and volumes.
     pub data: Arc<dyn data::DataReader>,
+    /// Read-only facts about `[targets.vm]` hosts.
+    pub vm: Arc<dyn vm::VmReader>,
 }
 
 impl std::fmt::Debug for HostContext {
@@ -38,7 +41,7 @@ impl std::fmt::Debug for HostContext {
 impl HostContext {
     /// A context for a checkout, with no Fly access configured.
     pub fn for_checkout(checkout: impl Into<PathBuf>) -> Self {
-        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured), dns: Arc::new(dns::Unconfigured), data: Arc::new(data::Unconfigured) }
+        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured), dns: Arc::new(dns::Unconfigured), data: Arc::new(data::Unconfigured), vm: Arc::new(vm::Unconfigured) }
     }
 }
 
@@ -51,6 +54,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     fly::add_to_linker(&mut linker.instance(&Capability::Fly.interface())?)?;
     dns::add_to_linker(&mut linker.instance(&Capability::Dns.interface())?)?;
     data::add_to_linker(&mut linker.instance(&Capability::Data.interface())?)?;
+    vm::add_to_linker(&mut linker.instance(&Capability::Vm.interface())?)?;
     Ok(())
 }
 

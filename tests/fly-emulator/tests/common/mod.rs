@@ -36,7 +36,11 @@ impl Emulator {
     pub fn start() -> Emulator {
         let process =
             FlyEmulator::start(env!("CARGO_BIN_EXE_fly-emulator")).expect("start fly-emulator");
+        // No pooled connections: a request must never ride a connection the
+        // emulator already closed (seen once in CI as "Peer disconnected"
+        // on the request after a bodiless POST).
         let agent = ureq::Agent::config_builder()
+            .max_idle_connections_per_host(0)
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(90)))
             .build()
@@ -94,6 +98,7 @@ impl Emulator {
                     .body(body.to_string())
                     .expect("request"),
             ),
+            None if method != "GET" => self.agent.run(request.header("Content-Length", "0").body(()).expect("request")),
             None => self.agent.run(request.body(()).expect("request")),
         };
         let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));

@@ -5,24 +5,31 @@
 //! [`Vm::start_with_docker`] adds a Docker engine inside the namespace
 //! (~1 s), with a busybox base image imported (no registry is reachable),
 //! and sshd sessions get its `DOCKER_HOST`, so `docker` over SSH is the
-//! VM's own Docker.
+//! VM's own Docker. [`Vm::start_with_docker_and_nginx`] also runs nginx
+//! in front of it, as ferry's proxy does on a real host, and [`Client`] is
+//! a second namespace wired straight to the VM, to request pages from it
+//! while it deploys.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use ferry_ssh::{HostSpec, SshKey, SshOptions};
+use ferry_ssh::{HostSpec, SshKey, SshOptions, shell_quote};
 
 const MISSING: &str = "install openssh-server and iproute2 (scripts/install-deps --test)";
 const SSHD: &str = "/usr/sbin/sshd";
+const NGINX: &str = "/usr/sbin/nginx";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+static CLIENTS: AtomicU32 = AtomicU32::new(0);
 
 /// One namespace + sshd, torn down on drop (also when the test panics).
 #[derive(Debug)]
@@ -33,6 +40,7 @@ pub struct Vm {
     dir: tempfile::TempDir,
     sshd_pid: Option<u32>,
     dockerd_pid: Option<u32>,
+    nginx_pid: Option<u32>,
 }
 
 /// The image every Docker VM has: busybox, `CMD ["/bin/sh"]`.
@@ -42,15 +50,24 @@ impl Vm {
     /// Creates the netns and veth, starts sshd in it, and returns once sshd
     /// accepts connections.
     pub fn start() -> Vm {
-        Vm::start_with(false)
+        Vm::start_with(false, false)
     }
 
     /// A VM that also runs dockerd (see the module docs).
     pub fn start_with_docker() -> Vm {
-        Vm::start_with(true)
+        Vm::start_with(true, false)
     }
 
-    fn start_with(docker: bool) -> Vm {
+    /// A Docker VM that also runs nginx on port 80 (all of the VM's
+    /// addresses, so [`Client`] links reach it too). With no site file it
+    /// answers every request with 503 `no site`; a test writes sites into
+    /// [`Vm::nginx_sites_dir`] and applies them with
+    /// [`Vm::nginx_reload_command`].
+    pub fn start_with_docker_and_nginx() -> Vm {
+        Vm::start_with(true, true)
+    }
+
+    fn start_with(docker: bool, nginx: bool) -> Vm {
         for tool in ["/usr/sbin/ip", SSHD, "/usr/bin/ssh-keygen", "/usr/bin/nsenter"] {
             assert!(Path::new(tool).exists() || which(tool), "{tool} not found: {MISSING}");
         }
@@ -65,11 +82,15 @@ impl Vm {
             dir,
             sshd_pid: None,
             dockerd_pid: None,
+            nginx_pid: None,
         };
         vm.create_network(k);
         vm.assert_route_is_local();
         if docker {
             vm.start_dockerd();
+        }
+        if nginx {
+            vm.start_nginx();
         }
         vm.start_sshd();
         vm
@@ -126,6 +147,104 @@ impl Vm {
         let tar = root.join("base.tar");
         run(Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg("."));
         run(self.docker().args(["import", "-c", "CMD [\"/bin/sh\"]"]).arg(&tar).arg(BASE_IMAGE));
+    }
+
+    /// Where site files go: every `*.conf` here is included in nginx's
+    /// `http` block on the next reload.
+    pub fn nginx_sites_dir(&self) -> PathBuf {
+        self.nginx_dir().join("sites")
+    }
+
+    /// A shell command that, run on the VM (over SSH or in its namespace),
+    /// checks the config and gracefully reloads this nginx, as a deploy
+    /// would. `-e` keeps even the startup log out of /var/log/nginx. The
+    /// reload is asynchronous: the new workers take over shortly after the
+    /// command returns.
+    pub fn nginx_reload_command(&self) -> String {
+        let nginx = self.nginx_invocation();
+        format!("{nginx} -t && {nginx} -s reload")
+    }
+
+    fn nginx_dir(&self) -> PathBuf {
+        self.dir().join("nginx")
+    }
+
+    /// `nginx -c <conf> -e <log>`: this VM's nginx rather than the package's
+    /// defaults under /etc/nginx and /var/log/nginx.
+    fn nginx_invocation(&self) -> String {
+        let dir = self.nginx_dir();
+        let (conf, log) = (dir.join("nginx.conf"), dir.join("error.log"));
+        format!("{NGINX} -c {} -e {}", shell_quote(&conf.to_string_lossy()), shell_quote(&log.to_string_lossy()))
+    }
+
+    fn start_nginx(&mut self) {
+        assert!(Path::new(NGINX).exists(), "{NGINX} not found: install nginx-light (scripts/install-deps --test)");
+        let dir = self.nginx_dir();
+        fs::create_dir_all(self.nginx_sites_dir()).expect("nginx sites dir");
+        fs::write(dir.join("nginx.conf"), self.nginx_config(&dir)).expect("nginx.conf");
+        let netns = format!("--net=/run/netns/{}", self.netns);
+        // `daemon on`: nsenter returns once the master has bound port 80
+        // and forked; the master's PID is in the pid file shortly after.
+        run(Command::new("nsenter").arg(&netns).arg("sh").arg("-c").arg(self.nginx_invocation()));
+        let pid = poll(|| fs::read_to_string(dir.join("nginx.pid")).ok().and_then(|s| s.trim().parse().ok()));
+        self.nginx_pid = Some(pid.unwrap_or_else(|| panic!("nginx did not start; log:\n{}", self.nginx_log())));
+        let addr = SocketAddr::from((self.addr, 80));
+        let ok = poll(|| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok().map(drop));
+        assert!(ok.is_some(), "nginx does not accept connections on {addr}; log:\n{}", self.nginx_log());
+    }
+
+    /// Everything nginx writes stays in `dir`. Sites are included before
+    /// the fallback server, so the first site file (if any) is the default
+    /// server for port 80 and the fallback only answers while there is none
+    /// (its name only keeps nginx from warning about two unnamed servers).
+    /// `user root`: workers must write the temp paths in our 0700 temp dir.
+    fn nginx_config(&self, dir: &Path) -> String {
+        let d = dir.display();
+        let temp: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+            .iter()
+            .map(|kind| format!("    {kind}_temp_path {d}/{kind}_temp;\n"))
+            .collect();
+        format!(
+            r#"user root;
+daemon on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log {d}/access.log;
+{temp}    default_type text/plain;
+    include {d}/sites/*.conf;
+    server {{
+        listen 80;
+        server_name no-site.invalid;
+        location / {{ return 503 "no site"; }}
+    }}
+}}
+"#
+        )
+    }
+
+    /// The master's worker processes. Right after a reload there are old
+    /// ones (still serving the previous config) next to the new; once only
+    /// new ones are left, every request gets the new config.
+    pub fn nginx_worker_pids(&self) -> Vec<u32> {
+        let master = self.nginx_pid.expect("this VM has no nginx: use Vm::start_with_docker_and_nginx");
+        let out = Command::new("pgrep").args(["-P", &master.to_string()]).output().expect("pgrep");
+        String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|pid| pid.parse().ok()).collect()
+    }
+
+    /// nginx's error log, for failure messages.
+    pub fn nginx_log(&self) -> String {
+        fs::read_to_string(self.nginx_dir().join("error.log")).unwrap_or_default()
+    }
+
+    fn stop_nginx(&self, pid: u32) {
+        // SIGQUIT: graceful, workers finish their requests and exit.
+        let _ = Command::new("kill").args(["-QUIT", &pid.to_string()]).output();
+        if !wait_gone(pid, Duration::from_secs(5)) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
+        }
     }
 
     pub fn host(&self) -> HostSpec {
@@ -250,6 +369,9 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
+        if let Some(pid) = self.nginx_pid {
+            self.stop_nginx(pid);
+        }
         if let Some(pid) = self.dockerd_pid {
             // Containers first (they live in namespaces of their own), then
             // the engine, which takes its containerd with it.
@@ -260,8 +382,7 @@ impl Drop for Vm {
                 }
             }
             let _ = Command::new("kill").arg(pid.to_string()).output();
-            let gone = poll(|| (!Path::new(&format!("/proc/{pid}")).exists() || zombie(pid)).then_some(()));
-            if gone.is_none() {
+            if !wait_gone(pid, Duration::from_secs(10)) {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
             }
         }
@@ -277,6 +398,176 @@ impl Drop for Vm {
         }
         let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
         let _ = Command::new("ip").args(["link", "del", &self.veth_host]).output();
+    }
+}
+
+/// A second namespace, linked to a VM by a veth pair of its own, so its
+/// requests to the VM never touch the root namespace (nor the machine's
+/// network). Requests run with `ip netns exec <ns> curl`.
+#[derive(Debug)]
+pub struct Client {
+    netns: String,
+    veth: String,
+    vm_addr: Ipv4Addr,
+}
+
+impl Client {
+    /// Creates netns `fcl-<pid>-<n>` and a veth pair with one end in it and
+    /// the other in the VM's namespace, on a /30 of its own in 10.202.x.0.
+    pub fn connect(vm: &Vm) -> Client {
+        let n = CLIENTS.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let k = (pid + n) % 250;
+        let client = Client {
+            netns: format!("fcl-{}-{n}", pid % 10000),
+            veth: format!("fc{}x{n}", pid % 10000),
+            vm_addr: Ipv4Addr::new(10, 202, k as u8, 2),
+        };
+        client.create_network(vm, k);
+        client.assert_route_is_local();
+        client
+    }
+
+    /// The VM's address on this client's link.
+    pub fn vm_addr(&self) -> Ipv4Addr {
+        self.vm_addr
+    }
+
+    pub fn netns(&self) -> &str {
+        &self.netns
+    }
+
+    /// GET `path` from the VM's port 80: status and body (status 0 if no
+    /// response came within 5 s).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns, "curl", "-s", "-m", "5", "-o", "-", "-w", "\n%{http_code}"])
+            .arg(self.url(path))
+            .output()
+            .unwrap_or_else(|e| panic!("curl in {}: {e}: install curl", self.netns));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (body, code) = text.rsplit_once('\n').unwrap_or_else(|| panic!("curl printed no status: {text:?}"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// Starts back-to-back GETs of `path` (each with a 5 s limit, 20 ms
+    /// apart) until [`RequestLoop::stop`]; one status code per request.
+    pub fn start_loop(&self, path: &str) -> RequestLoop {
+        let dir = tempfile::Builder::new().prefix("ferry-loop-").tempdir().expect("temp dir");
+        let codes = dir.path().join("codes");
+        let script = format!(
+            "while :; do curl -s -m 5 -o /dev/null -w '%{{http_code}}\\n' {} >> {}; sleep 0.02; done",
+            shell_quote(&self.url(path)),
+            shell_quote(&codes.to_string_lossy())
+        );
+        // A process group of its own, so stopping it takes the curl and
+        // sleep of the moment along.
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.netns, "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start the request loop");
+        RequestLoop { child: Some(child), codes, _dir: dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.vm_addr)
+    }
+
+    /// The pair is made inside the client namespace with its peer put
+    /// straight into the VM's, so neither end ever exists in the root one.
+    fn create_network(&self, vm: &Vm, k: u32) {
+        let (ns, a) = (self.netns.as_str(), self.veth.as_str());
+        let b = a.replacen("fc", "fk", 1);
+        let _ = Command::new("ip").args(["netns", "del", ns]).output(); // leftover of a crashed run
+        ip(&["netns", "add", ns]);
+        ip(&["-n", ns, "link", "add", a, "type", "veth", "peer", "name", &b, "netns", vm.netns()]);
+        ip(&["-n", ns, "addr", "add", &format!("10.202.{k}.1/30"), "dev", a]);
+        ip(&["-n", ns, "link", "set", a, "up"]);
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", vm.netns(), "addr", "add", &format!("{}/30", self.vm_addr), "dev", &b]);
+        ip(&["-n", vm.netns(), "link", "set", &b, "up"]);
+    }
+
+    /// SAFETY: as for the VM, requests go out only over our own veth.
+    fn assert_route_is_local(&self) {
+        let route = ip(&["-n", &self.netns, "route", "get", &self.vm_addr.to_string()]);
+        let expected = format!("dev {} ", self.veth);
+        assert!(route.contains(&expected), "route to {} in {} does not use {}: {route}", self.vm_addr, self.netns, self.veth);
+    }
+}
+
+impl Drop for Client {
+    /// Kills whatever still runs in the namespace (a loop nobody stopped),
+    /// then deletes it; the veth end in the VM goes with it.
+    fn drop(&mut self) {
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.netns]).output() {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).output();
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
+    }
+}
+
+/// Requests running in a [`Client`]'s namespace; stopped on drop too.
+#[derive(Debug)]
+pub struct RequestLoop {
+    child: Option<Child>,
+    codes: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// What a [`RequestLoop`] saw: `failed` counts every status but 200
+/// (000 is curl's for no response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopResult {
+    pub total: usize,
+    pub failed: usize,
+    pub codes: BTreeMap<String, usize>,
+}
+
+impl RequestLoop {
+    /// Kills the loop (the request in flight is not counted) and tallies
+    /// the status codes.
+    pub fn stop(mut self) -> LoopResult {
+        self.kill();
+        let text = fs::read_to_string(&self.codes).unwrap_or_default();
+        let mut codes = BTreeMap::new();
+        for code in text.lines().map(str::trim).filter(|c| !c.is_empty()) {
+            *codes.entry(code.to_string()).or_insert(0) += 1;
+        }
+        let total = codes.values().sum();
+        let failed = total - codes.get("200").copied().unwrap_or(0);
+        LoopResult { total, failed, codes }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-9", "--", &format!("-{}", child.id())]).output();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RequestLoop {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits up to `timeout` for `pid` to exit (or to be a zombie).
+fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !Path::new(&format!("/proc/{pid}")).exists() || zombie(pid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(10));
     }
 }
 

@@ -1,0 +1,407 @@
+//! VM operations: a Docker host the user owns, over SSH (ferry-vm). Every
+//! action first renews (or takes) the host lock, so a deploy that a kill
+//! interrupted and a resume continues still holds the host; files ferry
+//! replaces are kept beside them on the host for the undo, so the journal
+//! never holds an env file's secrets.
+
+mod lock;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ferry_model::journal::UndoData;
+use ferry_model::{Operation, VmContainer, VmFile, VmHealth, VmImageSource, VmLock};
+use ferry_ssh::shell_quote;
+use ferry_vm::{ContainerSpec, DockerHost, Publish};
+
+use super::executor::ExecError;
+use super::{Owner, SECRET_VAR_PREFIX, now_ms};
+use crate::vm::{VmTargetConfig, VmTargets};
+use lock::HostLock;
+
+/// How often a health gate asks again.
+const HEALTH_POLL: Duration = Duration::from_millis(250);
+
+/// The VM side of the executor.
+#[derive(Debug)]
+pub struct VmOps {
+    targets: VmTargets,
+    owner: Owner,
+    checkout: PathBuf,
+}
+
+impl VmOps {
+    pub fn new(targets: VmTargets, owner: Owner, checkout: PathBuf) -> Self {
+        VmOps { targets, owner, checkout }
+    }
+
+    fn target_of(op: &Operation) -> Option<&str> {
+        Some(match op {
+            Operation::VmLock(l) | Operation::VmUnlock(l) => &l.target,
+            Operation::VmInstallPackages(p) => &p.target,
+            Operation::VmMkdir(p) => &p.target,
+            Operation::VmNetwork(n) => &n.target,
+            Operation::VmWriteFile(f) => &f.target,
+            Operation::VmEnvFile(f) => &f.target,
+            Operation::VmImage(i) => &i.target,
+            Operation::VmReleaseCommand(c) | Operation::VmRun(c) => &c.target,
+            Operation::VmStop(c) | Operation::VmRemove(c) => &c.target,
+            _ => return None,
+        })
+    }
+
+    /// Runs `f` with the target's Docker host; every error names the target.
+    fn on<T>(&self, op: &Operation, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+        let target = Self::target_of(op).ok_or_else(|| ExecError(format!("not a VM operation: {op:?}")))?;
+        self.targets.with_docker(target, f).map_err(ExecError)
+    }
+
+    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+        self.on(op, |host, _| match op {
+            Operation::VmMkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
+            Operation::VmNetwork(n) => {
+                let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
+                Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![n.name.clone()] } })
+            }
+            Operation::VmWriteFile(VmFile { path, .. }) | Operation::VmEnvFile(ferry_model::VmEnvFile { path, .. }) => {
+                Ok(UndoData::VmBackup { backup: backup(host, path)? })
+            }
+            Operation::VmRun(c) => {
+                let exists = container_state(host, &c.name)?.is_some();
+                Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![c.name.clone()] } })
+            }
+            Operation::VmStop(c) => {
+                let mut running = Vec::new();
+                for name in &c.names {
+                    if container_state(host, name)?.is_some_and(|s| s == "running") {
+                        running.push(name.clone());
+                    }
+                }
+                Ok(UndoData::VmWasRunning { names: running })
+            }
+            _ => Ok(UndoData::None),
+        })
+    }
+
+    pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        self.on(op, |host, config| {
+            if !matches!(op, Operation::VmUnlock(_)) {
+                self.hold_lock(host, config)?;
+            }
+            match op {
+                Operation::VmLock(l) => Ok(vec![("lock".into(), l.path.clone())]),
+                Operation::VmUnlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
+                Operation::VmInstallPackages(p) => {
+                    let packages: Vec<String> = p.packages.iter().map(|p| shell_quote(p)).collect();
+                    let sudo = if host.session().host().user == "root" { "" } else { "sudo " };
+                    sh(host, &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")))?;
+                    Ok(Vec::new())
+                }
+                Operation::VmMkdir(p) => {
+                    let paths: Vec<String> = p.paths.iter().map(|p| shell_quote(p)).collect();
+                    sh(host, &format!("mkdir -p {}", paths.join(" "))).map(|_| Vec::new())
+                }
+                Operation::VmNetwork(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
+                Operation::VmWriteFile(f) => {
+                    upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
+                    if let Some(then) = &f.then {
+                        sh(host, then)?;
+                    }
+                    Ok(vec![("file".into(), f.path.clone())])
+                }
+                Operation::VmEnvFile(f) => {
+                    upload(host, &f.path, env_file(f).as_bytes(), 0o600)?;
+                    Ok(vec![("file".into(), f.path.clone())])
+                }
+                Operation::VmImage(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
+                Operation::VmReleaseCommand(c) => release_command(host, c).map(|()| Vec::new()),
+                Operation::VmRun(c) => run(host, c, keepalive).map(|()| vec![("container".into(), c.name.clone())]),
+                Operation::VmStop(c) => {
+                    for name in &c.names {
+                        host.stop(name, c.grace_secs).map_err(|e| e.to_string())?;
+                    }
+                    Ok(Vec::new())
+                }
+                Operation::VmRemove(c) => {
+                    for name in &c.names {
+                        host.remove(name).map_err(|e| e.to_string())?;
+                    }
+                    Ok(Vec::new())
+                }
+                other => Err(format!("not a VM operation: {other:?}")),
+            }
+        })
+    }
+
+    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+        self.on(op, |host, config| match op {
+            Operation::VmLock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            Operation::VmUnlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            Operation::VmMkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
+            Operation::VmWriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
+            Operation::VmEnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(f).as_bytes()))),
+            Operation::VmImage(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
+            Operation::VmRun(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
+            Operation::VmStop(c) | Operation::VmRemove(c) => {
+                let mut states = Vec::new();
+                for name in &c.names {
+                    states.push(container_state(host, name)?);
+                }
+                let removing = matches!(op, Operation::VmRemove(_));
+                Ok(states.iter().all(|s| if removing { s.is_none() } else { s.as_deref() != Some("running") }))
+            }
+            // Packages, networks and release commands are idempotent: run them again.
+            _ => Ok(false),
+        })
+    }
+
+    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+        self.on(op, |host, config| {
+            self.hold_lock(host, config)?;
+            match (op, undo) {
+                (Operation::VmLock(l), _) => self.release_lock(host, l),
+                (Operation::VmMkdir(_), UndoData::VmAbsent { items }) => {
+                    // Deepest first; a directory that got files stays.
+                    let paths: Vec<String> = items.iter().rev().map(|p| shell_quote(p)).collect();
+                    if !paths.is_empty() {
+                        sh(host, &format!("for d in {}; do rmdir \"$d\" 2>/dev/null || true; done", paths.join(" ")))?;
+                    }
+                    Ok(())
+                }
+                (Operation::VmNetwork(n), UndoData::VmAbsent { items }) if !items.is_empty() => host.remove_network(&n.name).map_err(|e| e.to_string()),
+                (Operation::VmWriteFile(VmFile { path, then, .. }), UndoData::VmBackup { backup }) => {
+                    put_back(host, path, backup.as_deref())?;
+                    then.as_deref().map_or(Ok(()), |then| sh(host, then).map(drop))
+                }
+                (Operation::VmEnvFile(f), UndoData::VmBackup { backup }) => put_back(host, &f.path, backup.as_deref()),
+                (Operation::VmRun(c), UndoData::VmAbsent { items }) => {
+                    if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(|e| e.to_string())
+                }
+                (Operation::VmStop(_), UndoData::VmWasRunning { names }) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn image(&self, host: &DockerHost<'_>, i: &ferry_model::VmImage) -> Result<String, String> {
+        let tag = |from: &str| host.tag(from, &i.tag).map_err(|e| e.to_string());
+        match &i.source {
+            VmImageSource::Build((dir, dockerfile)) => {
+                let context = ferry_checkout::inside(&self.checkout, dir).map_err(|e| e.to_string())?;
+                host.build(&context, dockerfile.as_deref(), &i.tag).map_err(|e| e.to_string())?;
+            }
+            VmImageSource::Load(image) => {
+                let mut save = std::process::Command::new("docker")
+                    .args(["save", image])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .map_err(|e| format!("docker save {image} here: {e}"))?;
+                let loaded = host.load(save.stdout.as_mut().expect("piped stdout")).map_err(|e| e.to_string());
+                let output = save.wait_with_output().map_err(|e| format!("docker save {image} here: {e}"))?;
+                if !output.status.success() {
+                    return Err(format!("docker save {image} here failed: {}", ferry_ssh::stderr_tail(&String::from_utf8_lossy(&output.stderr))));
+                }
+                loaded?;
+                tag(image)?;
+            }
+            VmImageSource::Pull(image) => {
+                host.pull(image).map_err(|e| e.to_string())?;
+                tag(image)?;
+            }
+        }
+        host.image_id(&i.tag).map_err(|e| e.to_string())?.ok_or_else(|| format!("image {} is not on the host after it was made", i.tag))
+    }
+
+    fn lock_path(config: &VmTargetConfig) -> String {
+        format!("{}/.ferry.lock", config.root)
+    }
+
+    fn read_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<Option<HostLock>, String> {
+        let path = shell_quote(&Self::lock_path(config));
+        let text = sh(host, &format!("cat {path} 2>/dev/null || true"))?;
+        Ok(serde_json::from_str(text.trim()).ok())
+    }
+
+    /// Takes the lock, renews it, or takes over a stale one; refuses one
+    /// that someone else holds.
+    fn hold_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<(), String> {
+        let path = Self::lock_path(config);
+        let ttl = u64::try_from(config.lock_ttl.as_millis()).unwrap_or(u64::MAX);
+        let mine = serde_json::to_string(&HostLock::mine(&self.owner, ttl)).map_err(|e| e.to_string())?;
+        let answer = sh(host, &lock::try_create_script(&path, &mine))?;
+        if answer.trim() == "acquired" {
+            return Ok(());
+        }
+        let held: Option<HostLock> = serde_json::from_str(answer.trim()).ok();
+        match held {
+            Some(lock) if lock.held_by(&self.owner) => {}
+            Some(lock) => match lock.stale_because(now_ms()) {
+                Some(why) => tracing::warn!("{}: took over the host lock of {} ({why})", config.name, lock.describe()),
+                None => {
+                    return Err(format!(
+                        "{} is locked by {} until {} ms since the epoch; wait for it, or remove {path} if that run is gone",
+                        config.name,
+                        lock.describe(),
+                        lock.expires_ms
+                    ));
+                }
+            },
+            None => tracing::warn!("{}: replaced an unreadable lock file {path}", config.name),
+        }
+        upload(host, &path, format!("{mine}\n").as_bytes(), 0o644)
+    }
+
+    /// Removes the lock if this run holds it (a run that took it over owns it now).
+    fn release_lock(&self, host: &DockerHost<'_>, l: &VmLock) -> Result<(), String> {
+        let config = self.targets.config(&l.target)?;
+        if self.read_lock(host, config)?.is_some_and(|lock| lock.held_by(&self.owner)) {
+            sh(host, &format!("rm -f {}", shell_quote(&Self::lock_path(config))))?;
+        }
+        Ok(())
+    }
+}
+
+fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, String> {
+    host.session().run(script).map_err(|e| e.to_string())
+}
+
+fn upload(host: &DockerHost<'_>, path: &str, bytes: &[u8], mode: u32) -> Result<(), String> {
+    let dir = shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"));
+    sh(host, &format!("mkdir -p {dir}"))?;
+    host.session().upload_bytes(bytes, path, mode).map_err(|e| e.to_string())
+}
+
+fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, String> {
+    let quoted: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
+    if quoted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = sh(host, &format!("for p in {}; do [ -e \"$p\" ] || echo \"$p\"; done", quoted.join(" ")))?;
+    Ok(out.lines().map(str::to_string).collect())
+}
+
+/// Copies the file about to be replaced to `<path>.ferry-prev.<ms>` (the
+/// newest five kept); `None` when there is no file yet.
+fn backup(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
+    let copy = format!("{path}.ferry-prev.{}", now_ms());
+    let (p, c) = (shell_quote(path), shell_quote(&copy));
+    let out = sh(host, &format!("if [ -e {p} ]; then cp -p {p} {c} && echo kept; ls -1 {p}.ferry-prev.* 2>/dev/null | sort | head -n -5 | xargs -r rm -f; fi"))?;
+    Ok((out.lines().next() == Some("kept")).then_some(copy))
+}
+
+fn put_back(host: &DockerHost<'_>, path: &str, backup: Option<&str>) -> Result<(), String> {
+    let p = shell_quote(path);
+    match backup {
+        Some(copy) => sh(host, &format!("cp -p {} {p}", shell_quote(copy))).map(drop),
+        None => sh(host, &format!("rm -f {p}")).map(drop),
+    }
+}
+
+fn remote_sha256(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
+    let out = sh(host, &format!("sha256sum {} 2>/dev/null || true", shell_quote(path)))?;
+    Ok(out.split_whitespace().next().map(str::to_string))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `KEY=value` lines: the plain env, then each secret from its
+/// `FERRY_SECRET_<NAME>` (one without a value is left commented out).
+fn env_file(f: &ferry_model::VmEnvFile) -> String {
+    let mut out = String::from("# written by ferry: plain values from fly.toml, secrets from FERRY_SECRET_<NAME>\n");
+    for (k, v) in &f.env {
+        out.push_str(&format!("{k}={v}\n"));
+    }
+    for name in &f.secrets {
+        match std::env::var(format!("{SECRET_VAR_PREFIX}{name}")) {
+            Ok(value) => out.push_str(&format!("{name}={value}\n")),
+            Err(_) => out.push_str(&format!("# {name}= (not set: give FERRY_SECRET_{name} and provision again)\n")),
+        }
+    }
+    out
+}
+
+fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, String> {
+    host.state(name).map_err(|e| e.to_string())
+}
+
+fn spec(c: &VmContainer) -> ContainerSpec {
+    ContainerSpec {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        env_file: c.env_file.clone(),
+        env: c.env.iter().cloned().collect(),
+        publish: c.ports.iter().map(|p| Publish { host_ip: p.host_ip.clone(), host_port: p.host_port, container_port: p.container_port }).collect(),
+        volumes: c.volumes.clone(),
+        network: c.network.clone(),
+        labels: c.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        restart: None,
+        command: c.command.clone(),
+    }
+}
+
+fn release_command(host: &DockerHost<'_>, c: &VmContainer) -> Result<(), String> {
+    host.remove(&c.name).map_err(|e| e.to_string())?; // a killed earlier attempt's leftover
+    let mut tail: Vec<String> = Vec::new();
+    let code = host
+        .run_once(&spec(c), &mut |line| {
+            tracing::info!("[release] {line}");
+            tail.push(line.to_string());
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    if code == 0 { Ok(()) } else { Err(format!("the release command exited with {code}:\n{}", tail.join("\n"))) }
+}
+
+/// Starts the container (the existing one of that name, or a new one),
+/// then waits for its health check.
+fn run(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), String> {
+    match container_state(host, &c.name)? {
+        Some(state) if state == "running" => {}
+        Some(_) => host.start(&c.name).map_err(|e| e.to_string())?,
+        None => {
+            let mut spec = spec(c);
+            spec.restart = Some("unless-stopped".into());
+            host.run_detached(&spec).map_err(|e| e.to_string())?;
+        }
+    }
+    match &c.health {
+        Some(health) => wait_healthy(host, &c.name, health, keepalive),
+        None => Ok(()),
+    }
+}
+
+fn wait_healthy(host: &DockerHost<'_>, name: &str, health: &VmHealth, keepalive: &mut dyn FnMut()) -> Result<(), String> {
+    let url = format!("http://127.0.0.1:{}{}", health.port, health.path);
+    let probe = if health.path.is_empty() {
+        format!("bash -c 'exec 3<>/dev/tcp/127.0.0.1/{}' 2>/dev/null", health.port)
+    } else {
+        let u = shell_quote(&url);
+        format!("if command -v curl >/dev/null; then curl -fsS -o /dev/null -m 2 {u}; else wget -q -O /dev/null -T 2 {u}; fi 2>/dev/null")
+    };
+    let deadline = Instant::now() + Duration::from_millis(health.timeout_ms);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        keepalive();
+        let out = host.session().exec(&probe).map_err(|e| e.to_string())?;
+        if out.status == 0 {
+            return Ok(());
+        }
+        match container_state(host, name)?.as_deref() {
+            Some("running") | Some("restarting") | Some("created") => {}
+            state => {
+                let logs = host.logs(name, 20).unwrap_or_default();
+                return Err(format!("container {name} stopped ({}) before its health check passed; its last lines:\n{}", state.unwrap_or("gone"), logs.trim_end()));
+            }
+        }
+        last = format!("{url} did not answer 2xx/3xx");
+        std::thread::sleep(HEALTH_POLL);
+    }
+    Err(format!("container {name} was not healthy within {} ms: {last}", health.timeout_ms))
+}

@@ -1,0 +1,176 @@
+//! `[targets.vm.<name>]` in ferry.toml: Docker hosts reached over SSH. The
+//! file names the environment variables holding the key and the pinned
+//! host keys, never the key itself.
+//!
+//! ```toml
+//! [targets.vm.prod]
+//! host = "root@203.0.113.7:22"
+//! ssh_key_env = "FERRY_SECRET_SSH_KEY"
+//! known_hosts_env = "FERRY_SECRET_KNOWN_HOSTS"
+//! root = "/srv"                          # the app lives in <root>/<app>
+//! docker = "docker"                      # or "sudo docker"
+//! nginx_sites = "/etc/nginx/conf.d"
+//! nginx_reload = "nginx -t && nginx -s reload"
+//! lock_ttl = "2m"                        # a lock not renewed for this long is stale
+//! keep = 3                               # releases kept for --rollback
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_runtime::capabilities::vm::{ContainerState, HostFacts, VmReader, VmTargetInfo, not_configured};
+use ferry_ssh::{HostSpec, Session, SshKey, SshOptions};
+use ferry_vm::DockerHost;
+use serde::Deserialize;
+
+/// One `[targets.vm.<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmTargetConfig {
+    pub name: String,
+    pub host: HostSpec,
+    pub ssh_key_env: String,
+    pub known_hosts_env: String,
+    pub root: String,
+    pub docker: String,
+    pub nginx_sites: String,
+    pub nginx_reload: String,
+    pub lock_ttl: Duration,
+    pub keep: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTargets {
+    #[serde(default)]
+    vm: BTreeMap<String, RawVmTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVmTarget {
+    host: String,
+    ssh_key_env: String,
+    known_hosts_env: String,
+    root: Option<String>,
+    docker: Option<String>,
+    nginx_sites: Option<String>,
+    nginx_reload: Option<String>,
+    lock_ttl: Option<String>,
+    keep: Option<u32>,
+}
+
+impl RawTargets {
+    pub(crate) fn parse(self) -> Result<Vec<VmTargetConfig>, String> {
+        self.vm.into_iter().map(|(name, raw)| raw.parse(name)).collect()
+    }
+}
+
+impl RawVmTarget {
+    fn parse(self, name: String) -> Result<VmTargetConfig, String> {
+        let at = |m: String| format!("[targets.vm.{name}] {m}");
+        let host = self.host.parse::<HostSpec>().map_err(|e| at(format!("host: {e}")))?;
+        let lock_ttl = match &self.lock_ttl {
+            Some(text) => humantime::parse_duration(text).map_err(|e| at(format!("lock_ttl `{text}`: {e}")))?,
+            None => Duration::from_secs(120),
+        };
+        let root = self.root.unwrap_or_else(|| "/srv".into());
+        if !root.starts_with('/') {
+            return Err(at(format!("root `{root}` must be an absolute path")));
+        }
+        Ok(VmTargetConfig {
+            host,
+            ssh_key_env: self.ssh_key_env,
+            known_hosts_env: self.known_hosts_env,
+            root: root.trim_end_matches('/').to_string(),
+            docker: self.docker.unwrap_or_else(|| "docker".into()),
+            nginx_sites: self.nginx_sites.unwrap_or_else(|| "/etc/nginx/conf.d".into()),
+            nginx_reload: self.nginx_reload.unwrap_or_else(|| "nginx -t && nginx -s reload".into()),
+            lock_ttl,
+            keep: self.keep.unwrap_or(3).max(1),
+            name,
+        })
+    }
+}
+
+/// The configured VM targets, with one SSH session per target opened on
+/// first use and shared by the plan's reads and the apply's actions.
+#[derive(Debug, Default)]
+pub struct VmTargets {
+    targets: Vec<VmTargetConfig>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl VmTargets {
+    pub fn new(targets: Vec<VmTargetConfig>) -> Self {
+        VmTargets { targets, sessions: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn config(&self, target: &str) -> Result<&VmTargetConfig, String> {
+        self.targets.iter().find(|t| t.name == target).ok_or_else(|| not_configured(target))
+    }
+
+    /// The target's session, opened (and its host key checked) once.
+    pub fn session(&self, target: &str) -> Result<Arc<Session>, String> {
+        let config = self.config(target)?;
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        if let Some(session) = sessions.get(target) {
+            return Ok(session.clone());
+        }
+        let secret = |var: &str| {
+            std::env::var(var).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("VM target {target}: the environment variable {var} is not set"))
+        };
+        let options = SshOptions::new(SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
+        let session = Session::open(config.host.clone(), options).map_err(|e| format!("VM target {target}: {e}"))?;
+        let session = Arc::new(session);
+        sessions.insert(target.to_string(), session.clone());
+        Ok(session)
+    }
+
+    /// Runs `f` with the target's Docker host.
+    pub fn with_docker<T>(&self, target: &str, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, String> {
+        let config = self.config(target)?;
+        let session = self.session(target)?;
+        f(&DockerHost::new(&session, &config.docker), config)
+    }
+}
+
+impl VmReader for VmTargets {
+    fn targets(&self) -> Vec<VmTargetInfo> {
+        self.targets
+            .iter()
+            .map(|t| VmTargetInfo {
+                name: t.name.clone(),
+                root: t.root.clone(),
+                nginx_sites: t.nginx_sites.clone(),
+                nginx_reload: t.nginx_reload.clone(),
+                lock_ttl_ms: u64::try_from(t.lock_ttl.as_millis()).unwrap_or(u64::MAX),
+                keep: t.keep,
+            })
+            .collect()
+    }
+
+    fn facts(&self, target: &str) -> Result<HostFacts, String> {
+        self.with_docker(target, |docker, config| {
+            let f = docker.facts(&config.root).map_err(|e| e.to_string())?;
+            Ok(HostFacts { os: f.os, arch: f.arch, docker: f.docker, free_disk_mb: f.free_disk_mb, listening_ports: f.listening_ports, nginx: f.nginx })
+        })
+    }
+
+    fn containers(&self, target: &str, app: &str) -> Result<Vec<ContainerState>, String> {
+        self.with_docker(target, |docker, _| {
+            let listed = docker.containers(&format!("ferry.app={app}")).map_err(|e| e.to_string())?;
+            Ok(listed.into_iter().map(|c| ContainerState { name: c.name, image: c.image, state: c.state, labels: c.labels.into_iter().collect() }).collect())
+        })
+    }
+
+    fn releases(&self, target: &str, app: &str) -> Result<Vec<String>, String> {
+        self.with_docker(target, |docker, config| {
+            let dir = ferry_ssh::shell_quote(&format!("{}/{app}/releases", config.root));
+            // One record per line: the step writes them as single-line JSON.
+            let script = format!("[ -d {dir} ] || exit 0; for f in $(ls {dir} | grep -E '^[0-9]+\\.json$' | sort -n); do cat {dir}/$f; echo; done");
+            let out = docker.session().run(&script).map_err(|e| e.to_string())?;
+            Ok(out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
+        })
+    }
+}
