@@ -13,6 +13,7 @@ const STEPS: &[(&str, &[&str])] = &[
     ("copy-data", &["log", "clock", "fly", "data"]),
     ("adopt", &["log", "clock", "fly"]),
     ("migrate", &["log", "clock", "fly", "dns"]),
+    ("vm-deploy", &["log", "clock", "vm"]),
 ];
 
 fn main() {

@@ -47,7 +47,7 @@ pub use bindings::exports::ferry::step::step;
 /// Host imports. A step may call only those its workflow grants; the host
 /// refuses to run a component that imports more.
 pub mod host {
-    pub use crate::bindings::ferry::step::{checkout, clock, data, dns, fly, log};
+    pub use crate::bindings::ferry::step::{checkout, clock, data, dns, fly, log, vm};
 }
 
 mod defaults;

@@ -1,0 +1,160 @@
+//! Provision, deploy and rollback plans for a two-group app (web behind
+//! nginx with a health check, a worker with a volume, a release command),
+//! on host states shaped like the `vm` import's answers.
+
+use ferry_step_sdk::host::vm::{ContainerState, HostFacts, VmTargetInfo};
+use ferry_step_sdk::types::{AppSpec, Operation, StepError, VmImageSource};
+use ferry_vm_plan::app::VmApp;
+use ferry_vm_plan::deploy::{self, ImageFrom, Options};
+use ferry_vm_plan::observed::{Observed, ReleaseRecord};
+use ferry_vm_plan::provision;
+
+struct Files(&'static str);
+
+impl ferry_inventory::Files for Files {
+    fn read(&self, path: &str) -> Result<Option<String>, String> {
+        Ok((path == "fly.toml").then(|| self.0.to_string()))
+    }
+}
+
+const SHOP: &str = r#"
+app = "shop"
+kill_timeout = "7s"
+[processes]
+  web = "bin/web --port 8080"
+  worker = "bin/worker"
+[deploy]
+  release_command = "bin/migrate up"
+[env]
+  MODE = "prod"
+[mounts]
+  source = "shop_data"
+  destination = "/data"
+  processes = ["worker"]
+[http_service]
+  internal_port = 8080
+  processes = ["web"]
+  [[http_service.checks]]
+    path = "/healthz"
+"#;
+
+fn spec() -> AppSpec {
+    let mut spec = ferry_inventory::inventory(&Files(SHOP), None).unwrap_or_else(|e| panic!("{e:?}"));
+    spec.secrets = vec!["SESSION_KEY".into(), "DATABASE_URL".into()];
+    spec
+}
+
+fn observed(facts: HostFacts, containers: Vec<ContainerState>, releases: &[u32]) -> Observed {
+    let target = VmTargetInfo { name: "prod".into(), root: "/srv".into(), nginx_sites: "/etc/nginx/conf.d".into(), nginx_reload: "nginx -t && nginx -s reload".into(), lock_ttl_ms: 120_000, keep: 3 };
+    let releases = releases.iter().map(|&n| ReleaseRecord { number: n, image: format!("ferry-shop:release-{n}"), port: Some(20000 + n as u16), source: "built".into() }).collect();
+    Observed { target, facts, containers, releases }
+}
+
+fn ready() -> HostFacts {
+    HostFacts { os: "Debian GNU/Linux 12 (bookworm)".into(), arch: "x86_64".into(), docker: Some("24.0.7".into()), free_disk_mb: Some(40_000), listening_ports: vec![22, 80], nginx: true }
+}
+
+fn container(group: &str, release: u32, state: &str) -> ContainerState {
+    ContainerState {
+        name: format!("shop-{group}-{release}"),
+        image: format!("ferry-shop:release-{release}"),
+        state: state.into(),
+        labels: vec![("ferry.app".into(), "shop".into()), ("ferry.group".into(), group.into()), ("ferry.release".into(), release.to_string())],
+    }
+}
+
+fn serving(release: u32) -> Vec<ContainerState> {
+    vec![container("web", release, "running"), container("worker", release, "running")]
+}
+
+fn options() -> Options {
+    Options { image: ImageFrom::Build { dockerfile: None }, hostnames: vec!["shop.example.com".into()], wait_timeout_ms: 30_000 }
+}
+
+fn ids(actions: &[ferry_step_sdk::types::Action]) -> Vec<&str> {
+    actions.iter().map(|a| a.id.split(':').next().unwrap()).collect()
+}
+
+#[test]
+fn provision_installs_what_is_missing_and_flags_secrets_without_values() {
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let bare = HostFacts { docker: None, nginx: false, free_disk_mb: Some(900), listening_ports: vec![22], ..ready() };
+    let planned = provision::plan(&app, &observed(bare, Vec::new(), &[]), &["SESSION_KEY".into()]);
+    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-install-packages", "vm-mkdir", "vm-network", "vm-env-file", "vm-unlock"]);
+    let Operation::VmInstallPackages(p) = &planned.actions[1].operation else { panic!() };
+    assert_eq!(p.packages, ["docker.io", "nginx"]);
+    let Operation::VmMkdir(dirs) = &planned.actions[2].operation else { panic!() };
+    assert_eq!(dirs.paths, ["/srv/shop", "/srv/shop/releases", "/srv/shop/volumes/shop_data"]);
+    let Operation::VmEnvFile(env) = &planned.actions[4].operation else { panic!() };
+    assert_eq!((env.path.as_str(), env.env.as_slice(), env.secrets.len()), ("/srv/shop/env", &[("MODE".to_string(), "prod".to_string())][..], 2));
+    let messages: Vec<&str> = planned.findings.iter().map(|f| f.message.as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("no value for DATABASE_URL") && m.contains("FERRY_SECRET_DATABASE_URL")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("only 900 MB free")), "{messages:?}");
+
+    let planned = provision::plan(&app, &observed(ready(), Vec::new(), &[]), &["SESSION_KEY".into(), "DATABASE_URL".into()]);
+    assert!(!ids(&planned.actions).contains(&"vm-install-packages"), "nothing to install on a ready host");
+    assert!(!planned.findings.iter().any(|f| f.code == "secret-placeholders"));
+}
+
+#[test]
+fn a_first_release_builds_migrates_starts_health_gated_then_switches_nginx() {
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let planned = deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &options());
+    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-image", "vm-release-command", "vm-run", "vm-run", "vm-switch", "vm-record", "vm-unlock"]);
+    let Operation::VmImage(image) = &planned.actions[1].operation else { panic!() };
+    assert_eq!(image.tag, "ferry-shop:release-1");
+    assert!(matches!(&image.source, VmImageSource::Build((dir, None)) if dir == "."), "{:?}", image.source);
+    let Operation::VmReleaseCommand(release) = &planned.actions[2].operation else { panic!() };
+    assert_eq!((release.name.as_str(), release.command.as_slice()), ("shop-release-1", &["bin/migrate".to_string(), "up".to_string()][..]));
+    let Operation::VmRun(web) = &planned.actions[3].operation else { panic!() };
+    assert_eq!(web.name, "shop-web-1");
+    assert_eq!(web.command, ["bin/web", "--port", "8080"]);
+    assert_eq!((web.ports[0].host_ip.as_str(), web.ports[0].host_port, web.ports[0].container_port), ("127.0.0.1", 20001, 8080));
+    let health = web.health.as_ref().unwrap();
+    assert_eq!((health.port, health.path.as_str(), health.timeout_ms), (20001, "/healthz", 30_000));
+    let Operation::VmRun(worker) = &planned.actions[4].operation else { panic!() };
+    assert!(worker.ports.is_empty() && worker.health.is_none());
+    assert_eq!(worker.volumes, [("/srv/shop/volumes/shop_data".to_string(), "/data".to_string())]);
+    let Operation::VmWriteFile(site) = &planned.actions[5].operation else { panic!() };
+    assert_eq!(site.path, "/etc/nginx/conf.d/shop.conf");
+    assert!(site.contents.contains("server 127.0.0.1:20001;") && site.contents.contains("server_name shop.example.com;"), "{}", site.contents);
+    assert_eq!(site.then.as_deref(), Some("nginx -t && nginx -s reload"));
+    let Operation::VmWriteFile(record) = &planned.actions[6].operation else { panic!() };
+    assert_eq!(record.path, "/srv/shop/releases/1.json");
+    assert_eq!(Observed::parse_releases(&[record.contents.trim().to_string()])[0].port, Some(20001));
+}
+
+#[test]
+fn the_next_release_stops_the_serving_one_and_prunes_beyond_the_kept() {
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let mut facts = ready();
+    facts.listening_ports.push(20002); // release 2 listens; 3 takes its own slot
+    let planned = deploy::plan(&app, &observed(facts, serving(2), &[1, 2]), &options());
+    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-image", "vm-release-command", "vm-run", "vm-run", "vm-switch", "vm-stop", "vm-record", "vm-unlock"]);
+    let Operation::VmRun(web) = &planned.actions[3].operation else { panic!() };
+    assert_eq!((web.name.as_str(), web.ports[0].host_port), ("shop-web-3", 20003));
+    let Operation::VmStop(stop) = &planned.actions[6].operation else { panic!() };
+    assert_eq!((stop.names.as_slice(), stop.grace_secs), (&["shop-web-2".to_string(), "shop-worker-2".to_string()][..], 7));
+
+    let mut many = serving(4);
+    many.extend([container("web", 1, "exited"), container("web", 2, "exited"), container("web", 3, "exited")]);
+    let planned = deploy::plan(&app, &observed(ready(), many, &[1, 2, 3, 4]), &options());
+    let Some(Operation::VmRemove(removed)) = planned.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::VmRemove(_))) else { panic!("{:?}", ids(&planned.actions)) };
+    assert_eq!(removed.names, ["shop-web-1", "shop-web-2"], "releases 5, 4 and 3 are kept");
+}
+
+#[test]
+fn rollback_starts_the_previous_release_and_refuses_without_one() {
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let mut containers = serving(2);
+    containers.extend([container("web", 1, "exited"), container("worker", 1, "exited")]);
+    let planned = deploy::rollback(&app, &observed(ready(), containers, &[1, 2]), &options()).unwrap();
+    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-run", "vm-run", "vm-switch", "vm-stop", "vm-unlock"]);
+    let Operation::VmRun(web) = &planned.actions[1].operation else { panic!() };
+    assert_eq!((web.name.as_str(), web.image.as_str(), web.ports[0].host_port), ("shop-web-1", "ferry-shop:release-1", 20001));
+    let Operation::VmStop(stop) = &planned.actions[4].operation else { panic!() };
+    assert_eq!(stop.names, ["shop-web-2", "shop-worker-2"]);
+
+    let Err(StepError::PreconditionFailed(problem)) = deploy::rollback(&app, &observed(ready(), serving(1), &[1]), &options()) else { panic!() };
+    assert!(problem.message.contains("release 1 is the oldest ferry kept on prod"), "{}", problem.message);
+}
