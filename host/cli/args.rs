@@ -98,8 +98,12 @@ Examples:
   ferry deploy --strategy bluegreen --wait-timeout 10m
   ferry deploy --process-groups web --max-unavailable 2
   ferry deploy --plan-only --format md > plan.md
+  ferry deploy --target vm --provision        once per host: Docker, nginx, directories, env file, network
+  ferry deploy --target vm                    build on the host, start beside the serving release, switch nginx
+  ferry deploy --target vm --image app:$SHA --load   ship CI's image without a registry
+  ferry deploy --target vm --rollback         back to the previous release (its container, or its image)
 
-Needs FLY_API_TOKEN (a deploy token for the app is enough; FLY_FLAPS_BASE_URL points it elsewhere). With --format json, \
+--target vm deploys to [targets.vm.<name>] of ferry.toml over SSH (key and pinned host keys from the environment variables it names) under a host lock that a killed run leaves stale, not stuck. Secrets go into the host's env file by name from FERRY_SECRET_<NAME>. Otherwise, needs FLY_API_TOKEN (a deploy token for the app is enough; FLY_FLAPS_BASE_URL points it elsewhere). With --format json, \
 or as step outputs inside GitHub Actions: the release id and version, the image, and the app's machine ids.
 Exit codes: 0 deployed (or nothing to deploy), 1 failed (rolled back unless --no-rollback), 2 usage error.")]
     Deploy(DeployArgs),
@@ -275,6 +279,30 @@ pub struct DeployArgs {
     /// Output format: text, md or json (the result with release, image and machine ids).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// Where to deploy: Fly Machines, or a Docker host over SSH ([targets.vm.<name>] in ferry.toml).
+    #[arg(long, value_enum, default_value_t = DeployTarget::Fly)]
+    pub target: DeployTarget,
+    /// vm: which [targets.vm.<name>] [default: the only one].
+    #[arg(long, value_name = "NAME")]
+    pub vm: Option<String>,
+    /// vm: prepare the host instead of deploying (Docker and nginx if missing, directories, env file, network).
+    #[arg(long)]
+    pub provision: bool,
+    /// vm: start the release before the serving one again and switch nginx back to it.
+    #[arg(long)]
+    pub rollback: bool,
+    /// vm: ship --image from this machine's Docker (docker save | ssh docker load) instead of pulling it on the host.
+    #[arg(long, requires = "image")]
+    pub load: bool,
+    /// vm: server names of the nginx site (comma-separated) [default: any].
+    #[arg(long, value_name = "NAMES")]
+    pub hostnames: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeployTarget {
+    Fly,
+    Vm,
 }
 
 #[derive(Debug, Args)]

@@ -90,6 +90,17 @@ impl Session {
     }
 }
 
+/// Names of the secrets ferry has a value for (`FERRY_SECRET_<NAME>`): a
+/// step learns which names are covered, never a value.
+pub fn provided_secrets() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.to_str().and_then(|k| k.strip_prefix(ferry_engine::apply::SECRET_VAR_PREFIX)).map(str::to_string))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names
+}
+
 /// The Machines API client, when `FLY_API_TOKEN` (or `FLY_ACCESS_TOKEN`) is set.
 pub fn fly_client() -> anyhow::Result<Option<ferry_fly::FlyClient>> {
     Ok(ferry_fly::FlyClient::from_env().context("configuring the Fly API client")?)

@@ -18,4 +18,5 @@ mod migrate;
 mod parse_config;
 mod render;
 mod sandbox;
+mod vm;
 mod workflow;

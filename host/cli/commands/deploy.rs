@@ -7,10 +7,13 @@ use ferry_engine::apply::{self, ApplyOptions, ApplyReport, Outcome};
 use ferry_model::Plan;
 use serde_json::json;
 
-use crate::args::{DeployArgs, Global, PlanFormat};
-use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, providers, run_id, state_store};
+use crate::args::{DeployArgs, DeployTarget, Global, PlanFormat};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, run_id, state_store};
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    if args.target == DeployTarget::Vm {
+        return vm(global, args);
+    }
     let session = Session::builtin(global, &args.checkout, "deploy", &params(args))?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "deploy", &run_id())?;
     fail_on_config_errors(plan.app.as_ref())?;
@@ -36,6 +39,37 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     if in_github_actions() {
         result.set_outputs(&crate::runner::Runner::from_env()?)?;
     }
+    Ok(super::apply::exit_code(&report.outcome))
+}
+
+/// `--target vm`: provision the host, or deploy (or roll back) a release on
+/// it, with the same plan, apply and journal as every other target.
+fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let mut params = vec![("rollback", args.rollback.to_string()), ("load", args.load.to_string()), ("provided-secrets", provided_secrets().join(","))];
+    let optional = [("target", &args.vm), ("image", &args.image), ("hostnames", &args.hostnames), ("wait-timeout", &args.wait_timeout)];
+    params.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    let phase = if args.provision { "provision" } else { "deploy" };
+    let session = Session::builtin(global, &args.checkout, "vm-deploy", &params)?;
+    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?;
+    fail_on_config_errors(plan.app.as_ref())?;
+    let store = state_store(&args.state, &args.checkout.dir)?;
+    if args.plan_only {
+        super::print(&ferry_render::plan(&plan, super::plan::format(args.format)))?;
+        super::plan::keep(&plan, &*store)?;
+        return Ok(crate::exit::OK);
+    }
+    announce(&plan);
+    let opts = ApplyOptions {
+        reviewed_hash: args.plan_hash.clone(),
+        rollback: !args.no_rollback,
+        approve: true,
+        run: None,
+        key: None,
+        owner: owner(),
+        lock_ttl_ms: LOCK_TTL_MS,
+    };
+    let report = apply::apply(&*store, &providers(&args.checkout)?, &plan, &opts)?;
+    super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
     Ok(super::apply::exit_code(&report.outcome))
 }
 

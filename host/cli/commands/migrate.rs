@@ -13,7 +13,7 @@ use ferry_state::StateStore;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Checkout, Global, MigrateArgs, MigrateCommand, MigrateCreateArgs, MigrateIdArgs, MigratePhaseArgs, PlanFormat};
-use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, providers, run_id, state_store};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, provided_secrets, providers, run_id, state_store};
 use crate::exit;
 
 /// What `create` recorded: every phase plans from it.
@@ -206,17 +206,6 @@ fn params(m: &Migration) -> Vec<(&'static str, String)> {
     let optional = [("from", Some(&m.from).filter(|f| !f.is_empty())), ("region", m.region.as_ref()), ("regions", m.regions.as_ref()), ("image", m.image.as_ref()), ("dns-zone", m.dns_zone.as_ref())];
     params.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.clone()))));
     params
-}
-
-/// Names of the secrets ferry has a value for: the step learns which
-/// names are covered, never a value.
-fn provided_secrets() -> Vec<String> {
-    let mut names: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, _)| k.to_str().and_then(|k| k.strip_prefix(apply::SECRET_VAR_PREFIX)).map(str::to_string))
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The id and the next command: on stdout with the result (stderr for

@@ -124,7 +124,7 @@ fn image_action(target: &str, tag: &str, from: &ImageFrom) -> Action {
         format!("{} as {tag}", describe(from)),
         Risk::Safe,
         Operation::VmImage(VmImage { target: target.into(), tag: tag.into(), source }),
-        Undo::None("the image stays on the host; old images go with their release".into()),
+        Undo::None("the image stays on the host (`docker image prune` removes unused ones)".into()),
     )
 }
 
@@ -144,7 +144,7 @@ fn release_command(app: &VmApp, target: &str, tag: &str, n: u32) -> Action {
     };
     action(
         format!("vm-release-command:{target}:{n}"),
-        format!("run the release command `{}` in a one-off container of release {n}", app.release_command.join(" ")),
+        format!("run the release command `{}` in a one-off container of release {n}", shell_words(&app.release_command)),
         Risk::Disruptive,
         Operation::VmReleaseCommand(container),
         Undo::None("a release command's changes (e.g. migrations) are the app's to reverse".into()),
@@ -241,6 +241,12 @@ fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Option<Act
             Undo::None("a removed container's release can still be rolled back to from its image".into()),
         )
     })
+}
+
+/// The command as a user would type it, quoted where a word needs it.
+fn shell_words(words: &[String]) -> String {
+    let quote = |w: &String| if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) { w.clone() } else { format!("'{}'", w.replace('\'', "'\\''")) };
+    words.iter().map(quote).collect::<Vec<_>>().join(" ")
 }
 
 /// The web port of release `n`: its own slot, stepping past ports in use.

@@ -158,7 +158,11 @@ impl VmOps {
 
     pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
         self.on(op, |host, config| {
-            self.hold_lock(host, config)?;
+            // Undoing on a host someone else holds now would undo into their
+            // deploy; releasing the lock needs no lock.
+            if !matches!(op, Operation::VmLock(_)) {
+                self.hold_lock(host, config)?;
+            }
             match (op, undo) {
                 (Operation::VmLock(l), _) => self.release_lock(host, l),
                 (Operation::VmMkdir(_), UndoData::VmAbsent { items }) => {
@@ -394,7 +398,8 @@ fn wait_healthy(host: &DockerHost<'_>, name: &str, health: &VmHealth, keepalive:
             return Ok(());
         }
         match container_state(host, name)?.as_deref() {
-            Some("running") | Some("restarting") | Some("created") => {}
+            // `restarting` means it exited already: a crash loop, not a slow start.
+            Some("running") | Some("created") => {}
             state => {
                 let logs = host.logs(name, 20).unwrap_or_default();
                 return Err(format!("container {name} stopped ({}) before its health check passed; its last lines:\n{}", state.unwrap_or("gone"), logs.trim_end()));

@@ -1,0 +1,188 @@
+//! `ferry deploy --target vm` against a "VM": a network namespace with real
+//! sshd, dockerd and nginx (support/vm.rs), the image built on it from the
+//! checkout's Dockerfile (no registry), and requests from a client in a
+//! namespace of its own: provision, a first release, a second one under a
+//! request loop with no failed request, a rollback, a broken release that
+//! leaves the serving one, and host locks left by a killed run or held by
+//! another.
+
+use std::path::PathBuf;
+
+use crate::support::vm::{BASE_IMAGE, Client, Vm};
+use crate::support::{checkout, run};
+
+const FLY_TOML: &str = r#"app = "shop"
+kill_timeout = "2s"
+
+[deploy]
+  release_command = "sh -c 'echo migrating $GREETING'"
+
+[env]
+  GREETING = "hello"
+
+[mounts]
+  source = "shop_data"
+  destination = "/data"
+
+[http_service]
+  internal_port = 8080
+
+  [[http_service.checks]]
+    path = "/"
+"#;
+
+/// An image serving `body` on 8080 with busybox httpd.
+fn dockerfile(body: &str) -> String {
+    format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n")
+}
+
+struct World {
+    vm: Vm,
+    client: Client,
+    checkout: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    state: tempfile::TempDir,
+}
+
+impl World {
+    fn start() -> World {
+        let vm = Vm::start_with_docker_and_nginx();
+        let client = Client::connect(&vm);
+        let workflow = format!(
+            "[[steps]]\nname = \"parse-config\"\n\n[targets.vm.test]\nhost = \"root@{}:22\"\nssh_key_env = \"FERRY_SECRET_VM_KEY\"\nknown_hosts_env = \"FERRY_SECRET_VM_KNOWN_HOSTS\"\nroot = \"{}\"\nnginx_sites = \"{}\"\nnginx_reload = \"{}\"\nlock_ttl = \"30s\"\n",
+            vm.addr(),
+            vm.dir().join("srv").display(),
+            vm.nginx_sites_dir().display(),
+            vm.nginx_reload_command().replace('"', "\\\""),
+        );
+        let checkout = checkout(&[("fly.toml", FLY_TOML), ("Dockerfile", &dockerfile("v1")), ("ferry.toml", &workflow)]);
+        World { vm, client, checkout, cache: tempfile::tempdir().unwrap(), state: tempfile::tempdir().unwrap() }
+    }
+
+    fn ferry(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = crate::support::ferry(self.cache.path());
+        cmd.args(["deploy", "--target", "vm"])
+            .args(args)
+            .arg("--dir")
+            .arg(self.checkout.path())
+            .env("FERRY_STATE", self.state.path())
+            .env("FERRY_SECRET_VM_KEY", self.vm.client_key())
+            .env("FERRY_SECRET_VM_KNOWN_HOSTS", self.vm.known_hosts())
+            .env_remove("FLY_API_TOKEN")
+            .env_remove("GITHUB_ACTIONS");
+        cmd
+    }
+
+    fn deploy(&self, args: &[&str]) -> (i32, String) {
+        let (code, out, err) = run(&mut self.ferry(args));
+        assert!(!format!("{out}{err}").contains("PRIVATE KEY"), "the SSH key was printed");
+        (code, format!("{out}{err}"))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out) = self.deploy(args);
+        assert_eq!(code, 0, "ferry deploy --target vm {args:?}:\n{out}");
+        out
+    }
+
+    fn set_body(&self, body: &str) {
+        std::fs::write(self.checkout.path().join("Dockerfile"), dockerfile(body)).unwrap();
+    }
+
+    fn app_dir(&self) -> PathBuf {
+        self.vm.dir().join("srv/shop")
+    }
+
+    /// The body served on port 80 (after nginx's reload settled).
+    fn serves(&self) -> String {
+        let (code, body) = self.client.get("/");
+        assert_eq!(code, 200, "{body}\nnginx log:\n{}", self.vm.nginx_log());
+        body.trim().to_string()
+    }
+
+    fn container_state(&self, name: &str) -> Option<String> {
+        let out = self.vm.docker().args(["inspect", "-f", "{{.State.Status}}", name]).output().unwrap();
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn lock_file(&self) -> PathBuf {
+        self.vm.dir().join("srv/.ferry.lock")
+    }
+}
+
+#[test]
+fn provision_deploy_switch_under_load_and_roll_back() {
+    let world = World::start();
+    let out = world.ok(&["--provision"]);
+    assert!(out.contains("Applied"), "{out}");
+    assert!(world.app_dir().join("releases").is_dir() && world.app_dir().join("volumes/shop_data").is_dir());
+    let env = world.app_dir().join("env");
+    assert!(std::fs::read_to_string(&env).unwrap().contains("GREETING=hello"));
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&env).unwrap().permissions()) & 0o777, 0o600);
+    assert!(world.vm.docker().args(["network", "inspect", "shop"]).output().unwrap().status.success());
+
+    let out = world.ok(&[]);
+    assert!(out.contains("migrating hello") || out.contains("release command"), "the release command ran: {out}");
+    assert_eq!(world.serves(), "v1");
+    assert!(!world.lock_file().exists(), "the host lock is released");
+
+    world.set_body("v2");
+    let requests = world.client.start_loop("/");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    world.ok(&[]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let result = requests.stop();
+    assert_eq!(result.failed, 0, "requests failed during the switch: {:?}", result.codes);
+    assert!(result.total > 10, "the loop ran: {result:?}");
+    assert_eq!(world.serves(), "v2");
+    assert_eq!(world.container_state("shop-app-1").as_deref(), Some("exited"), "release 1 is stopped, kept for a rollback");
+
+    let out = world.ok(&["--rollback"]);
+    assert!(out.contains("shop-app-1"), "{out}");
+    assert_eq!(world.serves(), "v1");
+    assert_eq!(world.container_state("shop-app-2").as_deref(), Some("exited"));
+}
+
+#[test]
+fn a_broken_release_leaves_the_serving_one_in_place() {
+    let world = World::start();
+    world.ok(&["--provision"]);
+    world.ok(&[]);
+    std::fs::write(world.checkout.path().join("Dockerfile"), format!("FROM {BASE_IMAGE}\nCMD [\"sh\", \"-c\", \"echo cannot start; exit 3\"]\n")).unwrap();
+    let (code, out) = world.deploy(&["--wait-timeout", "20s"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("before its health check passed") && out.contains("cannot start"), "{out}");
+    assert_eq!(world.serves(), "v1");
+    assert_eq!(world.container_state("shop-app-2"), None, "the failed release's container is removed");
+    assert!(!world.lock_file().exists(), "the rollback released the lock");
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_is_taken_over_and_a_live_one_refuses() {
+    let world = World::start();
+    world.ok(&["--provision"]);
+    let mut killed = world.ferry(&[]);
+    killed.env("FERRY_TEST_KILL_AT", "vm-run:test:shop-app-1:started");
+    let (code, _, _) = run(&mut killed);
+    assert_ne!(code, 0, "the run was killed");
+    assert!(world.lock_file().exists(), "the killed run left its lock");
+
+    let out = world.ok(&[]);
+    assert!(out.contains("took over the host lock") && out.contains("is gone"), "{out}");
+    assert_eq!(world.serves(), "v1");
+
+    // Another deployer, on another machine, holds the host.
+    let far = "{\"owner\":\"ci-run-7\",\"url\":\"https://ci.example/7\",\"host\":null,\"pid\":null,\"expires_ms\":99999999999999}\n";
+    std::fs::write(world.lock_file(), far).unwrap();
+    world.set_body("v2");
+    let (code, out) = world.deploy(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is locked by ci-run-7 (https://ci.example/7)"), "{out}");
+    assert_eq!(world.serves(), "v1");
+
+    // Its lock expired: stale, taken over.
+    std::fs::write(world.lock_file(), far.replace("99999999999999", "1000")).unwrap();
+    let out = world.ok(&[]);
+    assert!(out.contains("took over the host lock of ci-run-7") && out.contains("expired"), "{out}");
+    assert_eq!(world.serves(), "v2");
+}
