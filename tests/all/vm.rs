@@ -186,3 +186,47 @@ fn a_lock_left_by_a_killed_run_is_taken_over_and_a_live_one_refuses() {
     assert!(out.contains("took over the host lock of ci-run-7") && out.contains("expired"), "{out}");
     assert_eq!(world.serves(), "v2");
 }
+
+#[test]
+fn an_image_from_ci_is_shipped_without_a_registry_and_a_removed_release_is_rolled_back_to() {
+    let world = World::start();
+    world.ok(&["--provision"]);
+    world.ok(&[]);
+    // CI's own engine (another namespace's dockerd) builds the image.
+    let ci = Vm::start_with_docker();
+    let context = checkout(&[("Dockerfile", &dockerfile("from-ci"))]);
+    let built = ci.docker().args(["build", "-q", "-t", "shop:ci"]).arg(context.path()).env("DOCKER_BUILDKIT", "0").output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+
+    let mut shipped = world.ferry(&["--image", "shop:ci", "--load"]);
+    shipped.env("DOCKER_HOST", ci.docker_host());
+    let (code, out, err) = run(&mut shipped);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("docker save | docker load"), "{out}{err}");
+    assert_eq!(world.serves(), "from-ci");
+
+    // Release 1's container is gone; its image is not.
+    assert!(world.vm.docker().args(["rm", "-f", "shop-app-1"]).output().unwrap().status.success());
+    world.ok(&["--rollback"]);
+    assert_eq!(world.serves(), "v1");
+    assert_eq!(world.container_state("shop-app-1").as_deref(), Some("running"), "re-created from ferry-shop:release-1");
+}
+
+#[test]
+fn the_deploy_plan_is_a_pull_request_comment_like_any_other() {
+    let world = World::start();
+    world.ok(&["--provision"]);
+    let workflow = std::fs::read_to_string(world.checkout.path().join("ferry.toml")).unwrap();
+    std::fs::write(world.checkout.path().join("ferry.toml"), workflow.replacen("[targets", "[[steps]]\nname = \"vm-deploy\"\n\n[targets", 1)).unwrap();
+    let mut plan = crate::support::ferry(world.cache.path());
+    plan.args(["plan", "--phase", "deploy", "--format", "md", "--dir"])
+        .arg(world.checkout.path())
+        .env("FERRY_STATE", world.state.path())
+        .env("FERRY_SECRET_VM_KEY", world.vm.client_key())
+        .env("FERRY_SECRET_VM_KNOWN_HOSTS", world.vm.known_hosts());
+    let (code, out, err) = run(&mut plan);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "{out}");
+    assert!(out.contains("point nginx at release 1"), "{out}");
+    assert!(!world.app_dir().join("releases/1.json").exists(), "a plan changes nothing");
+}

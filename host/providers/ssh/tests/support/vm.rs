@@ -105,7 +105,8 @@ impl Vm {
         cmd
     }
 
-    fn docker_host(&self) -> String {
+    /// `unix://…/docker.sock` of the VM's engine, for a `DOCKER_HOST`.
+    pub fn docker_host(&self) -> String {
         format!("unix://{}/docker/docker.sock", self.dir().display())
     }
 
