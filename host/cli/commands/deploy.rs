@@ -14,26 +14,7 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     if args.target == DeployTarget::Vm {
         return vm(global, args);
     }
-    let session = Session::builtin(global, &args.checkout, "deploy", &params(args))?;
-    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "deploy", &run_id())?;
-    fail_on_config_errors(plan.app.as_ref())?;
-    let store = state_store(&args.state, &args.checkout.dir)?;
-    if args.plan_only {
-        super::print(&ferry_render::plan(&plan, super::plan::format(args.format)))?;
-        super::plan::keep(&plan, &*store)?;
-        return Ok(crate::exit::OK);
-    }
-    announce(&plan);
-    let opts = ApplyOptions {
-        reviewed_hash: args.plan_hash.clone(),
-        rollback: !args.no_rollback,
-        approve: true,
-        run: None,
-        key: None,
-        owner: owner(),
-        lock_ttl_ms: LOCK_TTL_MS,
-    };
-    let report = apply::apply(&*store, &providers(&args.checkout)?, &plan, &opts)?;
+    let Some((plan, report)) = plan_and_apply(global, args, "deploy", "deploy", &params(args))? else { return Ok(crate::exit::OK) };
     let result = DeployResult::gather(&report, &plan);
     super::print(&result.render(&report, args.format))?;
     if in_github_actions() {
@@ -49,14 +30,22 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let optional = [("target", &args.vm), ("image", &args.image), ("hostnames", &args.hostnames), ("wait-timeout", &args.wait_timeout)];
     params.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
     let phase = if args.provision { "provision" } else { "deploy" };
-    let session = Session::builtin(global, &args.checkout, "vm-deploy", &params)?;
+    let Some((_, report)) = plan_and_apply(global, args, "vm-deploy", phase, &params)? else { return Ok(crate::exit::OK) };
+    super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
+    Ok(super::apply::exit_code(&report.outcome))
+}
+
+/// Plans `phase` with the built-in `step`, then (unless --plan-only, which
+/// prints the plan and keeps it for review) applies it; `None` when only planned.
+fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, params: &[(&str, String)]) -> anyhow::Result<Option<(Plan, ApplyReport)>> {
+    let session = Session::builtin(global, &args.checkout, step, params)?;
     let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?;
     fail_on_config_errors(plan.app.as_ref())?;
     let store = state_store(&args.state, &args.checkout.dir)?;
     if args.plan_only {
         super::print(&ferry_render::plan(&plan, super::plan::format(args.format)))?;
         super::plan::keep(&plan, &*store)?;
-        return Ok(crate::exit::OK);
+        return Ok(None);
     }
     announce(&plan);
     let opts = ApplyOptions {
@@ -69,8 +58,7 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         lock_ttl_ms: LOCK_TTL_MS,
     };
     let report = apply::apply(&*store, &providers(&args.checkout)?, &plan, &opts)?;
-    super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
-    Ok(super::apply::exit_code(&report.outcome))
+    Ok(Some((plan, report)))
 }
 
 /// `fly deploy`'s flags, as the deploy step's parameters.
