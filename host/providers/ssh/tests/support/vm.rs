@@ -39,7 +39,8 @@ pub struct Vm {
     addr: Ipv4Addr,
     dir: tempfile::TempDir,
     sshd_pid: Option<u32>,
-    dockerd_pid: Option<u32>,
+    /// Kept to be reaped on drop (a test run leaves no zombie dockerd).
+    dockerd: Option<std::process::Child>,
     nginx_pid: Option<u32>,
 }
 
@@ -81,7 +82,7 @@ impl Vm {
             addr: Ipv4Addr::new(10, 201, k as u8, 2),
             dir,
             sshd_pid: None,
-            dockerd_pid: None,
+            dockerd: None,
             nginx_pid: None,
         };
         vm.create_network(k);
@@ -99,7 +100,7 @@ impl Vm {
     /// A local `docker` client for the VM's engine (a unix socket: no
     /// network), to arrange or inspect what a test needs.
     pub fn docker(&self) -> Command {
-        assert!(self.dockerd_pid.is_some(), "this VM has no Docker: use Vm::start_with_docker");
+        assert!(self.dockerd.is_some(), "this VM has no Docker: use Vm::start_with_docker");
         let mut cmd = Command::new("docker");
         cmd.arg("-H").arg(self.docker_host());
         cmd
@@ -131,7 +132,7 @@ impl Vm {
             .stderr(log)
             .spawn()
             .expect("start dockerd");
-        self.dockerd_pid = Some(child.id());
+        self.dockerd = Some(child);
         let ready = poll(|| self.docker().arg("version").output().ok().filter(|o| o.status.success()).map(drop));
         assert!(ready.is_some(), "dockerd did not start; log:\n{}", fs::read_to_string(root.join("dockerd.log")).unwrap_or_default());
         self.import_base_image(&root);
@@ -350,7 +351,7 @@ http {{
              UsePAM no\nStrictModes no\nSubsystem sftp internal-sftp\n",
             self.addr
         );
-        let config = if self.dockerd_pid.is_some() { format!("{config}SetEnv DOCKER_HOST={}\n", self.docker_host()) } else { config };
+        let config = if self.dockerd.is_some() { format!("{config}SetEnv DOCKER_HOST={}\n", self.docker_host()) } else { config };
         let path = dir.join("sshd_config");
         fs::write(&path, config).expect("sshd_config");
         path
@@ -373,7 +374,7 @@ impl Drop for Vm {
         if let Some(pid) = self.nginx_pid {
             self.stop_nginx(pid);
         }
-        if let Some(pid) = self.dockerd_pid {
+        if let Some(pid) = self.dockerd.as_ref().map(std::process::Child::id) {
             // Containers first (they live in namespaces of their own), then
             // the engine, which takes its containerd with it.
             if let Ok(out) = self.docker().args(["ps", "-aq"]).output() {
@@ -385,6 +386,9 @@ impl Drop for Vm {
             let _ = Command::new("kill").arg(pid.to_string()).output();
             if !wait_gone(pid, Duration::from_secs(10)) {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
+            }
+            if let Some(mut child) = self.dockerd.take() {
+                let _ = child.wait();
             }
         }
         if let Some(pid) = self.sshd_pid {
