@@ -102,6 +102,7 @@ Examples:
   ferry deploy --target vm                    build on the host, start beside the serving release, switch nginx
   ferry deploy --target vm --image app:$SHA --load   ship CI's image without a registry
   ferry deploy --target vm --rollback         back to the previous release (its container, or its image)
+  ferry deploy --target vm --tls-certificate /etc/letsencrypt/live/app/fullchain.pem --tls-key …/privkey.pem
 
 --target vm deploys to [targets.vm.<name>] of ferry.toml over SSH (key and pinned host keys from the environment variables it names) under a host lock that a killed run leaves stale, not stuck. Secrets go into the host's env file by name from FERRY_SECRET_<NAME>. Otherwise, needs FLY_API_TOKEN (a deploy token for the app is enough; FLY_FLAPS_BASE_URL points it elsewhere). With --format json, \
 or as step outputs inside GitHub Actions: the release id and version, the image, and the app's machine ids.
@@ -297,6 +298,12 @@ pub struct DeployArgs {
     /// vm: server names of the nginx site (comma-separated) [default: any].
     #[arg(long, value_name = "NAMES")]
     pub hostnames: Option<String>,
+    /// vm: also serve 443 with this certificate (full chain, a path on the host, e.g. from certbot).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_certificate: Option<String>,
+    /// vm: the certificate's private key (a path on the host).
+    #[arg(long, value_name = "PATH", requires = "tls_certificate")]
+    pub tls_key: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

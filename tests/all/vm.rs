@@ -227,6 +227,35 @@ fn the_deploy_plan_is_a_pull_request_comment_like_any_other() {
     let (code, out, err) = run(&mut plan);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "{out}");
-    assert!(out.contains("point nginx at release 1"), "{out}");
+    assert!(out.contains("point nginx (80) at release 1"), "{out}");
     assert!(!world.app_dir().join("releases/1.json").exists(), "a plan changes nothing");
+}
+
+#[test]
+fn a_certificate_on_the_host_serves_https_as_well() {
+    let world = World::start();
+    let dir = world.vm.dir().join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("shop.pem"), dir.join("shop.key"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=shop.test", "-addext", "subjectAltName=DNS:shop.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    world.ok(&["--provision"]);
+    let out = world.ok(&["--hostnames", "shop.test", "--tls-certificate", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    assert!(out.contains("point nginx (80 and 443)"), "{out}");
+    // Verified against the certificate itself: nginx serves the one given.
+    let https = std::process::Command::new("ip")
+        .args(["netns", "exec", world.client.netns(), "curl", "-s", "-m", "5", "--cacert"])
+        .arg(&cert)
+        .args(["--resolve", &format!("shop.test:443:{}", world.client.vm_addr()), "https://shop.test/"])
+        .output()
+        .unwrap();
+    assert!(https.status.success(), "curl: {}", String::from_utf8_lossy(&https.stderr));
+    assert_eq!(String::from_utf8_lossy(&https.stdout).trim(), "v1");
+    assert_eq!(world.serves(), "v1", "port 80 still serves");
 }

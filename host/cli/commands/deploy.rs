@@ -27,7 +27,14 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
 /// it, with the same plan, apply and journal as every other target.
 fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let mut params = vec![("rollback", args.rollback.to_string()), ("load", args.load.to_string()), ("provided-secrets", provided_secrets().join(","))];
-    let optional = [("target", &args.vm), ("image", &args.image), ("hostnames", &args.hostnames), ("wait-timeout", &args.wait_timeout)];
+    let optional = [
+        ("target", &args.vm),
+        ("image", &args.image),
+        ("hostnames", &args.hostnames),
+        ("wait-timeout", &args.wait_timeout),
+        ("tls-certificate", &args.tls_certificate),
+        ("tls-key", &args.tls_key),
+    ];
     params.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
     let phase = if args.provision { "provision" } else { "deploy" };
     let Some((_, report)) = plan_and_apply(global, args, "vm-deploy", phase, &params)? else { return Ok(crate::exit::OK) };

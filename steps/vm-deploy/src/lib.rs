@@ -11,6 +11,7 @@ use ferry_step_sdk::units::go_duration_ms;
 use ferry_step_sdk::{Step, export_step, info};
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom, Options};
+use ferry_vm_plan::nginx::Tls;
 use ferry_vm_plan::observed::Observed;
 use ferry_vm_plan::provision;
 
@@ -21,6 +22,8 @@ const PARAMS: &[Spec] = &[
     ("rollback", "Plan starting the release before the serving one again instead of a new release.", Some("false")),
     ("hostnames", "Comma-separated server names for the nginx site; default: every name.", None),
     ("wait-timeout", "How long a new container has to pass its health check.", Some("60s")),
+    ("tls-certificate", "A certificate (full chain) on the host: nginx also serves 443 with it.", None),
+    ("tls-key", "The certificate's private key on the host.", None),
     ("provided-secrets", "Comma-separated secret names ferry has a value for (set by the CLI).", None),
 ];
 
@@ -67,7 +70,12 @@ fn options(p: &Params<'_>) -> Result<Options, StepError> {
     };
     let wait = p.get("wait-timeout").unwrap_or("60s");
     let wait_timeout_ms = go_duration_ms(wait).ok_or_else(|| invalid(format!("wait-timeout `{wait}` is not a duration (e.g. 60s, 2m)")))?;
-    Ok(Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms })
+    let tls = match (p.get("tls-certificate"), p.get("tls-key")) {
+        (Some(certificate), Some(key)) => Some(Tls { certificate: certificate.into(), key: key.into() }),
+        (None, None) => None,
+        _ => return Err(invalid("TLS needs both `tls-certificate` and `tls-key` (paths on the host)")),
+    };
+    Ok(Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms, tls })
 }
 
 fn target(name: Option<&str>) -> Result<vm::VmTargetInfo, StepError> {

@@ -36,6 +36,8 @@ pub struct Options {
     pub image: ImageFrom,
     pub hostnames: Vec<String>,
     pub wait_timeout_ms: u64,
+    /// Also serve 443 with this certificate (paths on the host).
+    pub tls: Option<nginx::Tls>,
 }
 
 pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
@@ -53,7 +55,7 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     let port = free_port(n, &observed.facts.listening_ports);
     planned.actions.extend(app.groups.iter().map(|g| run(app, &target.name, g, &tag, n, port, options.wait_timeout_ms)));
     if app.web().is_some() {
-        planned.actions.push(switch(app, target, n, port, &options.hostnames));
+        planned.actions.push(switch(app, target, n, port, options));
     }
     planned.actions.extend(stop_others(app, observed, &target.name, &[n]));
     planned.actions.push(record(app, &target.name, &ReleaseRecord { number: n, image: tag.clone(), port: app.web().map(|_| port), source: describe(&options.image) }));
@@ -81,7 +83,7 @@ pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<P
     let port = previous.port.unwrap_or_else(|| free_port(previous.number, &observed.facts.listening_ports));
     planned.actions.extend(app.groups.iter().map(|g| run(app, &target.name, g, &previous.image, previous.number, port, options.wait_timeout_ms)));
     if app.web().is_some() {
-        planned.actions.push(switch(app, target, previous.number, port, &options.hostnames));
+        planned.actions.push(switch(app, target, previous.number, port, options));
     }
     planned.actions.extend(stop_others(app, observed, &target.name, &[previous.number]));
     planned.actions.push(unlock);
@@ -176,13 +178,14 @@ fn run(app: &VmApp, target: &str, group: &Group, image: &str, n: u32, port: u16,
     action(format!("vm-run:{target}:{name}"), format!("start {name} ({image}){gate}"), Risk::Safe, Operation::VmRun(container), Undo::RestorePrevious)
 }
 
-fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, hostnames: &[String]) -> Action {
+fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, options: &Options) -> Action {
     let path = app.site_file(&target.nginx_sites);
+    let ports = if options.tls.is_some() { "80 and 443" } else { "80" };
     action(
         format!("vm-switch:{}:{}", target.name, app.name),
-        format!("point nginx at release {n} (127.0.0.1:{port}) in {path}, graceful reload"),
+        format!("point nginx ({ports}) at release {n} (127.0.0.1:{port}) in {path}, graceful reload"),
         Risk::Disruptive,
-        Operation::VmWriteFile(VmFile { target: target.name.clone(), path, contents: nginx::site(&app.name, n, port, hostnames), mode: 0o644, then: Some(target.nginx_reload.clone()) }),
+        Operation::VmWriteFile(VmFile { target: target.name.clone(), path, contents: nginx::site(&app.name, n, port, &options.hostnames, options.tls.as_ref()), mode: 0o644, then: Some(target.nginx_reload.clone()) }),
         Undo::RestorePrevious,
     )
 }

@@ -15,7 +15,7 @@ pub mod app;
 pub mod deploy;
 pub mod observed;
 pub mod provision;
-mod nginx;
+pub mod nginx;
 
 use ferry_step_sdk::types::{Action, Operation, Risk, Undo};
 

@@ -68,7 +68,7 @@ fn serving(release: u32) -> Vec<ContainerState> {
 }
 
 fn options() -> Options {
-    Options { image: ImageFrom::Build { dockerfile: None }, hostnames: vec!["shop.example.com".into()], wait_timeout_ms: 30_000 }
+    Options { image: ImageFrom::Build { dockerfile: None }, hostnames: vec!["shop.example.com".into()], wait_timeout_ms: 30_000, tls: None }
 }
 
 fn ids(actions: &[ferry_step_sdk::types::Action]) -> Vec<&str> {
@@ -119,6 +119,10 @@ fn a_first_release_builds_migrates_starts_health_gated_then_switches_nginx() {
     assert_eq!(site.path, "/etc/nginx/conf.d/shop.conf");
     assert!(site.contents.contains("server 127.0.0.1:20001;") && site.contents.contains("server_name shop.example.com;"), "{}", site.contents);
     assert_eq!(site.then.as_deref(), Some("nginx -t && nginx -s reload"));
+    assert!(!site.contents.contains("443"), "no certificate, no TLS server");
+    let tls = Options { tls: Some(ferry_vm_plan::nginx::Tls { certificate: "/etc/ssl/shop.pem".into(), key: "/etc/ssl/shop.key".into() }), ..options() };
+    let Operation::VmWriteFile(site) = &deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &tls).actions[5].operation else { panic!() };
+    assert!(site.contents.contains("listen 443 ssl;") && site.contents.contains("ssl_certificate /etc/ssl/shop.pem;"), "{}", site.contents);
     let Operation::VmWriteFile(record) = &planned.actions[6].operation else { panic!() };
     assert_eq!(record.path, "/srv/shop/releases/1.json");
     assert_eq!(Observed::parse_releases(&[record.contents.trim().to_string()])[0].port, Some(20001));
