@@ -84,13 +84,7 @@ impl World {
         let client = Client::connect(&vm);
         let checkout = tempfile::tempdir().unwrap();
         std::fs::write(checkout.path().join("fly.toml"), FLY_TOML).unwrap();
-        let workflow = format!(
-            "[[steps]]\nname = \"parse-config\"\n\n[targets.vm.bench]\nhost = \"root@{}:22\"\nssh_key_env = \"FERRY_SECRET_VM_KEY\"\nknown_hosts_env = \"FERRY_SECRET_VM_KNOWN_HOSTS\"\nroot = \"{}\"\nnginx_sites = \"{}\"\nnginx_reload = \"{}\"\n",
-            vm.addr(),
-            vm.dir().join("srv").display(),
-            vm.nginx_sites_dir().display(),
-            vm.nginx_reload_command().replace('"', "\\\""),
-        );
+        let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}", vm.ferry_target("bench"));
         std::fs::write(checkout.path().join("ferry.toml"), workflow).unwrap();
         World { vm, client, checkout, cache: tempfile::tempdir().unwrap(), state: tempfile::tempdir().unwrap() }
     }

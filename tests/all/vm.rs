@@ -48,13 +48,7 @@ impl World {
     fn start() -> World {
         let vm = Vm::start_with_docker_and_nginx();
         let client = Client::connect(&vm);
-        let workflow = format!(
-            "[[steps]]\nname = \"parse-config\"\n\n[targets.vm.test]\nhost = \"root@{}:22\"\nssh_key_env = \"FERRY_SECRET_VM_KEY\"\nknown_hosts_env = \"FERRY_SECRET_VM_KNOWN_HOSTS\"\nroot = \"{}\"\nnginx_sites = \"{}\"\nnginx_reload = \"{}\"\nlock_ttl = \"30s\"\n",
-            vm.addr(),
-            vm.dir().join("srv").display(),
-            vm.nginx_sites_dir().display(),
-            vm.nginx_reload_command().replace('"', "\\\""),
-        );
+        let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}lock_ttl = \"30s\"\n", vm.ferry_target("test"));
         let checkout = checkout(&[("fly.toml", FLY_TOML), ("Dockerfile", &dockerfile("v1")), ("ferry.toml", &workflow)]);
         World { vm, client, checkout, cache: tempfile::tempdir().unwrap(), state: tempfile::tempdir().unwrap() }
     }

@@ -167,6 +167,19 @@ impl Vm {
         format!("{nginx} -t && {nginx} -s reload")
     }
 
+    /// The `[targets.vm.<name>]` block of a ferry.toml deploying to this VM:
+    /// the app under `<dir>/srv`, this nginx, the key and the pinned host
+    /// key in `FERRY_SECRET_VM_KEY` and `FERRY_SECRET_VM_KNOWN_HOSTS`.
+    pub fn ferry_target(&self, name: &str) -> String {
+        format!(
+            "[targets.vm.{name}]\nhost = \"root@{}:22\"\nssh_key_env = \"FERRY_SECRET_VM_KEY\"\nknown_hosts_env = \"FERRY_SECRET_VM_KNOWN_HOSTS\"\nroot = \"{}\"\nnginx_sites = \"{}\"\nnginx_reload = \"{}\"\n",
+            self.addr,
+            self.dir().join("srv").display(),
+            self.nginx_sites_dir().display(),
+            self.nginx_reload_command().replace('"', "\\\""),
+        )
+    }
+
     fn nginx_dir(&self) -> PathBuf {
         self.dir().join("nginx")
     }
