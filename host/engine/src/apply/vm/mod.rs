@@ -89,6 +89,18 @@ impl VmOps {
             if !matches!(op, Operation::VmUnlock(_)) {
                 self.hold_lock(host, config)?;
             }
+            // Long actions (a health wait, a release command) renew the host
+            // lock too, each third of its TTL, so it cannot lapse under them.
+            let mut renewed = Instant::now();
+            let mut keepalive = || {
+                keepalive();
+                if renewed.elapsed() >= config.lock_ttl / 3 {
+                    if let Err(e) = self.hold_lock(host, config) {
+                        tracing::warn!("{}: renewing the host lock: {e}", config.name);
+                    }
+                    renewed = Instant::now();
+                }
+            };
             match op {
                 Operation::VmLock(l) => Ok(vec![("lock".into(), l.path.clone())]),
                 Operation::VmUnlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
@@ -115,8 +127,8 @@ impl VmOps {
                     Ok(vec![("file".into(), f.path.clone())])
                 }
                 Operation::VmImage(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
-                Operation::VmReleaseCommand(c) => release_command(host, c).map(|()| Vec::new()),
-                Operation::VmRun(c) => run(host, c, keepalive).map(|()| vec![("container".into(), c.name.clone())]),
+                Operation::VmReleaseCommand(c) => release_command(host, c, &mut keepalive).map(|()| Vec::new()),
+                Operation::VmRun(c) => run(host, c, &mut keepalive).map(|()| vec![("container".into(), c.name.clone())]),
                 Operation::VmStop(c) => {
                     for name in &c.names {
                         host.stop(name, c.grace_secs).map_err(|e| e.to_string())?;
@@ -348,11 +360,14 @@ fn spec(c: &VmContainer) -> ContainerSpec {
     }
 }
 
-fn release_command(host: &DockerHost<'_>, c: &VmContainer) -> Result<(), String> {
+/// Runs the release command to completion; `keepalive` runs with each line
+/// it prints.
+fn release_command(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), String> {
     host.remove(&c.name).map_err(|e| e.to_string())?; // a killed earlier attempt's leftover
     let mut tail: Vec<String> = Vec::new();
     let code = host
         .run_once(&spec(c), &mut |line| {
+            keepalive();
             tracing::info!("[release] {line}");
             tail.push(line.to_string());
             if tail.len() > 20 {
