@@ -246,10 +246,10 @@ fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Option<Act
     })
 }
 
-/// The command as a user would type it, quoted where a word needs it.
+/// The command as a user would type it, quoted where a word needs it
+/// (a word holding a NUL byte cannot be quoted: shown as it is).
 fn shell_words(words: &[String]) -> String {
-    let quote = |w: &String| if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) { w.clone() } else { format!("'{}'", w.replace('\'', "'\\''")) };
-    words.iter().map(quote).collect::<Vec<_>>().join(" ")
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
 }
 
 /// The web port of release `n`: its own slot, stepping past ports in use.

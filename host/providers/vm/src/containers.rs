@@ -73,17 +73,22 @@ impl DockerHost<'_> {
     /// Stops the container, giving it `grace_secs` after SIGTERM; a
     /// container that is already gone or stopped is fine.
     pub fn stop(&self, name: &str, grace_secs: u32) -> Result<(), VmError> {
-        let command = format!("{} 2>&1 || true", self.docker_command(&["stop", "-t", &grace_secs.to_string(), name]));
-        self.session.run(&command).map(drop).map_err(VmError::from)
+        self.unless_missing(&["stop", "-t", &grace_secs.to_string(), name])
     }
 
     /// Removes the container (stopping it first); gone already is fine.
     pub fn remove(&self, name: &str) -> Result<(), VmError> {
-        let out = self.session.exec(&self.docker_command(&["rm", "-f", name]))?;
+        self.unless_missing(&["rm", "-f", name])
+    }
+
+    /// Runs `docker ARGS` on a container, where its absence counts as done
+    /// (docker itself answers 0 for stopping a stopped one).
+    fn unless_missing(&self, args: &[&str]) -> Result<(), VmError> {
+        let out = self.session.exec(&self.docker_command(args))?;
         if out.status == 0 || out.stderr.contains("No such container") {
             return Ok(());
         }
-        Err(VmError::Host { host: self.session.host().to_string(), message: format!("docker rm -f {name}: {}", ferry_ssh::stderr_tail(&out.stderr)) })
+        Err(VmError::Host { host: self.session.host().to_string(), message: format!("docker {}: {}", args.join(" "), ferry_ssh::stderr_tail(&out.stderr)) })
     }
 
     /// The container's status (`running`, `exited`…), `None` when there is none.
