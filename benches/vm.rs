@@ -102,8 +102,7 @@ impl World {
             .arg(self.checkout.path())
             .env("FERRY_STATE", self.state.path())
             .env("FERRY_CACHE_DIR", self.cache.path())
-            .env("FERRY_SECRET_VM_KEY", self.vm.client_key())
-            .env("FERRY_SECRET_VM_KNOWN_HOSTS", self.vm.known_hosts())
+            .envs(self.vm.ferry_env())
             .env_remove("FLY_API_TOKEN")
             .output()
             .expect("run target/release/ferry (cargo build --release first)");

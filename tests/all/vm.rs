@@ -60,8 +60,7 @@ impl World {
             .arg("--dir")
             .arg(self.checkout.path())
             .env("FERRY_STATE", self.state.path())
-            .env("FERRY_SECRET_VM_KEY", self.vm.client_key())
-            .env("FERRY_SECRET_VM_KNOWN_HOSTS", self.vm.known_hosts())
+            .envs(self.vm.ferry_env())
             .env_remove("FLY_API_TOKEN")
             .env_remove("GITHUB_ACTIONS");
         cmd
@@ -216,8 +215,7 @@ fn the_deploy_plan_is_a_pull_request_comment_like_any_other() {
     plan.args(["plan", "--phase", "deploy", "--format", "md", "--dir"])
         .arg(world.checkout.path())
         .env("FERRY_STATE", world.state.path())
-        .env("FERRY_SECRET_VM_KEY", world.vm.client_key())
-        .env("FERRY_SECRET_VM_KNOWN_HOSTS", world.vm.known_hosts());
+        .envs(world.vm.ferry_env());
     let (code, out, err) = run(&mut plan);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "{out}");

@@ -180,6 +180,12 @@ impl Vm {
         )
     }
 
+    /// The environment `ferry_target` names: the client key and the pinned
+    /// host key, as CI secrets would hold them.
+    pub fn ferry_env(&self) -> [(&'static str, String); 2] {
+        [("FERRY_SECRET_VM_KEY", self.client_key()), ("FERRY_SECRET_VM_KNOWN_HOSTS", self.known_hosts())]
+    }
+
     fn nginx_dir(&self) -> PathBuf {
         self.dir().join("nginx")
     }
