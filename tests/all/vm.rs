@@ -3,11 +3,12 @@
 //! checkout's Dockerfile (no registry), and requests from a client in a
 //! namespace of its own: provision, a first release, a second one under a
 //! request loop with no failed request, a rollback, a broken release that
-//! leaves the serving one, and host locks left by a killed run or held by
-//! another.
+//! leaves the serving one, host locks left by a killed run or held by
+//! another, and the Postgres an app that had Fly Postgres gets on the host.
 
 use std::path::PathBuf;
 
+use crate::support::fly::FlyWorld;
 use crate::support::vm::{BASE_IMAGE, Client, Vm};
 use crate::support::{checkout, run};
 
@@ -46,10 +47,16 @@ struct World {
 
 impl World {
     fn start() -> World {
+        World::start_with(FLY_TOML, |_| String::new())
+    }
+
+    /// A world for the app `fly_toml` describes, whose `[targets.vm.test]`
+    /// also has the lines `extra` gives for its VM.
+    fn start_with(fly_toml: &str, extra: impl FnOnce(&Vm) -> String) -> World {
         let vm = Vm::start_with_docker_and_nginx();
         let client = Client::connect(&vm);
-        let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}lock_ttl = \"30s\"\n", vm.ferry_target("test"));
-        let checkout = checkout(&[("fly.toml", FLY_TOML), ("Dockerfile", &dockerfile("v1")), ("ferry.toml", &workflow)]);
+        let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}lock_ttl = \"30s\"\n{}", vm.ferry_target("test"), extra(&vm));
+        let checkout = checkout(&[("fly.toml", fly_toml), ("Dockerfile", &dockerfile("v1")), ("ferry.toml", &workflow)]);
         World { vm, client, checkout, cache: tempfile::tempdir().unwrap(), state: tempfile::tempdir().unwrap() }
     }
 
@@ -134,6 +141,25 @@ fn provision_deploy_switch_under_load_and_roll_back() {
     assert!(out.contains("shop-app-1"), "{out}");
     assert_eq!(world.serves(), "v1");
     assert_eq!(world.container_state("shop-app-2").as_deref(), Some("exited"));
+}
+
+#[test]
+fn a_tcp_checked_app_slow_to_listen_is_not_switched_to_early() {
+    // No HTTP check: the gate is "the port accepts". docker-proxy accepts on
+    // the published port before the app listens, so ferry asks the container.
+    let fly_toml = "app = \"shop\"\nkill_timeout = \"2s\"\n\n[[services]]\n  internal_port = 8080\n  protocol = \"tcp\"\n  [[services.ports]]\n    port = 80\n  [[services.tcp_checks]]\n    interval = \"5s\"\n";
+    let world = World::start_with(fly_toml, |_| String::new());
+    let slow = |body: &str| format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n");
+    std::fs::write(world.checkout.path().join("Dockerfile"), slow("v1")).unwrap();
+    world.ok(&["--provision"]);
+    world.ok(&[]);
+    assert_eq!(world.serves(), "v1");
+    std::fs::write(world.checkout.path().join("Dockerfile"), slow("v2")).unwrap();
+    let requests = world.client.start_loop("/");
+    world.ok(&[]);
+    let result = requests.stop();
+    assert_eq!(result.failed, 0, "requests failed: the switch came before the app listened: {:?}", result.codes);
+    assert_eq!(world.serves(), "v2");
 }
 
 #[test]
@@ -250,4 +276,71 @@ fn a_certificate_on_the_host_serves_https_as_well() {
     assert!(https.status.success(), "curl: {}", String::from_utf8_lossy(&https.stderr));
     assert_eq!(String::from_utf8_lossy(&https.stdout).trim(), "v1");
     assert_eq!(world.serves(), "v1", "port 80 still serves");
+}
+
+/// `psql URL -tAc SQL` run in namespace `netns` with this machine's client.
+fn psql_in(netns: &str, url: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("ip").args(["netns", "exec", netns, "psql", url, "-tAc", sql]).output().unwrap();
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
+#[test]
+fn an_app_that_had_fly_postgres_gets_one_on_the_host_bound_to_localhost() {
+    // The app on Fly, with Postgres attached: DATABASE_URL is one of its secrets.
+    let fly = FlyWorld::start("shop", FLY_TOML);
+    let on_fly = "postgres://shop:fly-password@shop-db.flycast:5432/shop";
+    fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"DATABASE_URL": on_fly}})));
+    let world = World::start_with(FLY_TOML, |vm| format!("postgres = \"{}\"\n", vm.import_postgres_image()));
+    let provision = || {
+        let mut cmd = world.ferry(&["--provision"]);
+        let (code, out, err) = run(cmd.envs(fly.api_env()));
+        assert_eq!(code, 0, "{out}{err}");
+        format!("{out}{err}")
+    };
+    let out = provision();
+    assert!(out.contains("start shop-postgres (localhost/postgres:15)") && out.contains("127.0.0.1:5432 only"), "{out}");
+    assert_eq!(world.container_state("shop-postgres").as_deref(), Some("running"));
+
+    let password_file = world.app_dir().join("postgres/password");
+    let password = std::fs::read_to_string(&password_file).unwrap();
+    assert_eq!((password.len(), std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&password_file).unwrap().permissions()) & 0o777), (48, 0o600));
+    let env = std::fs::read_to_string(world.app_dir().join("env")).unwrap();
+    let url = format!("postgres://shop:{password}@shop-postgres:5432/shop?sslmode=disable");
+    assert!(env.contains(&format!("DATABASE_URL={url}\n")), "{env}");
+    assert!(!out.contains(&password), "the password was printed");
+    let journal = run(std::process::Command::new("grep").args(["-rl", &password]).arg(world.state.path())).1;
+    assert!(journal.is_empty(), "the password is in the state store: {journal}");
+
+    // The app reaches it by name with its env file, from the app's network.
+    let from_app = world
+        .vm
+        .docker()
+        .args(["run", "--rm", "--network", "shop", "--env-file"])
+        .arg(world.app_dir().join("env"))
+        .args(["localhost/postgres:15", "sh", "-c", "psql \"$DATABASE_URL\" -tAc 'select current_user'"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&from_app.stdout).trim(), "shop", "{}", String::from_utf8_lossy(&from_app.stderr));
+    // The host reaches it on loopback; the VM's own address does not answer.
+    let on_host = url.replace("shop-postgres", "127.0.0.1");
+    assert_eq!(psql_in(world.vm.netns(), &on_host, "create table orders (id int)"), Ok("CREATE TABLE".to_string()));
+    let outside = on_host.replace("127.0.0.1", &world.client.vm_addr().to_string());
+    let refused = psql_in(world.client.netns(), &outside, "select 1").expect_err("Postgres answers outside the host");
+    assert!(refused.contains("Connection refused"), "{refused}");
+
+    // Provisioning again keeps the container, its data and its password.
+    let id = |w: &World| run(w.vm.docker().args(["inspect", "-f", "{{.Id}}", "shop-postgres"])).1;
+    let before = id(&world);
+    let out = provision();
+    assert!(out.contains("keep shop-postgres running"), "{out}");
+    assert_eq!(id(&world), before, "not re-created");
+    assert_eq!(std::fs::read_to_string(&password_file).unwrap(), password);
+    assert_eq!(psql_in(world.vm.netns(), &on_host, "select count(*) from orders"), Ok("0".to_string()));
+
+    // Releases come and go beside it; it is not one of them.
+    world.ok(&[]);
+    assert_eq!(world.serves(), "v1");
+    world.set_body("v2");
+    world.ok(&[]);
+    assert_eq!(world.container_state("shop-postgres").as_deref(), Some("running"));
 }

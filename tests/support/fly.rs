@@ -66,15 +66,19 @@ impl FlyWorld {
     /// emulator as every Fly API, a fast health poll, the test's state store.
     pub fn ferry(&self) -> Command {
         let mut cmd = super::ferry(self.cache.path());
-        cmd.env("FLY_API_TOKEN", TOKEN)
-            .env("FLY_FLAPS_BASE_URL", self.emulator.url())
-            .env("FLY_API_BASE_URL", self.emulator.url())
-            .env("FLY_UIEX_BASE_URL", self.emulator.url())
+        cmd.envs(self.api_env())
             .env("FERRY_FLY_POLL", "100ms")
             .env("FERRY_STATE", self.state.path())
             .env_remove("GITHUB_ACTIONS")
             .env_remove("FLY_APP");
         cmd
+    }
+
+    /// The token, and the emulator as every Fly API: what a command needs
+    /// to read (or change) the emulated apps.
+    pub fn api_env(&self) -> [(&'static str, String); 4] {
+        let url = self.emulator.url().to_string();
+        [("FLY_API_TOKEN", TOKEN.to_string()), ("FLY_FLAPS_BASE_URL", url.clone()), ("FLY_API_BASE_URL", url.clone()), ("FLY_UIEX_BASE_URL", url)]
     }
 
     /// `ferry deploy ARGS --dir CHECKOUT`.

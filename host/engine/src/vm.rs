@@ -13,6 +13,7 @@
 //! nginx_reload = "nginx -t && nginx -s reload"
 //! lock_ttl = "2m"                        # a lock not renewed for this long is stale
 //! keep = 3                               # releases kept for --rollback
+//! postgres = "postgres:16"               # the image for an app that had Fly Postgres; false for none
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,19 @@ pub struct VmTargetConfig {
     pub nginx_reload: String,
     pub lock_ttl: Duration,
     pub keep: u32,
+    /// The Postgres container's image; `None` when the target wants none.
+    pub postgres_image: Option<String>,
+}
+
+/// The image provision runs Postgres from unless the target names another.
+pub const DEFAULT_POSTGRES_IMAGE: &str = "postgres:16";
+
+/// `postgres = "image"`, `true` (the default image) or `false` (none).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawPostgres {
+    Enabled(bool),
+    Image(String),
 }
 
 #[derive(Deserialize)]
@@ -58,6 +72,7 @@ struct RawVmTarget {
     nginx_reload: Option<String>,
     lock_ttl: Option<String>,
     keep: Option<u32>,
+    postgres: Option<RawPostgres>,
 }
 
 impl RawTargets {
@@ -88,6 +103,12 @@ impl RawVmTarget {
             nginx_reload: self.nginx_reload.unwrap_or_else(|| "nginx -t && nginx -s reload".into()),
             lock_ttl,
             keep: self.keep.unwrap_or(3).max(1),
+            postgres_image: match self.postgres {
+                None | Some(RawPostgres::Enabled(true)) => Some(DEFAULT_POSTGRES_IMAGE.into()),
+                Some(RawPostgres::Enabled(false)) => None,
+                Some(RawPostgres::Image(image)) if image.trim().is_empty() => return Err(at("postgres: an empty image name; give one, or `false` for no Postgres".into())),
+                Some(RawPostgres::Image(image)) => Some(image),
+            },
             name,
         })
     }
@@ -146,6 +167,7 @@ impl VmReader for VmTargets {
                 nginx_reload: t.nginx_reload.clone(),
                 lock_ttl_ms: u64::try_from(t.lock_ttl.as_millis()).unwrap_or(u64::MAX),
                 keep: t.keep,
+                postgres_image: t.postgres_image.clone(),
             })
             .collect()
     }
@@ -172,5 +194,36 @@ impl VmReader for VmTargets {
             let out = docker.session().run(&script).map_err(|e| e.to_string())?;
             Ok(out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<VmTargetConfig, String> {
+        let text = format!("[vm.prod]\nhost = \"root@203.0.113.7\"\nssh_key_env = \"K\"\nknown_hosts_env = \"H\"\n{extra}");
+        let raw: RawTargets = toml::from_str(&text).map_err(|e| e.to_string())?;
+        raw.parse().map(|mut targets| targets.remove(0))
+    }
+
+    #[test]
+    fn postgres_is_the_default_image_an_image_or_false() {
+        assert_eq!(parse("").unwrap().postgres_image.as_deref(), Some(DEFAULT_POSTGRES_IMAGE));
+        assert_eq!(parse("postgres = true").unwrap().postgres_image.as_deref(), Some(DEFAULT_POSTGRES_IMAGE));
+        assert_eq!(parse("postgres = \"postgres:17-alpine\"").unwrap().postgres_image.as_deref(), Some("postgres:17-alpine"));
+        assert_eq!(parse("postgres = false").unwrap().postgres_image, None);
+        let empty = parse("postgres = \" \"").unwrap_err();
+        assert!(empty.contains("[targets.vm.prod] postgres: an empty image name"), "{empty}");
+    }
+
+    #[test]
+    fn defaults_and_errors_name_the_target() {
+        let target = parse("").unwrap();
+        assert_eq!((target.root.as_str(), target.keep, target.lock_ttl), ("/srv", 3, Duration::from_secs(120)));
+        let relative = parse("root = \"srv\"").unwrap_err();
+        assert!(relative.contains("[targets.vm.prod] root `srv` must be an absolute path"), "{relative}");
+        let ttl = parse("lock_ttl = \"soon\"").unwrap_err();
+        assert!(ttl.contains("[targets.vm.prod] lock_ttl `soon`"), "{ttl}");
     }
 }

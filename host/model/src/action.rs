@@ -50,7 +50,7 @@ pub struct FileWrite {
     pub contents: String,
 }
 
-use crate::vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmImage, VmLock, VmNetwork, VmPackages, VmPaths};
+use crate::vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmImage, VmLock, VmNetwork, VmPackages, VmPaths, VmSecret};
 
 /// What the host knows how to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
@@ -139,6 +139,8 @@ pub enum Operation {
     VmWriteFile(VmFile),
     #[component(name = "vm-env-file")]
     VmEnvFile(VmEnvFile),
+    #[component(name = "vm-secret")]
+    VmSecret(VmSecret),
     #[component(name = "vm-image")]
     VmImage(VmImage),
     #[component(name = "vm-release-command")]

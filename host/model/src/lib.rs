@@ -30,4 +30,4 @@ pub use app::{
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{Plan, RiskCounts, StepSection};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
-pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort};
+pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};

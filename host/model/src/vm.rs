@@ -22,6 +22,8 @@ pub struct VmHealth {
     pub path: String,
     #[component(name = "timeout-ms")]
     pub timeout_ms: u64,
+    #[serde(default)]
+    pub exec: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
@@ -67,6 +69,24 @@ pub struct VmEnvFile {
     pub path: String,
     pub env: Vec<(String, String)>,
     pub secrets: Vec<String>,
+    #[component(name = "from-files")]
+    #[serde(default)]
+    pub from_files: Vec<VmFileValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct VmFileValue {
+    pub name: String,
+    pub path: String,
+    pub template: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct VmSecret {
+    pub target: String,
+    pub path: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]

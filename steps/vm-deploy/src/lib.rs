@@ -21,7 +21,7 @@ const PARAMS: &[Spec] = &[
     ("load", "Ship `image` from this machine's engine (docker save | ssh docker load) instead of pulling it.", Some("false")),
     ("rollback", "Plan starting the release before the serving one again instead of a new release.", Some("false")),
     ("hostnames", "Comma-separated server names for the nginx site; default: every name.", None),
-    ("wait-timeout", "How long a new container has to pass its health check.", Some("60s")),
+    ("wait-timeout", "How long a new container (or the database provision starts) has to pass its health check.", Some("60s")),
     ("tls-certificate", "A certificate (full chain) on the host: nginx also serves 443 with it.", None),
     ("tls-key", "The certificate's private key on the host.", None),
     ("provided-secrets", "Comma-separated secret names ferry has a value for (set by the CLI).", None),
@@ -51,7 +51,8 @@ impl Step for VmDeploy {
         let app = VmApp::new(&spec, &target.root).map_err(invalid)?;
         let observed = observe(target, &app.name)?;
         let planned = if request.phase == "provision" {
-            provision::plan(&app, &observed, &p.list("provided-secrets").unwrap_or_default())
+            let options = provision::Options { provided_secrets: p.list("provided-secrets").unwrap_or_default(), wait_timeout_ms: wait_timeout(&p)? };
+            provision::plan(&app, &observed, &options)
         } else {
             let options = options(&p)?;
             if p.flag("rollback", false)? { deploy::rollback(&app, &observed, &options)? } else { deploy::plan(&app, &observed, &options) }
@@ -68,14 +69,18 @@ fn options(p: &Params<'_>) -> Result<Options, StepError> {
         (None, true) => return Err(invalid("`load` ships an image: give it with `image`")),
         (None, false) => ImageFrom::Build { dockerfile: None },
     };
-    let wait = p.get("wait-timeout").unwrap_or("60s");
-    let wait_timeout_ms = go_duration_ms(wait).ok_or_else(|| invalid(format!("wait-timeout `{wait}` is not a duration (e.g. 60s, 2m)")))?;
+    let wait_timeout_ms = wait_timeout(p)?;
     let tls = match (p.get("tls-certificate"), p.get("tls-key")) {
         (Some(certificate), Some(key)) => Some(Tls { certificate: certificate.into(), key: key.into() }),
         (None, None) => None,
         _ => return Err(invalid("TLS needs both `tls-certificate` and `tls-key` (paths on the host)")),
     };
     Ok(Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms, tls })
+}
+
+fn wait_timeout(p: &Params<'_>) -> Result<u64, StepError> {
+    let wait = p.get("wait-timeout").unwrap_or("60s");
+    go_duration_ms(wait).ok_or_else(|| invalid(format!("wait-timeout `{wait}` is not a duration (e.g. 60s, 2m)")))
 }
 
 fn target(name: Option<&str>) -> Result<vm::VmTargetInfo, StepError> {

@@ -156,7 +156,7 @@ fn release_command(app: &VmApp, target: &str, tag: &str, n: u32) -> Action {
 fn run(app: &VmApp, target: &str, group: &Group, image: &str, n: u32, port: u16, wait_timeout_ms: u64) -> Action {
     let name = app.container(&group.name, n);
     let ports = group.web.iter().map(|w| VmPort { host_ip: "127.0.0.1".into(), host_port: port, container_port: w.internal_port }).collect();
-    let health = group.web.as_ref().map(|w| VmHealth { port, path: w.health_path.clone().unwrap_or_default(), timeout_ms: wait_timeout_ms });
+    let health = group.web.as_ref().map(|w| VmHealth { port, path: w.health_path.clone().unwrap_or_default(), timeout_ms: wait_timeout_ms, exec: Vec::new() });
     let gate = match &health {
         Some(h) if !h.path.is_empty() => format!(", healthy when 127.0.0.1:{port}{} answers", h.path),
         Some(_) => format!(", healthy when 127.0.0.1:{port} accepts"),

@@ -4,7 +4,8 @@
 //!
 //! - [`provision::plan`]: what the host needs once (Docker and nginx if
 //!   missing, the app's directories and volume paths, its env file keyed by
-//!   every secret name, its Docker network).
+//!   every secret name, its Docker network, and a Postgres bound to
+//!   localhost when the app had Fly Postgres).
 //! - [`deploy::plan`]: a release beside the one serving: image, release
 //!   command, containers started and health-gated, nginx switched by a
 //!   graceful reload, the old release stopped (kept for a rollback), old
@@ -13,9 +14,10 @@
 
 pub mod app;
 pub mod deploy;
-pub mod observed;
-pub mod provision;
 pub mod nginx;
+pub mod observed;
+pub mod postgres;
+pub mod provision;
 
 use ferry_step_sdk::types::{Action, Operation, Risk, Undo};
 

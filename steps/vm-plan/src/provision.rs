@@ -1,25 +1,37 @@
 //! Provision: what a host needs before the first release, planned from the
 //! host's facts. Installing Docker or nginx is an action in the plan, never
-//! a surprise; a secret without a value is flagged, not invented.
+//! a surprise; a secret without a value is flagged, not invented. An app
+//! that had Fly Postgres gets one on the host (see [`crate::postgres`]).
 
 use ferry_step_sdk::params::finding;
 use ferry_step_sdk::types::{Operation, Risk, Severity, Undo, VmEnvFile, VmNetwork, VmPackages, VmPaths};
 
 use crate::app::VmApp;
 use crate::observed::Observed;
+use crate::postgres::{DATABASE_URL, Postgres};
 use crate::{Planned, action, deploy::lock_actions};
 
 /// Below this, a deploy (image layers, logs) risks filling the disk.
 const LOW_DISK_MB: u64 = 2048;
 
-pub fn plan(app: &VmApp, observed: &Observed, provided_secrets: &[String]) -> Planned {
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Secret names ferry has a value for (`FERRY_SECRET_<NAME>`).
+    pub provided_secrets: Vec<String>,
+    /// How long the database container has to become ready.
+    pub wait_timeout_ms: u64,
+}
+
+pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     let target = observed.target.name.clone();
+    let postgres = postgres(app, observed, &options.provided_secrets);
     let mut planned = Planned::default();
     let (lock, unlock) = lock_actions(&observed.target);
     planned.actions.push(lock);
     let packages: Vec<String> = [(observed.facts.docker.is_none(), "docker.io"), (!observed.facts.nginx, "nginx")]
         .into_iter()
-        .filter_map(|(missing, package)| missing.then(|| package.to_string()))
+        .filter(|(missing, _)| *missing)
+        .map(|(_, package)| package.to_string())
         .collect();
     if !packages.is_empty() {
         planned.actions.push(action(
@@ -32,6 +44,7 @@ pub fn plan(app: &VmApp, observed: &Observed, provided_secrets: &[String]) -> Pl
     }
     let mut dirs = vec![app.paths.dir.clone(), app.paths.releases.clone()];
     dirs.extend(app.groups.iter().flat_map(|g| g.volumes.iter().map(|(host, _)| host.clone())));
+    dirs.extend(postgres.iter().map(|pg| pg.data_dir.clone()));
     dirs.dedup();
     planned.actions.push(action(
         format!("vm-mkdir:{target}:{}", app.name),
@@ -47,24 +60,44 @@ pub fn plan(app: &VmApp, observed: &Observed, provided_secrets: &[String]) -> Pl
         Operation::VmNetwork(VmNetwork { target: target.clone(), name: app.name.clone() }),
         Undo::RestorePrevious,
     ));
-    planned.actions.push(env_file(app, &target));
+    if let Some(pg) = &postgres {
+        planned.actions.extend(pg.actions(app, observed, options.wait_timeout_ms));
+    }
+    planned.actions.push(env_file(app, &target, postgres.as_ref()));
     planned.actions.push(unlock);
-    planned.findings = checks(app, observed, provided_secrets);
+    planned.findings = checks(app, observed, &options.provided_secrets, postgres.as_ref());
     planned
 }
 
-fn env_file(app: &VmApp, target: &str) -> ferry_step_sdk::types::Action {
-    let names = if app.secrets.is_empty() { "no secrets".to_string() } else { format!("secrets {}", app.secrets.join(", ")) };
+/// The database to run when DATABASE_URL is a secret nobody gave a value
+/// for (a given one means the app keeps that database) and the target
+/// allows it.
+fn postgres(app: &VmApp, observed: &Observed, provided: &[String]) -> Option<Postgres> {
+    let wanted = app.secrets.iter().any(|s| s == DATABASE_URL) && !provided.iter().any(|s| s == DATABASE_URL);
+    let image = observed.target.postgres_image.as_deref().filter(|_| wanted)?;
+    Some(Postgres::new(app, image, &observed.facts.listening_ports))
+}
+
+fn env_file(app: &VmApp, target: &str, postgres: Option<&Postgres>) -> ferry_step_sdk::types::Action {
+    let secrets: Vec<String> = app.secrets.iter().filter(|s| postgres.is_none() || *s != DATABASE_URL).cloned().collect();
+    let names = if secrets.is_empty() { "no secrets".to_string() } else { format!("secrets {} by name", secrets.join(", ")) };
+    let database = postgres.map_or(String::new(), |pg| format!(", DATABASE_URL pointing at {}", pg.container));
     action(
         format!("vm-env-file:{target}:{}", app.name),
-        format!("write {} (mode 600): {} value(s) from fly.toml, {names} by name", app.paths.env_file, app.env.len()),
+        format!("write {} (mode 600): {} value(s) from fly.toml, {names}{database}", app.paths.env_file, app.env.len()),
         Risk::Safe,
-        Operation::VmEnvFile(VmEnvFile { target: target.into(), path: app.paths.env_file.clone(), env: app.env.clone(), secrets: app.secrets.clone() }),
+        Operation::VmEnvFile(VmEnvFile {
+            target: target.into(),
+            path: app.paths.env_file.clone(),
+            env: app.env.clone(),
+            secrets,
+            from_files: postgres.map(Postgres::url_value).into_iter().collect(),
+        }),
         Undo::RestorePrevious,
     )
 }
 
-fn checks(app: &VmApp, observed: &Observed, provided: &[String]) -> Vec<ferry_step_sdk::types::Finding> {
+fn checks(app: &VmApp, observed: &Observed, provided: &[String], postgres: Option<&Postgres>) -> Vec<ferry_step_sdk::types::Finding> {
     let facts = &observed.facts;
     let mut out = vec![finding(
         "host",
@@ -80,7 +113,7 @@ fn checks(app: &VmApp, observed: &Observed, provided: &[String]) -> Vec<ferry_st
             facts.listening_ports
         ),
     )];
-    let missing: Vec<&String> = app.secrets.iter().filter(|s| !provided.contains(s)).collect();
+    let missing: Vec<&String> = app.secrets.iter().filter(|s| !provided.contains(s) && (postgres.is_none() || *s != DATABASE_URL)).collect();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
         let vars: Vec<String> = names.iter().map(|n| format!("FERRY_SECRET_{n}")).collect();
@@ -99,12 +132,22 @@ fn checks(app: &VmApp, observed: &Observed, provided: &[String]) -> Vec<ferry_st
     if app.unrouted > 0 {
         out.push(finding("services-unrouted", Severity::Warning, format!("nginx routes the first service only; {} more service(s) in fly.toml are not exposed", app.unrouted)));
     }
-    if app.secrets.iter().any(|s| s == "DATABASE_URL") {
-        out.push(finding(
-            "postgres",
-            Severity::Info,
-            "DATABASE_URL is a secret: ferry does not create a Postgres on the host yet; copy the data with copy-data into one you run, and give its URL as FERRY_SECRET_DATABASE_URL",
-        ));
+    if let Some(note) = postgres_note(app, observed, provided, postgres) {
+        out.push(finding("postgres", Severity::Info, note));
     }
     out
+}
+
+fn postgres_note(app: &VmApp, observed: &Observed, provided: &[String], postgres: Option<&Postgres>) -> Option<String> {
+    if !app.secrets.iter().any(|s| s == DATABASE_URL) {
+        return None;
+    }
+    Some(match postgres {
+        Some(pg) => format!(
+            "DATABASE_URL was a secret (Fly Postgres): {} runs {} as database {} on this host, reachable by the app as {}:5432 and from the host on 127.0.0.1:{}; its password stays in {}. Move the data in before the first deploy (pg_dump from Fly, pg_restore into it)",
+            observed.target.name, pg.image, pg.name, pg.container, pg.host_port, pg.password_file
+        ),
+        None if provided.iter().any(|s| s == DATABASE_URL) => "DATABASE_URL is given (FERRY_SECRET_DATABASE_URL): the app keeps that database; no Postgres runs on the host".into(),
+        None => format!("[targets.vm.{}] says postgres = false: DATABASE_URL stays a placeholder until FERRY_SECRET_DATABASE_URL gives it", observed.target.name),
+    })
 }

@@ -9,6 +9,8 @@ use ferry_vm_plan::deploy::{self, ImageFrom, Options};
 use ferry_vm_plan::observed::{Observed, ReleaseRecord};
 use ferry_vm_plan::provision;
 
+const PG_IMAGE: &str = "postgres:16";
+
 struct Files(&'static str);
 
 impl ferry_inventory::Files for Files {
@@ -45,7 +47,7 @@ fn spec() -> AppSpec {
 }
 
 fn observed(facts: HostFacts, containers: Vec<ContainerState>, releases: &[u32]) -> Observed {
-    let target = VmTargetInfo { name: "prod".into(), root: "/srv".into(), nginx_sites: "/etc/nginx/conf.d".into(), nginx_reload: "nginx -t && nginx -s reload".into(), lock_ttl_ms: 120_000, keep: 3 };
+    let target = VmTargetInfo { name: "prod".into(), root: "/srv".into(), nginx_sites: "/etc/nginx/conf.d".into(), nginx_reload: "nginx -t && nginx -s reload".into(), lock_ttl_ms: 120_000, keep: 3, postgres_image: Some(PG_IMAGE.into()) };
     let releases = releases.iter().map(|&n| ReleaseRecord { number: n, image: format!("ferry-shop:release-{n}"), port: Some(20000 + n as u16), source: "built".into() }).collect();
     Observed { target, facts, containers, releases }
 }
@@ -75,25 +77,67 @@ fn ids(actions: &[ferry_step_sdk::types::Action]) -> Vec<&str> {
     actions.iter().map(|a| a.id.split(':').next().unwrap()).collect()
 }
 
+fn provision(app: &VmApp, observed: &Observed, provided: &[&str]) -> ferry_vm_plan::Planned {
+    let options = provision::Options { provided_secrets: provided.iter().map(|s| s.to_string()).collect(), wait_timeout_ms: 30_000 };
+    provision::plan(app, observed, &options)
+}
+
+fn messages(planned: &ferry_vm_plan::Planned) -> Vec<&str> {
+    planned.findings.iter().map(|f| f.message.as_str()).collect()
+}
+
 #[test]
-fn provision_installs_what_is_missing_and_flags_secrets_without_values() {
+fn provision_installs_what_is_missing_and_runs_postgres_for_the_database_url() {
     let app = VmApp::new(&spec(), "/srv").unwrap();
-    let bare = HostFacts { docker: None, nginx: false, free_disk_mb: Some(900), listening_ports: vec![22], ..ready() };
-    let planned = provision::plan(&app, &observed(bare, Vec::new(), &[]), &["SESSION_KEY".into()]);
-    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-install-packages", "vm-mkdir", "vm-network", "vm-env-file", "vm-unlock"]);
+    let bare = HostFacts { docker: None, nginx: false, free_disk_mb: Some(900), listening_ports: vec![22, 5432], ..ready() };
+    let planned = provision(&app, &observed(bare, Vec::new(), &[]), &["SESSION_KEY"]);
+    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-install-packages", "vm-mkdir", "vm-network", "vm-secret", "vm-env-file", "vm-run", "vm-env-file", "vm-unlock"]);
     let Operation::VmInstallPackages(p) = &planned.actions[1].operation else { panic!() };
     assert_eq!(p.packages, ["docker.io", "nginx"]);
     let Operation::VmMkdir(dirs) = &planned.actions[2].operation else { panic!() };
-    assert_eq!(dirs.paths, ["/srv/shop", "/srv/shop/releases", "/srv/shop/volumes/shop_data"]);
-    let Operation::VmEnvFile(env) = &planned.actions[4].operation else { panic!() };
-    assert_eq!((env.path.as_str(), env.env.as_slice(), env.secrets.len()), ("/srv/shop/env", &[("MODE".to_string(), "prod".to_string())][..], 2));
-    let messages: Vec<&str> = planned.findings.iter().map(|f| f.message.as_str()).collect();
-    assert!(messages.iter().any(|m| m.contains("no value for DATABASE_URL") && m.contains("FERRY_SECRET_DATABASE_URL")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("only 900 MB free")), "{messages:?}");
+    assert_eq!(dirs.paths, ["/srv/shop", "/srv/shop/releases", "/srv/shop/volumes/shop_data", "/srv/shop/postgres/data"]);
+    let Operation::VmSecret(password) = &planned.actions[4].operation else { panic!() };
+    assert_eq!(password.path, "/srv/shop/postgres/password");
+    let Operation::VmEnvFile(pg_env) = &planned.actions[5].operation else { panic!() };
+    assert_eq!(pg_env.path, "/srv/shop/postgres/env");
+    assert_eq!((pg_env.from_files[0].name.as_str(), pg_env.from_files[0].path.as_str()), ("POSTGRES_PASSWORD", "/srv/shop/postgres/password"));
+    let Operation::VmRun(pg) = &planned.actions[6].operation else { panic!() };
+    assert_eq!((pg.name.as_str(), pg.image.as_str(), pg.network.as_deref()), ("shop-postgres", PG_IMAGE, Some("shop")));
+    // 5432 is taken on the host: the next port, and on loopback only.
+    assert_eq!((pg.ports[0].host_ip.as_str(), pg.ports[0].host_port, pg.ports[0].container_port), ("127.0.0.1", 5433, 5432));
+    assert_eq!(pg.volumes, [("/srv/shop/postgres/data".to_string(), "/var/lib/postgresql/data".to_string())]);
+    assert_eq!(pg.health.as_ref().unwrap().exec[0], "pg_isready");
+    let Operation::VmEnvFile(env) = &planned.actions[7].operation else { panic!() };
+    assert_eq!((env.path.as_str(), env.env.as_slice(), env.secrets.as_slice()), ("/srv/shop/env", &[("MODE".to_string(), "prod".to_string())][..], &["SESSION_KEY".to_string()][..]));
+    let url = &env.from_files[0];
+    assert_eq!((url.name.as_str(), url.path.as_str()), ("DATABASE_URL", "/srv/shop/postgres/password"));
+    assert_eq!(url.template, "postgres://shop:{file}@shop-postgres:5432/shop?sslmode=disable");
+    assert!(!planned.findings.iter().any(|f| f.code == "secret-placeholders"), "the database URL is made, not a placeholder");
+    assert!(messages(&planned).iter().any(|m| m.contains("only 900 MB free")), "{:?}", messages(&planned));
+    assert!(messages(&planned).iter().any(|m| m.contains("shop-postgres:5432") && m.contains("127.0.0.1:5433")), "{:?}", messages(&planned));
 
-    let planned = provision::plan(&app, &observed(ready(), Vec::new(), &[]), &["SESSION_KEY".into(), "DATABASE_URL".into()]);
+    let running = vec![ContainerState { name: "shop-postgres".into(), image: PG_IMAGE.into(), state: "exited".into(), labels: vec![("ferry.app".into(), "shop".into())] }];
+    let planned = provision(&app, &observed(ready(), running, &[]), &["SESSION_KEY"]);
     assert!(!ids(&planned.actions).contains(&"vm-install-packages"), "nothing to install on a ready host");
+    assert!(planned.actions[5].summary.starts_with("keep shop-postgres running"), "{}", planned.actions[5].summary);
+}
+
+#[test]
+fn a_given_database_url_or_postgres_false_runs_no_database() {
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let planned = provision(&app, &observed(ready(), Vec::new(), &[]), &["SESSION_KEY", "DATABASE_URL"]);
+    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-mkdir", "vm-network", "vm-env-file", "vm-unlock"]);
+    let Operation::VmEnvFile(env) = &planned.actions[3].operation else { panic!() };
+    assert_eq!((env.secrets.len(), env.from_files.len()), (2, 0));
     assert!(!planned.findings.iter().any(|f| f.code == "secret-placeholders"));
+    assert!(messages(&planned).iter().any(|m| m.contains("keeps that database")), "{:?}", messages(&planned));
+
+    let mut none = observed(ready(), Vec::new(), &[]);
+    none.target.postgres_image = None;
+    let planned = provision(&app, &none, &["SESSION_KEY"]);
+    assert!(!ids(&planned.actions).contains(&"vm-secret"));
+    assert!(messages(&planned).iter().any(|m| m.contains("no value for DATABASE_URL") && m.contains("FERRY_SECRET_DATABASE_URL")), "{:?}", messages(&planned));
+    assert!(messages(&planned).iter().any(|m| m.contains("postgres = false")), "{:?}", messages(&planned));
 }
 
 #[test]

@@ -85,6 +85,7 @@ fn provider(op: &Operation) -> Provider {
         | Operation::VmNetwork(_)
         | Operation::VmWriteFile(_)
         | Operation::VmEnvFile(_)
+        | Operation::VmSecret(_)
         | Operation::VmImage(_)
         | Operation::VmReleaseCommand(_)
         | Operation::VmRun(_)

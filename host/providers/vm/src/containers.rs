@@ -97,6 +97,15 @@ impl DockerHost<'_> {
         Ok((out.status == 0).then(|| out.stdout.trim().to_string()))
     }
 
+    /// The container's first address on its networks, `None` when it has
+    /// none (stopped, or `--network none`). A probe of a published port
+    /// would reach docker-proxy, which accepts before the app listens.
+    pub fn address(&self, name: &str) -> Result<Option<String>, VmError> {
+        let format = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}";
+        let out = self.session.exec(&self.docker_command(&["inspect", "-f", format, name]))?;
+        Ok((out.status == 0).then(|| out.stdout.split_whitespace().next().map(str::to_string)).flatten())
+    }
+
     /// Starts an existing container.
     pub fn start(&self, name: &str) -> Result<(), VmError> {
         self.docker_run(&["start", name]).map(drop)
@@ -106,6 +115,14 @@ impl DockerHost<'_> {
     pub fn logs(&self, name: &str, lines: u32) -> Result<String, VmError> {
         let command = format!("{} 2>&1", self.docker_command(&["logs", "--tail", &lines.to_string(), name]));
         Ok(self.session.exec(&command)?.stdout)
+    }
+
+    /// Runs `command` inside the running container; its exit code (a
+    /// health probe's answer, so a failing command is not an error).
+    pub fn exec_in(&self, name: &str, command: &[String]) -> Result<i32, VmError> {
+        let mut args = vec!["exec", name];
+        args.extend(command.iter().map(String::as_str));
+        Ok(self.session.exec(&format!("{} >/dev/null 2>&1", self.docker_command(&args)))?.status)
     }
 
     pub fn network_exists(&self, name: &str) -> Result<bool, VmError> {

@@ -17,6 +17,8 @@ pub struct VmTargetInfo {
     #[component(name = "lock-ttl-ms")]
     pub lock_ttl_ms: u64,
     pub keep: u32,
+    #[component(name = "postgres-image")]
+    pub postgres_image: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, ComponentType, Lift, Lower)]

@@ -44,6 +44,7 @@ impl VmOps {
             Operation::VmNetwork(n) => &n.target,
             Operation::VmWriteFile(f) => &f.target,
             Operation::VmEnvFile(f) => &f.target,
+            Operation::VmSecret(f) => &f.target,
             Operation::VmImage(i) => &i.target,
             Operation::VmReleaseCommand(c) | Operation::VmRun(c) => &c.target,
             Operation::VmStop(c) | Operation::VmRemove(c) => &c.target,
@@ -60,6 +61,7 @@ impl VmOps {
     pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
         self.on(op, |host, _| match op {
             Operation::VmMkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
+            Operation::VmSecret(f) => Ok(UndoData::VmAbsent { items: missing_paths(host, std::slice::from_ref(&f.path))? }),
             Operation::VmNetwork(n) => {
                 let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
                 Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![n.name.clone()] } })
@@ -123,9 +125,10 @@ impl VmOps {
                     Ok(vec![("file".into(), f.path.clone())])
                 }
                 Operation::VmEnvFile(f) => {
-                    upload(host, &f.path, env_file(f).as_bytes(), 0o600)?;
+                    upload(host, &f.path, env_file(host, f)?.as_bytes(), 0o600)?;
                     Ok(vec![("file".into(), f.path.clone())])
                 }
+                Operation::VmSecret(f) => make_secret(host, &f.path).map(|()| vec![("file".into(), f.path.clone())]),
                 Operation::VmImage(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
                 Operation::VmReleaseCommand(c) => release_command(host, c, &mut keepalive).map(|()| Vec::new()),
                 Operation::VmRun(c) => run(host, c, &mut keepalive).map(|()| vec![("container".into(), c.name.clone())]),
@@ -152,7 +155,8 @@ impl VmOps {
             Operation::VmUnlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
             Operation::VmMkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
             Operation::VmWriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
-            Operation::VmEnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(f).as_bytes()))),
+            Operation::VmEnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
+            Operation::VmSecret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
             Operation::VmImage(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
             Operation::VmRun(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
             Operation::VmStop(c) | Operation::VmRemove(c) => {
@@ -186,6 +190,7 @@ impl VmOps {
                     Ok(())
                 }
                 (Operation::VmNetwork(n), UndoData::VmAbsent { items }) if !items.is_empty() => host.remove_network(&n.name).map_err(|e| e.to_string()),
+                (Operation::VmSecret(f), UndoData::VmAbsent { items }) if !items.is_empty() => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
                 (Operation::VmWriteFile(VmFile { path, then, .. }), UndoData::VmBackup { backup }) => {
                     put_back(host, path, backup.as_deref())?;
                     then.as_deref().map_or(Ok(()), |then| sh(host, then).map(drop))
@@ -325,9 +330,18 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// Makes the secret on the host from its own /dev/urandom, unless the file
+/// exists; the value never crosses the network.
+fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
+    let p = shell_quote(path);
+    let dir = shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"));
+    sh(host, &format!("[ -e {p} ] || (umask 077 && mkdir -p {dir} && od -An -N24 -tx1 /dev/urandom | tr -d ' \\n' > {p}.tmp && mv {p}.tmp {p})")).map(drop)
+}
+
 /// `KEY=value` lines: the plain env, then each secret from its
-/// `FERRY_SECRET_<NAME>` (one without a value is left commented out).
-fn env_file(f: &ferry_model::VmEnvFile) -> String {
+/// `FERRY_SECRET_<NAME>` (one without a value is left commented out), then
+/// the values made from files on the host.
+fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String, String> {
     let mut out = String::from("# written by ferry: plain values from fly.toml, secrets from FERRY_SECRET_<NAME>\n");
     for (k, v) in &f.env {
         out.push_str(&format!("{k}={v}\n"));
@@ -338,7 +352,13 @@ fn env_file(f: &ferry_model::VmEnvFile) -> String {
             Err(_) => out.push_str(&format!("# {name}= (not set: give FERRY_SECRET_{name} and provision again)\n")),
         }
     }
-    out
+    for value in &f.from_files {
+        let p = shell_quote(&value.path);
+        let contents = sh(host, &format!("cat {p}"))
+            .map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
+        out.push_str(&format!("{}={}\n", value.name, value.template.replace("{file}", contents.trim())));
+    }
+    Ok(out)
 }
 
 fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, String> {
@@ -391,25 +411,68 @@ fn run(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> R
         }
     }
     match &c.health {
-        Some(health) => wait_healthy(host, &c.name, health, keepalive),
+        Some(health) => wait_healthy(host, c, health, keepalive),
         None => Ok(()),
     }
 }
 
-fn wait_healthy(host: &DockerHost<'_>, name: &str, health: &VmHealth, keepalive: &mut dyn FnMut()) -> Result<(), String> {
-    let url = format!("http://127.0.0.1:{}{}", health.port, health.path);
-    let probe = if health.path.is_empty() {
-        format!("bash -c 'exec 3<>/dev/tcp/127.0.0.1/{}' 2>/dev/null", health.port)
-    } else {
-        let u = shell_quote(&url);
-        format!("if command -v curl >/dev/null; then curl -fsS -o /dev/null -m 2 {u}; else wget -q -O /dev/null -T 2 {u}; fi 2>/dev/null")
-    };
+/// How a health gate asks: a command in the container, an HTTP GET of the
+/// published port, or a connection to the container's own address.
+enum Probe {
+    Exec(Vec<String>),
+    Http(String),
+    Connect(u16),
+}
+
+impl Probe {
+    fn of(c: &VmContainer, health: &VmHealth) -> Probe {
+        if !health.exec.is_empty() {
+            Probe::Exec(health.exec.clone())
+        } else if !health.path.is_empty() {
+            // docker-proxy answers a request it cannot forward with a reset: an honest failure.
+            Probe::Http(format!("http://127.0.0.1:{}{}", health.port, health.path))
+        } else {
+            // docker-proxy accepts a connection whether or not the app listens: ask the container.
+            let port = c.ports.iter().find(|p| p.host_port == health.port).map_or(health.port, |p| p.container_port);
+            Probe::Connect(port)
+        }
+    }
+
+    fn passes(&self, host: &DockerHost<'_>, name: &str) -> Result<bool, String> {
+        let status = match self {
+            Probe::Exec(command) => host.exec_in(name, command).map_err(|e| e.to_string())?,
+            Probe::Http(url) => {
+                let u = shell_quote(url);
+                sh_status(host, &format!("if command -v curl >/dev/null; then curl -fsS -o /dev/null -m 2 {u}; else wget -q -O /dev/null -T 2 {u}; fi 2>/dev/null"))?
+            }
+            Probe::Connect(port) => match host.address(name).map_err(|e| e.to_string())? {
+                Some(ip) => sh_status(host, &format!("timeout 2 bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null"))?,
+                None => 1,
+            },
+        };
+        Ok(status == 0)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Probe::Exec(command) => format!("`{}` in it did not succeed", command.join(" ")),
+            Probe::Http(url) => format!("{url} did not answer 2xx/3xx"),
+            Probe::Connect(port) => format!("nothing accepted connections on its port {port}"),
+        }
+    }
+}
+
+fn sh_status(host: &DockerHost<'_>, script: &str) -> Result<i32, String> {
+    host.session().exec(script).map(|out| out.status).map_err(|e| e.to_string())
+}
+
+fn wait_healthy(host: &DockerHost<'_>, c: &VmContainer, health: &VmHealth, keepalive: &mut dyn FnMut()) -> Result<(), String> {
+    let name = c.name.as_str();
+    let probe = Probe::of(c, health);
     let deadline = Instant::now() + Duration::from_millis(health.timeout_ms);
-    let mut last = String::new();
     while Instant::now() < deadline {
         keepalive();
-        let out = host.session().exec(&probe).map_err(|e| e.to_string())?;
-        if out.status == 0 {
+        if probe.passes(host, name)? {
             return Ok(());
         }
         match container_state(host, name)?.as_deref() {
@@ -420,8 +483,7 @@ fn wait_healthy(host: &DockerHost<'_>, name: &str, health: &VmHealth, keepalive:
                 return Err(format!("container {name} stopped ({}) before its health check passed; its last lines:\n{}", state.unwrap_or("gone"), logs.trim_end()));
             }
         }
-        last = format!("{url} did not answer 2xx/3xx");
         std::thread::sleep(HEALTH_POLL);
     }
-    Err(format!("container {name} was not healthy within {} ms: {last}", health.timeout_ms))
+    Err(format!("container {name} was not healthy within {} ms: {}", health.timeout_ms, probe.describe()))
 }

@@ -47,6 +47,36 @@ pub struct Vm {
 /// The image every Docker VM has: busybox, `CMD ["/bin/sh"]`.
 pub const BASE_IMAGE: &str = "localhost/base";
 
+/// The Postgres image [`Vm::import_postgres_image`] makes.
+pub const POSTGRES_IMAGE: &str = "localhost/postgres:15";
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The official postgres image's interface, as far as ferry uses it:
+/// `POSTGRES_USER`, `POSTGRES_PASSWORD` and `POSTGRES_DB` initialize an
+/// empty `PGDATA` once (password auth over TCP), and the server drops root
+/// for `postgres`; any other command (`psql …`) runs as it is.
+const POSTGRES_ENTRYPOINT: &str = r#"#!/bin/sh
+set -e
+if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown -R 999:999 "$PGDATA" /var/run/postgresql
+  chmod 700 "$PGDATA"
+  exec su -s /bin/sh postgres -c "PATH=$PATH exec $0 postgres"
+fi
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  user="${POSTGRES_USER:-postgres}"
+  printf '%s
+' "$POSTGRES_PASSWORD" > /tmp/pwfile
+  initdb -D "$PGDATA" -U "$user" --pwfile=/tmp/pwfile -E UTF8 --no-locale --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  rm -f /tmp/pwfile
+  echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  db="${POSTGRES_DB:-$user}"
+  [ "$db" = postgres ] || echo "CREATE DATABASE "$db"" | postgres --single -D "$PGDATA" postgres >/dev/null
+fi
+[ "$1" = postgres ] && exec postgres -D "$PGDATA" -c listen_addresses='*'
+exec "$@"
+"#;
+
 impl Vm {
     /// Creates the netns and veth, starts sshd in it, and returns once sshd
     /// accepts connections.
@@ -149,6 +179,60 @@ impl Vm {
         let tar = root.join("base.tar");
         run(Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg("."));
         run(self.docker().args(["import", "-c", "CMD [\"/bin/sh\"]"]).arg(&tar).arg(BASE_IMAGE));
+    }
+
+    /// Imports [`POSTGRES_IMAGE`], built from this machine's PostgreSQL 15
+    /// (its binaries, their libraries, its share files) and busybox, since
+    /// no registry is reachable: a few seconds, so only tests that need a
+    /// database on the VM ask for it.
+    pub fn import_postgres_image(&self) -> &'static str {
+        assert!(Path::new(PG_BIN).join("postgres").exists(), "{PG_BIN}/postgres not found: install postgresql-15 (scripts/install-deps --test)");
+        let root = self.dir().join("postgres-image");
+        let rootfs = root.join("rootfs");
+        for dir in ["bin", "etc", "tmp", "var/run/postgresql", "var/lib/postgresql"] {
+            fs::create_dir_all(rootfs.join(dir)).expect("rootfs");
+        }
+        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).expect("tmp mode");
+        fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).expect("busybox");
+        for applet in ["sh", "id", "mkdir", "chown", "chmod", "su", "printf", "rm", "cat", "echo"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet link");
+        }
+        fs::write(rootfs.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\n").expect("passwd");
+        fs::write(rootfs.join("etc/group"), "root:x:0:\npostgres:x:999:\n").expect("group");
+        fs::write(rootfs.join("entrypoint.sh"), POSTGRES_ENTRYPOINT).expect("entrypoint");
+        fs::set_permissions(rootfs.join("entrypoint.sh"), fs::Permissions::from_mode(0o755)).expect("entrypoint mode");
+        let mut files: Vec<PathBuf> = ["postgres", "initdb", "pg_isready", "psql"].iter().map(|b| Path::new(PG_BIN).join(b)).collect();
+        let lib = Path::new(PG_BIN).with_file_name("lib");
+        files.extend(fs::read_dir(&lib).expect("pg lib").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "so")));
+        let mut libraries: Vec<PathBuf> = files.iter().flat_map(|f| shared_libraries(f)).collect();
+        libraries.sort();
+        libraries.dedup();
+        for file in files.iter().chain(&libraries) {
+            let to = rootfs.join(file.strip_prefix("/").expect("absolute"));
+            fs::create_dir_all(to.parent().expect("parent")).expect("lib dir");
+            fs::copy(file, &to).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        }
+        for shared in ["/usr/share/postgresql/15", "/usr/share/zoneinfo"] {
+            let to = rootfs.join(&shared[1..]);
+            fs::create_dir_all(to.parent().expect("parent")).expect("share dir");
+            run(Command::new("cp").arg("-a").arg(shared).arg(&to));
+        }
+        let tar = root.join("postgres.tar");
+        run(Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg("."));
+        let config = [
+            "ENV PGDATA=/var/lib/postgresql/data".to_string(),
+            format!("ENV PATH={PG_BIN}:/bin"),
+            "ENV TZ=UTC".into(),
+            "ENTRYPOINT [\"/entrypoint.sh\"]".into(),
+            "CMD [\"postgres\"]".into(),
+        ];
+        let mut import = self.docker();
+        import.arg("import");
+        for line in &config {
+            import.arg("-c").arg(line);
+        }
+        run(import.arg(&tar).arg(POSTGRES_IMAGE));
+        POSTGRES_IMAGE
     }
 
     /// Where site files go: every `*.conf` here is included in nginx's
@@ -598,6 +682,14 @@ fn wait_gone(pid: u32, timeout: Duration) -> bool {
 /// A child we never waited for shows as a zombie once it exited.
 fn zombie(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
+/// The libraries `ldd` says `file` loads (the loader included).
+fn shared_libraries(file: &Path) -> Vec<PathBuf> {
+    let out = run(Command::new("ldd").arg(file));
+    out.lines()
+        .filter_map(|line| line.split("=>").last()?.split_whitespace().next().filter(|p| p.starts_with('/')).map(PathBuf::from))
+        .collect()
 }
 
 fn which(tool: &str) -> bool {
