@@ -9,7 +9,7 @@ use ferry_github::{CommentMode, GitHub};
 use ferry_state::StateStore;
 use ferry_test_guests as guests;
 
-use crate::support::github::{BOT, FakeGitHub, OWNER, REPO, Runner};
+use crate::support::github::{BOT, FakeGitHub, OWNER, REPO, Runner, pull_request_event};
 use crate::support::{checkout, run, sha256_hex};
 
 fn client(fake: &FakeGitHub) -> GitHub {
@@ -156,10 +156,7 @@ impl Job {
 }
 
 fn pull_request(number: u64) -> serde_json::Value {
-    serde_json::json!({
-        "action": "synchronize", "number": number,
-        "pull_request": { "number": number, "head": { "sha": HEAD, "repo": { "full_name": format!("{OWNER}/{REPO}") } } }
-    })
+    pull_request_event(number, HEAD)
 }
 
 fn comment(number: u64, login: &str, body: &str) -> serde_json::Value {

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use crate::support::fly::FlyWorld;
+use crate::support::github::{FakeGitHub, OWNER, REPO, Runner, pull_request_event};
 use crate::support::vm::{BASE_IMAGE, Client, Vm};
 use crate::support::{checkout, run};
 
@@ -103,6 +104,14 @@ impl World {
     fn container_state(&self, name: &str) -> Option<String> {
         let out = self.vm.docker().args(["inspect", "-f", "{{.State.Status}}", name]).output().unwrap();
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Adds the vm-deploy step to the checkout's workflow, as a repository
+    /// that plans its VM releases on pull requests does.
+    fn add_vm_deploy_step(&self) {
+        let path = self.checkout.path().join("ferry.toml");
+        let workflow = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(path, workflow.replacen("[targets", "[[steps]]\nname = \"vm-deploy\"\n\n[targets", 1)).unwrap();
     }
 
     fn lock_file(&self) -> PathBuf {
@@ -235,8 +244,7 @@ fn an_image_from_ci_is_shipped_without_a_registry_and_a_removed_release_is_rolle
 fn the_deploy_plan_is_a_pull_request_comment_like_any_other() {
     let world = World::start();
     world.ok(&["--provision"]);
-    let workflow = std::fs::read_to_string(world.checkout.path().join("ferry.toml")).unwrap();
-    std::fs::write(world.checkout.path().join("ferry.toml"), workflow.replacen("[targets", "[[steps]]\nname = \"vm-deploy\"\n\n[targets", 1)).unwrap();
+    world.add_vm_deploy_step();
     let mut plan = crate::support::ferry(world.cache.path());
     plan.args(["plan", "--phase", "deploy", "--format", "md", "--dir"])
         .arg(world.checkout.path())
@@ -247,6 +255,34 @@ fn the_deploy_plan_is_a_pull_request_comment_like_any_other() {
     assert!(out.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "{out}");
     assert!(out.contains("point nginx (80) at release 1"), "{out}");
     assert!(!world.app_dir().join("releases/1.json").exists(), "a plan changes nothing");
+}
+
+#[test]
+fn ferry_ci_comments_the_release_plan_on_a_pull_request_and_deploys_it_on_push() {
+    let world = World::start();
+    world.ok(&["--provision"]);
+    world.add_vm_deploy_step();
+    let fake = FakeGitHub::start("");
+    let head = "2222222222222222222222222222222222222222";
+    fake.state().pulls.insert(12, (head.into(), format!("{OWNER}/{REPO}")));
+    let ci = |event: &str, payload: serde_json::Value| {
+        let runner = Runner::new(&world.cache.path().join("runner"), &fake, event, &payload);
+        let mut cmd = crate::support::ferry(world.cache.path());
+        cmd.arg("ci").current_dir(world.checkout.path()).envs(world.vm.ferry_env()).env_remove("FLY_API_TOKEN");
+        let (code, out, err) = run(runner.apply(&mut cmd));
+        assert_eq!(code, 0, "ferry ci on {event}:\n{out}{err}");
+        runner.outputs()
+    };
+    ci("pull_request", pull_request_event(12, head));
+    let comments = fake.comments_on(12);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains("start shop-app-1 (ferry-shop:release-1)") && comments[0].body.contains("point nginx (80) at release 1"), "{}", comments[0].body);
+    assert!(!world.app_dir().join("releases/1.json").exists(), "a pull request only plans");
+
+    let outputs = ci("push", serde_json::json!({ "ref": "refs/heads/main" }));
+    assert!(outputs.contains("outcome=applied"), "{outputs}");
+    assert_eq!(world.serves(), "v1");
+    assert!(world.app_dir().join("releases/1.json").exists());
 }
 
 #[test]

@@ -90,6 +90,14 @@ impl FakeGitHub {
     }
 }
 
+/// A `pull_request` (`synchronize`) payload for PR `number` at commit `head`.
+pub fn pull_request_event(number: u64, head: &str) -> Value {
+    serde_json::json!({
+        "action": "synchronize", "number": number,
+        "pull_request": { "number": number, "head": { "sha": head, "repo": { "full_name": format!("{OWNER}/{REPO}") } } }
+    })
+}
+
 /// The files and environment GitHub Actions gives a step, pointed at a fake.
 pub struct Runner {
     event_path: std::path::PathBuf,
