@@ -52,11 +52,16 @@ impl World {
     }
 
     /// A world for the app `fly_toml` describes, whose `[targets.vm.test]`
-    /// also has the lines `extra` gives for its VM.
+    /// also has the lines `extra` gives for its VM (a `lock_ttl` there
+    /// replaces the tests' 30 s).
     fn start_with(fly_toml: &str, extra: impl FnOnce(&Vm) -> String) -> World {
         let vm = Vm::start_with_docker_and_nginx();
         let client = Client::connect(&vm);
-        let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}lock_ttl = \"30s\"\n{}", vm.ferry_target("test"), extra(&vm));
+        let mut extra = extra(&vm);
+        if !extra.contains("lock_ttl") {
+            extra.push_str("lock_ttl = \"30s\"\n");
+        }
+        let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}{extra}", vm.ferry_target("test"));
         let checkout = checkout(&[("fly.toml", fly_toml), ("Dockerfile", &dockerfile("v1")), ("ferry.toml", &workflow)]);
         World { vm, client, checkout, cache: tempfile::tempdir().unwrap(), state: tempfile::tempdir().unwrap() }
     }
@@ -213,6 +218,28 @@ fn a_lock_left_by_a_killed_run_is_taken_over_and_a_live_one_refuses() {
     let out = world.ok(&[]);
     assert!(out.contains("took over the host lock of ci-run-7") && out.contains("expired"), "{out}");
     assert_eq!(world.serves(), "v2");
+}
+
+#[test]
+fn a_silent_release_command_longer_than_the_lock_ttl_keeps_the_host_locked() {
+    let fly_toml = FLY_TOML.replace("release_command = \"sh -c 'echo migrating $GREETING'\"", "release_command = \"sleep 5\"");
+    let world = World::start_with(&fly_toml, |_| "lock_ttl = \"2s\"\n".into());
+    world.ok(&["--provision"]);
+    let mut first = world.ferry(&[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Well past the TTL, while the release command still prints nothing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while world.container_state("shop-release-1").as_deref() != Some("running") {
+        assert!(std::time::Instant::now() < deadline, "the release command never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Another deployer: its own state store, so only the host lock stands in its way.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(world.ferry(&[]).env("FERRY_STATE", elsewhere.path()));
+    assert_eq!(code, 1, "a second deploy took the host during the first one's release command:\n{out}{err}");
+    assert!(err.contains("test is locked by") && err.contains(".ferry.lock if that run is gone"), "{err}");
+    assert!(first.wait().unwrap().success(), "the first deploy finished");
+    assert_eq!(world.serves(), "v1");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! VM operations: a Docker host the user owns, over SSH (ferry-vm). Every
-//! action first renews (or takes) the host lock, so a deploy that a kill
-//! interrupted and a resume continues still holds the host; files ferry
+//! action first renews (or takes) the host lock, and a long one keeps
+//! renewing it from a thread, so a deploy that a kill interrupted and a
+//! resume continues still holds the host, and a silent ten-minute build
+//! never lets it lapse; files ferry
 //! replaces are kept beside them on the host for the undo, so the journal
 //! never holds an env file's secrets.
 
@@ -8,6 +10,7 @@ mod lock;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use ferry_model::journal::UndoData;
@@ -91,62 +94,78 @@ impl VmOps {
             if !matches!(op, Operation::VmUnlock(_)) {
                 self.hold_lock(host, config)?;
             }
-            // Long actions (a health wait, a release command) renew the host
-            // lock too, each third of its TTL, so it cannot lapse under them.
-            let mut renewed = Instant::now();
-            let mut keepalive = || {
-                keepalive();
-                if renewed.elapsed() >= config.lock_ttl / 3 {
+            match op {
+                Operation::VmInstallPackages(_) | Operation::VmImage(_) | Operation::VmReleaseCommand(_) | Operation::VmRun(_) => {
+                    self.renewing_lock(host, config, || self.act(host, op, keepalive))
+                }
+                _ => self.act(host, op, keepalive),
+            }
+        })
+    }
+
+    /// Runs `work` (an install, a build, a release command, a health wait:
+    /// minutes, maybe silent) while a thread renews the host lock each third
+    /// of its TTL, so it cannot lapse and be taken over underneath.
+    fn renewing_lock<T>(&self, host: &DockerHost<'_>, config: &VmTargetConfig, work: impl FnOnce() -> T) -> T {
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                while stopped.recv_timeout(config.lock_ttl / 3) == Err(RecvTimeoutError::Timeout) {
                     if let Err(e) = self.hold_lock(host, config) {
                         tracing::warn!("{}: renewing the host lock: {e}", config.name);
                     }
-                    renewed = Instant::now();
                 }
-            };
-            match op {
-                Operation::VmLock(l) => Ok(vec![("lock".into(), l.path.clone())]),
-                Operation::VmUnlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
-                Operation::VmInstallPackages(p) => {
-                    let packages: Vec<String> = p.packages.iter().map(|p| shell_quote(p)).collect();
-                    let sudo = if host.session().host().user == "root" { "" } else { "sudo " };
-                    sh(host, &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")))?;
-                    Ok(Vec::new())
-                }
-                Operation::VmMkdir(p) => {
-                    let paths: Vec<String> = p.paths.iter().map(|p| shell_quote(p)).collect();
-                    sh(host, &format!("mkdir -p {}", paths.join(" "))).map(|_| Vec::new())
-                }
-                Operation::VmNetwork(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
-                Operation::VmWriteFile(f) => {
-                    upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
-                    if let Some(then) = &f.then {
-                        sh(host, then)?;
-                    }
-                    Ok(vec![("file".into(), f.path.clone())])
-                }
-                Operation::VmEnvFile(f) => {
-                    upload(host, &f.path, env_file(host, f)?.as_bytes(), 0o600)?;
-                    Ok(vec![("file".into(), f.path.clone())])
-                }
-                Operation::VmSecret(f) => make_secret(host, &f.path).map(|()| vec![("file".into(), f.path.clone())]),
-                Operation::VmImage(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
-                Operation::VmReleaseCommand(c) => release_command(host, c, &mut keepalive).map(|()| Vec::new()),
-                Operation::VmRun(c) => run(host, c, &mut keepalive).map(|()| vec![("container".into(), c.name.clone())]),
-                Operation::VmStop(c) => {
-                    for name in &c.names {
-                        host.stop(name, c.grace_secs).map_err(|e| e.to_string())?;
-                    }
-                    Ok(Vec::new())
-                }
-                Operation::VmRemove(c) => {
-                    for name in &c.names {
-                        host.remove(name).map_err(|e| e.to_string())?;
-                    }
-                    Ok(Vec::new())
-                }
-                other => Err(format!("not a VM operation: {other:?}")),
-            }
+            });
+            let out = work();
+            drop(stop);
+            out
         })
+    }
+
+    fn act(&self, host: &DockerHost<'_>, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
+        match op {
+            Operation::VmLock(l) => Ok(vec![("lock".into(), l.path.clone())]),
+            Operation::VmUnlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
+            Operation::VmInstallPackages(p) => {
+                let packages: Vec<String> = p.packages.iter().map(|p| shell_quote(p)).collect();
+                let sudo = if host.session().host().user == "root" { "" } else { "sudo " };
+                sh(host, &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")))?;
+                Ok(Vec::new())
+            }
+            Operation::VmMkdir(p) => {
+                let paths: Vec<String> = p.paths.iter().map(|p| shell_quote(p)).collect();
+                sh(host, &format!("mkdir -p {}", paths.join(" "))).map(|_| Vec::new())
+            }
+            Operation::VmNetwork(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
+            Operation::VmWriteFile(f) => {
+                upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
+                if let Some(then) = &f.then {
+                    sh(host, then)?;
+                }
+                Ok(vec![("file".into(), f.path.clone())])
+            }
+            Operation::VmEnvFile(f) => {
+                upload(host, &f.path, env_file(host, f)?.as_bytes(), 0o600)?;
+                Ok(vec![("file".into(), f.path.clone())])
+            }
+            Operation::VmSecret(f) => make_secret(host, &f.path).map(|()| vec![("file".into(), f.path.clone())]),
+            Operation::VmImage(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
+            Operation::VmReleaseCommand(c) => release_command(host, c, keepalive).map(|()| Vec::new()),
+            Operation::VmRun(c) => run(host, c, keepalive).map(|()| vec![("container".into(), c.name.clone())]),
+            Operation::VmStop(c) => {
+                for name in &c.names {
+                    host.stop(name, c.grace_secs).map_err(|e| e.to_string())?;
+                }
+                Ok(Vec::new())
+            }
+            Operation::VmRemove(c) => {
+                for name in &c.names {
+                    host.remove(name).map_err(|e| e.to_string())?;
+                }
+                Ok(Vec::new())
+            }
+            other => Err(format!("not a VM operation: {other:?}")),
+        }
     }
 
     pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
