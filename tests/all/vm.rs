@@ -313,8 +313,8 @@ fn ferry_ci_comments_the_release_plan_on_a_pull_request_and_deploys_it_on_push()
 }
 
 #[test]
-fn a_certificate_on_the_host_serves_https_as_well() {
-    let world = World::start();
+fn a_certificate_on_the_host_serves_https_and_force_https_redirects_all_but_acme_challenges() {
+    let world = World::start_with(&FLY_TOML.replace("internal_port = 8080", "internal_port = 8080\n  force_https = true"), |_| String::new());
     let dir = world.vm.dir().join("tls");
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = (dir.join("shop.pem"), dir.join("shop.key"));
@@ -328,7 +328,7 @@ fn a_certificate_on_the_host_serves_https_as_well() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     world.ok(&["--provision"]);
     let out = world.ok(&["--hostnames", "shop.test", "--tls-certificate", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
-    assert!(out.contains("point nginx (80 and 443)"), "{out}");
+    assert!(out.contains("point nginx (443, with 80 redirecting to it)"), "{out}");
     // Verified against the certificate itself: nginx serves the one given.
     let https = std::process::Command::new("ip")
         .args(["netns", "exec", world.client.netns(), "curl", "-s", "-m", "5", "--cacert"])
@@ -338,7 +338,13 @@ fn a_certificate_on_the_host_serves_https_as_well() {
         .unwrap();
     assert!(https.status.success(), "curl: {}", String::from_utf8_lossy(&https.stderr));
     assert_eq!(String::from_utf8_lossy(&https.stdout).trim(), "v1");
-    assert_eq!(world.serves(), "v1", "port 80 still serves");
+    let (code, _) = world.client.get("/orders?page=2");
+    assert_eq!(code, 301, "port 80 redirects");
+    // certbot --webroot's challenge answers on 80, from <root>/acme.
+    let challenges = world.vm.dir().join("srv/acme/.well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).unwrap();
+    std::fs::write(challenges.join("token-1"), "token-1.thumbprint").unwrap();
+    assert_eq!(world.client.get("/.well-known/acme-challenge/token-1"), (200, "token-1.thumbprint".to_string()));
 }
 
 /// `psql URL -tAc SQL` run in namespace `netns` with this machine's client.

@@ -42,6 +42,13 @@ pub struct VmTargetConfig {
     pub postgres_image: Option<String>,
 }
 
+impl VmTargetConfig {
+    /// The host lock every deploy to this target holds.
+    pub fn lock_path(&self) -> String {
+        format!("{}/.ferry.lock", self.root)
+    }
+}
+
 /// The image provision runs Postgres from unless the target names another.
 pub const DEFAULT_POSTGRES_IMAGE: &str = "postgres:16";
 
@@ -166,6 +173,7 @@ impl VmReader for VmTargets {
                 nginx_sites: t.nginx_sites.clone(),
                 nginx_reload: t.nginx_reload.clone(),
                 lock_ttl_ms: u64::try_from(t.lock_ttl.as_millis()).unwrap_or(u64::MAX),
+                lock_path: t.lock_path(),
                 keep: t.keep,
                 postgres_image: t.postgres_image.clone(),
             })

@@ -30,6 +30,8 @@ pub struct Web {
     pub internal_port: u16,
     /// The first HTTP check's path; `None` checks only that the port accepts.
     pub health_path: Option<String>,
+    /// A port of the service has `force_https`.
+    pub force_https: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +73,11 @@ impl VmApp {
         let groups = names
             .into_iter()
             .map(|(group, command)| Group {
-                web: (routed.as_deref() == Some(group.as_str())).then(|| Web { internal_port: service.map_or(8080, |s| s.internal_port), health_path: health_path.clone() }),
+                web: (routed.as_deref() == Some(group.as_str())).then(|| Web {
+                    internal_port: service.map_or(8080, |s| s.internal_port),
+                    health_path: health_path.clone(),
+                    force_https: service.is_some_and(|s| s.ports.iter().any(|p| p.force_https)),
+                }),
                 volumes: spec
                     .mounts
                     .iter()
@@ -97,6 +103,11 @@ impl VmApp {
 
     pub fn web(&self) -> Option<&Group> {
         self.groups.iter().find(|g| g.web.is_some())
+    }
+
+    /// fly.toml asks for HTTPS only on the routed service.
+    pub fn force_https(&self) -> bool {
+        self.web().and_then(|g| g.web.as_ref()).is_some_and(|w| w.force_https)
     }
 
     pub fn container(&self, group: &str, release: u32) -> String {

@@ -57,6 +57,16 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     if app.web().is_some() {
         planned.actions.push(switch(app, target, n, port, options));
     }
+    if app.force_https() && options.tls.is_none() {
+        planned.findings.push(finding(
+            "force-https-without-certificate",
+            Severity::Warning,
+            format!(
+                "fly.toml sets force_https, but there is no certificate: port 80 serves the app unencrypted. Issue one with `certbot certonly --webroot -w {} -d <hostname>` and deploy with --tls-certificate and --tls-key",
+                nginx::acme_dir(&target.root)
+            ),
+        ));
+    }
     planned.actions.extend(stop_others(app, observed, &target.name, &[n]));
     planned.actions.push(record(app, &target.name, &ReleaseRecord { number: n, image: tag.clone(), port: app.web().map(|_| port), source: describe(&options.image) }));
     planned.actions.extend(prune(app, observed, &target.name, n));
@@ -93,7 +103,7 @@ pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<P
 
 /// The lock at the start of a plan and its release at the end.
 pub fn lock_actions(target: &VmTargetInfo) -> (Action, Action) {
-    let lock = VmLock { target: target.name.clone(), path: format!("{}/.ferry.lock", target.root), ttl_ms: target.lock_ttl_ms };
+    let lock = VmLock { target: target.name.clone(), path: target.lock_path.clone(), ttl_ms: target.lock_ttl_ms };
     let ttl = lock.ttl_ms / 1000;
     (
         action(
@@ -180,12 +190,26 @@ fn run(app: &VmApp, target: &str, group: &Group, image: &str, n: u32, port: u16,
 
 fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, options: &Options) -> Action {
     let path = app.site_file(&target.nginx_sites);
-    let ports = if options.tls.is_some() { "80 and 443" } else { "80" };
+    let acme_dir = nginx::acme_dir(&target.root);
+    let site = nginx::Site {
+        app: &app.name,
+        release: n,
+        port,
+        hostnames: &options.hostnames,
+        tls: options.tls.as_ref(),
+        acme_dir: &acme_dir,
+        force_https: app.force_https(),
+    };
+    let ports = match (options.tls.is_some(), site.redirects()) {
+        (true, true) => "443, with 80 redirecting to it",
+        (true, false) => "80 and 443",
+        _ => "80",
+    };
     action(
         format!("vm-switch:{}:{}", target.name, app.name),
         format!("point nginx ({ports}) at release {n} (127.0.0.1:{port}) in {path}, graceful reload"),
         Risk::Disruptive,
-        Operation::VmWriteFile(VmFile { target: target.name.clone(), path, contents: nginx::site(&app.name, n, port, &options.hostnames, options.tls.as_ref()), mode: 0o644, then: Some(target.nginx_reload.clone()) }),
+        Operation::VmWriteFile(VmFile { target: target.name.clone(), path, contents: site.render(), mode: 0o644, then: Some(target.nginx_reload.clone()) }),
         Undo::RestorePrevious,
     )
 }

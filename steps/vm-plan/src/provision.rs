@@ -42,7 +42,7 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
             Undo::None("installed packages stay; remove them by hand if you want them gone".into()),
         ));
     }
-    let mut dirs = vec![app.paths.dir.clone(), app.paths.releases.clone()];
+    let mut dirs = vec![app.paths.dir.clone(), app.paths.releases.clone(), crate::nginx::acme_dir(&observed.target.root)];
     dirs.extend(app.groups.iter().flat_map(|g| g.volumes.iter().map(|(host, _)| host.clone())));
     dirs.extend(postgres.iter().map(|pg| pg.data_dir.clone()));
     dirs.dedup();

@@ -47,7 +47,7 @@ fn spec() -> AppSpec {
 }
 
 fn observed(facts: HostFacts, containers: Vec<ContainerState>, releases: &[u32]) -> Observed {
-    let target = VmTargetInfo { name: "prod".into(), root: "/srv".into(), nginx_sites: "/etc/nginx/conf.d".into(), nginx_reload: "nginx -t && nginx -s reload".into(), lock_ttl_ms: 120_000, keep: 3, postgres_image: Some(PG_IMAGE.into()) };
+    let target = VmTargetInfo { name: "prod".into(), root: "/srv".into(), nginx_sites: "/etc/nginx/conf.d".into(), nginx_reload: "nginx -t && nginx -s reload".into(), lock_ttl_ms: 120_000, lock_path: "/srv/.ferry.lock".into(), keep: 3, postgres_image: Some(PG_IMAGE.into()) };
     let releases = releases.iter().map(|&n| ReleaseRecord { number: n, image: format!("ferry-shop:release-{n}"), port: Some(20000 + n as u16), source: "built".into() }).collect();
     Observed { target, facts, containers, releases }
 }
@@ -95,7 +95,7 @@ fn provision_installs_what_is_missing_and_runs_postgres_for_the_database_url() {
     let Operation::VmInstallPackages(p) = &planned.actions[1].operation else { panic!() };
     assert_eq!(p.packages, ["docker.io", "nginx"]);
     let Operation::VmMkdir(dirs) = &planned.actions[2].operation else { panic!() };
-    assert_eq!(dirs.paths, ["/srv/shop", "/srv/shop/releases", "/srv/shop/volumes/shop_data", "/srv/shop/postgres/data"]);
+    assert_eq!(dirs.paths, ["/srv/shop", "/srv/shop/releases", "/srv/acme", "/srv/shop/volumes/shop_data", "/srv/shop/postgres/data"]);
     let Operation::VmSecret(password) = &planned.actions[4].operation else { panic!() };
     assert_eq!(password.path, "/srv/shop/postgres/password");
     let Operation::VmEnvFile(pg_env) = &planned.actions[5].operation else { panic!() };
@@ -205,4 +205,29 @@ fn rollback_starts_the_previous_release_and_refuses_without_one() {
 
     let Err(StepError::PreconditionFailed(problem)) = deploy::rollback(&app, &observed(ready(), serving(1), &[1]), &options()) else { panic!() };
     assert!(problem.message.contains("release 1 is the oldest ferry kept on prod"), "{}", problem.message);
+}
+
+#[test]
+fn force_https_redirects_port_80_only_with_a_certificate_and_acme_challenges_stay_on_80() {
+    let mut spec = spec();
+    spec.services[0].ports.iter_mut().for_each(|p| p.force_https = true);
+    let app = VmApp::new(&spec, "/srv").unwrap();
+    let site_of = |planned: &ferry_vm_plan::Planned| {
+        let Operation::VmWriteFile(site) = &planned.actions[5].operation else { panic!("{:?}", ids(&planned.actions)) };
+        site.contents.clone()
+    };
+    let planned = deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &options());
+    let site = site_of(&planned);
+    assert!(!site.contains("return 301") && site.contains("proxy_pass http://ferry_shop;"), "no certificate: 80 serves the app\n{site}");
+    assert!(site.contains("location ^~ /.well-known/acme-challenge/ {\n        root /srv/acme;"), "{site}");
+    assert!(planned.findings.iter().any(|f| f.code == "force-https-without-certificate" && f.message.contains("-w /srv/acme")), "{:?}", planned.findings);
+
+    let tls = Options { tls: Some(ferry_vm_plan::nginx::Tls { certificate: "/etc/ssl/shop.pem".into(), key: "/etc/ssl/shop.key".into() }), ..options() };
+    let planned = deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &tls);
+    let site = site_of(&planned);
+    let (plain, secure) = site.split_once("listen 443 ssl;").unwrap();
+    assert!(plain.contains("return 301 https://$host$request_uri;") && !plain.contains("proxy_pass"), "{site}");
+    assert!(plain.contains("acme-challenge") && secure.contains("proxy_pass http://ferry_shop;"), "{site}");
+    assert!(planned.actions[5].summary.contains("443, with 80 redirecting to it"), "{}", planned.actions[5].summary);
+    assert!(!planned.findings.iter().any(|f| f.code == "force-https-without-certificate"));
 }

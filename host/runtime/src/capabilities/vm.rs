@@ -16,6 +16,8 @@ pub struct VmTargetInfo {
     pub nginx_reload: String,
     #[component(name = "lock-ttl-ms")]
     pub lock_ttl_ms: u64,
+    #[component(name = "lock-path")]
+    pub lock_path: String,
     pub keep: u32,
     #[component(name = "postgres-image")]
     pub postgres_image: Option<String>,

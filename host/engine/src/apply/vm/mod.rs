@@ -254,12 +254,8 @@ impl VmOps {
         host.image_id(&i.tag).map_err(|e| e.to_string())?.ok_or_else(|| format!("image {} is not on the host after it was made", i.tag))
     }
 
-    fn lock_path(config: &VmTargetConfig) -> String {
-        format!("{}/.ferry.lock", config.root)
-    }
-
     fn read_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<Option<HostLock>, String> {
-        let path = shell_quote(&Self::lock_path(config));
+        let path = shell_quote(&config.lock_path());
         let text = sh(host, &format!("cat {path} 2>/dev/null || true"))?;
         Ok(serde_json::from_str(text.trim()).ok())
     }
@@ -267,7 +263,7 @@ impl VmOps {
     /// Takes the lock, renews it, or takes over a stale one; refuses one
     /// that someone else holds.
     fn hold_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<(), String> {
-        let path = Self::lock_path(config);
+        let path = config.lock_path();
         let ttl = u64::try_from(config.lock_ttl.as_millis()).unwrap_or(u64::MAX);
         let mine = serde_json::to_string(&HostLock::mine(&self.owner, ttl)).map_err(|e| e.to_string())?;
         let answer = sh(host, &lock::try_create_script(&path, &mine))?;
@@ -297,7 +293,7 @@ impl VmOps {
     fn release_lock(&self, host: &DockerHost<'_>, l: &VmLock) -> Result<(), String> {
         let config = self.targets.config(&l.target)?;
         if self.read_lock(host, config)?.is_some_and(|lock| lock.held_by(&self.owner)) {
-            sh(host, &format!("rm -f {}", shell_quote(&Self::lock_path(config))))?;
+            sh(host, &format!("rm -f {}", shell_quote(&config.lock_path())))?;
         }
         Ok(())
     }
