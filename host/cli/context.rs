@@ -79,11 +79,13 @@ impl Session {
         if !workflow.dns.is_empty() {
             host.dns = std::sync::Arc::new(ferry_engine::DnsZones::new(workflow.dns.clone()));
         }
+        // One set of SSH sessions for the VM steps and a database on a VM.
+        let vm = std::sync::Arc::new(ferry_engine::VmTargets::new(workflow.vm_targets.clone()));
         if !workflow.data.is_empty() || !workflow.volumes.is_empty() {
-            host.data = std::sync::Arc::new(ferry_engine::DataSources::new(workflow.data.clone(), workflow.volumes.clone()));
+            host.data = std::sync::Arc::new(ferry_engine::DataSources::new(workflow.data.clone(), workflow.volumes.clone()).with_vm(vm.clone()));
         }
         if !workflow.vm_targets.is_empty() {
-            host.vm = std::sync::Arc::new(ferry_engine::VmTargets::new(workflow.vm_targets.clone()));
+            host.vm = vm;
         }
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
         Ok(Session { runtime, host, workflow, steps })
@@ -119,12 +121,13 @@ fn load_workflow(checkout: &Checkout) -> anyhow::Result<Workflow> {
 pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Providers> {
     let workflow = load_workflow(checkout)?;
     let dir = &checkout.dir;
+    let vm = std::sync::Arc::new(ferry_engine::VmTargets::new(workflow.vm_targets));
     Ok(ferry_engine::apply::Providers {
         checkout: dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?,
         fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
         dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(workflow.dns)),
-        data: ferry_engine::apply::DataOps::new(ferry_engine::DataSources::new(workflow.data, workflow.volumes)),
-        vm: ferry_engine::apply::VmOps::new(ferry_engine::VmTargets::new(workflow.vm_targets), owner(), dir.canonicalize()?),
+        data: ferry_engine::apply::DataOps::new(ferry_engine::DataSources::new(workflow.data, workflow.volumes).with_vm(vm.clone())),
+        vm: ferry_engine::apply::VmOps::new(vm, owner(), dir.canonicalize()?),
     })
 }
 

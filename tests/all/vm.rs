@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::support::fly::FlyWorld;
 use crate::support::github::{FakeGitHub, OWNER, REPO, Runner, pull_request_event};
+use crate::support::pg_cluster::{Cluster, seed_app};
 use crate::support::vm::{BASE_IMAGE, Client, Vm};
 use crate::support::{checkout, run};
 
@@ -353,19 +354,28 @@ fn psql_in(netns: &str, url: &str, sql: &str) -> Result<String, String> {
     if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
 }
 
-#[test]
-fn an_app_that_had_fly_postgres_gets_one_on_the_host_bound_to_localhost() {
-    // The app on Fly, with Postgres attached: DATABASE_URL is one of its secrets.
+/// The app on Fly with Postgres attached (DATABASE_URL is one of its
+/// secrets), and a VM whose target runs the fixture's Postgres image.
+fn fly_app_with_postgres() -> (FlyWorld, World) {
     let fly = FlyWorld::start("shop", FLY_TOML);
     let on_fly = "postgres://shop:fly-password@shop-db.flycast:5432/shop";
     fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"DATABASE_URL": on_fly}})));
     let world = World::start_with(FLY_TOML, |vm| format!("postgres = \"{}\"\n", vm.import_postgres_image()));
-    let provision = || {
-        let mut cmd = world.ferry(&["--provision"]);
-        let (code, out, err) = run(cmd.envs(fly.api_env()));
-        assert_eq!(code, 0, "{out}{err}");
-        format!("{out}{err}")
-    };
+    (fly, world)
+}
+
+/// `ferry deploy --target vm --provision` with the Fly app's secret names.
+fn provision_with_fly(world: &World, fly: &FlyWorld) -> String {
+    let mut cmd = world.ferry(&["--provision"]);
+    let (code, out, err) = run(cmd.envs(fly.api_env()));
+    assert_eq!(code, 0, "{out}{err}");
+    format!("{out}{err}")
+}
+
+#[test]
+fn an_app_that_had_fly_postgres_gets_one_on_the_host_bound_to_localhost() {
+    let (fly, world) = fly_app_with_postgres();
+    let provision = || provision_with_fly(&world, &fly);
     let out = provision();
     assert!(out.contains("start shop-postgres (localhost/postgres:15)") && out.contains("127.0.0.1:5432 only"), "{out}");
     assert_eq!(world.container_state("shop-postgres").as_deref(), Some("running"));
@@ -412,4 +422,37 @@ fn an_app_that_had_fly_postgres_gets_one_on_the_host_bound_to_localhost() {
     world.set_body("v2");
     world.ok(&[]);
     assert_eq!(world.container_state("shop-postgres").as_deref(), Some("running"));
+}
+
+#[test]
+fn copy_data_moves_the_database_into_the_hosts_postgres_through_an_ssh_forward() {
+    let (fly, world) = fly_app_with_postgres();
+    provision_with_fly(&world, &fly);
+    let source = Cluster::start();
+    source.create_db("shop");
+    seed_app(&source, "shop");
+    let workflow = world.checkout.path().join("ferry.toml");
+    let mut text = std::fs::read_to_string(&workflow).unwrap();
+    text.push_str("\n[[steps]]\nname = \"copy-data\"\nparams = { mode = \"dump-restore\" }\n\n[data.postgres.main]\nsource_env = \"FERRY_SECRET_SOURCE_DATABASE_URL\"\ntarget_vm = \"test\"\n");
+    std::fs::write(&workflow, text).unwrap();
+    let source_url = format!("postgres://postgres:source-secret@127.0.0.1:{}/shop", source.port());
+    let data = |args: &[&str]| {
+        let mut cmd = crate::support::ferry(world.cache.path());
+        cmd.args(args).arg("--dir").arg(world.checkout.path()).env("FERRY_STATE", world.state.path()).envs(world.vm.ferry_env()).env("FERRY_SECRET_SOURCE_DATABASE_URL", &source_url);
+        let (code, out, err) = run(cmd.envs(fly.api_env()));
+        assert_eq!(code, 0, "ferry {args:?}:\n{out}{err}");
+        format!("{out}{err}")
+    };
+    let plan = data(&["plan", "--phase", "data"]);
+    assert!(plan.contains("database main"), "{plan}");
+    let out = data(&["apply", "--phase", "data", "--run", "to-vm"]);
+    let password = std::fs::read_to_string(world.app_dir().join("postgres/password")).unwrap();
+    assert!(!out.contains(&password) && !plan.contains(&password), "the host's database password was printed");
+
+    // The rows arrived: read on the host, over its loopback.
+    let on_host = format!("postgres://shop:{password}@127.0.0.1:5432/shop");
+    for table in ["accounts", "orders", "order_items"] {
+        let digest = format!("SELECT count(*) || ':' || md5(string_agg(x::text, ',' ORDER BY x::text)) FROM {table} x");
+        assert_eq!(psql_in(world.vm.netns(), &on_host, &digest), Ok(source.psql("shop", &digest)), "{table} differs");
+    }
 }

@@ -8,6 +8,11 @@
 //! target_env = "FERRY_SECRET_TARGET_DATABASE_URL"
 //! source_for_target_env = "FERRY_SECRET_SOURCE_FROM_TARGET"  # optional: how the target server reaches the source (logical)
 //!
+//! [data.postgres.vm]
+//! source_env = "FERRY_SECRET_DATABASE_URL"
+//! target_vm = "prod"        # instead of target_env: the Postgres provision runs on [targets.vm.prod]
+//!                           # ("prod/<app>" when several apps have one there), through an SSH forward
+//!
 //! [data.volumes.uploads]
 //! source = "/var/lib/shop/uploads"                  # a path here, or ssh://user@host:port/path
 //! target = "ssh://root@203.0.113.7:22/srv/shop/uploads"
@@ -16,19 +21,32 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ferry_postgres::DbUrl;
 use ferry_volume::Endpoint;
 use ferry_runtime::capabilities::data::{DataError, DataReader, DatabaseInventory, PgTableInfo, Side, VolumeInfo};
 use serde::Deserialize;
 
+use crate::vm::VmTargets;
+
 /// One `[data.postgres.<name>]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatabaseConfig {
     pub name: String,
     pub source_env: String,
-    pub target_env: String,
+    pub target: DatabaseTarget,
     pub source_for_target_env: Option<String>,
+}
+
+/// Where a database is copied to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// The variable holding its connection string.
+    Env(String),
+    /// The Postgres that provision runs on a VM target, for `app` (or the
+    /// only one there).
+    Vm { target: String, app: Option<String> },
 }
 
 #[derive(Deserialize)]
@@ -79,8 +97,24 @@ impl Location {
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
     source_env: String,
-    target_env: String,
+    target_env: Option<String>,
+    target_vm: Option<String>,
     source_for_target_env: Option<String>,
+}
+
+impl RawDatabase {
+    fn target(&self, name: &str) -> Result<DatabaseTarget, String> {
+        match (&self.target_env, &self.target_vm) {
+            (Some(var), None) => Ok(DatabaseTarget::Env(var.clone())),
+            (None, Some(vm)) => Ok(match vm.split_once('/') {
+                Some((target, app)) => DatabaseTarget::Vm { target: target.into(), app: Some(app.into()) },
+                None => DatabaseTarget::Vm { target: vm.clone(), app: None },
+            }),
+            _ => Err(format!(
+                "[data.postgres.{name}]: give target_env (the variable with the target's connection string) or target_vm (the Postgres provision runs on a VM target), one of them"
+            )),
+        }
+    }
 }
 
 impl RawData {
@@ -106,7 +140,8 @@ impl RawData {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                     return Err(format!("[data.postgres.{name}]: a database name is letters, digits, `-` and `_`"));
                 }
-                Ok(DatabaseConfig { name, source_env: raw.source_env, target_env: raw.target_env, source_for_target_env: raw.source_for_target_env })
+                let target = raw.target(&name)?;
+                Ok(DatabaseConfig { name, source_env: raw.source_env, target, source_for_target_env: raw.source_for_target_env })
             })
             .collect::<Result<_, String>>()?;
         Ok((databases, volumes))
@@ -128,11 +163,19 @@ pub struct DatabaseUrls {
 pub struct DataSources {
     databases: Vec<DatabaseConfig>,
     volumes: Vec<VolumeConfig>,
+    /// The VM targets, for a database whose target is a host's Postgres.
+    vm: Option<Arc<VmTargets>>,
 }
 
 impl DataSources {
     pub fn new(databases: Vec<DatabaseConfig>, volumes: Vec<VolumeConfig>) -> Self {
-        DataSources { databases, volumes }
+        DataSources { databases, volumes, vm: None }
+    }
+
+    /// Reaches `target_vm` databases through these targets' SSH sessions.
+    pub fn with_vm(mut self, targets: Arc<VmTargets>) -> Self {
+        self.vm = Some(targets);
+        self
     }
 
     /// Both ends of a volume, with an SSH session open to the remote one.
@@ -156,7 +199,14 @@ impl DataSources {
             Some(var) => env_url(database, var)?,
             None => source.clone(),
         };
-        Ok(DatabaseUrls { source, target: env_url(database, &config.target_env)?, source_for_target })
+        let target = match &config.target {
+            DatabaseTarget::Env(var) => env_url(database, var)?,
+            DatabaseTarget::Vm { target, app } => {
+                let targets = self.vm.as_ref().ok_or_else(|| format!("database {database}: target_vm needs [targets.vm.{target}] in ferry.toml"))?;
+                DbUrl::new(targets.postgres_url(target, app.as_deref()).map_err(|e| format!("database {database}: {e}"))?)
+            }
+        };
+        Ok(DatabaseUrls { source, target, source_for_target })
     }
 
     fn url(&self, database: &str, side: Side) -> Result<DbUrl, DataError> {
@@ -238,5 +288,34 @@ fn to_wit(inv: ferry_postgres::Inventory) -> DatabaseInventory {
         sequences: inv.sequences.into_iter().map(|s| format!("{}.{}", s.schema, s.name)).collect(),
         extensions: inv.extensions,
         large_objects: inv.large_objects,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(body: &str) -> Result<DatabaseConfig, String> {
+        let raw: RawData = toml::from_str(&format!("[postgres.main]\nsource_env = \"PATH\"\n{body}")).map_err(|e| e.to_string())?;
+        raw.parse().map(|(mut databases, _)| databases.remove(0))
+    }
+
+    #[test]
+    fn a_database_goes_to_a_connection_string_or_a_vm_targets_postgres() {
+        assert_eq!(database("target_env = \"T\"").unwrap().target, DatabaseTarget::Env("T".into()));
+        assert_eq!(database("target_vm = \"prod\"").unwrap().target, DatabaseTarget::Vm { target: "prod".into(), app: None });
+        assert_eq!(database("target_vm = \"prod/shop\"").unwrap().target, DatabaseTarget::Vm { target: "prod".into(), app: Some("shop".into()) });
+        for both_or_neither in ["target_env = \"T\"\ntarget_vm = \"prod\"", ""] {
+            let err = database(both_or_neither).unwrap_err();
+            assert!(err.contains("[data.postgres.main]: give target_env") && err.contains("or target_vm"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_vm_target_without_vm_targets_says_what_is_missing() {
+        let sources = DataSources::new(vec![database("target_vm = \"prod\"").unwrap()], Vec::new());
+        // The source's variable is PATH: set everywhere, so the target is what fails.
+        let err = sources.urls("main").unwrap_err();
+        assert!(err.contains("database main: target_vm needs [targets.vm.prod]"), "{err}");
     }
 }

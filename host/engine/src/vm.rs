@@ -127,11 +127,18 @@ impl RawVmTarget {
 pub struct VmTargets {
     targets: Vec<VmTargetConfig>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Connection strings of hosts' Postgres through a forward, by `target/app`.
+    databases: Mutex<HashMap<String, String>>,
 }
+
+/// The label provision puts on an app's Postgres container (vm-plan's
+/// `postgres` module), and the port it listens on inside it.
+const POSTGRES_ROLE: &str = "ferry.role=postgres";
+const POSTGRES_PORT: u16 = 5432;
 
 impl VmTargets {
     pub fn new(targets: Vec<VmTargetConfig>) -> Self {
-        VmTargets { targets, sessions: Mutex::new(HashMap::new()) }
+        VmTargets { targets, sessions: Mutex::new(HashMap::new()), databases: Mutex::new(HashMap::new()) }
     }
 
     pub fn config(&self, target: &str) -> Result<&VmTargetConfig, String> {
@@ -153,6 +160,46 @@ impl VmTargets {
         let session = Arc::new(session);
         sessions.insert(target.to_string(), session.clone());
         Ok(session)
+    }
+
+    /// A connection string, usable from this machine, for the Postgres that
+    /// provision runs on `target` for `app` (the only one there when `app`
+    /// is `None`): a forward through the target's SSH session to the port
+    /// it publishes on the host's loopback, with the role, database and
+    /// password from its env file on the host. Opened once per run.
+    pub fn postgres_url(&self, target: &str, app: Option<&str>) -> Result<String, String> {
+        let key = format!("{target}/{}", app.unwrap_or(""));
+        if let Some(url) = self.databases.lock().expect("databases lock").get(&key) {
+            return Ok(url.clone());
+        }
+        let url = self.with_docker(target, |docker, config| {
+            let at = |m: String| format!("VM target {target}: {m}");
+            let found = docker.containers(POSTGRES_ROLE).map_err(|e| at(e.to_string()))?;
+            let ours: Vec<_> = found.iter().filter(|c| app.is_none_or(|a| c.labels.get("ferry.app").is_some_and(|l| l == a))).collect();
+            let db = match ours.as_slice() {
+                [one] => *one,
+                [] => return Err(at(format!("no Postgres of {} runs there: provision it first (ferry deploy --target vm --provision)", app.unwrap_or("any app")))),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|c| c.name.as_str()).collect();
+                    return Err(at(format!("several apps' Postgres run there ({}): name one as `target_vm = \"{target}/<app>\"`", names.join(", "))));
+                }
+            };
+            if db.state != "running" {
+                return Err(at(format!("{} is {}: provision again to start it", db.name, db.state)));
+            }
+            let app = db.labels.get("ferry.app").cloned().unwrap_or_default();
+            let port = docker.published_port(&db.name, POSTGRES_PORT).map_err(|e| at(e.to_string()))?.ok_or_else(|| at(format!("{} publishes no port", db.name)))?;
+            let env_file = format!("{}/{app}/postgres/env", config.root);
+            let env = docker.session().run(&format!("cat {}", ferry_ssh::shell_quote(&env_file))).map_err(|e| at(e.to_string()))?;
+            let value = |key: &str| {
+                env.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(str::to_string)).ok_or_else(|| at(format!("{env_file} has no {key}")))
+            };
+            let (user, database, password) = (value("POSTGRES_USER")?, value("POSTGRES_DB")?, value("POSTGRES_PASSWORD")?);
+            let local = docker.session().forward_local("127.0.0.1", port).map_err(|e| at(e.to_string()))?;
+            Ok(format!("postgres://{user}:{password}@127.0.0.1:{local}/{database}?sslmode=disable"))
+        })?;
+        self.databases.lock().expect("databases lock").insert(key, url.clone());
+        Ok(url)
     }
 
     /// Runs `f` with the target's Docker host.

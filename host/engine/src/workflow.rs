@@ -136,7 +136,14 @@ impl Workflow {
         let dns = raw.dns.map(|d| d.zones).unwrap_or_default();
         let dns = dns.into_iter().map(|(zone, raw)| crate::dns::ZoneConfig::parse(&zone, raw)).collect::<Result<_, _>>().map_err(&invalid)?;
         let (data, volumes) = raw.data.map(|d| d.parse()).transpose().map_err(&invalid)?.unwrap_or_default();
-        let vm_targets = raw.targets.map(|t| t.parse()).transpose().map_err(&invalid)?.unwrap_or_default();
+        let vm_targets: Vec<crate::vm::VmTargetConfig> = raw.targets.map(|t| t.parse()).transpose().map_err(&invalid)?.unwrap_or_default();
+        for db in &data {
+            if let crate::data::DatabaseTarget::Vm { target, .. } = &db.target
+                && !vm_targets.iter().any(|t| &t.name == target)
+            {
+                return Err(invalid(format!("[data.postgres.{}] target_vm: no [targets.vm.{target}] is configured", db.name)));
+            }
+        }
         Ok(Workflow { file: Some(path.to_path_buf()), steps, dns, data, volumes, vm_targets })
     }
 }

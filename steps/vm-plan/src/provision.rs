@@ -143,10 +143,13 @@ fn postgres_note(app: &VmApp, observed: &Observed, provided: &[String], postgres
         return None;
     }
     Some(match postgres {
-        Some(pg) => format!(
-            "DATABASE_URL was a secret (Fly Postgres): {} runs {} as database {} on this host, reachable by the app as {}:5432 and from the host on 127.0.0.1:{}; its password stays in {}. Move the data in before the first deploy (pg_dump from Fly, pg_restore into it)",
-            observed.target.name, pg.image, pg.name, pg.container, pg.host_port, pg.password_file
-        ),
+        Some(pg) => {
+            let target = &observed.target.name;
+            format!(
+                "DATABASE_URL was a secret (Fly Postgres): {target} runs {} as database {} on this host, reachable by the app as {}:5432 and from the host on 127.0.0.1:{}; its password stays in {}. Move the data in before the first deploy: copy-data with `target_vm = \"{target}\"` under [data.postgres.<name>]",
+                pg.image, pg.name, pg.container, pg.host_port, pg.password_file
+            )
+        }
         None if provided.iter().any(|s| s == DATABASE_URL) => "DATABASE_URL is given (FERRY_SECRET_DATABASE_URL): the app keeps that database; no Postgres runs on the host".into(),
         None => format!("[targets.vm.{}] says postgres = false: DATABASE_URL stays a placeholder until FERRY_SECRET_DATABASE_URL gives it", observed.target.name),
     })

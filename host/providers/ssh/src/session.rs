@@ -102,6 +102,26 @@ impl Session {
         words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
     }
 
+    /// Forwards a port on this machine's loopback to `remote_host:port` as
+    /// the server sees it (a database bound to the server's own 127.0.0.1)
+    /// through the master, for as long as the session lives; returns the
+    /// local port. Nothing listens beyond loopback here.
+    pub fn forward_local(&self, remote_host: &str, remote_port: u16) -> Result<u16, SshError> {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| self.io("choosing a local port", e))?;
+        let spec = format!("127.0.0.1:{}:{remote_host}:{remote_port}", free.port());
+        let out = Command::new("ssh")
+            .args(self.base_args())
+            .args(["-O", "forward", "-L", &spec, "--", &self.destination()])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.io("asking the master for a forward", e))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(SshError::Command { host: self.label.clone(), command: format!("forward -L {spec}"), status: out.status.code().unwrap_or(-1), stderr_tail: stderr_tail(&stderr) });
+        }
+        Ok(free.port())
+    }
+
     /// Arguments for a client that rides on the master.
     pub(crate) fn client_args(&self) -> Vec<String> {
         let mut args = self.base_args();

@@ -106,6 +106,13 @@ impl DockerHost<'_> {
         Ok((out.status == 0).then(|| out.stdout.split_whitespace().next().map(str::to_string)).flatten())
     }
 
+    /// The host port `container_port/tcp` is published on, if it is.
+    pub fn published_port(&self, name: &str, container_port: u16) -> Result<Option<u16>, VmError> {
+        let out = self.session.exec(&self.docker_command(&["port", name, &format!("{container_port}/tcp")]))?;
+        // `127.0.0.1:5433`, one line per binding.
+        Ok(out.stdout.lines().find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.trim().parse().ok())).filter(|_| out.status == 0))
+    }
+
     /// Starts an existing container.
     pub fn start(&self, name: &str) -> Result<(), VmError> {
         self.docker_run(&["start", name]).map(drop)

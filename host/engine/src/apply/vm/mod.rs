@@ -10,6 +10,7 @@ mod lock;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -29,13 +30,13 @@ const HEALTH_POLL: Duration = Duration::from_millis(250);
 /// The VM side of the executor.
 #[derive(Debug)]
 pub struct VmOps {
-    targets: VmTargets,
+    targets: Arc<VmTargets>,
     owner: Owner,
     checkout: PathBuf,
 }
 
 impl VmOps {
-    pub fn new(targets: VmTargets, owner: Owner, checkout: PathBuf) -> Self {
+    pub fn new(targets: Arc<VmTargets>, owner: Owner, checkout: PathBuf) -> Self {
         VmOps { targets, owner, checkout }
     }
 
