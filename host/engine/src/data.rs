@@ -106,10 +106,11 @@ impl RawDatabase {
     fn target(&self, name: &str) -> Result<DatabaseTarget, String> {
         match (&self.target_env, &self.target_vm) {
             (Some(var), None) => Ok(DatabaseTarget::Env(var.clone())),
-            (None, Some(vm)) => Ok(match vm.split_once('/') {
-                Some((target, app)) => DatabaseTarget::Vm { target: target.into(), app: Some(app.into()) },
-                None => DatabaseTarget::Vm { target: vm.clone(), app: None },
-            }),
+            (None, Some(vm)) => match vm.split_once('/') {
+                Some((target, app)) if !target.is_empty() && !app.is_empty() => Ok(DatabaseTarget::Vm { target: target.into(), app: Some(app.into()) }),
+                Some(_) => Err(format!("[data.postgres.{name}] target_vm `{vm}`: a VM target, or `<target>/<app>`")),
+                None => Ok(DatabaseTarget::Vm { target: vm.clone(), app: None }),
+            },
             _ => Err(format!(
                 "[data.postgres.{name}]: give target_env (the variable with the target's connection string) or target_vm (the Postgres provision runs on a VM target), one of them"
             )),
@@ -305,6 +306,8 @@ mod tests {
         assert_eq!(database("target_env = \"T\"").unwrap().target, DatabaseTarget::Env("T".into()));
         assert_eq!(database("target_vm = \"prod\"").unwrap().target, DatabaseTarget::Vm { target: "prod".into(), app: None });
         assert_eq!(database("target_vm = \"prod/shop\"").unwrap().target, DatabaseTarget::Vm { target: "prod".into(), app: Some("shop".into()) });
+        let half = database("target_vm = \"prod/\"").unwrap_err();
+        assert!(half.contains("target_vm `prod/`: a VM target, or `<target>/<app>`"), "{half}");
         for both_or_neither in ["target_env = \"T\"\ntarget_vm = \"prod\"", ""] {
             let err = database(both_or_neither).unwrap_err();
             assert!(err.contains("[data.postgres.main]: give target_env") && err.contains("or target_vm"), "{err}");

@@ -174,19 +174,7 @@ impl VmTargets {
         }
         let url = self.with_docker(target, |docker, config| {
             let at = |m: String| format!("VM target {target}: {m}");
-            let found = docker.containers(POSTGRES_ROLE).map_err(|e| at(e.to_string()))?;
-            let ours: Vec<_> = found.iter().filter(|c| app.is_none_or(|a| c.labels.get("ferry.app").is_some_and(|l| l == a))).collect();
-            let db = match ours.as_slice() {
-                [one] => *one,
-                [] => return Err(at(format!("no Postgres of {} runs there: provision it first (ferry deploy --target vm --provision)", app.unwrap_or("any app")))),
-                many => {
-                    let names: Vec<&str> = many.iter().map(|c| c.name.as_str()).collect();
-                    return Err(at(format!("several apps' Postgres run there ({}): name one as `target_vm = \"{target}/<app>\"`", names.join(", "))));
-                }
-            };
-            if db.state != "running" {
-                return Err(at(format!("{} is {}: provision again to start it", db.name, db.state)));
-            }
+            let db = host_postgres(docker, app).map_err(at)?;
             let app = db.labels.get("ferry.app").cloned().unwrap_or_default();
             let port = docker.published_port(&db.name, POSTGRES_PORT).map_err(|e| at(e.to_string()))?.ok_or_else(|| at(format!("{} publishes no port", db.name)))?;
             let env_file = format!("{}/{app}/postgres/env", config.root);
@@ -208,6 +196,25 @@ impl VmTargets {
         let session = self.session(target)?;
         f(&DockerHost::new(&session, &config.docker), config)
     }
+}
+
+/// The one running Postgres container provision made for `app` (or for
+/// any app, when there is only one) on the host.
+fn host_postgres(docker: &DockerHost<'_>, app: Option<&str>) -> Result<ferry_vm::ContainerInfo, String> {
+    let found = docker.containers(POSTGRES_ROLE).map_err(|e| e.to_string())?;
+    let mut ours: Vec<_> = found.into_iter().filter(|c| app.is_none_or(|a| c.labels.get("ferry.app").is_some_and(|l| l == a))).collect();
+    let db = match ours.len() {
+        1 => ours.remove(0),
+        0 => return Err(format!("no Postgres of {} runs there: provision it first (ferry deploy --target vm --provision)", app.unwrap_or("any app"))),
+        _ => {
+            let names: Vec<&str> = ours.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!("several apps' Postgres run there ({}): name one as `target_vm = \"<target>/<app>\"`", names.join(", ")));
+        }
+    };
+    if db.state != "running" {
+        return Err(format!("{} is {}: provision again to start it", db.name, db.state));
+    }
+    Ok(db)
 }
 
 impl VmReader for VmTargets {

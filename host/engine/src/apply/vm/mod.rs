@@ -117,9 +117,9 @@ impl VmOps {
                     }
                 }
             });
-            let out = work();
-            drop(stop);
-            out
+            // Dropped when the work returns or panics: the renewer stops either way.
+            let _stop = stop;
+            work()
         })
     }
 
