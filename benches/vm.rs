@@ -95,7 +95,9 @@ impl World {
     }
 
     fn ferry(&self, args: &[&str]) {
-        let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/ferry"))
+        // FERRY_BENCH_BIN compares another build (e.g. an older commit's) in the same world.
+        let bin = std::env::var_os("FERRY_BENCH_BIN").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/ferry"), Into::into);
+        let out = Command::new(bin)
             .args(["deploy", "--target", "vm"])
             .args(args)
             .arg("--dir")
