@@ -98,7 +98,7 @@ Examples:
   ferry deploy --strategy bluegreen --wait-timeout 10m
   ferry deploy --process-groups web --max-unavailable 2
   ferry deploy --plan-only --format md > plan.md
-  ferry deploy --target vm --provision        once per host: Docker, nginx, directories, env file, network
+  ferry deploy --target vm --provision        once per host: Docker, nginx, env, network, Postgres
   ferry deploy --target vm                    build on the host, start beside the serving release, switch nginx
   ferry deploy --target vm --image app:$SHA --load   ship CI's image without a registry
   ferry deploy --target vm --rollback         back to the previous release (its container, or its image)
@@ -286,7 +286,7 @@ pub struct DeployArgs {
     /// vm: which [targets.vm.<name>] [default: the only one].
     #[arg(long, value_name = "NAME")]
     pub vm: Option<String>,
-    /// vm: prepare the host instead of deploying (Docker and nginx if missing, directories, env file, network).
+    /// vm: prepare the host instead of deploying (Docker and nginx if missing, directories, env file, network; a Postgres container on 127.0.0.1 when DATABASE_URL is a Fly secret without FERRY_SECRET_DATABASE_URL).
     #[arg(long)]
     pub provision: bool,
     /// vm: start the release before the serving one again and switch nginx back to it.
