@@ -7,14 +7,6 @@ use ferry_step_sdk::host::fly::{IpInfo, VolumeInfo};
 use ferry_step_sdk::types::{Action, AppSpec, Operation, StepError, Undo};
 use serde_json::{Value, json};
 
-struct Files(Vec<(&'static str, String)>);
-
-impl ferry_inventory::Files for Files {
-    fn read(&self, path: &str) -> Result<Option<String>, String> {
-        Ok(self.0.iter().find(|(p, _)| *p == path).map(|(_, t)| t.clone()))
-    }
-}
-
 const WEB_AND_WORKER: &str = r#"
 app = "shop"
 primary_region = "ams"
@@ -33,7 +25,7 @@ primary_region = "ams"
 "#;
 
 fn app(toml: &str) -> AppSpec {
-    ferry_inventory::inventory(&Files(vec![("fly.toml", toml.to_string())]), None).expect("fly.toml parses")
+    ferry_inventory::inventory(&ferry_inventory::MemoryFiles::fly_toml(toml), None).expect("fly.toml parses")
 }
 
 fn options(strategy: Strategy) -> Options {

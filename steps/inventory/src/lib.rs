@@ -68,6 +68,24 @@ pub trait Files {
     fn read(&self, path: &str) -> Result<Option<String>, String>;
 }
 
+/// Files held in memory by path, for callers without a checkout (tests,
+/// tools): a path not listed does not exist.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryFiles(pub Vec<(String, String)>);
+
+impl MemoryFiles {
+    /// A checkout holding only `fly.toml`.
+    pub fn fly_toml(text: impl Into<String>) -> Self {
+        MemoryFiles(vec![("fly.toml".into(), text.into())])
+    }
+}
+
+impl Files for MemoryFiles {
+    fn read(&self, path: &str) -> Result<Option<String>, String> {
+        Ok(self.0.iter().find(|(p, _)| p == path).map(|(_, text)| text.clone()))
+    }
+}
+
 /// Builds the inventory of the checkout. `config` names the Fly config file;
 /// without it the usual names are tried, then a Heroku Procfile/app.json.
 pub fn inventory(files: &dyn Files, config: Option<&str>) -> Result<AppSpec, StepError> {

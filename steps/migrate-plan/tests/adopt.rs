@@ -90,19 +90,11 @@ fn platform_release_and_console_machines_are_left_alone() {
     assert!(p.message.contains("machine m4 is not a deployable machine"), "{}", p.message);
 }
 
-struct Files(String);
-
-impl ferry_inventory::Files for Files {
-    fn read(&self, path: &str) -> Result<Option<String>, String> {
-        Ok((path == "fly.toml").then(|| self.0.clone()))
-    }
-}
-
 #[test]
 fn the_saved_fly_toml_parses_back_to_the_machine_it_came_from() {
     let env = json!({"MODE": "prod", "WEIRD KEY": "a \"quoted\"\nvalue"});
     let toml = config_save::fly_toml("shop", "m1", "ams", &config(IMAGE, env, "vol_1").to_string()).unwrap();
-    let app = ferry_inventory::inventory(&Files(toml.clone()), None).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
+    let app = ferry_inventory::inventory(&ferry_inventory::MemoryFiles::fly_toml(toml.clone()), None).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
     assert_eq!(app.app.as_deref(), Some("shop"));
     assert_eq!(app.primary_region.as_deref(), Some("ams"));
     assert_eq!(app.build.image.as_deref(), Some(IMAGE));

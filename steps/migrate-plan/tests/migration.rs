@@ -6,14 +6,6 @@ use ferry_step_sdk::host::fly::{CertificateInfo, IpInfo, MachineInfo, VolumeInfo
 use ferry_step_sdk::types::{AppSpec, DnsRrset, Finding, Operation, Severity, Undo};
 use serde_json::{Value, json};
 
-struct Files(String);
-
-impl ferry_inventory::Files for Files {
-    fn read(&self, path: &str) -> Result<Option<String>, String> {
-        Ok((path == "fly.toml").then(|| self.0.clone()))
-    }
-}
-
 /// Two groups: web serves HTTP, worker mounts a volume and serves nothing.
 const SHOP: &str = r#"
 app = "shop"
@@ -37,7 +29,7 @@ primary_region = "ams"
 const IMAGE: &str = "registry.fly.io/shop:deployment-01";
 
 fn app(toml: &str) -> AppSpec {
-    ferry_inventory::inventory(&Files(toml.to_string()), None).unwrap_or_else(|e| panic!("{e:?}"))
+    ferry_inventory::inventory(&ferry_inventory::MemoryFiles::fly_toml(toml), None).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 fn machine(id: &str, group: &str, image: &str) -> MachineInfo {

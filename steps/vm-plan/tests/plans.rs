@@ -2,6 +2,7 @@
 //! nginx with a health check, a worker with a volume, a release command),
 //! on host states shaped like the `vm` import's answers.
 
+use ferry_inventory::MemoryFiles;
 use ferry_step_sdk::host::vm::{ContainerState, HostFacts, VmTargetInfo};
 use ferry_step_sdk::types::{AppSpec, Operation, StepError, VmImageSource};
 use ferry_vm_plan::app::VmApp;
@@ -10,14 +11,6 @@ use ferry_vm_plan::observed::{Observed, ReleaseRecord};
 use ferry_vm_plan::provision;
 
 const PG_IMAGE: &str = "postgres:16";
-
-struct Files(&'static str);
-
-impl ferry_inventory::Files for Files {
-    fn read(&self, path: &str) -> Result<Option<String>, String> {
-        Ok((path == "fly.toml").then(|| self.0.to_string()))
-    }
-}
 
 const SHOP: &str = r#"
 app = "shop"
@@ -41,7 +34,7 @@ kill_timeout = "7s"
 "#;
 
 fn spec() -> AppSpec {
-    let mut spec = ferry_inventory::inventory(&Files(SHOP), None).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut spec = ferry_inventory::inventory(&MemoryFiles::fly_toml(SHOP), None).unwrap_or_else(|e| panic!("{e:?}"));
     spec.secrets = vec!["SESSION_KEY".into(), "DATABASE_URL".into()];
     spec
 }
