@@ -26,16 +26,17 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
 /// `--target vm`: provision the host, or deploy (or roll back) a release on
 /// it, with the same plan, apply and journal as every other target.
 fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
-    let mut params = vec![("rollback", args.rollback.to_string()), ("load", args.load.to_string()), ("provided-secrets", provided_secrets().join(","))];
-    let optional = [
-        ("target", &args.vm),
-        ("image", &args.image),
-        ("hostnames", &args.hostnames),
-        ("wait-timeout", &args.wait_timeout),
-        ("tls-certificate", &args.tls_certificate),
-        ("tls-key", &args.tls_key),
-    ];
-    params.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    let params = step_params(
+        vec![("rollback", args.rollback.to_string()), ("load", args.load.to_string()), ("provided-secrets", provided_secrets().join(","))],
+        [
+            ("target", &args.vm),
+            ("image", &args.image),
+            ("hostnames", &args.hostnames),
+            ("wait-timeout", &args.wait_timeout),
+            ("tls-certificate", &args.tls_certificate),
+            ("tls-key", &args.tls_key),
+        ],
+    );
     let phase = if args.provision { "provision" } else { "deploy" };
     let Some((_, report)) = plan_and_apply(global, args, "vm-deploy", phase, &params)? else { return Ok(crate::exit::OK) };
     super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
@@ -70,23 +71,26 @@ fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, p
 
 /// `fly deploy`'s flags, as the deploy step's parameters.
 fn params(args: &DeployArgs) -> Vec<(&'static str, String)> {
-    let mut params = vec![
-        ("detach", args.detach.to_string()),
-        ("skip-release-command", args.skip_release_command.to_string()),
-        ("ha", args.ha.to_string()),
-    ];
-    let optional = [
-        ("app", &args.app),
-        ("image", &args.image),
-        ("strategy", &args.strategy),
-        ("max-unavailable", &args.max_unavailable),
-        ("wait-timeout", &args.wait_timeout),
-        ("release-command-timeout", &args.release_command_timeout),
-        ("process-groups", &args.process_groups),
-        ("bluegreen-drain", &args.bluegreen_drain),
-    ];
-    params.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
-    params
+    step_params(
+        vec![("detach", args.detach.to_string()), ("skip-release-command", args.skip_release_command.to_string()), ("ha", args.ha.to_string())],
+        [
+            ("app", &args.app),
+            ("image", &args.image),
+            ("strategy", &args.strategy),
+            ("max-unavailable", &args.max_unavailable),
+            ("wait-timeout", &args.wait_timeout),
+            ("release-command-timeout", &args.release_command_timeout),
+            ("process-groups", &args.process_groups),
+            ("bluegreen-drain", &args.bluegreen_drain),
+        ],
+    )
+}
+
+/// A step's parameters: those always given, then the optional flags the
+/// command line set.
+fn step_params<const N: usize>(mut always: Vec<(&'static str, String)>, optional: [(&'static str, &Option<String>); N]) -> Vec<(&'static str, String)> {
+    always.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    always
 }
 
 /// The plan, on stderr, before anything changes.

@@ -166,22 +166,18 @@ impl VmTargets {
     /// provision runs on `target` for `app` (the only one there when `app`
     /// is `None`): a forward through the target's SSH session to the port
     /// it publishes on the host's loopback, with the role, database and
-    /// password from its env file on the host. Opened once per run.
+    /// password the container runs with. Opened once per run.
     pub fn postgres_url(&self, target: &str, app: Option<&str>) -> Result<String, String> {
         let key = format!("{target}/{}", app.unwrap_or(""));
         if let Some(url) = self.databases.lock().expect("databases lock").get(&key) {
             return Ok(url.clone());
         }
-        let url = self.with_docker(target, |docker, config| {
+        let url = self.with_docker(target, |docker, _| {
             let at = |m: String| format!("VM target {target}: {m}");
             let db = host_postgres(docker, app).map_err(at)?;
-            let app = db.labels.get("ferry.app").cloned().unwrap_or_default();
             let port = docker.published_port(&db.name, POSTGRES_PORT).map_err(|e| at(e.to_string()))?.ok_or_else(|| at(format!("{} publishes no port", db.name)))?;
-            let env_file = format!("{}/{app}/postgres/env", config.root);
-            let env = docker.session().run(&format!("cat {}", ferry_ssh::shell_quote(&env_file))).map_err(|e| at(e.to_string()))?;
-            let value = |key: &str| {
-                env.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(str::to_string)).ok_or_else(|| at(format!("{env_file} has no {key}")))
-            };
+            let env = docker.environment(&db.name).map_err(|e| at(e.to_string()))?;
+            let value = |key: &str| env.get(key).cloned().ok_or_else(|| at(format!("{} runs without {key}", db.name)));
             let (user, database, password) = (value("POSTGRES_USER")?, value("POSTGRES_DB")?, value("POSTGRES_PASSWORD")?);
             let local = docker.session().forward_local("127.0.0.1", port).map_err(|e| at(e.to_string()))?;
             Ok(format!("postgres://{user}:{password}@127.0.0.1:{local}/{database}?sslmode=disable"))

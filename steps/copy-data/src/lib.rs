@@ -9,6 +9,7 @@ use ferry_copy_data::{Database, Observed, Options, Volume};
 use ferry_step_sdk::host::data::{self, DataError, Side};
 use ferry_step_sdk::host::fly;
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
+use ferry_step_sdk::params::precondition;
 use ferry_step_sdk::types::{Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -83,8 +84,5 @@ fn data_error(name: &str, side: &str, e: DataError) -> StepError {
     }
 }
 
-fn precondition(message: String) -> StepError {
-    StepError::PreconditionFailed(Problem { message, location: None })
-}
 
 export_step!(CopyData);

@@ -9,6 +9,7 @@ use ferry_fly_deploy::options::PARAMS;
 use ferry_fly_deploy::{Machine, Observed, Options};
 use ferry_step_sdk::host::fly::{self, QueryError};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
+use ferry_step_sdk::params::precondition;
 use ferry_step_sdk::types::{Platform, Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -25,7 +26,7 @@ impl Step for Deploy {
     }
 
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
-        let app = request.app.ok_or_else(|| precondition("deploy needs the app-spec: run parse-config before it in the workflow".into()))?;
+        let app = request.app.ok_or_else(|| precondition("deploy needs the app-spec: run parse-config before it in the workflow"))?;
         if app.platform != Platform::Fly {
             return Err(StepError::Unsupported(Problem {
                 message: format!("{} describes a Heroku app: deploy it to Fly after `ferry migrate` writes its fly.toml", app.source),
@@ -60,8 +61,5 @@ fn observe(app: &str) -> Result<Observed, StepError> {
     })
 }
 
-fn precondition(message: String) -> StepError {
-    StepError::PreconditionFailed(Problem { message, location: None })
-}
 
 export_step!(Deploy);

@@ -14,6 +14,7 @@ pub mod options;
 mod changes;
 mod rollout;
 
+pub(crate) use ferry_step_sdk::params::precondition;
 use ferry_step_sdk::types::{Action, AppSpec, Finding, Problem, Severity, StepError};
 use sha2::{Digest, Sha256};
 
@@ -87,6 +88,3 @@ pub(crate) fn invalid(app: &AppSpec, message: &str) -> StepError {
     StepError::InvalidInput(Problem { message: message.to_string(), location })
 }
 
-pub(crate) fn precondition(message: String) -> StepError {
-    StepError::PreconditionFailed(Problem { message, location: None })
-}

@@ -212,7 +212,7 @@ fn canary(name: &str, app: &AppSpec, updates: &[Update], release: &Release, wait
 fn bluegreen(name: &str, updates: &[Update], options: &Options, release: &Release, wait: FlyWait, out: &mut Vec<Action>) -> Result<(), ferry_step_sdk::types::StepError> {
     if updates.iter().any(|u| u.config.get("mounts").is_some()) {
         return Err(precondition(
-            "the bluegreen strategy cannot replace machines that mount volumes (each green would need its own copy of the data): use rolling".into(),
+            "the bluegreen strategy cannot replace machines that mount volumes (each green would need its own copy of the data): use rolling",
         ));
     }
     let has_checks = |c: &Value| {
@@ -221,7 +221,7 @@ fn bluegreen(name: &str, updates: &[Update], options: &Options, release: &Releas
     };
     if !updates.iter().any(|u| has_checks(&u.config)) {
         return Err(precondition(
-            "the bluegreen strategy needs at least one health check to know when greens are ready: add [[http_service.checks]] or [checks] to fly.toml".into(),
+            "the bluegreen strategy needs at least one health check to know when greens are ready: add [[http_service.checks]] or [checks] to fly.toml",
         ));
     }
     let images = unique(updates.iter().map(|u| u.machine.image.as_str()));

@@ -7,7 +7,7 @@
 
 use ferry_migrate::migration::{App, Observed, Options, Read, Zone, options::PARAMS, phases, preflight};
 use ferry_step_sdk::host::{dns, fly};
-use ferry_step_sdk::params::finding;
+use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{AppSpec, Problem, Severity, StepError};
 use ferry_step_sdk::{Step, export_step, info};
@@ -25,7 +25,7 @@ impl Step for Migrate {
     }
 
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
-        let app = request.app.clone().ok_or_else(|| precondition("migrate needs the app-spec: run parse-config before it".into()))?;
+        let app = request.app.clone().ok_or_else(|| precondition("migrate needs the app-spec: run parse-config before it"))?;
         let mut options = Options::from_params(Some(&app), &request.params)?;
         let source = read(&options.from)?;
         if options.region.is_none() {
@@ -129,8 +129,5 @@ fn dns_error(zone: &str, e: dns::DnsError) -> StepError {
     }
 }
 
-fn precondition(message: String) -> StepError {
-    StepError::PreconditionFailed(Problem { message, location: None })
-}
 
 export_step!(Migrate);

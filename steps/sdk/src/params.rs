@@ -77,6 +77,12 @@ pub fn invalid(message: impl Into<String>) -> StepError {
     StepError::InvalidInput(Problem { message: message.into(), location: None })
 }
 
+/// The error for a state of the world the step cannot plan from (nothing
+/// to roll back to, a missing app-spec…): not the user's typing.
+pub fn precondition(message: impl Into<String>) -> StepError {
+    StepError::PreconditionFailed(Problem { message: message.into(), location: None })
+}
+
 /// A finding without a location.
 pub fn finding(code: &str, severity: Severity, message: impl Into<String>) -> Finding {
     Finding { code: code.into(), severity, message: message.into(), location: None }

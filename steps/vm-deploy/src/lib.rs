@@ -4,7 +4,7 @@
 //! plan under the host lock and journals every action.
 
 use ferry_step_sdk::host::vm;
-use ferry_step_sdk::params::{Params, Spec, finding, invalid};
+use ferry_step_sdk::params::{Params, Spec, finding, invalid, precondition};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{Problem, Severity, StepError};
 use ferry_step_sdk::units::go_duration_ms;
@@ -42,7 +42,7 @@ impl Step for VmDeploy {
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
         let p = Params(&request.params);
         p.only("vm-deploy", PARAMS)?;
-        let spec = request.app.clone().ok_or_else(|| precondition("vm-deploy needs the app-spec: run parse-config before it".into()))?;
+        let spec = request.app.clone().ok_or_else(|| precondition("vm-deploy needs the app-spec: run parse-config before it"))?;
         if !matches!(request.phase.as_str(), "provision" | "deploy") {
             let note = finding("other-phase", Severity::Info, format!("vm-deploy plans the provision and deploy phases; nothing to do in `{}`", request.phase));
             return Ok(StepPlan { app: request.app, actions: Vec::new(), findings: vec![note] });
@@ -88,7 +88,7 @@ fn target(name: Option<&str>) -> Result<vm::VmTargetInfo, StepError> {
     match name {
         Some(name) => targets.into_iter().find(|t| t.name == name).ok_or_else(|| precondition(format!("VM target {name} is not configured: add [targets.vm.{name}] to ferry.toml"))),
         None if targets.len() == 1 => Ok(targets.into_iter().next().expect("one target")),
-        None if targets.is_empty() => Err(precondition("no VM target is configured: add [targets.vm.<name>] to ferry.toml (host, ssh_key_env, known_hosts_env)".into())),
+        None if targets.is_empty() => Err(precondition("no VM target is configured: add [targets.vm.<name>] to ferry.toml (host, ssh_key_env, known_hosts_env)")),
         None => {
             let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
             Err(invalid(format!("several VM targets are configured ({}): choose one with `target`", names.join(", "))))
@@ -105,8 +105,5 @@ fn observe(target: vm::VmTargetInfo, app: &str) -> Result<Observed, StepError> {
     Ok(Observed { target, facts, containers, releases })
 }
 
-fn precondition(message: String) -> StepError {
-    StepError::PreconditionFailed(Problem { message, location: None })
-}
 
 export_step!(VmDeploy);

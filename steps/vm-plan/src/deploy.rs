@@ -7,7 +7,7 @@
 //! killed run stops renewing it.
 
 use ferry_step_sdk::host::vm::VmTargetInfo;
-use ferry_step_sdk::params::finding;
+use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{
     Action, Operation, Risk, Severity, StepError, Undo, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmPort,
 };
@@ -78,7 +78,6 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
 
 /// The release before the serving one, started again and switched to.
 pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<Planned, StepError> {
-    let precondition = |message: String| StepError::PreconditionFailed(ferry_step_sdk::types::Problem { message, location: None });
     let serving = observed.serving().ok_or_else(|| precondition(format!("no release of {} runs on {}: there is nothing to roll back from", app.name, observed.target.name)))?;
     let previous = observed
         .releases

@@ -106,6 +106,12 @@ impl DockerHost<'_> {
         Ok((out.status == 0).then(|| out.stdout.split_whitespace().next().map(str::to_string)).flatten())
     }
 
+    /// The environment the container runs with (its image's, then its own).
+    pub fn environment(&self, name: &str) -> Result<BTreeMap<String, String>, VmError> {
+        let out = self.docker_run(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name])?;
+        Ok(out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
     /// The host port `container_port/tcp` is published on, if it is.
     pub fn published_port(&self, name: &str, container_port: u16) -> Result<Option<u16>, VmError> {
         let out = self.session.exec(&self.docker_command(&["port", name, &format!("{container_port}/tcp")]))?;

@@ -304,9 +304,13 @@ fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, String> {
     host.session().run(script).map_err(|e| e.to_string())
 }
 
+/// The directory holding `path` on the host, quoted for a shell.
+fn quoted_parent(path: &str) -> String {
+    shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"))
+}
+
 fn upload(host: &DockerHost<'_>, path: &str, bytes: &[u8], mode: u32) -> Result<(), String> {
-    let dir = shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"));
-    sh(host, &format!("mkdir -p {dir}"))?;
+    sh(host, &format!("mkdir -p {}", quoted_parent(path)))?;
     host.session().upload_bytes(bytes, path, mode).map_err(|e| e.to_string())
 }
 
@@ -349,8 +353,7 @@ fn sha256(bytes: &[u8]) -> String {
 /// Makes the secret on the host from its own /dev/urandom, unless the file
 /// exists; the value never crosses the network.
 fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
-    let p = shell_quote(path);
-    let dir = shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"));
+    let (p, dir) = (shell_quote(path), quoted_parent(path));
     sh(host, &format!("[ -e {p} ] || (umask 077 && mkdir -p {dir} && od -An -N24 -tx1 /dev/urandom | tr -d ' \\n' > {p}.tmp && mv {p}.tmp {p})")).map(drop)
 }
 
