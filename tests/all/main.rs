@@ -13,6 +13,7 @@ mod cutover;
 mod data;
 mod deploy;
 mod github;
+mod hostile;
 mod inventory;
 mod migrate;
 mod parse_config;
