@@ -204,7 +204,7 @@ pub struct MigratePhaseArgs {
     #[arg(long)]
     pub apply: bool,
     /// With --apply: apply only if the plan still has this hash (the reviewed one).
-    #[arg(long, value_name = "HASH", requires = "apply")]
+    #[arg(long, value_name = "HASH", requires = "apply", value_parser = plan_hash)]
     pub plan_hash: Option<String>,
     /// With --apply: pass the plan's approval gates (decommission has one).
     #[arg(long, requires = "apply")]
@@ -271,8 +271,8 @@ pub struct DeployArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub plan_only: bool,
-    /// Apply only if the plan still has this hash (the reviewed one).
-    #[arg(long, value_name = "HASH")]
+    /// Apply only if the plan still has this hash (the reviewed one: 12 or more hex digits).
+    #[arg(long, value_name = "HASH", value_parser = plan_hash)]
     pub plan_hash: Option<String>,
     /// Leave a failed deploy as it is instead of restoring the machines it changed.
     #[arg(long)]
@@ -324,6 +324,15 @@ pub struct CiArgs {
     /// `sticky` updates ferry's comment in place; `new` posts a new one each time.
     #[arg(long, value_enum, default_value_t = CommentModeArg::Sticky, env = "FERRY_COMMENT_MODE")]
     pub comment_mode: CommentModeArg,
+    /// A `/ferry apply` (or approve) needs an approving review of the pull request's head commit by
+    /// someone other than its author, as Atlantis's `approved` requirement.
+    #[arg(long)]
+    pub require_approval: bool,
+    /// A push or dispatch may apply a plan nobody reviewed on a pull request. Without it, a push
+    /// applies only the plan ferry posted on the merged pull request, and a dispatch only the
+    /// `plan-hash` it names.
+    #[arg(long)]
+    pub allow_unreviewed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -350,7 +359,7 @@ pub struct ApplyArgs {
     #[arg(long, default_value = "deploy")]
     pub phase: String,
     /// The hash of the reviewed plan (12 or more hex digits); a different plan is refused.
-    #[arg(long, value_name = "HASH")]
+    #[arg(long, value_name = "HASH", value_parser = plan_hash)]
     pub plan_hash: Option<String>,
     /// Leave a failed phase as it is instead of undoing its completed actions.
     #[arg(long)]
@@ -411,6 +420,11 @@ pub struct Checkout {
     /// The Fly config file, relative to DIR [default: fly.toml, fly.json or fly.yaml].
     #[arg(short = 'c', long, value_name = "FILE")]
     pub config: Option<String>,
+    /// The ferry.toml that decides where credentials may go: its [dns], [data] and [targets]
+    /// must equal the workflow's, or ferry plans without reading any credential and says why
+    /// [default: the workflow itself; `ferry ci` uses the default branch's].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_workflow: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -457,4 +471,10 @@ pub enum PlanFormat {
 pub enum ListFormat {
     Json,
     Text,
+}
+
+/// `--plan-hash`: at least 12 hex digits, never empty (an unset variable in
+/// a script must not mean "whatever the plan is now").
+fn plan_hash(text: &str) -> Result<String, String> {
+    ferry_engine::apply::reviewed_hash(text).map_err(|e| e.to_string())
 }

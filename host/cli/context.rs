@@ -35,6 +35,9 @@ pub struct Session {
     pub host: HostContext,
     pub workflow: Workflow,
     pub steps: Vec<ResolvedStep>,
+    /// What the host says about the plan before any step runs (credentials
+    /// it withheld).
+    findings: Vec<ferry_model::Finding>,
 }
 
 impl Session {
@@ -68,7 +71,17 @@ impl Session {
         Self::with_workflow(global, checkout, workflow)
     }
 
+    /// Plans `phase`: every step's actions, the host's findings, and the
+    /// digest of the settings it was planned under.
+    pub fn plan(&self, phase: &str) -> anyhow::Result<ferry_model::Plan> {
+        let mut plan = ferry_engine::plan(&self.runtime, &self.host, &self.steps, phase, &run_id())?;
+        plan.workflow = self.workflow.digest();
+        plan.host_findings = self.findings.clone();
+        Ok(plan)
+    }
+
     fn with_workflow(global: &Global, checkout: &Checkout, workflow: Workflow) -> anyhow::Result<Self> {
+        let findings = withhold_unless_trusted(checkout, &workflow)?;
         let dir = &checkout.dir;
         anyhow::ensure!(dir.is_dir(), "{} is not a directory (--dir names the app's checkout)", dir.display());
         let runtime = Runtime::new(RuntimeConfig { cache_dir: cache_dir(global) })?;
@@ -88,19 +101,34 @@ impl Session {
             host.vm = vm;
         }
         let steps = ferry_engine::resolve(&runtime, &host, &workflow)?;
-        Ok(Session { runtime, host, workflow, steps })
+        Ok(Session { runtime, host, workflow, steps, findings })
     }
+}
+
+/// Compares the workflow's credential bindings with the trusted workflow's
+/// (`--trusted-workflow`): when they differ, no credential is read for the
+/// rest of the process, and the plan says so.
+fn withhold_unless_trusted(checkout: &Checkout, workflow: &Workflow) -> anyhow::Result<Vec<ferry_model::Finding>> {
+    let Some(path) = &checkout.trusted_workflow else { return Ok(Vec::new()) };
+    let trusted = if path.is_file() { Workflow::load(path)? } else { Workflow::default_workflow() };
+    let changes = workflow.binding_changes(&trusted);
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reason = format!(
+        "this ferry.toml changes where credentials go ({}) from the trusted one on the default branch, so ferry reads no credential \
+         for this plan; once the change is merged, ferry uses them as the default branch says",
+        changes.join(", ")
+    );
+    tracing::warn!("{reason}");
+    ferry_secrets::withhold(reason.clone());
+    Ok(vec![ferry_model::Finding { code: "credentials-withheld".into(), severity: ferry_model::Severity::Warning, message: reason, location: None }])
 }
 
 /// Names of the secrets ferry has a value for (`FERRY_SECRET_<NAME>`): a
 /// step learns which names are covered, never a value.
 pub fn provided_secrets() -> Vec<String> {
-    let mut names: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, _)| k.to_str().and_then(|k| k.strip_prefix(ferry_engine::apply::SECRET_VAR_PREFIX)).map(str::to_string))
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names
+    ferry_secrets::provided_names()
 }
 
 /// The Machines API client, when `FLY_API_TOKEN` (or `FLY_ACCESS_TOKEN`) is set.

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     };
     context::init_logging(&args.global);
     if context::in_github_actions() {
-        mask::Masker::global().register_with_github();
+        mask::Masker::global().announce_to_github();
     }
     match commands::run(args) {
         Ok(code) => code,

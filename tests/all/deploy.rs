@@ -356,24 +356,28 @@ fn output(outputs: &str, key: &str) -> Option<String> {
 
 #[test]
 fn a_pull_request_shows_the_deploy_plan_and_the_merge_deploys_it_and_reports_on_the_commit() {
-    use crate::support::github::{FakeGitHub, OWNER, REPO};
+    use crate::support::github::{FakeGitHub, Pull, pull_request_event, push_event};
     let world = running_v1();
     let sha = "c0ffee0000000000000000000000000000000001";
     world.healthy(&format!("registry.fly.io/shop:{sha}"), "v2");
     let workflow = "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"deploy\"\nparams = { image = \"registry.fly.io/shop:${GITHUB_SHA}\", skip-release-command = true }\n";
     std::fs::write(world.checkout.path().join("ferry.toml"), workflow).unwrap();
     let github = FakeGitHub::start("");
-    github.state().pulls.insert(7, (sha.into(), format!("{OWNER}/{REPO}")));
+    let origin = tempfile::tempdir().unwrap();
+    let git = crate::support::git::GitRepo::adopt(world.checkout.path(), origin.path());
+    let head = git.pull_request(7, &[]);
+    github.state().pulls.insert(7, Pull::open(&head));
 
-    let pr = json!({"action": "synchronize", "number": 7, "pull_request": {"number": 7, "head": {"sha": sha, "repo": {"full_name": format!("{OWNER}/{REPO}")}}}});
-    let (code, stderr, outputs, _) = ci(&world, &github, "pull_request", pr, sha);
+    let (code, stderr, outputs, _) = ci(&world, &github, "pull_request", pull_request_event(7, &head), sha);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(output(&outputs, "has-changes").as_deref(), Some("true"));
     let comment = &github.comments_on(7)[0].body;
     assert!(comment.contains("spearhead") && comment.contains(&format!("registry.fly.io/shop:{sha}")), "{comment}");
     assert_eq!(world.versions(APP), ["v1", "v1"], "a plan changes nothing");
 
-    let (code, stderr, outputs, summary) = ci(&world, &github, "push", json!({"ref": "refs/heads/main", "after": sha}), sha);
+    let merged = git.merge(7);
+    github.state().pulls.insert(7, Pull { merged: true, ..Pull::open(&merged) });
+    let (code, stderr, outputs, summary) = ci(&world, &github, "push", push_event(&merged), sha);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(world.versions(APP), ["v2", "v2"]);
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
@@ -383,6 +387,6 @@ fn a_pull_request_shows_the_deploy_plan_and_the_merge_deploys_it_and_reports_on_
     assert!(summary.contains("now runs release ferry-"), "{summary}");
     let commits = github.state().commit_comments.clone();
     assert_eq!(commits.len(), 1);
-    assert_eq!(commits[0].0, sha);
+    assert_eq!(commits[0].0, merged, "reported on the commit applied");
     assert!(commits[0].1.contains("Applied") && commits[0].1.contains("now runs release"), "{}", commits[0].1);
 }

@@ -2,15 +2,12 @@
 //! forks, GHES, the branch store), then `ferry ci` run as the Actions
 //! runner runs it, with the event payload, outputs and summary files.
 
-use std::path::Path;
-use std::process::Command;
-
 use ferry_github::{CommentMode, GitHub};
 use ferry_state::StateStore;
-use ferry_test_guests as guests;
 
-use crate::support::github::{BOT, FakeGitHub, OWNER, REPO, Runner, pull_request_event};
-use crate::support::{checkout, run, sha256_hex};
+use crate::support::github::{
+    BOT, FakeGitHub, JOB_FLY, Job, OWNER, Pull, REPO, comment_event, dispatch_event, output, pull_request_event, pull_request_event_from, push_event,
+};
 
 fn client(fake: &FakeGitHub) -> GitHub {
     GitHub::new(&fake.base, "ghs_test-token", &format!("{OWNER}/{REPO}")).unwrap()
@@ -117,66 +114,18 @@ fn the_branch_store_swaps_documents_and_creates_its_branch() {
 // ---------------------------------------------------------------------------
 // `ferry ci` as the runner runs it
 
-const FLY: &str = "app = \"shop\"\n\n[http_service]\n  internal_port = 8080\n";
-const HEAD: &str = "1111111111111111111111111111111111111111";
-
-/// A checkout whose workflow proposes one edit, and a job's files.
-struct Job {
-    dir: tempfile::TempDir,
-}
-
-impl Job {
-    fn new() -> Self {
-        let dir = checkout(&[("fly.toml", FLY), ("Dockerfile", "FROM alpine\nEXPOSE 8080\n")]);
-        std::fs::copy(guests::EDITS, dir.path().join("edits.wasm")).unwrap();
-        let sha = sha256_hex(&ferry_test_guests::bytes(guests::EDITS));
-        let workflow = format!(
-            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'primary_region=\"ams\"' }}\n"
-        );
-        std::fs::write(dir.path().join("ferry.toml"), workflow).unwrap();
-        Job { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs `ferry ci` for `event` with `payload`; returns (code, stdout, stderr, outputs, summary).
-    fn run(&self, fake: &FakeGitHub, event: &str, payload: serde_json::Value, extra_env: &[(&str, &str)]) -> (i32, String, String, String, String) {
-        let runner = Runner::new(&self.path().join(".runner"), fake, event, &payload);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        cmd.arg("ci").current_dir(self.path()).env("FERRY_CACHE_DIR", self.path().join(".cache")).env("FERRY_LOG", "info");
-        runner.apply(&mut cmd);
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let (code, stdout, stderr) = run(&mut cmd);
-        (code, stdout, stderr, runner.outputs(), runner.summary())
-    }
-}
-
-fn pull_request(number: u64) -> serde_json::Value {
-    pull_request_event(number, HEAD)
-}
-
-fn comment(number: u64, login: &str, body: &str) -> serde_json::Value {
-    serde_json::json!({
-        "action": "created",
-        "issue": { "number": number, "pull_request": { "url": format!("https://api.github.com/repos/{OWNER}/{REPO}/pulls/{number}") } },
-        "comment": { "id": 77, "body": body, "user": { "login": login, "type": "User" } }
-    })
-}
-
-fn output(outputs: &str, key: &str) -> Option<String> {
-    outputs.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+/// The journal's record of the edit the job's workflow proposes.
+fn applied_edit(fake: &FakeGitHub) -> bool {
+    fake.state().files.iter().any(|(k, (bytes, _))| k.starts_with("ferry/journal/shop/") && String::from_utf8_lossy(bytes).contains("primary_region"))
 }
 
 #[test]
 fn a_pull_request_gets_a_plan_comment_outputs_and_a_summary() {
     let fake = FakeGitHub::start("");
-    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
     let job = Job::new();
-    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "pull_request", pull_request(12), &[]);
+    let head = job.git.pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     let hash = output(&outputs, "plan-hash").expect("plan-hash output");
     assert_eq!(hash.len(), 64);
@@ -189,106 +138,119 @@ fn a_pull_request_gets_a_plan_comment_outputs_and_a_summary() {
     let comments = fake.comments_on(12);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;
-    assert!(body.starts_with(&format!("<!-- ferry:plan app=shop part=1/1 hash={hash} sha={HEAD} -->\n")), "{body}");
-    assert!(body.contains("To apply this plan"), "{body}");
+    assert!(body.starts_with(&format!("<!-- ferry:plan app=shop part=1/1 hash={hash} sha={head} -->\n")), "the exact commit planned: {body}");
+    assert!(body.contains(&format!("To apply this plan, comment `/ferry apply {}`", &hash[..12])), "{body}");
     assert!(body.contains("[Workflow run](https://github.com/acme/shop/actions/runs/4242)"));
     assert!(fake.state().files.keys().any(|k| k.starts_with("ferry/plans/shop/")), "the plan is kept on the state branch");
 
-    // A second push updates the same comment.
-    let (code, _, _, _, _) = job.run(&fake, "pull_request", pull_request(12), &[]);
+    // A second run updates the same comment.
+    let (code, _, _, _, _) = job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]);
     assert_eq!(code, 0);
     assert_eq!(fake.comments_on(12).len(), 1);
 }
 
 #[test]
-fn a_writer_applies_from_a_comment_and_a_reader_cannot() {
+fn a_writer_applies_from_a_comment_and_a_reader_is_answered_on_the_pull_request() {
     let fake = FakeGitHub::start("");
-    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
     fake.state().permissions.insert("maintainer".into(), "maintain".into());
     let job = Job::new();
-    assert_eq!(job.run(&fake, "pull_request", pull_request(12), &[]).0, 0);
+    let head = job.git.pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    assert_eq!(job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]).0, 0);
 
-    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment(12, "visitor", "/ferry apply"), &[]);
+    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment_event(12, "visitor", "/ferry apply"), &[], &[]);
     assert_eq!(code, 0);
-    assert!(stderr.contains("visitor may not run /ferry commands: that needs write permission"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY, "nothing applied");
+    assert!(stderr.contains("@visitor may not run /ferry commands: that needs write permission"), "{stderr}");
+    assert!(!applied_edit(&fake), "nothing applied");
+    assert!(fake.comments_on(12).iter().any(|c| c.body.contains("@visitor may not run /ferry commands")), "answered where they asked");
 
-    let (code, _, stderr, outputs, summary) = job.run(&fake, "issue_comment", comment(12, "maintainer", "/ferry apply"), &[]);
+    let (code, _, stderr, outputs, summary) = job.run(&fake, "issue_comment", comment_event(12, "maintainer", "/ferry apply"), &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
-    assert!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap().contains("primary_region = \"ams\""));
+    assert!(applied_edit(&fake), "the journal lives on the branch");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY, "the pull request was applied in its own worktree");
     assert!(summary.contains("**✅ Applied**"), "{summary}");
     let bodies: Vec<String> = fake.comments_on(12).into_iter().map(|c| c.body).collect();
     assert!(bodies.iter().any(|b| b.starts_with("<!-- ferry:apply app=shop part=1/1") && b.contains("| 1 | set primary_region")), "{bodies:?}");
-    assert!(fake.state().files.keys().any(|k| k.starts_with("ferry/journal/shop/deploy-")), "the journal lives on the branch");
     assert!(fake.requests().contains(&"POST /repos/acme/shop/issues/comments/77/reactions".to_string()), "👀 on the command");
 }
 
 #[test]
 fn apply_refuses_a_plan_of_older_commits() {
     let fake = FakeGitHub::start("");
-    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
     fake.state().permissions.insert("maintainer".into(), "write".into());
     let job = Job::new();
-    assert_eq!(job.run(&fake, "pull_request", pull_request(12), &[]).0, 0);
-    fake.state().pulls.insert(12, ("2".repeat(40), format!("{OWNER}/{REPO}")));
-    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment(12, "maintainer", "/ferry apply"), &[]);
+    let head = job.git.pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    assert_eq!(job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]).0, 0);
+    let newer = job.git.push_to_pull(12, &head, &[("README", "more\n")]);
+    fake.state().pulls.insert(12, Pull::open(&newer));
+    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment_event(12, "maintainer", "/ferry apply"), &[], &[]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("#12 has new commits since its plan (planned 111111111111, head 222222222222)"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY);
+    assert!(stderr.contains(&format!("#12 has new commits since its plan (planned {}, head {})", &head[..12], &newer[..12])), "{stderr}");
+    assert!(!applied_edit(&fake));
 }
 
 #[test]
 fn a_fork_gets_its_plan_in_the_summary_and_never_an_apply() {
     let fake = FakeGitHub::start("");
-    fake.state().pulls.insert(13, (HEAD.into(), "stranger/shop".into()));
-    fake.state().read_only = true;
     let job = Job::new();
-    let mut payload = pull_request(13);
-    payload["pull_request"]["head"]["repo"]["full_name"] = "stranger/shop".into();
-    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "pull_request", payload, &[]);
+    let head = job.git.pull_request(13, &[]);
+    fake.state().pulls.insert(13, Pull::from_fork(&head, "stranger/shop"));
+    fake.state().read_only = true;
+    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "pull_request", pull_request_event_from(13, &head, "stranger/shop"), &[], &[]);
     assert_eq!(code, 0, "a read-only token is not a failure: {stderr}");
     assert!(summary.contains("## ferry plan: `shop`"), "{summary}");
     assert!(output(&outputs, "plan-hash").is_some());
     assert!(stdout.contains("::warning::could not comment on #13: this pull request comes from a fork"), "{stdout}");
     assert!(fake.comments_on(13).is_empty());
-
-    fake.state().read_only = false;
-    fake.state().permissions.insert("maintainer".into(), "admin".into());
-    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment(13, "maintainer", "/ferry apply"), &[]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("refusing to apply a pull request from a fork (stranger/shop)"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY);
 }
 
 #[test]
-fn a_dispatch_applies_the_given_plan_hash_and_push_deploys() {
+fn a_dispatch_applies_the_plan_hash_it_names_and_aborts_on_the_default_branch() {
     let fake = FakeGitHub::start("");
     let job = Job::new();
-    let dispatch = |command: &str, hash: &str| serde_json::json!({ "inputs": { "command": command, "phase": "deploy", "plan-hash": hash } });
-    let (code, _, _, outputs, _) = job.run(&fake, "workflow_dispatch", dispatch("plan", ""), &[]);
+    let dispatch = |command: &str, hash: &str| dispatch_event(&[("command", command), ("phase", "deploy"), ("plan-hash", hash)]);
+    let (code, _, _, outputs, _) = job.run(&fake, "workflow_dispatch", dispatch("plan", ""), &[], &[]);
     assert_eq!(code, 0);
     let hash = output(&outputs, "plan-hash").unwrap();
-    let (code, _, stderr, outputs, summary) = job.run(&fake, "workflow_dispatch", dispatch("apply", &hash[..12]), &[]);
+    let (code, _, stderr, outputs, summary) = job.run(&fake, "workflow_dispatch", dispatch("apply", &hash[..12]), &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
     assert!(summary.contains("✅ Applied"));
-    let (code, _, stderr, outputs, _) = job.run(&fake, "workflow_dispatch", dispatch("abort", ""), &[]);
+    assert!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap().contains("primary_region = \"ams\""), "applied in the checkout");
+    let (code, _, stderr, outputs, _) = job.run(&fake, "workflow_dispatch", dispatch("abort", ""), &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("aborted"));
-    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), FLY);
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY);
+}
 
-    let (code, _, stderr, outputs, _) = job.run(&fake, "push", serde_json::json!({ "ref": "refs/heads/main" }), &[]);
+#[test]
+fn a_push_applies_the_plan_reviewed_on_its_merged_pull_request() {
+    let fake = FakeGitHub::start("");
+    let job = Job::new();
+    let head = job.git.pull_request(12, &[("README", "docs\n")]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    let (code, _, stderr, outputs, _) = job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let reviewed = output(&outputs, "plan-hash").unwrap();
+    let merged = job.git.merge(12);
+    fake.state().pulls.insert(12, Pull { merged: true, ..Pull::open(&merged) });
+    let (code, _, stderr, outputs, _) = job.run(&fake, "push", push_event(&merged), &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+    assert_eq!(output(&outputs, "plan-hash"), Some(reviewed), "the reviewed plan");
+    assert!(stderr.contains("applying the plan reviewed on #12"), "{stderr}");
+    let commits = fake.state().commit_comments.clone();
+    assert_eq!(commits.len(), 1);
+    assert_eq!(commits[0].0, merged, "reported on the commit applied");
 }
 
 #[test]
 fn config_errors_are_annotated_on_their_file_and_line() {
     let fake = FakeGitHub::start("");
-    let job = Job::new();
-    std::fs::write(job.path().join("fly.toml"), "app = \"shop\"\n[deploy]\nstrategy = \"simple\"\n").unwrap();
-    let (code, stdout, _, _, summary) = job.run(&fake, "workflow_dispatch", serde_json::json!({ "inputs": { "command": "plan" } }), &[]);
+    let job = Job::with_files(&[("fly.toml", "app = \"shop\"\n[deploy]\nstrategy = \"simple\"\n")]);
+    let (code, stdout, _, _, summary) = job.run(&fake, "workflow_dispatch", dispatch_event(&[("command", "plan")]), &[], &[]);
     assert_eq!(code, 1, "an invalid config fails the step");
     assert!(stdout.contains("::error file=fly.toml,line=3,col=12,title=invalid-strategy::deploy strategy \"simple\" is not one of"), "{stdout}");
     assert!(summary.contains("invalid-strategy"), "the plan is still in the summary");
@@ -298,14 +260,14 @@ fn config_errors_are_annotated_on_their_file_and_line() {
 fn a_canary_secret_never_reaches_comments_summary_outputs_or_state() {
     let canary = "canary-ci-51f0e2a9";
     let fake = FakeGitHub::start("");
-    fake.state().pulls.insert(12, (HEAD.into(), format!("{OWNER}/{REPO}")));
     fake.state().permissions.insert("maintainer".into(), "write".into());
     let job = Job::new();
-    std::fs::write(job.path().join("fly.toml"), format!("{FLY}\n[env]\n  LEAK = \"{canary}\"\n")).unwrap();
+    let head = job.git.pull_request(12, &[("fly.toml", &format!("{JOB_FLY}\n[env]\n  LEAK = \"{canary}\"\n"))]);
+    fake.state().pulls.insert(12, Pull::open(&head));
     let env = [("FERRY_SECRET_API_KEY", canary)];
     let mut seen = String::new();
-    for (event, payload) in [("pull_request", pull_request(12)), ("issue_comment", comment(12, "maintainer", "/ferry apply"))] {
-        let (code, stdout, stderr, outputs, summary) = job.run(&fake, event, payload, &env);
+    for (event, payload) in [("pull_request", pull_request_event(12, &head)), ("issue_comment", comment_event(12, "maintainer", "/ferry apply"))] {
+        let (code, stdout, stderr, outputs, summary) = job.run(&fake, event, payload, &[], &env);
         assert_eq!(code, 0, "{stderr}");
         // `::add-mask::` is how a value is handed to the runner to hide; the
         // runner consumes that line and never shows it.

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use crate::support::fly::FlyWorld;
-use crate::support::github::{FakeGitHub, OWNER, REPO, Runner, pull_request_event};
+use crate::support::github::{FakeGitHub, Pull, Runner, pull_request_event, push_event};
 use crate::support::pg_cluster::{Cluster, seed_app};
 use crate::support::vm::{BASE_IMAGE, Client, Vm};
 use crate::support::{checkout, run};
@@ -291,8 +291,10 @@ fn ferry_ci_comments_the_release_plan_on_a_pull_request_and_deploys_it_on_push()
     world.ok(&["--provision"]);
     world.add_vm_deploy_step();
     let fake = FakeGitHub::start("");
-    let head = "2222222222222222222222222222222222222222";
-    fake.state().pulls.insert(12, (head.into(), format!("{OWNER}/{REPO}")));
+    let origin = tempfile::tempdir().unwrap();
+    let git = crate::support::git::GitRepo::adopt(world.checkout.path(), origin.path());
+    let head = git.pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
     let ci = |event: &str, payload: serde_json::Value| {
         let runner = Runner::new(&world.cache.path().join("runner"), &fake, event, &payload);
         let mut cmd = crate::support::ferry(world.cache.path());
@@ -301,13 +303,15 @@ fn ferry_ci_comments_the_release_plan_on_a_pull_request_and_deploys_it_on_push()
         assert_eq!(code, 0, "ferry ci on {event}:\n{out}{err}");
         runner.outputs()
     };
-    ci("pull_request", pull_request_event(12, head));
+    ci("pull_request", pull_request_event(12, &head));
     let comments = fake.comments_on(12);
     assert_eq!(comments.len(), 1);
     assert!(comments[0].body.contains("start shop-app-1 (ferry-shop:release-1)") && comments[0].body.contains("point nginx (80) at release 1"), "{}", comments[0].body);
     assert!(!world.app_dir().join("releases/1.json").exists(), "a pull request only plans");
 
-    let outputs = ci("push", serde_json::json!({ "ref": "refs/heads/main" }));
+    let merged = git.merge(12);
+    fake.state().pulls.insert(12, Pull { merged: true, ..Pull::open(&merged) });
+    let outputs = ci("push", push_event(&merged));
     assert!(outputs.contains("outcome=applied"), "{outputs}");
     assert_eq!(world.serves(), "v1");
     assert!(world.app_dir().join("releases/1.json").exists());

@@ -35,8 +35,9 @@ pub struct State {
     pub files: BTreeMap<String, (Vec<u8>, String)>,
     pub branch: bool,
     pub permissions: BTreeMap<String, String>,
-    /// PR number -> (head sha, head repo full name).
-    pub pulls: BTreeMap<u64, (String, String)>,
+    pub pulls: BTreeMap<u64, Pull>,
+    /// Reviews, oldest first.
+    pub reviews: Vec<Review>,
     /// The token may not write (a fork's pull request).
     pub read_only: bool,
     /// Set for a personal token: `GET /user` answers with this login.
@@ -44,6 +45,38 @@ pub struct State {
     pub writes: u64,
     /// Comments on commits: (sha, body).
     pub commit_comments: Vec<(String, String)>,
+}
+
+/// A pull request as the fake knows it.
+#[derive(Clone, Debug)]
+pub struct Pull {
+    pub head: String,
+    /// `owner/name` of the head repository (another one: a fork).
+    pub head_repo: String,
+    pub author: String,
+    pub merged: bool,
+}
+
+impl Pull {
+    /// An open pull request from a branch of this repository, by `alice`.
+    pub fn open(head: &str) -> Self {
+        Pull { head: head.into(), head_repo: format!("{OWNER}/{REPO}"), author: "alice".into(), merged: false }
+    }
+
+    /// An open pull request from `fork` (`owner/name`).
+    pub fn from_fork(head: &str, fork: &str) -> Self {
+        Pull { head_repo: fork.into(), ..Pull::open(head) }
+    }
+}
+
+/// A review of a pull request.
+#[derive(Clone, Debug)]
+pub struct Review {
+    pub pull: u64,
+    pub login: String,
+    /// APPROVED, CHANGES_REQUESTED, COMMENTED…
+    pub state: String,
+    pub commit: String,
 }
 
 /// The fake server; `base` is the API root (`…/api/v3` for GHES).
@@ -90,12 +123,49 @@ impl FakeGitHub {
     }
 }
 
+/// The `repository` object of every payload.
+fn repository() -> Value {
+    json!({ "full_name": format!("{OWNER}/{REPO}"), "default_branch": "main" })
+}
+
 /// A `pull_request` (`synchronize`) payload for PR `number` at commit `head`.
 pub fn pull_request_event(number: u64, head: &str) -> Value {
-    serde_json::json!({
+    pull_request_event_from(number, head, &format!("{OWNER}/{REPO}"))
+}
+
+/// A `pull_request` payload for PR `number` whose head lives in `head_repo`.
+pub fn pull_request_event_from(number: u64, head: &str, head_repo: &str) -> Value {
+    json!({
         "action": "synchronize", "number": number,
-        "pull_request": { "number": number, "head": { "sha": head, "repo": { "full_name": format!("{OWNER}/{REPO}") } } }
+        "pull_request": {
+            "number": number,
+            "head": { "sha": head, "ref": "feature", "repo": { "full_name": head_repo } },
+            "base": { "sha": "b".repeat(40), "ref": "main", "repo": { "full_name": format!("{OWNER}/{REPO}") } },
+            "user": { "login": "alice", "type": "User" }
+        },
+        "repository": repository()
     })
+}
+
+/// An `issue_comment` (`created`) payload: `login` commented `body` on PR `number`.
+pub fn comment_event(number: u64, login: &str, body: &str) -> Value {
+    json!({
+        "action": "created",
+        "issue": { "number": number, "pull_request": { "url": format!("https://api.github.com/repos/{OWNER}/{REPO}/pulls/{number}") } },
+        "comment": { "id": 77, "body": body, "user": { "login": login, "type": "User" }, "author_association": "MEMBER" },
+        "repository": repository()
+    })
+}
+
+/// A `push` payload: `main` now at `after`.
+pub fn push_event(after: &str) -> Value {
+    json!({ "ref": "refs/heads/main", "before": "0".repeat(40), "after": after, "repository": repository() })
+}
+
+/// A `workflow_dispatch` payload on `main` with string `inputs`.
+pub fn dispatch_event(inputs: &[(&str, &str)]) -> Value {
+    let inputs: serde_json::Map<String, Value> = inputs.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    json!({ "ref": "refs/heads/main", "inputs": inputs, "repository": repository() })
 }
 
 /// The files and environment GitHub Actions gives a step, pointed at a fake.
@@ -105,6 +175,8 @@ pub struct Runner {
     summary: std::path::PathBuf,
     event: String,
     api: String,
+    /// `GITHUB_REF`: what the job checked out.
+    git_ref: String,
 }
 
 impl Runner {
@@ -117,6 +189,11 @@ impl Runner {
             summary: dir.join("summary.md"),
             event: event.into(),
             api: fake.base.clone(),
+            git_ref: match event {
+                "pull_request" => payload["number"].as_u64().map(|n| format!("refs/pull/{n}/merge")).unwrap_or_default(),
+                "push" | "workflow_dispatch" => payload["ref"].as_str().unwrap_or("refs/heads/main").to_string(),
+                _ => "refs/heads/main".to_string(),
+            },
         };
         std::fs::write(&runner.event_path, payload.to_string()).unwrap();
         let _ = std::fs::remove_file(&runner.output);
@@ -135,6 +212,7 @@ impl Runner {
             .env("GITHUB_RUN_ID", "4242")
             .env("GITHUB_RUN_ATTEMPT", "1")
             .env("GITHUB_TOKEN", "ghs_workflowtoken0123")
+            .env("GITHUB_REF", &self.git_ref)
             .env("GITHUB_OUTPUT", &self.output)
             .env("GITHUB_STEP_SUMMARY", &self.summary)
     }
@@ -146,6 +224,16 @@ impl Runner {
     pub fn summary(&self) -> String {
         std::fs::read_to_string(&self.summary).unwrap_or_default()
     }
+}
+
+fn pull_json(n: u64, p: &Pull) -> Value {
+    json!({
+        "number": n, "state": if p.merged { "closed" } else { "open" },
+        "merged_at": if p.merged { Value::from("2026-11-23T10:00:00Z") } else { Value::Null },
+        "user": user(&p.author),
+        "head": { "sha": p.head, "ref": "feature", "repo": { "full_name": p.head_repo } },
+        "base": { "sha": "b".repeat(40), "ref": "main", "repo": { "full_name": format!("{OWNER}/{REPO}") } }
+    })
 }
 
 struct Api {
@@ -245,13 +333,29 @@ impl Api {
             ("GET", true, ["", "pulls", n]) => {
                 let n: u64 = n.parse().unwrap_or(0);
                 match s.pulls.get(&n) {
-                    Some((sha, head_repo)) => json_response(200, json!({
-                        "number": n, "state": "open",
-                        "head": { "sha": sha, "ref": "feature", "repo": { "full_name": head_repo } },
-                        "base": { "ref": "main", "repo": { "full_name": format!("{OWNER}/{REPO}") } }
-                    })),
+                    Some(pull) => json_response(200, pull_json(n, pull)),
                     None => error(404, "Not Found"),
                 }
+            }
+            // "List pull requests associated with a commit": a merged one
+            // for the commit a merge left on the base branch.
+            ("GET", true, ["", "commits", sha, "pulls"]) => {
+                let pulls: Vec<Value> = s.pulls.iter().filter(|(_, p)| p.head == *sha).map(|(n, p)| pull_json(*n, p)).collect();
+                json_response(200, Value::Array(pulls))
+            }
+            ("GET", true, ["", "pulls", n, "reviews"]) => {
+                let n: u64 = n.parse().unwrap_or(0);
+                let per_page: usize = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
+                let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let reviews: Vec<Value> = s
+                    .reviews
+                    .iter()
+                    .filter(|r| r.pull == n)
+                    .skip((page - 1) * per_page)
+                    .take(per_page)
+                    .map(|r| json!({ "id": 1, "user": user(&r.login), "state": r.state, "commit_id": r.commit, "body": "" }))
+                    .collect();
+                json_response(200, Value::Array(reviews))
             }
             ("GET", true, ["", "collaborators", login, "permission"]) => {
                 let permission = s.permissions.get(*login).cloned().unwrap_or_else(|| "read".into());
@@ -326,4 +430,76 @@ impl Respond for Api {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.route(request)
     }
+}
+
+/// A repository whose workflow proposes one edit (`primary_region = "ams"`
+/// through the `edits` test component), cloned as a job's checkout, with
+/// `ferry ci` run in it as the Actions runner runs it.
+pub struct Job {
+    dir: tempfile::TempDir,
+    pub git: crate::support::git::GitRepo,
+}
+
+/// The app's fly.toml in every [`Job`].
+pub const JOB_FLY: &str = "app = \"shop\"\n\n[http_service]\n  internal_port = 8080\n";
+
+impl Job {
+    pub fn new() -> Self {
+        Job::with_files(&[])
+    }
+
+    /// A job whose repository also holds `files` (ferry.toml among them,
+    /// replacing the default one).
+    pub fn with_files(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let checkout = dir.path().join("checkout");
+        std::fs::create_dir_all(&checkout).unwrap();
+        std::fs::write(checkout.join("fly.toml"), JOB_FLY).unwrap();
+        std::fs::write(checkout.join("Dockerfile"), "FROM alpine\nEXPOSE 8080\n").unwrap();
+        std::fs::copy(ferry_test_guests::EDITS, checkout.join("edits.wasm")).unwrap();
+        std::fs::write(checkout.join("ferry.toml"), Job::workflow("")).unwrap();
+        for (path, contents) in files {
+            std::fs::write(checkout.join(path), contents).unwrap();
+        }
+        let git = crate::support::git::GitRepo::adopt(&checkout, dir.path());
+        Job { dir, git }
+    }
+
+    /// The default ferry.toml, with `extra` appended.
+    pub fn workflow(extra: &str) -> String {
+        let sha = crate::support::sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::EDITS));
+        format!(
+            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'primary_region=\"ams\"' }}\n{extra}"
+        )
+    }
+
+    /// The job's checkout (the default branch, as actions/checkout leaves it).
+    pub fn path(&self) -> &std::path::Path {
+        self.git.checkout()
+    }
+
+    /// Runs `ferry ci [args]` for `event` with `payload`; returns (code,
+    /// stdout, stderr, outputs, summary).
+    pub fn run(&self, fake: &FakeGitHub, event: &str, payload: Value, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String, String, String) {
+        let runner = Runner::new(&self.dir.path().join("runner"), fake, event, &payload);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+        cmd.arg("ci").args(args).current_dir(self.path()).env("FERRY_CACHE_DIR", self.dir.path().join("cache")).env("FERRY_LOG", "info");
+        cmd.env("FERRY_STATE", "github").env_remove("FLY_API_TOKEN").env_remove("FLY_ACCESS_TOKEN");
+        runner.apply(&mut cmd);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (code, stdout, stderr) = crate::support::run(&mut cmd);
+        (code, stdout, stderr, runner.outputs(), runner.summary())
+    }
+
+    /// Whether the job's own repository holds `sha` (was it fetched?).
+    pub fn has_commit(&self, sha: &str) -> bool {
+        std::process::Command::new("git").arg("-C").arg(self.path()).args(["cat-file", "-e", &format!("{sha}^{{commit}}")]).status().unwrap().success()
+    }
+}
+
+/// `key=value` from a `$GITHUB_OUTPUT` file.
+pub fn output(outputs: &str, key: &str) -> Option<String> {
+    outputs.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
 }

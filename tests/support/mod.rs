@@ -7,6 +7,7 @@
 #[path = "../../host/providers/dns/tests/support/servers.rs"]
 pub mod dns_servers;
 pub mod fly;
+pub mod git;
 pub mod github;
 /// Throwaway PostgreSQL clusters on loopback, shared with ferry-postgres's tests.
 #[path = "../../host/providers/postgres/tests/support/cluster.rs"]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use ferry_engine::apply::{self, ApplyOptions, Outcome};
 
 use crate::args::{ApplyArgs, Global};
-use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, run_id, state_store};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, state_store};
 use crate::exit;
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -20,10 +20,13 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 /// phase is unfinished.
 pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateStore) -> anyhow::Result<apply::ApplyReport> {
     let session = Session::open(global, &args.checkout)?;
-    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, &args.phase, &run_id())?;
-    fail_on_config_errors(plan.app.as_ref())?;
-    let exec = crate::context::providers(&args.checkout)?;
-    let opts = ApplyOptions {
+    let plan = session.plan(&args.phase)?;
+    apply_planned(&args.checkout, &plan, &options(args), store)
+}
+
+/// What `ferry apply`'s flags ask of the engine.
+pub fn options(args: &ApplyArgs) -> ApplyOptions {
+    ApplyOptions {
         reviewed_hash: args.plan_hash.clone(),
         rollback: !args.no_rollback,
         approve: args.approve,
@@ -31,8 +34,20 @@ pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateSt
         key: None,
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
-    };
-    let report = apply::apply(store, &exec, &plan, &opts)?;
+        resume_unreviewed: !crate::context::in_github_actions(),
+    }
+}
+
+/// Applies `plan` (just made from `checkout`) under `opts`.
+pub fn apply_planned(
+    checkout: &crate::args::Checkout,
+    plan: &ferry_model::Plan,
+    opts: &ApplyOptions,
+    store: &dyn ferry_state::StateStore,
+) -> anyhow::Result<apply::ApplyReport> {
+    fail_on_config_errors(plan.app.as_ref())?;
+    let exec = crate::context::providers(checkout)?;
+    let report = apply::apply(store, &exec, plan, opts)?;
     if let Some(old) = &report.took_over {
         tracing::warn!("took over the lock of {} ({}), whose run is gone", old.owner, old.purpose);
     }

@@ -8,7 +8,7 @@ use ferry_model::Plan;
 use serde_json::json;
 
 use crate::args::{DeployArgs, DeployTarget, Global, PlanFormat};
-use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, run_id, state_store};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, state_store};
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     if args.target == DeployTarget::Vm {
@@ -47,7 +47,7 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
 /// prints the plan and keeps it for review) applies it; `None` when only planned.
 fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, params: &[(&str, String)]) -> anyhow::Result<Option<(Plan, ApplyReport)>> {
     let session = Session::builtin(global, &args.checkout, step, params)?;
-    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?;
+    let plan = session.plan(phase)?;
     fail_on_config_errors(plan.app.as_ref())?;
     let store = state_store(&args.state, &args.checkout.dir)?;
     if args.plan_only {
@@ -64,6 +64,7 @@ fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, p
         key: None,
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
+        resume_unreviewed: !crate::context::in_github_actions(),
     };
     let report = apply::apply(&*store, &providers(&args.checkout)?, &plan, &opts)?;
     Ok(Some((plan, report)))

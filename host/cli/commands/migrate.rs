@@ -13,7 +13,7 @@ use ferry_state::StateStore;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Checkout, Global, MigrateArgs, MigrateCommand, MigrateCreateArgs, MigrateIdArgs, MigratePhaseArgs, PlanFormat};
-use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, provided_secrets, providers, run_id, state_store};
+use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, provided_secrets, providers, state_store};
 use crate::exit;
 
 /// What `create` recorded: every phase plans from it.
@@ -103,6 +103,7 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
         key: Some(migration.from.clone()),
         owner: owner(),
         lock_ttl_ms: LOCK_TTL_MS,
+        resume_unreviewed: !crate::context::in_github_actions(),
     };
     let report = apply::apply(&*store, &providers(&a.checkout)?, &plan, &opts)?;
     super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(a.format)))?;
@@ -196,7 +197,7 @@ fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
 /// Plans a phase of the migration with the built-in migrate step.
 fn plan(global: &Global, checkout: &Checkout, m: &Migration, phase: &str) -> anyhow::Result<Plan> {
     let session = Session::builtin(global, checkout, "migrate", &params(m))?;
-    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?;
+    let plan = session.plan(phase)?;
     fail_on_config_errors(plan.app.as_ref())?;
     Ok(plan)
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use ferry_render::Format;
 
 use crate::args::{Global, PlanArgs, PlanFormat};
-use crate::context::{Session, fail_on_config_errors, run_id, state_store};
+use crate::context::{Session, fail_on_config_errors, state_store};
 use crate::exit;
 
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
@@ -18,7 +18,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
 
 pub fn compute(global: &Global, checkout: &crate::args::Checkout, phase: &str) -> anyhow::Result<ferry_model::Plan> {
     let session = Session::open(global, checkout)?;
-    Ok(ferry_engine::plan(&session.runtime, &session.host, &session.steps, phase, &run_id())?)
+    session.plan(phase)
 }
 
 /// Keeps the plan by hash, so `apply --plan-hash` can say what changed since.

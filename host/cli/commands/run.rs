@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use ferry_engine::apply;
 
 use crate::args::{Global, RunArgs, UnlockArgs};
-use crate::context::{LOCK_TTL_MS, Session, owner, run_id, state_store};
+use crate::context::{LOCK_TTL_MS, Session, owner, state_store};
 use crate::exit;
 
 /// The app a command is about: `--app`, else the one app holding
@@ -21,7 +21,7 @@ fn app(global: &Global, args: &RunArgs) -> anyhow::Result<String> {
         }
     }
     let session = Session::inventory(global, &args.checkout)?;
-    let plan = ferry_engine::plan(&session.runtime, &session.host, &session.steps, "inventory", &run_id())?;
+    let plan = session.plan("inventory")?;
     Ok(ferry_engine::apply::app_key(&plan))
 }
 

@@ -132,6 +132,12 @@ impl RawData {
                 if (matches!(source, Location::Remote { .. }) || matches!(target, Location::Remote { .. })) && (raw.ssh_key_env.is_none() || raw.known_hosts_env.is_none()) {
                     return Err(format!("[data.volumes.{name}]: a remote side needs ssh_key_env and known_hosts_env"));
                 }
+                let section = format!("[data.volumes.{name}]");
+                for (key, var) in [("ssh_key_env", &raw.ssh_key_env), ("known_hosts_env", &raw.known_hosts_env)] {
+                    if let Some(var) = var {
+                        crate::workflow::credential_var(&section, key, var)?;
+                    }
+                }
                 Ok(VolumeConfig { name, source, target, ssh_key_env: raw.ssh_key_env, known_hosts_env: raw.known_hosts_env })
             })
             .collect::<Result<_, String>>()?;
@@ -142,6 +148,17 @@ impl RawData {
                     return Err(format!("[data.postgres.{name}]: a database name is letters, digits, `-` and `_`"));
                 }
                 let target = raw.target(&name)?;
+                let section = format!("[data.postgres.{name}]");
+                let vars = [("source_env", Some(&raw.source_env)), ("source_for_target_env", raw.source_for_target_env.as_ref())];
+                let target_var = match &target {
+                    DatabaseTarget::Env(var) => Some(var),
+                    DatabaseTarget::Vm { .. } => None,
+                };
+                for (key, var) in vars.into_iter().chain([("target_env", target_var)]) {
+                    if let Some(var) = var {
+                        crate::workflow::credential_var(&section, key, var)?;
+                    }
+                }
                 Ok(DatabaseConfig { name, source_env: raw.source_env, target, source_for_target_env: raw.source_for_target_env })
             })
             .collect::<Result<_, String>>()?;
@@ -225,7 +242,7 @@ fn endpoint(config: &VolumeConfig, at: &Location) -> Result<Endpoint, String> {
         Location::Remote { host, path } => {
             let secret = |var: &Option<String>| {
                 let var = var.as_deref().unwrap_or_default();
-                std::env::var(var).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("volume {}: the environment variable {var} is not set", config.name))
+                ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| format!("volume {}: {e}", config.name))
             };
             let options = ferry_ssh::SshOptions::new(ferry_ssh::SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
             let spec: ferry_ssh::HostSpec = host.parse().map_err(|e| format!("volume {}: {e}", config.name))?;
@@ -236,9 +253,12 @@ fn endpoint(config: &VolumeConfig, at: &Location) -> Result<Endpoint, String> {
 }
 
 fn env_url(database: &str, var: &str) -> Result<DbUrl, String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Ok(DbUrl::new(url)),
-        _ => Err(format!("database {database}: the environment variable {var} (its connection string) is not set")),
+    match ferry_secrets::var(var) {
+        Ok(url) => Ok(DbUrl::new(url.into_inner())),
+        Err(e @ ferry_secrets::SecretError::Withheld { .. }) => Err(format!("database {database}: {e}")),
+        Err(ferry_secrets::SecretError::Missing { .. }) => {
+            Err(format!("database {database}: the environment variable {var} (its connection string) is not set"))
+        }
     }
 }
 

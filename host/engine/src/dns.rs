@@ -48,17 +48,18 @@ impl ZoneConfig {
     pub(crate) fn parse(zone: &str, raw: RawZone) -> Result<Self, String> {
         let at = format!("dns.zones.\"{zone}\"");
         let need = |v: Option<String>, key: &str| v.ok_or_else(|| format!("{at}: provider `{}` needs `{key}`", raw.provider));
+        let credential = |v: Option<String>, key: &str| need(v, key).and_then(|v| crate::workflow::credential_var(&at, key, &v));
         let provider = match raw.provider.as_str() {
             "rfc2136" => ProviderConfig::Rfc2136 {
                 server: need(raw.server.clone(), "server")?,
-                tsig_key_env: need(raw.tsig_key_env.clone(), "tsig_key_env")?,
+                tsig_key_env: credential(raw.tsig_key_env.clone(), "tsig_key_env")?,
             },
             "powerdns" => ProviderConfig::PowerDns {
                 url: need(raw.url.clone(), "url")?,
-                api_key_env: need(raw.api_key_env.clone(), "api_key_env")?,
+                api_key_env: credential(raw.api_key_env.clone(), "api_key_env")?,
                 server_id: raw.server_id.clone(),
             },
-            "cloudflare" => ProviderConfig::Cloudflare { url: raw.url.clone(), token_env: need(raw.token_env.clone(), "token_env")? },
+            "cloudflare" => ProviderConfig::Cloudflare { url: raw.url.clone(), token_env: credential(raw.token_env.clone(), "token_env")? },
             other => return Err(format!("{at}: unknown provider `{other}` (rfc2136, powerdns or cloudflare)")),
         };
         let mut verify = raw.verify;
@@ -95,13 +96,7 @@ impl DnsZones {
     /// The zone's provider, ready to use.
     pub fn provider(&self, zone: &str) -> Result<Box<dyn DnsProvider>, String> {
         let config = self.config(zone)?;
-        let secret = |var: &str| {
-            std::env::var(var)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(Secret::new)
-                .ok_or_else(|| format!("zone {zone}: the credential variable {var} is not set"))
-        };
+        let secret = |var: &str| ferry_secrets::var(var).map(|s| Secret::new(s.into_inner())).map_err(|e| format!("zone {zone}: {e}"));
         Ok(match &config.provider {
             ProviderConfig::Rfc2136 { server, tsig_key_env } => {
                 let key = TsigKey::parse(&secret(tsig_key_env)?).map_err(|e| format!("zone {zone}: {tsig_key_env}: {e}"))?;

@@ -92,6 +92,9 @@ impl RawVmTarget {
     fn parse(self, name: String) -> Result<VmTargetConfig, String> {
         let at = |m: String| format!("[targets.vm.{name}] {m}");
         let host = self.host.parse::<HostSpec>().map_err(|e| at(format!("host: {e}")))?;
+        let section = format!("[targets.vm.{name}]");
+        crate::workflow::credential_var(&section, "ssh_key_env", &self.ssh_key_env)?;
+        crate::workflow::credential_var(&section, "known_hosts_env", &self.known_hosts_env)?;
         let lock_ttl = match &self.lock_ttl {
             Some(text) => humantime::parse_duration(text).map_err(|e| at(format!("lock_ttl `{text}`: {e}")))?,
             None => Duration::from_secs(120),
@@ -152,9 +155,7 @@ impl VmTargets {
         if let Some(session) = sessions.get(target) {
             return Ok(session.clone());
         }
-        let secret = |var: &str| {
-            std::env::var(var).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("VM target {target}: the environment variable {var} is not set"))
-        };
+        let secret = |var: &str| ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| format!("VM target {target}: {e}"));
         let options = SshOptions::new(SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
         let session = Session::open(config.host.clone(), options).map_err(|e| format!("VM target {target}: {e}"))?;
         let session = Arc::new(session);
@@ -179,6 +180,7 @@ impl VmTargets {
             let env = docker.environment(&db.name).map_err(|e| at(e.to_string()))?;
             let value = |key: &str| env.get(key).cloned().ok_or_else(|| at(format!("{} runs without {key}", db.name)));
             let (user, database, password) = (value("POSTGRES_USER")?, value("POSTGRES_DB")?, value("POSTGRES_PASSWORD")?);
+            ferry_secrets::learn(&password);
             let local = docker.session().forward_local("127.0.0.1", port).map_err(|e| at(e.to_string()))?;
             Ok(format!("postgres://{user}:{password}@127.0.0.1:{local}/{database}?sslmode=disable"))
         })?;

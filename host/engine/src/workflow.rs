@@ -104,6 +104,42 @@ impl Workflow {
         }
     }
 
+    /// The sha256 of everything in the workflow that decides what a plan
+    /// does and where it reaches: each step (name, component sha256, grants,
+    /// limits, params) and every `[dns]`, `[data]` and `[targets]` setting.
+    /// Paths are left out (the same plan is made in a CI worktree and in a
+    /// checkout elsewhere), so a component counts by its pinned hash.
+    ///
+    /// The settings enter through their `Debug` form on purpose: a field
+    /// added to any of them is covered without anyone remembering to add it
+    /// here, which matters more than a format stable across ferry versions
+    /// (a plan is applied by the version that made it, or made again).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let steps: Vec<_> = self
+            .steps
+            .iter()
+            .map(|s| (&s.name, s.component.as_ref().map(|(_, sha)| sha), s.grants.as_ref().map(|g| g.to_string()), s.limits, &s.params))
+            .collect();
+        let settings = format!("steps {steps:?}\ndns {:?}\ndata {:?}\nvolumes {:?}\nvm {:?}\n", self.dns, self.data, self.volumes, self.vm_targets);
+        hex::encode(Sha256::digest(settings.as_bytes()))
+    }
+
+    /// Where this workflow sends credentials differently from `trusted`
+    /// (the default branch's ferry.toml): every `[dns.zones]`,
+    /// `[data.postgres]`, `[data.volumes]` and `[targets.vm]` entry added,
+    /// removed or changed. Each of them names an endpoint together with the
+    /// variable whose credential goes there, or a command run on a host
+    /// with a key, so any change is a change of where a credential goes.
+    pub fn binding_changes(&self, trusted: &Workflow) -> Vec<String> {
+        let mut changes = Vec::new();
+        diff(&mut changes, "dns.zones", &trusted.dns, &self.dns, |z| format!("\"{}\"", z.zone));
+        diff(&mut changes, "data.postgres", &trusted.data, &self.data, |d| d.name.clone());
+        diff(&mut changes, "data.volumes", &trusted.volumes, &self.volumes, |v| v.name.clone());
+        diff(&mut changes, "targets.vm", &trusted.vm_targets, &self.vm_targets, |t| t.name.clone());
+        changes
+    }
+
     /// Reads `ferry.toml` from `dir` if present, else the default workflow.
     pub fn discover(dir: &Path) -> Result<Self, WorkflowError> {
         let path = dir.join(WORKFLOW_FILE);
@@ -145,6 +181,28 @@ impl Workflow {
             }
         }
         Ok(Workflow { file: Some(path.to_path_buf()), steps, dns, data, volumes, vm_targets })
+    }
+}
+
+/// A `*_env` setting: the name of the variable that holds a credential,
+/// which must be a `FERRY_SECRET_*` one (see [`ferry_secrets::check_credential_var`]).
+pub(crate) fn credential_var(at: &str, key: &str, var: &str) -> Result<String, String> {
+    ferry_secrets::check_credential_var(var).map(|()| var.to_string()).map_err(|e| format!("{at} {key}: {e}"))
+}
+
+/// Each entry of `table` added, removed or changed between `before` and
+/// `after`, by `key`, as `[table.key] added|removed|changed`.
+fn diff<T: PartialEq>(out: &mut Vec<String>, table: &str, before: &[T], after: &[T], key: impl Fn(&T) -> String) {
+    let keys: std::collections::BTreeSet<String> = before.iter().chain(after).map(&key).collect();
+    for k in keys {
+        let (b, a) = (before.iter().find(|x| key(x) == k), after.iter().find(|x| key(x) == k));
+        let what = match (b, a) {
+            (None, Some(_)) => "added",
+            (Some(_), None) => "removed",
+            (Some(b), Some(a)) if b != a => "changed",
+            _ => continue,
+        };
+        out.push(format!("[{table}.{k}] {what}"));
     }
 }
 

@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 use crate::{Action, AppSpec, Finding, Risk};
 
 /// The version of the plan's JSON shape; bumped on incompatible changes.
-pub const PLAN_FORMAT: u32 = 1;
+/// 2: the workflow's settings digest and the host's own findings.
+pub const PLAN_FORMAT: u32 = 2;
 
 /// The concatenated plans of a workflow's steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,6 +18,16 @@ pub struct Plan {
     /// The app as the last step left it.
     pub app: Option<AppSpec>,
     pub steps: Vec<StepSection>,
+    /// The sha256 of the workflow's effective settings (endpoints, the
+    /// variables credentials come from, commands run on hosts, each step's
+    /// component, grants and limits): a plan made under other settings is
+    /// another plan, even when its actions read the same.
+    #[serde(default)]
+    pub workflow: String,
+    /// What the host itself has to say about this plan (credentials it
+    /// withheld, and why).
+    #[serde(default)]
+    pub host_findings: Vec<Finding>,
 }
 
 /// What one step contributed.
@@ -54,7 +65,7 @@ impl RiskCounts {
 
 impl Plan {
     pub fn new(phase: impl Into<String>) -> Self {
-        Plan { format: PLAN_FORMAT, phase: phase.into(), app: None, steps: Vec::new() }
+        Plan { format: PLAN_FORMAT, phase: phase.into(), app: None, steps: Vec::new(), workflow: String::new(), host_findings: Vec::new() }
     }
 
     pub fn actions(&self) -> impl Iterator<Item = &Action> {
@@ -62,7 +73,7 @@ impl Plan {
     }
 
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
-        self.app.iter().flat_map(|a| &a.warnings).chain(self.steps.iter().flat_map(|s| &s.findings))
+        self.host_findings.iter().chain(self.app.iter().flat_map(|a| &a.warnings)).chain(self.steps.iter().flat_map(|s| &s.findings))
     }
 
     pub fn has_changes(&self) -> bool {
@@ -145,7 +156,7 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_has_no_spaces() {
         let json = plan(vec![action("a", Risk::Safe)]).canonical_json();
-        assert!(json.starts_with(r#"{"app":null,"format":1,"phase":"deploy","steps":[{"actions":[{"detail":null,"id":"a""#), "{json}");
+        assert!(json.starts_with(r#"{"app":null,"format":2,"host_findings":[],"phase":"deploy","steps":[{"actions":[{"detail":null,"id":"a""#), "{json}");
         assert!(!json.contains(": "));
     }
 

@@ -80,6 +80,26 @@ pub struct ApplyOptions {
     pub key: Option<String>,
     pub owner: Owner,
     pub lock_ttl_ms: u64,
+    /// Resume an unfinished run whose plan nobody named here (`ferry apply`
+    /// on a person's own machine). Off in CI: the state branch is writable
+    /// by more people than review covers, so only a journal whose plan hash
+    /// is the reviewed one is resumed there.
+    pub resume_unreviewed: bool,
+}
+
+/// The shortest plan hash ferry accepts: 12 hex digits (what every plan
+/// shows) are 48 bits, unambiguous among any app's plans. An empty or short
+/// `--plan-hash` (a script's unset variable) is an error, never "any plan".
+pub const MIN_HASH_DIGITS: usize = 12;
+
+/// A reviewed plan hash as given (`--plan-hash`, `/ferry apply H`, an
+/// input): 12 to 64 hex digits, in lower case.
+pub fn reviewed_hash(text: &str) -> Result<String, ApplyError> {
+    let hash = text.trim().to_ascii_lowercase();
+    if hash.len() < MIN_HASH_DIGITS || hash.len() > 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApplyError::BadHash(text.to_string()));
+    }
+    Ok(hash)
 }
 
 
@@ -101,10 +121,25 @@ pub enum ApplyError {
     )]
     PlanChanged { reviewed: String, fresh: String, changes: Vec<String> },
     #[error(
-        "run {run} has an unfinished `{phase}` phase of another plan ({}); resume it with `ferry apply --plan-hash {hash}` \
-         or undo it with `ferry abort --run {run}`", short(hash)
+        "run {run} has an unfinished `{phase}` phase of another plan ({}), not the one reviewed; read it with \
+         `ferry status --run {run}`, and if it is what you meant, resume it with `ferry apply --run {run} --plan-hash {}`, \
+         or undo it with `ferry abort --run {run}`", short(hash), short(hash)
     )]
     Unfinished { run: String, phase: String, hash: String },
+    #[error(
+        "run {run} has an unfinished `{phase}` phase (plan {}), and nothing here names that plan as reviewed: ferry resumes \
+         a run only with its reviewed hash (`--plan-hash {}`, or `/ferry apply` on its pull request); read it with \
+         `ferry status --run {run}`, or undo it with `ferry abort --run {run}`", short(hash), short(hash)
+    )]
+    UnreviewedResume { run: String, phase: String, hash: String },
+    #[error(
+        "the journal of run {run} was changed after ferry wrote it: its `{phase}` phase records plan {} but holds plan {}; \
+         ferry neither resumes nor undoes it (its actions and undo data cannot be trusted); look at the state store's \
+         history for who changed it"
+    , short(recorded), short(actual))]
+    Tampered { run: String, phase: String, recorded: String, actual: String },
+    #[error("`{0}` is not a plan hash: give at least 12 hex digits of the plan's sha256 (every plan prints them)")]
+    BadHash(String),
     #[error("no journal for {app}{}", run.as_ref().map(|r| format!(" run {r}")).unwrap_or_default())]
     NoRun { app: String, run: Option<String> },
     #[error("{0}")]
@@ -131,6 +166,9 @@ pub fn app_key(plan: &Plan) -> String {
 /// changed in the world. Otherwise `fresh` (just computed) is applied, after
 /// checking it against the reviewed hash.
 pub fn apply(store: &dyn StateStore, exec: &dyn Executor, fresh: &Plan, opts: &ApplyOptions) -> Result<ApplyReport, ApplyError> {
+    if let Some(reviewed) = &opts.reviewed_hash {
+        reviewed_hash(reviewed)?;
+    }
     let app = opts.key.clone().unwrap_or_else(|| app_key(fresh));
     let phase = fresh.phase.as_str();
     if let Some((run, plan)) = unfinished(store, &app, phase, opts)? {
@@ -181,14 +219,28 @@ fn unfinished(store: &dyn StateStore, app: &str, phase: &str, opts: &ApplyOption
         if record.status.is_final() {
             continue;
         }
-        if let Some(reviewed) = &opts.reviewed_hash
-            && !record.plan_hash.starts_with(reviewed.as_str())
-        {
-            return Err(ApplyError::Unfinished { run, phase: phase.into(), hash: record.plan_hash.clone() });
+        verify_record(&run, record)?;
+        let hash = record.plan_hash.clone();
+        match &opts.reviewed_hash {
+            Some(reviewed) if !hash.starts_with(reviewed.as_str()) => return Err(ApplyError::Unfinished { run, phase: phase.into(), hash }),
+            Some(_) => {}
+            None if !opts.resume_unreviewed => return Err(ApplyError::UnreviewedResume { run, phase: phase.into(), hash }),
+            None => {}
         }
         return Ok(Some((run, record.plan.clone())));
     }
     Ok(None)
+}
+
+/// A journaled phase holds the plan its hash names: a phase whose plan was
+/// edited after ferry wrote it (a hand-edited state branch) is neither
+/// resumed nor undone.
+fn verify_record(run: &str, record: &PhaseRecord) -> Result<(), ApplyError> {
+    let actual = record.plan.hash();
+    if actual != record.plan_hash {
+        return Err(ApplyError::Tampered { run: run.into(), phase: record.phase.clone(), recorded: record.plan_hash.clone(), actual });
+    }
+    Ok(())
 }
 
 /// The report of an earlier successful apply of the reviewed plan, if any.
@@ -222,7 +274,10 @@ impl Applier<'_> {
             Some(p) if p.plan_hash == hash && p.status == PhaseStatus::Applied => {
                 return Ok((Outcome::AlreadyApplied, p.clone()));
             }
-            Some(p) if p.plan_hash == hash => p.status = PhaseStatus::Applying,
+            Some(p) if p.plan_hash == hash => {
+                verify_record(run, p)?;
+                p.status = PhaseStatus::Applying;
+            }
             Some(p) if !p.status.is_final() => {
                 return Err(ApplyError::Unfinished { run: run.into(), phase: phase.clone(), hash: p.plan_hash.clone() });
             }
@@ -400,6 +455,9 @@ pub fn abort(
         let mut doc = journal_doc::Doc::load(store, app, &run)?;
         if doc.is_new() {
             return Err(ApplyError::NoRun { app: app.into(), run: Some(run.clone()) });
+        }
+        for record in &doc.journal.phases {
+            verify_record(&run, record)?;
         }
         for record in doc.journal.phases.iter_mut().rev() {
             if matches!(record.status, PhaseStatus::Aborted | PhaseStatus::RolledBack) {

@@ -9,8 +9,11 @@
 
 mod client;
 mod comments;
+pub mod events;
+mod pulls;
 mod store;
 
 pub use client::{GitHub, GitHubError, Pull};
 pub use comments::{CommentMode, Posted};
+pub use pulls::{PullRequest, Review};
 pub use store::BranchStore;

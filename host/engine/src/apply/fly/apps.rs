@@ -16,7 +16,7 @@ use crate::apply::executor::ExecError;
 /// `env: FERRY_SECRET_NAME: ${{ secrets.NAME }}`). The prefix keeps the
 /// runner's unrelated variables from ever being sent, and the masker hides
 /// every such value in ferry's output.
-pub const SECRET_VAR_PREFIX: &str = "FERRY_SECRET_";
+pub const SECRET_VAR_PREFIX: &str = ferry_secrets::SECRET_PREFIX;
 
 /// The variable a secret's value is read from.
 pub fn secret_var(name: &str) -> String {
@@ -65,7 +65,9 @@ impl FlyOps {
     /// Sets every named secret from `FERRY_SECRET_<NAME>`; refuses before
     /// sending anything when a value is missing, naming every missing one.
     pub(super) fn set_secrets(&self, s: &FlySecrets) -> Result<Vec<(String, String)>, ExecError> {
-        let missing: Vec<String> = s.names.iter().map(|n| secret_var(n)).filter(|v| std::env::var_os(v).is_none()).collect();
+        let values: Vec<(String, Result<ferry_secrets::Secret, ferry_secrets::SecretError>)> =
+            s.names.iter().map(|n| (n.clone(), ferry_secrets::var(&secret_var(n)))).collect();
+        let missing: Vec<String> = values.iter().filter(|(_, v)| v.is_err()).map(|(n, _)| secret_var(n)).collect();
         if !missing.is_empty() {
             return Err(ExecError(format!(
                 "no value for {} secret(s) of {}: set {} (ferry never reads secret values from Fly)",
@@ -74,7 +76,7 @@ impl FlyOps {
                 missing.join(", ")
             )));
         }
-        let values: BTreeMap<String, Option<String>> = s.names.iter().map(|n| (n.clone(), std::env::var(secret_var(n)).ok())).collect();
+        let values: BTreeMap<String, Option<String>> = values.into_iter().map(|(n, v)| (n, v.ok().map(ferry_secrets::Secret::into_inner))).collect();
         let update = self.client.update_secrets(&s.app, &values).map_err(|e| ExecError(format!("setting secrets on {}: {e}", s.app)))?;
         Ok(vec![("names".into(), s.names.join(",")), ("version".into(), update.version.to_string())])
     }

@@ -366,8 +366,8 @@ fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String,
         out.push_str(&format!("{k}={v}\n"));
     }
     for name in &f.secrets {
-        match std::env::var(format!("{SECRET_VAR_PREFIX}{name}")) {
-            Ok(value) => out.push_str(&format!("{name}={value}\n")),
+        match ferry_secrets::var(&format!("{SECRET_VAR_PREFIX}{name}")) {
+            Ok(value) => out.push_str(&format!("{name}={}\n", value.expose())),
             Err(_) => out.push_str(&format!("# {name}= (not set: give FERRY_SECRET_{name} and provision again)\n")),
         }
     }
@@ -375,6 +375,8 @@ fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String,
         let p = shell_quote(&value.path);
         let contents = sh(host, &format!("cat {p}"))
             .map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
+        // A value made on the host (a password) is as secret as any other.
+        ferry_secrets::learn(contents.trim());
         out.push_str(&format!("{}={}\n", value.name, value.template.replace("{file}", contents.trim())));
     }
     Ok(out)
