@@ -495,7 +495,7 @@ impl Job {
 
     /// Whether the job's own repository holds `sha` (was it fetched?).
     pub fn has_commit(&self, sha: &str) -> bool {
-        std::process::Command::new("git").arg("-C").arg(self.path()).args(["cat-file", "-e", &format!("{sha}^{{commit}}")]).status().unwrap().success()
+        std::process::Command::new("git").arg("-C").arg(self.path()).args(["cat-file", "-e", &format!("{sha}^{{commit}}")]).output().unwrap().status.success()
     }
 }
 

@@ -121,11 +121,11 @@ pub enum ApplyError {
     )]
     PlanChanged { reviewed: String, fresh: String, changes: Vec<String> },
     #[error(
-        "run {run} has an unfinished `{phase}` phase of another plan ({}), not the one reviewed; read it with \
-         `ferry status --run {run}`, and if it is what you meant, resume it with `ferry apply --run {run} --plan-hash {}`, \
-         or undo it with `ferry abort --run {run}`", short(hash), short(hash)
+        "run {run} has an unfinished `{phase}` phase of plan {}, not of the plan given ({}): read it with \
+         `ferry status --run {run}` and undo it with `ferry abort --run {run}`, or, once that plan is the one reviewed, \
+         resume it by giving its hash", short(hash), short(given)
     )]
-    Unfinished { run: String, phase: String, hash: String },
+    Unfinished { run: String, phase: String, hash: String, given: String },
     #[error(
         "run {run} has an unfinished `{phase}` phase (plan {}), and nothing here names that plan as reviewed: ferry resumes \
          a run only with its reviewed hash (`--plan-hash {}`, or `/ferry apply` on its pull request); read it with \
@@ -222,7 +222,9 @@ fn unfinished(store: &dyn StateStore, app: &str, phase: &str, opts: &ApplyOption
         verify_record(&run, record)?;
         let hash = record.plan_hash.clone();
         match &opts.reviewed_hash {
-            Some(reviewed) if !hash.starts_with(reviewed.as_str()) => return Err(ApplyError::Unfinished { run, phase: phase.into(), hash }),
+            Some(reviewed) if !hash.starts_with(reviewed.as_str()) => {
+                return Err(ApplyError::Unfinished { run, phase: phase.into(), hash, given: reviewed.clone() });
+            }
             Some(_) => {}
             None if !opts.resume_unreviewed => return Err(ApplyError::UnreviewedResume { run, phase: phase.into(), hash }),
             None => {}
@@ -279,7 +281,7 @@ impl Applier<'_> {
                 p.status = PhaseStatus::Applying;
             }
             Some(p) if !p.status.is_final() => {
-                return Err(ApplyError::Unfinished { run: run.into(), phase: phase.clone(), hash: p.plan_hash.clone() });
+                return Err(ApplyError::Unfinished { run: run.into(), phase: phase.clone(), hash: p.plan_hash.clone(), given: hash.to_string() });
             }
             _ => doc.journal.phases.push(PhaseRecord {
                 phase: phase.clone(),
