@@ -205,17 +205,15 @@ fn describe(f: &ferry_model::Finding) -> String {
 
 /// The state store: `--state github` (a branch of the repository), a
 /// directory, or by default `github` inside GitHub Actions and `DIR/.ferry`
-/// elsewhere. Every write is masked.
+/// elsewhere. Every write is masked, and signed when `FERRY_STATE_KEY` is set.
 pub fn state_store(state: &State, dir: &std::path::Path) -> anyhow::Result<Box<dyn ferry_state::StateStore>> {
     let choice = state.state.clone().or_else(|| in_github_actions().then(|| "github".to_string()));
-    match choice.as_deref() {
-        Some("github") => {
-            let github = crate::runner::github_from_env()?;
-            Ok(Box::new(MaskingStore { inner: ferry_github::BranchStore::new(github) }))
-        }
-        Some(path) => Ok(Box::new(MaskingStore { inner: ferry_state::DirStore::open(path)? })),
-        None => Ok(Box::new(MaskingStore { inner: ferry_state::DirStore::open(dir.join(".ferry"))? })),
-    }
+    let inner: Box<dyn ferry_state::StateStore> = match choice.as_deref() {
+        Some("github") => Box::new(ferry_github::BranchStore::new(crate::runner::github_from_env()?)),
+        Some(path) => Box::new(ferry_state::DirStore::open(path)?),
+        None => Box::new(ferry_state::DirStore::open(dir.join(".ferry"))?),
+    };
+    Ok(Box::new(MaskingStore { inner: Box::new(crate::signing::SigningStore::from_env(inner)) }))
 }
 
 pub fn in_github_actions() -> bool {

@@ -9,6 +9,7 @@ mod commands;
 mod context;
 mod exit;
 mod mask;
+mod signing;
 mod runner;
 
 use std::process::ExitCode;

@@ -31,11 +31,11 @@ impl<W: Write> Write for MaskingWriter<W> {
 
 /// A state store that masks every document it writes, so no secret lands
 /// in a journal or a kept plan.
-pub struct MaskingStore<S> {
-    pub inner: S,
+pub struct MaskingStore {
+    pub inner: Box<dyn ferry_state::StateStore>,
 }
 
-impl<S: ferry_state::StateStore> ferry_state::StateStore for MaskingStore<S> {
+impl ferry_state::StateStore for MaskingStore {
     fn read(&self, key: &str) -> Result<Option<(Vec<u8>, ferry_state::Version)>, ferry_state::StoreError> {
         self.inner.read(key)
     }

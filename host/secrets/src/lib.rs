@@ -57,9 +57,12 @@ pub enum SecretError {
 static WITHHELD: RwLock<Option<String>> = RwLock::new(None);
 
 /// The value of the environment variable `name`, learnt by the masker.
-/// An empty or blank value counts as not set.
+/// An empty or blank value counts as not set. While credentials are
+/// withheld, every `FERRY_SECRET_*` read (the only variables ferry.toml can
+/// name) fails with the reason; ferry's own keys (`FERRY_STATE_KEY`) are
+/// not credentials a config can send anywhere, and stay readable.
 pub fn var(name: &str) -> Result<Secret, SecretError> {
-    if let Some(reason) = withheld() {
+    if let Some(reason) = withheld().filter(|_| name.starts_with(SECRET_PREFIX)) {
         return Err(SecretError::Withheld { name: name.to_string(), reason });
     }
     let value = std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| SecretError::Missing { name: name.to_string() })?;
@@ -67,7 +70,7 @@ pub fn var(name: &str) -> Result<Secret, SecretError> {
     Ok(Secret(value))
 }
 
-/// From now on, [`var`] refuses every read with `reason`.
+/// From now on, [`var`] refuses every `FERRY_SECRET_*` read with `reason`.
 pub fn withhold(reason: impl Into<String>) {
     *WITHHELD.write().expect("withheld lock") = Some(reason.into());
 }

@@ -224,3 +224,28 @@ fn a_closed_pull_request_is_not_applied_from_a_comment() {
     assert_eq!(code, 1);
     assert!(stderr.contains("#12 is closed"), "{stderr}");
 }
+
+#[test]
+fn with_a_state_key_a_journal_changed_anywhere_is_refused() {
+    let (co, state) = gated();
+    let key = [("FERRY_STATE_KEY", "state-key-5b0c1d7e93")];
+    let (code, _, err) = apply(co.path(), state.path(), &[], &key);
+    assert_eq!(code, 0, "{err}");
+    let path = std::fs::read_dir(state.path().join("journal/shop")).unwrap().next().unwrap().unwrap().path();
+    let raw = std::fs::read_to_string(&path).unwrap();
+    let (header, body) = raw.split_once('\n').unwrap();
+    assert!(header.starts_with("ferry-signed hmac-sha256 "), "{header}");
+    // A field no plan hash covers (when the phase started): only the
+    // signature can notice that it changed.
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    let mut edited = body.clone();
+    edited["phases"][0]["started_at_ms"] = 1.into();
+    std::fs::write(&path, format!("{header}\n{edited}")).unwrap();
+    let (code, _, err) = apply(co.path(), state.path(), &["--approve"], &key);
+    assert_eq!(code, 1);
+    assert!(err.contains("not signed with this repository's FERRY_STATE_KEY"), "{err}");
+    std::fs::write(&path, &raw).unwrap();
+    let (code, _, err) = apply(co.path(), state.path(), &["--approve"], &key);
+    assert_eq!(code, 0, "the original document verifies: {err}");
+    assert!(std::fs::read_to_string(co.path().join("fly.toml")).unwrap().contains("A = \"1\""));
+}
