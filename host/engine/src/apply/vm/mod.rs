@@ -6,6 +6,7 @@
 //! replaces are kept beside them on the host for the undo, so the journal
 //! never holds an env file's secrets.
 
+mod env_file;
 mod lock;
 
 use std::collections::BTreeMap;
@@ -357,27 +358,18 @@ fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
     sh(host, &format!("[ -e {p} ] || (umask 077 && mkdir -p {dir} && od -An -N24 -tx1 /dev/urandom | tr -d ' \\n' > {p}.tmp && mv {p}.tmp {p})")).map(drop)
 }
 
-/// `KEY=value` lines: the plain env, then each secret from its
-/// `FERRY_SECRET_<NAME>` (one without a value is left commented out), then
-/// the values made from files on the host.
+/// The env file's text ([`env_file::render`]): secrets from
+/// `FERRY_SECRET_<NAME>` here, values made from files on the host read
+/// there.
 fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String, String> {
-    let mut out = String::from("# written by ferry: plain values from fly.toml, secrets from FERRY_SECRET_<NAME>\n");
-    for (k, v) in &f.env {
-        out.push_str(&format!("{k}={v}\n"));
-    }
-    for name in &f.secrets {
-        match std::env::var(format!("{SECRET_VAR_PREFIX}{name}")) {
-            Ok(value) => out.push_str(&format!("{name}={value}\n")),
-            Err(_) => out.push_str(&format!("# {name}= (not set: give FERRY_SECRET_{name} and provision again)\n")),
-        }
-    }
+    let mut made = Vec::new();
     for value in &f.from_files {
         let p = shell_quote(&value.path);
         let contents = sh(host, &format!("cat {p}"))
             .map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
-        out.push_str(&format!("{}={}\n", value.name, value.template.replace("{file}", contents.trim())));
+        made.push((value.name.clone(), value.template.replace("{file}", contents.trim())));
     }
-    Ok(out)
+    env_file::render(f, &|name| std::env::var(format!("{SECRET_VAR_PREFIX}{name}")).ok(), &made)
 }
 
 fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, String> {
