@@ -230,7 +230,7 @@ impl VmOps {
         let tag = |from: &str| host.tag(from, &i.tag).map_err(|e| e.to_string());
         match &i.source {
             VmImageSource::Build((dir, dockerfile)) => {
-                let context = ferry_checkout::inside(&self.checkout, dir).map_err(|e| e.to_string())?;
+                let context = ferry_checkout::directory(&self.checkout, dir).map_err(|e| e.to_string())?;
                 host.build(&context, dockerfile.as_deref(), &i.tag).map_err(|e| e.to_string())?;
             }
             VmImageSource::Load(image) => {
