@@ -44,6 +44,7 @@ pub fn set_key(file: &str, text: &str, key: &str, value: Option<&str>) -> Result
         text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
     let parts: Vec<&str> = key.split('.').collect();
     let (last, parents) = parts.split_last().expect("split always yields one part");
+    let indent = indentation(&doc, parents);
     let table = parent_table(doc.as_table_mut(), parents, file, key, value.is_some())?;
     let Some(table) = table else {
         return Ok(Edited { text: text.to_string(), previous: None });
@@ -62,6 +63,11 @@ pub fn set_key(file: &str, text: &str, key: &str, value: Option<&str>) -> Result
                 _ => {
                     new.decor_mut().set_prefix(" ");
                     table.insert(last, Item::Value(new));
+                    if let Some(indent) = indent
+                        && let Some(mut key) = table.key_mut(last)
+                    {
+                        key.leaf_decor_mut().set_prefix(indent);
+                    }
                 }
             }
         }
@@ -69,13 +75,57 @@ pub fn set_key(file: &str, text: &str, key: &str, value: Option<&str>) -> Result
             table.remove(last);
         }
     }
-    let mut text_out = doc.to_string();
-    // toml_edit ends every line it re-renders with a newline; a file that
-    // had none at the end keeps having none.
-    if !text.ends_with('\n') && text_out.ends_with('\n') {
-        text_out.pop();
+    Ok(Edited { text: same_line_endings(text, doc.to_string()), previous })
+}
+
+/// How the file indents the keys of a table: as the table's own keys are
+/// (the last one's indentation), or for a new table as the other tables'
+/// keys are; `None` for keys at the top level, which nobody indents.
+fn indentation(doc: &DocumentMut, parents: &[&str]) -> Option<String> {
+    if parents.is_empty() {
+        return None;
     }
-    Ok(Edited { text: text_out, previous })
+    let mut table = doc.as_table();
+    for part in parents {
+        match table.get(part).and_then(Item::as_table) {
+            Some(t) => table = t,
+            None => return first_table_indent(doc.as_table()),
+        }
+    }
+    key_indent(table).or_else(|| first_table_indent(doc.as_table()))
+}
+
+/// The whitespace before the last plain key of `table`, if it has one.
+fn key_indent(table: &Table) -> Option<String> {
+    let (name, _) = table.iter().filter(|(_, item)| item.is_value()).last()?;
+    let prefix = table.key(name)?.leaf_decor().prefix()?.as_str()?;
+    // A comment above the key is part of its prefix: keep the last line's.
+    let indent = prefix.rsplit('\n').next().unwrap_or_default();
+    indent.chars().all(|c| c == ' ' || c == '\t').then(|| indent.to_string())
+}
+
+/// The indentation of the first table in the document that has keys.
+fn first_table_indent(root: &Table) -> Option<String> {
+    root.iter().filter_map(|(_, item)| item.as_table()).find_map(|t| key_indent(t).or_else(|| first_table_indent(t)))
+}
+
+/// `rendered` with `original`'s line endings: CRLF when every line of the
+/// original ended so, and a final newline exactly when it had one
+/// (toml_edit renders LF and ends every line it re-renders).
+fn same_line_endings(original: &str, mut rendered: String) -> String {
+    if original.contains("\r\n") && !original.replace("\r\n", "").contains('\n') {
+        rendered = rendered.replace("\r\n", "\n").replace('\n', "\r\n");
+    }
+    let ending = if original.contains("\r\n") { "\r\n" } else { "\n" };
+    match (original.ends_with('\n'), rendered.ends_with('\n')) {
+        (true, false) if !rendered.is_empty() => rendered.push_str(ending),
+        (false, true) => {
+            let trimmed = rendered.trim_end_matches(['\r', '\n']).len();
+            rendered.truncate(trimmed);
+        }
+        _ => {}
+    }
+    rendered
 }
 
 /// The table that holds the last key of the path; created when setting,
@@ -359,12 +409,37 @@ mod tests {
         assert_eq!(undone.text, FLY);
     }
 
+    /// The audit's case (L6): a key added to `[env]` is indented like its
+    /// siblings, a new table's keys like the file's other tables, and the
+    /// file keeps its final newline, or its lack of one, and its CRLFs.
+    #[test]
+    fn added_keys_keep_the_files_style() {
+        let e = set_key("fly.toml", FLY, "env.B", Some("\"x\"")).unwrap();
+        assert!(e.text.ends_with("[env]\n  PORT = \"8080\"\n  B = \"x\"\n"), "{}", e.text);
+        let tabs = "app = \"a\"\n[env]\n\tA = \"1\"\n\t# note\n\tC = \"2\"\n";
+        let e = set_key("fly.toml", tabs, "env.B", Some("\"x\"")).unwrap();
+        assert!(e.text.ends_with("\tC = \"2\"\n\tB = \"x\"\n"), "{}", e.text);
+        let e = set_key("fly.toml", FLY, "deploy.strategy", Some("\"rolling\"")).unwrap();
+        assert!(e.text.ends_with("[deploy]\n  strategy = \"rolling\"\n"), "a new table follows the others: {}", e.text);
+        let e = set_key("fly.toml", "app = \"a\"\n", "primary_region", Some("\"ams\"")).unwrap();
+        assert_eq!(e.text, "app = \"a\"\nprimary_region = \"ams\"\n", "top-level keys are not indented");
+
+        let bare = FLY.trim_end();
+        let e = set_key("fly.toml", bare, "env.B", Some("\"x\"")).unwrap();
+        assert!(e.text.ends_with("  B = \"x\""), "no final newline stays none: {:?}", e.text);
+        let crlf = FLY.replace('\n', "\r\n");
+        let e = set_key("fly.toml", &crlf, "env.B", Some("\"x\"")).unwrap();
+        assert!(e.text.ends_with("  PORT = \"8080\"\r\n  B = \"x\"\r\n") && !e.text.replace("\r\n", "").contains('\n'), "{:?}", e.text);
+        let undone = set_key("fly.toml", &e.text, "env.B", None).unwrap();
+        assert_eq!(undone.text, crlf, "the undo gives the file back byte for byte");
+    }
+
     #[test]
     fn edits_nested_keys_and_creates_tables() {
         let e = set_key("fly.toml", FLY, "build.dockerfile", Some("\"Dockerfile.prod\"")).unwrap();
         assert!(e.text.contains("  dockerfile = \"Dockerfile.prod\"\n"), "{}", e.text);
         let e = set_key("fly.toml", FLY, "deploy.strategy", Some("\"rolling\"")).unwrap();
-        assert!(e.text.ends_with("[deploy]\nstrategy = \"rolling\"\n"), "{}", e.text);
+        assert!(e.text.ends_with("[deploy]\n  strategy = \"rolling\"\n"), "{}", e.text);
     }
 
     #[test]
