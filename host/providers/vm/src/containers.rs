@@ -84,7 +84,7 @@ impl DockerHost<'_> {
     /// Runs `docker ARGS` on a container, where its absence counts as done
     /// (docker itself answers 0 for stopping a stopped one).
     fn unless_missing(&self, args: &[&str]) -> Result<(), VmError> {
-        let out = self.session.exec(&self.docker_command(args))?;
+        let out = self.exec(&self.docker_command(args))?;
         if out.status == 0 || out.stderr.contains("No such container") {
             return Ok(());
         }
@@ -93,7 +93,7 @@ impl DockerHost<'_> {
 
     /// The container's status (`running`, `exited`…), `None` when there is none.
     pub fn state(&self, name: &str) -> Result<Option<String>, VmError> {
-        let out = self.session.exec(&self.docker_command(&["inspect", "-f", "{{.State.Status}}", "--", name]))?;
+        let out = self.exec(&self.docker_command(&["inspect", "-f", "{{.State.Status}}", "--", name]))?;
         Ok((out.status == 0).then(|| out.stdout.trim().to_string()))
     }
 
@@ -102,7 +102,7 @@ impl DockerHost<'_> {
     /// would reach docker-proxy, which accepts before the app listens.
     pub fn address(&self, name: &str) -> Result<Option<String>, VmError> {
         let format = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}";
-        let out = self.session.exec(&self.docker_command(&["inspect", "-f", format, "--", name]))?;
+        let out = self.exec(&self.docker_command(&["inspect", "-f", format, "--", name]))?;
         Ok((out.status == 0).then(|| out.stdout.split_whitespace().next().map(str::to_string)).flatten())
     }
 
@@ -114,7 +114,7 @@ impl DockerHost<'_> {
 
     /// The host port `container_port/tcp` is published on, if it is.
     pub fn published_port(&self, name: &str, container_port: u16) -> Result<Option<u16>, VmError> {
-        let out = self.session.exec(&self.docker_command(&["port", "--", name, &format!("{container_port}/tcp")]))?;
+        let out = self.exec(&self.docker_command(&["port", "--", name, &format!("{container_port}/tcp")]))?;
         // `127.0.0.1:5433`, one line per binding.
         Ok(out.stdout.lines().find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.trim().parse().ok())).filter(|_| out.status == 0))
     }
@@ -127,7 +127,7 @@ impl DockerHost<'_> {
     /// The container's last `lines` lines of output (stdout and stderr).
     pub fn logs(&self, name: &str, lines: u32) -> Result<String, VmError> {
         let command = format!("{} 2>&1", self.docker_command(&["logs", "--tail", &lines.to_string(), "--", name]));
-        Ok(self.session.exec(&command)?.stdout)
+        Ok(self.exec(&command)?.stdout)
     }
 
     /// Runs `command` inside the running container; its exit code (a
@@ -135,11 +135,11 @@ impl DockerHost<'_> {
     pub fn exec_in(&self, name: &str, command: &[String]) -> Result<i32, VmError> {
         let mut args = vec!["exec", "--", name];
         args.extend(command.iter().map(String::as_str));
-        Ok(self.session.exec(&format!("{} >/dev/null 2>&1", self.docker_command(&args)))?.status)
+        Ok(self.exec(&format!("{} >/dev/null 2>&1", self.docker_command(&args)))?.status)
     }
 
     pub fn network_exists(&self, name: &str) -> Result<bool, VmError> {
-        Ok(self.session.exec(&self.docker_command(&["network", "inspect", "--", name]))?.status == 0)
+        Ok(self.exec(&self.docker_command(&["network", "inspect", "--", name]))?.status == 0)
     }
 
     /// Creates the bridge network unless it exists.

@@ -56,7 +56,7 @@ impl DockerHost<'_> {
 
     /// The image's id, `None` when the host does not have it.
     pub fn image_id(&self, image: &str) -> Result<Option<String>, VmError> {
-        let out = self.session.exec(&self.docker_command(&["image", "inspect", "--format", "{{.Id}}", "--", image]))?;
+        let out = self.exec(&self.docker_command(&["image", "inspect", "--format", "{{.Id}}", "--", image]))?;
         Ok((out.status == 0).then(|| out.stdout.trim().to_string()))
     }
 

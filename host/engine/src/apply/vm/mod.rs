@@ -63,8 +63,16 @@ impl VmOps {
         self.targets.with_docker(target, f).map_err(ExecError)
     }
 
+    /// [`VmOps::on`] for the checks before and after an action (what
+    /// exists, what runs, what a file holds): each command is bounded by
+    /// the target's `read_timeout`.
+    fn reading<T>(&self, op: &Operation, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+        let target = Self::target_of(op).ok_or_else(|| ExecError(format!("not a VM operation: {op:?}")))?;
+        self.targets.reading(target, f).map_err(ExecError)
+    }
+
     pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
-        self.on(op, |host, _| match op {
+        self.reading(op, |host, _| match op {
             Operation::VmMkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
             Operation::VmSecret(f) => Ok(UndoData::VmAbsent { items: missing_paths(host, std::slice::from_ref(&f.path))? }),
             Operation::VmNetwork(n) => {
@@ -171,7 +179,7 @@ impl VmOps {
     }
 
     pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
-        self.on(op, |host, config| match op {
+        self.reading(op, |host, config| match op {
             Operation::VmLock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
             Operation::VmUnlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
             Operation::VmMkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
@@ -301,8 +309,9 @@ impl VmOps {
     }
 }
 
+/// Runs `script` on the host, under the host's limit when it has one.
 fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, String> {
-    host.session().run(script).map_err(|e| e.to_string())
+    host.run(script).map_err(|e| e.to_string())
 }
 
 /// The directory holding `path` on the host, quoted for a shell.
@@ -474,7 +483,7 @@ impl Probe {
 }
 
 fn sh_status(host: &DockerHost<'_>, script: &str) -> Result<i32, String> {
-    host.session().exec(script).map(|out| out.status).map_err(|e| e.to_string())
+    host.exec(script).map(|out| out.status).map_err(|e| e.to_string())
 }
 
 fn wait_healthy(host: &DockerHost<'_>, c: &VmContainer, health: &VmHealth, keepalive: &mut dyn FnMut()) -> Result<(), String> {
