@@ -460,3 +460,29 @@ fn copy_data_moves_the_database_into_the_hosts_postgres_through_an_ssh_forward()
         assert_eq!(psql_in(world.vm.netns(), &on_host, &digest), Ok(source.psql("shop", &digest)), "{table} differs");
     }
 }
+
+/// A host whose Docker hangs (here: `docker` is `sleep 30; docker`): the
+/// plan's read of its facts is bounded by `read_timeout`, names the target,
+/// and returns long before the hang would end, inside the step's deadline
+/// (a blocking host call cannot be stopped by the deadline itself).
+#[test]
+fn a_hung_host_read_times_out_by_name_instead_of_hanging_the_plan() {
+    let vm = Vm::start();
+    let workflow = format!("[[steps]]\nname = \"parse-config\"\n\n{}docker = \"sleep 30; docker\"\nread_timeout = \"2s\"\n", vm.ferry_target("test"));
+    let co = checkout(&[("fly.toml", FLY_TOML), ("Dockerfile", &dockerfile("v1")), ("ferry.toml", &workflow)]);
+    let (cache, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut cmd = crate::support::ferry(cache.path());
+    cmd.args(["deploy", "--target", "vm", "--provision", "--plan-only", "--dir"])
+        .arg(co.path())
+        .env("FERRY_STATE", state.path())
+        .envs(vm.ferry_env())
+        .env_remove("FLY_API_TOKEN")
+        .env_remove("GITHUB_ACTIONS");
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(&mut cmd);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("reading VM target test") && err.contains("did not finish within 2s"), "{err}");
+    // Well under the 30 s hang, compiling the steps included.
+    assert!(took < std::time::Duration::from_secs(25), "the read was not cut at 2 s: {took:?}\n{err}");
+}

@@ -14,7 +14,16 @@
 //! lock_ttl = "2m"                        # a lock not renewed for this long is stale
 //! keep = 3                               # releases kept for --rollback
 //! postgres = "postgres:16"               # the image for an app that had Fly Postgres; false for none
+//! read_timeout = "10s"                   # how long one read of the host (facts, containers…) may take
 //! ```
+//!
+//! Reads of a host (a step's `vm` import, and what the apply checks before
+//! and after each action) are bounded by `read_timeout`, on this side and on
+//! the host (coreutils' `timeout` ends the remote command), so a hung
+//! `docker` or disk cannot hold a step past its deadline: epoch interruption
+//! stops guest code, not a blocking host call. Connecting is bounded by
+//! ssh's `ConnectTimeout` and the session's handshake grace. Actions (a
+//! build, a release command, a health wait) have their own limits.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -40,6 +49,8 @@ pub struct VmTargetConfig {
     pub keep: u32,
     /// The Postgres container's image; `None` when the target wants none.
     pub postgres_image: Option<String>,
+    /// How long one read of the host may take.
+    pub read_timeout: Duration,
 }
 
 impl VmTargetConfig {
@@ -48,6 +59,11 @@ impl VmTargetConfig {
         format!("{}/.ferry.lock", self.root)
     }
 }
+
+/// How long one read of a host may take unless the target says otherwise:
+/// a step's default deadline, so a hung host fails the read, by name,
+/// rather than the step.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The image provision runs Postgres from unless the target names another.
 pub const DEFAULT_POSTGRES_IMAGE: &str = "postgres:16";
@@ -80,6 +96,7 @@ struct RawVmTarget {
     lock_ttl: Option<String>,
     keep: Option<u32>,
     postgres: Option<RawPostgres>,
+    read_timeout: Option<String>,
 }
 
 impl RawTargets {
@@ -99,6 +116,13 @@ impl RawVmTarget {
             Some(text) => humantime::parse_duration(text).map_err(|e| at(format!("lock_ttl `{text}`: {e}")))?,
             None => Duration::from_secs(120),
         };
+        let read_timeout = match &self.read_timeout {
+            Some(text) => humantime::parse_duration(text).map_err(|e| at(format!("read_timeout `{text}`: {e}")))?,
+            None => DEFAULT_READ_TIMEOUT,
+        };
+        if read_timeout.is_zero() {
+            return Err(at("read_timeout must be more than zero".into()));
+        }
         let root = self.root.unwrap_or_else(|| "/srv".into());
         if !root.starts_with('/') {
             return Err(at(format!("root `{root}` must be an absolute path")));
@@ -119,6 +143,7 @@ impl RawVmTarget {
                 Some(RawPostgres::Image(image)) if image.trim().is_empty() => return Err(at("postgres: an empty image name; give one, or `false` for no Postgres".into())),
                 Some(RawPostgres::Image(image)) => Some(image),
             },
+            read_timeout,
             name,
         })
     }
@@ -173,7 +198,7 @@ impl VmTargets {
         if let Some(url) = self.databases.lock().expect("databases lock").get(&key) {
             return Ok(url.clone());
         }
-        let url = self.with_docker(target, |docker, _| {
+        let url = self.reading(target, |docker, _| {
             let at = |m: String| format!("VM target {target}: {m}");
             let db = host_postgres(docker, app).map_err(at)?;
             let port = docker.published_port(&db.name, POSTGRES_PORT).map_err(|e| at(e.to_string()))?.ok_or_else(|| at(format!("{} publishes no port", db.name)))?;
@@ -193,6 +218,14 @@ impl VmTargets {
         let config = self.config(target)?;
         let session = self.session(target)?;
         f(&DockerHost::new(&session, &config.docker), config)
+    }
+
+    /// Runs `f` with the target's Docker host, every command of it bounded
+    /// by the target's `read_timeout`: for reads only.
+    pub fn reading<T>(&self, target: &str, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, String> {
+        let config = self.config(target)?;
+        let session = self.session(target)?;
+        f(&DockerHost::new(&session, &config.docker).within(config.read_timeout), config)
     }
 }
 
@@ -233,25 +266,25 @@ impl VmReader for VmTargets {
     }
 
     fn facts(&self, target: &str) -> Result<HostFacts, String> {
-        self.with_docker(target, |docker, config| {
+        self.reading(target, |docker, config| {
             let f = docker.facts(&config.root).map_err(|e| e.to_string())?;
             Ok(HostFacts { os: f.os, arch: f.arch, docker: f.docker, free_disk_mb: f.free_disk_mb, listening_ports: f.listening_ports, nginx: f.nginx })
         })
     }
 
     fn containers(&self, target: &str, app: &str) -> Result<Vec<ContainerState>, String> {
-        self.with_docker(target, |docker, _| {
+        self.reading(target, |docker, _| {
             let listed = docker.containers(&format!("ferry.app={app}")).map_err(|e| e.to_string())?;
             Ok(listed.into_iter().map(|c| ContainerState { name: c.name, image: c.image, state: c.state, labels: c.labels.into_iter().collect() }).collect())
         })
     }
 
     fn releases(&self, target: &str, app: &str) -> Result<Vec<String>, String> {
-        self.with_docker(target, |docker, config| {
+        self.reading(target, |docker, config| {
             let dir = ferry_ssh::shell_quote(&format!("{}/{app}/releases", config.root));
             // One record per line: the step writes them as single-line JSON.
             let script = format!("[ -d {dir} ] || exit 0; for f in $(ls {dir} | grep -E '^[0-9]+\\.json$' | sort -n); do cat {dir}/$f; echo; done");
-            let out = docker.session().run(&script).map_err(|e| e.to_string())?;
+            let out = docker.run(&script).map_err(|e| e.to_string())?;
             Ok(out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
         })
     }
@@ -280,7 +313,10 @@ mod tests {
     #[test]
     fn defaults_and_errors_name_the_target() {
         let target = parse("").unwrap();
-        assert_eq!((target.root.as_str(), target.keep, target.lock_ttl), ("/srv", 3, Duration::from_secs(120)));
+        assert_eq!((target.root.as_str(), target.keep, target.lock_ttl, target.read_timeout), ("/srv", 3, Duration::from_secs(120), DEFAULT_READ_TIMEOUT));
+        assert_eq!(parse("read_timeout = \"2s\"").unwrap().read_timeout, Duration::from_secs(2));
+        let zero = parse("read_timeout = \"0s\"").unwrap_err();
+        assert!(zero.contains("[targets.vm.prod] read_timeout must be more than zero"), "{zero}");
         let relative = parse("root = \"srv\"").unwrap_err();
         assert!(relative.contains("[targets.vm.prod] root `srv` must be an absolute path"), "{relative}");
         let ttl = parse("lock_ttl = \"soon\"").unwrap_err();

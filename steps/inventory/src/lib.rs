@@ -23,7 +23,8 @@
 //! | `legacy-form` | info | a V1/old form flyctl rewrites (string ports, `[[env]]`…) |
 //! | `ignored-value` | warning | a value flyctl silently drops |
 //! | `missing-key` | error | a key a deploy cannot do without (mount destination…) |
-//! | `invalid-strategy`, `invalid-check`, `invalid-mount`, `invalid-restart`, `invalid-protocol`, `invalid-command`, `invalid-max-unavailable` | error | flyctl's validation rules |
+//! | `invalid-app-name`, `invalid-process-group`, `invalid-env-name` | error | a name that would become a DNS label, path, container name or env-file line, outside its rule ([`fly::names`]) |
+//! | `invalid-strategy`, `invalid-check`, `invalid-mount` (also a source that is not a volume name), `invalid-restart`, `invalid-protocol`, `invalid-command`, `invalid-max-unavailable` | error | flyctl's validation rules |
 //! | `service-without-processes`, `unknown-process-group` | error | services and groups that do not match |
 //! | `canary-with-mounts`, `several-mounts-per-group` | error | volume rules |
 //! | `bluegreen-with-volumes`, `bluegreen-without-checks`, `max-unavailable-ignored` | warning | strategy caveats |
@@ -462,10 +463,14 @@ fn heroku_inventory(files: &dyn Files) -> Result<AppSpec, StepError> {
     })
 }
 
-/// An app name from app.json's display name: lowercase letters, digits, dashes.
+/// An app name from app.json's display name: lowercase letters, digits,
+/// dashes, at most 63 of them (a valid Fly app name, see [`fly::names`]).
 fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
+        if out.len() >= 63 {
+            break;
+        }
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
         } else if !out.ends_with('-') && !out.is_empty() {
@@ -503,9 +508,42 @@ mod tests {
         assert_eq!(ranges(&[]), "");
     }
 
+    /// The audit's hostile fly.toml: each name that would reach a host is an
+    /// error finding naming the file, line and key.
+    #[test]
+    fn names_that_would_reach_a_host_are_errors_with_file_line_and_key() {
+        let text = "app = \"shop;}\\nserver { listen 80; root /; autoindex on; }\\n#\"\n\n[processes]\n  \"web;x\" = \"bin/web\"\n\n[env]\n  \"A=B\" = \"1\"\n\n[mounts]\n  source = \"../../../../\"\n  destination = \"/data\"\n";
+        let spec = inventory(&MemoryFiles::fly_toml(text), None).unwrap();
+        let errors: Vec<(&str, Option<u32>, Option<&str>)> = spec
+            .warnings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| {
+                let at = f.location.as_ref().unwrap();
+                assert_eq!(at.file, "fly.toml");
+                (f.code.as_str(), at.line, at.key.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                ("invalid-app-name", Some(1), Some("app")),
+                ("invalid-process-group", Some(4), Some("processes.web;x")),
+                ("invalid-env-name", Some(7), Some("env.A=B")),
+                ("invalid-mount", Some(10), Some("mounts[0].source")),
+            ],
+            "{:#?}",
+            spec.warnings
+        );
+        let app = &spec.warnings[0].message;
+        assert!(app.contains(r#""shop;}\nserver"#) && !app.contains('\n'), "the name is shown escaped: {app}");
+    }
+
     #[test]
     fn slugs() {
         assert_eq!(slug("Mastodon"), "mastodon");
         assert_eq!(slug("CodiMD - Collaborative markdown notes"), "codimd-collaborative-markdown-notes");
+        let long = slug(&"Very Long Name ".repeat(10));
+        assert!(long.len() <= 63 && fly::names::app_problem(&long).is_none(), "{long}");
     }
 }

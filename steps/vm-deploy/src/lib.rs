@@ -48,14 +48,17 @@ impl Step for VmDeploy {
             return Ok(StepPlan { app: request.app, actions: Vec::new(), findings: vec![note] });
         }
         let target = target(p.get("target"))?;
-        let app = VmApp::new(&spec, &target.root).map_err(invalid)?;
+        deploy::check_target(&target).map_err(invalid)?;
+        let app = VmApp::new(&spec, &target.root)?;
+        // Every parameter is checked before the host is asked anything.
+        let deploy_options = if request.phase == "deploy" { Some(options(&p)?) } else { None };
+        let provided_secrets = p.list("provided-secrets").unwrap_or_default();
+        let wait_timeout_ms = wait_timeout(&p)?;
         let observed = observe(target, &app.name)?;
-        let planned = if request.phase == "provision" {
-            let options = provision::Options { provided_secrets: p.list("provided-secrets").unwrap_or_default(), wait_timeout_ms: wait_timeout(&p)? };
-            provision::plan(&app, &observed, &options)
-        } else {
-            let options = options(&p)?;
-            if p.flag("rollback", false)? { deploy::rollback(&app, &observed, &options)? } else { deploy::plan(&app, &observed, &options) }
+        let planned = match &deploy_options {
+            None => provision::plan(&app, &observed, &provision::Options { provided_secrets, wait_timeout_ms }),
+            Some(options) if p.flag("rollback", false)? => deploy::rollback(&app, &observed, options)?,
+            Some(options) => deploy::plan(&app, &observed, options),
         };
         info!("{} on {}, {}: {} action(s)", app.name, observed.target.name, request.phase, planned.actions.len());
         Ok(StepPlan { app: request.app, actions: planned.actions, findings: planned.findings })
@@ -75,7 +78,9 @@ fn options(p: &Params<'_>) -> Result<Options, StepError> {
         (None, None) => None,
         _ => return Err(invalid("TLS needs both `tls-certificate` and `tls-key` (paths on the host)")),
     };
-    Ok(Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms, tls })
+    let options = Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms, tls };
+    options.check().map_err(invalid)?;
+    Ok(options)
 }
 
 fn wait_timeout(p: &Params<'_>) -> Result<u64, StepError> {

@@ -2,7 +2,9 @@
 //! behind the first service routed by nginx, volumes as host directories.
 
 use ferry_fly_deploy::config::split_command;
-use ferry_step_sdk::types::{AppSpec, CheckScope};
+use ferry_step_sdk::types::{AppSpec, CheckScope, Location, Problem, StepError};
+
+use crate::checked::{self, Refused};
 
 /// Where an app's files live on the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,9 +60,45 @@ pub struct VmApp {
     pub unrouted: usize,
 }
 
+/// Checks every value of the spec that reaches the host, in the order a
+/// reader meets them in fly.toml.
+fn check_spec(spec: &AppSpec) -> Result<(), Refused> {
+    for process in &spec.processes {
+        checked::group_name(&process.name)?;
+    }
+    for mount in &spec.mounts {
+        checked::volume_source(&mount.source)?;
+        checked::container_path(&mount.destination)?;
+    }
+    for (name, value) in &spec.env {
+        let key = format!("env.{name}");
+        checked::env_name(&key, name)?;
+        checked::env_value(&key, value)?;
+    }
+    for secret in &spec.secrets {
+        checked::env_name("secrets", secret)?;
+    }
+    Ok(())
+}
+
+/// The step's refusal, located in the config file the spec came from.
+fn refusal(spec: &AppSpec, key: Option<String>, message: String) -> StepError {
+    let location = Location { file: spec.source.clone(), line: None, column: None, key };
+    StepError::InvalidInput(Problem { message, location: Some(location) })
+}
+
 impl VmApp {
-    pub fn new(spec: &AppSpec, root: &str) -> Result<Self, String> {
-        let name = spec.app.clone().ok_or("fly.toml has no `app`: the VM target names containers, files and the nginx site after it")?;
+    /// The app as the host at `root` runs it. Refuses, naming the config
+    /// key, every value that would reach the host outside its grammar
+    /// ([`checked`]): the names that become paths and containers, the mount
+    /// paths, the env file's names and values, and any path that would not
+    /// lie under `root`.
+    pub fn new(spec: &AppSpec, root: &str) -> Result<Self, StepError> {
+        let refused = |r: Refused| refusal(spec, Some(r.key), r.message);
+        checked::host_path("the target root", root).map_err(|m| refusal(spec, None, m))?;
+        let name = spec.app.clone().ok_or_else(|| refusal(spec, Some("app".into()), "there is no `app`: the VM target names containers, files and the nginx site after it".into()))?;
+        checked::app_name(&name).map_err(refused)?;
+        check_spec(spec).map_err(refused)?;
         let paths = Paths::new(root, &name);
         let names: Vec<(String, String)> = if spec.processes.is_empty() {
             vec![("app".into(), String::new())]
@@ -70,7 +108,7 @@ impl VmApp {
         let service = spec.services.first();
         let routed = service.map(|s| s.processes.first().cloned().unwrap_or_else(|| names[0].0.clone()));
         let health_path = spec.checks.iter().find(|c| c.scope == CheckScope::Service && c.path.is_some()).and_then(|c| c.path.clone());
-        let groups = names
+        let groups: Vec<Group> = names
             .into_iter()
             .map(|(group, command)| Group {
                 web: (routed.as_deref() == Some(group.as_str())).then(|| Web {
@@ -89,6 +127,10 @@ impl VmApp {
             })
             .collect();
         let grace_ms = spec.machine.kill_timeout_ms.unwrap_or(5_000);
+        let volumes = groups.iter().flat_map(|g| g.volumes.iter().map(|(host, _)| host));
+        for path in [&paths.dir, &paths.env_file, &paths.releases].into_iter().chain(volumes) {
+            checked::under_root(root, path).map_err(|m| refusal(spec, Some("mounts.source".into()), m))?;
+        }
         Ok(VmApp {
             name,
             paths,

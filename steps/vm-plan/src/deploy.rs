@@ -13,6 +13,7 @@ use ferry_step_sdk::types::{
 };
 
 use crate::app::{Group, VmApp};
+use crate::checked;
 use crate::observed::{LABEL_APP, LABEL_GROUP, LABEL_RELEASE, Observed, ReleaseRecord};
 use crate::{Planned, action, nginx};
 
@@ -38,6 +39,30 @@ pub struct Options {
     pub wait_timeout_ms: u64,
     /// Also serve 443 with this certificate (paths on the host).
     pub tls: Option<nginx::Tls>,
+}
+
+impl Options {
+    /// Refuses hostnames and TLS paths outside their grammar ([`checked`]):
+    /// both are written into the nginx site as they are, so a `;` or `}`
+    /// there would be nginx configuration of the caller's choosing.
+    pub fn check(&self) -> Result<(), String> {
+        for name in &self.hostnames {
+            checked::hostname(name)?;
+        }
+        if let Some(tls) = &self.tls {
+            checked::host_path("tls-certificate", &tls.certificate)?;
+            checked::host_path("tls-key", &tls.key)?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a target whose root or nginx site directory is not a plain
+/// absolute path: both are written into nginx's config and name host paths.
+pub fn check_target(target: &VmTargetInfo) -> Result<(), String> {
+    let at = |m: String| format!("[targets.vm.{}] {m}", target.name);
+    checked::host_path("root", &target.root).map_err(at)?;
+    checked::host_path("nginx_sites", &target.nginx_sites).map_err(at)
 }
 
 pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {

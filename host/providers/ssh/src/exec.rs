@@ -18,15 +18,16 @@ const PIPE_BUFFER: usize = 64 * 1024;
 /// How often a blocked wait looks at the timeout flag.
 const POLL: Duration = Duration::from_millis(20);
 
+/// How long after its limit the host's `timeout` kills a command that
+/// ignored SIGTERM.
+const KILL_AFTER_SECS: u64 = 1;
+
 impl Session {
     /// Runs a command (remotely through `sh -c`, as ssh does), collecting
-    /// stdout and stderr. A non-zero exit is not an error here; see [`Session::run`].
+    /// stdout and stderr, under the session's command timeout. A non-zero
+    /// exit is not an error here; see [`Session::run`].
     pub fn exec(&self, command: &str) -> Result<Output, SshError> {
-        let child = self.spawn(command, Stdio::null())?;
-        self.supervise(command, child, |child, cancel| {
-            let (stdout, stderr) = take_readers(child);
-            finish(child, stdout, stderr, cancel)
-        })
+        self.exec_limited(command, self.command_timeout)
     }
 
     /// Like [`Session::exec`] but a non-zero exit is [`SshError::Command`];
@@ -36,13 +37,34 @@ impl Session {
         self.check(command, output).map(|o| o.stdout)
     }
 
+    /// [`Session::exec`] bounded by `limit` whatever the session's own
+    /// timeout: for reads, which must answer in time even on a session
+    /// whose builds and deploys may run for minutes.
+    pub fn exec_within(&self, command: &str, limit: Duration) -> Result<Output, SshError> {
+        self.exec_limited(command, Some(limit))
+    }
+
+    /// [`Session::run`] bounded by `limit`.
+    pub fn run_within(&self, command: &str, limit: Duration) -> Result<String, SshError> {
+        let output = self.exec_within(command, limit)?;
+        self.check(command, output).map(|o| o.stdout)
+    }
+
+    fn exec_limited(&self, command: &str, limit: Option<Duration>) -> Result<Output, SshError> {
+        let child = self.spawn(&bounded(command, limit), Stdio::null())?;
+        self.supervise(command, child, limit, |child, cancel| {
+            let (stdout, stderr) = take_readers(child);
+            finish(child, stdout, stderr, cancel)
+        })
+    }
+
     /// Streams stdout and stderr lines to `on_line` as they arrive (for long
     /// steps whose progress the user should see); returns the exit code.
     /// Each stream keeps its order; SSH carries the two separately, so how
     /// they interleave is only as good as arrival order.
     pub fn exec_streamed(&self, command: &str, on_line: &mut dyn FnMut(&str)) -> Result<i32, SshError> {
-        let child = self.spawn(command, Stdio::null())?;
-        self.supervise(command, child, |child, cancel| {
+        let child = self.spawn(&bounded(command, self.command_timeout), Stdio::null())?;
+        self.supervise(command, child, self.command_timeout, |child, cancel| {
             let (tx, rx) = mpsc::channel::<String>();
             let (stdout, stderr) = {
                 let mut guard = child.lock().expect("child lock");
@@ -79,8 +101,8 @@ impl Session {
     /// through a fixed buffer. If the command stops reading early, the rest
     /// is dropped and its exit status tells why.
     pub fn pipe_to(&self, reader: &mut dyn Read, command: &str) -> Result<Output, SshError> {
-        let child = self.spawn(command, Stdio::piped())?;
-        self.supervise(command, child, |child, cancel| {
+        let child = self.spawn(&bounded(command, self.command_timeout), Stdio::piped())?;
+        self.supervise(command, child, self.command_timeout, |child, cancel| {
             let stdin = child.lock().expect("child lock").stdin.take();
             let (stdout, stderr) = take_readers(child);
             if let Some(stdin) = stdin {
@@ -111,14 +133,21 @@ impl Session {
     }
 
     /// Runs `body` (the child's I/O and wait) while a watchdog kills the
-    /// child once the command timeout passes and raises the flag `body`
-    /// polls. Killing alone does not unblock the pipes: a mux client hands
-    /// its stdio fds to the master, which keeps them until the remote
-    /// command ends, so `body` must give up on the flag rather than on EOF.
-    fn supervise<T>(&self, command: &str, child: Child, body: impl FnOnce(&Mutex<Child>, &AtomicBool) -> io::Result<T>) -> Result<T, SshError> {
+    /// child once `limit` passes and raises the flag `body` polls. Killing
+    /// alone does not unblock the pipes: a mux client hands its stdio fds to
+    /// the master, which keeps them until the remote command ends, so `body`
+    /// must give up on the flag rather than on EOF. Nor does it end the
+    /// remote command: that is [`bounded`]'s job, on the host.
+    fn supervise<T>(
+        &self,
+        command: &str,
+        child: Child,
+        limit: Option<Duration>,
+        body: impl FnOnce(&Mutex<Child>, &AtomicBool) -> io::Result<T>,
+    ) -> Result<T, SshError> {
         let child = Mutex::new(child);
         let timed_out = AtomicBool::new(false);
-        let Some(limit) = self.command_timeout else {
+        let Some(limit) = limit else {
             return body(&child, &timed_out).map_err(|e| self.io(&format!("running `{command}`"), e));
         };
         let finished = (Mutex::new(false), Condvar::new());
@@ -135,6 +164,22 @@ impl Session {
         }
         result.map_err(|e| self.io(&format!("running `{command}`"), e))
     }
+}
+
+/// `command` as the host should run it under `limit`: inside coreutils'
+/// `timeout`, which ends it (and everything it started in its process
+/// group) with SIGTERM a second after the limit, and SIGKILL one more
+/// second later. Killing the local ssh client does not reach the remote
+/// command (the master keeps its channel), so without this a timed-out
+/// read would go on running on the host. The remote limit is the local one
+/// rounded up plus a second, so the local watchdog always answers first,
+/// with a [`SshError::Timeout`]. A host without `timeout` runs the command
+/// as it is.
+fn bounded(command: &str, limit: Option<Duration>) -> String {
+    let Some(limit) = limit else { return command.to_string() };
+    let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0) + 1;
+    let quoted = shell_quote(command);
+    format!("if command -v timeout >/dev/null 2>&1; then exec timeout -k {KILL_AFTER_SECS} {secs} sh -c {quoted}; else exec sh -c {quoted}; fi")
 }
 
 fn watchdog(child: &Mutex<Child>, finished: &(Mutex<bool>, Condvar), timed_out: &AtomicBool, limit: Duration) {
@@ -264,4 +309,19 @@ fn wait(child: &Mutex<Child>) -> io::Result<ExitStatus> {
 
 fn code(status: ExitStatus) -> i32 {
     status.code().unwrap_or(-1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_commands_run_under_the_hosts_timeout() {
+        assert_eq!(bounded("echo hi", None), "echo hi");
+        let wrapped = bounded("echo 'a b'; sleep 9", Some(Duration::from_millis(1500)));
+        assert_eq!(wrapped, "if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 3 sh -c 'echo '\\''a b'\\''; sleep 9'; else exec sh -c 'echo '\\''a b'\\''; sleep 9'; fi");
+        let out = std::process::Command::new("sh").arg("-c").arg(&wrapped.replace("sleep 9", "true")).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b\n", "the quoting survives the wrapper");
+        assert!(bounded("x", Some(Duration::from_secs(10))).contains("timeout -k 1 11 sh -c x;"));
+    }
 }

@@ -80,7 +80,9 @@ impl Session {
         write_private(&label, &dir.path().join("known_hosts"), options.known_hosts.as_bytes())?;
         let mut session = Session { host, label, dir, connect_timeout: options.connect_timeout, command_timeout: options.command_timeout, master: None };
         session.start_master()?;
-        session.run("true")?;
+        // The check is bounded too: a host that accepts the key and then
+        // hangs must not hang the caller.
+        session.run_within("true", session.connect_timeout + HANDSHAKE_GRACE)?;
         Ok(session)
     }
 

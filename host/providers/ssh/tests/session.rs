@@ -127,6 +127,29 @@ fn command_timeout_kills() {
     assert!(started.elapsed() < Duration::from_secs(12));
 }
 
+/// Killing the local client does not end a remote command (the master
+/// keeps its channel): the host's own `timeout` does, so a read that timed
+/// out is not left running there. Without it the `sleep` below would live
+/// its full 30 s.
+#[test]
+fn a_timed_out_read_does_not_keep_running_on_the_host() {
+    let vm = Vm::start();
+    let session = open(&vm);
+    let pid_file = vm.dir().join("read.pid");
+    let started = std::time::Instant::now();
+    let err = session.exec_within(&format!("echo $$ > {}; exec sleep 30", pid_file.display()), Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(err, SshError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(4), "the caller got its answer in time: {:?}", started.elapsed());
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    // The VM shares this machine's PID namespace: /proc shows the remote process.
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(std::time::Instant::now() < deadline, "the remote sleep {pid} still runs after the timeout");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(session.run_within("echo still-ok", Duration::from_secs(5)).unwrap(), "still-ok\n", "the session is still usable");
+}
+
 #[test]
 fn wrong_pinned_key_is_refused_before_anything_runs() {
     let vm = Vm::start();

@@ -73,18 +73,18 @@ impl DockerHost<'_> {
     /// Stops the container, giving it `grace_secs` after SIGTERM; a
     /// container that is already gone or stopped is fine.
     pub fn stop(&self, name: &str, grace_secs: u32) -> Result<(), VmError> {
-        self.unless_missing(&["stop", "-t", &grace_secs.to_string(), name])
+        self.unless_missing(&["stop", "-t", &grace_secs.to_string(), "--", name])
     }
 
     /// Removes the container (stopping it first); gone already is fine.
     pub fn remove(&self, name: &str) -> Result<(), VmError> {
-        self.unless_missing(&["rm", "-f", name])
+        self.unless_missing(&["rm", "-f", "--", name])
     }
 
     /// Runs `docker ARGS` on a container, where its absence counts as done
     /// (docker itself answers 0 for stopping a stopped one).
     fn unless_missing(&self, args: &[&str]) -> Result<(), VmError> {
-        let out = self.session.exec(&self.docker_command(args))?;
+        let out = self.exec(&self.docker_command(args))?;
         if out.status == 0 || out.stderr.contains("No such container") {
             return Ok(());
         }
@@ -93,7 +93,7 @@ impl DockerHost<'_> {
 
     /// The container's status (`running`, `exited`…), `None` when there is none.
     pub fn state(&self, name: &str) -> Result<Option<String>, VmError> {
-        let out = self.session.exec(&self.docker_command(&["inspect", "-f", "{{.State.Status}}", name]))?;
+        let out = self.exec(&self.docker_command(&["inspect", "-f", "{{.State.Status}}", "--", name]))?;
         Ok((out.status == 0).then(|| out.stdout.trim().to_string()))
     }
 
@@ -102,44 +102,44 @@ impl DockerHost<'_> {
     /// would reach docker-proxy, which accepts before the app listens.
     pub fn address(&self, name: &str) -> Result<Option<String>, VmError> {
         let format = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}";
-        let out = self.session.exec(&self.docker_command(&["inspect", "-f", format, name]))?;
+        let out = self.exec(&self.docker_command(&["inspect", "-f", format, "--", name]))?;
         Ok((out.status == 0).then(|| out.stdout.split_whitespace().next().map(str::to_string)).flatten())
     }
 
     /// The environment the container runs with (its image's, then its own).
     pub fn environment(&self, name: &str) -> Result<BTreeMap<String, String>, VmError> {
-        let out = self.docker_run(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name])?;
+        let out = self.docker_run(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "--", name])?;
         Ok(out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     /// The host port `container_port/tcp` is published on, if it is.
     pub fn published_port(&self, name: &str, container_port: u16) -> Result<Option<u16>, VmError> {
-        let out = self.session.exec(&self.docker_command(&["port", name, &format!("{container_port}/tcp")]))?;
+        let out = self.exec(&self.docker_command(&["port", "--", name, &format!("{container_port}/tcp")]))?;
         // `127.0.0.1:5433`, one line per binding.
         Ok(out.stdout.lines().find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.trim().parse().ok())).filter(|_| out.status == 0))
     }
 
     /// Starts an existing container.
     pub fn start(&self, name: &str) -> Result<(), VmError> {
-        self.docker_run(&["start", name]).map(drop)
+        self.docker_run(&["start", "--", name]).map(drop)
     }
 
     /// The container's last `lines` lines of output (stdout and stderr).
     pub fn logs(&self, name: &str, lines: u32) -> Result<String, VmError> {
-        let command = format!("{} 2>&1", self.docker_command(&["logs", "--tail", &lines.to_string(), name]));
-        Ok(self.session.exec(&command)?.stdout)
+        let command = format!("{} 2>&1", self.docker_command(&["logs", "--tail", &lines.to_string(), "--", name]));
+        Ok(self.exec(&command)?.stdout)
     }
 
     /// Runs `command` inside the running container; its exit code (a
     /// health probe's answer, so a failing command is not an error).
     pub fn exec_in(&self, name: &str, command: &[String]) -> Result<i32, VmError> {
-        let mut args = vec!["exec", name];
+        let mut args = vec!["exec", "--", name];
         args.extend(command.iter().map(String::as_str));
-        Ok(self.session.exec(&format!("{} >/dev/null 2>&1", self.docker_command(&args)))?.status)
+        Ok(self.exec(&format!("{} >/dev/null 2>&1", self.docker_command(&args)))?.status)
     }
 
     pub fn network_exists(&self, name: &str) -> Result<bool, VmError> {
-        Ok(self.session.exec(&self.docker_command(&["network", "inspect", name]))?.status == 0)
+        Ok(self.exec(&self.docker_command(&["network", "inspect", "--", name]))?.status == 0)
     }
 
     /// Creates the bridge network unless it exists.
@@ -147,12 +147,12 @@ impl DockerHost<'_> {
         if self.network_exists(name)? {
             return Ok(());
         }
-        self.docker_run(&["network", "create", name]).map(drop)
+        self.docker_run(&["network", "create", "--", name]).map(drop)
     }
 
     /// Removes the network; gone already is fine.
     pub fn remove_network(&self, name: &str) -> Result<(), VmError> {
-        if self.network_exists(name)? { self.docker_run(&["network", "rm", name]).map(drop) } else { Ok(()) }
+        if self.network_exists(name)? { self.docker_run(&["network", "rm", "--", name]).map(drop) } else { Ok(()) }
     }
 
     fn parse_ps(&self, line: &str) -> Result<ContainerInfo, VmError> {
@@ -207,6 +207,9 @@ fn run_args(spec: &ContainerSpec, head: &[&str]) -> Vec<String> {
     for (k, v) in &spec.labels {
         args.extend(["--label".into(), format!("{k}={v}")]);
     }
+    // `--`: the image and the command are never read as options, whatever
+    // they start with (docker's flag parser stops there).
+    args.push("--".into());
     args.push(spec.image.clone());
     args.extend(spec.command.iter().cloned());
     args
@@ -232,8 +235,27 @@ mod tests {
         };
         assert_eq!(
             run_args(&spec, &["run", "-d"]).join(" "),
-            "run -d --name shop-web-3 --restart unless-stopped --env-file /srv/shop/env -e PORT=8080 -p 127.0.0.1:18003:8080 -v /srv/shop/data:/data --network shop --label ferry.app=shop shop:3 serve"
+            "run -d --name shop-web-3 --restart unless-stopped --env-file /srv/shop/env -e PORT=8080 -p 127.0.0.1:18003:8080 -v /srv/shop/data:/data --network shop --label ferry.app=shop -- shop:3 serve"
         );
+    }
+
+    /// Docker's own CLI (pointed at a daemon that is not there, so nothing
+    /// runs) reads an image that starts with `-` as an image, not as an
+    /// option: without the `--`, `-v/:/host` would mount the host's root.
+    #[test]
+    fn an_image_that_looks_like_an_option_stays_an_image() {
+        let spec = ContainerSpec { name: "shop-web-1".into(), image: "-v/:/host".into(), command: vec!["-it".into()], ..ContainerSpec::default() };
+        let args = run_args(&spec, &["run", "-d"]);
+        let config = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("docker")
+            .args(&args)
+            .env("DOCKER_HOST", "unix:///nonexistent/ferry-test.sock")
+            .env("DOCKER_CONFIG", config.path())
+            .output()
+            .expect("the docker CLI is installed");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("invalid reference format"), "docker read the image as an image: {stderr}");
     }
 
     #[test]

@@ -38,7 +38,7 @@ if command -v nginx >/dev/null 2>&1; then echo nginx=yes; else echo nginx=no; fi
             docker = self.docker,
             root = ferry_ssh::shell_quote(root),
         );
-        Ok(parse_facts(&self.session.run(&script)?))
+        Ok(parse_facts(&self.run(&script)?))
     }
 }
 

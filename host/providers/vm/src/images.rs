@@ -12,20 +12,18 @@ impl DockerHost<'_> {
     /// Builds `tag` on the host from the local directory `context` (its
     /// Dockerfile unless `dockerfile` names another file in it); the
     /// context is streamed as a tar, never stored on the host.
+    ///
+    /// `context` must be a real directory the caller has confined (the
+    /// checkout, or a directory in it resolved without leaving it); what is
+    /// under it ships as [`context_tar`] archives it.
     pub fn build(&self, context: &Path, dockerfile: Option<&str>, tag: &str) -> Result<(), VmError> {
-        let mut tar = Command::new("tar")
-            .arg("-C")
-            .arg(context)
-            .args(["-c", "."])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(VmError::Local)?;
+        let mut tar = context_tar(context).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(VmError::Local)?;
         let mut args = vec!["build", "-q", "-t", tag];
         if let Some(file) = dockerfile {
             args.extend(["-f", file]);
         }
-        args.push("-");
+        // `--`: the context (stdin) is a positional argument, after every option.
+        args.extend(["--", "-"]);
         let mut stdout = tar.stdout.take().expect("piped stdout");
         let result = self.feed(&mut stdout, &self.docker_command(&args), "docker build");
         let status = tar.wait().map_err(VmError::Local)?;
@@ -48,17 +46,17 @@ impl DockerHost<'_> {
 
     /// Pulls `image` from its registry.
     pub fn pull(&self, image: &str) -> Result<(), VmError> {
-        self.docker_run(&["pull", "-q", image]).map(drop)
+        self.docker_run(&["pull", "-q", "--", image]).map(drop)
     }
 
     /// Gives the image `from` the name `to` as well.
     pub fn tag(&self, from: &str, to: &str) -> Result<(), VmError> {
-        self.docker_run(&["tag", from, to]).map(drop)
+        self.docker_run(&["tag", "--", from, to]).map(drop)
     }
 
     /// The image's id, `None` when the host does not have it.
     pub fn image_id(&self, image: &str) -> Result<Option<String>, VmError> {
-        let out = self.session.exec(&self.docker_command(&["image", "inspect", "--format", "{{.Id}}", image]))?;
+        let out = self.exec(&self.docker_command(&["image", "inspect", "--format", "{{.Id}}", "--", image]))?;
         Ok((out.status == 0).then(|| out.stdout.trim().to_string()))
     }
 
@@ -68,5 +66,45 @@ impl DockerHost<'_> {
             return Ok(());
         }
         Err(VmError::Host { host: self.session.host().to_string(), message: format!("{what} exited with {}: {}", out.status, ferry_ssh::stderr_tail(&out.stderr)) })
+    }
+}
+
+/// The build context as a tar on stdout. A symlink in it is archived as a
+/// link, never as what it points to (GNU tar follows links only with `-h`,
+/// which this must never gain): a repository that commits `secrets ->
+/// /etc` ships a dangling link that Docker resolves inside the context, not
+/// this machine's /etc. Hard links cannot point outside: git checks out
+/// regular files and links only.
+pub fn context_tar(context: &Path) -> Command {
+    let mut tar = Command::new("tar");
+    tar.arg("-C").arg(context).args(["-c", "."]);
+    tar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkout that commits links to a directory and a file outside it:
+    /// the archive holds the links, not one byte of what they point to.
+    #[test]
+    fn symlinks_in_the_context_ship_as_links_not_their_targets() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "CANARY-outside-the-checkout").unwrap();
+        let checkout = tempfile::tempdir().unwrap();
+        std::fs::write(checkout.path().join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), checkout.path().join("config")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), checkout.path().join("key.pem")).unwrap();
+        let out = context_tar(checkout.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let archive = String::from_utf8_lossy(&out.stdout);
+        assert!(!archive.contains("CANARY"), "a file outside the checkout was archived");
+        let mut list = Command::new("tar").args(["-tvf", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(list.stdin.as_mut().unwrap(), &out.stdout).unwrap();
+        let listing = String::from_utf8(list.wait_with_output().unwrap().stdout).unwrap();
+        for name in ["./config", "./key.pem"] {
+            let line = listing.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} missing:\n{listing}"));
+            assert!(line.starts_with('l'), "{name} is archived as a link: {line}");
+        }
     }
 }

@@ -13,6 +13,8 @@ mod error;
 mod facts;
 mod images;
 
+use std::time::Duration;
+
 use ferry_ssh::Session;
 
 pub use containers::{ContainerInfo, ContainerSpec, Publish};
@@ -24,13 +26,25 @@ pub use facts::{HostFacts, parse_facts};
 pub struct DockerHost<'s> {
     session: &'s Session,
     docker: String,
+    /// Bounds every collected command (facts, lists, inspects, stops…);
+    /// `None` leaves them to the session's own timeout. Builds, loads and
+    /// one-off containers stream, and are never bounded by it.
+    limit: Option<Duration>,
 }
 
 impl<'s> DockerHost<'s> {
     /// `docker` is the command that reaches the engine, e.g. `docker` or
     /// `sudo docker`; it is used as written (not quoted).
     pub fn new(session: &'s Session, docker: &str) -> Self {
-        DockerHost { session, docker: docker.to_string() }
+        DockerHost { session, docker: docker.to_string(), limit: None }
+    }
+
+    /// The same host with every collected command bounded by `limit`, on
+    /// this side and on the host ([`Session::exec_within`]): what a read
+    /// made inside a step's deadline needs.
+    pub fn within(mut self, limit: Duration) -> Self {
+        self.limit = Some(limit);
+        self
     }
 
     pub fn session(&self) -> &Session {
@@ -45,6 +59,24 @@ impl<'s> DockerHost<'s> {
 
     /// Runs `docker ARGS`, failing on a non-zero exit; returns stdout.
     fn docker_run(&self, args: &[&str]) -> Result<String, VmError> {
-        Ok(self.session.run(&self.docker_command(args))?)
+        self.run(&self.docker_command(args))
+    }
+
+    /// Runs a shell command under this host's limit; a non-zero exit is
+    /// not an error.
+    pub fn exec(&self, command: &str) -> Result<ferry_ssh::Output, VmError> {
+        Ok(match self.limit {
+            Some(limit) => self.session.exec_within(command, limit)?,
+            None => self.session.exec(command)?,
+        })
+    }
+
+    /// Runs a shell command under this host's limit, failing on a non-zero
+    /// exit; returns stdout.
+    pub fn run(&self, command: &str) -> Result<String, VmError> {
+        Ok(match self.limit {
+            Some(limit) => self.session.run_within(command, limit)?,
+            None => self.session.run(command)?,
+        })
     }
 }

@@ -93,6 +93,10 @@ fn an_image_built_on_the_host_runs_is_listed_stopped_and_removed() {
     host.remove("shop-web-1").unwrap();
     assert!(host.containers("ferry.app").unwrap().is_empty());
     host.remove("shop-web-1").expect("removing a removed container is fine");
+    // Names that look like options are names: without the `--` before them,
+    // docker would print its help (exit 0) and these would be "found".
+    assert_eq!(host.state("--help").unwrap(), None);
+    assert_eq!(host.image_id("--help").unwrap(), None);
 
     let broken = tempfile::tempdir().unwrap();
     std::fs::write(broken.path().join("Dockerfile"), "FROM localhost/nothing-here\n").unwrap();

@@ -2,6 +2,7 @@
 //! checked the way `fly config validate --strict` checks it, and more.
 
 pub mod flatten;
+pub mod names;
 mod patch;
 mod schema;
 pub mod sections;

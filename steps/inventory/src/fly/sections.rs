@@ -7,6 +7,7 @@ use ferry_step_sdk::types::{
     Port, Process, Restart, Service, StaticFiles as Static, Vm,
 };
 
+use super::names;
 use crate::findings::{Findings, Spot};
 use crate::read::{At, Problem, optional};
 
@@ -52,6 +53,11 @@ pub const STRATEGIES: [&str; 4] = ["canary", "rolling", "immediate", "bluegreen"
 pub fn read(root: &At, findings: &mut Findings) -> FlyToml {
     let r = optional(root, "app", At::str);
     let app = findings.keep(r).flatten();
+    if let (Some(name), Some(at)) = (&app, root.get("app"))
+        && let Some(problem) = names::app_problem(name)
+    {
+        findings.error("invalid-app-name", problem, &at);
+    }
     let r = optional(root, "primary_region", At::str);
     let primary_region = findings.keep(r).flatten();
     let r = machine_defaults(root, findings);
@@ -186,6 +192,9 @@ fn processes(root: &At, findings: &mut Findings) -> Result<Vec<Process>, Problem
     let Some(at) = root.get("processes") else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for (name, cmd) in at.entries()? {
+        if let Some(problem) = names::group_problem(name) {
+            findings.error("invalid-process-group", problem, &cmd);
+        }
         let r = cmd.str();
         let command = findings.keep(r).unwrap_or_default();
         if !command.is_empty() {
@@ -201,6 +210,9 @@ fn env(root: &At, findings: &mut Findings) -> Result<Vec<(String, String)>, Prob
     at.entries()?
         .into_iter()
         .map(|(name, value)| {
+            if let Some(problem) = names::env_problem(name) {
+                findings.error("invalid-env-name", problem, &value);
+            }
             if name.starts_with("FLY_") {
                 findings.warn(
                     "fly-env-name",
@@ -403,6 +415,9 @@ fn top_level_check(name: &str, at: &At, findings: &mut Findings) -> Result<Check
 
 fn mount(at: &At, findings: &mut Findings) -> Result<Mount, Problem> {
     let source = needed(at, "source", At::str, findings)?;
+    if let (Some(problem), Some(spot)) = (names::volume_problem(&source), at.get("source")) {
+        findings.error("invalid-mount", problem, &spot);
+    }
     let initial_size = optional(at, "initial_size", At::str)?;
     if let Some(size) = &initial_size {
         match crate::units::size_mb(&with_default_unit(size, "gb")) {

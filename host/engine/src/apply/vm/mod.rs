@@ -6,6 +6,7 @@
 //! replaces are kept beside them on the host for the undo, so the journal
 //! never holds an env file's secrets.
 
+mod env_file;
 mod lock;
 
 use std::collections::BTreeMap;
@@ -62,8 +63,16 @@ impl VmOps {
         self.targets.with_docker(target, f).map_err(ExecError)
     }
 
+    /// [`VmOps::on`] for the checks before and after an action (what
+    /// exists, what runs, what a file holds): each command is bounded by
+    /// the target's `read_timeout`.
+    fn reading<T>(&self, op: &Operation, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+        let target = Self::target_of(op).ok_or_else(|| ExecError(format!("not a VM operation: {op:?}")))?;
+        self.targets.reading(target, f).map_err(ExecError)
+    }
+
     pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
-        self.on(op, |host, _| match op {
+        self.reading(op, |host, _| match op {
             Operation::VmMkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
             Operation::VmSecret(f) => Ok(UndoData::VmAbsent { items: missing_paths(host, std::slice::from_ref(&f.path))? }),
             Operation::VmNetwork(n) => {
@@ -170,7 +179,7 @@ impl VmOps {
     }
 
     pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
-        self.on(op, |host, config| match op {
+        self.reading(op, |host, config| match op {
             Operation::VmLock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
             Operation::VmUnlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
             Operation::VmMkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
@@ -229,7 +238,7 @@ impl VmOps {
         let tag = |from: &str| host.tag(from, &i.tag).map_err(|e| e.to_string());
         match &i.source {
             VmImageSource::Build((dir, dockerfile)) => {
-                let context = ferry_checkout::inside(&self.checkout, dir).map_err(|e| e.to_string())?;
+                let context = ferry_checkout::directory(&self.checkout, dir).map_err(|e| e.to_string())?;
                 host.build(&context, dockerfile.as_deref(), &i.tag).map_err(|e| e.to_string())?;
             }
             VmImageSource::Load(image) => {
@@ -300,8 +309,9 @@ impl VmOps {
     }
 }
 
+/// Runs `script` on the host, under the host's limit when it has one.
 fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, String> {
-    host.session().run(script).map_err(|e| e.to_string())
+    host.run(script).map_err(|e| e.to_string())
 }
 
 /// The directory holding `path` on the host, quoted for a shell.
@@ -357,29 +367,20 @@ fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
     sh(host, &format!("[ -e {p} ] || (umask 077 && mkdir -p {dir} && od -An -N24 -tx1 /dev/urandom | tr -d ' \\n' > {p}.tmp && mv {p}.tmp {p})")).map(drop)
 }
 
-/// `KEY=value` lines: the plain env, then each secret from its
-/// `FERRY_SECRET_<NAME>` (one without a value is left commented out), then
-/// the values made from files on the host.
+/// The env file's text ([`env_file::render`]): secrets from
+/// `FERRY_SECRET_<NAME>` here, values made from files on the host read
+/// there.
 fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String, String> {
-    let mut out = String::from("# written by ferry: plain values from fly.toml, secrets from FERRY_SECRET_<NAME>\n");
-    for (k, v) in &f.env {
-        out.push_str(&format!("{k}={v}\n"));
-    }
-    for name in &f.secrets {
-        match ferry_secrets::var(&format!("{SECRET_VAR_PREFIX}{name}")) {
-            Ok(value) => out.push_str(&format!("{name}={}\n", value.expose())),
-            Err(_) => out.push_str(&format!("# {name}= (not set: give FERRY_SECRET_{name} and provision again)\n")),
-        }
-    }
+    let mut made = Vec::new();
     for value in &f.from_files {
         let p = shell_quote(&value.path);
         let contents = sh(host, &format!("cat {p}"))
             .map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
         // A value made on the host (a password) is as secret as any other.
         ferry_secrets::learn(contents.trim());
-        out.push_str(&format!("{}={}\n", value.name, value.template.replace("{file}", contents.trim())));
+        made.push((value.name.clone(), value.template.replace("{file}", contents.trim())));
     }
-    Ok(out)
+    env_file::render(f, &|name| ferry_secrets::var(&format!("{SECRET_VAR_PREFIX}{name}")).ok().map(ferry_secrets::Secret::into_inner), &made)
 }
 
 fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, String> {
@@ -484,7 +485,7 @@ impl Probe {
 }
 
 fn sh_status(host: &DockerHost<'_>, script: &str) -> Result<i32, String> {
-    host.session().exec(script).map(|out| out.status).map_err(|e| e.to_string())
+    host.exec(script).map(|out| out.status).map_err(|e| e.to_string())
 }
 
 fn wait_healthy(host: &DockerHost<'_>, c: &VmContainer, health: &VmHealth, keepalive: &mut dyn FnMut()) -> Result<(), String> {
