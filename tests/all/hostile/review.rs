@@ -249,3 +249,28 @@ fn with_a_state_key_a_journal_changed_anywhere_is_refused() {
     assert_eq!(code, 0, "the original document verifies: {err}");
     assert!(std::fs::read_to_string(co.path().join("fly.toml")).unwrap().contains("A = \"1\""));
 }
+
+#[test]
+fn the_plan_hash_covers_settings_no_action_shows() {
+    // The audit's case: a shell command slipped into a VM target's `docker`
+    // setting left the plan hash unchanged.
+    let target = |docker: &str| {
+        format!(
+            "[[steps]]\nname = \"parse-config\"\n\n[targets.vm.prod]\nhost = \"root@127.0.0.1:1\"\nssh_key_env = \"FERRY_SECRET_KEY\"\n\
+             known_hosts_env = \"FERRY_SECRET_KH\"\ndocker = \"{docker}\"\n"
+        )
+    };
+    let co = checkout(&[("fly.toml", "app = \"shop\"\n"), ("ferry.toml", &target("docker"))]);
+    let state = tempfile::tempdir().unwrap();
+    let hash = |co: &Path| {
+        let (code, out, err) = run(ferry(&co.join(".cache")).args(["plan", "--format", "json", "--dir"]).arg(co).arg("--state").arg(state.path()));
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["plan_hash"].as_str().unwrap().to_string()
+    };
+    let reviewed = hash(co.path());
+    std::fs::write(co.path().join("ferry.toml"), target("touch /tmp/pwned; docker")).unwrap();
+    assert_ne!(hash(co.path()), reviewed, "the setting is part of the plan");
+    let (code, _, err) = apply(co.path(), state.path(), &["--plan-hash", &reviewed], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("ferry.toml's settings changed"), "{err}");
+}

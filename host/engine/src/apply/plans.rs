@@ -55,6 +55,12 @@ pub fn plan_changes(old: &Plan, new: &Plan) -> Vec<String> {
         let fields = changed_fields(&old.app, &new.app);
         out.push(format!("inventory changed: {}", fields.join(", ")));
     }
+    if old.workflow != new.workflow {
+        out.push("ferry.toml's settings changed (a step, its component or limits, or [dns], [data], [targets])".into());
+    }
+    if old.host_findings != new.host_findings {
+        out.push("what ferry says about the plan changed (credentials withheld or not)".into());
+    }
     if out.is_empty() {
         out.push("step versions or findings changed".into());
     }
