@@ -42,9 +42,11 @@ impl HostileWorkspace {
         std::fs::write(root.join("rust-toolchain.toml"), format!("[toolchain]\npath = \"{}\"\n", root.join("evil-toolchain").display())).unwrap();
         // A linker and a C compiler, for the environment.
         hook(&root.join("evil-cc"), "exec cc \"$@\"");
-        // A CARGO_HOME whose config.toml sets a wrapper too.
-        std::fs::create_dir_all(root.join("cargo-home")).unwrap();
-        std::fs::write(root.join("cargo-home/config.toml"), format!("[build]\nrustc-wrapper = \"{}\"\n", root.join("evil.sh").display())).unwrap();
+        // A CARGO_HOME, and a HOME whose ~/.cargo (cargo's default home), with a config.toml that sets a wrapper too.
+        for home in ["cargo-home", "home/.cargo"] {
+            std::fs::create_dir_all(root.join(home)).unwrap();
+            std::fs::write(root.join(home).join("config.toml"), format!("[build]\nrustc-wrapper = \"{}\"\n", root.join("evil.sh").display())).unwrap();
+        }
         HostileWorkspace { dir }
     }
 
@@ -75,6 +77,9 @@ impl HostileWorkspace {
         env.push(("CARGO_ENCODED_RUSTFLAGS".into(), format!("-Clinker={}", cc.display()).into()));
         env.push(("CC".into(), cc));
         env.push(("CARGO_HOME".into(), root.join("cargo-home")));
+        // The build keeps HOME (rustup's proxies need it) but not HOME's cargo configuration.
+        env.push(("HOME".into(), root.join("home")));
+        env.push(("RUSTUP_HOME".into(), rustup(&["show", "home"]).into()));
         env.push(("CARGO_TARGET_DIR".into(), root.join("redirected")));
         env.push(("RUSTUP_TOOLCHAIN".into(), root.join("evil-toolchain")));
         env
