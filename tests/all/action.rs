@@ -221,6 +221,11 @@ fn stand_in_action(dir: &Path) -> PathBuf {
     }
     std::fs::write(action.join("Cargo.toml"), "[workspace.package]\nversion = \"9.9.9\"\n").unwrap();
     std::fs::copy(repo().join("dist/releases.json"), action.join("dist/releases.json")).unwrap();
+    // A commit, as the release checks it out: the pin hashes what the commit holds.
+    let git = |args: &[&str]| assert!(Command::new("git").args(args).current_dir(&action).output().unwrap().status.success(), "git {args:?}");
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["-c", "user.name=ferry", "-c", "user.email=ferry@localhost", "commit", "-q", "-m", "stand-in"]);
     action
 }
 
@@ -268,7 +273,10 @@ fn the_installer_runs_the_pinned_binary_of_a_release_and_nothing_else() {
 
     // The release workflow's pin, then the installer of the pinned tree: the
     // pin changed dist/releases.json only, so the tree still hashes the same.
+    // A file the commit lacks (a download left in the checkout) does not change what is pinned.
+    std::fs::write(action.join("left-over"), "not in the commit").unwrap();
     let pin = Command::new(action.join("scripts/action-pin")).args(["9.9.9", &server.url()]).arg(&served).output().unwrap();
+    std::fs::remove_file(action.join("left-over")).unwrap();
     assert!(pin.status.success(), "{}", String::from_utf8_lossy(&pin.stderr));
     let (ok, printed, out, _temp) = install(&action, Some(&server));
     assert!(ok, "{printed}");
