@@ -239,6 +239,8 @@ fn no_cache_is_saved_by_an_untrusted_event() {
     assert_eq!(restore["with"]["path"], save["with"]["path"]);
     let key = save["with"]["key"].as_str().unwrap();
     assert!(key.contains("steps.install.outputs.version") && key.contains("steps.install.outputs.source"), "{key}");
+    // No partial match: another source's target/ could look fresh to cargo.
+    assert_eq!(restore["with"].get("restore-keys"), None);
 }
 
 /// The example workflows that run on a comment or with the base repository's
