@@ -135,6 +135,8 @@ fn run_step(env: &[(&str, &str)]) -> (bool, String) {
     make_executable(&bin);
     let out = Command::new("bash")
         .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .env_remove("FERRY_CONFIG")
+        .env_remove("FERRY_PHASE")
         .env("FERRY_BIN", &bin)
         .env("FERRY_DIR", ".")
         .envs(env.iter().copied())
