@@ -118,7 +118,7 @@ fn every_input_is_declared_and_used() {
     }
     for output in action["outputs"].as_object().unwrap().keys() {
         // `ferry ci` writes them, or the deploy result it reports.
-        let ci = ["ci.rs", "deploy.rs"].map(|f| std::fs::read_to_string(repo().join("host/cli/commands").join(f)).unwrap()).concat();
+        let ci = ["ci/mod.rs", "deploy.rs"].map(|f| std::fs::read_to_string(repo().join("host/cli/commands").join(f)).unwrap()).concat();
         let written = ci.contains(&format!("\"{output}\"")) || (["safe", "disruptive", "destructive", "irreversible"].contains(&output.as_str()) && ci.contains("risk.as_str()"));
         assert!(written, "output `{output}` is never written by `ferry ci`");
     }
