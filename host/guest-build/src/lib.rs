@@ -81,7 +81,9 @@ fn run_cargo(
 ) -> Result<(), BuildError> {
     let mut cmd = toolchain.cargo_command();
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", TARGET])
+        // --locked: the guests build from the versions their Cargo.lock
+        // pins, as the host does (CI and the action build with --locked).
+        .args(["build", "--release", "--locked", "--target", TARGET])
         .arg("--target-dir")
         .arg(target_dir);
     for p in packages {
