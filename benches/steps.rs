@@ -32,7 +32,7 @@ fn main() {
 
     // Warm from disk: a new runtime maps the component from the compile cache.
     let cache = tempfile::tempdir().unwrap();
-    let config = RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()) };
+    let config = RuntimeConfig { cache_dir: Some(cache.path().join("cache")), cache_key_file: Some(cache.path().join("key")) };
     Runtime::new(config.clone()).unwrap().load(step.name, step.component, grants(), Limits::default()).unwrap();
     let disk = sample(20, || {
         let rt = Runtime::new(config.clone()).unwrap();

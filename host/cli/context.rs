@@ -84,7 +84,7 @@ impl Session {
         let findings = withhold_unless_trusted(checkout, &workflow)?;
         let dir = &checkout.dir;
         anyhow::ensure!(dir.is_dir(), "{} is not a directory (--dir names the app's checkout)", dir.display());
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: cache_dir(global) })?;
+        let runtime = Runtime::new(RuntimeConfig { cache_dir: cache_dir(global), cache_key_file: RuntimeConfig::default_cache_key_file() })?;
         let mut host = HostContext::for_checkout(dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?);
         if let Some(client) = fly_client()? {
             host.fly = std::sync::Arc::new(ferry_engine::FlyApiReader::new(client));

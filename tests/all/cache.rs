@@ -1,7 +1,12 @@
 //! The compile cache: a second process maps the compiled component from
-//! disk instead of compiling it again.
+//! disk instead of compiling it again. (Tampered entries: `hostile::sandbox`.)
 
 use ferry_runtime::{CompiledFrom, Grants, Limits, Runtime, RuntimeConfig};
+
+/// A cache in `dir/cache`, its key in `dir/key`.
+fn config(dir: &std::path::Path) -> RuntimeConfig {
+    RuntimeConfig { cache_dir: Some(dir.join("cache")), cache_key_file: Some(dir.join("key")) }
+}
 
 fn load(rt: &Runtime) -> CompiledFrom {
     let step = ferry_steps::find("parse-config").unwrap();
@@ -11,7 +16,7 @@ fn load(rt: &Runtime) -> CompiledFrom {
 #[test]
 fn a_second_runtime_loads_from_disk_and_a_third_from_memory() {
     let cache = tempfile::tempdir().unwrap();
-    let config = RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()) };
+    let config = config(cache.path());
     assert_eq!(load(&Runtime::new(config.clone()).unwrap()), CompiledFrom::Compiler);
     let entries: Vec<_> = walk(cache.path());
     assert_eq!(entries.len(), 1, "one cached component: {entries:?}");
@@ -28,7 +33,7 @@ fn a_second_runtime_loads_from_disk_and_a_third_from_memory() {
 #[test]
 fn a_corrupt_cache_entry_is_recompiled() {
     let cache = tempfile::tempdir().unwrap();
-    let config = RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()) };
+    let config = config(cache.path());
     load(&Runtime::new(config.clone()).unwrap());
     let entry = walk(cache.path()).pop().unwrap();
     std::fs::write(&entry, b"not a compiled component").unwrap();

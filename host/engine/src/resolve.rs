@@ -1,11 +1,19 @@
 //! Turns a workflow's step specs into loaded, import-checked components.
 //! Every step is loaded before any runs, so a bad custom step fails the
 //! workflow before it does anything.
+//!
+//! A custom component's path comes from ferry.toml, which a pull request can
+//! change. It is read only if it is a regular file inside the workflow file's
+//! directory (the checkout, or the directory of `--workflow FILE`) of at most
+//! [`ferry_runtime::MAX_COMPONENT_BYTES`]; anything else is refused before a
+//! byte is read, so no error can disclose, say, the sha256 of a file outside
+//! the checkout. The size cap also bounds compilation, which no deadline can
+//! interrupt.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferry_model::StepInfo;
-use ferry_runtime::{Grants, HostContext, LoadedStep, Runtime, RuntimeError};
+use ferry_runtime::{ComponentFileError, Grants, HostContext, LoadedStep, Runtime, RuntimeError};
 use sha2::{Digest, Sha256};
 
 use crate::{StepSpec, Workflow};
@@ -14,8 +22,8 @@ use crate::{StepSpec, Workflow};
 pub enum ResolveError {
     #[error("no built-in step is called `{name}` (built-in: {known}); a custom step needs `component` and `sha256`")]
     UnknownBuiltin { name: String, known: String },
-    #[error("reading the component of step `{step}` at {path}: {source}")]
-    Read { step: String, path: String, source: std::io::Error },
+    #[error("the component of step `{step}` at {path} {reason}; it was not read")]
+    ComponentFile { step: String, path: String, reason: ComponentFileError },
     #[error(
         "the component of step `{step}` at {path} has sha256 {actual}, but ferry.toml pins {pinned}; \
          refusing to run it (update the pin only if you trust the new component)"
@@ -44,10 +52,12 @@ pub struct ResolvedStep {
 
 /// Loads every step of `workflow` and asks each to describe itself.
 pub fn resolve(runtime: &Runtime, host: &HostContext, workflow: &Workflow) -> Result<Vec<ResolvedStep>, ResolveError> {
-    workflow.steps.iter().map(|spec| resolve_one(runtime, host, spec)).collect()
+    // `Workflow::parse` joins a component's path onto this same directory.
+    let root = workflow.file.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
+    workflow.steps.iter().map(|spec| resolve_one(runtime, host, root, spec)).collect()
 }
 
-fn resolve_one(runtime: &Runtime, host: &HostContext, spec: &StepSpec) -> Result<ResolvedStep, ResolveError> {
+fn resolve_one(runtime: &Runtime, host: &HostContext, root: &Path, spec: &StepSpec) -> Result<ResolvedStep, ResolveError> {
     let (bytes, grants, origin) = match &spec.component {
         None => {
             let builtin = ferry_steps::find(&spec.name).ok_or_else(|| ResolveError::UnknownBuiltin {
@@ -58,10 +68,10 @@ fn resolve_one(runtime: &Runtime, host: &HostContext, spec: &StepSpec) -> Result
             (std::borrow::Cow::Borrowed(builtin.component), grants, StepOrigin::Builtin)
         }
         Some((path, pinned)) => {
-            let bytes = std::fs::read(path).map_err(|source| ResolveError::Read {
+            let bytes = read_component(root, path).map_err(|reason| ResolveError::ComponentFile {
                 step: spec.name.clone(),
                 path: path.display().to_string(),
-                source,
+                reason,
             })?;
             let actual = hex::encode(Sha256::digest(&bytes));
             if &actual != pinned {
@@ -79,6 +89,14 @@ fn resolve_one(runtime: &Runtime, host: &HostContext, spec: &StepSpec) -> Result
     let loaded = runtime.load(&spec.name, &bytes, grants, spec.limits)?;
     let info = runtime.describe(&loaded, host)?;
     Ok(ResolvedStep { spec: spec.clone(), origin, loaded, info })
+}
+
+/// Reads `path` (the workflow directory `root` joined with what ferry.toml
+/// wrote) confined to `root`. An absolute path in ferry.toml replaced `root`
+/// in the join, so it does not start with `root` and stays absolute: refused.
+fn read_component(root: &Path, path: &Path) -> Result<Vec<u8>, ComponentFileError> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    ferry_runtime::read_component_file(root, relative)
 }
 
 /// A custom step that names no grants may log and read the clock, nothing more.

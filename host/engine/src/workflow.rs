@@ -265,20 +265,43 @@ struct RawLimits {
 }
 
 impl RawLimits {
+    /// `limits` with this table's keys applied. A value above the host's
+    /// maximum ([`Limits::MAX`]) is refused, not clamped: ferry.toml comes
+    /// from the pull request, and a silent clamp would hide what it asked for.
     fn apply(&self, mut limits: Limits) -> Result<Limits, String> {
+        let max = Limits::MAX;
         if let Some(d) = &self.deadline {
-            limits.deadline = duration(d)?;
+            limits.deadline = at_most("deadline", d, duration(d)?, max.deadline, |d| humantime::format_duration(d).to_string())?;
         }
         if let Some(m) = &self.memory {
-            limits.memory_bytes = bytes(m, "memory")? as usize;
+            limits.memory_bytes = at_most("memory", m, bytes(m, "memory")?, max.memory_bytes as u64, show_bytes)? as usize;
         }
         if let Some(h) = &self.hostcall_bytes {
-            limits.hostcall_bytes = bytes(h, "hostcall_bytes")? as usize;
+            limits.hostcall_bytes =
+                at_most("hostcall_bytes", h, bytes(h, "hostcall_bytes")?, max.hostcall_bytes as u64, show_bytes)? as usize;
         }
         if let Some(f) = &self.file_bytes {
-            limits.file_bytes = bytes(f, "file_bytes")?;
+            limits.file_bytes = at_most("file_bytes", f, bytes(f, "file_bytes")?, max.file_bytes, show_bytes)?;
         }
         Ok(limits)
+    }
+}
+
+/// `value` if it is at most `max`; else an error naming the key, what was
+/// written and the maximum.
+fn at_most<T: PartialOrd + Copy>(key: &str, text: &str, value: T, max: T, show: impl Fn(T) -> String) -> Result<T, String> {
+    if value > max {
+        return Err(format!("{key} = \"{text}\" is above ferry's maximum of {} for a step; lower it", show(max)));
+    }
+    Ok(value)
+}
+
+/// A byte count as ferry.toml would write it ("1GiB", "64MiB").
+fn show_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    match UNITS.iter().find(|(_, size)| n % size == 0) {
+        Some((unit, size)) => format!("{}{unit}", n / size),
+        None => format!("{n}B"),
     }
 }
 

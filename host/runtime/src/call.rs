@@ -13,7 +13,7 @@ pub(crate) struct CallState {
     pub(crate) step: String,
     pub(crate) host: HostContext,
     pub(crate) limits: Limits,
-    pub(crate) memory: MemoryLimiter,
+    pub(crate) limiter: StoreLimiter,
     /// Set by the guest SDK's panic hook through `log.report-panic`.
     pub(crate) panic_message: Option<String>,
     /// Bytes of log output so far; past the cap, lines are dropped.
@@ -21,24 +21,81 @@ pub(crate) struct CallState {
     pub(crate) dropped_log_lines: usize,
 }
 
-/// Denies memory growth past the cap and remembers it, so the trap that
-/// follows can be reported as "memory cap" rather than a bare `unreachable`.
-pub(crate) struct MemoryLimiter {
+/// Core instances a call's store may create. wasmtime's default is 10,000.
+/// A step componentized by wit-component instantiates three core modules
+/// (the step, a shim and its fixup); four times that leaves room for
+/// toolchain changes without letting a component multiply the store's
+/// bookkeeping.
+const MAX_INSTANCES: usize = 12;
+/// Linear memories a call's store may create (wasmtime's default: 10,000).
+/// A step has exactly one. Each memory reserves gigabytes of address space
+/// and a mapping, so even empty ones must be few; the bytes they hold are
+/// capped by [`StoreLimiter`] whatever the count.
+const MAX_MEMORIES: usize = 4;
+/// Tables a call's store may create (wasmtime's default: 10,000). A step has
+/// two: its own function table and the shim's.
+const MAX_TABLES: usize = 8;
+/// What wasmtime spends on one table element: a pointer
+/// (see `ResourceLimiter::table_growing`).
+const TABLE_ELEMENT_BYTES: usize = std::mem::size_of::<usize>();
+
+/// Holds a call's store to its memory cap, summed over every linear memory
+/// and table the store has. wasmtime asks about each memory and table on its
+/// own; comparing one memory's size with the cap, as this once did, let a
+/// component with N core instances (or N memories) use N times the cap.
+///
+/// Growth that the limiter allows but wasmtime then fails stays counted: the
+/// step only hurts itself, whereas subtracting in `memory_grow_failed`
+/// (which wasmtime also calls for failures it never asked about) could be
+/// played to make the total drift below what is really allocated.
+#[derive(Debug)]
+pub(crate) struct StoreLimiter {
     cap: usize,
+    /// Bytes granted so far to all memories and tables.
+    used: usize,
+    /// The total a refused growth would have reached, so the trap that
+    /// follows can be reported as "memory cap" rather than a bare
+    /// `unreachable`.
     pub(crate) denied: Option<usize>,
 }
 
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.cap {
-            self.denied = Some(desired);
-            return Ok(false);
-        }
-        Ok(true)
+impl StoreLimiter {
+    pub(crate) fn new(cap: usize) -> Self {
+        StoreLimiter { cap, used: 0, denied: None }
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+    /// Grants growth from `current` to `desired` bytes of one memory or
+    /// table if the store's total stays within the cap.
+    fn grow(&mut self, current: usize, desired: usize) -> bool {
+        let total = self.used.saturating_add(desired.saturating_sub(current));
+        if total > self.cap {
+            self.denied = Some(total);
+            return false;
+        }
+        self.used = total;
+        true
+    }
+}
+
+impl ResourceLimiter for StoreLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(self.grow(current, desired))
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(self.grow(current.saturating_mul(TABLE_ELEMENT_BYTES), desired.saturating_mul(TABLE_ELEMENT_BYTES)))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
@@ -90,13 +147,13 @@ fn new_store(step: &LoadedStep, host: &HostContext) -> Store<CallState> {
         step: step.name.clone(),
         host: host.clone(),
         limits: step.limits,
-        memory: MemoryLimiter { cap: step.limits.memory_bytes, denied: None },
+        limiter: StoreLimiter::new(step.limits.memory_bytes),
         panic_message: None,
         log_bytes: 0,
         dropped_log_lines: 0,
     };
     let mut store = Store::new(step.pre.engine(), state);
-    store.limiter(|s| &mut s.memory);
+    store.limiter(|s| &mut s.limiter);
     store.set_hostcall_fuel(step.limits.hostcall_bytes);
     // +1: the current tick may be almost over when the call starts.
     let ticks = step.limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
@@ -108,7 +165,7 @@ fn new_store(step: &LoadedStep, host: &HostContext) -> Store<CallState> {
 /// Turns a wasmtime error into the most specific [`RuntimeError`].
 fn classify(step: &str, state: &CallState, error: wasmtime::Error) -> RuntimeError {
     let step = step.to_string();
-    if let Some(requested) = state.memory.denied {
+    if let Some(requested) = state.limiter.denied {
         return RuntimeError::MemoryLimit { step, cap: state.limits.memory_bytes, requested };
     }
     if let Some(message) = &state.panic_message {
@@ -118,5 +175,46 @@ fn classify(step: &str, state: &CallState, error: wasmtime::Error) -> RuntimeErr
         Some(Trap::Interrupt) => RuntimeError::Timeout { step, deadline: state.limits.deadline },
         Some(trap) => RuntimeError::Trap { step, message: format!("{trap}\n{error:?}") },
         None => RuntimeError::Trap { step, message: format!("{error:#}") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn growth_of_different_memories_adds_up() {
+        let mut limiter = StoreLimiter::new(100 * MIB);
+        // Two memories created at 40 MiB each, then one grows by 10 MiB.
+        assert!(limiter.memory_growing(0, 40 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(0, 40 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(40 * MIB, 50 * MIB, None).unwrap());
+        assert_eq!(limiter.denied, None);
+        // The other one growing by 11 MiB would make 101 MiB in all.
+        assert!(!limiter.memory_growing(40 * MIB, 51 * MIB, None).unwrap());
+        assert_eq!(limiter.denied, Some(101 * MIB));
+        // A refused growth is not counted: 10 MiB still fits.
+        assert!(limiter.memory_growing(40 * MIB, 50 * MIB, None).unwrap());
+    }
+
+    #[test]
+    fn table_elements_count_against_the_same_cap() {
+        let mut limiter = StoreLimiter::new(MIB);
+        assert!(limiter.memory_growing(0, MIB / 2, None).unwrap());
+        let elements = MIB / 2 / TABLE_ELEMENT_BYTES;
+        assert!(limiter.table_growing(0, elements, None).unwrap());
+        assert!(!limiter.table_growing(elements, elements + 1, None).unwrap());
+        assert_eq!(limiter.denied, Some(MIB + TABLE_ELEMENT_BYTES));
+    }
+
+    #[test]
+    fn an_absurd_request_saturates_instead_of_wrapping() {
+        let mut limiter = StoreLimiter::new(MIB);
+        assert!(limiter.memory_growing(0, MIB, None).unwrap());
+        assert!(!limiter.table_growing(0, usize::MAX, None).unwrap());
+        assert!(!limiter.memory_growing(0, usize::MAX, None).unwrap());
+        assert_eq!(limiter.denied, Some(usize::MAX));
     }
 }

@@ -24,10 +24,36 @@ pub(crate) fn version_compatible(version: &str) -> bool {
     version.split('.').take(2).eq(WIT_VERSION.split('.').take(2))
 }
 
+/// The largest component ferry compiles, built-in or custom. Epoch
+/// interruption stops a running step, but nothing stops cranelift once it
+/// compiles an untrusted component: its size is the only bound on the time
+/// and memory compilation takes. ferry's largest step is under 1 MiB.
+pub const MAX_COMPONENT_BYTES: u64 = 32 << 20;
+
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeConfig {
     /// Where compiled components are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// The file holding the key that authenticates every cache entry
+    /// (created on first use, mode 0600; see [`Self::default_cache_key_file`]).
+    /// It must live outside `cache_dir`, which CI restores from a cache that
+    /// other jobs may have written. Without a usable key there is no disk
+    /// cache: compiled code is native code, and ferry maps none it cannot
+    /// authenticate.
+    pub cache_key_file: Option<PathBuf>,
+}
+
+impl RuntimeConfig {
+    /// `$XDG_CONFIG_HOME/ferry/cache-key`, else `~/.config/ferry/cache-key`:
+    /// the user's configuration, which no CI cache restores, beside no
+    /// cache entry.
+    pub fn default_cache_key_file() -> Option<PathBuf> {
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".config")))?;
+        Some(config.join("ferry").join("cache-key"))
+    }
 }
 
 /// Loads and calls steps. Cheap to share: calls take `&self`.
@@ -104,20 +130,34 @@ impl LoadedStep {
 }
 
 impl Runtime {
+    /// The engine, its epoch ticker, the linked capabilities and the disk
+    /// cache. Fails rather than return a runtime whose deadlines cannot fire.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let mut cfg = Config::new();
-        cfg.epoch_interruption(true).max_wasm_stack(1 << 20).wasm_component_model(true);
-        let engine = Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        start_epoch_ticker(engine.weak());
+        let engine = Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        start_epoch_ticker(engine.weak(), std::thread::Builder::new())?;
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        let cache = config.cache_dir.map(|dir| CompileCache::new(dir, &engine));
+        let cache = match (config.cache_dir, config.cache_key_file) {
+            (Some(dir), Some(key_file)) => CompileCache::open(dir, &key_file, &engine),
+            (Some(dir), None) => {
+                tracing::warn!("not caching compiled steps in {}: no key file to authenticate them", dir.display());
+                None
+            }
+            (None, _) => None,
+        };
         Ok(Runtime { engine, linker, cache, compiled: Mutex::new(HashMap::new()) })
     }
 
     /// Compiles (or fetches from the cache), checks imports against `grants`,
     /// and pre-links a step. Nothing of the step runs here.
+    ///
+    /// A component over [`MAX_COMPONENT_BYTES`] is refused before it is
+    /// compiled.
     pub fn load(&self, name: &str, bytes: &[u8], grants: Grants, limits: Limits) -> Result<LoadedStep, RuntimeError> {
+        let size = bytes.len() as u64;
+        if size > MAX_COMPONENT_BYTES {
+            return Err(RuntimeError::ComponentTooLarge { step: name.into(), size, max: MAX_COMPONENT_BYTES });
+        }
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, compiled_from) = self.compile(name, &sha256, bytes)?;
         let ty = component.component_type();
@@ -151,6 +191,8 @@ impl Runtime {
         let (component, from) = match cached {
             Some(c) => (c, CompiledFrom::DiskCache),
             None => {
+                // Cranelift cannot be interrupted: `load`'s size cap is what
+                // bounds this for an untrusted component.
                 let started = std::time::Instant::now();
                 let c = Component::new(&self.engine, bytes).map_err(|e| RuntimeError::InvalidComponent {
                     step: name.into(),
@@ -168,17 +210,47 @@ impl Runtime {
     }
 }
 
+/// wasmtime's settings for ferry. Besides the epoch deadline and the stack
+/// cap, multi-memory is off (wasmtime 48 turns it on): no step needs it
+/// (rustc emits one memory per module), and without it a core module cannot
+/// declare a thousand memories. The store's limiter caps the bytes of all
+/// memories either way; this shrinks what a hostile module can ask of the
+/// compiler and the allocator.
+pub(crate) fn engine_config() -> Config {
+    let mut cfg = Config::new();
+    cfg.epoch_interruption(true).max_wasm_stack(1 << 20).wasm_component_model(true).wasm_multi_memory(false);
+    cfg
+}
+
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is
-/// dropped. Epoch interruption stops even a tight loop with no host calls.
-fn start_epoch_ticker(engine: EngineWeak) {
-    let spawned = std::thread::Builder::new().name("ferry-epoch".into()).spawn(move || {
+/// dropped. Epoch interruption stops even a tight loop with no host calls;
+/// without this thread no deadline would ever fire, so failing to start it
+/// is an error rather than a warning.
+fn start_epoch_ticker(engine: EngineWeak, thread: std::thread::Builder) -> Result<(), RuntimeError> {
+    let spawned = thread.name("ferry-epoch".into()).spawn(move || {
         while let Some(engine) = engine.upgrade() {
             engine.increment_epoch();
             drop(engine);
             std::thread::sleep(EPOCH_TICK);
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!("could not start the epoch ticker; step deadlines will not fire: {e}");
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(e) => Err(RuntimeError::Engine(format!(
+            "could not start the thread that enforces step deadlines ({e}); refusing to run steps without them"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ticker_that_cannot_start_is_an_error() {
+        let engine = Engine::new(&engine_config()).unwrap();
+        // No system maps a thread stack of 2^62 bytes.
+        let err = start_epoch_ticker(engine.weak(), std::thread::Builder::new().stack_size(1 << 62)).unwrap_err();
+        assert!(err.to_string().contains("could not start the thread that enforces step deadlines"), "{err}");
     }
 }

@@ -4,10 +4,12 @@
 //!
 //! The flow for one step:
 //!
-//! 1. [`Runtime::load`] compiles the component (or maps it from the on-disk
-//!    cache, keyed by the engine's compatibility hash and the component's
-//!    sha256), checks its imports against its [`Grants`] and refuses it
-//!    before anything runs if it asks for more, naming the import.
+//! 1. [`Runtime::load`] compiles the component (at most
+//!    [`MAX_COMPONENT_BYTES`], the only bound on compile time) or maps it from
+//!    the on-disk cache (keyed by ferry's version, the engine's compatibility
+//!    hash and the component's sha256, each entry authenticated by a key kept
+//!    outside the cache), checks its imports against its [`Grants`] and
+//!    refuses it before anything runs if it asks for more, naming the import.
 //! 2. [`Runtime::describe`] and [`Runtime::plan`] each run in a fresh
 //!    `Store`: no state survives between calls, and a trap poisons nothing.
 //!
@@ -17,15 +19,18 @@
 //! [`RuntimeError`] that names the step.
 
 mod cache;
+mod cache_key;
 pub mod capabilities;
 mod call;
+mod component_file;
 mod engine;
 mod error;
 mod grants;
 mod limits;
 
 pub use capabilities::{HostContext, fly::FlyReader};
-pub use engine::{CompiledFrom, LoadedStep, Runtime, RuntimeConfig};
+pub use component_file::{ComponentFileError, read_component_file};
+pub use engine::{CompiledFrom, LoadedStep, MAX_COMPONENT_BYTES, Runtime, RuntimeConfig};
 pub use error::RuntimeError;
 pub use grants::{Capability, Grants};
 pub use limits::Limits;
