@@ -131,7 +131,7 @@ impl Job {
         std::fs::copy(guests::EDITS, dir.path().join("edits.wasm")).unwrap();
         let sha = sha256_hex(&ferry_test_guests::bytes(guests::EDITS));
         let workflow = format!(
-            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'primary_region=\"ams\"' }}\n"
+            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = 'primary_region=\"ams\"' }}\n"
         );
         std::fs::write(dir.path().join("ferry.toml"), workflow).unwrap();
         Job { dir }

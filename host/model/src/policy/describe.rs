@@ -131,17 +131,18 @@ pub fn describe(op: &Operation) -> String {
     }
 }
 
-/// How `undo` reverses an action whose operation is `op`. `None` for
-/// [`Undo::None`]: the step's reason is its own words.
-pub fn describe_undo(op: &Operation, undo: &Undo) -> Option<String> {
+/// How `undo` reverses an action whose operation is `op`. For
+/// [`Undo::None`] only "nothing": the step's reason is its own words, for
+/// the renderers to label as such.
+pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
     match undo {
-        Undo::Run(undo_op) => Some(format!("runs: {}", describe(undo_op))),
-        Undo::RestorePrevious => Some(match op {
+        Undo::Run(undo_op) => format!("runs: {}", describe(undo_op)),
+        Undo::RestorePrevious => match op {
             // The host runs the command again after putting the file back.
             Operation::VmWriteFile(VmFile { then: Some(then), .. }) => format!("{}, then runs on the host: {then}", restore(op)),
             _ => restore(op).to_string(),
-        }),
-        Undo::None(_) => None,
+        },
+        Undo::None(_) => "nothing undoes it".into(),
     }
 }
 
@@ -524,8 +525,10 @@ mod tests {
     fn an_undo_run_is_described_like_an_action() {
         let op = Operation::WaitMs(1);
         let undo = Undo::Run(Operation::FlyDestroyApp("shop".into()));
-        assert_eq!(describe_undo(&op, &undo).unwrap(), "runs: DELETE Fly app shop with all its machines, volumes, secrets and addresses");
-        assert_eq!(describe_undo(&op, &Undo::None("x".into())), None);
+        assert_eq!(describe_undo(&op, &undo), "runs: DELETE Fly app shop with all its machines, volumes, secrets and addresses");
+        assert_eq!(describe_undo(&op, &Undo::None("x".into())), "nothing undoes it");
+        let reload = Operation::VmWriteFile(VmFile { target: "t".into(), path: "/etc/nginx/x".into(), contents: String::new(), mode: 0o644, then: Some("nginx -s reload".into()) });
+        assert_eq!(describe_undo(&reload, &Undo::RestorePrevious), "puts the file back as it was (or removes it), then runs on the host: nginx -s reload");
     }
 
     #[test]
