@@ -5,15 +5,23 @@
 
 use std::path::{Path, PathBuf};
 
-/// The built-in steps, in workflow order, with the imports each is granted.
-const STEPS: &[(&str, &[&str])] = &[
-    ("parse-config", &["log", "clock", "checkout", "fly"]),
-    ("deploy", &["log", "clock", "fly"]),
-    ("cutover", &["log", "clock", "dns"]),
-    ("copy-data", &["log", "clock", "fly", "data"]),
-    ("adopt", &["log", "clock", "fly"]),
-    ("migrate", &["log", "clock", "fly", "dns"]),
-    ("vm-deploy", &["log", "clock", "vm"]),
+/// The built-in steps, in workflow order: the imports each is granted, and
+/// the operation classes it may propose (approvals and waits need none).
+/// Each operation grant is what the step's planner crates really propose:
+/// parse-config only reads; deploy (fly-deploy) drives Fly machines, volumes
+/// and addresses; cutover changes and checks DNS; copy-data copies databases
+/// and volumes and stops the source's machines (its freeze); adopt writes
+/// fly.toml and sets machine metadata; migrate creates and deletes apps,
+/// secrets, volumes and certificates, edits fly.toml and switches DNS;
+/// vm-deploy works on a Docker host.
+const STEPS: &[(&str, &[&str], &[&str])] = &[
+    ("parse-config", &["log", "clock", "checkout", "fly"], &[]),
+    ("deploy", &["log", "clock", "fly"], &["fly"]),
+    ("cutover", &["log", "clock", "dns"], &["dns"]),
+    ("copy-data", &["log", "clock", "fly", "data"], &["data", "fly"]),
+    ("adopt", &["log", "clock", "fly"], &["checkout", "fly"]),
+    ("migrate", &["log", "clock", "fly", "dns"], &["checkout", "fly", "dns"]),
+    ("vm-deploy", &["log", "clock", "vm"], &["vm"]),
 ];
 
 fn main() {
@@ -23,7 +31,7 @@ fn main() {
     let workspace = root.join("steps");
     ferry_guest_build::rerun_if_changed(&[&workspace, &root.join("wit")]);
 
-    let packages: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
+    let packages: Vec<&str> = STEPS.iter().map(|(name, _, _)| *name).collect();
     let target_dir = ferry_guest_build::guest_target_dir(&out_dir);
     let built = match ferry_guest_build::build_components(&workspace, &packages, &target_dir) {
         Ok(built) => built,
@@ -37,10 +45,10 @@ fn main() {
 
 fn write_registry(path: &Path, built: &[ferry_guest_build::BuiltComponent]) {
     let mut src = String::from("/// Every built-in step, in workflow order.\npub static BUILTIN: &[Builtin] = &[\n");
-    for (component, (_, grants)) in built.iter().zip(STEPS) {
+    for (component, (_, grants, actions)) in built.iter().zip(STEPS) {
         src.push_str(&format!(
-            "    Builtin {{ name: {:?}, component: include_bytes!({:?}), grants: &{:?} }},\n",
-            component.package, component.path, grants
+            "    Builtin {{ name: {:?}, component: include_bytes!({:?}), grants: &{:?}, actions: &{:?} }},\n",
+            component.package, component.path, grants, actions
         ));
     }
     src.push_str("];\n");

@@ -17,7 +17,7 @@ fn app_with(edits: &str, extra: &str) -> tempfile::TempDir {
     std::fs::copy(guests::EDITS, co.path().join("edits.wasm")).unwrap();
     let sha = sha256_hex(&ferry_test_guests::bytes(guests::EDITS));
     let workflow = format!(
-        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\n[steps.params]\nedits = \"{edits}\"\n{extra}"
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\n[steps.params]\nedits = \"{edits}\"\n{extra}"
     );
     std::fs::write(co.path().join("ferry.toml"), workflow).unwrap();
     co

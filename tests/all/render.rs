@@ -2,7 +2,7 @@
 //! a 10,000-action plan that must split into valid comments.
 
 use ferry_model::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
-use ferry_model::{Action, ConfigEdit, Finding, Location, Operation, Plan, Risk, Severity, StepSection, Undo};
+use ferry_model::{Action, ConfigEdit, Finding, FlyMachineRefs, Location, Operation, Plan, Risk, Severity, StepSection, Undo, VmContainer};
 use ferry_render::Format;
 use ferry_render::comment::{self, MAX_COMMENT_BYTES, Marker};
 
@@ -93,15 +93,67 @@ fn a_ten_thousand_action_plan_splits_into_valid_comments() {
     }
     assert!(parts[0].contains("**10000 actions to apply.** 3334 safe · 3333 disruptive · 3333 destructive · 0 irreversible"), "the summary line is in the first part");
     assert!(parts[n - 1].contains("comment `/ferry apply`"), "the next command is in the last part");
-    let rows: usize = parts.iter().map(|p| p.lines().filter(|l| l.contains("in fly.toml | ")).count()).sum();
+    let rows: usize = parts.iter().map(|p| p.lines().filter(|l| l.contains("in fly.toml (checkout) | ")).count()).sum();
     assert_eq!(rows, 10_000, "every action exactly once");
 
-    // It fits a job summary whole; twice as much is cut, with a note.
-    assert!(md.len() <= comment::MAX_SUMMARY_BYTES, "{} bytes", md.len());
-    assert_eq!(comment::summary(&md), md);
-    let twice = format!("{md}{md}");
-    let summary = comment::summary(&twice);
+    // Each row carries the host's description and the step's words, so
+    // 10,000 rows are more than a job summary holds: it is cut, with a
+    // note, and still balanced. Half as many fit whole.
+    assert!(md.len() > comment::MAX_SUMMARY_BYTES, "{} bytes", md.len());
+    let summary = comment::summary(&md);
     assert!(summary.len() <= comment::MAX_SUMMARY_BYTES);
     assert!(summary.contains("is longer than a job summary can hold"));
     assert_eq!(summary.matches("<details").count(), summary.matches("</details>").count());
+    let half = ferry_render::plan(&plan((0..5_000).map(|i| action(i, risks[i % 3])).collect()), Format::Markdown);
+    assert!(half.len() <= comment::MAX_SUMMARY_BYTES, "{} bytes", half.len());
+    assert_eq!(comment::summary(&half), half);
+}
+
+/// The audit's case: a fly.toml mount `source = "../../../../"` became a
+/// plan line "start shop-app-1 … | safe" over a bind mount of the host's
+/// `/`. The review shows the mount as the host will make it.
+#[test]
+fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
+    let run = Action {
+        id: "vm-run:prod:shop-app-1".into(),
+        summary: "start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers".into(),
+        risk: Risk::Safe,
+        operation: Operation::VmRun(VmContainer {
+            target: "prod".into(),
+            name: "shop-app-1".into(),
+            image: "ferry-shop:release-1".into(),
+            volumes: vec![("/srv/ferry/shop/volumes/../../../../".into(), "/data".into())],
+            ..Default::default()
+        }),
+        undo: Undo::RestorePrevious,
+        detail: None,
+    };
+    let refs = FlyMachineRefs { app: "shop".into(), ids: vec!["1853e92c".into()], launch_ids: vec![] };
+    let cordon = Action {
+        id: "cordon".into(),
+        summary: "take the blues out".into(),
+        risk: Risk::Disruptive,
+        operation: Operation::FlyCordon(refs.clone()),
+        undo: Undo::Run(Operation::FlyUncordon(refs)),
+        detail: None,
+    };
+    let p = plan(vec![run, cordon]);
+    let md = ferry_render::plan(&p, Format::Markdown);
+    assert!(
+        md.contains(
+            "| 1 | run container shop-app-1 of image ferry-shop:release-1 on host prod; bind-mounts host path /srv/ferry/shop/volumes/../../../../ (that is /) at /data, read-write | safe |"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "the step's words stay, in their own column: {md}");
+    assert!(md.contains("| runs: put machine(s) 1853e92c of Fly app shop into the proxy's rotation |"), "{md}");
+
+    let text = ferry_render::plan(&p, Format::Text);
+    assert!(text.contains("  1. [safe] run container shop-app-1 of image ferry-shop:release-1 on host prod; bind-mounts host path /srv/ferry/shop/volumes/../../../../ (that is /) at /data, read-write\n"), "{text}");
+    assert!(text.contains("     the step says: start shop-app-1"), "{text}");
+
+    let json: serde_json::Value = serde_json::from_str(&ferry_render::plan(&p, Format::Json)).unwrap();
+    assert_eq!(json["actions"][1]["undo"], "runs: put machine(s) 1853e92c of Fly app shop into the proxy's rotation");
+    assert_eq!(json["actions"][0]["class"], "vm");
+    assert_eq!(json["plan_hash"], p.hash(), "the envelope's additions are not part of the plan it hashes");
 }

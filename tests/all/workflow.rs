@@ -19,7 +19,7 @@ fn lint_sha() -> String {
 
 fn workflow(sha: &str, extra: &str) -> String {
     format!(
-        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"require-region\"\ncomponent = \"ci/require-region.wasm\"\nsha256 = \"{sha}\"\n{extra}"
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"require-region\"\ncomponent = \"ci/require-region.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\n{extra}"
     )
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 mod wrap;
 
 const GUESTS: &[&str] =
-    &["spin", "membomb", "panics", "wants-fly", "foreign-import", "hostcall-flood", "lint-step", "reads-checkout", "edits"];
+    &["spin", "membomb", "panics", "wants-fly", "foreign-import", "hostcall-flood", "lint-step", "reads-checkout", "edits", "proposes"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -469,7 +469,7 @@ impl Job {
     pub fn workflow(extra: &str) -> String {
         let sha = crate::support::sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::EDITS));
         format!(
-            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'primary_region=\"ams\"' }}\n{extra}"
+            "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = 'primary_region=\"ams\"' }}\n{extra}"
         )
     }
 

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use ferry_model::StepInfo;
+use ferry_model::policy::OperationGrant;
 use ferry_runtime::{ComponentFileError, Grants, HostContext, LoadedStep, Runtime, RuntimeError};
 use sha2::{Digest, Sha256};
 
@@ -48,6 +49,9 @@ pub struct ResolvedStep {
     pub loaded: LoadedStep,
     /// What the step's `describe` said.
     pub info: StepInfo,
+    /// The operation classes the step may propose; the planner refuses any
+    /// other operation in its plan.
+    pub actions: OperationGrant,
 }
 
 /// Loads every step of `workflow` and asks each to describe itself.
@@ -58,14 +62,15 @@ pub fn resolve(runtime: &Runtime, host: &HostContext, workflow: &Workflow) -> Re
 }
 
 fn resolve_one(runtime: &Runtime, host: &HostContext, root: &Path, spec: &StepSpec) -> Result<ResolvedStep, ResolveError> {
-    let (bytes, grants, origin) = match &spec.component {
+    let (bytes, grants, actions, origin) = match &spec.component {
         None => {
             let builtin = ferry_steps::find(&spec.name).ok_or_else(|| ResolveError::UnknownBuiltin {
                 name: spec.name.clone(),
                 known: ferry_steps::BUILTIN.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
             })?;
             let grants = Grants::parse(builtin.grants).expect("built-in grants name known capabilities");
-            (std::borrow::Cow::Borrowed(builtin.component), grants, StepOrigin::Builtin)
+            let actions = OperationGrant::parse(builtin.actions).expect("built-in operation grants name known classes");
+            (std::borrow::Cow::Borrowed(builtin.component), grants, actions, StepOrigin::Builtin)
         }
         Some((path, pinned)) => {
             let bytes = read_component(root, path).map_err(|reason| ResolveError::ComponentFile {
@@ -83,12 +88,14 @@ fn resolve_one(runtime: &Runtime, host: &HostContext, root: &Path, spec: &StepSp
                 });
             }
             let grants = spec.grants.clone().unwrap_or_else(default_custom_grants);
-            (std::borrow::Cow::Owned(bytes), grants, StepOrigin::Custom(path.clone()))
+            // A custom step that names no `actions` may propose approvals and waits only.
+            let actions = spec.actions.clone().unwrap_or_default();
+            (std::borrow::Cow::Owned(bytes), grants, actions, StepOrigin::Custom(path.clone()))
         }
     };
     let loaded = runtime.load(&spec.name, &bytes, grants, spec.limits)?;
     let info = runtime.describe(&loaded, host)?;
-    Ok(ResolvedStep { spec: spec.clone(), origin, loaded, info })
+    Ok(ResolvedStep { spec: spec.clone(), origin, loaded, info, actions })
 }
 
 /// Reads `path` (the workflow directory `root` joined with what ferry.toml

@@ -13,7 +13,8 @@
 //! name = "require-region"        # a custom step: a component pinned by sha256
 //! component = "ci/require-region.wasm"
 //! sha256 = "9f86d081884c7d65…"
-//! grants = ["log", "checkout"]
+//! grants = ["log", "checkout"]    # what it may read
+//! actions = ["checkout"]         # what it may propose (default: approvals and waits only)
 //! deadline = "2s"
 //! params = { region = "ams" }
 //!
@@ -35,6 +36,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ferry_model::policy::OperationGrant;
 use ferry_runtime::{Grants, Limits};
 use serde::Deserialize;
 
@@ -74,6 +76,9 @@ pub struct StepSpec {
     pub component: Option<(PathBuf, String)>,
     /// Grants for a custom step; built-in steps have fixed grants.
     pub grants: Option<Grants>,
+    /// The operation classes a custom step may propose (`actions = [...]`);
+    /// built-in steps have fixed ones.
+    pub actions: Option<OperationGrant>,
     pub limits: Limits,
     pub params: Vec<(String, String)>,
 }
@@ -207,7 +212,7 @@ fn diff<T: PartialEq>(out: &mut Vec<String>, table: &str, before: &[T], after: &
 }
 
 fn builtin(name: &str, limits: Limits) -> StepSpec {
-    StepSpec { name: name.into(), component: None, grants: None, limits, params: Vec::new() }
+    StepSpec { name: name.into(), component: None, grants: None, actions: None, limits, params: Vec::new() }
 }
 
 /// "line 3, column 1: unknown field `deadlin`, expected one of …"
@@ -364,6 +369,7 @@ struct RawStep {
     component: Option<PathBuf>,
     sha256: Option<String>,
     grants: Option<Vec<String>>,
+    actions: Option<Vec<String>>,
     #[serde(flatten)]
     limits: RawLimits,
     #[serde(default)]
@@ -383,9 +389,10 @@ impl RawStep {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let grants = self.grants.as_deref().map(Grants::parse).transpose()?;
+        let actions = self.actions.as_deref().map(OperationGrant::parse).transpose()?;
         let component = match (self.component, self.sha256) {
-            (None, None) if grants.is_none() => None,
-            (None, None) => return Err(format!("`{}` is a built-in step: its grants are fixed", self.name)),
+            (None, None) if grants.is_none() && actions.is_none() => None,
+            (None, None) => return Err(format!("`{}` is a built-in step: its grants and actions are fixed", self.name)),
             (None, Some(_)) => return Err("`sha256` without `component`".into()),
             (Some(path), None) => {
                 return Err(format!(
@@ -402,6 +409,6 @@ impl RawStep {
                 Some((base.join(path), sha))
             }
         };
-        Ok(StepSpec { name: self.name, component, grants, limits, params })
+        Ok(StepSpec { name: self.name, component, grants, actions, limits, params })
     }
 }

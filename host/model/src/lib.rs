@@ -15,6 +15,7 @@ mod finding;
 pub mod journal;
 pub mod pairs;
 mod plan;
+pub mod policy;
 mod step;
 pub mod vm;
 

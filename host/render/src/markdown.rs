@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use ferry_model::{AppSpec, Finding, Plan, Risk, Severity, StepSection};
 
-use crate::{counts_line, facts, short_hash, undo_text};
+use crate::{action_text, counts_line, facts, short_hash, undo_text};
 
 pub(crate) fn plan(plan: &Plan) -> String {
     let mut out = String::new();
@@ -23,6 +23,9 @@ pub(crate) fn plan(plan: &Plan) -> String {
     }
     findings(&mut out, &plan.findings().collect::<Vec<_>>());
     out.push_str("### Steps\n\n");
+    if plan.has_changes() {
+        out.push_str("_What ferry will do_ is ferry's own description of each operation, and the risk is at least ferry's floor for it; _the step says_ is the step's own words.\n\n");
+    }
     for section in &plan.steps {
         step(&mut out, section);
     }
@@ -104,9 +107,17 @@ fn step(out: &mut String, section: &StepSection) {
     if n == 0 {
         out.push_str("No actions.\n");
     } else {
-        out.push_str("| # | Action | Risk | Undo |\n|---|---|---|---|\n");
+        out.push_str("| # | What ferry will do | Risk | Undo | The step says |\n|---|---|---|---|---|\n");
         for (i, a) in section.actions.iter().enumerate() {
-            let _ = writeln!(out, "| {} | {} | {} | {} |", i + 1, cell(&a.summary), a.risk.as_str(), cell(&undo_text(a)));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                i + 1,
+                cell(&action_text(a)),
+                a.risk.as_str(),
+                cell(&undo_text(a)),
+                cell(&a.summary)
+            );
         }
         action_details(out, section);
         dns_changes(out, section);
@@ -155,7 +166,7 @@ fn action_details(out: &mut String, section: &StepSection) {
     if details.is_empty() {
         return;
     }
-    out.push('\n');
+    out.push_str("\nThe step's notes:\n\n");
     for (d, numbers) in details {
         let which: Vec<String> = numbers.iter().map(usize::to_string).collect();
         let _ = writeln!(out, "- **{}**: {}", which.join(", "), text(d));

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use ferry_model::{AppSpec, Finding, Plan};
 
-use crate::{counts_line, facts, short_hash, undo_text};
+use crate::{action_text, counts_line, facts, short_hash, undo_text};
 
 pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
     let mut out = String::new();
@@ -18,7 +18,9 @@ pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
     for s in &plan.steps {
         let _ = writeln!(out, "Step {} {}: {} action(s)", s.step, s.version, s.actions.len());
         for (i, a) in s.actions.iter().enumerate() {
-            let _ = writeln!(out, "  {}. [{}] {}  (undo: {})", i + 1, a.risk.as_str(), a.summary, undo_text(a));
+            let _ = writeln!(out, "  {}. [{}] {}", i + 1, a.risk.as_str(), action_text(a));
+            let _ = writeln!(out, "     undo: {}", undo_text(a));
+            let _ = writeln!(out, "     the step says: {}", a.summary);
         }
     }
     let _ = writeln!(out, "\nPlan {}", short_hash(&plan.hash()));

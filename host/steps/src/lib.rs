@@ -12,6 +12,9 @@ pub struct Builtin {
     pub component: &'static [u8],
     /// The imports the step is granted (e.g. `checkout`).
     pub grants: &'static [&'static str],
+    /// The operation classes the step may propose (e.g. `fly`); approvals
+    /// and waits need none. The planner refuses any other operation.
+    pub actions: &'static [&'static str],
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));

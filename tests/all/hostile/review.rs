@@ -15,7 +15,7 @@ use crate::support::{checkout, ferry, run, sha256_hex};
 fn gated() -> (tempfile::TempDir, tempfile::TempDir) {
     let sha = sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::EDITS));
     let workflow = format!(
-        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'env.A=\"1\"', approval = \"go?\" }}\n"
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = 'env.A=\"1\"', approval = \"go?\" }}\n"
     );
     let co = checkout(&[("fly.toml", "app = \"shop\"\n"), ("ferry.toml", &workflow)]);
     std::fs::copy(ferry_test_guests::EDITS, co.path().join("edits.wasm")).unwrap();

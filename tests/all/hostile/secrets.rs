@@ -29,7 +29,7 @@ fn secrets_with_quotes_backslashes_and_newlines_are_masked_in_json_markdown_and_
     );
     let sha = sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::EDITS));
     let workflow = format!(
-        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = 'env.Q={}' }}\n",
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = 'env.Q={}' }}\n",
         toml_string(QUOTED).replace('\'', "")
     );
     let co = checkout(&[("fly.toml", &fly), ("ferry.toml", &workflow)]);
