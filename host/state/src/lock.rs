@@ -1,11 +1,13 @@
 //! One lock per app, so two runs never interleave their actions.
 //!
-//! A lock has an owner (the run, e.g. a GitHub Actions run URL) and an
-//! expiry. The holder refreshes it while it works; a run that was cancelled
-//! or killed stops refreshing, and the next run takes the lock over once it
-//! has expired — nobody has to clean up by hand. Every change is a
-//! compare-and-swap on the store, so two runs racing for a free lock cannot
-//! both win.
+//! A lock has an owner (one process of a run: in CI the run, attempt, job
+//! and a per-process nonce) and an expiry. The holder refreshes it while it
+//! works (ferry's engine does so from a thread, every third of the TTL), and
+//! a refresh that finds the lock taken over is [`LockError::Lost`]: the
+//! holder stops. A run that was cancelled or killed stops refreshing, and
+//! the next run takes the lock over once it has expired — nobody has to
+//! clean up by hand. Every change is a compare-and-swap on the store, so two
+//! runs racing for a free lock cannot both win.
 
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +87,10 @@ pub enum LockError {
     )]
     Lost { app: String, holder: String },
     /// The lock document exists but cannot be read: nobody can tell who
-    /// holds it, so nobody takes it.
-    #[error("{source}; if no ferry run is working on {app}, remove the lock with `ferry unlock --app {app}`")]
-    Unreadable { app: String, source: StoreError },
+    /// holds it, so nobody takes it. (`why` is part of the message, not a
+    /// `source`: it would be printed twice.)
+    #[error("{why}; if no ferry run is working on {app}, remove the lock with `ferry unlock --app {app}`")]
+    Unreadable { app: String, why: StoreError },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -122,7 +125,7 @@ pub fn process_nonce() -> &'static str {
 /// The lock record at `key`, refusing one that cannot be read.
 fn read_record(store: &dyn StateStore, app: &str, key: &str) -> Result<Option<(LockRecord, Version)>, LockError> {
     read_format_json::<LockRecord>(store, key, FORMAT).map_err(|e| match e {
-        e if e.is_unreadable_document() => LockError::Unreadable { app: app.to_string(), source: e },
+        e if e.is_unreadable_document() => LockError::Unreadable { app: app.to_string(), why: e },
         e => LockError::Store(e),
     })
 }
@@ -227,11 +230,6 @@ impl Lock {
         }
     }
 
-    /// True when half the lifetime has passed: time to refresh.
-    pub fn due(&self, now_ms: u64) -> bool {
-        now_ms + self.ttl_ms / 2 >= self.record.expires_at_ms
-    }
-
     pub fn release(self, store: &dyn StateStore) -> Result<(), LockError> {
         match store.delete(&self.key, &self.version) {
             Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
@@ -301,7 +299,6 @@ mod tests {
     fn an_expired_lock_is_taken_over_and_its_old_holder_finds_out() {
         let (_d, s) = store();
         let mut first = acquire(&s, "shop", &who("run-1", None), 10_000, 0, &never).unwrap();
-        assert!(first.due(6_000));
         first.refresh(&s, 6_000).unwrap();
         assert!(acquire(&s, "shop", &who("run-2", None), 10_000, 15_000, &never).is_err(), "refreshed until 16s");
         let second = acquire(&s, "shop", &who("run-2", None), 10_000, 17_000, &never).unwrap();

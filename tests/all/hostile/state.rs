@@ -368,3 +368,18 @@ fn a_truncated_tree_fails_the_listing_instead_of_hiding_runs() {
     assert!(err.contains("GitHub truncated the tree of ferry-state"), "{err}");
     assert!(err.contains("delete old ferry/journal/ and ferry/plans/ files"), "{err}");
 }
+
+#[test]
+fn an_apply_on_a_branch_other_apps_keep_committing_to_runs_through() {
+    let fake = FakeGitHub::start("");
+    let store = branch_store(&fake);
+    // Another app's runs commit while each of the first six writes is made
+    // (the kept plan, the lock, the journal saves): GitHub says 409 to each.
+    fake.state().concurrent_commits.extend((0..6).map(|i| (format!("ferry/journal/cart/run-{i}.json"), Some(b"{}".to_vec()))));
+    let report = apply::apply(&store, &QuietWorld::new(|| {}), &waits(&[5, 5]), &options(60_000)).expect("no spurious conflict");
+    assert!(matches!(report.outcome, Outcome::Applied), "{:?}", report.outcome);
+    assert!(fake.state().concurrent_commits.is_empty(), "every refusal happened");
+    assert!(lock::current(&store, "shop").unwrap().is_none(), "released, not left 'taken over by itself'");
+    let journal = apply::load_journal(&store, "shop", "deploy-quiet").unwrap().unwrap();
+    assert_eq!(journal.phases[0].entries.len(), 4, "started and done, for both actions");
+}

@@ -24,7 +24,6 @@ pub use ferry_model::journal::Outcome;
 use ferry_model::journal::{ActionState, Event, Journal, PhaseRecord, PhaseStatus, UndoData};
 use ferry_model::{Action, Operation, Plan, Undo};
 use ferry_state::lock::{self, Lock, LockError, LockRecord};
-use renewer::Fence;
 use ferry_state::{StateStore, StoreError};
 
 pub use executor::{ExecError, Executor, Providers};
@@ -33,6 +32,7 @@ pub use dns::DnsOps;
 pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
 pub use vm::VmOps;
 use hooks::Point;
+use renewer::Fence;
 pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};
 
@@ -287,6 +287,10 @@ impl Applier<'_> {
             doc.phase_mut(&phase).status = PhaseStatus::WaitingApproval;
             doc.save(self.store)?;
             return Ok(Some(Outcome::WaitingApproval { action: action.id.clone(), message: message.clone() }));
+        }
+        // Lost while preparing: this action has not started, and must not.
+        if let Some(lost) = self.fence.take() {
+            return Err(lost.into());
         }
         doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Started { undo });
         doc.save(self.store)?;
