@@ -221,11 +221,16 @@ pub fn in_github_actions() -> bool {
 }
 
 /// Who this run is, for locks: the GitHub Actions run, or this host and process.
+///
+/// In CI the id is `gh-<run>-<attempt>-<job>-<nonce>`: the run and job say
+/// where to look, and the per-process nonce keeps two jobs of one run (a
+/// matrix's jobs share the run, the attempt and the job name) from being
+/// one owner, which `acquire` would let share the lock.
 pub fn owner() -> ferry_engine::apply::Owner {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {
         (Some(server), Some(repo), Some(run)) => ferry_engine::apply::Owner {
-            id: run_id(),
+            id: ci_owner_id(&run, env("GITHUB_RUN_ATTEMPT").as_deref(), env("GITHUB_JOB").as_deref(), ferry_state::lock::process_nonce()),
             url: Some(format!("{server}/{repo}/actions/runs/{run}")),
             host: None,
             pid: None,
@@ -236,6 +241,20 @@ pub fn owner() -> ferry_engine::apply::Owner {
             ferry_engine::apply::Owner { id: format!("{host}-{pid}"), url: None, host: Some(host), pid: Some(pid) }
         }
     }
+}
+
+/// `gh-<run>-<attempt>-<job>-<nonce>`, each part cut to a safe charset
+/// and length (they come from the environment and end up in messages).
+fn ci_owner_id(run: &str, attempt: Option<&str>, job: Option<&str>, nonce: &str) -> String {
+    let part = |s: &str| -> String { s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect() };
+    let mut id = format!("gh-{}-{}", part(run), part(attempt.unwrap_or("1")));
+    if let Some(job) = job.map(part).filter(|j| !j.is_empty()) {
+        id.push('-');
+        id.push_str(&job);
+    }
+    id.push('-');
+    id.push_str(nonce);
+    id
 }
 
 /// How long a lock lives without a refresh: a vanished run blocks no one longer.

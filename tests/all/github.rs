@@ -287,3 +287,88 @@ fn a_canary_secret_never_reaches_comments_summary_outputs_or_state() {
     assert!(seen.contains("LEAK"), "the key is there");
     assert!(!seen.contains(canary), "the canary leaked");
 }
+
+// ---------------------------------------------------------------------------
+// The branch store under concurrency, and its branch
+
+#[test]
+fn the_state_branch_is_looked_up_and_created_as_an_orphan_before_the_first_write() {
+    let fake = FakeGitHub::start("");
+    let store = ferry_github::BranchStore::new(client(&fake));
+    store.write("locks/shop.json", b"{}", None).unwrap();
+    assert_eq!(
+        fake.requests(),
+        [
+            "GET /repos/acme/shop/git/ref/heads/ferry-state",
+            "POST /repos/acme/shop/git/trees",
+            "POST /repos/acme/shop/git/commits",
+            "POST /repos/acme/shop/git/refs",
+            "PUT /repos/acme/shop/contents/ferry/locks/shop.json",
+        ],
+        "looked up (404), then made: a tree, a root commit, the ref; then written"
+    );
+    let files: Vec<String> = fake.state().files.keys().cloned().collect();
+    assert_eq!(files, ["README.md", "ferry/locks/shop.json"], "only ferry's files: none of the repository's code or workflows");
+    assert!(String::from_utf8_lossy(&fake.state().files["README.md"].0).contains("ferry state"));
+
+    // Another process finds it and creates nothing.
+    let before = fake.requests().len();
+    let other = ferry_github::BranchStore::new(client(&fake));
+    other.write("locks/cart.json", b"{}", None).unwrap();
+    assert_eq!(fake.requests()[before..], ["GET /repos/acme/shop/git/ref/heads/ferry-state", "PUT /repos/acme/shop/contents/ferry/locks/cart.json"]);
+    // And looks it up once per process.
+    other.write("locks/cart2.json", b"{}", None).unwrap();
+    assert_eq!(fake.requests().iter().filter(|r| r.ends_with("/git/ref/heads/ferry-state")).count(), 2);
+}
+
+#[test]
+fn a_commit_of_another_file_is_retried_and_only_a_change_of_the_document_conflicts() {
+    let fake = FakeGitHub::start("");
+    let store = ferry_github::BranchStore::new(client(&fake));
+    let v1 = store.write("journal/shop/run.json", b"{\"n\":1}", None).unwrap();
+
+    // Two other apps' runs commit while this write is made: GitHub says 409 twice.
+    fake.state().concurrent_commits.extend([("ferry/locks/cart.json".to_string(), Some(b"{}".to_vec())), ("ferry/locks/blog.json".into(), None)]);
+    let v2 = store.write("journal/shop/run.json", b"{\"n\":2}", Some(&v1)).expect("not a conflict: the journal itself did not change");
+    assert_eq!(store.read("journal/shop/run.json").unwrap().unwrap(), (b"{\"n\":2}".to_vec(), v2.clone()));
+    let puts = fake.requests().iter().filter(|r| r.as_str() == "PUT /repos/acme/shop/contents/ferry/journal/shop/run.json").count();
+    assert_eq!(puts, 4, "the first write, then the refused one twice and its success");
+
+    // Creating a document and deleting one go through the same way.
+    fake.state().concurrent_commits.push_back(("ferry/locks/cart.json".into(), Some(b"{\"x\":1}".to_vec())));
+    let created = store.write("journal/shop/other.json", b"{}", None).unwrap();
+    fake.state().concurrent_commits.push_back(("ferry/locks/cart.json".into(), None));
+    store.delete("journal/shop/other.json", &created).unwrap();
+
+    // The concurrent commit is to this very document: a real conflict.
+    fake.state().concurrent_commits.push_back(("ferry/journal/shop/run.json".into(), Some(b"{\"n\":\"theirs\"}".to_vec())));
+    let err = store.write("journal/shop/run.json", b"{\"n\":3}", Some(&v2)).unwrap_err();
+    assert!(matches!(err, ferry_state::StoreError::Conflict { .. }), "{err}");
+    assert_eq!(store.read("journal/shop/run.json").unwrap().unwrap().0, b"{\"n\":\"theirs\"}", "theirs stands");
+}
+
+#[test]
+fn a_lock_refresh_on_a_busy_branch_is_not_taken_over_by_itself() {
+    let fake = FakeGitHub::start("");
+    let store = ferry_github::BranchStore::new(client(&fake));
+    let me = ferry_state::lock::Holder { owner: "gh-1-1-deploy-aaaa", purpose: "apply deploy", url: None, host: None, pid: None };
+    let mut held = ferry_state::lock::acquire(&store, "shop", &me, 60_000, 1_000, &|_| false).unwrap();
+    fake.state().concurrent_commits.push_back(("ferry/journal/cart/run.json".into(), Some(b"{}".to_vec())));
+    held.refresh(&store, 2_000).expect("another app's journal save is not a takeover");
+    assert_eq!(ferry_state::lock::current(&store, "shop").unwrap().unwrap().expires_at_ms, 62_000);
+    held.release(&store).unwrap();
+    assert!(ferry_state::lock::current(&store, "shop").unwrap().is_none());
+}
+
+#[test]
+fn a_branch_that_stays_busy_fails_the_write_saying_so() {
+    let fake = FakeGitHub::start("");
+    let store = ferry_github::BranchStore::new(client(&fake));
+    let v1 = store.write("journal/shop/run.json", b"{}", None).unwrap();
+    fake.state().concurrent_commits.extend((0..20).map(|i| (format!("ferry/locks/app{i}.json"), Some(b"{}".to_vec()))));
+    let started = std::time::Instant::now();
+    let err = store.write("journal/shop/run.json", b"{\"n\":2}", Some(&v1)).unwrap_err().to_string();
+    assert!(err.contains("GitHub answered 409 8 times though journal/shop/run.json itself did not change"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "bounded: {:?}", started.elapsed());
+    assert_eq!(fake.state().concurrent_commits.len(), 12, "eight attempts, no more");
+}

@@ -5,8 +5,19 @@
 //! gets 403 "Resource not accessible by integration", a contents write
 //! needs the current blob sha (422 without it, 409 with a stale one), and
 //! a missing branch is a 404.
+//!
+//! The `ferry-state` branch is a chain of commits: every contents write or
+//! delete commits on it, and the Git Database endpoints (`GET
+//! /git/ref/heads/{branch}`, `POST /git/trees`, `/git/commits`,
+//! `/git/refs`) work on it as documented. GitHub's docs for "Create or
+//! update file contents" and "Delete a file" warn that concurrent calls
+//! conflict and must be made serially: a write whose branch head moved
+//! while it was being made (another file committed) is refused with 409
+//! "is at <head> but expected <old head>". [`State::concurrent_commits`]
+//! makes that happen on demand.
+//! <https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents>
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -33,7 +44,21 @@ pub struct State {
     pub next_id: u64,
     /// Contents of the `ferry-state` branch: path -> (bytes, blob sha).
     pub files: BTreeMap<String, (Vec<u8>, String)>,
+    /// The `ferry-state` branch exists.
     pub branch: bool,
+    /// Its head commit.
+    pub head: String,
+    /// Commits made with `POST /git/commits`: sha -> the files of its tree.
+    pub commits: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Trees made with `POST /git/trees`: sha -> path -> bytes.
+    pub trees: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Files another writer commits to the branch while each of the next
+    /// contents writes is being made (one per write, `None` deleting the
+    /// file): GitHub then refuses that write with 409, whatever its sha.
+    pub concurrent_commits: VecDeque<(String, Option<Vec<u8>>)>,
+    /// The branch's tree is larger than GitHub lists at once: a recursive
+    /// tree answers part of it with `truncated: true`.
+    pub truncate_tree: bool,
     pub permissions: BTreeMap<String, String>,
     pub pulls: BTreeMap<u64, Pull>,
     /// Reviews, oldest first.
@@ -92,7 +117,7 @@ impl FakeGitHub {
     pub fn start(prefix: &str) -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let server = runtime.block_on(MockServer::start());
-        let state = Arc::new(Mutex::new(State { next_id: 1000, ..State::default() }));
+        let state = Arc::new(Mutex::new(State { next_id: 1000, head: "0".repeat(40), ..State::default() }));
         let responder = Api { state: state.clone(), prefix: prefix.to_string(), uri: server.uri() };
         runtime.block_on(Mock::given(path_regex(".*")).respond_with(responder).mount(&server));
         let base = format!("{}{prefix}", server.uri());
@@ -363,19 +388,79 @@ impl Api {
             }
             ("GET", true, [""]) => json_response(200, json!({ "full_name": format!("{OWNER}/{REPO}"), "default_branch": "main" })),
             ("GET", true, ["", "git", "ref", "heads", "main"]) => json_response(200, json!({ "ref": "refs/heads/main", "object": { "sha": "a".repeat(40), "type": "commit" } })),
+            // "Get a reference": 404 when the ref does not exist.
+            ("GET", true, ["", "git", "ref", "heads", "ferry-state"]) => match s.branch {
+                true => json_response(200, json!({ "ref": "refs/heads/ferry-state", "object": { "sha": s.head, "type": "commit" } })),
+                false => error(404, "Not Found"),
+            },
+            ("GET", true, ["", "git", "ref", ..]) => error(404, "Not Found"),
+            // "Create a tree" without base_tree: the tree holds exactly these entries.
+            ("POST", true, ["", "git", "trees"]) => {
+                let mut files = BTreeMap::new();
+                for entry in body["tree"].as_array().into_iter().flatten() {
+                    let (Some(path), Some(content)) = (entry["path"].as_str(), entry["content"].as_str()) else {
+                        return error(422, "Invalid tree info");
+                    };
+                    files.insert(path.to_string(), content.as_bytes().to_vec());
+                }
+                s.writes += 1;
+                let sha = format!("{:040x}", 0x7000_0000_u64 + s.writes);
+                s.trees.insert(sha.clone(), files);
+                json_response(201, json!({ "sha": sha, "tree": [], "truncated": false }))
+            }
+            // "Create a commit": empty `parents` makes a root commit.
+            ("POST", true, ["", "git", "commits"]) => {
+                let Some(files) = body["tree"].as_str().and_then(|t| s.trees.get(t)).cloned() else { return error(422, "Tree SHA does not exist") };
+                if body["parents"].as_array().is_none_or(|p| !p.is_empty()) {
+                    return error(422, "the fake makes root commits only");
+                }
+                s.writes += 1;
+                let sha = format!("{:040x}", 0xc000_0000_u64 + s.writes);
+                s.commits.insert(sha.clone(), files);
+                json_response(201, json!({ "sha": sha, "tree": { "sha": body["tree"] }, "parents": [] }))
+            }
+            // "Create a reference": 422 when it exists.
             ("POST", true, ["", "git", "refs"]) => {
+                if body["ref"] != "refs/heads/ferry-state" {
+                    return error(422, "the fake creates refs/heads/ferry-state only");
+                }
                 if s.branch {
                     return error(422, "Reference already exists");
                 }
+                let sha = body["sha"].as_str().unwrap_or_default().to_string();
+                let files = match s.commits.get(&sha) {
+                    Some(files) => files.clone(),
+                    None if sha == "a".repeat(40) => BTreeMap::new(), // main's head: the fake's main is empty
+                    None => return error(422, "Object does not exist"),
+                };
+                s.writes += 1;
+                let writes = s.writes;
+                s.files = files.into_iter().map(|(path, bytes)| (path, (bytes, format!("{writes:040x}")))).collect();
                 s.branch = true;
-                json_response(201, json!({ "ref": body["ref"], "object": body["sha"] }))
+                s.head = sha.clone();
+                json_response(201, json!({ "ref": body["ref"], "object": { "sha": sha, "type": "commit" } }))
             }
             ("GET", true, ["", "git", "trees", "ferry-state"]) => {
                 if !s.branch {
                     return error(404, "Not Found");
                 }
-                let tree: Vec<Value> = s.files.keys().map(|p| json!({ "path": p, "type": "blob", "mode": "100644" })).collect();
-                json_response(200, json!({ "sha": "t".repeat(40), "tree": tree, "truncated": false }))
+                // Recursive trees list folders as `tree` entries too.
+                let mut entries: BTreeMap<String, &str> = BTreeMap::new();
+                for path in s.files.keys() {
+                    let mut folder = path.as_str();
+                    while let Some((parent, _)) = folder.rsplit_once('/') {
+                        entries.insert(parent.to_string(), "tree");
+                        folder = parent;
+                    }
+                    entries.insert(path.clone(), "blob");
+                }
+                let shown = if s.truncate_tree { entries.len() / 2 } else { entries.len() };
+                let tree: Vec<Value> = entries
+                    .into_iter()
+                    .take(shown)
+                    .map(|(p, kind)| json!({ "path": p, "type": kind, "mode": if kind == "tree" { "040000" } else { "100644" } }))
+                    .collect();
+                json_response(200, json!({ "sha": "t".repeat(40), "tree": tree, "truncated": s.truncate_tree }))
             }
             (_, true, ["", "contents", rest @ ..]) => self.contents(&mut s, method, &rest.join("/"), &query, &body),
             _ => error(404, &format!("the fake has no {method} {path}")),
@@ -389,6 +474,14 @@ impl Api {
         }
         if !s.branch {
             return error(404, "Branch ferry-state not found");
+        }
+        if matches!(method, "PUT" | "DELETE")
+            && let Some((other, bytes)) = s.concurrent_commits.pop_front()
+        {
+            // Another writer's commit lands while this one is being made.
+            let expected = s.head.clone();
+            s.commit(&other, bytes);
+            return error(409, &format!("is at {} but expected {expected}", s.head));
         }
         let current = s.files.get(path).cloned();
         match method {
@@ -408,20 +501,37 @@ impl Api {
                     _ => {}
                 }
                 let bytes = STANDARD.decode(body["content"].as_str().unwrap_or_default()).unwrap_or_default();
-                s.writes += 1;
-                let sha = format!("{:040x}", s.writes);
-                s.files.insert(path.to_string(), (bytes, sha.clone()));
-                json_response(if current.is_some() { 200 } else { 201 }, json!({ "content": { "path": path, "sha": sha }, "commit": { "sha": "c".repeat(40) } }))
+                let sha = s.commit(path, Some(bytes)).unwrap_or_default();
+                json_response(if current.is_some() { 200 } else { 201 }, json!({ "content": { "path": path, "sha": sha }, "commit": { "sha": s.head } }))
             }
             "DELETE" => match current {
                 Some((_, sha)) if body["sha"].as_str() == Some(sha.as_str()) => {
-                    s.files.remove(path);
-                    json_response(200, json!({ "content": null, "commit": { "sha": "d".repeat(40) } }))
+                    s.commit(path, None);
+                    json_response(200, json!({ "content": null, "commit": { "sha": s.head } }))
                 }
                 Some(_) => error(409, "sha does not match"),
                 None => error(404, "Not Found"),
             },
             _ => error(405, "Method Not Allowed"),
+        }
+    }
+}
+
+impl State {
+    /// Commits one file (or its removal) on the branch; returns its blob sha.
+    fn commit(&mut self, path: &str, bytes: Option<Vec<u8>>) -> Option<String> {
+        self.writes += 1;
+        self.head = format!("{:040x}", 0xe000_0000_u64 + self.writes);
+        let sha = format!("{:040x}", self.writes);
+        match bytes {
+            Some(bytes) => {
+                self.files.insert(path.to_string(), (bytes, sha.clone()));
+                Some(sha)
+            }
+            None => {
+                self.files.remove(path);
+                None
+            }
         }
     }
 }

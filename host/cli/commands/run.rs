@@ -44,8 +44,11 @@ pub fn status(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     let journal = apply::load_journal(&*store, &app, &run)?.ok_or_else(|| anyhow::anyhow!("no run {run} for {app}"))?;
     let mut out = ferry_render::journal(&journal, super::plan::format(args.format));
-    if let Some(lock) = ferry_state::lock::current(&*store, &app)? {
-        tracing::info!("{app} is locked by {} ({})", lock.owner, lock.purpose);
+    // The lock is an aside here: one that cannot be read must not hide the journal.
+    match ferry_state::lock::current(&*store, &app) {
+        Ok(Some(lock)) => tracing::info!("{app} is locked by {}", lock.describe()),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}"),
     }
     if out.is_empty() {
         out.push('\n');
@@ -54,11 +57,20 @@ pub fn status(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(exit::OK)
 }
 
+/// Removes the app's lock whatever it holds, an unreadable file included:
+/// this is the way out when a lock blocks every run.
 pub fn unlock(args: &UnlockArgs) -> anyhow::Result<ExitCode> {
+    use ferry_state::lock::Removed;
     let store = state_store(&args.state, &args.dir)?;
-    match ferry_state::lock::force_unlock(&*store, &args.app)? {
-        Some(lock) => eprintln!("removed the lock of {} ({}, taken at {} ms)", lock.owner, lock.purpose, lock.acquired_at_ms),
-        None => eprintln!("{} was not locked", args.app),
+    let (app, place) = (&args.app, store.describe());
+    match ferry_state::lock::force_unlock(&*store, app)? {
+        Some(Removed::Lock(lock)) => {
+            eprintln!("removed the lock on {app} held by {}, taken at {} ms, from {place}", lock.describe(), lock.acquired_at_ms)
+        }
+        Some(Removed::Unreadable { reason, bytes }) => {
+            eprintln!("removed the lock file of {app} from {place}: it could not be read ({reason}; {bytes} bytes)")
+        }
+        None => eprintln!("{app} was not locked in {place}"),
     }
     Ok(exit::OK)
 }

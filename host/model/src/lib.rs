@@ -29,6 +29,6 @@ pub use app::{
     Service, Static, TargetKind, Vm,
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
-pub use plan::{Plan, RiskCounts, StepSection};
+pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
 pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};

@@ -35,9 +35,7 @@ impl DirStore {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        if key.is_empty() || key.starts_with('/') || key.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
-            return Err(StoreError::Backend { location: self.describe(), message: format!("invalid key `{key}`") });
-        }
+        crate::validate_key(key).map_err(|message| StoreError::Backend { location: self.describe(), message })?;
         Ok(self.root.join(key))
     }
 
@@ -152,6 +150,19 @@ mod tests {
         store.delete("journal/a.json", &v2).unwrap();
         assert!(store.read("journal/a.json").unwrap().is_none());
         assert!(matches!(store.write("../escape", b"x", None), Err(StoreError::Backend { .. })));
+    }
+
+    #[test]
+    fn keys_that_leave_the_store_or_reach_its_own_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path().join("state")).unwrap();
+        for key in ["../escape", "journal/../../escape", "/etc/passwd", "journal//a", ".lock", "journal/.hidden", "a\\b", "x?ref=main", "a b", ""] {
+            let err = store.write(key, b"x", None).unwrap_err().to_string();
+            assert!(err.contains("invalid key"), "{key}: {err}");
+            assert!(store.read(key).is_err(), "{key}");
+        }
+        assert!(!dir.path().join("escape").exists());
+        store.write("journal/shop/deploy-0123abcd.json", b"x", None).unwrap();
     }
 
     #[test]

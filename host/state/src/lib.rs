@@ -27,8 +27,65 @@ pub enum StoreError {
     /// Someone else wrote the document since it was read.
     #[error("{key} changed since it was read (another ferry run is writing it)")]
     Conflict { key: String },
+    /// The store could not be reached or refused the request.
     #[error("state store {location}: {message}")]
     Backend { location: String, message: String },
+    /// The document is there but is not what ferry wrote (not JSON, or
+    /// not of the expected shape): a hand edit or a truncated write.
+    #[error("{key} in {location} cannot be read: {message}")]
+    Invalid { location: String, key: String, message: String },
+    /// The document says it has a shape this ferry does not read: written
+    /// by a newer ferry (or edited by hand).
+    #[error(
+        "{key} in {location} is a {kind} of format {found}, and this ferry reads {kind}s of format {reads} only: \
+         run the ferry that wrote it, or upgrade this one"
+    )]
+    Format { location: String, key: String, kind: &'static str, found: String, reads: u32 },
+}
+
+impl StoreError {
+    /// True when the document exists but cannot be used (as opposed to the
+    /// store failing): callers that scan many documents skip such a one.
+    pub fn is_unreadable_document(&self) -> bool {
+        match self {
+            StoreError::Invalid { .. } | StoreError::Format { .. } => true,
+            StoreError::Conflict { .. } | StoreError::Backend { .. } => false,
+        }
+    }
+}
+
+/// Checks a key before any store turns it into a path or a URL: segments
+/// of letters, digits, `.`, `_` and `-` joined by `/`, none empty, none
+/// starting with `.` (so no `..`, and no store-private files such as
+/// `.lock`). Keys carry user input (`--run`, `--app`); without this,
+/// `--run ../../x` reaches another path, and `?` or `#` in a GitHub URL
+/// would change the request itself.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    const MAX_KEY: usize = 512;
+    const MAX_SEGMENT: usize = 200;
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let bad = |why: &str| Err(format!("invalid key `{}`: {why}", key.escape_debug()));
+    if key.is_empty() {
+        return bad("it is empty");
+    }
+    if key.len() > MAX_KEY {
+        return bad(&format!("it is longer than {MAX_KEY} bytes"));
+    }
+    for segment in key.split('/') {
+        if segment.is_empty() {
+            return bad("it has an empty path segment (a leading, trailing or doubled `/`)");
+        }
+        if segment.starts_with('.') {
+            return bad("a path segment starts with `.`");
+        }
+        if segment.len() > MAX_SEGMENT {
+            return bad(&format!("a path segment is longer than {MAX_SEGMENT} bytes"));
+        }
+        if !segment.chars().all(safe) {
+            return bad("only letters, digits, `.`, `_`, `-` and `/` may appear in a key (an app or run name)");
+        }
+    }
+    Ok(())
 }
 
 /// A key-value store of documents with compare-and-swap writes.
@@ -57,10 +114,65 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<(T, Version)>, StoreError> {
     match store.read(key)? {
         None => Ok(None),
-        Some((bytes, version)) => serde_json::from_slice(&bytes).map(|v| Some((v, version))).map_err(|e| {
-            StoreError::Backend { location: format!("{} {key}", store.describe()), message: format!("not valid JSON: {e}") }
+        Some((bytes, version)) => serde_json::from_slice(&bytes).map(|v| Some((v, version))).map_err(|e| StoreError::Invalid {
+            location: store.describe(),
+            key: key.to_string(),
+            message: format!("not valid JSON: {e}"),
         }),
     }
+}
+
+/// A kind of document and the version of its JSON shape (its `format`
+/// field) that this ferry reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Format {
+    /// What it is, for messages: "journal", "lock", "kept plan".
+    pub kind: &'static str,
+    pub reads: u32,
+}
+
+/// Reads a JSON document that names its shape in `format`, refusing any
+/// other format than `format.reads`: a newer ferry's journal read as if it
+/// were ours could be resumed or undone wrongly. A document without a
+/// `format` field is left to `T` to accept or refuse.
+pub fn read_format_json<T: serde::de::DeserializeOwned>(
+    store: &dyn StateStore,
+    key: &str,
+    format: Format,
+) -> Result<Option<(T, Version)>, StoreError> {
+    let Some((bytes, version)) = store.read(key)? else { return Ok(None) };
+    let (location, key) = (store.describe(), key.to_string());
+    match parse(&bytes, format) {
+        Ok(document) => Ok(Some((document, version))),
+        Err(Unusable::Invalid(message)) => Err(StoreError::Invalid { location, key, message }),
+        Err(Unusable::Format(found)) => Err(StoreError::Format { location, key, kind: format.kind, found, reads: format.reads }),
+    }
+}
+
+/// [`read_format_json`] on bytes already read; the error says why they
+/// are not a document of `format`.
+pub fn parse_format_json<T: serde::de::DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T, String> {
+    parse(bytes, format).map_err(|e| match e {
+        Unusable::Invalid(message) => message,
+        Unusable::Format(found) => format!("a {} of format {found}, and this ferry reads format {} only", format.kind, format.reads),
+    })
+}
+
+enum Unusable {
+    Invalid(String),
+    /// The `format` it names.
+    Format(String),
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T, Unusable> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Unusable::Invalid(format!("not valid JSON: {e}")))?;
+    match value.get("format") {
+        None => {}
+        Some(found) if found.as_u64() == Some(u64::from(format.reads)) => {}
+        Some(serde_json::Value::Number(n)) => return Err(Unusable::Format(n.to_string())),
+        Some(other) => return Err(Unusable::Format(other.to_string().chars().take(40).collect())),
+    }
+    serde_json::from_value(value).map_err(|e| Unusable::Invalid(format!("not a {} this ferry reads: {e}", format.kind)))
 }
 
 /// Writes a JSON document with compare-and-swap.

@@ -1,20 +1,34 @@
 //! One lock per app, so two runs never interleave their actions.
 //!
-//! A lock has an owner (the run, e.g. a GitHub Actions run URL) and an
-//! expiry. The holder refreshes it while it works; a run that was cancelled
-//! or killed stops refreshing, and the next run takes the lock over once it
-//! has expired — nobody has to clean up by hand. Every change is a
-//! compare-and-swap on the store, so two runs racing for a free lock cannot
-//! both win.
+//! A lock has an owner (one process of a run: in CI the run, attempt, job
+//! and a per-process nonce) and an expiry. The holder refreshes it while it
+//! works (ferry's engine does so from a thread, every third of the TTL), and
+//! a refresh that finds the lock taken over is [`LockError::Lost`]: the
+//! holder stops. A run that was cancelled or killed stops refreshing, and
+//! the next run takes the lock over once it has expired — nobody has to
+//! clean up by hand. Every change is a compare-and-swap on the store, so two
+//! runs racing for a free lock cannot both win.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{StateStore, StoreError, Version, read_json, write_json};
+use crate::{Format, StateStore, StoreError, Version, read_format_json, write_json};
+
+/// The version of the lock record's JSON shape. Records written before it
+/// existed have no `format` and are read as this one.
+pub const LOCK_FORMAT: u32 = 1;
+
+const FORMAT: Format = Format { kind: "lock", reads: LOCK_FORMAT };
+
+fn lock_format() -> u32 {
+    LOCK_FORMAT
+}
 
 /// What is stored at `locks/<app>.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockRecord {
-    /// Who holds it: a run id.
+    #[serde(default = "lock_format")]
+    pub format: u32,
+    /// Who holds it: a run id (in CI: the run, attempt, job and process).
     pub owner: String,
     /// What it is for, e.g. `apply deploy` or `abort`.
     pub purpose: String,
@@ -31,6 +45,12 @@ pub struct LockRecord {
 }
 
 impl LockRecord {
+    /// "owner (purpose, url)", for messages that name the holder.
+    pub fn describe(&self) -> String {
+        let url = self.url.as_deref().map(|u| format!(", {u}")).unwrap_or_default();
+        format!("{} ({}{url})", self.owner, self.purpose)
+    }
+
     /// True when the holder is known to be gone: it ran on `host` as a
     /// process that no longer exists.
     pub fn holder_gone(&self, this_host: &str) -> bool {
@@ -59,10 +79,55 @@ pub enum LockError {
         expires_in_ms / 1000
     )]
     Held { app: String, owner: String, purpose: String, url: String, expires_in_ms: u64 },
-    #[error("the lock on {app} was taken over by {owner} while this run held it; stopping")]
-    Lost { app: String, owner: String },
+    /// Found when renewing: another run holds the lock now (it expired, or
+    /// someone ran `ferry unlock`). The run stops: no further action runs.
+    #[error(
+        "the lock on {app} was taken over by {holder} while this run held it; this run stopped and runs no further \
+         action (the journal says what was done)"
+    )]
+    Lost { app: String, holder: String },
+    /// The lock document exists but cannot be read: nobody can tell who
+    /// holds it, so nobody takes it. (`why` is part of the message, not a
+    /// `source`: it would be printed twice.)
+    #[error("{why}; if no ferry run is working on {app}, remove the lock with `ferry unlock --app {app}`")]
+    Unreadable { app: String, why: StoreError },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What `ferry unlock` removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removed {
+    /// A lock record, with its holder.
+    Lock(LockRecord),
+    /// A document at the lock's key that could not be read (why, and its size).
+    Unreadable { reason: String, bytes: usize },
+}
+
+/// A random id for this process, so two processes of one CI job (a
+/// matrix's jobs share the run, the attempt and even the job name) are
+/// different owners. Drawn once, from the operating system.
+pub fn process_nonce() -> &'static str {
+    static NONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NONCE.get_or_init(|| {
+        let mut bytes = [0u8; 6];
+        match getrandom::fill(&mut bytes) {
+            Ok(()) => hex::encode(bytes),
+            // No entropy source: the pid and the clock still differ between processes.
+            Err(_) => {
+                let ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+                format!("{:06x}{:06x}", std::process::id() & 0xff_ffff, ns & 0xff_ffff)
+            }
+        }
+    })
+}
+
+/// The lock record at `key`, refusing one that cannot be read.
+fn read_record(store: &dyn StateStore, app: &str, key: &str) -> Result<Option<(LockRecord, Version)>, LockError> {
+    read_format_json::<LockRecord>(store, key, FORMAT).map_err(|e| match e {
+        e if e.is_unreadable_document() => LockError::Unreadable { app: app.to_string(), why: e },
+        e => LockError::Store(e),
+    })
 }
 
 /// A held lock. Release it with [`Lock::release`]; dropping it without
@@ -96,7 +161,7 @@ pub fn acquire(
     let key = key(app);
     let owner = who.owner;
     loop {
-        let current = read_json::<LockRecord>(store, &key)?;
+        let current = read_record(store, app, &key)?;
         let (expected, took_over_from) = match current {
             Some((held, _)) if held.owner != owner && held.expires_at_ms > now_ms && !is_stale(&held) => {
                 return Err(LockError::Held {
@@ -112,6 +177,7 @@ pub fn acquire(
             None => (None, None),
         };
         let record = LockRecord {
+            format: LOCK_FORMAT,
             owner: owner.to_string(),
             purpose: who.purpose.to_string(),
             url: who.url.map(str::to_string),
@@ -133,7 +199,17 @@ impl Lock {
         &self.record
     }
 
-    /// Extends the expiry; fails if another run took the lock meanwhile.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// How long the lock lives without a refresh.
+    pub fn ttl_ms(&self) -> u64 {
+        self.ttl_ms
+    }
+
+    /// Extends the expiry; fails with [`LockError::Lost`] if the lock is
+    /// no longer this run's (another run took it, or it was removed).
     pub fn refresh(&mut self, store: &dyn StateStore, now_ms: u64) -> Result<(), LockError> {
         let next = LockRecord { expires_at_ms: now_ms + self.ttl_ms, ..self.record.clone() };
         match write_json(store, &self.key, &next, Some(&self.version)) {
@@ -143,16 +219,15 @@ impl Lock {
                 Ok(())
             }
             Err(StoreError::Conflict { .. }) => {
-                let owner = read_json::<LockRecord>(store, &self.key)?.map(|(r, _)| r.owner).unwrap_or_else(|| "nobody".into());
-                Err(LockError::Lost { app: self.app.clone(), owner })
+                let holder = match read_record(store, &self.app, &self.key) {
+                    Ok(Some((record, _))) => record.describe(),
+                    Ok(None) => "nobody: the lock was removed (`ferry unlock`?)".into(),
+                    Err(e) => format!("an unknown holder ({e})"),
+                };
+                Err(LockError::Lost { app: self.app.clone(), holder })
             }
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// True when half the lifetime has passed: time to refresh.
-    pub fn due(&self, now_ms: u64) -> bool {
-        now_ms + self.ttl_ms / 2 >= self.record.expires_at_ms
     }
 
     pub fn release(self, store: &dyn StateStore) -> Result<(), LockError> {
@@ -163,21 +238,32 @@ impl Lock {
     }
 }
 
-/// Removes a lock regardless of its owner (`ferry unlock`); returns what it held.
-pub fn force_unlock(store: &dyn StateStore, app: &str) -> Result<Option<LockRecord>, LockError> {
+/// Removes the lock on `app` whatever it holds (`ferry unlock`), even a
+/// document that cannot be read: that is the way out when a lock file is
+/// corrupted. Returns what it removed.
+pub fn force_unlock(store: &dyn StateStore, app: &str) -> Result<Option<Removed>, LockError> {
     let key = key(app);
-    match read_json::<LockRecord>(store, &key)? {
-        Some((record, version)) => {
-            store.delete(&key, &version)?;
-            Ok(Some(record))
+    // Each attempt deletes the version it read; another writer in between
+    // (a run refreshing the lock) means reading again.
+    const ATTEMPTS: u32 = 20;
+    for _ in 0..ATTEMPTS {
+        let Some((bytes, version)) = store.read(&key)? else { return Ok(None) };
+        let removed = match crate::parse_format_json::<LockRecord>(&bytes, FORMAT) {
+            Ok(record) => Removed::Lock(record),
+            Err(reason) => Removed::Unreadable { reason, bytes: bytes.len() },
+        };
+        match store.delete(&key, &version) {
+            Ok(()) => return Ok(Some(removed)),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
         }
-        None => Ok(None),
     }
+    Err(StoreError::Conflict { key }.into())
 }
 
 /// The lock on `app`, if any.
 pub fn current(store: &dyn StateStore, app: &str) -> Result<Option<LockRecord>, LockError> {
-    Ok(read_json::<LockRecord>(store, &key(app))?.map(|(r, _)| r))
+    Ok(read_record(store, app, &key(app))?.map(|(r, _)| r))
 }
 
 #[cfg(test)]
@@ -213,13 +299,12 @@ mod tests {
     fn an_expired_lock_is_taken_over_and_its_old_holder_finds_out() {
         let (_d, s) = store();
         let mut first = acquire(&s, "shop", &who("run-1", None), 10_000, 0, &never).unwrap();
-        assert!(first.due(6_000));
         first.refresh(&s, 6_000).unwrap();
         assert!(acquire(&s, "shop", &who("run-2", None), 10_000, 15_000, &never).is_err(), "refreshed until 16s");
         let second = acquire(&s, "shop", &who("run-2", None), 10_000, 17_000, &never).unwrap();
         assert_eq!(second.took_over_from.as_ref().map(|r| r.owner.as_str()), Some("run-1"));
         let err = first.refresh(&s, 17_500).unwrap_err();
-        assert!(matches!(err, LockError::Lost { ref owner, .. } if owner == "run-2"), "{err}");
+        assert!(matches!(err, LockError::Lost { ref holder, .. } if holder == "run-2 (apply deploy)"), "{err}");
     }
 
     #[test]
@@ -244,7 +329,33 @@ mod tests {
         let (_d, s) = store();
         acquire(&s, "shop", &who("run-1", None), 10_000, 0, &never).unwrap();
         acquire(&s, "shop", &who("run-1", None), 10_000, 1, &never).unwrap();
-        assert_eq!(force_unlock(&s, "shop").unwrap().unwrap().owner, "run-1");
+        assert!(matches!(force_unlock(&s, "shop").unwrap(), Some(Removed::Lock(r)) if r.owner == "run-1"));
         assert!(current(&s, "shop").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_lock_removed_underneath_its_holder_is_lost() {
+        let (_d, s) = store();
+        let mut first = acquire(&s, "shop", &who("run-1", None), 10_000, 0, &never).unwrap();
+        force_unlock(&s, "shop").unwrap();
+        let err = first.refresh(&s, 1_000).unwrap_err().to_string();
+        assert!(err.contains("taken over by nobody: the lock was removed"), "{err}");
+        let _second = acquire(&s, "shop", &who("run-2", Some("https://ci/2")), 10_000, 1_500, &never).unwrap();
+        let err = first.refresh(&s, 2_000).unwrap_err().to_string();
+        assert!(err.starts_with("the lock on shop was taken over by run-2 (apply deploy, https://ci/2)"), "{err}");
+    }
+
+    #[test]
+    fn a_record_without_a_format_is_read_and_another_format_is_refused() {
+        let (_d, s) = store();
+        let old = br#"{"owner":"run-0","purpose":"apply","url":null,"acquired_at_ms":0,"expires_at_ms":1}"#;
+        s.write("locks/shop.json", old, None).unwrap();
+        assert_eq!(current(&s, "shop").unwrap().unwrap().format, LOCK_FORMAT, "records from before `format` existed");
+        let (_, v) = s.read("locks/shop.json").unwrap().unwrap();
+        let newer = br#"{"format":99,"owner":"run-9","purpose":"apply","url":null,"acquired_at_ms":0,"expires_at_ms":1}"#;
+        s.write("locks/shop.json", newer, Some(&v)).unwrap();
+        let err = acquire(&s, "shop", &who("run-1", None), 10_000, 5, &never).unwrap_err().to_string();
+        assert!(err.contains("is a lock of format 99, and this ferry reads locks of format 1 only"), "{err}");
+        assert!(err.contains("ferry unlock --app shop"), "{err}");
     }
 }

@@ -21,8 +21,9 @@ pub struct ExecError(pub String);
 pub trait Executor {
     /// Captures what undoing the operation will need, before it runs.
     fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError>;
-    /// Carries the operation out; `keepalive` must be called at least every
-    /// few seconds by long operations (it refreshes the app's lock).
+    /// Carries the operation out. Long operations call `keepalive` as they
+    /// progress; the app's lock does not depend on it (the apply renews the
+    /// lock from a thread while the operation runs).
     fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError>;
     /// After a run stopped inside the operation (started at `started_at_ms`):
     /// is its effect already in place?

@@ -1,10 +1,13 @@
 //! The journal as a document in the state store: `journal/<app>/<run>.json`,
 //! written with compare-and-swap after every event.
 
-use ferry_model::journal::{Journal, PhaseRecord};
-use ferry_state::{StateStore, Version, read_json, write_json};
+use ferry_model::journal::{JOURNAL_FORMAT, Journal, PhaseRecord};
+use ferry_state::{Format, StateStore, Version, read_format_json, write_json};
 
 use super::ApplyError;
+
+/// Journals of another format (a newer ferry's) are refused, not misread.
+const FORMAT: Format = Format { kind: "journal", reads: JOURNAL_FORMAT };
 
 pub(super) struct Doc {
     key: String,
@@ -19,7 +22,7 @@ fn key(app: &str, run: &str) -> String {
 impl Doc {
     pub(super) fn load(store: &dyn StateStore, app: &str, run: &str) -> Result<Self, ApplyError> {
         let key = key(app, run);
-        Ok(match read_json::<Journal>(store, &key)? {
+        Ok(match read_format_json::<Journal>(store, &key, FORMAT)? {
             Some((journal, version)) => Doc { key, journal, version: Some(version) },
             None => Doc { key, journal: Journal::new(app, run), version: None },
         })
@@ -45,17 +48,31 @@ impl Doc {
 
 /// A run's journal, if it exists.
 pub fn load_journal(store: &dyn StateStore, app: &str, run: &str) -> Result<Option<Journal>, ApplyError> {
-    Ok(read_json::<Journal>(store, &key(app, run))?.map(|(j, _)| j))
+    Ok(read_format_json::<Journal>(store, &key(app, run), FORMAT)?.map(|(j, _)| j))
 }
 
-/// The run of `app` whose latest phase started last.
+/// The run of `app` whose latest phase started last. A journal that cannot
+/// be read (corrupted, or of another format) is skipped with a warning that
+/// names it: one bad file must not block every other run of the app; it
+/// still fails loudly when that very run is asked for.
 pub fn latest_run(store: &dyn StateStore, app: &str) -> Result<Option<String>, ApplyError> {
+    let folder = format!("journal/{app}/");
     let mut best: Option<(u64, String)> = None;
-    for k in store.list(&format!("journal/{app}/"))? {
-        let Some((journal, _)) = read_json::<Journal>(store, &k)? else { continue };
+    for k in store.list(&folder)? {
+        // The run is named by the key, not by what the document claims.
+        let Some(run) = k.strip_prefix(&folder).and_then(|rest| rest.strip_suffix(".json")).filter(|r| !r.contains('/')) else { continue };
+        let journal = match read_format_json::<Journal>(store, &k, FORMAT) {
+            Ok(Some((journal, _))) => journal,
+            Ok(None) => continue,
+            Err(e) if e.is_unreadable_document() => {
+                tracing::warn!("skipping a journal that cannot be read: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let started = journal.phases.iter().map(|p| p.started_at_ms).max().unwrap_or(0);
         if best.as_ref().is_none_or(|(t, _)| started >= *t) {
-            best = Some((started, journal.run));
+            best = Some((started, run.to_string()));
         }
     }
     Ok(best.map(|(_, run)| run))

@@ -15,6 +15,7 @@ pub mod hooks;
 mod journal_doc;
 mod plans;
 mod progress;
+mod renewer;
 mod vm;
 
 use std::time::Instant;
@@ -31,6 +32,7 @@ pub use dns::DnsOps;
 pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
 pub use vm::VmOps;
 use hooks::Point;
+use renewer::Fence;
 pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};
 
@@ -198,7 +200,13 @@ pub fn apply(store: &dyn StateStore, exec: &dyn Executor, fresh: &Plan, opts: &A
 fn run_locked(store: &dyn StateStore, exec: &dyn Executor, plan: &Plan, opts: &ApplyOptions, app: &str, run: &str) -> Result<ApplyReport, ApplyError> {
     let mut held = take_lock(store, app, &opts.owner, &format!("apply {}", plan.phase), opts.lock_ttl_ms)?;
     let took_over = held.took_over_from.take();
-    let result = Applier { store, exec, plan, opts, lock: &mut held, app }.run(run, &plan.hash());
+    // The lock is renewed from a thread for the whole apply, however long
+    // and quiet an action is; the applier checks the fence between actions.
+    let (result, lost_at_the_end) =
+        renewer::renewing_app_lock(store, &mut held, |fence| Applier { store, exec, plan, opts, fence, app }.run(run, &plan.hash()));
+    if let Some(lost) = lost_at_the_end {
+        tracing::warn!("{lost} (after the last action)");
+    }
     held.release(store)?;
     let (outcome, phase) = result?;
     Ok(ApplyReport { outcome, app: app.to_string(), run: run.to_string(), phase, took_over })
@@ -264,7 +272,8 @@ struct Applier<'a> {
     exec: &'a dyn Executor,
     plan: &'a Plan,
     opts: &'a ApplyOptions,
-    lock: &'a mut Lock,
+    /// Broken when a renewal found the app lock taken over.
+    fence: &'a Fence<LockError>,
     app: &'a str,
 }
 
@@ -294,11 +303,11 @@ impl Applier<'_> {
         }
         doc.save(self.store)?;
         for action in self.plan.actions() {
+            if let Some(lost) = self.fence.take() {
+                return Err(lost.into());
+            }
             if let Some(outcome) = self.step(&mut doc, action)? {
                 return Ok((outcome, doc.phase(phase).clone()));
-            }
-            if self.lock.due(now_ms()) {
-                self.lock.refresh(self.store, now_ms())?;
             }
         }
         doc.phase_mut(phase).status = PhaseStatus::Applied;
@@ -336,18 +345,20 @@ impl Applier<'_> {
             doc.save(self.store)?;
             return Ok(Some(Outcome::WaitingApproval { action: action.id.clone(), message: message.clone() }));
         }
+        // Lost while preparing: this action has not started, and must not.
+        if let Some(lost) = self.fence.take() {
+            return Err(lost.into());
+        }
         doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Started { undo });
         doc.save(self.store)?;
         hooks::maybe_kill(&action.id, Point::Started);
         let started = Instant::now();
-        let (store, lock) = (self.store, &mut *self.lock);
-        let mut keepalive = || {
-            if lock.due(now_ms()) {
-                let _ = lock.refresh(store, now_ms());
-            }
-        };
-        let result = self.exec.execute(&action.operation, &mut keepalive);
+        // The renewer keeps the lock alive: `keepalive` has nothing to do.
+        let result = self.exec.execute(&action.operation, &mut || {});
         let duration_ms = started.elapsed().as_millis() as u64;
+        if let Some(lost) = self.fence.take() {
+            return Err(self.fenced(doc, action, duration_ms, result, lost));
+        }
         match result {
             Ok(outputs) => {
                 hooks::log_execution(&action.id);
@@ -376,6 +387,38 @@ impl Applier<'_> {
         };
         doc.save(self.store)?;
         Ok(outcome)
+    }
+
+    /// The lock was taken over while `action` ran: journal its outcome and
+    /// stop. No further action runs, and a failure is not rolled back:
+    /// another run holds the app now, and its actions must not interleave
+    /// with this run's.
+    fn fenced(
+        &self,
+        doc: &mut journal_doc::Doc,
+        action: &Action,
+        duration_ms: u64,
+        result: Result<Vec<(String, String)>, ExecError>,
+        lost: LockError,
+    ) -> ApplyError {
+        let phase = self.plan.phase.clone();
+        let event = match result {
+            Ok(outputs) => {
+                hooks::log_execution(&action.id);
+                Event::Done { duration_ms, outputs }
+            }
+            Err(e) => {
+                doc.phase_mut(&phase).status = PhaseStatus::Failed;
+                Event::Failed { duration_ms, error: e.0 }
+            }
+        };
+        doc.phase_mut(&phase).record(&action.id, now_ms(), event);
+        // The new holder may be writing this journal too; the lost lock is
+        // the error to report either way.
+        if let Err(e) = doc.save(self.store) {
+            tracing::error!("journaling `{}` after the lock was lost: {e}", action.summary);
+        }
+        lost.into()
     }
 }
 
@@ -452,8 +495,8 @@ pub fn abort(
         Some(r) => r.to_string(),
         None => latest_run(store, app)?.ok_or_else(|| ApplyError::NoRun { app: app.into(), run: None })?,
     };
-    let held = take_lock(store, app, owner, "abort", lock_ttl_ms)?;
-    let result = (|| {
+    let mut held = take_lock(store, app, owner, "abort", lock_ttl_ms)?;
+    let (result, lost_at_the_end) = renewer::renewing_app_lock(store, &mut held, |fence| {
         let mut doc = journal_doc::Doc::load(store, app, &run)?;
         if doc.is_new() {
             return Err(ApplyError::NoRun { app: app.into(), run: Some(run.clone()) });
@@ -465,12 +508,20 @@ pub fn abort(
             if matches!(record.status, PhaseStatus::Aborted | PhaseStatus::RolledBack) {
                 continue;
             }
+            // Another run holds the app now: undo no further phase.
+            if let Some(lost) = fence.take() {
+                doc.save(store)?;
+                return Err(lost.into());
+            }
             undo_phase(exec, record);
             record.status = PhaseStatus::Aborted;
         }
         doc.save(store)?;
         Ok(doc.journal)
-    })();
+    });
+    if let Some(lost) = lost_at_the_end {
+        tracing::warn!("{lost} (after the abort finished)");
+    }
     held.release(store)?;
     result
 }

@@ -1,8 +1,11 @@
 //! Reviewed plans, kept by hash (`plans/<app>/<hash>.json`) so an apply can
 //! say exactly what changed since the review.
 
-use ferry_model::Plan;
-use ferry_state::{StateStore, StoreError, read_json, write_json};
+use ferry_model::{PLAN_FORMAT, Plan};
+use ferry_state::{Format, StateStore, StoreError, read_format_json, write_json};
+
+/// A kept plan of another format (a newer ferry's) is refused, not misread.
+const FORMAT: Format = Format { kind: "kept plan", reads: PLAN_FORMAT };
 
 fn key(app: &str, hash: &str) -> String {
     format!("plans/{app}/{hash}.json")
@@ -23,12 +26,12 @@ pub fn save_plan(store: &dyn StateStore, app: &str, plan: &Plan) -> Result<(), S
 /// A kept plan by its hash or a unique prefix of it (as people quote 12 digits).
 pub fn load_plan(store: &dyn StateStore, app: &str, hash: &str) -> Result<Option<Plan>, StoreError> {
     if hash.len() == 64 {
-        return Ok(read_json::<Plan>(store, &key(app, hash))?.map(|(p, _)| p));
+        return Ok(read_format_json::<Plan>(store, &key(app, hash), FORMAT)?.map(|(p, _)| p));
     }
     let prefix = format!("plans/{app}/{hash}");
     let matches: Vec<String> = store.list(&format!("plans/{app}/"))?.into_iter().filter(|k| k.starts_with(&prefix)).collect();
     match matches.as_slice() {
-        [one] => Ok(read_json::<Plan>(store, one)?.map(|(p, _)| p)),
+        [one] => Ok(read_format_json::<Plan>(store, one, FORMAT)?.map(|(p, _)| p)),
         _ => Ok(None),
     }
 }

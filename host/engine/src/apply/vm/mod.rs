@@ -10,9 +10,9 @@ mod env_file;
 mod lock;
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use ferry_model::journal::UndoData;
@@ -117,19 +117,13 @@ impl VmOps {
     /// minutes, maybe silent) while a thread renews the host lock each third
     /// of its TTL, so it cannot lapse and be taken over underneath.
     fn renewing_lock<T>(&self, host: &DockerHost<'_>, config: &VmTargetConfig, work: impl FnOnce() -> T) -> T {
-        let (stop, stopped) = mpsc::channel::<()>();
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                while stopped.recv_timeout(config.lock_ttl / 3) == Err(RecvTimeoutError::Timeout) {
-                    if let Err(e) = self.hold_lock(host, config) {
-                        tracing::warn!("{}: renewing the host lock: {e}", config.name);
-                    }
-                }
-            });
-            // Dropped when the work returns or panics: the renewer stops either way.
-            let _stop = stop;
-            work()
-        })
+        let renew = || {
+            if let Err(e) = self.hold_lock(host, config) {
+                tracing::warn!("{}: renewing the host lock: {e}", config.name);
+            }
+            ControlFlow::<std::convert::Infallible>::Continue(())
+        };
+        super::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
     }
 
     fn act(&self, host: &DockerHost<'_>, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
