@@ -8,6 +8,8 @@ mod args;
 mod commands;
 mod context;
 mod exit;
+mod guard;
+mod log_format;
 mod mask;
 mod runner;
 

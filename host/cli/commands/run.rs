@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use ferry_engine::apply;
+use ferry_model::printable;
 
 use crate::args::{Global, RunArgs, UnlockArgs};
 use crate::context::{LOCK_TTL_MS, Session, owner, run_id, state_store};
@@ -57,8 +58,13 @@ pub fn status(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
 pub fn unlock(args: &UnlockArgs) -> anyhow::Result<ExitCode> {
     let store = state_store(&args.state, &args.dir)?;
     match ferry_state::lock::force_unlock(&*store, &args.app)? {
-        Some(lock) => eprintln!("removed the lock of {} ({}, taken at {} ms)", lock.owner, lock.purpose, lock.acquired_at_ms),
-        None => eprintln!("{} was not locked", args.app),
+        Some(lock) => super::eprint(&format!(
+            "removed the lock of {} ({}, taken at {} ms)\n",
+            printable(&lock.owner),
+            printable(&lock.purpose),
+            lock.acquired_at_ms
+        )),
+        None => super::eprint(&format!("{} was not locked\n", printable(&args.app))),
     }
     Ok(exit::OK)
 }

@@ -15,6 +15,7 @@ mod finding;
 pub mod journal;
 pub mod pairs;
 mod plan;
+mod printable;
 mod step;
 pub mod vm;
 
@@ -29,5 +30,6 @@ pub use app::{
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{Plan, RiskCounts, StepSection};
+pub use printable::printable;
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
 pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};

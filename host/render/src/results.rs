@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use ferry_model::journal::{ActionState, Event, Journal, Outcome, PhaseRecord};
+use ferry_model::printable;
 
 use crate::Format;
 
@@ -60,7 +61,13 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
             out
         }
         Format::Text => {
-            let mut out = format!("ferry apply: {app}, phase {}, run {run}\n{}\n\n", phase.phase, headline(outcome));
+            let mut out = format!(
+                "ferry apply: {}, phase {}, run {}\n{}\n\n",
+                printable(app),
+                printable(&phase.phase),
+                printable(run),
+                printable(&headline(outcome))
+            );
             table_text(&mut out, phase);
             out
         }
@@ -84,9 +91,10 @@ pub fn journal(journal: &Journal, format: Format) -> String {
             out
         }
         Format::Text => {
-            let mut out = format!("run {} of {}\n", journal.run, journal.app);
+            let mut out = format!("run {} of {}\n", printable(&journal.run), printable(&journal.app));
             for phase in &journal.phases {
-                let _ = writeln!(out, "\nphase {}: {} (plan {})", phase.phase, status(phase), &phase.plan_hash[..12.min(phase.plan_hash.len())]);
+                let hash = crate::short_hash(&phase.plan_hash);
+                let _ = writeln!(out, "\nphase {}: {} (plan {})", printable(&phase.phase), status(phase), printable(hash));
                 table_text(&mut out, phase);
             }
             out
@@ -118,8 +126,8 @@ fn table_md(out: &mut String, phase: &PhaseRecord) {
 fn table_text(out: &mut String, phase: &PhaseRecord) {
     for (i, r) in rows(phase).iter().enumerate() {
         let duration = r.duration_ms.map(|d| format!(" in {}", ms(d))).unwrap_or_default();
-        let note = r.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
-        let _ = writeln!(out, "  {}. [{}] {}{duration}{note} ({})", i + 1, r.status, r.summary, r.risk);
+        let note = r.note.as_deref().map(|n| format!(": {}", printable(n))).unwrap_or_default();
+        let _ = writeln!(out, "  {}. [{}] {}{duration}{note} ({})", i + 1, r.status, printable(&r.summary), r.risk);
     }
 }
 
