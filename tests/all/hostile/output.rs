@@ -247,6 +247,18 @@ fn inside_actions_old_style_commands_are_broken_too() {
 }
 
 #[test]
+fn a_usage_error_inside_actions_quotes_the_value_without_obeying_it() {
+    // clap quotes the bad value, line break and all: only the guard stands
+    // between it and the runner.
+    let cache = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(in_actions(cache.path()).args(["plan", "--format", "md\n::add-mask::ams\n  ##[error]x"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert_neutral_in_actions("stdout", &stdout);
+    assert_neutral_in_actions("stderr", &stderr);
+    assert!(stderr.contains("\n\\::add-mask::ams\n  ##\\u005berror]x"), "{stderr}");
+}
+
+#[test]
 fn json_output_inside_actions_is_still_exact_json() {
     // serde_json leaves C1 controls raw and `##[` is plain text to it: the
     // guard escapes both in JSON's own spelling, so the document parses to
