@@ -9,9 +9,14 @@ use ferry_runtime::{HostContext, Runtime, RuntimeConfig};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Checkout, Global, State};
+use crate::guard::{Guard, Source};
+use crate::log_format::PrintableFields;
 use crate::mask::{MaskingStore, MaskingWriter};
 
 /// Logs to stderr: `FERRY_LOG` if set, else info (steps' own lines included).
+/// Every field is masked and escaped ([`PrintableFields`]: one event, one
+/// line), then the line is masked again and guarded against workflow
+/// commands on its way out.
 pub fn init_logging(global: &Global) {
     let default = match (global.quiet, global.verbose) {
         (true, _) => "warn",
@@ -22,7 +27,8 @@ pub fn init_logging(global: &Global) {
     let filter = EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| MaskingWriter::new(std::io::stderr()))
+        .fmt_fields(PrintableFields)
+        .with_writer(|| MaskingWriter::new(Guard::new(std::io::stderr(), Source::Log)))
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()

@@ -8,6 +8,8 @@ mod args;
 mod commands;
 mod context;
 mod exit;
+mod guard;
+mod log_format;
 mod mask;
 mod signing;
 mod runner;
@@ -20,8 +22,8 @@ fn main() -> ExitCode {
     let args = match args::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => {
+            print_usage(&e);
             // Help and --version are successes; everything else is a usage error (2).
-            let _ = e.print();
             return if e.use_stderr() { exit::usage() } else { exit::OK };
         }
     };
@@ -33,4 +35,21 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => exit::report(&e),
     }
+}
+
+/// clap's help or usage error. Inside Actions it goes through the guard: a
+/// usage error quotes the value given, which a workflow may take from an
+/// event (a dispatch input, a comment).
+fn print_usage(e: &clap::Error) {
+    use std::io::Write;
+    if !context::in_github_actions() {
+        let _ = e.print();
+        return;
+    }
+    let text = e.render().to_string();
+    let _ = if e.use_stderr() {
+        guard::Guard::new(std::io::stderr().lock(), guard::Source::Text).write_all(text.as_bytes())
+    } else {
+        guard::Guard::new(std::io::stdout().lock(), guard::Source::Text).write_all(text.as_bytes())
+    };
 }

@@ -1,11 +1,13 @@
 //! The GitHub Actions runner contract: the event that started the job, the
 //! environment files a step writes its outputs and summary to, and workflow
-//! commands. Everything written passes through the secret masker.
+//! commands. Everything written passes through the secret masker, and
+//! ferry's own workflow commands are written only by [`workflow_command`].
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use ferry_model::printable;
 use serde_json::Value;
 
 use crate::mask::Masker;
@@ -27,8 +29,6 @@ pub struct Runner {
     pub event: Value,
     pub repository: String,
     pub run_url: Option<String>,
-    /// The commit the run is for (`GITHUB_SHA`).
-    pub sha: Option<String>,
     output: Option<PathBuf>,
     summary: Option<PathBuf>,
 }
@@ -53,7 +53,6 @@ impl Runner {
             event,
             repository: var("GITHUB_REPOSITORY").unwrap_or_default(),
             run_url,
-            sha: var("GITHUB_SHA"),
             output: var("GITHUB_OUTPUT").map(PathBuf::from),
             summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         })
@@ -62,14 +61,7 @@ impl Runner {
     /// Sets a step output (`$GITHUB_OUTPUT`), with a heredoc for multi-line values.
     pub fn output(&self, key: &str, value: &str) -> anyhow::Result<()> {
         let Some(path) = &self.output else { return Ok(()) };
-        let value = Masker::global().mask(value);
-        let line = if value.contains('\n') {
-            let delimiter = format!("ferry_{}", crate::context::run_id().replace('-', "_"));
-            format!("{key}<<{delimiter}\n{value}\n{delimiter}\n")
-        } else {
-            format!("{key}={value}\n")
-        };
-        append(path, &line)
+        append(path, &output_entry(key, &Masker::global().mask(value))?)
     }
 
     /// Appends Markdown to the job summary (cut to GitHub's 1 MiB limit).
@@ -95,15 +87,51 @@ impl Runner {
                     }
                 }
                 props.push(format!("title={}", property(&f.code)));
-                println!("::{command} {}::{}", props.join(","), escape(&Masker::global().mask(&f.message)));
+                workflow_command(&format!("{command} {}", props.join(",")), &f.message);
             }
         }
     }
 
     /// A warning annotation on the run.
     pub fn warning(&self, message: &str) {
-        println!("::warning::{}", escape(&Masker::global().mask(message)));
+        workflow_command("warning", message);
     }
+}
+
+/// Writes `::{command}::{message}` on stdout, the message masked, made
+/// printable (a finding's message is the step's text: no escape sequence
+/// reaches the log) and escaped. ferry's own workflow commands are written
+/// here, straight to the stream: everything else ferry prints goes through
+/// the guard (`guard.rs`), which breaks any line that would read as a command.
+fn workflow_command(command: &str, message: &str) {
+    let line = format!("::{command}::{}\n", escape(&printable(&Masker::global().mask(message))));
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush());
+}
+
+/// One `$GITHUB_OUTPUT` entry: `key=value`, or for a value over several
+/// lines a heredoc. Its delimiter is random (GitHub's advice): a value that
+/// came from a pull request (an image name) could otherwise hold the
+/// delimiter on a line of its own and set outputs ferry did not write.
+fn output_entry(key: &str, value: &str) -> anyhow::Result<String> {
+    if !value.contains(['\n', '\r']) {
+        return Ok(format!("{key}={value}\n"));
+    }
+    let delimiter = loop {
+        let delimiter = random_delimiter()?;
+        // 128 random bits are never in the value, but checking costs nothing.
+        if !value.contains(&delimiter) {
+            break delimiter;
+        }
+    };
+    Ok(format!("{key}<<{delimiter}\n{value}\n{delimiter}\n"))
+}
+
+/// `ferry_` and 128 bits from the operating system's random source, in hex.
+fn random_delimiter() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random bytes for a $GITHUB_OUTPUT delimiter: {e}"))?;
+    Ok(format!("ferry_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
 fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {
@@ -111,12 +139,31 @@ fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {
     f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Escapes a workflow command's property value (also `:` and `,`).
+/// Escapes a workflow command's property value (also `:` and `,`), made
+/// printable first as a message is.
 fn property(s: &str) -> String {
-    escape(s).replace(':', "%3A").replace(',', "%2C")
+    escape(&printable(s)).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Escapes a workflow command's message (`%`, CR, LF).
 fn escape(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_line_output_gets_a_fresh_random_delimiter() {
+        let value = "line 1\nferry_gh_4242_1\n::set-output name=x::y";
+        let first = output_entry("image", value).unwrap();
+        let delimiter = first.lines().next().unwrap().strip_prefix("image<<").unwrap().to_string();
+        assert!(delimiter.starts_with("ferry_") && delimiter.len() == 6 + 32, "{delimiter}");
+        assert_eq!(first, format!("image<<{delimiter}\n{value}\n{delimiter}\n"));
+        let second = output_entry("image", value).unwrap();
+        assert_ne!(second.lines().next(), first.lines().next(), "a delimiter is never reused");
+        assert_eq!(output_entry("outcome", "applied").unwrap(), "outcome=applied\n");
+        assert!(output_entry("note", "a\rb").unwrap().starts_with("note<<ferry_"), "a carriage return gets a heredoc too");
+    }
 }

@@ -173,7 +173,12 @@ impl DeployResult {
             other => {
                 let mut out = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(other));
                 out.push('\n');
-                out.push_str(&self.sentence(&report.outcome));
+                let sentence = self.sentence(&report.outcome);
+                // The image and ids come from the Fly API (the image from fly.toml).
+                out.push_str(&match other {
+                    PlanFormat::Md => ferry_render::markdown_text(&sentence),
+                    PlanFormat::Text | PlanFormat::Json => ferry_model::printable(&sentence).into_owned(),
+                });
                 out.push('\n');
                 out
             }

@@ -214,7 +214,7 @@ fn params(m: &Migration) -> Vec<(&'static str, String)> {
 fn next(format: PlanFormat, m: &Migration, what: &str, command: &str) -> anyhow::Result<()> {
     let text = format!("\n{what}\nmigration id: {}\nnext: {command}\n", m.id);
     if format == PlanFormat::Json {
-        eprint!("{}", crate::mask::Masker::global().mask(&text));
+        super::eprint(&text);
         Ok(())
     } else {
         super::print(&text)

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::args::{Cli, Command};
+use crate::guard::{Guard, Source};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
@@ -29,10 +30,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes a command's result to stdout in one piece, secrets masked.
+/// Writes a command's result to stdout in one piece, secrets masked, then
+/// guarded (no raw control character; no workflow command inside Actions).
 fn print(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = Guard::new(std::io::stdout().lock(), Source::Text);
     out.write_all(crate::mask::Masker::global().mask(text).as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// A note for the person at the terminal on stderr, masked and guarded as [`print`] is.
+fn eprint(text: &str) {
+    let mut err = Guard::new(std::io::stderr().lock(), Source::Text);
+    let _ = err.write_all(crate::mask::Masker::global().mask(text).as_bytes());
 }

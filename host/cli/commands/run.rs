@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use ferry_engine::apply;
+use ferry_model::printable;
 
 use crate::args::{Global, RunArgs, UnlockArgs};
 use crate::context::{LOCK_TTL_MS, Session, owner, state_store};
@@ -64,13 +65,18 @@ pub fn unlock(args: &UnlockArgs) -> anyhow::Result<ExitCode> {
     let store = state_store(&args.state, &args.dir)?;
     let (app, place) = (&args.app, store.describe());
     match ferry_state::lock::force_unlock(&*store, app)? {
-        Some(Removed::Lock(lock)) => {
-            eprintln!("removed the lock on {app} held by {}, taken at {} ms, from {place}", lock.describe(), lock.acquired_at_ms)
-        }
-        Some(Removed::Unreadable { reason, bytes }) => {
-            eprintln!("removed the lock file of {app} from {place}: it could not be read ({reason}; {bytes} bytes)")
-        }
-        None => eprintln!("{app} was not locked in {place}"),
+        Some(Removed::Lock(lock)) => super::eprint(&format!(
+            "removed the lock on {} held by {}, taken at {} ms, from {place}\n",
+            printable(app),
+            printable(&lock.describe()),
+            lock.acquired_at_ms
+        )),
+        Some(Removed::Unreadable { reason, bytes }) => super::eprint(&format!(
+            "removed the lock file of {} from {place}: it could not be read ({}; {bytes} bytes)\n",
+            printable(app),
+            printable(&reason.to_string())
+        )),
+        None => super::eprint(&format!("{} was not locked in {place}\n", printable(app))),
     }
     Ok(exit::OK)
 }

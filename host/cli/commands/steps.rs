@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use ferry_engine::{ResolvedStep, StepOrigin};
+use ferry_model::printable;
 use serde_json::json;
 
 use crate::args::{Global, ListFormat, StepsArgs};
@@ -61,10 +62,12 @@ fn text(session: &Session) -> String {
         Some(f) => f.display().to_string(),
         None => "the built-in workflow (no ferry.toml)".into(),
     };
-    let _ = writeln!(out, "Workflow: {source}\n");
+    let _ = writeln!(out, "Workflow: {}\n", printable(&source));
     for (i, s) in session.steps.iter().enumerate() {
-        let _ = writeln!(out, "{}. {} {} ({})", i + 1, s.spec.name, s.info.version, origin(s));
-        let _ = writeln!(out, "   {}", s.info.summary);
+        // A custom step describes itself: its version, summary and
+        // parameters are the component's words, shown escaped.
+        let _ = writeln!(out, "{}. {} {} ({})", i + 1, printable(&s.spec.name), printable(&s.info.version), printable(&origin(s)));
+        let _ = writeln!(out, "   {}", printable(&s.info.summary));
         let _ = writeln!(out, "   sha256   {}", s.loaded.sha256());
         let _ = writeln!(out, "   granted  {}", s.loaded.grants());
         let imports: Vec<&str> = s.loaded.imports().iter().map(String::as_str).collect();
@@ -77,8 +80,8 @@ fn text(session: &Session) -> String {
             limits.memory_bytes >> 20
         );
         for p in &s.info.params {
-            let default = p.default.as_deref().map(|d| format!(" [default: {d}]")).unwrap_or_default();
-            let _ = writeln!(out, "   param    {}: {}{default}", p.name, p.description);
+            let default = p.default.as_deref().map(|d| format!(" [default: {}]", printable(d))).unwrap_or_default();
+            let _ = writeln!(out, "   param    {}: {}{default}", printable(&p.name), printable(&p.description));
         }
         out.push('\n');
     }

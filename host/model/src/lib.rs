@@ -16,6 +16,7 @@ pub mod journal;
 pub mod pairs;
 mod plan;
 pub mod policy;
+mod printable;
 mod step;
 pub mod vm;
 
@@ -30,5 +31,6 @@ pub use app::{
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
+pub use printable::printable;
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
 pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};

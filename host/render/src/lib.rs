@@ -40,6 +40,13 @@ pub fn inventory(app: &ferry_model::AppSpec, format: Format) -> String {
 
 pub use results::{apply_result, journal};
 
+/// Untrusted text made safe for one line of Markdown (a PR comment, the job
+/// summary): no HTML, nothing that leaves a table cell, no line break. For
+/// a sentence the CLI adds to a rendered result.
+pub fn markdown_text(text: &str) -> String {
+    markdown::text(text)
+}
+
 /// Renders a plan in `format`.
 pub fn plan(plan: &Plan, format: Format) -> String {
     plan_applied_by(plan, format, &format!("ferry apply --plan-hash {}", short_hash(&plan.hash())))

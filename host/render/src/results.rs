@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use ferry_model::journal::{ActionState, Event, Journal, Outcome, PhaseRecord};
+use ferry_model::printable;
 
 use crate::Format;
 
@@ -60,7 +61,13 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
             out
         }
         Format::Text => {
-            let mut out = format!("ferry apply: {app}, phase {}, run {run}\n{}\n\n", phase.phase, headline(outcome));
+            let mut out = format!(
+                "ferry apply: {}, phase {}, run {}\n{}\n\n",
+                printable(app),
+                printable(&phase.phase),
+                printable(run),
+                printable(&headline(outcome))
+            );
             table_text(&mut out, phase);
             out
         }
@@ -84,9 +91,10 @@ pub fn journal(journal: &Journal, format: Format) -> String {
             out
         }
         Format::Text => {
-            let mut out = format!("run {} of {}\n", journal.run, journal.app);
+            let mut out = format!("run {} of {}\n", printable(&journal.run), printable(&journal.app));
             for phase in &journal.phases {
-                let _ = writeln!(out, "\nphase {}: {} (plan {})", phase.phase, status(phase), &phase.plan_hash[..12.min(phase.plan_hash.len())]);
+                let hash = crate::short_hash(&phase.plan_hash);
+                let _ = writeln!(out, "\nphase {}: {} (plan {})", printable(&phase.phase), status(phase), printable(hash));
                 table_text(&mut out, phase);
             }
             out
@@ -118,11 +126,46 @@ fn table_md(out: &mut String, phase: &PhaseRecord) {
 fn table_text(out: &mut String, phase: &PhaseRecord) {
     for (i, r) in rows(phase).iter().enumerate() {
         let duration = r.duration_ms.map(|d| format!(" in {}", ms(d))).unwrap_or_default();
-        let note = r.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
-        let _ = writeln!(out, "  {}. [{}] {}{duration}{note} ({})", i + 1, r.status, r.summary, r.risk);
+        let note = r.note.as_deref().map(|n| format!(": {}", printable(n))).unwrap_or_default();
+        let _ = writeln!(out, "  {}. [{}] {}{duration}{note} ({})", i + 1, r.status, printable(&r.summary), r.risk);
     }
 }
 
 fn ms(d: u64) -> String {
     if d < 1000 { format!("{d} ms") } else { format!("{:.1} s", d as f64 / 1000.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_model::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
+    use ferry_model::{Action, ConfigEdit, Operation, Plan, Risk, StepSection, Undo};
+
+    use crate::Format;
+
+    #[test]
+    fn text_results_keep_a_steps_summary_and_an_error_on_their_lines() {
+        let summary = "set A = \"x\n::warning title=pwned::y\" in fly.toml";
+        let error = "exited with 1:\n::add-mask::shop\r\u{1b}[2J";
+        let action = Action {
+            id: "edit:A".into(),
+            summary: summary.into(),
+            risk: Risk::Safe,
+            operation: Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "A".into(), value: Some("1".into()) }),
+            undo: Undo::RestorePrevious,
+            detail: None,
+        };
+        let mut plan = Plan::new("deploy");
+        plan.steps.push(StepSection { step: "edits".into(), version: "0.1.0".into(), actions: vec![action], findings: vec![] });
+        let mut phase = PhaseRecord { phase: "deploy".into(), plan_hash: plan.hash(), plan, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
+        phase.record("edit:A", 1, Event::Started { undo: UndoData::ConfigValue { previous: None } });
+        phase.record("edit:A", 2, Event::Failed { duration_ms: 5, error: error.into() });
+        let outcome = Outcome::RolledBack { action: "edit:A".into(), error: error.into() };
+        let text = super::apply_result("shop\n::error::app", "run\u{9b}1", &outcome, &phase, Format::Text);
+        assert_eq!(
+            text,
+            "ferry apply: shop\\n::error::app, phase deploy, run run\\u009b1\n\
+             ❌ Failed and rolled back: exited with 1:\\n::add-mask::shop\\r\\u001b[2J\n\n  \
+             1. [failed] set A = \"x\\n::warning title=pwned::y\" in fly.toml in 5 ms: exited with 1:\\n::add-mask::shop\\r\\u001b[2J (safe)\n"
+        );
+    }
 }

@@ -1,31 +1,36 @@
-//! Plain text for a terminal.
+//! Plain text for a terminal or a CI log.
+//!
+//! Every value that did not come from ferry itself (names and values from
+//! fly.toml, what a step wrote) is put in [`printable`]: it stays on its
+//! line, and no escape sequence in it reaches the reader's terminal. The
+//! line breaks are ferry's alone.
 
 use std::fmt::Write;
 
-use ferry_model::{AppSpec, Finding, Plan};
+use ferry_model::{AppSpec, Finding, Plan, printable};
 
 use crate::{action_text, counts_line, facts, short_hash, undo_text};
 
 pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
     let mut out = String::new();
     let app = plan.app.as_ref().and_then(|a| a.app.as_deref()).unwrap_or("app");
-    let _ = writeln!(out, "ferry plan: {app} (phase {})", plan.phase);
+    let _ = writeln!(out, "ferry plan: {} (phase {})", printable(app), printable(&plan.phase));
     let _ = writeln!(out, "{}\n", counts_line(plan));
     if let Some(app) = &plan.app {
         inventory_rows(&mut out, app);
     }
     findings(&mut out, &plan.findings().collect::<Vec<_>>());
     for s in &plan.steps {
-        let _ = writeln!(out, "Step {} {}: {} action(s)", s.step, s.version, s.actions.len());
+        let _ = writeln!(out, "Step {} {}: {} action(s)", printable(&s.step), printable(&s.version), s.actions.len());
         for (i, a) in s.actions.iter().enumerate() {
-            let _ = writeln!(out, "  {}. [{}] {}", i + 1, a.risk.as_str(), action_text(a));
-            let _ = writeln!(out, "     undo: {}", undo_text(a));
-            let _ = writeln!(out, "     the step says: {}", a.summary);
+            let _ = writeln!(out, "  {}. [{}] {}", i + 1, a.risk.as_str(), printable(&action_text(a)));
+            let _ = writeln!(out, "     undo: {}", printable(&undo_text(a)));
+            let _ = writeln!(out, "     the step says: {}", printable(&a.summary));
         }
     }
     let _ = writeln!(out, "\nPlan {}", short_hash(&plan.hash()));
     if plan.has_changes() {
-        let _ = writeln!(out, "Next: review it, then `{apply}`");
+        let _ = writeln!(out, "Next: review it, then `{}`", printable(apply));
     }
     out
 }
@@ -33,14 +38,19 @@ pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
 /// `ferry inventory` in a terminal.
 pub(crate) fn inventory(app: &AppSpec) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "ferry inventory: {}\n", app.app.as_deref().unwrap_or("app"));
+    let _ = writeln!(out, "ferry inventory: {}\n", printable(app.app.as_deref().unwrap_or("app")));
     inventory_rows(&mut out, app);
     out.push_str("Process groups\n");
     for g in facts::group_rows(app) {
         let _ = writeln!(
             out,
             "  {}: {}; services {}; mount {}; vm {}; {} check(s)",
-            g.name, g.command, g.services, g.mount, g.vm, g.checks
+            printable(&g.name),
+            printable(&g.command),
+            printable(&g.services),
+            printable(&g.mount),
+            printable(&g.vm),
+            g.checks
         );
     }
     out.push('\n');
@@ -53,7 +63,7 @@ fn inventory_rows(out: &mut String, app: &AppSpec) {
     let rows = facts::rows(app);
     let width = rows.iter().map(|r| r.label.len()).max().unwrap_or(0);
     for row in rows {
-        let _ = writeln!(out, "  {:width$}  {}", row.label, row.value);
+        let _ = writeln!(out, "  {:width$}  {}", row.label, printable(&row.value));
     }
     out.push('\n');
 }
@@ -64,8 +74,8 @@ fn findings(out: &mut String, findings: &[&Finding]) {
     }
     out.push_str("Findings\n");
     for f in findings {
-        let at = f.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
-        let _ = writeln!(out, "  {}[{}]: {}{at}", f.severity.as_str(), f.code, f.message);
+        let at = f.location.as_ref().map(|l| format!(" ({})", printable(&l.to_string()))).unwrap_or_default();
+        let _ = writeln!(out, "  {}[{}]: {}{at}", f.severity.as_str(), printable(&f.code), printable(&f.message));
     }
     out.push('\n');
 }

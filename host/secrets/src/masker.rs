@@ -2,9 +2,10 @@
 //! state documents) passes through [`Masker::mask`] before it leaves ferry.
 //!
 //! A value is masked in each form an output can give it: as written, as a
-//! JSON string body (`"` and `\` escaped, newlines as `\n`), percent-encoded
-//! (inside a URL), as ferry's Markdown cells render it, and line by line (a
-//! PEM key printed over several lines). Inside GitHub Actions each form is
+//! JSON string body (`"` and `\` escaped, newlines as `\n`), as a terminal
+//! line shows it (`ferry_model::printable`), percent-encoded (inside a URL),
+//! as ferry's Markdown cells render it, and line by line (a PEM key printed
+//! over several lines). Inside GitHub Actions each form is
 //! also registered with `::add-mask::`, so the runner masks what ferry's
 //! children print too.
 
@@ -115,7 +116,8 @@ fn add_mask(values: &[String]) {
 /// The forms of `value` an output may contain, each long enough to mask.
 fn forms(value: &str) -> Vec<String> {
     let json = serde_json::to_string(value).expect("a string serialises");
-    let mut forms = vec![value.to_string(), json[1..json.len() - 1].to_string(), percent(value), markdown(value)];
+    let shown = ferry_model::printable(value).into_owned();
+    let mut forms = vec![value.to_string(), json[1..json.len() - 1].to_string(), shown, percent(value), markdown(value)];
     forms.extend(value.lines().map(|l| l.trim().to_string()));
     let mut forms: Vec<String> = forms.into_iter().filter(|f| f.len() >= MIN_SECRET_LEN && !f.contains('\n')).collect();
     forms.sort();
@@ -176,6 +178,8 @@ mod tests {
         assert_eq!(m.mask("postgres://u:pa%22ss%5Cword%7C%3C1%3E@db/x"), "postgres://u:***@db/x");
         assert_eq!(m.mask("| pa\"ss\\word\\|&lt;1&gt; |"), "| *** |");
         assert_eq!(m.mask("-----\nline-one-of-key\nline-two-of-key\n-----"), "-----\n***\n***\n-----");
+        let short_lines = Masker::of(&["q\"z\nsecond-line"]);
+        assert_eq!(short_lines.mask("env: q\"z\\nsecond-line"), "env: ***", "the terminal's form, whose first line is too short to mask alone");
     }
 
     #[test]

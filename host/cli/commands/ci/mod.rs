@@ -392,7 +392,7 @@ impl Ci<'_> {
         let report = super::apply::apply_planned(&content.checkout, &plan, &super::apply::options(&args), &*store)?;
         let mut markdown = ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, Format::Markdown);
         if let Some(deploy) = super::deploy::DeployResult::of(&report) {
-            markdown.push_str(&format!("\n{}\n", deploy.sentence(&report.outcome)));
+            markdown.push_str(&format!("\n{}\n", ferry_render::markdown_text(&deploy.sentence(&report.outcome))));
             deploy.set_outputs(self.runner)?;
         }
         self.runner.summary(&markdown)?;

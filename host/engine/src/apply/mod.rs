@@ -22,7 +22,7 @@ use std::time::Instant;
 
 pub use ferry_model::journal::Outcome;
 use ferry_model::journal::{ActionState, Event, Journal, PhaseRecord, PhaseStatus, UndoData};
-use ferry_model::{Action, Operation, Plan, Undo};
+use ferry_model::{Action, Operation, Plan, Undo, printable};
 use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
@@ -117,9 +117,12 @@ pub struct ApplyReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    /// One change a line: each part from outside (a hash as given, an
+    /// action's summary) is escaped where it is put in, so the line breaks
+    /// are only these (the CLI prints this error over several lines).
     #[error(
         "the plan changed since it was reviewed (reviewed {}, now {}):\n{}\nrun `ferry plan` again and review the new plan",
-        short(reviewed), short(fresh), changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+        printable(short(reviewed)), short(fresh), changes.iter().map(|c| format!("  - {}", printable(c))).collect::<Vec<_>>().join("\n")
     )]
     PlanChanged { reviewed: String, fresh: String, changes: Vec<String> },
     #[error(

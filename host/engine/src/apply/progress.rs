@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use ferry_model::printable;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How often a copy reports its progress in the log when there is no terminal.
@@ -24,6 +25,10 @@ impl Meter {
     /// total ahead (a dump's size is not the database's; rsync reports its
     /// own percentage and ETA, passed in as the detail).
     pub(super) fn new(label: &str) -> Meter {
+        // The label names a database or volume from the plan: a bar writes
+        // it to the terminal as it is, so it is escaped here (log lines are
+        // escaped by the CLI's formatter).
+        let label = printable(label);
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}").expect("a valid template"));
@@ -39,7 +44,7 @@ impl Meter {
     pub(super) fn set(&mut self, bytes: u64, detail: impl FnOnce() -> String) {
         if let Some(bar) = &self.bar {
             bar.set_position(bytes);
-            bar.set_message(format!("{}{}", self.label, detail()));
+            bar.set_message(format!("{}{}", self.label, printable(&detail())));
         } else if self.last_log.elapsed() >= LOG_EVERY {
             let rate = bytes as f64 / self.started.elapsed().as_secs_f64().max(0.001) / 1048576.0;
             tracing::info!("{}: {:.1} MiB ({rate:.1} MiB/s){}", self.label, bytes as f64 / 1048576.0, detail());
@@ -50,7 +55,7 @@ impl Meter {
     /// A status that is not a byte count (e.g. replication lag).
     pub(super) fn status(&mut self, text: impl FnOnce() -> String) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{}: {}", self.label, text()));
+            bar.set_message(format!("{}: {}", self.label, printable(&text())));
         } else if self.last_log.elapsed() >= LOG_EVERY {
             tracing::info!("{}: {}", self.label, text());
             self.last_log = Instant::now();

@@ -1,5 +1,6 @@
 //! `ferry:step/log`: a step's log lines, shown prefixed with its name.
 
+use ferry_model::printable;
 use wasmtime::component::{ComponentType, Lift, Lower, LinkerInstance};
 
 use crate::call::CallState;
@@ -34,7 +35,10 @@ pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmt
             state.dropped_log_lines += 1;
             return Ok(());
         }
-        emit(&state.step, level, truncate(&message));
+        // A step may log anything: escaped here, so a line break or an
+        // escape sequence in it never reaches a log as itself, whichever
+        // subscriber writes it.
+        emit(&printable(&state.step), level, &printable(truncate(&message)));
         Ok(())
     })?;
     linker.func_wrap("report-panic", |mut store, (message,): (String,)| {
