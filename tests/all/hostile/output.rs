@@ -12,7 +12,8 @@ use std::process::Command;
 
 use ferry_test_guests as guests;
 
-use crate::support::github::{FakeGitHub, OWNER, REPO, Runner, pull_request_event};
+use crate::support::git::GitRepo;
+use crate::support::github::{FakeGitHub, Pull, Runner, comment_event, pull_request_event};
 use crate::support::{checkout, ferry, run, sha256_hex};
 
 /// Every string field an attacker can reach in fly.toml, each trying to
@@ -129,7 +130,7 @@ fn set_edits(dir: &Path, edits: &str) {
     let sha = sha256_hex(&ferry_test_guests::bytes(guests::EDITS));
     let workflow = format!(
         "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"lint\"\ncomponent = \"lint.wasm\"\nsha256 = \"{lint}\"\nparams = {{ region = \"ams\" }}\n\n\
-         [[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nparams = {{ edits = \"{edits}\" }}\n"
+         [[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = \"{edits}\" }}\n"
     );
     std::fs::write(dir.join("ferry.toml"), workflow).unwrap();
 }
@@ -159,7 +160,7 @@ fn inventory_and_plan_in_a_terminal_show_hostile_values_escaped_on_their_line() 
         assert_seen("stdout", &stdout, &[r"bad\n  ::stop-commands::ferrytok", r"tcp\u009b2J\n::set-output name=release-id::evil"]);
         assert!(stdout.contains("\n  Services         tcp 8080"), "the rows are still aligned: {stdout}");
         assert!(
-            stderr.contains(r#"error: fly.toml is not valid: fly.toml:14:1 (services[0]): `services[0].protocol` must be "tcp" or "udp", not "tcp\u009b2J\n::set-output name=release-id::evil""#),
+            stderr.contains(r#"error: fly.toml is not valid: 3 errors, the first: fly.toml:1:7 (app): app name "shop\n::warning title=pwned::app" is not a Fly app name"#),
             "the error names the value, escaped: {stderr}"
         );
     }
@@ -197,7 +198,7 @@ fn a_custom_steps_log_lines_and_summaries_are_escaped_in_plan_and_apply() {
     let (code, stdout, stderr) = run(in_terminal(cache.path()).args(["plan", "--dir"]).arg(co.path()));
     assert_eq!(code, 0, "{stderr}");
     assert_neutral("plan: stdout", &stdout);
-    assert!(stdout.contains(&format!("  1. [disruptive] {APPLIED_SUMMARY}  (undo: ")), "{stdout}");
+    assert!(stdout.contains(&format!("     the step says: {APPLIED_SUMMARY}\n")), "{stdout}");
 
     // The engine logs each action as it runs it: the formatter escapes it.
     let (code, stdout, stderr) = run(in_terminal(cache.path()).args(["apply", "--plan-hash", &hash, "--dir"]).arg(co.path()));
@@ -222,7 +223,7 @@ fn a_changed_plan_lists_one_change_a_line_each_escaped() {
     assert!(stderr.contains(&format!("error: the plan changed since it was reviewed (reviewed {hash}, now ")), "{stderr}");
     assert!(
         stderr.contains(
-            "):\n  - added: set env.B = \"x\\n::error::summary-injection\\u001b[1A\" in fly.toml [disruptive]\n  - removed: set env.A = \"1\" in fly.toml\nrun `ferry plan` again"
+            "):\n  - added: set env.B = \"x\\n::error::summary-injection\\u001b[1A\" in fly.toml [disruptive]\n  - removed: set env.A = \"1\" in fly.toml\n  - ferry.toml's settings changed (a step, its component or limits, or [dns], [data], [targets])\nrun `ferry plan` again"
         ),
         "ferry's own list keeps its lines; the summary stays on its own: {stderr}"
     );
@@ -292,8 +293,11 @@ fn markdown_cells_hold_hostile_values() {
 /// Every table row has its header's cells, no tag from a value survives,
 /// and `<details>` blocks balance.
 fn assert_markdown_contained(md: &str) {
+    // Inside a code span a tag is shown as text, not rendered: only the
+    // rest of each line counts.
+    let rendered: String = md.lines().map(|l| l.split('`').step_by(2).collect::<Vec<_>>().join(" ") + "\n").collect();
     for tag in ["<script", "<img", "</td>"] {
-        assert!(!md.contains(tag), "{tag} reached the Markdown:\n{md}");
+        assert!(!rendered.contains(tag), "{tag} reached the Markdown:\n{md}");
     }
     assert_eq!(md.matches("<details").count(), md.matches("</details>").count(), "{md}");
     let cells = |line: &str| line.replace("\\|", "").matches('|').count();
@@ -310,9 +314,11 @@ fn assert_markdown_contained(md: &str) {
 #[test]
 fn ferry_ci_on_a_hostile_pull_request_writes_only_its_own_commands() {
     let fake = FakeGitHub::start("");
-    fake.state().pulls.insert(12, ("1".repeat(40), format!("{OWNER}/{REPO}")));
     let co = with_custom_steps(HOSTILE_FLY, HOSTILE_EDIT);
-    let runner = Runner::new(&co.path().join(".runner"), &fake, "pull_request", &pull_request_event(12, &"1".repeat(40)));
+    let origin = tempfile::tempdir().unwrap();
+    let head = GitRepo::adopt(co.path(), origin.path()).pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    let runner = Runner::new(&co.path().join(".runner"), &fake, "pull_request", &pull_request_event(12, &head));
     let (code, stdout, stderr) = run(&mut ferry_ci(co.path(), &runner));
     assert_eq!(code, 1, "the invalid protocol fails the step after the plan is posted: {stderr}");
     assert_neutral_in_actions("ci stdout", &stdout);
@@ -320,7 +326,7 @@ fn ferry_ci_on_a_hostile_pull_request_writes_only_its_own_commands() {
     assert!(stderr.lines().any(|l| l == format!("::add-mask::{JOB_TOKEN}")), "ferry's own commands still pass: {stderr}");
     assert!(stdout.contains("::error file=fly.toml,line=14,col=1,title=invalid-protocol::"), "{stdout}");
     assert!(stderr.contains(r" INFO [lint] primary_region is ams\r::add-mask::ams"), "{stderr}");
-    assert!(stderr.contains(r#"error: fly.toml is not valid: fly.toml:14:1 (services[0]): `services[0].protocol` must be "tcp" or "udp", not "tcp\u009b2J\n::set-output name=release-id::evil""#), "{stderr}");
+    assert!(stderr.contains(r#"error: fly.toml is not valid: 3 errors, the first: fly.toml:1:7 (app): app name "shop\n::warning title=pwned::app" is not a Fly app name"#), "{stderr}");
 
     let summary = runner.summary();
     assert_markdown_contained(&summary);
@@ -333,10 +339,11 @@ fn ferry_ci_on_a_hostile_pull_request_writes_only_its_own_commands() {
 #[test]
 fn ferry_ci_applying_a_hostile_plan_logs_each_action_escaped() {
     let fake = FakeGitHub::start("");
-    let head = "1".repeat(40);
-    fake.state().pulls.insert(12, (head.clone(), format!("{OWNER}/{REPO}")));
     fake.state().permissions.insert("maintainer".into(), "write".into());
     let co = with_custom_steps(LOGGED_FLY, APPLIED_EDIT);
+    let origin = tempfile::tempdir().unwrap();
+    let head = GitRepo::adopt(co.path(), origin.path()).pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
     let ci = |event: &str, payload: serde_json::Value| {
         let runner = Runner::new(&co.path().join(".runner"), &fake, event, &payload);
         let result = run(&mut ferry_ci(co.path(), &runner));
@@ -344,12 +351,7 @@ fn ferry_ci_applying_a_hostile_plan_logs_each_action_escaped() {
     };
     let ((code, _, stderr), _) = ci("pull_request", pull_request_event(12, &head));
     assert_eq!(code, 0, "{stderr}");
-    let comment = serde_json::json!({
-        "action": "created",
-        "issue": { "number": 12, "pull_request": { "url": format!("https://api.github.com/repos/{OWNER}/{REPO}/pulls/12") } },
-        "comment": { "id": 77, "body": "/ferry apply", "user": { "login": "maintainer", "type": "User" } }
-    });
-    let ((code, stdout, stderr), summary) = ci("issue_comment", comment);
+    let ((code, stdout, stderr), summary) = ci("issue_comment", comment_event(12, "maintainer", "/ferry apply"));
     assert_eq!(code, 0, "{stderr}");
     assert_neutral_in_actions("apply stdout", &stdout);
     assert_neutral_in_actions("apply stderr", &stderr);

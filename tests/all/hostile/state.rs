@@ -90,6 +90,7 @@ fn options(ttl_ms: u64) -> ApplyOptions {
         key: Some("shop".into()),
         owner: Owner { id: "gh-4242-1-deploy-aaaa".into(), url: Some("https://github.com/acme/shop/actions/runs/4242".into()), host: None, pid: None },
         lock_ttl_ms: ttl_ms,
+        resume_unreviewed: true,
     }
 }
 
@@ -195,7 +196,7 @@ fn app() -> tempfile::TempDir {
     std::fs::copy(guests::EDITS, co.path().join("edits.wasm")).unwrap();
     let sha = sha256_hex(&ferry_test_guests::bytes(guests::EDITS));
     let workflow = format!(
-        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\n[steps.params]\nedits = \"env.MODE=\\\"new\\\";env.A=\\\"1\\\"\"\n"
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\n[steps.params]\nedits = \"env.MODE=\\\"new\\\";env.A=\\\"1\\\"\"\n"
     );
     std::fs::write(co.path().join("ferry.toml"), workflow).unwrap();
     co
