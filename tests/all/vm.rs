@@ -228,7 +228,8 @@ fn a_silent_release_command_longer_than_the_lock_ttl_keeps_the_host_locked() {
     world.ok(&["--provision"]);
     let mut first = world.ferry(&[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     // Well past the TTL, while the release command still prints nothing.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // (The image is built on the host first: give a loaded machine time.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while world.container_state("shop-release-1").as_deref() != Some("running") {
         assert!(std::time::Instant::now() < deadline, "the release command never started");
         std::thread::sleep(std::time::Duration::from_millis(100));
