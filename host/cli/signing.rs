@@ -70,13 +70,7 @@ impl StateStore for SigningStore {
                 tracing::warn!("{key} is not signed with {KEY_VAR} (a pull request's plan job wrote it): ignored");
                 Ok(None)
             }
-            None => Err(StoreError::Backend {
-                location: format!("{} {key}", self.inner.describe()),
-                message: format!(
-                    "not signed with this repository's {KEY_VAR}: it was written without the key or changed since; ferry does not \
-                     act on it (look at the state branch's history for who wrote it, and remove it if it is not ferry's)"
-                ),
-            }),
+            None => Err(StoreError::Unverified { location: self.inner.describe(), key: key.to_string(), version }),
         }
     }
 

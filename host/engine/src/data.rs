@@ -212,17 +212,19 @@ impl DataSources {
             .iter()
             .find(|d| d.name == database)
             .ok_or_else(|| format!("database {database} is not configured: add it to ferry.toml under [data.postgres]"))?;
-        let source = env_url(database, &config.source_env)?;
-        let source_for_target = match &config.source_for_target_env {
-            Some(var) => env_url(database, var)?,
-            None => source.clone(),
-        };
+        // The target first: a missing [targets.vm] section is a config mistake
+        // worth naming before any variable is missing.
         let target = match &config.target {
             DatabaseTarget::Env(var) => env_url(database, var)?,
             DatabaseTarget::Vm { target, app } => {
                 let targets = self.vm.as_ref().ok_or_else(|| format!("database {database}: target_vm needs [targets.vm.{target}] in ferry.toml"))?;
                 DbUrl::new(targets.postgres_url(target, app.as_deref()).map_err(|e| format!("database {database}: {e}"))?)
             }
+        };
+        let source = env_url(database, &config.source_env)?;
+        let source_for_target = match &config.source_for_target_env {
+            Some(var) => env_url(database, var)?,
+            None => source.clone(),
         };
         Ok(DatabaseUrls { source, target, source_for_target })
     }
@@ -317,18 +319,18 @@ mod tests {
     use super::*;
 
     fn database(body: &str) -> Result<DatabaseConfig, String> {
-        let raw: RawData = toml::from_str(&format!("[postgres.main]\nsource_env = \"PATH\"\n{body}")).map_err(|e| e.to_string())?;
+        let raw: RawData = toml::from_str(&format!("[postgres.main]\nsource_env = \"FERRY_SECRET_SOURCE\"\n{body}")).map_err(|e| e.to_string())?;
         raw.parse().map(|(mut databases, _)| databases.remove(0))
     }
 
     #[test]
     fn a_database_goes_to_a_connection_string_or_a_vm_targets_postgres() {
-        assert_eq!(database("target_env = \"T\"").unwrap().target, DatabaseTarget::Env("T".into()));
+        assert_eq!(database("target_env = \"FERRY_SECRET_T\"").unwrap().target, DatabaseTarget::Env("FERRY_SECRET_T".into()));
         assert_eq!(database("target_vm = \"prod\"").unwrap().target, DatabaseTarget::Vm { target: "prod".into(), app: None });
         assert_eq!(database("target_vm = \"prod/shop\"").unwrap().target, DatabaseTarget::Vm { target: "prod".into(), app: Some("shop".into()) });
         let half = database("target_vm = \"prod/\"").unwrap_err();
         assert!(half.contains("target_vm `prod/`: a VM target, or `<target>/<app>`"), "{half}");
-        for both_or_neither in ["target_env = \"T\"\ntarget_vm = \"prod\"", ""] {
+        for both_or_neither in ["target_env = \"FERRY_SECRET_T\"\ntarget_vm = \"prod\"", ""] {
             let err = database(both_or_neither).unwrap_err();
             assert!(err.contains("[data.postgres.main]: give target_env") && err.contains("or target_vm"), "{err}");
         }
@@ -337,7 +339,7 @@ mod tests {
     #[test]
     fn a_vm_target_without_vm_targets_says_what_is_missing() {
         let sources = DataSources::new(vec![database("target_vm = \"prod\"").unwrap()], Vec::new());
-        // The source's variable is PATH: set everywhere, so the target is what fails.
+        // The target is checked before any variable is read.
         let err = sources.urls("main").unwrap_err();
         assert!(err.contains("database main: target_vm needs [targets.vm.prod]"), "{err}");
     }

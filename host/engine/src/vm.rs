@@ -295,7 +295,7 @@ mod tests {
     use super::*;
 
     fn parse(extra: &str) -> Result<VmTargetConfig, String> {
-        let text = format!("[vm.prod]\nhost = \"root@203.0.113.7\"\nssh_key_env = \"K\"\nknown_hosts_env = \"H\"\n{extra}");
+        let text = format!("[vm.prod]\nhost = \"root@203.0.113.7\"\nssh_key_env = \"FERRY_SECRET_K\"\nknown_hosts_env = \"FERRY_SECRET_H\"\n{extra}");
         let raw: RawTargets = toml::from_str(&text).map_err(|e| e.to_string())?;
         raw.parse().map(|mut targets| targets.remove(0))
     }

@@ -41,6 +41,14 @@ pub enum StoreError {
          run the ferry that wrote it, or upgrade this one"
     )]
     Format { location: String, key: String, kind: &'static str, found: String, reads: u32 },
+    /// The document does not carry a valid signature of this repository's
+    /// state key (`FERRY_STATE_KEY`): written without it, or changed since.
+    /// Its version is kept so that `ferry unlock` can still remove it.
+    #[error(
+        "{key} in {location} is not signed with this repository's FERRY_STATE_KEY: it was written without the key or changed \
+         since, so ferry does not act on it (look at the state branch's history for who wrote it, and remove it if it is not ferry's)"
+    )]
+    Unverified { location: String, key: String, version: Version },
 }
 
 impl StoreError {
@@ -48,7 +56,7 @@ impl StoreError {
     /// store failing): callers that scan many documents skip such a one.
     pub fn is_unreadable_document(&self) -> bool {
         match self {
-            StoreError::Invalid { .. } | StoreError::Format { .. } => true,
+            StoreError::Invalid { .. } | StoreError::Format { .. } | StoreError::Unverified { .. } => true,
             StoreError::Conflict { .. } | StoreError::Backend { .. } => false,
         }
     }

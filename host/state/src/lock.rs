@@ -247,10 +247,19 @@ pub fn force_unlock(store: &dyn StateStore, app: &str) -> Result<Option<Removed>
     // (a run refreshing the lock) means reading again.
     const ATTEMPTS: u32 = 20;
     for _ in 0..ATTEMPTS {
-        let Some((bytes, version)) = store.read(&key)? else { return Ok(None) };
-        let removed = match crate::parse_format_json::<LockRecord>(&bytes, FORMAT) {
-            Ok(record) => Removed::Lock(record),
-            Err(reason) => Removed::Unreadable { reason, bytes: bytes.len() },
+        let (removed, version) = match store.read(&key) {
+            Ok(None) => return Ok(None),
+            Ok(Some((bytes, version))) => match crate::parse_format_json::<LockRecord>(&bytes, FORMAT) {
+                Ok(record) => (Removed::Lock(record), version),
+                Err(reason) => (Removed::Unreadable { reason, bytes: bytes.len() }, version),
+            },
+            // Not signed with the state key: removing it is the way out.
+            Err(e) => match &e {
+                StoreError::Unverified { version, .. } => (Removed::Unreadable { reason: e.to_string(), bytes: 0 }, version.clone()),
+                StoreError::Conflict { .. } | StoreError::Backend { .. } | StoreError::Invalid { .. } | StoreError::Format { .. } => {
+                    return Err(e.into());
+                }
+            },
         };
         match store.delete(&key, &version) {
             Ok(()) => return Ok(Some(removed)),

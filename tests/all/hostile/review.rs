@@ -274,3 +274,24 @@ fn the_plan_hash_covers_settings_no_action_shows() {
     assert_eq!(code, 1);
     assert!(err.contains("ferry.toml's settings changed"), "{err}");
 }
+
+#[test]
+fn with_a_state_key_a_planted_lock_blocks_nothing_for_good() {
+    // Someone with push access to the state branch plants a lock (a
+    // denial of service): refused as unsigned, and `ferry unlock` removes it.
+    let (co, state) = gated();
+    let key = [("FERRY_STATE_KEY", "state-key-5b0c1d7e93")];
+    std::fs::create_dir_all(state.path().join("locks")).unwrap();
+    let planted = "{\"format\":1,\"owner\":\"mallory\",\"purpose\":\"apply deploy\",\"url\":null,\"host\":null,\"pid\":null,\"acquired_at_ms\":1,\"expires_ms\":99999999999999}\n";
+    std::fs::write(state.path().join("locks/shop.json"), planted).unwrap();
+    let (code, _, err) = apply(co.path(), state.path(), &[], &key);
+    assert_eq!(code, 1);
+    assert!(err.contains("locks/shop.json") && err.contains("is not signed with this repository's FERRY_STATE_KEY"), "{err}");
+    let mut unlock = ferry(&co.path().join(".cache"));
+    unlock.args(["unlock", "--app", "shop", "--dir"]).arg(co.path()).arg("--state").arg(state.path()).envs(key);
+    let (code, _, err) = run(&mut unlock);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("removed the lock file of shop") && err.contains("not signed"), "{err}");
+    let (code, _, err) = apply(co.path(), state.path(), &[], &key);
+    assert_eq!(code, 0, "{err}");
+}
