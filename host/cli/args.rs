@@ -69,8 +69,12 @@ when one fails, the phase's completed actions are undone in reverse (unless --no
 after a crash or a failure resumes where the journal stands; no action's effect happens twice. Exit codes: 0 applied \
 (or waiting for an approval), 1 failed or refused.")]
     Apply(ApplyArgs),
-    /// Undo everything a run did, newest action first.
-    Abort(RunArgs),
+    /// Undo everything a run did, newest action first, after showing what each undo does.
+    #[command(after_help = "Shows each undo first, newest first, rated by what the undo does (deleting a volume a \
+deploy created is destructive), with a hash. Then it undoes them if --plan-hash names that hash, if --yes is given, or \
+if you confirm on a terminal; otherwise it changes nothing and prints the command that would. Without --run it aborts \
+the newest run that has something left to undo, and says which.")]
+    Abort(AbortArgs),
     /// Show where a run stands: each phase and each action's state.
     Status(StatusArgs),
     /// Remove an app's lock (only when the run holding it is gone).
@@ -390,6 +394,18 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Undo only if what the abort would undo still has this hash (printed by `ferry abort`).
+    #[arg(long, value_name = "HASH", value_parser = plan_hash)]
+    pub plan_hash: Option<String>,
+    /// Undo without asking (scripts); the undos are still printed first.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -86,6 +86,27 @@ impl Session {
         Ok(plan)
     }
 
+    /// Whether any step may propose an operation that changes something
+    /// (not only approvals and waits): a workflow of checks deploys nothing.
+    pub fn can_act(&self) -> bool {
+        self.steps.iter().any(|s| s.actions.iter().next().is_some())
+    }
+
+    /// Why applying this workflow would change nothing, and what to add.
+    pub fn nothing_acts(&self) -> String {
+        let names: Vec<&str> = self.steps.iter().map(|s| s.spec.name.as_str()).collect();
+        let source = match &self.workflow.file {
+            Some(_) => "ferry.toml".to_string(),
+            None => "this repository has no ferry.toml, and the default workflow".to_string(),
+        };
+        format!(
+            "{source} runs only steps that read ({}), so applying it deploys nothing. Add the deploy step to ferry.toml \
+             (`[[steps]]` with `name = \"deploy\"` and `params = {{ image = \"registry.fly.io/<app>:${{GITHUB_SHA}}\" }}`), \
+             or run `ferry deploy` in this job",
+            names.join(", ")
+        )
+    }
+
     fn with_workflow(global: &Global, checkout: &Checkout, workflow: Workflow) -> anyhow::Result<Self> {
         let findings = withhold_unless_trusted(checkout, &workflow)?;
         let dir = &checkout.dir;

@@ -57,6 +57,7 @@ fn laid_out_by_ferry(cause: &(dyn std::error::Error + 'static)) -> bool {
             ApplyError::Unfinished { .. }
             | ApplyError::UnreviewedResume { .. }
             | ApplyError::Tampered { .. }
+            | ApplyError::AbortChanged { .. }
             | ApplyError::BadHash(_)
             | ApplyError::NoRun { .. }
             | ApplyError::Exec(_)

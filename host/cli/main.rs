@@ -11,6 +11,7 @@ mod exit;
 mod guard;
 mod log_format;
 mod mask;
+mod next;
 mod signing;
 mod runner;
 

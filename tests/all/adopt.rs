@@ -47,7 +47,7 @@ fn machines_with_one_config_are_adopted_and_abort_unmarks_them() {
     assert_eq!(platform_versions(&world), [Some("v2".to_string()), Some("v2".to_string())]);
     assert!(world.machines(APP).iter().all(|m| m["state"] == "started"), "adopting does not restart anything");
 
-    let (code, out) = ferry(&world, &["abort", "--run", "adopt-1"]);
+    let (code, out) = ferry(&world, &["abort", "--yes", "--run", "adopt-1"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(platform_versions(&world), [None, None], "abort removes the key it added");
 }
@@ -80,7 +80,7 @@ fn save_config_writes_the_derived_fly_toml_and_abort_puts_the_old_one_back() {
     let (code, out) = ferry(&world, &["inventory", "--format", "json"]);
     assert_eq!(code, 0, "the saved fly.toml parses: {out}");
 
-    let (code, out) = ferry(&world, &["abort", "--run", "adopt-2"]);
+    let (code, out) = ferry(&world, &["abort", "--yes", "--run", "adopt-2"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(std::fs::read_to_string(&fly_toml).unwrap(), before, "abort puts the file back");
     assert_eq!(platform_versions(&world), [None, None]);

@@ -61,7 +61,7 @@ fn apply_runs_the_reviewed_plan_and_abort_restores_the_start() {
     assert_eq!(code, 0);
     assert!(stdout.contains(&format!("phase deploy: applied (plan {hash})")), "{stdout}");
 
-    let (code, stdout, stderr) = run(ferry_in(co.path()).args(["abort"]));
+    let (code, stdout, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("phase deploy: aborted"), "{stdout}");
     assert_eq!(fly_toml(co.path()), FLY, "abort restores the file byte for byte");
@@ -152,7 +152,7 @@ fn a_killed_apply_resumes_without_running_any_action_twice() {
             let reconciled = j["phases"][0]["entries"].as_array().unwrap().iter().any(|e| e["event"] == "reconciled");
             assert_eq!(reconciled, point == "executed", "{action}:{point}: an action that ran before the kill is reconciled, not rerun");
 
-            let (code, _, stderr) = run(ferry_in(co.path()).args(["abort"]));
+            let (code, _, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
             assert_eq!(code, 0, "{stderr}");
             assert_eq!(fly_toml(co.path()), FLY, "{action}:{point}: abort restores the start");
         }
@@ -198,7 +198,7 @@ fn a_secret_value_never_reaches_any_output() {
         cmd.env("FERRY_SECRET_DATABASE_URL", canary).env("FLY_API_TOKEN", format!("FlyV1 {canary}"));
     };
     let mut outputs = String::new();
-    for args in [&["plan", "--format", "json"][..], &["plan", "--format", "md"], &["inventory"], &["apply"], &["status", "--format", "json"], &["abort"]] {
+    for args in [&["plan", "--format", "json"][..], &["plan", "--format", "md"], &["inventory"], &["apply"], &["status", "--format", "json"], &["abort", "--yes"]] {
         let mut cmd = ferry_in(co.path());
         with_secret(&mut cmd);
         cmd.env("FERRY_LOG", "debug").args(args);

@@ -77,7 +77,7 @@ fn cut_over_and_back(kind: Kind) {
     assert!(report.contains("resolvers-may-cache-old-until"), "{report}");
     assert!(report.contains("app.example.test"), "the TLS check names the certificate: {report}");
 
-    c.ok(&["abort", "--run", "cut-1"]);
+    c.ok(&["abort", "--yes", "--run", "cut-1"]);
     assert_eq!(c.app(), (vec![OLD.to_string()], 3600), "exactly the previous values and TTL");
     assert_eq!(c.dns.dig("app.example.test.", "A"), [OLD], "what a resolver asking the server sees");
 }

@@ -135,7 +135,7 @@ fn migrate_and_abort(mode: &str, expect_in_plan: &[&str]) {
     assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "6", "the SQLite file copied by online backup");
     assert!(m.vm.sshd_log().contains("Accepted publickey"), "the volume went over ssh");
 
-    m.expect(0, &["abort", "--run", "m-1"]);
+    m.expect(0, &["abort", "--yes", "--run", "m-1"]);
     assert_eq!(m.machine_states(), ["started"], "abort starts the source app again");
     m.source.psql("shop", "INSERT INTO events_log VALUES (now(), 'after', 'abort')");
     assert_eq!(m.target.psql("shop", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0", "abort empties the target");

@@ -313,7 +313,7 @@ fn abort_after_a_successful_deploy_puts_the_previous_release_back() {
     let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(world.versions(APP), ["v2", "v2"]);
-    let (code, out, err) = crate::support::run(world.ferry().arg("abort").arg("--dir").arg(world.checkout.path()));
+    let (code, out, err) = crate::support::run(world.ferry().arg("abort").arg("--yes").arg("--dir").arg(world.checkout.path()));
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(config_images(&world), [V1]);
     assert_eq!(world.versions(APP), ["v1", "v1"]);

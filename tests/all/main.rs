@@ -12,6 +12,7 @@ mod config_edit;
 mod cutover;
 mod data;
 mod deploy;
+mod first_hour;
 mod github;
 mod hostile;
 mod inventory;

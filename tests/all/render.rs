@@ -146,7 +146,7 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
         "{md}"
     );
     assert!(md.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "the step's words stay, in their own column: {md}");
-    assert!(md.contains("| runs: put machine(s) 1853e92c of Fly app shop into the proxy's rotation |"), "{md}");
+    assert!(md.contains("| disruptive: runs: put machine(s) 1853e92c of Fly app shop into the proxy's rotation |"), "the undo's own risk leads: {md}");
 
     let text = ferry_render::plan(&p, Format::Text);
     assert!(text.contains("  1. [safe] run container shop-app-1 of image ferry-shop:release-1 on host prod; bind-mounts host path /srv/ferry/shop/volumes/../../../../ (that is /) at /data, read-write\n"), "{text}");
@@ -154,6 +154,7 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
 
     let json: serde_json::Value = serde_json::from_str(&ferry_render::plan(&p, Format::Json)).unwrap();
     assert_eq!(json["actions"][1]["undo"], "runs: put machine(s) 1853e92c of Fly app shop into the proxy's rotation");
+    assert_eq!(json["actions"][1]["undo_risk"], "disruptive");
     assert_eq!(json["actions"][0]["class"], "vm");
     assert_eq!(json["plan_hash"], p.hash(), "the envelope's additions are not part of the plan it hashes");
 }

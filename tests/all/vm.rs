@@ -223,7 +223,7 @@ fn a_lock_left_by_a_killed_run_is_taken_over_and_a_live_one_refuses() {
 
 #[test]
 fn a_silent_release_command_longer_than_the_lock_ttl_keeps_the_host_locked() {
-    let fly_toml = FLY_TOML.replace("release_command = \"sh -c 'echo migrating $GREETING'\"", "release_command = \"sleep 5\"");
+    let fly_toml = FLY_TOML.replace("release_command = \"sh -c 'echo migrating $GREETING'\"", "release_command = \"sleep 20\"");
     let world = World::start_with(&fly_toml, |_| "lock_ttl = \"2s\"\n".into());
     world.ok(&["--provision"]);
     let mut first = world.ferry(&[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();

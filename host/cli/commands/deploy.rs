@@ -8,6 +8,7 @@ use ferry_model::Plan;
 use serde_json::json;
 
 use crate::args::{DeployArgs, DeployTarget, Global, PlanFormat};
+use crate::next::{FORMAT, Invocation, PLAN_HASH, PLAN_ONLY};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, state_store};
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +52,10 @@ fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, p
     fail_on_config_errors(plan.app.as_ref())?;
     let store = state_store(&args.state, &args.checkout.dir)?;
     if args.plan_only {
-        super::print(&ferry_render::plan(&plan, super::plan::format(args.format)))?;
+        // Applied by this same deploy (its flags choose the step's
+        // parameters), not by `ferry apply`, which plans ferry.toml alone.
+        let apply = Invocation::current().again(&[PLAN_ONLY, FORMAT, PLAN_HASH], &["--plan-hash", &plan.hash()[..12]]);
+        super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(args.format), &apply))?;
         super::plan::keep(&plan, &*store)?;
         return Ok(None);
     }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::args::{Checkout, Global, MigrateArgs, MigrateCommand, MigrateCreateArgs, MigrateIdArgs, MigratePhaseArgs, PlanFormat};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, provided_secrets, providers, state_store};
 use crate::exit;
+use crate::next::{APPLY, APPROVE, FORMAT, Invocation, PLAN_HASH};
 
 /// What `create` recorded: every phase plans from it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -63,7 +64,8 @@ fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
         aborted: false,
     };
     let plan = plan(global, &a.checkout, &migration, "create")?;
-    super::print(&ferry_render::plan(&plan, super::plan::format(a.format)))?;
+    let prepare = Invocation::current().other(&["migrate", "prepare"], &[], &["--id", &migration.id]);
+    super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(a.format), &prepare))?;
     if let Some(from) = plan.app.as_ref().and_then(|app| app.app.clone()) {
         migration.from = from;
     }
@@ -73,7 +75,7 @@ fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
     }
     let store = state_store(&a.state, &a.checkout.dir)?;
     save(&*store, &migration)?;
-    next(a.format, &migration, &format!("preflight passed: migration {} of {} to {}", migration.id, migration.from, migration.to), &format!("ferry migrate prepare --id {}", migration.id))?;
+    next(a.format, &migration, &format!("preflight passed: migration {} of {} to {}", migration.id, migration.from, migration.to), &prepare)?;
     Ok(exit::OK)
 }
 
@@ -89,7 +91,7 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
     }
     let plan = plan(global, &a.checkout, &migration, phase)?;
     if !a.apply {
-        let apply = format!("ferry migrate {phase} --id {} --apply --plan-hash {}", migration.id, &plan.hash()[..12]);
+        let apply = Invocation::current().again(&[FORMAT, PLAN_HASH, APPLY], &["--apply", "--plan-hash", &plan.hash()[..12]]);
         super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(a.format), &apply))?;
         super::plan::keep(&plan, &*store)?;
         next(a.format, &migration, &format!("migration {}: {phase} planned, nothing changed", migration.id), &apply)?;
@@ -108,34 +110,35 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
     let report = apply::apply(&*store, &providers(&a.checkout)?, &plan, &opts)?;
     super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(a.format)))?;
     let id = migration.id.clone();
+    let inv = Invocation::current();
     match &report.outcome {
         Outcome::Applied | Outcome::AlreadyApplied => {
             if !migration.applied.iter().any(|p| p == phase) {
                 migration.applied.push(phase.to_string());
                 save(&*store, &migration)?;
             }
-            let (what, command) = after(phase, &migration);
+            let (what, command) = after(phase, &migration, &inv);
             next(a.format, &migration, &format!("migration {id}: {phase} applied; {what}"), &command)?;
         }
         Outcome::WaitingApproval { .. } => {
-            next(a.format, &migration, &format!("migration {id}: {phase} waits for an approval"), &format!("ferry migrate {phase} --id {id} --apply --approve"))?;
+            next(a.format, &migration, &format!("migration {id}: {phase} waits for an approval"), &inv.again(&[FORMAT, APPLY, APPROVE], &["--apply", "--approve"]))?;
         }
         Outcome::RolledBack { .. } | Outcome::Failed { .. } => {
-            next(a.format, &migration, &format!("migration {id}: {phase} failed"), &format!("ferry migrate {phase} --id {id} --apply (resumes), or ferry migrate abort --id {id}"))?;
+            next(a.format, &migration, &format!("migration {id}: {phase} failed"), &format!("{} (resumes), or {}", inv.again(&[FORMAT, APPLY], &["--apply"]), inv.other(&["migrate", "abort"], &[], &["--id", &id])))?;
         }
     }
     Ok(super::apply::exit_code(&report.outcome))
 }
 
 /// What comes after an applied phase.
-fn after(phase: &str, m: &Migration) -> (String, String) {
-    let id = &m.id;
+fn after(phase: &str, m: &Migration, inv: &Invocation) -> (String, String) {
+    let command = |next: &str| inv.other(&["migrate", next], &[], &["--id", &m.id]);
     match phase {
-        "prepare" => (format!("{} is built beside {}", m.to, m.from), format!("ferry migrate data --id {id} (or finalize, when there is no data to carry)")),
-        "data" => (format!("{} is stopped and its volumes copied", m.from), format!("ferry migrate finalize --id {id}")),
+        "prepare" => (format!("{} is built beside {}", m.to, m.from), format!("{} (or finalize, when there is no data to carry)", command("data"))),
+        "data" => (format!("{} is stopped and its volumes copied", m.from), command("finalize")),
         "finalize" => (
             format!("{} serves the app; {} is kept, stopped", m.to, m.from),
-            format!("ferry migrate decommission --id {id} once you are sure (ferry migrate abort --id {id} moves back until then)"),
+            format!("{} once you are sure ({} moves back until then)", command("decommission"), command("abort")),
         ),
         _ => (format!("{} is deleted", m.from), "nothing: the migration is complete".into()),
     }
@@ -149,12 +152,12 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
     }
     let mut failed = false;
     if apply::load_journal(&*store, &migration.from, &migration.id)?.is_some() {
-        let journal = apply::abort(&*store, &providers(&a.checkout)?, &migration.from, Some(&migration.id), &owner(), LOCK_TTL_MS)?;
+        let journal = apply::abort(&*store, &providers(&a.checkout)?, &migration.from, Some(&migration.id), None, &owner(), LOCK_TTL_MS)?;
         super::print(&ferry_render::journal(&journal, super::plan::format(a.format)))?;
         failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
     }
     if failed {
-        next(a.format, &migration, &format!("migration {}: some undos failed (above)", migration.id), &format!("ferry migrate abort --id {} (retries them)", migration.id))?;
+        next(a.format, &migration, &format!("migration {}: some undos failed (above)", migration.id), &format!("{} (retries them)", Invocation::current().other(&["migrate", "abort"], &[], &["--id", &migration.id])))?;
         return Ok(exit::FAILURE);
     }
     migration.aborted = true;
@@ -163,7 +166,7 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
         a.format,
         &migration,
         &format!("migration {} aborted: {} runs as before, {} is gone", migration.id, migration.from, migration.to),
-        &format!("ferry migrate create --to {} to start again", migration.to),
+        &format!("{} to start again", Invocation::current().other(&["migrate", "create"], &[], &["--to", &migration.to])),
     )?;
     Ok(exit::OK)
 }
@@ -181,11 +184,12 @@ fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
         super::print(&ferry_render::journal(&journal, super::plan::format(a.format)))?;
     }
     let applied = if migration.applied.is_empty() { "none".to_string() } else { migration.applied.join(", ") };
+    let inv = Invocation::current();
     let command = if migration.aborted {
-        format!("ferry migrate create --to {} to start again", migration.to)
+        format!("{} to start again", inv.other(&["migrate", "create"], &[], &["--to", &migration.to]))
     } else {
         match ORDER.iter().find(|(p, _)| !migration.applied.iter().any(|a| a == p)) {
-            Some((p, _)) => format!("ferry migrate {p} --id {}", migration.id),
+            Some((p, _)) => inv.other(&["migrate", p], &[], &["--id", &migration.id]),
             None => "nothing: the migration is complete".into(),
         }
     };

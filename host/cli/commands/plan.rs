@@ -7,10 +7,12 @@ use ferry_render::Format;
 use crate::args::{Global, PlanArgs, PlanFormat};
 use crate::context::{Session, fail_on_config_errors, state_store};
 use crate::exit;
+use crate::next::Invocation;
 
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let plan = compute(global, &args.checkout, &args.phase)?;
-    super::print(&ferry_render::plan(&plan, format(args.format)))?;
+    let apply = Invocation::current().other(&["apply"], &["--phase"], &["--plan-hash", &plan.hash()[..12]]);
+    super::print(&ferry_render::plan_applied_by(&plan, format(args.format), &apply))?;
     fail_on_config_errors(plan.app.as_ref())?;
     keep(&plan, &*state_store(&args.state, &args.checkout.dir)?)?;
     Ok(exit::OK)

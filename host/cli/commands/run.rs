@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use ferry_engine::apply;
 use ferry_model::printable;
 
-use crate::args::{Global, RunArgs, UnlockArgs};
+use crate::args::{AbortArgs, Global, RunArgs, UnlockArgs};
 use crate::context::{LOCK_TTL_MS, Session, owner, state_store};
 use crate::exit;
+use crate::next::{Invocation, PLAN_HASH};
 
 /// The app a command is about: `--app`, else the one app holding
 /// `--run`'s journal, else the checkout's fly.toml.
@@ -26,14 +27,45 @@ fn app(global: &Global, args: &RunArgs) -> anyhow::Result<String> {
     Ok(ferry_engine::apply::app_key(&plan))
 }
 
-pub fn abort(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
+/// Shows what the abort would undo, then undoes it once that is confirmed:
+/// by its hash, by `--yes`, or by a person at a terminal.
+pub fn abort(global: &Global, abort: &AbortArgs) -> anyhow::Result<ExitCode> {
+    let args = &abort.run;
     let app = app(global, args)?;
     let store = state_store(&args.state, &args.checkout.dir)?;
+    let undo = apply::undo_plan(&*store, &app, args.run.as_deref())?;
+    let hash = undo.hash();
+    let format = super::plan::format(args.format);
+    let next = Invocation::current().again(&[("--run", true), PLAN_HASH, ("--yes", false), ("-y", false)], &["--run", &undo.run, "--plan-hash", &hash[..12]]);
+    super::print(&ferry_render::undo_plan(&undo, &hash, format, &next))?;
+    if undo.undos.is_empty() {
+        return Ok(exit::OK);
+    }
+    let confirmed = abort.plan_hash.is_some() || abort.yes || confirm(&undo)?;
+    if !confirmed {
+        super::eprint(&format!("nothing undone: review the undos above, then run `{next}` (or add --yes)\n"));
+        return Ok(exit::FAILURE);
+    }
     let exec = crate::context::providers(&args.checkout)?;
-    let journal = apply::abort(&*store, &exec, &app, args.run.as_deref(), &owner(), LOCK_TTL_MS)?;
-    super::print(&ferry_render::journal(&journal, super::plan::format(args.format)))?;
+    // `--yes` undoes what was shown: the hash pins it under the lock too.
+    let reviewed = abort.plan_hash.clone().unwrap_or(hash);
+    let journal = apply::abort(&*store, &exec, &app, Some(&undo.run), Some(&reviewed), &owner(), LOCK_TTL_MS)?;
+    super::print(&ferry_render::journal(&journal, format))?;
     let failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
     Ok(if failed { exit::FAILURE } else { exit::OK })
+}
+
+/// Asks on the terminal; `false` (do nothing) when there is no terminal to ask on.
+fn confirm(undo: &apply::UndoPlan) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(false);
+    }
+    eprint!("Undo these {} action(s) of run {} ({})? [y/N] ", undo.undos.len(), printable(&undo.run), undo.risk().as_str());
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 pub fn status(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {

@@ -18,6 +18,7 @@ mod plan;
 pub mod policy;
 mod printable;
 mod step;
+pub mod undo_plan;
 pub mod vm;
 
 pub use action::{

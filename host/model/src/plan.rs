@@ -100,9 +100,28 @@ impl Plan {
         canonical(&value)
     }
 
-    /// The sha256 of the canonical JSON, in hex: what `apply --plan-hash` checks.
+    /// The sha256, in hex, of what the plan will do: what `apply
+    /// --plan-hash` checks. It covers the phase, the workflow's settings
+    /// and each step's actions (id, risk, operation, undo), in order. It
+    /// leaves out what is only observed or said about them (the app's live
+    /// state, findings, summaries and details that quote a size or a
+    /// machine's state), so an auto-stopped machine or a database that grew
+    /// between review and apply does not turn a reviewed apply away, while
+    /// any change to what runs does.
     pub fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+        let reviewed = serde_json::json!({
+            "format": self.format,
+            "phase": self.phase,
+            "workflow": self.workflow,
+            "steps": self.steps.iter().map(|s| serde_json::json!({
+                "step": s.step,
+                "version": s.version,
+                "actions": s.actions.iter().map(|a| serde_json::json!({
+                    "id": a.id, "risk": a.risk, "operation": a.operation, "undo": a.undo,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        hex::encode(Sha256::digest(canonical(&reviewed).as_bytes()))
     }
 }
 
@@ -168,5 +187,24 @@ mod tests {
         assert_eq!(base.hash(), plan(vec![action("a", Risk::Safe)]).hash());
         assert_ne!(base.hash(), riskier.hash());
         assert_eq!(base.hash().len(), 64);
+        for change in [|p: &mut Plan| p.phase = "data".into(), |p: &mut Plan| p.workflow = "f00d".into(), |p: &mut Plan| p.steps[0].actions[0].id = "b".into()] {
+            let mut changed = base.clone();
+            change(&mut changed);
+            assert_ne!(base.hash(), changed.hash());
+        }
+    }
+
+    #[test]
+    fn hash_covers_what_runs_not_what_was_observed() {
+        let base = plan(vec![action("a", Risk::Safe)]);
+        let mut observed = base.clone();
+        observed.steps[0].actions[0].summary = "copy public.big (1.2 GiB, was 1.1 GiB)".into();
+        observed.steps[0].actions[0].detail = Some("machine 1 is stopped".into());
+        observed.steps[0].findings.push(Finding { code: "size".into(), severity: crate::Severity::Info, message: "grew".into(), location: None });
+        observed.host_findings.push(Finding { code: "note".into(), severity: crate::Severity::Info, message: "seen".into(), location: None });
+        assert_eq!(base.hash(), observed.hash());
+        let mut undone_otherwise = base.clone();
+        undone_otherwise.steps[0].actions[0].undo = Undo::None("something else".into());
+        assert_ne!(base.hash(), undone_otherwise.hash());
     }
 }

@@ -29,6 +29,8 @@ struct Described<'a> {
     operation: &'static str,
     does: String,
     undo: String,
+    /// The risk an abort takes running that undo.
+    undo_risk: &'static str,
     /// The step's own summary, as it wrote it.
     step_says: &'a str,
 }
@@ -43,6 +45,7 @@ impl<'a> Described<'a> {
             operation: ferry_model::policy::name(&action.operation),
             does: crate::action_text(action),
             undo: crate::undo_text(action),
+            undo_risk: crate::undo_risk(action).as_str(),
             step_says: &action.summary,
         }
     }
@@ -61,4 +64,10 @@ fn pretty<T: Serialize>(value: &T) -> String {
     let mut out = serde_json::to_string_pretty(value).expect("ferry's data always serialises");
     out.push('\n');
     out
+}
+
+/// `ferry abort`'s preview as one JSON document.
+pub(crate) fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str) -> String {
+    let value = serde_json::json!({ "abort": undo, "hash": hash, "risk": undo.risk() });
+    format!("{}\n", serde_json::to_string_pretty(&value).expect("an undo plan always serialises"))
 }

@@ -87,6 +87,31 @@ pub(crate) fn undo_text(action: &ferry_model::Action) -> String {
     }
 }
 
+/// The risk an abort takes running the action's undo (undoing a safe
+/// create deletes).
+pub(crate) fn undo_risk(action: &ferry_model::Action) -> ferry_model::Risk {
+    ferry_model::policy::undo_floor(&action.operation, &action.undo).risk
+}
+
+/// [`undo_text`] led by the undo's own risk when it is more than safe, for
+/// the text and Markdown tables.
+pub(crate) fn undo_label(action: &ferry_model::Action) -> String {
+    match undo_risk(action) {
+        ferry_model::Risk::Safe => undo_text(action),
+        risk => format!("{}: {}", risk.as_str(), undo_text(action)),
+    }
+}
+
+/// What `ferry abort` will undo, in `format`, ending (as text) with `next`,
+/// the command that undoes exactly this.
+pub fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str, format: Format, next: &str) -> String {
+    match format {
+        Format::Markdown => markdown::undo_plan(undo, hash),
+        Format::Json => json::undo_plan(undo, hash),
+        Format::Text => text::undo_plan(undo, hash, next),
+    }
+}
+
 /// What the host will do for an action: its description, built from the
 /// operation alone.
 pub(crate) fn action_text(action: &ferry_model::Action) -> String {

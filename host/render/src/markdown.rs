@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use ferry_model::{AppSpec, Finding, Plan, Risk, Severity, StepSection};
 
-use crate::{action_text, counts_line, facts, short_hash, undo_text};
+use crate::{action_text, counts_line, facts, short_hash, undo_label};
 
 pub(crate) fn plan(plan: &Plan) -> String {
     let mut out = String::new();
@@ -115,7 +115,7 @@ fn step(out: &mut String, section: &StepSection) {
                 i + 1,
                 cell(&action_text(a)),
                 a.risk.as_str(),
-                cell(&undo_text(a)),
+                cell(&undo_label(a)),
                 cell(&a.summary)
             );
         }
@@ -200,4 +200,20 @@ fn cell(s: &str) -> String {
 /// Text inside a `code span`: backticks would end it, so they are replaced.
 fn code(s: &str) -> String {
     s.replace('`', "'").replace(['\n', '\r'], " ")
+}
+
+/// `ferry abort`'s preview: a table of the undos, newest first.
+pub(crate) fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str) -> String {
+    let mut out = format!("## ferry abort: `{}` · run `{}`\n\n", code(&undo.app), code(&undo.run));
+    if undo.undos.is_empty() {
+        out.push_str("Nothing to undo: every phase of this run is undone or rolled back already.\n");
+        return out;
+    }
+    out.push_str("| # | Risk | Undoes | What the undo does |\n|---|---|---|---|\n");
+    for (i, u) in undo.undos.iter().enumerate() {
+        let maybe = if u.certain { "" } else { " (only if it happened)" };
+        out.push_str(&format!("| {} | {} | {}{maybe} | {} |\n", i + 1, u.risk.as_str(), text(&u.summary), text(&u.undo)));
+    }
+    out.push_str(&format!("\nAbort `{}`\n", crate::short_hash(hash)));
+    out
 }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use ferry_model::{AppSpec, Finding, Plan, printable};
 
-use crate::{action_text, counts_line, facts, short_hash, undo_text};
+use crate::{action_text, counts_line, facts, short_hash, undo_label};
 
 pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
     let mut out = String::new();
@@ -24,7 +24,7 @@ pub(crate) fn plan(plan: &Plan, apply: &str) -> String {
         let _ = writeln!(out, "Step {} {}: {} action(s)", printable(&s.step), printable(&s.version), s.actions.len());
         for (i, a) in s.actions.iter().enumerate() {
             let _ = writeln!(out, "  {}. [{}] {}", i + 1, a.risk.as_str(), printable(&action_text(a)));
-            let _ = writeln!(out, "     undo: {}", printable(&undo_text(a)));
+            let _ = writeln!(out, "     undo: {}", printable(&undo_label(a)));
             let _ = writeln!(out, "     the step says: {}", printable(&a.summary));
         }
     }
@@ -78,4 +78,23 @@ fn findings(out: &mut String, findings: &[&Finding]) {
         let _ = writeln!(out, "  {}[{}]: {}{at}", f.severity.as_str(), printable(&f.code), printable(&f.message));
     }
     out.push('\n');
+}
+
+/// `ferry abort`'s preview: each undo, newest first, with its risk.
+pub(crate) fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str, next: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "ferry abort: {}, run {}", printable(&undo.app), printable(&undo.run));
+    if undo.undos.is_empty() {
+        let _ = writeln!(out, "Nothing to undo: every phase of this run is undone or rolled back already.");
+        return out;
+    }
+    let _ = writeln!(out, "Undoes {} action(s), newest first; the riskiest is {}:\n", undo.undos.len(), undo.risk().as_str());
+    for (i, u) in undo.undos.iter().enumerate() {
+        let maybe = if u.certain { "" } else { " (only if it happened: the run stopped inside it)" };
+        let _ = writeln!(out, "  {}. [{}] undo `{}` ({}){maybe}", i + 1, u.risk.as_str(), printable(&u.summary), printable(&u.phase));
+        let _ = writeln!(out, "     {}: {}", printable(&u.undo), u.reason);
+    }
+    let _ = writeln!(out, "\nAbort {}", short_hash(hash));
+    let _ = writeln!(out, "Next: review it, then `{}`", printable(next));
+    out
 }

@@ -76,7 +76,7 @@ fn a_journal_edited_on_the_state_branch_is_neither_resumed_nor_undone() {
     let (code, _, err) = apply(co.path(), state.path(), &["--approve"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("was changed after ferry wrote it"), "{err}");
-    let (code, _, err) = run(ferry(&co.path().join(".cache")).args(["abort", "--dir"]).arg(co.path()).arg("--state").arg(state.path()));
+    let (code, _, err) = run(ferry(&co.path().join(".cache")).args(["abort", "--yes", "--dir"]).arg(co.path()).arg("--state").arg(state.path()));
     assert_eq!(code, 1, "abort does not run undo data from an edited journal either");
     assert!(err.contains("was changed after ferry wrote it"), "{err}");
     assert_eq!(std::fs::read_to_string(co.path().join("fly.toml")).unwrap(), "app = \"shop\"\n");

@@ -279,7 +279,7 @@ fn a_corrupted_or_newer_journal_of_another_run_is_skipped_with_a_warning() {
     assert_eq!(code, 1);
     assert!(stderr.contains("is a journal of format 99, and this ferry reads journals of format 1 only"), "{stderr}");
 
-    let (code, stdout, stderr) = run(ferry_in(co.path()).args(["abort"]));
+    let (code, stdout, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("phase deploy: aborted"), "{stdout}");
     assert_eq!(std::fs::read_to_string(co.path().join("fly.toml")).unwrap(), FLY, "the good run {good} was aborted");
@@ -292,7 +292,7 @@ fn unlock_removes_a_corrupted_lock_that_blocks_abort() {
     let lock_file = co.path().join(".ferry/locks/shop.json");
     std::fs::write(&lock_file, "\u{0}\u{0}garbage").unwrap();
 
-    let (code, _, stderr) = run(ferry_in(co.path()).args(["abort"]));
+    let (code, _, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
     assert_eq!(code, 1);
     assert!(stderr.contains("locks/shop.json in directory") && stderr.contains("cannot be read: not valid JSON"), "{stderr}");
     assert!(stderr.contains("remove the lock with `ferry unlock --app shop`"), "{stderr}");
@@ -303,7 +303,7 @@ fn unlock_removes_a_corrupted_lock_that_blocks_abort() {
     assert!(stderr.contains("9 bytes"), "{stderr}");
     assert!(!lock_file.exists());
 
-    let (code, _, stderr) = run(ferry_in(co.path()).args(["abort"]));
+    let (code, _, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
     assert_eq!(code, 0, "{stderr}");
 }
 

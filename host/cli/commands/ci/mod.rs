@@ -293,8 +293,9 @@ impl Ci<'_> {
         }
         let fork = pull.as_ref().is_some_and(|p| p.is_fork_of(self.repository()));
         let content = self.content(pull.as_ref().map(|p| (p.number, p.head_sha.as_str())))?;
-        let plan = match super::plan::compute(self.global, &content.checkout, &self.phase()) {
-            Ok(plan) => plan,
+        let planned = Session::open(self.global, &content.checkout).and_then(|session| Ok((session.plan(&self.phase())?, session)));
+        let (plan, session) = match planned {
+            Ok(planned) => planned,
             Err(e) => {
                 if let Some(pull) = &pull {
                     let text = format!("**ferry could not plan {}:**\n\n```\n{}\n```", short(&content.head), error_text(&e).replace("```", "'''"));
@@ -328,6 +329,8 @@ impl Ci<'_> {
                 vec!["This pull request comes from a fork: ferry plans it, but never applies it.".to_string()]
             } else if withheld(&plan) {
                 vec!["This pull request changes where credentials go: ferry applies it only after it is merged.".to_string()]
+            } else if !session.can_act() {
+                vec![format!("Merging this deploys nothing: {}.", session.nothing_acts())]
             } else if plan.has_changes() {
                 vec![format!("To apply this plan, comment `/ferry apply {}`.", short(&hash))]
             } else {
@@ -366,6 +369,9 @@ impl Ci<'_> {
         };
         let session = Session::open(self.global, &content.checkout)?;
         let plan = session.plan(&self.phase())?;
+        if !session.can_act() {
+            bail!("nothing to apply: {}", session.nothing_acts());
+        }
         if withheld(&plan) {
             bail!("this change moves where credentials go, so ferry planned it without them and will not apply it here: merge it, then ferry applies it from the default branch");
         }
@@ -496,7 +502,7 @@ impl Ci<'_> {
         let plan = super::plan::compute(self.global, &content.checkout, &self.phase())?;
         let app = apply::app_key(&plan);
         let providers = crate::context::providers(&content.checkout)?;
-        let journal = apply::abort(&*store, &providers, &app, run.as_deref(), &crate::context::owner(), crate::context::LOCK_TTL_MS)?;
+        let journal = apply::abort(&*store, &providers, &app, run.as_deref(), None, &crate::context::owner(), crate::context::LOCK_TTL_MS)?;
         let markdown = ferry_render::journal(&journal, Format::Markdown);
         self.runner.summary(&markdown)?;
         self.runner.output("outcome", "aborted")?;

@@ -56,6 +56,11 @@ pub fn load_journal(store: &dyn StateStore, app: &str, run: &str) -> Result<Opti
 /// names it: one bad file must not block every other run of the app; it
 /// still fails loudly when that very run is asked for.
 pub fn latest_run(store: &dyn StateStore, app: &str) -> Result<Option<String>, ApplyError> {
+    latest_run_where(store, app, |_| true)
+}
+
+/// The newest run of `app` whose journal `wanted` accepts.
+pub fn latest_run_where(store: &dyn StateStore, app: &str, wanted: impl Fn(&Journal) -> bool) -> Result<Option<String>, ApplyError> {
     let folder = format!("journal/{app}/");
     let mut best: Option<(u64, String)> = None;
     for k in store.list(&folder)? {
@@ -70,6 +75,9 @@ pub fn latest_run(store: &dyn StateStore, app: &str) -> Result<Option<String>, A
             }
             Err(e) => return Err(e.into()),
         };
+        if !wanted(&journal) {
+            continue;
+        }
         let started = journal.phases.iter().map(|p| p.started_at_ms).max().unwrap_or(0);
         if best.as_ref().is_none_or(|(t, _)| started >= *t) {
             best = Some((started, run.to_string()));

@@ -34,6 +34,7 @@ pub use vm::VmOps;
 use hooks::Point;
 use renewer::Fence;
 pub use journal_doc::{apps_with_run, latest_run, load_journal};
+pub use ferry_model::undo_plan::{PlannedUndo, UndoPlan};
 pub use plans::{load_plan, plan_changes, save_plan};
 
 /// Milliseconds since the Unix epoch.
@@ -143,6 +144,11 @@ pub enum ApplyError {
          history for who changed it"
     , short(recorded), short(actual))]
     Tampered { run: String, phase: String, recorded: String, actual: String },
+    #[error(
+        "what aborting run {run} would undo changed since it was shown (shown {}, now {}): run `ferry abort --run {run}` \
+         again and review it", printable(short(reviewed)), short(fresh)
+    )]
+    AbortChanged { run: String, reviewed: String, fresh: String },
     #[error("`{0}` is not a plan hash: give at least 12 hex digits of the plan's sha256 (every plan prints them)")]
     BadHash(String),
     #[error("no journal for {app}{}", run.as_ref().map(|r| format!(" run {r}")).unwrap_or_default())]
@@ -485,19 +491,45 @@ fn undo_action(exec: &dyn Executor, record: &mut PhaseRecord, action: &Action, d
     record.record(&action.id, now_ms(), event);
 }
 
-/// Undoes every phase of a run, newest first (`ferry abort`).
+/// The run an abort of `app` is about: `run` if given, else the newest run
+/// that has something left to undo (a later run that changed nothing, or
+/// one already aborted, is not it).
+pub fn abort_target(store: &dyn StateStore, app: &str, run: Option<&str>) -> Result<String, ApplyError> {
+    match run {
+        Some(r) => Ok(r.to_string()),
+        // Else the latest of any, so that what is wrong with it (edited,
+        // nothing left to undo) is what the user reads.
+        None => match journal_doc::latest_run_where(store, app, |j| !UndoPlan::of(j).undos.is_empty())? {
+            Some(run) => Ok(run),
+            None => latest_run(store, app)?.ok_or_else(|| ApplyError::NoRun { app: app.into(), run: None }),
+        },
+    }
+}
+
+/// What aborting `run` (or the newest run with something to undo) would
+/// do, read from its journal without taking the lock.
+pub fn undo_plan(store: &dyn StateStore, app: &str, run: Option<&str>) -> Result<UndoPlan, ApplyError> {
+    let run = abort_target(store, app, run)?;
+    let journal = load_journal(store, app, &run)?.ok_or_else(|| ApplyError::NoRun { app: app.into(), run: Some(run.clone()) })?;
+    for record in &journal.phases {
+        verify_record(&run, record)?;
+    }
+    Ok(UndoPlan::of(&journal))
+}
+
+/// Undoes every phase of a run, newest first (`ferry abort`). With
+/// `reviewed`, only if the [`UndoPlan`] shown to a person still has that
+/// hash once the lock is held.
 pub fn abort(
     store: &dyn StateStore,
     exec: &dyn Executor,
     app: &str,
     run: Option<&str>,
+    reviewed: Option<&str>,
     owner: &Owner,
     lock_ttl_ms: u64,
 ) -> Result<Journal, ApplyError> {
-    let run = match run {
-        Some(r) => r.to_string(),
-        None => latest_run(store, app)?.ok_or_else(|| ApplyError::NoRun { app: app.into(), run: None })?,
-    };
+    let run = abort_target(store, app, run)?;
     let mut held = take_lock(store, app, owner, "abort", lock_ttl_ms)?;
     let (result, lost_at_the_end) = renewer::renewing_app_lock(store, &mut held, |fence| {
         let mut doc = journal_doc::Doc::load(store, app, &run)?;
@@ -506,6 +538,12 @@ pub fn abort(
         }
         for record in &doc.journal.phases {
             verify_record(&run, record)?;
+        }
+        if let Some(reviewed) = reviewed {
+            let fresh = UndoPlan::of(&doc.journal).hash();
+            if !fresh.starts_with(&reviewed.to_ascii_lowercase()) {
+                return Err(ApplyError::AbortChanged { run: run.clone(), reviewed: reviewed.to_string(), fresh });
+            }
         }
         for record in doc.journal.phases.iter_mut().rev() {
             if matches!(record.status, PhaseStatus::Aborted | PhaseStatus::RolledBack) {

@@ -5,7 +5,7 @@
 //! moved, but the state comes back on undo), `destructive` (data or values
 //! are lost or replaced with no way back), `irreversible` (nothing undoes it).
 
-use crate::{Operation, Risk, VmEnvFile, VmFile, VolumePass};
+use crate::{Operation, Risk, Undo, VmEnvFile, VmFile, VolumePass};
 
 /// An operation's minimum risk, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +92,64 @@ pub fn floor(op: &Operation) -> Floor {
     }
 }
 
+/// The risk of undoing an action whose operation is `op` with `undo`: an
+/// abort runs it, so a reviewer weighs it like any action. Undoing a create
+/// deletes what was created, and whatever was written to it since, so it
+/// is rated by what the undo does, never by the create's own risk.
+pub fn undo_floor(op: &Operation, undo: &Undo) -> Floor {
+    use Risk::{Destructive, Disruptive, Safe};
+    match undo {
+        Undo::Run(undo_op) => floor(undo_op),
+        Undo::None(_) => at(Safe, "nothing runs"),
+        Undo::RestorePrevious => match op {
+            Operation::EditConfig(_) | Operation::WriteFile(_) => at(Safe, "puts a checkout file back as the journal kept it"),
+            Operation::VmWriteFile(VmFile { then: Some(_), .. }) => at(Disruptive, "puts a file back, then runs a command on the host"),
+            Operation::VmWriteFile(_) | Operation::VmEnvFile(_) => at(Disruptive, "puts a file on the host back; a service reading it sees the old one"),
+            Operation::VmLock(_) | Operation::VmMkdir(_) | Operation::FlySetMetadata(_) | Operation::PgReplicaIdentityFull(_) => {
+                at(Safe, "puts back bookkeeping nothing serves from")
+            }
+            Operation::VmSecret(_) => at(Disruptive, "removes a secret file a container may read"),
+            Operation::VmNetwork(_) => at(Disruptive, "removes a network: containers on it lose their addresses"),
+            Operation::VmRun(_) => at(Disruptive, "removes or stops a container that may be serving"),
+            Operation::VmStop(_) | Operation::FlyStopMachines(_) => at(Disruptive, "starts what was stopped: it serves (and writes) again"),
+            Operation::FlyUpdateMachines(_) => at(Disruptive, "restarts machines with their previous config"),
+            Operation::FlyDestroyMachines(_) => at(Disruptive, "recreates machines from their saved configs"),
+            Operation::FlyCreateMachines(_) => at(Destructive, "destroys the machines it created, with their root filesystems"),
+            Operation::FlyCreateVolume(_) | Operation::FlyCopyVolume(_) => {
+                at(Destructive, "deletes the volumes it created, with everything written to them since")
+            }
+            Operation::FlyCreateApp(_) => at(Destructive, "deletes the app it created, with whatever was deployed and written to it since"),
+            Operation::FlySetSecrets(_) => at(Destructive, "removes secrets machines may need to boot"),
+            Operation::FlyAllocateIp(_) => at(Disruptive, "releases an address clients may be using"),
+            Operation::FlyAddCertificate(_) => at(Disruptive, "removes a certificate: its hostname stops serving TLS from Fly"),
+            Operation::DnsChange(_) => at(Disruptive, "moves a name's traffic back; resolvers take a TTL to follow"),
+            Operation::PgFreeze(_) => at(Disruptive, "the source database takes writes again"),
+            Operation::PgDumpRestore(_) | Operation::PgCopySchema(_) | Operation::PgSubscribe(_) | Operation::VolumeSync(_) => {
+                at(Destructive, "removes what the copy created on the target, with anything written there since")
+            }
+            Operation::Approval(_)
+            | Operation::WaitMs(_)
+            | Operation::FlyReleaseCommand(_)
+            | Operation::FlyStartMachines(_)
+            | Operation::FlyCordon(_)
+            | Operation::FlyUncordon(_)
+            | Operation::FlyDestroyApp(_)
+            | Operation::TlsCheck(_)
+            | Operation::DnsVerify(_)
+            | Operation::PgCatchUp(_)
+            | Operation::PgFinishLogical(_)
+            | Operation::PgVerify(_)
+            | Operation::SqliteCopy(_)
+            | Operation::VolumeVerify(_)
+            | Operation::VmUnlock(_)
+            | Operation::VmInstallPackages(_)
+            | Operation::VmImage(_)
+            | Operation::VmReleaseCommand(_)
+            | Operation::VmRemove(_) => at(Safe, "nothing to put back"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +185,17 @@ mod tests {
         let env = |secrets: Vec<String>| VmEnvFile { target: "t".into(), path: "/srv/env".into(), env: vec![], secrets, from_files: vec![] };
         assert_eq!(floor(&Operation::VmEnvFile(env(vec![]))).risk, Risk::Safe);
         assert_eq!(floor(&Operation::VmEnvFile(env(vec!["API_KEY".into()]))).risk, Risk::Disruptive);
+    }
+
+    #[test]
+    fn undoing_a_safe_create_is_rated_by_what_the_undo_deletes() {
+        let volume = Operation::FlyCreateVolume(crate::FlyVolume { app: "shop".into(), name: "data".into(), region: "ams".into(), size_gb: 1 });
+        assert_eq!(floor(&volume).risk, Risk::Safe);
+        assert_eq!(undo_floor(&volume, &Undo::RestorePrevious).risk, Risk::Destructive);
+        assert_eq!(undo_floor(&volume, &Undo::None("kept".into())).risk, Risk::Safe);
+        // An explicit undo operation carries that operation's own floor.
+        let destroy = Undo::Run(Operation::FlyDestroyApp("shop".into()));
+        assert_eq!(undo_floor(&Operation::FlyCreateApp(crate::FlyApp { name: "shop".into(), org: "personal".into() }), &destroy).risk, Risk::Irreversible);
     }
 
     #[test]

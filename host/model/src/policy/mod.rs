@@ -31,5 +31,5 @@ mod name;
 pub use admit::{Admission, Refusal, Role, StepRights, effective_risk, unsafe_mode};
 pub use class::{OperationClass, OperationGrant};
 pub use describe::{describe, describe_undo};
-pub use floor::{Floor, floor};
+pub use floor::{Floor, floor, undo_floor};
 pub use name::name;

@@ -1,0 +1,143 @@
+//! What a new user meets in the first hour: workflows that would succeed
+//! while doing nothing, and printed next commands that must work as printed.
+
+use crate::support::github::{FakeGitHub, JOB_FLY, Job, Pull, output, pull_request_event, push_event};
+
+/// A ferry.toml of checks alone, as a repository has before it adds a deploy.
+const CHECKS_ONLY: &str = "[[steps]]\nname = \"parse-config\"\n";
+
+#[test]
+fn a_push_whose_workflow_cannot_deploy_fails_saying_what_is_missing() {
+    let fake = FakeGitHub::start("");
+    let job = Job::with_files(&[("ferry.toml", CHECKS_ONLY)]);
+    let sha = job.git.commit_to_main(&[("README", "straight to main\n")]);
+    // Even opted in to unreviewed pushes: an empty "Applied" would tell the
+    // team its merge was deployed.
+    let (code, _, stderr, outputs, summary) = job.run(&fake, "push", push_event(&sha), &["--allow-unreviewed"], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("nothing to apply: ferry.toml runs only steps that read (parse-config)"), "{stderr}");
+    assert!(stderr.contains("name = \"deploy\""), "says what to add: {stderr}");
+    assert_eq!(output(&outputs, "outcome"), None, "no outcome: {outputs}");
+    assert!(!summary.contains("Applied"), "{summary}");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY);
+}
+
+#[test]
+fn a_pull_requests_plan_says_when_merging_it_deploys_nothing() {
+    let fake = FakeGitHub::start("");
+    let job = Job::with_files(&[("ferry.toml", CHECKS_ONLY)]);
+    let head = job.git.pull_request(12, &[("README", "a change\n")]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    let (code, _, stderr, _, _) = job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let comments = fake.comments_on(12);
+    assert!(comments.iter().any(|c| c.body.contains("Merging this deploys nothing: ferry.toml runs only steps that read")), "{:?}", comments.iter().map(|c| &c.body).collect::<Vec<_>>());
+    // The workflow that deploys gets the usual instruction instead.
+    let job = Job::new();
+    let head = job.git.pull_request(13, &[]);
+    fake.state().pulls.insert(13, Pull::open(&head));
+    assert_eq!(job.run(&fake, "pull_request", pull_request_event(13, &head), &[], &[]).0, 0);
+    assert!(fake.comments_on(13).iter().all(|c| !c.body.contains("deploys nothing")));
+}
+
+/// The command a text plan ends with: "Next: review it, then `…`".
+fn printed_next(stdout: &str) -> Vec<String> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("Next: review it, then `")).unwrap_or_else(|| panic!("no next command in:\n{stdout}"));
+    line.trim_end_matches('`').split_whitespace().map(String::from).collect()
+}
+
+/// Runs `words` as a shell would run the printed line, with the environment
+/// (and working directory) of `like`, the command that printed it.
+fn run_printed(words: &[String], like: &std::process::Command) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    for (key, value) in like.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    if let Some(dir) = like.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    crate::support::run(&mut cmd)
+}
+
+#[test]
+fn a_plans_next_command_works_as_printed_from_another_directory() {
+    let job = Job::new();
+    let (state, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut plan = crate::support::ferry(&elsewhere.path().join("cache"));
+    plan.current_dir(elsewhere.path()).env_remove("GITHUB_ACTIONS").arg("plan").arg("--dir").arg(job.path()).arg("--state").arg(state.path());
+    let (code, stdout, stderr) = crate::support::run(&mut plan);
+    assert_eq!(code, 0, "{stderr}");
+    let next = printed_next(&stdout);
+    assert_eq!(next[1..4], ["apply", "--dir", job.path().to_str().unwrap()], "{next:?}");
+    let (code, stdout, stderr) = run_printed(&next, &plan);
+    assert_eq!(code, 0, "{next:?}: {stdout}{stderr}");
+    assert!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap().contains("primary_region = \"ams\""));
+}
+
+#[test]
+fn a_deploy_plan_is_applied_by_the_command_it_prints() {
+    let world = crate::support::fly::FlyWorld::start("shop", "app = \"shop\"\nprimary_region = \"ams\"\n\n[http_service]\n  internal_port = 8080\n");
+    world.healthy("registry.fly.io/shop:v1", "v1");
+    let mut deploy = world.deploy_cmd(&["--plan-only", "--image", "registry.fly.io/shop:v1"]);
+    let (code, stdout, stderr) = crate::support::run(&mut deploy);
+    assert_eq!(code, 0, "{stderr}");
+    let next = printed_next(&stdout);
+    assert_eq!(next[1], "deploy", "applied by the same deploy, not `ferry apply`: {next:?}");
+    assert!(!next.contains(&"--plan-only".to_string()), "{next:?}");
+    let (code, stdout, stderr) = run_printed(&next, &deploy);
+    assert_eq!(code, 0, "{next:?}: {stdout}{stderr}");
+    let versions = world.versions("shop");
+    assert!(!versions.is_empty() && versions.iter().all(|v| v == "v1"), "{versions:?}");
+}
+
+/// Runs ferry in `dir` as a person at a shell would (no terminal: tests have none).
+fn ferry_at(dir: &std::path::Path, state: &std::path::Path, args: &[&str]) -> (std::process::Command, (i32, String, String)) {
+    let mut cmd = crate::support::ferry(&dir.join(".cache"));
+    cmd.current_dir(dir).env_remove("GITHUB_ACTIONS").args(args).arg("--state").arg(state);
+    let out = crate::support::run(&mut cmd);
+    (cmd, out)
+}
+
+/// The run a text apply result names: "ferry apply: shop, phase deploy, run R".
+fn run_of(stdout: &str) -> String {
+    stdout.lines().find_map(|l| l.split(", run ").nth(1)).unwrap_or_else(|| panic!("no run in:\n{stdout}")).trim().to_string()
+}
+
+#[test]
+fn abort_shows_what_it_undoes_and_acts_only_when_confirmed_on_the_run_that_changed_something() {
+    let job = Job::new();
+    let state = tempfile::tempdir().unwrap();
+    let (_, (code, stdout, stderr)) = ferry_at(job.path(), state.path(), &["apply"]);
+    assert_eq!(code, 0, "{stderr}");
+    let changed = run_of(&stdout);
+    // A later run that changes nothing (a workflow of checks) is not the
+    // one an abort is about.
+    let workflow = std::fs::read_to_string(job.path().join("ferry.toml")).unwrap();
+    std::fs::write(job.path().join("ferry.toml"), CHECKS_ONLY).unwrap();
+    let (_, (code, stdout, stderr)) = ferry_at(job.path(), state.path(), &["apply"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_ne!(run_of(&stdout), changed);
+    std::fs::write(job.path().join("ferry.toml"), workflow).unwrap();
+    let edited = std::fs::read_to_string(job.path().join("fly.toml")).unwrap();
+    assert!(edited.contains("primary_region = \"ams\""));
+
+    let (abort, (code, stdout, stderr)) = ferry_at(job.path(), state.path(), &["abort"]);
+    assert_eq!(code, 1, "no terminal, no --yes: nothing is undone\n{stdout}{stderr}");
+    assert!(stdout.contains(&format!("ferry abort: shop, run {changed}")), "names the run that changed something: {stdout}");
+    assert!(stdout.contains("1. [safe] undo `") && stdout.contains("puts the previous value back"), "{stdout}");
+    assert!(stderr.contains("nothing undone"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), edited);
+
+    let next = printed_next(&stdout);
+    assert!(next.windows(2).any(|w| w == ["--run", changed.as_str()]), "{next:?}");
+    let (code, stdout, stderr) = run_printed(&next, &abort);
+    assert_eq!(code, 0, "{next:?}: {stdout}{stderr}");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY, "the printed command undid the edit");
+    // Nothing is left to undo now, and the abort says so without acting.
+    let (_, (code, _, stderr)) = ferry_at(job.path(), state.path(), &["abort", "--run", &changed]);
+    assert_eq!(code, 0, "{stderr}");
+}
