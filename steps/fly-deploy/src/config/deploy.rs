@@ -22,6 +22,7 @@ pub fn launch_config(app: &AppSpec, group: &ProcessGroup, image: &str, release: 
         config["guest"] = wire::default_guest();
     }
     config["image"] = json!(image);
+    use_image(&mut config, image);
     set_release_data(&mut config, release);
     // flyctl reads the app's top-level id here, not the group's [[vm]]'s.
     if let Some(id) = &app.machine.host_dedication_id {
@@ -47,6 +48,7 @@ pub fn update_config(app: &AppSpec, group: &ProcessGroup, image: &str, release: 
     let current = &machine.config;
     let mut config = super::to_machine_config(app, group, Some(current))?;
     config["image"] = json!(image);
+    use_image(&mut config, image);
     set_release_data(&mut config, release);
     let mut replace = None;
     let old = current.get("mounts").and_then(Value::as_array).and_then(|m| m.first()).cloned();
@@ -192,6 +194,26 @@ fn largest_default_group_guest(app: &AppSpec, machines: &[&Machine]) -> Option<V
         }
     }
     best.and_then(|m| m.config.get("guest").cloned())
+}
+
+/// flyctl's `updateContainerImage`: a container whose image is `.` (the
+/// one `machine_config` names as the app's) runs the deployed image, and a
+/// file whose `image_config` is `.` takes that image's config.
+fn use_image(config: &mut Value, image: &str) {
+    fn files(list: Option<&mut Value>, image: &str) {
+        for f in list.and_then(Value::as_array_mut).into_iter().flatten() {
+            if f.get("image_config").and_then(Value::as_str) == Some(".") {
+                f["image_config"] = json!(image);
+            }
+        }
+    }
+    files(config.get_mut("files"), image);
+    for c in config.get_mut("containers").and_then(Value::as_array_mut).into_iter().flatten() {
+        if c.get("image").and_then(Value::as_str) == Some(".") {
+            c["image"] = json!(image);
+        }
+        files(c.get_mut("files"), image);
+    }
 }
 
 /// flyctl's `setMachineReleaseData`: the release's id and version, the

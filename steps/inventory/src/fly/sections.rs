@@ -982,3 +982,23 @@ fn needed<'a, T: Default>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_gb;
+
+    /// docker/go-units' decimal sizes, as flyctl reads auto-extend values.
+    #[test]
+    fn decimal_sizes_in_whole_gb() {
+        assert_eq!(decimal_gb("3"), Some(3), "a bare number is GB");
+        assert_eq!(decimal_gb("3GB"), Some(3));
+        assert_eq!(decimal_gb("3gb"), Some(3));
+        assert_eq!(decimal_gb("3GiB"), Some(3), "decimal even with an i");
+        assert_eq!(decimal_gb("1.5 TB"), Some(1500));
+        assert_eq!(decimal_gb("2500MB"), Some(2), "truncated");
+        assert_eq!(decimal_gb("3G"), Some(3));
+        assert_eq!(decimal_gb("3 GBs"), None);
+        assert_eq!(decimal_gb("lots"), None);
+        assert_eq!(decimal_gb("-3GB"), None);
+    }
+}
