@@ -390,3 +390,118 @@ fn a_pull_request_shows_the_deploy_plan_and_the_merge_deploys_it_and_reports_on_
     assert_eq!(commits[0].0, merged, "reported on the commit applied");
     assert!(commits[0].1.contains("Applied") && commits[0].1.contains("now runs release"), "{}", commits[0].1);
 }
+
+/// fly.toml keys that reach a machine only when carried (port TLS and HTTP
+/// options, autostop, `[[files]]` from the checkout and inline, a static's
+/// index document, the kill timeout), as fly-go sends them.
+const CARRIED_TOML: &str = r#"
+app = "shop"
+primary_region = "ams"
+kill_timeout = "90s"
+
+[http_service]
+  internal_port = 8080
+  auto_stop_machines = "stop"
+  auto_start_machines = true
+
+  [http_service.tls_options]
+    alpn = ["h2", "http/1.1"]
+
+  [http_service.http_options]
+    idle_timeout = 600
+
+  [[http_service.checks]]
+    interval = "1s"
+    timeout = "1s"
+    path = "/healthz"
+
+[[files]]
+  guest_path = "/etc/shop/settings.yml"
+  local_path = "config/settings.yml"
+
+[[files]]
+  guest_path = "/etc/shop/motd"
+  raw_value = "hello world\n"
+
+[[statics]]
+  guest_path = "/app/public"
+  url_prefix = "/static"
+  index_document = "index.html"
+"#;
+
+/// Waits until machine `id` of the app is started again.
+fn wait_started(world: &FlyWorld, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if world.machines(APP).iter().any(|m| m["id"] == id && m["state"] == "started") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("machine {id} did not start again: {:?}", world.machines(APP));
+}
+
+#[test]
+fn carried_fly_toml_keys_reach_the_machines_and_an_update_keeps_what_fly_toml_does_not_own() {
+    let world = FlyWorld::start(APP, CARRIED_TOML);
+    world.healthy(V1, "v1").healthy(V2, "v2");
+    std::fs::create_dir_all(world.checkout.path().join("config")).unwrap();
+    std::fs::write(world.checkout.path().join("config/settings.yml"), "log_level: info\n").unwrap();
+    let (code, out, err) = world.deploy(&["--image", V1]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let creates: Vec<Value> =
+        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines")).collect();
+    assert_eq!(creates.len(), 2, "two machines for the HA http service");
+    let sent = &creates[0]["body"]["config"];
+    let service = &sent["services"][0];
+    assert_eq!(service["autostop"], json!(true), "fly-go sends autostop \"stop\" as true");
+    assert_eq!(service["autostart"], json!(true));
+    let http_options = json!({"idle_timeout": 600});
+    assert_eq!(service["ports"][0], json!({"port": 80, "handlers": ["http"], "http_options": http_options}));
+    assert_eq!(
+        service["ports"][1],
+        json!({"port": 443, "handlers": ["http", "tls"], "tls_options": {"alpn": ["h2", "http/1.1"]}, "http_options": http_options})
+    );
+    assert_eq!(
+        sent["files"],
+        json!([
+            {"guest_path": "/etc/shop/settings.yml", "raw_value": "bG9nX2xldmVsOiBpbmZvCg=="},
+            {"guest_path": "/etc/shop/motd", "raw_value": "aGVsbG8gd29ybGQK"},
+        ]),
+        "local_path read from the checkout, raw_value encoded as flyctl encodes it"
+    );
+    assert_eq!(sent["statics"][0]["index_document"], "index.html");
+    assert_eq!(sent["stop_config"], json!({"timeout": "1m30s"}), "Go's Duration.String()");
+
+    // Someone runs `fly machine update --schedule daily --metadata team=web`
+    // on one machine: neither is fly.toml's, so a deploy keeps both.
+    let id = world.machine_ids(APP)[0].clone();
+    let machine = world.api("GET", &format!("/v1/apps/{APP}/machines/{id}"), None);
+    let mut config = machine["config"].clone();
+    config["schedule"] = json!("daily");
+    config["metadata"]["team"] = json!("web");
+    world.api("POST", &format!("/v1/apps/{APP}/machines/{id}"), Some(json!({"config": config})));
+    wait_started(&world, &id);
+
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", V2]);
+    assert_eq!(code, 0, "{out}{err}");
+    let updates = machine_updates(&world);
+    assert_eq!(updates.len(), 2, "both machines get the new image");
+    let kept = updates.iter().find(|u| u["path"].as_str().unwrap().ends_with(&id)).expect("the changed machine is updated");
+    let config = &kept["body"]["config"];
+    assert_eq!(config["image"], V2);
+    assert_eq!(config["schedule"], "daily", "the machine's own schedule is kept");
+    assert_eq!(config["metadata"]["team"], "web", "user metadata is kept");
+    assert_eq!(config["metadata"]["fly_process_group"], "app");
+    assert_eq!(config["files"], sent["files"], "fly.toml's files are sent again");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", V2]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("nothing to deploy") || out.contains("nothing to deploy"), "the API's copy of each config is what ferry would send: {out}{err}");
+    assert!(machine_updates(&world).is_empty());
+}
+

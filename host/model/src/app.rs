@@ -27,6 +27,70 @@ pub struct Port {
     pub handlers: Vec<String>,
     #[component(name = "force-https")]
     pub force_https: bool,
+    #[component(name = "tls-options")]
+    pub tls_options: Option<TlsOptions>,
+    #[component(name = "http-options")]
+    pub http_options: Option<HttpOptions>,
+    #[component(name = "proxy-proto-options")]
+    pub proxy_proto_options: Option<ProxyProtoOptions>,
+}
+
+/// `tls_options` of a port (fly-go `TLSOptions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct TlsOptions {
+    pub alpn: Vec<String>,
+    pub versions: Vec<String>,
+    #[component(name = "default-self-signed")]
+    pub default_self_signed: Option<bool>,
+}
+
+/// `http_options` of a port (fly-go `HTTPOptions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct HttpOptions {
+    pub compress: Option<bool>,
+    #[component(name = "h2-backend")]
+    pub h2_backend: Option<bool>,
+    #[component(name = "idle-timeout")]
+    pub idle_timeout: Option<u32>,
+    #[component(name = "headers-read-timeout")]
+    pub headers_read_timeout: Option<u32>,
+    pub response: Option<HttpResponseOptions>,
+    #[component(name = "replay-cache")]
+    pub replay_cache: Vec<ReplayCache>,
+}
+
+/// `http_options.response`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct HttpResponseOptions {
+    /// Header name -> its value as JSON text.
+    #[serde(with = "crate::pairs")]
+    pub headers: Vec<(String, String)>,
+    pub pristine: Option<bool>,
+}
+
+/// One `http_options.replay_cache` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct ReplayCache {
+    #[component(name = "path-prefix")]
+    pub path_prefix: String,
+    #[component(name = "ttl-seconds")]
+    pub ttl_seconds: u32,
+    /// `cookie` or `header`.
+    pub kind: String,
+    pub name: String,
+    #[component(name = "allow-bypass")]
+    pub allow_bypass: bool,
+}
+
+/// `proxy_proto_options` of a port.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct ProxyProtoOptions {
+    pub version: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
@@ -94,6 +158,8 @@ pub struct Check {
     pub headers: Vec<(String, String)>,
     #[component(name = "tls-skip-verify")]
     pub tls_skip_verify: Option<bool>,
+    #[component(name = "tls-server-name")]
+    pub tls_server_name: Option<String>,
     pub processes: Vec<String>,
 }
 
@@ -104,6 +170,12 @@ pub struct Mount {
     pub destination: String,
     #[component(name = "initial-size")]
     pub initial_size: Option<String>,
+    #[component(name = "auto-extend-size-threshold")]
+    pub auto_extend_size_threshold: Option<u32>,
+    #[component(name = "auto-extend-size-increment-gb")]
+    pub auto_extend_size_increment_gb: Option<u32>,
+    #[component(name = "auto-extend-size-limit-gb")]
+    pub auto_extend_size_limit_gb: Option<u32>,
     pub processes: Vec<String>,
 }
 
@@ -119,6 +191,14 @@ pub struct Vm {
     pub gpus: Option<u32>,
     #[component(name = "gpu-kind")]
     pub gpu_kind: Option<String>,
+    #[component(name = "max-memory-mb")]
+    pub max_memory_mb: Option<u32>,
+    #[component(name = "host-dedication-id")]
+    pub host_dedication_id: Option<String>,
+    #[component(name = "kernel-args")]
+    pub kernel_args: Vec<String>,
+    #[component(name = "persist-rootfs")]
+    pub persist_rootfs: Option<String>,
     pub processes: Vec<String>,
 }
 
@@ -134,6 +214,8 @@ pub struct Deploy {
     pub wait_timeout_ms: Option<u64>,
     #[component(name = "release-command-timeout-ms")]
     pub release_command_timeout_ms: Option<u64>,
+    #[component(name = "release-command-vm")]
+    pub release_command_vm: Option<Vm>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
@@ -174,13 +256,22 @@ pub struct Restart {
     pub processes: Vec<String>,
 }
 
+/// A checkout file read for `[[files]] local_path`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct LocalFile {
+    pub path: String,
+    /// Its contents, base64.
+    pub base64: String,
+}
+
 /// Where a `[[files]]` entry's contents come from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(variant)]
 #[serde(rename_all = "snake_case")]
 pub enum FileSource {
     #[component(name = "local-path")]
-    LocalPath(String),
+    LocalPath(LocalFile),
     #[component(name = "secret-name")]
     SecretName(String),
     #[component(name = "raw-value")]
@@ -239,6 +330,9 @@ pub struct MachineDefaults {
     pub console_command: Option<String>,
     #[component(name = "host-dedication-id")]
     pub host_dedication_id: Option<String>,
+    /// `machine_config` as compact JSON, local files already read.
+    #[component(name = "machine-config")]
+    pub machine_config: Option<String>,
 }
 
 /// One process group with everything that applies to it (flyctl's `Flatten`).

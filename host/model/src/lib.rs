@@ -27,8 +27,9 @@ pub use action::{
 };
 pub use app::{
     Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource,
-    Formation, LiveState, LiveVolume, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup, Restart,
-    Service, Static, TargetKind, Vm,
+    Formation, HttpOptions, HttpResponseOptions, LiveState, LiveVolume, LocalFile, MachineDefaults, Metrics, Mount,
+    Platform, Port, Process, ProcessGroup, ProxyProtoOptions, ReplayCache, Restart, Service, Static, TargetKind,
+    TlsOptions, Vm,
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};

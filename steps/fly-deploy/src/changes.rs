@@ -1,12 +1,16 @@
 //! What must change, per process group, before any strategy orders it:
 //! machines to update (their config differs from what fly.toml now says),
+//! machines to replace (their volume or dedicated host must change),
 //! groups to create (in fly.toml, no machines yet), machines to destroy
-//! (their group left fly.toml). flyctl's `resolveProcessGroupChanges`
-//! plus its `compareConfigs` no-op rule.
+//! (their group left fly.toml). flyctl's `resolveProcessGroupChanges`,
+//! plus a no-op rule flyctl only has with `--deploy-retries`: a machine
+//! whose config, as the API reports it, already is the one ferry would
+//! send is left alone ([`crate::compare`]).
 
 use ferry_step_sdk::types::{AppSpec, Finding, ProcessGroup, Severity, StepError};
 use serde_json::Value;
 
+use crate::compare;
 use crate::config::{self, Release};
 use crate::observed::{Machine, Observed};
 use crate::options::Options;
@@ -18,6 +22,16 @@ pub struct Update<'a> {
     pub machine: &'a Machine,
     pub group: String,
     pub config: Value,
+}
+
+/// An existing machine that is destroyed and created again with `config`,
+/// and why.
+#[derive(Clone, Debug)]
+pub struct Replacement<'a> {
+    pub machine: &'a Machine,
+    pub group: String,
+    pub config: Value,
+    pub why: String,
 }
 
 /// A process group that has no machines yet.
@@ -34,6 +48,10 @@ pub struct NewGroup {
 #[derive(Clone, Debug, Default)]
 pub struct Changes<'a> {
     pub updates: Vec<Update<'a>>,
+    pub replacements: Vec<Replacement<'a>>,
+    /// Every machine the deploy manages (the release command's size is
+    /// inferred from them).
+    pub managed: Vec<&'a Machine>,
     pub new_groups: Vec<NewGroup>,
     /// Machines of groups fly.toml no longer has.
     pub removed: Vec<&'a Machine>,
@@ -50,7 +68,7 @@ impl<'a> Changes<'a> {
         let managed = observed.managed();
         let first_deploy = managed.is_empty();
         let needs_ips = first_deploy && observed.ips.is_empty() && !app.services.is_empty();
-        let mut changes = Changes { first_deploy, needs_ips, ..Default::default() };
+        let mut changes = Changes { first_deploy, needs_ips, managed: managed.clone(), ..Default::default() };
         let unmanaged = observed.unmanaged();
         if !unmanaged.is_empty() {
             let ids: Vec<&str> = unmanaged.iter().map(|m| m.id.as_str()).collect();
@@ -72,9 +90,11 @@ impl<'a> Changes<'a> {
                 continue;
             }
             for machine in machines {
-                let config = config::machine_config(app, group, &options.image, release, Some(&machine.config));
-                if !config::same_machine(&config, &machine.config) {
-                    changes.updates.push(Update { machine, group: group.name.clone(), config });
+                let updated = config::update_config(app, group, &options.image, release, machine)?;
+                match updated.replace {
+                    Some(why) => changes.replacements.push(Replacement { machine, group: group.name.clone(), config: updated.config, why }),
+                    None if compare::up_to_date(&updated.config, &machine.config) => {}
+                    None => changes.updates.push(Update { machine, group: group.name.clone(), config: updated.config }),
                 }
             }
         }
@@ -88,7 +108,7 @@ impl<'a> Changes<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.updates.is_empty() && self.new_groups.is_empty() && self.removed.is_empty()
+        self.updates.is_empty() && self.replacements.is_empty() && self.new_groups.is_empty() && self.removed.is_empty()
     }
 }
 
@@ -106,7 +126,7 @@ fn new_group(app: &AppSpec, group: &ProcessGroup, options: &Options, release: &R
         group: group.name.clone(),
         count,
         region,
-        config: config::machine_config(app, group, &options.image, release, None),
+        config: config::launch_config(app, group, &options.image, release)?,
         volume,
     })
 }

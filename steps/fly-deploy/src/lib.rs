@@ -8,6 +8,7 @@
 //! is tested natively; the `deploy` step component only feeds it.
 
 pub mod actions;
+pub mod compare;
 pub mod config;
 pub mod observed;
 pub mod options;
@@ -18,7 +19,7 @@ pub(crate) use ferry_step_sdk::params::precondition;
 use ferry_step_sdk::types::{Action, AppSpec, Finding, Problem, Severity, StepError};
 use sha2::{Digest, Sha256};
 
-pub use changes::{Changes, size_gb};
+pub use changes::{Changes, Replacement, size_gb};
 pub use config::Release;
 pub use observed::{Machine, Observed};
 pub use options::{Options, Strategy};
@@ -65,7 +66,8 @@ pub fn release(app: &AppSpec, observed: &Observed, image: &str) -> Release {
     hash.update(image.as_bytes());
     for group in &app.groups {
         hash.update(group.name.as_bytes());
-        hash.update(config::machine_config(app, group, image, &placeholder, None).to_string().as_bytes());
+        let config = config::launch_config(app, group, image, &placeholder).unwrap_or_default();
+        hash.update(config.to_string().as_bytes());
     }
     let digest = hash.finalize();
     let id = format!("ferry-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());

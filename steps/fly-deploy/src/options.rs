@@ -155,10 +155,8 @@ pub fn parse_duration_ms(text: &str) -> Option<u64> {
     ms.filter(|ms| *ms > 0)
 }
 
-/// Milliseconds as a Go duration string, the form the Machines API takes.
-pub fn go_duration(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
-}
+/// Milliseconds as a Go duration string, the form fly-go sends.
+pub use crate::config::wire::go_duration;
 
 #[cfg(test)]
 mod tests {
@@ -174,7 +172,7 @@ mod tests {
         assert_eq!(parse_duration_ms("soon"), None);
         assert_eq!(parse_duration_ms("0s"), None);
         assert_eq!(go_duration(15_000), "15s");
-        assert_eq!(go_duration(1500), "1500ms");
+        assert_eq!(go_duration(1500), "1.5s");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ferry_step_sdk::types::{Action, AppSpec, FlyMachine, FlyWait};
 use serde_json::Value;
 
 use crate::actions::{self, count};
-use crate::changes::{Changes, NewGroup, Update};
+use crate::changes::{Changes, NewGroup, Replacement, Update};
 use crate::config::{self, Release, meta};
 use crate::options::{Options, Strategy};
 use crate::precondition;
@@ -24,7 +24,7 @@ pub fn actions(app: &AppSpec, name: &str, changes: &Changes, options: &Options, 
     if let (Some(command), false) = (app.deploy.release_command.as_deref(), options.skip_release_command) {
         let region = app.primary_region.clone().or_else(|| changes.updates.first().map(|u| u.machine.region.clone()));
         let region = region.unwrap_or_else(|| "iad".into());
-        let config = config::release_command_config(app, command, &options.image, release);
+        let config = config::release_command_config(app, command, &options.image, release, &changes.managed);
         out.push(actions::release_command(name, command, &region, config.to_string(), options.release_command_timeout_ms));
     }
     if changes.needs_ips {
@@ -43,6 +43,9 @@ pub fn actions(app: &AppSpec, name: &str, changes: &Changes, options: &Options, 
     }
     for group in &changes.new_groups {
         new_group(name, group, release, wait.clone(), &mut out);
+    }
+    for r in &changes.replacements {
+        replace(name, r, release, wait.clone(), &mut out);
     }
     if changes.updates.is_empty() {
         return Ok(out);
@@ -90,6 +93,38 @@ fn new_group(name: &str, group: &NewGroup, release: &Release, wait: FlyWait, out
         format!("create {} for new process group `{}` in {}", count(group.count, "machine"), group.group, group.region),
         name,
         machines,
+        wait,
+    ));
+}
+
+/// flyctl's replacement: the machine is destroyed (its volume, if any, is
+/// freed), then created again with the new config, which takes an
+/// unattached volume of the name fly.toml gives. One machine at a time;
+/// undone in reverse, the new machine goes and the old one is recreated
+/// from its saved config.
+fn replace(name: &str, r: &Replacement, release: &Release, wait: FlyWait, out: &mut Vec<Action>) {
+    let id = &r.machine.id;
+    out.push(actions::destroy_machines(
+        format!("replace:{id}:destroy"),
+        format!("destroy {} {id} to replace it", r.group),
+        actions::refs(name, vec![id.clone()], vec![]),
+        &r.why,
+    ));
+    let machine = FlyMachine {
+        id: None,
+        launch_id: Some(format!("{}-replace-{id}", release.id)),
+        name: None,
+        region: r.machine.region.clone(),
+        group: r.group.clone(),
+        config: r.config.to_string(),
+        skip_launch: !r.machine.is_warm(),
+        skip_service_registration: false,
+    };
+    out.push(actions::create_machines(
+        format!("replace:{id}:create"),
+        format!("create the {} machine that replaces {id} in {}", r.group, r.machine.region),
+        name,
+        vec![machine],
         wait,
     ));
 }

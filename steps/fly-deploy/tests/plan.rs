@@ -42,7 +42,7 @@ fn machines(app: &AppSpec, image: &str, per_group: &[(&str, usize)], state: &str
     for (group, n) in per_group {
         let spec = app.groups.iter().find(|g| g.name == *group).unwrap();
         for i in 0..*n {
-            let config = ferry_fly_deploy::config::machine_config(app, spec, &o.image, &release, None);
+            let config = ferry_fly_deploy::config::launch_config(app, spec, &o.image, &release).unwrap();
             out.machines.push(machine(&format!("{group}{i:02}"), state, config));
         }
     }

@@ -143,7 +143,7 @@ pub fn web_service() -> Service {
     Service {
         protocol: "tcp".into(),
         internal_port: WEB_PORT,
-        ports: crate::fly::sections::http_ports(true),
+        ports: crate::fly::sections::http_ports(true, None, None),
         processes: vec!["web".into()],
         http_service: true,
         auto_stop_machines: None,

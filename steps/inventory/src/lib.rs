@@ -44,6 +44,7 @@ mod findings;
 pub mod fly;
 pub mod heroku;
 mod live;
+mod local;
 pub mod node;
 pub mod read;
 use ferry_step_sdk::units;
@@ -67,6 +68,12 @@ pub trait Files {
     /// The file's text; `Ok(None)` when it does not exist, `Err` for any
     /// other failure (described in one sentence).
     fn read(&self, path: &str) -> Result<Option<String>, String>;
+
+    /// The file's bytes (`[[files]] local_path` may name any file), with
+    /// `read`'s meaning of `Ok(None)` and `Err`.
+    fn read_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        self.read(path).map(|text| text.map(String::into_bytes))
+    }
 }
 
 /// Files held in memory by path, for callers without a checkout (tests,
@@ -147,8 +154,14 @@ fn parse(path: &str, text: &str) -> Result<node::Node, StepError> {
 fn fly_inventory(files: &dyn Files, path: &str, text: &str) -> Result<AppSpec, StepError> {
     let root = parse(path, text)?;
     let mut findings = Findings::new(path);
-    let parsed = fly::read(root, &mut findings)
-        .map_err(|p| invalid(p.message, path, p.pos, Some(p.key)))?;
+    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let parsed = fly::read(root, &mut findings, &|fly: &mut fly::FlyToml, findings: &mut Findings| {
+        local::read_files(files, dir, &mut fly.files, &fly.file_spots, findings);
+        if let Some((source, spot)) = &fly.machine_config {
+            fly.machine.machine_config = local::machine_config(files, dir, source, fly.container.as_deref(), spot, findings);
+        }
+    })
+    .map_err(|p| invalid(p.message, path, p.pos, Some(p.key)))?;
     let fly = parsed.fly;
     let mut sources = vec![path.to_string()];
     let mut docker_findings = Vec::new();

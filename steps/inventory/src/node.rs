@@ -232,6 +232,20 @@ fn from_json(value: serde_json::Value) -> Node {
     Node { value, pos: None }
 }
 
+/// A node as JSON, the way flyctl sees fly.toml after its TOML -> JSON
+/// round trip (a datetime becomes its text).
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Str(s) | Value::Datetime(s) => J::String(s.clone()),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Value::Bool(b) => J::Bool(*b),
+        Value::Array(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Table(entries) => J::Object(entries.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
 /// Parses YAML into a [`Node`] tree (the first document).
 pub fn parse_yaml(text: &str) -> Result<Node, SyntaxError> {
     use saphyr::{LoadableYamlNode, MarkedYaml};

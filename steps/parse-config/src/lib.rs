@@ -19,6 +19,14 @@ impl Files for Checkout {
     fn read(&self, path: &str) -> Result<Option<String>, String> {
         files::read_text(path)
     }
+
+    fn read_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        match ferry_step_sdk::host::checkout::read_file(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(ferry_step_sdk::host::checkout::ReadError::NotFound(_)) => Ok(None),
+            Err(e) => Err(files::describe(path, &e)),
+        }
+    }
 }
 
 impl Step for ParseConfig {

@@ -6,7 +6,14 @@ use crate::types::{Build, Deploy, Experimental, MachineDefaults};
 
 impl Default for Deploy {
     fn default() -> Self {
-        Deploy { strategy: None, release_command: None, max_unavailable: None, wait_timeout_ms: None, release_command_timeout_ms: None }
+        Deploy {
+            strategy: None,
+            release_command: None,
+            max_unavailable: None,
+            wait_timeout_ms: None,
+            release_command_timeout_ms: None,
+            release_command_vm: None,
+        }
     }
 }
 
@@ -24,6 +31,13 @@ impl Default for Experimental {
 
 impl Default for MachineDefaults {
     fn default() -> Self {
-        MachineDefaults { kill_signal: None, kill_timeout_ms: None, swap_size_mb: None, console_command: None, host_dedication_id: None }
+        MachineDefaults {
+            kill_signal: None,
+            kill_timeout_ms: None,
+            swap_size_mb: None,
+            console_command: None,
+            host_dedication_id: None,
+            machine_config: None,
+        }
     }
 }

@@ -60,7 +60,15 @@ fn a_climbing_mount_source_never_becomes_a_bind_mount_of_the_hosts_root() {
         assert_eq!(key, "mounts.source", "{source}: {message}");
     }
     let mut hostile = spec();
-    hostile.mounts.push(Mount { source: "x".into(), destination: "/data:/etc".into(), initial_size: None, processes: Vec::new() });
+    hostile.mounts.push(Mount {
+        source: "x".into(),
+        destination: "/data:/etc".into(),
+        initial_size: None,
+        auto_extend_size_threshold: None,
+        auto_extend_size_increment_gb: None,
+        auto_extend_size_limit_gb: None,
+        processes: Vec::new(),
+    });
     assert_eq!(refused(&hostile).0, "mounts.destination");
 }
 

@@ -55,7 +55,8 @@ fn group(fly: &FlyToml, name: &str, default: &str) -> ProcessGroup {
     files.iter_mut().for_each(|f| only(&mut f.processes));
     let mut metrics: Vec<_> = fly.metrics.iter().filter(|m| here(&m.processes)).cloned().collect();
     metrics.iter_mut().for_each(|m| only(&mut m.processes));
-    let mut restart = fly.restart.iter().find(|r| here(&r.processes)).cloned();
+    // flyctl applies every matching [[restart]] in turn: the last one wins.
+    let mut restart = fly.restart.iter().rev().find(|r| here(&r.processes)).cloned();
     if let Some(r) = restart.as_mut() {
         only(&mut r.processes);
     }

@@ -22,14 +22,17 @@ pub struct Parsed {
 }
 
 /// Normalises legacy forms, warns on unknown keys, reads every section,
-/// flattens per group and validates across sections.
-pub fn read(mut root: Node, findings: &mut Findings) -> Result<Parsed, Problem> {
+/// lets `read_disk` fill in what fly.toml points at on disk (local files,
+/// a machine_config file), flattens per group and validates across
+/// sections.
+pub fn read(mut root: Node, findings: &mut Findings, read_disk: &dyn Fn(&mut FlyToml, &mut Findings)) -> Result<Parsed, Problem> {
     if !root.is_table() {
         return Err(Problem { message: "the top level must be a table of keys".into(), key: String::new(), pos: root.pos });
     }
     patch::normalize(&mut root, findings);
     schema::check(&root, &schema::FLY_TOML, "", findings);
-    let fly = sections::read(&At::root(&root), findings);
+    let mut fly = sections::read(&At::root(&root), findings);
+    read_disk(&mut fly, findings);
     let groups = flatten::groups(&fly);
     validate(&fly, &groups, findings);
     Ok(Parsed { fly, groups })
@@ -98,9 +101,6 @@ fn default_only(fly: &FlyToml, default: &str, findings: &mut Findings) {
     }
     for c in fly.checks.iter().filter(|c| c.processes.is_empty()) {
         say(format!("check `{}`", c.name));
-    }
-    for f in fly.files.iter().filter(|f| f.processes.is_empty()) {
-        say(format!("file `{}`", f.guest_path));
     }
     for m in fly.metrics.iter().filter(|m| m.processes.is_empty()) {
         say(format!("metrics on port {}", m.port));

@@ -84,6 +84,7 @@ const VM: Shape = Table(&[
     ("memory_mb", Leaf),
     ("gpus", Leaf),
     ("gpu_kind", Leaf),
+    ("max_memory_mb", Leaf),
     ("kernel_args", Leaf),
     ("host_dedication_id", Leaf),
     ("persist_rootfs", Leaf),

@@ -3,8 +3,9 @@
 //! file, so it is an error here too) and flyctl's per-section validation.
 
 use ferry_step_sdk::types::{
-    Build, Check, CheckScope, Concurrency, Deploy, Experimental, File, FileSource, MachineDefaults, Metrics, Mount,
-    Port, Process, Restart, Service, StaticFiles as Static, Vm,
+    Build, Check, CheckScope, Concurrency, Deploy, Experimental, File, FileSource, HttpOptions, HttpResponseOptions,
+    LocalFile, MachineDefaults, Metrics, Mount, Port, Process, ProxyProtoOptions, ReplayCache, Restart, Service,
+    StaticFiles as Static, TlsOptions, Vm,
 };
 
 use super::names;
@@ -42,6 +43,12 @@ pub struct FlyToml {
     /// Where each service and mount is, for findings about them.
     pub service_spots: Vec<Spot>,
     pub mount_spots: Vec<Spot>,
+    /// Where each `[[files]]` entry is (local files are read later).
+    pub file_spots: Vec<Spot>,
+    /// `machine_config` as written (`[experimental]`'s wins), and where.
+    pub machine_config: Option<(String, Spot)>,
+    /// `container`: the `machine_config` container that runs the image.
+    pub container: Option<String>,
 }
 
 /// The strategies flyctl accepts (`MachinesDeployStrategies`).
@@ -95,7 +102,13 @@ pub fn read(root: &At, findings: &mut Findings) -> FlyToml {
     }
     fly.vm = each(root, "vm", findings, vm);
     fly.restart = each(root, "restart", findings, restart);
-    fly.files = each(root, "files", findings, file);
+    for at in list(root, "files", findings) {
+        let r = file(&at, findings);
+        if let Some(f) = findings.keep(r).flatten() {
+            fly.files.push(f);
+            fly.file_spots.push(Spot::from(&at));
+        }
+    }
     fly.metrics = each(root, "metrics", findings, metrics);
     fly.statics = each(root, "statics", findings, statik);
     let r = experimental(root, findings);
@@ -104,6 +117,11 @@ pub fn read(root: &At, findings: &mut Findings) -> FlyToml {
     (fly.deploy, fly.strategy_spot) = findings.keep(r).unwrap_or_default();
     let r = build(root, findings);
     fly.build = findings.keep(r).unwrap_or_default();
+    let r = machine_config(root);
+    fly.machine_config = findings.keep(r).flatten();
+    let r = optional(root, "container", At::str);
+    fly.container = findings.keep(r).flatten().filter(|c| !c.is_empty());
+    not_carried(root, &fly, findings);
     fly.secret_refs = fly
         .files
         .iter()
@@ -173,7 +191,9 @@ fn machine_defaults(root: &At, findings: &mut Findings) -> Result<MachineDefault
         kill_timeout_ms,
         swap_size_mb: optional(root, "swap_size_mb", At::u32)?,
         console_command,
-        host_dedication_id: optional(root, "host_dedication_id", At::str)?,
+        host_dedication_id: optional(root, "host_dedication_id", At::str)?.filter(|s| !s.is_empty()),
+        // Resolved from `FlyToml::machine_config` once the checkout can be read.
+        machine_config: None,
     })
 }
 
@@ -230,8 +250,10 @@ fn env(root: &At, findings: &mut Findings) -> Result<Vec<(String, String)>, Prob
 fn http_service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>), Problem> {
     let internal_port = needed(at, "internal_port", At::port, findings)?;
     let force_https = optional(at, "force_https", At::bool)?.unwrap_or(false);
+    let http_options = optional(at, "http_options", http_options)?;
+    let tls_options = optional(at, "tls_options", tls_options)?;
     let svc = Service {
-        ports: http_ports(force_https),
+        ports: http_ports(force_https, http_options, tls_options),
         http_service: true,
         ..service_common(at, "tcp", internal_port)?
     };
@@ -240,16 +262,21 @@ fn http_service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>
 }
 
 /// The public ports of an HTTP service, as flyctl's `ToService` makes them:
-/// 80 (http, optionally redirecting to https) and 443 (http + tls).
-pub fn http_ports(force_https: bool) -> Vec<Port> {
-    let port = |port, handlers: &[&str], force_https| Port {
+/// 80 (http, optionally redirecting to https) and 443 (http + tls). Both
+/// get the `http_options`; only 443 gets the `tls_options` (port 80 speaks
+/// no TLS).
+pub fn http_ports(force_https: bool, http_options: Option<HttpOptions>, tls_options: Option<TlsOptions>) -> Vec<Port> {
+    let port = |port, handlers: &[&str], force_https, tls_options| Port {
         port: Some(port),
         start_port: None,
         end_port: None,
         handlers: handlers.iter().map(|h| h.to_string()).collect(),
         force_https,
+        tls_options,
+        http_options: http_options.clone(),
+        proxy_proto_options: None,
     };
-    vec![port(80, &["http"], force_https), port(443, &["http", "tls"], false)]
+    vec![port(80, &["http"], force_https, None), port(443, &["http", "tls"], false, tls_options)]
 }
 
 fn service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>), Problem> {
@@ -294,7 +321,9 @@ fn service_common(at: &At, protocol: &str, internal_port: u16) -> Result<Service
 
 fn concurrency(at: &At) -> Result<Concurrency, Problem> {
     Ok(Concurrency {
-        kind: optional(at, "type", At::str)?.unwrap_or_else(|| "connections".into()),
+        // No default: flyctl sends no `type` when fly.toml names none (the
+        // platform then counts connections).
+        kind: optional(at, "type", At::str)?.unwrap_or_default(),
         soft_limit: optional(at, "soft_limit", At::u32)?,
         hard_limit: optional(at, "hard_limit", At::u32)?,
     })
@@ -307,6 +336,56 @@ fn port(at: &At) -> Result<Port, Problem> {
         end_port: optional(at, "end_port", At::port)?,
         handlers: str_list_or_empty(at, "handlers")?,
         force_https: optional(at, "force_https", At::bool)?.unwrap_or(false),
+        tls_options: optional(at, "tls_options", tls_options)?,
+        http_options: optional(at, "http_options", http_options)?,
+        proxy_proto_options: optional(at, "proxy_proto_options", |p| {
+            Ok(ProxyProtoOptions { version: optional(p, "version", At::str)?.unwrap_or_default() })
+        })?,
+    })
+}
+
+/// `tls_options` (fly-go `TLSOptions`).
+fn tls_options(at: &At) -> Result<TlsOptions, Problem> {
+    Ok(TlsOptions {
+        alpn: str_list_or_empty(at, "alpn")?,
+        versions: str_list_or_empty(at, "versions")?,
+        default_self_signed: optional(at, "default_self_signed", At::bool)?,
+    })
+}
+
+/// `http_options` (fly-go `HTTPOptions`). Response header values are
+/// free-form in fly-go (`map[string]any`), so each is kept as JSON.
+fn http_options(at: &At) -> Result<HttpOptions, Problem> {
+    let response = optional(at, "response", |r| {
+        let headers = match r.get("headers") {
+            Some(h) => h.entries()?.into_iter().map(|(k, v)| (k.to_string(), crate::node::to_json(v.node).to_string())).collect(),
+            None => Vec::new(),
+        };
+        Ok(HttpResponseOptions { headers, pristine: optional(r, "pristine", At::bool)? })
+    })?;
+    let replay_cache = match at.get("replay_cache") {
+        Some(list) => list
+            .items()?
+            .iter()
+            .map(|c| {
+                Ok(ReplayCache {
+                    path_prefix: optional(c, "path_prefix", At::str)?.unwrap_or_default(),
+                    ttl_seconds: optional(c, "ttl_seconds", At::u32)?.unwrap_or_default(),
+                    kind: optional(c, "type", At::str)?.unwrap_or_default(),
+                    name: optional(c, "name", At::str)?.unwrap_or_default(),
+                    allow_bypass: optional(c, "allow_bypass", At::bool)?.unwrap_or(false),
+                })
+            })
+            .collect::<Result<_, Problem>>()?,
+        None => Vec::new(),
+    };
+    Ok(HttpOptions {
+        compress: optional(at, "compress", At::bool)?,
+        h2_backend: optional(at, "h2_backend", At::bool)?,
+        idle_timeout: optional(at, "idle_timeout", At::u32)?,
+        headers_read_timeout: optional(at, "headers_read_timeout", At::u32)?,
+        response,
+        replay_cache,
     })
 }
 
@@ -372,6 +451,7 @@ fn check_fields(at: &At, kind: &str, scope: CheckScope, findings: &mut Findings)
         grace_period_ms: duration(at, "grace_period", findings)?,
         headers,
         tls_skip_verify: optional(at, "tls_skip_verify", At::bool)?,
+        tls_server_name: optional(at, "tls_server_name", At::str)?,
         processes: Vec::new(),
     })
 }
@@ -431,12 +511,53 @@ fn mount(at: &At, findings: &mut Findings) -> Result<Mount, Problem> {
     {
         findings.error("invalid-mount", format!("mount `{source}`: snapshot_retention must be 1 to 60 days, not {days}"), at);
     }
+    let (threshold, increment, limit) = auto_extend(at, &source, findings)?;
     Ok(Mount {
         destination: needed(at, "destination", At::str, findings)?,
         initial_size,
+        auto_extend_size_threshold: threshold,
+        auto_extend_size_increment_gb: increment,
+        auto_extend_size_limit_gb: limit,
         processes: str_list_or_empty(at, "processes")?,
         source,
     })
+}
+
+/// `auto_extend_size_*`, checked with flyctl's rules (`validateMounts`):
+/// sizes are decimal GB (`units.FromHumanSize`, a bare number is GB); the
+/// threshold is 50-99 %, the increment 1-100 GB, the limit 1-500 GB.
+fn auto_extend(at: &At, source: &str, findings: &mut Findings) -> Result<(Option<u32>, Option<u32>, Option<u32>), Problem> {
+    let threshold = optional(at, "auto_extend_size_threshold", At::u32)?.filter(|t| *t != 0);
+    let mut gb = |key: &str, what: &str, max: u64| -> Result<Option<u32>, Problem> {
+        let Some(text) = optional(at, key, At::str)?.filter(|s| !s.is_empty()) else { return Ok(None) };
+        let spot = at.get(key).map(|k| Spot::from(&k)).unwrap_or_else(|| Spot::from(at));
+        match decimal_gb(&text) {
+            Some(n) if (1..=max).contains(&n) => Ok(u32::try_from(n).ok()),
+            Some(_) => {
+                findings.error("invalid-mount", format!("mount `{source}`: {key} \"{text}\" must be between 1GB and {max}GB ({what})"), spot);
+                Ok(None)
+            }
+            None => {
+                findings.error("invalid-mount", format!("mount `{source}`: {key} \"{text}\" is not a size such as \"10GB\""), spot);
+                Ok(None)
+            }
+        }
+    };
+    let increment = gb("auto_extend_size_increment", "how much the volume grows each time", 100)?;
+    let limit = gb("auto_extend_size_limit", "the largest it may grow to", 500)?;
+    if threshold.is_some() || increment.is_some() || limit.is_some() {
+        if let Some(t) = threshold.filter(|t| !(50..=99).contains(t)) {
+            findings.error("invalid-mount", format!("mount `{source}`: auto_extend_size_threshold must be between 50 and 99, not {t}"), at);
+        }
+        if threshold.is_none() || increment.is_none() {
+            findings.error(
+                "invalid-mount",
+                format!("mount `{source}`: auto-extend needs auto_extend_size_threshold and auto_extend_size_increment (and optionally auto_extend_size_limit)"),
+                at,
+            );
+        }
+    }
+    Ok((threshold, increment, limit))
 }
 
 /// Volume sizes without a unit are gigabytes (`ParseSize(…, units.GB)`).
@@ -444,26 +565,73 @@ fn with_default_unit(size: &str, unit: &str) -> String {
     if size.trim().chars().all(|c| c.is_ascii_digit()) { format!("{size}{unit}") } else { size.to_string() }
 }
 
-/// `[[vm]]`: explicit values win over the size preset's.
-fn vm(at: &At, findings: &mut Findings) -> Result<Vm, Problem> {
-    let size = optional(at, "size", At::str)?.map(|s| s.trim().to_string());
-    let preset = size.as_deref().and_then(|s| {
-        let p = preset(s);
-        if p.is_none() {
-            findings.warn("unknown-vm-size", format!("`{}.size` \"{s}\" is not a Fly machine size ferry knows", at.path()), at);
+/// A volume size in whole GB as flyctl reads auto-extend sizes
+/// (`helpers.ParseSize(s, units.FromHumanSize, units.GB)`): a bare integer
+/// is GB; otherwise docker/go-units' decimal parse (`"3GB"`, `"1.5 TB"`,
+/// `"500mb"`; an `i` is allowed, `"3GiB"`, and still decimal), truncated.
+pub fn decimal_gb(text: &str) -> Option<u64> {
+    if let Ok(n) = text.parse::<i64>() {
+        return u64::try_from(n).ok();
+    }
+    let sep = text.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')?;
+    let (number, suffix) = if text.as_bytes()[sep] == b' ' { (&text[..sep], &text[sep + 1..]) } else { (&text[..=sep], &text[sep + 1..]) };
+    let size: f64 = number.parse().ok().filter(|n: &f64| *n >= 0.0 && n.is_finite())?;
+    let suffix = suffix.to_ascii_lowercase();
+    let bytes = match suffix.as_bytes() {
+        [] | [b'b'] => size,
+        [unit, rest @ ..] if matches!(rest, [] | [b'b'] | [b'i', b'b']) => {
+            let exponent = match unit {
+                b'k' => 3,
+                b'm' => 6,
+                b'g' => 9,
+                b't' => 12,
+                b'p' => 15,
+                _ => return None,
+            };
+            size * 10f64.powi(exponent)
         }
-        p
-    });
-    let memory_mb = match optional(at, "memory", At::size_mb)? {
-        Some(mb) => Some(mb),
-        None => optional(at, "memory_mb", At::u32)?,
+        _ => return None,
     };
+    Some((bytes as i64 / 1_000_000_000).max(0) as u64)
+}
+
+/// `[[vm]]` (or `[[compute]]`, `[deploy.release_command_vm]`) resolved the
+/// way flyctl's `computeToGuest` does: the `size` preset (shared-cpu-1x
+/// without one, performance-8x when a GPU kind is named without one), then
+/// `memory` (binary units, a bare number is MB), then every explicit guest
+/// field over it (so `memory_mb` beats `memory`).
+fn vm(at: &At, findings: &mut Findings) -> Result<Vm, Problem> {
+    let size = optional(at, "size", At::str)?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let gpu_kind = optional(at, "gpu_kind", At::str)?.filter(|s| !s.is_empty());
+    let preset_name = size.clone().unwrap_or_else(|| if gpu_kind.is_some() { "performance-8x".into() } else { "shared-cpu-1x".into() });
+    let preset = preset(&preset_name);
+    if preset.is_none() {
+        findings.error(
+            "unknown-vm-size",
+            format!("`{}.size` \"{preset_name}\" is not a Fly machine size (flyctl refuses it): use one of {}", at.path(), PRESET_NAMES.join(", ")),
+            at.get("size").map(|s| Spot::from(&s)).unwrap_or_else(|| Spot::from(at)),
+        );
+    }
+    let mut memory_mb = preset.map(|p| p.memory_mb);
+    if let Some(mb) = optional(at, "memory", At::size_mb)? {
+        if mb == 0 {
+            findings.error("invalid-vm", format!("`{}.memory` cannot be zero", at.path()), at);
+        } else {
+            memory_mb = Some(mb);
+        }
+    }
+    let nonzero = |n: Option<u32>| n.filter(|n| *n != 0);
+    let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
     Ok(Vm {
-        memory_mb: memory_mb.or(preset.map(|p| p.memory_mb)),
-        cpus: optional(at, "cpus", At::u32)?.or(preset.map(|p| p.cpus)),
-        cpu_kind: optional(at, "cpu_kind", At::str)?.or(preset.map(|p| p.cpu_kind.to_string())),
-        gpus: optional(at, "gpus", At::u32)?.or(preset.and_then(|p| p.gpu.map(|_| 1))),
-        gpu_kind: optional(at, "gpu_kind", At::str)?.or(preset.and_then(|p| p.gpu.map(str::to_string))),
+        memory_mb: nonzero(optional(at, "memory_mb", At::u32)?).or(memory_mb),
+        cpus: nonzero(optional(at, "cpus", At::u32)?).or(preset.map(|p| p.cpus)),
+        cpu_kind: nonempty(optional(at, "cpu_kind", At::str)?).or(preset.map(|p| p.cpu_kind.to_string())),
+        gpus: nonzero(optional(at, "gpus", At::u32)?).or(preset.map(|p| p.gpus).filter(|n| *n != 0)),
+        gpu_kind: gpu_kind.or(preset.and_then(|p| p.gpu.map(str::to_string))),
+        max_memory_mb: nonzero(optional(at, "max_memory_mb", At::u32)?),
+        host_dedication_id: nonempty(optional(at, "host_dedication_id", At::str)?),
+        kernel_args: str_list_or_empty(at, "kernel_args")?,
+        persist_rootfs: nonempty(optional(at, "persist_rootfs", At::str)?),
         processes: str_list_or_empty(at, "processes")?,
         size,
     })
@@ -475,26 +643,60 @@ pub struct Preset {
     pub cpu_kind: &'static str,
     pub cpus: u32,
     pub memory_mb: u32,
+    pub gpus: u32,
     pub gpu: Option<&'static str>,
 }
 
-/// Fly's machine size presets (`fly platform vm-sizes`).
+/// The preset names flyctl accepts, in the order they are suggested.
+pub const PRESET_NAMES: [&str; 18] = [
+    "shared-cpu-1x",
+    "shared-cpu-2x",
+    "shared-cpu-4x",
+    "shared-cpu-6x",
+    "shared-cpu-8x",
+    "performance-1x",
+    "performance-2x",
+    "performance-4x",
+    "performance-6x",
+    "performance-8x",
+    "performance-10x",
+    "performance-12x",
+    "performance-14x",
+    "performance-16x",
+    "a10",
+    "a100-40gb",
+    "a100-80gb",
+    "l40s",
+];
+
+/// Fly's machine size presets, exactly fly-go's `MachinePresets`
+/// (`machine_types.go`): shared CPUs get 256 MB each, performance CPUs
+/// 2 GB each, GPU sizes 8 performance CPUs and 32 GB.
 pub fn preset(size: &str) -> Option<Preset> {
-    let p = |cpu_kind, cpus, memory_mb, gpu| Some(Preset { cpu_kind, cpus, memory_mb, gpu });
+    let cpu = |cpu_kind, cpus: u32| {
+        let per_cpu = if cpu_kind == "shared" { 256 } else { 2048 };
+        Some(Preset { cpu_kind, cpus, memory_mb: cpus * per_cpu, gpus: 0, gpu: None })
+    };
+    let gpu = |kind| Some(Preset { cpu_kind: "performance", cpus: 8, memory_mb: 16 * 2048, gpus: 1, gpu: Some(kind) });
     match size {
-        "shared-cpu-1x" => p("shared", 1, 256, None),
-        "shared-cpu-2x" => p("shared", 2, 512, None),
-        "shared-cpu-4x" => p("shared", 4, 1024, None),
-        "shared-cpu-8x" => p("shared", 8, 2048, None),
-        "performance-1x" => p("performance", 1, 2048, None),
-        "performance-2x" => p("performance", 2, 4096, None),
-        "performance-4x" => p("performance", 4, 8192, None),
-        "performance-8x" => p("performance", 8, 16384, None),
-        "performance-16x" => p("performance", 16, 32768, None),
-        "a10" => p("performance", 8, 32768, Some("a10")),
-        "a100-40gb" | "a100-pcie-40gb" => p("performance", 8, 32768, Some("a100-pcie-40gb")),
-        "a100-80gb" | "a100-sxm4-80gb" => p("performance", 8, 32768, Some("a100-sxm4-80gb")),
-        "l40s" => p("performance", 8, 32768, Some("l40s")),
+        "shared-cpu-1x" => cpu("shared", 1),
+        "shared-cpu-2x" => cpu("shared", 2),
+        "shared-cpu-4x" => cpu("shared", 4),
+        "shared-cpu-6x" => cpu("shared", 6),
+        "shared-cpu-8x" => cpu("shared", 8),
+        "performance-1x" => cpu("performance", 1),
+        "performance-2x" => cpu("performance", 2),
+        "performance-4x" => cpu("performance", 4),
+        "performance-6x" => cpu("performance", 6),
+        "performance-8x" => cpu("performance", 8),
+        "performance-10x" => cpu("performance", 10),
+        "performance-12x" => cpu("performance", 12),
+        "performance-14x" => cpu("performance", 14),
+        "performance-16x" => cpu("performance", 16),
+        "a10" => gpu("a10"),
+        "a100-40gb" => gpu("a100-pcie-40gb"),
+        "a100-80gb" => gpu("a100-sxm4-80gb"),
+        "l40s" => gpu("l40s"),
         _ => None,
     }
 }
@@ -507,44 +709,107 @@ fn restart(at: &At, findings: &mut Findings) -> Result<Restart, Problem> {
     Ok(Restart { policy, retries: optional(at, "retries", At::u32)?, processes: str_list_or_empty(at, "processes")? })
 }
 
-/// `[[files]]`: flyctl takes the first of local_path, secret_name, raw_value.
-fn file(at: &At, findings: &mut Findings) -> Result<File, Problem> {
+/// `[[files]]`: flyctl takes the first of local_path, secret_name,
+/// raw_value. An entry with none would reach the Machines API as a bare
+/// `{guest_path}`, which writes nothing, so it is an error here (and left
+/// out). A `local_path` is read from the checkout later (`crate::local`).
+///
+/// `raw_value` is base64-encoded by flyctl before it is sent, although
+/// Fly's docs say it is base64 already; ferry encodes it too, so a machine
+/// gets the same file from either tool. A value that looks like base64 is
+/// flagged: its machine file will hold the base64 text, not the bytes.
+fn file(at: &At, findings: &mut Findings) -> Result<Option<File>, Problem> {
     let guest_path = needed(at, "guest_path", At::str, findings)?;
     let local = optional(at, "local_path", At::str)?.filter(|s| !s.is_empty());
     let secret = optional(at, "secret_name", At::str)?.filter(|s| !s.is_empty());
     let raw = optional(at, "raw_value", At::str)?.filter(|s| !s.is_empty());
     let given = [local.is_some(), secret.is_some(), raw.is_some()].iter().filter(|x| **x).count();
-    if given != 1 {
+    if given > 1 {
         findings.warn(
             "file-source",
-            format!("file `{guest_path}` should set exactly one of local_path, secret_name, raw_value ({given} set)"),
+            format!("file `{guest_path}` sets {given} of local_path, secret_name, raw_value; flyctl (and ferry) use the first of them in that order"),
             at,
         );
     }
+    if !guest_path.starts_with('/') {
+        findings.error("file-source", format!("file `{guest_path}`: guest_path must be an absolute path inside the machine"), at);
+    }
+    let processes = str_list_or_empty(at, "processes")?;
+    if !processes.is_empty() {
+        findings.warn(
+            "file-processes-ignored",
+            format!("file `{guest_path}` names process groups, but flyctl writes every [[files]] entry into every machine (the release command's too); ferry does the same"),
+            at.get("processes").map(|p| Spot::from(&p)).unwrap_or_else(|| Spot::from(at)),
+        );
+    }
     let source = match (local, secret, raw) {
-        (Some(p), _, _) => FileSource::LocalPath(p),
+        (Some(path), _, _) => FileSource::LocalPath(LocalFile { path, base64: String::new() }),
         (None, Some(s), _) => FileSource::SecretName(s),
-        (None, None, raw) => FileSource::RawValue(raw.unwrap_or_default()),
+        (None, None, Some(raw)) => {
+            if looks_base64(&raw) {
+                findings.warn(
+                    "raw-value-encoded",
+                    format!(
+                        "file `{guest_path}`: raw_value looks base64-encoded, as Fly's docs describe, but flyctl encodes raw_value itself \
+                         (and ferry does the same, to match it), so the machine's file holds this base64 text, not the decoded bytes; \
+                         write the file's plain contents instead, or use local_path"
+                    ),
+                    at.get("raw_value").map(|r| Spot::from(&r)).unwrap_or_else(|| Spot::from(at)),
+                );
+            }
+            FileSource::RawValue(raw)
+        }
+        (None, None, None) => {
+            findings.error(
+                "file-source",
+                format!("file `{guest_path}` sets none of local_path, secret_name, raw_value: the machine would get no contents for it"),
+                at,
+            );
+            return Ok(None);
+        }
     };
-    Ok(File { guest_path, source, processes: str_list_or_empty(at, "processes")? })
+    Ok(Some(File { guest_path, source, processes }))
+}
+
+/// Base64 text of at least one 4-character group that decodes: the form
+/// Fly's docs use for `raw_value` (e.g. `aGVsbG8gd29ybGQK`).
+fn looks_base64(text: &str) -> bool {
+    use base64::Engine;
+    text.len() >= 8 && text.len() % 4 == 0 && base64::engine::general_purpose::STANDARD.decode(text).is_ok()
 }
 
 fn metrics(at: &At, findings: &mut Findings) -> Result<Metrics, Problem> {
     Ok(Metrics {
         port: needed(at, "port", At::port, findings)?,
-        path: optional(at, "path", At::str)?.unwrap_or_else(|| "/metrics".into()),
+        // No default: flyctl sends no `path` when fly.toml names none.
+        path: optional(at, "path", At::str)?.unwrap_or_default(),
         https: optional(at, "https", At::bool)?.unwrap_or(false),
         processes: str_list_or_empty(at, "processes")?,
     })
 }
 
+/// `[[statics]]`. flyctl uploads a static whose guest_path is relative and
+/// names no `tigris_bucket` to a Tigris bucket it creates during the
+/// deploy; ferry cannot, so such a static is an error naming it.
 fn statik(at: &At, findings: &mut Findings) -> Result<Static, Problem> {
-    Ok(Static {
+    let statik = Static {
         guest_path: needed(at, "guest_path", At::str, findings)?,
         url_prefix: needed(at, "url_prefix", At::str, findings)?,
-        tigris_bucket: optional(at, "tigris_bucket", At::str)?,
-        index_document: optional(at, "index_document", At::str)?,
-    })
+        tigris_bucket: optional(at, "tigris_bucket", At::str)?.filter(|s| !s.is_empty()),
+        index_document: optional(at, "index_document", At::str)?.filter(|s| !s.is_empty()),
+    };
+    if statik.tigris_bucket.is_none() && !statik.guest_path.is_empty() && !statik.guest_path.starts_with('/') {
+        findings.error(
+            "not-carried",
+            format!(
+                "static `{}` has a relative guest_path and no tigris_bucket: flyctl uploads such a directory to a Tigris bucket during the deploy, \
+                 which ferry cannot do; make guest_path absolute (served from the image) or upload it yourself and set tigris_bucket",
+                statik.guest_path
+            ),
+            at,
+        );
+    }
+    Ok(statik)
 }
 
 /// `cmd`, `entrypoint`, `exec`: a string is one argument (flyctl does not split it).
@@ -595,12 +860,17 @@ fn deploy(root: &At, findings: &mut Findings) -> Result<(Deploy, Option<Spot>), 
             findings.warn("max-unavailable-ignored", "max_unavailable only applies to the rolling and canary strategies; it is ignored", &m);
         }
     }
+    let release_command_vm = match at.get("release_command_vm") {
+        Some(v) => Some(vm(&v, findings)?),
+        None => None,
+    };
     let deploy = Deploy {
         strategy,
         release_command,
         max_unavailable,
         wait_timeout_ms: nanosecond_duration(&at, "wait_timeout", findings)?,
         release_command_timeout_ms: nanosecond_duration(&at, "release_command_timeout", findings)?,
+        release_command_vm,
     };
     Ok((deploy, spot))
 }
@@ -649,6 +919,52 @@ fn build(root: &At, findings: &mut Findings) -> Result<Build, Problem> {
     Ok(build)
 }
 
+/// `[experimental] machine_config`, else the top-level `machine_config`
+/// (flyctl's order): inline JSON or a `.json` path, resolved later.
+fn machine_config(root: &At) -> Result<Option<(String, Spot)>, Problem> {
+    let experimental = match root.get("experimental") {
+        Some(x) => x.get("machine_config").map(|at| at.str().map(|s| (s, Spot::from(&at)))).transpose()?,
+        None => None,
+    };
+    let top = root.get("machine_config").map(|at| at.str().map(|s| (s, Spot::from(&at)))).transpose()?;
+    Ok(experimental.filter(|(s, _)| !s.is_empty()).or(top.filter(|(s, _)| !s.is_empty())))
+}
+
+/// Settings flyctl acts on during a deploy that ferry does not: an error
+/// when the machines would differ (so nothing is silently dropped), a
+/// warning when only flyctl's own deploy-time behaviour differs.
+fn not_carried(root: &At, fly: &FlyToml, findings: &mut Findings) {
+    if let Some(compose) = root.get("build").and_then(|b| b.get("compose")) {
+        findings.error(
+            "not-carried",
+            "[build.compose]: flyctl turns a Docker Compose file into the machine's containers; ferry cannot yet, so it refuses to deploy without them",
+            &compose,
+        );
+    }
+    if fly.container.is_some() && fly.machine_config.is_none()
+        && let Some(at) = root.get("container")
+    {
+        findings.warn("ignored-value", "`container` only selects one of machine_config's containers, and there is no machine_config", &at);
+    }
+    let mut checks: Vec<At> = Vec::new();
+    checks.extend(root.get("machine_checks"));
+    checks.extend(root.get("http_service").and_then(|h| h.get("machine_checks")));
+    if let Some(services) = root.get("services").and_then(|s| s.items().ok()) {
+        checks.extend(services.iter().filter_map(|s| s.get("machine_checks")));
+    }
+    for at in checks {
+        findings.warn(
+            "machine-checks-not-run",
+            format!(
+                "`{}`: flyctl runs each machine check in a temporary machine before it updates the app's machines; \
+                 ferry does not run them, so they do not gate its deploys",
+                at.path()
+            ),
+            &at,
+        );
+    }
+}
+
 /// A key flyctl parses without but cannot deploy without: its absence is
 /// an error finding (the file still loads), and the default stands in.
 fn needed<'a, T: Default>(
@@ -664,5 +980,25 @@ fn needed<'a, T: Default>(
             findings.error("missing-key", format!("`{path}` is missing; deploying this config fails without it"), parent);
             Ok(T::default())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_gb;
+
+    /// docker/go-units' decimal sizes, as flyctl reads auto-extend values.
+    #[test]
+    fn decimal_sizes_in_whole_gb() {
+        assert_eq!(decimal_gb("3"), Some(3), "a bare number is GB");
+        assert_eq!(decimal_gb("3GB"), Some(3));
+        assert_eq!(decimal_gb("3gb"), Some(3));
+        assert_eq!(decimal_gb("3GiB"), Some(3), "decimal even with an i");
+        assert_eq!(decimal_gb("1.5 TB"), Some(1500));
+        assert_eq!(decimal_gb("2500MB"), Some(2), "truncated");
+        assert_eq!(decimal_gb("3G"), Some(3));
+        assert_eq!(decimal_gb("3 GBs"), None);
+        assert_eq!(decimal_gb("lots"), None);
+        assert_eq!(decimal_gb("-3GB"), None);
     }
 }

@@ -161,13 +161,13 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
         planned.findings.push(finding("deployed", Severity::Info, format!("{} runs {} machine(s) already: the first deploy is done", options.to, target.machines.len())));
     } else {
         if let Some(command) = &app.deploy.release_command {
-            let config = deploy_config::release_command_config(&app, command, &image, &release).to_string();
+            let config = deploy_config::release_command_config(&app, command, &image, &release, &[]).to_string();
             let timeout = app.deploy.release_command_timeout_ms.unwrap_or(300_000);
             planned.actions.push(deploy_actions::release_command(&options.to, command, options.region(), config, timeout));
         }
         let wait = FlyWait { health: true, timeout_ms: options.wait_timeout_ms };
         for group in &app.groups {
-            let machines = machines(&app, group, source, target, &image, &release, options);
+            let machines = machines(&app, group, source, target, &image, &release, options)?;
             planned.actions.push(deploy_actions::create_machines(
                 format!("create:{}", group.name),
                 format!("create {} of `{}` on {} ({image}), health-gated", deploy_actions::count(machines.len(), "machine"), group.name, options.to),
@@ -192,8 +192,8 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
 /// group with services (one can restart while the other serves), spread
 /// across the regions asked for. A group without services restarts
 /// `always`: nothing wakes it after a host reboot otherwise.
-fn machines(app: &AppSpec, group: &ProcessGroup, source: &App, target: &App, image: &str, release: &ferry_fly_deploy::Release, options: &Options) -> Vec<FlyMachine> {
-    let mut config = deploy_config::machine_config(app, group, image, release, None);
+fn machines(app: &AppSpec, group: &ProcessGroup, source: &App, target: &App, image: &str, release: &ferry_fly_deploy::Release, options: &Options) -> Result<Vec<FlyMachine>, StepError> {
+    let mut config = deploy_config::launch_config(app, group, image, release)?;
     if group.services.is_empty() && group.restart.is_none() {
         config["restart"] = json!({"policy": "always"});
     }
@@ -209,7 +209,7 @@ fn machines(app: &AppSpec, group: &ProcessGroup, source: &App, target: &App, ima
             (0..count).map(|n| spread[n % spread.len()].clone()).collect()
         }
     };
-    placements
+    Ok(placements
         .into_iter()
         .enumerate()
         .map(|(n, region)| FlyMachine {
@@ -222,7 +222,7 @@ fn machines(app: &AppSpec, group: &ProcessGroup, source: &App, target: &App, ima
             skip_launch: false,
             skip_service_registration: false,
         })
-        .collect()
+        .collect())
 }
 
 /// DNS of each certificate's hostname, switched through the cutover
