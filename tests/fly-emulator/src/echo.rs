@@ -7,7 +7,8 @@
 //! - `dns: {}` when none was sent (2023 create,
 //!   `docs:reference/machines/_machines_create_resp.erb`);
 //! - `guest: {cpu_kind: shared, cpus: 1, memory_mb: 256}` and
-//!   `restart: {policy: ""}` when none was sent (2022 create with services,
+//!   `restart: {policy: ""}` when none was sent, and `policy: ""` in a sent
+//!   `restart` without one (2022 create with services,
 //!   `docs:reference/machines/_machines_create_serv_resp.erb`; flyctl's
 //!   `fly machine status` dereferences `config.guest` without a nil check,
 //!   `flyctl:internal/command/machine/status.go:126-128`);
@@ -38,7 +39,13 @@ pub fn machine_config(sent: &Value) -> Result<Value, String> {
     object
         .entry("guest")
         .or_insert_with(|| json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}));
-    object.entry("restart").or_insert_with(|| json!({"policy": ""}));
+    // The example shows `policy` even when empty: the server's type has no
+    // omitempty on it, so a sent `restart: {}` comes back with it too (and
+    // the echo of an echo is the same echo).
+    let restart = object.entry("restart").or_insert_with(|| json!({}));
+    if let Some(restart) = restart.as_object_mut() {
+        restart.entry("policy").or_insert_with(|| json!(""));
+    }
     object.entry("dns").or_insert_with(|| json!({}));
     Ok(config)
 }
@@ -109,9 +116,37 @@ mod tests {
         );
         let sent = json!({"image": "x", "guest": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096}, "restart": {"policy": "no"}, "dns": {"skip_registration": true}});
         let config = machine_config(&sent).unwrap();
+        assert_eq!(machine_config(&config).unwrap(), config, "the echo of an echo is the same");
+        assert_eq!(machine_config(&json!({"restart": {"max_retries": 2}})).unwrap()["restart"], json!({"policy": "", "max_retries": 2}));
         assert_eq!(config["guest"], sent["guest"]);
         assert_eq!(config["restart"], sent["restart"]);
         assert_eq!(config["dns"], sent["dns"]);
+    }
+
+    #[test]
+    fn echoing_an_echo_changes_nothing() {
+        // A client that sends back what it read must see no difference, or
+        // every comparison against the echo finds a change.
+        let sent = json!({
+            "image": "x",
+            "env": {"A": "b"},
+            "init": {"cmd": ["serve"], "swap_size_mb": 0},
+            "services": [{"internal_port": 8080, "autostop": "off", "autostart": true, "ports": [{"port": 80, "handlers": ["http"]}],
+                          "checks": [{"type": "tcp", "interval": 90_000_000_000u64}]}],
+            "checks": {"alive": {"type": "http", "timeout": "1500ms"}},
+            "statics": [{"guest_path": "/p", "url_prefix": "/"}],
+            "files": [{"guest_path": "/f", "raw_value": "aGk="}],
+            "restart": {},
+            "stop_config": {"timeout": 0},
+            "mounts": [{"volume": "vol_1", "path": "/data", "extend_threshold_percent": 0}],
+            "rootfs": {"persist": 2},
+        });
+        let echoed = machine_config(&sent).unwrap();
+        assert_ne!(echoed, sent);
+        assert_eq!(machine_config(&echoed).unwrap(), echoed);
+        assert_eq!(echoed["stop_config"]["timeout"], "0s");
+        assert_eq!(echoed["rootfs"]["persist"], "restart");
+        assert_eq!(echoed["init"]["swap_size_mb"], 0, "a sent pointer stays even when zero");
     }
 
     #[test]

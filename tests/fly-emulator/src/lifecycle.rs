@@ -411,8 +411,7 @@ fn prepare_launch(
     // propagated, which right after a change may be the previous version
     // (the eventual consistency flyctl guards against by sending it on
     // every launch, brief §7); with it, at least that version.
-    let propagation = Duration::from_millis(state.settings.secrets_propagation_ms);
-    let secrets = app.secrets_for(machine.min_secrets_version, propagation);
+    let secrets = app.secrets_for(machine.min_secrets_version);
     if !machine.skip_secrets {
         env.extend(
             secrets

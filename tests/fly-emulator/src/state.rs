@@ -95,7 +95,9 @@ pub struct App {
 pub struct SecretsVersion {
     pub version: u64,
     pub secrets: BTreeMap<String, Secret>,
-    pub made: Instant,
+    /// When the version has reached everywhere (`secrets_propagation_ms`
+    /// after it was made, as set at the time).
+    pub propagated_at: Instant,
 }
 
 impl App {
@@ -117,7 +119,7 @@ impl App {
             secret_versions: vec![SecretsVersion {
                 version: 0,
                 secrets: BTreeMap::new(),
-                made: now,
+                propagated_at: now,
             }],
             ips: Vec::new(),
             releases: Vec::new(),
@@ -146,32 +148,33 @@ impl App {
         }
     }
 
-    /// Records the current secrets as a new version and returns its number.
-    pub fn bump_secrets_version(&mut self) -> u64 {
+    /// Records the current secrets as a new version, which takes
+    /// `propagation` to reach everywhere, and returns its number.
+    pub fn bump_secrets_version(&mut self, propagation: Duration) -> u64 {
         self.secrets_version += 1;
         self.secret_versions.push(SecretsVersion {
             version: self.secrets_version,
             secrets: self.secrets.clone(),
-            made: Instant::now(),
+            propagated_at: Instant::now() + propagation,
         });
         self.secrets_version
     }
 
-    /// The newest secrets version that has reached everywhere, given how
-    /// long propagation takes.
-    pub fn propagated_secrets(&self, propagation: Duration) -> &SecretsVersion {
+    /// The newest secrets version that has reached everywhere.
+    pub fn propagated_secrets(&self) -> &SecretsVersion {
         let now = Instant::now();
         self.secret_versions
             .iter()
             .rev()
-            .find(|version| version.made + propagation <= now)
+            .find(|version| version.propagated_at <= now)
             .unwrap_or(&self.secret_versions[0])
     }
 
     /// The secrets a reader asking for at least `minimum` sees: the current
-    /// ones when it names a version, else the propagated ones.
-    pub fn secrets_for(&self, minimum: Option<u64>, propagation: Duration) -> &SecretsVersion {
-        let propagated = self.propagated_secrets(propagation);
+    /// ones when it names a newer version than has propagated, else the
+    /// propagated ones.
+    pub fn secrets_for(&self, minimum: Option<u64>) -> &SecretsVersion {
+        let propagated = self.propagated_secrets();
         match minimum {
             Some(minimum) if minimum > propagated.version => self
                 .secret_versions

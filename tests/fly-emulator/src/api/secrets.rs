@@ -22,7 +22,6 @@ use super::error::{ApiError, ApiResult, JsonBody, Query};
 use super::{app, app_mut};
 use crate::emulator::Emulator;
 use crate::ids::rfc3339;
-use crate::settings::Settings;
 use crate::state::{App, Secret};
 
 #[derive(Debug, Default, Deserialize)]
@@ -39,7 +38,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        let secrets = readable(app, query.version, &state.settings)?;
+        let secrets = readable(app, query.version)?;
         Ok(Json(json!({"secrets": listing(secrets, query.show_secrets == Some(true))})))
     })
 }
@@ -51,7 +50,7 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        let secret = readable(app, query.version, &state.settings)?
+        let secret = readable(app, query.version)?
             .get(&name)
             .ok_or_else(|| secret_not_found(&name))?;
         Ok(Json(entry(&name, secret, query.show_secrets == Some(true))))
@@ -61,11 +60,7 @@ pub async fn get(
 /// The secrets a read sees: at least `version` when given (refused when
 /// the app has no such version yet, like a too-new `min_secrets_version`),
 /// else the propagated ones.
-fn readable<'a>(
-    app: &'a App,
-    version: Option<u64>,
-    settings: &Settings,
-) -> ApiResult<&'a BTreeMap<String, Secret>> {
+fn readable<'a>(app: &'a App, version: Option<u64>) -> ApiResult<&'a BTreeMap<String, Secret>> {
     if let Some(wanted) = version.filter(|wanted| *wanted > app.secrets_version) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -75,8 +70,7 @@ fn readable<'a>(
             ),
         ));
     }
-    let propagation = Duration::from_millis(settings.secrets_propagation_ms);
-    Ok(&app.secrets_for(version, propagation).secrets)
+    Ok(&app.secrets_for(version).secrets)
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +89,7 @@ pub async fn update_many(
         return Err(invalid_name(bad));
     }
     emulator.write(|state| {
+        let propagation = Duration::from_millis(state.settings.secrets_propagation_ms);
         let app = app_mut(state, &app_name)?;
         for (name, value) in body.values {
             match value {
@@ -104,7 +99,7 @@ pub async fn update_many(
                 }
             }
         }
-        let version = app.bump_secrets_version();
+        let version = app.bump_secrets_version(propagation);
         Ok(Json(
             json!({"secrets": listing(&app.secrets, false), "version": version}),
         ))
@@ -126,9 +121,10 @@ pub async fn set(
         return Err(invalid_name(&name));
     }
     emulator.write(|state| {
+        let propagation = Duration::from_millis(state.settings.secrets_propagation_ms);
         let app = app_mut(state, &app_name)?;
         store(app, name.clone(), body.value);
-        let version = app.bump_secrets_version();
+        let version = app.bump_secrets_version(propagation);
         let mut rendered = entry(&name, &app.secrets[&name], false);
         rendered["version"] = json!(version);
         Ok(Json(rendered))
@@ -140,11 +136,12 @@ pub async fn delete(
     Path((app_name, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
+        let propagation = Duration::from_millis(state.settings.secrets_propagation_ms);
         let app = app_mut(state, &app_name)?;
         app.secrets
             .remove(&name)
             .ok_or_else(|| secret_not_found(&name))?;
-        let version = app.bump_secrets_version();
+        let version = app.bump_secrets_version(propagation);
         Ok(Json(json!({"version": version})))
     })
 }

@@ -151,6 +151,12 @@ impl Emulator {
         )
     }
 
+    /// Merges `patch` into the emulator's settings.
+    pub fn settings(&self, patch: Value) {
+        let response = self.control("POST", "/settings", Some(patch));
+        assert_eq!(response.status, 200, "{:?}", response.body);
+    }
+
     pub fn register_image(&self, reference: &str, behaviour: Value) {
         let response = self.control(
             "POST",
