@@ -39,10 +39,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             "/_emulator/apps/{app}/machines/{id}/endpoints",
             get(endpoints),
         )
-        .route(
-            "/_emulator/apps/{app}/machines/{id}/process",
-            get(process),
-        )
+        .route("/_emulator/apps/{app}/machines/{id}/process", get(process))
         .route("/_emulator/foreign_apps", post(add_foreign_app))
         .route("/_emulator/apps/{app}/releases", get(release_records))
         .route("/_emulator/volumes/{id}/snapshots", post(daily_snapshot))
@@ -200,10 +197,15 @@ async fn add_foreign_app(
         if state.apps.contains_key(&body.name) {
             return Err(ApiError::new(
                 axum::http::StatusCode::CONFLICT,
-                format!("app {} already exists in the caller's organization", body.name),
+                format!(
+                    "app {} already exists in the caller's organization",
+                    body.name
+                ),
             ));
         }
-        state.foreign_apps.insert(body.name.clone(), body.org_slug.clone());
+        state
+            .foreign_apps
+            .insert(body.name.clone(), body.org_slug.clone());
         Ok(Json(json!({"name": body.name, "org_slug": body.org_slug})))
     })
 }
@@ -219,7 +221,10 @@ async fn release_records(
             .app(&app_name)
             .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
         Ok(Json(Value::Array(
-            app.releases.iter().map(crate::api::views::release_record).collect(),
+            app.releases
+                .iter()
+                .map(crate::api::views::release_record)
+                .collect(),
         )))
     })
 }
@@ -245,12 +250,8 @@ async fn daily_snapshot(
             .values()
             .find_map(|app| app.volume(&id).map(|v| (app.name.clone(), v.clone())))
             .ok_or_else(|| volume_not_found(&id))?;
-        let mut snapshot = crate::api::volumes::new_snapshot(
-            &app_name,
-            &volume,
-            Duration::ZERO,
-            Duration::ZERO,
-        );
+        let mut snapshot =
+            crate::api::volumes::new_snapshot(&app_name, &volume, Duration::ZERO, Duration::ZERO);
         let age = Duration::from_secs(body.hours_ago.unwrap_or(24) * 3600);
         snapshot.created_at = snapshot
             .created_at
@@ -318,7 +319,9 @@ async fn set_volume_content(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
-        let volume = state.any_volume_mut(&id).ok_or_else(|| volume_not_found(&id))?;
+        let volume = state
+            .any_volume_mut(&id)
+            .ok_or_else(|| volume_not_found(&id))?;
         volume.content = body.to_vec();
         Ok(Json(json!({"id": id, "bytes": volume.content.len()})))
     })

@@ -108,7 +108,11 @@ pub fn parse_nanos(text: &str) -> Result<i64, String> {
         if whole.is_empty() && fraction.is_empty() {
             return Err(invalid());
         }
-        let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| invalid())?
+        };
         let mut value = whole.checked_mul(nanos_per_unit).ok_or_else(invalid)?;
         let mut scale = nanos_per_unit;
         for digit in fraction.chars() {

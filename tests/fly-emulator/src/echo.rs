@@ -30,12 +30,13 @@ pub fn machine_config(sent: &Value) -> Result<Value, String> {
     check_files(&config["files"], "config.files")?;
     if let Some(containers) = config["containers"].as_array() {
         for (index, container) in containers.iter().enumerate() {
-            check_files(&container["files"], &format!("config.containers[{index}].files"))?;
+            check_files(
+                &container["files"],
+                &format!("config.containers[{index}].files"),
+            )?;
         }
     }
-    let object = config
-        .as_object_mut()
-        .ok_or("config must be an object")?;
+    let object = config.as_object_mut().ok_or("config must be an object")?;
     object
         .entry("guest")
         .or_insert_with(|| json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}));
@@ -80,7 +81,11 @@ fn check_files(files: &Value, path: &str) -> Result<(), String> {
         if sources.len() != 1 {
             return Err(format!(
                 "{here} ({guest_path}): a file needs exactly one of raw_value, secret_name or image_config, got {}",
-                if sources.is_empty() { "none".to_string() } else { sources.join(" and ") }
+                if sources.is_empty() {
+                    "none".to_string()
+                } else {
+                    sources.join(" and ")
+                }
             ));
         }
         if let Some(raw) = file["raw_value"].as_str() {
@@ -116,8 +121,15 @@ mod tests {
         );
         let sent = json!({"image": "x", "guest": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096}, "restart": {"policy": "no"}, "dns": {"skip_registration": true}});
         let config = machine_config(&sent).unwrap();
-        assert_eq!(machine_config(&config).unwrap(), config, "the echo of an echo is the same");
-        assert_eq!(machine_config(&json!({"restart": {"max_retries": 2}})).unwrap()["restart"], json!({"policy": "", "max_retries": 2}));
+        assert_eq!(
+            machine_config(&config).unwrap(),
+            config,
+            "the echo of an echo is the same"
+        );
+        assert_eq!(
+            machine_config(&json!({"restart": {"max_retries": 2}})).unwrap()["restart"],
+            json!({"policy": "", "max_retries": 2})
+        );
         assert_eq!(config["guest"], sent["guest"]);
         assert_eq!(config["restart"], sent["restart"]);
         assert_eq!(config["dns"], sent["dns"]);
@@ -146,7 +158,10 @@ mod tests {
         assert_eq!(machine_config(&echoed).unwrap(), echoed);
         assert_eq!(echoed["stop_config"]["timeout"], "0s");
         assert_eq!(echoed["rootfs"]["persist"], "restart");
-        assert_eq!(echoed["init"]["swap_size_mb"], 0, "a sent pointer stays even when zero");
+        assert_eq!(
+            echoed["init"]["swap_size_mb"], 0,
+            "a sent pointer stays even when zero"
+        );
     }
 
     #[test]
@@ -154,10 +169,16 @@ mod tests {
         let file = |entry: Value| machine_config(&json!({"image": "x", "files": [entry]}));
         assert!(file(json!({"guest_path": "/etc/a", "raw_value": "aGVsbG8="})).is_ok());
         assert!(file(json!({"guest_path": "/etc/a", "secret_name": "A"})).is_ok());
-        assert!(file(json!({"guest_path": "/etc/a", "image_config": "registry.fly.io/app:v1"})).is_ok());
+        assert!(
+            file(json!({"guest_path": "/etc/a", "image_config": "registry.fly.io/app:v1"})).is_ok()
+        );
         let none = file(json!({"guest_path": "/etc/a"})).unwrap_err();
-        assert!(none.contains("exactly one of") && none.contains("none"), "{none}");
-        let two = file(json!({"guest_path": "/etc/a", "raw_value": "aGk=", "secret_name": "A"})).unwrap_err();
+        assert!(
+            none.contains("exactly one of") && none.contains("none"),
+            "{none}"
+        );
+        let two = file(json!({"guest_path": "/etc/a", "raw_value": "aGk=", "secret_name": "A"}))
+            .unwrap_err();
         assert!(two.contains("raw_value and secret_name"), "{two}");
         let bad = file(json!({"guest_path": "/etc/a", "raw_value": "not base64!"})).unwrap_err();
         assert!(bad.contains("not valid base64"), "{bad}");

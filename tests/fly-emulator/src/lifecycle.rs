@@ -17,10 +17,10 @@ use tokio::time::Instant;
 
 use crate::checks;
 use crate::config::RestartPolicy;
+use crate::echo;
 use crate::emulator::Emulator;
 use crate::ids;
 use crate::machine_proc::{self, Exit, Launch, LineSink, Process};
-use crate::echo;
 use crate::state::{MachineState, ProcessInfo, Secret, State};
 
 /// Fly's default kill timeout when neither the request nor `stop_config` sets one.
@@ -476,7 +476,9 @@ fn machine_files(config: &Value, secrets: &BTreeMap<String, Secret>) -> BTreeMap
                     .unwrap_or_else(|_| value.clone().into_bytes())
             } else {
                 let image = file["image_config"].as_str()?;
-                json!({"image": image, "config": {}}).to_string().into_bytes()
+                json!({"image": image, "config": {}})
+                    .to_string()
+                    .into_bytes()
             };
             Some((path, contents))
         })

@@ -82,13 +82,14 @@ pub fn run(args: MachineArgs) -> ExitCode {
     if args.release_command {
         return release_command(&behaviour);
     }
-    let files: BTreeMap<String, String> = match args.files.as_deref().map(serde_json::from_str).transpose() {
-        Ok(files) => files.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("fly-emulator machine: bad --files: {e}");
-            return ExitCode::from(64);
-        }
-    };
+    let files: BTreeMap<String, String> =
+        match args.files.as_deref().map(serde_json::from_str).transpose() {
+            Ok(files) => files.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("fly-emulator machine: bad --files: {e}");
+                return ExitCode::from(64);
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -250,13 +251,17 @@ fn shut_down_slowly(delay: Duration) -> io::Result<()> {
 async fn file(State(app): State<Arc<App>>, Path(path): Path<String>) -> Response {
     use base64::Engine;
     let guest_path = format!("/{path}");
-    match app
-        .files
-        .get(&guest_path)
-        .and_then(|contents| base64::engine::general_purpose::STANDARD.decode(contents).ok())
-    {
+    match app.files.get(&guest_path).and_then(|contents| {
+        base64::engine::general_purpose::STANDARD
+            .decode(contents)
+            .ok()
+    }) {
         Some(contents) => contents.into_response(),
-        None => (StatusCode::NOT_FOUND, format!("{guest_path} is not a file of this machine")).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("{guest_path} is not a file of this machine"),
+        )
+            .into_response(),
     }
 }
 

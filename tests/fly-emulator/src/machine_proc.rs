@@ -102,7 +102,9 @@ impl Process {
                 .iter()
                 .map(|(path, contents)| (path, STANDARD.encode(contents)))
                 .collect();
-            command.arg("--files").arg(serde_json::to_string(&files).map_err(io::Error::other)?);
+            command
+                .arg("--files")
+                .arg(serde_json::to_string(&files).map_err(io::Error::other)?);
         }
         command
             .env_clear()

@@ -149,7 +149,9 @@ pub fn classify(method: &Method, path: &str) -> Option<Key> {
         ["v1", "apps", app, "ip_assignments", _] => key("ipAssignmentDelete", app),
         ["v1", "apps", app, "certificates"] => key("certificateList", app),
         ["v1", "apps", app, "certificates", "acme"] if post => key("certificateCreateACME", app),
-        ["v1", "apps", app, "certificates", "custom"] if post => key("certificateCreateCustom", app),
+        ["v1", "apps", app, "certificates", "custom"] if post => {
+            key("certificateCreateCustom", app)
+        }
         ["v1", "apps", app, "certificates", _] if delete => key("certificateDelete", app),
         ["v1", "apps", app, "certificates", _] => key("certificateGet", app),
         ["v1", "apps", app, "certificates", _, "check"] => key("certificateCheck", app),
@@ -198,9 +200,15 @@ mod tests {
         assert_eq!(get("/v1/apps/a/machines").action, "machineList");
         assert_eq!(get("/v1/apps/a/machines").identifier, "a");
         let start = classify(&Method::POST, "/v1/apps/a/machines/m1/start").unwrap();
-        assert_eq!((start.action, start.identifier.as_str()), ("machineStart", "m1"));
+        assert_eq!(
+            (start.action, start.identifier.as_str()),
+            ("machineStart", "m1")
+        );
         let delete = classify(&Method::DELETE, "/v1/apps/a").unwrap();
-        assert_eq!((delete.action, delete.identifier.as_str()), ("appDelete", "apps"));
+        assert_eq!(
+            (delete.action, delete.identifier.as_str()),
+            ("appDelete", "apps")
+        );
         assert!(classify(&Method::POST, "/api/v1/releases").is_none());
     }
 
@@ -211,21 +219,36 @@ mod tests {
             action: "machineStart",
             identifier: "m1".into(),
         };
-        assert!((0..3).all(|_| limiter.admit(key(), &limits())), "burst of 3");
-        assert!(!limiter.admit(key(), &limits()), "the fourth within a second");
+        assert!(
+            (0..3).all(|_| limiter.admit(key(), &limits())),
+            "burst of 3"
+        );
+        assert!(
+            !limiter.admit(key(), &limits()),
+            "the fourth within a second"
+        );
         let other = Key {
             action: "machineStart",
             identifier: "m2".into(),
         };
-        assert!(limiter.admit(other, &limits()), "another machine has its own bucket");
+        assert!(
+            limiter.admit(other, &limits()),
+            "another machine has its own bucket"
+        );
         let get = || Key {
             action: "machineGet",
             identifier: "m1".into(),
         };
-        assert!((0..10).all(|_| limiter.admit(get(), &limits())), "Get Machine bursts to 10");
+        assert!(
+            (0..10).all(|_| limiter.admit(get(), &limits())),
+            "Get Machine bursts to 10"
+        );
         assert!(!limiter.admit(get(), &limits()));
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        assert!(limiter.admit(key(), &limits()), "one token back after a second");
+        assert!(
+            limiter.admit(key(), &limits()),
+            "one token back after a second"
+        );
         assert!(!limiter.admit(key(), &limits()));
     }
 }

@@ -39,7 +39,10 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
     let emulator = Emulator::new(std::env::current_exe()?);
     if let Some(text) = &args.settings {
         let patch: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("--settings is not JSON: {e}"))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--settings is not JSON: {e}"),
+            )
         })?;
         let settings = emulator
             .read(|state| state.settings.patched(&patch))

@@ -137,10 +137,21 @@ mod tests {
             .patched(&json!({"rate_limits": {"enabled": true}, "app_404_window_ms": 500}))
             .unwrap();
         assert!(settings.rate_limits.enabled);
-        assert_eq!(settings.rate_limits.burst, 3.0, "other limits keep their values");
+        assert_eq!(
+            settings.rate_limits.burst, 3.0,
+            "other limits keep their values"
+        );
         assert_eq!(settings.app_404_window_ms, 500);
         assert!(Settings::default().patched(&json!({"bogus": 1})).is_err());
-        assert!(Settings::default().patched(&json!({"rate_limits": {"bogus": 1}})).is_err());
-        assert!(Settings::default().patched(&json!({"app_404_window_ms": "soon"})).is_err());
+        assert!(
+            Settings::default()
+                .patched(&json!({"rate_limits": {"bogus": 1}}))
+                .is_err()
+        );
+        assert!(
+            Settings::default()
+                .patched(&json!({"app_404_window_ms": "soon"}))
+                .is_err()
+        );
     }
 }

@@ -176,10 +176,9 @@ impl App {
     pub fn secrets_for(&self, minimum: Option<u64>) -> &SecretsVersion {
         let propagated = self.propagated_secrets();
         match minimum {
-            Some(minimum) if minimum > propagated.version => self
-                .secret_versions
-                .last()
-                .unwrap_or(propagated),
+            Some(minimum) if minimum > propagated.version => {
+                self.secret_versions.last().unwrap_or(propagated)
+            }
             _ => propagated,
         }
     }
@@ -208,7 +207,6 @@ impl App {
             .find(|m| m.spec.volume() == Some(volume_id))
             .map(|m| m.id.as_str())
     }
-
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -457,7 +457,10 @@ static TEMP_DIR: Type = Type {
 
 static ROOTFS: Type = Type {
     name: "MachineRootfs",
-    fields: &[f("persist", PersistRootfs, Empty), f("size_gb", Uint, Empty)],
+    fields: &[
+        f("persist", PersistRootfs, Empty),
+        f("size_gb", Uint, Empty),
+    ],
 };
 
 static CACHE_DRIVE: Type = Type {
@@ -591,7 +594,12 @@ fn decode_duration(value: &Value, path: &str) -> Result<Value, String> {
             .or_else(|| number.as_f64().map(|float| float as i64))
             .ok_or_else(|| format!("{path}: invalid duration {number}"))?,
         Value::String(text) => duration::parse_nanos(text).map_err(|e| format!("{path}: {e}"))?,
-        other => return Err(format!("{path}: unknown duration type: {}", json_type(other))),
+        other => {
+            return Err(format!(
+                "{path}: unknown duration type: {}",
+                json_type(other)
+            ));
+        }
     };
     Ok(Value::String(duration::format_go(nanos)))
 }
@@ -606,7 +614,9 @@ fn decode_autostop(value: &Value, path: &str) -> Result<Value, String> {
             "suspend" => Ok(Value::String("suspend".into())),
             other => Err(format!("{path}: invalid autostop string value {other:?}")),
         },
-        _ => Err(format!("{path}: autostop value is not a valid bool or string")),
+        _ => Err(format!(
+            "{path}: autostop value is not a valid bool or string"
+        )),
     }
 }
 
@@ -618,7 +628,11 @@ fn decode_persist_rootfs(value: &Value, path: &str) -> Result<Value, String> {
             "never" => "never",
             "restart" => "restart",
             "always" => "always",
-            other => return Err(format!("{path}: invalid persist_rootfs string value {other:?}")),
+            other => {
+                return Err(format!(
+                    "{path}: invalid persist_rootfs string value {other:?}"
+                ));
+            }
         },
         Value::Number(number) => match number.as_i64() {
             Some(0) => "",
@@ -658,7 +672,10 @@ fn is_empty(value: &Value) -> bool {
 }
 
 fn mismatch(path: &str, value: &Value, go_type: &str) -> String {
-    format!("{path}: cannot unmarshal {} into Go value of type {go_type}", json_type(value))
+    format!(
+        "{path}: cannot unmarshal {} into Go value of type {go_type}",
+        json_type(value)
+    )
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -733,7 +750,8 @@ mod tests {
 
     #[test]
     fn fields_without_omitempty_are_always_present() {
-        let config = trip(json!({"statics": [{"guest_path": "/app/public", "url_prefix": "/"}]})).unwrap();
+        let config =
+            trip(json!({"statics": [{"guest_path": "/app/public", "url_prefix": "/"}]})).unwrap();
         assert_eq!(
             config["statics"][0],
             json!({"guest_path": "/app/public", "url_prefix": "/", "tigris_bucket": "", "index_document": ""})
@@ -743,21 +761,39 @@ mod tests {
     #[test]
     fn persist_rootfs_integers_become_names() {
         // TestMachinePersistRootfsUnmarshalJSON (machine_types_test.go:279-304).
-        for (sent, echoed) in [(json!(3), Some("always")), (json!("never"), Some("never")), (json!(0), None), (json!("none"), None)] {
+        for (sent, echoed) in [
+            (json!(3), Some("always")),
+            (json!("never"), Some("never")),
+            (json!(0), None),
+            (json!("none"), None),
+        ] {
             let config = trip(json!({"rootfs": {"persist": sent, "size_gb": 1}})).unwrap();
-            assert_eq!(config["rootfs"].get("persist").and_then(Value::as_str), echoed);
+            assert_eq!(
+                config["rootfs"].get("persist").and_then(Value::as_str),
+                echoed
+            );
         }
         assert!(trip(json!({"rootfs": {"persist": 7}})).is_err());
     }
 
     #[test]
     fn unknown_keys_and_wrong_types_name_their_path() {
-        let error = trip(json!({"files": [{"guest_path": "/a", "local_path": "a.txt"}]})).unwrap_err();
-        assert!(error.starts_with("config.files[0]: unknown field \"local_path\""), "{error}");
+        let error =
+            trip(json!({"files": [{"guest_path": "/a", "local_path": "a.txt"}]})).unwrap_err();
+        assert!(
+            error.starts_with("config.files[0]: unknown field \"local_path\""),
+            "{error}"
+        );
         let error = trip(json!({"guest": {"cpus": "2"}})).unwrap_err();
-        assert!(error.contains("config.guest.cpus") && error.contains("string"), "{error}");
+        assert!(
+            error.contains("config.guest.cpus") && error.contains("string"),
+            "{error}"
+        );
         let error = trip(json!({"services": [{"internal_port": 80.5}]})).unwrap_err();
-        assert!(error.contains("config.services[0].internal_port"), "{error}");
+        assert!(
+            error.contains("config.services[0].internal_port"),
+            "{error}"
+        );
         assert!(trip(json!({"env": ["A=B"]})).is_err());
     }
 
@@ -801,7 +837,10 @@ mod tests {
         });
         let echoed = trip(config).unwrap();
         assert_eq!(echoed["services"][0]["autostop"], true);
-        assert_eq!(echoed["services"][0]["ports"][0]["http_options"]["h2_backend"], true);
+        assert_eq!(
+            echoed["services"][0]["ports"][0]["http_options"]["h2_backend"],
+            true
+        );
         assert_eq!(echoed["mounts"][0]["size_gb_limit"], 100);
     }
 }

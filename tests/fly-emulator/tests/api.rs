@@ -21,9 +21,15 @@ fn bearer_and_flyv1_are_accepted_with_any_token_and_no_token_is_refused() {
         200
     );
     // The docs' own form: `Bearer $(fly tokens deploy)`, which prints `FlyV1 fm2_…`.
-    assert_eq!(list(&[("Authorization", "Bearer FlyV1 fm2_abc")]).status, 200);
+    assert_eq!(
+        list(&[("Authorization", "Bearer FlyV1 fm2_abc")]).status,
+        200
+    );
     // flyctl's release client sends macaroons as Bearer (uiex/releases.go).
-    assert_eq!(list(&[("Authorization", "Bearer fm2_abc,fo1_user")]).status, 200);
+    assert_eq!(
+        list(&[("Authorization", "Bearer fm2_abc,fo1_user")]).status,
+        200
+    );
     let anonymous = list(&[]);
     assert_eq!(anonymous.status, 401);
     assert!(!anonymous.error().is_empty());
@@ -77,7 +83,10 @@ fn apps_are_pending_until_a_machine_is_created_then_deployed() {
     // fly-go's TestIsNameTakenError keys on `status`.
     assert_eq!(
         (taken.status, taken.body.clone()),
-        (422, json!({"error": "Validation failed: Name has already been taken", "status": "name_taken"}))
+        (
+            422,
+            json!({"error": "Validation failed: Name has already been taken", "status": "name_taken"})
+        )
     );
     assert_eq!(
         emulator

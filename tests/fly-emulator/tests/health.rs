@@ -33,7 +33,12 @@ fn check_states(machine: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| !c["name"].as_str().unwrap().starts_with("bg_deployments_compat"))
+        .filter(|c| {
+            !c["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("bg_deployments_compat")
+        })
         .map(|c| c["status"].as_str().unwrap().to_string())
         .collect()
 }
@@ -43,7 +48,11 @@ fn compat_status(machine: &Value) -> Option<String> {
     machine["checks"]
         .as_array()?
         .iter()
-        .find(|c| c["name"].as_str().is_some_and(|n| n.starts_with("bg_deployments_compat")))
+        .find(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("bg_deployments_compat"))
+        })
         .map(|c| c["status"].as_str().unwrap_or_default().to_string())
 }
 
@@ -116,7 +125,10 @@ fn a_slow_starting_image_passes_its_checks_after_the_delay() {
         checks_passing(&emulator.machine("app", &id))
     });
     assert!(started.elapsed() >= Duration::from_millis(1000));
-    assert_eq!(compat_status(&emulator.machine("app", &id)).as_deref(), Some("passing"));
+    assert_eq!(
+        compat_status(&emulator.machine("app", &id)).as_deref(),
+        Some("passing")
+    );
 }
 
 #[test]

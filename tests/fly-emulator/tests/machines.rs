@@ -116,7 +116,10 @@ fn an_update_replaces_the_config_bumps_the_version_and_restarts_with_it() {
     let instance = updated.body["instance_id"].as_str().unwrap().to_string();
     assert_ne!(version, created["version"].as_str().unwrap());
     assert_ne!(instance, created["instance_id"].as_str().unwrap());
-    assert_ne!(instance, version, "instance_id and version are different values");
+    assert_ne!(
+        instance, version,
+        "instance_id and version are different values"
+    );
     assert_eq!(updated.body["config"]["image"], V2);
     let waited = emulator.get(&format!(
         "/v1/apps/app/machines/{id}/wait?state=started&version={instance}&timeout=10"
@@ -607,14 +610,30 @@ fn process_group_and_platform_variables_reach_the_process() {
 fn stop_answers_at_once_and_the_machine_gets_to_stopped_later() {
     let emulator = setup();
     // An app that takes its time to shut down, as a database does.
-    emulator.register_image("registry.fly.io/app:slow-stop", json!({"stop_delay_ms": 1000}));
-    let id = id(&emulator.create_machine("app", json!({"config": web_config("registry.fly.io/app:slow-stop")})));
+    emulator.register_image(
+        "registry.fly.io/app:slow-stop",
+        json!({"stop_delay_ms": 1000}),
+    );
+    let id = id(&emulator.create_machine(
+        "app",
+        json!({"config": web_config("registry.fly.io/app:slow-stop")}),
+    ));
     emulator.wait_healthy("app", &id);
     let started = std::time::Instant::now();
-    let stop = emulator.post(&format!("/v1/apps/app/machines/{id}/stop"), json!({"signal": "SIGTERM", "timeout": "10s"}));
+    let stop = emulator.post(
+        &format!("/v1/apps/app/machines/{id}/stop"),
+        json!({"signal": "SIGTERM", "timeout": "10s"}),
+    );
     assert_eq!(stop.status, 200);
-    assert!(started.elapsed() < Duration::from_millis(500), "stop does not wait");
-    assert_eq!(emulator.machine("app", &id)["state"], "stopping", "a client that goes on now reads a machine still running");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "stop does not wait"
+    );
+    assert_eq!(
+        emulator.machine("app", &id)["state"],
+        "stopping",
+        "a client that goes on now reads a machine still running"
+    );
     let still_serving = emulator.fetch(&format!("http://{}/", emulator.endpoint("app", &id, 8080)));
     assert_eq!(still_serving.0, 200, "it shuts down gracefully");
     // flyctl's `fly machine stop`: Stop, then Wait(state=stopped).
@@ -630,10 +649,24 @@ fn a_suspended_machine_resumes_on_start_and_the_app_counts_as_deployed() {
     let emulator = setup();
     let id = id(&emulator.create_machine("app", json!({"config": web_config(V1)})));
     emulator.wait_state("app", &id, "started");
-    assert_eq!(emulator.post(&format!("/v1/apps/app/machines/{id}/suspend"), json!({})).status, 200);
+    assert_eq!(
+        emulator
+            .post(&format!("/v1/apps/app/machines/{id}/suspend"), json!({}))
+            .status,
+        200
+    );
     emulator.wait_state("app", &id, "suspended");
-    assert_eq!(emulator.get("/v1/apps/app").body["status"], "suspended", "fly-go's Deployed() accepts it");
-    assert_eq!(emulator.post(&format!("/v1/apps/app/machines/{id}/suspend"), json!({})).status, 412);
+    assert_eq!(
+        emulator.get("/v1/apps/app").body["status"],
+        "suspended",
+        "fly-go's Deployed() accepts it"
+    );
+    assert_eq!(
+        emulator
+            .post(&format!("/v1/apps/app/machines/{id}/suspend"), json!({}))
+            .status,
+        412
+    );
     let start = emulator.post(&format!("/v1/apps/app/machines/{id}/start"), json!({}));
     assert_eq!(start.body["previous_state"], "suspended");
     emulator.wait_state("app", &id, "started");
@@ -648,18 +681,39 @@ fn wait_takes_fly_gos_parameters_and_refuses_what_it_does_not_know() {
     let instance = machine["instance_id"].as_str().unwrap();
     let path = format!("/v1/apps/app/machines/{id}/wait");
     // TestWaitOptions: repeated state, version and from_event_id.
-    let options = emulator.get(&format!("{path}?from_event_id=01JC1V3C&state=stopped&state=started&timeout=10&version={instance}"));
+    let options = emulator.get(&format!(
+        "{path}?from_event_id=01JC1V3C&state=stopped&state=started&timeout=10&version={instance}"
+    ));
     assert_eq!(options.status, 200, "{:?}", options.body);
-    assert_eq!(emulator.get(&format!("{path}?instance_id={instance}&timeout=5")).status, 200, "the docs' name");
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?instance_id={instance}&timeout=5"))
+            .status,
+        200,
+        "the docs' name"
+    );
     // TestWaitStatesNoCommaSplitting: one parameter is one state.
-    assert_eq!(emulator.get(&format!("{path}?state=started,stopped&timeout=1")).status, 400);
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?state=started,stopped&timeout=1"))
+            .status,
+        400
+    );
     let version = machine["version"].as_str().unwrap();
     assert_eq!(
-        emulator.get(&format!("{path}?state=started&version={version}&timeout=1")).status,
+        emulator
+            .get(&format!("{path}?state=started&version={version}&timeout=1"))
+            .status,
         408,
         "the pin is an instance_id, not the machine version"
     );
-    assert_eq!(emulator.get(&format!("{path}?state=started&instance=x&timeout=1")).status, 400, "a misspelt pin is refused, not ignored");
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?state=started&instance=x&timeout=1"))
+            .status,
+        400,
+        "a misspelt pin is refused, not ignored"
+    );
 }
 
 #[test]
@@ -670,23 +724,43 @@ fn right_after_an_update_reads_can_show_the_old_instance_and_a_pinned_wait_sees_
     let id = id(&created);
     emulator.wait_healthy("app", &id);
     let old_instance = emulator.machine("app", &id)["instance_id"].clone();
-    let updated = emulator.post(&format!("/v1/apps/app/machines/{id}"), json!({"config": web_config(V2)}));
+    let updated = emulator.post(
+        &format!("/v1/apps/app/machines/{id}"),
+        json!({"config": web_config(V2)}),
+    );
     let new_instance = updated.body["instance_id"].as_str().unwrap().to_string();
     assert_ne!(new_instance, old_instance.as_str().unwrap());
 
     // A client that does not pin sees the old instance, started and healthy.
     let read = emulator.machine("app", &id);
-    assert_eq!((read["instance_id"].clone(), read["state"].clone()), (old_instance, json!("started")));
+    assert_eq!(
+        (read["instance_id"].clone(), read["state"].clone()),
+        (old_instance, json!("started"))
+    );
     assert!(common::checks_passing(&read), "{read}");
     let started = std::time::Instant::now();
-    let unpinned = emulator.get(&format!("/v1/apps/app/machines/{id}/wait?state=started&timeout=10"));
+    let unpinned = emulator.get(&format!(
+        "/v1/apps/app/machines/{id}/wait?state=started&timeout=10"
+    ));
     assert_eq!(unpinned.status, 200);
-    assert!(started.elapsed() < Duration::from_millis(500), "an unpinned wait passes on the old instance");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "an unpinned wait passes on the old instance"
+    );
     // Pinned to the instance the update returned, the wait sees the new one.
-    let pinned = emulator.get(&format!("/v1/apps/app/machines/{id}/wait?state=started&instance_id={new_instance}&timeout=10"));
+    let pinned = emulator.get(&format!(
+        "/v1/apps/app/machines/{id}/wait?state=started&instance_id={new_instance}&timeout=10"
+    ));
     assert_eq!(pinned.status, 200, "{:?}", pinned.body);
-    assert!(started.elapsed() >= Duration::from_millis(1400), "{:?}", started.elapsed());
-    assert_eq!(emulator.machine("app", &id)["instance_id"], new_instance.as_str());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        emulator.machine("app", &id)["instance_id"],
+        new_instance.as_str()
+    );
     emulator.wait_healthy("app", &id);
     assert_eq!(served(&emulator, &id)["body"], "second");
 }

@@ -37,7 +37,12 @@ pub async fn list(
                     .as_ref()
                     .is_none_or(|org| &app.org_slug == org)
             })
-            .filter(|app| query.app_role.as_ref().is_none_or(|role| &app.app_role == role))
+            .filter(|app| {
+                query
+                    .app_role
+                    .as_ref()
+                    .is_none_or(|role| &app.app_role == role)
+            })
             .map(views::app)
             .collect()
     });
@@ -100,7 +105,12 @@ pub async fn create(
             return Err(name_taken());
         }
         let visible_after = Duration::from_millis(state.settings.app_404_window_ms);
-        let mut app = App::new(name.clone(), org, body.network.unwrap_or_default(), visible_after);
+        let mut app = App::new(
+            name.clone(),
+            org,
+            body.network.unwrap_or_default(),
+            visible_after,
+        );
         app.app_role = body.app_role_id.unwrap_or_default();
         let rendered = views::app(&app);
         state.apps.insert(name, app);

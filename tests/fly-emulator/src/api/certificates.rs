@@ -65,12 +65,20 @@ pub async fn list(
         let mut matching: Vec<&Certificate> = app
             .certificates
             .iter()
-            .filter(|c| query.filter.as_ref().is_none_or(|f| c.hostname.contains(f.as_str())))
+            .filter(|c| {
+                query
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| c.hostname.contains(f.as_str()))
+            })
             .collect();
         matching.sort_by(|a, b| a.hostname.cmp(&b.hostname));
         let total = matching.len();
         let start = after.map_or(0, |first| {
-            matching.iter().position(|c| c.hostname >= first).unwrap_or(total)
+            matching
+                .iter()
+                .position(|c| c.hostname >= first)
+                .unwrap_or(total)
         });
         let page: Vec<Value> = matching[start..]
             .iter()
@@ -122,10 +130,14 @@ pub async fn add_custom(
     JsonBody(body): JsonBody<AddCustom>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !body.fullchain.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(unprocessable("fullchain must be a PEM-encoded certificate chain"));
+        return Err(unprocessable(
+            "fullchain must be a PEM-encoded certificate chain",
+        ));
     }
     if !body.private_key.contains("PRIVATE KEY-----") {
-        return Err(unprocessable("private_key must be a PEM-encoded private key"));
+        return Err(unprocessable(
+            "private_key must be a PEM-encoded private key",
+        ));
     }
     add(&emulator, &app_name, &body.hostname, |certificate| {
         certificate.custom = true;
@@ -140,10 +152,15 @@ fn add(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let hostname = hostname.to_ascii_lowercase();
     if !valid_hostname(&hostname) {
-        return Err(unprocessable(format!("{hostname:?} is not a valid hostname")));
+        return Err(unprocessable(format!(
+            "{hostname:?} is not a valid hostname"
+        )));
     }
     emulator.write(|state| {
-        let issue_after = state.settings.certificate_issue_ms.map(Duration::from_millis);
+        let issue_after = state
+            .settings
+            .certificate_issue_ms
+            .map(Duration::from_millis);
         let app = app_mut(state, app_name)?;
         let now = SystemTime::now();
         let status = match app.certificates.iter_mut().find(|c| c.hostname == hostname) {
@@ -168,7 +185,10 @@ fn add(
             }
         };
         let certificate = certificate(app, &hostname)?;
-        Ok((status, Json(views::certificate_detail(app, certificate, false))))
+        Ok((
+            status,
+            Json(views::certificate_detail(app, certificate, false)),
+        ))
     })
 }
 
@@ -180,7 +200,11 @@ pub async fn get(
     require_encoded_wildcard(&uri)?;
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        Ok(Json(views::certificate_detail(app, certificate(app, &hostname)?, false)))
+        Ok(Json(views::certificate_detail(
+            app,
+            certificate(app, &hostname)?,
+            false,
+        )))
     })
 }
 
@@ -195,7 +219,11 @@ pub async fn check(
     require_encoded_wildcard(&uri)?;
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        Ok(Json(views::certificate_detail(app, certificate(app, &hostname)?, true)))
+        Ok(Json(views::certificate_detail(
+            app,
+            certificate(app, &hostname)?,
+            true,
+        )))
     })
 }
 
@@ -209,7 +237,8 @@ pub async fn delete(
     emulator.write(|state| {
         let app = app_mut(state, &app_name)?;
         let before = app.certificates.len();
-        app.certificates.retain(|c| !c.hostname.eq_ignore_ascii_case(&hostname));
+        app.certificates
+            .retain(|c| !c.hostname.eq_ignore_ascii_case(&hostname));
         if app.certificates.len() == before {
             return Err(not_found(&hostname));
         }
@@ -224,7 +253,9 @@ pub async fn delete_acme(
     Path((app_name, hostname)): Path<(String, String)>,
     uri: Uri,
 ) -> ApiResult<StatusCode> {
-    remove_source(&emulator, &app_name, &hostname, &uri, |c| c.acme_requested = false)
+    remove_source(&emulator, &app_name, &hostname, &uri, |c| {
+        c.acme_requested = false
+    })
 }
 
 /// Removes the custom certificate; ACME certificates stay (204).

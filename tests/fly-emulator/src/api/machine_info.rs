@@ -112,17 +112,18 @@ pub async fn wait(
             let (current_state, instance_id) = match machine.stale_view() {
                 Some(stale) => (
                     stale["state"].as_str().unwrap_or_default().to_string(),
-                    stale["instance_id"].as_str().unwrap_or_default().to_string(),
+                    stale["instance_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                 ),
-                None => (machine.state.as_str().to_string(), machine.instance_id.clone()),
+                None => (
+                    machine.state.as_str().to_string(),
+                    machine.instance_id.clone(),
+                ),
             };
             let state_matches = request.states.iter().any(|s| *s == current_state);
-            if state_matches
-                && request
-                    .version
-                    .as_ref()
-                    .is_none_or(|v| *v == instance_id)
-            {
+            if state_matches && request.version.as_ref().is_none_or(|v| *v == instance_id) {
                 return Ok(Waited::Reached);
             }
             if machine.state == MachineState::Destroyed {
@@ -142,7 +143,8 @@ pub async fn wait(
         }
         // Look again on every change, and at least every RECHECK: a stale
         // view expires without a state change to announce it.
-        let _ = tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), changes.changed()).await;
+        let _ = tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), changes.changed())
+            .await;
     }
 }
 

@@ -52,7 +52,11 @@ pub async fn list(
                     .as_ref()
                     .is_none_or(|region| &m.region == region)
             })
-            .map(|m| m.stale_view().cloned().unwrap_or_else(|| views::machine(m, None)))
+            .map(|m| {
+                m.stale_view()
+                    .cloned()
+                    .unwrap_or_else(|| views::machine(m, None))
+            })
             .collect();
         Ok(Json(Value::Array(machines)))
     })

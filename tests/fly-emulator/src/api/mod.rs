@@ -82,10 +82,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             "/v1/apps/{app}/volumes/{id}/snapshots",
             get(volumes::snapshots).post(volumes::snapshot),
         )
-        .route(
-            "/v1/apps/{app}/certificates",
-            get(certificates::list),
-        )
+        .route("/v1/apps/{app}/certificates", get(certificates::list))
         .route(
             "/v1/apps/{app}/certificates/acme",
             post(certificates::add_acme),

@@ -39,7 +39,9 @@ pub async fn list(
     emulator.read(|state| {
         let app = app(state, &app_name)?;
         let secrets = readable(app, query.version)?;
-        Ok(Json(json!({"secrets": listing(secrets, query.show_secrets == Some(true))})))
+        Ok(Json(
+            json!({"secrets": listing(secrets, query.show_secrets == Some(true))}),
+        ))
     })
 }
 

@@ -162,8 +162,18 @@ fn certificate_status(certificate: &Certificate) -> &'static str {
 pub fn certificate_detail(app: &App, certificate: &Certificate, with_records: bool) -> Value {
     let active = certificate.is_active();
     let bare = certificate.hostname.trim_start_matches("*.");
-    let ipv4: Vec<&str> = app.ips.iter().filter(|ip| !ip.ip.contains(':')).map(|ip| ip.ip.as_str()).collect();
-    let ipv6: Vec<&str> = app.ips.iter().filter(|ip| ip.ip.contains(':') && ip.network_org.is_none()).map(|ip| ip.ip.as_str()).collect();
+    let ipv4: Vec<&str> = app
+        .ips
+        .iter()
+        .filter(|ip| !ip.ip.contains(':'))
+        .map(|ip| ip.ip.as_str())
+        .collect();
+    let ipv6: Vec<&str> = app
+        .ips
+        .iter()
+        .filter(|ip| ip.ip.contains(':') && ip.network_org.is_none())
+        .map(|ip| ip.ip.as_str())
+        .collect();
     let created = rfc3339(certificate.created_at);
     let mut certificates = Vec::new();
     if certificate.custom {
@@ -217,7 +227,11 @@ pub fn certificate_detail(app: &App, certificate: &Certificate, with_records: bo
         "validation_errors": [],
     });
     if with_records {
-        let resolved: Vec<&str> = if active { ipv4.iter().chain(&ipv6).copied().collect() } else { Vec::new() };
+        let resolved: Vec<&str> = if active {
+            ipv4.iter().chain(&ipv6).copied().collect()
+        } else {
+            Vec::new()
+        };
         rendered["dns_records"] = json!({
             "a": if active { ipv4.clone() } else { Vec::new() },
             "aaaa": if active { ipv6.clone() } else { Vec::new() },

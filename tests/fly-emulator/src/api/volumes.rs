@@ -106,7 +106,11 @@ pub async fn create(
     if let Some(compute) = &body.compute {
         wire::round_trip(compute, &wire::GUEST, "compute").map_err(ApiError::bad_request)?;
     }
-    if let Some(fstype) = body.fstype.as_deref().filter(|f| !["ext4", "raw"].contains(f)) {
+    if let Some(fstype) = body
+        .fstype
+        .as_deref()
+        .filter(|f| !["ext4", "raw"].contains(f))
+    {
         return Err(ApiError::bad_request(format!(
             "invalid fstype {fstype:?}: the valid values are \"ext4\" and \"raw\""
         )));
@@ -175,6 +179,9 @@ fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> A
                 content: source.content.clone(),
             })
         }
+        (None, Some(id)) if id.is_empty() => Err(ApiError::not_found(
+            "snapshot_id is empty: a snapshot listed without an id is still waiting; poll the volume's snapshots until it has an id and is created",
+        )),
         (None, Some(id)) => {
             let snapshot = state
                 .snapshots

@@ -98,7 +98,12 @@ impl Emulator {
                     .body(body.to_string())
                     .expect("request"),
             ),
-            None if method != "GET" => self.agent.run(request.header("Content-Length", "0").body(()).expect("request")),
+            None if method != "GET" => self.agent.run(
+                request
+                    .header("Content-Length", "0")
+                    .body(())
+                    .expect("request"),
+            ),
             None => self.agent.run(request.body(()).expect("request")),
         };
         let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
