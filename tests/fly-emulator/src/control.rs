@@ -1,7 +1,8 @@
 //! The emulator-only control API under `/_emulator` (no auth): register
 //! images, inject faults, read the request log, tune quirks, reach machines
 //! directly or through the app proxy, issue certificates, put bytes on
-//! volumes, and shut down.
+//! volumes, take the platform's daily snapshots, hold app names in another
+//! organization, read release records, and shut down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,10 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             "/_emulator/apps/{app}/machines/{id}/endpoints",
             get(endpoints),
         )
+        .route("/_emulator/apps/{app}/machines/{id}/process", get(process))
+        .route("/_emulator/foreign_apps", post(add_foreign_app))
+        .route("/_emulator/apps/{app}/releases", get(release_records))
+        .route("/_emulator/volumes/{id}/snapshots", post(daily_snapshot))
         .route("/_emulator/apps/{app}/proxy", get(app_proxy))
         .route(
             "/_emulator/apps/{app}/certificates/{hostname}/issue",
@@ -109,23 +114,18 @@ async fn get_settings(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
     Json(json!(emulator.read(|state| state.settings.clone())))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettingsPatch {
-    create_404_window_ms: Option<u64>,
-}
-
+/// Merges the posted settings into the current ones (see `settings.rs`);
+/// rate-limit buckets start afresh.
 async fn change_settings(
     State(emulator): State<Arc<Emulator>>,
-    JsonBody(patch): JsonBody<SettingsPatch>,
-) -> Json<Value> {
-    let settings = emulator.write(|state| {
-        if let Some(window) = patch.create_404_window_ms {
-            state.settings.create_404_window_ms = window;
-        }
-        state.settings.clone()
-    });
-    Json(json!(settings))
+    JsonBody(patch): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let settings = emulator
+        .read(|state| state.settings.patched(&patch))
+        .map_err(ApiError::bad_request)?;
+    emulator.write(|state| state.settings = settings.clone());
+    emulator.rate_limiter.reset();
+    Ok(Json(json!(settings)))
 }
 
 /// `{"<internal port>": "127.0.0.1:<local port>"}` of the running process;
@@ -151,6 +151,115 @@ async fn endpoints(
             .map(|(internal, local)| (internal.to_string(), json!(format!("127.0.0.1:{local}"))))
             .collect();
         Ok(Json(Value::Object(endpoints)))
+    })
+}
+
+/// What the machine's current process was started with: its pid, the
+/// instance and the secrets version it got (null when not running).
+async fn process(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    emulator.read(|state| {
+        let machine = state
+            .app(&app_name)
+            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?
+            .machine(&id)
+            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+        Ok(Json(json!({
+            "pid": machine.process.as_ref().map(|p| p.pid),
+            "state": machine.state.as_str(),
+            "instance_id": machine.instance_id,
+            "secrets_version": machine.process.as_ref().and(machine.booted_secrets_version),
+        })))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForeignApp {
+    name: String,
+    #[serde(default = "other_org")]
+    org_slug: String,
+}
+
+fn other_org() -> String {
+    "someone-else".to_string()
+}
+
+/// Holds an app name in an organization the API's callers cannot see:
+/// reads answer 403, creates 422 `name_taken`.
+async fn add_foreign_app(
+    State(emulator): State<Arc<Emulator>>,
+    JsonBody(body): JsonBody<ForeignApp>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        if state.apps.contains_key(&body.name) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!(
+                    "app {} already exists in the caller's organization",
+                    body.name
+                ),
+            ));
+        }
+        state
+            .foreign_apps
+            .insert(body.name.clone(), body.org_slug.clone());
+        Ok(Json(json!({"name": body.name, "org_slug": body.org_slug})))
+    })
+}
+
+/// Every release of the app, oldest first, with what the API keeps of it
+/// (definition, metadata, build id) beyond what it shows.
+async fn release_records(
+    State(emulator): State<Arc<Emulator>>,
+    Path(app_name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    emulator.read(|state| {
+        let app = state
+            .app(&app_name)
+            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+        Ok(Json(Value::Array(
+            app.releases
+                .iter()
+                .map(crate::api::views::release_record)
+                .collect(),
+        )))
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DailySnapshot {
+    /// How long ago it was taken (default a day).
+    hours_ago: Option<u64>,
+}
+
+/// Takes the volume's automatic daily snapshot, already `created` and
+/// dated `hours_ago` (Fly takes one a day, `docs:volumes/snapshots.html.markerb:8`):
+/// the snapshot a client must not restore by mistake instead of its own.
+async fn daily_snapshot(
+    State(emulator): State<Arc<Emulator>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<DailySnapshot>,
+) -> ApiResult<Json<Value>> {
+    emulator.write(|state| {
+        let (app_name, volume) = state
+            .apps
+            .values()
+            .find_map(|app| app.volume(&id).map(|v| (app.name.clone(), v.clone())))
+            .ok_or_else(|| volume_not_found(&id))?;
+        let mut snapshot =
+            crate::api::volumes::new_snapshot(&app_name, &volume, Duration::ZERO, Duration::ZERO);
+        let age = Duration::from_secs(body.hours_ago.unwrap_or(24) * 3600);
+        snapshot.created_at = snapshot
+            .created_at
+            .checked_sub(age)
+            .unwrap_or(snapshot.created_at);
+        let rendered = crate::api::views::snapshot(&snapshot);
+        state.snapshots.push(snapshot);
+        Ok(Json(rendered))
     })
 }
 
@@ -210,7 +319,9 @@ async fn set_volume_content(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
-        let volume = state.any_volume_mut(&id).ok_or_else(|| volume_not_found(&id))?;
+        let volume = state
+            .any_volume_mut(&id)
+            .ok_or_else(|| volume_not_found(&id))?;
         volume.content = body.to_vec();
         Ok(Json(json!({"id": id, "bytes": volume.content.len()})))
     })

@@ -16,6 +16,7 @@ use crate::faults::Faults;
 use crate::lifecycle::Op;
 use crate::logs::LogStore;
 use crate::proxy::Proxies;
+use crate::ratelimit::RateLimiter;
 use crate::recorder::RequestLog;
 use crate::state::State;
 
@@ -32,6 +33,7 @@ pub struct Emulator {
     pub logs: LogStore,
     pub faults: Faults,
     pub requests: RequestLog,
+    pub rate_limiter: RateLimiter,
     pub proxies: Proxies,
     pub http: HttpClient,
     /// This binary, re-executed as `fly-emulator machine` for each machine.
@@ -51,6 +53,7 @@ impl Emulator {
             logs: LogStore::default(),
             faults: Faults::default(),
             requests: RequestLog::default(),
+            rate_limiter: RateLimiter::default(),
             proxies: Proxies::default(),
             http,
             exe,

@@ -24,6 +24,9 @@ pub struct ImageBehaviour {
     pub release_exit_code: i32,
     pub release_output: Vec<String>,
     pub release_duration_ms: u64,
+    /// How long the process takes to shut down after SIGINT or SIGTERM
+    /// (it exits 0 then), like a database flushing; 0 = the signal kills it.
+    pub stop_delay_ms: u64,
 }
 
 impl ImageBehaviour {

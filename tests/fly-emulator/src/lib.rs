@@ -30,8 +30,21 @@ pub struct FlyEmulator {
 impl FlyEmulator {
     /// Starts `binary serve` on a free loopback port and returns once it listens.
     pub fn start(binary: impl AsRef<Path>) -> io::Result<FlyEmulator> {
-        let mut child = Command::new(binary.as_ref())
-            .args(["serve", "--listen", "127.0.0.1:0", "--exit-on-stdin-eof"])
+        FlyEmulator::start_with_settings(binary, None)
+    }
+
+    /// Like [`FlyEmulator::start`], with initial settings (the JSON
+    /// `POST /_emulator/settings` takes, e.g. `{"rate_limits": {"enabled": true}}`).
+    pub fn start_with_settings(
+        binary: impl AsRef<Path>,
+        settings: Option<&str>,
+    ) -> io::Result<FlyEmulator> {
+        let mut command = Command::new(binary.as_ref());
+        command.args(["serve", "--listen", "127.0.0.1:0", "--exit-on-stdin-eof"]);
+        if let Some(settings) = settings {
+            command.args(["--settings", settings]);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -17,10 +17,11 @@ use tokio::time::Instant;
 
 use crate::checks;
 use crate::config::RestartPolicy;
+use crate::echo;
 use crate::emulator::Emulator;
 use crate::ids;
 use crate::machine_proc::{self, Exit, Launch, LineSink, Process};
-use crate::state::{MachineState, ProcessInfo, State};
+use crate::state::{MachineState, ProcessInfo, Secret, State};
 
 /// Fly's default kill timeout when neither the request nor `stop_config` sets one.
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,6 +38,8 @@ pub enum Op {
         signal: Option<Signal>,
         timeout: Option<Duration>,
     },
+    /// Stop the process and settle `suspended`.
+    Suspend,
     /// The config changed: stop the old process, then start the new one
     /// unless `launch` is false (`skip_launch`).
     Replace { launch: bool },
@@ -131,6 +134,19 @@ impl Actor {
             Op::Stop { signal, timeout } => {
                 self.stop_process(signal, timeout).await;
                 self.settle_stopped()
+            }
+            Op::Suspend => {
+                self.stop_process(None, None).await;
+                self.emulator.write(|state| {
+                    if let Some(machine) = state
+                        .machine_mut(&self.app, &self.id)
+                        .filter(|m| m.state == MachineState::Suspending)
+                    {
+                        machine.state = MachineState::Suspended;
+                        machine.push_event("suspend", "suspended", "user", json!({}));
+                    }
+                });
+                Flow::Continue
             }
             Op::Restart { signal, timeout } => {
                 self.restarts = 0;
@@ -233,6 +249,7 @@ impl Actor {
             let superseded = matches!(
                 machine.state,
                 MachineState::Stopping
+                    | MachineState::Suspending
                     | MachineState::Replacing
                     | MachineState::Destroying
                     | MachineState::Destroyed
@@ -390,12 +407,21 @@ fn prepare_launch(
         behaviour.body = Some(machine.image_ref.tag.clone());
     }
     let mut env: BTreeMap<String, String> = machine.spec.env.clone();
+    // Without `min_secrets_version` a machine gets the secrets that have
+    // propagated, which right after a change may be the previous version
+    // (the eventual consistency flyctl guards against by sending it on
+    // every launch, brief §7); with it, at least that version.
+    let secrets = app.secrets_for(machine.min_secrets_version);
     if !machine.skip_secrets {
         env.extend(
-            app.secret_env()
-                .map(|(name, value)| (name.clone(), value.clone())),
+            secrets
+                .secrets
+                .iter()
+                .map(|(name, secret)| (name.clone(), secret.value.clone())),
         );
     }
+    let secrets_version = secrets.version;
+    let files = machine_files(&machine.config, &secrets.secrets);
     let platform = [
         ("FLY_APP_NAME", app.name.clone()),
         ("FLY_MACHINE_ID", machine.id.clone()),
@@ -416,6 +442,7 @@ fn prepare_launch(
     let launch = Launch {
         machine_id: machine.id.clone(),
         env,
+        files,
         behaviour,
         release_command: machine.spec.is_release_command(),
         internal_ports: machine.spec.internal_ports(),
@@ -423,8 +450,39 @@ fn prepare_launch(
     let region = machine.region.clone();
     if let Some(machine) = state.machine_mut(app_name, id) {
         machine.state = MachineState::Starting;
+        machine.booted_secrets_version = Some(secrets_version);
     }
     Some(Ok((launch, region)))
+}
+
+/// The machine's `config.files` as guest path → contents: `raw_value`
+/// decoded; `secret_name` the secret's value, which holds "the base64
+/// encoded file contents" (fly-go `machine_types.go:919-921`; a value that
+/// is not base64 is used as is); `image_config` a JSON stand-in for the
+/// image's OCI config. A missing secret gives no file.
+fn machine_files(config: &Value, secrets: &BTreeMap<String, Secret>) -> BTreeMap<String, Vec<u8>> {
+    let Some(files) = config["files"].as_array() else {
+        return BTreeMap::new();
+    };
+    files
+        .iter()
+        .filter_map(|file| {
+            let path = file["guest_path"].as_str()?.to_string();
+            let contents = if let Some(raw) = file["raw_value"].as_str() {
+                echo::decode_raw_value(raw)
+            } else if let Some(name) = file["secret_name"].as_str() {
+                let value = &secrets.get(name)?.value;
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value)
+                    .unwrap_or_else(|_| value.clone().into_bytes())
+            } else {
+                let image = file["image_config"].as_str()?;
+                json!({"image": image, "config": {}})
+                    .to_string()
+                    .into_bytes()
+            };
+            Some((path, contents))
+        })
+        .collect()
 }
 
 /// The `request` of an exit event, where fly-go reads the exit code

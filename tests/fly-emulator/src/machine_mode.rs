@@ -41,6 +41,9 @@ pub struct MachineArgs {
     /// Run as flyctl's release-command machine: print, sleep, exit.
     #[arg(long)]
     release_command: bool,
+    /// The machine's files: JSON object of guest path → base64 contents.
+    #[arg(long)]
+    files: Option<String>,
 }
 
 /// A socket bound for one internal port, not yet listening.
@@ -79,6 +82,14 @@ pub fn run(args: MachineArgs) -> ExitCode {
     if args.release_command {
         return release_command(&behaviour);
     }
+    let files: BTreeMap<String, String> =
+        match args.files.as_deref().map(serde_json::from_str).transpose() {
+            Ok(files) => files.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("fly-emulator machine: bad --files: {e}");
+                return ExitCode::from(64);
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,7 +100,7 @@ pub fn run(args: MachineArgs) -> ExitCode {
             return ExitCode::from(70);
         }
     };
-    runtime.block_on(serve(args.id, ports, behaviour))
+    runtime.block_on(serve(args.id, ports, behaviour, files))
 }
 
 /// PR_SET_PDEATHSIG: the kernel kills this process when the emulator dies,
@@ -139,9 +150,23 @@ struct App {
     body: String,
     kind: ImageKind,
     health_path: Option<String>,
+    /// Guest path → base64 contents.
+    files: BTreeMap<String, String>,
 }
 
-async fn serve(machine_id: String, ports: Vec<BoundPort>, behaviour: ImageBehaviour) -> ExitCode {
+async fn serve(
+    machine_id: String,
+    ports: Vec<BoundPort>,
+    behaviour: ImageBehaviour,
+    files: BTreeMap<String, String>,
+) -> ExitCode {
+    if behaviour.stop_delay_ms > 0 {
+        let delay = Duration::from_millis(behaviour.stop_delay_ms);
+        if let Err(e) = shut_down_slowly(delay) {
+            eprintln!("cannot handle stop signals: {e}");
+            return ExitCode::from(71);
+        }
+    }
     tokio::time::sleep(Duration::from_millis(behaviour.start_delay_ms)).await;
     if behaviour.kind == ImageKind::Crash {
         eprintln!("crashing with exit code {}", behaviour.crash_exit_code());
@@ -152,9 +177,11 @@ async fn serve(machine_id: String, ports: Vec<BoundPort>, behaviour: ImageBehavi
         body: behaviour.body.clone().unwrap_or_default(),
         kind: behaviour.kind,
         health_path: behaviour.health_path.clone(),
+        files,
     });
     let router = Router::new()
         .route("/env/{name}", get(env_var))
+        .route("/files/{*path}", get(file))
         .fallback(respond)
         .with_state(app);
     for port in ports {
@@ -199,6 +226,43 @@ async fn respond(State(app): State<Arc<App>>, uri: Uri) -> Response {
     };
     let body = json!({"body": app.body, "machine": app.machine_id});
     (status, axum::Json(body)).into_response()
+}
+
+/// On SIGINT or SIGTERM: keep serving for `delay`, then exit 0, as an app
+/// with a graceful shutdown does. The machine stays `stopping` meanwhile.
+fn shut_down_slowly(delay: Duration) -> io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        println!("shutting down in {delay:?}");
+        tokio::time::sleep(delay).await;
+        std::process::exit(0);
+    });
+    Ok(())
+}
+
+/// `GET /files/<guest path>`: a file of `config.files` as the machine got
+/// it, so a test can see what content a client delivered.
+async fn file(State(app): State<Arc<App>>, Path(path): Path<String>) -> Response {
+    use base64::Engine;
+    let guest_path = format!("/{path}");
+    match app.files.get(&guest_path).and_then(|contents| {
+        base64::engine::general_purpose::STANDARD
+            .decode(contents)
+            .ok()
+    }) {
+        Some(contents) => contents.into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("{guest_path} is not a file of this machine"),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /env/NAME`: the value of NAME in this process's environment, so a

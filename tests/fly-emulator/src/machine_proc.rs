@@ -14,6 +14,8 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use rustix::process::{Pid, Signal, kill_process};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -32,6 +34,8 @@ pub struct Launch {
     pub machine_id: String,
     /// The complete environment: the process inherits nothing else.
     pub env: BTreeMap<String, String>,
+    /// `config.files`: guest path → contents, served by the process.
+    pub files: BTreeMap<String, Vec<u8>>,
     pub behaviour: ImageBehaviour,
     pub release_command: bool,
     /// Ports inside the machine that get a loopback port.
@@ -91,6 +95,16 @@ impl Process {
         }
         if launch.release_command {
             command.arg("--release-command");
+        }
+        if !launch.files.is_empty() {
+            let files: BTreeMap<&String, String> = launch
+                .files
+                .iter()
+                .map(|(path, contents)| (path, STANDARD.encode(contents)))
+                .collect();
+            command
+                .arg("--files")
+                .arg(serde_json::to_string(&files).map_err(io::Error::other)?);
         }
         command
             .env_clear()

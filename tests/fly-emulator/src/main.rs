@@ -6,6 +6,7 @@ mod checks;
 mod config;
 mod control;
 mod duration;
+mod echo;
 mod emulator;
 mod faults;
 mod ids;
@@ -15,9 +16,12 @@ mod logs;
 mod machine_mode;
 mod machine_proc;
 mod proxy;
+mod ratelimit;
 mod recorder;
 mod serve;
+mod settings;
 mod state;
+mod wire;
 
 use std::process::ExitCode;
 

@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// other end of a pipe, however that process ends.
     #[arg(long)]
     exit_on_stdin_eof: bool,
+    /// Initial settings, as the JSON `POST /_emulator/settings` takes
+    /// (e.g. `{"rate_limits": {"enabled": true}}`).
+    #[arg(long)]
+    settings: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> io::Result<()> {
@@ -33,6 +37,18 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
         ));
     }
     let emulator = Emulator::new(std::env::current_exe()?);
+    if let Some(text) = &args.settings {
+        let patch: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--settings is not JSON: {e}"),
+            )
+        })?;
+        let settings = emulator
+            .read(|state| state.settings.patched(&patch))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings: {e}")))?;
+        emulator.write(|state| state.settings = settings);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let app = control::router(emulator.clone()).fallback_service(api::router(emulator.clone()));
     let mut stdout = io::stdout().lock();

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -12,6 +12,7 @@ use crate::config::MachineConfig;
 use crate::ids;
 use crate::image::{ImageBehaviour, ImageRef};
 use crate::lifecycle::Op;
+use crate::settings::Settings;
 
 /// Events kept per machine.
 const MAX_EVENTS: usize = 100;
@@ -26,16 +27,13 @@ pub struct State {
     pub next_address: u32,
     /// Volume snapshots, oldest first. They outlive their volume (and its
     /// app), as Fly keeps them for their retention days, and restore into
-    /// a volume of any app.
+    /// a volume of any app (whether Fly allows a cross-app restore is
+    /// unverified, brief §5).
     pub snapshots: Vec<Snapshot>,
-}
-
-/// Knobs for the API's quirks, set through `POST /_emulator/settings`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// How long a just-created machine answers 404 on `GET` and `wait`.
-    pub create_404_window_ms: u64,
+    /// App names held by organizations the caller cannot see, with their
+    /// org: `GET /v1/apps/{name}` answers 403 for them (fly-go
+    /// `AppNameAvailable`, `flaps/flaps_apps.go:92-127`).
+    pub foreign_apps: BTreeMap<String, String>,
 }
 
 impl State {
@@ -71,42 +69,117 @@ pub struct App {
     pub name: String,
     pub org_slug: String,
     pub network: String,
+    pub app_role: String,
     pub created_at: SystemTime,
+    /// Until then the app answers 404 (the create's eventual consistency).
+    pub visible_from: Instant,
     /// Apps are `pending` until their first machine is created.
     pub had_machine: bool,
     pub machines: Vec<Machine>,
     pub volumes: Vec<Volume>,
+    /// The current secrets.
     pub secrets: BTreeMap<String, Secret>,
     pub secrets_version: u64,
+    /// Every secrets version since the app was created, oldest first, with
+    /// when it was made: machines launched without `min_secrets_version`
+    /// get the newest one that has propagated.
+    pub secret_versions: Vec<SecretsVersion>,
     pub ips: Vec<IpAssignment>,
     pub releases: Vec<Release>,
+    /// The app's release counter: a failed release keeps its number.
+    pub release_counter: u64,
     pub certificates: Vec<Certificate>,
 }
 
+#[derive(Debug, Clone)]
+pub struct SecretsVersion {
+    pub version: u64,
+    pub secrets: BTreeMap<String, Secret>,
+    /// When the version has reached everywhere (`secrets_propagation_ms`
+    /// after it was made, as set at the time).
+    pub propagated_at: Instant,
+}
+
 impl App {
-    pub fn new(name: String, org_slug: String, network: String) -> App {
+    pub fn new(name: String, org_slug: String, network: String, visible_after: Duration) -> App {
+        let now = Instant::now();
         App {
             id: format!("{:016x}", fastrand::u64(..)),
             name,
             org_slug,
             network,
+            app_role: String::new(),
             created_at: SystemTime::now(),
+            visible_from: now + visible_after,
             had_machine: false,
             machines: Vec::new(),
             volumes: Vec::new(),
             secrets: BTreeMap::new(),
             secrets_version: 0,
+            secret_versions: vec![SecretsVersion {
+                version: 0,
+                secrets: BTreeMap::new(),
+                propagated_at: now,
+            }],
             ips: Vec::new(),
             releases: Vec::new(),
+            release_counter: 0,
             certificates: Vec::new(),
         }
     }
 
+    /// Whether the create has become visible to reads.
+    pub fn is_visible(&self) -> bool {
+        Instant::now() >= self.visible_from
+    }
+
+    /// `pending` until a machine was created; `suspended` when every live
+    /// machine is suspended (assumed), else `deployed`. fly-go counts
+    /// `deployed` and `suspended` as deployed (`flaps/flaps_apps.go:50-52`).
     pub fn status(&self) -> &'static str {
-        if self.had_machine {
-            "deployed"
+        if !self.had_machine {
+            return "pending";
+        }
+        let mut live = self.live_machines().peekable();
+        if live.peek().is_some() && live.all(|m| m.state == MachineState::Suspended) {
+            "suspended"
         } else {
-            "pending"
+            "deployed"
+        }
+    }
+
+    /// Records the current secrets as a new version, which takes
+    /// `propagation` to reach everywhere, and returns its number.
+    pub fn bump_secrets_version(&mut self, propagation: Duration) -> u64 {
+        self.secrets_version += 1;
+        self.secret_versions.push(SecretsVersion {
+            version: self.secrets_version,
+            secrets: self.secrets.clone(),
+            propagated_at: Instant::now() + propagation,
+        });
+        self.secrets_version
+    }
+
+    /// The newest secrets version that has reached everywhere.
+    pub fn propagated_secrets(&self) -> &SecretsVersion {
+        let now = Instant::now();
+        self.secret_versions
+            .iter()
+            .rev()
+            .find(|version| version.propagated_at <= now)
+            .unwrap_or(&self.secret_versions[0])
+    }
+
+    /// The secrets a reader asking for at least `minimum` sees: the current
+    /// ones when it names a newer version than has propagated, else the
+    /// propagated ones.
+    pub fn secrets_for(&self, minimum: Option<u64>) -> &SecretsVersion {
+        let propagated = self.propagated_secrets();
+        match minimum {
+            Some(minimum) if minimum > propagated.version => {
+                self.secret_versions.last().unwrap_or(propagated)
+            }
+            _ => propagated,
         }
     }
 
@@ -134,12 +207,6 @@ impl App {
             .find(|m| m.spec.volume() == Some(volume_id))
             .map(|m| m.id.as_str())
     }
-
-    pub fn secret_env(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.secrets
-            .iter()
-            .map(|(name, secret)| (name, &secret.value))
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +217,8 @@ pub enum MachineState {
     Stopping,
     Stopped,
     Replacing,
+    Suspending,
+    Suspended,
     Destroying,
     Destroyed,
     Failed,
@@ -164,6 +233,8 @@ impl MachineState {
             MachineState::Stopping => "stopping",
             MachineState::Stopped => "stopped",
             MachineState::Replacing => "replacing",
+            MachineState::Suspending => "suspending",
+            MachineState::Suspended => "suspended",
             MachineState::Destroying => "destroying",
             MachineState::Destroyed => "destroyed",
             MachineState::Failed => "failed",
@@ -182,6 +253,7 @@ impl MachineState {
             MachineState::Starting
                 | MachineState::Started
                 | MachineState::Stopping
+                | MachineState::Suspending
                 | MachineState::Replacing
         )
     }
@@ -193,12 +265,26 @@ pub struct Machine {
     pub name: String,
     pub region: String,
     pub state: MachineState,
-    /// The config exactly as the client sent it.
+    /// The config as the API echoes it (see `echo.rs`).
     pub config: Value,
     /// The typed view of `config` the emulator acts on.
     pub spec: MachineConfig,
-    /// Changes on every update; also the instance id.
+    /// "An identifier for the current running/ready version of the Machine.
+    /// Every Update request potentially changes the `instance_id`"
+    /// (`docs:machines/api/machines-resource.html.markerb:95`). Leases carry
+    /// it as `data.version` (flyctl `internal/machine/lease.go:116-119`) and
+    /// `wait?instance_id=` / `?version=` match it.
+    pub instance_id: String,
+    /// The machine version (`GET …/versions`); a different value from
+    /// `instance_id`, also new on every update.
     pub version: String,
+    /// `min_secrets_version` of the last create or update.
+    pub min_secrets_version: Option<u64>,
+    /// The secrets version the running process was started with.
+    pub booted_secrets_version: Option<u64>,
+    /// What `GET` shows until `Instant` right after an update (the stale
+    /// read of brief §14), when `update_stale_read_ms` is set.
+    pub stale_view: Option<(Value, Instant)>,
     pub private_ip: String,
     pub image_ref: ImageRef,
     /// Newest first, as Fly returns them (fly-go relies on the order).
@@ -276,6 +362,14 @@ impl Machine {
     /// Whether the eventual-consistency window still hides this machine.
     pub fn hidden_by_404_window(&self, settings: &Settings) -> bool {
         self.created.elapsed() < Duration::from_millis(settings.create_404_window_ms)
+    }
+
+    /// The pre-update rendering while the stale-read window lasts.
+    pub fn stale_view(&self) -> Option<&Value> {
+        self.stale_view
+            .as_ref()
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(view, _)| view)
     }
 }
 
@@ -367,7 +461,10 @@ pub struct Volume {
     pub content: Vec<u8>,
 }
 
-/// A point-in-time copy of a volume's size and content.
+/// A point-in-time copy of a volume's size and content. "The state of the
+/// new snapshot will go from `waiting` to `running` to `created`"
+/// (`docs:volumes/snapshots.html.markerb:58`); the content is the volume's
+/// at the moment the snapshot was asked for.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub id: String,
@@ -376,16 +473,62 @@ pub struct Snapshot {
     pub size_gb: u64,
     pub content: Vec<u8>,
     pub created_at: SystemTime,
+    pub running_from: Instant,
+    pub created_from: Instant,
 }
 
-/// A custom-domain certificate. Issuance waits for DNS the emulator cannot
-/// see, so it stays "Awaiting configuration" until a test says it is
-/// issued (`POST /_emulator/apps/{app}/certificates/{hostname}/issue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotStatus {
+    Waiting,
+    Running,
+    Created,
+}
+
+impl SnapshotStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotStatus::Waiting => "waiting",
+            SnapshotStatus::Running => "running",
+            SnapshotStatus::Created => "created",
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn status(&self) -> SnapshotStatus {
+        let now = Instant::now();
+        if now >= self.created_from {
+            SnapshotStatus::Created
+        } else if now >= self.running_from {
+            SnapshotStatus::Running
+        } else {
+            SnapshotStatus::Waiting
+        }
+    }
+}
+
+/// A hostname of the app and its certificates. Issuance waits for DNS the
+/// emulator cannot see, so a certificate is pending until a test issues it
+/// (`POST /_emulator/apps/{app}/certificates/{hostname}/issue`) or, with
+/// `certificate_issue_ms` set, until that time has passed.
 #[derive(Debug, Clone)]
 pub struct Certificate {
     pub hostname: String,
+    /// Added through `POST …/acme` (Let's Encrypt issuance requested).
+    pub acme_requested: bool,
+    /// Imported through `POST …/custom`.
+    pub custom: bool,
+    /// Validated: by the control API, or by time with `certificate_issue_ms`.
     pub issued: bool,
+    pub issue_at: Option<Instant>,
     pub created_at: SystemTime,
+    pub updated_at: SystemTime,
+}
+
+impl Certificate {
+    pub fn is_active(&self) -> bool {
+        self.issued || self.issue_at.is_some_and(|at| Instant::now() >= at)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -415,8 +558,18 @@ pub struct Release {
     pub status: String,
     pub strategy: String,
     pub image: String,
+    pub build_id: i64,
     pub definition: Value,
     pub metadata: Value,
+    /// Who created it (the caller's owner name).
+    pub user: String,
     pub created_at: SystemTime,
     pub updated_at: SystemTime,
+}
+
+impl Release {
+    /// flyctl's release statuses after creation (`machines_deploymachinesapp.go:71-119`).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "complete" | "failed" | "interrupted")
+    }
 }

@@ -25,13 +25,35 @@ fn create(emulator: &Emulator, body: Value) -> String {
         .to_string()
 }
 
+/// The statuses of the machine's checks, without the compat check flaps
+/// adds (fly-go removes every `bg_deployments_compat*` check before looking,
+/// `machine_types.go:207-217`).
 fn check_states(machine: &Value) -> Vec<String> {
     machine["checks"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|c| {
+            !c["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("bg_deployments_compat")
+        })
         .map(|c| c["status"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The status of the compat check flaps inserts.
+fn compat_status(machine: &Value) -> Option<String> {
+    machine["checks"]
+        .as_array()?
+        .iter()
+        .find(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("bg_deployments_compat"))
+        })
+        .map(|c| c["status"].as_str().unwrap_or_default().to_string())
 }
 
 #[test]
@@ -52,6 +74,11 @@ fn an_unhealthy_image_keeps_its_checks_critical() {
     let machine = emulator.machine("app", &id);
     assert_eq!(check_states(&machine), ["critical"]);
     assert_eq!(machine["checks"][0]["name"], "servicecheck-00-http-8080");
+    assert_eq!(
+        compat_status(&machine).as_deref(),
+        Some("critical"),
+        "flaps adds a compat check that a client must ignore: {machine}"
+    );
     let (status, _) = emulator.fetch(&format!(
         "http://{}/anything",
         emulator.endpoint("app", &id, 8080)
@@ -98,6 +125,10 @@ fn a_slow_starting_image_passes_its_checks_after_the_delay() {
         checks_passing(&emulator.machine("app", &id))
     });
     assert!(started.elapsed() >= Duration::from_millis(1000));
+    assert_eq!(
+        compat_status(&emulator.machine("app", &id)).as_deref(),
+        Some("passing")
+    );
 }
 
 #[test]

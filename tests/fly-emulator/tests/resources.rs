@@ -257,7 +257,12 @@ fn secrets_never_return_values_and_reach_the_machine_environment() {
         "/v1/apps/app/machines",
         json!({"config": web_config(IMAGE), "min_secrets_version": 9}),
     );
-    assert_eq!(too_new.status, 400);
+    assert_eq!(too_new.status, 422, "{:?}", too_new.body);
+    assert!(
+        too_new.error().contains("min_secrets_version 9"),
+        "{:?}",
+        too_new.body
+    );
 
     let deleted = emulator.delete("/v1/apps/app/secrets/API_KEY");
     assert_eq!(deleted.body["version"], 3);
@@ -351,58 +356,138 @@ fn ip_assignments_use_documentation_addresses() {
     );
 }
 
+fn create_release(emulator: &Emulator, app: &str) -> Value {
+    let body = json!({"app_name": app, "build_id": 0, "definition": {"app": app}, "image": IMAGE, "strategy": "ROLLING"});
+    let response = emulator.call_with(
+        "POST",
+        "/api/v1/releases",
+        Some(body),
+        // flyctl's uiex client: `Bearer <macaroons,tokens>` (internal/uiex/releases.go:215).
+        &[("Authorization", "Bearer fm2_deploytoken,fo1_usertoken")],
+    );
+    assert_eq!(response.status, 201, "{:?}", response.body);
+    response.body["release"].clone()
+}
+
+fn patch_release(emulator: &Emulator, id: &str, body: Value) -> common::Response {
+    emulator.call("PATCH", &format!("/api/v1/releases/{id}"), Some(body))
+}
+
 #[test]
-fn release_records_count_versions_per_app() {
+fn release_records_follow_flyctls_uiex_client() {
     let emulator = setup();
     emulator.create_app("other");
-    let create = |app: &str| {
-        let body = json!({"app_name": app, "strategy": "ROLLING", "definition": {"app": app}, "image": IMAGE});
-        let response = emulator.post("/api/v1/releases", body);
-        assert_eq!(response.status, 201, "{:?}", response.body);
-        response.body
-    };
-    let first = create("app");
-    let second = create("app");
+    let first = create_release(&emulator, "app");
+    for key in [
+        "id",
+        "version",
+        "stable",
+        "in_progress",
+        "status",
+        "strategy",
+        "user",
+        "created_at",
+        "image_ref",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing from {first}");
+    }
+    assert_eq!(first["in_progress"], true);
+    assert_eq!(first["image_ref"], IMAGE);
+    let second = create_release(&emulator, "app");
     assert_eq!(
         (first["version"].as_u64(), second["version"].as_u64()),
         (Some(1), Some(2))
     );
-    assert_eq!(create("other")["version"], 1);
+    assert_eq!(
+        create_release(&emulator, "other")["version"],
+        1,
+        "each app counts its own"
+    );
     assert_eq!(
         emulator.get("/api/v1/apps/app/releases/current").status,
         404,
         "nothing complete yet"
     );
 
+    // flyctl's sequence: running (metadata null), then complete or failed.
     let id = first["id"].as_str().unwrap();
-    let patched = emulator.call(
-        "PATCH",
-        &format!("/api/v1/releases/{id}"),
-        Some(json!({"status": "complete"})),
+    let running = patch_release(
+        &emulator,
+        id,
+        json!({"metadata": null, "status": "running"}),
     );
-    assert_eq!(patched.status, 200);
-    assert_eq!(patched.body["status"], "complete");
+    assert_eq!(running.status, 200, "{:?}", running.body);
+    assert_eq!(
+        running.body["status"], "running",
+        "the bare release: {:?}",
+        running.body
+    );
+    let complete = patch_release(
+        &emulator,
+        id,
+        json!({"metadata": {"post_deployment_info": {"flyctl_version": "ferry", "error": ""}}, "status": "complete"}),
+    );
+    assert_eq!(complete.body["status"], "complete");
+    assert_eq!(complete.body["stable"], true);
     let failed = second["id"].as_str().unwrap();
-    emulator.call(
-        "PATCH",
-        &format!("/api/v1/releases/{failed}"),
-        Some(json!({"status": "failed", "metadata": {"error": "boom"}})),
+    patch_release(
+        &emulator,
+        failed,
+        json!({"metadata": {"post_deployment_info": {"flyctl_version": "ferry", "error": "boom"}}, "status": "failed"}),
     );
+    let finished = patch_release(
+        &emulator,
+        failed,
+        json!({"metadata": null, "status": "complete"}),
+    );
+    assert_eq!(
+        (finished.status, finished.error()),
+        (422, "the release has already finished")
+    );
+
+    // A failed deploy's number is not reused.
+    assert_eq!(create_release(&emulator, "app")["version"], 3);
     let current = emulator.get("/api/v1/apps/app/releases/current").body;
     assert_eq!(current["id"], id, "the newest complete release");
+    let listed = emulator.get("/api/v1/apps/app/releases?limit=2").body;
+    let versions: Vec<u64> = listed["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [3, 2], "newest first, limited");
+    let records = emulator.control("GET", "/apps/app/releases", None).body;
     assert_eq!(
-        emulator
-            .call(
-                "PATCH",
-                &format!("/api/v1/releases/{id}"),
-                Some(json!({"status": "weird"}))
-            )
-            .status,
+        records[1]["metadata"]["post_deployment_info"]["error"],
+        "boom"
+    );
+    assert_eq!(records[0]["definition"], json!({"app": "app"}));
+
+    assert_eq!(
+        patch_release(&emulator, id, json!({"status": "weird"})).status,
         400
     );
+    let lowercase = emulator.post(
+        "/api/v1/releases",
+        json!({"app_name": "app", "image": IMAGE, "strategy": "rolling"}),
+    );
+    assert_eq!(
+        lowercase.status, 422,
+        "flyctl upper-cases the strategy: {:?}",
+        lowercase.body
+    );
+    let unknown = emulator.post(
+        "/api/v1/releases",
+        json!({"app_name": "app", "image": IMAGE, "strategy": "ROLLING", "version": 9}),
+    );
+    assert_eq!(unknown.status, 400, "{:?}", unknown.body);
     assert_eq!(
         emulator
-            .post("/api/v1/releases", json!({"app_name": "ghost"}))
+            .post(
+                "/api/v1/releases",
+                json!({"app_name": "ghost", "image": IMAGE, "strategy": "ROLLING"})
+            )
             .status,
         404
     );
@@ -557,52 +642,264 @@ fn logs_page_by_next_token_and_keep_lines_of_all_machines() {
     assert_eq!(emulator.get("/api/v1/apps/ghost/logs").status, 404);
 }
 
+/// Polls the volume's snapshots until one not in `before` is `created`.
+fn new_created_snapshot(emulator: &Emulator, app: &str, volume: &str, before: &[String]) -> String {
+    let path = format!("/v1/apps/{app}/volumes/{volume}/snapshots");
+    let mut found = None;
+    eventually(
+        "the new snapshot to be created",
+        Duration::from_secs(10),
+        || {
+            let listed = emulator.get(&path).body;
+            found = listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["status"] == "created" && !before.iter().any(|b| s["id"] == b.as_str()))
+                .map(|s| s["id"].as_str().unwrap().to_string());
+            found.is_some()
+        },
+    );
+    found.unwrap()
+}
+
+#[test]
+fn snapshots_are_asynchronous_and_only_a_created_one_restores() {
+    let emulator = setup();
+    emulator.control(
+        "POST",
+        "/settings",
+        Some(json!({"snapshot_waiting_ms": 400, "snapshot_running_ms": 400})),
+    );
+    let source = create_volume(
+        &emulator,
+        json!({"name": "data", "region": "ams", "size_gb": 3}),
+    );
+    let vol = source["id"].as_str().unwrap();
+    let snapshots = format!("/v1/apps/app/volumes/{vol}/snapshots");
+    assert_eq!(emulator.post(&snapshots, json!({})).status, 200);
+
+    let waiting = emulator.get(&snapshots).body;
+    assert_eq!(waiting[0]["status"], "waiting", "{waiting}");
+    assert_eq!(
+        waiting[0]["id"], "",
+        "a waiting snapshot has no id yet (flyctl prints \"(pending)\")"
+    );
+    let pending = emulator.post(
+        "/v1/apps/app/volumes",
+        json!({"name": "copy", "snapshot_id": ""}),
+    );
+    assert_eq!(
+        pending.status, 404,
+        "a client restoring the listed id too early: {:?}",
+        pending.body
+    );
+    assert!(
+        pending.error().contains("still waiting"),
+        "{:?}",
+        pending.body
+    );
+    eventually("the snapshot to run", Duration::from_secs(5), || {
+        emulator.get(&snapshots).body[0]["status"] == "running"
+    });
+    let running = emulator.get(&snapshots).body;
+    let id = running[0]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("vs_"), "{running}");
+    let early = emulator.post(
+        "/v1/apps/app/volumes",
+        json!({"name": "copy", "snapshot_id": id}),
+    );
+    assert_eq!(early.status, 400, "{:?}", early.body);
+    assert!(
+        early.error().contains("not created yet"),
+        "{:?}",
+        early.body
+    );
+
+    assert_eq!(new_created_snapshot(&emulator, "app", vol, &[]), id);
+    let restored = emulator.post(
+        "/v1/apps/app/volumes",
+        json!({"name": "copy", "snapshot_id": id}),
+    );
+    assert_eq!(restored.status, 200, "{:?}", restored.body);
+}
+
+#[test]
+fn the_snapshot_list_order_is_not_the_creation_order() {
+    let emulator = setup();
+    emulator.control(
+        "POST",
+        "/settings",
+        Some(json!({"snapshot_waiting_ms": 0, "snapshot_running_ms": 0})),
+    );
+    let vol = create_volume(&emulator, json!({"name": "data"}))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/apps/app/volumes/{vol}/snapshots");
+    for _ in 0..6 {
+        emulator.post(&path, json!({}));
+    }
+    let order = |emulator: &Emulator| -> Vec<String> {
+        emulator
+            .get(&path)
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = order(&emulator);
+    let shuffled = (0..20).any(|_| order(&emulator) != first);
+    assert!(
+        shuffled,
+        "twenty lists of six snapshots all came back in one order"
+    );
+    emulator.control(
+        "POST",
+        "/settings",
+        Some(json!({"snapshot_shuffle": false})),
+    );
+    let stable = order(&emulator);
+    assert!((0..5).all(|_| order(&emulator) == stable));
+}
+
 #[test]
 fn snapshots_carry_a_volumes_bytes_into_another_apps_volume() {
     let emulator = setup();
     emulator.create_app("other");
-    let source = create_volume(&emulator, json!({"name": "data", "region": "ams", "size_gb": 3}));
+    let source = create_volume(
+        &emulator,
+        json!({"name": "data", "region": "ams", "size_gb": 3}),
+    );
     let vol = source["id"].as_str().unwrap();
     let content = format!("/volumes/{vol}/content");
-    let bytes = json!({"orders": [1, 2, 3]});
-    assert_eq!(emulator.control("PUT", &content, Some(bytes.clone())).status, 200);
+    assert_eq!(
+        emulator
+            .control("PUT", &content, Some(json!("yesterday's bytes")))
+            .status,
+        200
+    );
+    // The platform's daily backup, a day old: not the snapshot to restore.
+    let daily = emulator.control(
+        "POST",
+        &format!("/volumes/{vol}/snapshots"),
+        Some(json!({})),
+    );
+    assert_eq!(daily.body["status"], "created", "{:?}", daily.body);
+    let daily_id = daily.body["id"].as_str().unwrap().to_string();
 
+    let bytes = json!({"orders": [1, 2, 3]});
+    emulator.control("PUT", &content, Some(bytes.clone()));
     let snapshots = format!("/v1/apps/app/volumes/{vol}/snapshots");
-    assert_eq!(emulator.get(&snapshots).body, json!([]));
     assert_eq!(emulator.post(&snapshots, json!({})).status, 200);
     // Later writes are not in the snapshot.
     emulator.control("PUT", &content, Some(json!("changed after the snapshot")));
+    let snapshot = new_created_snapshot(&emulator, "app", vol, std::slice::from_ref(&daily_id));
     let listed = emulator.get(&snapshots).body;
-    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
-    assert_eq!(listed[0]["status"], "created");
-    assert_eq!(listed[0]["size"], 3u64 << 30);
-    let snapshot = listed[0]["id"].as_str().unwrap();
-    assert!(snapshot.starts_with("vs_"));
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let ours = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == snapshot.as_str())
+        .unwrap();
+    assert_eq!(ours["size"], 3u64 << 30);
+    assert_eq!(ours["volume_size"], 3);
+    let theirs = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == daily_id.as_str())
+        .unwrap();
+    assert!(
+        theirs["created_at"].as_str() < ours["created_at"].as_str(),
+        "the daily one is older: {listed}"
+    );
 
-    let small = emulator.post("/v1/apps/other/volumes", json!({"name": "data", "snapshot_id": snapshot, "size_gb": 1}));
+    let small = emulator.post(
+        "/v1/apps/other/volumes",
+        json!({"name": "data", "snapshot_id": snapshot, "size_gb": 1}),
+    );
     assert_eq!(small.status, 400);
-    assert!(small.error().contains("at least 3 (the snapshot's size)"), "{:?}", small.body);
-    let restored = emulator.post("/v1/apps/other/volumes", json!({"name": "data", "snapshot_id": snapshot, "region": "fra"}));
+    assert!(
+        small.error().contains("at least 3 (the snapshot's size)"),
+        "{:?}",
+        small.body
+    );
+    let restored = emulator.post(
+        "/v1/apps/other/volumes",
+        json!({"name": "data", "snapshot_id": snapshot, "region": "fra"}),
+    );
     assert_eq!(restored.status, 200, "{:?}", restored.body);
-    assert_eq!((restored.body["size_gb"].as_u64(), restored.body["region"].as_str()), (Some(3), Some("fra")));
+    assert_eq!(
+        (
+            restored.body["size_gb"].as_u64(),
+            restored.body["region"].as_str()
+        ),
+        (Some(3), Some("fra"))
+    );
     let copy = restored.body["id"].as_str().unwrap();
-    assert_eq!(emulator.control("GET", &format!("/volumes/{copy}/content"), None).body, bytes);
+    assert_eq!(
+        emulator
+            .control("GET", &format!("/volumes/{copy}/content"), None)
+            .body,
+        bytes
+    );
+    let stale = emulator.post(
+        "/v1/apps/other/volumes",
+        json!({"name": "old", "snapshot_id": daily_id}),
+    );
+    let stale_copy = stale.body["id"].as_str().unwrap();
+    assert_eq!(
+        emulator
+            .control("GET", &format!("/volumes/{stale_copy}/content"), None)
+            .body,
+        "yesterday's bytes"
+    );
 
     // A fork stays inside its app; other apps go through a snapshot.
-    let cross = emulator.post("/v1/apps/other/volumes", json!({"name": "data", "source_volume_id": vol}));
+    let cross = emulator.post(
+        "/v1/apps/other/volumes",
+        json!({"name": "data", "source_volume_id": vol}),
+    );
     assert_eq!(cross.status, 404, "{:?}", cross.body);
     let fork = create_volume(&emulator, json!({"name": "data", "source_volume_id": vol}));
-    let fork_content = emulator.control("GET", &format!("/volumes/{}/content", fork["id"].as_str().unwrap()), None);
+    let fork_content = emulator.control(
+        "GET",
+        &format!("/volumes/{}/content", fork["id"].as_str().unwrap()),
+        None,
+    );
     assert_eq!(fork_content.body, "changed after the snapshot");
-    let both = emulator.post("/v1/apps/app/volumes", json!({"name": "data", "source_volume_id": vol, "snapshot_id": snapshot}));
+    let both = emulator.post(
+        "/v1/apps/app/volumes",
+        json!({"name": "data", "source_volume_id": vol, "snapshot_id": snapshot}),
+    );
     assert_eq!(both.status, 400);
-    let missing = emulator.post("/v1/apps/app/volumes", json!({"name": "data", "snapshot_id": "vs_nothere"}));
+    let missing = emulator.post(
+        "/v1/apps/app/volumes",
+        json!({"name": "data", "snapshot_id": "vs_nothere"}),
+    );
     assert_eq!(missing.status, 404);
 
     // Snapshots outlive their volume.
-    assert_eq!(emulator.delete(&format!("/v1/apps/app/volumes/{vol}")).status, 200);
+    assert_eq!(
+        emulator
+            .delete(&format!("/v1/apps/app/volumes/{vol}"))
+            .status,
+        200
+    );
     assert_eq!(emulator.get(&snapshots).status, 404, "the volume is gone");
-    let again = emulator.post("/v1/apps/other/volumes", json!({"name": "data2", "snapshot_id": snapshot}));
+    let again = emulator.post(
+        "/v1/apps/other/volumes",
+        json!({"name": "data2", "snapshot_id": snapshot}),
+    );
     assert_eq!(again.status, 200, "{:?}", again.body);
-    assert_eq!(emulator.control("GET", "/volumes/vol_nothere/content", None).status, 404);
+    assert_eq!(
+        emulator
+            .control("GET", "/volumes/vol_nothere/content", None)
+            .status,
+        404
+    );
 }

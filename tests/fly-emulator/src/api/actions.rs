@@ -1,5 +1,8 @@
-//! Machine lifecycle actions: start, stop, restart, cordon, uncordon. Like
-//! every mutation they respect the machine's lease.
+//! Machine lifecycle actions: start, stop, suspend, restart, cordon,
+//! uncordon. Like every mutation they respect the machine's lease. Stop and
+//! suspend answer at once with the machine `stopping`/`suspending`; the
+//! machine gets there later (flyctl waits: `fly machine stop` does Stop then
+//! Wait(state=stopped), `internal/command/machine/stop.go:94-125`).
 
 use std::sync::Arc;
 
@@ -25,7 +28,10 @@ pub async fn start(
 ) -> ApiResult<Json<Value>> {
     mutate(&emulator, &app_name, &id, &headers, |machine| {
         let previous = machine.state;
-        if !matches!(previous, MachineState::Started | MachineState::Starting) {
+        if !matches!(
+            previous,
+            MachineState::Started | MachineState::Starting | MachineState::Replacing
+        ) {
             machine.state = MachineState::Starting;
             let _ = machine.ops.send(Op::Start);
         }
@@ -34,9 +40,13 @@ pub async fn start(
     .map(Json)
 }
 
+/// fly-go's `StopMachineInput` (`machine_types.go:338-342`). fly-go sends
+/// `"timeout": "0s"` when no timeout is given (`Duration` is a struct, so
+/// omitempty never drops it; brief §19.14): zero means "the default".
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StopInput {
+    id: Option<String>,
     signal: Option<String>,
     timeout: Option<GoDuration>,
 }
@@ -47,8 +57,14 @@ pub async fn stop(
     headers: HeaderMap,
     JsonBody(input): JsonBody<StopInput>,
 ) -> ApiResult<Json<Value>> {
-    let signal = signal(input.signal.as_deref())?;
-    let timeout = input.timeout.map(|t| t.0);
+    if input.id.as_ref().is_some_and(|sent| *sent != id) {
+        return Err(ApiError::bad_request(format!(
+            "the body names machine {:?}, the path {id:?}",
+            input.id.unwrap_or_default()
+        )));
+    }
+    let signal = signal(input.signal.filter(|s| !s.is_empty()).as_deref())?;
+    let timeout = input.timeout.map(|t| t.0).filter(|t| !t.is_zero());
     mutate(&emulator, &app_name, &id, &headers, |machine| {
         if machine.state.is_active() || machine.state == MachineState::Created {
             machine.state = MachineState::Stopping;
@@ -59,11 +75,37 @@ pub async fn stop(
     .map(Json)
 }
 
+/// `POST …/suspend` (fly-go `Suspend`, `flaps_machines.go:450-465`): the
+/// process stops and the machine becomes `suspended`; a start resumes it.
+/// Memory snapshots are not emulated: a resumed machine starts afresh.
+pub async fn suspend(
+    State(emulator): State<Arc<Emulator>>,
+    Path((app_name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    mutate(&emulator, &app_name, &id, &headers, |machine| {
+        if machine.state.is_active() {
+            machine.state = MachineState::Suspending;
+            let _ = machine.ops.send(Op::Suspend);
+            Ok(json!({"ok": true}))
+        } else {
+            Err(ApiError::precondition(format!(
+                "unable to suspend machine, it is {}",
+                machine.state.as_str()
+            )))
+        }
+    })
+    .map(Json)
+}
+
+/// fly-go sends `?force_stop=<bool>` always, `timeout` and `signal` when set
+/// (`flaps_machines.go:90-113`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RestartQuery {
     signal: Option<String>,
     timeout: Option<String>,
+    force_stop: Option<bool>,
 }
 
 pub async fn restart(
@@ -72,7 +114,11 @@ pub async fn restart(
     Query(query): Query<RestartQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let signal = signal(query.signal.as_deref())?;
+    // A forced stop kills instead of signalling (assumed from the name).
+    let signal = match query.force_stop {
+        Some(true) => Some(Signal::KILL),
+        _ => signal(query.signal.as_deref())?,
+    };
     let timeout = query
         .timeout
         .map(|text| crate::duration::parse(&text).map_err(ApiError::bad_request))

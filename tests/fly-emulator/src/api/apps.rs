@@ -1,6 +1,7 @@
 //! `/v1/apps`: create, list, get, delete.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -18,6 +19,7 @@ use crate::state::App;
 #[serde(default)]
 pub struct ListQuery {
     org_slug: Option<String>,
+    app_role: Option<String>,
 }
 
 pub async fn list(
@@ -28,11 +30,18 @@ pub async fn list(
         state
             .apps
             .values()
+            .filter(|app| app.is_visible())
             .filter(|app| {
                 query
                     .org_slug
                     .as_ref()
                     .is_none_or(|org| &app.org_slug == org)
+            })
+            .filter(|app| {
+                query
+                    .app_role
+                    .as_ref()
+                    .is_none_or(|role| &app.app_role == role)
             })
             .map(views::app)
             .collect()
@@ -40,35 +49,69 @@ pub async fn list(
     Json(json!({"total_apps": apps.len(), "apps": apps}))
 }
 
-/// OpenAPI spells the name `app_name`; fly-go sends `name`.
+/// fly-go's `CreateAppRequest` (`flaps/flaps_apps.go:13-18`) sends all four
+/// keys, empty strings included; the OpenAPI spec spells the name
+/// `app_name`. Unknown keys are refused.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CreateApp {
     app_name: Option<String>,
     name: Option<String>,
     org_slug: Option<String>,
     network: Option<String>,
+    app_role_id: Option<String>,
+}
+
+/// `?wait=true` is what fly-go sends (`flaps_apps.go:22`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreateQuery {
+    wait: Option<bool>,
+}
+
+/// The name-taken answer: 422 with `status: name_taken` (fly-go
+/// `TestIsNameTakenError`, `flaps/flaps_error_test.go:20-89`; the docs list
+/// 422 as "an app name that is already taken",
+/// `working-with-machines-api.html.markerb:76`).
+fn name_taken() -> ApiError {
+    ApiError::with_status_code(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Validation failed: Name has already been taken",
+        "name_taken",
+    )
 }
 
 pub async fn create(
     State(emulator): State<Arc<Emulator>>,
+    Query(_query): Query<CreateQuery>,
     JsonBody(body): JsonBody<CreateApp>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let name = body.app_name.or(body.name).unwrap_or_default();
+    let name = body
+        .app_name
+        .filter(|name| !name.is_empty())
+        .or(body.name)
+        .unwrap_or_default();
     if !valid_app_name(&name) {
         return Err(ApiError::bad_request(format!(
             "invalid app name {name:?}: use lowercase letters, digits and dashes"
         )));
     }
-    let org = body.org_slug.unwrap_or_else(|| "personal".to_string());
+    let org = body
+        .org_slug
+        .filter(|org| !org.is_empty())
+        .unwrap_or_else(|| "personal".to_string());
     emulator.write(|state| {
-        if state.apps.contains_key(&name) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Name has already been taken",
-            ));
+        if state.apps.contains_key(&name) || state.foreign_apps.contains_key(&name) {
+            return Err(name_taken());
         }
-        let app = App::new(name.clone(), org, body.network.unwrap_or_default());
+        let visible_after = Duration::from_millis(state.settings.app_404_window_ms);
+        let mut app = App::new(
+            name.clone(),
+            org,
+            body.network.unwrap_or_default(),
+            visible_after,
+        );
+        app.app_role = body.app_role_id.unwrap_or_default();
         let rendered = views::app(&app);
         state.apps.insert(name, app);
         Ok((StatusCode::CREATED, Json(rendered)))
@@ -96,9 +139,14 @@ pub async fn delete(
     State(emulator): State<Arc<Emulator>>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let removed = emulator.write(|state| state.apps.remove(&name));
-    let app = removed.ok_or_else(|| ApiError::not_found(format!("app {name} not found")))?;
-    for machine in &app.machines {
+    let removed = emulator.write(|state| {
+        app(state, &name)?;
+        state
+            .apps
+            .remove(&name)
+            .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+    })?;
+    for machine in &removed.machines {
         let _ = machine.ops.send(Op::Destroy);
     }
     emulator.logs.forget_app(&name);

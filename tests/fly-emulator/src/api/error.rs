@@ -13,6 +13,8 @@ use serde_json::json;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// flaps's machine-readable `status` (e.g. `name_taken`), when it has one.
+    pub code: Option<&'static str>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -22,6 +24,20 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            code: None,
+        }
+    }
+
+    /// An error whose body also carries `status` (fly-go `FlapsError`
+    /// keys on it, `flaps/flaps_error.go:140-181`).
+    pub fn with_status_code(
+        status: StatusCode,
+        message: impl Into<String>,
+        code: &'static str,
+    ) -> ApiError {
+        ApiError {
+            code: Some(code),
+            ..ApiError::new(status, message)
         }
     }
 
@@ -44,7 +60,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({"error": self.message}))).into_response()
+        let body = match self.code {
+            Some(code) => json!({"error": self.message, "status": code}),
+            None => json!({"error": self.message}),
+        };
+        (self.status, axum::Json(body)).into_response()
     }
 }
 

@@ -67,7 +67,12 @@ pub async fn acquire(
             held.expires_at = SystemTime::now() + Duration::from_secs(ttl.max(1));
             return Ok(Json(views::lease(held)));
         }
-        let lease = new_lease(&caller, ttl, body.description.unwrap_or_default());
+        let lease = new_lease(
+            &caller,
+            ttl,
+            body.description.unwrap_or_default(),
+            machine.instance_id.clone(),
+        );
         let rendered = views::lease(&lease);
         machine.lease = Some(lease);
         Ok(Json(rendered))
@@ -92,13 +97,20 @@ pub async fn release(
     })
 }
 
-/// A new lease owned by `caller` (also used by create's `lease_ttl`).
-pub(super) fn new_lease(caller: &Caller, ttl_seconds: u64, description: String) -> Lease {
+/// A new lease owned by `caller` (also used by create's `lease_ttl`). Its
+/// `version` is the machine's `instance_id`: flyctl skips a re-read of the
+/// machine when they match (`internal/machine/lease.go:116-119`).
+pub(super) fn new_lease(
+    caller: &Caller,
+    ttl_seconds: u64,
+    description: String,
+    instance_id: String,
+) -> Lease {
     Lease {
         nonce: ids::nonce(),
         owner: caller.owner.clone(),
         description,
-        version: ids::ulid(),
+        version: instance_id,
         expires_at: SystemTime::now() + Duration::from_secs(ttl_seconds.max(1)),
     }
 }

@@ -20,6 +20,7 @@ use crate::state::MachineState;
 /// flaps caps one wait at 60 s (`proxyTimeoutThreshold`); clients loop.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 const WAITABLE_STATES: [&str; 4] = ["started", "stopped", "destroyed", "suspended"];
+const RECHECK: Duration = Duration::from_millis(50);
 
 #[derive(Debug)]
 struct WaitRequest {
@@ -29,8 +30,13 @@ struct WaitRequest {
 }
 
 impl WaitRequest {
-    /// `state` may repeat (fly-go sends one per wanted state); `version` is
-    /// also accepted under its older name `instance_id`.
+    /// `state` may repeat (fly-go sends one per wanted state, never
+    /// comma-joined: `TestWaitStatesNoCommaSplitting`), so `started,stopped`
+    /// is one unknown state. The instance to wait for is `instance_id` in
+    /// the docs ("Filter for a specific Machine `instance_id` (version)",
+    /// `machines-resource.html.markerb:306-321`) and `version` in fly-go
+    /// (`flaps_machines_wait.go:12-17`); both match the machine's
+    /// `instance_id`. `from_event_id` is accepted and ignored.
     fn parse(params: &[(String, String)]) -> ApiResult<WaitRequest> {
         let mut request = WaitRequest {
             states: Vec::new(),
@@ -52,7 +58,12 @@ impl WaitRequest {
                 "version" | "instance_id" if !value.is_empty() => {
                     request.version = Some(value.clone())
                 }
-                _ => {}
+                "version" | "instance_id" | "from_event_id" => {}
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown query parameter {other:?}: wait takes state, timeout, instance_id (or version) and from_event_id"
+                    )));
+                }
             }
         }
         if request.states.is_empty() {
@@ -96,13 +107,23 @@ pub async fn wait(
             if machine.hidden_by_404_window(&state.settings) {
                 return Err(machine_not_found(&id));
             }
-            let state_matches = request.states.iter().any(|s| s == machine.state.as_str());
-            if state_matches
-                && request
-                    .version
-                    .as_ref()
-                    .is_none_or(|v| v == &machine.version)
-            {
+            // Right after an update the API may still show the old
+            // instance (`update_stale_read_ms`): an unpinned wait sees it.
+            let (current_state, instance_id) = match machine.stale_view() {
+                Some(stale) => (
+                    stale["state"].as_str().unwrap_or_default().to_string(),
+                    stale["instance_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                None => (
+                    machine.state.as_str().to_string(),
+                    machine.instance_id.clone(),
+                ),
+            };
+            let state_matches = request.states.iter().any(|s| *s == current_state);
+            if state_matches && request.version.as_ref().is_none_or(|v| *v == instance_id) {
                 return Ok(Waited::Reached);
             }
             if machine.state == MachineState::Destroyed {
@@ -114,15 +135,16 @@ pub async fn wait(
         if let Waited::Reached = waited {
             return Ok(Json(json!({"ok": true})));
         }
-        if tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .is_err()
-        {
+        if Instant::now() >= deadline {
             return Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "deadline_exceeded: machine failed to reach desired state",
             ));
         }
+        // Look again on every change, and at least every RECHECK: a stale
+        // view expires without a state change to announce it.
+        let _ = tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), changes.changed())
+            .await;
     }
 }
 

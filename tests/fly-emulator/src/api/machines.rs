@@ -3,7 +3,7 @@
 //! actor does the rest (see `lifecycle.rs`).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Extension;
 use axum::Json;
@@ -18,6 +18,7 @@ use super::error::{ApiError, ApiResult, JsonBody, Query};
 use super::leases::new_lease;
 use super::{app, app_mut, guard_lease, lease_nonce, live_machine_mut, machine, views};
 use crate::config::MachineConfig;
+use crate::echo;
 use crate::emulator::Emulator;
 use crate::ids;
 use crate::image::ImageRef;
@@ -51,7 +52,11 @@ pub async fn list(
                     .as_ref()
                     .is_none_or(|region| &m.region == region)
             })
-            .map(|m| views::machine(m, None))
+            .map(|m| {
+                m.stale_view()
+                    .cloned()
+                    .unwrap_or_else(|| views::machine(m, None))
+            })
             .collect();
         Ok(Json(Value::Array(machines)))
     })
@@ -66,37 +71,63 @@ pub async fn get(
         if machine.hidden_by_404_window(&state.settings) {
             return Err(super::machine_not_found(&id));
         }
+        if let Some(stale) = machine.stale_view() {
+            return Ok(Json(stale.clone()));
+        }
         Ok(Json(views::machine(machine, None)))
     })
 }
 
-/// fly-go's `LaunchMachineInput`, for create and update alike.
+/// fly-go's `LaunchMachineInput` (`machine_types.go:1127-1143`), for create
+/// and update alike. Unknown keys are refused (see `wire.rs` on why).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LaunchInput {
     config: Option<Value>,
     region: Option<String>,
     name: Option<String>,
     skip_launch: bool,
     skip_service_registration: bool,
+    /// fly-go always sends it (`json:"skip_secrets"`, no omitempty).
     skip_secrets: bool,
     min_secrets_version: Option<u64>,
     lease_ttl: Option<u64>,
 }
 
 impl LaunchInput {
-    /// The config as sent, and its typed view.
+    /// The config as the API stores it, and its typed view.
     fn config(&self) -> ApiResult<(Value, MachineConfig)> {
-        let config = self
+        let sent = self
             .config
-            .clone()
-            .filter(Value::is_object)
+            .as_ref()
+            .filter(|config| config.is_object())
             .ok_or_else(|| ApiError::bad_request("config is required"))?;
+        let config = echo::machine_config(sent)
+            .map_err(|e| ApiError::bad_request(format!("invalid machine config: {e}")))?;
         let spec = MachineConfig::parse(&config).map_err(ApiError::bad_request)?;
         if spec.image.is_empty() {
             return Err(ApiError::bad_request("config.image is required"));
         }
         Ok((config, spec))
+    }
+}
+
+/// A machine asking for a secrets version the app does not have yet is
+/// refused. What flaps does is unverified (brief §7: "neither the docs nor
+/// fly-go define what the API does with a too-new `min_secrets_version`
+/// (refuse? wait?)"); refusing makes a client bug visible at once, where
+/// waiting would hang it. A version the app has is always honoured, even
+/// before it has propagated (see `lifecycle::prepare_launch`).
+fn check_secrets_version(app: &App, wanted: Option<u64>) -> ApiResult<()> {
+    match wanted {
+        Some(wanted) if wanted > app.secrets_version => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "min_secrets_version {wanted} is newer than the app's secrets (version {}); set the secrets first",
+                app.secrets_version
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -162,15 +193,7 @@ pub async fn create(
         let region = mount_region(app, &spec, None, input.region.as_deref())?
             .or(input.region.clone())
             .unwrap_or_else(|| DEFAULT_REGION.to_string());
-        if let Some(wanted) = input
-            .min_secrets_version
-            .filter(|v| *v > app.secrets_version)
-        {
-            return Err(ApiError::bad_request(format!(
-                "secrets version {wanted} is not available (current: {})",
-                app.secrets_version
-            )));
-        }
+        check_secrets_version(app, input.min_secrets_version)?;
         let id = ids::machine_id();
         let version = ids::ulid();
         let now = SystemTime::now();
@@ -187,7 +210,11 @@ pub async fn create(
             }],
             config,
             spec,
+            instance_id: ids::ulid(),
             version,
+            min_secrets_version: input.min_secrets_version,
+            booted_secrets_version: None,
+            stale_view: None,
             private_ip: format!("fdaa:0:1:a7b:{address:x}::2"),
             events: Vec::new(),
             checks: Vec::new(),
@@ -205,7 +232,7 @@ pub async fn create(
         machine.reset_checks("machine not started");
         machine.push_event("launch", "created", "user", json!({}));
         let nonce = input.lease_ttl.map(|ttl| {
-            let lease = new_lease(&caller, ttl, String::new());
+            let lease = new_lease(&caller, ttl, String::new(), machine.instance_id.clone());
             let nonce = lease.nonce.clone();
             machine.lease = Some(lease);
             nonce
@@ -233,11 +260,16 @@ pub async fn update(
     let (config, spec) = input.config()?;
     emulator.write(|state| {
         require_image(state, &spec.image)?;
+        let stale_for = Duration::from_millis(state.settings.update_stale_read_ms);
         let app = app_mut(state, &app_name)?;
         let current_region = machine(app, &id)?.region.clone();
         mount_region(app, &spec, Some(&id), Some(&current_region))?;
+        check_secrets_version(app, input.min_secrets_version)?;
         let machine = live_machine_mut(app, &id)?;
         guard_lease(machine, lease_nonce(&headers))?;
+        if !stale_for.is_zero() {
+            machine.stale_view = Some((views::machine(machine, None), Instant::now() + stale_for));
+        }
         let version = ids::ulid();
         machine.versions.insert(
             0,
@@ -248,10 +280,12 @@ pub async fn update(
             },
         );
         machine.version = version;
+        machine.instance_id = ids::ulid();
         machine.image_ref = ImageRef::parse(&spec.image);
         machine.config = config;
         machine.spec = spec;
         machine.skip_secrets = input.skip_secrets;
+        machine.min_secrets_version = input.min_secrets_version;
         if let Some(name) = input.name.clone() {
             machine.name = name;
         }

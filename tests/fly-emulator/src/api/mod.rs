@@ -1,7 +1,7 @@
 //! The emulated public API: Machines, volumes, secrets, IPs and
 //! certificates (`/v1`), plus the logs and releases endpoints flyctl calls
-//! on api.fly.io (`/api/v1`). Every route passes the
-//! request recorder, authentication and fault injection, in that order.
+//! on api.fly.io (`/api/v1`). Every route passes the request recorder,
+//! authentication, the rate limiter and fault injection, in that order.
 
 mod actions;
 mod apps;
@@ -16,8 +16,8 @@ mod machines;
 mod metadata;
 mod releases;
 mod secrets;
-mod views;
-mod volumes;
+pub mod views;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -51,6 +51,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .route(&format!("{machine}/restart"), post(actions::restart))
         .route(&format!("{machine}/cordon"), post(actions::cordon))
         .route(&format!("{machine}/uncordon"), post(actions::uncordon))
+        .route(&format!("{machine}/suspend"), post(actions::suspend))
         .route(&format!("{machine}/wait"), get(machine_info::wait))
         .route(&format!("{machine}/events"), get(machine_info::events))
         .route(&format!("{machine}/versions"), get(machine_info::versions))
@@ -81,13 +82,14 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             "/v1/apps/{app}/volumes/{id}/snapshots",
             get(volumes::snapshots).post(volumes::snapshot),
         )
-        .route(
-            "/v1/apps/{app}/certificates",
-            get(certificates::list),
-        )
+        .route("/v1/apps/{app}/certificates", get(certificates::list))
         .route(
             "/v1/apps/{app}/certificates/acme",
             post(certificates::add_acme),
+        )
+        .route(
+            "/v1/apps/{app}/certificates/custom",
+            post(certificates::add_custom),
         )
         .route(
             "/v1/apps/{app}/certificates/{hostname}",
@@ -96,6 +98,14 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .route(
             "/v1/apps/{app}/certificates/{hostname}/check",
             post(certificates::check),
+        )
+        .route(
+            "/v1/apps/{app}/certificates/{hostname}/acme",
+            axum::routing::delete(certificates::delete_acme),
+        )
+        .route(
+            "/v1/apps/{app}/certificates/{hostname}/custom",
+            axum::routing::delete(certificates::delete_custom),
         )
         .route(
             "/v1/apps/{app}/secrets",
@@ -119,6 +129,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             "/api/v1/releases/{id}",
             axum::routing::patch(releases::update),
         )
+        .route("/api/v1/apps/{app}/releases", get(releases::list))
         .route(
             "/api/v1/apps/{app}/releases/current",
             get(releases::current),
@@ -128,6 +139,10 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
             emulator.clone(),
             crate::faults::middleware,
         ))
+        .layer(from_fn_with_state(
+            emulator.clone(),
+            crate::ratelimit::middleware,
+        ))
         .layer(from_fn(auth::require_token))
         .layer(from_fn_with_state(
             emulator.clone(),
@@ -136,16 +151,39 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .with_state(emulator)
 }
 
+/// The app `name` as a reader sees it: 403 when another organization holds
+/// the name (fly-go `AppNameAvailable`: "a name held by another
+/// organization comes back as a 403", `flaps/flaps_apps.go:92-127`, body
+/// from `TestAppNameAvailable`), 404 when there is no such app or its
+/// creation is not visible yet.
 fn app<'a>(state: &'a State, name: &str) -> ApiResult<&'a App> {
+    check_foreign(state, name)?;
     state
         .app(name)
-        .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+        .filter(|app| app.is_visible())
+        .ok_or_else(|| app_not_found(name))
 }
 
 fn app_mut<'a>(state: &'a mut State, name: &str) -> ApiResult<&'a mut App> {
+    check_foreign(state, name)?;
     state
         .app_mut(name)
-        .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+        .filter(|app| app.is_visible())
+        .ok_or_else(|| app_not_found(name))
+}
+
+fn check_foreign(state: &State, name: &str) -> ApiResult<()> {
+    if state.foreign_apps.contains_key(name) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "unauthorized",
+        ));
+    }
+    Ok(())
+}
+
+fn app_not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!("app {name} not found"))
 }
 
 fn machine<'a>(app: &'a App, id: &str) -> ApiResult<&'a Machine> {

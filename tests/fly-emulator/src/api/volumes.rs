@@ -1,8 +1,19 @@
 //! Volumes: create (or fork with `source_volume_id`, or restore with
-//! `snapshot_id`), list, get, update, extend, delete, snapshots. Attachment is derived from machine configs.
+//! `snapshot_id`), list, get, update, extend, delete, snapshots. Attachment
+//! is derived from machine configs.
+//!
+//! Snapshots are asynchronous: "The state of the new snapshot will go from
+//! `waiting` to `running` to `created`" and "might take a few seconds or
+//! longer" (`docs:volumes/snapshots.html.markerb:58, 77`). The create
+//! answers before the snapshot exists; a listed snapshot has an empty id
+//! while it is waiting (flyctl prints "(pending)" for an empty id,
+//! `internal/command/volumes/snapshots/list.go:96-100`); the list order is
+//! unspecified (flyctl sorts by `created_at` itself, `:79-82`), so the
+//! emulator shuffles it. Restoring a snapshot that is not `created` yet is
+//! refused (unverified: a plausible choice, brief §5).
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,7 +24,8 @@ use super::error::{ApiError, ApiResult, JsonBody};
 use super::{app, app_mut, views};
 use crate::emulator::Emulator;
 use crate::ids;
-use crate::state::{App, Snapshot, Volume};
+use crate::state::{App, Snapshot, SnapshotStatus, Volume};
+use crate::wire;
 
 const DEFAULT_REGION: &str = "iad";
 
@@ -54,20 +66,30 @@ fn volume_mut<'a>(app: &'a mut App, id: &str) -> ApiResult<&'a mut Volume> {
         .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
 }
 
-/// fly-go's `CreateVolumeRequest` (placement hints like `compute` are accepted and ignored).
+/// fly-go's `CreateVolumeRequest` (`volume_types.go:29-51`). Its pointer
+/// fields have no omitempty, so fly-go sends explicit `null`s; all of them
+/// are accepted. `compute` (a `MachineGuest`) and `compute_image` are
+/// placement hints: checked, then not otherwise used, as the emulator has
+/// one host. Unknown keys are refused.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CreateVolume {
     name: String,
     region: Option<String>,
     size_gb: Option<u64>,
     encrypted: Option<bool>,
     require_unique_zone: Option<bool>,
+    // Accepted and ignored: the emulator has one host, so no placement hint matters.
+    #[allow(dead_code)]
+    unique_zone_app_wide: Option<bool>,
     snapshot_retention: Option<u64>,
     auto_backup_enabled: Option<bool>,
     fstype: Option<String>,
     snapshot_id: Option<String>,
     source_volume_id: Option<String>,
+    compute: Option<Value>,
+    #[allow(dead_code)]
+    compute_image: Option<String>,
 }
 
 pub async fn create(
@@ -79,6 +101,18 @@ pub async fn create(
         return Err(ApiError::bad_request(format!(
             "invalid volume name {:?}: up to 30 lowercase letters, digits and underscores",
             body.name
+        )));
+    }
+    if let Some(compute) = &body.compute {
+        wire::round_trip(compute, &wire::GUEST, "compute").map_err(ApiError::bad_request)?;
+    }
+    if let Some(fstype) = body
+        .fstype
+        .as_deref()
+        .filter(|f| !["ext4", "raw"].contains(f))
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid fstype {fstype:?}: the valid values are \"ext4\" and \"raw\""
         )));
     }
     emulator.write(|state| {
@@ -145,12 +179,22 @@ fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> A
                 content: source.content.clone(),
             })
         }
+        (None, Some(id)) if id.is_empty() => Err(ApiError::not_found(
+            "snapshot_id is empty: a snapshot listed without an id is still waiting; poll the volume's snapshots until it has an id and is created",
+        )),
         (None, Some(id)) => {
             let snapshot = state
                 .snapshots
                 .iter()
                 .find(|s| &s.id == id)
                 .ok_or_else(|| ApiError::not_found(format!("snapshot {id} not found")))?;
+            let status = snapshot.status();
+            if status != SnapshotStatus::Created {
+                return Err(ApiError::bad_request(format!(
+                    "snapshot {id} is {}, not created yet: wait until the volume's snapshot list shows it created",
+                    status.as_str()
+                )));
+            }
             Ok(Origin {
                 what: "snapshot",
                 fork: false,
@@ -191,7 +235,7 @@ fn pick_zone(app: &App, name: &str, region: &str, unique: bool) -> String {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct UpdateVolume {
     snapshot_retention: Option<u64>,
     auto_backup_enabled: Option<bool>,
@@ -217,6 +261,7 @@ pub async fn update(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExtendVolume {
     size_gb: u64,
 }
@@ -266,41 +311,61 @@ pub async fn delete(
     })
 }
 
-/// Takes a snapshot now. Fly answers 200 with an empty body; the snapshot
-/// shows up in the list.
+/// Schedules a snapshot (fly-go decodes nothing from the answer,
+/// `flaps_volumes.go:102-114`; flyctl prints "Scheduled to snapshot volume"
+/// and does not wait, `internal/command/volumes/snapshots/create.go:49-54`).
 pub async fn snapshot(
     State(emulator): State<Arc<Emulator>>,
     Path((app_name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         let source = volume(app(state, &app_name)?, &id)?;
-        let snapshot = Snapshot {
-            id: ids::snapshot_id(),
-            app: app_name.clone(),
-            volume_id: id.clone(),
-            size_gb: source.size_gb,
-            content: source.content.clone(),
-            created_at: SystemTime::now(),
-        };
+        let waiting = Duration::from_millis(state.settings.snapshot_waiting_ms);
+        let running = Duration::from_millis(state.settings.snapshot_running_ms);
+        let snapshot = new_snapshot(&app_name, source, waiting, running);
         state.snapshots.push(snapshot);
         Ok(Json(json!({})))
     })
 }
 
-/// The volume's snapshots, oldest first.
+/// A snapshot of `source` as it is now, becoming `running` after `waiting`
+/// and `created` after `waiting + running`.
+pub fn new_snapshot(
+    app_name: &str,
+    source: &Volume,
+    waiting: Duration,
+    running: Duration,
+) -> Snapshot {
+    let now = Instant::now();
+    Snapshot {
+        id: ids::snapshot_id(),
+        app: app_name.to_string(),
+        volume_id: source.id.clone(),
+        size_gb: source.size_gb,
+        content: source.content.clone(),
+        created_at: SystemTime::now(),
+        running_from: now + waiting,
+        created_from: now + waiting + running,
+    }
+}
+
+/// The volume's snapshots, in no particular order (shuffled unless
+/// `snapshot_shuffle` is off, then oldest first).
 pub async fn snapshots(
     State(emulator): State<Arc<Emulator>>,
     Path((app_name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         volume(app(state, &app_name)?, &id)?;
-        Ok(Json(
-            state
-                .snapshots
-                .iter()
-                .filter(|s| s.app == app_name && s.volume_id == id)
-                .map(views::snapshot)
-                .collect(),
-        ))
+        let mut listed: Vec<Value> = state
+            .snapshots
+            .iter()
+            .filter(|s| s.app == app_name && s.volume_id == id)
+            .map(views::snapshot)
+            .collect();
+        if state.settings.snapshot_shuffle {
+            fastrand::shuffle(&mut listed);
+        }
+        Ok(Json(Value::Array(listed)))
     })
 }

@@ -98,7 +98,12 @@ impl Emulator {
                     .body(body.to_string())
                     .expect("request"),
             ),
-            None if method != "GET" => self.agent.run(request.header("Content-Length", "0").body(()).expect("request")),
+            None if method != "GET" => self.agent.run(
+                request
+                    .header("Content-Length", "0")
+                    .body(())
+                    .expect("request"),
+            ),
             None => self.agent.run(request.body(()).expect("request")),
         };
         let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
@@ -149,6 +154,12 @@ impl Emulator {
             response.status().as_u16(),
             response.body_mut().read_to_string().unwrap_or_default(),
         )
+    }
+
+    /// Merges `patch` into the emulator's settings.
+    pub fn settings(&self, patch: Value) {
+        let response = self.control("POST", "/settings", Some(patch));
+        assert_eq!(response.status, 200, "{:?}", response.body);
     }
 
     pub fn register_image(&self, reference: &str, behaviour: Value) {
