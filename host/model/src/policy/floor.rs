@@ -47,6 +47,9 @@ pub fn floor(op: &Operation) -> Floor {
         }
         Operation::FlyAddCertificate(_) => at(Safe, "a certificate request; the undo removes it"),
         Operation::FlyCopyVolume(_) => at(Safe, "a snapshot of the source restored into a new volume; the source is only read"),
+        Operation::FlyCreateRelease(_) => at(Safe, "a release record (what `fly releases` lists); no machine changes"),
+        Operation::FlyCompleteRelease(_) => at(Safe, "marks a release record complete; no machine changes"),
+        Operation::FlyWaitCertificate(_) => at(Safe, "reads a certificate's status until it is issued"),
         Operation::DnsChange(change) => match (&change.expected, &change.new) {
             (Some(old), Some(new)) if old.name == new.name && old.rtype == new.rtype && old.values == new.values => {
                 at(Safe, "only the TTL changes: every answer stays the same")

@@ -49,9 +49,15 @@ pub struct Release {
     /// Release version; machines carry it as `fly_release_version`.
     #[serde(default, deserialize_with = "null_default")]
     pub version: i64,
-    /// `running`, `complete`…
+    /// `pending`, `running`, `complete`, `failed`, `interrupted`.
     #[serde(default, deserialize_with = "null_default")]
     pub status: String,
+    /// The image the release deploys.
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_ref: String,
+    /// RFC 3339 creation time.
+    #[serde(default, deserialize_with = "null_default")]
+    pub created_at: String,
 }
 
 /// The status of a release.
@@ -103,6 +109,18 @@ impl FlyClient {
         let request =
             Request::new(Method::POST, Base::Uiex, &["api", "v1", "releases"]).json(release);
         Ok(self.http().send(&request)?.json::<Wrapped>()?.into())
+    }
+
+    /// The app's latest releases, newest first (`GET
+    /// /api/v1/apps/{app}/releases?limit=`, flyctl `uiex.ListReleases`).
+    pub fn list_releases(&self, app: &str, limit: u32) -> Result<Vec<Release>, FlyError> {
+        #[derive(Deserialize)]
+        struct Listing {
+            #[serde(default, deserialize_with = "null_default")]
+            releases: Vec<Release>,
+        }
+        let request = Request::new(Method::GET, Base::Uiex, &["api", "v1", "apps", app, "releases"]).query("limit", limit.to_string());
+        Ok(self.http().send(&request)?.json::<Listing>()?.releases)
     }
 
     /// Sets a release's status (`PATCH /api/v1/releases/{id}` with
