@@ -47,7 +47,9 @@ pub fn complete_release(app: &str) -> Action {
         "mark the release record complete".into(),
         Risk::Safe,
         Operation::FlyCompleteRelease(app.into()),
-        Undo::None("a completed release stays in the app's history".into()),
+        // Nothing of its own to undo: undoing the create that follows marks
+        // the record failed or interrupted.
+        Undo::RestorePrevious,
         None,
     )
 }

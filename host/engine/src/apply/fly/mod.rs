@@ -194,6 +194,8 @@ impl FlyOps {
             (Operation::FlySetSecrets(s), UndoData::FlyExisting { ids }) => self.undo_secrets(s, ids),
             (Operation::FlyAddCertificate(c), UndoData::FlyExisting { ids }) => self.undo_certificate(c, ids),
             (Operation::FlyCreateRelease(r), _) => self.fail_release(r),
+            // The create-release undone after it marks the record.
+            (Operation::FlyCompleteRelease(_), _) => Ok(()),
             (Operation::FlyAllocateIp(ip), UndoData::FlyExisting { ids }) => {
                 for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
                     if !ids.contains(&assigned.ip) {
