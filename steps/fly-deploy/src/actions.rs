@@ -118,7 +118,13 @@ pub fn wait(id: String, ms: u64, why: &str) -> Action {
     )
 }
 
-pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize) -> Action {
+/// `mounted_by` is the config of the machine that will mount the volume:
+/// its guest and image go with the request (`compute`, `compute_image`), as
+/// flyctl sends them, so Fly places the volume on a host where that
+/// machine fits.
+pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize, mounted_by: Option<&serde_json::Value>) -> Action {
+    let compute = mounted_by.and_then(|c| c.get("guest")).filter(|g| g.is_object()).map(ToString::to_string);
+    let compute_image = mounted_by.and_then(|c| c.get("image")).and_then(serde_json::Value::as_str).map(str::to_string);
     action(
         format!("volume:{name}:{region}:{n}"),
         format!("create volume `{name}` ({size_gb} GB) in {region}"),
@@ -128,8 +134,8 @@ pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize
             name: name.into(),
             region: region.into(),
             size_gb,
-            compute: None,
-            compute_image: None,
+            compute,
+            compute_image,
             snapshot_retention: None,
             auto_backup: None,
         }),

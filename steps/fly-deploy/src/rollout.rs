@@ -78,7 +78,7 @@ fn first_deploy_ips(name: &str, app: &AppSpec, out: &mut Vec<Action>) {
 fn new_group(name: &str, group: &NewGroup, key: &str, wait: FlyWait, out: &mut Vec<Action>) {
     if let Some((volume, size)) = &group.volume {
         for n in 0..group.count {
-            out.push(actions::create_volume(name, volume, &group.region, *size, n));
+            out.push(actions::create_volume(name, volume, &group.region, *size, n, Some(&group.config)));
         }
     }
     let machines: Vec<FlyMachine> = (0..group.count)

@@ -263,6 +263,10 @@ fn a_new_group_with_a_volume_gets_one_machine_and_its_volume() {
     assert_eq!(ids(&p.actions), ["release-command", "create:web", "volume:data:ams:0", "create:worker"], "addresses exist already");
     let Operation::FlyCreateVolume(v) = &p.actions[2].operation else { panic!() };
     assert_eq!((v.name.as_str(), v.size_gb), ("data", 3));
+    // flyctl's placement hints: the mounting machine's guest and image.
+    let guest: Value = serde_json::from_str(v.compute.as_deref().expect("the worker's guest")).unwrap();
+    assert!(guest["memory_mb"].is_u64(), "{guest}");
+    assert_eq!(v.compute_image.as_deref(), Some("registry.fly.io/shop:v2"));
     let Operation::FlyCreateMachines(w) = &p.actions[3].operation else { panic!() };
     let config: Value = serde_json::from_str(&w.machines[0].config).unwrap();
     assert_eq!(config["mounts"], json!([{"path": "/data", "name": "data"}]), "the host picks the volume at apply time");
