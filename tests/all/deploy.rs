@@ -96,8 +96,10 @@ fn first_deploy_creates_groups_and_addresses_then_rolling_updates_every_machine(
     for m in &machines {
         let meta = &m["config"]["metadata"];
         assert_eq!(meta["fly_platform_version"], "v2");
+        // The release the API created and numbered for this deploy.
         assert_eq!(meta["fly_release_version"], "1");
-        assert!(meta["fly_release_id"].as_str().unwrap().starts_with("ferry-"));
+        assert_eq!(meta["fly_release_id"], current_release(&world)["id"]);
+        assert!(!meta["fly_release_id"].as_str().unwrap().is_empty());
         assert!(["web", "worker"].contains(&meta["fly_process_group"].as_str().unwrap()));
     }
     assert_eq!(world.versions(APP), ["v1", "v1"]);
@@ -231,8 +233,9 @@ fn a_lease_held_by_someone_else_stops_the_deploy_and_names_the_holder() {
 fn an_api_failure_mid_rollout_puts_the_updated_machines_back() {
     let world = running_v1();
     let web = web_ids(&world);
-    // The spearhead (first by id) succeeds; the update of the second gets a 503.
-    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
+    // The spearhead (first by id) succeeds; the update of the second gets a
+    // 503 on each of fly-go's four attempts.
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 4}));
     let report = fails_and_v1_serves(&world, &["--image", V2, "--skip-release-command"]);
     assert!(report.contains("503"), "{report}");
 }
@@ -302,7 +305,7 @@ fn a_first_deploy_killed_after_creating_machines_does_not_create_them_again() {
 fn a_rollout_failing_after_its_canary_passed_leaves_no_canary_behind() {
     let world = running_v1();
     let web = web_ids(&world);
-    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 4}));
     fails_and_v1_serves(&world, &["--image", V2, "--strategy", "canary", "--skip-release-command"]);
     assert_eq!(creates_with(&world, "fly_canary", "true"), 2, "the canaries ran and passed");
 }
@@ -384,7 +387,7 @@ fn a_pull_request_shows_the_deploy_plan_and_the_merge_deploys_it_and_reports_on_
     assert_eq!(output(&outputs, "release-version").as_deref(), Some("2"));
     assert_eq!(output(&outputs, "image"), Some(format!("registry.fly.io/shop:{sha}")));
     assert_eq!(output(&outputs, "machine-ids").unwrap().split(',').count(), 3);
-    assert!(summary.contains("now runs release ferry-"), "{summary}");
+    assert!(summary.contains("now runs release "), "{summary}");
     let commits = github.state().commit_comments.clone();
     assert_eq!(commits.len(), 1);
     assert_eq!(commits[0].0, merged, "reported on the commit applied");
@@ -505,3 +508,58 @@ fn carried_fly_toml_keys_reach_the_machines_and_an_update_keeps_what_fly_toml_do
     assert!(machine_updates(&world).is_empty());
 }
 
+
+/// The app's current release as the release API reports it.
+fn current_release(world: &FlyWorld) -> Value {
+    world.api("GET", &format!("/api/v1/apps/{APP}/releases/current"), None)
+}
+
+#[test]
+fn a_deploy_records_one_release_the_api_numbers_and_stamps_it_into_every_machine() {
+    let world = running_v1();
+    let first = current_release(&world);
+    let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let release = current_release(&world);
+    assert_ne!(release["id"], first["id"]);
+    assert_eq!(release["status"], "complete", "{release}");
+    assert_eq!(release["version"].as_i64(), first["version"].as_i64().map(|v| v + 1));
+    assert_eq!(world.count_requests("POST", "/api/v1/releases"), 1, "one release per deploy");
+    let version = release["version"].as_i64().unwrap().to_string();
+    for m in world.machines(APP) {
+        assert_eq!(m["config"]["metadata"]["fly_release_id"], release["id"], "{m}");
+        assert_eq!(m["config"]["metadata"]["fly_release_version"], version.as_str(), "{m}");
+    }
+    // A deploy that changes nothing creates no release.
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.count_requests("POST", "/api/v1/releases"), 0);
+}
+
+#[test]
+fn a_deploy_killed_after_its_release_was_created_resumes_with_that_release() {
+    let world = running_v1();
+    let (code, _, _) = crate::support::run(
+        world.deploy_cmd(&["--image", V2, "--max-unavailable", "1", "--skip-release-command"]).env("FERRY_TEST_KILL_AT", "update:1:started"),
+    );
+    assert_ne!(code, 0, "the process was killed");
+    let (code, out, err) = world.deploy(&["--image", V2, "--max-unavailable", "1", "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.count_requests("POST", "/api/v1/releases"), 1, "the resumed run made no second release");
+    let release = current_release(&world);
+    assert_eq!(release["status"], "complete", "{release}");
+    let stamped: Vec<Value> = world.machines(APP).iter().map(|m| m["config"]["metadata"]["fly_release_id"].clone()).collect();
+    assert!(stamped.iter().all(|id| *id == release["id"]), "machines updated before and after the kill carry the one release: {stamped:?}");
+}
+
+#[test]
+fn a_failing_release_api_is_a_warning_and_the_deploy_goes_on() {
+    let world = running_v1();
+    world.fault(json!({"method": "POST", "path": "^/api/v1/releases$", "status": 500, "times": 100}));
+    let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    assert!(format!("{out}{err}").contains("no release record"), "{out}{err}");
+    assert!(world.machines(APP).iter().all(|m| m["config"]["metadata"]["fly_release_id"] == ""), "flyctl's no-release value");
+}

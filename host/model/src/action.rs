@@ -95,6 +95,12 @@ pub enum Operation {
     FlyAddCertificate(FlyCertificate),
     #[component(name = "fly-copy-volume")]
     FlyCopyVolume(FlyVolumeCopy),
+    #[component(name = "fly-create-release")]
+    FlyCreateRelease(FlyRelease),
+    #[component(name = "fly-complete-release")]
+    FlyCompleteRelease(String),
+    #[component(name = "fly-wait-certificate")]
+    FlyWaitCertificate(FlyCertificateWait),
     #[component(name = "dns-change")]
     DnsChange(DnsChange),
     #[component(name = "tls-check")]
@@ -261,6 +267,18 @@ pub struct FlyVolume {
     pub region: String,
     #[component(name = "size-gb")]
     pub size_gb: u32,
+    /// The mounting machine's guest, as `MachineGuest` JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<String>,
+    #[component(name = "compute-image")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_image: Option<String>,
+    #[component(name = "snapshot-retention")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_retention: Option<u32>,
+    #[component(name = "auto-backup")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_backup: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
@@ -307,6 +325,27 @@ pub struct FlyVolumeCopy {
     pub region: String,
     #[component(name = "size-gb")]
     pub size_gb: u32,
+}
+
+/// A release record for a deploy; the platform assigns its id and version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyRelease {
+    pub app: String,
+    pub image: String,
+    pub strategy: String,
+    /// fly.toml as JSON.
+    pub definition: String,
+}
+
+/// A wait for an app's certificate of a hostname to be issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FlyCertificateWait {
+    pub app: String,
+    pub hostname: String,
+    #[component(name = "timeout-ms")]
+    pub timeout_ms: u64,
 }
 
 /// How an action is reversed.

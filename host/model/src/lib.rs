@@ -22,7 +22,7 @@ pub mod undo_plan;
 pub mod vm;
 
 pub use action::{
-    Action, ConfigEdit, DnsChange, FileWrite, DnsRrset, DnsVerify, FlyApp, FlyCertificate, FlyIp, FlySecrets, FlyVolumeCopy, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
+    Action, ConfigEdit, DnsChange, FileWrite, DnsRrset, DnsVerify, FlyApp, FlyCertificate, FlyCertificateWait, FlyRelease, FlyIp, FlySecrets, FlyVolumeCopy, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
     Operation, PgCopy, PgLogical, PgTable, PgVerify, Risk, SqliteCopy, Undo, VolumePass, VolumeSync, VolumeVerify,
 };
 pub use app::{

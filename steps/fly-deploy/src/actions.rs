@@ -2,7 +2,7 @@
 //! one-line summaries a reviewer reads.
 
 use ferry_step_sdk::types::{
-    Action, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
+    Action, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait,
     Operation, Risk, Undo,
 };
 
@@ -22,6 +22,35 @@ pub fn release_command(app: &str, command: &str, region: &str, config: String, t
         Operation::FlyReleaseCommand(FlyReleaseCommand { app: app.into(), region: region.into(), config, timeout_ms }),
         Undo::None("the command's own effects (e.g. migrations) are the app's to reverse".into()),
         Some("Runs before any machine changes; a non-zero exit stops the deploy with the command's last log lines.".into()),
+    )
+}
+
+/// First of a deploy that changes something: the release record `fly
+/// releases` lists, created and marked running by the host, which writes
+/// its id and version into every machine after it.
+pub fn create_release(release: FlyRelease) -> Action {
+    let summary = format!("create a release record for {} ({})", release.image, release.strategy.to_ascii_lowercase());
+    action(
+        "release:create".into(),
+        summary,
+        Risk::Safe,
+        Operation::FlyCreateRelease(release),
+        Undo::RestorePrevious,
+        Some("Fly numbers it; a failure of the release API is a warning and the deploy goes on (as with flyctl). Undone, it is marked failed.".into()),
+    )
+}
+
+/// Last of a deploy: the release record is marked complete.
+pub fn complete_release(app: &str) -> Action {
+    action(
+        "release:complete".into(),
+        "mark the release record complete".into(),
+        Risk::Safe,
+        Operation::FlyCompleteRelease(app.into()),
+        // Nothing of its own to undo: undoing the create that follows marks
+        // the record failed or interrupted.
+        Undo::RestorePrevious,
+        None,
     )
 }
 
@@ -89,12 +118,27 @@ pub fn wait(id: String, ms: u64, why: &str) -> Action {
     )
 }
 
-pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize) -> Action {
+/// `mounted_by` is the config of the machine that will mount the volume:
+/// its guest and image go with the request (`compute`, `compute_image`), as
+/// flyctl sends them, so Fly places the volume on a host where that
+/// machine fits.
+pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize, mounted_by: Option<&serde_json::Value>) -> Action {
+    let compute = mounted_by.and_then(|c| c.get("guest")).filter(|g| g.is_object()).map(ToString::to_string);
+    let compute_image = mounted_by.and_then(|c| c.get("image")).and_then(serde_json::Value::as_str).map(str::to_string);
     action(
         format!("volume:{name}:{region}:{n}"),
         format!("create volume `{name}` ({size_gb} GB) in {region}"),
         Risk::Safe,
-        Operation::FlyCreateVolume(FlyVolume { app: app.into(), name: name.into(), region: region.into(), size_gb }),
+        Operation::FlyCreateVolume(FlyVolume {
+            app: app.into(),
+            name: name.into(),
+            region: region.into(),
+            size_gb,
+            compute,
+            compute_image,
+            snapshot_retention: None,
+            auto_backup: None,
+        }),
         Undo::RestorePrevious,
         Some("Each machine mounts its own volume; this one is for a machine created below.".into()),
     )

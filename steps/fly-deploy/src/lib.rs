@@ -51,16 +51,29 @@ pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Pla
         ));
         Vec::new()
     } else {
-        rollout::actions(app, name, &changes, options, &release)?
+        let mut actions = vec![actions::create_release(release_record(app, name, options))];
+        actions.extend(rollout::actions(app, name, &changes, options, &release, &deploy_key(app, &options.image))?);
+        actions.push(actions::complete_release(name));
+        actions
     };
     Ok(Planned { release, actions, findings })
 }
 
-/// The release this deploy writes into machine metadata. Its id is derived
-/// from what is deployed, so planning the same deploy again (after a
-/// crash, or in CI after review) gives the same plan; its version is one
-/// above the app's latest, or the version machines of this release carry.
-pub fn release(app: &AppSpec, observed: &Observed, image: &str) -> Release {
+/// The release values the plan writes into machine metadata: flyctl's
+/// "no release" values (`fly_release_id` `""`, `fly_release_version`
+/// `"0"`). The release record is created by the host when the deploy
+/// starts (the plan's `create-release` action) and its id and version,
+/// which the API assigns, are written into every machine then: a reviewed
+/// plan, whose hash is fixed at review, cannot hold them.
+pub fn release(_app: &AppSpec, _observed: &Observed, _image: &str) -> Release {
+    Release { id: String::new(), version: 0 }
+}
+
+/// Names this deploy in launch ids (`ferry_launch_id`), from what is
+/// deployed: planning the same deploy again (after a crash, or in CI after
+/// review) gives the same ids, so a resumed run finds the machines it
+/// created instead of creating more.
+pub fn deploy_key(app: &AppSpec, image: &str) -> String {
     let placeholder = Release { id: String::new(), version: 0 };
     let mut hash = Sha256::new();
     hash.update(image.as_bytes());
@@ -70,15 +83,28 @@ pub fn release(app: &AppSpec, observed: &Observed, image: &str) -> Release {
         hash.update(config.to_string().as_bytes());
     }
     let digest = hash.finalize();
-    let id = format!("ferry-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());
-    let managed = observed.managed();
-    let version_of = |m: &Machine| m.meta(config::meta::RELEASE_VERSION).and_then(|v| v.parse::<u64>().ok());
-    let version = managed
-        .iter()
-        .find(|m| m.meta(config::meta::RELEASE_ID) == Some(id.as_str()))
-        .and_then(|m| version_of(m))
-        .unwrap_or_else(|| managed.iter().filter_map(|m| version_of(m)).max().unwrap_or(0) + 1);
-    Release { id, version }
+    format!("ferry-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// What the release record is created with: flyctl's strategy name and
+/// the app's config as JSON (flyctl sends fly.toml; the app-spec is what
+/// the plan has of it).
+fn release_record(app: &AppSpec, name: &str, options: &Options) -> ferry_step_sdk::types::FlyRelease {
+    let strategy = match options.strategy {
+        Strategy::Rolling => "ROLLING",
+        Strategy::Immediate => "IMMEDIATE",
+        Strategy::Canary => "CANARY",
+        Strategy::Bluegreen => "BLUEGREEN",
+    };
+    let processes: serde_json::Map<String, serde_json::Value> = app.groups.iter().map(|g| (g.name.clone(), serde_json::Value::from(g.command.clone()))).collect();
+    let definition = serde_json::json!({
+        "app": name,
+        "primary_region": app.primary_region,
+        "build": {"image": options.image},
+        "deploy": {"strategy": strategy.to_ascii_lowercase(), "release_command": app.deploy.release_command},
+        "processes": processes,
+    });
+    ferry_step_sdk::types::FlyRelease { app: name.to_string(), image: options.image.clone(), strategy: strategy.into(), definition: definition.to_string() }
 }
 
 pub(crate) fn finding(code: &str, severity: Severity, message: String) -> Finding {

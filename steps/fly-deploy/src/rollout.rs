@@ -19,7 +19,15 @@ use crate::precondition;
 /// flyctl's `STOPPED_MACHINES_POOL_SIZE`: stopped machines update 30 at a time.
 const COLD_POOL: usize = 30;
 
-pub fn actions(app: &AppSpec, name: &str, changes: &Changes, options: &Options, release: &Release) -> Result<Vec<Action>, ferry_step_sdk::types::StepError> {
+/// `key` names this deploy in launch ids (see [`crate::deploy_key`]).
+pub fn actions(
+    app: &AppSpec,
+    name: &str,
+    changes: &Changes,
+    options: &Options,
+    release: &Release,
+    key: &str,
+) -> Result<Vec<Action>, ferry_step_sdk::types::StepError> {
     let mut out = Vec::new();
     if let (Some(command), false) = (app.deploy.release_command.as_deref(), options.skip_release_command) {
         let region = app.primary_region.clone().or_else(|| changes.updates.first().map(|u| u.machine.region.clone()));
@@ -42,7 +50,7 @@ pub fn actions(app: &AppSpec, name: &str, changes: &Changes, options: &Options, 
         ));
     }
     for group in &changes.new_groups {
-        new_group(name, group, release, wait.clone(), &mut out);
+        new_group(name, group, key, wait.clone(), &mut out);
     }
     for r in &changes.replacements {
         replace(name, r, release, wait.clone(), &mut out);
@@ -54,10 +62,10 @@ pub fn actions(app: &AppSpec, name: &str, changes: &Changes, options: &Options, 
         Strategy::Immediate => immediate(name, &changes.updates, wait, &mut out),
         Strategy::Rolling => rolling(name, &changes.updates, options, wait, &mut out),
         Strategy::Canary => {
-            canary(name, app, &changes.updates, release, wait.clone(), &mut out)?;
+            canary(name, app, &changes.updates, key, wait.clone(), &mut out)?;
             rolling(name, &changes.updates, options, wait, &mut out);
         }
-        Strategy::Bluegreen => bluegreen(name, &changes.updates, options, release, wait, &mut out)?,
+        Strategy::Bluegreen => bluegreen(name, &changes.updates, options, key, wait, &mut out)?,
     }
     Ok(out)
 }
@@ -70,16 +78,16 @@ fn first_deploy_ips(name: &str, app: &AppSpec, out: &mut Vec<Action>) {
     out.push(actions::allocate_ip(name, if http_only { "shared_v4" } else { "v4" }, None));
 }
 
-fn new_group(name: &str, group: &NewGroup, release: &Release, wait: FlyWait, out: &mut Vec<Action>) {
+fn new_group(name: &str, group: &NewGroup, key: &str, wait: FlyWait, out: &mut Vec<Action>) {
     if let Some((volume, size)) = &group.volume {
         for n in 0..group.count {
-            out.push(actions::create_volume(name, volume, &group.region, *size, n));
+            out.push(actions::create_volume(name, volume, &group.region, *size, n, Some(&group.config)));
         }
     }
     let machines: Vec<FlyMachine> = (0..group.count)
         .map(|n| FlyMachine {
             id: None,
-            launch_id: Some(format!("{}-{}-{n}", release.id, group.group)),
+            launch_id: Some(format!("{key}-{}-{n}", group.group)),
             name: None,
             region: group.region.clone(),
             group: group.group.clone(),
@@ -199,7 +207,7 @@ fn rolling(name: &str, updates: &[Update], options: &Options, wait: FlyWait, out
 /// One extra machine per group, with the new config, out of the proxy;
 /// healthy, it is destroyed and the rolling update runs. A failing canary
 /// stops the deploy before any existing machine changed.
-fn canary(name: &str, app: &AppSpec, updates: &[Update], release: &Release, wait: FlyWait, out: &mut Vec<Action>) -> Result<(), ferry_step_sdk::types::StepError> {
+fn canary(name: &str, app: &AppSpec, updates: &[Update], key: &str, wait: FlyWait, out: &mut Vec<Action>) -> Result<(), ferry_step_sdk::types::StepError> {
     let mut machines = Vec::new();
     for group in unique(updates.iter().map(|u| u.group.as_str())) {
         if app.groups.iter().any(|g| g.name == group && g.mount.is_some()) {
@@ -212,7 +220,7 @@ fn canary(name: &str, app: &AppSpec, updates: &[Update], release: &Release, wait
         config["metadata"][meta::CANARY] = Value::from("true");
         machines.push(FlyMachine {
             id: None,
-            launch_id: Some(format!("{}-canary-{group}", release.id)),
+            launch_id: Some(format!("{key}-canary-{group}")),
             name: None,
             region: first.machine.region.clone(),
             group: group.to_string(),
@@ -244,7 +252,7 @@ fn canary(name: &str, app: &AppSpec, updates: &[Update], release: &Release, wait
 /// cordoned, drained, destroyed. Undone in reverse, the blues come back
 /// (recreated from their saved configs if already destroyed) before the
 /// greens go.
-fn bluegreen(name: &str, updates: &[Update], options: &Options, release: &Release, wait: FlyWait, out: &mut Vec<Action>) -> Result<(), ferry_step_sdk::types::StepError> {
+fn bluegreen(name: &str, updates: &[Update], options: &Options, key: &str, wait: FlyWait, out: &mut Vec<Action>) -> Result<(), ferry_step_sdk::types::StepError> {
     if updates.iter().any(|u| u.config.get("mounts").is_some()) {
         return Err(precondition(
             "the bluegreen strategy cannot replace machines that mount volumes (each green would need its own copy of the data): use rolling",
@@ -270,10 +278,13 @@ fn bluegreen(name: &str, updates: &[Update], options: &Options, release: &Releas
         .iter()
         .map(|u| {
             let mut config = u.config.clone();
-            config["metadata"][meta::BLUEGREEN_TAG] = Value::from(release.id.clone());
+            // Left empty: the host writes the deploy's unix seconds, as
+            // flyctl does (`strategy_bluegreen.go`); a reviewed plan cannot
+            // hold the time it will run at.
+            config["metadata"][meta::BLUEGREEN_TAG] = Value::from("");
             FlyMachine {
                 id: None,
-                launch_id: Some(format!("{}-green-{}", release.id, u.machine.id)),
+                launch_id: Some(format!("{key}-green-{}", u.machine.id)),
                 name: None,
                 region: u.machine.region.clone(),
                 group: u.group.clone(),

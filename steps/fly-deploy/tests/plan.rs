@@ -2,7 +2,7 @@
 //! machine lists shaped like the Machines API's: which actions each
 //! strategy proposes, in which order, with which undo.
 
-use ferry_fly_deploy::{Machine, Observed, Options, Strategy, plan};
+use ferry_fly_deploy::{Machine, Observed, Options, Planned, Strategy};
 use ferry_step_sdk::host::fly::{IpInfo, VolumeInfo};
 use ferry_step_sdk::types::{Action, AppSpec, Operation, StepError, Undo};
 use serde_json::{Value, json};
@@ -62,6 +62,19 @@ fn machine(id: &str, state: &str, config: Value) -> Machine {
     }
 }
 
+/// The deploy's plan without its release record's two actions, after
+/// checking they open and close it (a plan that changes nothing has none).
+fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Planned, StepError> {
+    let mut planned = ferry_fly_deploy::plan(app, observed, options)?;
+    if !planned.actions.is_empty() {
+        assert_eq!(planned.actions.first().map(|a| a.id.as_str()), Some("release:create"));
+        assert_eq!(planned.actions.last().map(|a| a.id.as_str()), Some("release:complete"));
+        planned.actions.remove(0);
+        planned.actions.pop();
+    }
+    Ok(planned)
+}
+
 fn ids(actions: &[Action]) -> Vec<&str> {
     actions.iter().map(|a| a.id.as_str()).collect()
 }
@@ -89,7 +102,10 @@ fn first_deploy_creates_each_group_with_the_ha_rule_and_addresses() {
     assert_eq!(config["image"], "registry.fly.io/shop:v2");
     assert_eq!(config["metadata"]["fly_platform_version"], "v2");
     assert_eq!(config["metadata"]["fly_process_group"], "web");
-    assert_eq!(config["metadata"]["fly_release_version"], "1");
+    // flyctl's "no release" values: the host writes the id and version the
+    // release API assigns when the deploy runs.
+    assert_eq!(config["metadata"]["fly_release_id"], "");
+    assert_eq!(config["metadata"]["fly_release_version"], "0");
     assert_eq!(config["init"]["cmd"], json!(["bin/web"]));
     assert_eq!(config["env"]["FLY_PROCESS_GROUP"], "web");
     assert_eq!(config["services"][0]["internal_port"], 8080);
@@ -122,7 +138,7 @@ fn rolling_runs_a_spearhead_then_pools_of_max_unavailable_side_by_side() {
     let Operation::FlyUpdateMachines(b) = &p.actions[1].operation else { panic!() };
     assert!(b.wait.health && b.wait.timeout_ms == 300_000);
     let config: Value = serde_json::from_str(&b.machines[0].config).unwrap();
-    assert_eq!(config["metadata"]["fly_release_version"], "2", "one above the running release");
+    assert_eq!(config["metadata"]["fly_release_version"], "0", "the API numbers the release, not the plan");
 }
 
 #[test]
@@ -247,6 +263,10 @@ fn a_new_group_with_a_volume_gets_one_machine_and_its_volume() {
     assert_eq!(ids(&p.actions), ["release-command", "create:web", "volume:data:ams:0", "create:worker"], "addresses exist already");
     let Operation::FlyCreateVolume(v) = &p.actions[2].operation else { panic!() };
     assert_eq!((v.name.as_str(), v.size_gb), ("data", 3));
+    // flyctl's placement hints: the mounting machine's guest and image.
+    let guest: Value = serde_json::from_str(v.compute.as_deref().expect("the worker's guest")).unwrap();
+    assert!(guest["memory_mb"].is_u64(), "{guest}");
+    assert_eq!(v.compute_image.as_deref(), Some("registry.fly.io/shop:v2"));
     let Operation::FlyCreateMachines(w) = &p.actions[3].operation else { panic!() };
     let config: Value = serde_json::from_str(&w.machines[0].config).unwrap();
     assert_eq!(config["mounts"], json!([{"path": "/data", "name": "data"}]), "the host picks the volume at apply time");
@@ -291,4 +311,26 @@ fn options_come_from_flags_then_fly_toml_then_defaults() {
     assert!(format!("{err:?}").contains("no image to deploy: pass --image"), "{err:?}");
     let err = Options::from_params(&a, &[("max-unavailable".into(), "0".into())]).unwrap_err();
     assert!(format!("{err:?}").contains("must be a number above 0"), "{err:?}");
+}
+
+#[test]
+fn a_deploy_opens_and_closes_a_release_record_holding_no_api_assigned_value() {
+    let a = app(WEB_AND_WORKER);
+    let observed = machines(&a, "registry.fly.io/shop:v1", &[("web", 2), ("worker", 1)], "started");
+    let p = ferry_fly_deploy::plan(&a, &observed, &options(Strategy::Bluegreen)).unwrap();
+    let Operation::FlyCreateRelease(r) = &p.actions[0].operation else { panic!("{:?}", ids(&p.actions)) };
+    assert_eq!((r.app.as_str(), r.image.as_str(), r.strategy.as_str()), ("shop", "registry.fly.io/shop:v2", "BLUEGREEN"));
+    let definition: Value = serde_json::from_str(&r.definition).unwrap();
+    assert_eq!(definition["app"], "shop");
+    assert!(matches!(p.actions[0].undo, Undo::RestorePrevious), "undone, the release is marked failed");
+    let Some(Operation::FlyCompleteRelease(app)) = p.actions.last().map(|a| &a.operation) else { panic!() };
+    assert_eq!(app, "shop");
+    // The greens' blue/green tag is left for the host to fill with unix
+    // seconds (flyctl's format), as are the release id and version.
+    let greens = p.actions.iter().find(|a| a.id == "bluegreen:create-greens").unwrap();
+    let Operation::FlyCreateMachines(g) = &greens.operation else { panic!() };
+    let config: Value = serde_json::from_str(&g.machines[0].config).unwrap();
+    assert_eq!(config["metadata"]["fly_bluegreen_deployment_tag"], "");
+    assert_eq!(config["metadata"]["fly_release_id"], "");
+    assert!(!format!("{:?}", p.actions).contains("fly_release_id\\\":\\\"ferry-"), "no synthetic release id");
 }

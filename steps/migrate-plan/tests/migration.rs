@@ -52,7 +52,7 @@ fn source() -> App {
         volumes: vec![VolumeInfo { id: "vol_1".into(), name: "shop_data".into(), region: "ams".into(), size_gb: 3, attached_machine: Some("k1".into()) }],
         secrets: vec!["SECRET_KEY_BASE".into(), "DATABASE_URL".into()],
         ips: vec![],
-        certificates: vec![CertificateInfo { hostname: "shop.example.com".into(), status: "Ready".into() }],
+        certificates: vec![CertificateInfo { hostname: "shop.example.com".into(), status: "active".into() }],
     }
 }
 
@@ -224,6 +224,23 @@ fn finalize_switches_the_hostnames_records_in_the_zone() {
     assert_eq!(switched, [("A".to_string(), vec!["66.241.124.9".to_string()]), ("AAAA".into(), vec!["2a09:8280:1::9".into()])]);
     assert!(lowered.iter().all(|(_, v)| v[0].ends_with("::1") || v[0].ends_with(".1")), "{lowered:?}");
     assert!(!planned.actions.iter().any(|a| matches!(a.operation, Operation::FlyStopMachines(_))), "the source is stopped already");
+    // Traffic moves only once the new app's certificate is issued, and the
+    // wait comes first: a certificate not ready costs no deploy to undo.
+    let Operation::FlyWaitCertificate(wait) = &planned.actions[0].operation else { panic!("{:?}", planned.actions[0]) };
+    assert_eq!((wait.app.as_str(), wait.hostname.as_str()), ("shop-v2", "shop.example.com"));
+    let first_dns = planned.actions.iter().position(|a| matches!(a.operation, Operation::DnsChange(_))).unwrap();
+    assert!(first_dns > 0);
+}
+
+#[test]
+fn preflight_warns_about_a_certificate_the_rest_api_reports_pending() {
+    let mut pending = source();
+    pending.certificates[0].status = "pending_ownership".into();
+    let observed = Observed { source: Read::Found(pending), target: Read::Missing };
+    let checks = preflight::checks(&app(SHOP), &observed, &options(&[]));
+    assert!(checks.iter().any(|f| f.severity == Severity::Warning && f.message.contains("`pending_ownership`")), "{checks:?}");
+    let quiet = preflight::checks(&app(SHOP), &fresh(), &options(&[]));
+    assert!(!quiet.iter().any(|f| f.severity == Severity::Warning && f.code.contains("certificates")), "`active` is issued: {quiet:?}");
 }
 
 #[test]

@@ -30,6 +30,15 @@ pub trait Executor {
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError>;
     /// Puts back what `prepare` captured.
     fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError>;
+    /// Takes in the outputs of an action done earlier in this run, journaled
+    /// by this process or by one that stopped: a later operation may need
+    /// what the API answered then and the reviewed plan cannot hold (the
+    /// secrets version to boot machines with, the release the API
+    /// numbered). The applier calls it for every done action of the run
+    /// before it goes on, and for each action as it is done.
+    fn learn(&self, op: &Operation, outputs: &[(String, String)]) {
+        let _ = (op, outputs);
+    }
 }
 
 /// The executor of a real run: the checkout for config edits, the clock
@@ -143,7 +152,7 @@ impl Executor for Providers {
 
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
         match provider(op) {
-            Provider::Fly => return self.fly()?.observe(op),
+            Provider::Fly => return self.fly()?.observe(op, started_at_ms),
             Provider::Dns => return self.dns.observe(op),
             Provider::Data => return self.data.observe(op),
             Provider::Vm => return self.vm.observe(op),
@@ -180,6 +189,19 @@ impl Executor for Providers {
             }
             (_, UndoData::None) => Ok(()),
             (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+        }
+    }
+
+    fn learn(&self, op: &Operation, outputs: &[(String, String)]) {
+        self.learn_fly(op, outputs);
+    }
+}
+
+impl Providers {
+    /// What [`Executor::learn`] hands the Fly side.
+    fn learn_fly(&self, op: &Operation, outputs: &[(String, String)]) {
+        if let (Provider::Fly, Some(fly)) = (provider(op), &self.fly) {
+            fly.learn(op, outputs);
         }
     }
 }

@@ -311,6 +311,7 @@ impl Applier<'_> {
             }),
         }
         doc.save(self.store)?;
+        teach(self.exec, &doc.journal);
         for action in self.plan.actions() {
             if let Some(lost) = self.fence.take() {
                 return Err(lost.into());
@@ -371,6 +372,7 @@ impl Applier<'_> {
         match result {
             Ok(outputs) => {
                 hooks::log_execution(&action.id);
+                self.exec.learn(&action.operation, &outputs);
                 hooks::maybe_kill(&action.id, Point::Executed);
                 doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Done { duration_ms, outputs });
                 doc.save(self.store)?;
@@ -428,6 +430,32 @@ impl Applier<'_> {
             tracing::error!("journaling `{}` after the lock was lost: {e}", action.summary);
         }
         lost.into()
+    }
+}
+
+/// Hands the executor the outputs of every action of the run (every phase)
+/// that is done, in the order they were done, so that what an earlier
+/// action learned from the world (a secrets version, a release's id)
+/// reaches the actions after it, also when a killed run resumes or a run
+/// is aborted in a new process. An action undone since does not count.
+fn teach(exec: &dyn Executor, journal: &Journal) {
+    for record in &journal.phases {
+        let mut done: Vec<(&str, &Vec<(String, String)>)> = Vec::new();
+        for entry in &record.entries {
+            match &entry.event {
+                Event::Done { outputs, .. } => {
+                    done.retain(|(id, _)| *id != entry.action);
+                    done.push((&entry.action, outputs));
+                }
+                Event::Undone { .. } | Event::NotUndoable { .. } => done.retain(|(id, _)| *id != entry.action),
+                Event::Started { .. } | Event::Reconciled | Event::Failed { .. } | Event::UndoFailed { .. } => {}
+            }
+        }
+        for (id, outputs) in done {
+            if let (ActionState::Done(_), Some(action)) = (record.state(id), record.plan.actions().find(|a| a.id == id)) {
+                exec.learn(&action.operation, outputs);
+            }
+        }
     }
 }
 
@@ -545,6 +573,7 @@ pub fn abort(
                 return Err(ApplyError::AbortChanged { run: run.clone(), reviewed: reviewed.to_string(), fresh });
             }
         }
+        teach(exec, &doc.journal);
         for record in doc.journal.phases.iter_mut().rev() {
             if matches!(record.status, PhaseStatus::Aborted | PhaseStatus::RolledBack) {
                 continue;

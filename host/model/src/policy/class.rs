@@ -51,7 +51,10 @@ impl OperationClass {
             | Operation::FlyDestroyApp(_)
             | Operation::FlySetSecrets(_)
             | Operation::FlyAddCertificate(_)
-            | Operation::FlyCopyVolume(_) => Fly,
+            | Operation::FlyCopyVolume(_)
+            | Operation::FlyCreateRelease(_)
+            | Operation::FlyCompleteRelease(_)
+            | Operation::FlyWaitCertificate(_) => Fly,
             Operation::DnsChange(_) | Operation::TlsCheck(_) | Operation::DnsVerify(_) => Dns,
             Operation::PgFreeze(_)
             | Operation::PgDumpRestore(_)

@@ -52,6 +52,17 @@ pub fn describe(op: &Operation) -> String {
             "snapshot volume {} of Fly app {} and restore it as volume {} ({} GB, {}) of Fly app {}",
             v.source_volume, v.source_app, v.name, v.size_gb, v.region, v.app
         ),
+        Operation::FlyCreateRelease(r) => format!(
+            "create a release record of Fly app {} for image {} ({}), numbered by Fly, and write its id and version into the machines this plan changes",
+            r.app, r.image, r.strategy
+        ),
+        Operation::FlyCompleteRelease(app) => format!("mark this run's release record of Fly app {app} complete"),
+        Operation::FlyWaitCertificate(w) => format!(
+            "wait until Fly app {} has an issued (`active`) certificate for {}, up to {}",
+            w.app,
+            w.hostname,
+            duration(w.timeout_ms)
+        ),
         Operation::DnsChange(c) => {
             let record = c.new.as_ref().or(c.expected.as_ref()).map_or_else(|| "no record".to_string(), |r| format!("{} {}", r.name, r.rtype));
             format!("in zone {}: {record}: {} -> {} (only if it still holds the old answer)", c.zone, rrset(c.expected.as_ref()), rrset(c.new.as_ref()))
@@ -167,6 +178,7 @@ fn restore(op: &Operation) -> &'static str {
         Operation::FlyCreateApp(_) => "deletes the app it created",
         Operation::FlySetSecrets(_) => "removes the secrets it added (replaced values stay replaced)",
         Operation::FlyAddCertificate(_) => "removes the certificate it added",
+        Operation::FlyCreateRelease(_) => "marks the release record failed (it stays in the app's history)",
         Operation::FlySetMetadata(_) => "puts each machine's previous value back",
         Operation::DnsChange(_) => "puts the previous records back (if they still hold what this plan set)",
         Operation::PgFreeze(_) => "restores the database's previous read-only setting",
@@ -181,6 +193,8 @@ fn restore(op: &Operation) -> &'static str {
         | Operation::FlyCordon(_)
         | Operation::FlyUncordon(_)
         | Operation::FlyDestroyApp(_)
+        | Operation::FlyCompleteRelease(_)
+        | Operation::FlyWaitCertificate(_)
         | Operation::TlsCheck(_)
         | Operation::DnsVerify(_)
         | Operation::PgCatchUp(_)

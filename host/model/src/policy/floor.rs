@@ -47,6 +47,9 @@ pub fn floor(op: &Operation) -> Floor {
         }
         Operation::FlyAddCertificate(_) => at(Safe, "a certificate request; the undo removes it"),
         Operation::FlyCopyVolume(_) => at(Safe, "a snapshot of the source restored into a new volume; the source is only read"),
+        Operation::FlyCreateRelease(_) => at(Safe, "a release record (what `fly releases` lists); no machine changes"),
+        Operation::FlyCompleteRelease(_) => at(Safe, "marks a release record complete; no machine changes"),
+        Operation::FlyWaitCertificate(_) => at(Safe, "reads a certificate's status until it is issued"),
         Operation::DnsChange(change) => match (&change.expected, &change.new) {
             (Some(old), Some(new)) if old.name == new.name && old.rtype == new.rtype && old.values == new.values => {
                 at(Safe, "only the TTL changes: every answer stays the same")
@@ -105,7 +108,12 @@ pub fn undo_floor(op: &Operation, undo: &Undo) -> Floor {
             Operation::EditConfig(_) | Operation::WriteFile(_) => at(Safe, "puts a checkout file back as the journal kept it"),
             Operation::VmWriteFile(VmFile { then: Some(_), .. }) => at(Disruptive, "puts a file back, then runs a command on the host"),
             Operation::VmWriteFile(_) | Operation::VmEnvFile(_) => at(Disruptive, "puts a file on the host back; a service reading it sees the old one"),
-            Operation::VmLock(_) | Operation::VmMkdir(_) | Operation::FlySetMetadata(_) | Operation::PgReplicaIdentityFull(_) => {
+            Operation::VmLock(_)
+            | Operation::VmMkdir(_)
+            | Operation::FlySetMetadata(_)
+            | Operation::PgReplicaIdentityFull(_)
+            | Operation::FlyCreateRelease(_)
+            | Operation::FlyCompleteRelease(_) => {
                 at(Safe, "puts back bookkeeping nothing serves from")
             }
             Operation::VmSecret(_) => at(Disruptive, "removes a secret file a container may read"),
@@ -145,7 +153,8 @@ pub fn undo_floor(op: &Operation, undo: &Undo) -> Floor {
             | Operation::VmInstallPackages(_)
             | Operation::VmImage(_)
             | Operation::VmReleaseCommand(_)
-            | Operation::VmRemove(_) => at(Safe, "nothing to put back"),
+            | Operation::VmRemove(_)
+            | Operation::FlyWaitCertificate(_) => at(Safe, "nothing to put back"),
         },
     }
 }

@@ -1,5 +1,8 @@
 //! Apps: `GET/POST/DELETE /v1/apps…` (fly-go `flaps_apps.go`).
 
+use std::thread;
+use std::time::{Duration, Instant};
+
 use reqwest::Method;
 use serde::Serialize;
 
@@ -21,6 +24,18 @@ pub struct CreateApp {
     pub app_role_id: Option<String>,
 }
 
+/// Whether an app name can be created (fly-go `AppNameAvailable`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppName {
+    /// Nobody has it (404).
+    Free,
+    /// An app of that name is visible to this token.
+    Visible(App),
+    /// An app of that name exists in an organization this token cannot see
+    /// (403): the name is taken, and no token problem is implied.
+    TakenElsewhere,
+}
+
 impl FlyClient {
     /// The app, or `None` when it does not exist.
     pub fn get_app(&self, app: &str) -> Result<Option<App>, FlyError> {
@@ -34,33 +49,70 @@ impl FlyClient {
         }
     }
 
-    /// Creates an app and waits for it to be usable (`?wait=true`, as fly-go
-    /// does). Not retried: a retry after a lost answer would fail with
-    /// `name_taken` on our own app. Deploy tokens cannot create apps (403).
+    /// Who holds the name `app`, as fly-go's `AppNameAvailable` reads
+    /// `GET /v1/apps/{name}`: 2xx is taken (and visible), 403 taken by an
+    /// organization the token cannot see, 404 free; 401 and anything else
+    /// are errors, since they say nothing about the name.
+    pub fn app_name(&self, app: &str) -> Result<AppName, FlyError> {
+        match self
+            .http()
+            .send(&Request::flaps(Method::GET, &["apps", app]))
+        {
+            Ok(response) => response.json().map(AppName::Visible),
+            Err(FlyError::NotFound { .. }) => Ok(AppName::Free),
+            Err(FlyError::Forbidden { .. }) => Ok(AppName::TakenElsewhere),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates an app (`POST /v1/apps?wait=true` with fly-go's body: `name`,
+    /// `org_slug`, `network`, `app_role_id`, empty strings included). Follow
+    /// it with [`FlyClient::wait_for_app`], as flyctl does after every
+    /// create: the API may not show the new app at once. Deploy tokens
+    /// cannot create apps (403).
     pub fn create_app(&self, input: &CreateApp) -> Result<App, FlyError> {
-        /// fly-go sends `name`; the 2024 OpenAPI spec documents `app_name`.
-        /// Both are sent so either server version accepts the request.
         #[derive(Serialize)]
         struct Wire<'a> {
-            app_name: &'a str,
             name: &'a str,
             org_slug: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            network: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            app_role_id: Option<&'a str>,
+            network: &'a str,
+            app_role_id: &'a str,
         }
         let body = Wire {
-            app_name: &input.name,
             name: &input.name,
             org_slug: &input.org_slug,
-            network: input.network.as_deref(),
-            app_role_id: input.app_role_id.as_deref(),
+            network: input.network.as_deref().unwrap_or_default(),
+            app_role_id: input.app_role_id.as_deref().unwrap_or_default(),
         };
         let request = Request::flaps(Method::POST, &["apps"])
             .query("wait", "true")
             .json(&body);
         self.http().send(&request)?.json()
+    }
+
+    /// Waits until `GET /v1/apps/{name}` answers 2xx (fly-go `WaitForApp`):
+    /// 404 and 401 mean "not yet" for up to [`crate::Config::app_wait`]
+    /// (one minute), with fly-go's backoff (100 ms, doubling, at most
+    /// 500 ms, ±50 %); any other error ends the wait at once. At the end
+    /// the last 404 or 401 is returned.
+    pub fn wait_for_app(&self, app: &str) -> Result<App, FlyError> {
+        let deadline = Instant::now() + self.config().app_wait;
+        let mut retry = 0u32;
+        loop {
+            let error = match self.http().send(&Request::flaps(Method::GET, &["apps", app])) {
+                Ok(response) => return response.json(),
+                Err(e @ (FlyError::NotFound { .. } | FlyError::Unauthorized { .. })) => e,
+                Err(e) => return Err(e),
+            };
+            let interval = (Duration::from_millis(100) * 2u32.saturating_pow(retry.min(8))).min(Duration::from_millis(500));
+            let delay = interval.mul_f64(0.5 + crate::http::jitter_fraction());
+            if Instant::now() + delay >= deadline {
+                return Err(error);
+            }
+            tracing::debug!(app, error = %error, "the new app is not visible yet");
+            thread::sleep(delay);
+            retry += 1;
+        }
     }
 
     /// Deletes an app with all its machines and volumes.

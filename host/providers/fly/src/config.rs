@@ -20,21 +20,21 @@ pub struct RetryPolicy {
     pub attempts: u32,
     /// Delay before the first retry; doubled for each later one.
     pub base_delay: Duration,
-    /// Upper bound for one delay (before jitter).
+    /// Upper bound for one delay.
     pub max_delay: Duration,
 }
 
 impl RetryPolicy {
-    /// The delay before retry number `retry` (0-based), with "equal jitter":
-    /// half fixed, half random, so concurrent CI jobs hitting the same
-    /// transient failure do not retry in lockstep.
+    /// The delay before retry number `retry` (0-based): uniformly random in
+    /// `[0, min(max_delay, base_delay·2^retry))`, rehttp's `ExpJitterDelay`
+    /// that fly-go's transport uses (`http.go`), so concurrent CI jobs
+    /// hitting the same transient failure do not retry in lockstep.
     pub(crate) fn delay(&self, retry: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(2u32.saturating_pow(retry.min(16)))
             .min(self.max_delay);
-        let half = exp / 2;
-        half + half.mul_f64(crate::http::jitter_fraction())
+        exp.mul_f64(crate::http::jitter_fraction())
     }
 }
 
@@ -55,19 +55,43 @@ pub struct Config {
     /// `User-Agent` sent with every request.
     pub user_agent: String,
     /// Timeout of one ordinary request. The wait endpoint gets its own
-    /// server-side `timeout` plus [`Config::wait_margin`] instead.
+    /// server-side `timeout` plus [`Config::wait_margin`] instead, and
+    /// machine creates and updates get [`Config::launch_timeout`].
     pub request_timeout: Duration,
+    /// Timeout of a machine create or update: the API answers once the
+    /// machine is launched, which can mean pulling a large image, so a
+    /// short timeout fails a change the server goes on applying (fly-go
+    /// sets no client timeout at all).
+    pub launch_timeout: Duration,
     /// Added to a wait request's `timeout` for the client-side deadline, so
     /// the server's 408 arrives before we give up on the socket.
     pub wait_margin: Duration,
-    /// Retries of idempotent requests (GET, and PATCH of a release status)
-    /// on 5xx, 429 and transport errors.
+    /// fly-go's transport retries (`http.go`: rehttp, 4 attempts, jittered
+    /// 100 ms·2ⁿ up to 1 s), for every method: a 502 or 503 from Fly's
+    /// proxy, or a connection that could not be made. Idempotent requests
+    /// (GET, the PATCH of a release status) are also retried on any other
+    /// 5xx and any transport error.
     pub retry: RetryPolicy,
-    /// Retries of a machine create after an ambiguous failure (408, 5xx,
-    /// transport error after sending), each preceded by a lookup of the
-    /// launch id. The delay also gives the API time to list a machine it
-    /// created but did not report.
+    /// Retries of a 429 (rate limited), on every method: the request was
+    /// not applied, so repeating it is safe. The delay is the answer's
+    /// `Retry-After` when it has one (capped at `max_delay`), else this
+    /// policy's backoff.
+    pub rate_limit_retry: RetryPolicy,
+    /// Creates of one machine after ambiguous failures (408, 5xx, a
+    /// transport error after sending); before each new create, the launch
+    /// id is looked up over [`Config::create_lookup_window`].
     pub create_retry: RetryPolicy,
+    /// How long after an ambiguous create the launch id is looked for
+    /// before creating again: [`Config::create_lookups`] lists spread over
+    /// this window, since a machine the API made can take a while to be
+    /// listed.
+    pub create_lookup_window: Duration,
+    /// How many lists look for the launch id within the window (at 1, 2, 3…
+    /// parts of it, so the first comes soon and the last at its end).
+    pub create_lookups: u32,
+    /// How long a new app may answer 404 or 401 before it counts as missing
+    /// (fly-go `WaitForApp`: one minute).
+    pub app_wait: Duration,
     /// Retries of a lease acquire on 409 (fly-go `AcquireLease` retries 409).
     pub lease_retry: RetryPolicy,
     /// How long after this client created a machine a 404 on `get` or
@@ -85,17 +109,26 @@ impl Config {
             token: token.into(),
             user_agent: concat!("ferry/", env!("CARGO_PKG_VERSION")).to_owned(),
             request_timeout: Duration::from_secs(30),
+            launch_timeout: Duration::from_secs(10 * 60),
             wait_margin: Duration::from_secs(10),
             retry: RetryPolicy {
                 attempts: 4,
-                base_delay: Duration::from_millis(250),
-                max_delay: Duration::from_secs(4),
+                base_delay: Duration::from_millis(100),
+                max_delay: Duration::from_secs(1),
+            },
+            rate_limit_retry: RetryPolicy {
+                attempts: 8,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(30),
             },
             create_retry: RetryPolicy {
                 attempts: 3,
                 base_delay: Duration::from_secs(1),
                 max_delay: Duration::from_secs(5),
             },
+            create_lookup_window: Duration::from_secs(30),
+            create_lookups: 5,
+            app_wait: Duration::from_secs(60),
             lease_retry: RetryPolicy {
                 attempts: 4,
                 base_delay: Duration::from_millis(500),
@@ -108,8 +141,10 @@ impl Config {
     /// Reads the configuration from variables looked up with `var`, using
     /// the names flyctl uses:
     ///
-    /// * token: `FLY_API_TOKEN`, else `FLY_ACCESS_TOKEN` (`Ok(None)` when
-    ///   neither is set or both are empty);
+    /// * token: `FLY_ACCESS_TOKEN`, else `FLY_API_TOKEN`, the order of
+    ///   flyctl's `internal/config/config.go` (`Ok(None)` when neither is
+    ///   set or both are empty); a `Bearer`/`FlyV1` scheme in the value is
+    ///   stripped as fly-go does;
     /// * `FLY_FLAPS_BASE_URL` (default [`DEFAULT_FLAPS_BASE`]);
     /// * `FLY_API_BASE_URL` (default [`DEFAULT_API_BASE`]);
     /// * `FLY_UIEX_BASE_URL` (default [`DEFAULT_UIEX_BASE`]).
@@ -118,7 +153,9 @@ impl Config {
     /// process environment (which is `unsafe` in edition 2024).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Config>, FlyError> {
         let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let Some(token) = non_empty("FLY_API_TOKEN").or_else(|| non_empty("FLY_ACCESS_TOKEN"))
+        // A value that is only a scheme (`Bearer `) holds no token either.
+        let token_in = |name: &str| var(name).filter(|v| !Token::new(v.as_str()).is_empty());
+        let Some(token) = token_in("FLY_ACCESS_TOKEN").or_else(|| token_in("FLY_API_TOKEN"))
         else {
             return Ok(None);
         };

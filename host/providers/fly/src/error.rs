@@ -15,6 +15,9 @@ use crate::types::CheckStatus;
 pub struct RequestContext {
     /// HTTP method.
     pub method: String,
+    /// The host tried (`https://api.machines.dev`), so an error says which
+    /// endpoint (a `FLY_*_BASE_URL` override, a proxy) answered or did not.
+    pub host: String,
     /// Path and query, e.g. `/v1/apps/web/machines/abc/wait?state=started`.
     pub path: String,
     /// The response's `fly-request-id`, when there was a response.
@@ -23,7 +26,7 @@ pub struct RequestContext {
 
 impl fmt::Display for RequestContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, self.path)?;
+        write!(f, "{} {} on {}", self.method, self.path, self.host)?;
         if let Some(id) = &self.request_id {
             write!(f, " (fly-request-id {id})")?;
         }
@@ -175,13 +178,19 @@ impl FlyError {
     /// Whether a *mutation* that failed this way may still have been applied
     /// by the server: a 408 or 5xx from the proxy, or a transport error after
     /// the request left. A create that failed like this must be looked up
-    /// before it is retried.
+    /// before it is retried. A 429 is not ambiguous: it was not applied.
     pub(crate) fn is_ambiguous(&self) -> bool {
         match self {
             FlyError::Timeout { ctx: Some(_), .. } => true,
-            FlyError::Api { status, .. } => *status >= 500 || *status == 429,
-            FlyError::Transport { .. } => true,
-            _ => false,
+            FlyError::Api { status, .. } => *status >= 500,
+            FlyError::Transport { maybe_sent, .. } => *maybe_sent,
+            FlyError::NotFound { .. }
+            | FlyError::LeaseHeld { .. }
+            | FlyError::Unauthorized { .. }
+            | FlyError::Forbidden { .. }
+            | FlyError::Timeout { ctx: None, .. }
+            | FlyError::Decode { .. }
+            | FlyError::Config(_) => false,
         }
     }
 }

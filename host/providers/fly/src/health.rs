@@ -60,11 +60,42 @@ impl FlyClient {
         machine_id: &str,
         opts: &HealthWait,
     ) -> Result<Machine, HealthError> {
+        self.wait_healthy_at(app, machine_id, None, opts)
+    }
+
+    /// [`FlyClient::wait_healthy`], pinned to `instance_id`: until the API
+    /// shows the machine at that instance (the one an update returned), its
+    /// state and checks are those of the instance before and do not count.
+    /// Right after an update the API may still report the old instance as
+    /// `started` with passing checks; unpinned, the wait would pass on it.
+    pub fn wait_healthy_at(
+        &self,
+        app: &str,
+        machine_id: &str,
+        instance_id: Option<&str>,
+        opts: &HealthWait,
+    ) -> Result<Machine, HealthError> {
         let started = Instant::now();
         let deadline = started + opts.timeout;
         let mut baseline = None;
+        let want = instance_id.filter(|i| !i.is_empty());
         loop {
             let machine = self.get_machine(app, machine_id)?;
+            if let Some(want) = want.filter(|w| machine.instance_id != *w) {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(HealthError::Timeout {
+                        machine_id: machine_id.to_owned(),
+                        waited: started.elapsed(),
+                        state: format!("{} at instance {} (the update made instance {want})", machine.state, machine.instance_id),
+                        failing: Vec::new(),
+                        configured: machine.config().map_or(0, |c| c.configured_check_count()),
+                        reported: 0,
+                    });
+                }
+                thread::sleep(opts.poll_interval.min(deadline - now));
+                continue;
+            }
             // Exits already in the events when we started are history.
             let since = *baseline.get_or_insert_with(|| {
                 machine

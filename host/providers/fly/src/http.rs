@@ -1,15 +1,19 @@
 //! Transport: URLs, headers, timeouts, the retry rules, request ids and the
 //! mapping of error responses to [`FlyError`].
 //!
-//! Retry rules (as safe as fly-go `flaps.go` `do`, a little more
-//! persistent):
-//! * idempotent requests (GET, and PATCH of a release status) are retried
-//!   with backoff and jitter on 5xx, 429 and transport errors;
-//! * everything else is retried only when the connection could not be made
-//!   at all, i.e. the request provably never reached the server. Anything
-//!   that may have been applied is left to the caller (see
-//!   [`crate::FlyClient::create_machine`] for the one call that can prove
-//!   idempotency).
+//! Retry rules (fly-go's transport, `http.go`, plus what it lacks):
+//! * every method, POST and DELETE included, is retried on a 502 or 503
+//!   from Fly's proxy and on a connection that could not be made, up to 4
+//!   attempts with a jittered 100 ms·2ⁿ delay (rehttp `ExpJitterDelay`);
+//! * every method is retried on a 429: the request was not applied. The
+//!   delay is `Retry-After` when the answer has one, else a backoff, within
+//!   its own bound ([`crate::Config::rate_limit_retry`]); fly-go ignores
+//!   429 and `Retry-After`, but Fly documents per-action rate limits;
+//! * idempotent requests (GET, and PATCH of a release status) are also
+//!   retried on any 5xx and any transport error;
+//! * a machine create is only retried when it provably did not apply (429,
+//!   no connection): its 502/503 go to the caller, which looks the launch
+//!   id up before creating again ([`crate::FlyClient::create_machine`]).
 
 use std::error::Error as _;
 use std::hash::{BuildHasher, Hasher};
@@ -44,10 +48,39 @@ pub(crate) enum Base {
 /// Which failures may be retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Retry {
-    /// Safe to repeat: retry 5xx, 429 and transport errors.
+    /// Safe to repeat: retry every 5xx, 429 and transport error.
     Idempotent,
-    /// May have side effects: retry only failed connections.
-    Unsafe,
+    /// fly-go's rule for any method: 502, 503, 429 and failed connections.
+    Transport,
+    /// Only what provably did not apply: 429 and failed connections (a
+    /// create, whose ambiguous failures its caller resolves).
+    Unapplied,
+    /// Nothing: the caller loops itself (the wait endpoint).
+    Never,
+}
+
+/// Why a failed try may be repeated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Again {
+    /// A 429: counted against [`Config::rate_limit_retry`].
+    RateLimited,
+    /// A server or connection failure: counted against [`Config::retry`].
+    Failure,
+}
+
+/// Whether `error` may be retried under `retry`, and on which budget.
+fn again(error: &FlyError, retry: Retry) -> Option<Again> {
+    if retry == Retry::Never {
+        return None;
+    }
+    match error {
+        FlyError::Api { status: 429, .. } => Some(Again::RateLimited),
+        FlyError::Transport { maybe_sent: false, .. } => Some(Again::Failure),
+        FlyError::Api { status: 502 | 503, .. } if retry != Retry::Unapplied => Some(Again::Failure),
+        FlyError::Api { status, .. } if *status >= 500 && retry == Retry::Idempotent => Some(Again::Failure),
+        FlyError::Transport { .. } if retry == Retry::Idempotent => Some(Again::Failure),
+        _ => None,
+    }
 }
 
 /// One request, built fluently.
@@ -68,7 +101,7 @@ impl<'a> Request<'a> {
         let retry = if method == Method::GET {
             Retry::Idempotent
         } else {
-            Retry::Unsafe
+            Retry::Transport
         };
         Request {
             method,
@@ -135,7 +168,10 @@ impl Response {
 pub(crate) struct Transport {
     http: reqwest::blocking::Client,
     config: Config,
+    /// The Machines API's header (also sent to `api.fly.io` for logs).
     authorization: HeaderValue,
+    /// The release-record API's header (flyctl's uiex client).
+    uiex_authorization: HeaderValue,
     flaps: reqwest::Url,
     api: reqwest::Url,
     uiex: reqwest::Url,
@@ -163,6 +199,9 @@ impl Transport {
                 FlyError::Config("the API token contains characters not allowed in a header".into())
             })?;
         authorization.set_sensitive(true);
+        let mut uiex_authorization = HeaderValue::from_str(&config.token.uiex_authorization())
+            .map_err(|_| FlyError::Config("the API token contains characters not allowed in a header".into()))?;
+        uiex_authorization.set_sensitive(true);
         let http = reqwest::blocking::Client::builder()
             .user_agent(config.user_agent.clone())
             .timeout(config.request_timeout)
@@ -173,6 +212,7 @@ impl Transport {
             http,
             config,
             authorization,
+            uiex_authorization,
             flaps,
             api,
             uiex,
@@ -189,11 +229,15 @@ impl Transport {
             Base::Api => (self.api.clone(), None),
             Base::Uiex => (self.uiex.clone(), None),
         };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            path.extend(prefix);
-            path.extend(&request.segments);
+        // Segments are escaped as Go's `url.PathEscape` escapes them (fly-go
+        // builds every path with it): a wildcard hostname's `*` goes out as
+        // `%2A`, as Fly's certificate docs require.
+        let mut path = url.path().trim_end_matches('/').to_owned();
+        for segment in prefix.into_iter().map(str::to_owned).chain(request.segments.iter().map(|s| path_escape(s))) {
+            path.push('/');
+            path.push_str(&segment);
         }
+        url.set_path(&path);
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&request.query);
         }
@@ -203,34 +247,24 @@ impl Transport {
     /// Sends `request`, retrying as its [`Retry`] allows. Non-2xx answers
     /// become errors.
     pub(crate) fn send(&self, request: &Request<'_>) -> Result<Response, FlyError> {
-        let policy = self.config.retry;
-        let mut retry = 0;
+        let (policy, limits) = (self.config.retry, self.config.rate_limit_retry);
+        let (mut failures, mut limited) = (0, 0);
         loop {
             let (result, retry_after) = self.send_once(request);
-            let retryable = match (&result, request.retry) {
-                (Ok(_), _) => false,
-                (
-                    Err(FlyError::Transport {
-                        maybe_sent: false, ..
-                    }),
-                    _,
-                ) => true,
-                (Err(FlyError::Transport { .. }), Retry::Idempotent) => true,
-                (Err(FlyError::Api { status, .. }), Retry::Idempotent) => {
-                    *status >= 500 || *status == 429
+            let Err(error) = &result else { return result };
+            let delay = match again(error, request.retry) {
+                Some(Again::RateLimited) if limited + 1 < limits.attempts => {
+                    limited += 1;
+                    retry_after.map_or_else(|| limits.delay(limited - 1), |d| d.min(limits.max_delay))
                 }
-                (Err(_), _) => false,
+                Some(Again::Failure) if failures + 1 < policy.attempts => {
+                    failures += 1;
+                    policy.delay(failures - 1)
+                }
+                _ => return result,
             };
-            if !retryable || retry + 1 >= policy.attempts {
-                return result;
-            }
-            let delay =
-                retry_after.map_or_else(|| policy.delay(retry), |d| d.min(policy.max_delay));
-            if let Err(e) = &result {
-                tracing::debug!(error = %e, delay_ms = delay.as_millis() as u64, "retrying fly api request");
-            }
+            tracing::debug!(error = %error, delay_ms = delay.as_millis() as u64, "retrying fly api request");
             std::thread::sleep(delay);
-            retry += 1;
         }
     }
 
@@ -239,6 +273,7 @@ impl Transport {
         let url = self.url(request);
         let mut ctx = RequestContext {
             method: request.method.to_string(),
+            host: url.origin().ascii_serialization(),
             path: match url.query() {
                 Some(q) => format!("{}?{q}", url.path()),
                 None => url.path().to_owned(),
@@ -246,10 +281,14 @@ impl Transport {
             request_id: None,
         };
         let timeout = request.timeout.unwrap_or(self.config.request_timeout);
+        let authorization = match request.base {
+            Base::Uiex => &self.uiex_authorization,
+            Base::Flaps | Base::Api => &self.authorization,
+        };
         let mut builder = self
             .http
             .request(request.method.clone(), url)
-            .header(AUTHORIZATION, self.authorization.clone())
+            .header(AUTHORIZATION, authorization.clone())
             .header(ACCEPT, "application/json")
             .timeout(timeout);
         if let Some(nonce) = request.nonce {
@@ -265,9 +304,11 @@ impl Transport {
         };
         let status = response.status();
         ctx.request_id = header_str(&response, REQUEST_ID_HEADER);
+        // Seconds (RFC 9110 also allows a date; Fly's form is unverified).
         let retry_after = header_str(&response, RETRY_AFTER.as_str())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .map(Duration::from_secs_f64);
         tracing::debug!(
             method = %ctx.method,
             path = %ctx.path,
@@ -420,6 +461,21 @@ fn holder_in(message: &str) -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "another client".to_owned())
+}
+
+/// Go's `url.PathEscape`: letters, digits and `-_.~` stay, and so do the
+/// sub-delimiters a path segment may hold (`$&+:=@`); every other byte is
+/// `%XX`.
+pub(crate) fn path_escape(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~$&+:=@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// A random number in `[0, 1)` for jitter. `RandomState` is seeded randomly

@@ -42,19 +42,19 @@ mod types;
 mod volumes;
 mod wait;
 
-pub use apps::CreateApp;
+pub use apps::{AppName, CreateApp};
 pub use auth::Token;
-pub use certificates::{Certificate, CertificateSummary};
+pub use certificates::{AcmeChallenge, CERTIFICATE_ACTIVE, Certificate, CertificateSummary, DnsRequirements, ValidationError};
 pub use client::FlyClient;
 pub use config::{Config, DEFAULT_API_BASE, DEFAULT_FLAPS_BASE, DEFAULT_UIEX_BASE, RetryPolicy};
 pub use create::LAUNCH_ID_METADATA_KEY;
 pub use error::{FlyError, HealthError, RequestContext};
 pub use health::HealthWait;
-pub use volumes::VolumeSnapshot;
+pub use volumes::{SnapshotWait, VolumeSnapshot};
 pub use leases::{DEFAULT_LEASE_TTL, LeaseGuard};
 pub use logs::{LogEntry, LogPage};
 pub use machine_config::{Check, Guest, Init, MachineConfig, Mount, Port, Restart, Service};
-pub use releases::{CreateRelease, Release, ReleaseStatus};
+pub use releases::{CreateRelease, Release, ReleaseStatus, post_deployment_info};
 pub use types::{
     AllocateIp, App, CheckStatus, CreateVolumeRequest, Event, ExtendedVolume, ImageRef,
     IpAssignment, IpType, LaunchInput, Lease, LeaseData, ListenSocket, Machine, MachineVersion,

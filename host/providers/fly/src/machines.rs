@@ -1,6 +1,7 @@
 //! Machines: list, get, update, destroy, actions, events, versions, ps and
 //! per-key metadata (fly-go `flaps_machines.go`). Mutations take the lease
-//! nonce, sent as `fly-machine-lease-nonce`, and are never retried.
+//! nonce, sent as `fly-machine-lease-nonce`, and are retried only as
+//! fly-go's transport retries them (502, 503, 429, a refused connection).
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -74,7 +75,10 @@ impl FlyClient {
 
     /// Updates a machine in place (`POST …/machines/{id}`). Pass the lease
     /// nonce when holding the lease. Save the old `config` first: the API
-    /// has no rollback.
+    /// has no rollback. The answer is the machine at its new version: wait
+    /// on its `instance_id`, not on whatever the machine showed before.
+    /// The request may take [`crate::Config::launch_timeout`] (an image
+    /// pull).
     pub fn update_machine(
         &self,
         app: &str,
@@ -84,7 +88,8 @@ impl FlyClient {
     ) -> Result<Machine, FlyError> {
         let request = Request::flaps(Method::POST, &["apps", app, "machines", machine_id])
             .json(input)
-            .nonce(nonce);
+            .nonce(nonce)
+            .timeout(self.config().launch_timeout);
         self.http().send(&request)?.json()
     }
 

@@ -1,6 +1,11 @@
 //! Release records on `api.fly.io` (flyctl `internal/uiex/releases.go`), so
-//! the dashboard and `fly releases` show ferry's deploys. Machines work
-//! without them: callers should report a failure here and carry on.
+//! the dashboard and `fly releases` show ferry's deploys, numbered by the
+//! platform. Machines work without them: callers should report a failure
+//! here and carry on, as flyctl does for the final status.
+//!
+//! Requests carry `Authorization: Bearer <every macaroon, then every user
+//! token>`, as flyctl's uiex client sends them (not the Machines API's
+//! `FlyV1` form); the transport picks the header by base.
 
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -11,20 +16,28 @@ use crate::error::FlyError;
 use crate::http::{Base, Request, Retry};
 use crate::types::null_default;
 
-/// `POST /api/v1/releases` body.
+/// `POST /api/v1/releases` body, in the order flyctl's struct encodes it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CreateRelease {
     /// The app.
     pub app_name: String,
-    /// `ROLLING`, `CANARY`, `BLUEGREEN`, `IMMEDIATE`.
-    pub strategy: String,
-    /// fly.toml as JSON.
+    /// Build id, when the image was built by Fly's builders; flyctl sends
+    /// `0` for `--image` (the field has no `omitempty`).
+    pub build_id: i64,
+    /// fly.toml as JSON: what `fly config save` and `fly scale count` later
+    /// read back as the app's config.
     pub definition: Value,
     /// The image deployed.
     pub image: String,
-    /// Build id, when the image was built by Fly.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub build_id: Option<i64>,
+    /// `ROLLING`, `CANARY`, `BLUEGREEN`, `IMMEDIATE` (upper case).
+    pub strategy: String,
+}
+
+/// What flyctl puts in a release's metadata when it finishes it:
+/// `{"post_deployment_info": {"flyctl_version", "error"}}` (fly-go
+/// `types.go`; `error` is always present, empty on success).
+pub fn post_deployment_info(client_version: &str, error: &str) -> Value {
+    serde_json::json!({"post_deployment_info": {"flyctl_version": client_version, "error": error}})
 }
 
 /// A release record.
@@ -36,9 +49,15 @@ pub struct Release {
     /// Release version; machines carry it as `fly_release_version`.
     #[serde(default, deserialize_with = "null_default")]
     pub version: i64,
-    /// `running`, `complete`…
+    /// `pending`, `running`, `complete`, `failed`, `interrupted`.
     #[serde(default, deserialize_with = "null_default")]
     pub status: String,
+    /// The image the release deploys.
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_ref: String,
+    /// RFC 3339 creation time.
+    #[serde(default, deserialize_with = "null_default")]
+    pub created_at: String,
 }
 
 /// The status of a release.
@@ -82,17 +101,32 @@ fn string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error
 }
 
 impl FlyClient {
-    /// Creates a release record. Not retried (a repeat creates a second
-    /// release).
+    /// Creates a release record (`POST /api/v1/releases`; the answer is
+    /// `{"release": {…}}`). Retried only as fly-go's transport retries (502,
+    /// 503, 429, a refused connection), as flyctl's uiex client is: another
+    /// repeat could create a second release.
     pub fn create_release(&self, release: &CreateRelease) -> Result<Release, FlyError> {
         let request =
             Request::new(Method::POST, Base::Uiex, &["api", "v1", "releases"]).json(release);
         Ok(self.http().send(&request)?.json::<Wrapped>()?.into())
     }
 
-    /// Sets a release's status, with optional metadata (flyctl puts the
-    /// error text there). Setting a status is idempotent, so 5xx and
-    /// transport errors are retried.
+    /// The app's latest releases, newest first (`GET
+    /// /api/v1/apps/{app}/releases?limit=`, flyctl `uiex.ListReleases`).
+    pub fn list_releases(&self, app: &str, limit: u32) -> Result<Vec<Release>, FlyError> {
+        #[derive(Deserialize)]
+        struct Listing {
+            #[serde(default, deserialize_with = "null_default")]
+            releases: Vec<Release>,
+        }
+        let request = Request::new(Method::GET, Base::Uiex, &["api", "v1", "apps", app, "releases"]).query("limit", limit.to_string());
+        Ok(self.http().send(&request)?.json::<Listing>()?.releases)
+    }
+
+    /// Sets a release's status (`PATCH /api/v1/releases/{id}` with
+    /// `{"metadata", "status"}`; flyctl sends `"metadata": null` with
+    /// `running`, and [`post_deployment_info`] at the end). Setting a status
+    /// is idempotent, so 5xx and transport errors are retried.
     pub fn update_release(
         &self,
         release_id: &str,
@@ -101,17 +135,34 @@ impl FlyClient {
     ) -> Result<Release, FlyError> {
         #[derive(Serialize)]
         struct Body<'a> {
-            status: ReleaseStatus,
-            #[serde(skip_serializing_if = "Option::is_none")]
             metadata: Option<&'a Value>,
+            status: ReleaseStatus,
         }
         let request = Request::new(
             Method::PATCH,
             Base::Uiex,
             &["api", "v1", "releases", release_id],
         )
-        .json(&Body { status, metadata })
+        .json(&Body { metadata, status })
         .retry(Retry::Idempotent);
-        Ok(self.http().send(&request)?.json::<Wrapped>()?.into())
+        let response = self.http().send(&request)?;
+        // flyctl ignores this body; what the server sends is unverified.
+        Ok(response.json::<Wrapped>().map(Release::from).unwrap_or_else(|_| Release {
+            id: release_id.to_owned(),
+            status: status.as_str().to_owned(),
+            ..Release::default()
+        }))
+    }
+}
+
+impl ReleaseStatus {
+    /// The API's name of the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Running => "running",
+            ReleaseStatus::Complete => "complete",
+            ReleaseStatus::Failed => "failed",
+            ReleaseStatus::Interrupted => "interrupted",
+        }
     }
 }

@@ -15,15 +15,23 @@ impl FlyClient {
     /// Names and digests of the app's secrets (`GET /v1/apps/{app}/secrets`,
     /// without `show_secrets`).
     pub fn list_secrets(&self, app: &str) -> Result<Vec<Secret>, FlyError> {
+        self.list_secrets_at(app, None)
+    }
+
+    /// The same, read at secrets version `version` or later (`?version=`, as
+    /// flyctl's `appsecrets.List` passes the version its last set returned):
+    /// right after a set, a read without it may still show the old secrets.
+    pub fn list_secrets_at(&self, app: &str, version: Option<u64>) -> Result<Vec<Secret>, FlyError> {
         #[derive(Deserialize)]
         struct Listing {
             #[serde(default, deserialize_with = "crate::types::null_default")]
             secrets: Vec<Secret>,
         }
-        let listing: Listing = self
-            .http()
-            .send(&Request::flaps(Method::GET, &["apps", app, "secrets"]))?
-            .json()?;
+        let mut request = Request::flaps(Method::GET, &["apps", app, "secrets"]);
+        if let Some(version) = version {
+            request = request.query("version", version.to_string());
+        }
+        let listing: Listing = self.http().send(&request)?.json()?;
         Ok(listing.secrets)
     }
 

@@ -43,9 +43,15 @@ impl WaitState {
 }
 
 impl FlyClient {
-    /// Waits until the machine is in `state` (and at `version`, when given:
-    /// use the version an update returned so an old instance's state does
-    /// not count), or until `overall` has passed.
+    /// Waits until the machine is in `state` (and at `instance_id`, when
+    /// given), or until `overall` has passed.
+    ///
+    /// `instance_id` is sent as the `instance_id` parameter, the name Fly's
+    /// docs give it ("Filter for a specific Machine `instance_id` (version).
+    /// Required when waiting for Machine to be in `stopped` state"; fly-go
+    /// calls it `version`). Pass the `instance_id` an update returned, or
+    /// the one the machine had when it was stopped, so that the state of
+    /// an older instance does not count.
     ///
     /// * each request asks for at most 60 s and gets that plus
     ///   [`crate::Config::wait_margin`] as its own timeout;
@@ -63,7 +69,7 @@ impl FlyClient {
         app: &str,
         machine_id: &str,
         state: WaitState,
-        version: Option<&str>,
+        instance_id: Option<&str>,
         overall: Duration,
     ) -> Result<(), FlyError> {
         let deadline = Instant::now() + overall;
@@ -81,13 +87,13 @@ impl FlyClient {
                 Request::flaps(Method::GET, &["apps", app, "machines", machine_id, "wait"])
                     .query("state", state.as_str())
                     .query("timeout", secs.to_string());
-            if let Some(version) = version {
-                request = request.query("version", version);
+            if let Some(instance_id) = instance_id.filter(|i| !i.is_empty()) {
+                request = request.query("instance_id", instance_id);
             }
             // Retries are this loop's job, bounded by the deadline.
             let request = request
                 .timeout(Duration::from_secs(secs) + self.config().wait_margin)
-                .retry(Retry::Unsafe);
+                .retry(Retry::Never);
             let sent = Instant::now();
             let error = match self.http().send(&request) {
                 Ok(_) => return Ok(()),
@@ -129,7 +135,7 @@ impl FlyClient {
     ) -> FlyError {
         let request = Request::flaps(Method::GET, &["apps", app, "machines", machine_id])
             .timeout(self.config().request_timeout.min(Duration::from_secs(10)))
-            .retry(Retry::Unsafe);
+            .retry(Retry::Never);
         let seen = match self
             .http()
             .send(&request)

@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use common::{Fake, Seq, TOKEN, header, ok, status};
 use ferry_fly::{Config, CreateApp, FlyClient, FlyError, LaunchInput, MachineConfig};
@@ -85,7 +86,7 @@ fn environment_selects_token_and_base_urls_like_flyctl() {
     ]))
     .unwrap()
     .unwrap();
-    assert_eq!(both.token, "fm2_api".into());
+    assert_eq!(both.token, "fm2_access".into(), "flyctl reads FLY_ACCESS_TOKEN first");
     assert_eq!(both.flaps_base, "http://127.0.0.1:4280");
     assert_eq!(both.api_base, "http://127.0.0.1:4281");
     assert_eq!(both.uiex_base, "http://127.0.0.1:4282/uiex");
@@ -183,30 +184,86 @@ fn get_retries_are_bounded() {
 }
 
 #[test]
-fn mutations_are_not_retried_on_503() {
+fn mutations_are_retried_on_502_and_503_like_fly_go_but_not_on_500() {
     let fake = Fake::start();
-    fake.mount(Mock::given(method("POST")).respond_with(status(503, "unavailable")));
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/v1/apps"))
+            .respond_with(Seq::new(vec![status(503, "unavailable"), status(502, "bad gateway"), ok(app_json())])),
+    );
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1/start")).respond_with(status(500, "boom")));
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1")).respond_with(status(503, "unavailable")));
     let client = fake.client();
     let app = CreateApp {
         name: "web".into(),
         org_slug: "acme".into(),
         ..CreateApp::default()
     };
-    assert!(matches!(
-        client.create_app(&app),
-        Err(FlyError::Api { status: 503, .. })
-    ));
+    client.create_app(&app).expect("503 then 502 then 200");
+    let creates = fake.requests_to("POST", "/v1/apps");
+    assert_eq!(creates.len(), 3, "rehttp replays the POST");
+    let body: serde_json::Value = serde_json::from_slice(&creates[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"name": "web", "org_slug": "acme", "network": "", "app_role_id": ""}),
+        "fly-go's body: every key, empty strings included"
+    );
+    assert_eq!(creates[0].url.query(), Some("wait=true"));
+
+    assert!(matches!(client.start_machine("web", "m1", None), Err(FlyError::Api { status: 500, .. })));
+    assert_eq!(fake.requests_to("POST", "/m1/start").len(), 1, "a 500 may have applied: not replayed");
     let input = LaunchInput {
         config: MachineConfig::new(),
         ..LaunchInput::default()
     };
-    assert!(client.update_machine("web", "m1", &input, None).is_err());
-    assert!(client.start_machine("web", "m1", None).is_err());
-    assert_eq!(fake.requests().len(), 3, "one request per call");
-    let body: serde_json::Value = serde_json::from_slice(&fake.requests()[0].body).unwrap();
-    assert_eq!(body["name"], "web");
-    assert_eq!(body["app_name"], "web");
-    assert_eq!(fake.requests()[0].url.query(), Some("wait=true"));
+    assert!(matches!(client.update_machine("web", "m1", &input, None), Err(FlyError::Api { status: 503, .. })));
+    assert_eq!(fake.requests_to("POST", "/machines/m1").len(), 4, "4 attempts, then the 503 is the answer");
+}
+
+#[test]
+fn a_429_is_retried_on_every_method_after_retry_after() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/v1/apps/web/machines/m1/stop"))
+            .respond_with(Seq::new(vec![
+                ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({"error": "rate limited"})),
+                ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
+            ])),
+    );
+    fake.mount(Mock::given(method("DELETE")).respond_with(status(429, "rate limited")));
+    let mut config = fake.config();
+    config.rate_limit_retry.max_delay = Duration::from_secs(2);
+    let client = FlyClient::new(config).unwrap();
+    let started = Instant::now();
+    client.stop_machine("web", "m1", &Default::default(), None).expect("the 429 was not applied: repeated");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(950), "Retry-After: 1 honoured ({waited:?})");
+    assert_eq!(fake.requests_to("POST", "/stop").len(), 2);
+
+    let error = client.destroy_machine("web", "m1", true, None).unwrap_err();
+    assert!(matches!(error, FlyError::Api { status: 429, .. }), "{error:?}");
+    assert_eq!(fake.requests_to("DELETE", "/machines/m1").len(), 4, "bounded by rate_limit_retry.attempts");
+}
+
+#[test]
+fn creates_and_updates_may_take_longer_than_an_ordinary_request() {
+    let fake = Fake::start();
+    let slow = ResponseTemplate::new(200).set_body_json(common::machine("m1", "started")).set_delay(Duration::from_millis(1500));
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1")).respond_with(slow.clone()));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web/machines/m1")).respond_with(slow));
+    let mut config = fake.config();
+    config.request_timeout = Duration::from_secs(1);
+    config.launch_timeout = Duration::from_secs(5);
+    let client = FlyClient::new(config).unwrap();
+    let input = LaunchInput {
+        config: MachineConfig::new(),
+        ..LaunchInput::default()
+    };
+    let updated = client.update_machine("web", "m1", &input, None).expect("an update pulling an image is not cut at 30 s");
+    assert_eq!(updated.id, "m1");
+    let error = client.get_machine("web", "m1").unwrap_err();
+    assert!(error.to_string().contains("no response within"), "{error}");
 }
 
 #[test]
@@ -252,6 +309,7 @@ fn errors_name_method_path_status_and_api_text() {
     let text = error.to_string();
     for part in [
         "POST /v1/apps/web/machines/m1",
+        format!("on {}", fake.server.uri()).as_str(),
         "422",
         "no capacity in ams",
         "01REQ-422",
@@ -316,19 +374,20 @@ fn connection_failures_are_transport_errors() {
 fn certificates_are_listed_added_by_acme_and_gone_is_fine() {
     let fake = Fake::start();
     fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates")).respond_with(ok(json!({"certificates": null}))));
-    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop-v2/certificates")).respond_with(ok(json!({"certificates": [{"hostname": "shop.example.com", "status": "Ready", "created_at": "2026-01-01T00:00:00Z"}]}))));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop-v2/certificates")).respond_with(ok(json!({"certificates": [{"hostname": "shop.example.com", "status": "active", "created_at": "2026-01-01T00:00:00Z"}]}))));
     fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates/shop.example.com")).respond_with(status(404, "certificate not found")));
     fake.mount(
         Mock::given(method("POST"))
             .and(path("/v1/apps/shop/certificates/acme"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"hostname": "shop.example.com", "configured": false, "acme_requested": true, "status": "Awaiting configuration"}))),
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"hostname": "shop.example.com", "configured": false, "acme_requested": true, "status": "pending_validation"}))),
     );
     fake.mount(Mock::given(method("DELETE")).respond_with(status(404, "certificate not found")));
     let client = fake.client();
 
     assert_eq!(client.list_certificates("shop").unwrap(), [], "a null list is empty");
     let listed = client.list_certificates("shop-v2").unwrap();
-    assert_eq!((listed[0].hostname.as_str(), listed[0].status.as_str()), ("shop.example.com", "Ready"));
+    assert_eq!((listed[0].hostname.as_str(), listed[0].status.as_str()), ("shop.example.com", "active"));
+    assert!(listed[0].is_active());
     assert_eq!(client.get_certificate("shop", "shop.example.com").unwrap(), None);
     let added = client.add_certificate("shop", "shop.example.com").unwrap();
     assert!(added.acme_requested && !added.configured, "{added:?}");
@@ -337,19 +396,167 @@ fn certificates_are_listed_added_by_acme_and_gone_is_fine() {
     client.delete_certificate("shop", "shop.example.com").expect("a 404 on delete means it is gone already");
 }
 
+fn snap(id: &str, status: &str, created_at: &str) -> serde_json::Value {
+    json!({"id": id, "size": 1073741824u64, "digest": "ab", "status": status, "retention_days": 5, "created_at": created_at})
+}
+
 #[test]
-fn a_snapshot_is_taken_then_found_in_the_list() {
+fn the_snapshot_a_call_takes_is_found_among_new_ones_and_waited_for() {
     let fake = Fake::start();
     fake.mount(Mock::given(method("POST")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(ResponseTemplate::new(200)));
+    let old = snap("vs_old", "created", "2026-01-01T00:00:00Z");
+    fake.mount(
+        Mock::given(method("GET")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(Seq::new(vec![
+            ok(json!([old])),
+            // Pending without an id yet, as flyctl's "(pending)" shows.
+            ok(json!([old, snap("", "waiting", "")])),
+            ok(json!([snap("vs_new", "running", "2026-02-01T00:00:00.5Z"), old])),
+            // The old one last: `.last()` of the list would restore a day-old copy.
+            ok(json!([snap("vs_new", "created", "2026-02-01T00:00:00.5Z"), old])),
+        ])),
+    );
+    let wait = ferry_fly::SnapshotWait { timeout: Duration::from_secs(5), poll_interval: Duration::from_millis(10) };
+    let taken = fake.client().snapshot_volume("shop", "vol_1", &wait).unwrap();
+    assert_eq!((taken.id.as_str(), taken.status.as_str()), ("vs_new", "created"));
+    assert_eq!(fake.requests_to("POST", "/snapshots").len(), 1, "a snapshot is taken once");
+    assert_eq!(fake.requests_to("GET", "/snapshots").len(), 4, "listed before, then until created");
+}
+
+#[test]
+fn a_snapshot_that_never_completes_times_out_naming_the_volume() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(ResponseTemplate::new(201)));
+    let old = snap("vs_old", "created", "2026-01-01T00:00:00Z");
     fake.mount(
         Mock::given(method("GET"))
             .and(path("/v1/apps/shop/volumes/vol_1/snapshots"))
-            .respond_with(ok(json!([{"id": "vs_1", "size": 1073741824u64, "digest": "ab", "status": "created", "retention_days": 5, "created_at": "2026-01-01T00:00:00Z"}]))),
+            .respond_with(Seq::new(vec![ok(json!([old])), ok(json!([old, snap("vs_new", "running", "2026-02-01T00:00:00Z")]))])),
+    );
+    let wait = ferry_fly::SnapshotWait { timeout: Duration::from_millis(300), poll_interval: Duration::from_millis(20) };
+    let error = fake.client().snapshot_volume("shop", "vol_1", &wait).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("volume vol_1 of app shop"), "{text}");
+    assert!(text.contains("vs_new") && text.contains("running"), "what was seen last: {text}");
+}
+
+#[test]
+fn flaps_gets_macaroons_as_flyv1_and_the_release_api_gets_every_token_as_bearer() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web")).respond_with(ok(app_json())));
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/api/v1/releases"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"release": {"id": "rel_1", "version": 3}}))),
+    );
+    let mut config = fake.config();
+    // A pasted deploy token with a user token after it, and a scheme twice.
+    config.token = "bearer FlyV1 fo1_user,fm2_deploy".into();
+    let client = FlyClient::new(config).unwrap();
+    client.get_app("web").unwrap();
+    let release = ferry_fly::CreateRelease { app_name: "web".into(), image: "i".into(), strategy: "ROLLING".into(), ..Default::default() };
+    assert_eq!(client.create_release(&release).unwrap().version, 3);
+    let flaps = &fake.requests_to("GET", "/v1/apps/web")[0];
+    assert_eq!(header(flaps, "authorization").as_deref(), Some("FlyV1 fm2_deploy"), "fly-go FlapsHeader: macaroons only");
+    let uiex = &fake.requests_to("POST", "/api/v1/releases")[0];
+    assert_eq!(
+        header(uiex, "authorization").as_deref(),
+        Some("Bearer fm2_deploy,fo1_user"),
+        "flyctl's uiex client: Bearer, macaroons first, then the rest"
+    );
+}
+
+#[test]
+fn an_error_names_the_host_that_did_not_answer() {
+    let mut config = Config::new(TOKEN);
+    config.flaps_base = "http://127.0.0.1:9".into();
+    config.retry.base_delay = Duration::from_millis(1);
+    let error = FlyClient::new(config).unwrap().get_app("web").unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("GET /v1/apps/web on http://127.0.0.1:9"), "{text}");
+}
+
+#[test]
+fn a_new_app_is_waited_for_through_404_and_401() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/new-app"))
+            .respond_with(Seq::new(vec![status(404, "app not found"), status(401, "unauthorized"), status(404, "app not found"), ok(app_json())])),
+    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/broken")).respond_with(status(422, "nope")));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/never")).respond_with(status(404, "app not found")));
+    let client = fake.client();
+    client.wait_for_app("new-app").expect("404 and 401 mean not yet");
+    assert_eq!(fake.requests_to("GET", "/v1/apps/new-app").len(), 4);
+    assert!(matches!(client.wait_for_app("broken"), Err(FlyError::Api { status: 422, .. })));
+    assert_eq!(fake.requests_to("GET", "/v1/apps/broken").len(), 1, "other errors end the wait at once");
+    let started = Instant::now();
+    assert!(matches!(client.wait_for_app("never"), Err(FlyError::NotFound { .. })));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(5), "bounded by app_wait: {waited:?}");
+}
+
+#[test]
+fn a_403_on_an_app_name_means_another_org_has_it() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/taken-app")).respond_with(status(403, "unauthorized")));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/free-app")).respond_with(status(404, "app not found")));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/mine")).respond_with(ok(app_json())));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/badtoken")).respond_with(status(401, "invalid token")));
+    let client = fake.client();
+    assert_eq!(client.app_name("taken-app").unwrap(), ferry_fly::AppName::TakenElsewhere);
+    assert_eq!(client.app_name("free-app").unwrap(), ferry_fly::AppName::Free);
+    assert!(matches!(client.app_name("mine").unwrap(), ferry_fly::AppName::Visible(_)));
+    assert!(matches!(client.app_name("badtoken"), Err(FlyError::Unauthorized { .. })), "401 says nothing about the name");
+}
+
+#[test]
+fn certificates_follow_next_cursor_and_escape_wildcards() {
+    let fake = Fake::start();
+    let summary = |h: &str, s: &str| json!({"hostname": h, "status": s, "configured": true, "acme_requested": true});
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/shop/certificates"))
+            .and(wiremock::matchers::query_param("cursor", "c2"))
+            .respond_with(ok(json!({"certificates": [summary("*.example.com", "pending_validation")], "next_cursor": "", "total_count": 3}))),
+    );
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/shop/certificates"))
+            .and(wiremock::matchers::query_param_is_missing("cursor"))
+            .respond_with(ok(json!({"certificates": [summary("a.example.com", "active"), summary("b.example.com", "pending_ownership")], "next_cursor": "c2", "total_count": 3}))),
+    );
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/shop/certificates/%2A.example.com"))
+            .respond_with(ok(json!({
+                "hostname": "*.example.com", "status": "pending_validation", "configured": false, "acme_requested": true,
+                "dns_requirements": {"a": [], "aaaa": [], "cname": "shop.fly.dev",
+                                     "acme_challenge": {"name": "_acme-challenge.example.com", "target": "example.com.x1y2.flydns.net"}}
+            }))),
     );
     let client = fake.client();
-    client.create_snapshot("shop", "vol_1").expect("an empty 200 is success");
-    let snapshots = client.list_snapshots("shop", "vol_1").unwrap();
-    assert_eq!(snapshots.len(), 1);
-    assert_eq!((snapshots[0].id.as_str(), snapshots[0].size, snapshots[0].status.as_str()), ("vs_1", 1 << 30, "created"));
-    assert_eq!(fake.requests_to("POST", "/snapshots").len(), 1, "a snapshot is taken once");
+    let all = client.list_certificates("shop").unwrap();
+    let hosts: Vec<(&str, bool)> = all.iter().map(|c| (c.hostname.as_str(), c.is_active())).collect();
+    assert_eq!(hosts, [("a.example.com", true), ("b.example.com", false), ("*.example.com", false)], "both pages, `active` is issued");
+    for list in fake.requests_to("GET", "/v1/apps/shop/certificates") {
+        assert_eq!(common::query(&list, "limit").as_deref(), Some("50"));
+    }
+    let wildcard = client.get_certificate("shop", "*.example.com").unwrap().expect("found under %2A");
+    assert!(!wildcard.is_active());
+    let challenge = wildcard.acme_challenge().unwrap();
+    assert_eq!((challenge.name.as_str(), challenge.target.as_str()), ("_acme-challenge.example.com", "example.com.x1y2.flydns.net"));
+    assert_eq!(fake.requests_to("GET", "/%2A.example.com").len(), 1, "`*` goes out as %2A, as Go's url.PathEscape writes it");
+}
+
+#[test]
+fn secrets_are_read_at_the_version_a_set_returned() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web/secrets")).respond_with(ok(json!({"secrets": [{"name": "A", "digest": "d"}]}))));
+    let client = fake.client();
+    client.list_secrets_at("web", Some(7)).unwrap();
+    client.list_secrets("web").unwrap();
+    let lists = fake.requests_to("GET", "/secrets");
+    assert_eq!(common::query(&lists[0], "version").as_deref(), Some("7"));
+    assert_eq!(common::query(&lists[1], "version"), None);
 }

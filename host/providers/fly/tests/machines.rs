@@ -126,8 +126,8 @@ fn create_that_failed_before_success_is_retried_and_succeeds() {
     assert_eq!(fake.requests_to("POST", "/v1/apps/web/machines").len(), 2);
     assert_eq!(
         fake.requests_to("GET", "/v1/apps/web/machines").len(),
-        1,
-        "looked up once before the retry"
+        3,
+        "looked up over the whole window (3 lists) before the retry"
     );
 }
 
@@ -173,7 +173,11 @@ fn wait_loops_over_408s_until_the_state_is_reached() {
     assert_eq!(waits.len(), 4);
     for wait in &waits {
         assert_eq!(query(wait, "state").as_deref(), Some("started"));
-        assert_eq!(query(wait, "version").as_deref(), Some("01HVERSION"));
+        assert_eq!(
+            query(wait, "instance_id").as_deref(),
+            Some("01HVERSION"),
+            "the docs' name of the parameter (required for `stopped`)"
+        );
         assert_eq!(
             query(wait, "timeout").as_deref(),
             Some("60"),
@@ -786,7 +790,7 @@ fn an_unreadable_create_answer_is_resolved_by_lookup_not_by_creating_again() {
         1,
         "a 2xx create is never repeated"
     );
-    assert_eq!(fake.requests_to("GET", "/v1/apps/web/machines").len(), 1);
+    assert_eq!(fake.requests_to("GET", "/v1/apps/web/machines").len(), 3);
 }
 
 #[test]
@@ -825,4 +829,71 @@ fn a_lease_granted_by_create_can_be_adopted() {
     let body: Value =
         serde_json::from_slice(&fake.requests_to("POST", "/v1/apps/web/machines")[0].body).unwrap();
     assert_eq!(body["lease_ttl"], 2);
+}
+
+#[test]
+fn the_create_lookup_spreads_its_lists_over_the_window_and_finds_a_late_machine() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines")).respond_with(status(502, "bad gateway")));
+    fake.mount(
+        Mock::given(method("GET")).and(path("/v1/apps/web/machines")).respond_with(Seq::new(vec![
+            ok(json!([])),
+            ok(json!([])),
+            ok(json!([with_launch_id(machine("m9", "created"), "launch-9")])),
+        ])),
+    );
+    let mut config = fake.config();
+    config.create_lookup_window = Duration::from_millis(600);
+    config.create_lookups = 3;
+    let started = Instant::now();
+    let machine = ferry_fly::FlyClient::new(config).unwrap().create_machine("web", &launch_input(), "launch-9").unwrap();
+    assert_eq!(machine.id, "m9", "listed only at the end of the window, and found");
+    assert!(started.elapsed() >= Duration::from_millis(600), "the third list came at the window's end: {:?}", started.elapsed());
+    assert_eq!(fake.requests_to("POST", "/v1/apps/web/machines").len(), 1, "a 502 on a create is not replayed blindly");
+    let lists: Vec<_> = fake.requests_to("GET", "/v1/apps/web/machines");
+    assert_eq!(lists.len(), 3);
+}
+
+#[test]
+fn a_create_rate_limited_is_repeated_without_a_lookup() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/v1/apps/web/machines"))
+            .respond_with(Seq::new(vec![status(429, "rate limited"), ok(machine("m3", "created"))])),
+    );
+    let machine = fake.client().create_machine("web", &launch_input(), "launch-3").unwrap();
+    assert_eq!(machine.id, "m3");
+    assert_eq!(fake.requests_to("POST", "/v1/apps/web/machines").len(), 2);
+    assert!(fake.requests_to("GET", "/v1/apps/web/machines").is_empty(), "a 429 was not applied: nothing to look up");
+}
+
+#[test]
+fn the_health_wait_pinned_to_an_instance_ignores_the_old_one() {
+    let fake = Fake::start();
+    let mut old = checked("started", "passing", json!([start_event(1)]));
+    old["instance_id"] = json!("01OLD");
+    let mut new_starting = checked("starting", "critical", json!([start_event(1)]));
+    new_starting["instance_id"] = json!("01NEW");
+    let mut new_ok = checked("started", "passing", json!([start_event(1)]));
+    new_ok["instance_id"] = json!("01NEW");
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/web/machines/m1"))
+            .respond_with(Seq::new(vec![ok(old.clone()), ok(old), ok(new_starting), ok(new_ok)])),
+    );
+    let healthy = fake.client().wait_healthy_at("web", "m1", Some("01NEW"), &fast(Duration::from_secs(5))).unwrap();
+    assert_eq!(healthy.instance_id, "01NEW", "the old instance's passing checks did not count");
+    assert_eq!(fake.requests_to("GET", "/machines/m1").len(), 4);
+}
+
+#[test]
+fn a_pinned_health_wait_that_never_sees_the_instance_says_so() {
+    let fake = Fake::start();
+    let mut old = checked("started", "passing", json!([start_event(1)]));
+    old["instance_id"] = json!("01OLD");
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web/machines/m1")).respond_with(ok(old)));
+    let error = fake.client().wait_healthy_at("web", "m1", Some("01NEW"), &fast(Duration::from_millis(200))).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("instance 01OLD") && text.contains("01NEW"), "{text}");
 }

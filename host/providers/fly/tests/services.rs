@@ -125,7 +125,7 @@ fn release_records_are_created_and_their_status_retried_on_5xx() {
             strategy: "ROLLING".into(),
             definition: json!({"app": "web"}),
             image: "registry.fly.io/web:1".into(),
-            build_id: None,
+            build_id: 0,
         })
         .unwrap();
     assert_eq!((release.id.as_str(), release.version), ("rel_1", 7));
@@ -136,13 +136,16 @@ fn release_records_are_created_and_their_status_retried_on_5xx() {
     let patches = fake.requests_to("PATCH", "/rel_1");
     assert_eq!(patches.len(), 2);
     assert_eq!(
-        serde_json::from_slice::<Value>(&patches[1].body).unwrap(),
-        json!({"status": "complete"})
+        String::from_utf8_lossy(&patches[1].body),
+        r#"{"metadata":null,"status":"complete"}"#,
+        "flyctl's body: both keys, sorted, metadata null when none"
     );
-    let create: Value =
-        serde_json::from_slice(&fake.requests_to("POST", "/releases")[0].body).unwrap();
-    assert_eq!(create["strategy"], "ROLLING");
-    assert!(create.get("build_id").is_none());
+    let create = String::from_utf8_lossy(&fake.requests_to("POST", "/releases")[0].body).into_owned();
+    assert_eq!(
+        create,
+        r#"{"app_name":"web","build_id":0,"definition":{"app":"web"},"image":"registry.fly.io/web:1","strategy":"ROLLING"}"#,
+        "flyctl's body, in its order, build_id 0 for a prebuilt image"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use ferry_cutover::{Observed as ZoneObserved, Options as CutoverOptions, Wanted}
 use ferry_fly_deploy::{actions as deploy_actions, config as deploy_config};
 use ferry_step_sdk::params::finding;
 use ferry_step_sdk::types::{
-    Action, AppSpec, ConfigEdit, DnsRrset, Finding, FlyApp, FlyCertificate, FlyMachine, FlySecrets, FlyVolumeCopy, FlyWait, Operation,
+    Action, AppSpec, ConfigEdit, DnsRrset, Finding, FlyApp, FlyCertificate, FlyCertificateWait, FlyMachine, FlySecrets, FlyVolumeCopy, FlyWait, Operation,
     ProcessGroup, Risk, Severity, StepError, Undo,
 };
 use serde_json::json;
@@ -78,7 +78,7 @@ pub fn prepare(app: &AppSpec, source: &App, options: &Options) -> Planned {
             continue;
         }
         let size = ferry_fly_deploy::size_gb(mount.initial_size.as_deref());
-        actions.push(deploy_actions::create_volume(to, &mount.source, options.region(), size, 0));
+        actions.push(deploy_actions::create_volume(to, &mount.source, options.region(), size, 0, None));
     }
     let findings = vec![finding("next", Severity::Info, format!("nothing on {} changes in this phase", options.from))];
     Planned { actions, findings }
@@ -157,6 +157,9 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
     app.app = Some(options.to.clone());
     app.primary_region = Some(options.region().to_string());
     let release = ferry_fly_deploy::release(&app, &ferry_fly_deploy::Observed::default(), &image);
+    if options.dns_zone.is_some() && zone.is_some() {
+        planned.actions.extend(certificate_waits(source, options));
+    }
     if !target.machines.is_empty() {
         planned.findings.push(finding("deployed", Severity::Info, format!("{} runs {} machine(s) already: the first deploy is done", options.to, target.machines.len())));
     } else {
@@ -185,6 +188,37 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
         format!("{} stays, stopped, with its volumes: `ferry migrate abort` moves back until `ferry migrate decommission` deletes it", options.from),
     ));
     Ok(planned)
+}
+
+/// How long finalize waits for each certificate of the new app to be
+/// issued. Once Fly can validate the hostname (a DNS-01 challenge CNAME in
+/// place) issuance takes seconds to a minute.
+const CERTIFICATE_WAIT_MS: u64 = 10 * 60 * 1000;
+
+/// Before finalize changes anything: every hostname whose records it will
+/// switch must have an issued (`active`) certificate on the new app, or
+/// its clients would get certificate errors the moment traffic moves. A
+/// wait (not a plan of the ACME records) because whether Fly can issue
+/// it before the switch depends on what the zone holds when the phase
+/// runs; on timeout the error names the DNS-01 CNAME to create. First in
+/// the phase, so a certificate that is not ready costs no deploy to undo.
+fn certificate_waits(source: &App, options: &Options) -> Vec<Action> {
+    source
+        .certificates
+        .iter()
+        .map(|c| Action {
+            id: format!("certificate-wait:{}", c.hostname),
+            summary: format!("wait until {} has an issued certificate for {}", options.to, c.hostname),
+            risk: Risk::Safe,
+            operation: Operation::FlyWaitCertificate(FlyCertificateWait {
+                app: options.to.clone(),
+                hostname: c.hostname.clone(),
+                timeout_ms: CERTIFICATE_WAIT_MS,
+            }),
+            undo: Undo::None("a wait changes nothing".into()),
+            detail: Some("DNS moves only after this: until then clients would get a certificate error from the new app.".into()),
+        })
+        .collect()
 }
 
 /// The group's new machines: one per copied volume for a group that

@@ -132,7 +132,8 @@ fn secrets(app: &AppSpec, source: &App, options: &Options, out: &mut Vec<Finding
 
 fn certificates(source: &App, options: &Options, out: &mut Vec<Finding>) {
     for c in &source.certificates {
-        if c.status != "Ready" {
+        // The REST API's statuses: `active` is issued; `pending_*` is not.
+        if c.status != "active" {
             out.push(finding("certificates", Severity::Warning, format!("the certificate for {} is `{}` on {}: the domain may not point at Fly yet", c.hostname, c.status, options.from)));
         }
         if let Some(zone) = &options.dns_zone {

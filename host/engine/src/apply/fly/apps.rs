@@ -4,9 +4,11 @@
 //! what existed before is recorded first (`FlyExisting`).
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
+use ferry_fly::{AppName, Certificate, SnapshotWait};
 use ferry_model::journal::UndoData;
-use ferry_model::{FlyApp, FlyCertificate, FlySecrets, FlyVolumeCopy};
+use ferry_model::{FlyApp, FlyCertificate, FlyCertificateWait, FlySecrets, FlyVolumeCopy};
 
 use super::{FlyOps, fly};
 use crate::apply::executor::ExecError;
@@ -18,6 +20,37 @@ use crate::apply::executor::ExecError;
 /// every such value in ferry's output.
 pub const SECRET_VAR_PREFIX: &str = ferry_secrets::SECRET_PREFIX;
 
+/// How often a certificate wait asks Fly to check the DNS again.
+const CERT_CHECK_EVERY: Duration = Duration::from_secs(30);
+
+/// Why a certificate is still not issued, and what lets Fly issue it.
+fn not_issued(w: &FlyCertificateWait, cert: &Certificate, waited: Duration) -> String {
+    let mut message = format!(
+        "the certificate for {} on {} is still `{}` after {} s: traffic was not moved to it",
+        w.hostname,
+        w.app,
+        cert.status,
+        waited.as_secs()
+    );
+    for e in &cert.validation_errors {
+        message.push_str(&format!("; {}: {}", e.code, e.message));
+        if !e.remediation.is_empty() {
+            message.push_str(&format!(" ({})", e.remediation));
+        }
+    }
+    if let Some(until) = &cert.rate_limited_until {
+        message.push_str(&format!("; Let's Encrypt rate-limits it until {until}"));
+    }
+    match cert.acme_challenge() {
+        Some(c) => message.push_str(&format!(
+            ". Fly can issue it before traffic moves with a DNS-01 challenge: create the record `{} CNAME {}`, then apply again",
+            c.name, c.target
+        )),
+        None => message.push_str(&format!(". See what it needs with `fly certs show {} -a {}`, then apply again", w.hostname, w.app)),
+    }
+    message
+}
+
 /// The variable a secret's value is read from.
 pub fn secret_var(name: &str) -> String {
     format!("{SECRET_VAR_PREFIX}{name}")
@@ -28,17 +61,41 @@ impl FlyOps {
         Ok(self.client.get_app(app).map_err(fly)?.is_some())
     }
 
+    /// Whether someone has the name: visible to this token, or (403) in an
+    /// organization it cannot see (fly-go `AppNameAvailable`).
+    fn app_name_taken(&self, app: &str) -> Result<Option<AppName>, ExecError> {
+        match self.client.app_name(app).map_err(|e| ExecError(format!("checking whether the app name {app} is free: {e}")))? {
+            AppName::Free => Ok(None),
+            taken => Ok(Some(taken)),
+        }
+    }
+
     pub(super) fn existing_app(&self, app: &FlyApp) -> Result<UndoData, ExecError> {
-        let ids = if self.app_exists(&app.name)? { vec![app.name.clone()] } else { vec![] };
+        let ids = if self.app_name_taken(&app.name)?.is_some() { vec![app.name.clone()] } else { vec![] };
         Ok(UndoData::FlyExisting { ids })
     }
 
+    /// Creates the app, then waits until the API shows it (flyctl's
+    /// `WaitForApp` after every create: the next actions set its secrets
+    /// and addresses, which 404 until then).
     pub(super) fn create_app(&self, app: &FlyApp) -> Result<Vec<(String, String)>, ExecError> {
-        if self.app_exists(&app.name)? {
-            return Err(ExecError(format!("app {} exists already: ferry creates the target app itself, so a migration never writes into an app it did not make", app.name)));
+        match self.app_name_taken(&app.name)? {
+            None => {}
+            Some(AppName::Visible(_)) => {
+                return Err(ExecError(format!("app {} exists already: ferry creates the target app itself, so a migration never writes into an app it did not make", app.name)));
+            }
+            Some(AppName::TakenElsewhere | AppName::Free) => {
+                return Err(ExecError(format!(
+                    "the app name {} is taken by an organization this token cannot see (the API answers 403 for it); app names are global on Fly: choose another name with --to",
+                    app.name
+                )));
+            }
         }
         let input = ferry_fly::CreateApp { name: app.name.clone(), org_slug: app.org.clone(), ..Default::default() };
         let created = self.client.create_app(&input).map_err(|e| ExecError(format!("creating app {} in org {}: {e}", app.name, app.org)))?;
+        self.client
+            .wait_for_app(&app.name)
+            .map_err(|e| ExecError(format!("app {} was created but the API does not show it after a minute: {e}", app.name)))?;
         Ok(vec![("app".into(), created.name)])
     }
 
@@ -78,6 +135,8 @@ impl FlyOps {
         }
         let values: BTreeMap<String, Option<String>> = values.into_iter().map(|(n, v)| (n, v.ok().map(ferry_secrets::Secret::into_inner))).collect();
         let update = self.client.update_secrets(&s.app, &values).map_err(|e| ExecError(format!("setting secrets on {}: {e}", s.app)))?;
+        // Every machine this run launches afterwards boots with at least it.
+        self.note_secrets_version(&s.app, update.version);
         Ok(vec![("names".into(), s.names.join(",")), ("version".into(), update.version.to_string())])
     }
 
@@ -102,7 +161,10 @@ impl FlyOps {
     }
 
     fn secret_names(&self, app: &str) -> Result<Vec<String>, ExecError> {
-        Ok(self.client.list_secrets(app).map_err(fly)?.into_iter().map(|s| s.name).collect())
+        // At the version this run's set returned: a read right after a set
+        // may otherwise still show the secrets before it.
+        let secrets = self.client.list_secrets_at(app, self.secrets_version(app)).map_err(fly)?;
+        Ok(secrets.into_iter().map(|s| s.name).collect())
     }
 
     pub(super) fn existing_certificate(&self, c: &FlyCertificate) -> Result<UndoData, ExecError> {
@@ -137,23 +199,21 @@ impl FlyOps {
         Ok(UndoData::FlyExisting { ids })
     }
 
-    /// Snapshots the source volume, then restores the newest snapshot into
-    /// a new volume of the target app.
+    /// Snapshots the source volume, waits until that snapshot (the one this
+    /// action took, never an older one) is `created`, then restores exactly
+    /// it into a new volume of the target app.
     pub(super) fn copy_volume(&self, v: &FlyVolumeCopy) -> Result<Vec<(String, String)>, ExecError> {
-        let context = |e: ferry_fly::FlyError| ExecError(format!("volume {} of {}: {e}", v.source_volume, v.source_app));
-        self.client.create_snapshot(&v.source_app, &v.source_volume).map_err(context)?;
+        let wait = SnapshotWait { poll_interval: self.poll, ..SnapshotWait::default() };
         let snapshot = self
             .client
-            .list_snapshots(&v.source_app, &v.source_volume)
-            .map_err(context)?
-            .into_iter()
-            .last()
-            .ok_or_else(|| ExecError(format!("volume {} of {} lists no snapshot after one was taken", v.source_volume, v.source_app)))?;
+            .snapshot_volume(&v.source_app, &v.source_volume, &wait)
+            .map_err(|e| ExecError(format!("volume {} of {}: {e}", v.source_volume, v.source_app)))?;
         let request = ferry_fly::CreateVolumeRequest {
             name: v.name.clone(),
             region: v.region.clone(),
             size_gb: Some(u64::from(v.size_gb)),
             snapshot_id: Some(snapshot.id.clone()),
+            encrypted: Some(true),
             ..Default::default()
         };
         let volume = self
@@ -161,6 +221,44 @@ impl FlyOps {
             .create_volume(&v.app, &request)
             .map_err(|e| ExecError(format!("restoring snapshot {} into {} of {}: {e}", snapshot.id, v.name, v.app)))?;
         Ok(vec![("snapshot".into(), snapshot.id), ("volume".into(), volume.id)])
+    }
+
+    /// Whether the app's certificate for the hostname is issued (`active`).
+    pub(super) fn certificate_issued(&self, app: &str, hostname: &str) -> Result<bool, ExecError> {
+        Ok(self.client.get_certificate(app, hostname).map_err(fly)?.is_some_and(|c| c.is_active()))
+    }
+
+    /// Waits until the certificate is `active`, asking Fly to check again
+    /// now and then. Until then the hostname's traffic must not move here:
+    /// clients would get a certificate error. On timeout the error says how
+    /// to let Fly issue it before traffic moves: the DNS-01 challenge CNAME.
+    pub(super) fn wait_certificate(&self, w: &FlyCertificateWait, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        let started = Instant::now();
+        let timeout = Duration::from_millis(w.timeout_ms);
+        let mut last_check = None::<Instant>;
+        loop {
+            let cert = self
+                .client
+                .get_certificate(&w.app, &w.hostname)
+                .map_err(|e| ExecError(format!("reading the certificate for {} on {}: {e}", w.hostname, w.app)))?
+                .ok_or_else(|| ExecError(format!("{} has no certificate for {}: add it (`fly certs add {} -a {}`) before traffic moves", w.app, w.hostname, w.hostname, w.app)))?;
+            if cert.is_active() {
+                return Ok(vec![("hostname".into(), cert.hostname), ("status".into(), cert.status)]);
+            }
+            if started.elapsed() >= timeout {
+                return Err(ExecError(not_issued(w, &cert, started.elapsed())));
+            }
+            // `/check` makes Fly look at the DNS again; not every poll.
+            if last_check.is_none_or(|at| at.elapsed() >= CERT_CHECK_EVERY) {
+                last_check = Some(Instant::now());
+                if let Err(e) = self.client.check_certificate(&w.app, &w.hostname) {
+                    tracing::debug!("asking Fly to check {}: {e}", w.hostname);
+                }
+            }
+            tracing::info!("the certificate for {} on {} is `{}`; waiting until it is `active`", w.hostname, w.app, cert.status);
+            keepalive();
+            std::thread::sleep(self.poll.min(timeout.saturating_sub(started.elapsed())).max(Duration::from_millis(10)));
+        }
     }
 
     /// Deletes the volumes of that name the action added (unattached ones:

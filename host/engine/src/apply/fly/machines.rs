@@ -2,9 +2,10 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ferry_fly::{HealthWait, LaunchInput, Machine, MachineConfig, WaitState};
+use ferry_fly::{HealthWait, LAUNCH_ID_METADATA_KEY, LaunchInput, Machine, MachineConfig, Volume, WaitState};
 use ferry_model::journal::PreviousMachine;
 use ferry_model::{FlyMachine, FlyMachineRefs, FlyMachines};
 
@@ -22,22 +23,36 @@ const RESTORE_WAIT_MS: u64 = 5 * 60 * 1000;
 /// How long a stopped machine may take to stop before it is killed.
 const STOP_WAIT: Duration = Duration::from_secs(60);
 
+/// How long a machine a plan stops may take to be `stopped` (its
+/// `kill_timeout` is at most a few minutes).
+const STOP_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Machines changed at once per action (flyctl's `--max-concurrent`).
+const MAX_CONCURRENT: usize = 8;
+
 impl FlyOps {
     pub(super) fn create_machines(&self, batch: &FlyMachines) -> Result<Vec<(String, String)>, ExecError> {
+        // One list for the batch (Fly rate-limits per action), not one per
+        // machine: machines an interrupted run of this action created.
+        let listed = self.client.list_machines(&batch.app).map_err(fly)?;
+        let existing = |key: &str| listed.iter().find(|m| m.is_active() && m.metadata_value(LAUNCH_ID_METADATA_KEY) == Some(key)).cloned();
+        let needs_volume = batch.machines.iter().any(|m| parse_config(&m.config).ok().and_then(|c| c.mounts().ok()).is_some_and(|mounts| mounts.iter().any(|x| x.volume.is_none())));
+        let volumes = if needs_volume { self.client.list_volumes(&batch.app).map_err(fly)? } else { Vec::new() };
         let claimed = Mutex::new(HashSet::new());
         let results = self.concurrently(&batch.machines, |m| {
             let key = m.launch_id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to create has no launch id", m.group)))?;
-            let created = match self.client.find_by_launch_id(&batch.app, key).map_err(fly)? {
+            let created = match existing(key) {
                 // Created by an earlier, interrupted run of this action.
                 Some(found) => found,
                 None => {
                     let mut config = parse_config(&m.config)?;
-                    self.pick_volume(&batch.app, &m.region, &mut config, &claimed)?;
-                    let input = launch(config, m, Some(m.region.clone()));
+                    pick_volume(&volumes, &m.region, &mut config, &claimed)?;
+                    let mut input = launch(config, m, Some(m.region.clone()));
+                    self.stamp(&batch.app, &mut input);
                     self.client.create_machine(&batch.app, &input, key).map_err(|e| ExecError(format!("creating a {} machine: {e}", m.group)))?
                 }
             };
-            self.settle(&batch.app, &created.id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms)?;
+            self.settle(&batch.app, &created.id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms, Some(&created.instance_id))?;
             Ok((format!("machine:{key}"), created.id))
         });
         collect(results)
@@ -47,17 +62,40 @@ impl FlyOps {
         let results = self.concurrently(&batch.machines, |m| {
             let id = m.id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to update has no id", m.group)))?;
             let lease = self.lease(&batch.app, id, "deploy")?;
-            let input = launch(parse_config(&m.config)?, m, None);
-            self.client
+            let mut input = launch(parse_config(&m.config)?, m, None);
+            self.stamp(&batch.app, &mut input);
+            let updated = self
+                .client
                 .update_machine(&batch.app, id, &input, Some(lease.nonce()))
                 .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
             // The lease is held (and refreshed) until the machine settled,
-            // so no other deploy moves it under our health wait.
-            self.settle(&batch.app, id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms)?;
+            // so no other deploy moves it under our health wait; the wait is
+            // pinned to the instance the update made.
+            self.settle(&batch.app, id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms, Some(&updated.instance_id))?;
             drop(lease);
             Ok((format!("machine:{id}"), "updated".to_string()))
         });
         collect(results)
+    }
+
+    /// Stops each machine under its lease, then waits until each is
+    /// `stopped` at the instance it had (Fly's stop only asks: a migration
+    /// snapshots the volume next, and must not copy a disk still written).
+    pub(super) fn stop_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
+        let machines = self.resolve(refs)?;
+        let results = self.concurrently(&machines, |m| {
+            let lease = self.lease(&refs.app, &m.id, "stop")?;
+            if m.state != "stopped" {
+                self.client.stop_machine(&refs.app, &m.id, &Default::default(), Some(lease.nonce())).map_err(|e| ExecError(format!("machine {}: stop: {e}", m.id)))?;
+            }
+            self.client
+                .wait_for_state(&refs.app, &m.id, WaitState::Stopped, Some(&m.instance_id), STOP_TIMEOUT)
+                .map_err(|e| ExecError(format!("machine {} was asked to stop but is not `stopped`: {e}; nothing after this action ran", m.id)))?;
+            drop(lease);
+            Ok(("stopped".to_string(), m.id.clone()))
+        });
+        let stopped = collect(results)?;
+        Ok(vec![("machines".into(), stopped.into_iter().map(|(_, id)| id).collect::<Vec<_>>().join(","))])
     }
 
     pub(super) fn destroy_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
@@ -88,7 +126,8 @@ impl FlyOps {
         for m in &batch.machines {
             let Some(id) = &m.id else { return Ok(false) };
             let current = self.client.get_machine(&batch.app, id).map_err(fly)?;
-            let want = parse_config(&m.config)?;
+            // As the update would have sent it (with this run's release).
+            let want = self.stamped(&batch.app, parse_config(&m.config)?);
             let same = current.config().is_some_and(|c| c.same_as(&want));
             if !same || (batch.wait.health && !m.skip_launch && !is_healthy(&current)) {
                 return Ok(false);
@@ -116,8 +155,8 @@ impl FlyOps {
             }
             let lease = self.lease(app, &id, "rollback")?;
             let input = LaunchInput { config, skip_launch: !was_started, ..Default::default() };
-            self.client.update_machine(app, &id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("restoring machine {id}: {e}")))?;
-            self.settle(app, &id, !was_started, was_started, RESTORE_WAIT_MS)?;
+            let restored = self.client.update_machine(app, &id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("restoring machine {id}: {e}")))?;
+            self.settle(app, &id, !was_started, was_started, RESTORE_WAIT_MS, Some(&restored.instance_id))?;
             drop(lease);
             Ok((id, "restored".into()))
         });
@@ -146,7 +185,7 @@ impl FlyOps {
                 Some(found) => found,
                 None => self.client.create_machine(app, &input, &key).map_err(|e| ExecError(format!("recreating machine {}: {e}", p.id)))?,
             };
-            self.settle(app, &created.id, !was_started, was_started, RESTORE_WAIT_MS)?;
+            self.settle(app, &created.id, !was_started, was_started, RESTORE_WAIT_MS, Some(&created.instance_id))?;
             Ok((p.id.clone(), created.id))
         });
         collect(results).map(drop)
@@ -157,7 +196,7 @@ impl FlyOps {
         let nonce = Some(lease.nonce());
         if matches!(m.state.as_str(), "started" | "starting") {
             self.client.stop_machine(app, &m.id, &Default::default(), nonce).map_err(|e| ExecError(format!("stopping machine {}: {e}", m.id)))?;
-            if self.client.wait_for_state(app, &m.id, WaitState::Stopped, None, STOP_WAIT).is_err() {
+            if self.client.wait_for_state(app, &m.id, WaitState::Stopped, Some(&m.instance_id), STOP_WAIT).is_err() {
                 tracing::warn!("machine {} did not stop within {} s; destroying it with force", m.id, STOP_WAIT.as_secs());
             }
         }
@@ -166,17 +205,20 @@ impl FlyOps {
 
     /// Waits until a changed machine is where it should be: stopped ones
     /// stay stopped; started ones reach `started` and, with `health`,
-    /// pass every configured check. A crash fails at once.
-    fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64) -> Result<(), ExecError> {
+    /// pass every configured check, at `instance_id` (the instance the
+    /// create or update returned: the API may show the one before for a
+    /// moment, started and passing). A crash fails at once.
+    fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64, instance_id: Option<&str>) -> Result<(), ExecError> {
         if skip_launch {
             return Ok(());
         }
         let timeout = Duration::from_millis(timeout_ms);
+        let instance_id = instance_id.filter(|i| !i.is_empty());
         if !health {
-            return self.client.wait_for_state(app, id, WaitState::Started, None, timeout).map_err(|e| ExecError(format!("machine {id}: {e}")));
+            return self.client.wait_for_state(app, id, WaitState::Started, instance_id, timeout).map_err(|e| ExecError(format!("machine {id}: {e}")));
         }
         let wait = HealthWait { timeout, poll_interval: self.poll, ..Default::default() };
-        match self.client.wait_healthy(app, id, &wait) {
+        match self.client.wait_healthy_at(app, id, instance_id, &wait) {
             Ok(_) => Ok(()),
             Err(e) => {
                 let logs = self.log_tail(app, id, 10);
@@ -186,36 +228,60 @@ impl FlyOps {
         }
     }
 
-    /// Mounts that name a volume but no id get an unattached volume of
-    /// that name in the region (each machine its own).
-    fn pick_volume(&self, app: &str, region: &str, config: &mut MachineConfig, claimed: &Mutex<HashSet<String>>) -> Result<(), ExecError> {
-        let mut mounts = config.mounts().map_err(fly)?;
-        if mounts.iter().all(|m| m.volume.is_some()) {
-            return Ok(());
-        }
-        let volumes = self.client.list_volumes(app).map_err(fly)?;
-        for mount in mounts.iter_mut().filter(|m| m.volume.is_none()) {
-            let name = mount.name.clone().unwrap_or_default();
-            let mut taken = claimed.lock().expect("volume claims");
-            let free = volumes
-                .iter()
-                .find(|v| v.name == name && v.region == region && v.attached_machine_id.is_none() && !taken.contains(&v.id))
-                .ok_or_else(|| ExecError(format!("needs an unattached volume named `{name}` in region {region}; create one with `fly volumes create {name} -r {region}`")))?;
-            taken.insert(free.id.clone());
-            mount.volume = Some(free.id.clone());
-        }
-        config.set_mounts(&mounts);
-        Ok(())
-    }
-
-    /// Runs `work` for every item on its own thread and returns the results
-    /// in order, once all have finished.
+    /// Runs `work` for every item, at most [`MAX_CONCURRENT`] at a time
+    /// (flyctl's `--max-concurrent`; Fly rate-limits each action per app),
+    /// and returns the results in order, once all have finished.
     fn concurrently<T: Sync, R: Send>(&self, items: &[T], work: impl Fn(&T) -> Result<R, ExecError> + Sync) -> Vec<Result<R, ExecError>> {
+        let next = AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Result<R, ExecError>>>> = items.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
-            let handles: Vec<_> = items.iter().map(|item| scope.spawn(|| work(item))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ExecError("a worker thread panicked".into())))).collect()
-        })
+            for _ in 0..items.len().min(MAX_CONCURRENT) {
+                scope.spawn(|| {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(item) = items.get(n) else { break };
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(item)))
+                            .unwrap_or_else(|_| Err(ExecError("a worker thread panicked".into())));
+                        *results[n].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Err(ExecError("a worker thread stopped early".into()))))
+            .collect()
     }
+}
+
+/// Mounts that name a volume but no id get an unattached volume of that
+/// name in the region (each machine its own), chosen as flyctl's
+/// `setVolumes` chooses (`machines.go`): not attached to a machine or an
+/// allocation, on a host that answers (`host_status` `ok`).
+fn pick_volume(volumes: &[Volume], region: &str, config: &mut MachineConfig, claimed: &Mutex<HashSet<String>>) -> Result<(), ExecError> {
+    let mut mounts = config.mounts().map_err(fly)?;
+    if mounts.iter().all(|m| m.volume.is_some()) {
+        return Ok(());
+    }
+    for mount in mounts.iter_mut().filter(|m| m.volume.is_none()) {
+        let name = mount.name.clone().unwrap_or_default();
+        let mut taken = claimed.lock().unwrap_or_else(|e| e.into_inner());
+        let free = volumes
+            .iter()
+            .find(|v| {
+                v.name == name
+                    && (region.is_empty() || v.region == region)
+                    && v.attached_machine_id.is_none()
+                    && v.attached_alloc_id.is_none()
+                    && v.host_status == "ok"
+                    && !taken.contains(&v.id)
+            })
+            .ok_or_else(|| ExecError(format!("needs an unattached volume named `{name}` in region {region} on a reachable host; create one with `fly volumes create {name} -r {region}`")))?;
+        taken.insert(free.id.clone());
+        mount.volume = Some(free.id.clone());
+    }
+    config.set_mounts(&mounts);
+    Ok(())
 }
 
 fn parse_config(json: &str) -> Result<MachineConfig, ExecError> {

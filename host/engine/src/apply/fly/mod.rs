@@ -11,7 +11,9 @@ mod apps;
 mod machines;
 mod refs;
 mod release;
+mod run;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_fly::FlyClient;
@@ -34,6 +36,8 @@ const LEASE_TTL: Duration = Duration::from_secs(13);
 pub struct FlyOps {
     client: FlyClient,
     poll: Duration,
+    /// What this run learned from the API (secrets version, release).
+    state: Mutex<run::RunState>,
 }
 
 impl FlyOps {
@@ -42,7 +46,7 @@ impl FlyOps {
             .ok()
             .and_then(|v| humantime::parse_duration(&v).ok())
             .unwrap_or(DEFAULT_POLL);
-        FlyOps { client, poll }
+        FlyOps { client, poll, state: Mutex::default() }
     }
 
     pub fn client(&self) -> &FlyClient {
@@ -87,12 +91,20 @@ impl FlyOps {
     }
 
     pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        let result = self.carry_out(op, keepalive);
+        if let Err(e) = &result {
+            self.note_failure(e);
+        }
+        result
+    }
+
+    fn carry_out(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         match op {
             Operation::FlyReleaseCommand(rc) => self.release_command(rc, keepalive),
             Operation::FlyCreateMachines(batch) => self.create_machines(batch),
             Operation::FlyUpdateMachines(batch) => self.update_machines(batch),
             Operation::FlyDestroyMachines(r) => self.destroy_machines(r),
-            Operation::FlyStopMachines(r) => self.each(r, "stop", |c, app, id, nonce| c.stop_machine(app, id, &Default::default(), nonce)),
+            Operation::FlyStopMachines(r) => self.stop_machines(r),
             Operation::FlyStartMachines(r) => self.each(r, "start", |c, app, id, nonce| c.start_machine(app, id, nonce)),
             Operation::FlyCordon(r) => self.each(r, "cordon", |c, app, id, nonce| c.cordon_machine(app, id, nonce)),
             Operation::FlyUncordon(r) => self.each(r, "uncordon", |c, app, id, nonce| c.uncordon_machine(app, id, nonce)),
@@ -104,13 +116,7 @@ impl FlyOps {
                 Ok(vec![("machines".into(), machines.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(","))])
             }
             Operation::FlyCreateVolume(v) => {
-                let request = ferry_fly::CreateVolumeRequest {
-                    name: v.name.clone(),
-                    region: v.region.clone(),
-                    size_gb: Some(u64::from(v.size_gb)),
-                    ..Default::default()
-                };
-                let volume = self.client.create_volume(&v.app, &request).map_err(fly)?;
+                let volume = self.client.create_volume(&v.app, &volume_request(v)?).map_err(|e| ExecError(format!("creating volume {} in {}: {e}", v.name, v.region)))?;
                 Ok(vec![("volume".into(), volume.id)])
             }
             Operation::FlyAllocateIp(ip) => {
@@ -124,11 +130,16 @@ impl FlyOps {
             Operation::FlySetSecrets(s) => self.set_secrets(s),
             Operation::FlyAddCertificate(c) => self.add_certificate(c),
             Operation::FlyCopyVolume(v) => self.copy_volume(v),
+            Operation::FlyCreateRelease(r) => self.create_release(r),
+            Operation::FlyCompleteRelease(app) => self.complete_release(app),
+            Operation::FlyWaitCertificate(w) => self.wait_certificate(w, keepalive),
             other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
         }
     }
 
-    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+    /// After a run stopped inside `op` (started at `started_at_ms`): is its
+    /// effect in place?
+    pub fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
         match op {
             // A release command is run again after a crash: it must be
             // idempotent anyway (flyctl runs it on every deploy).
@@ -152,6 +163,10 @@ impl FlyOps {
             Operation::FlyDestroyApp(app) => Ok(!self.app_exists(app)?),
             Operation::FlySetSecrets(s) => self.secrets_in_place(s),
             Operation::FlyAddCertificate(c) => self.certificate_in_place(c),
+            Operation::FlyCreateRelease(r) => Ok(self.release_in_place(r, started_at_ms)),
+            // Marking complete again is harmless.
+            Operation::FlyCompleteRelease(_) => Ok(false),
+            Operation::FlyWaitCertificate(w) => self.certificate_issued(&w.app, &w.hostname),
             other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
         }
     }
@@ -178,6 +193,9 @@ impl FlyOps {
             (Operation::FlyCreateApp(app), UndoData::FlyExisting { ids }) => self.undo_create_app(app, ids),
             (Operation::FlySetSecrets(s), UndoData::FlyExisting { ids }) => self.undo_secrets(s, ids),
             (Operation::FlyAddCertificate(c), UndoData::FlyExisting { ids }) => self.undo_certificate(c, ids),
+            (Operation::FlyCreateRelease(r), _) => self.fail_release(r),
+            // The create-release undone after it marks the record.
+            (Operation::FlyCompleteRelease(_), _) => Ok(()),
             (Operation::FlyAllocateIp(ip), UndoData::FlyExisting { ids }) => {
                 for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
                     if !ids.contains(&assigned.ip) {
@@ -210,6 +228,29 @@ impl FlyOps {
         }
         .map_err(|e| ExecError(format!("machine {id}: setting metadata {key}: {e}")))
     }
+}
+
+/// flyctl's first-deploy volume (`deploy_first.go`): encrypted, placed
+/// where the machine that mounts it fits (`compute`, `compute_image`), with
+/// the mount's snapshot settings.
+fn volume_request(v: &ferry_model::FlyVolume) -> Result<ferry_fly::CreateVolumeRequest, ExecError> {
+    let compute = v
+        .compute
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+        .transpose()
+        .map_err(|e| ExecError(format!("the plan's guest for volume {} is not JSON: {e}", v.name)))?;
+    Ok(ferry_fly::CreateVolumeRequest {
+        name: v.name.clone(),
+        region: v.region.clone(),
+        size_gb: Some(u64::from(v.size_gb)),
+        encrypted: Some(true),
+        snapshot_retention: v.snapshot_retention,
+        auto_backup_enabled: v.auto_backup,
+        compute,
+        compute_image: v.compute_image.clone(),
+        ..Default::default()
+    })
 }
 
 fn ip_type(kind: &str) -> Result<ferry_fly::IpType, ExecError> {

@@ -21,7 +21,10 @@ impl FlyOps {
         // ferry reads the exit code and logs before it destroys the machine
         // itself: with auto_destroy the platform may remove it first.
         config.set_auto_destroy(false);
-        let input = LaunchInput { config, region: Some(rc.region.clone()), ..Default::default() };
+        let mut input = LaunchInput { config, region: Some(rc.region.clone()), ..Default::default() };
+        // The release's id and version, and the secrets version a set of
+        // this run returned (flyctl's `launchInputForReleaseCommand`).
+        self.stamp(&rc.app, &mut input);
         let key = format!("release-{}", crate::apply::now_ms());
         let machine = self.client.create_machine(&rc.app, &input, &key).map_err(|e| ExecError(format!("starting the release command: {e}")))?;
         let id = machine.id.clone();

@@ -73,6 +73,14 @@ impl Fake {
             ..fast
         };
         config.not_found_window = Duration::from_secs(3);
+        config.rate_limit_retry = RetryPolicy {
+            attempts: 4,
+            ..fast
+        };
+        config.launch_timeout = Duration::from_secs(5);
+        config.create_lookup_window = Duration::from_millis(150);
+        config.create_lookups = 3;
+        config.app_wait = Duration::from_secs(3);
         config
     }
 
