@@ -72,7 +72,7 @@ impl<'a> Changes<'a> {
                 continue;
             }
             for machine in machines {
-                let config = config::machine_config(app, group, &options.image, release, Some(&machine.config));
+                let config = crate::overrides::machine_config(app, group, options, release, Some(&machine.config));
                 if !config::same_machine(&config, &machine.config) {
                     changes.updates.push(Update { machine, group: group.name.clone(), config });
                 }
@@ -106,7 +106,7 @@ fn new_group(app: &AppSpec, group: &ProcessGroup, options: &Options, release: &R
         group: group.name.clone(),
         count,
         region,
-        config: config::machine_config(app, group, &options.image, release, None),
+        config: crate::overrides::machine_config(app, group, options, release, None),
         volume,
     })
 }

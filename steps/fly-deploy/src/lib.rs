@@ -9,8 +9,13 @@
 
 pub mod actions;
 pub mod config;
+pub mod extra_env;
+pub mod flag_files;
 pub mod observed;
 pub mod options;
+pub mod overrides;
+pub mod placement;
+pub mod vm_size;
 mod changes;
 mod rollout;
 
@@ -34,13 +39,26 @@ pub struct Planned {
 /// Plans the deploy of `options.image` with `app`'s config onto the app
 /// the API describes in `observed`.
 pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Planned, StepError> {
+    let app = &overrides::app_for_deploy(app, options);
+    flag_files::ensure_read(&options.files)?;
     let name = options
         .app
         .as_deref()
         .or(app.app.as_deref())
         .ok_or_else(|| invalid(app, "fly.toml sets no `app`: ferry deploy needs the app's name (or --app)"))?;
-    let release = release(app, observed, &options.image);
-    let changes = Changes::compute(app, observed, options, &release)?;
+    check_process_groups(app, observed, options)?;
+    let release = release_with(app, observed, &options.image, &options.files);
+    let mut changes = Changes::compute(app, observed, options, &release)?;
+    options.placement.apply(&mut changes, &observed.managed(), default_group(app));
+    if options.update_only && !changes.new_groups.is_empty() {
+        let groups: Vec<&str> = changes.new_groups.iter().map(|g| g.group.as_str()).collect();
+        changes.findings.push(finding(
+            "update-only",
+            Severity::Info,
+            format!("--update-only: no machines created for process group(s) without any: {}", groups.join(", ")),
+        ));
+        changes.new_groups.clear();
+    }
     let mut findings = changes.findings.clone();
     let actions = if changes.is_empty() {
         findings.push(finding(
@@ -50,7 +68,8 @@ pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Pla
         ));
         Vec::new()
     } else {
-        rollout::actions(app, name, &changes, options, &release)?
+        let default_group_has_machines = observed.managed().iter().any(|m| m.group(default_group(app)) == default_group(app));
+        rollout::actions(app, name, &changes, options, &release, default_group_has_machines)?
     };
     Ok(Planned { release, actions, findings })
 }
@@ -60,12 +79,20 @@ pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Pla
 /// crash, or in CI after review) gives the same plan; its version is one
 /// above the app's latest, or the version machines of this release carry.
 pub fn release(app: &AppSpec, observed: &Observed, image: &str) -> Release {
+    release_with(app, observed, image, &[])
+}
+
+/// [`release`], with the `--file-*` files in what the id is derived from
+/// (a deploy that changes only a flag file is a new release).
+fn release_with(app: &AppSpec, observed: &Observed, image: &str, files: &[flag_files::FlagFile]) -> Release {
     let placeholder = Release { id: String::new(), version: 0 };
     let mut hash = Sha256::new();
     hash.update(image.as_bytes());
     for group in &app.groups {
         hash.update(group.name.as_bytes());
-        hash.update(config::machine_config(app, group, image, &placeholder, None).to_string().as_bytes());
+        let mut config = config::machine_config(app, group, image, &placeholder, None);
+        flag_files::merge(&mut config, files);
+        hash.update(config.to_string().as_bytes());
     }
     let digest = hash.finalize();
     let id = format!("ferry-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());
@@ -77,6 +104,32 @@ pub fn release(app: &AppSpec, observed: &Observed, image: &str) -> Release {
         .and_then(|m| version_of(m))
         .unwrap_or_else(|| managed.iter().filter_map(|m| version_of(m)).max().unwrap_or(0) + 1);
     Release { id, version }
+}
+
+/// The group of machines without group metadata: fly.toml's first.
+pub(crate) fn default_group(app: &AppSpec) -> &str {
+    app.groups.first().map(|g| g.name.as_str()).unwrap_or("app")
+}
+
+/// `--process-groups` names a group of fly.toml or of a machine (a group
+/// gone from fly.toml may be named to remove only its machines); anything
+/// else is a typo, refused with the name it most resembles.
+fn check_process_groups(app: &AppSpec, observed: &Observed, options: &Options) -> Result<(), StepError> {
+    let managed = observed.managed();
+    let mut known: Vec<&str> = app.groups.iter().map(|g| g.name.as_str()).collect();
+    known.extend(managed.iter().map(|m| m.group(default_group(app))));
+    known.dedup();
+    for group in options.groups.iter().filter(|g| !known.contains(&g.as_str())) {
+        let mut listed = known.clone();
+        listed.sort_unstable();
+        listed.dedup();
+        return Err(ferry_step_sdk::params::invalid(format!(
+            "process-groups: `{group}` is not a process group of fly.toml or of the app's machines{}; the groups are: {}",
+            ferry_step_sdk::params::suggestion(group, listed.iter().copied()),
+            listed.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn finding(code: &str, severity: Severity, message: String) -> Finding {
