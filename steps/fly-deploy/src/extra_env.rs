@@ -10,19 +10,18 @@
 //! `PRIMARY_REGION` are still written after `[env]`, as flyctl writes them,
 //! so `--env PRIMARY_REGION=x` does not outvote `--primary-region`.
 //!
-//! The step parameter `env` holds one `NAME=VALUE` per line (the CLI joins
-//! repeated `--env` flags that way), so a ferry.toml can write it as a
-//! multi-line string.
+//! The step parameter `env` holds one `NAME=VALUE` per line, so a
+//! ferry.toml can write it as a multi-line string, or a JSON list of them
+//! (what the CLI passes: a value may then hold a line break).
 
 use ferry_step_sdk::params::invalid;
 use ferry_step_sdk::types::{AppSpec, StepError};
 
-/// `NAME=VALUE` lines, split at the first `=` as flyctl's
-/// `ParseKVStringsToMap` splits them; blank lines are skipped.
-pub fn parse(lines: &str) -> Result<Vec<(String, String)>, StepError> {
-    lines
-        .lines()
-        .filter(|line| !line.trim().is_empty())
+/// `NAME=VALUE` entries, split at the first `=` as flyctl's
+/// `ParseKVStringsToMap` splits them.
+pub fn parse(entries: &[String]) -> Result<Vec<(String, String)>, StepError> {
+    entries
+        .iter()
         .map(|line| match line.split_once('=') {
             Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
             _ => Err(invalid(format!("env `{line}` must be in the format NAME=VALUE"))),
@@ -49,14 +48,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_split_at_the_first_equals_sign() {
-        let env = parse("LOG_LEVEL=debug\n\nDATABASE_OPTS=a=b\nEMPTY=\n").unwrap();
+    fn entries_split_at_the_first_equals_sign() {
+        let entries = |list: &[&str]| list.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        let env = parse(&entries(&["LOG_LEVEL=debug", "DATABASE_OPTS=a=b", "EMPTY="])).unwrap();
         assert_eq!(
             env,
             [("LOG_LEVEL".into(), "debug".into()), ("DATABASE_OPTS".into(), "a=b".into()), ("EMPTY".into(), String::new())]
         );
-        let Err(StepError::InvalidInput(p)) = parse("LOG_LEVEL") else { panic!("no `=` is refused") };
+        let Err(StepError::InvalidInput(p)) = parse(&entries(&["LOG_LEVEL"])) else { panic!("no `=` is refused") };
         assert_eq!(p.message, "env `LOG_LEVEL` must be in the format NAME=VALUE");
-        assert!(parse("=value").is_err(), "a name is needed");
+        assert!(parse(&entries(&["=value"])).is_err(), "a name is needed");
     }
 }

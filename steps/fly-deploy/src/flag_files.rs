@@ -21,8 +21,8 @@
 //! Machines API documents as invalid ("one of RawValue or SecretName must
 //! be set", fly-go `machine_types.go:914`); ferry sends nothing for it.
 //!
-//! Each step parameter holds one `GUEST=VALUE` per line (the CLI joins
-//! repeated flags that way).
+//! Each step parameter holds one `GUEST=VALUE` per line, or a JSON list of
+//! them (what the CLI passes, so a literal may span lines).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -59,8 +59,8 @@ pub fn from_params(p: &Params<'_>) -> Result<Vec<FlagFile>, StepError> {
     let kinds: [(&str, fn(String) -> FileFrom); 3] =
         [("file-local", FileFrom::Local), ("file-literal", FileFrom::Literal), ("file-secret", FileFrom::Secret)];
     for (name, source) in kinds {
-        for line in p.get(name).into_iter().flat_map(str::lines).filter(|l| !l.trim().is_empty()) {
-            files.push(parse_one(name, line, source)?);
+        for entry in crate::options::entries(p, name)? {
+            files.push(parse_one(name, &entry, source)?);
         }
     }
     Ok(files)
@@ -193,6 +193,16 @@ mod tests {
         assert_eq!(config["files"], json!([{"guest_path": "/a", "raw_value": "YQ=="}, {"guest_path": "/b", "raw_value": "YmVl"}]));
         merge(&mut config, &files(&[("file-literal", "/a=\n/b=")]).unwrap());
         assert!(config.get("files").is_none(), "the last file deleted leaves no `files`: {config}");
+    }
+
+    #[test]
+    fn a_json_list_carries_multi_line_literals() {
+        let flagged = files(&[("file-literal", r#"["/etc/app.ini=[a]\nx = 1\n", "/etc/b=b"]"#)]).unwrap();
+        let mut config = json!({});
+        merge(&mut config, &flagged);
+        assert_eq!(config["files"][0]["raw_value"], STANDARD.encode("[a]\nx = 1\n"));
+        assert_eq!(config["files"][1]["guest_path"], "/etc/b");
+        assert!(files(&[("file-literal", "[not json")]).is_err());
     }
 
     #[test]

@@ -129,10 +129,10 @@ pub const PARAMS: &[Spec] = &[
     ("exclude-regions", "Comma-separated regions whose machines are left as they are.", None),
     ("only-machines", "Comma-separated machine ids: only these are deployed.", None),
     ("exclude-machines", "Comma-separated machine ids left as they are.", None),
-    ("env", "NAME=VALUE lines merged over [env] on every machine and the release command.", None),
-    ("file-local", "/path/in/machine=checkout/path lines: the checkout file's bytes written into every machine.", None),
-    ("file-literal", "/path/in/machine=VALUE lines: VALUE written into every machine.", None),
-    ("file-secret", "/path/in/machine=SECRET lines: the app secret SECRET written into every machine.", None),
+    ("env", "NAME=VALUE per line (or a JSON list of them), over [env] on every machine and the release command.", None),
+    ("file-local", "/path/in/machine=checkout/path per line (or a JSON list): the checkout file written into every machine.", None),
+    ("file-literal", "/path/in/machine=VALUE per line (or a JSON list, for multi-line values): VALUE written into every machine.", None),
+    ("file-secret", "/path/in/machine=SECRET per line (or a JSON list): the app secret SECRET written into every machine.", None),
     ("vm-size", "Size of machines this deploy creates (shared-cpu-1x … performance-16x); existing machines keep theirs.", Some("shared-cpu-1x")),
     ("vm-cpus", "CPUs of machines this deploy creates.", None),
     ("vm-memory", "Memory of machines this deploy creates (512, 1gb).", None),
@@ -222,7 +222,7 @@ impl Options {
             bluegreen_drain_ms: duration("bluegreen-drain", None, DEFAULT_BLUEGREEN_DRAIN_MS)?,
             primary_region: get("primary-region").map(str::to_string),
             placement: Placement::from_params(&p),
-            env: get("env").map(crate::extra_env::parse).transpose()?.unwrap_or_default(),
+            env: crate::extra_env::parse(&entries(&p, "env")?)?,
             files: flag_files::from_params(&p)?,
             vm: VmOverride::from_params(&p)?,
             ips,
@@ -259,6 +259,18 @@ impl Options {
 
 fn invalid(message: &str) -> StepError {
     ferry_step_sdk::params::invalid(message)
+}
+
+/// A repeatable flag's values: one per line (what a ferry.toml writes), or
+/// a JSON list of strings (what the CLI passes, so a value may hold a line
+/// break, e.g. a multi-line `--file-literal`). Blank lines are skipped.
+pub fn entries(p: &Params<'_>, name: &str) -> Result<Vec<String>, StepError> {
+    match p.get(name) {
+        None => Ok(Vec::new()),
+        Some(list) if list.starts_with('[') => serde_json::from_str::<Vec<String>>(list)
+            .map_err(|e| invalid(&format!("{name} starts like a JSON list of strings but is not one ({e}): write one entry per line instead"))),
+        Some(lines) => Ok(lines.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()),
+    }
 }
 
 /// A Go duration (`90s`, `5m`, `1h30m`, `500ms`), or a bare number of

@@ -37,7 +37,7 @@ impl FlyOps {
                     self.client.create_machine(&batch.app, &input, key).map_err(|e| ExecError(format!("creating a {} machine: {e}", m.group)))?
                 }
             };
-            self.settle(&batch.app, &created.id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms)?;
+            self.settle_watched(&batch.app, &created.id, m.skip_launch, &batch.wait)?;
             Ok((format!("machine:{key}"), created.id))
         });
         collect(results)
@@ -48,12 +48,15 @@ impl FlyOps {
             let id = m.id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to update has no id", m.group)))?;
             let lease = self.lease(&batch.app, id, "deploy")?;
             let input = launch(parse_config(&m.config)?, m, None);
-            self.client
-                .update_machine(&batch.app, id, &input, Some(lease.nonce()))
-                .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
             // The lease is held (and refreshed) until the machine settled,
-            // so no other deploy moves it under our health wait.
-            self.settle(&batch.app, id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms)?;
+            // so no other deploy moves it under our health wait; each retry
+            // (`--deploy-retries`) sends the update again under it.
+            self.with_retries(id, batch.wait.retries, |_| {
+                self.client
+                    .update_machine(&batch.app, id, &input, Some(lease.nonce()))
+                    .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
+                self.settle_watched(&batch.app, id, m.skip_launch, &batch.wait)
+            })?;
             drop(lease);
             Ok((format!("machine:{id}"), "updated".to_string()))
         });
@@ -167,7 +170,7 @@ impl FlyOps {
     /// Waits until a changed machine is where it should be: stopped ones
     /// stay stopped; started ones reach `started` and, with `health`,
     /// pass every configured check. A crash fails at once.
-    fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64) -> Result<(), ExecError> {
+    pub(super) fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64) -> Result<(), ExecError> {
         if skip_launch {
             return Ok(());
         }

@@ -11,6 +11,7 @@ mod apps;
 mod machines;
 mod refs;
 mod release;
+mod smoke;
 
 use std::time::Duration;
 
