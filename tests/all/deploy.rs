@@ -390,3 +390,70 @@ fn a_pull_request_shows_the_deploy_plan_and_the_merge_deploys_it_and_reports_on_
     assert_eq!(commits[0].0, merged, "reported on the commit applied");
     assert!(commits[0].1.contains("Applied") && commits[0].1.contains("now runs release"), "{}", commits[0].1);
 }
+
+/// `--smoke-checks` (flyctl's default): a machine that passes its health
+/// checks and crashes seconds later fails the deploy, which rolls back;
+/// `--smoke-checks false` lets the same image through, as flyctl does.
+#[test]
+fn a_machine_crashing_after_its_checks_pass_fails_the_smoke_check_unless_smoke_checks_are_off() {
+    let world = running_v1();
+    let flaky = "registry.fly.io/shop:flaky";
+    world.image(flaky, json!({"kind": "crash-after", "crash_after_ms": 5000, "exit_code": 7, "body": "v3"}));
+    let report = fails_and_v1_serves(&world, &["--image", flaky, "--skip-release-command"]);
+    assert!(report.contains("smoke check") && report.contains("code 7"), "{report}");
+
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", flaky, "--skip-release-command", "--smoke-checks", "false"]);
+    assert_eq!(code, 0, "without smoke checks the deploy ends once the checks pass: {out}{err}");
+    assert_eq!(config_images(&world), [flaky]);
+}
+
+/// `--env`, `--file-literal` and `--only-machines` go from the command line
+/// through the step's plan to the Machines API: only the named machine is
+/// updated, and it gets the variable and the file over fly.toml's.
+#[test]
+fn env_files_and_machine_filters_from_the_command_line_reach_the_machines() {
+    let world = running_v1();
+    let web = web_ids(&world);
+    let (code, out, err) = world.deploy(&[
+        "--image", V2, "--skip-release-command", "--smoke-checks", "false", "--only-machines", &web[1],
+        "-e", "LOG_LEVEL=debug", "--env", "GREETING=a=b", "--file-literal", "/etc/motd=hello\nworld",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let updates = machine_updates(&world);
+    let updated: Vec<&str> = updates.iter().map(|u| u["path"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    assert_eq!(updated, [web[1].as_str()], "only the machine named by --only-machines changes");
+    let config = &updates[0]["body"]["config"];
+    assert_eq!((config["env"]["LOG_LEVEL"].as_str(), config["env"]["GREETING"].as_str()), (Some("debug"), Some("a=b")), "{config}");
+    let motd = config["files"].as_array().unwrap().iter().find(|f| f["guest_path"] == "/etc/motd").unwrap_or_else(|| panic!("{config}"));
+    use base64::Engine as _;
+    assert_eq!(motd["raw_value"].as_str(), Some(base64::engine::general_purpose::STANDARD.encode("hello\nworld").as_str()), "a multi-line literal arrives whole");
+}
+
+/// Wrong flag values are refused before anything is planned, naming the flag.
+#[test]
+fn malformed_deploy_flags_are_refused_naming_the_flag() {
+    let world = running_v1();
+    for (args, says) in [
+        (&["--deploy-retries", "lots"][..], "deploy-retries"),
+        (&["--vm-size", "shared-cpu-3x"], "vm-size"),
+        (&["--vm-cpu-kind", "gpu"], "vm-cpu-kind"),
+        (&["--env", "NOEQUALS"], "--env"),
+        (&["--file-literal", "etc/motd=x"], "must be absolute"),
+        (&["--wait-timeout", "soon"], "wait-timeout"),
+        (&["--process-groups", "wbe"], "did you mean `web`"),
+        (&["--vm-gpus", "1"], "GPU machines are no longer supported"),
+        (&["--target", "vm", "--regions", "ams"], "--regions applies to Fly Machines deploys"),
+        // --file-local reads only inside the checkout: a path out of it is refused, not read.
+        (&["--file-local", "/etc/leak=../../../../../../etc/passwd"], "file-local /etc/leak=../../../../../../etc/passwd: "),
+        (&["--file-local", "/etc/leak=/etc/passwd"], "file-local /etc/leak=/etc/passwd: "),
+    ] {
+        let mut full = vec!["--image", V2, "--skip-release-command"];
+        full.extend_from_slice(args);
+        let (code, out, err) = world.deploy(&full);
+        assert_ne!(code, 0, "{args:?} must be refused: {out}{err}");
+        assert!(format!("{out}{err}").contains(says), "{args:?} names the flag ({says}): {out}{err}");
+    }
+    assert!(machine_updates(&world).is_empty(), "nothing changed");
+    assert_eq!(config_images(&world), [V1]);
+}
