@@ -457,3 +457,18 @@ fn malformed_deploy_flags_are_refused_naming_the_flag() {
     assert!(machine_updates(&world).is_empty(), "nothing changed");
     assert_eq!(config_images(&world), [V1]);
 }
+
+/// `--deploy-retries 1`: the update the API refused once is sent again under
+/// the same lease and the deploy ends on v2; without it the same failure
+/// rolls back (`an_api_failure_mid_rollout_puts_the_updated_machines_back`).
+#[test]
+fn deploy_retries_sends_a_failed_update_again_and_the_deploy_succeeds() {
+    let world = running_v1();
+    let web = web_ids(&world);
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
+    let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command", "--smoke-checks", "false", "--deploy-retries", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    let tries: Vec<bool> = machine_updates(&world).iter().filter(|u| u["path"].as_str().unwrap().ends_with(web[1].as_str())).map(|u| u["fault"] == true).collect();
+    assert_eq!(tries, [true, false], "one refused update, then one that went through");
+}
