@@ -101,6 +101,8 @@ Examples:
   ferry deploy --image registry.fly.io/my-app:$GITHUB_SHA
   ferry deploy --strategy bluegreen --wait-timeout 10m
   ferry deploy --process-groups web --max-unavailable 2
+  ferry deploy --regions ams,fra -e LOG_LEVEL=debug --file-secret /etc/tls/key.pem=TLS_KEY
+  ferry deploy --wait-timeout none --release-command-timeout none --deploy-retries 2
   ferry deploy --plan-only --format md > plan.md
   ferry deploy --target vm --provision        once per host: Docker, nginx, env, network, Postgres
   ferry deploy --target vm                    build on the host, start beside the serving release, switch nginx
@@ -251,10 +253,13 @@ pub struct DeployArgs {
     /// Machines of a group updated at once: a count (>= 1) or a fraction (< 1) [default: 0.33].
     #[arg(long, value_name = "N")]
     pub max_unavailable: Option<String>,
-    /// How long each machine may take to start and pass its checks [default: 5m].
+    /// How long each machine may take to start and pass its checks: seconds, a duration (90s, 5m) or `none`
+    /// (no limit of ferry's own: it waits until the machine is healthy, fails at once if it crashes, and
+    /// leaves a wait that never ends to the CI job's timeout) [default: [deploy].wait_timeout, else 5m].
     #[arg(long, value_name = "DURATION")]
     pub wait_timeout: Option<String>,
-    /// How long the release command may run [default: 5m].
+    /// How long the release command may run: seconds, a duration or `none` (until it exits)
+    /// [default: [deploy].release_command_timeout, else 5m].
     #[arg(long, value_name = "DURATION")]
     pub release_command_timeout: Option<String>,
     /// Do not wait for machines to pass their health checks.
@@ -266,7 +271,7 @@ pub struct DeployArgs {
     /// Only these process groups (comma-separated) change.
     #[arg(long, value_name = "GROUPS")]
     pub process_groups: Option<String>,
-    /// Create two machines for a new process group with services.
+    /// Create two machines for a new process group with services (one with a volume, one without services).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub ha: bool,
     /// bluegreen: how long traffic drains before blues are cordoned, and again before they stop [default: 10s].
@@ -308,6 +313,154 @@ pub struct DeployArgs {
     /// vm: the certificate's private key (a path on the host).
     #[arg(long, value_name = "PATH", requires = "tls_certificate")]
     pub tls_key: Option<String>,
+    /// Last: its help heading applies to every flag after it.
+    #[command(flatten)]
+    pub machines: MachineFlags,
+}
+
+/// `fly deploy`'s flags for which machines change and what they get, taken
+/// as flyctl takes them (each is the deploy step's parameter of the same
+/// name). Fly Machines only.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Machines (as `fly deploy`; Fly only)")]
+pub struct MachineFlags {
+    /// Override fly.toml's primary_region for this deploy: PRIMARY_REGION on every machine, and where new
+    /// machines and the release command run.
+    #[arg(long, value_name = "REGION")]
+    pub primary_region: Option<String>,
+    /// Deploy only the machines in these regions (comma-separated or repeated); the others keep their release.
+    /// New machines still go to primary_region.
+    #[arg(long, visible_alias = "only-regions", value_name = "REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Leave the machines in these regions as they are (comma-separated or repeated).
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub exclude_regions: Vec<String>,
+    /// Deploy only these machines (ids, comma-separated or repeated).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub only_machines: Vec<String>,
+    /// Leave these machines as they are (ids, comma-separated or repeated).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub exclude_machines: Vec<String>,
+    /// Set NAME=VALUE in the environment of every machine and of the release command, over fly.toml's [env]
+    /// (repeatable). Not for secrets: the value is in the plan.
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE", value_parser = env_pair)]
+    pub env: Vec<String>,
+    /// Write a checkout file into every machine: /path/in/machine=path/in/checkout (repeatable; an empty path
+    /// removes fly.toml's file at that guest path).
+    #[arg(long, value_name = "GUEST=PATH", value_parser = guest_file)]
+    pub file_local: Vec<String>,
+    /// Write VALUE into every machine: /path/in/machine=VALUE (repeatable). The value is in the plan.
+    #[arg(long, value_name = "GUEST=VALUE", value_parser = guest_file)]
+    pub file_literal: Vec<String>,
+    /// Write the app secret SECRET into every machine: /path/in/machine=SECRET (repeatable).
+    #[arg(long, value_name = "GUEST=SECRET", value_parser = guest_file)]
+    pub file_secret: Vec<String>,
+    /// Size of the machines this deploy creates (new groups, HA spares, the release command when no machine
+    /// runs yet): shared-cpu-1x … performance-16x. Existing machines keep their size. [default: shared-cpu-1x]
+    #[arg(long, value_name = "SIZE")]
+    pub vm_size: Option<String>,
+    /// CPUs of the machines this deploy creates.
+    #[arg(long, visible_alias = "cpus", value_name = "N")]
+    pub vm_cpus: Option<String>,
+    /// Memory of the machines this deploy creates: megabytes, or with a unit (1gb).
+    #[arg(long, visible_alias = "memory", value_name = "SIZE")]
+    pub vm_memory: Option<String>,
+    /// CPU kind of the machines this deploy creates.
+    #[arg(long, visible_alias = "vm-cpukind", value_name = "KIND", value_parser = ["shared", "performance"])]
+    pub vm_cpu_kind: Option<String>,
+    /// Maximum memory of the machines this deploy creates.
+    #[arg(long, hide = true, value_name = "SIZE")]
+    pub vm_max_memory: Option<String>,
+    /// Dedicated hosts of your organization for the machines this deploy creates.
+    #[arg(long, value_name = "ID")]
+    pub host_dedication_id: Option<String>,
+    /// Refused, as flyctl refuses it: GPU machines are no longer supported.
+    #[arg(long, hide = true, value_name = "N")]
+    pub vm_gpus: Option<String>,
+    /// Refused, as flyctl refuses it: GPU machines are no longer supported.
+    #[arg(long, hide = true, alias = "vm-gpukind", value_name = "KIND")]
+    pub vm_gpu_kind: Option<String>,
+    /// First deploy: allocate no public IP addresses.
+    #[arg(long)]
+    pub no_public_ips: bool,
+    /// First deploy: allocate a private (Flycast) IPv6 address instead of public ones.
+    #[arg(long)]
+    pub flycast: bool,
+    /// How often a machine whose update or health wait failed is updated again from where it stands before
+    /// the deploy fails and rolls back: a number, or `auto` (0). A lease held by someone else is not retried.
+    #[arg(long, value_name = "N|auto")]
+    pub deploy_retries: Option<String>,
+    /// Watch each changed machine for 10 s after it is up: a crash then fails the deploy (flyctl's smoke
+    /// checks; skipped with --detach and the immediate strategy).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub smoke_checks: bool,
+    /// Create no machines for process groups that have none.
+    #[arg(long)]
+    pub update_only: bool,
+    /// Size in GB of volumes this deploy creates when fly.toml's [mounts] sets no initial_size [default: 1].
+    #[arg(long, value_name = "GB")]
+    pub volume_initial_size: Option<String>,
+    /// Accepted for `fly deploy` command lines; no effect: ferry runs no post-deploy DNS check.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub dns_checks: bool,
+    /// Accepted for `fly deploy` command lines; no effect: ferry never prompts.
+    #[arg(short = 'y', long, visible_alias = "auto-confirm")]
+    pub yes: bool,
+    /// Accepted for `fly deploy` command lines; no effect: ferry never prompts.
+    #[arg(long)]
+    pub now: bool,
+    /// Accepted for `fly deploy` command lines; no effect, as in flyctl, which never reads it
+    /// (`deploy.go:88-93`).
+    #[arg(long, hide = true)]
+    pub force_machines: bool,
+}
+
+impl MachineFlags {
+    /// The flags given that only a Fly deploy reads, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        let set = [
+            ("--primary-region", self.primary_region.is_some()),
+            ("--regions", !self.regions.is_empty()),
+            ("--exclude-regions", !self.exclude_regions.is_empty()),
+            ("--only-machines", !self.only_machines.is_empty()),
+            ("--exclude-machines", !self.exclude_machines.is_empty()),
+            ("--env", !self.env.is_empty()),
+            ("--file-local", !self.file_local.is_empty()),
+            ("--file-literal", !self.file_literal.is_empty()),
+            ("--file-secret", !self.file_secret.is_empty()),
+            ("--vm-size", self.vm_size.is_some()),
+            ("--vm-cpus", self.vm_cpus.is_some()),
+            ("--vm-memory", self.vm_memory.is_some()),
+            ("--vm-cpu-kind", self.vm_cpu_kind.is_some()),
+            ("--vm-max-memory", self.vm_max_memory.is_some()),
+            ("--host-dedication-id", self.host_dedication_id.is_some()),
+            ("--no-public-ips", self.no_public_ips),
+            ("--flycast", self.flycast),
+            ("--deploy-retries", self.deploy_retries.is_some()),
+            ("--smoke-checks", !self.smoke_checks),
+            ("--update-only", self.update_only),
+            ("--volume-initial-size", self.volume_initial_size.is_some()),
+        ];
+        set.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
+    }
+}
+
+/// `--env NAME=VALUE`: split at the first `=`, as flyctl's
+/// `ParseKVStringsToMap`; the name must not be empty.
+fn env_pair(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((name, _)) if !name.trim().is_empty() => Ok(text.to_string()),
+        _ => Err("must be in the format NAME=VALUE".into()),
+    }
+}
+
+/// `--file-* /path/in/machine=VALUE`: flyctl's `parseFiles` checks.
+fn guest_file(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        None => Err("must be in the format /path/in/machine=VALUE".into()),
+        Some((guest, _)) if !guest.starts_with('/') => Err(format!("the guest path `{guest}` must be absolute")),
+        Some(_) => Ok(text.to_string()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The built-in steps, in workflow order: the imports each is granted, and
 /// the operation classes it may propose (approvals and waits need none).
+/// deploy reads the checkout only for `--file-local` files.
 /// Each operation grant is what the step's planner crates really propose:
 /// parse-config only reads; deploy (fly-deploy) drives Fly machines, volumes
 /// and addresses; cutover changes and checks DNS; copy-data copies databases
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// vm-deploy works on a Docker host.
 const STEPS: &[(&str, &[&str], &[&str])] = &[
     ("parse-config", &["log", "clock", "checkout", "fly"], &[]),
-    ("deploy", &["log", "clock", "fly"], &["fly"]),
+    ("deploy", &["log", "clock", "checkout", "fly"], &["fly"]),
     ("cutover", &["log", "clock", "dns"], &["dns"]),
     ("copy-data", &["log", "clock", "fly", "data"], &["data", "fly"]),
     ("adopt", &["log", "clock", "fly"], &["checkout", "fly"]),

@@ -85,3 +85,32 @@ fn save_config_writes_the_derived_fly_toml_and_abort_puts_the_old_one_back() {
     assert_eq!(std::fs::read_to_string(&fly_toml).unwrap(), before, "abort puts the file back");
     assert_eq!(platform_versions(&world), [None, None]);
 }
+
+/// `fly config save` writes the machines' command under `[processes]`, so a
+/// deploy from the saved fly.toml keeps it: without it the machines would
+/// be updated to run the image's own CMD.
+#[test]
+fn a_deploy_from_the_saved_fly_toml_keeps_the_machines_command() {
+    let world = FlyWorld::start(APP, "app = \"shop\"\n");
+    world.healthy(IMAGE, "v1").healthy("registry.fly.io/shop:v2", "v2");
+    let cmd = json!(["bin/serve", "--greeting", "hello world", "$NOT_EXPANDED"]);
+    for _ in 0..2 {
+        let config = json!({"image": IMAGE, "init": {"cmd": cmd}, "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}});
+        world.api("POST", &format!("/v1/apps/{APP}/machines"), Some(json!({"region": "ams", "config": config})));
+    }
+    std::fs::write(world.checkout.path().join("ferry.toml"), "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\nparams = { save-config = \"fly.toml\" }\n").unwrap();
+    let (code, out) = ferry(&world, &["apply", "--phase", "adopt", "--run", "adopt-3"]);
+    assert_eq!(code, 0, "{out}");
+    let saved = std::fs::read_to_string(world.checkout.path().join("fly.toml")).unwrap();
+    assert!(saved.contains("[processes]\n  app = \"bin/serve --greeting \\\"hello world\\\" '$NOT_EXPANDED'\""), "{saved}");
+
+    std::fs::remove_file(world.checkout.path().join("ferry.toml")).unwrap();
+    let (code, out, err) = world.deploy(&["--image", "registry.fly.io/shop:v2", "--skip-release-command", "--smoke-checks", "false"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let machines = world.machines(APP);
+    assert_eq!(machines.len(), 2, "updated in place, no new group: {machines:?}");
+    for m in &machines {
+        assert_eq!(m["config"]["image"], "registry.fly.io/shop:v2");
+        assert_eq!(m["config"]["init"]["cmd"], cmd, "the command survives the deploy: {}", m["config"]);
+    }
+}

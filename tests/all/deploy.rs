@@ -562,4 +562,85 @@ fn a_failing_release_api_is_a_warning_and_the_deploy_goes_on() {
     assert_eq!(world.versions(APP), ["v2", "v2"]);
     assert!(format!("{out}{err}").contains("no release record"), "{out}{err}");
     assert!(world.machines(APP).iter().all(|m| m["config"]["metadata"]["fly_release_id"] == ""), "flyctl's no-release value");
+
+/// `--smoke-checks` (flyctl's default): a machine that passes its health
+/// checks and crashes seconds later fails the deploy, which rolls back;
+/// `--smoke-checks false` lets the same image through, as flyctl does.
+#[test]
+fn a_machine_crashing_after_its_checks_pass_fails_the_smoke_check_unless_smoke_checks_are_off() {
+    let world = running_v1();
+    let flaky = "registry.fly.io/shop:flaky";
+    world.image(flaky, json!({"kind": "crash-after", "crash_after_ms": 5000, "exit_code": 7, "body": "v3"}));
+    let report = fails_and_v1_serves(&world, &["--image", flaky, "--skip-release-command"]);
+    assert!(report.contains("smoke check") && report.contains("code 7"), "{report}");
+
+    world.clear_requests();
+    let (code, out, err) = world.deploy(&["--image", flaky, "--skip-release-command", "--smoke-checks", "false"]);
+    assert_eq!(code, 0, "without smoke checks the deploy ends once the checks pass: {out}{err}");
+    assert_eq!(config_images(&world), [flaky]);
+}
+
+/// `--env`, `--file-literal` and `--only-machines` go from the command line
+/// through the step's plan to the Machines API: only the named machine is
+/// updated, and it gets the variable and the file over fly.toml's.
+#[test]
+fn env_files_and_machine_filters_from_the_command_line_reach_the_machines() {
+    let world = running_v1();
+    let web = web_ids(&world);
+    let (code, out, err) = world.deploy(&[
+        "--image", V2, "--skip-release-command", "--smoke-checks", "false", "--only-machines", &web[1],
+        "-e", "LOG_LEVEL=debug", "--env", "GREETING=a=b", "--file-literal", "/etc/motd=hello\nworld",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let updates = machine_updates(&world);
+    let updated: Vec<&str> = updates.iter().map(|u| u["path"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    assert_eq!(updated, [web[1].as_str()], "only the machine named by --only-machines changes");
+    let config = &updates[0]["body"]["config"];
+    assert_eq!((config["env"]["LOG_LEVEL"].as_str(), config["env"]["GREETING"].as_str()), (Some("debug"), Some("a=b")), "{config}");
+    let motd = config["files"].as_array().unwrap().iter().find(|f| f["guest_path"] == "/etc/motd").unwrap_or_else(|| panic!("{config}"));
+    use base64::Engine as _;
+    assert_eq!(motd["raw_value"].as_str(), Some(base64::engine::general_purpose::STANDARD.encode("hello\nworld").as_str()), "a multi-line literal arrives whole");
+}
+
+/// Wrong flag values are refused before anything is planned, naming the flag.
+#[test]
+fn malformed_deploy_flags_are_refused_naming_the_flag() {
+    let world = running_v1();
+    for (args, says) in [
+        (&["--deploy-retries", "lots"][..], "deploy-retries"),
+        (&["--vm-size", "shared-cpu-3x"], "vm-size"),
+        (&["--vm-cpu-kind", "gpu"], "vm-cpu-kind"),
+        (&["--env", "NOEQUALS"], "--env"),
+        (&["--file-literal", "etc/motd=x"], "must be absolute"),
+        (&["--wait-timeout", "soon"], "wait-timeout"),
+        (&["--process-groups", "wbe"], "did you mean `web`"),
+        (&["--vm-gpus", "1"], "GPU machines are no longer supported"),
+        (&["--target", "vm", "--regions", "ams"], "--regions applies to Fly Machines deploys"),
+        // --file-local reads only inside the checkout: a path out of it is refused, not read.
+        (&["--file-local", "/etc/leak=../../../../../../etc/passwd"], "file-local /etc/leak=../../../../../../etc/passwd: "),
+        (&["--file-local", "/etc/leak=/etc/passwd"], "file-local /etc/leak=/etc/passwd: "),
+    ] {
+        let mut full = vec!["--image", V2, "--skip-release-command"];
+        full.extend_from_slice(args);
+        let (code, out, err) = world.deploy(&full);
+        assert_ne!(code, 0, "{args:?} must be refused: {out}{err}");
+        assert!(format!("{out}{err}").contains(says), "{args:?} names the flag ({says}): {out}{err}");
+    }
+    assert!(machine_updates(&world).is_empty(), "nothing changed");
+    assert_eq!(config_images(&world), [V1]);
+}
+
+/// `--deploy-retries 1`: the update the API refused once is sent again under
+/// the same lease and the deploy ends on v2; without it the same failure
+/// rolls back (`an_api_failure_mid_rollout_puts_the_updated_machines_back`).
+#[test]
+fn deploy_retries_sends_a_failed_update_again_and_the_deploy_succeeds() {
+    let world = running_v1();
+    let web = web_ids(&world);
+    world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 1}));
+    let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command", "--smoke-checks", "false", "--deploy-retries", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(world.versions(APP), ["v2", "v2"]);
+    let tries: Vec<bool> = machine_updates(&world).iter().filter(|u| u["path"].as_str().unwrap().ends_with(web[1].as_str())).map(|u| u["fault"] == true).collect();
+    assert_eq!(tries, [true, false], "one refused update, then one that went through");
 }

@@ -13,7 +13,14 @@ use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     if args.target == DeployTarget::Vm {
+        if let Some(flag) = args.machines.given().first() {
+            anyhow::bail!("{flag} applies to Fly Machines deploys; --target vm does not take it");
+        }
         return vm(global, args);
+    }
+    if args.machines.vm_gpus.is_some() || args.machines.vm_gpu_kind.is_some() {
+        // flyctl's words (`flag/machines.go:66-68`).
+        anyhow::bail!("GPU machines are no longer supported: --vm-gpu-kind and --vm-gpus are no longer accepted");
     }
     let Some((plan, report)) = plan_and_apply(global, args, "deploy", "deploy", &params(args))? else { return Ok(crate::exit::OK) };
     let result = DeployResult::gather(&report, &plan);
@@ -74,10 +81,22 @@ fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, p
     Ok(Some((plan, report)))
 }
 
-/// `fly deploy`'s flags, as the deploy step's parameters.
+/// `fly deploy`'s flags, as the deploy step's parameters (of the same
+/// names). Repeatable flags travel as a JSON list, so a value may hold a
+/// line break; the step checks every value and names the flag when one is
+/// wrong.
 fn params(args: &DeployArgs) -> Vec<(&'static str, String)> {
-    step_params(
-        vec![("detach", args.detach.to_string()), ("skip-release-command", args.skip_release_command.to_string()), ("ha", args.ha.to_string())],
+    let m = &args.machines;
+    let mut params = step_params(
+        vec![
+            ("detach", args.detach.to_string()),
+            ("skip-release-command", args.skip_release_command.to_string()),
+            ("ha", args.ha.to_string()),
+            ("smoke-checks", m.smoke_checks.to_string()),
+            ("no-public-ips", m.no_public_ips.to_string()),
+            ("flycast", m.flycast.to_string()),
+            ("update-only", m.update_only.to_string()),
+        ],
         [
             ("app", &args.app),
             ("image", &args.image),
@@ -87,8 +106,28 @@ fn params(args: &DeployArgs) -> Vec<(&'static str, String)> {
             ("release-command-timeout", &args.release_command_timeout),
             ("process-groups", &args.process_groups),
             ("bluegreen-drain", &args.bluegreen_drain),
+            ("primary-region", &m.primary_region),
+            ("vm-size", &m.vm_size),
+            ("vm-cpus", &m.vm_cpus),
+            ("vm-memory", &m.vm_memory),
+            ("vm-cpu-kind", &m.vm_cpu_kind),
+            ("vm-max-memory", &m.vm_max_memory),
+            ("host-dedication-id", &m.host_dedication_id),
+            ("deploy-retries", &m.deploy_retries),
+            ("volume-initial-size", &m.volume_initial_size),
         ],
-    )
+    );
+    for (name, values) in [("regions", &m.regions), ("exclude-regions", &m.exclude_regions), ("only-machines", &m.only_machines), ("exclude-machines", &m.exclude_machines)] {
+        if !values.is_empty() {
+            params.push((name, values.join(",")));
+        }
+    }
+    for (name, values) in [("env", &m.env), ("file-local", &m.file_local), ("file-literal", &m.file_literal), ("file-secret", &m.file_secret)] {
+        if !values.is_empty() {
+            params.push((name, serde_json::to_string(values).expect("strings serialise")));
+        }
+    }
+    params
 }
 
 /// A step's parameters: those always given, then the optional flags the

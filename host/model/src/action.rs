@@ -222,6 +222,16 @@ pub struct FlyWait {
     pub health: bool,
     #[component(name = "timeout-ms")]
     pub timeout_ms: u64,
+    /// flyctl's smoke check: how long after the change a started machine
+    /// must stay up without an unrequested exit; 0 for none. Plans written
+    /// before the field existed read as 0.
+    #[component(name = "smoke-check-ms")]
+    #[serde(default)]
+    pub smoke_check_ms: u64,
+    /// `--deploy-retries`: further tries of a machine whose update or wait
+    /// failed before the batch fails.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]

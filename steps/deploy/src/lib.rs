@@ -7,6 +7,7 @@
 
 use ferry_fly_deploy::options::PARAMS;
 use ferry_fly_deploy::{Machine, Observed, Options};
+use ferry_step_sdk::host::checkout;
 use ferry_step_sdk::host::fly::{self, QueryError};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::params::precondition;
@@ -33,8 +34,14 @@ impl Step for Deploy {
                 location: None,
             }));
         }
-        let mut app = app;
-        let options = Options::from_params(&app, &request.params)?;
+        let mut options = Options::from_params(&app, &request.params)?;
+        // `--file-local` files, read from the checkout (confined to it).
+        ferry_fly_deploy::flag_files::read_local(&mut options.files, |path| {
+            checkout::read_file(path).map_err(|e| ferry_step_sdk::files::describe(path, &e))
+        })?;
+        // fly.toml as this deploy sees it (`--env`, `--primary-region`), so
+        // the plan's app-spec says what the machines get.
+        let mut app = ferry_fly_deploy::overrides::app_for_deploy(&app, &options);
         if let Some(name) = &options.app {
             app.app = Some(name.clone());
         }

@@ -11,7 +11,7 @@ use ferry_step_sdk::types::{AppSpec, Finding, ProcessGroup, Severity, StepError}
 use serde_json::Value;
 
 use crate::compare;
-use crate::config::{self, Release};
+use crate::config::Release;
 use crate::observed::{Machine, Observed};
 use crate::options::Options;
 use crate::{finding, invalid};
@@ -90,7 +90,7 @@ impl<'a> Changes<'a> {
                 continue;
             }
             for machine in machines {
-                let updated = config::update_config(app, group, &options.image, release, machine)?;
+                let updated = crate::overrides::update_config(app, group, options, release, machine)?;
                 match updated.replace {
                     Some(why) => changes.replacements.push(Replacement { machine, group: group.name.clone(), config: updated.config, why }),
                     None if compare::up_to_date(&updated.config, &machine.config) => {}
@@ -126,7 +126,7 @@ fn new_group(app: &AppSpec, group: &ProcessGroup, options: &Options, release: &R
         group: group.name.clone(),
         count,
         region,
-        config: config::launch_config(app, group, &options.image, release)?,
+        config: crate::overrides::launch_config(app, group, options, release)?,
         volume,
     })
 }

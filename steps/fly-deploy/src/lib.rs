@@ -10,8 +10,13 @@
 pub mod actions;
 pub mod compare;
 pub mod config;
+pub mod extra_env;
+pub mod flag_files;
 pub mod observed;
 pub mod options;
+pub mod overrides;
+pub mod placement;
+pub mod vm_size;
 mod changes;
 mod rollout;
 
@@ -35,13 +40,26 @@ pub struct Planned {
 /// Plans the deploy of `options.image` with `app`'s config onto the app
 /// the API describes in `observed`.
 pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Planned, StepError> {
+    let app = &overrides::app_for_deploy(app, options);
+    flag_files::ensure_read(&options.files)?;
     let name = options
         .app
         .as_deref()
         .or(app.app.as_deref())
         .ok_or_else(|| invalid(app, "fly.toml sets no `app`: ferry deploy needs the app's name (or --app)"))?;
+    check_process_groups(app, observed, options)?;
     let release = release(app, observed, &options.image);
-    let changes = Changes::compute(app, observed, options, &release)?;
+    let mut changes = Changes::compute(app, observed, options, &release)?;
+    options.placement.apply(&mut changes, &observed.managed(), default_group(app));
+    if options.update_only && !changes.new_groups.is_empty() {
+        let groups: Vec<&str> = changes.new_groups.iter().map(|g| g.group.as_str()).collect();
+        changes.findings.push(finding(
+            "update-only",
+            Severity::Info,
+            format!("--update-only: no machines created for process group(s) without any: {}", groups.join(", ")),
+        ));
+        changes.new_groups.clear();
+    }
     let mut findings = changes.findings.clone();
     let actions = if changes.is_empty() {
         findings.push(finding(
@@ -52,7 +70,7 @@ pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Pla
         Vec::new()
     } else {
         let mut actions = vec![actions::create_release(release_record(app, name, options))];
-        actions.extend(rollout::actions(app, name, &changes, options, &release, &deploy_key(app, &options.image))?);
+        actions.extend(rollout::actions(app, name, &changes, options, &release, &deploy_key(app, &options.image, &options.files))?);
         actions.push(actions::complete_release(name));
         actions
     };
@@ -72,14 +90,16 @@ pub fn release(_app: &AppSpec, _observed: &Observed, _image: &str) -> Release {
 /// Names this deploy in launch ids (`ferry_launch_id`), from what is
 /// deployed: planning the same deploy again (after a crash, or in CI after
 /// review) gives the same ids, so a resumed run finds the machines it
-/// created instead of creating more.
-pub fn deploy_key(app: &AppSpec, image: &str) -> String {
+/// created instead of creating more. The `--file-*` files count: a deploy
+/// that changes only a flag file is another deploy.
+pub fn deploy_key(app: &AppSpec, image: &str, files: &[flag_files::FlagFile]) -> String {
     let placeholder = Release { id: String::new(), version: 0 };
     let mut hash = Sha256::new();
     hash.update(image.as_bytes());
     for group in &app.groups {
         hash.update(group.name.as_bytes());
-        let config = config::launch_config(app, group, image, &placeholder).unwrap_or_default();
+        let mut config = config::launch_config(app, group, image, &placeholder).unwrap_or_default();
+        flag_files::merge(&mut config, files);
         hash.update(config.to_string().as_bytes());
     }
     let digest = hash.finalize();
@@ -105,6 +125,32 @@ fn release_record(app: &AppSpec, name: &str, options: &Options) -> ferry_step_sd
         "processes": processes,
     });
     ferry_step_sdk::types::FlyRelease { app: name.to_string(), image: options.image.clone(), strategy: strategy.into(), definition: definition.to_string() }
+}
+
+/// The group of machines without group metadata: fly.toml's first.
+pub(crate) fn default_group(app: &AppSpec) -> &str {
+    app.groups.first().map(|g| g.name.as_str()).unwrap_or("app")
+}
+
+/// `--process-groups` names a group of fly.toml or of a machine (a group
+/// gone from fly.toml may be named to remove only its machines); anything
+/// else is a typo, refused with the name it most resembles.
+fn check_process_groups(app: &AppSpec, observed: &Observed, options: &Options) -> Result<(), StepError> {
+    let managed = observed.managed();
+    let mut known: Vec<&str> = app.groups.iter().map(|g| g.name.as_str()).collect();
+    known.extend(managed.iter().map(|m| m.group(default_group(app))));
+    known.dedup();
+    for group in options.groups.iter().filter(|g| !known.contains(&g.as_str())) {
+        let mut listed = known.clone();
+        listed.sort_unstable();
+        listed.dedup();
+        return Err(ferry_step_sdk::params::invalid(format!(
+            "process-groups: `{group}` is not a process group of fly.toml or of the app's machines{}; the groups are: {}",
+            ferry_step_sdk::params::suggestion(group, listed.iter().copied()),
+            listed.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn finding(code: &str, severity: Severity, message: String) -> Finding {

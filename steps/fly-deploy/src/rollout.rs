@@ -12,14 +12,15 @@ use serde_json::Value;
 
 use crate::actions::{self, count};
 use crate::changes::{Changes, NewGroup, Replacement, Update};
-use crate::config::{self, Release, meta};
-use crate::options::{Options, Strategy};
-use crate::precondition;
+use crate::config::{Release, meta};
+use crate::options::{IpAllocation, Options, Strategy};
+use crate::{overrides, precondition};
 
 /// flyctl's `STOPPED_MACHINES_POOL_SIZE`: stopped machines update 30 at a time.
 const COLD_POOL: usize = 30;
 
-/// `key` names this deploy in launch ids (see [`crate::deploy_key`]).
+/// The deploy's actions. `key` names this deploy in launch ids (see
+/// [`crate::deploy_key`]).
 pub fn actions(
     app: &AppSpec,
     name: &str,
@@ -32,13 +33,18 @@ pub fn actions(
     if let (Some(command), false) = (app.deploy.release_command.as_deref(), options.skip_release_command) {
         let region = app.primary_region.clone().or_else(|| changes.updates.first().map(|u| u.machine.region.clone()));
         let region = region.unwrap_or_else(|| "iad".into());
-        let config = config::release_command_config(app, command, &options.image, release, &changes.managed);
+        let config = overrides::release_command_config(app, command, options, release, &changes.managed);
         out.push(actions::release_command(name, command, &region, config.to_string(), options.release_command_timeout_ms));
     }
     if changes.needs_ips {
-        first_deploy_ips(name, app, &mut out);
+        first_deploy_ips(name, app, options.ips, &mut out);
     }
-    let wait = FlyWait { health: !options.detach && options.strategy != Strategy::Immediate, timeout_ms: options.wait_timeout_ms };
+    let wait = FlyWait {
+        health: !options.detach && options.strategy != Strategy::Immediate,
+        timeout_ms: options.wait_timeout_ms,
+        smoke_check_ms: options.smoke_check_ms(),
+        retries: options.deploy_retries,
+    };
     if !changes.removed.is_empty() {
         let ids: Vec<String> = changes.removed.iter().map(|m| m.id.clone()).collect();
         let groups = unique(changes.removed.iter().map(|m| m.group("")));
@@ -50,7 +56,7 @@ pub fn actions(
         ));
     }
     for group in &changes.new_groups {
-        new_group(name, group, key, wait.clone(), &mut out);
+        new_group(app, name, group, options, key, wait.clone(), &mut out);
     }
     for r in &changes.replacements {
         replace(name, r, release, wait.clone(), &mut out);
@@ -70,18 +76,34 @@ pub fn actions(
     Ok(out)
 }
 
-fn first_deploy_ips(name: &str, app: &AppSpec, out: &mut Vec<Action>) {
-    // flyctl: a shared IPv4 and a dedicated IPv6 for HTTP services; UDP
-    // or raw TCP services need a dedicated IPv4 (it prompts; we plan it).
-    let http_only = app.services.iter().all(|s| s.protocol == "tcp" && s.ports.iter().all(|p| !p.handlers.is_empty()));
-    out.push(actions::allocate_ip(name, "v6", None));
-    out.push(actions::allocate_ip(name, if http_only { "shared_v4" } else { "v4" }, None));
+/// A first deploy's addresses (`provisionIpsOnFirstDeploy`,
+/// `deploy_first.go:29-124`): none with `--no-public-ips`, one private IPv6
+/// with `--flycast`, otherwise public ones.
+fn first_deploy_ips(name: &str, app: &AppSpec, ips: IpAllocation, out: &mut Vec<Action>) {
+    match ips {
+        IpAllocation::None => {}
+        IpAllocation::Private => out.push(actions::allocate_ip(name, "private_v6", None)),
+        IpAllocation::Public => {
+            // flyctl: a shared IPv4 and a dedicated IPv6 for HTTP services; UDP
+            // or raw TCP services need a dedicated IPv4 (it prompts; we plan it).
+            let http_only = app.services.iter().all(|s| s.protocol == "tcp" && s.ports.iter().all(|p| !p.handlers.is_empty()));
+            out.push(actions::allocate_ip(name, "v6", None));
+            out.push(actions::allocate_ip(name, if http_only { "shared_v4" } else { "v4" }, None));
+        }
+    }
 }
 
-fn new_group(name: &str, group: &NewGroup, key: &str, wait: FlyWait, out: &mut Vec<Action>) {
+fn new_group(app: &AppSpec, name: &str, group: &NewGroup, options: &Options, key: &str, wait: FlyWait, out: &mut Vec<Action>) {
     if let Some((volume, size)) = &group.volume {
+        // `--volume-initial-size` when `[mounts].initial_size` does not say
+        // (`deploy_first.go:160-171`).
+        let sized_by_fly_toml = app.groups.iter().any(|g| g.name == group.group && g.mount.as_ref().is_some_and(|m| m.initial_size.is_some()));
+        let size = match options.volume_initial_size_gb {
+            Some(gb) if !sized_by_fly_toml => gb,
+            _ => *size,
+        };
         for n in 0..group.count {
-            out.push(actions::create_volume(name, volume, &group.region, *size, n, Some(&group.config)));
+            out.push(actions::create_volume(name, volume, &group.region, size, n, Some(&group.config)));
         }
     }
     let machines: Vec<FlyMachine> = (0..group.count)

@@ -271,9 +271,9 @@ fn a_machine_whose_volume_changes_is_replaced() {
     let observed = Observed { machines: vec![machine("m1", "app", current)], ..Default::default() };
     let options = Options::from_params(&a, &[("image".into(), IMAGE.into())]).unwrap();
     let p = plan(&a, &observed, &options).unwrap();
-    assert_eq!(ids(&p.actions), ["replace:m1:destroy", "replace:m1:create"]);
-    assert!(p.actions[0].detail.as_deref().unwrap().contains("mounts volume `data` but fly.toml says `pgdata`"));
-    let Operation::FlyCreateMachines(created) = &p.actions[1].operation else { panic!() };
+    assert_eq!(ids(&p.actions), ["release:create", "replace:m1:destroy", "replace:m1:create", "release:complete"]);
+    assert!(p.actions[1].detail.as_deref().unwrap().contains("mounts volume `data` but fly.toml says `pgdata`"));
+    let Operation::FlyCreateMachines(created) = &p.actions[2].operation else { panic!() };
     let config: Value = serde_json::from_str(&created.machines[0].config).unwrap();
     assert_eq!(config["mounts"], json!([{"path": "/data", "name": "pgdata"}]), "the host takes an unattached pgdata volume");
 }

@@ -115,3 +115,40 @@ fn the_saved_fly_toml_parses_back_to_the_machine_it_came_from() {
 fn a_config_that_is_not_json_names_the_machine() {
     assert_eq!(config_save::fly_toml("shop", "m9", "ams", "{oops").unwrap_err().split(':').next(), Some("machine m9"));
 }
+
+/// `fly config save` writes the machines' command under `[processes]`; ferry
+/// keys it by the machine's process group, and every word comes back from
+/// the deploy's command split exactly as the machine ran it.
+#[test]
+fn the_saved_fly_toml_keeps_the_machines_command_under_their_process_group() {
+    let argv = ["sh", "-c", "echo 'hi' && exec bin/server --port $PORT", "", "two words", "it's", "plain"];
+    let mut with_cmd = config(IMAGE, json!({"MODE": "prod"}), "vol_1");
+    with_cmd["init"] = json!({"cmd": argv});
+    with_cmd["metadata"] = json!({"fly_process_group": "web"});
+    let toml = config_save::fly_toml("shop", "m1", "ams", &with_cmd.to_string()).unwrap();
+    assert!(toml.contains("[processes]\n  web = "), "{toml}");
+    let app = ferry_inventory::inventory(&ferry_inventory::MemoryFiles::fly_toml(toml.clone()), None).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
+    let groups: Vec<&str> = app.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(groups, ["web"], "{toml}");
+    assert_eq!(ferry_fly_deploy::config::split_command(&app.groups[0].command), argv, "{toml}");
+    assert_eq!(app.groups[0].services.len(), 1, "the services reach the group: {toml}");
+
+    // No group in the metadata: flyctl's default group; no command: no [processes].
+    let mut ungrouped = config(IMAGE, json!({}), "vol_1");
+    ungrouped["init"] = json!({"cmd": ["bin/worker"]});
+    let toml = config_save::fly_toml("shop", "m1", "ams", &ungrouped.to_string()).unwrap();
+    assert!(toml.contains("[processes]\n  app = \"bin/worker\"\n"), "{toml}");
+    let toml = config_save::fly_toml("shop", "m1", "ams", &config(IMAGE, json!({}), "vol_1").to_string()).unwrap();
+    assert!(!toml.contains("[processes]"), "{toml}");
+}
+
+#[test]
+fn words_are_quoted_as_flyctl_quotes_them() {
+    use config_save::quote_posix_word as quote;
+    assert_eq!(quote("bin/server"), "bin/server");
+    assert_eq!(quote("two words"), "\"two words\"");
+    assert_eq!(quote("$PORT"), "'$PORT'");
+    assert_eq!(quote("a;b"), "'a;b'");
+    assert_eq!(quote("it's"), r"'it'\''s'");
+    assert_eq!(quote(""), "''");
+}

@@ -58,10 +58,15 @@ impl<'a> Params<'a> {
     }
 
     /// Refuses a parameter that is not in `specs` (a typo would otherwise
-    /// be ignored silently).
+    /// be ignored silently), suggesting the one it is closest to.
     pub fn only(&self, step: &str, specs: &[Spec]) -> Result<(), StepError> {
-        match self.0.iter().find(|(k, _)| !specs.iter().any(|(name, _, _)| name == k)) {
-            Some((unknown, _)) => Err(invalid(format!("{step} has no parameter `{unknown}`"))),
+        let names = || specs.iter().map(|(name, _, _)| *name);
+        match self.0.iter().find(|(k, _)| !names().any(|name| name == k)) {
+            Some((unknown, _)) => Err(invalid(format!(
+                "{step} has no parameter `{unknown}`{}; it takes: {}",
+                suggestion(unknown, names()),
+                names().collect::<Vec<_>>().join(", ")
+            ))),
             None => Ok(()),
         }
     }
@@ -70,6 +75,28 @@ impl<'a> Params<'a> {
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
         self.get(name).map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
     }
+}
+
+/// The candidate `word` is most likely a misspelling of, if any is close
+/// enough: clap's rule for misspelt flags (Jaro similarity above 0.7), or,
+/// for the short names Jaro is blind to (`wbe` for `web`), at most one edit
+/// (or transposition) per three letters. So `stratgy` finds `strategy` and
+/// `wrker` finds `worker`, while an unrelated word finds nothing.
+pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let close = |candidate: &str| {
+        strsim::jaro(word, candidate) > 0.7 || strsim::osa_distance(word, candidate) <= (candidate.chars().count() / 3).max(1)
+    };
+    candidates
+        .into_iter()
+        .filter(|candidate| close(candidate))
+        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+/// ` (did you mean `strategy`?)`, or nothing when no candidate is close.
+pub fn suggestion<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    did_you_mean(word, candidates).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default()
 }
 
 /// The error for a parameter a person got wrong.
@@ -86,4 +113,35 @@ pub fn precondition(message: impl Into<String>) -> StepError {
 /// A finding without a location.
 pub fn finding(code: &str, severity: Severity, message: impl Into<String>) -> Finding {
     Finding { code: code.into(), severity, message: message.into(), location: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[Spec] = &[("strategy", "", None), ("image", "", None), ("wait-timeout", "", None)];
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_misspelt_parameter_is_refused_with_the_one_it_resembles() {
+        let given = params(&[("image", "x"), ("stratgy", "canary")]);
+        let Err(StepError::InvalidInput(p)) = Params(&given).only("deploy", SPECS) else { panic!("a typo must be refused") };
+        assert_eq!(p.message, "deploy has no parameter `stratgy` (did you mean `strategy`?); it takes: strategy, image, wait-timeout");
+        let unrelated = params(&[("colour", "blue")]);
+        let Err(StepError::InvalidInput(p)) = Params(&unrelated).only("deploy", SPECS) else { panic!() };
+        assert!(!p.message.contains("did you mean"), "nothing resembles `colour`: {}", p.message);
+        assert!(Params(&params(&[("strategy", "rolling")])).only("deploy", SPECS).is_ok());
+    }
+
+    #[test]
+    fn did_you_mean_picks_the_closest_likely_typo() {
+        assert_eq!(did_you_mean("wrker", ["web", "worker"]), Some("worker"));
+        assert_eq!(did_you_mean("wbe", ["web", "worker"]), Some("web"));
+        assert_eq!(did_you_mean("release", ["web", "worker"]), None);
+        assert_eq!(did_you_mean("x", []), None);
+        assert_eq!(suggestion("wait-timout", ["wait-timeout"]), " (did you mean `wait-timeout`?)");
+    }
 }

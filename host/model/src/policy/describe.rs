@@ -526,7 +526,7 @@ mod tests {
                 skip_launch: false,
                 skip_service_registration: false,
             }],
-            wait: FlyWait { health: true, timeout_ms: 300_000 },
+            wait: FlyWait { health: true, timeout_ms: 300_000, smoke_check_ms: 10_000, retries: 0 },
         };
         assert_eq!(
             describe(&Operation::FlyUpdateMachines(m)),

@@ -168,7 +168,7 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
             let timeout = app.deploy.release_command_timeout_ms.unwrap_or(300_000);
             planned.actions.push(deploy_actions::release_command(&options.to, command, options.region(), config, timeout));
         }
-        let wait = FlyWait { health: true, timeout_ms: options.wait_timeout_ms };
+        let wait = FlyWait { health: true, timeout_ms: options.wait_timeout_ms, smoke_check_ms: ferry_fly_deploy::options::SMOKE_CHECK_MS, retries: 0 };
         for group in &app.groups {
             let machines = machines(&app, group, source, target, &image, &release, options)?;
             planned.actions.push(deploy_actions::create_machines(

@@ -52,7 +52,7 @@ impl FlyOps {
                     self.client.create_machine(&batch.app, &input, key).map_err(|e| ExecError(format!("creating a {} machine: {e}", m.group)))?
                 }
             };
-            self.settle(&batch.app, &created.id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms, Some(&created.instance_id))?;
+            self.settle_watched(&batch.app, &created.id, m.skip_launch, &batch.wait, Some(&created.instance_id))?;
             Ok((format!("machine:{key}"), created.id))
         });
         collect(results)
@@ -64,14 +64,17 @@ impl FlyOps {
             let lease = self.lease(&batch.app, id, "deploy")?;
             let mut input = launch(parse_config(&m.config)?, m, None);
             self.stamp(&batch.app, &mut input);
-            let updated = self
-                .client
-                .update_machine(&batch.app, id, &input, Some(lease.nonce()))
-                .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
             // The lease is held (and refreshed) until the machine settled,
             // so no other deploy moves it under our health wait; the wait is
-            // pinned to the instance the update made.
-            self.settle(&batch.app, id, m.skip_launch, batch.wait.health, batch.wait.timeout_ms, Some(&updated.instance_id))?;
+            // pinned to the instance the update made, and each retry
+            // (`--deploy-retries`) sends the update again under the lease.
+            self.with_retries(id, batch.wait.retries, |_| {
+                let updated = self
+                    .client
+                    .update_machine(&batch.app, id, &input, Some(lease.nonce()))
+                    .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
+                self.settle_watched(&batch.app, id, m.skip_launch, &batch.wait, Some(&updated.instance_id))
+            })?;
             drop(lease);
             Ok((format!("machine:{id}"), "updated".to_string()))
         });
@@ -208,7 +211,7 @@ impl FlyOps {
     /// pass every configured check, at `instance_id` (the instance the
     /// create or update returned: the API may show the one before for a
     /// moment, started and passing). A crash fails at once.
-    fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64, instance_id: Option<&str>) -> Result<(), ExecError> {
+    pub(super) fn settle(&self, app: &str, id: &str, skip_launch: bool, health: bool, timeout_ms: u64, instance_id: Option<&str>) -> Result<(), ExecError> {
         if skip_launch {
             return Ok(());
         }

@@ -12,6 +12,7 @@ mod machines;
 mod refs;
 mod release;
 mod run;
+mod smoke;
 
 use std::sync::Mutex;
 use std::time::Duration;
