@@ -562,6 +562,7 @@ fn a_failing_release_api_is_a_warning_and_the_deploy_goes_on() {
     assert_eq!(world.versions(APP), ["v2", "v2"]);
     assert!(format!("{out}{err}").contains("no release record"), "{out}{err}");
     assert!(world.machines(APP).iter().all(|m| m["config"]["metadata"]["fly_release_id"] == ""), "flyctl's no-release value");
+}
 
 /// `--smoke-checks` (flyctl's default): a machine that passes its health
 /// checks and crashes seconds later fails the deploy, which rolls back;

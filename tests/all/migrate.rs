@@ -71,12 +71,18 @@ fn after<'a>(out: &'a str, label: &str) -> &'a str {
     out[start..].split_whitespace().next().unwrap().trim_matches('`')
 }
 
+/// How ferry prints the command for `phase` of migration `id`: the binary
+/// as it was run, the checkout kept (`next: <ferry> migrate prepare --dir D --id I`).
+fn next_command(world: &FlyWorld, phase: &str, id: &str) -> String {
+    format!(" migrate {phase} --dir {} --id {id}", world.checkout.path().display())
+}
+
 fn create(world: &FlyWorld) -> String {
     let (code, out) = migrate(world, &["create", "--to", NEW]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("✔ every machine runs registry.fly.io/shop:v1"), "{out}");
     let id = after(&out, "migration id: ").to_string();
-    assert!(out.contains(&format!("next: ferry migrate prepare --id {id}")), "{out}");
+    assert!(out.contains(&next_command(world, "prepare", &id)), "{out}");
     id
 }
 
@@ -150,7 +156,7 @@ fn create_prepare_data_finalize_moves_the_app_to_a_new_one() {
     let (code, out) = migrate(&world, &["status", "--id", &id]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("phases applied: prepare, data, finalize"), "{out}");
-    assert!(out.contains(&format!("next: ferry migrate decommission --id {id}")), "{out}");
+    assert!(out.contains(&next_command(&world, "decommission", &id)), "{out}");
 
     let (code, out) = migrate(&world, &["decommission", "--id", &id, "--apply"]);
     assert_eq!(code, 0, "{out}");
@@ -207,7 +213,7 @@ fn preflight_failures_stop_create_with_their_reasons() {
     let id = create(&world);
     let (code, out) = migrate(&world, &["finalize", "--id", &id]);
     assert_eq!(code, 1);
-    assert!(out.contains(&format!("has not applied prepare yet: run `ferry migrate prepare --id {id}` first")), "{out}");
+    assert!(out.contains("has not applied prepare yet: run `") && out.contains(&format!("{}` first", next_command(&world, "prepare", &id))), "{out}");
 }
 
 #[test]

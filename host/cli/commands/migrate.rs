@@ -83,11 +83,13 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
     let store = state_store(&a.state, &a.checkout.dir)?;
     let mut migration = load(&*store, &a.id)?;
     if migration.aborted {
-        anyhow::bail!("migration {} was aborted: start a new one with `ferry migrate create --to {}`", migration.id, migration.to);
+        let again = Invocation::current().other(&["migrate", "create"], &[], &["--to", &migration.to]);
+        anyhow::bail!("migration {} was aborted: start a new one with `{again}`", migration.id);
     }
     let needs = ORDER.iter().find(|(p, _)| *p == phase).and_then(|(_, needs)| *needs);
     if let Some(needs) = needs.filter(|n| !migration.applied.iter().any(|p| p == n)) {
-        anyhow::bail!("migration {} has not applied {needs} yet: run `ferry migrate {needs} --id {}` first", migration.id, migration.id);
+        let first = Invocation::current().other(&["migrate", needs], &[], &["--id", &migration.id]);
+        anyhow::bail!("migration {} has not applied {needs} yet: run `{first}` first", migration.id);
     }
     let plan = plan(global, &a.checkout, &migration, phase)?;
     if !a.apply {

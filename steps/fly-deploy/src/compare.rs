@@ -114,7 +114,7 @@ fn is_empty(v: &Value, pointer: bool) -> bool {
 /// nanoseconds.
 fn duration_ns(v: Value) -> Value {
     match &v {
-        Value::String(s) => parse_go_duration_ns(s).map(|ns| json!(ns)).unwrap_or(v),
+        Value::String(s) => ferry_step_sdk::units::go_duration_ns(s).map(|ns| json!(ns)).unwrap_or(v),
         Value::Number(n) => n.as_f64().map(|ns| json!(ns as u64)).unwrap_or(v),
         _ => prune(v),
     }
@@ -128,36 +128,6 @@ fn sorted(v: Value) -> Value {
         }
         other => other,
     }
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds.
-fn parse_go_duration_ns(text: &str) -> Option<u64> {
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() || rest.starts_with('-') {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let per = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[u..];
-        total += number * per;
-    }
-    (total.is_finite() && total >= 0.0).then_some(total.round() as u64)
 }
 
 #[cfg(test)]

@@ -3,10 +3,22 @@
 /// Go's `time.ParseDuration` grammar: `"15s"`, `"1m30s"`, `"500ms"`, `"1.5h"`.
 /// Returns whole milliseconds; `None` for anything else.
 pub fn go_duration_ms(text: &str) -> Option<u64> {
+    let ms = go_duration_ns_f64(text)? / 1e6;
+    (ms.is_finite() && ms < u64::MAX as f64).then(|| ms.round() as u64)
+}
+
+/// [`go_duration_ms`] in nanoseconds: how two spellings of one duration
+/// (`"90s"`, `"1m30s"`) compare equal.
+pub fn go_duration_ns(text: &str) -> Option<u64> {
+    let ns = go_duration_ns_f64(text)?;
+    (ns.is_finite() && ns < u64::MAX as f64).then(|| ns.round() as u64)
+}
+
+fn go_duration_ns_f64(text: &str) -> Option<f64> {
     let s = text.trim();
     let s = s.strip_prefix('+').unwrap_or(s);
     if s == "0" {
-        return Some(0);
+        return Some(0.0);
     }
     if s.is_empty() || s.starts_with('-') {
         return None;
@@ -33,8 +45,7 @@ pub fn go_duration_ms(text: &str) -> Option<u64> {
         rest = &rest[unit_len..];
         total_ns += number * ns_per;
     }
-    let ms = total_ns / 1e6;
-    (ms.is_finite() && ms < u64::MAX as f64).then(|| ms.round() as u64)
+    (total_ns >= 0.0).then_some(total_ns)
 }
 
 /// A memory size in MB: a plain number is MB; `"512mb"`, `"1gb"`, `"2GB"`,

@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn undoing_a_safe_create_is_rated_by_what_the_undo_deletes() {
-        let volume = Operation::FlyCreateVolume(crate::FlyVolume { app: "shop".into(), name: "data".into(), region: "ams".into(), size_gb: 1 });
+        let volume = Operation::FlyCreateVolume(crate::FlyVolume { app: "shop".into(), name: "data".into(), region: "ams".into(), size_gb: 1, compute: None, compute_image: None, snapshot_retention: None, auto_backup: None });
         assert_eq!(floor(&volume).risk, Risk::Safe);
         assert_eq!(undo_floor(&volume, &Undo::RestorePrevious).risk, Risk::Destructive);
         assert_eq!(undo_floor(&volume, &Undo::None("kept".into())).risk, Risk::Safe);
