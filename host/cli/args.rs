@@ -403,7 +403,8 @@ pub struct MachineFlags {
     /// Accepted for `fly deploy` command lines; no effect: ferry runs no post-deploy DNS check.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub dns_checks: bool,
-    /// Accepted for `fly deploy` command lines; no effect: ferry never prompts.
+    /// Apply a destructive plan without asking on a terminal (ferry asks only there, and only
+    /// when no --plan-hash names the reviewed plan).
     #[arg(short = 'y', long, visible_alias = "auto-confirm")]
     pub yes: bool,
     /// Accepted for `fly deploy` command lines; no effect: ferry never prompts.
@@ -524,6 +525,10 @@ pub struct ApplyArgs {
     /// Pass the plan's approval gates.
     #[arg(long)]
     pub approve: bool,
+    /// Apply a destructive plan without asking on a terminal (ferry asks only there, and only
+    /// when no --plan-hash names the reviewed plan).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// The run to apply into (e.g. a migration id) [default: <phase>-<plan hash>].
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,

@@ -5,6 +5,7 @@
 //! codes. The work lives in the library crates under `host/`.
 
 mod args;
+mod colour;
 mod commands;
 mod context;
 mod exit;

@@ -21,6 +21,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 pub fn apply(global: &Global, args: &ApplyArgs, store: &dyn ferry_state::StateStore) -> anyhow::Result<apply::ApplyReport> {
     let session = Session::open(global, &args.checkout)?;
     let plan = session.plan(&args.phase)?;
+    super::confirm_destructive(&plan, args.plan_hash.is_some(), args.yes)?;
     apply_planned(&args.checkout, &plan, &options(args), store)
 }
 

@@ -67,6 +67,7 @@ fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, p
         return Ok(None);
     }
     announce(&plan);
+    super::confirm_destructive(&plan, args.plan_hash.is_some(), args.machines.yes)?;
     let opts = ApplyOptions {
         reviewed_hash: args.plan_hash.clone(),
         rollback: !args.no_rollback,

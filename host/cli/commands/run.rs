@@ -41,7 +41,8 @@ pub fn abort(global: &Global, abort: &AbortArgs) -> anyhow::Result<ExitCode> {
     if undo.undos.is_empty() {
         return Ok(exit::OK);
     }
-    let confirmed = abort.plan_hash.is_some() || abort.yes || confirm(&undo)?;
+    let question = format!("Undo these {} action(s) of run {} ({})?", undo.undos.len(), printable(&undo.run), undo.risk().as_str());
+    let confirmed = abort.plan_hash.is_some() || abort.yes || super::confirm(&question)?;
     if !confirmed {
         super::eprint(&format!("nothing undone: review the undos above, then run `{next}` (or add --yes)\n"));
         return Ok(exit::FAILURE);
@@ -53,19 +54,6 @@ pub fn abort(global: &Global, abort: &AbortArgs) -> anyhow::Result<ExitCode> {
     super::print(&ferry_render::journal(&journal, format))?;
     let failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
     Ok(if failed { exit::FAILURE } else { exit::OK })
-}
-
-/// Asks on the terminal; `false` (do nothing) when there is no terminal to ask on.
-fn confirm(undo: &apply::UndoPlan) -> anyhow::Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Ok(false);
-    }
-    eprint!("Undo these {} action(s) of run {} ({})? [y/N] ", undo.undos.len(), printable(&undo.run), undo.risk().as_str());
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 pub fn status(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {

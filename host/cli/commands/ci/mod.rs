@@ -392,6 +392,7 @@ impl Ci<'_> {
             plan_hash: reviewed,
             no_rollback: false,
             approve,
+            yes: true,
             run,
             format: PlanFormat::Md,
         };
