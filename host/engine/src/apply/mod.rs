@@ -364,7 +364,7 @@ impl Applier<'_> {
         hooks::maybe_kill(&action.id, Point::Started);
         let started = Instant::now();
         // The renewer keeps the lock alive: `keepalive` has nothing to do.
-        let result = self.exec.execute(&action.operation, &mut || {});
+        let result = progress::heartbeat(&action.summary, || self.exec.execute(&action.operation, &mut || {}));
         let duration_ms = started.elapsed().as_millis() as u64;
         if let Some(lost) = self.fence.take() {
             return Err(self.fenced(doc, action, duration_ms, result, lost));

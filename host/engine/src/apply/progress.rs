@@ -70,3 +70,50 @@ impl Drop for Meter {
         }
     }
 }
+
+/// Runs `work`, saying every few seconds in the log that it is still
+/// running: a health wait or a release command can take minutes, and
+/// silence looks like a hang. Nothing is said for work that ends sooner.
+pub(super) fn heartbeat<R>(label: &str, work: impl FnOnce() -> R) -> R {
+    let label = printable(label).into_owned();
+    beating(LOG_EVERY, |seconds| tracing::info!("still running ({seconds} s): {label}"), work)
+}
+
+/// [`heartbeat`]'s clock: `say` gets the seconds elapsed every `every`
+/// until `work` returns.
+fn beating<R>(every: Duration, say: impl Fn(u64) + Send, work: impl FnOnce() -> R) -> R {
+    let (done, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let started = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                say(started.elapsed().as_secs());
+            }
+        });
+        let result = work();
+        drop(done);
+        result
+    })
+}
+
+#[cfg(test)]
+mod heartbeat_tests {
+    use super::*;
+
+    #[test]
+    fn long_work_is_announced_until_it_ends_and_short_work_not_at_all() {
+        let said = std::sync::Mutex::new(0);
+        let result = beating(Duration::from_millis(40), |_| *said.lock().unwrap() += 1, || {
+            std::thread::sleep(Duration::from_millis(300));
+            7
+        });
+        assert_eq!(result, 7);
+        let beats = *said.lock().unwrap();
+        assert!((2..=8).contains(&beats), "{beats} beats in 300 ms at one per 40 ms");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(*said.lock().unwrap(), beats, "nothing is said once the work ended");
+        let quiet = std::sync::Mutex::new(0);
+        beating(Duration::from_secs(5), |_| *quiet.lock().unwrap() += 1, || ());
+        assert_eq!(*quiet.lock().unwrap(), 0);
+    }
+}
