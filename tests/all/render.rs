@@ -141,7 +141,7 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
     let md = ferry_render::plan(&p, Format::Markdown);
     assert!(
         md.contains(
-            "| 1 | run container shop-app-1 of image ferry-shop:release-1 on host prod; bind-mounts host path /srv/ferry/shop/volumes/../../../../ (that is /) at /data, read-write | safe |"
+            "| 1 | run container shop-app-1 of image ferry-shop:release-1 on host prod; bind-mounts host path /srv/ferry/shop/volumes/../../../../ (that is /) at /data, read-write | 🟢 safe |"
         ),
         "{md}"
     );

@@ -18,10 +18,8 @@ pub(crate) fn plan(plan: &Plan) -> String {
     };
     let _ = writeln!(out, "{headline} {}\n", counts_line(plan));
     banner(&mut out, plan);
-    if let Some(app) = &plan.app {
-        inventory_table(&mut out, app);
-    }
-    findings(&mut out, &plan.findings().collect::<Vec<_>>());
+    // The actions lead: they are what a reviewer approves. The findings
+    // follow (open when one warns), then the inventory, collapsed.
     out.push_str("### Steps\n\n");
     if plan.has_changes() {
         out.push_str("_What ferry will do_ is ferry's own description of each operation, and the risk is at least ferry's floor for it; _the step says_ is the step's own words.\n\n");
@@ -29,8 +27,25 @@ pub(crate) fn plan(plan: &Plan) -> String {
     for section in &plan.steps {
         step(&mut out, section);
     }
+    findings(&mut out, &plan.findings().collect::<Vec<_>>());
+    if let Some(app) = &plan.app {
+        out.push_str("<details><summary><b>Inventory</b></summary>\n\n");
+        inventory_table(&mut out, app);
+        out.push_str("</details>\n\n");
+    }
     let _ = writeln!(out, "Plan `{}`", short_hash(&plan.hash()));
     out
+}
+
+/// A risk level at a glance: a coloured marker before its name.
+fn risk(risk: Risk) -> String {
+    let marker = match risk {
+        Risk::Safe => "🟢",
+        Risk::Disruptive => "🟡",
+        Risk::Destructive => "🔴",
+        Risk::Irreversible => "⛔",
+    };
+    format!("{marker} {}", risk.as_str())
 }
 
 /// `ferry inventory --format md`.
@@ -74,8 +89,12 @@ fn banner(out: &mut String, plan: &Plan) {
     let _ = writeln!(
         out,
         "> [!CAUTION]\n> This plan has {destructive} destructive and {irreversible} irreversible \
-         action(s). Read them before you apply.\n"
+         action(s). Read them before you apply:"
     );
+    for a in plan.actions().filter(|a| a.risk >= Risk::Destructive) {
+        let _ = writeln!(out, "> - {}: {}", risk(a.risk), text(&action_text(a)));
+    }
+    out.push('\n');
 }
 
 fn findings(out: &mut String, all: &[&Finding]) {
@@ -114,7 +133,7 @@ fn step(out: &mut String, section: &StepSection) {
                 "| {} | {} | {} | {} | {} |",
                 i + 1,
                 cell(&action_text(a)),
-                a.risk.as_str(),
+                risk(a.risk),
                 cell(&undo_label(a)),
                 cell(&a.summary)
             );

@@ -92,9 +92,9 @@ fn with_a_fly_grant_the_risk_is_raised_and_the_host_names_the_app_and_the_secret
     assert!(md.contains("| # | What ferry will do | Risk | Undo | The step says |"), "{md}");
     assert!(
         md.contains(
-            "| 1 | set secret(s) DATABASE\\_URL, STRIPE\\_KEY on Fly app attacker-app, each from this run's FERRY\\_SECRET\\_&lt;NAME&gt;, replacing any value of that name | destructive |"
+            "| 1 | set secret(s) DATABASE\\_URL, STRIPE\\_KEY on Fly app attacker-app, each from this run's FERRY\\_SECRET\\_&lt;NAME&gt;, replacing any value of that name | 🔴 destructive |"
         ) || md.contains(
-            "| 1 | set secret(s) DATABASE_URL, STRIPE_KEY on Fly app attacker-app, each from this run's FERRY_SECRET_&lt;NAME&gt;, replacing any value of that name | destructive |"
+            "| 1 | set secret(s) DATABASE_URL, STRIPE_KEY on Fly app attacker-app, each from this run's FERRY_SECRET_&lt;NAME&gt;, replacing any value of that name | 🔴 destructive |"
         ),
         "{md}"
     );
