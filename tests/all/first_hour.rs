@@ -141,3 +141,21 @@ fn abort_shows_what_it_undoes_and_acts_only_when_confirmed_on_the_run_that_chang
     let (_, (code, _, stderr)) = ferry_at(job.path(), state.path(), &["abort", "--run", &changed]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// The README's sample plan is what ferry prints for the bundled example,
+/// byte for byte, so it cannot go stale.
+#[test]
+fn the_readmes_sample_plan_is_what_ferry_prints() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let intro = readme.find("`ferry plan --dir examples/hello-fly` reads").expect("the README shows a sample plan");
+    let start = readme[intro..].find("```text\n").unwrap() + intro + "```text\n".len();
+    let sample = &readme[start..start + readme[start..].find("```").unwrap()];
+    let state = tempfile::tempdir().unwrap();
+    let mut plan = crate::support::ferry(&state.path().join("cache"));
+    plan.current_dir(repo).args(["plan", "--dir", "examples/hello-fly", "--state"]).arg(state.path());
+    plan.env_remove("FLY_API_TOKEN").env_remove("FLY_ACCESS_TOKEN").env_remove("GITHUB_ACTIONS");
+    let (code, stdout, stderr) = crate::support::run(&mut plan);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(sample, stdout, "README.md's sample plan is stale: replace it with what ferry printed");
+}
