@@ -159,3 +159,19 @@ fn the_readmes_sample_plan_is_what_ferry_prints() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(sample, stdout, "README.md's sample plan is stale: replace it with what ferry printed");
 }
+
+#[test]
+fn a_confirmed_abort_in_json_is_one_document_and_an_unconfirmed_one_is_the_preview() {
+    let job = Job::new();
+    let state = tempfile::tempdir().unwrap();
+    assert_eq!(ferry_at(job.path(), state.path(), &["apply"]).1.0, 0);
+    let (_, (code, stdout, _)) = ferry_at(job.path(), state.path(), &["abort", "--format", "json"]);
+    assert_eq!(code, 1);
+    let preview: serde_json::Value = serde_json::from_str(&stdout).expect("the preview is one JSON document");
+    assert_eq!(preview["abort"]["undos"].as_array().map(Vec::len), Some(1), "{preview}");
+    let hash = preview["hash"].as_str().unwrap()[..12].to_string();
+    let (_, (code, stdout, stderr)) = ferry_at(job.path(), state.path(), &["abort", "--format", "json", "--plan-hash", &hash]);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str::<serde_json::Value>(&stdout).expect("the journal alone, one JSON document");
+    assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY);
+}

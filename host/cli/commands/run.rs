@@ -37,12 +37,17 @@ pub fn abort(global: &Global, abort: &AbortArgs) -> anyhow::Result<ExitCode> {
     let hash = undo.hash();
     let format = super::plan::format(args.format);
     let next = Invocation::current().again(&[("--run", true), PLAN_HASH, ("--yes", false), ("-y", false)], &["--run", &undo.run, "--plan-hash", &hash[..12]]);
-    super::print(&ferry_render::undo_plan(&undo, &hash, format, &next))?;
+    // JSON stays one document: the journal when the abort is confirmed
+    // already, else the preview.
+    let confirmed_already = abort.plan_hash.is_some() || abort.yes;
+    if !(format == ferry_render::Format::Json && confirmed_already && !undo.undos.is_empty()) {
+        super::print(&ferry_render::undo_plan(&undo, &hash, format, &next))?;
+    }
     if undo.undos.is_empty() {
         return Ok(exit::OK);
     }
     let question = format!("Undo these {} action(s) of run {} ({})?", undo.undos.len(), printable(&undo.run), undo.risk().as_str());
-    let confirmed = abort.plan_hash.is_some() || abort.yes || super::confirm(&question)?;
+    let confirmed = confirmed_already || super::confirm(&question)?;
     if !confirmed {
         super::eprint(&format!("nothing undone: review the undos above, then run `{next}` (or add --yes)\n"));
         return Ok(exit::FAILURE);
