@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_model::Operation;
+use ferry_model::policy::OperationClass;
 use ferry_model::journal::UndoData;
 
 use super::data::DataOps;
@@ -73,35 +74,16 @@ enum Provider {
     Vm,
 }
 
+/// The provider follows the operation's class (the one grants are checked
+/// by), so a new operation is routed wherever its class says, with no
+/// catch-all to send it to the wrong executor.
 fn provider(op: &Operation) -> Provider {
-    match op {
-        Operation::EditConfig(_) | Operation::WriteFile(_) | Operation::Approval(_) | Operation::WaitMs(_) => Provider::Local,
-        Operation::DnsChange(_) | Operation::TlsCheck(_) | Operation::DnsVerify(_) => Provider::Dns,
-        Operation::PgFreeze(_)
-        | Operation::PgDumpRestore(_)
-        | Operation::PgCopySchema(_)
-        | Operation::PgReplicaIdentityFull(_)
-        | Operation::PgSubscribe(_)
-        | Operation::PgCatchUp(_)
-        | Operation::PgFinishLogical(_)
-        | Operation::PgVerify(_)
-        | Operation::VolumeSync(_)
-        | Operation::SqliteCopy(_)
-        | Operation::VolumeVerify(_) => Provider::Data,
-        Operation::VmLock(_)
-        | Operation::VmUnlock(_)
-        | Operation::VmInstallPackages(_)
-        | Operation::VmMkdir(_)
-        | Operation::VmNetwork(_)
-        | Operation::VmWriteFile(_)
-        | Operation::VmEnvFile(_)
-        | Operation::VmSecret(_)
-        | Operation::VmImage(_)
-        | Operation::VmReleaseCommand(_)
-        | Operation::VmRun(_)
-        | Operation::VmStop(_)
-        | Operation::VmRemove(_) => Provider::Vm,
-        _ => Provider::Fly,
+    match OperationClass::of(op) {
+        OperationClass::Checkout | OperationClass::Control => Provider::Local,
+        OperationClass::Fly => Provider::Fly,
+        OperationClass::Dns => Provider::Dns,
+        OperationClass::Data => Provider::Data,
+        OperationClass::Vm => Provider::Vm,
     }
 }
 
