@@ -295,3 +295,17 @@ fn with_a_state_key_a_planted_lock_blocks_nothing_for_good() {
     let (code, _, err) = apply(co.path(), state.path(), &[], &key);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn an_answer_quotes_the_commenters_words_as_text_never_as_html() {
+    let fake = FakeGitHub::start("");
+    fake.state().permissions.insert("maintainer".into(), "write".into());
+    let job = Job::new();
+    let head = job.git.pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    let (code, _, stderr, _, _) = job.run(&fake, "issue_comment", comment_event(12, "maintainer", "/ferry <img src=x onerror=alert(1)>"), &[], &[]);
+    assert_eq!(code, 0, "an unknown command is answered, not an error: {stderr}");
+    let answers: Vec<String> = fake.comments_on(12).iter().map(|c| c.body.clone()).filter(|b| b.contains("unknown /ferry command")).collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].contains("`&lt;img`") && !answers[0].contains("<img"), "{}", answers[0]);
+}

@@ -330,7 +330,7 @@ impl Ci<'_> {
             } else if withheld(&plan) {
                 vec!["This pull request changes where credentials go: ferry applies it only after it is merged.".to_string()]
             } else if !session.can_act() {
-                vec![format!("Merging this deploys nothing: {}.", session.nothing_acts())]
+                vec![format!("Merging this deploys nothing: {}.", ferry_render::markdown_text(&session.nothing_acts()))]
             } else if plan.has_changes() {
                 vec![format!("To apply this plan, comment `/ferry apply {}`.", short(&hash))]
             } else {
@@ -532,10 +532,14 @@ impl Ci<'_> {
     }
 
     /// Answers a comment with a new comment (a refusal, a reason).
+    /// `text` holds what others wrote (a comment's words, a step's name
+    /// from the pull request's ferry.toml): it is posted as plain text, no
+    /// HTML or table syntax of its own.
     fn answer(&self, pr: u64, text: &str) {
         let Some(github) = self.github else { return };
         let marker = Marker::new("answer", "ferry");
-        let parts: Vec<String> = comment::comment(&marker, text, self.runner.run_url.as_deref(), &[])
+        let text = ferry_render::markdown_text(text);
+        let parts: Vec<String> = comment::comment(&marker, &text, self.runner.run_url.as_deref(), &[])
             .iter()
             .map(|p| crate::mask::Masker::global().mask(p))
             .collect();
