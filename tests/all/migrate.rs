@@ -177,6 +177,9 @@ fn abort_after_data_leaves_the_source_byte_for_byte_as_it_started() {
     phase(&world, "data", &id);
     assert_ne!(snapshot(&world), before, "data changed the source (stopped it)");
 
+    // A VM slow to boot: Fly answers the start while the machine is still
+    // `starting`, and the abort must wait until it is `started` again.
+    world.image(IMAGE, json!({"kind": "healthy", "body": "v1", "boot_delay_ms": 1500}));
     let (code, out) = migrate(&world, &["abort", "--id", &id]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("migration {id} aborted")), "{out}");

@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 #[serde(default, deny_unknown_fields)]
 pub struct ImageBehaviour {
     pub kind: ImageKind,
+    /// How long the VM takes to boot: the machine stays `starting` this
+    /// long before its process runs (a start returns before it is
+    /// `started`, as Fly's does).
+    pub boot_delay_ms: u64,
     /// Delay before the process listens (or crashes).
     pub start_delay_ms: u64,
     /// For `crash-after`: how long the process serves before exiting.

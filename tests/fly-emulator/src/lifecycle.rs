@@ -190,6 +190,7 @@ impl Actor {
             Some(Err(message)) => return self.fail(message),
             Some(Ok(prepared)) => prepared,
         };
+        tokio::time::sleep(Duration::from_millis(launch.behaviour.boot_delay_ms)).await;
         let process = match Process::spawn(&self.emulator.exe, &launch, self.log_sink(region)).await
         {
             Ok(process) => process,

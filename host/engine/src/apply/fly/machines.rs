@@ -27,6 +27,10 @@ const STOP_WAIT: Duration = Duration::from_secs(60);
 /// `kill_timeout` is at most a few minutes).
 const STOP_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
+/// How long a started machine may take to be `started` (flyctl's default
+/// wait timeout).
+const START_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 /// Machines changed at once per action (flyctl's `--max-concurrent`).
 const MAX_CONCURRENT: usize = 8;
 
@@ -99,6 +103,27 @@ impl FlyOps {
         });
         let stopped = collect(results)?;
         Ok(vec![("machines".into(), stopped.into_iter().map(|(_, id)| id).collect::<Vec<_>>().join(","))])
+    }
+
+    /// Starts each machine under its lease, then waits until each is
+    /// `started` (Fly's start returns while the machine is `starting`: an
+    /// abort that puts the source back must not report it serving before
+    /// it is).
+    pub(super) fn start_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
+        let machines = self.resolve(refs)?;
+        let results = self.concurrently(&machines, |m| {
+            let lease = self.lease(&refs.app, &m.id, "start")?;
+            if m.state != "started" {
+                self.client.start_machine(&refs.app, &m.id, Some(lease.nonce())).map_err(|e| ExecError(format!("machine {}: start: {e}", m.id)))?;
+            }
+            self.client
+                .wait_for_state(&refs.app, &m.id, WaitState::Started, None, START_TIMEOUT)
+                .map_err(|e| ExecError(format!("machine {} was asked to start but is not `started`: {e}", m.id)))?;
+            drop(lease);
+            Ok(("started".to_string(), m.id.clone()))
+        });
+        let started = collect(results)?;
+        Ok(vec![("machines".into(), started.into_iter().map(|(_, id)| id).collect::<Vec<_>>().join(","))])
     }
 
     pub(super) fn destroy_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {

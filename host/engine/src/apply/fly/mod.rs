@@ -106,7 +106,7 @@ impl FlyOps {
             Operation::FlyUpdateMachines(batch) => self.update_machines(batch),
             Operation::FlyDestroyMachines(r) => self.destroy_machines(r),
             Operation::FlyStopMachines(r) => self.stop_machines(r),
-            Operation::FlyStartMachines(r) => self.each(r, "start", |c, app, id, nonce| c.start_machine(app, id, nonce)),
+            Operation::FlyStartMachines(r) => self.start_machines(r),
             Operation::FlyCordon(r) => self.each(r, "cordon", |c, app, id, nonce| c.cordon_machine(app, id, nonce)),
             Operation::FlyUncordon(r) => self.each(r, "uncordon", |c, app, id, nonce| c.uncordon_machine(app, id, nonce)),
             Operation::FlySetMetadata(m) => {
@@ -180,7 +180,7 @@ impl FlyOps {
             (Operation::FlyStopMachines(r), UndoData::FlyMachines { previous }) => {
                 let started: Vec<String> = previous.iter().filter(|m| m.state == "started").map(|m| m.id.clone()).collect();
                 let refs = ferry_model::FlyMachineRefs { app: r.app.clone(), ids: started, launch_ids: vec![] };
-                self.each(&refs, "start", |c, app, id, nonce| c.start_machine(app, id, nonce)).map(drop)
+                self.start_machines(&refs).map(drop)
             }
             (Operation::FlySetMetadata(m), UndoData::FlyMetadata { previous }) => {
                 for (id, value) in previous {
