@@ -92,6 +92,12 @@ impl Runner {
         }
     }
 
+    /// An error annotation on the run: where a failed apply's reason
+    /// shows in the job log (the live log only says where it stopped).
+    pub fn error(&self, message: &str) {
+        workflow_command("error", message);
+    }
+
     /// A warning annotation on the run.
     pub fn warning(&self, message: &str) {
         workflow_command("warning", message);
@@ -104,7 +110,12 @@ impl Runner {
 /// here, straight to the stream: everything else ferry prints goes through
 /// the guard (`guard.rs`), which breaks any line that would read as a command.
 fn workflow_command(command: &str, message: &str) {
-    let line = format!("::{command}::{}\n", escape(&printable(&Masker::global().mask(message))));
+    // Each line made printable on its own, then joined by `%0A`: a
+    // message over several lines (a machine's last log lines) shows as
+    // such in the annotation, and is still one line of the log.
+    let masked = Masker::global().mask(message);
+    let printable_lines: Vec<_> = masked.lines().map(printable).collect();
+    let line = format!("::{command}::{}\n", escape(&printable_lines.join("\n")));
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush());
 }

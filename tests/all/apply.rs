@@ -91,6 +91,9 @@ fn a_failed_action_rolls_the_phase_back() {
     assert!(stdout.contains("❌ Failed and rolled back: fly.toml: `app.name` cannot be set: `app` is not a table"), "{stdout}");
     assert!(stdout.contains("1. [undone] set env.MODE"), "{stdout}");
     assert!(stdout.contains("3. [failed] set app.name"), "{stdout}");
+    let told = format!("{stdout}{stderr}").matches("`app` is not a table").count();
+    assert_eq!(told, 1, "the failure is told once, not in the log, the headline and the table:\n{stdout}{stderr}");
+    assert!(stderr.contains("failed: set app.name") && stderr.contains("undoing what this run did"), "the log says where it stopped: {stderr}");
     assert_eq!(fly_toml(co.path()), FLY);
 
     let co = app_with(r#"env.MODE=\"new\";app.name=\"x\""#, "");

@@ -176,6 +176,32 @@ fn a_writer_applies_from_a_comment_and_a_reader_is_answered_on_the_pull_request(
 }
 
 #[test]
+fn a_failed_apply_tells_its_reason_once_in_the_log_as_an_error_annotation() {
+    let fake = FakeGitHub::start("");
+    fake.state().permissions.insert("maintainer".into(), "maintain".into());
+    // `app.name` cannot be set: `app` is a string, not a table.
+    let sha = crate::support::sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::EDITS));
+    let workflow = format!(
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = 'primary_region=\"ams\";app.name=\"x\"' }}\n"
+    );
+    let job = Job::with_files(&[("ferry.toml", &workflow)]);
+    let head = job.git.pull_request(12, &[]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    assert_eq!(job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]).0, 0);
+
+    let (code, stdout, stderr, outputs, summary) = job.run(&fake, "issue_comment", comment_event(12, "maintainer", "/ferry apply"), &[], &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("rolled-back"), "{outputs}");
+    let reason = "`app` is not a table";
+    let log = format!("{stdout}{stderr}");
+    assert_eq!(log.matches(reason).count(), 1, "told once in the job log:\n{log}");
+    assert!(stdout.lines().any(|l| l.starts_with("::error::") && l.contains(reason)), "as an annotation: {stdout}");
+    assert!(stderr.contains("failed: set app.name") && stderr.contains("undoing what this run did"), "{stderr}");
+    assert!(summary.contains(reason), "{summary}");
+    assert!(fake.comments_on(12).iter().any(|c| c.body.starts_with("<!-- ferry:apply") && c.body.contains(reason)), "and on the pull request");
+}
+
+#[test]
 fn apply_refuses_a_plan_of_older_commits() {
     let fake = FakeGitHub::start("");
     fake.state().permissions.insert("maintainer".into(), "write".into());

@@ -236,6 +236,9 @@ impl DeployResult {
             _ => "no release".into(),
         };
         let verb = if matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied) { "now runs" } else { "still runs" };
+        if self.machines.is_empty() {
+            return format!("{} {verb} no machines", self.app);
+        }
         format!(
             "{} {verb} {release}, image {}, on {} machine(s): {}",
             self.app,

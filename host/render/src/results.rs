@@ -27,7 +27,8 @@ fn rows(phase: &PhaseRecord) -> Vec<Row> {
                 (_, Some(Event::UndoFailed { error })) => ("undo failed", None, Some(error.clone())),
                 (ActionState::Done(_), Some(Event::Done { duration_ms, .. })) => ("done", Some(*duration_ms), None),
                 (ActionState::Done(_), _) => ("done (found in effect)", None, None),
-                (ActionState::Failed(_), Some(Event::Failed { duration_ms, error })) => ("failed", Some(*duration_ms), Some(error.clone())),
+                // Its error is the headline's: said once.
+                (ActionState::Failed(_), Some(Event::Failed { duration_ms, .. })) => ("failed", Some(*duration_ms), None),
                 (ActionState::InDoubt(_), _) => ("interrupted", None, None),
                 _ => ("not run", None, None),
             };
@@ -46,6 +47,14 @@ fn headline(outcome: &Outcome) -> String {
     }
 }
 
+/// `text` made printable line by line, its later lines behind `margin`: an
+/// error that carries a machine's last log lines stays readable, each line
+/// escaped on its own, and none starts a line of the reader's output (the
+/// margin comes first, so not even a workflow command).
+fn lines(text: &str, margin: &str) -> String {
+    text.lines().map(|l| printable(l).into_owned()).collect::<Vec<_>>().join(&format!("\n{margin}"))
+}
+
 /// The results of one apply.
 pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord, format: Format) -> String {
     match format {
@@ -56,7 +65,18 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
             out
         }
         Format::Markdown => {
-            let mut out = format!("## ferry apply: `{app}` · phase `{}` · run `{run}`\n\n**{}**\n\n", phase.phase, crate::markdown::text(&headline(outcome)));
+            let headline = headline(outcome);
+            let (first, rest) = headline.split_once('\n').unwrap_or((&headline, ""));
+            let mut out = format!("## ferry apply: `{app}` · phase `{}` · run `{run}`\n\n**{}**\n\n", phase.phase, crate::markdown::text(first));
+            // An error's further lines (a machine's last log lines) as an
+            // indented code block: shown as they are, no markup read in them,
+            // and a line cannot leave the block (each gets the indent).
+            for line in rest.lines() {
+                let _ = writeln!(out, "    {}", printable(line));
+            }
+            if !rest.is_empty() {
+                out.push('\n');
+            }
             table_md(&mut out, phase);
             out
         }
@@ -66,7 +86,7 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
                 printable(app),
                 printable(&phase.phase),
                 printable(run),
-                printable(&headline(outcome))
+                lines(&headline(outcome), "   │ ")
             );
             table_text(&mut out, phase);
             out
@@ -164,8 +184,8 @@ mod tests {
         assert_eq!(
             text,
             "ferry apply: shop\\n::error::app, phase deploy, run run\\u009b1\n\
-             ❌ Failed and rolled back: exited with 1:\\n::add-mask::shop\\r\\u001b[2J\n\n  \
-             1. [failed] set A = \"x\\n::warning title=pwned::y\" in fly.toml in 5 ms: exited with 1:\\n::add-mask::shop\\r\\u001b[2J (safe)\n"
+             ❌ Failed and rolled back: exited with 1:\n   │ ::add-mask::shop\\r\\u001b[2J\n\n  \
+             1. [failed] set A = \"x\\n::warning title=pwned::y\" in fly.toml in 5 ms (safe)\n"
         );
     }
 }

@@ -403,6 +403,9 @@ impl Ci<'_> {
             deploy.set_outputs(self.runner)?;
         }
         self.runner.summary(&markdown)?;
+        if let Outcome::RolledBack { error, .. } | Outcome::Failed { error, .. } = &report.outcome {
+            self.runner.error(error);
+        }
         self.runner.output("outcome", outcome_name(&report.outcome))?;
         self.runner.output("plan-hash", &report.phase.plan_hash)?;
         if pull.is_none() && matches!(self.event, Event::Push(_)) {

@@ -386,7 +386,10 @@ impl Applier<'_> {
 
     fn fail(&mut self, doc: &mut journal_doc::Doc, action: &Action, duration_ms: u64, error: String) -> Result<Outcome, ApplyError> {
         let phase = self.plan.phase.clone();
-        tracing::error!("failed: {}: {error}", action.summary);
+        // The reason is told once, in the results this run ends with (and
+        // the journal): the live log only says where it stopped.
+        let next = if self.opts.rollback { "; undoing what this run did" } else { "" };
+        tracing::error!("failed: {}{next}", action.summary);
         doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Failed { duration_ms, error: error.clone() });
         let outcome = if self.opts.rollback {
             undo_phase(self.exec, doc.phase_mut(&phase));

@@ -251,7 +251,12 @@ impl FlyOps {
             Err(e) => {
                 let logs = self.log_tail(app, id, 10);
                 let tail = if logs.is_empty() { String::new() } else { format!("\nlast log lines of {id}:\n  {}", logs.join("\n  ")) };
-                Err(ExecError(format!("machine {id}: {e}{tail}")))
+                // A crash or a timeout names the machine itself.
+                let error = match e {
+                    ferry_fly::HealthError::Crashed { .. } | ferry_fly::HealthError::Timeout { .. } => e.to_string(),
+                    ferry_fly::HealthError::Api(_) => format!("machine {id}: {e}"),
+                };
+                Err(ExecError(format!("{error}{tail}")))
             }
         }
     }
