@@ -4,6 +4,9 @@
 //!   vs. cold (compiling the component first);
 //! - `ferry plan` on the bundled example with a warm cache vs. `ferry
 //!   --version` (the bare cost of starting the process);
+//! - the first `ferry plan` on a fresh machine (empty cache), with the steps
+//!   precompiled into the binary and without, against a warm one, with the
+//!   peak RSS of each;
 //! - `ferry inventory` on a 1,000-line fly.toml vs. a bare TOML parse of the
 //!   same file with Python's `tomllib` (what a script would do).
 //!
@@ -32,7 +35,7 @@ fn main() {
 
     // Warm from disk: a new runtime maps the component from the compile cache.
     let cache = tempfile::tempdir().unwrap();
-    let config = RuntimeConfig { cache_dir: Some(cache.path().join("cache")), cache_key_file: Some(cache.path().join("key")) };
+    let config = RuntimeConfig { cache_dir: Some(cache.path().join("cache")), cache_key_file: Some(cache.path().join("key")), ..Default::default() };
     Runtime::new(config.clone()).unwrap().load(step.name, step.component, grants(), Limits::default()).unwrap();
     let disk = sample(20, || {
         let rt = Runtime::new(config.clone()).unwrap();
@@ -64,6 +67,28 @@ fn main() {
     let plan = sample(50, || run(&plan_args));
     let version = sample(50, || run(&["--version"]));
 
+    // The first plan on a fresh machine (an empty compile cache, as in every
+    // new CI job): the plain build compiles each step; the release build
+    // carries them precompiled (`ferry steps precompile`).
+    let release = tempfile::tempdir().unwrap();
+    let precompiled = release.path().join("ferry");
+    let status = Command::new(&ferry).args(["steps", "precompile", "--out"]).arg(&precompiled).stdout(std::process::Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let first_plan = |binary: &Path| {
+        let fresh = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(binary);
+        cmd.args(plan_args).env("FERRY_CACHE_DIR", fresh.path().join("cache")).env("XDG_CONFIG_HOME", fresh.path().join("config"));
+        cmd.env("FERRY_LOG", "error").stdout(std::process::Stdio::null());
+        cmd
+    };
+    let cold_plain = sample(5, || assert!(first_plan(&ferry).status().unwrap().success()));
+    let cold_precompiled = sample(20, || assert!(first_plan(&precompiled).status().unwrap().success()));
+    let mut warm_plan = Command::new(&ferry);
+    warm_plan.args(plan_args).env("FERRY_CACHE_DIR", cache.path()).env("FERRY_LOG", "error");
+    let rss_plain = peak_rss_kib(first_plan(&ferry));
+    let rss_precompiled = peak_rss_kib(first_plan(&precompiled));
+    let rss_warm = peak_rss_kib(warm_plan);
+
     // `ferry inventory` on a 1,000-line fly.toml vs. a bare TOML parse of it in Python.
     let big = tempfile::tempdir().unwrap();
     let lines = write_big_fly_toml(big.path());
@@ -94,6 +119,12 @@ fn main() {
     println!("| `ferry --version` (process start) | {} | {} | 1 |", ms(version.0), ms(version.1));
     println!("| `ferry plan` on examples/hello-fly, warm cache | {} | {} | {:.1}x process start |", ms(plan.0), ms(plan.1), ratio(plan.0, version.0));
     println!();
+    println!("| first `ferry plan` on examples/hello-fly | median | p90 | ratio | peak RSS |");
+    println!("|---|---|---|---|---|");
+    println!("| warm cache (every later run) | {} | {} | 1 | {:.1} MiB |", ms(plan.0), ms(plan.1), mib(rss_warm));
+    println!("| empty cache, release build (steps precompiled) | {} | {} | {:.1}x warm | {:.1} MiB |", ms(cold_precompiled.0), ms(cold_precompiled.1), ratio(cold_precompiled.0, plan.0), mib(rss_precompiled));
+    println!("| empty cache, plain `cargo build` (steps compiled) | {} | {} | {:.1}x warm | {:.1} MiB |", ms(cold_plain.0), ms(cold_plain.1), ratio(cold_plain.0, plan.0), mib(rss_plain));
+    println!();
     println!("| measurement ({lines}-line fly.toml) | median | p90 | ratio |");
     println!("|---|---|---|---|");
     println!("| `python3 -c 'tomllib.load(…)'` (parse only) | {} | {} | 1 |", ms(python.0), ms(python.1));
@@ -117,6 +148,29 @@ fn write_big_fly_toml(dir: &Path) -> usize {
     std::fs::write(dir.join("fly.toml"), &toml).unwrap();
     std::fs::write(dir.join("Dockerfile"), "FROM alpine:3.20\nEXPOSE 10000-10200\nCMD [\"/bastion\"]\n").unwrap();
     toml.lines().count()
+}
+
+/// The peak resident set of `cmd` run once, in KiB: Python's
+/// `getrusage(RUSAGE_CHILDREN)` after waiting for it, the one child.
+fn peak_rss_kib(cmd: Command) -> u64 {
+    let mut args = vec![cmd.get_program().to_os_string()];
+    args.extend(cmd.get_args().map(|a| a.to_os_string()));
+    let mut wrapper = Command::new("python3");
+    wrapper.args(["-c", "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"]);
+    wrapper.args(args);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapper.env(k, v),
+            None => wrapper.env_remove(k),
+        };
+    }
+    let out = wrapper.output().expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 /// (median, p90) of `n` runs.

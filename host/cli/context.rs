@@ -111,7 +111,13 @@ impl Session {
         let findings = withhold_unless_trusted(checkout, &workflow)?;
         let dir = &checkout.dir;
         anyhow::ensure!(dir.is_dir(), "{} is not a directory (--dir names the app's checkout)", dir.display());
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: cache_dir(global), cache_key_file: RuntimeConfig::default_cache_key_file() })?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: cache_dir(global),
+            cache_key_file: RuntimeConfig::default_cache_key_file(),
+            // `--no-cache` compiles every step now (the release's smoke test
+            // checks code generation on its target with it).
+            precompiled: if global.no_cache { None } else { std::env::current_exe().ok() },
+        })?;
         let mut host = HostContext::for_checkout(dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?);
         if let Some(client) = fly_client()? {
             host.fly = std::sync::Arc::new(ferry_engine::FlyApiReader::new(client));

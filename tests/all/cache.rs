@@ -5,7 +5,7 @@ use ferry_runtime::{CompiledFrom, Grants, Limits, Runtime, RuntimeConfig};
 
 /// A cache in `dir/cache`, its key in `dir/key`.
 fn config(dir: &std::path::Path) -> RuntimeConfig {
-    RuntimeConfig { cache_dir: Some(dir.join("cache")), cache_key_file: Some(dir.join("key")) }
+    RuntimeConfig { cache_dir: Some(dir.join("cache")), cache_key_file: Some(dir.join("key")), ..Default::default() }
 }
 
 fn load(rt: &Runtime) -> CompiledFrom {

@@ -175,3 +175,57 @@ fn a_confirmed_abort_in_json_is_one_document_and_an_unconfirmed_one_is_the_previ
     serde_json::from_str::<serde_json::Value>(&stdout).expect("the journal alone, one JSON document");
     assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY);
 }
+
+/// `ferry plan` on the example with an empty compile cache, as a fresh CI
+/// job runs it: (exit code, stderr with debug logs).
+fn cold_plan(ferry: &std::path::Path, extra: &[&str]) -> (i32, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut plan = std::process::Command::new(ferry);
+    plan.args(["plan", "--dir"]).arg(repo.join("examples/hello-fly")).args(extra);
+    plan.env("FERRY_CACHE_DIR", cache.path()).env("XDG_CONFIG_HOME", cache.path().join("config")).env("FERRY_LOG", "ferry_runtime=debug");
+    plan.env_remove("FLY_API_TOKEN").env_remove("FLY_ACCESS_TOKEN").env_remove("GITHUB_ACTIONS");
+    let (code, _, stderr) = crate::support::run(&mut plan);
+    (code, stderr)
+}
+
+/// A release binary carries its built-in steps compiled: the first plan on
+/// a fresh machine compiles nothing. `--no-cache` and a bundle written by
+/// another ferry version compile as before.
+#[test]
+fn a_precompiled_ferry_plans_on_a_fresh_machine_without_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ferry");
+    let mut precompile = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    precompile.args(["steps", "precompile", "--out"]).arg(&out);
+    let (code, stdout, stderr) = crate::support::run(&mut precompile);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("7 built-in steps precompiled for"), "{stdout}");
+    let plain = std::fs::metadata(env!("CARGO_BIN_EXE_ferry")).unwrap().len();
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(size > plain, "the bundle is appended");
+
+    let (code, log) = cold_plan(&out, &[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("from=Precompiled") && !log.contains("from=Compiler"), "{log}");
+    let (code, log) = cold_plan(&out, &["--no-cache"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("from=Compiler") && !log.contains("from=Precompiled"), "{log}");
+
+    // Precompiling a precompiled ferry replaces its bundle: same size.
+    let again = dir.path().join("again");
+    let mut precompile = std::process::Command::new(&out);
+    precompile.args(["steps", "precompile", "--out"]).arg(&again);
+    assert_eq!(crate::support::run(&mut precompile).0, 0);
+    assert_eq!(std::fs::metadata(&again).unwrap().len(), size);
+
+    // A bundle another ferry version wrote is not used.
+    let mut bytes = std::fs::read(&out).unwrap();
+    let line = format!("ferry {}\n", env!("CARGO_PKG_VERSION"));
+    let at = bytes.windows(line.len()).rposition(|w| w == line.as_bytes()).expect("the bundle's index names ferry's version");
+    bytes[at + "ferry ".len()] = b'X';
+    std::fs::write(&out, bytes).unwrap();
+    let (code, log) = cold_plan(&out, &[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("from=Compiler") && !log.contains("from=Precompiled"), "{log}");
+}

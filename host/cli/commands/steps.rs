@@ -3,21 +3,45 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use ferry_engine::{ResolvedStep, StepOrigin};
 use ferry_model::printable;
 use serde_json::json;
 
-use crate::args::{Global, ListFormat, StepsArgs};
+use crate::args::{Global, ListFormat, PrecompileArgs, StepsAction, StepsArgs};
 use crate::context::Session;
 use crate::exit;
 
 pub fn run(global: &Global, args: &StepsArgs) -> anyhow::Result<ExitCode> {
+    match &args.action {
+        Some(StepsAction::Precompile(precompile)) => return self::precompile(precompile),
+        None => {}
+    }
     let session = Session::open(global, &args.checkout)?;
     let text = match args.format {
         ListFormat::Json => json(&session.steps),
         ListFormat::Text => text(&session),
     };
     super::print(&text)?;
+    Ok(exit::OK)
+}
+
+/// `ferry steps precompile`: this executable, with every built-in step
+/// compiled and appended.
+fn precompile(args: &PrecompileArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("finding this ferry's executable")?;
+    let components: Vec<&[u8]> = ferry_steps::BUILTIN.iter().map(|b| b.component).collect();
+    let started = std::time::Instant::now();
+    let written = ferry_runtime::precompiled::write_with_bundle(&exe, &components, &args.out)?;
+    super::print(&format!(
+        "{}: {} built-in steps precompiled for {} ({:.1} MiB of machine code) in {:.1} s\n",
+        args.out.display(),
+        written.steps,
+        std::env::consts::ARCH,
+        written.bytes as f64 / f64::from(1 << 20),
+        started.elapsed().as_secs_f64()
+    ))?;
     Ok(exit::OK)
 }
 

@@ -11,6 +11,7 @@ use wasmtime::{Config, Engine, EngineWeak};
 
 use crate::cache::CompileCache;
 use crate::call::CallState;
+use crate::precompiled::Precompiled;
 use crate::{Grants, Limits, RuntimeError, capabilities};
 
 /// The `ferry:step` version this host implements. Guests of any 0.1.x run.
@@ -41,6 +42,9 @@ pub struct RuntimeConfig {
     /// cache: compiled code is native code, and ferry maps none it cannot
     /// authenticate.
     pub cache_key_file: Option<PathBuf>,
+    /// An executable carrying precompiled built-in steps at its end (ferry's
+    /// own, see [`crate::precompiled`]), looked up before the cache.
+    pub precompiled: Option<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -61,6 +65,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     cache: Option<CompileCache>,
+    precompiled: Option<Precompiled>,
     /// Components compiled in this process, by sha256.
     compiled: Mutex<HashMap<String, Component>>,
 }
@@ -78,6 +83,8 @@ pub enum CompiledFrom {
     Compiler,
     /// Mapped from the on-disk cache.
     DiskCache,
+    /// Loaded from the steps precompiled into ferry's executable.
+    Precompiled,
     /// Already loaded by this process.
     Memory,
 }
@@ -145,7 +152,8 @@ impl Runtime {
             }
             (None, _) => None,
         };
-        Ok(Runtime { engine, linker, cache, compiled: Mutex::new(HashMap::new()) })
+        let precompiled = config.precompiled.as_deref().and_then(Precompiled::open);
+        Ok(Runtime { engine, linker, cache, precompiled, compiled: Mutex::new(HashMap::new()) })
     }
 
     /// Compiles (or fetches from the cache), checks imports against `grants`,
@@ -187,9 +195,10 @@ impl Runtime {
         if let Some(c) = compiled.get(sha256) {
             return Ok((c.clone(), CompiledFrom::Memory));
         }
-        let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, sha256));
-        let (component, from) = match cached {
-            Some(c) => (c, CompiledFrom::DiskCache),
+        let shipped = self.precompiled.as_ref().and_then(|p| p.get(&self.engine, sha256)).map(|c| (c, CompiledFrom::Precompiled));
+        let cached = || self.cache.as_ref().and_then(|c| c.get(&self.engine, sha256)).map(|c| (c, CompiledFrom::DiskCache));
+        let (component, from) = match shipped.or_else(cached) {
+            Some(found) => found,
             None => {
                 // Cranelift cannot be interrupted: `load`'s size cap is what
                 // bounds this for an untrusted component.
@@ -205,6 +214,7 @@ impl Runtime {
                 (c, CompiledFrom::Compiler)
             }
         };
+        tracing::debug!(step = name, from = ?from, "loaded component");
         compiled.insert(sha256.to_string(), component.clone());
         Ok((component, from))
     }

@@ -27,6 +27,7 @@ mod engine;
 mod error;
 mod grants;
 mod limits;
+pub mod precompiled;
 
 pub use capabilities::{HostContext, fly::FlyReader};
 pub use component_file::{ComponentFileError, read_component_file};

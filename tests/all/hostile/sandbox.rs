@@ -272,7 +272,7 @@ impl Cache {
         Cache { dir: tempfile::tempdir().unwrap() }
     }
     fn config(&self) -> RuntimeConfig {
-        RuntimeConfig { cache_dir: Some(self.dir.path().join("cache")), cache_key_file: Some(self.dir.path().join("config/ferry/cache-key")) }
+        RuntimeConfig { cache_dir: Some(self.dir.path().join("cache")), cache_key_file: Some(self.dir.path().join("config/ferry/cache-key")), ..Default::default() }
     }
     fn entry(&self, component: &str) -> PathBuf {
         let name = format!("{}.cwasm", sha256_hex(&guests::bytes(component)));
@@ -329,8 +329,8 @@ fn without_a_key_outside_the_cache_nothing_is_cached() {
     let dir = tempfile::tempdir().unwrap();
     let cache_dir = dir.path().join("cache");
     let configs = [
-        RuntimeConfig { cache_dir: Some(cache_dir.clone()), cache_key_file: None },
-        RuntimeConfig { cache_dir: Some(cache_dir.clone()), cache_key_file: Some(cache_dir.join("cache-key")) },
+        RuntimeConfig { cache_dir: Some(cache_dir.clone()), cache_key_file: None, ..Default::default() },
+        RuntimeConfig { cache_dir: Some(cache_dir.clone()), cache_key_file: Some(cache_dir.join("cache-key")), ..Default::default() },
     ];
     for config in configs {
         for _ in 0..2 {
