@@ -64,6 +64,11 @@ impl Session {
         }
         for (key, value) in params {
             workflow.set_param(step, key, value);
+            // `--app` names the app the command acts on: the inventory and
+            // its live state are of that app too, not of the config's.
+            if *key == "app" {
+                workflow.set_param("parse-config", key, value);
+            }
         }
         Self::with_workflow(global, checkout, workflow)
     }

@@ -229,3 +229,68 @@ fn a_precompiled_ferry_plans_on_a_fresh_machine_without_compiling() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("from=Compiler") && !log.contains("from=Precompiled"), "{log}");
 }
+
+/// The README's fenced block that contains `needle`.
+fn readme_block(needle: &str) -> String {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let at = readme.find(needle).unwrap_or_else(|| panic!("README.md shows `{needle}`"));
+    let start = readme[..at].rfind("```").unwrap();
+    let start = start + readme[start..].find('\n').unwrap() + 1;
+    readme[start..at + readme[at..].find("```").unwrap()].to_string()
+}
+
+/// The README's "against the emulator" commands, run as written (the
+/// emulator started here, PORT its port, `ferry` this build), and the JSON
+/// its deploy and plan samples promise.
+#[test]
+fn the_readmes_emulator_commands_deploy_as_written_and_its_json_samples_hold() {
+    let block = readme_block("cargo run --release -p ferry-fly-emulator -- serve");
+    let emulator = ferry_fly_emulator::FlyEmulator::start(ferry_fly_emulator::locate_binary().unwrap()).unwrap();
+    let port = emulator.url().rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    let script: Vec<String> = block
+        .lines()
+        .filter(|l| !l.starts_with("cargo run"))
+        .map(|l| l.replace("PORT", &port))
+        .map(|l| l.strip_prefix("ferry ").map(|rest| format!("\"$FERRY\" {rest}")).unwrap_or(l))
+        .collect();
+    let state = tempfile::tempdir().unwrap();
+    let mut bash = std::process::Command::new("bash");
+    bash.args(["-euo", "pipefail", "-c", &script.join("\n")]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    bash.env("FERRY", env!("CARGO_BIN_EXE_ferry")).env("FERRY_STATE", state.path()).env("FERRY_CACHE_DIR", state.path().join("cache"));
+    bash.env("FERRY_FLY_POLL", "100ms").env_remove("GITHUB_ACTIONS").env_remove("FERRY_LOG");
+    let (code, stdout, stderr) = crate::support::run(&mut bash);
+    assert_eq!(code, 0, "the README's commands failed:\n{}\n{stdout}{stderr}", script.join("\n"));
+    assert!(stdout.contains("shop now runs release"), "{stdout}");
+
+    // `ferry deploy --image … --format json | jq .release` → {"id": "01…", "version": "7"}:
+    // Fly's release record (a ULID) and its version.
+    let sample = readme_block("| jq .release");
+    assert!(sample.contains(r#"{"id": "01…", "version": "7"}"#), "{sample}");
+    let mut deploy = crate::support::ferry(&state.path().join("cache"));
+    deploy.args(["deploy", "--dir", "examples/hello-fly", "--app", "shop", "--image", "registry.fly.io/shop:v1", "--format", "json"]);
+    deploy.current_dir(env!("CARGO_MANIFEST_DIR")).env("FERRY_STATE", state.path()).env_remove("GITHUB_ACTIONS");
+    for (k, v) in [("FLY_API_TOKEN", "x"), ("FLY_API_BASE_URL", emulator.url()), ("FLY_FLAPS_BASE_URL", emulator.url()), ("FLY_UIEX_BASE_URL", emulator.url())] {
+        deploy.env(k, v);
+    }
+    let (code, stdout, stderr) = crate::support::run(&mut deploy);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("fly-api"), "--app shop reads shop's live state, not fly.toml's app's: {stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let release = &json["release"];
+    assert!(release["id"].as_str().is_some_and(|id| id.len() == 26 && id.starts_with("01")) && release["version"].as_str().is_some_and(|v| v.parse::<u32>().is_ok()), "{json}");
+
+    // `ferry plan --format json | jq '.plan.app.services[] | {internal_port, ports: [.ports[].port]}'`
+    assert!(readme_block("ferry plan --format json | jq").contains(".plan.app.services[] | {internal_port, ports: [.ports[].port]}"));
+    let mut plan = crate::support::ferry(&state.path().join("cache"));
+    plan.args(["plan", "--format", "json", "--dir", "examples/hello-fly"]).current_dir(env!("CARGO_MANIFEST_DIR")).env("FERRY_STATE", state.path());
+    let (code, stdout, stderr) = crate::support::run(plan.env_remove("FLY_API_TOKEN").env_remove("GITHUB_ACTIONS"));
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let services: Vec<(u64, Vec<u64>)> = json["plan"]["app"]["services"]
+        .as_array()
+        .expect(".plan.app.services")
+        .iter()
+        .map(|s| (s["internal_port"].as_u64().unwrap(), s["ports"].as_array().unwrap().iter().map(|p| p["port"].as_u64().unwrap()).collect()))
+        .collect();
+    assert_eq!(services, [(8080, vec![80, 443])]);
+}

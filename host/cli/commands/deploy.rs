@@ -229,7 +229,7 @@ impl DeployResult {
         }
     }
 
-    /// "shop now runs release ferry-1a2b (v3), image …, on 3 machine(s): …"
+    /// "shop now runs release 01JD… (v3), image …, on 3 machine(s): …"
     pub(super) fn sentence(&self, outcome: &Outcome) -> String {
         let release = match (&self.release_id, &self.release_version) {
             (Some(id), Some(v)) => format!("release {id} (v{v})"),

@@ -44,6 +44,7 @@ impl Step for ParseConfig {
             params: vec![
                 param("config", "The Fly config file, relative to the checkout.", Some("fly.toml, fly.json, fly.yaml")),
                 param("live", "Ask the Fly API for regions, volumes and secret names (true/false).", Some("true")),
+                param("app", "The Fly app, instead of the config's `app` (flyctl's `-a`): the inventory and its live state are of this app.", None),
             ],
         }
     }
@@ -51,6 +52,9 @@ impl Step for ParseConfig {
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
         let mut app = ferry_inventory::inventory(&Checkout, param(&request, "config"))?;
         info!("read {}", app.sources.join(", "));
+        if let Some(name) = param(&request, "app") {
+            app.app = Some(name.to_string());
+        }
         let wants_live = param(&request, "live") != Some("false");
         if let (true, Platform::Fly, Some(name)) = (wants_live, app.platform, app.app.clone()) {
             match live(&name) {
