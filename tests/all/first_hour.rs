@@ -294,3 +294,60 @@ fn the_readmes_emulator_commands_deploy_as_written_and_its_json_samples_hold() {
         .collect();
     assert_eq!(services, [(8080, vec![80, 443])]);
 }
+
+/// `ferry ARGS` on a terminal (a pseudo-terminal), typing `answer` at its
+/// `[y/N]`: (exit code, what the terminal showed).
+fn on_a_terminal(dir: &std::path::Path, answer: &str, args: &[&str]) -> (i32, String) {
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/on_a_terminal.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(tool).arg(answer).arg(env!("CARGO_BIN_EXE_ferry")).args(args).arg("--dir").arg(dir);
+    cmd.env("FERRY_CACHE_DIR", dir.join(".cache")).env("FERRY_STATE", dir.join(".state")).env_remove("GITHUB_ACTIONS").env_remove("FLY_API_TOKEN");
+    let (code, out, err) = crate::support::run(&mut cmd);
+    (code, format!("{out}{err}"))
+}
+
+/// A destructive apply at a terminal without a reviewed hash asks first:
+/// "n" (or anything but yes) applies nothing, "y" applies, `--yes` asks
+/// nothing; in a pipe nothing is asked either.
+#[test]
+fn a_destructive_apply_on_a_terminal_asks_first() {
+    let sha = crate::support::sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::PROPOSES));
+    let workflow = format!(
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"wipe\"\ncomponent = \"proposes.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\n\
+         params = {{ op = \"edit-config\", risk = \"destructive\", summary = \"turn up the logs\" }}\n"
+    );
+    let fly = "app = \"shop\"\n\n[env]\n  LOG_LEVEL = \"info\"\n";
+    let co = crate::support::checkout(&[("fly.toml", fly), ("ferry.toml", &workflow)]);
+    std::fs::copy(ferry_test_guests::PROPOSES, co.path().join("proposes.wasm")).unwrap();
+    let read = || std::fs::read_to_string(co.path().join("fly.toml")).unwrap();
+
+    let (code, shown) = on_a_terminal(co.path(), "n", &["apply"]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("This plan has 1 destructive action(s):") && shown.contains("Apply it? [y/N]"), "{shown}");
+    assert!(shown.contains("nothing applied: not confirmed (give --yes, or --plan-hash after review)"), "{shown}");
+    assert_eq!(read(), fly, "nothing applied");
+
+    let (code, shown) = on_a_terminal(co.path(), "y", &["apply"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Apply it? [y/N]") && shown.contains("Applied"), "{shown}");
+    assert!(read().contains("LOG_LEVEL = \"debug\""), "{}", read());
+
+    // Each case from the start: fly.toml as it was, no journal of the last.
+    let reset = || {
+        std::fs::write(co.path().join("fly.toml"), fly).unwrap();
+        std::fs::remove_dir_all(co.path().join(".state")).unwrap();
+    };
+    reset();
+    let (code, shown) = on_a_terminal(co.path(), "", &["apply", "--yes"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains("[y/N]"), "--yes asks nothing: {shown}");
+    assert!(read().contains("LOG_LEVEL = \"debug\""));
+
+    reset();
+    let mut piped = crate::support::ferry(&co.path().join(".cache"));
+    piped.args(["apply", "--dir"]).arg(co.path()).env("FERRY_STATE", co.path().join(".state")).env_remove("GITHUB_ACTIONS");
+    let (code, out, err) = crate::support::run(piped.stdin(std::process::Stdio::null()));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("[y/N]"), "a pipe is not asked: {err}");
+    assert!(read().contains("LOG_LEVEL = \"debug\""));
+}
