@@ -117,14 +117,14 @@ fn ferry_copy(source: &Cluster, mode: &str, with_writer: bool) -> FerryRun {
     let target = fresh_target();
     let dir = tempfile::tempdir().unwrap();
     let workflow = format!(
-        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"copy-data\"\nparams = {{ mode = \"{mode}\" }}\n\n[data.postgres.app]\nsource_env = \"SRC\"\ntarget_env = \"DST\"\n"
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"copy-data\"\nparams = {{ mode = \"{mode}\" }}\n\n[data.postgres.app]\nsource_env = \"FERRY_SECRET_SRC\"\ntarget_env = \"FERRY_SECRET_DST\"\n"
     );
     std::fs::write(dir.path().join("fly.toml"), "app = \"bench\"\n").unwrap();
     std::fs::write(dir.path().join("ferry.toml"), workflow).unwrap();
     let ferry = |args: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        cmd.env("SRC", source.url("app"))
-            .env("DST", target.url("app"))
+        cmd.env("FERRY_SECRET_SRC", source.url("app"))
+            .env("FERRY_SECRET_DST", target.url("app"))
             .env("FERRY_STATE", dir.path().join("state"))
             .env("FERRY_CACHE_DIR", cache_dir())
             .env("FERRY_LOG", "warn")
@@ -147,7 +147,7 @@ fn ferry_copy(source: &Cluster, mode: &str, with_writer: bool) -> FerryRun {
         let _ = w.wait();
     }
     let (frozen, verify, copy) = frozen_window(&dir.path().join("state"));
-    assert!(ferry(&["abort", "--run", "bench"]).status().unwrap().success(), "ferry abort failed");
+    assert!(ferry(&["abort", "--run", "bench", "--yes"]).status().unwrap().success(), "ferry abort failed");
     FerryRun { wall, copy, frozen, verify, peak_rss_kib }
 }
 

@@ -306,11 +306,13 @@ fn to_wit(inv: ferry_postgres::Inventory) -> DatabaseInventory {
                 bytes: t.bytes,
                 estimated_rows: t.estimated_rows,
                 primary_key: t.primary_key,
+                unlogged: t.unlogged,
             })
             .collect(),
-        sequences: inv.sequences.into_iter().map(|s| format!("{}.{}", s.schema, s.name)).collect(),
+        sequences: inv.sequences.into_iter().map(|s| ferry_postgres::qualified_name(&s.schema, &s.name)).collect(),
         extensions: inv.extensions,
         large_objects: inv.large_objects,
+        materialized_views: inv.materialized_views,
     }
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn plan(db: &Database, options: &Options, cores: u32, parts: &mut Par
         }
     }
     parts.freeze.push(freeze(&db.name));
-    parts.frozen.push(verify(&db.name, tables));
+    parts.frozen.push(verify(&db.name, tables, &db.source.materialized_views));
     Ok(())
 }
 
@@ -120,6 +120,12 @@ fn logical_blockers(source: &DatabaseInventory) -> Vec<String> {
     for t in source.tables.iter().filter(|t| t.replica_identity == "nothing") {
         blockers.push(format!("{} has REPLICA IDENTITY NOTHING: its updates and deletes would fail while published", qualified(t)));
     }
+    for t in source.tables.iter().filter(|t| t.unlogged) {
+        blockers.push(format!(
+            "{} is UNLOGGED: logical replication never carries its rows (make it logged with ALTER TABLE … SET LOGGED, or copy by dump-restore)",
+            qualified(t)
+        ));
+    }
     blockers
 }
 
@@ -135,6 +141,19 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         Severity::Warning,
         format!("database {}: schema changes (DDL) on the source are not replicated: run no migration until the cutover", db.name),
     ));
+    if !db.source.materialized_views.is_empty() {
+        let views = &db.source.materialized_views;
+        parts.findings.push(finding(
+            "logical-materialized-views",
+            Severity::Info,
+            format!(
+                "database {}: logical replication does not fill materialized views; the final step refreshes {} on the target inside the frozen window (the journal records how long it took): {}",
+                db.name,
+                views.len(),
+                views.join(", ")
+            ),
+        ));
+    }
     if db.source.large_objects > 0 {
         let n = db.source.large_objects;
         parts.findings.push(finding(
@@ -184,7 +203,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
     ));
     parts.frozen.push(action(
         &format!("pg:finish:{}", db.name),
-        format!("Final catch-up of {}, sequences set, large objects copied, subscription and publication dropped", db.name),
+        format!("Final catch-up of {}, sequences set, large objects copied, materialized views refreshed, subscription and publication dropped", db.name),
         Risk::Safe,
         Operation::PgFinishLogical(PgLogical { timeout_ms: options.finish_timeout_ms, ..spec }),
         Undo::None("the copy stays on the target; undoing the schema copy empties it".into()),
@@ -214,11 +233,16 @@ fn freeze(database: &str) -> ferry_step_sdk::types::Action {
     )
 }
 
-fn verify(database: &str, tables: Vec<String>) -> ferry_step_sdk::types::Action {
+fn verify(database: &str, mut tables: Vec<String>, views: &[String]) -> ferry_step_sdk::types::Action {
     let n = tables.len();
+    let filled = match views.len() {
+        0 => String::new(),
+        v => format!(", {v} materialized view{}", plural(v)),
+    };
+    tables.extend(views.iter().cloned());
     action(
         &format!("pg:verify:{database}"),
-        format!("Verify database {database}: row counts and checksums of {n} table{}, sequences, large objects", plural(n)),
+        format!("Verify database {database}: row counts and checksums of {n} table{}{filled}, sequences, large objects", plural(n)),
         Risk::Safe,
         Operation::PgVerify(PgVerify { database: database.into(), tables }),
         Undo::None("a check changes nothing".into()),
@@ -232,6 +256,16 @@ pub fn logical_name(database: &str) -> String {
     format!("ferry_{clean}")
 }
 
+/// `schema.name`, each part quoted unless it is a plain lower-case
+/// identifier: the host reads the two parts back from it whatever they hold
+/// (`ferry_postgres::qualified_name` writes the same form; both are tested
+/// on the same names).
 fn qualified(t: &PgTableInfo) -> String {
-    format!("{}.{}", t.schema, t.name)
+    let shown = |part: &str| {
+        let mut chars = part.chars();
+        let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if plain { part.to_string() } else { format!("\"{}\"", part.replace('"', "\"\"")) }
+    };
+    format!("{}.{}", shown(&t.schema), shown(&t.name))
 }

@@ -18,6 +18,7 @@ fn table(name: &str, pk: &[&str]) -> PgTableInfo {
         estimated_rows: 10,
         primary_key: pk.iter().map(|c| c.to_string()).collect(),
         replica_identity: "default".into(),
+        unlogged: false,
     }
 }
 
@@ -30,6 +31,7 @@ fn inventory(bytes: u64, wal_level: &str, tables: Vec<PgTableInfo>) -> DatabaseI
         sequences: vec!["public.accounts_id_seq".into()],
         extensions: vec!["plpgsql".into()],
         large_objects: 1,
+        materialized_views: Vec::new(),
     }
 }
 
@@ -158,4 +160,54 @@ fn other_phases_plan_nothing_and_bad_params_are_named() {
     let params = vec![("freez-app".to_string(), "x".to_string())];
     let Err(StepError::InvalidInput(e)) = Options::from_params(&params) else { panic!() };
     assert!(e.message.contains("`freez-app`"));
+}
+
+/// The names of `ferry_postgres::sql`'s test of the same name: the host reads
+/// back exactly the two parts the planner wrote.
+#[test]
+fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
+    let cases = [
+        ("public", "orders", "public.orders"),
+        ("public", "Order.Lines", r#"public."Order.Lines""#),
+        ("My Schema", r#"we"ird"#, r#""My Schema"."we""ird""#),
+        ("s", "a.b.c", r#"s."a.b.c""#),
+        ("s", "ünï", r#"s."ünï""#),
+        ("s", "1st", r#"s."1st""#),
+        ("s", "user", "s.user"),
+    ];
+    for (schema, name, shown) in cases {
+        let t = PgTableInfo { schema: schema.into(), ..table(name, &[]) };
+        let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source: inventory(GIB, "logical", vec![t]), target: empty() }])).unwrap();
+        let set = p.actions.iter().find_map(|a| match &a.operation { Operation::PgReplicaIdentityFull(t) => Some(t.table.clone()), _ => None });
+        assert_eq!(set.as_deref(), Some(shown), "{name}");
+        let verified = p.actions.iter().find_map(|a| match &a.operation { Operation::PgVerify(v) => Some(v.tables.clone()), _ => None }).unwrap();
+        assert_eq!(verified, [shown]);
+    }
+}
+
+#[test]
+fn an_unlogged_table_refuses_logical_mode_by_name_and_auto_picks_dump_restore() {
+    let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"]), table("Cache.Hits", &["k"])]);
+    source.tables[1].unlogged = true;
+    let observed = || observed(vec![Database { name: "main".into(), source: source.clone(), target: empty() }]);
+    let Err(StepError::PreconditionFailed(problem)) = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed()) else {
+        panic!("logical mode is refused")
+    };
+    let text = problem.message;
+    assert!(text.contains(r#"public."Cache.Hits" is UNLOGGED: logical replication never carries its rows"#), "{text}");
+    let p = plan("data", &options(&[("freeze-app", "shop")]), &observed()).unwrap();
+    assert!(p.actions.iter().any(|a| matches!(a.operation, Operation::PgDumpRestore(_))), "{:?}", ids(&p));
+    assert!(!p.actions.iter().any(|a| matches!(a.operation, Operation::PgSubscribe(_))));
+}
+
+#[test]
+fn materialized_views_are_refreshed_in_the_window_and_verified() {
+    let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"])]);
+    source.materialized_views = vec!["public.daily_totals".into()];
+    let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source, target: empty() }])).unwrap();
+    assert!(message(&p, "logical-materialized-views").contains("refreshes 1 on the target inside the frozen window (the journal records how long it took): public.daily_totals"));
+    let verified = p.actions.iter().find(|a| matches!(a.operation, Operation::PgVerify(_))).unwrap();
+    assert!(verified.summary.contains("1 table, 1 materialized view"), "{}", verified.summary);
+    let Operation::PgVerify(v) = &verified.operation else { unreachable!() };
+    assert_eq!(v.tables, ["public.accounts", "public.daily_totals"]);
 }

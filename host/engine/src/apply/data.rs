@@ -91,6 +91,8 @@ impl DataOps {
                     ("sequences".into(), stats.sequences.to_string()),
                     ("large-objects".into(), stats.large_objects.to_string()),
                     ("catch-up-ms".into(), stats.catch_up.as_millis().to_string()),
+                    ("materialized-views".into(), stats.materialized_views.to_string()),
+                    ("refresh-ms".into(), stats.refresh.as_millis().to_string()),
                 ])
             }
             Operation::PgVerify(v) => {

@@ -27,6 +27,9 @@ pub struct Inventory {
     pub large_objects: u64,
     /// Non-system schemas that hold user objects, e.g. `["public"]`.
     pub schemas: Vec<String>,
+    /// Qualified names ([`crate::qualified_name`]): logical replication
+    /// carries none of their rows, the final step refreshes them.
+    pub materialized_views: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,12 +44,15 @@ pub struct Table {
     /// needs `REPLICA IDENTITY FULL` to carry updates and deletes.
     pub primary_key: Vec<String>,
     pub replica_identity: ReplicaIdentity,
+    /// `relpersistence = 'u'`: its changes are not in the WAL, so logical
+    /// replication never carries them.
+    pub unlogged: bool,
 }
 
 impl Table {
-    /// `schema.name`, the form the other functions take.
+    /// `schema.name`, quoted where needed: the form the other functions take.
     pub fn qualified(&self) -> String {
-        format!("{}.{}", self.schema, self.name)
+        crate::sql::qualified_name(&self.schema, &self.name)
     }
 }
 
@@ -96,6 +102,7 @@ pub fn inventory(db: &DbUrl) -> Result<Inventory, PgError> {
         sequences: sequences(&mut s)?,
         extensions: strings(&mut s, "SELECT extname::text FROM pg_extension ORDER BY 1")?,
         schemas: strings(&mut s, &schemas_sql())?,
+        materialized_views: materialized_views(&mut s, false)?,
     })
 }
 
@@ -106,7 +113,7 @@ pub(crate) fn tables(s: &mut Session<'_>) -> Result<Vec<Table>, PgError> {
          coalesce((SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i \
            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
-           WHERE i.indrelid = c.oid AND i.indisprimary), '{{}}') \
+           WHERE i.indrelid = c.oid AND i.indisprimary), '{{}}'), c.relpersistence = 'u' \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND {USER_NAMESPACE} AND {NOT_EXTENSION} ORDER BY 1, 2"
     );
@@ -120,6 +127,7 @@ pub(crate) fn tables(s: &mut Session<'_>) -> Result<Vec<Table>, PgError> {
             estimated_rows: to_u64(r.get(3)),
             replica_identity: ReplicaIdentity::from_code(r.get(4)),
             primary_key: r.get(5),
+            unlogged: r.get(6),
         })
         .collect())
 }
@@ -138,6 +146,18 @@ pub(crate) fn sequences(s: &mut Session<'_>) -> Result<Vec<Sequence>, PgError> {
             name: r.get(1),
         })
         .collect())
+}
+
+/// The user's materialized views, qualified; with `populated_only`, only
+/// those that hold rows (one created `WITH NO DATA` stays unfilled on both
+/// sides).
+pub(crate) fn materialized_views(s: &mut Session<'_>, populated_only: bool) -> Result<Vec<String>, PgError> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'm' AND {USER_NAMESPACE} AND {NOT_EXTENSION} AND (c.relispopulated OR NOT $1) ORDER BY 1, 2"
+    );
+    let rows = s.rows(&sql, &[&populated_only], "listing materialized views")?;
+    Ok(rows.iter().map(|r| crate::sql::qualified_name(r.get(0), r.get(1))).collect())
 }
 
 fn schemas_sql() -> String {

@@ -33,6 +33,6 @@ pub use logical::{
     create_subscription, drop_logical, finish_logical, replication_status, reset_replica_identity,
     set_replica_identity_full, wait_caught_up,
 };
-pub use sql::{quote_ident, quote_literal, quote_qualified};
+pub use sql::{qualified_name, quote_ident, quote_literal, quote_qualified};
 pub use url::DbUrl;
 pub use verify::{TableCheck, TableDigest, Verification, digests, verify};

@@ -5,7 +5,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::conn::{Session, connect, query_error};
-use crate::inventory::{sequences, to_u64};
+use crate::inventory::{materialized_views, sequences, to_u64};
 use crate::sql::{quote_ident, quote_literal, quote_qualified, validate_name};
 use crate::{DbUrl, PgError};
 
@@ -32,8 +32,12 @@ impl ReplicationStatus {
 pub struct FinishStats {
     pub sequences: u32,
     pub large_objects: u32,
+    /// Materialized views refreshed on the target (replication fills none).
+    pub materialized_views: u32,
     /// Time from the frozen source's last WAL position to it being on the target.
     pub catch_up: Duration,
+    /// Time the refreshes took, inside the frozen window.
+    pub refresh: Duration,
 }
 
 /// Tables without a primary key can only publish UPDATE/DELETE with FULL
@@ -146,7 +150,9 @@ pub fn wait_caught_up(
 /// The final step, with writes on the source frozen: wait until the slot has
 /// confirmed the source's current WAL position (every committed write is on
 /// the target), copy what replication does not carry (sequences, large
-/// objects), then drop the subscription (and with it the slot) and publication.
+/// objects), refresh every materialized view the source has filled (their
+/// rows are not replicated: on the target they are still empty), then drop
+/// the subscription (and with it the slot) and publication.
 pub fn finish_logical(
     src: &DbUrl,
     dst: &DbUrl,
@@ -167,6 +173,12 @@ pub fn finish_logical(
     let catch_up = started.elapsed();
     let sequences = sequences_between(&mut s, &mut d)?;
     let large_objects = large_objects_between(&mut s, &mut d)?;
+    let refreshing = Instant::now();
+    let views = materialized_views(&mut s, true)?;
+    for view in &views {
+        d.batch(&format!("REFRESH MATERIALIZED VIEW {}", quote_qualified(view)?), &format!("refreshing {view}"))?;
+    }
+    let refresh = refreshing.elapsed();
     let q = quote_ident(name);
     d.batch(&format!("DROP SUBSCRIPTION {q}"), "dropping subscription")?;
     s.batch(
@@ -176,7 +188,9 @@ pub fn finish_logical(
     Ok(FinishStats {
         sequences,
         large_objects,
+        materialized_views: u32::try_from(views.len()).unwrap_or(u32::MAX),
         catch_up,
+        refresh,
     })
 }
 

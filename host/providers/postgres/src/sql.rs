@@ -19,6 +19,24 @@ pub fn quote_literal(value: &str) -> String {
     }
 }
 
+/// `schema.name` as ferry shows and passes a relation: each part bare when
+/// it is a plain lower-case identifier (`public.orders`), quoted otherwise
+/// (`public."Order.Lines"`), so [`quote_qualified`] reads back exactly the
+/// two parts, whatever they hold (a dot, a quote, spaces, capitals).
+///
+/// The copy-data planner (a WebAssembly step, `steps/copy-data-plan`)
+/// writes names the same way; the two are tested on the same cases.
+pub fn qualified_name(schema: &str, name: &str) -> String {
+    format!("{}.{}", shown_ident(schema), shown_ident(name))
+}
+
+fn shown_ident(part: &str) -> String {
+    let mut chars = part.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain { part.to_string() } else { quote_ident(part) }
+}
+
 /// `schema.table` (either part optionally `"quoted"`; no schema means `public`)
 /// into `"schema"."table"`.
 pub fn quote_qualified(table: &str) -> Result<String, PgError> {
@@ -104,6 +122,28 @@ mod tests {
         assert!(quote_qualified("a.b.c").is_err());
         assert!(quote_qualified("").is_err());
         assert!(quote_qualified(".x").is_err());
+    }
+
+    /// The names of `steps/copy-data-plan`'s test of the same name.
+    #[test]
+    fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
+        let cases = [
+            ("public", "orders", "public.orders"),
+            ("public", "Order.Lines", r#"public."Order.Lines""#),
+            ("My Schema", r#"we"ird"#, r#""My Schema"."we""ird""#),
+            ("s", "a.b.c", r#"s."a.b.c""#),
+            ("s", "ünï", r#"s."ünï""#),
+            ("s", "1st", r#"s."1st""#),
+            ("s", "user", "s.user"),
+        ];
+        for (schema, name, shown) in cases {
+            assert_eq!(qualified_name(schema, name), shown);
+            assert_eq!(split_qualified(shown).unwrap(), (schema.to_string(), name.to_string()), "{shown}");
+        }
+        // Every character PostgreSQL allows in a name, in one.
+        let every: String = (1u32..0x300).filter_map(char::from_u32).collect();
+        let shown = qualified_name(&every, &every);
+        assert_eq!(split_qualified(&shown).unwrap(), (every.clone(), every));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::conn::{Session, connect};
-use crate::inventory::{tables, to_u64};
+use crate::inventory::{materialized_views, tables, to_u64};
 use crate::sql::quote_qualified;
 use crate::{DbUrl, PgError};
 
@@ -110,21 +110,27 @@ fn table_names(s: &mut Session<'_>, requested: &[String]) -> Result<Vec<String>,
     if !requested.is_empty() {
         return Ok(requested.to_vec());
     }
-    Ok(tables(s)?.iter().map(|t| t.qualified()).collect())
+    let mut names: Vec<String> = tables(s)?.iter().map(|t| t.qualified()).collect();
+    names.extend(materialized_views(s, false)?);
+    Ok(names)
 }
 
 /// `ROW(r.*)` rather than `r`: a column named like the alias would win.
 fn table_digest(s: &mut Session<'_>, table: &str) -> Result<Option<TableDigest>, PgError> {
     let q = quote_qualified(table)?;
-    let found: bool = s
-        .one(
-            "SELECT to_regclass($1) IS NOT NULL",
-            &[&q],
-            "looking up table",
-        )?
-        .get(0);
-    if !found {
+    let found = s.one(
+        "SELECT to_regclass($1) IS NOT NULL, \
+         coalesce((SELECT relkind = 'm' AND NOT relispopulated FROM pg_class WHERE oid = to_regclass($1)), false)",
+        &[&q],
+        "looking up table",
+    )?;
+    if !found.get::<_, bool>(0) {
         return Ok(None);
+    }
+    // A materialized view made `WITH NO DATA` cannot be read: its state is
+    // what both sides must agree on.
+    if found.get::<_, bool>(1) {
+        return Ok(Some(TableDigest { table: table.to_string(), rows: 0, checksum: "not populated".into() }));
     }
     let sql = format!(
         "SELECT count(*), coalesce(sum(hashtextextended(ROW(r.*)::text, 0)::numeric), 0)::text FROM {q} r"

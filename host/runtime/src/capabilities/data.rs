@@ -47,6 +47,7 @@ pub struct PgTableInfo {
     pub primary_key: Vec<String>,
     #[component(name = "replica-identity")]
     pub replica_identity: String,
+    pub unlogged: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
@@ -63,6 +64,8 @@ pub struct DatabaseInventory {
     pub extensions: Vec<String>,
     #[component(name = "large-objects")]
     pub large_objects: u64,
+    #[component(name = "materialized-views")]
+    pub materialized_views: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
