@@ -124,18 +124,15 @@ mod tests {
         assert!(quote_qualified(".x").is_err());
     }
 
-    /// The names of `steps/copy-data-plan`'s test of the same name.
+    /// The cases `steps/copy-data-plan`'s planner is tested on too.
+    const CASES: &str = include_str!("../tests/qualified_names.tsv");
+
     #[test]
     fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
-        let cases = [
-            ("public", "orders", "public.orders"),
-            ("public", "Order.Lines", r#"public."Order.Lines""#),
-            ("My Schema", r#"we"ird"#, r#""My Schema"."we""ird""#),
-            ("s", "a.b.c", r#"s."a.b.c""#),
-            ("s", "ünï", r#"s."ünï""#),
-            ("s", "1st", r#"s."1st""#),
-            ("s", "user", "s.user"),
-        ];
+        let cases = CASES.lines().filter(|l| !l.starts_with('#')).map(|l| {
+            let mut parts = l.split('\t');
+            (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap())
+        });
         for (schema, name, shown) in cases {
             assert_eq!(qualified_name(schema, name), shown);
             assert_eq!(split_qualified(shown).unwrap(), (schema.to_string(), name.to_string()), "{shown}");
