@@ -134,15 +134,16 @@ fn migrate_and_abort(mode: &str, expect_in_plan: &[&str]) {
     let rows = Command::new("sqlite3").arg(m.remote.join("app.db")).arg("SELECT sum(x) FROM t").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "6", "the SQLite file copied by online backup");
     assert!(m.vm.sshd_log().contains("Accepted publickey"), "the volume went over ssh");
+    let identity = || m.source.psql("shop", "SELECT relreplident FROM pg_class WHERE relname = 'events_log'");
+    assert_eq!(identity(), "d", "a successful copy leaves no REPLICA IDENTITY FULL on the source");
 
     m.expect(0, &["abort", "--yes", "--run", "m-1"]);
     assert_eq!(m.machine_states(), ["started"], "abort starts the source app again");
     m.source.psql("shop", "INSERT INTO events_log VALUES (now(), 'after', 'abort')");
     assert_eq!(m.target.psql("shop", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0", "abort empties the target");
     assert_eq!(std::fs::read_dir(&m.remote).map(|d| d.count()).unwrap_or(0), 0, "abort empties the remote volume");
+    assert_eq!(identity(), "d", "nor does the abort");
     if mode == "logical" {
-        let identity = m.source.psql("shop", "SELECT relreplident FROM pg_class WHERE relname = 'events_log'");
-        assert_eq!(identity, "d", "REPLICA IDENTITY FULL is undone");
         assert_eq!(m.source.psql("shop", "SELECT count(*) FROM pg_publication"), "0", "no publication left behind");
     }
 }

@@ -406,6 +406,10 @@ pub struct PgLogical {
     pub max_lag_bytes: u64,
     #[component(name = "timeout-ms")]
     pub timeout_ms: u64,
+    /// Tables this copy sets to REPLICA IDENTITY FULL: the finish puts
+    /// DEFAULT back once replication is dropped.
+    #[component(name = "identity-full")]
+    pub identity_full: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]

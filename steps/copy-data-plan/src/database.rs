@@ -135,7 +135,14 @@ fn major(version: &str) -> Option<u32> {
 
 fn logical(db: &Database, options: &Options, parts: &mut Parts) {
     let name = logical_name(&db.name);
-    let spec = PgLogical { database: db.name.clone(), name: name.clone(), max_lag_bytes: options.max_lag_bytes, timeout_ms: options.catch_up_timeout_ms };
+    let keyless: Vec<&PgTableInfo> = db.source.tables.iter().filter(|t| t.primary_key.is_empty() && t.replica_identity == "default").collect();
+    let spec = PgLogical {
+        database: db.name.clone(),
+        name: name.clone(),
+        max_lag_bytes: options.max_lag_bytes,
+        timeout_ms: options.catch_up_timeout_ms,
+        identity_full: keyless.iter().map(|t| qualified(t)).collect(),
+    };
     parts.findings.push(finding(
         "logical-ddl",
         Severity::Warning,
@@ -170,11 +177,11 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         Undo::RestorePrevious,
         Some("Logical replication carries rows, not DDL: the tables must exist on the target first.".into()),
     ));
-    for t in db.source.tables.iter().filter(|t| t.primary_key.is_empty() && t.replica_identity == "default") {
+    for t in keyless {
         parts.findings.push(finding(
             "no-primary-key",
             Severity::Warning,
-            format!("database {}: {} has no primary key; REPLICA IDENTITY FULL is set on the source so its updates and deletes replicate (the undo resets it)", db.name, qualified(t)),
+            format!("database {}: {} has no primary key; REPLICA IDENTITY FULL is set on the source so its updates and deletes replicate (the final step resets it, and so does an undo)", db.name, qualified(t)),
         ));
         parts.live.push(action(
             &format!("pg:replica-identity:{}:{}", db.name, qualified(t)),
@@ -201,9 +208,13 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         Undo::None("waiting changes nothing".into()),
         None,
     ));
+    let reset = match spec.identity_full.as_slice() {
+        [] => String::new(),
+        tables => format!(", REPLICA IDENTITY reset on {}", tables.join(", ")),
+    };
     parts.frozen.push(action(
         &format!("pg:finish:{}", db.name),
-        format!("Final catch-up of {}, sequences set, large objects copied, materialized views refreshed, subscription and publication dropped", db.name),
+        format!("Final catch-up of {}, sequences set, large objects copied, materialized views refreshed, subscription and publication dropped{reset}", db.name),
         Risk::Safe,
         Operation::PgFinishLogical(PgLogical { timeout_ms: options.finish_timeout_ms, ..spec }),
         Undo::None("the copy stays on the target; undoing the schema copy empties it".into()),

@@ -101,6 +101,8 @@ fn a_big_database_replicates_while_live_and_finishes_frozen() {
     assert!(message(&p, "logical-ddl").contains("DDL"));
     let Operation::PgFinishLogical(finish) = &p.actions[5].operation else { panic!() };
     assert_eq!((finish.name.as_str(), finish.timeout_ms), ("ferry_main", 120_000));
+    assert_eq!(finish.identity_full, ["public.events"], "the finish resets what the copy set FULL");
+    assert!(p.actions[5].summary.contains("REPLICA IDENTITY reset on public.events"), "{}", p.actions[5].summary);
 }
 
 #[test]

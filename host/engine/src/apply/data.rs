@@ -87,6 +87,10 @@ impl DataOps {
             Operation::PgFinishLogical(l) => {
                 let urls = self.urls(&l.database)?;
                 let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, Duration::from_millis(l.timeout_ms)).map_err(err)?;
+                // Replication is gone: the key-less tables need FULL no more.
+                for table in &l.identity_full {
+                    pg::reset_replica_identity(&urls.source, table).map_err(err)?;
+                }
                 Ok(vec![
                     ("sequences".into(), stats.sequences.to_string()),
                     ("large-objects".into(), stats.large_objects.to_string()),

@@ -95,9 +95,13 @@ pub fn describe(op: &Operation) -> String {
             duration(l.timeout_ms)
         ),
         Operation::PgFinishLogical(l) => format!(
-            "finish replication {} of database {}: last writes, sequences and large objects to the target, then drop the subscription and publication (up to {})",
+            "finish replication {} of database {}: last writes, sequences, large objects and materialized views to the target, then drop the subscription and publication{} (up to {})",
             l.name,
             l.database,
+            match l.identity_full.len() {
+                0 => String::new(),
+                n => format!(" and reset REPLICA IDENTITY on {n} table(s) of the source"),
+            },
             duration(l.timeout_ms)
         ),
         Operation::PgVerify(v) => format!("compare row counts and checksums of {} table(s) of database {} on source and target", v.tables.len(), v.database),
