@@ -12,6 +12,10 @@ use ferry_postgres as pg;
 use ferry_volume as vol;
 
 use super::executor::ExecError;
+
+/// Objects a failed verification names one by one (a copy missing its whole
+/// schema would otherwise make an error of thousands of lines).
+const MAX_NAMED: usize = 20;
 use super::progress::Meter;
 use crate::data::{DataSources, DatabaseUrls};
 
@@ -102,11 +106,15 @@ impl DataOps {
             Operation::PgVerify(v) => {
                 let urls = self.urls(&v.database)?;
                 let report = pg::verify(&urls.source, &urls.target, &v.tables).map_err(err)?;
-                let bad: Vec<String> = report
+                let mut bad: Vec<String> = report
                     .mismatches()
                     .iter()
                     .map(|t| format!("{} (source {} rows, target {} rows{})", t.table, t.source_rows, t.target_rows, same_count(t)))
                     .collect();
+                bad.extend(report.objects.iter().take(MAX_NAMED).map(ToString::to_string));
+                if report.objects.len() > MAX_NAMED {
+                    bad.push(format!("{} more object(s)", report.objects.len() - MAX_NAMED));
+                }
                 if !bad.is_empty() {
                     return Err(ExecError(format!("database {}: the copy differs from the source in {}: no cutover until they match", v.database, bad.join(", "))));
                 }

@@ -6,7 +6,7 @@ use crate::sql::quote_ident;
 use crate::{DbUrl, PgError};
 
 /// Schemas that are never user data.
-const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+pub(crate) const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 /// Objects created by an extension come back with `CREATE EXTENSION`.
 const NOT_EXTENSION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend d \

@@ -13,6 +13,7 @@
 //! the PostgreSQL tools through `PG*` environment variables (never argv), and are
 //! redacted from every error message.
 
+mod catalog;
 mod conn;
 mod dump;
 mod error;
@@ -24,6 +25,7 @@ mod tools;
 mod url;
 mod verify;
 
+pub use catalog::{Catalog, ObjectDiff, catalog};
 pub use dump::{CopyStats, copy_schema, dump_restore};
 pub use error::PgError;
 pub use freeze::{freeze, is_frozen, unfreeze};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::conn::{Session, connect};
+use crate::catalog::{ObjectDiff, catalog, diff as catalog_diff};
 use crate::inventory::{materialized_views, tables, to_u64};
 use crate::sql::quote_qualified;
 use crate::{DbUrl, PgError};
@@ -25,6 +26,8 @@ pub struct TableDigest {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Verification {
     pub tables: Vec<TableCheck>,
+    /// Objects defined differently, missing or extra on the target.
+    pub objects: Vec<ObjectDiff>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,7 +44,7 @@ impl Verification {
     }
 
     pub fn ok(&self) -> bool {
-        self.tables.iter().all(|t| t.matches)
+        self.tables.iter().all(|t| t.matches) && self.objects.is_empty()
     }
 }
 
@@ -65,15 +68,20 @@ pub fn digests(db: &DbUrl, tables: &[String]) -> Result<Vec<TableDigest>, PgErro
     Ok(out)
 }
 
-/// Digests both sides at once (two threads: the slow part is the servers'),
-/// then compares. A table missing on either side is a mismatch.
+/// Digests and reads the catalog of both sides at once (two threads: the
+/// slow part is the servers'), then compares. A table missing on either
+/// side is a mismatch, and so is every object defined differently.
 pub fn verify(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<Verification, PgError> {
+    let read = |db: &DbUrl| -> Result<_, PgError> { Ok((digests(db, tables)?, catalog(db)?)) };
     let (source, target) = std::thread::scope(|scope| {
-        let source = scope.spawn(|| digests(src, tables));
-        let target = digests(dst, tables);
+        let source = scope.spawn(|| read(src));
+        let target = read(dst);
         (source.join().expect("digest thread panicked"), target)
     });
-    Ok(compare(&source?, &target?))
+    let ((source, source_catalog), (target, target_catalog)) = (source?, target?);
+    let mut verification = compare(&source, &target);
+    verification.objects = catalog_diff(&source_catalog, &target_catalog);
+    Ok(verification)
 }
 
 fn compare(source: &[TableDigest], target: &[TableDigest]) -> Verification {
@@ -103,7 +111,7 @@ fn compare(source: &[TableDigest], target: &[TableDigest]) -> Verification {
                 matches: false,
             }),
     );
-    Verification { tables: checks }
+    Verification { tables: checks, objects: Vec::new() }
 }
 
 fn table_names(s: &mut Session<'_>, requested: &[String]) -> Result<Vec<String>, PgError> {

@@ -100,3 +100,57 @@ fn refuses_non_empty_target_and_reports_tool_errors() {
         "single transaction left nothing behind"
     );
 }
+
+/// One of each object class a copy must carry.
+const EVERY_KIND: &str = r#"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+    CREATE DOMAIN positive AS int NOT NULL CHECK (VALUE > 0);
+    CREATE SEQUENCE invoice_no INCREMENT 5 MINVALUE 100 MAXVALUE 100000 CYCLE;
+    CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL DEFAULT 'anon', mood mood, age positive, CHECK (name <> ''));
+    CREATE INDEX people_name ON people (lower(name));
+    CREATE TABLE measurements (at date NOT NULL, v int) PARTITION BY RANGE (at);
+    CREATE TABLE measurements_2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+    CREATE FUNCTION shout(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(t) $$;
+    CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := shout(NEW.name); RETURN NEW; END $$;
+    CREATE TRIGGER people_touch BEFORE INSERT ON people FOR EACH ROW EXECUTE FUNCTION touch();
+    CREATE VIEW adults AS SELECT id, name FROM people WHERE age >= 18;
+    INSERT INTO people VALUES (1, 'ann', 'ok', 30), (2, 'bo', 'happy', 12);
+    INSERT INTO measurements VALUES ('2026-03-01', 7);"#;
+
+#[test]
+fn the_catalog_of_a_copy_is_compared_and_every_difference_named() {
+    let (a, b) = (Cluster::start(), Cluster::start());
+    a.create_db("app");
+    a.psql("app", EVERY_KIND);
+    b.create_db("app");
+    let (src, dst) = (DbUrl::new(a.url("app")), DbUrl::new(b.url("app")));
+    dump_restore(&src, &dst, 1, &mut |_| {}).unwrap();
+    let v = verify(&src, &dst, &[]).unwrap();
+    assert!(v.ok(), "a faithful copy has no difference: {:?} {:?}", v.mismatches(), v.objects);
+    let catalog = ferry_postgres::catalog(&src).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = catalog.objects.keys().map(|k| k.split_once(' ').unwrap().0).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["column", "constraint", "extension", "function", "index", "sequence", "table", "trigger", "type", "view"],
+        "every kind is read"
+    );
+
+    b.psql(
+        "app",
+        "DROP INDEX people_name; ALTER TYPE mood ADD VALUE 'angry'; DROP TRIGGER people_touch ON people; \
+         ALTER TABLE people ALTER COLUMN name SET DEFAULT 'x'; CREATE VIEW extra AS SELECT 1 AS one;",
+    );
+    let v = verify(&src, &dst, &[]).unwrap();
+    assert!(!v.ok());
+    let named: Vec<String> = v.objects.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        named,
+        [
+            "column public.people.name differs (source: text not null default 'anon'::text; target: text not null default 'x'::text)",
+            "index public.people_name is missing on the target",
+            "trigger public.people.people_touch is missing on the target",
+            "type public.mood differs (source: enum ('sad', 'ok', 'happy'); target: enum ('sad', 'ok', 'happy', 'angry'))",
+            "column public.extra.one is only on the target",
+            "view public.extra is only on the target",
+        ]
+    );
+}
