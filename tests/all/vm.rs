@@ -239,7 +239,8 @@ fn a_silent_release_command_longer_than_the_lock_ttl_keeps_the_host_locked() {
     let elsewhere = tempfile::tempdir().unwrap();
     let (code, out, err) = run(world.ferry(&[]).env("FERRY_STATE", elsewhere.path()));
     assert_eq!(code, 1, "a second deploy took the host during the first one's release command:\n{out}{err}");
-    assert!(err.contains("test is locked by") && err.contains(".ferry.lock if that run is gone"), "{err}");
+    // The reason is in the results (stdout); the log says where it stopped.
+    assert!(out.contains("test is locked by") && out.contains(".ferry.lock if that run is gone"), "{out}{err}");
     assert!(first.wait().unwrap().success(), "the first deploy finished");
     assert_eq!(world.serves(), "v1");
 }
