@@ -313,6 +313,7 @@ fn to_wit(inv: ferry_postgres::Inventory) -> DatabaseInventory {
         extensions: inv.extensions,
         large_objects: inv.large_objects,
         materialized_views: inv.materialized_views,
+        objects: inv.objects.into_iter().collect(),
     }
 }
 

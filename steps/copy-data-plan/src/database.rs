@@ -31,6 +31,7 @@ pub(crate) fn plan(db: &Database, options: &Options, cores: u32, parts: &mut Par
     }
     let choice = choose(db, options, cores)?;
     let tables: Vec<String> = db.source.tables.iter().map(qualified).collect();
+    parts.findings.push(finding("copy-carries", Severity::Info, carries(db, matches!(choice, Choice::Logical { .. }))));
     match &choice {
         Choice::DumpRestore { jobs, reason } => {
             parts.findings.push(finding("copy-mode", Severity::Info, format!("database {}: dump-restore, {reason}", db.name)));
@@ -50,6 +51,37 @@ pub(crate) fn plan(db: &Database, options: &Options, cores: u32, parts: &mut Par
     parts.freeze.push(freeze(&db.name));
     parts.frozen.push(verify(&db.name, tables, &db.source.materialized_views));
     Ok(())
+}
+
+/// How the chosen mode carries each kind of object the source holds.
+fn carries(db: &Database, logical: bool) -> String {
+    let count = |kind: &str| db.source.objects.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+    let definitions: Vec<String> = db.source.objects.iter().filter(|(k, _)| k != "column").map(|(k, n)| format!("{k} {n}")).collect();
+    let definitions = if definitions.is_empty() { "none".to_string() } else { definitions.join(", ") };
+    let foreign = match count("foreign table") {
+        0 => String::new(),
+        n => format!("; {n} foreign table{}: the definition only (their rows live on the foreign server)", plural(n as usize)),
+    };
+    let views = db.source.materialized_views.len();
+    if logical {
+        let rows = db.source.tables.len();
+        format!(
+            "database {}, in logical mode: definitions ({definitions}) by a schema copy before replication starts; the rows of {rows} table{} by replication while the app runs; \
+             sequence values, {} large object{} and {views} materialized view{} (refreshed) after the freeze{foreign}",
+            db.name,
+            plural(rows),
+            db.source.large_objects,
+            plural(db.source.large_objects as usize),
+            plural(views)
+        )
+    } else {
+        format!(
+            "database {}, in dump-restore mode: every definition ({definitions}), row, sequence value and large object by one pg_dump | pg_restore after the freeze, \
+             which also fills {views} materialized view{}{foreign}",
+            db.name,
+            plural(views)
+        )
+    }
 }
 
 /// What the target holds already, if anything.

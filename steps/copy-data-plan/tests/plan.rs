@@ -32,6 +32,7 @@ fn inventory(bytes: u64, wal_level: &str, tables: Vec<PgTableInfo>) -> DatabaseI
         extensions: vec!["plpgsql".into()],
         large_objects: 1,
         materialized_views: Vec::new(),
+        objects: vec![("column".into(), 9), ("index".into(), 2), ("table".into(), 2)],
     }
 }
 
@@ -207,4 +208,20 @@ fn materialized_views_are_refreshed_in_the_window_and_verified() {
     assert!(verified.summary.contains("1 table, 1 materialized view"), "{}", verified.summary);
     let Operation::PgVerify(v) = &verified.operation else { unreachable!() };
     assert_eq!(v.tables, ["public.accounts", "public.daily_totals"]);
+}
+
+#[test]
+fn the_plan_says_how_each_kind_of_object_is_carried_in_the_chosen_mode() {
+    let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"])]);
+    source.objects.push(("foreign table".into(), 1));
+    source.materialized_views = vec!["public.totals".into()];
+    let observed = || observed(vec![Database { name: "main".into(), source: source.clone(), target: empty() }]);
+    let logical = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed()).unwrap();
+    assert_eq!(
+        message(&logical, "copy-carries"),
+        "database main, in logical mode: definitions (index 2, table 2, foreign table 1) by a schema copy before replication starts; the rows of 1 table by replication while the app runs; \
+         sequence values, 1 large object and 1 materialized view (refreshed) after the freeze; 1 foreign table: the definition only (their rows live on the foreign server)"
+    );
+    let dumped = plan("data", &options(&[("mode", "dump-restore"), ("freeze-app", "shop")]), &observed()).unwrap();
+    assert!(message(&dumped, "copy-carries").starts_with("database main, in dump-restore mode: every definition (index 2, table 2, foreign table 1), row, sequence value and large object by one pg_dump | pg_restore after the freeze, which also fills 1 materialized view"));
 }

@@ -105,6 +105,26 @@ pub fn catalog(db: &DbUrl) -> Result<Catalog, PgError> {
     Ok(Catalog { major: u32::try_from(major).unwrap_or(0), objects })
 }
 
+impl Catalog {
+    /// How many objects of each kind (`table`, `unlogged table`, `foreign
+    /// table`, `index`, `enum`, `domain`, `function`, …), for the plan to
+    /// say how each is carried.
+    pub fn counts(&self) -> BTreeMap<String, u32> {
+        let mut counts = BTreeMap::new();
+        for (key, def) in &self.objects {
+            let kind = match key.split_once(' ').map_or(key.as_str(), |(k, _)| k) {
+                "table" => def.split(" partition of ").next().unwrap_or(def).to_string(),
+                "type" if def.starts_with("enum") => "enum".to_string(),
+                "type" => "domain".to_string(),
+                "materialized" => "materialized view".to_string(),
+                other => other.to_string(),
+            };
+            *counts.entry(kind).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
 /// Every object that is missing, extra or defined differently on the
 /// target. Views and functions across major versions: presence only.
 pub fn diff(source: &Catalog, target: &Catalog) -> Vec<ObjectDiff> {
@@ -149,6 +169,10 @@ mod tests {
                 "view public.v differs (source: SELECT 1;; target: SELECT 1 AS x;)",
                 "trigger public.t.audit is only on the target",
             ]
+        );
+        assert_eq!(
+            catalog(15, &[("table public.a", "unlogged table"), ("table public.m_1", "table partition of m FOR VALUES IN (1)"), ("type public.t", "enum ('a')"), ("column public.a.x", "int")]).counts(),
+            [("column".to_string(), 1), ("enum".to_string(), 1), ("table".to_string(), 1), ("unlogged table".to_string(), 1)].into_iter().collect()
         );
         let newer = Catalog { major: 16, ..target };
         assert!(!diff(&source, &newer).iter().any(|d| d.object == "view public.v"), "another deparser: presence only");

@@ -30,6 +30,8 @@ pub struct Inventory {
     /// Qualified names ([`crate::qualified_name`]): logical replication
     /// carries none of their rows, the final step refreshes them.
     pub materialized_views: Vec<String>,
+    /// Objects by kind ([`crate::Catalog::counts`]).
+    pub objects: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,6 +105,7 @@ pub fn inventory(db: &DbUrl) -> Result<Inventory, PgError> {
         extensions: strings(&mut s, "SELECT extname::text FROM pg_extension ORDER BY 1")?,
         schemas: strings(&mut s, &schemas_sql())?,
         materialized_views: materialized_views(&mut s, false)?,
+        objects: crate::catalog::catalog(db)?.counts(),
     })
 }
 

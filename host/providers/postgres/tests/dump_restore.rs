@@ -133,6 +133,10 @@ fn the_catalog_of_a_copy_is_compared_and_every_difference_named() {
         ["column", "constraint", "extension", "function", "index", "sequence", "table", "trigger", "type", "view"],
         "every kind is read"
     );
+    let counts = inventory(&src).unwrap().objects;
+    for (kind, n) in [("enum", 1), ("domain", 1), ("partitioned table", 1), ("table", 2), ("trigger", 1), ("function", 2), ("view", 1), ("sequence", 1)] {
+        assert_eq!(counts.get(kind), Some(&n), "{kind}: {counts:?}");
+    }
 
     b.psql(
         "app",

@@ -66,6 +66,7 @@ pub struct DatabaseInventory {
     pub large_objects: u64,
     #[component(name = "materialized-views")]
     pub materialized_views: Vec<String>,
+    pub objects: Vec<(String, u32)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
