@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ferry_model::printable;
+use ferry_model::{printable, printable_lines};
 use serde_json::Value;
 
 use crate::mask::Masker;
@@ -113,9 +113,7 @@ fn workflow_command(command: &str, message: &str) {
     // Each line made printable on its own, then joined by `%0A`: a
     // message over several lines (a machine's last log lines) shows as
     // such in the annotation, and is still one line of the log.
-    let masked = Masker::global().mask(message);
-    let printable_lines: Vec<_> = masked.lines().map(printable).collect();
-    let line = format!("::{command}::{}\n", escape(&printable_lines.join("\n")));
+    let line = format!("::{command}::{}\n", escape(&printable_lines(&Masker::global().mask(message), "\n")));
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush());
 }

@@ -231,14 +231,14 @@ impl DeployResult {
 
     /// "shop now runs release 01JD… (v3), image …, on 3 machine(s): …"
     pub(super) fn sentence(&self, outcome: &Outcome) -> String {
-        let release = match (&self.release_id, &self.release_version) {
-            (Some(id), Some(v)) => format!("release {id} (v{v})"),
-            _ => "no release".into(),
-        };
         let verb = if matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied) { "now runs" } else { "still runs" };
         if self.machines.is_empty() {
             return format!("{} {verb} no machines", self.app);
         }
+        let release = match (&self.release_id, &self.release_version) {
+            (Some(id), Some(v)) => format!("release {id} (v{v})"),
+            _ => "no release".into(),
+        };
         format!(
             "{} {verb} {release}, image {}, on {} machine(s): {}",
             self.app,

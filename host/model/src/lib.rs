@@ -33,6 +33,6 @@ pub use app::{
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
-pub use printable::printable;
+pub use printable::{printable, printable_lines};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
 pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};

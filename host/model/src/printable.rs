@@ -51,6 +51,16 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Text over several lines (an error carrying a machine's last log lines),
+/// each line made [`printable`] on its own and joined by `separator`: the
+/// lines stay lines for a reader, and none can hold what the one-line form
+/// escapes. A separator that starts with a line feed and then a margin
+/// (`"\n   │ "`) keeps every later line from starting a line of the
+/// output at all.
+pub fn printable_lines(text: &str, separator: &str) -> String {
+    text.lines().map(printable).collect::<Vec<_>>().join(separator)
+}
+
 /// Whether `c` is shown escaped by [`printable`].
 fn needs_escape(c: char) -> bool {
     c.is_control() || is_line_separator(c) || is_bidi_control(c)
@@ -91,6 +101,11 @@ mod tests {
         assert_eq!(printable("\u{1b}[2J\u{1b}[1A"), "\\u001b[2J\\u001b[1A");
         assert_eq!(printable("\u{0}\u{7}\u{8}\u{7f}"), "\\u0000\\u0007\\u0008\\u007f");
         assert_eq!(printable("\u{9b}31m\u{85}\u{9d}"), "\\u009b31m\\u0085\\u009d");
+    }
+
+    #[test]
+    fn each_line_is_escaped_on_its_own_and_joined_by_the_separator() {
+        assert_eq!(super::printable_lines("a\r\n::x\u{1b}[2J\nb", "\n | "), "a\n | ::x\\u001b[2J\n | b");
     }
 
     #[test]

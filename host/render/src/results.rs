@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use ferry_model::journal::{ActionState, Event, Journal, Outcome, PhaseRecord};
-use ferry_model::printable;
+use ferry_model::{printable, printable_lines};
 
 use crate::Format;
 
@@ -47,14 +47,6 @@ fn headline(outcome: &Outcome) -> String {
     }
 }
 
-/// `text` made printable line by line, its later lines behind `margin`: an
-/// error that carries a machine's last log lines stays readable, each line
-/// escaped on its own, and none starts a line of the reader's output (the
-/// margin comes first, so not even a workflow command).
-fn lines(text: &str, margin: &str) -> String {
-    text.lines().map(|l| printable(l).into_owned()).collect::<Vec<_>>().join(&format!("\n{margin}"))
-}
-
 /// The results of one apply.
 pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord, format: Format) -> String {
     match format {
@@ -71,11 +63,8 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
             // An error's further lines (a machine's last log lines) as an
             // indented code block: shown as they are, no markup read in them,
             // and a line cannot leave the block (each gets the indent).
-            for line in rest.lines() {
-                let _ = writeln!(out, "    {}", printable(line));
-            }
             if !rest.is_empty() {
-                out.push('\n');
+                let _ = writeln!(out, "    {}\n", printable_lines(rest, "\n    "));
             }
             table_md(&mut out, phase);
             out
@@ -86,7 +75,8 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
                 printable(app),
                 printable(&phase.phase),
                 printable(run),
-                lines(&headline(outcome), "   │ ")
+                // Later lines behind a margin: none starts a line of output.
+                printable_lines(&headline(outcome), "\n   │ ")
             );
             table_text(&mut out, phase);
             out

@@ -12,12 +12,12 @@ use ferry_postgres as pg;
 use ferry_volume as vol;
 
 use super::executor::ExecError;
+use super::progress::Meter;
+use crate::data::{DataSources, DatabaseUrls};
 
 /// Objects a failed verification names one by one (a copy missing its whole
 /// schema would otherwise make an error of thousands of lines).
 const MAX_NAMED: usize = 20;
-use super::progress::Meter;
-use crate::data::{DataSources, DatabaseUrls};
 
 /// The database side of the executor.
 #[derive(Debug, Default)]

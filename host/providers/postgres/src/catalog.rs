@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::conn::connect;
+use crate::conn::{Session, connect};
 use crate::inventory::USER_NAMESPACE;
 use crate::{DbUrl, PgError};
 
@@ -98,7 +98,11 @@ fn catalog_sql() -> String {
 
 /// Reads `db`'s catalog in one query.
 pub fn catalog(db: &DbUrl) -> Result<Catalog, PgError> {
-    let mut s = connect(db)?;
+    read(&mut connect(db)?)
+}
+
+/// [`catalog`], in a session the caller has open already.
+pub(crate) fn read(s: &mut Session<'_>) -> Result<Catalog, PgError> {
     let major: i32 = s.one("SELECT current_setting('server_version_num')::int / 10000", &[], "reading the server version")?.get(0);
     let rows = s.rows(&catalog_sql(), &[], "reading the catalog")?;
     let objects = rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1).unwrap_or_default())).collect();

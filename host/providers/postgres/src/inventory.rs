@@ -105,7 +105,7 @@ pub fn inventory(db: &DbUrl) -> Result<Inventory, PgError> {
         extensions: strings(&mut s, "SELECT extname::text FROM pg_extension ORDER BY 1")?,
         schemas: strings(&mut s, &schemas_sql())?,
         materialized_views: materialized_views(&mut s, false)?,
-        objects: crate::catalog::catalog(db)?.counts(),
+        objects: crate::catalog::read(&mut s)?.counts(),
     })
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::conn::{Session, connect};
-use crate::catalog::{ObjectDiff, catalog, diff as catalog_diff};
+use crate::catalog::{self, ObjectDiff};
 use crate::inventory::{materialized_views, tables, to_u64};
 use crate::sql::quote_qualified;
 use crate::{DbUrl, PgError};
@@ -54,17 +54,26 @@ impl Verification {
 /// every user table. Always followed by the pseudo-entries `large-objects`
 /// and `sequences`, which replication handles separately.
 pub fn digests(db: &DbUrl, tables: &[String]) -> Result<Vec<TableDigest>, PgError> {
+    digests_in(&mut stable_session(db)?, tables)
+}
+
+/// A session with the output settings pinned ([`STABLE_OUTPUT`]).
+fn stable_session(db: &DbUrl) -> Result<Session<'_>, PgError> {
     let mut s = connect(db)?;
     s.batch(STABLE_OUTPUT, "pinning output settings")?;
-    let names = table_names(&mut s, tables)?;
+    Ok(s)
+}
+
+fn digests_in(s: &mut Session<'_>, tables: &[String]) -> Result<Vec<TableDigest>, PgError> {
+    let names = table_names(s, tables)?;
     let mut out = Vec::new();
     for name in names {
-        if let Some(d) = table_digest(&mut s, &name)? {
+        if let Some(d) = table_digest(s, &name)? {
             out.push(d);
         }
     }
-    out.push(pseudo(&mut s, "large-objects", LARGE_OBJECTS)?);
-    out.push(pseudo(&mut s, "sequences", SEQUENCES)?);
+    out.push(pseudo(s, "large-objects", LARGE_OBJECTS)?);
+    out.push(pseudo(s, "sequences", SEQUENCES)?);
     Ok(out)
 }
 
@@ -72,19 +81,21 @@ pub fn digests(db: &DbUrl, tables: &[String]) -> Result<Vec<TableDigest>, PgErro
 /// slow part is the servers'), then compares. A table missing on either
 /// side is a mismatch, and so is every object defined differently.
 pub fn verify(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<Verification, PgError> {
-    let read = |db: &DbUrl| -> Result<_, PgError> { Ok((digests(db, tables)?, catalog(db)?)) };
+    // One session per side for both reads.
+    let read = |db: &DbUrl| -> Result<_, PgError> {
+        let mut s = stable_session(db)?;
+        Ok((digests_in(&mut s, tables)?, catalog::read(&mut s)?))
+    };
     let (source, target) = std::thread::scope(|scope| {
         let source = scope.spawn(|| read(src));
         let target = read(dst);
         (source.join().expect("digest thread panicked"), target)
     });
     let ((source, source_catalog), (target, target_catalog)) = (source?, target?);
-    let mut verification = compare(&source, &target);
-    verification.objects = catalog_diff(&source_catalog, &target_catalog);
-    Ok(verification)
+    Ok(Verification { tables: compare(&source, &target), objects: catalog::diff(&source_catalog, &target_catalog) })
 }
 
-fn compare(source: &[TableDigest], target: &[TableDigest]) -> Verification {
+fn compare(source: &[TableDigest], target: &[TableDigest]) -> Vec<TableCheck> {
     let by_name: BTreeMap<&str, &TableDigest> =
         target.iter().map(|d| (d.table.as_str(), d)).collect();
     let mut checks: Vec<TableCheck> = source
@@ -111,7 +122,7 @@ fn compare(source: &[TableDigest], target: &[TableDigest]) -> Verification {
                 matches: false,
             }),
     );
-    Verification { tables: checks, objects: Vec::new() }
+    checks
 }
 
 fn table_names(s: &mut Session<'_>, requested: &[String]) -> Result<Vec<String>, PgError> {

@@ -89,20 +89,9 @@ impl FlyOps {
     /// `stopped` at the instance it had (Fly's stop only asks: a migration
     /// snapshots the volume next, and must not copy a disk still written).
     pub(super) fn stop_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
-        let machines = self.resolve(refs)?;
-        let results = self.concurrently(&machines, |m| {
-            let lease = self.lease(&refs.app, &m.id, "stop")?;
-            if m.state != "stopped" {
-                self.client.stop_machine(&refs.app, &m.id, &Default::default(), Some(lease.nonce())).map_err(|e| ExecError(format!("machine {}: stop: {e}", m.id)))?;
-            }
-            self.client
-                .wait_for_state(&refs.app, &m.id, WaitState::Stopped, Some(&m.instance_id), STOP_TIMEOUT)
-                .map_err(|e| ExecError(format!("machine {} was asked to stop but is not `stopped`: {e}; nothing after this action ran", m.id)))?;
-            drop(lease);
-            Ok(("stopped".to_string(), m.id.clone()))
-        });
-        let stopped = collect(results)?;
-        Ok(vec![("machines".into(), stopped.into_iter().map(|(_, id)| id).collect::<Vec<_>>().join(","))])
+        self.move_each(refs, "stop", WaitState::Stopped, STOP_TIMEOUT, true, |id, nonce| {
+            self.client.stop_machine(&refs.app, id, &Default::default(), Some(nonce))
+        })
     }
 
     /// Starts each machine under its lease, then waits until each is
@@ -110,20 +99,39 @@ impl FlyOps {
     /// abort that puts the source back must not report it serving before
     /// it is).
     pub(super) fn start_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
+        self.move_each(refs, "start", WaitState::Started, START_TIMEOUT, false, |id, nonce| {
+            self.client.start_machine(&refs.app, id, Some(nonce))
+        })
+    }
+
+    /// Asks each machine, under its lease, to `verb` (`ask`, skipped when it
+    /// is in `state` already), then waits until it is in `state` — at the
+    /// instance it had when `pin_instance` (Fly's docs require it for
+    /// `stopped`). Outputs the machines' ids.
+    fn move_each(
+        &self,
+        refs: &FlyMachineRefs,
+        verb: &str,
+        state: WaitState,
+        timeout: Duration,
+        pin_instance: bool,
+        ask: impl Fn(&str, &str) -> Result<(), ferry_fly::FlyError> + Sync,
+    ) -> Result<Vec<(String, String)>, ExecError> {
         let machines = self.resolve(refs)?;
         let results = self.concurrently(&machines, |m| {
-            let lease = self.lease(&refs.app, &m.id, "start")?;
-            if m.state != "started" {
-                self.client.start_machine(&refs.app, &m.id, Some(lease.nonce())).map_err(|e| ExecError(format!("machine {}: start: {e}", m.id)))?;
+            let lease = self.lease(&refs.app, &m.id, verb)?;
+            if m.state != state.as_str() {
+                ask(&m.id, lease.nonce()).map_err(|e| ExecError(format!("machine {}: {verb}: {e}", m.id)))?;
             }
-            self.client
-                .wait_for_state(&refs.app, &m.id, WaitState::Started, None, START_TIMEOUT)
-                .map_err(|e| ExecError(format!("machine {} was asked to start but is not `started`: {e}", m.id)))?;
+            let instance = pin_instance.then_some(m.instance_id.as_str());
+            self.client.wait_for_state(&refs.app, &m.id, state, instance, timeout).map_err(|e| {
+                ExecError(format!("machine {} was asked to {verb} but is not `{}`: {e}; nothing after this action ran", m.id, state.as_str()))
+            })?;
             drop(lease);
-            Ok(("started".to_string(), m.id.clone()))
+            Ok((state.as_str().to_string(), m.id.clone()))
         });
-        let started = collect(results)?;
-        Ok(vec![("machines".into(), started.into_iter().map(|(_, id)| id).collect::<Vec<_>>().join(","))])
+        let moved = collect(results)?;
+        Ok(vec![("machines".into(), moved.into_iter().map(|(_, id)| id).collect::<Vec<_>>().join(","))])
     }
 
     pub(super) fn destroy_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
