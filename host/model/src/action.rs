@@ -410,6 +410,9 @@ pub struct PgLogical {
     /// DEFAULT back once replication is dropped.
     #[component(name = "identity-full")]
     pub identity_full: Vec<String>,
+    /// UNLOGGED tables: replication never carries their rows, so the
+    /// finish copies them with `pg_dump --data-only` inside the freeze.
+    pub unlogged: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]

@@ -12,6 +12,10 @@ const DUMP_RESTORE_BYTES_PER_SEC: u64 = 48 << 20;
 /// Directory format with jobs pays off from this size, with more than 2 cores.
 const PARALLEL_ABOVE: u64 = 1 << 30;
 const MAX_JOBS: u32 = 4;
+/// Logical mode dumps UNLOGGED tables' rows inside the frozen window; above
+/// this much (about 10 s at the rate above) the window is the copy again,
+/// and logical mode is refused for dump-restore.
+const UNLOGGED_IN_WINDOW_MAX: u64 = 512 << 20;
 
 /// The mode chosen for a database, with the reason shown in the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,18 +60,34 @@ pub(crate) fn plan(db: &Database, options: &Options, cores: u32, parts: &mut Par
 /// How the chosen mode carries each kind of object the source holds.
 fn carries(db: &Database, logical: bool) -> String {
     let count = |kind: &str| db.source.objects.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
-    let definitions: Vec<String> = db.source.objects.iter().filter(|(k, _)| k != "column").map(|(k, n)| format!("{k} {n}")).collect();
+    let definitions: Vec<String> = db.source.objects.iter().filter(|(k, _)| k != "column" && k != GRANTED).map(|(k, n)| format!("{k} {n}")).collect();
     let definitions = if definitions.is_empty() { "none".to_string() } else { definitions.join(", ") };
     let foreign = match count("foreign table") {
         0 => String::new(),
         n => format!("; {n} foreign table{}: the definition only (their rows live on the foreign server)", plural(n as usize)),
     };
+    let publications = match count("publication") {
+        0 => String::new(),
+        n => format!("; {n} publication{}: the definition only (a consumer's replication slot is not carried: it re-points and resyncs)", plural(n as usize)),
+    };
+    let grants = match count(GRANTED) {
+        0 => "ownership: the target's user owns every copy".to_string(),
+        n => format!(
+            "ownership and grants are not carried: the target's user owns every copy, and the grants on {n} object{} must be set again on the target",
+            plural(n as usize)
+        ),
+    };
     let views = db.source.materialized_views.len();
     if logical {
-        let rows = db.source.tables.len();
+        let unlogged = db.source.tables.iter().filter(|t| t.unlogged).count();
+        let rows = db.source.tables.len() - unlogged;
+        let dumped = match unlogged {
+            0 => String::new(),
+            n => format!(", the rows of {n} UNLOGGED table{} by pg_dump", plural(n)),
+        };
         format!(
             "database {}, in logical mode: definitions ({definitions}) by a schema copy before replication starts; the rows of {rows} table{} by replication while the app runs; \
-             sequence values, {} large object{} and {views} materialized view{} (refreshed) after the freeze{foreign}",
+             sequence values, {} large object{}{dumped} and {views} materialized view{} (refreshed) after the freeze{foreign}{publications}; {grants}",
             db.name,
             plural(rows),
             db.source.large_objects,
@@ -77,12 +97,15 @@ fn carries(db: &Database, logical: bool) -> String {
     } else {
         format!(
             "database {}, in dump-restore mode: every definition ({definitions}), row, sequence value and large object by one pg_dump | pg_restore after the freeze, \
-             which also fills {views} materialized view{}{foreign}",
+             which also fills {views} materialized view{}{foreign}{publications}; {grants}",
             db.name,
             plural(views)
         )
     }
 }
+
+/// The inventory's count of objects with explicit grants (no copy carries them).
+const GRANTED: &str = "granted object";
 
 /// What the target holds already, if anything.
 fn occupied(target: &DatabaseInventory) -> Option<String> {
@@ -152,10 +175,17 @@ fn logical_blockers(source: &DatabaseInventory) -> Vec<String> {
     for t in source.tables.iter().filter(|t| t.replica_identity == "nothing") {
         blockers.push(format!("{} has REPLICA IDENTITY NOTHING: its updates and deletes would fail while published", qualified(t)));
     }
-    for t in source.tables.iter().filter(|t| t.unlogged) {
+    let unlogged: Vec<&PgTableInfo> = source.tables.iter().filter(|t| t.unlogged).collect();
+    let unlogged_bytes: u64 = unlogged.iter().map(|t| t.bytes).sum();
+    if unlogged_bytes > UNLOGGED_IN_WINDOW_MAX {
+        let names: Vec<String> = unlogged.iter().map(|t| format!("{} ({})", qualified(t), size(t.bytes))).collect();
         blockers.push(format!(
-            "{} is UNLOGGED: logical replication never carries its rows (make it logged with ALTER TABLE … SET LOGGED, or copy by dump-restore)",
-            qualified(t)
+            "UNLOGGED table{} {} hold{} {}, more than the {} logical mode copies inside the frozen window (replication never carries their rows; make them logged with ALTER TABLE … SET LOGGED, or copy by dump-restore)",
+            plural(unlogged.len()),
+            names.join(", "),
+            if unlogged.len() == 1 { "s" } else { "" },
+            size(unlogged_bytes),
+            size(UNLOGGED_IN_WINDOW_MAX)
         ));
     }
     blockers
@@ -174,6 +204,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         max_lag_bytes: options.max_lag_bytes,
         timeout_ms: options.catch_up_timeout_ms,
         identity_full: keyless.iter().map(|t| qualified(t)).collect(),
+        unlogged: db.source.tables.iter().filter(|t| t.unlogged).map(qualified).collect(),
     };
     parts.findings.push(finding(
         "logical-ddl",
@@ -190,6 +221,21 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
                 db.name,
                 views.len(),
                 views.join(", ")
+            ),
+        ));
+    }
+    if !spec.unlogged.is_empty() {
+        let bytes: u64 = db.source.tables.iter().filter(|t| t.unlogged).map(|t| t.bytes).sum();
+        parts.findings.push(finding(
+            "logical-unlogged",
+            Severity::Info,
+            format!(
+                "database {}: logical replication never carries the rows of UNLOGGED table{} {}; the final step copies them ({}) with pg_dump --data-only inside the frozen window (about {} s; the journal records how long it took)",
+                db.name,
+                plural(spec.unlogged.len()),
+                spec.unlogged.join(", "),
+                size(bytes),
+                bytes / DUMP_RESTORE_BYTES_PER_SEC + 1
             ),
         ));
     }
@@ -244,9 +290,13 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         [] => String::new(),
         tables => format!(", REPLICA IDENTITY reset on {}", tables.join(", ")),
     };
+    let unlogged = match spec.unlogged.as_slice() {
+        [] => String::new(),
+        tables => format!(", rows of UNLOGGED {} dumped", tables.join(", ")),
+    };
     parts.frozen.push(action(
         &format!("pg:finish:{}", db.name),
-        format!("Final catch-up of {}, sequences set, large objects copied, materialized views refreshed, subscription and publication dropped{reset}", db.name),
+        format!("Final catch-up of {}, sequences set, large objects copied{unlogged}, materialized views refreshed, subscription and publication dropped{reset}", db.name),
         Risk::Safe,
         Operation::PgFinishLogical(PgLogical { timeout_ms: options.finish_timeout_ms, ..spec }),
         Undo::None("the copy stays on the target; undoing the schema copy empties it".into()),

@@ -184,15 +184,36 @@ fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
 }
 
 #[test]
-fn an_unlogged_table_refuses_logical_mode_by_name_and_auto_picks_dump_restore() {
+fn a_small_unlogged_table_is_dumped_inside_the_frozen_window() {
     let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"]), table("Cache.Hits", &["k"])]);
     source.tables[1].unlogged = true;
+    source.tables[1].bytes = 100 << 20;
+    let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source, target: empty() }])).unwrap();
+    assert_eq!(
+        message(&p, "logical-unlogged"),
+        r#"database main: logical replication never carries the rows of UNLOGGED table public."Cache.Hits"; the final step copies them (100 MiB) with pg_dump --data-only inside the frozen window (about 3 s; the journal records how long it took)"#
+    );
+    let finish = p.actions.iter().find_map(|a| match &a.operation { Operation::PgFinishLogical(l) => Some((a.summary.clone(), l.unlogged.clone())), _ => None }).unwrap();
+    assert_eq!(finish.1, [r#"public."Cache.Hits""#]);
+    assert!(finish.0.contains(r#"rows of UNLOGGED public."Cache.Hits" dumped"#), "{}", finish.0);
+    let subscribe = p.actions.iter().find_map(|a| match &a.operation { Operation::PgSubscribe(l) => Some(l.unlogged.len()), _ => None });
+    assert_eq!(subscribe, Some(1), "one spec for the whole replication");
+}
+
+#[test]
+fn large_unlogged_tables_refuse_logical_mode_by_name_and_auto_picks_dump_restore() {
+    let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"]), table("Cache.Hits", &["k"])]);
+    source.tables[1].unlogged = true;
+    source.tables[1].bytes = GIB;
     let observed = || observed(vec![Database { name: "main".into(), source: source.clone(), target: empty() }]);
     let Err(StepError::PreconditionFailed(problem)) = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed()) else {
         panic!("logical mode is refused")
     };
     let text = problem.message;
-    assert!(text.contains(r#"public."Cache.Hits" is UNLOGGED: logical replication never carries its rows"#), "{text}");
+    assert!(
+        text.contains(r#"UNLOGGED table public."Cache.Hits" (1.0 GiB) holds 1.0 GiB, more than the 512 MiB logical mode copies inside the frozen window"#),
+        "{text}"
+    );
     let p = plan("data", &options(&[("freeze-app", "shop")]), &observed()).unwrap();
     assert!(p.actions.iter().any(|a| matches!(a.operation, Operation::PgDumpRestore(_))), "{:?}", ids(&p));
     assert!(!p.actions.iter().any(|a| matches!(a.operation, Operation::PgSubscribe(_))));
@@ -213,15 +234,17 @@ fn materialized_views_are_refreshed_in_the_window_and_verified() {
 #[test]
 fn the_plan_says_how_each_kind_of_object_is_carried_in_the_chosen_mode() {
     let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"])]);
-    source.objects.push(("foreign table".into(), 1));
+    source.objects.extend([("foreign table".into(), 1), ("publication".into(), 1), ("granted object".into(), 3)]);
     source.materialized_views = vec!["public.totals".into()];
     let observed = || observed(vec![Database { name: "main".into(), source: source.clone(), target: empty() }]);
     let logical = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed()).unwrap();
     assert_eq!(
         message(&logical, "copy-carries"),
-        "database main, in logical mode: definitions (index 2, table 2, foreign table 1) by a schema copy before replication starts; the rows of 1 table by replication while the app runs; \
-         sequence values, 1 large object and 1 materialized view (refreshed) after the freeze; 1 foreign table: the definition only (their rows live on the foreign server)"
+        "database main, in logical mode: definitions (index 2, table 2, foreign table 1, publication 1) by a schema copy before replication starts; the rows of 1 table by replication while the app runs; \
+         sequence values, 1 large object and 1 materialized view (refreshed) after the freeze; 1 foreign table: the definition only (their rows live on the foreign server); \
+         1 publication: the definition only (a consumer's replication slot is not carried: it re-points and resyncs); \
+         ownership and grants are not carried: the target's user owns every copy, and the grants on 3 objects must be set again on the target"
     );
     let dumped = plan("data", &options(&[("mode", "dump-restore"), ("freeze-app", "shop")]), &observed()).unwrap();
-    assert!(message(&dumped, "copy-carries").starts_with("database main, in dump-restore mode: every definition (index 2, table 2, foreign table 1), row, sequence value and large object by one pg_dump | pg_restore after the freeze, which also fills 1 materialized view"));
+    assert!(message(&dumped, "copy-carries").starts_with("database main, in dump-restore mode: every definition (index 2, table 2, foreign table 1, publication 1), row, sequence value and large object by one pg_dump | pg_restore after the freeze, which also fills 1 materialized view"));
 }

@@ -90,7 +90,7 @@ impl DataOps {
             Operation::PgCatchUp(l) => self.catch_up(l, keepalive),
             Operation::PgFinishLogical(l) => {
                 let urls = self.urls(&l.database)?;
-                let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, Duration::from_millis(l.timeout_ms)).map_err(err)?;
+                let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, &l.unlogged, Duration::from_millis(l.timeout_ms)).map_err(err)?;
                 // Replication is gone: the key-less tables need FULL no more.
                 for table in &l.identity_full {
                     pg::reset_replica_identity(&urls.source, table).map_err(err)?;
@@ -101,6 +101,8 @@ impl DataOps {
                     ("catch-up-ms".into(), stats.catch_up.as_millis().to_string()),
                     ("materialized-views".into(), stats.materialized_views.to_string()),
                     ("refresh-ms".into(), stats.refresh.as_millis().to_string()),
+                    ("unlogged-tables".into(), stats.unlogged.to_string()),
+                    ("unlogged-ms".into(), stats.unlogged_copy.as_millis().to_string()),
                 ])
             }
             Operation::PgVerify(v) => {

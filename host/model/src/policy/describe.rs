@@ -95,9 +95,13 @@ pub fn describe(op: &Operation) -> String {
             duration(l.timeout_ms)
         ),
         Operation::PgFinishLogical(l) => format!(
-            "finish replication {} of database {}: last writes, sequences, large objects and materialized views to the target, then drop the subscription and publication{} (up to {})",
+            "finish replication {} of database {}: last writes, {}sequences, large objects and materialized views to the target, then drop the subscription and publication{} (up to {})",
             l.name,
             l.database,
+            match l.unlogged.len() {
+                0 => String::new(),
+                n => format!("the rows of {n} UNLOGGED table(s) by pg_dump, "),
+            },
             match l.identity_full.len() {
                 0 => String::new(),
                 n => format!(" and reset REPLICA IDENTITY on {n} table(s) of the source"),

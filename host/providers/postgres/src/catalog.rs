@@ -7,14 +7,21 @@
 //! the server prints it (`pg_get_indexdef`, `pg_get_constraintdef`, …).
 //! Views and functions are printed by the server's own deparser, which
 //! changes between major versions: across versions only their presence is
-//! compared. Ownership and grants are not compared (the target's roles are
-//! its own); objects of extensions come back with `CREATE EXTENSION`.
+//! compared. Publications (but ferry's own) and comments (but initdb's on
+//! `public`) are compared, as both modes carry them. Ownership and grants are not compared: the restore
+//! runs `--no-owner --no-acl`, so the target's user owns every copy (the
+//! roles of the source need not exist there; the plan counts what this
+//! leaves behind). Objects of extensions come back with `CREATE EXTENSION`.
 
 use std::collections::BTreeMap;
 
 use crate::conn::{Session, connect};
 use crate::inventory::USER_NAMESPACE;
 use crate::{DbUrl, PgError};
+
+/// The publications and slots logical mode creates (`ferry_<database>`,
+/// named by the copy-data planner): replication plumbing, not the app's.
+const OWN_PUBLICATIONS: &str = "ferry\\_%";
 
 /// One database's objects: key → definition, and its major version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +66,7 @@ fn catalog_sql() -> String {
            || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns ON ns.oid = c.relnamespace \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND {rel} \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped AND {rel} \
          UNION ALL \
          SELECT 'table ' || {q}(c.relname), CASE c.relpersistence WHEN 'u' THEN 'unlogged ' ELSE '' END || \
            CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'table' END \
@@ -83,6 +90,10 @@ fn catalog_sql() -> String {
          SELECT 'function ' || {q}(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')', pg_get_functiondef(p.oid) \
          FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND {pro} \
          UNION ALL \
+         SELECT 'aggregate ' || {q}(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+           CASE p.prokind WHEN 'w' THEN 'window ' ELSE '' END || 'returning ' || pg_get_function_result(p.oid) \
+         FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace WHERE p.prokind IN ('a', 'w') AND {pro} \
+         UNION ALL \
          SELECT 'trigger ' || {q}(c.relname) || '.' || quote_ident(t.tgname), pg_get_triggerdef(t.oid) \
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace WHERE NOT t.tgisinternal AND {rel} \
          UNION ALL \
@@ -92,7 +103,28 @@ fn catalog_sql() -> String {
              || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(co.oid), ' ' ORDER BY co.conname) FROM pg_constraint co WHERE co.contypid = t.oid), '') END \
          FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND {typ} \
          UNION ALL \
-         SELECT 'extension ' || quote_ident(x.extname), 'installed' FROM pg_extension x"
+         SELECT 'type ' || {q}(t.typname), CASE t.typtype WHEN 'r' THEN 'range over ' || format_type(r.rngsubtype, NULL) ELSE 'composite' END \
+         FROM pg_type t JOIN ns ON ns.oid = t.typnamespace LEFT JOIN pg_range r ON r.rngtypid = t.oid \
+         WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) AND {typ} \
+         UNION ALL \
+         SELECT 'schema ' || quote_ident(ns.nspname), 'schema' FROM ns \
+         UNION ALL \
+         SELECT 'event trigger ' || quote_ident(e.evtname), e.evtevent || ' ' || e.evtfoid::regproc::text || ' ' || e.evtenabled::text FROM pg_event_trigger e \
+           WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_event_trigger'::regclass AND ext.objid = e.oid) \
+         UNION ALL \
+         SELECT 'extension ' || quote_ident(x.extname), 'installed' FROM pg_extension x \
+         UNION ALL \
+         SELECT 'publication ' || quote_ident(p.pubname), CASE WHEN p.puballtables THEN 'all tables' ELSE 'tables ' || coalesce( \
+             (SELECT string_agg(quote_ident(t.schemaname) || '.' || quote_ident(t.tablename), ', ' ORDER BY 1) FROM pg_publication_tables t WHERE t.pubname = p.pubname), '-') END \
+           || ' publishing' || CASE WHEN p.pubinsert THEN ' insert' ELSE '' END || CASE WHEN p.pubupdate THEN ' update' ELSE '' END \
+           || CASE WHEN p.pubdelete THEN ' delete' ELSE '' END || CASE WHEN p.pubtruncate THEN ' truncate' ELSE '' END \
+         FROM pg_publication p WHERE p.pubname NOT LIKE '{OWN_PUBLICATIONS}' \
+         UNION ALL \
+         SELECT 'comment on ' || i.type || ' ' || i.identity, d.description \
+         FROM pg_description d CROSS JOIN LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) i \
+         JOIN pg_namespace n ON n.nspname = i.schema OR (d.classoid = 'pg_namespace'::regclass AND n.oid = d.objoid) \
+         WHERE {USER_NAMESPACE} AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = d.classoid AND ext.objid = d.objoid) \
+           AND NOT (d.classoid = 'pg_namespace'::regclass AND n.nspname = 'public' AND d.description = 'standard public schema')"
     )
 }
 
@@ -119,7 +151,10 @@ impl Catalog {
             let kind = match key.split_once(' ').map_or(key.as_str(), |(k, _)| k) {
                 "table" => def.split(" partition of ").next().unwrap_or(def).to_string(),
                 "type" if def.starts_with("enum") => "enum".to_string(),
-                "type" => "domain".to_string(),
+                "type" if def.starts_with("domain") => "domain".to_string(),
+                "type" if def.starts_with("range") => "range type".to_string(),
+                "type" => "composite type".to_string(),
+                "event" => "event trigger".to_string(),
                 "materialized" => "materialized view".to_string(),
                 other => other.to_string(),
             };

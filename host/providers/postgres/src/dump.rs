@@ -6,6 +6,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::inventory::ensure_empty;
+use crate::sql::quote_qualified;
 use crate::tools::{self, check, collect_stderr, spawn};
 use crate::url::conninfo_quote;
 use crate::{DbUrl, PgError};
@@ -14,9 +15,11 @@ use crate::{DbUrl, PgError};
 const BUFFER: usize = 256 * 1024;
 /// Progress at most ~10 times a second, so a callback that prints stays cheap.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-/// Publications and subscriptions belong to the old server's replication
-/// topology (and subscriptions would start connecting from the new one).
-const DUMP_ARGS: &[&str] = &["--no-publications", "--no-subscriptions"];
+/// Subscriptions would start pulling from their publishers on the new
+/// server as well as the old. Publications are definitions the app's own
+/// consumers may need on the new server, and are carried (their slots are
+/// not: a consumer re-points and resyncs).
+const DUMP_ARGS: &[&str] = &["--no-subscriptions"];
 /// Roles and grants differ between providers; objects end up owned by the
 /// target user. `--exit-on-error`: a copy with ignored errors is not a copy.
 const RESTORE_ARGS: &[&str] = &["--no-owner", "--no-acl", "--exit-on-error"];
@@ -61,6 +64,23 @@ pub fn copy_schema(src: &DbUrl, dst: &DbUrl) -> Result<(), PgError> {
     ensure_empty(dst)?;
     stream(src, dst, &["-Fc", "--schema-only"], &mut |_| {})?;
     Ok(())
+}
+
+/// The rows of `tables` (schema-qualified, their definitions already on
+/// the target) by one `pg_dump --data-only | pg_restore`: how logical mode
+/// carries UNLOGGED tables, whose rows replication never sees. Each name is
+/// passed as a fully quoted pattern, so a dot, quote or `*` in it is literal,
+/// and `--strict-names` fails rather than copy nothing for a missing table.
+pub(crate) fn copy_rows(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<u64, PgError> {
+    if tables.is_empty() {
+        return Ok(0);
+    }
+    let mut args = vec!["-Fc".to_string(), "--data-only".to_string(), "--strict-names".to_string()];
+    for table in tables {
+        args.push(format!("--table={}", quote_qualified(table)?));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    stream(src, dst, &args, &mut |_| {})
 }
 
 /// `-d` takes a conninfo so an odd database name is never parsed as options;

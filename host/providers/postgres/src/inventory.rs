@@ -105,8 +105,27 @@ pub fn inventory(db: &DbUrl) -> Result<Inventory, PgError> {
         extensions: strings(&mut s, "SELECT extname::text FROM pg_extension ORDER BY 1")?,
         schemas: strings(&mut s, &schemas_sql())?,
         materialized_views: materialized_views(&mut s, false)?,
-        objects: crate::catalog::read(&mut s)?.counts(),
+        objects: objects(&mut s)?,
     })
+}
+
+/// Objects by kind from the catalog, and `granted object`: how many user
+/// schemas (but `public`, which has grants from initdb), relations, functions
+/// and types carry explicit grants, which no copy carries (the restore runs
+/// `--no-acl`; the target's roles are its own).
+fn objects(s: &mut Session<'_>) -> Result<std::collections::BTreeMap<String, u32>, PgError> {
+    let mut objects = crate::catalog::read(s)?.counts();
+    let granted = format!(
+        "SELECT (SELECT count(*) FROM pg_namespace n WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND {USER_NAMESPACE}) \
+         + (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relacl IS NOT NULL AND {USER_NAMESPACE} AND {NOT_EXTENSION}) \
+         + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proacl IS NOT NULL AND {USER_NAMESPACE}) \
+         + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typacl IS NOT NULL AND {USER_NAMESPACE})"
+    );
+    let n: i64 = s.one(&granted, &[], "counting grants")?.get(0);
+    if n > 0 {
+        objects.insert("granted object".to_string(), u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(objects)
 }
 
 pub(crate) fn tables(s: &mut Session<'_>) -> Result<Vec<Table>, PgError> {
@@ -183,14 +202,15 @@ pub(crate) fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-/// True when `db` has no user tables, views, sequences or large objects: the
-/// copy's precondition, so a copy never mixes with existing data.
+/// True when `db` has no user tables, views, sequences, large objects or
+/// publications: the copy's precondition, so a copy never mixes with
+/// existing data (and [`clear`] removes only what the copy made).
 pub fn is_empty(db: &DbUrl) -> Result<bool, PgError> {
     let mut s = connect(db)?;
     let sql = format!(
         "SELECT NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
            WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND {USER_NAMESPACE} AND {NOT_EXTENSION}) \
-         AND NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata)"
+         AND NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata) AND NOT EXISTS (SELECT 1 FROM pg_publication)"
     );
     Ok(s.one(&sql, &[], "checking emptiness")?.get(0))
 }
@@ -205,7 +225,8 @@ pub(crate) fn ensure_empty(db: &DbUrl) -> Result<(), PgError> {
     }
 }
 
-/// Undo of a copy: drops `schemas` (CASCADE), re-creates `public` the way a
+/// Undo of a copy: drops `schemas` (CASCADE) and every publication (the
+/// target had none before: [`is_empty`]), re-creates `public` the way a
 /// fresh PostgreSQL 15 database has it, and unlinks every large object. One
 /// transaction, so a failed undo leaves the copy as it was.
 pub fn clear(db: &DbUrl, schemas: &[String]) -> Result<(), PgError> {
@@ -219,6 +240,8 @@ pub fn clear(db: &DbUrl, schemas: &[String]) -> Result<(), PgError> {
     }
     sql.push_str(
         "SELECT lo_unlink(oid) FROM pg_largeobject_metadata;\n\
+         DO $$ DECLARE p name; BEGIN FOR p IN SELECT pubname FROM pg_publication LOOP \
+           EXECUTE format('DROP PUBLICATION %I', p); END LOOP; END $$;\n\
          DO $$ BEGIN IF to_regnamespace('public') IS NULL THEN \
            CREATE SCHEMA public; \
            COMMENT ON SCHEMA public IS 'standard public schema'; \

@@ -38,6 +38,9 @@ pub struct FinishStats {
     pub catch_up: Duration,
     /// Time the refreshes took, inside the frozen window.
     pub refresh: Duration,
+    /// UNLOGGED tables whose rows were dumped across, and how long it took.
+    pub unlogged: u32,
+    pub unlogged_copy: Duration,
 }
 
 /// Tables without a primary key can only publish UPDATE/DELETE with FULL
@@ -150,37 +153,56 @@ pub fn wait_caught_up(
 /// The final step, with writes on the source frozen: wait until the slot has
 /// confirmed the source's current WAL position (every committed write is on
 /// the target), copy what replication does not carry (sequences, large
-/// objects), refresh every materialized view the source has filled (their
-/// rows are not replicated: on the target they are still empty), then drop
-/// the subscription (and with it the slot) and publication.
+/// objects, the rows of the `unlogged` tables), refresh every materialized
+/// view the source has filled (their rows are not replicated: on the target
+/// they are still empty; a view may read an unlogged table, so it comes
+/// after), then drop the subscription (and with it the slot) and publication.
 pub fn finish_logical(
     src: &DbUrl,
     dst: &DbUrl,
     name: &str,
+    unlogged: &[String],
     timeout: Duration,
 ) -> Result<FinishStats, PgError> {
     validate_name(name)?;
     let (mut s, mut d) = (connect(src)?, connect(dst)?);
     let started = Instant::now();
+    // The target is the end of everything inserted into the WAL so far:
+    // every commit made before the freeze. Not pg_current_wal_lsn(), the
+    // *write* position: an app committing with synchronous_commit = off
+    // leaves its last commits in WAL buffers, behind it, and the wait would
+    // end without them (the class tests lost such a write every run).
     let target: String = s
         .one(
-            "SELECT pg_current_wal_lsn()::text",
+            "SELECT pg_current_wal_insert_lsn()::text",
             &[],
             "reading WAL position",
         )?
         .get(0);
+    // The walsender sends only flushed WAL. A transaction of our own that
+    // writes a record (a logical message, which no subscriber applies) and
+    // commits synchronously flushes everything before it, and gives the
+    // walsender a record past the target to report.
+    s.batch(
+        "BEGIN READ WRITE; SET LOCAL synchronous_commit = on; \
+         SELECT pg_logical_emit_message(true, 'ferry', 'final catch-up'); COMMIT",
+        "flushing the source's WAL",
+    )?;
     wait_flushed(&mut s, &mut d, name, &target, timeout)?;
     let catch_up = started.elapsed();
     let sequences = sequences_between(&mut s, &mut d)?;
     let large_objects = large_objects_between(&mut s, &mut d)?;
+    let copying = Instant::now();
+    crate::dump::copy_rows(src, dst, unlogged)?;
+    let unlogged_copy = copying.elapsed();
     let refreshing = Instant::now();
     let views = materialized_views(&mut s, true)?;
-    for view in &views {
-        d.batch(&format!("REFRESH MATERIALIZED VIEW {}", quote_qualified(view)?), &format!("refreshing {view}"))?;
-    }
+    refresh_in_order(&mut d, &views)?;
     let refresh = refreshing.elapsed();
     let q = quote_ident(name);
     d.batch(&format!("DROP SUBSCRIPTION {q}"), "dropping subscription")?;
+    // A copy of ferry's publication, when the schema was copied while it existed (a retried apply).
+    d.batch(&format!("DROP PUBLICATION IF EXISTS {q}"), "dropping the publication's copy")?;
     s.batch(
         &format!("DROP PUBLICATION IF EXISTS {q}"),
         "dropping publication",
@@ -191,6 +213,8 @@ pub fn finish_logical(
         materialized_views: u32::try_from(views.len()).unwrap_or(u32::MAX),
         catch_up,
         refresh,
+        unlogged: u32::try_from(unlogged.len()).unwrap_or(u32::MAX),
+        unlogged_copy,
     })
 }
 
@@ -311,6 +335,31 @@ fn wait_flushed(
         }
         sleep(POLL);
     }
+}
+
+/// Refreshes `views` on the target, each after the views it reads: one over
+/// a view not filled yet fails (SQLSTATE 55000) and is tried again once a
+/// pass has filled others. A pass that fills none returns its first error.
+fn refresh_in_order(d: &mut Session<'_>, views: &[String]) -> Result<(), PgError> {
+    let mut pending: Vec<&String> = views.iter().collect();
+    while !pending.is_empty() {
+        let (mut waiting, mut first_error) = (Vec::new(), None);
+        for view in &pending {
+            match d.batch(&format!("REFRESH MATERIALIZED VIEW {}", quote_qualified(view)?), &format!("refreshing {view}")) {
+                Ok(()) => {}
+                Err(e) if matches!(&e, PgError::Query { code: Some(code), .. } if code == "55000") => {
+                    first_error.get_or_insert(e);
+                    waiting.push(*view);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = first_error.filter(|_| waiting.len() == pending.len()) {
+            return Err(e);
+        }
+        pending = waiting;
+    }
+    Ok(())
 }
 
 fn sequences_between(s: &mut Session<'_>, d: &mut Session<'_>) -> Result<u32, PgError> {

@@ -130,7 +130,7 @@ fn the_catalog_of_a_copy_is_compared_and_every_difference_named() {
     let kinds: std::collections::BTreeSet<&str> = catalog.objects.keys().map(|k| k.split_once(' ').unwrap().0).collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["column", "constraint", "extension", "function", "index", "sequence", "table", "trigger", "type", "view"],
+        ["column", "constraint", "extension", "function", "index", "schema", "sequence", "table", "trigger", "type", "view"],
         "every kind is read"
     );
     let counts = inventory(&src).unwrap().objects;

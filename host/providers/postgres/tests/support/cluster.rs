@@ -181,6 +181,10 @@ impl Cluster {
         );
     }
 
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -1,5 +1,5 @@
 //! Shared test support: throwaway PostgreSQL clusters and a seeded app database.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod cluster;
 
