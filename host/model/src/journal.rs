@@ -118,6 +118,11 @@ pub struct PreviousMachine {
     pub config: serde_json::Value,
 }
 
+/// The output of a done action that the results show beside it: what it
+/// measured as it ran (the bytes it copied, the rows it verified), set
+/// beside the numbers the plan showed.
+pub const NOTE_OUTPUT: &str = "note";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "event")]
 pub enum Event {

@@ -25,7 +25,10 @@ fn rows(phase: &PhaseRecord) -> Vec<Row> {
                 (ActionState::Undone, Some(Event::NotUndoable { reason })) => ("not undoable", None, Some(reason.clone())),
                 (ActionState::Undone, Some(Event::Undone { duration_ms })) => ("undone", Some(*duration_ms), None),
                 (_, Some(Event::UndoFailed { error })) => ("undo failed", None, Some(error.clone())),
-                (ActionState::Done(_), Some(Event::Done { duration_ms, .. })) => ("done", Some(*duration_ms), None),
+                (ActionState::Done(_), Some(Event::Done { duration_ms, outputs })) => {
+                    let note = outputs.iter().find(|(key, _)| key == ferry_model::journal::NOTE_OUTPUT).map(|(_, note)| note.clone());
+                    ("done", Some(*duration_ms), note)
+                }
                 (ActionState::Done(_), _) => ("done (found in effect)", None, None),
                 // Its error is the headline's: said once.
                 (ActionState::Failed(_), Some(Event::Failed { duration_ms, .. })) => ("failed", Some(*duration_ms), None),

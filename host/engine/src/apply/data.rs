@@ -19,6 +19,9 @@ use crate::data::{DataSources, DatabaseUrls};
 /// schema would otherwise make an error of thousands of lines).
 const MAX_NAMED: usize = 20;
 
+/// The output the results show beside a done action: what it measured.
+const NOTE: &str = ferry_model::journal::NOTE_OUTPUT;
+
 /// The database side of the executor.
 #[derive(Debug, Default)]
 pub struct DataOps {
@@ -69,7 +72,8 @@ impl DataOps {
                     meter.set(bytes, String::new);
                 };
                 let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress).map_err(err)?;
-                Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64()))])
+                let note = format!("{} streamed in {:.1} s", bytesize::ByteSize(stats.bytes).display().iec(), stats.elapsed.as_secs_f64());
+                Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64())), (NOTE.into(), note)])
             }
             Operation::PgCopySchema(db) => {
                 let urls = self.urls(db)?;
@@ -95,7 +99,16 @@ impl DataOps {
                 for table in &l.identity_full {
                     pg::reset_replica_identity(&urls.source, table).map_err(err)?;
                 }
+                let mut note = vec![format!("caught up in {} ms", stats.catch_up.as_millis())];
+                if stats.unlogged > 0 {
+                    note.push(format!("{} UNLOGGED table(s) dumped in {} ms", stats.unlogged, stats.unlogged_copy.as_millis()));
+                }
+                if stats.materialized_views > 0 {
+                    note.push(format!("{} materialized view(s) refreshed in {} ms", stats.materialized_views, stats.refresh.as_millis()));
+                }
+                let note = note.join(", ");
                 Ok(vec![
+                    (NOTE.into(), note),
                     ("sequences".into(), stats.sequences.to_string()),
                     ("large-objects".into(), stats.large_objects.to_string()),
                     ("catch-up-ms".into(), stats.catch_up.as_millis().to_string()),
@@ -120,7 +133,20 @@ impl DataOps {
                 if !bad.is_empty() {
                     return Err(ExecError(format!("database {}: the copy differs from the source in {}: no cutover until they match", v.database, bad.join(", "))));
                 }
-                Ok(vec![("tables".into(), report.tables.len().to_string())])
+                let rows: u64 = report.relations().map(|t| t.source_rows).sum();
+                let note = format!(
+                    "{} tables and their {rows} rows, sequences, large objects and {} definitions equal; the source holds {} now",
+                    report.relations().count(),
+                    report.objects_compared,
+                    bytesize::ByteSize(report.source_bytes).display().iec()
+                );
+                Ok(vec![
+                    ("tables".into(), report.relations().count().to_string()),
+                    ("rows".into(), rows.to_string()),
+                    ("objects".into(), report.objects_compared.to_string()),
+                    ("source-bytes".into(), report.source_bytes.to_string()),
+                    (NOTE.into(), note),
+                ])
             }
             Operation::VolumeSync(v) => {
                 let (src, dst) = self.endpoints(&v.volume)?;

@@ -37,4 +37,4 @@ pub use logical::{
 };
 pub use sql::{qualified_name, quote_ident, quote_literal, quote_qualified};
 pub use url::DbUrl;
-pub use verify::{TableCheck, TableDigest, Verification, digests, verify};
+pub use verify::{PSEUDO_ENTRIES, TableCheck, TableDigest, Verification, digests, verify};

@@ -202,7 +202,9 @@ pub fn finish_logical(
     let q = quote_ident(name);
     d.batch(&format!("DROP SUBSCRIPTION {q}"), "dropping subscription")?;
     // A copy of ferry's publication, when the schema was copied while it existed (a retried apply).
-    d.batch(&format!("DROP PUBLICATION IF EXISTS {q}"), "dropping the publication's copy")?;
+    if exists(&mut d, "SELECT 1 FROM pg_publication WHERE pubname = $1", name)? {
+        d.batch(&format!("DROP PUBLICATION {q}"), "dropping the publication's copy")?;
+    }
     s.batch(
         &format!("DROP PUBLICATION IF EXISTS {q}"),
         "dropping publication",

@@ -28,6 +28,11 @@ pub struct Verification {
     pub tables: Vec<TableCheck>,
     /// Objects defined differently, missing or extra on the target.
     pub objects: Vec<ObjectDiff>,
+    /// How many catalog objects of the source were compared.
+    pub objects_compared: usize,
+    /// The source's size as verified (`pg_database_size`), to set beside
+    /// the size the plan showed: a live database moves between the two.
+    pub source_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -38,7 +43,16 @@ pub struct TableCheck {
     pub matches: bool,
 }
 
+/// The entries of a verification that are not relations (a relation's
+/// name is always schema-qualified, so none is ever called this).
+pub const PSEUDO_ENTRIES: [&str; 2] = ["large-objects", "sequences"];
+
 impl Verification {
+    /// The checks of tables and materialized views, without the pseudo-entries.
+    pub fn relations(&self) -> impl Iterator<Item = &TableCheck> {
+        self.tables.iter().filter(|t| !PSEUDO_ENTRIES.contains(&t.table.as_str()))
+    }
+
     pub fn mismatches(&self) -> Vec<&TableCheck> {
         self.tables.iter().filter(|t| !t.matches).collect()
     }
@@ -72,8 +86,9 @@ fn digests_in(s: &mut Session<'_>, tables: &[String]) -> Result<Vec<TableDigest>
             out.push(d);
         }
     }
-    out.push(pseudo(s, "large-objects", LARGE_OBJECTS)?);
-    out.push(pseudo(s, "sequences", SEQUENCES)?);
+    let [large_objects, sequences] = PSEUDO_ENTRIES;
+    out.push(pseudo(s, large_objects, LARGE_OBJECTS)?);
+    out.push(pseudo(s, sequences, SEQUENCES)?);
     Ok(out)
 }
 
@@ -84,15 +99,21 @@ pub fn verify(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<Verificatio
     // One session per side for both reads.
     let read = |db: &DbUrl| -> Result<_, PgError> {
         let mut s = stable_session(db)?;
-        Ok((digests_in(&mut s, tables)?, catalog::read(&mut s)?))
+        let bytes: i64 = s.one("SELECT pg_database_size(current_database())", &[], "reading the database size")?.get(0);
+        Ok((digests_in(&mut s, tables)?, catalog::read(&mut s)?, to_u64(bytes)))
     };
     let (source, target) = std::thread::scope(|scope| {
         let source = scope.spawn(|| read(src));
         let target = read(dst);
         (source.join().expect("digest thread panicked"), target)
     });
-    let ((source, source_catalog), (target, target_catalog)) = (source?, target?);
-    Ok(Verification { tables: compare(&source, &target), objects: catalog::diff(&source_catalog, &target_catalog) })
+    let ((source, source_catalog, source_bytes), (target, target_catalog, _)) = (source?, target?);
+    Ok(Verification {
+        tables: compare(&source, &target),
+        objects: catalog::diff(&source_catalog, &target_catalog),
+        objects_compared: source_catalog.objects.len(),
+        source_bytes,
+    })
 }
 
 fn compare(source: &[TableDigest], target: &[TableDigest]) -> Vec<TableCheck> {
