@@ -349,16 +349,7 @@ pub fn logical_name(database: &str) -> String {
     format!("ferry_{clean}")
 }
 
-/// `schema.name`, each part quoted unless it is a plain lower-case
-/// identifier: the host reads the two parts back from it whatever they hold
-/// (`ferry_postgres::qualified_name` writes the same form; both are tested
-/// on the same names).
+/// `schema.name` as the host reads it back ([`ferry_pg_names`]).
 fn qualified(t: &PgTableInfo) -> String {
-    let shown = |part: &str| {
-        let mut chars = part.chars();
-        let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if plain { part.to_string() } else { format!("\"{}\"", part.replace('"', "\"\"")) }
-    };
-    format!("{}.{}", shown(&t.schema), shown(&t.name))
+    ferry_pg_names::qualified_name(&t.schema, &t.name)
 }

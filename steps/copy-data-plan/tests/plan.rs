@@ -169,7 +169,7 @@ fn other_phases_plan_nothing_and_bad_params_are_named() {
 /// back exactly the two parts the planner wrote.
 #[test]
 fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
-    let cases = include_str!("../../../host/providers/postgres/tests/qualified_names.tsv").lines().filter(|l| !l.starts_with('#')).map(|l| {
+    let cases = include_str!("../../../host/providers/pg-names/tests/qualified_names.tsv").lines().filter(|l| !l.starts_with('#')).map(|l| {
         let mut parts = l.split('\t');
         (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap())
     });
