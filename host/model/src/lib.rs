@@ -17,6 +17,7 @@ pub mod pairs;
 mod plan;
 pub mod policy;
 mod printable;
+pub mod route;
 mod step;
 pub mod undo_plan;
 pub mod vm;
@@ -34,5 +35,6 @@ pub use app::{
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
 pub use printable::{printable, printable_lines};
+pub use route::{CheckoutOp, ControlOp, DataOp, DnsOp, FlyOp, Routed, VmOp};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
 pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use ferry_model::journal::UndoData;
-use ferry_model::{Operation, PgCopy, PgLogical};
+use ferry_model::{DataOp, PgCopy, PgLogical};
 use ferry_model::VolumePass;
 use ferry_postgres as pg;
 use ferry_volume as vol;
@@ -33,18 +33,18 @@ impl DataOps {
         DataOps { sources }
     }
 
-    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+    pub fn prepare(&self, op: DataOp<'_>) -> Result<UndoData, ExecError> {
         match op {
-            Operation::PgFreeze(db) => {
+            DataOp::PgFreeze(db) => {
                 let frozen = pg::is_frozen(&self.urls(db)?.source).map_err(err)?;
                 Ok(UndoData::PgReadOnly { previous: frozen.then(|| "on".to_string()) })
             }
-            Operation::PgDumpRestore(copy) => self.empty_target(&copy.database),
-            Operation::PgCopySchema(db) => self.empty_target(db),
-            Operation::PgReplicaIdentityFull(t) => {
+            DataOp::PgDumpRestore(copy) => self.empty_target(&copy.database),
+            DataOp::PgCopySchema(db) => self.empty_target(db),
+            DataOp::PgReplicaIdentityFull(t) => {
                 Ok(UndoData::PgReplicaIdentity { previous: self.replica_identity(&t.database, &t.table)? })
             }
-            Operation::VolumeSync(v) => {
+            DataOp::VolumeSync(v) => {
                 let (_, dst) = self.endpoints(&v.volume)?;
                 let was_empty = match vol::scan(&dst) {
                     Ok(facts) => facts.files == 0,
@@ -53,17 +53,24 @@ impl DataOps {
                 };
                 Ok(UndoData::VolumeTarget { was_empty })
             }
-            _ => Ok(UndoData::None),
+            // Replication's setup is undone by name, its waits and checks
+            // and the SQLite copy need nothing captured.
+            DataOp::PgSubscribe(_)
+            | DataOp::PgCatchUp(_)
+            | DataOp::PgFinishLogical(_)
+            | DataOp::PgVerify(_)
+            | DataOp::SqliteCopy(_)
+            | DataOp::VolumeVerify(_) => Ok(UndoData::None),
         }
     }
 
-    pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+    pub fn execute(&self, op: DataOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         match op {
-            Operation::PgFreeze(db) => {
+            DataOp::PgFreeze(db) => {
                 pg::freeze(&self.urls(db)?.source).map_err(err)?;
                 Ok(Vec::new())
             }
-            Operation::PgDumpRestore(copy) => {
+            DataOp::PgDumpRestore(copy) => {
                 let urls = self.urls(&copy.database)?;
                 self.clear_partial(&urls)?;
                 let mut meter = Meter::new(&format!("database {}: streamed", copy.database));
@@ -75,24 +82,24 @@ impl DataOps {
                 let note = format!("{} streamed in {:.1} s", bytesize::ByteSize(stats.bytes).display().iec(), stats.elapsed.as_secs_f64());
                 Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64())), (NOTE.into(), note)])
             }
-            Operation::PgCopySchema(db) => {
+            DataOp::PgCopySchema(db) => {
                 let urls = self.urls(db)?;
                 self.clear_partial(&urls)?;
                 pg::copy_schema(&urls.source, &urls.target).map_err(err)?;
                 Ok(Vec::new())
             }
-            Operation::PgReplicaIdentityFull(t) => {
+            DataOp::PgReplicaIdentityFull(t) => {
                 pg::set_replica_identity_full(&self.urls(&t.database)?.source, &t.table).map_err(err)?;
                 Ok(Vec::new())
             }
-            Operation::PgSubscribe(l) => {
+            DataOp::PgSubscribe(l) => {
                 let urls = self.urls(&l.database)?;
                 pg::create_publication(&urls.source, &l.name).map_err(err)?;
                 pg::create_subscription(&urls.target, &urls.source_for_target, &l.name).map_err(err)?;
                 Ok(Vec::new())
             }
-            Operation::PgCatchUp(l) => self.catch_up(l, keepalive),
-            Operation::PgFinishLogical(l) => {
+            DataOp::PgCatchUp(l) => self.catch_up(l, keepalive),
+            DataOp::PgFinishLogical(l) => {
                 let urls = self.urls(&l.database)?;
                 let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, &l.unlogged, Duration::from_millis(l.timeout_ms)).map_err(err)?;
                 // Replication is gone: the key-less tables need FULL no more.
@@ -118,7 +125,7 @@ impl DataOps {
                     ("unlogged-ms".into(), stats.unlogged_copy.as_millis().to_string()),
                 ])
             }
-            Operation::PgVerify(v) => {
+            DataOp::PgVerify(v) => {
                 let urls = self.urls(&v.database)?;
                 let report = pg::verify(&urls.source, &urls.target, &v.tables).map_err(err)?;
                 let mut bad: Vec<String> = report
@@ -148,7 +155,7 @@ impl DataOps {
                     (NOTE.into(), note),
                 ])
             }
-            Operation::VolumeSync(v) => {
+            DataOp::VolumeSync(v) => {
                 let (src, dst) = self.endpoints(&v.volume)?;
                 let pass = match v.pass {
                     VolumePass::Bulk => vol::Pass::Bulk,
@@ -166,12 +173,12 @@ impl DataOps {
                 let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report).map_err(err)?;
                 Ok(vec![("files".into(), stats.files_transferred.to_string()), ("bytes".into(), stats.bytes_transferred.to_string())])
             }
-            Operation::SqliteCopy(s) => {
+            DataOp::SqliteCopy(s) => {
                 let (src, dst) = self.endpoints(&s.volume)?;
                 let bytes = vol::sqlite_backup(&src, &dst, &s.path).map_err(err)?;
                 Ok(vec![("bytes".into(), bytes.to_string())])
             }
-            Operation::VolumeVerify(v) => {
+            DataOp::VolumeVerify(v) => {
                 let (src, dst) = self.endpoints(&v.volume)?;
                 let mut problems = vol::differences(&src, &dst, &v.exclude).map_err(err)?;
                 for db in &v.sqlite {
@@ -184,34 +191,42 @@ impl DataOps {
                 }
                 Ok(Vec::new())
             }
-            other => Err(ExecError(format!("not a data operation: {other:?}"))),
         }
     }
 
-    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+    pub fn observe(&self, op: DataOp<'_>) -> Result<bool, ExecError> {
         match op {
-            Operation::PgFreeze(db) => pg::is_frozen(&self.urls(db)?.source).map_err(err),
-            Operation::PgReplicaIdentityFull(t) => Ok(self.replica_identity(&t.database, &t.table)? == "full"),
+            DataOp::PgFreeze(db) => pg::is_frozen(&self.urls(db)?.source).map_err(err),
+            DataOp::PgReplicaIdentityFull(t) => Ok(self.replica_identity(&t.database, &t.table)? == "full"),
             // Copies are re-run (after clearing what a stopped run left);
             // waits and checks say something about now.
-            _ => Ok(false),
+            DataOp::PgDumpRestore(_)
+            | DataOp::PgCopySchema(_)
+            | DataOp::PgSubscribe(_)
+            | DataOp::PgCatchUp(_)
+            | DataOp::PgFinishLogical(_)
+            | DataOp::PgVerify(_)
+            | DataOp::VolumeSync(_)
+            | DataOp::SqliteCopy(_)
+            | DataOp::VolumeVerify(_) => Ok(false),
         }
     }
 
-    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+    pub fn restore(&self, op: DataOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
         match (op, undo) {
-            (Operation::PgFreeze(db), UndoData::PgReadOnly { previous }) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
-            (Operation::PgDumpRestore(PgCopy { database, .. }) | Operation::PgCopySchema(database), UndoData::PgEmptyTarget { schemas }) => {
+            (DataOp::PgFreeze(db), UndoData::PgReadOnly { previous }) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
+            (DataOp::PgDumpRestore(PgCopy { database, .. }), UndoData::PgEmptyTarget { schemas }) => {
                 pg::clear(&self.urls(database)?.target, schemas).map_err(err)
             }
-            (Operation::PgReplicaIdentityFull(t), UndoData::PgReplicaIdentity { previous }) if previous == "default" => {
+            (DataOp::PgCopySchema(database), UndoData::PgEmptyTarget { schemas }) => pg::clear(&self.urls(database)?.target, schemas).map_err(err),
+            (DataOp::PgReplicaIdentityFull(t), UndoData::PgReplicaIdentity { previous }) if previous == "default" => {
                 pg::reset_replica_identity(&self.urls(&t.database)?.source, &t.table).map_err(err)
             }
-            (Operation::PgSubscribe(l), _) => {
+            (DataOp::PgSubscribe(l), _) => {
                 let urls = self.urls(&l.database)?;
                 pg::drop_logical(&urls.source, &urls.target, &l.name).map_err(err)
             }
-            (Operation::VolumeSync(v), UndoData::VolumeTarget { was_empty: true }) => empty_dir(&self.endpoints(&v.volume)?.1),
+            (DataOp::VolumeSync(v), UndoData::VolumeTarget { was_empty: true }) => empty_dir(&self.endpoints(&v.volume)?.1),
             (_, UndoData::None | UndoData::PgReplicaIdentity { .. } | UndoData::VolumeTarget { .. }) => Ok(()),
             (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
         }

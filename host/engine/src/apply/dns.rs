@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ferry_dns::verify;
 use ferry_model::journal::UndoData;
-use ferry_model::{DnsChange, DnsRrset, DnsVerify, Operation, TlsCheck};
+use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsVerify, TlsCheck};
 
 use super::executor::ExecError;
 use crate::dns::{DnsZones, from_model, names, to_model};
@@ -28,37 +28,36 @@ impl DnsOps {
         DnsOps { zones }
     }
 
-    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+    pub fn prepare(&self, op: DnsOp<'_>) -> Result<UndoData, ExecError> {
         match op {
-            Operation::DnsChange(c) => Ok(UndoData::DnsPrevious { previous: self.read(&c.zone, target(c)?)? }),
-            _ => Ok(UndoData::None),
+            DnsOp::Change(c) => Ok(UndoData::DnsPrevious { previous: self.read(&c.zone, target(c)?)? }),
+            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => Ok(UndoData::None),
         }
     }
 
-    pub fn execute(&self, op: &Operation) -> Result<Vec<(String, String)>, ExecError> {
+    pub fn execute(&self, op: DnsOp<'_>) -> Result<Vec<(String, String)>, ExecError> {
         match op {
-            Operation::DnsChange(c) => {
+            DnsOp::Change(c) => {
                 self.swap(&c.zone, c.expected.as_ref(), c.new.as_ref())?;
                 let what = target(c)?;
                 Ok(vec![("record".into(), format!("{} {}", what.name, what.rtype))])
             }
-            Operation::TlsCheck(t) => tls_check(t),
-            Operation::DnsVerify(v) => self.verify(v),
-            other => Err(ExecError(format!("not a DNS operation: {other:?}"))),
+            DnsOp::TlsCheck(t) => tls_check(t),
+            DnsOp::Verify(v) => self.verify(v),
         }
     }
 
-    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+    pub fn observe(&self, op: DnsOp<'_>) -> Result<bool, ExecError> {
         match op {
-            Operation::DnsChange(c) => Ok(self.read(&c.zone, target(c)?)? == c.new),
+            DnsOp::Change(c) => Ok(self.read(&c.zone, target(c)?)? == c.new),
             // Checks are cheap and say something about now: run them again.
-            _ => Ok(false),
+            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => Ok(false),
         }
     }
 
-    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+    pub fn restore(&self, op: DnsOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
         match (op, undo) {
-            (Operation::DnsChange(c), UndoData::DnsPrevious { previous }) => {
+            (DnsOp::Change(c), UndoData::DnsPrevious { previous }) => {
                 let now = self.read(&c.zone, target(c)?)?;
                 if &now == previous {
                     return Ok(());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_model::Operation;
-use ferry_model::policy::OperationClass;
+use ferry_model::{CheckoutOp, ControlOp, Routed};
 use ferry_model::journal::UndoData;
 
 use super::data::DataOps;
@@ -63,126 +63,90 @@ impl Providers {
     }
 }
 
-/// Which provider carries an operation out.
-#[derive(PartialEq)]
-enum Provider {
-    /// The checkout and the clock, here.
-    Local,
-    Fly,
-    Dns,
-    Data,
-    Vm,
-}
-
-/// The provider follows the operation's class (the one grants are checked
-/// by), so a new operation is routed wherever its class says, with no
-/// catch-all to send it to the wrong executor.
-fn provider(op: &Operation) -> Provider {
-    match OperationClass::of(op) {
-        OperationClass::Checkout | OperationClass::Control => Provider::Local,
-        OperationClass::Fly => Provider::Fly,
-        OperationClass::Dns => Provider::Dns,
-        OperationClass::Data => Provider::Data,
-        OperationClass::Vm => Provider::Vm,
-    }
-}
-
 impl Executor for Providers {
     fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
-        match provider(op) {
-            Provider::Fly => return self.fly()?.prepare(op),
-            Provider::Dns => return self.dns.prepare(op),
-            Provider::Data => return self.data.prepare(op),
-            Provider::Vm => return self.vm.prepare(op),
-            Provider::Local => {}
-        }
-        match op {
-            Operation::EditConfig(edit) => {
+        match op.route() {
+            Routed::Fly(op) => self.fly()?.prepare(op),
+            Routed::Dns(op) => self.dns.prepare(op),
+            Routed::Data(op) => self.data.prepare(op),
+            Routed::Vm(op) => self.vm.prepare(op),
+            Routed::Checkout(CheckoutOp::EditConfig(edit)) => {
                 let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
                 let previous = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
                 Ok(UndoData::ConfigValue { previous })
             }
-            Operation::WriteFile(write) => Ok(UndoData::FileContents { previous: ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)? }),
-            _ => Ok(UndoData::None),
+            Routed::Checkout(CheckoutOp::WriteFile(write)) => {
+                Ok(UndoData::FileContents { previous: ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)? })
+            }
+            Routed::Control(ControlOp::Approval(_) | ControlOp::WaitMs(_)) => Ok(UndoData::None),
         }
     }
 
     fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        match provider(op) {
-            Provider::Fly => return self.fly()?.execute(op, keepalive),
-            Provider::Dns => return self.dns.execute(op),
-            Provider::Data => return self.data.execute(op, keepalive),
-            Provider::Vm => return self.vm.execute(op, keepalive),
-            Provider::Local => {}
-        }
-        match op {
-            Operation::EditConfig(edit) => {
+        match op.route() {
+            Routed::Fly(op) => self.fly()?.execute(op, keepalive),
+            Routed::Dns(op) => self.dns.execute(op),
+            Routed::Data(op) => self.data.execute(op, keepalive),
+            Routed::Vm(op) => self.vm.execute(op, keepalive),
+            Routed::Checkout(CheckoutOp::EditConfig(edit)) => {
                 ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, edit.value.as_deref()).map_err(err)?;
                 Ok(vec![("file".into(), edit.file.clone())])
             }
-            Operation::WriteFile(write) => {
+            Routed::Checkout(CheckoutOp::WriteFile(write)) => {
                 ferry_checkout::write_file(&self.checkout, &write.file, Some(&write.contents)).map_err(err)?;
                 Ok(vec![("file".into(), write.file.clone())])
             }
-            Operation::WaitMs(ms) => {
-                wait(Duration::from_millis(*ms), keepalive);
+            Routed::Control(ControlOp::WaitMs(ms)) => {
+                wait(Duration::from_millis(ms), keepalive);
                 Ok(Vec::new())
             }
-            _ => Ok(Vec::new()),
+            // The applier stops at an approval until it is given; once
+            // given, there is nothing left to carry out.
+            Routed::Control(ControlOp::Approval(_)) => Ok(Vec::new()),
         }
     }
 
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
-        match provider(op) {
-            Provider::Fly => return self.fly()?.observe(op, started_at_ms),
-            Provider::Dns => return self.dns.observe(op),
-            Provider::Data => return self.data.observe(op),
-            Provider::Vm => return self.vm.observe(op),
-            Provider::Local => {}
-        }
-        match op {
-            Operation::EditConfig(edit) => {
+        match op.route() {
+            Routed::Fly(op) => self.fly()?.observe(op, started_at_ms),
+            Routed::Dns(op) => self.dns.observe(op),
+            Routed::Data(op) => self.data.observe(op),
+            Routed::Vm(op) => self.vm.observe(op),
+            Routed::Checkout(CheckoutOp::EditConfig(edit)) => {
                 let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
                 let now = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
                 let want = edit.value.as_deref().map(ferry_checkout::normalize_literal).transpose().map_err(err)?;
                 Ok(now == want)
             }
-            Operation::WriteFile(write) => Ok(ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)?.as_deref() == Some(write.contents.as_str())),
+            Routed::Checkout(CheckoutOp::WriteFile(write)) => {
+                Ok(ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)?.as_deref() == Some(write.contents.as_str()))
+            }
             // A wait is over once its time has passed since it started.
-            Operation::WaitMs(ms) => Ok(crate::apply::now_ms() >= started_at_ms.saturating_add(*ms)),
-            _ => Ok(false),
+            Routed::Control(ControlOp::WaitMs(ms)) => Ok(crate::apply::now_ms() >= started_at_ms.saturating_add(ms)),
+            // An approval interrupted is asked for again.
+            Routed::Control(ControlOp::Approval(_)) => Ok(false),
         }
     }
 
     fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
-        match provider(op) {
-            Provider::Fly => return self.fly()?.restore(op, undo),
-            Provider::Dns => return self.dns.restore(op, undo),
-            Provider::Data => return self.data.restore(op, undo),
-            Provider::Vm => return self.vm.restore(op, undo),
-            Provider::Local => {}
-        }
-        match (op, undo) {
-            (Operation::EditConfig(edit), UndoData::ConfigValue { previous }) => {
+        match (op.route(), undo) {
+            (Routed::Fly(op), _) => self.fly()?.restore(op, undo),
+            (Routed::Dns(op), _) => self.dns.restore(op, undo),
+            (Routed::Data(op), _) => self.data.restore(op, undo),
+            (Routed::Vm(op), _) => self.vm.restore(op, undo),
+            (Routed::Checkout(CheckoutOp::EditConfig(edit)), UndoData::ConfigValue { previous }) => {
                 ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, previous.as_deref()).map(drop).map_err(err)
             }
-            (Operation::WriteFile(write), UndoData::FileContents { previous }) => {
+            (Routed::Checkout(CheckoutOp::WriteFile(write)), UndoData::FileContents { previous }) => {
                 ferry_checkout::write_file(&self.checkout, &write.file, previous.as_deref()).map(drop).map_err(err)
             }
-            (_, UndoData::None) => Ok(()),
-            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+            (Routed::Checkout(_) | Routed::Control(_), UndoData::None) => Ok(()),
+            (Routed::Checkout(_) | Routed::Control(_), undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
         }
     }
 
     fn learn(&self, op: &Operation, outputs: &[(String, String)]) {
-        self.learn_fly(op, outputs);
-    }
-}
-
-impl Providers {
-    /// What [`Executor::learn`] hands the Fly side.
-    fn learn_fly(&self, op: &Operation, outputs: &[(String, String)]) {
-        if let (Provider::Fly, Some(fly)) = (provider(op), &self.fly) {
+        if let (Routed::Fly(op), Some(fly)) = (op.route(), &self.fly) {
             fly.learn(op, outputs);
         }
     }

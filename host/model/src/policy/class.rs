@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::Operation;
+use crate::{Operation, Routed};
 
 /// A family of operations, granted to a step as a whole (`actions = ["fly"]`
 /// in ferry.toml), the way imports are granted (`grants = ["fly"]`).
@@ -30,56 +30,15 @@ impl OperationClass {
     pub const GRANTABLE: [OperationClass; 5] =
         [OperationClass::Checkout, OperationClass::Fly, OperationClass::Dns, OperationClass::Data, OperationClass::Vm];
 
-    /// The class `op` belongs to.
+    /// The class `op` belongs to: its provider's ([`Operation::route`]).
     pub fn of(op: &Operation) -> OperationClass {
-        use OperationClass::{Checkout, Control, Data, Dns, Fly, Vm};
-        match op {
-            Operation::Approval(_) | Operation::WaitMs(_) => Control,
-            Operation::EditConfig(_) | Operation::WriteFile(_) => Checkout,
-            Operation::FlyReleaseCommand(_)
-            | Operation::FlyCreateMachines(_)
-            | Operation::FlyUpdateMachines(_)
-            | Operation::FlyDestroyMachines(_)
-            | Operation::FlyStopMachines(_)
-            | Operation::FlyStartMachines(_)
-            | Operation::FlyCordon(_)
-            | Operation::FlyUncordon(_)
-            | Operation::FlySetMetadata(_)
-            | Operation::FlyCreateVolume(_)
-            | Operation::FlyAllocateIp(_)
-            | Operation::FlyCreateApp(_)
-            | Operation::FlyDestroyApp(_)
-            | Operation::FlySetSecrets(_)
-            | Operation::FlyAddCertificate(_)
-            | Operation::FlyCopyVolume(_)
-            | Operation::FlyCreateRelease(_)
-            | Operation::FlyCompleteRelease(_)
-            | Operation::FlyWaitCertificate(_) => Fly,
-            Operation::DnsChange(_) | Operation::TlsCheck(_) | Operation::DnsVerify(_) => Dns,
-            Operation::PgFreeze(_)
-            | Operation::PgDumpRestore(_)
-            | Operation::PgCopySchema(_)
-            | Operation::PgReplicaIdentityFull(_)
-            | Operation::PgSubscribe(_)
-            | Operation::PgCatchUp(_)
-            | Operation::PgFinishLogical(_)
-            | Operation::PgVerify(_)
-            | Operation::VolumeSync(_)
-            | Operation::SqliteCopy(_)
-            | Operation::VolumeVerify(_) => Data,
-            Operation::VmLock(_)
-            | Operation::VmUnlock(_)
-            | Operation::VmInstallPackages(_)
-            | Operation::VmMkdir(_)
-            | Operation::VmNetwork(_)
-            | Operation::VmWriteFile(_)
-            | Operation::VmEnvFile(_)
-            | Operation::VmSecret(_)
-            | Operation::VmImage(_)
-            | Operation::VmReleaseCommand(_)
-            | Operation::VmRun(_)
-            | Operation::VmStop(_)
-            | Operation::VmRemove(_) => Vm,
+        match op.route() {
+            Routed::Control(_) => OperationClass::Control,
+            Routed::Checkout(_) => OperationClass::Checkout,
+            Routed::Fly(_) => OperationClass::Fly,
+            Routed::Dns(_) => OperationClass::Dns,
+            Routed::Data(_) => OperationClass::Data,
+            Routed::Vm(_) => OperationClass::Vm,
         }
     }
 

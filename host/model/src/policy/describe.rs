@@ -156,11 +156,15 @@ pub fn describe(op: &Operation) -> String {
 pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
     match undo {
         Undo::Run(undo_op) => format!("runs: {}", describe(undo_op)),
-        Undo::RestorePrevious => match op {
+        Undo::RestorePrevious => {
             // The host runs the command again after putting the file back.
-            Operation::VmWriteFile(VmFile { then: Some(then), .. }) => format!("{}, then runs on the host: {then}", restore(op)),
-            _ => restore(op).to_string(),
-        },
+            let then = if let Operation::VmWriteFile(VmFile { then: Some(then), .. }) = op {
+                format!(", then runs on the host: {then}")
+            } else {
+                String::new()
+            };
+            format!("{}{then}", restore(op))
+        }
         Undo::None(_) => "nothing undoes it".into(),
     }
 }

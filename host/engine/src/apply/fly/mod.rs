@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_fly::FlyClient;
-use ferry_model::Operation;
+use ferry_model::FlyOp;
 use ferry_model::journal::UndoData;
 
 use super::executor::ExecError;
@@ -54,44 +54,53 @@ impl FlyOps {
         &self.client
     }
 
-    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+    pub fn prepare(&self, op: FlyOp<'_>) -> Result<UndoData, ExecError> {
         match op {
             // Which of the batch's machines exist already: after a create that
             // failed part-way, the engine sees the difference and undoes it.
-            Operation::FlyCreateMachines(batch) => {
+            FlyOp::CreateMachines(batch) => {
                 let launch_ids = batch.machines.iter().filter_map(|m| m.launch_id.clone()).collect();
                 let refs = ferry_model::FlyMachineRefs { app: batch.app.clone(), ids: vec![], launch_ids };
                 let ids = self.resolve(&refs)?.into_iter().map(|m| m.id).collect();
                 Ok(UndoData::FlyExisting { ids })
             }
-            Operation::FlyUpdateMachines(batch) => {
+            FlyOp::UpdateMachines(batch) => {
                 let ids: Vec<String> = batch.machines.iter().filter_map(|m| m.id.clone()).collect();
                 self.previous(&batch.app, &ids)
             }
-            Operation::FlyDestroyMachines(r) | Operation::FlyStopMachines(r) => {
+            FlyOp::DestroyMachines(r) | FlyOp::StopMachines(r) => {
                 let ids = self.resolve(r)?.into_iter().map(|m| m.id).collect::<Vec<_>>();
                 self.previous(&r.app, &ids)
             }
-            Operation::FlySetMetadata(m) => {
+            FlyOp::SetMetadata(m) => {
                 let machines = self.resolve(&m.machines)?;
                 let previous =
                     machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
                 Ok(UndoData::FlyMetadata { previous })
             }
-            Operation::FlyCreateVolume(v) => self.existing_volumes(&v.app, &v.name),
-            Operation::FlyCopyVolume(v) => self.existing_volumes(&v.app, &v.name),
-            Operation::FlyCreateApp(app) => self.existing_app(app),
-            Operation::FlySetSecrets(s) => self.existing_secrets(s),
-            Operation::FlyAddCertificate(c) => self.existing_certificate(c),
-            Operation::FlyAllocateIp(ip) => {
+            FlyOp::CreateVolume(v) => self.existing_volumes(&v.app, &v.name),
+            FlyOp::CopyVolume(v) => self.existing_volumes(&v.app, &v.name),
+            FlyOp::CreateApp(app) => self.existing_app(app),
+            FlyOp::SetSecrets(s) => self.existing_secrets(s),
+            FlyOp::AddCertificate(c) => self.existing_certificate(c),
+            FlyOp::AllocateIp(ip) => {
                 let ids = self.client.list_ips(&ip.app).map_err(fly)?.into_iter().map(|x| x.ip).collect();
                 Ok(UndoData::FlyExisting { ids })
             }
-            _ => Ok(UndoData::None),
+            // Their undo is another action or none, or (a release) it is
+            // marked failed by what the run knows.
+            FlyOp::ReleaseCommand(_)
+            | FlyOp::StartMachines(_)
+            | FlyOp::Cordon(_)
+            | FlyOp::Uncordon(_)
+            | FlyOp::DestroyApp(_)
+            | FlyOp::CreateRelease(_)
+            | FlyOp::CompleteRelease(_)
+            | FlyOp::WaitCertificate(_) => Ok(UndoData::None),
         }
     }
 
-    pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+    pub fn execute(&self, op: FlyOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         let result = self.carry_out(op, keepalive);
         if let Err(e) = &result {
             self.note_failure(e);
@@ -99,105 +108,103 @@ impl FlyOps {
         result
     }
 
-    fn carry_out(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+    fn carry_out(&self, op: FlyOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         match op {
-            Operation::FlyReleaseCommand(rc) => self.release_command(rc, keepalive),
-            Operation::FlyCreateMachines(batch) => self.create_machines(batch),
-            Operation::FlyUpdateMachines(batch) => self.update_machines(batch),
-            Operation::FlyDestroyMachines(r) => self.destroy_machines(r),
-            Operation::FlyStopMachines(r) => self.stop_machines(r),
-            Operation::FlyStartMachines(r) => self.start_machines(r),
-            Operation::FlyCordon(r) => self.each(r, "cordon", |c, app, id, nonce| c.cordon_machine(app, id, nonce)),
-            Operation::FlyUncordon(r) => self.each(r, "uncordon", |c, app, id, nonce| c.uncordon_machine(app, id, nonce)),
-            Operation::FlySetMetadata(m) => {
+            FlyOp::ReleaseCommand(rc) => self.release_command(rc, keepalive),
+            FlyOp::CreateMachines(batch) => self.create_machines(batch),
+            FlyOp::UpdateMachines(batch) => self.update_machines(batch),
+            FlyOp::DestroyMachines(r) => self.destroy_machines(r),
+            FlyOp::StopMachines(r) => self.stop_machines(r),
+            FlyOp::StartMachines(r) => self.start_machines(r),
+            FlyOp::Cordon(r) => self.each(r, "cordon", |c, app, id, nonce| c.cordon_machine(app, id, nonce)),
+            FlyOp::Uncordon(r) => self.each(r, "uncordon", |c, app, id, nonce| c.uncordon_machine(app, id, nonce)),
+            FlyOp::SetMetadata(m) => {
                 let machines = self.resolve(&m.machines)?;
                 for x in &machines {
                     self.set_metadata(&m.machines.app, &x.id, &m.key, m.value.as_deref())?;
                 }
                 Ok(vec![("machines".into(), machines.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(","))])
             }
-            Operation::FlyCreateVolume(v) => {
+            FlyOp::CreateVolume(v) => {
                 let volume = self.client.create_volume(&v.app, &volume_request(v)?).map_err(|e| ExecError(format!("creating volume {} in {}: {e}", v.name, v.region)))?;
                 Ok(vec![("volume".into(), volume.id)])
             }
-            Operation::FlyAllocateIp(ip) => {
+            FlyOp::AllocateIp(ip) => {
                 let mut request = ferry_fly::AllocateIp::new(ip_type(&ip.kind)?);
                 request.region = ip.region.clone();
                 let assigned = self.client.allocate_ip(&ip.app, &request).map_err(fly)?;
                 Ok(vec![("ip".into(), assigned.ip)])
             }
-            Operation::FlyCreateApp(app) => self.create_app(app),
-            Operation::FlyDestroyApp(app) => self.destroy_app(app),
-            Operation::FlySetSecrets(s) => self.set_secrets(s),
-            Operation::FlyAddCertificate(c) => self.add_certificate(c),
-            Operation::FlyCopyVolume(v) => self.copy_volume(v),
-            Operation::FlyCreateRelease(r) => self.create_release(r),
-            Operation::FlyCompleteRelease(app) => self.complete_release(app),
-            Operation::FlyWaitCertificate(w) => self.wait_certificate(w, keepalive),
-            other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
+            FlyOp::CreateApp(app) => self.create_app(app),
+            FlyOp::DestroyApp(app) => self.destroy_app(app),
+            FlyOp::SetSecrets(s) => self.set_secrets(s),
+            FlyOp::AddCertificate(c) => self.add_certificate(c),
+            FlyOp::CopyVolume(v) => self.copy_volume(v),
+            FlyOp::CreateRelease(r) => self.create_release(r),
+            FlyOp::CompleteRelease(app) => self.complete_release(app),
+            FlyOp::WaitCertificate(w) => self.wait_certificate(w, keepalive),
         }
     }
 
     /// After a run stopped inside `op` (started at `started_at_ms`): is its
     /// effect in place?
-    pub fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
+    pub fn observe(&self, op: FlyOp<'_>, started_at_ms: u64) -> Result<bool, ExecError> {
         match op {
             // A release command is run again after a crash: it must be
             // idempotent anyway (flyctl runs it on every deploy).
-            Operation::FlyReleaseCommand(_) => Ok(false),
-            Operation::FlyCreateMachines(batch) => self.creates_in_place(batch),
-            Operation::FlyUpdateMachines(batch) => self.updates_in_place(batch),
-            Operation::FlyDestroyMachines(r) => Ok(self.resolve(r)?.is_empty()),
-            Operation::FlyStopMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "stopped")),
-            Operation::FlyStartMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "started")),
-            Operation::FlyCordon(r) => Ok(self.resolve(r)?.iter().all(|m| m.cordoned)),
-            Operation::FlyUncordon(r) => Ok(self.resolve(r)?.iter().all(|m| !m.cordoned)),
-            Operation::FlySetMetadata(m) => Ok(self
+            FlyOp::ReleaseCommand(_) => Ok(false),
+            FlyOp::CreateMachines(batch) => self.creates_in_place(batch),
+            FlyOp::UpdateMachines(batch) => self.updates_in_place(batch),
+            FlyOp::DestroyMachines(r) => Ok(self.resolve(r)?.is_empty()),
+            FlyOp::StopMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "stopped")),
+            FlyOp::StartMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "started")),
+            FlyOp::Cordon(r) => Ok(self.resolve(r)?.iter().all(|m| m.cordoned)),
+            FlyOp::Uncordon(r) => Ok(self.resolve(r)?.iter().all(|m| !m.cordoned)),
+            FlyOp::SetMetadata(m) => Ok(self
                 .resolve(&m.machines)?
                 .iter()
                 .all(|x| x.config().and_then(|c| c.metadata_value(&m.key)) == m.value.as_deref())),
             // Without the ids captured before, a volume or address made by
             // the interrupted run cannot be told apart: make it again
             // (the undo removes every one the action added).
-            Operation::FlyCreateVolume(_) | Operation::FlyAllocateIp(_) | Operation::FlyCopyVolume(_) => Ok(false),
-            Operation::FlyCreateApp(app) => self.app_exists(&app.name),
-            Operation::FlyDestroyApp(app) => Ok(!self.app_exists(app)?),
-            Operation::FlySetSecrets(s) => self.secrets_in_place(s),
-            Operation::FlyAddCertificate(c) => self.certificate_in_place(c),
-            Operation::FlyCreateRelease(r) => Ok(self.release_in_place(r, started_at_ms)),
+            FlyOp::CreateVolume(_) | FlyOp::AllocateIp(_) | FlyOp::CopyVolume(_) => Ok(false),
+            FlyOp::CreateApp(app) => self.app_exists(&app.name),
+            FlyOp::DestroyApp(app) => Ok(!self.app_exists(app)?),
+            FlyOp::SetSecrets(s) => self.secrets_in_place(s),
+            FlyOp::AddCertificate(c) => self.certificate_in_place(c),
+            FlyOp::CreateRelease(r) => Ok(self.release_in_place(r, started_at_ms)),
             // Marking complete again is harmless.
-            Operation::FlyCompleteRelease(_) => Ok(false),
-            Operation::FlyWaitCertificate(w) => self.certificate_issued(&w.app, &w.hostname),
-            other => Err(ExecError(format!("not a Fly operation: {other:?}"))),
+            FlyOp::CompleteRelease(_) => Ok(false),
+            FlyOp::WaitCertificate(w) => self.certificate_issued(&w.app, &w.hostname),
         }
     }
 
-    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+    pub fn restore(&self, op: FlyOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
         match (op, undo) {
-            (Operation::FlyCreateMachines(batch), _) => self.destroy_created(batch),
-            (Operation::FlyUpdateMachines(batch), UndoData::FlyMachines { previous }) => self.restore_configs(&batch.app, previous),
-            (Operation::FlyDestroyMachines(r), UndoData::FlyMachines { previous }) => self.recreate(&r.app, previous),
-            (Operation::FlyStopMachines(r), UndoData::FlyMachines { previous }) => {
+            (FlyOp::CreateMachines(batch), _) => self.destroy_created(batch),
+            (FlyOp::UpdateMachines(batch), UndoData::FlyMachines { previous }) => self.restore_configs(&batch.app, previous),
+            (FlyOp::DestroyMachines(r), UndoData::FlyMachines { previous }) => self.recreate(&r.app, previous),
+            (FlyOp::StopMachines(r), UndoData::FlyMachines { previous }) => {
                 let started: Vec<String> = previous.iter().filter(|m| m.state == "started").map(|m| m.id.clone()).collect();
                 let refs = ferry_model::FlyMachineRefs { app: r.app.clone(), ids: started, launch_ids: vec![] };
                 self.start_machines(&refs).map(drop)
             }
-            (Operation::FlySetMetadata(m), UndoData::FlyMetadata { previous }) => {
+            (FlyOp::SetMetadata(m), UndoData::FlyMetadata { previous }) => {
                 for (id, value) in previous {
                     let id = self.current_id(&m.machines.app, id)?;
                     self.set_metadata(&m.machines.app, &id, &m.key, value.as_deref())?;
                 }
                 Ok(())
             }
-            (Operation::FlyCreateVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
-            (Operation::FlyCopyVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
-            (Operation::FlyCreateApp(app), UndoData::FlyExisting { ids }) => self.undo_create_app(app, ids),
-            (Operation::FlySetSecrets(s), UndoData::FlyExisting { ids }) => self.undo_secrets(s, ids),
-            (Operation::FlyAddCertificate(c), UndoData::FlyExisting { ids }) => self.undo_certificate(c, ids),
-            (Operation::FlyCreateRelease(r), _) => self.fail_release(r),
+            (FlyOp::CreateVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
+            (FlyOp::CopyVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
+            (FlyOp::CreateApp(app), UndoData::FlyExisting { ids }) => self.undo_create_app(app, ids),
+            (FlyOp::SetSecrets(s), UndoData::FlyExisting { ids }) => self.undo_secrets(s, ids),
+            (FlyOp::AddCertificate(c), UndoData::FlyExisting { ids }) => self.undo_certificate(c, ids),
+            (FlyOp::CreateRelease(r), _) => self.fail_release(r),
             // The create-release undone after it marks the record.
-            (Operation::FlyCompleteRelease(_), _) => Ok(()),
-            (Operation::FlyAllocateIp(ip), UndoData::FlyExisting { ids }) => {
+            (FlyOp::CompleteRelease(_), _) => Ok(()),
+            (FlyOp::AllocateIp(ip), UndoData::FlyExisting { ids }) => {
                 for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
                     if !ids.contains(&assigned.ip) {
                         self.client.release_ip(&ip.app, &assigned.ip).map_err(fly)?;

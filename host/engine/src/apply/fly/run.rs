@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::MutexGuard;
 
 use ferry_fly::{CreateRelease, LaunchInput, MachineConfig, Release, ReleaseStatus, metadata, post_deployment_info};
-use ferry_model::{FlyRelease, Operation};
+use ferry_model::{FlyOp, FlyRelease};
 
 use super::FlyOps;
 use crate::apply::executor::ExecError;
@@ -68,15 +68,15 @@ impl FlyOps {
     }
 
     /// Takes in the outputs of an action done earlier in this run.
-    pub fn learn(&self, op: &Operation, outputs: &[(String, String)]) {
+    pub fn learn(&self, op: FlyOp<'_>, outputs: &[(String, String)]) {
         let value = |key: &str| outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         match op {
-            Operation::FlySetSecrets(s) => {
+            FlyOp::SetSecrets(s) => {
                 if let Some(version) = value("version").and_then(|v| v.parse::<u64>().ok()) {
                     self.note_secrets_version(&s.app, version);
                 }
             }
-            Operation::FlyCreateRelease(r) => {
+            FlyOp::CreateRelease(r) => {
                 let release = RunRelease {
                     id: value(out::ID).unwrap_or_default().to_string(),
                     version: value(out::VERSION).and_then(|v| v.parse().ok()).unwrap_or(0),
@@ -84,7 +84,24 @@ impl FlyOps {
                 };
                 self.run_state().releases.insert(r.app.clone(), release);
             }
-            _ => {}
+            // Nothing else answers what a later operation needs.
+            FlyOp::ReleaseCommand(_)
+            | FlyOp::CreateMachines(_)
+            | FlyOp::UpdateMachines(_)
+            | FlyOp::DestroyMachines(_)
+            | FlyOp::StopMachines(_)
+            | FlyOp::StartMachines(_)
+            | FlyOp::Cordon(_)
+            | FlyOp::Uncordon(_)
+            | FlyOp::SetMetadata(_)
+            | FlyOp::CreateVolume(_)
+            | FlyOp::AllocateIp(_)
+            | FlyOp::CreateApp(_)
+            | FlyOp::DestroyApp(_)
+            | FlyOp::AddCertificate(_)
+            | FlyOp::CopyVolume(_)
+            | FlyOp::CompleteRelease(_)
+            | FlyOp::WaitCertificate(_) => {}
         }
     }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_model::journal::UndoData;
-use ferry_model::{Operation, VmContainer, VmFile, VmHealth, VmImageSource, VmLock};
+use ferry_model::{VmContainer, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
 use ferry_ssh::shell_quote;
 use ferry_vm::{ContainerSpec, DockerHost, Publish};
 
@@ -41,52 +41,49 @@ impl VmOps {
         VmOps { targets, owner, checkout }
     }
 
-    fn target_of(op: &Operation) -> Option<&str> {
-        Some(match op {
-            Operation::VmLock(l) | Operation::VmUnlock(l) => &l.target,
-            Operation::VmInstallPackages(p) => &p.target,
-            Operation::VmMkdir(p) => &p.target,
-            Operation::VmNetwork(n) => &n.target,
-            Operation::VmWriteFile(f) => &f.target,
-            Operation::VmEnvFile(f) => &f.target,
-            Operation::VmSecret(f) => &f.target,
-            Operation::VmImage(i) => &i.target,
-            Operation::VmReleaseCommand(c) | Operation::VmRun(c) => &c.target,
-            Operation::VmStop(c) | Operation::VmRemove(c) => &c.target,
-            _ => return None,
-        })
+    fn target_of(op: VmOp<'_>) -> &str {
+        match op {
+            VmOp::Lock(l) | VmOp::Unlock(l) => &l.target,
+            VmOp::InstallPackages(p) => &p.target,
+            VmOp::Mkdir(p) => &p.target,
+            VmOp::Network(n) => &n.target,
+            VmOp::WriteFile(f) => &f.target,
+            VmOp::EnvFile(f) => &f.target,
+            VmOp::Secret(f) => &f.target,
+            VmOp::Image(i) => &i.target,
+            VmOp::ReleaseCommand(c) | VmOp::Run(c) => &c.target,
+            VmOp::Stop(c) | VmOp::Remove(c) => &c.target,
+        }
     }
 
     /// Runs `f` with the target's Docker host; every error names the target.
-    fn on<T>(&self, op: &Operation, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        let target = Self::target_of(op).ok_or_else(|| ExecError(format!("not a VM operation: {op:?}")))?;
-        self.targets.with_docker(target, f).map_err(ExecError)
+    fn on<T>(&self, op: VmOp<'_>, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+        self.targets.with_docker(Self::target_of(op), f).map_err(ExecError)
     }
 
     /// [`VmOps::on`] for the checks before and after an action (what
     /// exists, what runs, what a file holds): each command is bounded by
     /// the target's `read_timeout`.
-    fn reading<T>(&self, op: &Operation, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        let target = Self::target_of(op).ok_or_else(|| ExecError(format!("not a VM operation: {op:?}")))?;
-        self.targets.reading(target, f).map_err(ExecError)
+    fn reading<T>(&self, op: VmOp<'_>, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+        self.targets.reading(Self::target_of(op), f).map_err(ExecError)
     }
 
-    pub fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
+    pub fn prepare(&self, op: VmOp<'_>) -> Result<UndoData, ExecError> {
         self.reading(op, |host, _| match op {
-            Operation::VmMkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
-            Operation::VmSecret(f) => Ok(UndoData::VmAbsent { items: missing_paths(host, std::slice::from_ref(&f.path))? }),
-            Operation::VmNetwork(n) => {
+            VmOp::Mkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
+            VmOp::Secret(f) => Ok(UndoData::VmAbsent { items: missing_paths(host, std::slice::from_ref(&f.path))? }),
+            VmOp::Network(n) => {
                 let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
                 Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![n.name.clone()] } })
             }
-            Operation::VmWriteFile(VmFile { path, .. }) | Operation::VmEnvFile(ferry_model::VmEnvFile { path, .. }) => {
+            VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => {
                 Ok(UndoData::VmBackup { backup: backup(host, path)? })
             }
-            Operation::VmRun(c) => {
+            VmOp::Run(c) => {
                 let exists = container_state(host, &c.name)?.is_some();
                 Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![c.name.clone()] } })
             }
-            Operation::VmStop(c) => {
+            VmOp::Stop(c) => {
                 let mut running = Vec::new();
                 for name in &c.names {
                     if container_state(host, name)?.is_some_and(|s| s == "running") {
@@ -95,20 +92,32 @@ impl VmOps {
                 }
                 Ok(UndoData::VmWasRunning { names: running })
             }
-            _ => Ok(UndoData::None),
+            // The lock's undo releases it by path; packages, images,
+            // release commands and removals are not put back.
+            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => {
+                Ok(UndoData::None)
+            }
         })
     }
 
-    pub fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+    pub fn execute(&self, op: VmOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         self.on(op, |host, config| {
-            if !matches!(op, Operation::VmUnlock(_)) {
+            if !matches!(op, VmOp::Unlock(_)) {
                 self.hold_lock(host, config)?;
             }
             match op {
-                Operation::VmInstallPackages(_) | Operation::VmImage(_) | Operation::VmReleaseCommand(_) | Operation::VmRun(_) => {
+                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) => {
                     self.renewing_lock(host, config, || self.act(host, op, keepalive))
                 }
-                _ => self.act(host, op, keepalive),
+                VmOp::Lock(_)
+                | VmOp::Unlock(_)
+                | VmOp::Mkdir(_)
+                | VmOp::Network(_)
+                | VmOp::WriteFile(_)
+                | VmOp::EnvFile(_)
+                | VmOp::Secret(_)
+                | VmOp::Stop(_)
+                | VmOp::Remove(_) => self.act(host, op, keepalive),
             }
         })
     }
@@ -126,85 +135,84 @@ impl VmOps {
         super::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
     }
 
-    fn act(&self, host: &DockerHost<'_>, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
+    fn act(&self, host: &DockerHost<'_>, op: VmOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
         match op {
-            Operation::VmLock(l) => Ok(vec![("lock".into(), l.path.clone())]),
-            Operation::VmUnlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
-            Operation::VmInstallPackages(p) => {
+            VmOp::Lock(l) => Ok(vec![("lock".into(), l.path.clone())]),
+            VmOp::Unlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
+            VmOp::InstallPackages(p) => {
                 let packages: Vec<String> = p.packages.iter().map(|p| shell_quote(p)).collect();
                 let sudo = if host.session().host().user == "root" { "" } else { "sudo " };
                 sh(host, &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")))?;
                 Ok(Vec::new())
             }
-            Operation::VmMkdir(p) => {
+            VmOp::Mkdir(p) => {
                 let paths: Vec<String> = p.paths.iter().map(|p| shell_quote(p)).collect();
                 sh(host, &format!("mkdir -p {}", paths.join(" "))).map(|_| Vec::new())
             }
-            Operation::VmNetwork(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
-            Operation::VmWriteFile(f) => {
+            VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
+            VmOp::WriteFile(f) => {
                 upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
                 if let Some(then) = &f.then {
                     sh(host, then)?;
                 }
                 Ok(vec![("file".into(), f.path.clone())])
             }
-            Operation::VmEnvFile(f) => {
+            VmOp::EnvFile(f) => {
                 upload(host, &f.path, env_file(host, f)?.as_bytes(), 0o600)?;
                 Ok(vec![("file".into(), f.path.clone())])
             }
-            Operation::VmSecret(f) => make_secret(host, &f.path).map(|()| vec![("file".into(), f.path.clone())]),
-            Operation::VmImage(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
-            Operation::VmReleaseCommand(c) => release_command(host, c, keepalive).map(|()| Vec::new()),
-            Operation::VmRun(c) => run(host, c, keepalive).map(|()| vec![("container".into(), c.name.clone())]),
-            Operation::VmStop(c) => {
+            VmOp::Secret(f) => make_secret(host, &f.path).map(|()| vec![("file".into(), f.path.clone())]),
+            VmOp::Image(i) => self.image(host, i).map(|id| vec![("image".into(), id)]),
+            VmOp::ReleaseCommand(c) => release_command(host, c, keepalive).map(|()| Vec::new()),
+            VmOp::Run(c) => run(host, c, keepalive).map(|()| vec![("container".into(), c.name.clone())]),
+            VmOp::Stop(c) => {
                 for name in &c.names {
                     host.stop(name, c.grace_secs).map_err(|e| e.to_string())?;
                 }
                 Ok(Vec::new())
             }
-            Operation::VmRemove(c) => {
+            VmOp::Remove(c) => {
                 for name in &c.names {
                     host.remove(name).map_err(|e| e.to_string())?;
                 }
                 Ok(Vec::new())
             }
-            other => Err(format!("not a VM operation: {other:?}")),
         }
     }
 
-    pub fn observe(&self, op: &Operation) -> Result<bool, ExecError> {
+    pub fn observe(&self, op: VmOp<'_>) -> Result<bool, ExecError> {
         self.reading(op, |host, config| match op {
-            Operation::VmLock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
-            Operation::VmUnlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
-            Operation::VmMkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
-            Operation::VmWriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
-            Operation::VmEnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
-            Operation::VmSecret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
-            Operation::VmImage(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
-            Operation::VmRun(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
-            Operation::VmStop(c) | Operation::VmRemove(c) => {
+            VmOp::Lock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            VmOp::Unlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            VmOp::Mkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
+            VmOp::WriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
+            VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
+            VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
+            VmOp::Image(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
+            VmOp::Run(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
+            VmOp::Stop(c) | VmOp::Remove(c) => {
                 let mut states = Vec::new();
                 for name in &c.names {
                     states.push(container_state(host, name)?);
                 }
-                let removing = matches!(op, Operation::VmRemove(_));
+                let removing = matches!(op, VmOp::Remove(_));
                 Ok(states.iter().all(|s| if removing { s.is_none() } else { s.as_deref() != Some("running") }))
             }
             // Packages, networks and release commands are idempotent: run them again.
-            _ => Ok(false),
+            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) => Ok(false),
         })
     }
 
-    pub fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
+    pub fn restore(&self, op: VmOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
         self.on(op, |host, config| {
             // Undoing on a host someone else holds now would undo into their
             // deploy; releasing the lock needs no lock.
-            if !matches!(op, Operation::VmLock(_)) {
+            if !matches!(op, VmOp::Lock(_)) {
                 self.hold_lock(host, config)?;
             }
             match (op, undo) {
-                (Operation::VmLock(l), _) => self.release_lock(host, l),
-                (Operation::VmMkdir(_), UndoData::VmAbsent { items }) => {
+                (VmOp::Lock(l), _) => self.release_lock(host, l),
+                (VmOp::Mkdir(_), UndoData::VmAbsent { items }) => {
                     // Deepest first; a directory that got files stays.
                     let paths: Vec<String> = items.iter().rev().map(|p| shell_quote(p)).collect();
                     if !paths.is_empty() {
@@ -212,18 +220,23 @@ impl VmOps {
                     }
                     Ok(())
                 }
-                (Operation::VmNetwork(n), UndoData::VmAbsent { items }) if !items.is_empty() => host.remove_network(&n.name).map_err(|e| e.to_string()),
-                (Operation::VmSecret(f), UndoData::VmAbsent { items }) if !items.is_empty() => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
-                (Operation::VmWriteFile(VmFile { path, then, .. }), UndoData::VmBackup { backup }) => {
+                (VmOp::Network(_) | VmOp::Secret(_), UndoData::VmAbsent { items }) if items.is_empty() => Ok(()),
+                (VmOp::Network(n), UndoData::VmAbsent { .. }) => host.remove_network(&n.name).map_err(|e| e.to_string()),
+                (VmOp::Secret(f), UndoData::VmAbsent { .. }) => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
+                (VmOp::WriteFile(VmFile { path, then, .. }), UndoData::VmBackup { backup }) => {
                     put_back(host, path, backup.as_deref())?;
                     then.as_deref().map_or(Ok(()), |then| sh(host, then).map(drop))
                 }
-                (Operation::VmEnvFile(f), UndoData::VmBackup { backup }) => put_back(host, &f.path, backup.as_deref()),
-                (Operation::VmRun(c), UndoData::VmAbsent { items }) => {
+                (VmOp::EnvFile(f), UndoData::VmBackup { backup }) => put_back(host, &f.path, backup.as_deref()),
+                (VmOp::Run(c), UndoData::VmAbsent { items }) => {
                     if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(|e| e.to_string())
                 }
-                (Operation::VmStop(_), UndoData::VmWasRunning { names }) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
-                _ => Ok(()),
+                (VmOp::Stop(_), UndoData::VmWasRunning { names }) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
+                // Nothing captured, nothing to put back (and these are not
+                // undone by restoring: their undo is another action or none).
+                (_, UndoData::None)
+                | (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
+                (op, undo) => Err(format!("cannot restore {op:?} from {undo:?}")),
             }
         })
     }
