@@ -37,7 +37,9 @@ const ROW_BYTES: u64 = 280;
 
 fn main() {
     let sizes = env_list("FERRY_BENCH_DB_MB", "256,1024");
-    println!("| database | plain `pg_dump -Fc \\| pg_restore` | ferry's dump-restore action | ratio | `ferry apply` dump-restore (all, with verify) | frozen window: dump-restore | frozen window: logical | ratio | verify (in both windows) | ferry peak RSS (dump-restore / logical) |");
+    println!(
+        "| database | plain `pg_dump -Fc \\| pg_restore` | ferry's dump-restore action | ratio | `ferry apply` dump-restore (all, with verify) | frozen window: dump-restore | frozen window: logical | ratio | verify (in both windows) | ferry peak RSS (dump-restore / logical) |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for mb in sizes {
         database_row(mb);

@@ -122,7 +122,12 @@ fn main() {
     println!("| ideal rolling deploy: batches × one machine | {batches} | {} | | 1 |", secs(ideal));
     println!("| `ferry deploy` (rolling), whole process | {batches} | {} | {} | {:.2}x ideal |", secs(rolling.0), secs(rolling.1), ratio(rolling.0, ideal));
     println!("| one rolling batch, from ferry's `done:` log lines | 1 | {} | {} | {:.2}x one machine |", secs(batch.0), secs(batch.1), ratio(batch.0, one.0));
-    println!("| `ferry deploy --strategy immediate` (floor: no health wait) | {immediate_batches} | {} | {} | {:.2}x ideal |", secs(immediate.0), secs(immediate.1), ratio(immediate.0, ideal));
+    println!(
+        "| `ferry deploy --strategy immediate` (floor: no health wait) | {immediate_batches} | {} | {} | {:.2}x ideal |",
+        secs(immediate.0),
+        secs(immediate.1),
+        ratio(immediate.0, ideal)
+    );
 }
 
 /// The emulator's API (the control API under `/_emulator` ignores the token).

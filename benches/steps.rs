@@ -122,8 +122,20 @@ fn main() {
     println!("| first `ferry plan` on examples/hello-fly | median | p90 | ratio | peak RSS |");
     println!("|---|---|---|---|---|");
     println!("| warm cache (every later run) | {} | {} | 1 | {:.1} MiB |", ms(plan.0), ms(plan.1), mib(rss_warm));
-    println!("| empty cache, release build (steps precompiled) | {} | {} | {:.1}x warm | {:.1} MiB |", ms(cold_precompiled.0), ms(cold_precompiled.1), ratio(cold_precompiled.0, plan.0), mib(rss_precompiled));
-    println!("| empty cache, plain `cargo build` (steps compiled) | {} | {} | {:.1}x warm | {:.1} MiB |", ms(cold_plain.0), ms(cold_plain.1), ratio(cold_plain.0, plan.0), mib(rss_plain));
+    println!(
+        "| empty cache, release build (steps precompiled) | {} | {} | {:.1}x warm | {:.1} MiB |",
+        ms(cold_precompiled.0),
+        ms(cold_precompiled.1),
+        ratio(cold_precompiled.0, plan.0),
+        mib(rss_precompiled)
+    );
+    println!(
+        "| empty cache, plain `cargo build` (steps compiled) | {} | {} | {:.1}x warm | {:.1} MiB |",
+        ms(cold_plain.0),
+        ms(cold_plain.1),
+        ratio(cold_plain.0, plan.0),
+        mib(rss_plain)
+    );
     println!();
     println!("| measurement ({lines}-line fly.toml) | median | p90 | ratio |");
     println!("|---|---|---|---|");

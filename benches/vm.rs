@@ -33,10 +33,14 @@ fn main() {
     world.ferry(&[]);
 
     let unchanged = median((0..runs).map(|_| world.timed_deploy()).collect());
-    let changed = median((0..runs).map(|i| {
-        world.write_body(&format!("v{}", i + 1));
-        world.timed_deploy()
-    }).collect());
+    let changed = median(
+        (0..runs)
+            .map(|i| {
+                world.write_body(&format!("v{}", i + 1));
+                world.timed_deploy()
+            })
+            .collect(),
+    );
 
     world.write_body("switch");
     let ferry = world.observe(|| {
@@ -51,7 +55,10 @@ fn main() {
     println!();
     println!("| switch, seen by a request loop | requests | failed | longest gap between answers | median gap | ratio (longest gap) |");
     println!("|---|---|---|---|---|---|");
-    println!("| `docker stop` old, then `docker run` new | {} | {} | {:.0} ms | {:.0} ms | 1.00 |", naive.total, naive.failed, naive.longest_ms, naive.median_ms);
+    println!(
+        "| `docker stop` old, then `docker run` new | {} | {} | {:.0} ms | {:.0} ms | 1.00 |",
+        naive.total, naive.failed, naive.longest_ms, naive.median_ms
+    );
     println!(
         "| ferry: health-gated beside the old, nginx reload | {} | {} | {:.0} ms | {:.0} ms | {:.2} |",
         ferry.total,
@@ -90,7 +97,8 @@ impl World {
     }
 
     fn write_body(&self, body: &str) {
-        let dockerfile = format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
+        let dockerfile =
+            format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
         std::fs::write(self.checkout.path().join("Dockerfile"), dockerfile).unwrap();
     }
 
@@ -138,7 +146,12 @@ impl World {
             log.display()
         );
         use std::os::unix::process::CommandExt;
-        Command::new("ip").args(["netns", "exec", self.client.netns(), "sh", "-c", &script]).stdin(Stdio::null()).process_group(0).spawn().expect("request loop")
+        Command::new("ip")
+            .args(["netns", "exec", self.client.netns(), "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("request loop")
     }
 
     /// The naive deploy: stop the serving container, start the new image

@@ -42,9 +42,6 @@ mod tests {
     #[test]
     fn each_risk_marker_gets_its_colour_and_nothing_else_changes() {
         let text = "  1. [safe] create volume\n  2. [destructive] destroy machines\nsafe words stay\n";
-        assert_eq!(
-            risks(text),
-            "  1. \u{1b}[32m[safe]\u{1b}[0m create volume\n  2. \u{1b}[31m[destructive]\u{1b}[0m destroy machines\nsafe words stay\n"
-        );
+        assert_eq!(risks(text), "  1. \u{1b}[32m[safe]\u{1b}[0m create volume\n  2. \u{1b}[31m[destructive]\u{1b}[0m destroy machines\nsafe words stay\n");
     }
 }

@@ -34,11 +34,7 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
     let mut text = String::new();
     for (i, cause) in error.chain().enumerate() {
         let message = masker.mask(&cause.to_string());
-        let shown = if laid_out_by_ferry(cause) {
-            message.split('\n').map(printable).collect::<Vec<_>>().join("\n")
-        } else {
-            printable(&message).into_owned()
-        };
+        let shown = if laid_out_by_ferry(cause) { message.split('\n').map(printable).collect::<Vec<_>>().join("\n") } else { printable(&message).into_owned() };
         let lead = if i == 0 { "error" } else { "  caused by" };
         text.push_str(&format!("{lead}: {shown}\n"));
     }
@@ -69,8 +65,5 @@ fn laid_out_by_ferry(cause: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error
-        .chain()
-        .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    error.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

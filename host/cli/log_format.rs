@@ -110,9 +110,6 @@ mod tests {
             tracing::info!("done: {summary} (3 ms)");
             tracing::warn!(step = %"lint\r::add-mask::ams", image = "a\u{1b}[2Jb", "planned\u{9b}");
         });
-        assert_eq!(
-            out,
-            " INFO done: set app = \"x\"\\n::warning title=pwned::y (3 ms)\n WARN planned\\u009b step=lint\\r::add-mask::ams image=a\\u001b[2Jb\n"
-        );
+        assert_eq!(out, " INFO done: set app = \"x\"\\n::warning title=pwned::y (3 ms)\n WARN planned\\u009b step=lint\\r::add-mask::ams image=a\\u001b[2Jb\n");
     }
 }

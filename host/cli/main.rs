@@ -13,8 +13,8 @@ mod guard;
 mod log_format;
 mod mask;
 mod next;
-mod signing;
 mod runner;
+mod signing;
 
 use std::process::ExitCode;
 

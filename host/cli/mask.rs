@@ -39,12 +39,7 @@ impl ferry_state::StateStore for MaskingStore {
     fn read(&self, key: &str) -> Result<Option<(Vec<u8>, ferry_state::Version)>, ferry_state::StoreError> {
         self.inner.read(key)
     }
-    fn write(
-        &self,
-        key: &str,
-        content: &[u8],
-        expected: Option<&ferry_state::Version>,
-    ) -> Result<ferry_state::Version, ferry_state::StoreError> {
+    fn write(&self, key: &str, content: &[u8], expected: Option<&ferry_state::Version>) -> Result<ferry_state::Version, ferry_state::StoreError> {
         self.inner.write(key, &Masker::global().mask_bytes(content), expected)
     }
     fn delete(&self, key: &str, expected: &ferry_state::Version) -> Result<(), ferry_state::StoreError> {

@@ -141,9 +141,8 @@ fn program_name(argv0: &str) -> String {
     if !argv0.contains('/') {
         return argv0.to_string();
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|candidate| candidate.is_file()))
-        .unwrap_or_default();
+    let on_path =
+        std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())).unwrap_or_default();
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     match on_path {
         Some(found) if same(&found, path) => name.to_string(),

@@ -59,7 +59,8 @@ pub(crate) fn eval_if(cases: &[(&str, Value)]) -> Vec<bool> {
 /// dependency): a tiny shim so these tests need no YAML crate. YAML 1.1 reads
 /// a workflow's `on:` key as `true`; it is put back under "on".
 pub(crate) fn yaml(path: &Path) -> Value {
-    let script = "import sys, json, yaml\nd = yaml.safe_load(sys.stdin.read())\nif isinstance(d, dict) and True in d: d['on'] = d.pop(True)\nprint(json.dumps(d))";
+    let script =
+        "import sys, json, yaml\nd = yaml.safe_load(sys.stdin.read())\nif isinstance(d, dict) and True in d: d['on'] = d.pop(True)\nprint(json.dumps(d))";
     let out = piped(Command::new("python3").args(["-c", script]), &std::fs::read(path).unwrap());
     assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("YAML as JSON")
@@ -119,7 +120,8 @@ fn every_input_is_declared_and_used() {
     for output in action["outputs"].as_object().unwrap().keys() {
         // `ferry ci` writes them, or the deploy result it reports.
         let ci = ["ci/mod.rs", "deploy.rs"].map(|f| std::fs::read_to_string(repo().join("host/cli/commands").join(f)).unwrap()).concat();
-        let written = ci.contains(&format!("\"{output}\"")) || (["safe", "disruptive", "destructive", "irreversible"].contains(&output.as_str()) && ci.contains("risk.as_str()"));
+        let written = ci.contains(&format!("\"{output}\""))
+            || (["safe", "disruptive", "destructive", "irreversible"].contains(&output.as_str()) && ci.contains("risk.as_str()"));
         assert!(written, "output `{output}` is never written by `ferry ci`");
     }
 }
@@ -188,7 +190,10 @@ impl Https {
         let ca = dir.join("cert.pem");
         let status = Command::new("openssl")
             .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout").arg(dir.join("key.pem")).arg("-out").arg(&ca)
+            .arg("-keyout")
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(&ca)
             .stderr(Stdio::null())
             .status()
             .unwrap();
@@ -292,7 +297,8 @@ fn the_installer_runs_the_pinned_binary_of_a_release_and_nothing_else() {
     assert!(!ok);
     assert!(printed.contains("but dist/releases.json pins") && printed.contains("refusing to run it"), "{printed}");
     assert_eq!(output(&out, "prebuilt"), None, "{out}");
-    let left: Vec<_> = walk(temp.path()).into_iter().filter(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ferry"))).collect();
+    let left: Vec<_> =
+        walk(temp.path()).into_iter().filter(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ferry"))).collect();
     assert!(left.is_empty(), "the rejected download is still there: {left:?}");
 
     // A tree that differs from the released one in any file (a fork's patch,

@@ -66,7 +66,11 @@ fn machines_that_differ_are_refused_with_how_they_differ() {
 #[test]
 fn save_config_writes_the_derived_fly_toml_and_abort_puts_the_old_one_back() {
     let world = unmanaged(json!({"MODE": "prod"}));
-    std::fs::write(world.checkout.path().join("ferry.toml"), "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\nparams = { save-config = \"fly.toml\" }\n").unwrap();
+    std::fs::write(
+        world.checkout.path().join("ferry.toml"),
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\nparams = { save-config = \"fly.toml\" }\n",
+    )
+    .unwrap();
     let fly_toml = world.checkout.path().join("fly.toml");
     let before = std::fs::read_to_string(&fly_toml).unwrap();
     let (code, plan) = ferry(&world, &["plan", "--phase", "adopt"]);
@@ -98,7 +102,11 @@ fn a_deploy_from_the_saved_fly_toml_keeps_the_machines_command() {
         let config = json!({"image": IMAGE, "init": {"cmd": cmd}, "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}});
         world.api("POST", &format!("/v1/apps/{APP}/machines"), Some(json!({"region": "ams", "config": config})));
     }
-    std::fs::write(world.checkout.path().join("ferry.toml"), "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\nparams = { save-config = \"fly.toml\" }\n").unwrap();
+    std::fs::write(
+        world.checkout.path().join("ferry.toml"),
+        "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"adopt\"\nparams = { save-config = \"fly.toml\" }\n",
+    )
+    .unwrap();
     let (code, out) = ferry(&world, &["apply", "--phase", "adopt", "--run", "adopt-3"]);
     assert_eq!(code, 0, "{out}");
     let saved = std::fs::read_to_string(world.checkout.path().join("fly.toml")).unwrap();

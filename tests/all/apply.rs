@@ -168,7 +168,8 @@ fn a_lock_held_by_a_live_run_refuses_and_a_dead_one_is_taken_over() {
     let hash = plan_hash(co.path());
     let store = ferry_state::DirStore::open(co.path().join(".ferry")).unwrap();
     let host = std::fs::read_to_string("/etc/hostname").unwrap().trim().to_string();
-    let live = ferry_state::lock::Holder { owner: "ci-run-7", purpose: "apply deploy", url: Some("https://ci/7"), host: Some(&host), pid: Some(std::process::id()) };
+    let live =
+        ferry_state::lock::Holder { owner: "ci-run-7", purpose: "apply deploy", url: Some("https://ci/7"), host: Some(&host), pid: Some(std::process::id()) };
     let held = ferry_state::lock::acquire(&store, "shop", &live, 600_000, ferry_engine::apply::now_ms(), &|_| false).unwrap();
     let (code, _, stderr) = run(ferry_in(co.path()).args(["apply", "--plan-hash", &hash]));
     assert_eq!(code, 1);
@@ -201,7 +202,9 @@ fn a_secret_value_never_reaches_any_output() {
         cmd.env("FERRY_SECRET_DATABASE_URL", canary).env("FLY_API_TOKEN", format!("FlyV1 {canary}"));
     };
     let mut outputs = String::new();
-    for args in [&["plan", "--format", "json"][..], &["plan", "--format", "md"], &["inventory"], &["apply"], &["status", "--format", "json"], &["abort", "--yes"]] {
+    for args in
+        [&["plan", "--format", "json"][..], &["plan", "--format", "md"], &["inventory"], &["apply"], &["status", "--format", "json"], &["abort", "--yes"]]
+    {
         let mut cmd = ferry_in(co.path());
         with_secret(&mut cmd);
         cmd.env("FERRY_LOG", "debug").args(args);

@@ -51,7 +51,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else if p.extension().is_some_and(|x| x == "cwasm") { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else if p.extension().is_some_and(|x| x == "cwasm") {
+            out.push(p)
+        }
     }
     out
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::support::fly::FlyWorld;
 use crate::support::pg_cluster::{Cluster, seed_app};
-use crate::support::vm::Vm;
 use crate::support::run;
+use crate::support::vm::Vm;
 
 const APP: &str = "shop-old";
 const IMAGE: &str = "registry.fly.io/shop-old:v1";

@@ -105,8 +105,7 @@ fn first_deploy_creates_groups_and_addresses_then_rolling_updates_every_machine(
     assert_eq!(world.versions(APP), ["v1", "v1"]);
     let ips = world.api("GET", &format!("/v1/apps/{APP}/ip_assignments"), None);
     assert_eq!(ips["ips"].as_array().or(ips.as_array()).map(Vec::len), Some(2), "a dedicated v6 and a shared v4: {ips}");
-    let creates: Vec<Value> =
-        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines")).collect();
+    let creates: Vec<Value> = world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines")).collect();
     assert_eq!(creates[0]["body"]["config"]["metadata"]["fly_process_group"], "fly_app_release_command", "the release command runs first");
 
     world.clear_requests();
@@ -213,7 +212,10 @@ fn a_failing_release_command_stops_the_deploy_before_any_machine_changes() {
     );
     let report = fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:badmigration"]);
     assert!(report.contains("exit code 3"), "{report}");
-    assert!(report.contains("relation \"users\" already exists") || report.contains("relation \\\"users\\\" already exists"), "the command's last log lines: {report}");
+    assert!(
+        report.contains("relation \"users\" already exists") || report.contains("relation \\\"users\\\" already exists"),
+        "the command's last log lines: {report}"
+    );
     let updates = machine_updates(&world).len();
     assert_eq!(updates, 0, "no app machine was touched");
 }
@@ -263,10 +265,7 @@ fn a_failing_canary_leaves_every_machine_as_it_was() {
 fn failing_greens_are_destroyed_and_the_blues_keep_serving() {
     let world = running_v1();
     world.image("registry.fly.io/shop:sick", json!({"kind": "unhealthy"}));
-    fails_and_v1_serves(
-        &world,
-        &["--image", "registry.fly.io/shop:sick", "--strategy", "bluegreen", "--wait-timeout", "3s", "--skip-release-command"],
-    );
+    fails_and_v1_serves(&world, &["--image", "registry.fly.io/shop:sick", "--strategy", "bluegreen", "--wait-timeout", "3s", "--skip-release-command"]);
     assert!(world.machines(APP).iter().all(|m| m["cordoned"] == false), "blues stay in rotation");
 }
 
@@ -275,8 +274,9 @@ fn a_deploy_killed_between_batches_resumes_and_converges() {
     let world = running_v1();
     let before = world.machine_ids(APP);
     let log = world.state_dir().join("exec.log");
-    let (code, _, _) =
-        crate::support::run(world.deploy_cmd(&["--image", V2, "--max-unavailable", "1"]).env("FERRY_TEST_KILL_AT", "update:1:started").env("FERRY_TEST_EXEC_LOG", &log));
+    let (code, _, _) = crate::support::run(
+        world.deploy_cmd(&["--image", V2, "--max-unavailable", "1"]).env("FERRY_TEST_KILL_AT", "update:1:started").env("FERRY_TEST_EXEC_LOG", &log),
+    );
     assert_ne!(code, 0, "the process was killed");
     let (code, out, err) = crate::support::run(world.deploy_cmd(&["--image", V2, "--max-unavailable", "1"]).env("FERRY_TEST_EXEC_LOG", &log));
     assert_eq!(code, 0, "{out}{err}");
@@ -327,7 +327,12 @@ fn a_deploy_killed_mid_batch_is_finished_by_the_next_run() {
     let world = running_v1();
     world.image("registry.fly.io/shop:slow", json!({"kind": "healthy", "body": "slow", "start_delay_ms": 1500}));
     let before = world.machine_ids(APP);
-    let mut child = world.deploy_cmd(&["--image", "registry.fly.io/shop:slow", "--skip-release-command"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = world
+        .deploy_cmd(&["--image", "registry.fly.io/shop:slow", "--skip-release-command"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     // Kill it (SIGKILL: no cleanup runs) while the spearhead is starting.
     let deadline = Instant::now() + Duration::from_secs(20);
     while world.count_requests("POST", "/lease") == 0 && Instant::now() < deadline {
@@ -453,8 +458,7 @@ fn carried_fly_toml_keys_reach_the_machines_and_an_update_keeps_what_fly_toml_do
     let (code, out, err) = world.deploy(&["--image", V1]);
     assert_eq!(code, 0, "{out}{err}");
 
-    let creates: Vec<Value> =
-        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines")).collect();
+    let creates: Vec<Value> = world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{APP}/machines")).collect();
     assert_eq!(creates.len(), 2, "two machines for the HA http service");
     let sent = &creates[0]["body"]["config"];
     let service = &sent["services"][0];
@@ -507,7 +511,6 @@ fn carried_fly_toml_keys_reach_the_machines_and_an_update_keeps_what_fly_toml_do
     assert!(err.contains("nothing to deploy") || out.contains("nothing to deploy"), "the API's copy of each config is what ferry would send: {out}{err}");
     assert!(machine_updates(&world).is_empty());
 }
-
 
 /// The app's current release as the release API reports it.
 fn current_release(world: &FlyWorld) -> Value {
@@ -589,8 +592,19 @@ fn env_files_and_machine_filters_from_the_command_line_reach_the_machines() {
     let world = running_v1();
     let web = web_ids(&world);
     let (code, out, err) = world.deploy(&[
-        "--image", V2, "--skip-release-command", "--smoke-checks", "false", "--only-machines", &web[1],
-        "-e", "LOG_LEVEL=debug", "--env", "GREETING=a=b", "--file-literal", "/etc/motd=hello\nworld",
+        "--image",
+        V2,
+        "--skip-release-command",
+        "--smoke-checks",
+        "false",
+        "--only-machines",
+        &web[1],
+        "-e",
+        "LOG_LEVEL=debug",
+        "--env",
+        "GREETING=a=b",
+        "--file-literal",
+        "/etc/motd=hello\nworld",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let updates = machine_updates(&world);
@@ -600,7 +614,11 @@ fn env_files_and_machine_filters_from_the_command_line_reach_the_machines() {
     assert_eq!((config["env"]["LOG_LEVEL"].as_str(), config["env"]["GREETING"].as_str()), (Some("debug"), Some("a=b")), "{config}");
     let motd = config["files"].as_array().unwrap().iter().find(|f| f["guest_path"] == "/etc/motd").unwrap_or_else(|| panic!("{config}"));
     use base64::Engine as _;
-    assert_eq!(motd["raw_value"].as_str(), Some(base64::engine::general_purpose::STANDARD.encode("hello\nworld").as_str()), "a multi-line literal arrives whole");
+    assert_eq!(
+        motd["raw_value"].as_str(),
+        Some(base64::engine::general_purpose::STANDARD.encode("hello\nworld").as_str()),
+        "a multi-line literal arrives whole"
+    );
 }
 
 /// Wrong flag values are refused before anything is planned, naming the flag.
@@ -642,6 +660,7 @@ fn deploy_retries_sends_a_failed_update_again_and_the_deploy_succeeds() {
     let (code, out, err) = world.deploy(&["--image", V2, "--skip-release-command", "--smoke-checks", "false", "--deploy-retries", "1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(world.versions(APP), ["v2", "v2"]);
-    let tries: Vec<bool> = machine_updates(&world).iter().filter(|u| u["path"].as_str().unwrap().ends_with(web[1].as_str())).map(|u| u["fault"] == true).collect();
+    let tries: Vec<bool> =
+        machine_updates(&world).iter().filter(|u| u["path"].as_str().unwrap().ends_with(web[1].as_str())).map(|u| u["fault"] == true).collect();
     assert_eq!(tries, [true, false], "one refused update, then one that went through");
 }

@@ -31,7 +31,11 @@ fn a_pull_requests_plan_says_when_merging_it_deploys_nothing() {
     let (code, _, stderr, _, _) = job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     let comments = fake.comments_on(12);
-    assert!(comments.iter().any(|c| c.body.contains("Merging this deploys nothing: ferry.toml runs only steps that read")), "{:?}", comments.iter().map(|c| &c.body).collect::<Vec<_>>());
+    assert!(
+        comments.iter().any(|c| c.body.contains("Merging this deploys nothing: ferry.toml runs only steps that read")),
+        "{:?}",
+        comments.iter().map(|c| &c.body).collect::<Vec<_>>()
+    );
     // The workflow that deploys gets the usual instruction instead.
     let job = Job::new();
     let head = job.git.pull_request(13, &[]);
@@ -269,7 +273,8 @@ fn the_readmes_emulator_commands_deploy_as_written_and_its_json_samples_hold() {
     let mut deploy = crate::support::ferry(&state.path().join("cache"));
     deploy.args(["deploy", "--dir", "examples/hello-fly", "--app", "shop", "--image", "registry.fly.io/shop:v1", "--format", "json"]);
     deploy.current_dir(env!("CARGO_MANIFEST_DIR")).env("FERRY_STATE", state.path()).env_remove("GITHUB_ACTIONS");
-    for (k, v) in [("FLY_API_TOKEN", "x"), ("FLY_API_BASE_URL", emulator.url()), ("FLY_FLAPS_BASE_URL", emulator.url()), ("FLY_UIEX_BASE_URL", emulator.url())] {
+    for (k, v) in [("FLY_API_TOKEN", "x"), ("FLY_API_BASE_URL", emulator.url()), ("FLY_FLAPS_BASE_URL", emulator.url()), ("FLY_UIEX_BASE_URL", emulator.url())]
+    {
         deploy.env(k, v);
     }
     let (code, stdout, stderr) = crate::support::run(&mut deploy);
@@ -277,7 +282,11 @@ fn the_readmes_emulator_commands_deploy_as_written_and_its_json_samples_hold() {
     assert!(!stdout.contains("fly-api"), "--app shop reads shop's live state, not fly.toml's app's: {stdout}");
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
     let release = &json["release"];
-    assert!(release["id"].as_str().is_some_and(|id| id.len() == 26 && id.starts_with("01")) && release["version"].as_str().is_some_and(|v| v.parse::<u32>().is_ok()), "{json}");
+    assert!(
+        release["id"].as_str().is_some_and(|id| id.len() == 26 && id.starts_with("01"))
+            && release["version"].as_str().is_some_and(|v| v.parse::<u32>().is_ok()),
+        "{json}"
+    );
 
     // `ferry plan --format json | jq '.plan.app.services[] | {internal_port, ports: [.ports[].port]}'`
     assert!(readme_block("ferry plan --format json | jq").contains(".plan.app.services[] | {internal_port, ports: [.ports[].port]}"));

@@ -189,7 +189,22 @@ fn inventory_json_has_the_fields_scripts_rely_on() {
     let (code, stdout, stderr) = run(ferry(cache.path()).args(["-q", "inventory", "--format", "json", "--dir"]).arg(&dir));
     assert_eq!(code, 0, "{stderr}");
     let app: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    for field in ["app", "primary_region", "processes", "services", "checks", "mounts", "env", "secrets", "vm", "deploy", "build", "kind", "recommended_target", "warnings"] {
+    for field in [
+        "app",
+        "primary_region",
+        "processes",
+        "services",
+        "checks",
+        "mounts",
+        "env",
+        "secrets",
+        "vm",
+        "deploy",
+        "build",
+        "kind",
+        "recommended_target",
+        "warnings",
+    ] {
         assert!(app.get(field).is_some(), "missing `{field}`");
     }
     assert!(app["processes"].is_object(), "processes is name -> command");
@@ -211,7 +226,8 @@ fn inventory_json_has_the_fields_scripts_rely_on() {
 #[test]
 fn inventory_exits_1_on_a_config_flyctl_would_refuse() {
     let cache = tempfile::tempdir().unwrap();
-    let co = checkout(&[("fly.toml", "app = 'x'\n[deploy]\nstrategy = 'canary'\n[[mounts]]\nsource = 'd'\ndestination = '/d'\n"), ("Dockerfile", "FROM alpine\n")]);
+    let co =
+        checkout(&[("fly.toml", "app = 'x'\n[deploy]\nstrategy = 'canary'\n[[mounts]]\nsource = 'd'\ndestination = '/d'\n"), ("Dockerfile", "FROM alpine\n")]);
     let (code, stdout, stderr) = run(ferry(cache.path()).args(["-q", "inventory", "--dir"]).arg(co.path()));
     assert_eq!(code, 1);
     assert!(stdout.contains("error[canary-with-mounts]"), "the inventory is still printed: {stdout}");

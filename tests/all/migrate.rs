@@ -244,8 +244,7 @@ fn a_finalize_killed_after_creating_machines_resumes_without_creating_them_again
     // The secrets version prepare's set returned (in another process) is
     // sent with every machine create, also those of the resumed run: the
     // applier hands the journaled outputs of done actions to the executor.
-    let creates: Vec<Value> =
-        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{NEW}/machines")).collect();
+    let creates: Vec<Value> = world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"] == format!("/v1/apps/{NEW}/machines")).collect();
     assert!(creates.len() >= 3, "{creates:?}");
     assert!(creates.iter().all(|r| r["body"]["min_secrets_version"].as_u64().is_some_and(|v| v >= 1)), "{creates:?}");
 }

@@ -93,8 +93,7 @@ fn invalid_toml_names_file_line_and_column() {
 fn a_wrong_type_names_the_key_path_and_the_expected_type() {
     // flyctl loads such a file and then refuses it in Validate: the rest is
     // still inventoried, and the error is a finding at the key.
-    let app = parse(&[("fly.toml", "app = 'a'\n\n[[services]]\ninternal_port = 8080\n[[services.ports]]\nport = true\n")])
-        .unwrap();
+    let app = parse(&[("fly.toml", "app = 'a'\n\n[[services]]\ninternal_port = 8080\n[[services.ports]]\nport = true\n")]).unwrap();
     let f = app.warnings.iter().find(|f| f.code == "invalid-config").expect("an invalid-config error");
     assert_eq!(f.severity, ferry_model::Severity::Error);
     assert_eq!(f.message, "`services[0].ports[0].port` must be a number, found a boolean; flyctl rejects this file");

@@ -21,11 +21,7 @@ fn action(i: usize, risk: Risk) -> Action {
 fn plan(actions: Vec<Action>) -> Plan {
     let dir = crate::support::example("hello-fly");
     let rt = crate::support::runtime();
-    let app = rt
-        .plan(crate::support::parse_config(), &crate::support::host(&dir), &crate::support::request(&[("live", "false")]))
-        .unwrap()
-        .unwrap()
-        .app;
+    let app = rt.plan(crate::support::parse_config(), &crate::support::host(&dir), &crate::support::request(&[("live", "false")])).unwrap().unwrap().app;
     let mut plan = Plan::new("prepare");
     plan.app = app;
     plan.steps.push(StepSection { step: "parse-config".into(), version: "0.1.0".into(), actions: vec![], findings: vec![] });
@@ -47,12 +43,20 @@ fn plan(actions: Vec<Action>) -> Plan {
 fn a_plan_comment_snapshot() {
     let p = plan(vec![action(1, Risk::Safe), action(2, Risk::Disruptive), action(3, Risk::Destructive), action(4, Risk::Irreversible)]);
     let marker = Marker::new("plan", "hello-fly").with("hash", &p.hash()[..12]);
-    let parts = comment::comment(&marker, &ferry_render::plan(&p, Format::Markdown), Some("https://github.com/acme/shop/actions/runs/1"), &["To apply this plan, comment `/ferry apply`.".into()]);
+    let parts = comment::comment(
+        &marker,
+        &ferry_render::plan(&p, Format::Markdown),
+        Some("https://github.com/acme/shop/actions/runs/1"),
+        &["To apply this plan, comment `/ferry apply`.".into()],
+    );
     assert_eq!(parts.len(), 1);
     let body = &parts[0];
     assert!(body.contains("**4 actions to apply.** 1 safe · 1 disruptive · 1 destructive · 1 irreversible"));
     assert!(body.contains("> [!CAUTION]\n> This plan has 1 destructive and 1 irreversible action(s)."));
-    assert!(body.contains("&lt;b&gt;primary\\_region&lt;/b&gt; \\| even here") || body.contains("&lt;b&gt;primary_region&lt;/b&gt; \\| even here"), "untrusted text is escaped: {body}");
+    assert!(
+        body.contains("&lt;b&gt;primary\\_region&lt;/b&gt; \\| even here") || body.contains("&lt;b&gt;primary_region&lt;/b&gt; \\| even here"),
+        "untrusted text is escaped: {body}"
+    );
     insta::assert_snapshot!("plan_comment", body);
 }
 
@@ -92,7 +96,10 @@ fn a_ten_thousand_action_plan_splits_into_valid_comments() {
             assert!(line.ends_with('|'), "part {}: a table row was cut: {line}", i + 1);
         }
     }
-    assert!(parts[0].contains("**10000 actions to apply.** 3334 safe · 3333 disruptive · 3333 destructive · 0 irreversible"), "the summary line is in the first part");
+    assert!(
+        parts[0].contains("**10000 actions to apply.** 3334 safe · 3333 disruptive · 3333 destructive · 0 irreversible"),
+        "the summary line is in the first part"
+    );
     assert!(parts[n - 1].contains("comment `/ferry apply`"), "the next command is in the last part");
     let rows: usize = parts.iter().map(|p| p.lines().filter(|l| l.contains("in fly.toml (checkout) | ")).count()).sum();
     assert_eq!(rows, 10_000, "every action exactly once");
@@ -146,7 +153,10 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
         ),
         "{md}"
     );
-    assert!(md.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"), "the step's words stay, in their own column: {md}");
+    assert!(
+        md.contains("| start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers |"),
+        "the step's words stay, in their own column: {md}"
+    );
     assert!(md.contains("| disruptive: runs: put machine(s) 1853e92c of Fly app shop into the proxy's rotation |"), "the undo's own risk leads: {md}");
 
     let text = ferry_render::plan(&p, Format::Text);

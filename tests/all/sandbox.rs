@@ -98,10 +98,7 @@ fn an_import_ferry_does_not_provide_is_refused_by_name() {
     let rt = runtime();
     let bytes = ferry_test_guests::bytes(guests::FOREIGN_IMPORT);
     let err = rt.load("foreign", &bytes, grants(&["log", "clock", "checkout", "fly"]), limits()).unwrap_err();
-    assert!(
-        matches!(&err, RuntimeError::UnknownImport { import, .. } if import == "wasi:cli/environment@0.2.0"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, RuntimeError::UnknownImport { import, .. } if import == "wasi:cli/environment@0.2.0"), "{err:?}");
     still_works(&rt);
 }
 
@@ -161,8 +158,5 @@ fn reads_stay_inside_the_checkout() {
     assert_eq!(seen("/etc/passwd", None)["read"], "error: /etc/passwd is outside the checkout");
     assert_eq!(seen("escape", None)["read"], "error: escape is outside the checkout");
     let capped = Limits { file_bytes: 1000, ..limits() };
-    assert_eq!(
-        seen("big.bin", Some(capped))["read"],
-        "error: big.bin is larger than the 1000-byte limit for files a step reads"
-    );
+    assert_eq!(seen("big.bin", Some(capped))["read"], "error: big.bin is larger than the 1000-byte limit for files a step reads");
 }

@@ -164,7 +164,9 @@ fn a_tcp_checked_app_slow_to_listen_is_not_switched_to_early() {
     // the published port before the app listens, so ferry asks the container.
     let fly_toml = "app = \"shop\"\nkill_timeout = \"2s\"\n\n[[services]]\n  internal_port = 8080\n  protocol = \"tcp\"\n  [[services.ports]]\n    port = 80\n  [[services.tcp_checks]]\n    interval = \"5s\"\n";
     let world = World::start_with(fly_toml, |_| String::new());
-    let slow = |body: &str| format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n");
+    let slow = |body: &str| {
+        format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n")
+    };
     std::fs::write(world.checkout.path().join("Dockerfile"), slow("v1")).unwrap();
     world.ok(&["--provision"]);
     world.ok(&[]);
@@ -308,7 +310,11 @@ fn ferry_ci_comments_the_release_plan_on_a_pull_request_and_deploys_it_on_push()
     ci("pull_request", pull_request_event(12, &head));
     let comments = fake.comments_on(12);
     assert_eq!(comments.len(), 1);
-    assert!(comments[0].body.contains("start shop-app-1 (ferry-shop:release-1)") && comments[0].body.contains("point nginx (80) at release 1"), "{}", comments[0].body);
+    assert!(
+        comments[0].body.contains("start shop-app-1 (ferry-shop:release-1)") && comments[0].body.contains("point nginx (80) at release 1"),
+        "{}",
+        comments[0].body
+    );
     assert!(!world.app_dir().join("releases/1.json").exists(), "a pull request only plans");
 
     let merged = git.merge(12);
@@ -444,7 +450,12 @@ fn copy_data_moves_the_database_into_the_hosts_postgres_through_an_ssh_forward()
     let source_url = format!("postgres://postgres:source-secret@127.0.0.1:{}/shop", source.port());
     let data = |args: &[&str]| {
         let mut cmd = crate::support::ferry(world.cache.path());
-        cmd.args(args).arg("--dir").arg(world.checkout.path()).env("FERRY_STATE", world.state.path()).envs(world.vm.ferry_env()).env("FERRY_SECRET_SOURCE_DATABASE_URL", &source_url);
+        cmd.args(args)
+            .arg("--dir")
+            .arg(world.checkout.path())
+            .env("FERRY_STATE", world.state.path())
+            .envs(world.vm.ferry_env())
+            .env("FERRY_SECRET_SOURCE_DATABASE_URL", &source_url);
         let (code, out, err) = run(cmd.envs(fly.api_env()));
         assert_eq!(code, 0, "ferry {args:?}:\n{out}{err}");
         format!("{out}{err}")

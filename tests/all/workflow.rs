@@ -112,9 +112,16 @@ fn workflow_errors_name_the_line_and_key() {
 
     std::fs::write(co.path().join("ferry.toml"), "[[steps]]\nname = \"deploy-everything\"\n").unwrap();
     let (_, _, stderr) = run(ferry(cache.path()).args(["plan", "--dir"]).arg(co.path()));
-    assert!(stderr.contains("no built-in step is called `deploy-everything` (built-in: parse-config, deploy, cutover, copy-data, adopt, migrate, vm-deploy)"), "{stderr}");
+    assert!(
+        stderr.contains("no built-in step is called `deploy-everything` (built-in: parse-config, deploy, cutover, copy-data, adopt, migrate, vm-deploy)"),
+        "{stderr}"
+    );
 
-    std::fs::write(co.path().join("ferry.toml"), "[[steps]]\nname = \"copy-data\"\n\n[data.postgres.main]\nsource_env = \"FERRY_SECRET_S\"\ntarget_vm = \"prod\"\n").unwrap();
+    std::fs::write(
+        co.path().join("ferry.toml"),
+        "[[steps]]\nname = \"copy-data\"\n\n[data.postgres.main]\nsource_env = \"FERRY_SECRET_S\"\ntarget_vm = \"prod\"\n",
+    )
+    .unwrap();
     let (_, _, stderr) = run(ferry(cache.path()).args(["plan", "--dir"]).arg(co.path()));
     assert!(stderr.contains("[data.postgres.main] target_vm: no [targets.vm.prod] is configured"), "{stderr}");
 }

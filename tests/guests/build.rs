@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 mod wrap;
 
-const GUESTS: &[&str] =
-    &["spin", "membomb", "panics", "wants-fly", "foreign-import", "hostcall-flood", "lint-step", "reads-checkout", "edits", "proposes"];
+const GUESTS: &[&str] = &["spin", "membomb", "panics", "wants-fly", "foreign-import", "hostcall-flood", "lint-step", "reads-checkout", "edits", "proposes"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -45,24 +44,9 @@ fn wrapped(built: &[ferry_guest_build::BuiltComponent], out_dir: &std::path::Pat
             wrap::Extra { instances: 3, memories: &[1600] },
             "`lint-step` beside three core instances that each hold a 100 MiB memory",
         ),
-        (
-            "MULTI_MEMORY",
-            "lint-step",
-            wrap::Extra { instances: 1, memories: &[1, 1] },
-            "`lint-step` beside a core module that declares two memories",
-        ),
-        (
-            "MANY_INSTANCES",
-            "lint-step",
-            wrap::Extra { instances: 16, memories: &[] },
-            "`lint-step` beside sixteen instances of an empty core module",
-        ),
-        (
-            "MANY_MEMORIES",
-            "lint-step",
-            wrap::Extra { instances: 4, memories: &[1] },
-            "`lint-step` beside four core instances with a one-page memory each",
-        ),
+        ("MULTI_MEMORY", "lint-step", wrap::Extra { instances: 1, memories: &[1, 1] }, "`lint-step` beside a core module that declares two memories"),
+        ("MANY_INSTANCES", "lint-step", wrap::Extra { instances: 16, memories: &[] }, "`lint-step` beside sixteen instances of an empty core module"),
+        ("MANY_MEMORIES", "lint-step", wrap::Extra { instances: 4, memories: &[1] }, "`lint-step` beside four core instances with a one-page memory each"),
     ];
     let dir = out_dir.join("wrapped");
     std::fs::create_dir_all(&dir).expect("creating OUT_DIR/wrapped");

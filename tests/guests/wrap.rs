@@ -10,8 +10,8 @@
 //! extra core instances hold memory the step never sees.
 
 use wasm_encoder::{
-    Component, ComponentAliasSection, ComponentExportKind, ComponentExportSection, ComponentInstanceSection,
-    ComponentSectionId, InstanceSection, MemorySection, MemoryType, Module, ModuleSection, RawSection,
+    Component, ComponentAliasSection, ComponentExportKind, ComponentExportSection, ComponentInstanceSection, ComponentSectionId, InstanceSection,
+    MemorySection, MemoryType, Module, ModuleSection, RawSection,
 };
 use wasmparser::{Parser, Payload};
 
@@ -55,11 +55,7 @@ pub fn wrap(step: &[u8], extra: &Extra) -> Vec<u8> {
     outer.section(&instances);
     let step_instance = imports.len() as u32;
     let mut aliases = ComponentAliasSection::new();
-    aliases.alias(wasm_encoder::Alias::InstanceExport {
-        instance: step_instance,
-        kind: ComponentExportKind::Instance,
-        name: STEP_EXPORT,
-    });
+    aliases.alias(wasm_encoder::Alias::InstanceExport { instance: step_instance, kind: ComponentExportKind::Instance, name: STEP_EXPORT });
     outer.section(&aliases);
     let mut exports = ComponentExportSection::new();
     exports.export(STEP_EXPORT, ComponentExportKind::Instance, step_instance + 1, None);
@@ -100,10 +96,7 @@ fn preamble(step: &[u8]) -> (Vec<(u8, &[u8])>, Vec<String>) {
             Payload::ComponentImportSection(r) => {
                 for import in r.clone() {
                     let import = import.expect("a valid import");
-                    assert!(
-                        matches!(import.ty, wasmparser::ComponentTypeRef::Instance(_)),
-                        "a step imports interfaces (instances) only"
-                    );
+                    assert!(matches!(import.ty, wasmparser::ComponentTypeRef::Instance(_)), "a step imports interfaces (instances) only");
                     imports.push(import.name.0.to_string());
                 }
                 (ComponentSectionId::Import, r.range())

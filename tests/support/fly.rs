@@ -66,11 +66,7 @@ impl FlyWorld {
     /// emulator as every Fly API, a fast health poll, the test's state store.
     pub fn ferry(&self) -> Command {
         let mut cmd = super::ferry(self.cache.path());
-        cmd.envs(self.api_env())
-            .env("FERRY_FLY_POLL", "100ms")
-            .env("FERRY_STATE", self.state.path())
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("FLY_APP");
+        cmd.envs(self.api_env()).env("FERRY_FLY_POLL", "100ms").env("FERRY_STATE", self.state.path()).env_remove("GITHUB_ACTIONS").env_remove("FLY_APP");
         cmd
     }
 

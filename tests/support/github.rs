@@ -349,10 +349,13 @@ impl Api {
                 s.next_id += 1;
                 let id = s.next_id;
                 s.commit_comments.push((sha.to_string(), body["body"].as_str().unwrap_or_default().into()));
-                json_response(201, json!({
-                    "id": id, "body": body["body"], "commit_id": sha, "user": user(BOT),
-                    "html_url": format!("https://github.com/{OWNER}/{REPO}/commit/{sha}#commitcomment-{id}")
-                }))
+                json_response(
+                    201,
+                    json!({
+                        "id": id, "body": body["body"], "commit_id": sha, "user": user(BOT),
+                        "html_url": format!("https://github.com/{OWNER}/{REPO}/commit/{sha}#commitcomment-{id}")
+                    }),
+                )
             }
             ("POST", true, ["", "issues", "comments", _, "reactions"]) => json_response(201, json!({ "id": 1, "content": body["content"] })),
             ("GET", true, ["", "pulls", n]) => {
@@ -387,7 +390,9 @@ impl Api {
                 json_response(200, json!({ "permission": permission, "role_name": permission, "user": user(login) }))
             }
             ("GET", true, [""]) => json_response(200, json!({ "full_name": format!("{OWNER}/{REPO}"), "default_branch": "main" })),
-            ("GET", true, ["", "git", "ref", "heads", "main"]) => json_response(200, json!({ "ref": "refs/heads/main", "object": { "sha": "a".repeat(40), "type": "commit" } })),
+            ("GET", true, ["", "git", "ref", "heads", "main"]) => {
+                json_response(200, json!({ "ref": "refs/heads/main", "object": { "sha": "a".repeat(40), "type": "commit" } }))
+            }
             // "Get a reference": 404 when the ref does not exist.
             ("GET", true, ["", "git", "ref", "heads", "ferry-state"]) => match s.branch {
                 true => json_response(200, json!({ "ref": "refs/heads/ferry-state", "object": { "sha": s.head, "type": "commit" } })),
@@ -486,10 +491,13 @@ impl Api {
         let current = s.files.get(path).cloned();
         match method {
             "GET" => match current {
-                Some((bytes, sha)) => json_response(200, json!({
-                    "type": "file", "encoding": "base64", "size": bytes.len(), "name": path.rsplit('/').next(), "path": path,
-                    "content": STANDARD.encode(&bytes), "sha": sha
-                })),
+                Some((bytes, sha)) => json_response(
+                    200,
+                    json!({
+                        "type": "file", "encoding": "base64", "size": bytes.len(), "name": path.rsplit('/').next(), "path": path,
+                        "content": STANDARD.encode(&bytes), "sha": sha
+                    }),
+                ),
                 None => error(404, "Not Found"),
             },
             "PUT" => {

@@ -77,8 +77,7 @@ pub fn parse_config() -> &'static LoadedStep {
 
 /// Loads a test component (see `tests/guests/components`).
 pub fn load(rt: &Runtime, name: &str, path: &str, grants: &[&str], limits: Limits) -> LoadedStep {
-    rt.load(name, &ferry_test_guests::bytes(path), Grants::parse(grants).unwrap(), limits)
-        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+    rt.load(name, &ferry_test_guests::bytes(path), Grants::parse(grants).unwrap(), limits).unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
 /// A plan request with no app-spec.

@@ -8,8 +8,8 @@ use ferry_model::Plan;
 use serde_json::json;
 
 use crate::args::{DeployArgs, DeployTarget, Global, PlanFormat};
-use crate::next::{FORMAT, Invocation, PLAN_HASH, PLAN_ONLY};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, state_store};
+use crate::next::{FORMAT, Invocation, PLAN_HASH, PLAN_ONLY};
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     if args.target == DeployTarget::Vm {
@@ -118,7 +118,9 @@ fn params(args: &DeployArgs) -> Vec<(&'static str, String)> {
             ("volume-initial-size", &m.volume_initial_size),
         ],
     );
-    for (name, values) in [("regions", &m.regions), ("exclude-regions", &m.exclude_regions), ("only-machines", &m.only_machines), ("exclude-machines", &m.exclude_machines)] {
+    for (name, values) in
+        [("regions", &m.regions), ("exclude-regions", &m.exclude_regions), ("only-machines", &m.only_machines), ("exclude-machines", &m.exclude_machines)]
+    {
         if !values.is_empty() {
             params.push((name, values.join(",")));
         }
@@ -188,9 +190,8 @@ impl DeployResult {
             }
             None => return result,
         };
-        let newest = machines.iter().filter_map(|m| m.config()).max_by_key(|c| {
-            c.metadata_value("fly_release_version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        });
+        let newest =
+            machines.iter().filter_map(|m| m.config()).max_by_key(|c| c.metadata_value("fly_release_version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
         if let Some(config) = newest {
             result.release_id = config.metadata_value("fly_release_id").map(str::to_string);
             result.release_version = config.metadata_value("fly_release_version").map(str::to_string);

@@ -71,7 +71,13 @@ fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
     }
     let failed: Vec<&str> = plan.steps.iter().flat_map(|s| &s.findings).filter(|f| f.severity == Severity::Error).map(|f| f.message.as_str()).collect();
     if !failed.is_empty() {
-        anyhow::bail!("the migration of {} to {} cannot start: {} preflight check(s) failed, the first: {}", migration.from, migration.to, failed.len(), failed[0]);
+        anyhow::bail!(
+            "the migration of {} to {} cannot start: {} preflight check(s) failed, the first: {}",
+            migration.from,
+            migration.to,
+            failed.len(),
+            failed[0]
+        );
     }
     let store = state_store(&a.state, &a.checkout.dir)?;
     save(&*store, &migration)?;
@@ -123,10 +129,20 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
             next(a.format, &migration, &format!("migration {id}: {phase} applied; {what}"), &command)?;
         }
         Outcome::WaitingApproval { .. } => {
-            next(a.format, &migration, &format!("migration {id}: {phase} waits for an approval"), &inv.again(&[FORMAT, APPLY, APPROVE], &["--apply", "--approve"]))?;
+            next(
+                a.format,
+                &migration,
+                &format!("migration {id}: {phase} waits for an approval"),
+                &inv.again(&[FORMAT, APPLY, APPROVE], &["--apply", "--approve"]),
+            )?;
         }
         Outcome::RolledBack { .. } | Outcome::Failed { .. } => {
-            next(a.format, &migration, &format!("migration {id}: {phase} failed"), &format!("{} (resumes), or {}", inv.again(&[FORMAT, APPLY], &["--apply"]), inv.other(&["migrate", "abort"], &[], &["--id", &id])))?;
+            next(
+                a.format,
+                &migration,
+                &format!("migration {id}: {phase} failed"),
+                &format!("{} (resumes), or {}", inv.again(&[FORMAT, APPLY], &["--apply"]), inv.other(&["migrate", "abort"], &[], &["--id", &id])),
+            )?;
         }
     }
     Ok(super::apply::exit_code(&report.outcome))
@@ -159,7 +175,12 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
         failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
     }
     if failed {
-        next(a.format, &migration, &format!("migration {}: some undos failed (above)", migration.id), &format!("{} (retries them)", Invocation::current().other(&["migrate", "abort"], &[], &["--id", &migration.id])))?;
+        next(
+            a.format,
+            &migration,
+            &format!("migration {}: some undos failed (above)", migration.id),
+            &format!("{} (retries them)", Invocation::current().other(&["migrate", "abort"], &[], &["--id", &migration.id])),
+        )?;
         return Ok(exit::FAILURE);
     }
     migration.aborted = true;
@@ -196,7 +217,12 @@ fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let state = if migration.aborted { "aborted" } else { "open" };
-    next(a.format, &migration, &format!("migration {} of {} to {} ({state}); phases applied: {applied}", migration.id, migration.from, migration.to), &command)?;
+    next(
+        a.format,
+        &migration,
+        &format!("migration {} of {} to {} ({state}); phases applied: {applied}", migration.id, migration.from, migration.to),
+        &command,
+    )?;
     Ok(exit::OK)
 }
 
@@ -210,7 +236,13 @@ fn plan(global: &Global, checkout: &Checkout, m: &Migration, phase: &str) -> any
 
 fn params(m: &Migration) -> Vec<(&'static str, String)> {
     let mut params = vec![("id", m.id.clone()), ("to", m.to.clone()), ("org", m.org.clone()), ("provided-secrets", provided_secrets().join(","))];
-    let optional = [("from", Some(&m.from).filter(|f| !f.is_empty())), ("region", m.region.as_ref()), ("regions", m.regions.as_ref()), ("image", m.image.as_ref()), ("dns-zone", m.dns_zone.as_ref())];
+    let optional = [
+        ("from", Some(&m.from).filter(|f| !f.is_empty())),
+        ("region", m.region.as_ref()),
+        ("regions", m.regions.as_ref()),
+        ("image", m.image.as_ref()),
+        ("dns-zone", m.dns_zone.as_ref()),
+    ];
     params.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.clone()))));
     params
 }
@@ -246,7 +278,8 @@ fn save(store: &dyn StateStore, m: &Migration) -> anyhow::Result<()> {
 
 /// `mig-` and 8 hex digits from the clock and the process.
 fn new_id() -> String {
-    let seed = u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
+    let seed = u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() & u128::from(u64::MAX))
+        .unwrap_or(0)
         ^ (u64::from(std::process::id()) << 32);
     let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     format!("mig-{:08x}", mixed >> 32)

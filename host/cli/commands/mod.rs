@@ -78,16 +78,11 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 /// (a pipe, CI) nothing is asked: the hash or the workflow is the review.
 fn confirm_destructive(plan: &ferry_model::Plan, reviewed: bool, yes: bool) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let risky: Vec<&ferry_model::Action> =
-        plan.actions().filter(|a| a.risk >= ferry_model::Risk::Destructive).collect();
+    let risky: Vec<&ferry_model::Action> = plan.actions().filter(|a| a.risk >= ferry_model::Risk::Destructive).collect();
     if reviewed || yes || risky.is_empty() || !std::io::stdin().is_terminal() || crate::context::in_github_actions() {
         return Ok(());
     }
     let names: Vec<String> = risky.iter().map(|a| format!("[{}] {}", a.risk.as_str(), ferry_model::policy::describe(&a.operation))).collect();
     eprint(&format!("This plan has {} destructive action(s):\n  {}\n", risky.len(), names.join("\n  ")));
-    if confirm("Apply it?")? {
-        Ok(())
-    } else {
-        anyhow::bail!("nothing applied: not confirmed (give --yes, or --plan-hash after review)")
-    }
+    if confirm("Apply it?")? { Ok(()) } else { anyhow::bail!("nothing applied: not confirmed (give --yes, or --plan-hash after review)") }
 }

@@ -97,12 +97,7 @@ fn text(session: &Session) -> String {
         let imports: Vec<&str> = s.loaded.imports().iter().map(String::as_str).collect();
         let _ = writeln!(out, "   imports  {}", if imports.is_empty() { "nothing".into() } else { imports.join(", ") });
         let limits = s.loaded.limits();
-        let _ = writeln!(
-            out,
-            "   limits   {}s deadline, {} MiB memory",
-            limits.deadline.as_secs_f64(),
-            limits.memory_bytes >> 20
-        );
+        let _ = writeln!(out, "   limits   {}s deadline, {} MiB memory", limits.deadline.as_secs_f64(), limits.memory_bytes >> 20);
         for p in &s.info.params {
             let default = p.default.as_deref().map(|d| format!(" [default: {}]", printable(d))).unwrap_or_default();
             let _ = writeln!(out, "   param    {}: {}{default}", printable(&p.name), printable(&p.description));

@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferry_postgres::DbUrl;
-use ferry_volume::Endpoint;
 use ferry_runtime::capabilities::data::{DataError, DataReader, DatabaseInventory, PgTableInfo, Side, VolumeInfo};
+use ferry_volume::Endpoint;
 use serde::Deserialize;
 
 use crate::vm::VmTargets;
@@ -129,7 +129,9 @@ impl RawData {
                 if matches!((&source, &target), (Location::Remote { .. }, Location::Remote { .. })) {
                     return Err(format!("[data.volumes.{name}]: rsync copies between this machine and one host; run ferry on the source or the target"));
                 }
-                if (matches!(source, Location::Remote { .. }) || matches!(target, Location::Remote { .. })) && (raw.ssh_key_env.is_none() || raw.known_hosts_env.is_none()) {
+                if (matches!(source, Location::Remote { .. }) || matches!(target, Location::Remote { .. }))
+                    && (raw.ssh_key_env.is_none() || raw.known_hosts_env.is_none())
+                {
                     return Err(format!("[data.volumes.{name}]: a remote side needs ssh_key_env and known_hosts_env"));
                 }
                 let section = format!("[data.volumes.{name}]");
@@ -141,7 +143,8 @@ impl RawData {
                 Ok(VolumeConfig { name, source, target, ssh_key_env: raw.ssh_key_env, known_hosts_env: raw.known_hosts_env })
             })
             .collect::<Result<_, String>>()?;
-        let databases = self.postgres
+        let databases = self
+            .postgres
             .into_iter()
             .map(|(name, raw)| {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {

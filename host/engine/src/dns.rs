@@ -50,10 +50,9 @@ impl ZoneConfig {
         let need = |v: Option<String>, key: &str| v.ok_or_else(|| format!("{at}: provider `{}` needs `{key}`", raw.provider));
         let credential = |v: Option<String>, key: &str| need(v, key).and_then(|v| crate::workflow::credential_var(&at, key, &v));
         let provider = match raw.provider.as_str() {
-            "rfc2136" => ProviderConfig::Rfc2136 {
-                server: need(raw.server.clone(), "server")?,
-                tsig_key_env: credential(raw.tsig_key_env.clone(), "tsig_key_env")?,
-            },
+            "rfc2136" => {
+                ProviderConfig::Rfc2136 { server: need(raw.server.clone(), "server")?, tsig_key_env: credential(raw.tsig_key_env.clone(), "tsig_key_env")? }
+            }
             "powerdns" => ProviderConfig::PowerDns {
                 url: need(raw.url.clone(), "url")?,
                 api_key_env: credential(raw.api_key_env.clone(), "api_key_env")?,
@@ -87,10 +86,7 @@ impl DnsZones {
 
     pub fn config(&self, zone: &str) -> Result<&ZoneConfig, String> {
         let want = canonical(zone);
-        self.zones
-            .iter()
-            .find(|z| canonical(&z.zone) == want)
-            .ok_or_else(|| format!("zone {zone} is not configured: add it to ferry.toml under [dns.zones]"))
+        self.zones.iter().find(|z| canonical(&z.zone) == want).ok_or_else(|| format!("zone {zone} is not configured: add it to ferry.toml under [dns.zones]"))
     }
 
     /// The zone's provider, ready to use.
@@ -169,10 +165,7 @@ pub(crate) fn from_model(r: &DnsRrset) -> Result<RRset, String> {
 }
 
 fn socket(text: &str) -> Result<SocketAddr, String> {
-    text.to_socket_addrs()
-        .map_err(|e| format!("DNS server `{text}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("DNS server `{text}` resolves to no address"))
+    text.to_socket_addrs().map_err(|e| format!("DNS server `{text}`: {e}"))?.next().ok_or_else(|| format!("DNS server `{text}` resolves to no address"))
 }
 
 fn canonical(zone: &str) -> String {

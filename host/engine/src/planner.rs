@@ -29,26 +29,13 @@ pub enum PlanError {
 }
 
 /// Plans `phase` with `steps`, in order.
-pub fn plan(
-    runtime: &Runtime,
-    host: &HostContext,
-    steps: &[ResolvedStep],
-    phase: &str,
-    run_id: &str,
-) -> Result<Plan, PlanError> {
+pub fn plan(runtime: &Runtime, host: &HostContext, steps: &[ResolvedStep], phase: &str, run_id: &str) -> Result<Plan, PlanError> {
     let mut plan = Plan::new(phase);
     let mut admission = Admission::new();
     for step in steps {
-        let request = PlanRequest {
-            run_id: run_id.to_string(),
-            phase: phase.to_string(),
-            app: plan.app.clone(),
-            params: step.spec.params.clone(),
-        };
+        let request = PlanRequest { run_id: run_id.to_string(), phase: phase.to_string(), app: plan.app.clone(), params: step.spec.params.clone() };
         let started = std::time::Instant::now();
-        let mut answer = runtime
-            .plan(&step.loaded, host, &request)?
-            .map_err(|error| PlanError::Step { step: step.spec.name.clone(), error })?;
+        let mut answer = runtime.plan(&step.loaded, host, &request)?.map_err(|error| PlanError::Step { step: step.spec.name.clone(), error })?;
         tracing::debug!(step = %step.spec.name, us = started.elapsed().as_micros() as u64, "planned");
         let rights = StepRights { step: &step.spec.name, builtin: step.origin == StepOrigin::Builtin, grant: &step.actions };
         let declared: Vec<_> = answer.actions.iter().map(|a| a.risk).collect();
@@ -59,12 +46,7 @@ pub fn plan(
         if let Some(app) = answer.app {
             plan.app = Some(app);
         }
-        plan.steps.push(StepSection {
-            step: step.spec.name.clone(),
-            version: step.info.version.clone(),
-            actions: answer.actions,
-            findings: answer.findings,
-        });
+        plan.steps.push(StepSection { step: step.spec.name.clone(), version: step.info.version.clone(), actions: answer.actions, findings: answer.findings });
     }
     Ok(plan)
 }

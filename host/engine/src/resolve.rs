@@ -80,12 +80,7 @@ fn resolve_one(runtime: &Runtime, host: &HostContext, root: &Path, spec: &StepSp
             })?;
             let actual = hex::encode(Sha256::digest(&bytes));
             if &actual != pinned {
-                return Err(ResolveError::ShaMismatch {
-                    step: spec.name.clone(),
-                    path: path.display().to_string(),
-                    pinned: pinned.clone(),
-                    actual,
-                });
+                return Err(ResolveError::ShaMismatch { step: spec.name.clone(), path: path.display().to_string(), pinned: pinned.clone(), actual });
             }
             let grants = spec.grants.clone().unwrap_or_else(default_custom_grants);
             // A custom step that names no `actions` may propose approvals and waits only.

@@ -140,7 +140,9 @@ impl RawVmTarget {
             postgres_image: match self.postgres {
                 None | Some(RawPostgres::Enabled(true)) => Some(DEFAULT_POSTGRES_IMAGE.into()),
                 Some(RawPostgres::Enabled(false)) => None,
-                Some(RawPostgres::Image(image)) if image.trim().is_empty() => return Err(at("postgres: an empty image name; give one, or `false` for no Postgres".into())),
+                Some(RawPostgres::Image(image)) if image.trim().is_empty() => {
+                    return Err(at("postgres: an empty image name; give one, or `false` for no Postgres".into()));
+                }
                 Some(RawPostgres::Image(image)) => Some(image),
             },
             read_timeout,
@@ -201,7 +203,8 @@ impl VmTargets {
         let url = self.reading(target, |docker, _| {
             let at = |m: String| format!("VM target {target}: {m}");
             let db = host_postgres(docker, app).map_err(at)?;
-            let port = docker.published_port(&db.name, POSTGRES_PORT).map_err(|e| at(e.to_string()))?.ok_or_else(|| at(format!("{} publishes no port", db.name)))?;
+            let port =
+                docker.published_port(&db.name, POSTGRES_PORT).map_err(|e| at(e.to_string()))?.ok_or_else(|| at(format!("{} publishes no port", db.name)))?;
             let env = docker.environment(&db.name).map_err(|e| at(e.to_string()))?;
             let value = |key: &str| env.get(key).cloned().ok_or_else(|| at(format!("{} runs without {key}", db.name)));
             let (user, database, password) = (value("POSTGRES_USER")?, value("POSTGRES_DB")?, value("POSTGRES_PASSWORD")?);

@@ -86,7 +86,14 @@ pub struct StepSpec {
 impl Workflow {
     /// The workflow used when a repository has no `ferry.toml`.
     pub fn default_workflow() -> Self {
-        Workflow { file: None, steps: vec![builtin("parse-config", Limits::default())], dns: Vec::new(), data: Vec::new(), volumes: Vec::new(), vm_targets: Vec::new() }
+        Workflow {
+            file: None,
+            steps: vec![builtin("parse-config", Limits::default())],
+            dns: Vec::new(),
+            data: Vec::new(),
+            volumes: Vec::new(),
+            vm_targets: Vec::new(),
+        }
     }
 
     /// The workflow with the built-in step `name` appended, unless it has a
@@ -152,8 +159,7 @@ impl Workflow {
     }
 
     pub fn load(path: &Path) -> Result<Self, WorkflowError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| WorkflowError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| WorkflowError::Read { path: path.display().to_string(), source })?;
         Self::parse(&text, path)
     }
 
@@ -282,8 +288,7 @@ impl RawLimits {
             limits.memory_bytes = at_most("memory", m, bytes(m, "memory")?, max.memory_bytes as u64, show_bytes)? as usize;
         }
         if let Some(h) = &self.hostcall_bytes {
-            limits.hostcall_bytes =
-                at_most("hostcall_bytes", h, bytes(h, "hostcall_bytes")?, max.hostcall_bytes as u64, show_bytes)? as usize;
+            limits.hostcall_bytes = at_most("hostcall_bytes", h, bytes(h, "hostcall_bytes")?, max.hostcall_bytes as u64, show_bytes)? as usize;
         }
         if let Some(f) = &self.file_bytes {
             limits.file_bytes = at_most("file_bytes", f, bytes(f, "file_bytes")?, max.file_bytes, show_bytes)?;
@@ -319,8 +324,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 fn bytes(text: &str, what: &str) -> Result<u64, String> {
-    let size: bytesize::ByteSize =
-        text.parse().map_err(|e| format!("{what} `{text}`: {e} (write e.g. \"256MiB\")"))?;
+    let size: bytesize::ByteSize = text.parse().map_err(|e| format!("{what} `{text}`: {e} (write e.g. \"256MiB\")"))?;
     if size.as_u64() == 0 {
         return Err(format!("{what} must be more than zero"));
     }
@@ -356,8 +360,17 @@ fn expand(text: &str) -> Result<String, String> {
 
 fn readable(name: &str) -> bool {
     const GITHUB: &[&str] = &[
-        "GITHUB_SHA", "GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_HEAD_REF", "GITHUB_BASE_REF", "GITHUB_RUN_ID",
-        "GITHUB_RUN_NUMBER", "GITHUB_RUN_ATTEMPT", "GITHUB_REPOSITORY", "GITHUB_ACTOR", "GITHUB_EVENT_NAME",
+        "GITHUB_SHA",
+        "GITHUB_REF",
+        "GITHUB_REF_NAME",
+        "GITHUB_HEAD_REF",
+        "GITHUB_BASE_REF",
+        "GITHUB_RUN_ID",
+        "GITHUB_RUN_NUMBER",
+        "GITHUB_RUN_ATTEMPT",
+        "GITHUB_REPOSITORY",
+        "GITHUB_ACTOR",
+        "GITHUB_EVENT_NAME",
     ];
     GITHUB.contains(&name) || (name.starts_with("FERRY_VAR_") && name.len() > "FERRY_VAR_".len())
 }
@@ -395,11 +408,7 @@ impl RawStep {
             (None, None) => return Err(format!("`{}` is a built-in step: its grants and actions are fixed", self.name)),
             (None, Some(_)) => return Err("`sha256` without `component`".into()),
             (Some(path), None) => {
-                return Err(format!(
-                    "custom step `{}` needs `sha256 = \"…\"` pinning {} (run `sha256sum` on it)",
-                    self.name,
-                    path.display()
-                ));
+                return Err(format!("custom step `{}` needs `sha256 = \"…\"` pinning {} (run `sha256sum` on it)", self.name, path.display()));
             }
             (Some(path), Some(sha)) => {
                 let sha = sha.trim().to_ascii_lowercase();

@@ -53,11 +53,7 @@ pub struct BuiltComponent {
 /// under `target_dir/components/`. Cargo's own incremental build makes an
 /// unchanged guest cost a no-op; a component is rewritten only when its core
 /// module changed.
-pub fn build_components(
-    workspace: &Path,
-    packages: &[&str],
-    target_dir: &Path,
-) -> Result<Vec<BuiltComponent>, BuildError> {
+pub fn build_components(workspace: &Path, packages: &[&str], target_dir: &Path) -> Result<Vec<BuiltComponent>, BuildError> {
     let toolchain = Toolchain::detect()?;
     run_cargo(&toolchain, workspace, packages, target_dir)?;
     let out_dir = target_dir.join("components");
@@ -73,12 +69,7 @@ pub fn build_components(
         .collect()
 }
 
-fn run_cargo(
-    toolchain: &Toolchain,
-    workspace: &Path,
-    packages: &[&str],
-    target_dir: &Path,
-) -> Result<(), BuildError> {
+fn run_cargo(toolchain: &Toolchain, workspace: &Path, packages: &[&str], target_dir: &Path) -> Result<(), BuildError> {
     let mut cmd = toolchain.cargo_command();
     cmd.current_dir(workspace)
         // --locked: the guests build from the versions their Cargo.lock
@@ -107,10 +98,7 @@ fn componentize_if_newer(core: &Path, component: &Path) -> Result<(), BuildError
         return Ok(());
     }
     let bytes = std::fs::read(core).map_err(|source| BuildError::Read { path: core.display().to_string(), source })?;
-    let encoded = componentize(&bytes).map_err(|message| BuildError::Componentize {
-        path: core.display().to_string(),
-        message,
-    })?;
+    let encoded = componentize(&bytes).map_err(|message| BuildError::Componentize { path: core.display().to_string(), message })?;
     let tmp = component.with_extension("wasm.tmp");
     std::fs::write(&tmp, encoded).map_err(|source| write_err(&tmp, source))?;
     std::fs::rename(&tmp, component).map_err(|source| write_err(component, source))
@@ -118,10 +106,7 @@ fn componentize_if_newer(core: &Path, component: &Path) -> Result<(), BuildError
 
 /// Turns a core module carrying wit-bindgen's `component-type` section into a component.
 pub fn componentize(core_module: &[u8]) -> Result<Vec<u8>, String> {
-    wit_component::ComponentEncoder::default()
-        .module(core_module)
-        .and_then(|e| e.validate(true).encode())
-        .map_err(|e| format!("{e:#}"))
+    wit_component::ComponentEncoder::default().module(core_module).and_then(|e| e.validate(true).encode()).map_err(|e| format!("{e:#}"))
 }
 
 fn write_err(path: &Path, source: std::io::Error) -> BuildError {
@@ -132,11 +117,7 @@ fn write_err(path: &Path, source: std::io::Error) -> BuildError {
 /// nearest ancestor of `OUT_DIR` holding cargo's `CACHEDIR.TAG`. Guests share
 /// `<target>/wasm-guests` so the wasm std and dependencies compile once.
 pub fn guest_target_dir(out_dir: &Path) -> PathBuf {
-    out_dir
-        .ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        .map(|target| target.join("wasm-guests"))
-        .unwrap_or_else(|| out_dir.join("wasm-guests"))
+    out_dir.ancestors().find(|dir| dir.join("CACHEDIR.TAG").is_file()).map(|target| target.join("wasm-guests")).unwrap_or_else(|| out_dir.join("wasm-guests"))
 }
 
 /// Tells cargo to re-run the build script when guest sources or the WIT change.

@@ -103,9 +103,7 @@ impl Toolchain {
         clean_env(&mut cmd);
         cmd.env("RUSTC", rustc);
         if let Toolchain::Debian { linker, .. } = self {
-            cmd.env("RUSTC_BOOTSTRAP", "1")
-                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", linker)
-                .arg("-Zbuild-std=std,panic_abort");
+            cmd.env("RUSTC_BOOTSTRAP", "1").env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", linker).arg("-Zbuild-std=std,panic_abort");
         }
         cmd
     }

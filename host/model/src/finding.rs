@@ -96,10 +96,7 @@ pub enum StepError {
 impl StepError {
     pub fn problem(&self) -> &Problem {
         match self {
-            StepError::InvalidInput(p)
-            | StepError::Unsupported(p)
-            | StepError::PreconditionFailed(p)
-            | StepError::Transient(p) => p,
+            StepError::InvalidInput(p) | StepError::Unsupported(p) | StepError::PreconditionFailed(p) | StepError::Transient(p) => p,
         }
     }
 

@@ -127,15 +127,29 @@ pub const NOTE_OUTPUT: &str = "note";
 #[serde(rename_all = "kebab-case", tag = "event")]
 pub enum Event {
     /// About to run; `undo` is captured before anything changes.
-    Started { undo: UndoData },
-    Done { duration_ms: u64, outputs: Vec<(String, String)> },
+    Started {
+        undo: UndoData,
+    },
+    Done {
+        duration_ms: u64,
+        outputs: Vec<(String, String)>,
+    },
     /// Found already in effect after an interrupted run; not run again.
     Reconciled,
-    Failed { duration_ms: u64, error: String },
-    Undone { duration_ms: u64 },
-    UndoFailed { error: String },
+    Failed {
+        duration_ms: u64,
+        error: String,
+    },
+    Undone {
+        duration_ms: u64,
+    },
+    UndoFailed {
+        error: String,
+    },
     /// Not undone: nothing can undo it (the reason from the plan).
-    NotUndoable { reason: String },
+    NotUndoable {
+        reason: String,
+    },
 }
 
 /// Where an action stands, from its latest events.
@@ -200,9 +214,18 @@ pub enum Outcome {
     /// Nothing to do: this plan was applied already.
     AlreadyApplied,
     /// Stopped before an approval action.
-    WaitingApproval { action: String, message: String },
+    WaitingApproval {
+        action: String,
+        message: String,
+    },
     /// An action failed and the phase's completed actions were undone.
-    RolledBack { action: String, error: String },
+    RolledBack {
+        action: String,
+        error: String,
+    },
     /// An action failed and nothing was undone (`--no-rollback`).
-    Failed { action: String, error: String },
+    Failed {
+        action: String,
+        error: String,
+    },
 }

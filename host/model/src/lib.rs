@@ -23,18 +23,20 @@ pub mod undo_plan;
 pub mod vm;
 
 pub use action::{
-    Action, ConfigEdit, DnsChange, FileWrite, DnsRrset, DnsVerify, FlyApp, FlyCertificate, FlyCertificateWait, FlyRelease, FlyIp, FlySecrets, FlyVolumeCopy, TlsCheck, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyReleaseCommand, FlyVolume, FlyWait,
-    Operation, PgCopy, PgLogical, PgTable, PgVerify, Risk, SqliteCopy, Undo, VolumePass, VolumeSync, VolumeVerify,
+    Action, ConfigEdit, DnsChange, DnsRrset, DnsVerify, FileWrite, FlyApp, FlyCertificate, FlyCertificateWait, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines,
+    FlyMetadata, FlyRelease, FlyReleaseCommand, FlySecrets, FlyVolume, FlyVolumeCopy, FlyWait, Operation, PgCopy, PgLogical, PgTable, PgVerify, Risk,
+    SqliteCopy, TlsCheck, Undo, VolumePass, VolumeSync, VolumeVerify,
 };
 pub use app::{
-    Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource,
-    Formation, HttpOptions, HttpResponseOptions, LiveState, LiveVolume, LocalFile, MachineDefaults, Metrics, Mount,
-    Platform, Port, Process, ProcessGroup, ProxyProtoOptions, ReplayCache, Restart, Service, Static, TargetKind,
-    TlsOptions, Vm,
+    Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource, Formation, HttpOptions,
+    HttpResponseOptions, LiveState, LiveVolume, LocalFile, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup, ProxyProtoOptions,
+    ReplayCache, Restart, Service, Static, TargetKind, TlsOptions, Vm,
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
 pub use printable::{printable, printable_lines};
 pub use route::{CheckoutOp, ControlOp, DataOp, DnsOp, FlyOp, Routed, VmOp};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
-pub use vm::{VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret};
+pub use vm::{
+    VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret,
+};

@@ -131,10 +131,7 @@ fn canonical(value: &serde_json::Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let body: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
-                .collect();
+            let body: Vec<String> = keys.into_iter().map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k]))).collect();
             format!("{{{}}}", body.join(","))
         }
         Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
@@ -148,14 +145,7 @@ mod tests {
     use crate::{Operation, Undo};
 
     fn action(id: &str, risk: Risk) -> Action {
-        Action {
-            id: id.into(),
-            summary: format!("do {id}"),
-            risk,
-            operation: Operation::WaitMs(1),
-            undo: Undo::None("nothing to undo".into()),
-            detail: None,
-        }
+        Action { id: id.into(), summary: format!("do {id}"), risk, operation: Operation::WaitMs(1), undo: Undo::None("nothing to undo".into()), detail: None }
     }
 
     fn plan(actions: Vec<Action>) -> Plan {
@@ -187,7 +177,8 @@ mod tests {
         assert_eq!(base.hash(), plan(vec![action("a", Risk::Safe)]).hash());
         assert_ne!(base.hash(), riskier.hash());
         assert_eq!(base.hash().len(), 64);
-        for change in [|p: &mut Plan| p.phase = "data".into(), |p: &mut Plan| p.workflow = "f00d".into(), |p: &mut Plan| p.steps[0].actions[0].id = "b".into()] {
+        for change in [|p: &mut Plan| p.phase = "data".into(), |p: &mut Plan| p.workflow = "f00d".into(), |p: &mut Plan| p.steps[0].actions[0].id = "b".into()]
+        {
             let mut changed = base.clone();
             change(&mut changed);
             assert_ne!(base.hash(), changed.hash());

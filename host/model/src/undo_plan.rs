@@ -99,7 +99,16 @@ mod tests {
             id: id.into(),
             summary: format!("create volume {id}"),
             risk: Risk::Safe,
-            operation: Operation::FlyCreateVolume(FlyVolume { app: "shop".into(), name: id.into(), region: "ams".into(), size_gb: 1, compute: None, compute_image: None, snapshot_retention: None, auto_backup: None }),
+            operation: Operation::FlyCreateVolume(FlyVolume {
+                app: "shop".into(),
+                name: id.into(),
+                region: "ams".into(),
+                size_gb: 1,
+                compute: None,
+                compute_image: None,
+                snapshot_retention: None,
+                auto_backup: None,
+            }),
             undo: Undo::RestorePrevious,
             detail: None,
         };

@@ -117,7 +117,8 @@ impl Open {
         } else if t.starts_with("</details>") {
             self.details = None;
         } else if t.starts_with('|') {
-            if self.table.is_none() && is_separator(t)
+            if self.table.is_none()
+                && is_separator(t)
                 && let Some(header) = previous
             {
                 self.table = Some((header.to_string(), line.to_string()));

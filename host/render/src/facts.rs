@@ -26,10 +26,7 @@ pub(crate) fn rows(app: &AppSpec) -> Vec<Row> {
         },
         Row { label: "Processes", value: processes(app) },
         Row { label: "Services", value: list(app.services.iter().map(service)) },
-        Row {
-            label: "Mounts",
-            value: list(app.mounts.iter().map(|m| format!("{} → {}{}", m.source, m.destination, groups(&m.processes)))),
-        },
+        Row { label: "Mounts", value: list(app.mounts.iter().map(|m| format!("{} → {}{}", m.source, m.destination, groups(&m.processes)))) },
         Row { label: "Env", value: list(app.env.iter().map(|(k, _)| k.clone())) },
     ];
     rows.push(Row { label: "Secrets (names)", value: list(app.secrets.iter().cloned()) });
@@ -114,9 +111,7 @@ fn vm(v: &ferry_model::Vm) -> String {
 }
 
 fn processes(app: &AppSpec) -> String {
-    list(app.processes.iter().map(|p| {
-        if p.command.is_empty() { format!("{} (the image's CMD)", p.name) } else { format!("{}: {}", p.name, p.command) }
-    }))
+    list(app.processes.iter().map(|p| if p.command.is_empty() { format!("{} (the image's CMD)", p.name) } else { format!("{}: {}", p.name, p.command) }))
 }
 
 fn service(s: &Service) -> String {

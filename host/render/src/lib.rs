@@ -65,11 +65,7 @@ pub fn plan_applied_by(plan: &Plan, format: Format, apply: &str) -> String {
 /// "3 safe · 1 disruptive · 0 destructive · 0 irreversible"
 pub(crate) fn counts_line(plan: &Plan) -> String {
     let counts = plan.counts();
-    ferry_model::Risk::ALL
-        .iter()
-        .map(|r| format!("{} {}", counts.get(*r), r.as_str()))
-        .collect::<Vec<_>>()
-        .join(" · ")
+    ferry_model::Risk::ALL.iter().map(|r| format!("{} {}", counts.get(*r), r.as_str())).collect::<Vec<_>>().join(" · ")
 }
 
 /// The first 12 hex digits of the plan hash, as people quote it.

@@ -56,16 +56,7 @@ pub(crate) fn inventory(app: &AppSpec) -> String {
     inventory_table(&mut out, app);
     out.push_str("### Process groups\n\n| Group | Command | Services | Mount | VM | Checks |\n|---|---|---|---|---|---|\n");
     for g in facts::group_rows(app) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            cell(&g.name),
-            cell(&g.command),
-            cell(&g.services),
-            cell(&g.mount),
-            cell(&g.vm),
-            g.checks
-        );
+        let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} |", cell(&g.name), cell(&g.command), cell(&g.services), cell(&g.mount), cell(&g.vm), g.checks);
     }
     out.push('\n');
     findings(&mut out, &app.warnings.iter().collect::<Vec<_>>());
@@ -128,15 +119,7 @@ fn step(out: &mut String, section: &StepSection) {
     } else {
         out.push_str("| # | What ferry will do | Risk | Undo | The step says |\n|---|---|---|---|---|\n");
         for (i, a) in section.actions.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                i + 1,
-                cell(&action_text(a)),
-                risk(a.risk),
-                cell(&undo_label(a)),
-                cell(&a.summary)
-            );
+            let _ = writeln!(out, "| {} | {} | {} | {} | {} |", i + 1, cell(&action_text(a)), risk(a.risk), cell(&undo_label(a)), cell(&a.summary));
         }
         action_details(out, section);
         dns_changes(out, section);

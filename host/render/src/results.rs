@@ -169,7 +169,8 @@ mod tests {
         };
         let mut plan = Plan::new("deploy");
         plan.steps.push(StepSection { step: "edits".into(), version: "0.1.0".into(), actions: vec![action], findings: vec![] });
-        let mut phase = PhaseRecord { phase: "deploy".into(), plan_hash: plan.hash(), plan, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
+        let mut phase =
+            PhaseRecord { phase: "deploy".into(), plan_hash: plan.hash(), plan, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
         phase.record("edit:A", 1, Event::Started { undo: UndoData::ConfigValue { previous: None } });
         phase.record("edit:A", 2, Event::Failed { duration_ms: 5, error: error.into() });
         let outcome = Outcome::RolledBack { action: "edit:A".into(), error: error.into() };

@@ -79,12 +79,8 @@ fn create(path: &Path) -> Result<CacheKey, KeyError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     // A leftover from a crashed run; `create_new` below never follows a link.
     let _ = std::fs::remove_file(&tmp);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()));
+    let written =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(io(&tmp)(e));

@@ -6,7 +6,7 @@ use wasmtime::component::ComponentExportIndex;
 use wasmtime::{ResourceLimiter, Store, Trap};
 
 use crate::engine::EPOCH_TICK;
-use crate::{HostContext, LoadedStep, Limits, Runtime, RuntimeError};
+use crate::{HostContext, Limits, LoadedStep, Runtime, RuntimeError};
 
 /// Everything a call's host functions can see. Dropped with the store.
 pub(crate) struct CallState {
@@ -107,23 +107,11 @@ impl Runtime {
 
     /// Calls the step's `plan`. The outer error is the host's (trap, limits);
     /// the inner one is the step's own typed failure.
-    pub fn plan(
-        &self,
-        step: &LoadedStep,
-        host: &HostContext,
-        request: &PlanRequest,
-    ) -> Result<Result<StepPlan, StepError>, RuntimeError> {
-        self.call::<(&PlanRequest,), (Result<StepPlan, StepError>,)>(step, host, &step.plan, (request,))
-            .map(|(r,)| r)
+    pub fn plan(&self, step: &LoadedStep, host: &HostContext, request: &PlanRequest) -> Result<Result<StepPlan, StepError>, RuntimeError> {
+        self.call::<(&PlanRequest,), (Result<StepPlan, StepError>,)>(step, host, &step.plan, (request,)).map(|(r,)| r)
     }
 
-    fn call<P, R>(
-        &self,
-        step: &LoadedStep,
-        host: &HostContext,
-        export: &ComponentExportIndex,
-        params: P,
-    ) -> Result<R, RuntimeError>
+    fn call<P, R>(&self, step: &LoadedStep, host: &HostContext, export: &ComponentExportIndex, params: P) -> Result<R, RuntimeError>
     where
         P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
         R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,

@@ -113,9 +113,6 @@ mod tests {
     #[test]
     fn refuses_a_file_over_the_cap_before_reading_it() {
         let co = root();
-        assert!(matches!(
-            read_capped(co.path(), Path::new("ci/step.wasm"), 3),
-            Err(ComponentFileError::TooLarge { size: 4, max: 3 })
-        ));
+        assert!(matches!(read_capped(co.path(), Path::new("ci/step.wasm"), 3), Err(ComponentFileError::TooLarge { size: 4, max: 3 })));
     }
 }

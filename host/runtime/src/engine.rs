@@ -183,10 +183,7 @@ impl Runtime {
         let step_iface = export(None, &format!("ferry:step/step@{WIT_VERSION}"))?;
         let describe = export(Some(&step_iface), "describe")?;
         let plan = export(Some(&step_iface), "plan")?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| RuntimeError::InvalidComponent {
-            step: name.into(),
-            message: format!("{e:#}"),
-        })?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| RuntimeError::InvalidComponent { step: name.into(), message: format!("{e:#}") })?;
         Ok(LoadedStep { name: name.into(), sha256, grants, limits, imports, compiled_from, pre, describe, plan })
     }
 
@@ -203,10 +200,7 @@ impl Runtime {
                 // Cranelift cannot be interrupted: `load`'s size cap is what
                 // bounds this for an untrusted component.
                 let started = std::time::Instant::now();
-                let c = Component::new(&self.engine, bytes).map_err(|e| RuntimeError::InvalidComponent {
-                    step: name.into(),
-                    message: format!("{e:#}"),
-                })?;
+                let c = Component::new(&self.engine, bytes).map_err(|e| RuntimeError::InvalidComponent { step: name.into(), message: format!("{e:#}") })?;
                 tracing::debug!(step = name, ms = started.elapsed().as_millis() as u64, "compiled component");
                 if let Some(cache) = &self.cache {
                     cache.put(sha256, &c);
@@ -246,9 +240,7 @@ fn start_epoch_ticker(engine: EngineWeak, thread: std::thread::Builder) -> Resul
     });
     match spawned {
         Ok(_) => Ok(()),
-        Err(e) => Err(RuntimeError::Engine(format!(
-            "could not start the thread that enforces step deadlines ({e}); refusing to run steps without them"
-        ))),
+        Err(e) => Err(RuntimeError::Engine(format!("could not start the thread that enforces step deadlines ({e}); refusing to run steps without them"))),
     }
 }
 

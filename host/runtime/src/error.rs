@@ -7,9 +7,7 @@ pub enum RuntimeError {
     #[error("step `{step}` is not a valid component: {message}")]
     InvalidComponent { step: String, message: String },
 
-    #[error(
-        "step `{step}`'s component is {size} bytes, over the {max}-byte limit for a component; it was not compiled"
-    )]
+    #[error("step `{step}`'s component is {size} bytes, over the {max}-byte limit for a component; it was not compiled")]
     ComponentTooLarge { step: String, size: u64, max: u64 },
 
     #[error(
@@ -107,10 +105,7 @@ mod tests {
     fn a_request_bytes_past_the_cap_still_prints_differently() {
         // A table element past a cap that is not a whole number of MiB.
         let cap = 100_000_000;
-        assert_eq!(
-            memory_limit(cap, cap + 8),
-            "step `s` hit its memory cap of 95.36 MiB (its memories and tables asked for 95.37 MiB in all) and was stopped"
-        );
+        assert_eq!(memory_limit(cap, cap + 8), "step `s` hit its memory cap of 95.36 MiB (its memories and tables asked for 95.37 MiB in all) and was stopped");
         assert_eq!(mib(1 << 30, Rounding::Up), "1024 MiB");
         assert_eq!(mib(1, Rounding::Up), "0.01 MiB");
         assert_eq!(mib(1, Rounding::Down), "0.00 MiB");

@@ -109,11 +109,7 @@ impl Grants {
             return Ok(());
         }
         let cap = Capability::parse(interface).ok_or_else(unknown)?;
-        if self.contains(cap) {
-            Ok(())
-        } else {
-            Err(RuntimeError::ImportNotGranted { step: step.into(), import: import.into(), granted: self.to_string() })
-        }
+        if self.contains(cap) { Ok(()) } else { Err(RuntimeError::ImportNotGranted { step: step.into(), import: import.into(), granted: self.to_string() }) }
     }
 }
 

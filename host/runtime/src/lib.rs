@@ -20,8 +20,8 @@
 
 mod cache;
 mod cache_key;
-pub mod capabilities;
 mod call;
+pub mod capabilities;
 mod component_file;
 mod engine;
 mod error;

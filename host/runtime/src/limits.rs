@@ -19,12 +19,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            deadline: Duration::from_secs(10),
-            memory_bytes: 256 << 20,
-            hostcall_bytes: 16 << 20,
-            file_bytes: 1 << 20,
-        }
+        Limits { deadline: Duration::from_secs(10), memory_bytes: 256 << 20, hostcall_bytes: 16 << 20, file_bytes: 1 << 20 }
     }
 }
 

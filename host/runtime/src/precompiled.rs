@@ -60,9 +60,7 @@ impl Precompiled {
     /// version; `None` otherwise (a plain build, a bundle of another ferry).
     pub(crate) fn open(exe: &Path) -> Option<Self> {
         match read_index(exe) {
-            Ok(Some((engine_line, entries))) if engine_line == engine_name() => {
-                Some(Precompiled { path: exe.to_path_buf(), entries })
-            }
+            Ok(Some((engine_line, entries))) if engine_line == engine_name() => Some(Precompiled { path: exe.to_path_buf(), entries }),
             Ok(Some((engine_line, _))) => {
                 tracing::debug!("ignoring the precompiled steps in {}: compiled for {engine_line}", exe.display());
                 None

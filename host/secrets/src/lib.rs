@@ -89,10 +89,8 @@ pub fn learn(value: &str) {
 /// The names (without the prefix) of the `FERRY_SECRET_<NAME>` variables
 /// that are set: a step may learn which names are covered, never a value.
 pub fn provided_names() -> Vec<String> {
-    let mut names: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, _)| k.to_str().and_then(|k| k.strip_prefix(SECRET_PREFIX)).map(str::to_string))
-        .filter(|n| !n.is_empty())
-        .collect();
+    let mut names: Vec<String> =
+        std::env::vars_os().filter_map(|(k, _)| k.to_str().and_then(|k| k.strip_prefix(SECRET_PREFIX)).map(str::to_string)).filter(|n| !n.is_empty()).collect();
     names.sort();
     names
 }

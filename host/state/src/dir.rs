@@ -45,12 +45,7 @@ impl DirStore {
 
     /// Holds the store's lock until dropped.
     fn lock(&self) -> Result<File, StoreError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.root.join(".lock"))
-            .map_err(|e| self.io("opening .lock", e))?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(self.root.join(".lock")).map_err(|e| self.io("opening .lock", e))?;
         file.lock().map_err(|e| self.io("locking .lock", e))?;
         Ok(file)
     }

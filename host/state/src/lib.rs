@@ -116,10 +116,7 @@ pub trait StateStore: Send + Sync {
 }
 
 /// Reads a JSON document.
-pub fn read_json<T: serde::de::DeserializeOwned>(
-    store: &dyn StateStore,
-    key: &str,
-) -> Result<Option<(T, Version)>, StoreError> {
+pub fn read_json<T: serde::de::DeserializeOwned>(store: &dyn StateStore, key: &str) -> Result<Option<(T, Version)>, StoreError> {
     match store.read(key)? {
         None => Ok(None),
         Some((bytes, version)) => serde_json::from_slice(&bytes).map(|v| Some((v, version))).map_err(|e| StoreError::Invalid {
@@ -143,11 +140,7 @@ pub struct Format {
 /// other format than `format.reads`: a newer ferry's journal read as if it
 /// were ours could be resumed or undone wrongly. A document without a
 /// `format` field is left to `T` to accept or refuse.
-pub fn read_format_json<T: serde::de::DeserializeOwned>(
-    store: &dyn StateStore,
-    key: &str,
-    format: Format,
-) -> Result<Option<(T, Version)>, StoreError> {
+pub fn read_format_json<T: serde::de::DeserializeOwned>(store: &dyn StateStore, key: &str, format: Format) -> Result<Option<(T, Version)>, StoreError> {
     let Some((bytes, version)) = store.read(key)? else { return Ok(None) };
     let (location, key) = (store.describe(), key.to_string());
     match parse(&bytes, format) {
@@ -184,23 +177,14 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], format: Format) -> Result
 }
 
 /// Writes a JSON document with compare-and-swap.
-pub fn write_json<T: serde::Serialize>(
-    store: &dyn StateStore,
-    key: &str,
-    value: &T,
-    expected: Option<&Version>,
-) -> Result<Version, StoreError> {
+pub fn write_json<T: serde::Serialize>(store: &dyn StateStore, key: &str, value: &T, expected: Option<&Version>) -> Result<Version, StoreError> {
     let bytes = serde_json::to_vec_pretty(value).expect("state documents always serialise");
     store.write(key, &bytes, expected)
 }
 
 /// Reads, changes and writes a JSON document, retrying when another writer
 /// got in between. `change` sees `None` when the document does not exist.
-pub fn update_json<T, R>(
-    store: &dyn StateStore,
-    key: &str,
-    mut change: impl FnMut(Option<T>) -> Result<(T, R), StoreError>,
-) -> Result<R, StoreError>
+pub fn update_json<T, R>(store: &dyn StateStore, key: &str, mut change: impl FnMut(Option<T>) -> Result<(T, R), StoreError>) -> Result<R, StoreError>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {

@@ -150,14 +150,7 @@ fn key(app: &str) -> String {
 /// Takes the lock on `app`, or fails naming who holds it. A lock is taken
 /// over when it expired, or when `is_stale` says its holder is gone (a
 /// process that died on this machine, a CI run that finished).
-pub fn acquire(
-    store: &dyn StateStore,
-    app: &str,
-    who: &Holder,
-    ttl_ms: u64,
-    now_ms: u64,
-    is_stale: &dyn Fn(&LockRecord) -> bool,
-) -> Result<Lock, LockError> {
+pub fn acquire(store: &dyn StateStore, app: &str, who: &Holder, ttl_ms: u64, now_ms: u64, is_stale: &dyn Fn(&LockRecord) -> bool) -> Result<Lock, LockError> {
     let key = key(app);
     let owner = who.owner;
     loop {

@@ -18,7 +18,11 @@ const PHASE: &str = "adopt";
 const PARAMS: &[Spec] = &[
     ("app", "The Fly app whose machines are adopted; default: fly.toml's app.", None),
     ("machines", "Comma-separated machine ids to adopt (default: every machine outside Apps V2, if they share one config).", None),
-    ("save-config", "Also write the fly.toml derived from the machines' config to this file of the checkout, as `fly config save` does (e.g. `fly.toml`); abort puts the file back.", None),
+    (
+        "save-config",
+        "Also write the fly.toml derived from the machines' config to this file of the checkout, as `fly config save` does (e.g. `fly.toml`); abort puts the file back.",
+        None,
+    ),
 ];
 
 struct Adopt;

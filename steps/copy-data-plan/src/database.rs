@@ -29,7 +29,10 @@ pub(crate) fn plan(db: &Database, options: &Options, cores: u32, parts: &mut Par
         parts.findings.push(finding(
             "target-not-empty",
             Severity::Error,
-            format!("database {}: the target already holds {what}; copy-data copies into an empty database only (drop them, or point target_env at a new one)", db.name),
+            format!(
+                "database {}: the target already holds {what}; copy-data copies into an empty database only (drop them, or point target_env at a new one)",
+                db.name
+            ),
         ));
         return Ok(());
     }
@@ -146,7 +149,11 @@ pub fn choose(db: &Database, options: &Options, cores: u32) -> Result<Choice, St
             size(options.logical_above_bytes)
         )),
         Mode::Auto => Choice::Logical {
-            reason: format!("because {} is at least logical-above ({}): the frozen window is the final catch-up, not the copy", size(bytes), size(options.logical_above_bytes)),
+            reason: format!(
+                "because {} is at least logical-above ({}): the frozen window is the final catch-up, not the copy",
+                size(bytes),
+                size(options.logical_above_bytes)
+            ),
         },
     })
 }
@@ -244,7 +251,11 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         parts.findings.push(finding(
             "logical-large-objects",
             Severity::Warning,
-            format!("database {}: logical replication does not carry large objects; the {n} large object{} are copied after the freeze", db.name, plural(n as usize)),
+            format!(
+                "database {}: logical replication does not carry large objects; the {n} large object{} are copied after the freeze",
+                db.name,
+                plural(n as usize)
+            ),
         ));
     }
     parts.live.push(action(
@@ -296,7 +307,10 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
     };
     parts.frozen.push(action(
         &format!("pg:finish:{}", db.name),
-        format!("Final catch-up of {}, sequences set, large objects copied{unlogged}, materialized views refreshed, subscription and publication dropped{reset}", db.name),
+        format!(
+            "Final catch-up of {}, sequences set, large objects copied{unlogged}, materialized views refreshed, subscription and publication dropped{reset}",
+            db.name
+        ),
         Risk::Safe,
         Operation::PgFinishLogical(PgLogical { timeout_ms: options.finish_timeout_ms, ..spec }),
         Undo::None("the copy stays on the target; undoing the schema copy empties it".into()),

@@ -20,7 +20,12 @@ pub(crate) fn plan(v: &Volume, frozen_by_app: bool, parts: &mut Parts) {
         parts.findings.push(finding(
             "volume-target-not-empty",
             Severity::Warning,
-            format!("volume {}: the target holds {} file{} already; the final pass deletes those the source does not have", v.name, v.target.files, plural(v.target.files as usize)),
+            format!(
+                "volume {}: the target holds {} file{} already; the final pass deletes those the source does not have",
+                v.name,
+                v.target.files,
+                plural(v.target.files as usize)
+            ),
         ));
     }
     let sync = |pass| VolumeSync { volume: v.name.clone(), pass, exclude: sqlite.clone() };

@@ -147,7 +147,11 @@ fn a_volume_moves_in_two_passes_with_sqlite_by_backup() {
 
 #[test]
 fn a_volume_without_a_freeze_is_flagged() {
-    let volume = Volume { name: "uploads".into(), source: VolumeInfo { files: 1, bytes: 1, sqlite: Vec::new() }, target: VolumeInfo { files: 3, bytes: 9, sqlite: Vec::new() } };
+    let volume = Volume {
+        name: "uploads".into(),
+        source: VolumeInfo { files: 1, bytes: 1, sqlite: Vec::new() },
+        target: VolumeInfo { files: 3, bytes: 9, sqlite: Vec::new() },
+    };
     let p = plan("data", &options(&[]), &Observed { volumes: vec![volume], ..Observed::default() }).unwrap();
     assert!(message(&p, "volume-not-frozen").contains("set freeze-app"));
     assert!(message(&p, "volume-target-not-empty").contains("3 files"));
@@ -175,10 +179,25 @@ fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
     });
     for (schema, name, shown) in cases {
         let t = PgTableInfo { schema: schema.into(), ..table(name, &[]) };
-        let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source: inventory(GIB, "logical", vec![t]), target: empty() }])).unwrap();
-        let set = p.actions.iter().find_map(|a| match &a.operation { Operation::PgReplicaIdentityFull(t) => Some(t.table.clone()), _ => None });
+        let p = plan(
+            "data",
+            &options(&[("mode", "logical"), ("freeze-app", "shop")]),
+            &observed(vec![Database { name: "main".into(), source: inventory(GIB, "logical", vec![t]), target: empty() }]),
+        )
+        .unwrap();
+        let set = p.actions.iter().find_map(|a| match &a.operation {
+            Operation::PgReplicaIdentityFull(t) => Some(t.table.clone()),
+            _ => None,
+        });
         assert_eq!(set.as_deref(), Some(shown), "{name}");
-        let verified = p.actions.iter().find_map(|a| match &a.operation { Operation::PgVerify(v) => Some(v.tables.clone()), _ => None }).unwrap();
+        let verified = p
+            .actions
+            .iter()
+            .find_map(|a| match &a.operation {
+                Operation::PgVerify(v) => Some(v.tables.clone()),
+                _ => None,
+            })
+            .unwrap();
         assert_eq!(verified, [shown]);
     }
 }
@@ -188,15 +207,26 @@ fn a_small_unlogged_table_is_dumped_inside_the_frozen_window() {
     let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"]), table("Cache.Hits", &["k"])]);
     source.tables[1].unlogged = true;
     source.tables[1].bytes = 100 << 20;
-    let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source, target: empty() }])).unwrap();
+    let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source, target: empty() }]))
+        .unwrap();
     assert_eq!(
         message(&p, "logical-unlogged"),
         r#"database main: logical replication never carries the rows of UNLOGGED table public."Cache.Hits"; the final step copies them (100 MiB) with pg_dump --data-only inside the frozen window (about 3 s; the journal records how long it took)"#
     );
-    let finish = p.actions.iter().find_map(|a| match &a.operation { Operation::PgFinishLogical(l) => Some((a.summary.clone(), l.unlogged.clone())), _ => None }).unwrap();
+    let finish = p
+        .actions
+        .iter()
+        .find_map(|a| match &a.operation {
+            Operation::PgFinishLogical(l) => Some((a.summary.clone(), l.unlogged.clone())),
+            _ => None,
+        })
+        .unwrap();
     assert_eq!(finish.1, [r#"public."Cache.Hits""#]);
     assert!(finish.0.contains(r#"rows of UNLOGGED public."Cache.Hits" dumped"#), "{}", finish.0);
-    let subscribe = p.actions.iter().find_map(|a| match &a.operation { Operation::PgSubscribe(l) => Some(l.unlogged.len()), _ => None });
+    let subscribe = p.actions.iter().find_map(|a| match &a.operation {
+        Operation::PgSubscribe(l) => Some(l.unlogged.len()),
+        _ => None,
+    });
     assert_eq!(subscribe, Some(1), "one spec for the whole replication");
 }
 
@@ -223,8 +253,12 @@ fn large_unlogged_tables_refuse_logical_mode_by_name_and_auto_picks_dump_restore
 fn materialized_views_are_refreshed_in_the_window_and_verified() {
     let mut source = inventory(64 * GIB, "logical", vec![table("accounts", &["id"])]);
     source.materialized_views = vec!["public.daily_totals".into()];
-    let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source, target: empty() }])).unwrap();
-    assert!(message(&p, "logical-materialized-views").contains("refreshes 1 on the target inside the frozen window (the journal records how long it took): public.daily_totals"));
+    let p = plan("data", &options(&[("mode", "logical"), ("freeze-app", "shop")]), &observed(vec![Database { name: "main".into(), source, target: empty() }]))
+        .unwrap();
+    assert!(
+        message(&p, "logical-materialized-views")
+            .contains("refreshes 1 on the target inside the frozen window (the journal records how long it took): public.daily_totals")
+    );
     let verified = p.actions.iter().find(|a| matches!(a.operation, Operation::PgVerify(_))).unwrap();
     assert!(verified.summary.contains("1 table, 1 materialized view"), "{}", verified.summary);
     let Operation::PgVerify(v) = &verified.operation else { unreachable!() };

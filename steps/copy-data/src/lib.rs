@@ -8,8 +8,8 @@ use ferry_copy_data::options::PARAMS;
 use ferry_copy_data::{Database, Observed, Options, Volume};
 use ferry_step_sdk::host::data::{self, DataError, Side};
 use ferry_step_sdk::host::fly;
-use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::params::precondition;
+use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -83,6 +83,5 @@ fn data_error(name: &str, side: &str, e: DataError) -> StepError {
         DataError::Failed(m) => StepError::Transient(Problem { message: format!("reading {name} ({side}): {m}"), location: None }),
     }
 }
-
 
 export_step!(CopyData);

@@ -11,9 +11,7 @@
 
 pub mod options;
 
-use ferry_step_sdk::types::{
-    Action, DnsChange, DnsRrset, DnsVerify, Finding, Operation, Problem, Risk, Severity, StepError, TlsCheck, Undo,
-};
+use ferry_step_sdk::types::{Action, DnsChange, DnsRrset, DnsVerify, Finding, Operation, Problem, Risk, Severity, StepError, TlsCheck, Undo};
 
 pub use options::{Options, Wanted};
 
@@ -94,7 +92,10 @@ fn switch(options: &Options, observed: &Observed, pairs: &[(&Wanted, Option<&Dns
             Severity::Warning,
             format!(
                 "{} {} still has a {} s TTL: the plan lowers it and waits {} before the switch; run the `prepare` phase a TTL ahead next time",
-                current.name, current.rtype, current.ttl, human(current.ttl)
+                current.name,
+                current.rtype,
+                current.ttl,
+                human(current.ttl)
             ),
         ));
         seen.push(Some(lowered));
@@ -200,8 +201,7 @@ fn change(zone: &str, expected: Option<DnsRrset>, new: DnsRrset) -> Action {
         summary: format!("point {} {}: {} -> {}", new.name, new.rtype, describe(expected.as_ref()), describe(Some(&new))),
         risk: Risk::Disruptive,
         detail: Some(
-            "Changed only if the record still holds what this plan saw (compare-and-swap); undone by restoring exactly the previous values and TTL."
-                .into(),
+            "Changed only if the record still holds what this plan saw (compare-and-swap); undone by restoring exactly the previous values and TTL.".into(),
         ),
         operation: Operation::DnsChange(DnsChange { zone: zone.into(), expected, new: Some(new) }),
         undo: Undo::RestorePrevious,

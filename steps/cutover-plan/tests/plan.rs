@@ -4,8 +4,7 @@ use ferry_cutover::{Observed, Options, plan};
 use ferry_step_sdk::types::{DnsRrset, Operation, StepError, Undo};
 
 fn options(extra: &[(&str, &str)]) -> Options {
-    let mut params: Vec<(String, String)> =
-        vec![("zone".into(), "example.com".into()), ("records".into(), "shop.example.com A 203.0.113.7".into())];
+    let mut params: Vec<(String, String)> = vec![("zone".into(), "example.com".into()), ("records".into(), "shop.example.com A 203.0.113.7".into())];
     params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Options::from_params(&params).unwrap()
 }
@@ -80,7 +79,8 @@ fn changing_too_much_of_a_zone_needs_force() {
     params.push(("records".into(), records.join("; ")));
     params.push(("tls".into(), "false".into()));
     let o = Options::from_params(&params).unwrap();
-    let current = (0..4).map(|i| Some(DnsRrset { name: format!("h{i}.example.com."), rtype: "A".into(), ttl: 60, values: vec!["198.51.100.9".into()] })).collect();
+    let current =
+        (0..4).map(|i| Some(DnsRrset { name: format!("h{i}.example.com."), rtype: "A".into(), ttl: 60, values: vec!["198.51.100.9".into()] })).collect();
     let zone = Observed { current, zone_size: 10, source_machines: None };
     let err = plan("finalize", &o, &zone).unwrap_err();
     let StepError::PreconditionFailed(p) = err else { panic!("{err:?}") };

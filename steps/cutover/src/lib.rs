@@ -26,11 +26,8 @@ impl Step for Cutover {
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
         let options = Options::from_params(&request.params)?;
         let zone = &options.zone;
-        let current = options
-            .records
-            .iter()
-            .map(|r| dns::read_rrset(zone, &r.name, &r.rtype).map_err(|e| dns_error(zone, e)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let current =
+            options.records.iter().map(|r| dns::read_rrset(zone, &r.name, &r.rtype).map_err(|e| dns_error(zone, e))).collect::<Result<Vec<_>, _>>()?;
         let zone_size = dns::zone_size(zone).map_err(|e| dns_error(zone, e))?;
         let source_machines = request.app.as_ref().and_then(|a| a.live.as_ref()).map(|l| l.machines);
         info!("{zone}: {zone_size} record sets; {} to cut over", options.records.len());

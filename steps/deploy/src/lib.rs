@@ -9,8 +9,8 @@ use ferry_fly_deploy::options::PARAMS;
 use ferry_fly_deploy::{Machine, Observed, Options};
 use ferry_step_sdk::host::checkout;
 use ferry_step_sdk::host::fly::{self, QueryError};
-use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::params::precondition;
+use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{Platform, Problem, StepError};
 use ferry_step_sdk::{Step, export_step, info};
 
@@ -36,9 +36,7 @@ impl Step for Deploy {
         }
         let mut options = Options::from_params(&app, &request.params)?;
         // `--file-local` files, read from the checkout (confined to it).
-        ferry_fly_deploy::flag_files::read_local(&mut options.files, |path| {
-            checkout::read_file(path).map_err(|e| ferry_step_sdk::files::describe(path, &e))
-        })?;
+        ferry_fly_deploy::flag_files::read_local(&mut options.files, |path| checkout::read_file(path).map_err(|e| ferry_step_sdk::files::describe(path, &e)))?;
         // fly.toml as this deploy sees it (`--env`, `--primary-region`), so
         // the plan's app-spec says what the machines get.
         let mut app = ferry_fly_deploy::overrides::app_for_deploy(&app, &options);
@@ -67,6 +65,5 @@ fn observe(app: &str) -> Result<Observed, StepError> {
         ips: fly::list_ips(app).map_err(wrap)?,
     })
 }
-
 
 export_step!(Deploy);

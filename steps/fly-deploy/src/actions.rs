@@ -2,8 +2,7 @@
 //! one-line summaries a reviewer reads.
 
 use ferry_step_sdk::types::{
-    Action, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait,
-    Operation, Risk, Undo,
+    Action, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, Operation, Risk, Undo,
 };
 
 fn action(id: String, summary: String, risk: Risk, operation: Operation, undo: Undo, detail: Option<String>) -> Action {
@@ -97,25 +96,11 @@ pub fn uncordon(id: String, summary: String, refs: FlyMachineRefs) -> Action {
 }
 
 pub fn set_metadata(id: String, summary: String, machines: FlyMachineRefs, key: &str, value: Option<String>) -> Action {
-    action(
-        id,
-        summary,
-        Risk::Safe,
-        Operation::FlySetMetadata(FlyMetadata { machines, key: key.into(), value }),
-        Undo::RestorePrevious,
-        None,
-    )
+    action(id, summary, Risk::Safe, Operation::FlySetMetadata(FlyMetadata { machines, key: key.into(), value }), Undo::RestorePrevious, None)
 }
 
 pub fn wait(id: String, ms: u64, why: &str) -> Action {
-    action(
-        id,
-        format!("wait {} s: {why}", ms / 1000),
-        Risk::Safe,
-        Operation::WaitMs(ms),
-        Undo::RestorePrevious,
-        None,
-    )
+    action(id, format!("wait {} s: {why}", ms / 1000), Risk::Safe, Operation::WaitMs(ms), Undo::RestorePrevious, None)
 }
 
 /// `mounted_by` is the config of the machine that will mount the volume:

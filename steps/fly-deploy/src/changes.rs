@@ -99,11 +99,7 @@ impl<'a> Changes<'a> {
             }
         }
         let known = |name: &str| app.groups.iter().any(|g| g.name == name);
-        changes.removed = managed
-            .iter()
-            .copied()
-            .filter(|m| !known(m.group(default_group)) && options.includes(m.group(default_group)))
-            .collect();
+        changes.removed = managed.iter().copied().filter(|m| !known(m.group(default_group)) && options.includes(m.group(default_group))).collect();
         Ok(changes)
     }
 
@@ -122,13 +118,7 @@ fn new_group(app: &AppSpec, group: &ProcessGroup, options: &Options, release: &R
         .ok_or_else(|| invalid(app, &format!("group `{}` needs machines, but fly.toml sets no primary_region to create them in", group.name)))?;
     let count = if group.mount.is_none() && !group.services.is_empty() && options.ha { 2 } else { 1 };
     let volume = group.mount.as_ref().map(|m| (m.source.clone(), size_gb(m.initial_size.as_deref())));
-    Ok(NewGroup {
-        group: group.name.clone(),
-        count,
-        region,
-        config: crate::overrides::launch_config(app, group, options, release)?,
-        volume,
-    })
+    Ok(NewGroup { group: group.name.clone(), count, region, config: crate::overrides::launch_config(app, group, options, release)?, volume })
 }
 
 /// `initial_size` ("10gb", "500mb", "3") in whole GB, rounded up; a bare

@@ -51,10 +51,7 @@ mod tests {
     fn entries_split_at_the_first_equals_sign() {
         let entries = |list: &[&str]| list.iter().map(|e| e.to_string()).collect::<Vec<_>>();
         let env = parse(&entries(&["LOG_LEVEL=debug", "DATABASE_OPTS=a=b", "EMPTY="])).unwrap();
-        assert_eq!(
-            env,
-            [("LOG_LEVEL".into(), "debug".into()), ("DATABASE_OPTS".into(), "a=b".into()), ("EMPTY".into(), String::new())]
-        );
+        assert_eq!(env, [("LOG_LEVEL".into(), "debug".into()), ("DATABASE_OPTS".into(), "a=b".into()), ("EMPTY".into(), String::new())]);
         let Err(StepError::InvalidInput(p)) = parse(&entries(&["LOG_LEVEL"])) else { panic!("no `=` is refused") };
         assert_eq!(p.message, "env `LOG_LEVEL` must be in the format NAME=VALUE");
         assert!(parse(&entries(&["=value"])).is_err(), "a name is needed");

@@ -56,8 +56,7 @@ pub struct FlagFile {
 /// secret files (a later one of the same path wins when merged).
 pub fn from_params(p: &Params<'_>) -> Result<Vec<FlagFile>, StepError> {
     let mut files = Vec::new();
-    let kinds: [(&str, fn(String) -> FileFrom); 3] =
-        [("file-local", FileFrom::Local), ("file-literal", FileFrom::Literal), ("file-secret", FileFrom::Secret)];
+    let kinds: [(&str, fn(String) -> FileFrom); 3] = [("file-local", FileFrom::Local), ("file-literal", FileFrom::Literal), ("file-secret", FileFrom::Secret)];
     for (name, source) in kinds {
         for entry in crate::options::entries(p, name)? {
             files.push(parse_one(name, &entry, source)?);
@@ -67,8 +66,7 @@ pub fn from_params(p: &Params<'_>) -> Result<Vec<FlagFile>, StepError> {
 }
 
 fn parse_one(name: &str, line: &str, source: fn(String) -> FileFrom) -> Result<FlagFile, StepError> {
-    let (guest_path, value) =
-        line.split_once('=').ok_or_else(|| invalid(format!("{name} `{line}` must be in the format /path/in/machine=VALUE")))?;
+    let (guest_path, value) = line.split_once('=').ok_or_else(|| invalid(format!("{name} `{line}` must be in the format /path/in/machine=VALUE")))?;
     if !guest_path.starts_with('/') {
         return Err(invalid(format!("{name} `{line}`: the guest path `{guest_path}` must be absolute")));
     }

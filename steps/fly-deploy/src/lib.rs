@@ -8,6 +8,7 @@
 //! is tested natively; the `deploy` step component only feeds it.
 
 pub mod actions;
+mod changes;
 pub mod compare;
 pub mod config;
 pub mod extra_env;
@@ -16,9 +17,8 @@ pub mod observed;
 pub mod options;
 pub mod overrides;
 pub mod placement;
-pub mod vm_size;
-mod changes;
 mod rollout;
+pub mod vm_size;
 
 pub(crate) use ferry_step_sdk::params::precondition;
 use ferry_step_sdk::types::{Action, AppSpec, Finding, Problem, Severity, StepError};
@@ -42,11 +42,8 @@ pub struct Planned {
 pub fn plan(app: &AppSpec, observed: &Observed, options: &Options) -> Result<Planned, StepError> {
     let app = &overrides::app_for_deploy(app, options);
     flag_files::ensure_read(&options.files)?;
-    let name = options
-        .app
-        .as_deref()
-        .or(app.app.as_deref())
-        .ok_or_else(|| invalid(app, "fly.toml sets no `app`: ferry deploy needs the app's name (or --app)"))?;
+    let name =
+        options.app.as_deref().or(app.app.as_deref()).ok_or_else(|| invalid(app, "fly.toml sets no `app`: ferry deploy needs the app's name (or --app)"))?;
     check_process_groups(app, observed, options)?;
     let release = release(app, observed, &options.image);
     let mut changes = Changes::compute(app, observed, options, &release)?;
@@ -116,7 +113,8 @@ fn release_record(app: &AppSpec, name: &str, options: &Options) -> ferry_step_sd
         Strategy::Canary => "CANARY",
         Strategy::Bluegreen => "BLUEGREEN",
     };
-    let processes: serde_json::Map<String, serde_json::Value> = app.groups.iter().map(|g| (g.name.clone(), serde_json::Value::from(g.command.clone()))).collect();
+    let processes: serde_json::Map<String, serde_json::Value> =
+        app.groups.iter().map(|g| (g.name.clone(), serde_json::Value::from(g.command.clone()))).collect();
     let definition = serde_json::json!({
         "app": name,
         "primary_region": app.primary_region,
@@ -161,4 +159,3 @@ pub(crate) fn invalid(app: &AppSpec, message: &str) -> StepError {
     let location = Some(ferry_step_sdk::types::Location { file: app.source.clone(), line: None, column: None, key: None });
     StepError::InvalidInput(Problem { message: message.to_string(), location })
 }
-

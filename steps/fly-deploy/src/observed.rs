@@ -21,15 +21,7 @@ pub struct Machine {
 impl Machine {
     pub fn from_info(info: MachineInfo) -> Self {
         let config = serde_json::from_str(&info.config).unwrap_or(Value::Null);
-        Machine {
-            id: info.id,
-            name: info.name,
-            state: info.state,
-            region: info.region,
-            image: info.image,
-            metadata: info.metadata,
-            config,
-        }
+        Machine { id: info.id, name: info.name, state: info.state, region: info.region, image: info.image, metadata: info.metadata, config }
     }
 
     pub fn meta(&self, key: &str) -> Option<&str> {
@@ -75,8 +67,7 @@ impl Observed {
     /// Machines a deploy updates: platform machines that are not gone and
     /// not release-command or console helpers, sorted by id (as flyctl).
     pub fn managed(&self) -> Vec<&Machine> {
-        let mut managed: Vec<&Machine> =
-            self.machines.iter().filter(|m| m.is_platform() && !m.is_gone() && !m.is_helper()).collect();
+        let mut managed: Vec<&Machine> = self.machines.iter().filter(|m| m.is_platform() && !m.is_gone() && !m.is_helper()).collect();
         managed.sort_by(|a, b| a.id.cmp(&b.id));
         managed
     }

@@ -163,13 +163,14 @@ impl Options {
         };
         let strategy = match get("strategy").or(app.deploy.strategy.as_deref()) {
             None | Some("") => Strategy::Rolling,
-            Some(s) => Strategy::parse(s)
-                .ok_or_else(|| invalid(&format!("unknown strategy `{s}`: use rolling, immediate, canary or bluegreen")))?,
+            Some(s) => Strategy::parse(s).ok_or_else(|| invalid(&format!("unknown strategy `{s}`: use rolling, immediate, canary or bluegreen")))?,
         };
         let max_unavailable = match get("max-unavailable") {
-            Some(v) => v.parse::<f64>().ok().filter(|f| *f > 0.0 && f.is_finite()).ok_or_else(|| {
-                invalid(&format!("max-unavailable `{v}` must be a number above 0 (a count, or a fraction below 1)"))
-            })?,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| *f > 0.0 && f.is_finite())
+                .ok_or_else(|| invalid(&format!("max-unavailable `{v}` must be a number above 0 (a count, or a fraction below 1)")))?,
             None => app.deploy.max_unavailable.filter(|f| *f > 0.0).unwrap_or(DEFAULT_MAX_UNAVAILABLE),
         };
         let duration = |name: &str, from_config: Option<u64>, default: u64| match get(name) {
@@ -180,9 +181,8 @@ impl Options {
         // duration, or whole seconds.
         let timeout = |name: &str, from_config: Option<u64>, default: u64| match get(name) {
             Some("none") => Ok(NO_LIMIT_MS),
-            Some(v) => parse_duration_ms(v).ok_or_else(|| {
-                invalid(&format!("{name} `{v}` is not a duration: write a number of seconds, a number with a unit (90s, 5m) or `none`"))
-            }),
+            Some(v) => parse_duration_ms(v)
+                .ok_or_else(|| invalid(&format!("{name} `{v}` is not a duration: write a number of seconds, a number with a unit (90s, 5m) or `none`"))),
             None => Ok(from_config.unwrap_or(default)),
         };
         let flag = |name: &str, default: bool| p.flag(name, default);
@@ -199,9 +199,12 @@ impl Options {
             Some(v) => v.parse::<u32>().map_err(|_| invalid(&format!("deploy-retries `{v}` must be a whole number (0 or more) or `auto`")))?,
         };
         let volume_initial_size_gb = match get("volume-initial-size") {
-            Some(v) => Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid(&format!("volume-initial-size `{v}` must be a whole number of GB, at least 1"))
-            })?),
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid(&format!("volume-initial-size `{v}` must be a whole number of GB, at least 1")))?,
+            ),
             None => None,
         };
         Ok(Options {
@@ -210,11 +213,7 @@ impl Options {
             strategy,
             max_unavailable,
             wait_timeout_ms: timeout("wait-timeout", app.deploy.wait_timeout_ms, DEFAULT_WAIT_TIMEOUT_MS)?,
-            release_command_timeout_ms: timeout(
-                "release-command-timeout",
-                app.deploy.release_command_timeout_ms,
-                DEFAULT_RELEASE_COMMAND_TIMEOUT_MS,
-            )?,
+            release_command_timeout_ms: timeout("release-command-timeout", app.deploy.release_command_timeout_ms, DEFAULT_RELEASE_COMMAND_TIMEOUT_MS)?,
             detach: flag("detach", false)?,
             skip_release_command: flag("skip-release-command", false)?,
             groups,
@@ -248,11 +247,7 @@ impl Options {
 
     /// flyctl's `getPoolSize`: how many of `n` warm machines update at once.
     pub fn pool_size(&self, n: usize) -> usize {
-        let size = if self.max_unavailable >= 1.0 {
-            self.max_unavailable.floor() as usize
-        } else {
-            (n as f64 * self.max_unavailable).ceil() as usize
-        };
+        let size = if self.max_unavailable >= 1.0 { self.max_unavailable.floor() as usize } else { (n as f64 * self.max_unavailable).ceil() as usize };
         size.max(1)
     }
 }
@@ -326,10 +321,7 @@ mod tests {
         assert_eq!((o.deploy_retries, o.smoke_check_ms(), o.ips), (0, SMOKE_CHECK_MS, IpAllocation::Public));
         assert_eq!(options(&[("deploy-retries", "auto")]).unwrap().deploy_retries, 0);
         assert_eq!(options(&[("deploy-retries", "3")]).unwrap().deploy_retries, 3);
-        assert_eq!(
-            message(options(&[("deploy-retries", "-1")]).unwrap_err()),
-            "deploy-retries `-1` must be a whole number (0 or more) or `auto`"
-        );
+        assert_eq!(message(options(&[("deploy-retries", "-1")]).unwrap_err()), "deploy-retries `-1` must be a whole number (0 or more) or `auto`");
         assert_eq!(options(&[("smoke-checks", "false")]).unwrap().smoke_check_ms(), 0);
         assert_eq!(options(&[("detach", "true")]).unwrap().smoke_check_ms(), 0, "--detach skips smoke checks");
         assert_eq!(options(&[("strategy", "immediate")]).unwrap().smoke_check_ms(), 0);

@@ -78,12 +78,7 @@ impl Placement {
         changes.findings.push(finding(
             "machine-filter",
             Severity::Info,
-            format!(
-                "{} filter{} applied, deploying to {admitted}/{} machines",
-                applied.join("/"),
-                if applied.len() > 1 { "s" } else { "" },
-                managed.len()
-            ),
+            format!("{} filter{} applied, deploying to {admitted}/{} machines", applied.join("/"), if applied.len() > 1 { "s" } else { "" }, managed.len()),
         ));
         let mut groups: Vec<&str> = managed.iter().map(|m| m.group(default_group)).collect();
         groups.dedup();

@@ -233,9 +233,7 @@ fn canary(name: &str, app: &AppSpec, updates: &[Update], key: &str, wait: FlyWai
     let mut machines = Vec::new();
     for group in unique(updates.iter().map(|u| u.group.as_str())) {
         if app.groups.iter().any(|g| g.name == group && g.mount.is_some()) {
-            return Err(precondition(format!(
-                "the canary strategy cannot be used with volumes (group `{group}` mounts one): use rolling"
-            )));
+            return Err(precondition(format!("the canary strategy cannot be used with volumes (group `{group}` mounts one): use rolling")));
         }
         let first = updates.iter().find(|u| u.group == group).expect("a group comes from its updates");
         let mut config = first.config.clone();
@@ -274,7 +272,14 @@ fn canary(name: &str, app: &AppSpec, updates: &[Update], key: &str, wait: FlyWai
 /// cordoned, drained, destroyed. Undone in reverse, the blues come back
 /// (recreated from their saved configs if already destroyed) before the
 /// greens go.
-fn bluegreen(name: &str, updates: &[Update], options: &Options, key: &str, wait: FlyWait, out: &mut Vec<Action>) -> Result<(), ferry_step_sdk::types::StepError> {
+fn bluegreen(
+    name: &str,
+    updates: &[Update],
+    options: &Options,
+    key: &str,
+    wait: FlyWait,
+    out: &mut Vec<Action>,
+) -> Result<(), ferry_step_sdk::types::StepError> {
     if updates.iter().any(|u| u.config.get("mounts").is_some()) {
         return Err(precondition(
             "the bluegreen strategy cannot replace machines that mount volumes (each green would need its own copy of the data): use rolling",

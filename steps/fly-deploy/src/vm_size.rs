@@ -67,9 +67,9 @@ impl VmOverride {
             None => None,
         };
         let cpus = match p.get("vm-cpus") {
-            Some(v) => Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid(format!("vm-cpus `{v}` must be a whole number greater than zero"))
-            })?),
+            Some(v) => {
+                Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| invalid(format!("vm-cpus `{v}` must be a whole number greater than zero")))?)
+            }
             None => None,
         };
         let memory = |name: &str| match p.get(name) {

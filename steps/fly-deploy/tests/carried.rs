@@ -182,11 +182,8 @@ primary_region = "ams"
         ),
         ("deploy/config/app.yaml", "port: 8080\n"),
     ]);
-    let spec = inventory(
-        &MemoryFiles(vec![("fly.toml".into(), "app = 'x'\n[[files]]\n  guest_path = '/x'\n  local_path = 'missing.txt'\n".into())]),
-        None,
-    )
-    .unwrap();
+    let spec =
+        inventory(&MemoryFiles(vec![("fly.toml".into(), "app = 'x'\n[[files]]\n  guest_path = '/x'\n  local_path = 'missing.txt'\n".into())]), None).unwrap();
     assert!(errors(&spec).iter().any(|(c, m)| *c == "file-source" && m.contains("missing.txt")), "{:?}", spec.warnings);
     let expected = json!([
         {"guest_path": "/etc/app/config.yaml", "raw_value": "cG9ydDogODA4MAo="},
@@ -204,10 +201,7 @@ primary_region = "ams"
 /// again by flyctl and ferry: warned. An entry without contents is refused.
 #[test]
 fn a_base64_raw_value_is_warned_and_an_empty_file_refused() {
-    let a = app(&[(
-        "fly.toml",
-        "app = 'x'\n[[files]]\n  guest_path = '/a'\n  raw_value = 'aGVsbG8gd29ybGQK'\n[[files]]\n  guest_path = '/b'\n",
-    )]);
+    let a = app(&[("fly.toml", "app = 'x'\n[[files]]\n  guest_path = '/a'\n  raw_value = 'aGVsbG8gd29ybGQK'\n[[files]]\n  guest_path = '/b'\n")]);
     let warning = a.warnings.iter().find(|f| f.code == "raw-value-encoded").expect("a warning");
     assert!(warning.message.contains("base64 text"), "{}", warning.message);
     assert!(errors(&a).iter().any(|(c, m)| *c == "file-source" && m.contains("`/b` sets none")), "{:?}", a.warnings);
@@ -283,7 +277,8 @@ fn a_machine_whose_volume_changes_is_replaced() {
 /// fits there), else shared-cpu-2x.
 #[test]
 fn the_release_command_machine_is_sized_like_flyctls() {
-    let a = app(&[("fly.toml", "app = 'shop'\nprimary_region = 'ams'\n[processes]\n  app = 'web'\n  worker = 'jobs'\n[deploy]\n  release_command = 'migrate'\n")]);
+    let a =
+        app(&[("fly.toml", "app = 'shop'\nprimary_region = 'ams'\n[processes]\n  app = 'web'\n  worker = 'jobs'\n[deploy]\n  release_command = 'migrate'\n")]);
     let big = json!({"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096});
     let mut m = vec![
         machine("a1", "app", json!({"guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 1024}})),
@@ -295,7 +290,10 @@ fn the_release_command_machine_is_sized_like_flyctls() {
     assert_eq!(config::release_command_config(&a, "migrate", IMAGE, &r, &refs)["guest"], big, "the worker is not the default group");
     assert_eq!(config::release_command_config(&a, "migrate", IMAGE, &r, &[])["guest"], json!({"cpu_kind": "shared", "cpus": 2, "memory_mb": 512}));
     m.truncate(0);
-    let sized = app(&[("fly.toml", "app = 'shop'\nhost_dedication_id = 'h1'\n[deploy]\n  release_command = 'migrate'\n  [deploy.release_command_vm]\n    size = 'performance-1x'\n    memory = '4gb'\n")]);
+    let sized = app(&[(
+        "fly.toml",
+        "app = 'shop'\nhost_dedication_id = 'h1'\n[deploy]\n  release_command = 'migrate'\n  [deploy.release_command_vm]\n    size = 'performance-1x'\n    memory = '4gb'\n",
+    )]);
     assert_eq!(
         config::release_command_config(&sized, "migrate", IMAGE, &r, &[])["guest"],
         json!({"cpu_kind": "performance", "cpus": 1, "memory_mb": 4096, "host_dedication_id": "h1"})

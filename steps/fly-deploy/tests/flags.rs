@@ -317,10 +317,19 @@ fn a_changed_flag_file_alone_is_a_deploy_and_the_same_one_is_not() {
     let again = plan(&a, &observed, &options(&a, &params).unwrap()).unwrap();
     assert!(again.actions.is_empty(), "the same flags again: nothing to do ({:?})", again.actions.iter().map(|a| &a.id).collect::<Vec<_>>());
     let changed = plan(&a, &observed, &options(&a, &[("file-literal", "/etc/motd=v2")]).unwrap()).unwrap();
-    assert_eq!(changed.actions.iter().filter(|a| matches!(a.operation, Operation::FlyUpdateMachines(_))).map(|a| match &a.operation {
-        Operation::FlyUpdateMachines(b) => b.machines.len(),
-        _ => 0,
-    }).sum::<usize>(), 3, "every machine gets the new file");
+    assert_eq!(
+        changed
+            .actions
+            .iter()
+            .filter(|a| matches!(a.operation, Operation::FlyUpdateMachines(_)))
+            .map(|a| match &a.operation {
+                Operation::FlyUpdateMachines(b) => b.machines.len(),
+                _ => 0,
+            })
+            .sum::<usize>(),
+        3,
+        "every machine gets the new file"
+    );
     // Release ids are the API's now; what names this deploy in launch ids is its key.
     let key = |literal: &str| ferry_fly_deploy::deploy_key(&a, IMAGE_V2, &options(&a, &[("file-literal", literal)]).unwrap().files);
     assert_ne!(key("/etc/motd=v1"), key("/etc/motd=v2"), "a new file is another deploy");

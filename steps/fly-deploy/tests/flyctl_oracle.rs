@@ -22,9 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
+use ferry_fly_deploy::Machine;
 use ferry_fly_deploy::compare;
 use ferry_fly_deploy::config::{self, Release, meta};
-use ferry_fly_deploy::Machine;
 use ferry_step_sdk::types::{AppSpec, Severity, StepError};
 use serde_json::{Value, json};
 
@@ -229,9 +229,20 @@ impl Case {
     fn machine(&self) -> Option<Machine> {
         let m = self.json("current-machine.json")?;
         let config = m.get("config").or(m.get("incomplete_config")).cloned().unwrap_or(json!({}));
-        let metadata = config["metadata"].as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default();
+        let metadata = config["metadata"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .unwrap_or_default();
         let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        Some(Machine { id: text("id"), name: text("name"), state: text("state"), region: text("region"), image: config["image"].as_str().unwrap_or_default().into(), metadata, config })
+        Some(Machine {
+            id: text("id"),
+            name: text("name"),
+            state: text("state"),
+            region: text("region"),
+            image: config["image"].as_str().unwrap_or_default().into(),
+            metadata,
+            config,
+        })
     }
 
     /// `md.releaseId`/`md.releaseVersion` of the deploy tests ("" and 0 when
@@ -301,10 +312,8 @@ impl Case {
 
     /// flyctl's config with the deliberate differences set aside.
     fn set_aside(&self, call: Call, mut theirs: Value, ours: &Value) -> Value {
-        let pool: Vec<String> = self
-            .json("volumes.json")
-            .map(|v| v.as_array().unwrap().iter().filter_map(|v| v["id"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
+        let pool: Vec<String> =
+            self.json("volumes.json").map(|v| v.as_array().unwrap().iter().filter_map(|v| v["id"].as_str().map(str::to_string)).collect()).unwrap_or_default();
         match call {
             Call::Update { replace: true } => from_the_pool(&mut theirs, ours, &pool),
             Call::Launch => {
@@ -420,12 +429,8 @@ fn root() -> PathBuf {
 }
 
 fn case_dirs() -> Vec<String> {
-    let mut dirs: Vec<String> = std::fs::read_dir(root())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut dirs: Vec<String> =
+        std::fs::read_dir(root()).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     dirs.sort();
     dirs
 }

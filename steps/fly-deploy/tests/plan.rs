@@ -51,15 +51,7 @@ fn machines(app: &AppSpec, image: &str, per_group: &[(&str, usize)], state: &str
 
 fn machine(id: &str, state: &str, config: Value) -> Machine {
     let metadata = config["metadata"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
-    Machine {
-        id: id.into(),
-        name: id.into(),
-        state: state.into(),
-        region: "ams".into(),
-        image: config["image"].as_str().unwrap().into(),
-        metadata,
-        config,
-    }
+    Machine { id: id.into(), name: id.into(), state: state.into(), region: "ams".into(), image: config["image"].as_str().unwrap().into(), metadata, config }
 }
 
 /// The deploy's plan without its release record's two actions, after

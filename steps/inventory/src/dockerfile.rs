@@ -50,8 +50,7 @@ pub fn read(path: &str, text: &str, target: Option<&str>, findings: &mut Finding
             ("ARG", None) => {
                 // A default may use the ARGs declared before it.
                 for (name, default) in arg(&ins.args) {
-                    let known: Vec<(String, String)> =
-                        global_args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect();
+                    let known: Vec<(String, String)> = global_args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect();
                     global_args.push((name, default.map(|d| expand(&d, &known))));
                 }
             }
@@ -138,9 +137,7 @@ fn instruction(stage: &mut Stage, keyword: &str, args: &str, global: &[(String, 
         "ARG" => {
             for (name, default) in arg(args) {
                 // An ARG re-declared in a stage takes the global default unless given one.
-                let default = default
-                    .map(|d| expand(&d, &stage.vars))
-                    .or_else(|| global.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.clone()));
+                let default = default.map(|d| expand(&d, &stage.vars)).or_else(|| global.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.clone()));
                 if let Some(d) = &default {
                     stage.vars.push((name.clone(), d.clone()));
                 }

@@ -47,12 +47,7 @@ impl Findings {
             code: code.into(),
             severity,
             message: message.into(),
-            location: Some(Location {
-                file: self.file.clone(),
-                line: at.pos.map(|p| p.line),
-                column: at.pos.map(|p| p.column),
-                key: at.key,
-            }),
+            location: Some(Location { file: self.file.clone(), line: at.pos.map(|p| p.line), column: at.pos.map(|p| p.column), key: at.key }),
         });
     }
 

@@ -50,8 +50,7 @@ pub mod read;
 use ferry_step_sdk::units;
 
 use ferry_step_sdk::types::{
-    AppKind, AppSpec, Check, Experimental, Finding, Location, MachineDefaults, Platform, Problem, Process, Severity,
-    StepError, TargetKind,
+    AppKind, AppSpec, Check, Experimental, Finding, Location, MachineDefaults, Platform, Problem, Process, Severity, StepError, TargetKind,
 };
 
 pub use findings::Findings;
@@ -166,11 +165,8 @@ fn fly_inventory(files: &dyn Files, path: &str, text: &str) -> Result<AppSpec, S
     let mut sources = vec![path.to_string()];
     let mut docker_findings = Vec::new();
     let dockerfile = dockerfile_for(files, path, &fly.build, &mut findings, &mut sources, &mut docker_findings);
-    let processes = if fly.processes.is_empty() {
-        vec![Process { name: fly::flatten::DEFAULT_GROUP.into(), command: String::new() }]
-    } else {
-        fly.processes.clone()
-    };
+    let processes =
+        if fly.processes.is_empty() { vec![Process { name: fly::flatten::DEFAULT_GROUP.into(), command: String::new() }] } else { fly.processes.clone() };
     let http_port = fly.services.iter().find(|s| s.http_service).map(|s| s.internal_port);
     let mut checks: Vec<Check> = fly.service_checks.iter().map(|(_, c)| c.clone()).collect();
     checks.extend(fly.checks.iter().cloned().map(|mut c| {
@@ -257,11 +253,7 @@ fn dockerfile_for(
         match files.read(path) {
             Ok(Some(text)) if text.len() <= MAX_FILE_BYTES => {
                 if !misses.is_empty() {
-                    findings.warn(
-                        "dockerfile-missing",
-                        format!("{}; using {path}", misses.join("; ")),
-                        findings::Spot::new(None, "build.dockerfile"),
-                    );
+                    findings.warn("dockerfile-missing", format!("{}; using {path}", misses.join("; ")), findings::Spot::new(None, "build.dockerfile"));
                 }
                 sources.push(path.clone());
                 let mut df = Findings::new(path.as_str());
@@ -344,7 +336,11 @@ fn cross_file_findings(spec: &AppSpec, findings: &mut Findings) {
     }
     for f in &spec.files {
         if let ferry_step_sdk::types::FileSource::SecretName(s) = &f.source {
-            findings.info("secret-file", format!("{} is written from secret `{s}`: the target must provide that secret", f.guest_path), findings::Spot::new(None, "files"));
+            findings.info(
+                "secret-file",
+                format!("{} is written from secret `{s}`: the target must provide that secret", f.guest_path),
+                findings::Spot::new(None, "files"),
+            );
         }
     }
 }
@@ -403,7 +399,11 @@ fn heroku_inventory(files: &dyn Files) -> Result<AppSpec, StepError> {
     let release = processes.iter().position(|p| p.name == "release").map(|i| processes.remove(i).command);
     let mut notes = Findings::new(if procfile_text.is_some() { "Procfile" } else { "app.json" });
     let services = if processes.iter().any(|p| p.name == "web") {
-        notes.info("heroku-web", format!("the `web` process is served on internal port {} with PORT={} set, behind ports 80 and 443", heroku::WEB_PORT, heroku::WEB_PORT), findings::Spot::default());
+        notes.info(
+            "heroku-web",
+            format!("the `web` process is served on internal port {} with PORT={} set, behind ports 80 and 443", heroku::WEB_PORT, heroku::WEB_PORT),
+            findings::Spot::default(),
+        );
         vec![heroku::web_service()]
     } else {
         Vec::new()
@@ -413,7 +413,11 @@ fn heroku_inventory(files: &dyn Files) -> Result<AppSpec, StepError> {
         env.push(("PORT".into(), heroku::WEB_PORT.to_string()));
     }
     for addon in &app.addons {
-        notes.info("heroku-addon", format!("add-on `{}` must be replaced on the target (its config vars are listed as secrets)", addon.name), findings::Spot::new(None, "addons"));
+        notes.info(
+            "heroku-addon",
+            format!("add-on `{}` must be replaced on the target (its config vars are listed as secrets)", addon.name),
+            findings::Spot::new(None, "addons"),
+        );
     }
     let mut build = ferry_step_sdk::types::Build { buildpacks: app.buildpacks.clone(), ..Default::default() };
     let dockerfile = match read(files, "Dockerfile")? {

@@ -14,8 +14,7 @@ pub struct Live {
 
 /// Adds the live state to an inventory, with the findings it implies.
 pub fn add_live(spec: &mut AppSpec, live: Live) {
-    let mut regions: Vec<String> =
-        live.machines.iter().map(|(r, _)| r.clone()).chain(live.volumes.iter().map(|v| v.region.clone())).collect();
+    let mut regions: Vec<String> = live.machines.iter().map(|(r, _)| r.clone()).chain(live.volumes.iter().map(|v| v.region.clone())).collect();
     regions.sort();
     regions.dedup();
     let mut images: Vec<String> = live.machines.iter().map(|(_, i)| i.clone()).collect();

@@ -132,10 +132,8 @@ pub struct SyntaxError {
 /// Parses TOML into a [`Node`] tree.
 pub fn parse_toml(text: &str) -> Result<Node, SyntaxError> {
     let index = LineIndex::new(text);
-    let doc = toml_edit::Document::parse(text).map_err(|e| SyntaxError {
-        message: e.message().trim().to_string(),
-        pos: e.span().map(|s| index.pos(text, s.start)),
-    })?;
+    let doc = toml_edit::Document::parse(text)
+        .map_err(|e| SyntaxError { message: e.message().trim().to_string(), pos: e.span().map(|s| index.pos(text, s.start)) })?;
     let conv = Converter { text, index: &index };
     Ok(conv.table(doc.as_table(), Some(Pos { line: 1, column: 1 })))
 }
@@ -177,10 +175,7 @@ impl Converter<'_> {
             Item::None => return None,
             Item::Value(v) => self.value(v, key_pos),
             Item::Table(t) => self.table(t, key_pos),
-            Item::ArrayOfTables(a) => Node {
-                value: Value::Array(a.iter().map(|t| self.table(t, key_pos)).collect()),
-                pos: self.pos(a.span()).or(key_pos),
-            },
+            Item::ArrayOfTables(a) => Node { value: Value::Array(a.iter().map(|t| self.table(t, key_pos)).collect()), pos: self.pos(a.span()).or(key_pos) },
         })
     }
 
@@ -202,10 +197,8 @@ impl Converter<'_> {
 /// Parses JSON into a [`Node`] tree. `null` values are dropped, as Go's
 /// unmarshalling leaves such fields at their zero value.
 pub fn parse_json(text: &str) -> Result<Node, SyntaxError> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SyntaxError {
-        message: strip_position(&e.to_string()),
-        pos: Some(Pos { line: to_u32(e.line()), column: to_u32(e.column()) }),
-    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| SyntaxError { message: strip_position(&e.to_string()), pos: Some(Pos { line: to_u32(e.line()), column: to_u32(e.column()) }) })?;
     Ok(from_json(value))
 }
 
@@ -225,9 +218,7 @@ fn from_json(value: serde_json::Value) -> Node {
         },
         J::String(s) => Value::Str(s),
         J::Array(items) => Value::Array(items.into_iter().map(from_json).collect()),
-        J::Object(map) => {
-            Value::Table(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, from_json(v))).collect())
-        }
+        J::Object(map) => Value::Table(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, from_json(v))).collect()),
     };
     Node { value, pos: None }
 }
@@ -249,10 +240,7 @@ pub fn to_json(node: &Node) -> serde_json::Value {
 /// Parses YAML into a [`Node`] tree (the first document).
 pub fn parse_yaml(text: &str) -> Result<Node, SyntaxError> {
     use saphyr::{LoadableYamlNode, MarkedYaml};
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        message: e.info().to_string(),
-        pos: Some(marker_pos(e.marker())),
-    })?;
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError { message: e.info().to_string(), pos: Some(marker_pos(e.marker())) })?;
     match docs.into_iter().next() {
         Some(doc) => from_yaml(&doc),
         None => Ok(Node { value: Value::Table(Vec::new()), pos: Some(Pos { line: 1, column: 1 }) }),

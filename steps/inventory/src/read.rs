@@ -50,11 +50,7 @@ impl<'a> At<'a> {
     /// because flyctl accepts `[mounts]` as well as `[[mounts]]`.
     pub fn items(&self) -> Result<Vec<At<'a>>, Problem> {
         match &self.node.value {
-            Value::Array(items) => Ok(items
-                .iter()
-                .enumerate()
-                .map(|(i, node)| At { node, path: format!("{}[{i}]", self.path) })
-                .collect()),
+            Value::Array(items) => Ok(items.iter().enumerate().map(|(i, node)| At { node, path: format!("{}[{i}]", self.path) }).collect()),
             Value::Table(_) => Ok(vec![self.clone()]),
             _ => Err(self.wrong("an array of tables")),
         }
@@ -63,10 +59,7 @@ impl<'a> At<'a> {
     /// Key/value pairs of a table, in file order.
     pub fn entries(&self) -> Result<Vec<(&'a str, At<'a>)>, Problem> {
         match &self.node.value {
-            Value::Table(entries) => Ok(entries
-                .iter()
-                .map(|(k, node)| (k.as_str(), At { node, path: self.child_path(k) }))
-                .collect()),
+            Value::Table(entries) => Ok(entries.iter().map(|(k, node)| (k.as_str(), At { node, path: self.child_path(k) })).collect()),
             _ => Err(self.wrong("a table")),
         }
     }
@@ -168,21 +161,13 @@ impl<'a> At<'a> {
     /// Elements of an array, whatever their type.
     fn items_any(&self) -> Vec<At<'a>> {
         match &self.node.value {
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, node)| At { node, path: format!("{}[{i}]", self.path) })
-                .collect(),
+            Value::Array(items) => items.iter().enumerate().map(|(i, node)| At { node, path: format!("{}[{i}]", self.path) }).collect(),
             _ => Vec::new(),
         }
     }
 }
 
 /// `Ok(None)` when the key is absent, else the typed read.
-pub fn optional<'a, T>(
-    parent: &At<'a>,
-    key: &str,
-    read: impl FnOnce(&At<'a>) -> Result<T, Problem>,
-) -> Result<Option<T>, Problem> {
+pub fn optional<'a, T>(parent: &At<'a>, key: &str, read: impl FnOnce(&At<'a>) -> Result<T, Problem>) -> Result<Option<T>, Problem> {
     parent.get(key).map(|at| read(&at)).transpose()
 }

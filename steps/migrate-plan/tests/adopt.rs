@@ -38,10 +38,7 @@ fn machine(id: &str, image: &str, config: Value, metadata: &[(&str, &str)]) -> M
 }
 
 fn twins() -> Vec<MachineInfo> {
-    vec![
-        machine("m1", IMAGE, config(IMAGE, json!({"MODE": "prod"}), "vol_1"), &[]),
-        machine("m2", IMAGE, config(IMAGE, json!({"MODE": "prod"}), "vol_2"), &[]),
-    ]
+    vec![machine("m1", IMAGE, config(IMAGE, json!({"MODE": "prod"}), "vol_1"), &[]), machine("m2", IMAGE, config(IMAGE, json!({"MODE": "prod"}), "vol_2"), &[])]
 }
 
 #[test]

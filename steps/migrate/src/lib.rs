@@ -52,7 +52,11 @@ impl Step for Migrate {
             "decommission" => phases::decommission(&found(source, &options.from)?, &options),
             other => phases::Planned {
                 actions: Vec::new(),
-                findings: vec![finding("other-phase", Severity::Info, format!("migrate plans create, prepare, data, finalize and decommission; nothing to do in `{other}`"))],
+                findings: vec![finding(
+                    "other-phase",
+                    Severity::Info,
+                    format!("migrate plans create, prepare, data, finalize and decommission; nothing to do in `{other}`"),
+                )],
             },
         };
         info!("migration {} ({} -> {}), {}: {} action(s)", options.id, options.from, options.to, request.phase, planned.actions.len());
@@ -88,7 +92,9 @@ fn read(name: &str) -> Result<Read<App>, StepError> {
 fn found(read: Read<App>, name: &str) -> Result<App, StepError> {
     match read {
         Read::Found(app) => Ok(app),
-        Read::Missing => Err(precondition(format!("app {name} does not exist on Fly: run the phases in order (`ferry migrate status` shows where this one stands)"))),
+        Read::Missing => {
+            Err(precondition(format!("app {name} does not exist on Fly: run the phases in order (`ferry migrate status` shows where this one stands)")))
+        }
         Read::Denied(m) => Err(precondition(format!("the Fly token may not read {name}: {m}"))),
     }
 }
@@ -97,10 +103,7 @@ fn found(read: Read<App>, name: &str) -> Result<App, StepError> {
 fn zone(source: &App, target: &App, options: &Options) -> Result<Option<Zone>, StepError> {
     let Some(zone) = &options.dns_zone else { return Ok(None) };
     let wanted = phases::wanted_records(source, target);
-    let current = wanted
-        .iter()
-        .map(|w| dns::read_rrset(zone, &w.name, &w.rtype).map_err(|e| dns_error(zone, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let current = wanted.iter().map(|w| dns::read_rrset(zone, &w.name, &w.rtype).map_err(|e| dns_error(zone, e))).collect::<Result<Vec<_>, _>>()?;
     let size = dns::zone_size(zone).map_err(|e| dns_error(zone, e))?;
     Ok(Some(Zone { current, size }))
 }
@@ -128,6 +131,5 @@ fn dns_error(zone: &str, e: dns::DnsError) -> StepError {
         dns::DnsError::Failed(m) => StepError::Transient(Problem { message: format!("reading zone {zone}: {m}"), location: None }),
     }
 }
-
 
 export_step!(Migrate);

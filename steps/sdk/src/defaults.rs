@@ -31,13 +31,6 @@ impl Default for Experimental {
 
 impl Default for MachineDefaults {
     fn default() -> Self {
-        MachineDefaults {
-            kill_signal: None,
-            kill_timeout_ms: None,
-            swap_size_mb: None,
-            console_command: None,
-            host_dedication_id: None,
-            machine_config: None,
-        }
+        MachineDefaults { kill_signal: None, kill_timeout_ms: None, swap_size_mb: None, console_command: None, host_dedication_id: None, machine_config: None }
     }
 }

@@ -5,9 +5,9 @@ use crate::host::checkout::{self, ReadError};
 /// Reads a checkout file as UTF-8 text. `Ok(None)` when it does not exist.
 pub fn read_text(path: &str) -> Result<Option<String>, String> {
     match checkout::read_file(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|e| format!("{path} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())),
+        Ok(bytes) => {
+            String::from_utf8(bytes).map(Some).map_err(|e| format!("{path} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        }
         Err(ReadError::NotFound(_)) => Ok(None),
         Err(e) => Err(describe(path, &e)),
     }

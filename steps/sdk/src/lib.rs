@@ -20,7 +20,6 @@
 //! panic hook first, so a panic reaches the host with its message (a wasm
 //! trap carries none, and `wasm32-unknown-unknown` has no stderr).
 
-
 // Lets the generated code name this crate the same way inside it as in steps.
 extern crate self as ferry_step_sdk;
 
@@ -40,10 +39,10 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen::rt as __wit_bindgen_rt;
 
-/// Shared records: app-spec, actions, findings, errors.
-pub use bindings::ferry::step::types;
 /// Records of the `step` interface: requests, plans, step info.
 pub use bindings::exports::ferry::step::step;
+/// Shared records: app-spec, actions, findings, errors.
+pub use bindings::ferry::step::types;
 /// Host imports. A step may call only those its workflow grants; the host
 /// refuses to run a component that imports more.
 pub mod host {
@@ -106,9 +105,7 @@ macro_rules! export_step {
                 $crate::install_panic_hook();
                 <$step as $crate::Step>::describe()
             }
-            fn plan(
-                request: $crate::step::PlanRequest,
-            ) -> ::core::result::Result<$crate::step::StepPlan, $crate::types::StepError> {
+            fn plan(request: $crate::step::PlanRequest) -> ::core::result::Result<$crate::step::StepPlan, $crate::types::StepError> {
                 $crate::install_panic_hook();
                 <$step as $crate::Step>::plan(request)
             }

@@ -83,9 +83,7 @@ impl<'a> Params<'a> {
 /// (or transposition) per three letters. So `stratgy` finds `strategy` and
 /// `wrker` finds `worker`, while an unrelated word finds nothing.
 pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let close = |candidate: &str| {
-        strsim::jaro(word, candidate) > 0.7 || strsim::osa_distance(word, candidate) <= (candidate.chars().count() / 3).max(1)
-    };
+    let close = |candidate: &str| strsim::jaro(word, candidate) > 0.7 || strsim::osa_distance(word, candidate) <= (candidate.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|candidate| close(candidate))

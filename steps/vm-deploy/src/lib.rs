@@ -17,7 +17,11 @@ use ferry_vm_plan::provision;
 
 const PARAMS: &[Spec] = &[
     ("target", "The [targets.vm.<name>] to plan for; default: the only one configured.", None),
-    ("image", "An image to pull on the host (or, with `load`, to ship from this machine's Docker); default: build on the host from the checkout's Dockerfile.", None),
+    (
+        "image",
+        "An image to pull on the host (or, with `load`, to ship from this machine's Docker); default: build on the host from the checkout's Dockerfile.",
+        None,
+    ),
     ("load", "Ship `image` from this machine's engine (docker save | ssh docker load) instead of pulling it.", Some("false")),
     ("rollback", "Plan starting the release before the serving one again instead of a new release.", Some("false")),
     ("hostnames", "Comma-separated server names for the nginx site; default: every name.", None),
@@ -91,9 +95,14 @@ fn wait_timeout(p: &Params<'_>) -> Result<u64, StepError> {
 fn target(name: Option<&str>) -> Result<vm::VmTargetInfo, StepError> {
     let targets = vm::list_targets();
     match name {
-        Some(name) => targets.into_iter().find(|t| t.name == name).ok_or_else(|| precondition(format!("VM target {name} is not configured: add [targets.vm.{name}] to ferry.toml"))),
+        Some(name) => targets
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| precondition(format!("VM target {name} is not configured: add [targets.vm.{name}] to ferry.toml"))),
         None if targets.len() == 1 => Ok(targets.into_iter().next().expect("one target")),
-        None if targets.is_empty() => Err(precondition("no VM target is configured: add [targets.vm.<name>] to ferry.toml (host, ssh_key_env, known_hosts_env)")),
+        None if targets.is_empty() => {
+            Err(precondition("no VM target is configured: add [targets.vm.<name>] to ferry.toml (host, ssh_key_env, known_hosts_env)"))
+        }
         None => {
             let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
             Err(invalid(format!("several VM targets are configured ({}): choose one with `target`", names.join(", "))))
@@ -109,6 +118,5 @@ fn observe(target: vm::VmTargetInfo, app: &str) -> Result<Observed, StepError> {
     let releases = Observed::parse_releases(&vm::releases(&name, app).map_err(at)?);
     Ok(Observed { target, facts, containers, releases })
 }
-
 
 export_step!(VmDeploy);

@@ -96,7 +96,10 @@ impl VmApp {
     pub fn new(spec: &AppSpec, root: &str) -> Result<Self, StepError> {
         let refused = |r: Refused| refusal(spec, Some(r.key), r.message);
         checked::host_path("the target root", root).map_err(|m| refusal(spec, None, m))?;
-        let name = spec.app.clone().ok_or_else(|| refusal(spec, Some("app".into()), "there is no `app`: the VM target names containers, files and the nginx site after it".into()))?;
+        let name = spec
+            .app
+            .clone()
+            .ok_or_else(|| refusal(spec, Some("app".into()), "there is no `app`: the VM target names containers, files and the nginx site after it".into()))?;
         checked::app_name(&name).map_err(refused)?;
         check_spec(spec).map_err(refused)?;
         let paths = Paths::new(root, &name);

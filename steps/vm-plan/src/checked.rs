@@ -57,7 +57,10 @@ pub fn group_name(name: &str) -> Result<(), Refused> {
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     ok.then_some(()).ok_or_else(|| {
-        Refused::new(format!("processes.{name}"), format!("process group name {} cannot be part of a container name: use letters, digits, `_` and `-`", shown(name)))
+        Refused::new(
+            format!("processes.{name}"),
+            format!("process group name {} cannot be part of a container name: use letters, digits, `_` and `-`", shown(name)),
+        )
     })
 }
 
@@ -65,7 +68,10 @@ pub fn group_name(name: &str) -> Result<(), Refused> {
 pub fn volume_source(source: &str) -> Result<(), Refused> {
     let ok = (1..=MAX_NAME).contains(&source.len()) && source.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     ok.then_some(()).ok_or_else(|| {
-        Refused::new("mounts.source", format!("mount source {} is not a volume name (letters, digits and underscores): it names a directory on the host", shown(source)))
+        Refused::new(
+            "mounts.source",
+            format!("mount source {} is not a volume name (letters, digits and underscores): it names a directory on the host", shown(source)),
+        )
     })
 }
 
@@ -74,7 +80,10 @@ pub fn volume_source(source: &str) -> Result<(), Refused> {
 pub fn container_path(path: &str) -> Result<(), Refused> {
     let ok = path.starts_with('/') && !path.contains([':', ',']) && !path.chars().any(|c| c.is_whitespace() || c.is_control()) && normal(path);
     ok.then_some(()).ok_or_else(|| {
-        Refused::new("mounts.destination", format!("mount destination {} must be an absolute path in the container without `..`, `:`, `,` or whitespace", shown(path)))
+        Refused::new(
+            "mounts.destination",
+            format!("mount destination {} must be an absolute path in the container without `..`, `:`, `,` or whitespace", shown(path)),
+        )
     })
 }
 
@@ -134,7 +143,12 @@ pub fn under_root(root: &str, path: &str) -> Result<(), String> {
 /// `=`; a line starting with `#` is a comment).
 pub fn env_name(key: &str, name: &str) -> Result<(), Refused> {
     let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ok.then_some(()).ok_or_else(|| Refused::new(key, format!("{} is not an environment variable name an env file can hold: use letters, digits and `_`, not starting with a digit", shown(name))))
+    ok.then_some(()).ok_or_else(|| {
+        Refused::new(
+            key,
+            format!("{} is not an environment variable name an env file can hold: use letters, digits and `_`, not starting with a digit", shown(name)),
+        )
+    })
 }
 
 /// An env-file value: anything but a line break or NUL, since Docker reads
@@ -157,9 +171,7 @@ pub fn env_value(key: &str, value: &str) -> Result<(), Refused> {
 /// `*.` for a wildcard.
 pub fn hostname(name: &str) -> Result<(), String> {
     let bare = name.strip_prefix("*.").unwrap_or(name);
-    let label = |l: &str| {
-        (1..=63).contains(&l.len()) && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
+    let label = |l: &str| (1..=63).contains(&l.len()) && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !bare.is_empty() && name.len() <= 253 && bare.split('.').all(label) {
         return Ok(());
     }

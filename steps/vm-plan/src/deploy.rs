@@ -26,7 +26,9 @@ const PORT_SPAN: u16 = 1000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageFrom {
     /// Built on the host from the checkout's Dockerfile.
-    Build { dockerfile: Option<String> },
+    Build {
+        dockerfile: Option<String>,
+    },
     /// `docker save` of this machine's engine, loaded on the host.
     Load(String),
     Pull(String),
@@ -93,7 +95,11 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
         ));
     }
     planned.actions.extend(stop_others(app, observed, &target.name, &[n]));
-    planned.actions.push(record(app, &target.name, &ReleaseRecord { number: n, image: tag.clone(), port: app.web().map(|_| port), source: describe(&options.image) }));
+    planned.actions.push(record(
+        app,
+        &target.name,
+        &ReleaseRecord { number: n, image: tag.clone(), port: app.web().map(|_| port), source: describe(&options.image) },
+    ));
     planned.actions.extend(prune(app, observed, &target.name, n));
     planned.actions.push(unlock);
     let from = serving.map_or("nothing serves yet".to_string(), |s| format!("replaces release {s}"));
@@ -103,13 +109,12 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
 
 /// The release before the serving one, started again and switched to.
 pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<Planned, StepError> {
-    let serving = observed.serving().ok_or_else(|| precondition(format!("no release of {} runs on {}: there is nothing to roll back from", app.name, observed.target.name)))?;
-    let previous = observed
-        .releases
-        .iter()
-        .rev()
-        .find(|r| r.number < serving)
-        .ok_or_else(|| precondition(format!("release {serving} is the oldest ferry kept on {}: there is no earlier one to roll back to", observed.target.name)))?;
+    let serving = observed
+        .serving()
+        .ok_or_else(|| precondition(format!("no release of {} runs on {}: there is nothing to roll back from", app.name, observed.target.name)))?;
+    let previous = observed.releases.iter().rev().find(|r| r.number < serving).ok_or_else(|| {
+        precondition(format!("release {serving} is the oldest ferry kept on {}: there is no earlier one to roll back to", observed.target.name))
+    })?;
     let target = &observed.target;
     let mut planned = Planned::default();
     let (lock, unlock) = lock_actions(target);
@@ -121,7 +126,11 @@ pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<P
     }
     planned.actions.extend(stop_others(app, observed, &target.name, &[previous.number]));
     planned.actions.push(unlock);
-    planned.findings.push(finding("rollback", Severity::Info, format!("rolls {} on {} back from release {serving} to {} ({})", app.name, target.name, previous.number, previous.source)));
+    planned.findings.push(finding(
+        "rollback",
+        Severity::Info,
+        format!("rolls {} on {} back from release {serving} to {} ({})", app.name, target.name, previous.number, previous.source),
+    ));
     Ok(planned)
 }
 
@@ -137,7 +146,13 @@ pub fn lock_actions(target: &VmTargetInfo) -> (Action, Action) {
             Operation::VmLock(lock.clone()),
             Undo::RestorePrevious,
         ),
-        action(format!("vm-unlock:{}", target.name), format!("unlock {}", target.name), Risk::Safe, Operation::VmUnlock(lock), Undo::None("the lock is released".into())),
+        action(
+            format!("vm-unlock:{}", target.name),
+            format!("unlock {}", target.name),
+            Risk::Safe,
+            Operation::VmUnlock(lock),
+            Undo::None("the lock is released".into()),
+        ),
     )
 }
 
@@ -277,12 +292,7 @@ fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Option<Act
     releases.sort_unstable();
     releases.dedup();
     let cutoff = releases.iter().rev().nth(observed.target.keep as usize).copied()?;
-    let names: Vec<String> = observed
-        .containers
-        .iter()
-        .filter(|c| Observed::release_of(c).is_some_and(|r| r <= cutoff))
-        .map(|c| c.name.clone())
-        .collect();
+    let names: Vec<String> = observed.containers.iter().filter(|c| Observed::release_of(c).is_some_and(|r| r <= cutoff)).map(|c| c.name.clone()).collect();
     (!names.is_empty()).then(|| {
         action(
             format!("vm-remove:{target}:{}", names.join(",")),

@@ -113,12 +113,6 @@ impl Postgres {
                 self.container, self.image, app.name, self.host_port, self.data_dir
             )
         };
-        action(
-            format!("vm-run:{target}:{}", self.container),
-            summary,
-            Risk::Safe,
-            Operation::VmRun(container),
-            Undo::RestorePrevious,
-        )
+        action(format!("vm-run:{target}:{}", self.container), summary, Risk::Safe, Operation::VmRun(container), Undo::RestorePrevious)
     }
 }

@@ -124,13 +124,25 @@ fn checks(app: &VmApp, observed: &Observed, provided: &[String], postgres: Optio
         ));
     }
     if facts.free_disk_mb.is_some_and(|mb| mb < LOW_DISK_MB) {
-        out.push(finding("low-disk", Severity::Warning, format!("only {} MB free under {}: images and logs may fill it", facts.free_disk_mb.unwrap_or(0), observed.target.root)));
+        out.push(finding(
+            "low-disk",
+            Severity::Warning,
+            format!("only {} MB free under {}: images and logs may fill it", facts.free_disk_mb.unwrap_or(0), observed.target.root),
+        ));
     }
     if !facts.nginx && facts.listening_ports.contains(&80) {
-        out.push(finding("port-80-taken", Severity::Error, "port 80 is in use by something other than nginx: free it, or install nginx in its place, before provisioning"));
+        out.push(finding(
+            "port-80-taken",
+            Severity::Error,
+            "port 80 is in use by something other than nginx: free it, or install nginx in its place, before provisioning",
+        ));
     }
     if app.unrouted > 0 {
-        out.push(finding("services-unrouted", Severity::Warning, format!("nginx routes the first service only; {} more service(s) in fly.toml are not exposed", app.unrouted)));
+        out.push(finding(
+            "services-unrouted",
+            Severity::Warning,
+            format!("nginx routes the first service only; {} more service(s) in fly.toml are not exposed", app.unrouted),
+        ));
     }
     if let Some(note) = postgres_note(app, observed, provided, postgres) {
         out.push(finding("postgres", Severity::Info, note));
@@ -150,7 +162,11 @@ fn postgres_note(app: &VmApp, observed: &Observed, provided: &[String], postgres
                 pg.image, pg.name, pg.container, pg.host_port, pg.password_file
             )
         }
-        None if provided.iter().any(|s| s == DATABASE_URL) => "DATABASE_URL is given (FERRY_SECRET_DATABASE_URL): the app keeps that database; no Postgres runs on the host".into(),
-        None => format!("[targets.vm.{}] says postgres = false: DATABASE_URL stays a placeholder until FERRY_SECRET_DATABASE_URL gives it", observed.target.name),
+        None if provided.iter().any(|s| s == DATABASE_URL) => {
+            "DATABASE_URL is given (FERRY_SECRET_DATABASE_URL): the app keeps that database; no Postgres runs on the host".into()
+        }
+        None => {
+            format!("[targets.vm.{}] says postgres = false: DATABASE_URL stays a placeholder until FERRY_SECRET_DATABASE_URL gives it", observed.target.name)
+        }
     })
 }

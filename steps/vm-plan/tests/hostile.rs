@@ -125,7 +125,11 @@ fn hostnames_and_tls_paths_written_into_nginx_are_checked() {
         wait_timeout_ms: 1,
         tls: tls.map(|(certificate, key)| Tls { certificate: certificate.into(), key: key.into() }),
     };
-    assert!(options(&["shop.example.com", "*.example.com"], Some(("/etc/letsencrypt/live/shop/fullchain.pem", "/etc/letsencrypt/live/shop/privkey.pem"))).check().is_ok());
+    assert!(
+        options(&["shop.example.com", "*.example.com"], Some(("/etc/letsencrypt/live/shop/fullchain.pem", "/etc/letsencrypt/live/shop/privkey.pem")))
+            .check()
+            .is_ok()
+    );
     let error = options(&["shop.example.com;\n}\nserver { listen 80; root /; }"], None).check().unwrap_err();
     assert!(error.starts_with("hostname ") && !error.contains('\n'), "{error}");
     for (certificate, key) in [("cert.pem", "/k"), ("/etc/ssl/a;}", "/k"), ("/c", "/etc/ssl/k key"), ("/c", "/etc/../shadow"), ("/c", "/$KEY")] {

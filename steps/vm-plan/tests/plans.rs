@@ -40,13 +40,32 @@ fn spec() -> AppSpec {
 }
 
 fn observed(facts: HostFacts, containers: Vec<ContainerState>, releases: &[u32]) -> Observed {
-    let target = VmTargetInfo { name: "prod".into(), root: "/srv".into(), nginx_sites: "/etc/nginx/conf.d".into(), nginx_reload: "nginx -t && nginx -s reload".into(), lock_ttl_ms: 120_000, lock_path: "/srv/.ferry.lock".into(), keep: 3, postgres_image: Some(PG_IMAGE.into()) };
-    let releases = releases.iter().map(|&n| ReleaseRecord { number: n, image: format!("ferry-shop:release-{n}"), port: Some(20000 + n as u16), source: "built".into() }).collect();
+    let target = VmTargetInfo {
+        name: "prod".into(),
+        root: "/srv".into(),
+        nginx_sites: "/etc/nginx/conf.d".into(),
+        nginx_reload: "nginx -t && nginx -s reload".into(),
+        lock_ttl_ms: 120_000,
+        lock_path: "/srv/.ferry.lock".into(),
+        keep: 3,
+        postgres_image: Some(PG_IMAGE.into()),
+    };
+    let releases = releases
+        .iter()
+        .map(|&n| ReleaseRecord { number: n, image: format!("ferry-shop:release-{n}"), port: Some(20000 + n as u16), source: "built".into() })
+        .collect();
     Observed { target, facts, containers, releases }
 }
 
 fn ready() -> HostFacts {
-    HostFacts { os: "Debian GNU/Linux 12 (bookworm)".into(), arch: "x86_64".into(), docker: Some("24.0.7".into()), free_disk_mb: Some(40_000), listening_ports: vec![22, 80], nginx: true }
+    HostFacts {
+        os: "Debian GNU/Linux 12 (bookworm)".into(),
+        arch: "x86_64".into(),
+        docker: Some("24.0.7".into()),
+        free_disk_mb: Some(40_000),
+        listening_ports: vec![22, 80],
+        nginx: true,
+    }
 }
 
 fn container(group: &str, release: u32, state: &str) -> ContainerState {
@@ -84,7 +103,10 @@ fn provision_installs_what_is_missing_and_runs_postgres_for_the_database_url() {
     let app = VmApp::new(&spec(), "/srv").unwrap();
     let bare = HostFacts { docker: None, nginx: false, free_disk_mb: Some(900), listening_ports: vec![22, 5432], ..ready() };
     let planned = provision(&app, &observed(bare, Vec::new(), &[]), &["SESSION_KEY"]);
-    assert_eq!(ids(&planned.actions), ["vm-lock", "vm-install-packages", "vm-mkdir", "vm-network", "vm-secret", "vm-env-file", "vm-run", "vm-env-file", "vm-unlock"]);
+    assert_eq!(
+        ids(&planned.actions),
+        ["vm-lock", "vm-install-packages", "vm-mkdir", "vm-network", "vm-secret", "vm-env-file", "vm-run", "vm-env-file", "vm-unlock"]
+    );
     let Operation::VmInstallPackages(p) = &planned.actions[1].operation else { panic!() };
     assert_eq!(p.packages, ["docker.io", "nginx"]);
     let Operation::VmMkdir(dirs) = &planned.actions[2].operation else { panic!() };
@@ -101,7 +123,10 @@ fn provision_installs_what_is_missing_and_runs_postgres_for_the_database_url() {
     assert_eq!(pg.volumes, [("/srv/shop/postgres/data".to_string(), "/var/lib/postgresql/data".to_string())]);
     assert_eq!(pg.health.as_ref().unwrap().exec[0], "pg_isready");
     let Operation::VmEnvFile(env) = &planned.actions[7].operation else { panic!() };
-    assert_eq!((env.path.as_str(), env.env.as_slice(), env.secrets.as_slice()), ("/srv/shop/env", &[("MODE".to_string(), "prod".to_string())][..], &["SESSION_KEY".to_string()][..]));
+    assert_eq!(
+        (env.path.as_str(), env.env.as_slice(), env.secrets.as_slice()),
+        ("/srv/shop/env", &[("MODE".to_string(), "prod".to_string())][..], &["SESSION_KEY".to_string()][..])
+    );
     let url = &env.from_files[0];
     assert_eq!((url.name.as_str(), url.path.as_str()), ("DATABASE_URL", "/srv/shop/postgres/password"));
     assert_eq!(url.template, "postgres://shop:{file}@shop-postgres:5432/shop?sslmode=disable");
@@ -109,7 +134,12 @@ fn provision_installs_what_is_missing_and_runs_postgres_for_the_database_url() {
     assert!(messages(&planned).iter().any(|m| m.contains("only 900 MB free")), "{:?}", messages(&planned));
     assert!(messages(&planned).iter().any(|m| m.contains("shop-postgres:5432") && m.contains("127.0.0.1:5433")), "{:?}", messages(&planned));
 
-    let running = vec![ContainerState { name: "shop-postgres".into(), image: PG_IMAGE.into(), state: "exited".into(), labels: vec![("ferry.app".into(), "shop".into())] }];
+    let running = vec![ContainerState {
+        name: "shop-postgres".into(),
+        image: PG_IMAGE.into(),
+        state: "exited".into(),
+        labels: vec![("ferry.app".into(), "shop".into())],
+    }];
     let planned = provision(&app, &observed(ready(), running, &[]), &["SESSION_KEY"]);
     assert!(!ids(&planned.actions).contains(&"vm-install-packages"), "nothing to install on a ready host");
     assert!(planned.actions[5].summary.starts_with("keep shop-postgres running"), "{}", planned.actions[5].summary);
@@ -180,7 +210,9 @@ fn the_next_release_stops_the_serving_one_and_prunes_beyond_the_kept() {
     let mut many = serving(4);
     many.extend([container("web", 1, "exited"), container("web", 2, "exited"), container("web", 3, "exited")]);
     let planned = deploy::plan(&app, &observed(ready(), many, &[1, 2, 3, 4]), &options());
-    let Some(Operation::VmRemove(removed)) = planned.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::VmRemove(_))) else { panic!("{:?}", ids(&planned.actions)) };
+    let Some(Operation::VmRemove(removed)) = planned.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::VmRemove(_))) else {
+        panic!("{:?}", ids(&planned.actions))
+    };
     assert_eq!(removed.names, ["shop-web-1", "shop-web-2"], "releases 5, 4 and 3 are kept");
 }
 

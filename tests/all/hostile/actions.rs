@@ -62,15 +62,10 @@ impl HostileWorkspace {
     fn env(&self) -> Vec<(String, PathBuf)> {
         let root = self.path();
         let cc = root.join("evil-cc");
-        let mut env: Vec<(String, PathBuf)> = [
-            "RUSTC_WRAPPER",
-            "CARGO_BUILD_RUSTC_WRAPPER",
-            "RUSTC_WORKSPACE_WRAPPER",
-            "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
-        ]
-        .into_iter()
-        .map(|name| (name.to_string(), root.join("evil.sh")))
-        .collect();
+        let mut env: Vec<(String, PathBuf)> = ["RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER"]
+            .into_iter()
+            .map(|name| (name.to_string(), root.join("evil.sh")))
+            .collect();
         env.push(("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER".into(), cc.clone()));
         env.push(("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER".into(), cc.clone()));
         env.push(("RUSTFLAGS".into(), format!("-Clinker={}", cc.display()).into()));
@@ -151,12 +146,7 @@ fn the_source_build_never_reads_the_workspace_configuration_or_the_jobs_cargo_va
 
     // The action's build, from the same workspace, with every variable set.
     let output = work.path().join("github-output");
-    let out = Command::new(action.join("scripts/action-build"))
-        .current_dir(hostile.path())
-        .envs(hostile.env())
-        .env("GITHUB_OUTPUT", &output)
-        .output()
-        .unwrap();
+    let out = Command::new(action.join("scripts/action-build")).current_dir(hostile.path()).envs(hostile.env()).env("GITHUB_OUTPUT", &output).output().unwrap();
     let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{printed}");
     assert_eq!(hostile.log(), "", "the build ran a hook of the workspace or the environment:\n{printed}");
@@ -191,7 +181,11 @@ fn every_step_that_installs_or_builds_runs_in_the_actions_own_directory() {
         }
         assert_eq!(step["working-directory"], "${{ github.action_path }}", "step {:?} must run in the action's directory", step["name"]);
         // Cargo and rustup only through the script that cleans their environment.
-        assert!(!run.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|word| word == "cargo" || word == "rustup"), "step {:?} runs cargo itself", step["name"]);
+        assert!(
+            !run.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|word| word == "cargo" || word == "rustup"),
+            "step {:?} runs cargo itself",
+            step["name"]
+        );
         checked.push(step["id"].as_str().unwrap_or_default().to_string());
     }
     assert_eq!(checked, ["install", "build"]);
@@ -223,11 +217,14 @@ fn no_cache_is_saved_by_an_untrusted_event() {
     let (file, save) = &saves[0];
     assert_eq!(file, "action.yml");
 
-    let events = ["push", "workflow_dispatch", "schedule", "issue_comment", "pull_request_target", "pull_request", "workflow_run", "release", "pull_request_review"];
-    let contexts = |event: &str| json!({
-        "github": { "event_name": event },
-        "steps": { "install": { "outputs": { "prebuilt": "false" } }, "restore": { "outputs": { "cache-hit": "false" } } },
-    });
+    let events =
+        ["push", "workflow_dispatch", "schedule", "issue_comment", "pull_request_target", "pull_request", "workflow_run", "release", "pull_request_review"];
+    let contexts = |event: &str| {
+        json!({
+            "github": { "event_name": event },
+            "steps": { "install": { "outputs": { "prebuilt": "false" } }, "restore": { "outputs": { "cache-hit": "false" } } },
+        })
+    };
     let condition = save["if"].as_str().expect("the save step has an if:");
     let cases: Vec<(&str, Value)> = events.iter().map(|event| (condition, contexts(event))).collect();
     let saved: Vec<&str> = events.iter().zip(eval_if(&cases)).filter(|(_, saves)| *saves).map(|(event, _)| *event).collect();

@@ -110,7 +110,10 @@ fn ferry_toml_cannot_name_the_ci_tokens_as_a_credential() {
     }
     let co = checkout(&[
         ("fly.toml", "app = \"shop\"\n"),
-        ("ferry.toml", "[[steps]]\nname = \"parse-config\"\n\n[targets.vm.prod]\nhost = \"root@127.0.0.1\"\nssh_key_env = \"GITHUB_TOKEN\"\nknown_hosts_env = \"FERRY_SECRET_KH\"\n"),
+        (
+            "ferry.toml",
+            "[[steps]]\nname = \"parse-config\"\n\n[targets.vm.prod]\nhost = \"root@127.0.0.1\"\nssh_key_env = \"GITHUB_TOKEN\"\nknown_hosts_env = \"FERRY_SECRET_KH\"\n",
+        ),
     ]);
     let (code, _, err) = run(ferry(tempfile::tempdir().unwrap().path()).args(["plan", "--dir"]).arg(co.path()));
     assert_eq!(code, 1);
@@ -123,7 +126,9 @@ fn a_local_plan_against_a_trusted_workflow_withholds_moved_credentials_and_says_
     // A workflow whose zone is configured but not read while planning
     // (no cutover step): the plan is made, without credentials, and says so.
     let read_nothing = |port: u16| {
-        format!("[[steps]]\nname = \"parse-config\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"powerdns\"\nurl = \"http://127.0.0.1:{port}\"\napi_key_env = \"FERRY_SECRET_PDNS\"\n")
+        format!(
+            "[[steps]]\nname = \"parse-config\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"powerdns\"\nurl = \"http://127.0.0.1:{port}\"\napi_key_env = \"FERRY_SECRET_PDNS\"\n"
+        )
     };
     let co = checkout(&[("fly.toml", "app = \"shop\"\n"), ("ferry.toml", &read_nothing(moved.port)), ("trusted.toml", &read_nothing(trusted.port))]);
     let cache = tempfile::tempdir().unwrap();

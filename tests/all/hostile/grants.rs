@@ -162,7 +162,8 @@ fn duplicate_action_ids_are_refused_within_a_step_and_across_steps() {
     let err = refused(app(&edits).path());
     assert!(err.contains("step `edits` proposed action 3 with id `edit:env.A`, the id of action 1 of step `edits`; ids must be unique in a plan"), "{err}");
 
-    let co = app(&format!("{}{}", step("first", "params = { op = \"wait\", ids = \"tidy\" }\n"), step("second", "params = { op = \"wait\", ids = \"tidy\" }\n")));
+    let co =
+        app(&format!("{}{}", step("first", "params = { op = \"wait\", ids = \"tidy\" }\n"), step("second", "params = { op = \"wait\", ids = \"tidy\" }\n")));
     let err = refused(co.path());
     assert!(err.contains("step `second` proposed action 1 with id `tidy`, the id of action 1 of step `first`"), "{err}");
 }
@@ -172,7 +173,9 @@ fn unknown_operation_classes_and_actions_on_builtin_steps_are_config_errors() {
     let co = app(&step("tidy", "actions = [\"fly\", \"shell\"]\n"));
     let err = refused(co.path());
     assert!(
-        err.contains("ferry.toml: steps[1] `tidy`: unknown operation class `shell` in `actions` (valid: checkout, fly, dns, data, vm; approvals and waits need no grant)"),
+        err.contains(
+            "ferry.toml: steps[1] `tidy`: unknown operation class `shell` in `actions` (valid: checkout, fly, dns, data, vm; approvals and waits need no grant)"
+        ),
         "{err}"
     );
 

@@ -37,12 +37,8 @@ primary_region = "ams\r::add-mask::ams"
 "#;
 
 /// The same values as they must still be seen: escaped, not dropped.
-const SEEN: &[&str] = &[
-    r"shop\n::warning title=pwned::app",
-    r"ams\r::add-mask::ams",
-    r"nginx\n::notice::image-injection\u001b[2J\u001b[1A",
-    r"X\n::error::env-name-injection",
-];
+const SEEN: &[&str] =
+    &[r"shop\n::warning title=pwned::app", r"ams\r::add-mask::ams", r"nginx\n::notice::image-injection\u001b[2J\u001b[1A", r"X\n::error::env-name-injection"];
 
 /// The runner's job token in [`Runner::apply`]: ferry registers it with `::add-mask::`.
 const JOB_TOKEN: &str = "ghs_workflowtoken0123";
@@ -160,7 +156,9 @@ fn inventory_and_plan_in_a_terminal_show_hostile_values_escaped_on_their_line() 
         assert_seen("stdout", &stdout, &[r"bad\n  ::stop-commands::ferrytok", r"tcp\u009b2J\n::set-output name=release-id::evil"]);
         assert!(stdout.contains("\n  Services         tcp 8080"), "the rows are still aligned: {stdout}");
         assert!(
-            stderr.contains(r#"error: fly.toml is not valid: 3 errors, the first: fly.toml:1:7 (app): app name "shop\n::warning title=pwned::app" is not a Fly app name"#),
+            stderr.contains(
+                r#"error: fly.toml is not valid: 3 errors, the first: fly.toml:1:7 (app): app name "shop\n::warning title=pwned::app" is not a Fly app name"#
+            ),
             "the error names the value, escaped: {stderr}"
         );
     }
@@ -178,7 +176,11 @@ fn errors_keep_their_untrusted_parts_on_one_line() {
     // A failing step's message, here a panic that quotes the phase.
     std::fs::copy(guests::PANICS, co.path().join("panics.wasm")).unwrap();
     let sha = sha256_hex(&ferry_test_guests::bytes(guests::PANICS));
-    std::fs::write(co.path().join("ferry.toml"), format!("[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"panics\"\ncomponent = \"panics.wasm\"\nsha256 = \"{sha}\"\n")).unwrap();
+    std::fs::write(
+        co.path().join("ferry.toml"),
+        format!("[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"panics\"\ncomponent = \"panics.wasm\"\nsha256 = \"{sha}\"\n"),
+    )
+    .unwrap();
     let (code, _, stderr) = run(in_terminal(cache.path()).args(["plan", "--phase", "deploy\r\n::error::phase\u{9b}1A", "--dir"]).arg(co.path()));
     assert_eq!(code, 1);
     assert_neutral("a failing step", &stderr);
@@ -326,7 +328,12 @@ fn ferry_ci_on_a_hostile_pull_request_writes_only_its_own_commands() {
     assert!(stderr.lines().any(|l| l == format!("::add-mask::{JOB_TOKEN}")), "ferry's own commands still pass: {stderr}");
     assert!(stdout.contains("::error file=fly.toml,line=14,col=1,title=invalid-protocol::"), "{stdout}");
     assert!(stderr.contains(r" INFO [lint] primary_region is ams\r::add-mask::ams"), "{stderr}");
-    assert!(stderr.contains(r#"error: fly.toml is not valid: 3 errors, the first: fly.toml:1:7 (app): app name "shop\n::warning title=pwned::app" is not a Fly app name"#), "{stderr}");
+    assert!(
+        stderr.contains(
+            r#"error: fly.toml is not valid: 3 errors, the first: fly.toml:1:7 (app): app name "shop\n::warning title=pwned::app" is not a Fly app name"#
+        ),
+        "{stderr}"
+    );
 
     let summary = runner.summary();
     assert_markdown_contained(&summary);

@@ -34,10 +34,7 @@ fn memory_spread_over_core_instances_is_capped_as_one_total() {
         }
         other => panic!("expected the memory cap, got {other:?}"),
     }
-    assert_eq!(
-        err.to_string(),
-        "step `spread` hit its memory cap of 256 MiB (its memories and tables asked for 300 MiB in all) and was stopped"
-    );
+    assert_eq!(err.to_string(), "step `spread` hit its memory cap of 256 MiB (its memories and tables asked for 300 MiB in all) and was stopped");
 }
 
 #[test]
@@ -118,10 +115,9 @@ fn limits_above_the_host_maxima_are_refused_naming_key_value_and_maximum() {
 
 #[test]
 fn limits_at_the_host_maxima_are_accepted() {
-    let workflow = parse(
-        "[limits]\ndeadline = \"5m\"\nmemory = \"1GiB\"\nhostcall_bytes = \"64MiB\"\nfile_bytes = \"32MiB\"\n\n[[steps]]\nname = \"parse-config\"\n",
-    )
-    .unwrap();
+    let workflow =
+        parse("[limits]\ndeadline = \"5m\"\nmemory = \"1GiB\"\nhostcall_bytes = \"64MiB\"\nfile_bytes = \"32MiB\"\n\n[[steps]]\nname = \"parse-config\"\n")
+            .unwrap();
     assert_eq!(workflow.steps[0].limits, Limits::MAX);
 }
 
@@ -254,8 +250,7 @@ fn a_component_beside_a_workflow_given_with_dash_dash_workflow_is_read() {
     let workflow = elsewhere.path().join("ferry.toml");
     std::fs::write(&workflow, format!("[[steps]]\nname = \"lint\"\ncomponent = \"lint.wasm\"\nsha256 = \"{sha}\"\n")).unwrap();
     let co = checkout(&[("fly.toml", "app = 'x'\n")]);
-    let (code, _, stderr) =
-        run(ferry_in(&tempfile::tempdir().unwrap()).args(["steps", "--workflow"]).arg(&workflow).arg("--dir").arg(co.path()));
+    let (code, _, stderr) = run(ferry_in(&tempfile::tempdir().unwrap()).args(["steps", "--workflow"]).arg(&workflow).arg("--dir").arg(co.path()));
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("WARN"), "{stderr}");
 }
@@ -272,7 +267,11 @@ impl Cache {
         Cache { dir: tempfile::tempdir().unwrap() }
     }
     fn config(&self) -> RuntimeConfig {
-        RuntimeConfig { cache_dir: Some(self.dir.path().join("cache")), cache_key_file: Some(self.dir.path().join("config/ferry/cache-key")), ..Default::default() }
+        RuntimeConfig {
+            cache_dir: Some(self.dir.path().join("cache")),
+            cache_key_file: Some(self.dir.path().join("config/ferry/cache-key")),
+            ..Default::default()
+        }
     }
     fn entry(&self, component: &str) -> PathBuf {
         let name = format!("{}.cwasm", sha256_hex(&guests::bytes(component)));

@@ -21,12 +21,7 @@ fn forms(value: &str) -> Vec<String> {
 fn secrets_with_quotes_backslashes_and_newlines_are_masked_in_json_markdown_and_state() {
     // The values are secrets, and (by mistake) also in fly.toml, so they
     // reach every output: each must come out masked.
-    let fly = format!(
-        "app = \"shop\"\n\n[env]\n  QUOTED = {}\n  MULTI = {}\n  PIPED = {}\n",
-        toml_string(QUOTED),
-        toml_string(MULTI),
-        toml_string(PIPED)
-    );
+    let fly = format!("app = \"shop\"\n\n[env]\n  QUOTED = {}\n  MULTI = {}\n  PIPED = {}\n", toml_string(QUOTED), toml_string(MULTI), toml_string(PIPED));
     let sha = sha256_hex(&ferry_test_guests::bytes(ferry_test_guests::EDITS));
     let workflow = format!(
         "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"edits\"\ncomponent = \"edits.wasm\"\nsha256 = \"{sha}\"\nactions = [\"checkout\"]\nparams = {{ edits = 'env.Q={}' }}\n",
@@ -36,7 +31,14 @@ fn secrets_with_quotes_backslashes_and_newlines_are_masked_in_json_markdown_and_
     std::fs::copy(ferry_test_guests::EDITS, co.path().join("edits.wasm")).unwrap();
     let state = tempfile::tempdir().unwrap();
     let mut seen = String::new();
-    for args in [&["inventory", "--format", "json"][..], &["inventory"], &["plan", "--format", "json"], &["plan", "--format", "md"], &["apply", "--format", "json"], &["status", "--format", "json"]] {
+    for args in [
+        &["inventory", "--format", "json"][..],
+        &["inventory"],
+        &["plan", "--format", "json"],
+        &["plan", "--format", "md"],
+        &["apply", "--format", "json"],
+        &["status", "--format", "json"],
+    ] {
         let mut cmd = ferry(&co.path().join(".cache"));
         cmd.args(args).arg("--dir").arg(co.path());
         if args[0] != "inventory" {

@@ -337,7 +337,15 @@ fn branch_store(fake: &FakeGitHub) -> ferry_github::BranchStore {
 fn keys_that_leave_the_state_folder_or_change_the_url_are_refused_before_any_request() {
     let fake = FakeGitHub::start("");
     let store = branch_store(&fake);
-    for key in ["../../x", "journal/shop/../../../README.md", "/etc/passwd", "journal/shop/x?ref=main", "journal/shop/x#y", "journal/shop/%2e%2e", ".github/workflows/ci.yml"] {
+    for key in [
+        "../../x",
+        "journal/shop/../../../README.md",
+        "/etc/passwd",
+        "journal/shop/x?ref=main",
+        "journal/shop/x#y",
+        "journal/shop/%2e%2e",
+        ".github/workflows/ci.yml",
+    ] {
         let err = store.read(key).unwrap_err().to_string();
         assert!(err.contains("invalid key"), "{key}: {err}");
         let err = store.write(key, b"{}", None).unwrap_err().to_string();

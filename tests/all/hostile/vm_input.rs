@@ -19,7 +19,9 @@ use crate::support::{checkout, ferry, run};
 const HOSTILE_APP: &str = r#"shop;}\nserver { listen 80; root /; autoindex on; }\n#"#;
 
 fn fly_toml(app: &str, source: &str, greeting: &str) -> String {
-    format!("app = \"{app}\"\n\n[env]\n  GREETING = \"{greeting}\"\n\n[mounts]\n  source = \"{source}\"\n  destination = \"/data\"\n\n[http_service]\n  internal_port = 8080\n")
+    format!(
+        "app = \"{app}\"\n\n[env]\n  GREETING = \"{greeting}\"\n\n[mounts]\n  source = \"{source}\"\n  destination = \"/data\"\n\n[http_service]\n  internal_port = 8080\n"
+    )
 }
 
 /// A checkout whose VM target is a closed port on loopback, with a key

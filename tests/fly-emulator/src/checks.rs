@@ -27,12 +27,7 @@ pub struct Target {
 }
 
 /// Runs every check of one process run; aborting the returned task stops them all.
-pub fn spawn(
-    emulator: Arc<Emulator>,
-    target: Target,
-    plans: Vec<CheckPlan>,
-    ports: &BTreeMap<u16, u16>,
-) -> JoinHandle<()> {
+pub fn spawn(emulator: Arc<Emulator>, target: Target, plans: Vec<CheckPlan>, ports: &BTreeMap<u16, u16>) -> JoinHandle<()> {
     let probes: Vec<(CheckPlan, Option<SocketAddr>)> = plans
         .into_iter()
         .map(|plan| {
@@ -50,19 +45,11 @@ pub fn spawn(
     })
 }
 
-async fn run_check(
-    emulator: Arc<Emulator>,
-    target: Target,
-    plan: CheckPlan,
-    address: Option<SocketAddr>,
-) {
+async fn run_check(emulator: Arc<Emulator>, target: Target, plan: CheckPlan, address: Option<SocketAddr>) {
     tokio::time::sleep(plan.grace_period).await;
     loop {
         let (status, output) = match address {
-            None => (
-                CheckState::Critical,
-                "the check names no port of the machine".to_string(),
-            ),
+            None => (CheckState::Critical, "the check names no port of the machine".to_string()),
             Some(address) if plan.http => probe_http(&emulator.http, &plan, address).await,
             Some(address) => probe_tcp(&plan, address).await,
         };
@@ -90,67 +77,32 @@ fn record(emulator: &Emulator, target: &Target, name: &str, status: CheckState, 
 async fn probe_tcp(plan: &CheckPlan, address: SocketAddr) -> (CheckState, String) {
     let port = plan.port.unwrap_or_default();
     match tokio::time::timeout(plan.timeout, TcpStream::connect(address)).await {
-        Ok(Ok(_)) => (
-            CheckState::Passing,
-            format!("TCP connect 0.0.0.0:{port}: Success"),
-        ),
-        Ok(Err(e)) => (
-            CheckState::Critical,
-            format!("dial tcp 0.0.0.0:{port}: {e}"),
-        ),
-        Err(_) => (
-            CheckState::Critical,
-            format!("dial tcp 0.0.0.0:{port}: i/o timeout"),
-        ),
+        Ok(Ok(_)) => (CheckState::Passing, format!("TCP connect 0.0.0.0:{port}: Success")),
+        Ok(Err(e)) => (CheckState::Critical, format!("dial tcp 0.0.0.0:{port}: {e}")),
+        Err(_) => (CheckState::Critical, format!("dial tcp 0.0.0.0:{port}: i/o timeout")),
     }
 }
 
 /// Consul's rules: 2xx passes, 429 warns, anything else is critical.
-async fn probe_http(
-    client: &HttpClient,
-    plan: &CheckPlan,
-    address: SocketAddr,
-) -> (CheckState, String) {
-    let shown = format!(
-        "{} http://0.0.0.0:{}{}",
-        plan.method,
-        plan.port.unwrap_or_default(),
-        plan.path
-    );
-    let request = Method::from_bytes(plan.method.as_bytes())
-        .map_err(|e| e.to_string())
-        .and_then(|method| {
-            Request::builder()
-                .method(method)
-                .uri(format!("http://{address}{}", plan.path))
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| e.to_string())
-        });
+async fn probe_http(client: &HttpClient, plan: &CheckPlan, address: SocketAddr) -> (CheckState, String) {
+    let shown = format!("{} http://0.0.0.0:{}{}", plan.method, plan.port.unwrap_or_default(), plan.path);
+    let request = Method::from_bytes(plan.method.as_bytes()).map_err(|e| e.to_string()).and_then(|method| {
+        Request::builder().method(method).uri(format!("http://{address}{}", plan.path)).body(Full::new(Bytes::new())).map_err(|e| e.to_string())
+    });
     let request = match request {
         Ok(request) => request,
         Err(e) => {
-            return (
-                CheckState::Critical,
-                format!("HTTP {shown}: invalid request: {e}"),
-            );
+            return (CheckState::Critical, format!("HTTP {shown}: invalid request: {e}"));
         }
     };
     let exchange = async {
         let response = client.request(request).await.map_err(|e| e.to_string())?;
         let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
+        let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok::<_, String>((status, body))
     };
     match tokio::time::timeout(plan.timeout, exchange).await {
-        Err(_) => (
-            CheckState::Critical,
-            format!("HTTP {shown}: timeout after {:?}", plan.timeout),
-        ),
+        Err(_) => (CheckState::Critical, format!("HTTP {shown}: timeout after {:?}", plan.timeout)),
         Ok(Err(e)) => (CheckState::Critical, format!("HTTP {shown}: {e}")),
         Ok(Ok((status, body))) => {
             let state = match status.as_u16() {
@@ -187,15 +139,9 @@ mod tests {
     async fn tcp_probe_fails_on_a_closed_port_and_passes_on_an_open_one() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let open = listener.local_addr().unwrap();
-        assert_eq!(
-            probe_tcp(&plan(false, "/"), open).await.0,
-            CheckState::Passing
-        );
+        assert_eq!(probe_tcp(&plan(false, "/"), open).await.0, CheckState::Passing);
         drop(listener);
-        assert_eq!(
-            probe_tcp(&plan(false, "/"), open).await.0,
-            CheckState::Critical
-        );
+        assert_eq!(probe_tcp(&plan(false, "/"), open).await.0, CheckState::Critical);
     }
 
     #[tokio::test]
@@ -203,31 +149,16 @@ mod tests {
         use axum::http::StatusCode;
         let app = axum::Router::new()
             .route("/ok", axum::routing::get(|| async { "fine" }))
-            .route(
-                "/busy",
-                axum::routing::get(|| async { StatusCode::TOO_MANY_REQUESTS }),
-            )
-            .route(
-                "/broken",
-                axum::routing::get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
-            );
+            .route("/busy", axum::routing::get(|| async { StatusCode::TOO_MANY_REQUESTS }))
+            .route("/broken", axum::routing::get(|| async { StatusCode::INTERNAL_SERVER_ERROR }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         let client = Emulator::new("unused".into()).http.clone();
         let (state, output) = probe_http(&client, &plan(true, "/ok"), address).await;
         assert_eq!(state, CheckState::Passing);
-        assert!(
-            output.contains("200 OK") && output.contains("fine"),
-            "{output}"
-        );
-        assert_eq!(
-            probe_http(&client, &plan(true, "/busy"), address).await.0,
-            CheckState::Warning
-        );
-        assert_eq!(
-            probe_http(&client, &plan(true, "/broken"), address).await.0,
-            CheckState::Critical
-        );
+        assert!(output.contains("200 OK") && output.contains("fine"), "{output}");
+        assert_eq!(probe_http(&client, &plan(true, "/busy"), address).await.0, CheckState::Warning);
+        assert_eq!(probe_http(&client, &plan(true, "/broken"), address).await.0, CheckState::Critical);
     }
 }

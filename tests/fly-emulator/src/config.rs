@@ -122,16 +122,12 @@ impl MachineConfig {
 
     /// `fly_process_group` metadata, falling back to the legacy `process_group`.
     pub fn process_group(&self) -> Option<&str> {
-        self.metadata
-            .get("fly_process_group")
-            .or_else(|| self.metadata.get("process_group"))
-            .map(String::as_str)
+        self.metadata.get("fly_process_group").or_else(|| self.metadata.get("process_group")).map(String::as_str)
     }
 
     /// flyctl's release-command machine: a command override in the release group.
     pub fn is_release_command(&self) -> bool {
-        (!self.init.cmd.is_empty() || !self.init.exec.is_empty())
-            && self.process_group() == Some(RELEASE_COMMAND_GROUP)
+        (!self.init.cmd.is_empty() || !self.init.exec.is_empty()) && self.process_group() == Some(RELEASE_COMMAND_GROUP)
     }
 
     /// Every port inside the machine that something connects to: service
@@ -147,32 +143,19 @@ impl MachineConfig {
 
     /// The port the app's proxy sends traffic to: the first service's.
     pub fn service_port(&self) -> Option<u16> {
-        self.services
-            .iter()
-            .find_map(|service| service.internal_port)
+        self.services.iter().find_map(|service| service.internal_port)
     }
 
     /// Top-level checks by name, then service checks named the way flyd
     /// names them (`servicecheck-00-http-8080`).
     pub fn check_plans(&self) -> Vec<CheckPlan> {
-        let top_level = self
-            .checks
-            .iter()
-            .map(|(name, spec)| plan(name.clone(), spec, spec.port));
-        let service_checks = self
-            .services
-            .iter()
-            .flat_map(|service| service.checks.iter().map(move |check| (service, check)))
-            .enumerate()
-            .map(|(index, (service, spec))| {
+        let top_level = self.checks.iter().map(|(name, spec)| plan(name.clone(), spec, spec.port));
+        let service_checks =
+            self.services.iter().flat_map(|service| service.checks.iter().map(move |check| (service, check))).enumerate().map(|(index, (service, spec))| {
                 let port = spec.port.or(service.internal_port);
                 let kind = spec.kind.as_deref().unwrap_or("tcp");
                 let port_label = port.map_or_else(String::new, |p| p.to_string());
-                plan(
-                    format!("servicecheck-{index:02}-{kind}-{port_label}"),
-                    spec,
-                    port,
-                )
+                plan(format!("servicecheck-{index:02}-{kind}-{port_label}"), spec, port)
             });
         top_level.chain(service_checks).collect()
     }
@@ -183,9 +166,7 @@ impl MachineConfig {
         match restart.policy.as_deref() {
             Some("no") => RestartPolicy::No,
             Some("always") => RestartPolicy::Always,
-            _ => RestartPolicy::OnFailure {
-                max_retries: restart.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
-            },
+            _ => RestartPolicy::OnFailure { max_retries: restart.max_retries.unwrap_or(DEFAULT_MAX_RETRIES) },
         }
     }
 
@@ -203,11 +184,7 @@ fn plan(name: String, spec: &CheckSpec, port: Option<u16>) -> CheckPlan {
         http,
         port,
         path: spec.path.clone().unwrap_or_else(|| "/".to_string()),
-        method: spec
-            .method
-            .clone()
-            .unwrap_or_else(|| "GET".to_string())
-            .to_uppercase(),
+        method: spec.method.clone().unwrap_or_else(|| "GET".to_string()).to_uppercase(),
         interval: duration(spec.interval, Duration::from_secs(15)).max(MIN_CHECK_INTERVAL),
         timeout: duration(spec.timeout, Duration::from_secs(2)),
         grace_period: duration(spec.grace_period, Duration::ZERO),
@@ -238,10 +215,7 @@ mod tests {
             "unknown_field": {"kept": true},
         }))
         .unwrap();
-        assert_eq!(
-            config.internal_ports().into_iter().collect::<Vec<_>>(),
-            vec![8080, 9090]
-        );
+        assert_eq!(config.internal_ports().into_iter().collect::<Vec<_>>(), vec![8080, 9090]);
         let plans = config.check_plans();
         assert_eq!(plans[0].name, "alive");
         assert!(!plans[0].http);
@@ -249,10 +223,7 @@ mod tests {
         assert_eq!(plans[1].name, "servicecheck-00-http-8080");
         assert_eq!(plans[1].port, Some(8080));
         assert_eq!(plans[1].path, "/up");
-        assert_eq!(
-            plans[1].interval, MIN_CHECK_INTERVAL,
-            "intervals are clamped"
-        );
+        assert_eq!(plans[1].interval, MIN_CHECK_INTERVAL, "intervals are clamped");
     }
 
     #[test]
@@ -270,10 +241,7 @@ mod tests {
     #[test]
     fn restart_policy_defaults_to_on_failure() {
         let default = MachineConfig::parse(&json!({})).unwrap();
-        assert_eq!(
-            default.restart_policy(),
-            RestartPolicy::OnFailure { max_retries: 3 }
-        );
+        assert_eq!(default.restart_policy(), RestartPolicy::OnFailure { max_retries: 3 });
         let no = MachineConfig::parse(&json!({"restart": {"policy": "no"}})).unwrap();
         assert_eq!(no.restart_policy(), RestartPolicy::No);
     }

@@ -23,35 +23,17 @@ use crate::proxy;
 pub fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
         .route("/_emulator/images", post(register_image))
-        .route(
-            "/_emulator/faults",
-            get(list_faults).post(add_faults).delete(clear_faults),
-        )
-        .route(
-            "/_emulator/requests",
-            get(list_requests).delete(clear_requests),
-        )
-        .route(
-            "/_emulator/settings",
-            get(get_settings).post(change_settings),
-        )
-        .route(
-            "/_emulator/apps/{app}/machines/{id}/endpoints",
-            get(endpoints),
-        )
+        .route("/_emulator/faults", get(list_faults).post(add_faults).delete(clear_faults))
+        .route("/_emulator/requests", get(list_requests).delete(clear_requests))
+        .route("/_emulator/settings", get(get_settings).post(change_settings))
+        .route("/_emulator/apps/{app}/machines/{id}/endpoints", get(endpoints))
         .route("/_emulator/apps/{app}/machines/{id}/process", get(process))
         .route("/_emulator/foreign_apps", post(add_foreign_app))
         .route("/_emulator/apps/{app}/releases", get(release_records))
         .route("/_emulator/volumes/{id}/snapshots", post(daily_snapshot))
         .route("/_emulator/apps/{app}/proxy", get(app_proxy))
-        .route(
-            "/_emulator/apps/{app}/certificates/{hostname}/issue",
-            post(issue_certificate),
-        )
-        .route(
-            "/_emulator/volumes/{id}/content",
-            get(volume_content).put(set_volume_content),
-        )
+        .route("/_emulator/apps/{app}/certificates/{hostname}/issue", post(issue_certificate))
+        .route("/_emulator/volumes/{id}/content", get(volume_content).put(set_volume_content))
         .route("/_emulator/shutdown", post(shutdown))
         .with_state(emulator)
 }
@@ -66,10 +48,7 @@ struct RegisterImage {
 }
 
 /// Registers (or replaces) an image; machines started later use it.
-async fn register_image(
-    State(emulator): State<Arc<Emulator>>,
-    JsonBody(body): JsonBody<RegisterImage>,
-) -> ApiResult<Json<Value>> {
+async fn register_image(State(emulator): State<Arc<Emulator>>, JsonBody(body): JsonBody<RegisterImage>) -> ApiResult<Json<Value>> {
     if body.reference.is_empty() {
         return Err(ApiError::bad_request("ref is required"));
     }
@@ -83,10 +62,7 @@ async fn list_faults(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
 }
 
 /// Accepts one rule or an array of rules.
-async fn add_faults(
-    State(emulator): State<Arc<Emulator>>,
-    JsonBody(body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+async fn add_faults(State(emulator): State<Arc<Emulator>>, JsonBody(body): JsonBody<Value>) -> ApiResult<Json<Value>> {
     let rules = match body {
         Value::Array(_) => serde_json::from_value::<Vec<FaultRule>>(body),
         single => serde_json::from_value::<FaultRule>(single).map(|rule| vec![rule]),
@@ -116,13 +92,8 @@ async fn get_settings(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
 
 /// Merges the posted settings into the current ones (see `settings.rs`);
 /// rate-limit buckets start afresh.
-async fn change_settings(
-    State(emulator): State<Arc<Emulator>>,
-    JsonBody(patch): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
-    let settings = emulator
-        .read(|state| state.settings.patched(&patch))
-        .map_err(ApiError::bad_request)?;
+async fn change_settings(State(emulator): State<Arc<Emulator>>, JsonBody(patch): JsonBody<Value>) -> ApiResult<Json<Value>> {
+    let settings = emulator.read(|state| state.settings.patched(&patch)).map_err(ApiError::bad_request)?;
     emulator.write(|state| state.settings = settings.clone());
     emulator.rate_limiter.reset();
     Ok(Json(json!(settings)))
@@ -130,36 +101,19 @@ async fn change_settings(
 
 /// `{"<internal port>": "127.0.0.1:<local port>"}` of the running process;
 /// empty when the machine does not run.
-async fn endpoints(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+async fn endpoints(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
-        let app = state
-            .app(&app_name)
-            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
-        let machine = app
-            .machine(&id)
-            .ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
-        let ports = machine
-            .process
-            .as_ref()
-            .map(|process| &process.ports)
-            .into_iter()
-            .flatten();
-        let endpoints: serde_json::Map<String, Value> = ports
-            .map(|(internal, local)| (internal.to_string(), json!(format!("127.0.0.1:{local}"))))
-            .collect();
+        let app = state.app(&app_name).ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+        let machine = app.machine(&id).ok_or_else(|| ApiError::not_found(format!("machine {id} not found")))?;
+        let ports = machine.process.as_ref().map(|process| &process.ports).into_iter().flatten();
+        let endpoints: serde_json::Map<String, Value> = ports.map(|(internal, local)| (internal.to_string(), json!(format!("127.0.0.1:{local}")))).collect();
         Ok(Json(Value::Object(endpoints)))
     })
 }
 
 /// What the machine's current process was started with: its pid, the
 /// instance and the secrets version it got (null when not running).
-async fn process(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+async fn process(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machine = state
             .app(&app_name)
@@ -189,43 +143,22 @@ fn other_org() -> String {
 
 /// Holds an app name in an organization the API's callers cannot see:
 /// reads answer 403, creates 422 `name_taken`.
-async fn add_foreign_app(
-    State(emulator): State<Arc<Emulator>>,
-    JsonBody(body): JsonBody<ForeignApp>,
-) -> ApiResult<Json<Value>> {
+async fn add_foreign_app(State(emulator): State<Arc<Emulator>>, JsonBody(body): JsonBody<ForeignApp>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         if state.apps.contains_key(&body.name) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::CONFLICT,
-                format!(
-                    "app {} already exists in the caller's organization",
-                    body.name
-                ),
-            ));
+            return Err(ApiError::new(axum::http::StatusCode::CONFLICT, format!("app {} already exists in the caller's organization", body.name)));
         }
-        state
-            .foreign_apps
-            .insert(body.name.clone(), body.org_slug.clone());
+        state.foreign_apps.insert(body.name.clone(), body.org_slug.clone());
         Ok(Json(json!({"name": body.name, "org_slug": body.org_slug})))
     })
 }
 
 /// Every release of the app, oldest first, with what the API keeps of it
 /// (definition, metadata, build id) beyond what it shows.
-async fn release_records(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn release_records(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
-        let app = state
-            .app(&app_name)
-            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
-        Ok(Json(Value::Array(
-            app.releases
-                .iter()
-                .map(crate::api::views::release_record)
-                .collect(),
-        )))
+        let app = state.app(&app_name).ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+        Ok(Json(Value::Array(app.releases.iter().map(crate::api::views::release_record).collect())))
     })
 }
 
@@ -239,24 +172,13 @@ struct DailySnapshot {
 /// Takes the volume's automatic daily snapshot, already `created` and
 /// dated `hours_ago` (Fly takes one a day, `docs:volumes/snapshots.html.markerb:8`):
 /// the snapshot a client must not restore by mistake instead of its own.
-async fn daily_snapshot(
-    State(emulator): State<Arc<Emulator>>,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<DailySnapshot>,
-) -> ApiResult<Json<Value>> {
+async fn daily_snapshot(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, JsonBody(body): JsonBody<DailySnapshot>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
-        let (app_name, volume) = state
-            .apps
-            .values()
-            .find_map(|app| app.volume(&id).map(|v| (app.name.clone(), v.clone())))
-            .ok_or_else(|| volume_not_found(&id))?;
-        let mut snapshot =
-            crate::api::volumes::new_snapshot(&app_name, &volume, Duration::ZERO, Duration::ZERO);
+        let (app_name, volume) =
+            state.apps.values().find_map(|app| app.volume(&id).map(|v| (app.name.clone(), v.clone()))).ok_or_else(|| volume_not_found(&id))?;
+        let mut snapshot = crate::api::volumes::new_snapshot(&app_name, &volume, Duration::ZERO, Duration::ZERO);
         let age = Duration::from_secs(body.hours_ago.unwrap_or(24) * 3600);
-        snapshot.created_at = snapshot
-            .created_at
-            .checked_sub(age)
-            .unwrap_or(snapshot.created_at);
+        snapshot.created_at = snapshot.created_at.checked_sub(age).unwrap_or(snapshot.created_at);
         let rendered = crate::api::views::snapshot(&snapshot);
         state.snapshots.push(snapshot);
         Ok(Json(rendered))
@@ -269,59 +191,30 @@ struct ProxyQuery {
     internal_port: Option<u16>,
 }
 
-async fn app_proxy(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    Query(query): Query<ProxyQuery>,
-) -> ApiResult<Json<Value>> {
-    emulator
-        .read(|state| state.app(&app_name).map(|_| ()))
-        .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
-    let address = proxy::address(&emulator, &app_name, query.internal_port).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot start proxy: {e}"),
-        )
-    })?;
+async fn app_proxy(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, Query(query): Query<ProxyQuery>) -> ApiResult<Json<Value>> {
+    emulator.read(|state| state.app(&app_name).map(|_| ())).ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+    let address = proxy::address(&emulator, &app_name, query.internal_port)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("cannot start proxy: {e}")))?;
     Ok(Json(json!({"address": address.to_string()})))
 }
 
 /// Issues the certificate, as Fly does once the hostname's DNS checks out.
-async fn issue_certificate(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, hostname)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+async fn issue_certificate(State(emulator): State<Arc<Emulator>>, Path((app_name, hostname)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
-        let app = state
-            .app_mut(&app_name)
-            .ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
+        let app = state.app_mut(&app_name).ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
         crate::api::certificates::issue(app, &hostname).map(Json)
     })
 }
 
 /// The volume's bytes, raw.
-async fn volume_content(
-    State(emulator): State<Arc<Emulator>>,
-    Path(id): Path<String>,
-) -> ApiResult<Vec<u8>> {
-    emulator.write(|state| {
-        state
-            .any_volume_mut(&id)
-            .map(|volume| volume.content.clone())
-            .ok_or_else(|| volume_not_found(&id))
-    })
+async fn volume_content(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>) -> ApiResult<Vec<u8>> {
+    emulator.write(|state| state.any_volume_mut(&id).map(|volume| volume.content.clone()).ok_or_else(|| volume_not_found(&id)))
 }
 
 /// Replaces the volume's bytes with the request body.
-async fn set_volume_content(
-    State(emulator): State<Arc<Emulator>>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+async fn set_volume_content(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
-        let volume = state
-            .any_volume_mut(&id)
-            .ok_or_else(|| volume_not_found(&id))?;
+        let volume = state.any_volume_mut(&id).ok_or_else(|| volume_not_found(&id))?;
         volume.content = body.to_vec();
         Ok(Json(json!({"id": id, "bytes": volume.content.len()})))
     })

@@ -30,16 +30,11 @@ pub fn machine_config(sent: &Value) -> Result<Value, String> {
     check_files(&config["files"], "config.files")?;
     if let Some(containers) = config["containers"].as_array() {
         for (index, container) in containers.iter().enumerate() {
-            check_files(
-                &container["files"],
-                &format!("config.containers[{index}].files"),
-            )?;
+            check_files(&container["files"], &format!("config.containers[{index}].files"))?;
         }
     }
     let object = config.as_object_mut().ok_or("config must be an object")?;
-    object
-        .entry("guest")
-        .or_insert_with(|| json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}));
+    object.entry("guest").or_insert_with(|| json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}));
     // The example shows `policy` even when empty: the server's type has no
     // omitempty on it, so a sent `restart: {}` comes back with it too (and
     // the echo of an echo is the same echo).
@@ -70,28 +65,17 @@ fn check_files(files: &Value, path: &str) -> Result<(), String> {
         let here = format!("{path}[{index}]");
         let guest_path = file["guest_path"].as_str().unwrap_or_default();
         if !guest_path.starts_with('/') {
-            return Err(format!(
-                "{here}: guest_path must be an absolute path, got {guest_path:?}"
-            ));
+            return Err(format!("{here}: guest_path must be an absolute path, got {guest_path:?}"));
         }
-        let sources: Vec<&str> = ["raw_value", "secret_name", "image_config"]
-            .into_iter()
-            .filter(|key| file.get(*key).is_some())
-            .collect();
+        let sources: Vec<&str> = ["raw_value", "secret_name", "image_config"].into_iter().filter(|key| file.get(*key).is_some()).collect();
         if sources.len() != 1 {
             return Err(format!(
                 "{here} ({guest_path}): a file needs exactly one of raw_value, secret_name or image_config, got {}",
-                if sources.is_empty() {
-                    "none".to_string()
-                } else {
-                    sources.join(" and ")
-                }
+                if sources.is_empty() { "none".to_string() } else { sources.join(" and ") }
             ));
         }
         if let Some(raw) = file["raw_value"].as_str() {
-            STANDARD.decode(raw).map_err(|e| {
-                format!("{here} ({guest_path}): raw_value is not valid base64: {e}")
-            })?;
+            STANDARD.decode(raw).map_err(|e| format!("{here} ({guest_path}): raw_value is not valid base64: {e}"))?;
         }
     }
     Ok(())
@@ -121,15 +105,8 @@ mod tests {
         );
         let sent = json!({"image": "x", "guest": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096}, "restart": {"policy": "no"}, "dns": {"skip_registration": true}});
         let config = machine_config(&sent).unwrap();
-        assert_eq!(
-            machine_config(&config).unwrap(),
-            config,
-            "the echo of an echo is the same"
-        );
-        assert_eq!(
-            machine_config(&json!({"restart": {"max_retries": 2}})).unwrap()["restart"],
-            json!({"policy": "", "max_retries": 2})
-        );
+        assert_eq!(machine_config(&config).unwrap(), config, "the echo of an echo is the same");
+        assert_eq!(machine_config(&json!({"restart": {"max_retries": 2}})).unwrap()["restart"], json!({"policy": "", "max_retries": 2}));
         assert_eq!(config["guest"], sent["guest"]);
         assert_eq!(config["restart"], sent["restart"]);
         assert_eq!(config["dns"], sent["dns"]);
@@ -158,10 +135,7 @@ mod tests {
         assert_eq!(machine_config(&echoed).unwrap(), echoed);
         assert_eq!(echoed["stop_config"]["timeout"], "0s");
         assert_eq!(echoed["rootfs"]["persist"], "restart");
-        assert_eq!(
-            echoed["init"]["swap_size_mb"], 0,
-            "a sent pointer stays even when zero"
-        );
+        assert_eq!(echoed["init"]["swap_size_mb"], 0, "a sent pointer stays even when zero");
     }
 
     #[test]
@@ -169,16 +143,10 @@ mod tests {
         let file = |entry: Value| machine_config(&json!({"image": "x", "files": [entry]}));
         assert!(file(json!({"guest_path": "/etc/a", "raw_value": "aGVsbG8="})).is_ok());
         assert!(file(json!({"guest_path": "/etc/a", "secret_name": "A"})).is_ok());
-        assert!(
-            file(json!({"guest_path": "/etc/a", "image_config": "registry.fly.io/app:v1"})).is_ok()
-        );
+        assert!(file(json!({"guest_path": "/etc/a", "image_config": "registry.fly.io/app:v1"})).is_ok());
         let none = file(json!({"guest_path": "/etc/a"})).unwrap_err();
-        assert!(
-            none.contains("exactly one of") && none.contains("none"),
-            "{none}"
-        );
-        let two = file(json!({"guest_path": "/etc/a", "raw_value": "aGk=", "secret_name": "A"}))
-            .unwrap_err();
+        assert!(none.contains("exactly one of") && none.contains("none"), "{none}");
+        let two = file(json!({"guest_path": "/etc/a", "raw_value": "aGk=", "secret_name": "A"})).unwrap_err();
         assert!(two.contains("raw_value and secret_name"), "{two}");
         let bad = file(json!({"guest_path": "/etc/a", "raw_value": "not base64!"})).unwrap_err();
         assert!(bad.contains("not valid base64"), "{bad}");

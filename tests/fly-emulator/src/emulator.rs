@@ -44,9 +44,7 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn new(exe: PathBuf) -> Arc<Emulator> {
-        let http = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(0)
-            .build_http();
+        let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http();
         Arc::new(Emulator {
             state: Mutex::new(State::default()),
             changes: watch::channel(0).0,
@@ -69,8 +67,7 @@ impl Emulator {
     /// Runs `f` on the state and wakes every `wait` long-poll to re-check.
     pub fn write<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let result = f(&mut self.lock());
-        self.changes
-            .send_modify(|tick| *tick = tick.wrapping_add(1));
+        self.changes.send_modify(|tick| *tick = tick.wrapping_add(1));
         result
     }
 
@@ -80,9 +77,7 @@ impl Emulator {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking handler must not wedge the whole emulator.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn is_shutting_down(&self) -> bool {

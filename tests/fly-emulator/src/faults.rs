@@ -62,11 +62,9 @@ impl Faults {
                     StatusCode::from_u16(status).map_err(|_| format!("invalid status {status}"))?;
                 }
                 if let Some(method) = &rule.method {
-                    Method::from_bytes(method.as_bytes())
-                        .map_err(|_| format!("invalid method {method:?}"))?;
+                    Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
                 }
-                let pattern =
-                    Regex::new(&rule.path).map_err(|e| format!("invalid path regex: {e}"))?;
+                let pattern = Regex::new(&rule.path).map_err(|e| format!("invalid path regex: {e}"))?;
                 Ok((rule, pattern))
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -86,12 +84,9 @@ impl Faults {
     /// The first armed rule matching the request; counts it down.
     fn take(&self, method: &Method, path: &str) -> Option<FaultRule> {
         let mut rules = self.lock();
-        let index = rules.iter().position(|(rule, pattern)| {
-            rule.method
-                .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
-                && pattern.is_match(path)
-        })?;
+        let index = rules
+            .iter()
+            .position(|(rule, pattern)| rule.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str())) && pattern.is_match(path))?;
         let rule = rules[index].0.clone();
         rules[index].0.times -= 1;
         if rules[index].0.times == 0 {
@@ -105,11 +100,7 @@ impl Faults {
     }
 }
 
-pub async fn middleware(
-    State(emulator): State<Arc<Emulator>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn middleware(State(emulator): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
     let Some(rule) = emulator.faults.take(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
@@ -121,10 +112,7 @@ pub async fn middleware(
                 next.run(request).await;
             }
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = rule
-                .body
-                .clone()
-                .unwrap_or_else(|| json!({"error": "injected fault"}));
+            let body = rule.body.clone().unwrap_or_else(|| json!({"error": "injected fault"}));
             (status, axum::Json(body)).into_response()
         }
     };
@@ -137,29 +125,15 @@ mod tests {
     use super::*;
 
     fn rule(method: Option<&str>, path: &str, times: u32) -> FaultRule {
-        FaultRule {
-            method: method.map(str::to_string),
-            path: path.into(),
-            status: Some(503),
-            times,
-            after_success: false,
-            latency_ms: 0,
-            body: None,
-        }
+        FaultRule { method: method.map(str::to_string), path: path.into(), status: Some(503), times, after_success: false, latency_ms: 0, body: None }
     }
 
     #[test]
     fn rules_match_method_and_path_and_count_down() {
         let faults = Faults::default();
-        faults
-            .add(vec![rule(Some("post"), "^/v1/apps/[^/]+/machines$", 2)])
-            .unwrap();
+        faults.add(vec![rule(Some("post"), "^/v1/apps/[^/]+/machines$", 2)]).unwrap();
         assert!(faults.take(&Method::GET, "/v1/apps/a/machines").is_none());
-        assert!(
-            faults
-                .take(&Method::POST, "/v1/apps/a/machines/x")
-                .is_none()
-        );
+        assert!(faults.take(&Method::POST, "/v1/apps/a/machines/x").is_none());
         assert!(faults.take(&Method::POST, "/v1/apps/a/machines").is_some());
         assert_eq!(faults.list()[0].times, 1);
         assert!(faults.take(&Method::POST, "/v1/apps/a/machines").is_some());

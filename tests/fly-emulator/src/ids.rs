@@ -10,9 +10,7 @@ pub fn machine_id() -> String {
 
 /// A volume id: `vol_` followed by 16 lowercase alphanumerics.
 pub fn volume_id() -> String {
-    let suffix: String = (0..16)
-        .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
-        .collect();
+    let suffix: String = (0..16).map(|_| fastrand::alphanumeric().to_ascii_lowercase()).collect();
     format!("vol_{suffix}")
 }
 
@@ -33,35 +31,14 @@ pub fn ulid() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let millis = u128::from(now_ms().unsigned_abs());
     let value = (millis << 80) | (fastrand::u128(..) & ((1 << 80) - 1));
-    (0..26)
-        .rev()
-        .map(|i| char::from(ALPHABET[((value >> (i * 5)) & 31) as usize]))
-        .collect()
+    (0..26).rev().map(|i| char::from(ALPHABET[((value >> (i * 5)) & 31) as usize])).collect()
 }
 
 /// A Fly-style machine name such as `quiet-river-4821`.
 pub fn machine_name() -> String {
-    const ADJECTIVES: [&str; 10] = [
-        "quiet",
-        "bold",
-        "misty",
-        "young",
-        "ancient",
-        "sparkling",
-        "green",
-        "late",
-        "wild",
-        "calm",
-    ];
-    const NOUNS: [&str; 10] = [
-        "river", "forest", "meadow", "sun", "thunder", "snow", "bird", "dawn", "field", "wave",
-    ];
-    format!(
-        "{}-{}-{:04}",
-        ADJECTIVES[fastrand::usize(..ADJECTIVES.len())],
-        NOUNS[fastrand::usize(..NOUNS.len())],
-        fastrand::u16(..10000)
-    )
+    const ADJECTIVES: [&str; 10] = ["quiet", "bold", "misty", "young", "ancient", "sparkling", "green", "late", "wild", "calm"];
+    const NOUNS: [&str; 10] = ["river", "forest", "meadow", "sun", "thunder", "snow", "bird", "dawn", "field", "wave"];
+    format!("{}-{}-{:04}", ADJECTIVES[fastrand::usize(..ADJECTIVES.len())], NOUNS[fastrand::usize(..NOUNS.len())], fastrand::u16(..10000))
 }
 
 /// Milliseconds since the Unix epoch (the unit of machine event timestamps).
@@ -71,8 +48,7 @@ pub fn now_ms() -> i64 {
 
 /// Milliseconds since the Unix epoch for `time`.
 pub fn millis(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// RFC 3339 with second precision, as Fly renders `created_at`.
@@ -93,10 +69,7 @@ mod tests {
     fn ids_have_fly_shapes() {
         let id = machine_id();
         assert_eq!(id.len(), 14);
-        assert!(
-            id.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         let vol = volume_id();
         assert!(vol.starts_with("vol_") && vol.len() == 20);
         assert_eq!(nonce().len(), 32);

@@ -70,17 +70,10 @@ impl ImageRef {
     pub fn parse(reference: &str) -> ImageRef {
         let (name, digest) = match reference.split_once('@') {
             Some((name, digest)) => (name, digest.to_string()),
-            None => (
-                reference,
-                format!("sha256:{}", hex::encode(Sha256::digest(reference))),
-            ),
+            None => (reference, format!("sha256:{}", hex::encode(Sha256::digest(reference)))),
         };
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), rest)
-            }
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_string(), rest),
             _ => ("docker.io".to_string(), name),
         };
         let last_slash = path.rfind('/').map_or(0, |i| i + 1);
@@ -91,12 +84,7 @@ impl ImageRef {
             }
             None => (path.to_string(), "latest".to_string()),
         };
-        ImageRef {
-            registry,
-            repository,
-            tag,
-            digest,
-        }
+        ImageRef { registry, repository, tag, digest }
     }
 }
 
@@ -116,10 +104,7 @@ mod tests {
     #[test]
     fn parses_hub_references_and_digests() {
         let parsed = ImageRef::parse("nginx");
-        assert_eq!(
-            (parsed.registry.as_str(), parsed.repository.as_str()),
-            ("docker.io", "nginx")
-        );
+        assert_eq!((parsed.registry.as_str(), parsed.repository.as_str()), ("docker.io", "nginx"));
         assert_eq!(parsed.tag, "latest");
         let pinned = ImageRef::parse("localhost:5000/team/app:v2@sha256:abc");
         assert_eq!(pinned.registry, "localhost:5000");
@@ -130,8 +115,7 @@ mod tests {
 
     #[test]
     fn behaviour_rejects_unknown_fields() {
-        let typo =
-            serde_json::from_str::<ImageBehaviour>(r#"{"kind":"healthy","start_dealy_ms":5}"#);
+        let typo = serde_json::from_str::<ImageBehaviour>(r#"{"kind":"healthy","start_dealy_ms":5}"#);
         assert!(typo.is_err());
         let crash: ImageBehaviour = serde_json::from_str(r#"{"kind":"crash-after"}"#).unwrap();
         assert_eq!(crash.kind, ImageKind::CrashAfter);

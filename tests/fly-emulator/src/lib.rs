@@ -35,40 +35,24 @@ impl FlyEmulator {
 
     /// Like [`FlyEmulator::start`], with initial settings (the JSON
     /// `POST /_emulator/settings` takes, e.g. `{"rate_limits": {"enabled": true}}`).
-    pub fn start_with_settings(
-        binary: impl AsRef<Path>,
-        settings: Option<&str>,
-    ) -> io::Result<FlyEmulator> {
+    pub fn start_with_settings(binary: impl AsRef<Path>, settings: Option<&str>) -> io::Result<FlyEmulator> {
         let mut command = Command::new(binary.as_ref());
         command.args(["serve", "--listen", "127.0.0.1:0", "--exit-on-stdin-eof"]);
         if let Some(settings) = settings {
             command.args(["--settings", settings]);
         }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
         let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| io::Error::other("no stdout"))?;
+        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let mut emulator = FlyEmulator {
-            child,
-            stdin,
-            url: String::new(),
-        };
+        let mut emulator = FlyEmulator { child, stdin, url: String::new() };
         match line.trim().strip_prefix("listening on ") {
             Some(url) => {
                 emulator.url = url.to_string();
                 Ok(emulator)
             }
-            None => Err(io::Error::other(format!(
-                "fly-emulator did not start: first line {line:?}"
-            ))),
+            None => Err(io::Error::other(format!("fly-emulator did not start: first line {line:?}"))),
         }
     }
 
@@ -130,18 +114,10 @@ pub fn locate_binary() -> io::Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     let exe = std::env::current_exe()?;
-    exe.ancestors()
-        .skip(1)
-        .take(3)
-        .map(|dir| dir.join("fly-emulator"))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!(
-                    "fly-emulator not found near {}; run `cargo build -p ferry-fly-emulator` or set FLY_EMULATOR_BIN",
-                    exe.display()
-                ),
-            )
-        })
+    exe.ancestors().skip(1).take(3).map(|dir| dir.join("fly-emulator")).find(|candidate| candidate.is_file()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("fly-emulator not found near {}; run `cargo build -p ferry-fly-emulator` or set FLY_EMULATOR_BIN", exe.display()),
+        )
+    })
 }

@@ -42,7 +42,9 @@ pub enum Op {
     Suspend,
     /// The config changed: stop the old process, then start the new one
     /// unless `launch` is false (`skip_launch`).
-    Replace { launch: bool },
+    Replace {
+        launch: bool,
+    },
     /// Kill the process and mark the machine destroyed.
     Destroy,
     /// Kill the process and end the actor (emulator shutdown); acks when reaped.
@@ -52,15 +54,7 @@ pub enum Op {
 /// Starts the actor of machine `id` of `app` and returns its mailbox.
 pub fn spawn_actor(emulator: Arc<Emulator>, app: String, id: String) -> UnboundedSender<Op> {
     let (sender, mailbox) = unbounded_channel();
-    let actor = Actor {
-        emulator,
-        app,
-        id,
-        mailbox,
-        running: None,
-        restart_at: None,
-        restarts: 0,
-    };
+    let actor = Actor { emulator, app, id, mailbox, running: None, restart_at: None, restarts: 0 };
     tokio::spawn(actor.run());
     sender
 }
@@ -138,10 +132,7 @@ impl Actor {
             Op::Suspend => {
                 self.stop_process(None, None).await;
                 self.emulator.write(|state| {
-                    if let Some(machine) = state
-                        .machine_mut(&self.app, &self.id)
-                        .filter(|m| m.state == MachineState::Suspending)
-                    {
+                    if let Some(machine) = state.machine_mut(&self.app, &self.id).filter(|m| m.state == MachineState::Suspending) {
                         machine.state = MachineState::Suspended;
                         machine.push_event("suspend", "suspended", "user", json!({}));
                     }
@@ -182,39 +173,26 @@ impl Actor {
         if self.emulator.is_shutting_down() {
             return;
         }
-        let prepared = self
-            .emulator
-            .write(|state| prepare_launch(state, &self.app, &self.id));
+        let prepared = self.emulator.write(|state| prepare_launch(state, &self.app, &self.id));
         let (launch, region) = match prepared {
             None => return,
             Some(Err(message)) => return self.fail(message),
             Some(Ok(prepared)) => prepared,
         };
         tokio::time::sleep(Duration::from_millis(launch.behaviour.boot_delay_ms)).await;
-        let process = match Process::spawn(&self.emulator.exe, &launch, self.log_sink(region)).await
-        {
+        let process = match Process::spawn(&self.emulator.exe, &launch, self.log_sink(region)).await {
             Ok(process) => process,
             Err(e) => return self.fail(format!("failed to launch VM: {e}")),
         };
         let ports = process.ports().clone();
         let restart_count = self.restarts;
         let started = self.emulator.write(|state| {
-            let machine = state
-                .machine_mut(&self.app, &self.id)
-                .filter(|m| !m.state.is_gone())?;
+            let machine = state.machine_mut(&self.app, &self.id).filter(|m| !m.state.is_gone())?;
             machine.run_id += 1;
             machine.state = MachineState::Started;
-            machine.process = Some(ProcessInfo {
-                pid: process.pid(),
-                ports: ports.clone(),
-            });
+            machine.process = Some(ProcessInfo { pid: process.pid(), ports: ports.clone() });
             machine.reset_checks("waiting for the first check");
-            machine.push_event(
-                "start",
-                "started",
-                source,
-                json!({"restart_count": restart_count}),
-            );
+            machine.push_event("start", "started", source, json!({"restart_count": restart_count}));
             Some((machine.run_id, machine.spec.check_plans()))
         });
         let Some((run_id, plans)) = started else {
@@ -223,11 +201,7 @@ impl Actor {
             process.kill().await;
             return;
         };
-        let machine = checks::Target {
-            app: self.app.clone(),
-            machine: self.id.clone(),
-            run_id,
-        };
+        let machine = checks::Target { app: self.app.clone(), machine: self.id.clone(), run_id };
         let checks = checks::spawn(self.emulator.clone(), machine, plans, &ports);
         self.running = Some(Running { process, checks });
     }
@@ -249,29 +223,18 @@ impl Actor {
             // A stop, update or destroy is already queued: it decides what comes next.
             let superseded = matches!(
                 machine.state,
-                MachineState::Stopping
-                    | MachineState::Suspending
-                    | MachineState::Replacing
-                    | MachineState::Destroying
-                    | MachineState::Destroyed
+                MachineState::Stopping | MachineState::Suspending | MachineState::Replacing | MachineState::Destroying | MachineState::Destroyed
             );
             let policy = machine.spec.restart_policy();
             let restart = !superseded
                 && match policy {
                     RestartPolicy::No => false,
-                    RestartPolicy::OnFailure { max_retries } => {
-                        exit.code != 0 && restarts < max_retries
-                    }
+                    RestartPolicy::OnFailure { max_retries } => exit.code != 0 && restarts < max_retries,
                     RestartPolicy::Always => true,
                 };
             machine.process = None;
             machine.reset_checks("machine exited");
-            machine.push_event(
-                "exit",
-                "stopped",
-                "flyd",
-                exit_request(exit, false, restart),
-            );
+            machine.push_event("exit", "stopped", "flyd", exit_request(exit, false, restart));
             if superseded {
                 return Some((false, false));
             }
@@ -306,15 +269,9 @@ impl Actor {
         };
         running.checks.abort();
         let (config_signal, config_timeout) = self.emulator.read(|state| {
-            let stop = state
-                .app(&self.app)
-                .and_then(|app| app.machine(&self.id))
-                .and_then(|m| m.spec.stop_config.clone());
+            let stop = state.app(&self.app).and_then(|app| app.machine(&self.id)).and_then(|m| m.spec.stop_config.clone());
             let stop = stop.unwrap_or_default();
-            (
-                stop.signal.as_deref().and_then(machine_proc::parse_signal),
-                stop.timeout.map(|t| t.0),
-            )
+            (stop.signal.as_deref().and_then(machine_proc::parse_signal), stop.timeout.map(|t| t.0))
         });
         let signal = signal.or(config_signal).unwrap_or(Signal::INT);
         let timeout = timeout.or(config_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
@@ -344,9 +301,7 @@ impl Actor {
     /// After a stop: `stopped`, or destroyed for an `auto_destroy` machine.
     fn settle_stopped(&mut self) -> Flow {
         let auto_destroy = self.emulator.write(|state| {
-            let machine = state
-                .machine_mut(&self.app, &self.id)
-                .filter(|m| !m.state.is_gone())?;
+            let machine = state.machine_mut(&self.app, &self.id).filter(|m| !m.state.is_gone())?;
             machine.state = MachineState::Stopped;
             Some(machine.spec.auto_destroy)
         });
@@ -374,35 +329,24 @@ impl Actor {
 
     fn fail(&self, message: String) {
         let region = self.emulator.write(|state| {
-            let machine = state
-                .machine_mut(&self.app, &self.id)
-                .filter(|m| !m.state.is_gone())?;
+            let machine = state.machine_mut(&self.app, &self.id).filter(|m| !m.state.is_gone())?;
             machine.state = MachineState::Failed;
             machine.push_event("launch", "failed", "flyd", json!({"error": message}));
             Some(machine.region.clone())
         });
         if let Some(region) = region {
-            self.emulator
-                .logs
-                .push(&self.app, &self.id, &region, "error", message);
+            self.emulator.logs.push(&self.app, &self.id, &region, "error", message);
         }
     }
 }
 
 /// Reads what the process needs and marks the machine `starting`. `None`
 /// when the machine is gone.
-fn prepare_launch(
-    state: &mut State,
-    app_name: &str,
-    id: &str,
-) -> Option<Result<(Launch, String), String>> {
+fn prepare_launch(state: &mut State, app_name: &str, id: &str) -> Option<Result<(Launch, String), String>> {
     let app = state.app(app_name)?;
     let machine = app.machine(id).filter(|m| !m.state.is_gone())?;
     let Some(mut behaviour) = state.images.get(&machine.spec.image).cloned() else {
-        return Some(Err(format!(
-            "failed to launch VM: image not found: {}",
-            machine.spec.image
-        )));
+        return Some(Err(format!("failed to launch VM: image not found: {}", machine.spec.image)));
     };
     if behaviour.body.is_none() {
         behaviour.body = Some(machine.image_ref.tag.clone());
@@ -414,12 +358,7 @@ fn prepare_launch(
     // every launch, brief §7); with it, at least that version.
     let secrets = app.secrets_for(machine.min_secrets_version);
     if !machine.skip_secrets {
-        env.extend(
-            secrets
-                .secrets
-                .iter()
-                .map(|(name, secret)| (name.clone(), secret.value.clone())),
-        );
+        env.extend(secrets.secrets.iter().map(|(name, secret)| (name.clone(), secret.value.clone())));
     }
     let secrets_version = secrets.version;
     let files = machine_files(&machine.config, &secrets.secrets);
@@ -432,11 +371,7 @@ fn prepare_launch(
         ("FLY_IMAGE_REF", machine.spec.image.clone()),
         ("FLY_PRIVATE_IP", machine.private_ip.clone()),
     ];
-    env.extend(
-        platform
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), value)),
-    );
+    env.extend(platform.into_iter().map(|(name, value)| (name.to_string(), value)));
     if let Some(group) = machine.spec.process_group() {
         env.insert("FLY_PROCESS_GROUP".to_string(), group.to_string());
     }
@@ -473,13 +408,10 @@ fn machine_files(config: &Value, secrets: &BTreeMap<String, Secret>) -> BTreeMap
                 echo::decode_raw_value(raw)
             } else if let Some(name) = file["secret_name"].as_str() {
                 let value = &secrets.get(name)?.value;
-                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value)
-                    .unwrap_or_else(|_| value.clone().into_bytes())
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value).unwrap_or_else(|_| value.clone().into_bytes())
             } else {
                 let image = file["image_config"].as_str()?;
-                json!({"image": image, "config": {}})
-                    .to_string()
-                    .into_bytes()
+                json!({"image": image, "config": {}}).to_string().into_bytes()
             };
             Some((path, contents))
         })
@@ -506,8 +438,7 @@ fn exit_request(exit: Exit, requested_stop: bool, restarting: bool) -> Value {
 /// 50 ms, 100 ms, 200 ms … capped at 1 s: fast enough for tests, slow
 /// enough that a crash loop does not spin.
 fn restart_backoff(attempt: u32) -> Duration {
-    Duration::from_millis(50u64.saturating_mul(1 << attempt.saturating_sub(1).min(5)))
-        .min(Duration::from_secs(1))
+    Duration::from_millis(50u64.saturating_mul(1 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(1))
 }
 
 async fn wait_for_exit(running: &mut Option<Running>) -> Exit {
@@ -537,14 +468,7 @@ mod tests {
 
     #[test]
     fn exit_requests_carry_the_code_where_fly_go_reads_it() {
-        let request = exit_request(
-            Exit {
-                code: 3,
-                signal: None,
-            },
-            false,
-            false,
-        );
+        let request = exit_request(Exit { code: 3, signal: None }, false, false);
         assert_eq!(request["MonitorEvent"]["exit_event"]["exit_code"], 3);
         assert_eq!(request["exit_event"]["exit_code"], 3);
         assert_eq!(request["exit_event"]["requested_stop"], false);

@@ -32,28 +32,11 @@ pub struct LogLine {
 }
 
 impl LogStore {
-    pub fn push(
-        &self,
-        app: &str,
-        machine: &str,
-        region: &str,
-        level: &'static str,
-        message: String,
-    ) {
+    pub fn push(&self, app: &str, machine: &str, region: &str, level: &'static str, message: String) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.seq += 1;
-        let line = LogLine {
-            seq: inner.seq,
-            timestamp: SystemTime::now(),
-            message,
-            level,
-            instance: machine.to_string(),
-            region: region.to_string(),
-        };
-        let lines = inner
-            .machines
-            .entry((app.to_string(), machine.to_string()))
-            .or_default();
+        let line = LogLine { seq: inner.seq, timestamp: SystemTime::now(), message, level, instance: machine.to_string(), region: region.to_string() };
+        let lines = inner.machines.entry((app.to_string(), machine.to_string())).or_default();
         if lines.len() == LINES_PER_MACHINE {
             lines.pop_front();
         }
@@ -62,20 +45,12 @@ impl LogStore {
 
     /// Lines of `app` (optionally one machine) after sequence `after`, oldest
     /// first, at most `limit`.
-    pub fn query(
-        &self,
-        app: &str,
-        instance: Option<&str>,
-        after: u64,
-        limit: usize,
-    ) -> Vec<LogLine> {
+    pub fn query(&self, app: &str, instance: Option<&str>, after: u64, limit: usize) -> Vec<LogLine> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut lines: Vec<LogLine> = inner
             .machines
             .iter()
-            .filter(|((line_app, machine), _)| {
-                line_app == app && instance.is_none_or(|wanted| wanted == machine)
-            })
+            .filter(|((line_app, machine), _)| line_app == app && instance.is_none_or(|wanted| wanted == machine))
             .flat_map(|(_, lines)| lines.iter().filter(|line| line.seq > after).cloned())
             .collect();
         lines.sort_by_key(|line| line.seq);
@@ -101,11 +76,7 @@ mod tests {
         store.push("app", "m2", "iad", "info", "two".into());
         store.push("other", "m3", "iad", "info", "elsewhere".into());
         store.push("app", "m1", "iad", "error", "three".into());
-        let all: Vec<_> = store
-            .query("app", None, 0, 10)
-            .into_iter()
-            .map(|l| l.message)
-            .collect();
+        let all: Vec<_> = store.query("app", None, 0, 10).into_iter().map(|l| l.message).collect();
         assert_eq!(all, ["one", "two", "three"]);
         let m1 = store.query("app", Some("m1"), 0, 10);
         assert_eq!(m1.len(), 2);

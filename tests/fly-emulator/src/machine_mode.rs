@@ -74,26 +74,19 @@ pub fn run(args: MachineArgs) -> ExitCode {
             return ExitCode::from(71);
         }
     };
-    let report: BTreeMap<u16, u16> = ports
-        .iter()
-        .map(|port| (port.internal, port.local))
-        .collect();
+    let report: BTreeMap<u16, u16> = ports.iter().map(|port| (port.internal, port.local)).collect();
     println!("{PORTS_REPORT}{}", json!(report));
     if args.release_command {
         return release_command(&behaviour);
     }
-    let files: BTreeMap<String, String> =
-        match args.files.as_deref().map(serde_json::from_str).transpose() {
-            Ok(files) => files.unwrap_or_default(),
-            Err(e) => {
-                eprintln!("fly-emulator machine: bad --files: {e}");
-                return ExitCode::from(64);
-            }
-        };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let files: BTreeMap<String, String> = match args.files.as_deref().map(serde_json::from_str).transpose() {
+        Ok(files) => files.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("fly-emulator machine: bad --files: {e}");
+            return ExitCode::from(64);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("fly-emulator machine: {e}");
@@ -119,15 +112,8 @@ fn bind_ports(internal_ports: &[u16]) -> io::Result<Vec<BoundPort>> {
         .map(|&internal| {
             let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
             socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
-            let local = socket
-                .local_addr()?
-                .as_socket()
-                .map_or(0, |address| address.port());
-            Ok(BoundPort {
-                internal,
-                local,
-                socket,
-            })
+            let local = socket.local_addr()?.as_socket().map_or(0, |address| address.port());
+            Ok(BoundPort { internal, local, socket })
         })
         .collect()
 }
@@ -154,12 +140,7 @@ struct App {
     files: BTreeMap<String, String>,
 }
 
-async fn serve(
-    machine_id: String,
-    ports: Vec<BoundPort>,
-    behaviour: ImageBehaviour,
-    files: BTreeMap<String, String>,
-) -> ExitCode {
+async fn serve(machine_id: String, ports: Vec<BoundPort>, behaviour: ImageBehaviour, files: BTreeMap<String, String>) -> ExitCode {
     if behaviour.stop_delay_ms > 0 {
         let delay = Duration::from_millis(behaviour.stop_delay_ms);
         if let Err(e) = shut_down_slowly(delay) {
@@ -172,18 +153,9 @@ async fn serve(
         eprintln!("crashing with exit code {}", behaviour.crash_exit_code());
         return exit_code(behaviour.crash_exit_code());
     }
-    let app = Arc::new(App {
-        machine_id,
-        body: behaviour.body.clone().unwrap_or_default(),
-        kind: behaviour.kind,
-        health_path: behaviour.health_path.clone(),
-        files,
-    });
-    let router = Router::new()
-        .route("/env/{name}", get(env_var))
-        .route("/files/{*path}", get(file))
-        .fallback(respond)
-        .with_state(app);
+    let app =
+        Arc::new(App { machine_id, body: behaviour.body.clone().unwrap_or_default(), kind: behaviour.kind, health_path: behaviour.health_path.clone(), files });
+    let router = Router::new().route("/env/{name}", get(env_var)).route("/files/{*path}", get(file)).fallback(respond).with_state(app);
     for port in ports {
         let (internal, local) = (port.internal, port.local);
         let listener = match listen(port.socket) {
@@ -214,16 +186,8 @@ fn listen(socket: Socket) -> io::Result<tokio::net::TcpListener> {
 /// Every request gets the image's body and the machine id, so a test can
 /// tell which version each machine serves.
 async fn respond(State(app): State<Arc<App>>, uri: Uri) -> Response {
-    let failing = app.kind == ImageKind::Unhealthy
-        && app
-            .health_path
-            .as_deref()
-            .is_none_or(|path| path == uri.path());
-    let status = if failing {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
+    let failing = app.kind == ImageKind::Unhealthy && app.health_path.as_deref().is_none_or(|path| path == uri.path());
+    let status = if failing { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
     let body = json!({"body": app.body, "machine": app.machine_id});
     (status, axum::Json(body)).into_response()
 }
@@ -251,17 +215,9 @@ fn shut_down_slowly(delay: Duration) -> io::Result<()> {
 async fn file(State(app): State<Arc<App>>, Path(path): Path<String>) -> Response {
     use base64::Engine;
     let guest_path = format!("/{path}");
-    match app.files.get(&guest_path).and_then(|contents| {
-        base64::engine::general_purpose::STANDARD
-            .decode(contents)
-            .ok()
-    }) {
+    match app.files.get(&guest_path).and_then(|contents| base64::engine::general_purpose::STANDARD.decode(contents).ok()) {
         Some(contents) => contents.into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            format!("{guest_path} is not a file of this machine"),
-        )
-            .into_response(),
+        None => (StatusCode::NOT_FOUND, format!("{guest_path} is not a file of this machine")).into_response(),
     }
 }
 

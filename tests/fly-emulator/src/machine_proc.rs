@@ -57,14 +57,8 @@ impl From<ExitStatus> for Exit {
     fn from(status: ExitStatus) -> Exit {
         match (status.code(), status.signal()) {
             (Some(code), _) => Exit { code, signal: None },
-            (None, Some(signal)) => Exit {
-                code: 128 + signal,
-                signal: Some(signal),
-            },
-            (None, None) => Exit {
-                code: -1,
-                signal: None,
-            },
+            (None, Some(signal)) => Exit { code: 128 + signal, signal: Some(signal) },
+            (None, None) => Exit { code: -1, signal: None },
         }
     }
 }
@@ -85,11 +79,7 @@ impl Process {
     pub async fn spawn(exe: &Path, launch: &Launch, sink: LineSink) -> io::Result<Process> {
         let behaviour = serde_json::to_string(&launch.behaviour).map_err(io::Error::other)?;
         let mut command = Command::new(exe);
-        command
-            .arg("machine")
-            .args(["--id", &launch.machine_id])
-            .args(["--parent-pid", &std::process::id().to_string()])
-            .args(["--behaviour", &behaviour]);
+        command.arg("machine").args(["--id", &launch.machine_id]).args(["--parent-pid", &std::process::id().to_string()]).args(["--behaviour", &behaviour]);
         for port in &launch.internal_ports {
             command.arg("--port").arg(port.to_string());
         }
@@ -97,42 +87,17 @@ impl Process {
             command.arg("--release-command");
         }
         if !launch.files.is_empty() {
-            let files: BTreeMap<&String, String> = launch
-                .files
-                .iter()
-                .map(|(path, contents)| (path, STANDARD.encode(contents)))
-                .collect();
-            command
-                .arg("--files")
-                .arg(serde_json::to_string(&files).map_err(io::Error::other)?);
+            let files: BTreeMap<&String, String> = launch.files.iter().map(|(path, contents)| (path, STANDARD.encode(contents))).collect();
+            command.arg("--files").arg(serde_json::to_string(&files).map_err(io::Error::other)?);
         }
-        command
-            .env_clear()
-            .envs(&launch.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        command.env_clear().envs(&launch.env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = command.spawn()?;
-        let pid = child
-            .id()
-            .and_then(|id| Pid::from_raw(id as i32))
-            .ok_or_else(|| io::Error::other("spawned process has no pid"))?;
+        let pid = child.id().and_then(|id| Pid::from_raw(id as i32)).ok_or_else(|| io::Error::other("spawned process has no pid"))?;
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(pump_lines(BufReader::new(stderr), "error", sink.clone()));
         }
-        let mut stdout = BufReader::new(
-            child
-                .stdout
-                .take()
-                .ok_or_else(|| io::Error::other("no stdout"))?,
-        );
-        let mut process = Process {
-            child,
-            pid,
-            ports: BTreeMap::new(),
-            exited: None,
-        };
+        let mut stdout = BufReader::new(child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?);
+        let mut process = Process { child, pid, ports: BTreeMap::new(), exited: None };
         match tokio::time::timeout(REPORT_TIMEOUT, read_report(&mut stdout)).await {
             Ok(Ok(ports)) => process.ports = ports,
             Ok(Err(e)) => {
@@ -141,9 +106,7 @@ impl Process {
             }
             Err(_) => {
                 process.kill().await;
-                return Err(io::Error::other(
-                    "the machine process did not report its ports",
-                ));
+                return Err(io::Error::other("the machine process did not report its ports"));
             }
         }
         tokio::spawn(pump_lines(stdout, "info", sink));
@@ -165,10 +128,7 @@ impl Process {
         }
         let exit = match self.child.wait().await {
             Ok(status) => Exit::from(status),
-            Err(_) => Exit {
-                code: -1,
-                signal: None,
-            },
+            Err(_) => Exit { code: -1, signal: None },
         };
         self.exited = Some(exit);
         exit
@@ -200,12 +160,7 @@ impl Process {
 async fn read_report(stdout: &mut (impl AsyncBufRead + Unpin)) -> io::Result<BTreeMap<u16, u16>> {
     let mut line = String::new();
     stdout.read_line(&mut line).await?;
-    parse_report(&line).ok_or_else(|| {
-        io::Error::other(format!(
-            "the machine process did not start (first line {:?})",
-            line.trim_end()
-        ))
-    })
+    parse_report(&line).ok_or_else(|| io::Error::other(format!("the machine process did not start (first line {:?})", line.trim_end())))
 }
 
 fn parse_report(line: &str) -> Option<BTreeMap<u16, u16>> {
@@ -265,19 +220,7 @@ mod tests {
 
     #[test]
     fn exit_codes_of_signalled_processes_follow_the_shell_convention() {
-        assert_eq!(
-            Exit::from(ExitStatus::from_raw(3 << 8)),
-            Exit {
-                code: 3,
-                signal: None
-            }
-        );
-        assert_eq!(
-            Exit::from(ExitStatus::from_raw(9)),
-            Exit {
-                code: 137,
-                signal: Some(9)
-            }
-        );
+        assert_eq!(Exit::from(ExitStatus::from_raw(3 << 8)), Exit { code: 3, signal: None });
+        assert_eq!(Exit::from(ExitStatus::from_raw(9)), Exit { code: 137, signal: Some(9) });
     }
 }

@@ -37,11 +37,7 @@ struct Proxy {
 
 /// The address of the app's proxy, starting it on first use.
 pub fn address(emulator: &Arc<Emulator>, app: &str, port: Option<u16>) -> io::Result<SocketAddr> {
-    let mut addresses = emulator
-        .proxies
-        .addresses
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let mut addresses = emulator.proxies.addresses.lock().unwrap_or_else(|p| p.into_inner());
     let key = (app.to_string(), port);
     if let Some(address) = addresses.get(&key) {
         return Ok(*address);
@@ -50,12 +46,7 @@ pub fn address(emulator: &Arc<Emulator>, app: &str, port: Option<u16>) -> io::Re
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let proxy = Arc::new(Proxy {
-        emulator: emulator.clone(),
-        app: app.to_string(),
-        port,
-        next: AtomicUsize::new(0),
-    });
+    let proxy = Arc::new(Proxy { emulator: emulator.clone(), app: app.to_string(), port, next: AtomicUsize::new(0) });
     let router = axum::Router::new().fallback(forward).with_state(proxy);
     tokio::spawn(async move { axum::serve(listener, router).await });
     addresses.insert(key, address);
@@ -83,20 +74,12 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(e) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("unreadable body: {e}"),
-            );
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("unreadable body: {e}"));
         }
     };
-    let backends = proxy
-        .emulator
-        .read(|state| backends(state, &proxy.app, proxy.port));
+    let backends = proxy.emulator.read(|state| backends(state, &proxy.app, proxy.port));
     if backends.is_empty() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("no healthy machine to serve app {}", proxy.app),
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("no healthy machine to serve app {}", proxy.app));
     }
     let first = proxy.next.fetch_add(1, Ordering::Relaxed);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -105,9 +88,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     // (nothing was sent yet); any later failure is the client's answer.
     for offset in 0..backends.len() {
         let backend = backends[(first + offset) % backends.len()];
-        let mut outgoing = hyper::Request::builder()
-            .method(parts.method.clone())
-            .uri(format!("http://{backend}{path}"));
+        let mut outgoing = hyper::Request::builder().method(parts.method.clone()).uri(format!("http://{backend}{path}"));
         for (name, value) in &parts.headers {
             outgoing = outgoing.header(name, value);
         }
@@ -119,17 +100,11 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             Ok(response) => return response.map(Body::new),
             Err(e) if e.is_connect() => last_error = e.to_string(),
             Err(e) => {
-                return error(
-                    StatusCode::BAD_GATEWAY,
-                    format!("machine at {backend} failed: {e}"),
-                );
+                return error(StatusCode::BAD_GATEWAY, format!("machine at {backend} failed: {e}"));
             }
         }
     }
-    error(
-        StatusCode::BAD_GATEWAY,
-        format!("no machine accepted the connection: {last_error}"),
-    )
+    error(StatusCode::BAD_GATEWAY, format!("no machine accepted the connection: {last_error}"))
 }
 
 fn error(status: StatusCode, message: String) -> Response {

@@ -52,18 +52,12 @@ impl RateLimiter {
     pub fn admit(&self, key: Key, limits: &RateLimits) -> bool {
         let (per_second, burst) = match key.action {
             "machineGet" => (limits.get_machine_per_second, limits.get_machine_burst),
-            "appDelete" => (
-                limits.app_deletes_per_minute / 60.0,
-                limits.app_deletes_per_minute,
-            ),
+            "appDelete" => (limits.app_deletes_per_minute / 60.0, limits.app_deletes_per_minute),
             _ => (limits.per_second, limits.burst),
         };
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(key).or_insert(Bucket {
-            tokens: burst,
-            refilled: now,
-        });
+        let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, refilled: now });
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * per_second).min(burst);
         bucket.refilled = now;
@@ -77,10 +71,7 @@ impl RateLimiter {
 
     /// Forgets every bucket (when the limits are changed).
     pub fn reset(&self) {
-        self.buckets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -91,12 +82,7 @@ pub fn classify(method: &Method, path: &str) -> Option<Key> {
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
     let put = method == Method::PUT;
-    let key = |action: &'static str, identifier: &str| {
-        Some(Key {
-            action,
-            identifier: identifier.to_string(),
-        })
-    };
+    let key = |action: &'static str, identifier: &str| Some(Key { action, identifier: identifier.to_string() });
     match segments.as_slice() {
         ["v1", "apps"] if post => key("appCreate", "apps"),
         ["v1", "apps"] => key("appList", "apps"),
@@ -149,9 +135,7 @@ pub fn classify(method: &Method, path: &str) -> Option<Key> {
         ["v1", "apps", app, "ip_assignments", _] => key("ipAssignmentDelete", app),
         ["v1", "apps", app, "certificates"] => key("certificateList", app),
         ["v1", "apps", app, "certificates", "acme"] if post => key("certificateCreateACME", app),
-        ["v1", "apps", app, "certificates", "custom"] if post => {
-            key("certificateCreateCustom", app)
-        }
+        ["v1", "apps", app, "certificates", "custom"] if post => key("certificateCreateCustom", app),
         ["v1", "apps", app, "certificates", _] if delete => key("certificateDelete", app),
         ["v1", "apps", app, "certificates", _] => key("certificateGet", app),
         ["v1", "apps", app, "certificates", _, "check"] => key("certificateCheck", app),
@@ -162,21 +146,13 @@ pub fn classify(method: &Method, path: &str) -> Option<Key> {
     }
 }
 
-pub async fn middleware(
-    State(emulator): State<Arc<Emulator>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn middleware(State(emulator): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
     let limits = emulator.read(|state| state.settings.rate_limits.clone());
     if limits.enabled
         && let Some(key) = classify(request.method(), request.uri().path())
         && !emulator.rate_limiter.admit(key, &limits)
     {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(json!({"error": "rate limit exceeded"})),
-        )
-            .into_response();
+        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(json!({"error": "rate limit exceeded"}))).into_response();
     }
     next.run(request).await
 }
@@ -186,10 +162,7 @@ mod tests {
     use super::*;
 
     fn limits() -> RateLimits {
-        RateLimits {
-            enabled: true,
-            ..RateLimits::default()
-        }
+        RateLimits { enabled: true, ..RateLimits::default() }
     }
 
     #[test]
@@ -200,55 +173,25 @@ mod tests {
         assert_eq!(get("/v1/apps/a/machines").action, "machineList");
         assert_eq!(get("/v1/apps/a/machines").identifier, "a");
         let start = classify(&Method::POST, "/v1/apps/a/machines/m1/start").unwrap();
-        assert_eq!(
-            (start.action, start.identifier.as_str()),
-            ("machineStart", "m1")
-        );
+        assert_eq!((start.action, start.identifier.as_str()), ("machineStart", "m1"));
         let delete = classify(&Method::DELETE, "/v1/apps/a").unwrap();
-        assert_eq!(
-            (delete.action, delete.identifier.as_str()),
-            ("appDelete", "apps")
-        );
+        assert_eq!((delete.action, delete.identifier.as_str()), ("appDelete", "apps"));
         assert!(classify(&Method::POST, "/api/v1/releases").is_none());
     }
 
     #[test]
     fn a_bucket_allows_its_burst_then_its_rate() {
         let limiter = RateLimiter::default();
-        let key = || Key {
-            action: "machineStart",
-            identifier: "m1".into(),
-        };
-        assert!(
-            (0..3).all(|_| limiter.admit(key(), &limits())),
-            "burst of 3"
-        );
-        assert!(
-            !limiter.admit(key(), &limits()),
-            "the fourth within a second"
-        );
-        let other = Key {
-            action: "machineStart",
-            identifier: "m2".into(),
-        };
-        assert!(
-            limiter.admit(other, &limits()),
-            "another machine has its own bucket"
-        );
-        let get = || Key {
-            action: "machineGet",
-            identifier: "m1".into(),
-        };
-        assert!(
-            (0..10).all(|_| limiter.admit(get(), &limits())),
-            "Get Machine bursts to 10"
-        );
+        let key = || Key { action: "machineStart", identifier: "m1".into() };
+        assert!((0..3).all(|_| limiter.admit(key(), &limits())), "burst of 3");
+        assert!(!limiter.admit(key(), &limits()), "the fourth within a second");
+        let other = Key { action: "machineStart", identifier: "m2".into() };
+        assert!(limiter.admit(other, &limits()), "another machine has its own bucket");
+        let get = || Key { action: "machineGet", identifier: "m1".into() };
+        assert!((0..10).all(|_| limiter.admit(get(), &limits())), "Get Machine bursts to 10");
         assert!(!limiter.admit(get(), &limits()));
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        assert!(
-            limiter.admit(key(), &limits()),
-            "one token back after a second"
-        );
+        assert!(limiter.admit(key(), &limits()), "one token back after a second");
         assert!(!limiter.admit(key(), &limits()));
     }
 }

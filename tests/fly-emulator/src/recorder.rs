@@ -70,11 +70,7 @@ impl RequestLog {
     }
 }
 
-pub async fn middleware(
-    State(emulator): State<Arc<Emulator>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn middleware(State(emulator): State<Arc<Emulator>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let request_id = format!("{}-iad", ids::ulid());
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -84,15 +80,8 @@ pub async fn middleware(
             return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response();
         }
     };
-    let header_text = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let auth_scheme = header_text(header::AUTHORIZATION.as_str())
-        .and_then(|value| value.split_whitespace().next().map(str::to_string));
+    let header_text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let auth_scheme = header_text(header::AUTHORIZATION.as_str()).and_then(|value| value.split_whitespace().next().map(str::to_string));
     let mut entry = RecordedRequest {
         seq: 0,
         method: parts.method.to_string(),
@@ -105,9 +94,7 @@ pub async fn middleware(
         fault: false,
         request_id: request_id.clone(),
     };
-    let mut response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     entry.status = response.status().as_u16();
     entry.fault = response.extensions().get::<InjectedFault>().is_some();
     emulator.requests.push(entry);
@@ -121,6 +108,5 @@ fn body_json(bytes: &[u8]) -> Value {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Value::Null;
     }
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }

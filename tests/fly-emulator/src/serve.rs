@@ -28,25 +28,14 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> io::Result<()> {
     if !args.listen.ip().is_loopback() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "refusing to listen on {}: only loopback addresses are allowed",
-                args.listen
-            ),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("refusing to listen on {}: only loopback addresses are allowed", args.listen)));
     }
     let emulator = Emulator::new(std::env::current_exe()?);
     if let Some(text) = &args.settings {
-        let patch: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("--settings is not JSON: {e}"),
-            )
-        })?;
-        let settings = emulator
-            .read(|state| state.settings.patched(&patch))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings: {e}")))?;
+        let patch: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings is not JSON: {e}")))?;
+        let settings =
+            emulator.read(|state| state.settings.patched(&patch)).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings: {e}")))?;
         emulator.write(|state| state.settings = settings);
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

@@ -84,14 +84,7 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> RateLimits {
-        RateLimits {
-            enabled: false,
-            per_second: 1.0,
-            burst: 3.0,
-            get_machine_per_second: 5.0,
-            get_machine_burst: 10.0,
-            app_deletes_per_minute: 100.0,
-        }
+        RateLimits { enabled: false, per_second: 1.0, burst: 3.0, get_machine_per_second: 5.0, get_machine_burst: 10.0, app_deletes_per_minute: 100.0 }
     }
 }
 
@@ -133,25 +126,12 @@ mod tests {
 
     #[test]
     fn patches_merge_and_refuse_unknown_keys() {
-        let settings = Settings::default()
-            .patched(&json!({"rate_limits": {"enabled": true}, "app_404_window_ms": 500}))
-            .unwrap();
+        let settings = Settings::default().patched(&json!({"rate_limits": {"enabled": true}, "app_404_window_ms": 500})).unwrap();
         assert!(settings.rate_limits.enabled);
-        assert_eq!(
-            settings.rate_limits.burst, 3.0,
-            "other limits keep their values"
-        );
+        assert_eq!(settings.rate_limits.burst, 3.0, "other limits keep their values");
         assert_eq!(settings.app_404_window_ms, 500);
         assert!(Settings::default().patched(&json!({"bogus": 1})).is_err());
-        assert!(
-            Settings::default()
-                .patched(&json!({"rate_limits": {"bogus": 1}}))
-                .is_err()
-        );
-        assert!(
-            Settings::default()
-                .patched(&json!({"app_404_window_ms": "soon"}))
-                .is_err()
-        );
+        assert!(Settings::default().patched(&json!({"rate_limits": {"bogus": 1}})).is_err());
+        assert!(Settings::default().patched(&json!({"app_404_window_ms": "soon"})).is_err());
     }
 }

@@ -51,10 +51,7 @@ impl State {
 
     /// The volume with `id` in whichever app holds it.
     pub fn any_volume_mut(&mut self, id: &str) -> Option<&mut Volume> {
-        self.apps
-            .values_mut()
-            .flat_map(|app| app.volumes.iter_mut())
-            .find(|v| v.id == id)
+        self.apps.values_mut().flat_map(|app| app.volumes.iter_mut()).find(|v| v.id == id)
     }
 
     pub fn next_address(&mut self) -> u32 {
@@ -116,11 +113,7 @@ impl App {
             volumes: Vec::new(),
             secrets: BTreeMap::new(),
             secrets_version: 0,
-            secret_versions: vec![SecretsVersion {
-                version: 0,
-                secrets: BTreeMap::new(),
-                propagated_at: now,
-            }],
+            secret_versions: vec![SecretsVersion { version: 0, secrets: BTreeMap::new(), propagated_at: now }],
             ips: Vec::new(),
             releases: Vec::new(),
             release_counter: 0,
@@ -141,33 +134,21 @@ impl App {
             return "pending";
         }
         let mut live = self.live_machines().peekable();
-        if live.peek().is_some() && live.all(|m| m.state == MachineState::Suspended) {
-            "suspended"
-        } else {
-            "deployed"
-        }
+        if live.peek().is_some() && live.all(|m| m.state == MachineState::Suspended) { "suspended" } else { "deployed" }
     }
 
     /// Records the current secrets as a new version, which takes
     /// `propagation` to reach everywhere, and returns its number.
     pub fn bump_secrets_version(&mut self, propagation: Duration) -> u64 {
         self.secrets_version += 1;
-        self.secret_versions.push(SecretsVersion {
-            version: self.secrets_version,
-            secrets: self.secrets.clone(),
-            propagated_at: Instant::now() + propagation,
-        });
+        self.secret_versions.push(SecretsVersion { version: self.secrets_version, secrets: self.secrets.clone(), propagated_at: Instant::now() + propagation });
         self.secrets_version
     }
 
     /// The newest secrets version that has reached everywhere.
     pub fn propagated_secrets(&self) -> &SecretsVersion {
         let now = Instant::now();
-        self.secret_versions
-            .iter()
-            .rev()
-            .find(|version| version.propagated_at <= now)
-            .unwrap_or(&self.secret_versions[0])
+        self.secret_versions.iter().rev().find(|version| version.propagated_at <= now).unwrap_or(&self.secret_versions[0])
     }
 
     /// The secrets a reader asking for at least `minimum` sees: the current
@@ -176,9 +157,7 @@ impl App {
     pub fn secrets_for(&self, minimum: Option<u64>) -> &SecretsVersion {
         let propagated = self.propagated_secrets();
         match minimum {
-            Some(minimum) if minimum > propagated.version => {
-                self.secret_versions.last().unwrap_or(propagated)
-            }
+            Some(minimum) if minimum > propagated.version => self.secret_versions.last().unwrap_or(propagated),
             _ => propagated,
         }
     }
@@ -203,9 +182,7 @@ impl App {
     /// The live machine whose config mounts `volume_id`: attachment follows
     /// the configs, so destroying or re-configuring a machine detaches.
     pub fn attached_machine(&self, volume_id: &str) -> Option<&str> {
-        self.live_machines()
-            .find(|m| m.spec.volume() == Some(volume_id))
-            .map(|m| m.id.as_str())
+        self.live_machines().find(|m| m.spec.volume() == Some(volume_id)).map(|m| m.id.as_str())
     }
 }
 
@@ -248,14 +225,7 @@ impl MachineState {
 
     /// Has (or is about to have) a running process: destroy needs `kill`.
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            MachineState::Starting
-                | MachineState::Started
-                | MachineState::Stopping
-                | MachineState::Suspending
-                | MachineState::Replacing
-        )
+        matches!(self, MachineState::Starting | MachineState::Started | MachineState::Stopping | MachineState::Suspending | MachineState::Replacing)
     }
 }
 
@@ -317,23 +287,8 @@ pub struct ProcessInfo {
 impl Machine {
     /// Records an event; only the newest [`MAX_EVENTS`] are kept, so a
     /// machine in a restart loop does not grow without bound.
-    pub fn push_event(
-        &mut self,
-        kind: &'static str,
-        status: &'static str,
-        source: &'static str,
-        request: Value,
-    ) {
-        self.events.insert(
-            0,
-            Event {
-                kind,
-                status,
-                source,
-                timestamp: ids::now_ms(),
-                request,
-            },
-        );
+    pub fn push_event(&mut self, kind: &'static str, status: &'static str, source: &'static str, request: Value) {
+        self.events.insert(0, Event { kind, status, source, timestamp: ids::now_ms(), request });
         self.events.truncate(MAX_EVENTS);
         self.updated_at = SystemTime::now();
     }
@@ -344,19 +299,12 @@ impl Machine {
 
     /// Resets every configured check to `critical` with `output`.
     pub fn reset_checks(&mut self, output: &str) {
-        self.checks = self
-            .spec
-            .check_plans()
-            .into_iter()
-            .map(|plan| CheckStatus::critical(plan.name, output))
-            .collect();
+        self.checks = self.spec.check_plans().into_iter().map(|plan| CheckStatus::critical(plan.name, output)).collect();
     }
 
     /// True when every configured check passes (vacuously with no checks).
     pub fn checks_passing(&self) -> bool {
-        self.checks
-            .iter()
-            .all(|check| check.status == CheckState::Passing)
+        self.checks.iter().all(|check| check.status == CheckState::Passing)
     }
 
     /// Whether the eventual-consistency window still hides this machine.
@@ -366,10 +314,7 @@ impl Machine {
 
     /// The pre-update rendering while the stale-read window lasts.
     pub fn stale_view(&self) -> Option<&Value> {
-        self.stale_view
-            .as_ref()
-            .filter(|(_, until)| Instant::now() < *until)
-            .map(|(view, _)| view)
+        self.stale_view.as_ref().filter(|(_, until)| Instant::now() < *until).map(|(view, _)| view)
     }
 }
 
@@ -419,12 +364,7 @@ pub struct CheckStatus {
 
 impl CheckStatus {
     pub fn critical(name: String, output: &str) -> CheckStatus {
-        CheckStatus {
-            name,
-            status: CheckState::Critical,
-            output: output.to_string(),
-            updated_at: SystemTime::now(),
-        }
+        CheckStatus { name, status: CheckState::Critical, output: output.to_string(), updated_at: SystemTime::now() }
     }
 }
 

@@ -189,14 +189,8 @@ static PORT: Type = Type {
     ],
 };
 
-static TLS_OPTIONS: Type = Type {
-    name: "TLSOptions",
-    fields: &[
-        f("alpn", STRINGS, Empty),
-        f("versions", STRINGS, Empty),
-        f("default_self_signed", Bool, Nil),
-    ],
-};
+static TLS_OPTIONS: Type =
+    Type { name: "TLSOptions", fields: &[f("alpn", STRINGS, Empty), f("versions", STRINGS, Empty), f("default_self_signed", Bool, Nil)] };
 
 static HTTP_OPTIONS: Type = Type {
     name: "HTTPOptions",
@@ -210,10 +204,7 @@ static HTTP_OPTIONS: Type = Type {
     ],
 };
 
-static HTTP_RESPONSE_OPTIONS: Type = Type {
-    name: "HTTPResponseOptions",
-    fields: &[f("headers", Map(&Any), Empty), f("pristine", Bool, Nil)],
-};
+static HTTP_RESPONSE_OPTIONS: Type = Type { name: "HTTPResponseOptions", fields: &[f("headers", Map(&Any), Empty), f("pristine", Bool, Nil)] };
 
 static REPLAY_CACHE: Type = Type {
     name: "ReplayCache",
@@ -226,19 +217,10 @@ static REPLAY_CACHE: Type = Type {
     ],
 };
 
-static PROXY_PROTO_OPTIONS: Type = Type {
-    name: "ProxyProtoOptions",
-    fields: &[f("version", STRING, Empty)],
-};
+static PROXY_PROTO_OPTIONS: Type = Type { name: "ProxyProtoOptions", fields: &[f("version", STRING, Empty)] };
 
-static CONCURRENCY: Type = Type {
-    name: "MachineServiceConcurrency",
-    fields: &[
-        f("type", STRING, Empty),
-        f("hard_limit", Int, Empty),
-        f("soft_limit", Int, Empty),
-    ],
-};
+static CONCURRENCY: Type =
+    Type { name: "MachineServiceConcurrency", fields: &[f("type", STRING, Empty), f("hard_limit", Int, Empty), f("soft_limit", Int, Empty)] };
 
 static SERVICE_CHECK: Type = Type {
     name: "MachineServiceCheck",
@@ -275,28 +257,13 @@ static CHECK: Type = Type {
     ],
 };
 
-static HTTP_HEADER: Type = Type {
-    name: "MachineHTTPHeader",
-    fields: &[f("name", STRING, Empty), f("values", STRINGS, Empty)],
-};
+static HTTP_HEADER: Type = Type { name: "MachineHTTPHeader", fields: &[f("name", STRING, Empty), f("values", STRINGS, Empty)] };
 
-static METRICS: Type = Type {
-    name: "MachineMetrics",
-    fields: &[
-        f("port", Int, Empty),
-        f("path", STRING, Empty),
-        f("https", Bool, Empty),
-    ],
-};
+static METRICS: Type = Type { name: "MachineMetrics", fields: &[f("port", Int, Empty), f("path", STRING, Empty), f("https", Bool, Empty)] };
 
 static STATIC: Type = Type {
     name: "Static",
-    fields: &[
-        f("guest_path", STRING, Never),
-        f("url_prefix", STRING, Never),
-        f("tigris_bucket", STRING, Never),
-        f("index_document", STRING, Never),
-    ],
+    fields: &[f("guest_path", STRING, Never), f("url_prefix", STRING, Never), f("tigris_bucket", STRING, Never), f("index_document", STRING, Never)],
 };
 
 static FILE: Type = Type {
@@ -310,10 +277,7 @@ static FILE: Type = Type {
     ],
 };
 
-static RESTART: Type = Type {
-    name: "MachineRestart",
-    fields: &[f("policy", STRING, Empty), f("max_retries", Int, Empty)],
-};
+static RESTART: Type = Type { name: "MachineRestart", fields: &[f("policy", STRING, Empty), f("max_retries", Int, Empty)] };
 
 static DNS: Type = Type {
     name: "DNSConfig",
@@ -328,15 +292,9 @@ static DNS: Type = Type {
     ],
 };
 
-static DNS_OPTION: Type = Type {
-    name: "dnsOption",
-    fields: &[f("name", STRING, Empty), f("value", STRING, Empty)],
-};
+static DNS_OPTION: Type = Type { name: "dnsOption", fields: &[f("name", STRING, Empty), f("value", STRING, Empty)] };
 
-static DNS_FORWARD_RULE: Type = Type {
-    name: "dnsForwardRule",
-    fields: &[f("basename", STRING, Empty), f("addr", STRING, Empty)],
-};
+static DNS_FORWARD_RULE: Type = Type { name: "dnsForwardRule", fields: &[f("basename", STRING, Empty), f("addr", STRING, Empty)] };
 
 static PROCESS: Type = Type {
     name: "MachineProcess",
@@ -352,20 +310,11 @@ static PROCESS: Type = Type {
     ],
 };
 
-static MACHINE_SECRET: Type = Type {
-    name: "MachineSecret",
-    fields: &[f("env_var", STRING, Never), f("name", STRING, Never)],
-};
+static MACHINE_SECRET: Type = Type { name: "MachineSecret", fields: &[f("env_var", STRING, Never), f("name", STRING, Never)] };
 
-static ENV_FROM: Type = Type {
-    name: "EnvFrom",
-    fields: &[f("env_var", STRING, Never), f("field_ref", STRING, Never)],
-};
+static ENV_FROM: Type = Type { name: "EnvFrom", fields: &[f("env_var", STRING, Never), f("field_ref", STRING, Never)] };
 
-static STOP_CONFIG: Type = Type {
-    name: "StopConfig",
-    fields: &[f("timeout", Duration, Nil), f("signal", STRING, Nil)],
-};
+static STOP_CONFIG: Type = Type { name: "StopConfig", fields: &[f("timeout", Duration, Nil), f("signal", STRING, Nil)] };
 
 static CONTAINER: Type = Type {
     name: "ContainerConfig",
@@ -388,10 +337,7 @@ static CONTAINER: Type = Type {
     ],
 };
 
-static CONTAINER_DEPENDENCY: Type = Type {
-    name: "ContainerDependency",
-    fields: &[f("name", STRING, Never), f("condition", STRING, Never)],
-};
+static CONTAINER_DEPENDENCY: Type = Type { name: "ContainerDependency", fields: &[f("name", STRING, Never), f("condition", STRING, Never)] };
 
 /// `ContainerHealthcheck` with its embedded `ContainerHealthcheckType`
 /// (`http`, `tcp`, `exec`) flattened, as Go encodes embedded structs.
@@ -425,53 +371,23 @@ static HTTP_HEALTHCHECK: Type = Type {
     ],
 };
 
-static TCP_HEALTHCHECK: Type = Type {
-    name: "TCPHealthcheck",
-    fields: &[f("port", Int, Never)],
-};
+static TCP_HEALTHCHECK: Type = Type { name: "TCPHealthcheck", fields: &[f("port", Int, Never)] };
 
-static EXEC_HEALTHCHECK: Type = Type {
-    name: "ExecHealthcheck",
-    fields: &[f("command", STRINGS, Never)],
-};
+static EXEC_HEALTHCHECK: Type = Type { name: "ExecHealthcheck", fields: &[f("command", STRINGS, Never)] };
 
-static CONTAINER_MOUNT: Type = Type {
-    name: "ContainerMount",
-    fields: &[f("name", STRING, Never), f("path", STRING, Never)],
-};
+static CONTAINER_MOUNT: Type = Type { name: "ContainerMount", fields: &[f("name", STRING, Never), f("path", STRING, Never)] };
 
 /// `VolumeConfig` with its embedded `VolumeResource` flattened.
-static VOLUME_CONFIG: Type = Type {
-    name: "VolumeConfig",
-    fields: &[
-        f("name", STRING, Never),
-        f("temp_dir", Struct(&TEMP_DIR), Nil),
-        f("image", STRING, Empty),
-    ],
-};
+static VOLUME_CONFIG: Type =
+    Type { name: "VolumeConfig", fields: &[f("name", STRING, Never), f("temp_dir", Struct(&TEMP_DIR), Nil), f("image", STRING, Empty)] };
 
-static TEMP_DIR: Type = Type {
-    name: "TempDirVolume",
-    fields: &[f("storage_type", STRING, Never), f("size_mb", Uint, Empty)],
-};
+static TEMP_DIR: Type = Type { name: "TempDirVolume", fields: &[f("storage_type", STRING, Never), f("size_mb", Uint, Empty)] };
 
-static ROOTFS: Type = Type {
-    name: "MachineRootfs",
-    fields: &[
-        f("persist", PersistRootfs, Empty),
-        f("size_gb", Uint, Empty),
-    ],
-};
+static ROOTFS: Type = Type { name: "MachineRootfs", fields: &[f("persist", PersistRootfs, Empty), f("size_gb", Uint, Empty)] };
 
-static CACHE_DRIVE: Type = Type {
-    name: "MachineCacheDrive",
-    fields: &[f("size_mb", Uint, Empty)],
-};
+static CACHE_DRIVE: Type = Type { name: "MachineCacheDrive", fields: &[f("size_mb", Uint, Empty)] };
 
-static SPOT: Type = Type {
-    name: "MachineSpot",
-    fields: &[f("max_price_fraction", Float, Empty)],
-};
+static SPOT: Type = Type { name: "MachineSpot", fields: &[f("max_price_fraction", Float, Empty)] };
 
 /// Decodes `value` as a `ty` and encodes it back the way Go would.
 /// Errors name the path of the offending key (`config.files[0]`).
@@ -487,14 +403,8 @@ fn decode_struct(value: &Value, ty: &Type, path: &str) -> Result<Value, String> 
         Value::Null => &empty,
         other => return Err(mismatch(path, other, ty.name)),
     };
-    if let Some(unknown) = object
-        .keys()
-        .find(|key| ty.fields.iter().all(|field| field.name != key.as_str()))
-    {
-        return Err(format!(
-            "{path}: unknown field {unknown:?} (fly-go's {} has no such field)",
-            ty.name
-        ));
+    if let Some(unknown) = object.keys().find(|key| ty.fields.iter().all(|field| field.name != key.as_str())) {
+        return Err(format!("{path}: unknown field {unknown:?} (fly-go's {} has no such field)", ty.name));
     }
     let mut out = JsonMap::new();
     for field in ty.fields {
@@ -589,16 +499,12 @@ fn decode(value: &Value, kind: Kind, path: &str) -> Result<Value, String> {
 fn decode_duration(value: &Value, path: &str) -> Result<Value, String> {
     let nanos = match value {
         // A JSON number is nanoseconds (Go truncates a float toward zero).
-        Value::Number(number) => number
-            .as_i64()
-            .or_else(|| number.as_f64().map(|float| float as i64))
-            .ok_or_else(|| format!("{path}: invalid duration {number}"))?,
+        Value::Number(number) => {
+            number.as_i64().or_else(|| number.as_f64().map(|float| float as i64)).ok_or_else(|| format!("{path}: invalid duration {number}"))?
+        }
         Value::String(text) => duration::parse_nanos(text).map_err(|e| format!("{path}: {e}"))?,
         other => {
-            return Err(format!(
-                "{path}: unknown duration type: {}",
-                json_type(other)
-            ));
+            return Err(format!("{path}: unknown duration type: {}", json_type(other)));
         }
     };
     Ok(Value::String(duration::format_go(nanos)))
@@ -614,9 +520,7 @@ fn decode_autostop(value: &Value, path: &str) -> Result<Value, String> {
             "suspend" => Ok(Value::String("suspend".into())),
             other => Err(format!("{path}: invalid autostop string value {other:?}")),
         },
-        _ => Err(format!(
-            "{path}: autostop value is not a valid bool or string"
-        )),
+        _ => Err(format!("{path}: autostop value is not a valid bool or string")),
     }
 }
 
@@ -629,9 +533,7 @@ fn decode_persist_rootfs(value: &Value, path: &str) -> Result<Value, String> {
             "restart" => "restart",
             "always" => "always",
             other => {
-                return Err(format!(
-                    "{path}: invalid persist_rootfs string value {other:?}"
-                ));
+                return Err(format!("{path}: invalid persist_rootfs string value {other:?}"));
             }
         },
         Value::Number(number) => match number.as_i64() {
@@ -672,10 +574,7 @@ fn is_empty(value: &Value) -> bool {
 }
 
 fn mismatch(path: &str, value: &Value, go_type: &str) -> String {
-    format!(
-        "{path}: cannot unmarshal {} into Go value of type {go_type}",
-        json_type(value)
-    )
+    format!("{path}: cannot unmarshal {} into Go value of type {go_type}", json_type(value))
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -750,50 +649,28 @@ mod tests {
 
     #[test]
     fn fields_without_omitempty_are_always_present() {
-        let config =
-            trip(json!({"statics": [{"guest_path": "/app/public", "url_prefix": "/"}]})).unwrap();
-        assert_eq!(
-            config["statics"][0],
-            json!({"guest_path": "/app/public", "url_prefix": "/", "tigris_bucket": "", "index_document": ""})
-        );
+        let config = trip(json!({"statics": [{"guest_path": "/app/public", "url_prefix": "/"}]})).unwrap();
+        assert_eq!(config["statics"][0], json!({"guest_path": "/app/public", "url_prefix": "/", "tigris_bucket": "", "index_document": ""}));
     }
 
     #[test]
     fn persist_rootfs_integers_become_names() {
         // TestMachinePersistRootfsUnmarshalJSON (machine_types_test.go:279-304).
-        for (sent, echoed) in [
-            (json!(3), Some("always")),
-            (json!("never"), Some("never")),
-            (json!(0), None),
-            (json!("none"), None),
-        ] {
+        for (sent, echoed) in [(json!(3), Some("always")), (json!("never"), Some("never")), (json!(0), None), (json!("none"), None)] {
             let config = trip(json!({"rootfs": {"persist": sent, "size_gb": 1}})).unwrap();
-            assert_eq!(
-                config["rootfs"].get("persist").and_then(Value::as_str),
-                echoed
-            );
+            assert_eq!(config["rootfs"].get("persist").and_then(Value::as_str), echoed);
         }
         assert!(trip(json!({"rootfs": {"persist": 7}})).is_err());
     }
 
     #[test]
     fn unknown_keys_and_wrong_types_name_their_path() {
-        let error =
-            trip(json!({"files": [{"guest_path": "/a", "local_path": "a.txt"}]})).unwrap_err();
-        assert!(
-            error.starts_with("config.files[0]: unknown field \"local_path\""),
-            "{error}"
-        );
+        let error = trip(json!({"files": [{"guest_path": "/a", "local_path": "a.txt"}]})).unwrap_err();
+        assert!(error.starts_with("config.files[0]: unknown field \"local_path\""), "{error}");
         let error = trip(json!({"guest": {"cpus": "2"}})).unwrap_err();
-        assert!(
-            error.contains("config.guest.cpus") && error.contains("string"),
-            "{error}"
-        );
+        assert!(error.contains("config.guest.cpus") && error.contains("string"), "{error}");
         let error = trip(json!({"services": [{"internal_port": 80.5}]})).unwrap_err();
-        assert!(
-            error.contains("config.services[0].internal_port"),
-            "{error}"
-        );
+        assert!(error.contains("config.services[0].internal_port"), "{error}");
         assert!(trip(json!({"env": ["A=B"]})).is_err());
     }
 
@@ -837,10 +714,7 @@ mod tests {
         });
         let echoed = trip(config).unwrap();
         assert_eq!(echoed["services"][0]["autostop"], true);
-        assert_eq!(
-            echoed["services"][0]["ports"][0]["http_options"]["h2_backend"],
-            true
-        );
+        assert_eq!(echoed["services"][0]["ports"][0]["http_options"]["h2_backend"], true);
         assert_eq!(echoed["mounts"][0]["size_gb_limit"], 100);
     }
 }

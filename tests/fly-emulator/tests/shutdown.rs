@@ -16,13 +16,7 @@ fn with_machines() -> (Emulator, Vec<u32>) {
     emulator.create_app("app");
     let pids = (0..2)
         .map(|_| {
-            let id = emulator.create_machine(
-                "app",
-                json!({"config": web_config("registry.fly.io/app:v1")}),
-            )["id"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let id = emulator.create_machine("app", json!({"config": web_config("registry.fly.io/app:v1")}))["id"].as_str().unwrap().to_string();
             emulator.wait_state("app", &id, "started");
             emulator.pid_of("app", &id)
         })
@@ -32,11 +26,7 @@ fn with_machines() -> (Emulator, Vec<u32>) {
 }
 
 fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("run kill");
+    let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("run kill");
     assert!(status.success());
 }
 
@@ -45,13 +35,8 @@ fn the_shutdown_request_kills_every_machine_before_answering_then_exits() {
     let (emulator, pids) = with_machines();
     let response = emulator.control("POST", "/shutdown", None);
     assert_eq!(response.status, 200);
-    assert!(
-        pids.iter().all(|pid| !process_alive(*pid)),
-        "machines die before the answer"
-    );
-    let status = emulator
-        .wait_exit(Duration::from_secs(10))
-        .expect("the emulator exits");
+    assert!(pids.iter().all(|pid| !process_alive(*pid)), "machines die before the answer");
+    let status = emulator.wait_exit(Duration::from_secs(10)).expect("the emulator exits");
     assert!(status.success());
 }
 
@@ -59,9 +44,7 @@ fn the_shutdown_request_kills_every_machine_before_answering_then_exits() {
 fn sigterm_stops_the_machines_and_the_emulator() {
     let (emulator, pids) = with_machines();
     signal(emulator.pid(), "TERM");
-    let status = emulator
-        .wait_exit(Duration::from_secs(10))
-        .expect("the emulator exits");
+    let status = emulator.wait_exit(Duration::from_secs(10)).expect("the emulator exits");
     assert!(status.success());
     assert!(pids.iter().all(|pid| !process_alive(*pid)));
 }
@@ -77,39 +60,25 @@ fn closing_stdin_stops_the_machines_and_the_emulator() {
 fn machines_die_with_a_killed_emulator() {
     let (emulator, pids) = with_machines();
     signal(emulator.pid(), "KILL");
-    emulator
-        .wait_exit(Duration::from_secs(10))
-        .expect("the emulator is dead");
-    eventually(
-        "the orphaned machines to die",
-        Duration::from_secs(5),
-        || pids.iter().all(|pid| !process_alive(*pid)),
-    );
+    emulator.wait_exit(Duration::from_secs(10)).expect("the emulator is dead");
+    eventually("the orphaned machines to die", Duration::from_secs(5), || pids.iter().all(|pid| !process_alive(*pid)));
 }
 
 #[test]
 fn deleting_the_app_kills_its_machines() {
     let (emulator, pids) = with_machines();
     assert_eq!(emulator.delete("/v1/apps/app").status, 202);
-    eventually("the machines to die", Duration::from_secs(5), || {
-        pids.iter().all(|pid| !process_alive(*pid))
-    });
+    eventually("the machines to die", Duration::from_secs(5), || pids.iter().all(|pid| !process_alive(*pid)));
     assert_eq!(emulator.get("/v1/apps/app").status, 404);
 }
 
 #[test]
 fn serve_refuses_non_loopback_addresses_and_help_explains_both_modes() {
-    let refused = Command::new(env!("CARGO_BIN_EXE_fly-emulator"))
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .output()
-        .expect("run fly-emulator");
+    let refused = Command::new(env!("CARGO_BIN_EXE_fly-emulator")).args(["serve", "--listen", "0.0.0.0:0"]).output().expect("run fly-emulator");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
 
-    let help = Command::new(env!("CARGO_BIN_EXE_fly-emulator"))
-        .arg("--help")
-        .output()
-        .expect("run fly-emulator");
+    let help = Command::new(env!("CARGO_BIN_EXE_fly-emulator")).arg("--help").output().expect("run fly-emulator");
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("serve") && text.contains("machine"), "{text}");
 }

@@ -34,10 +34,7 @@ impl Repo {
             .output()
             .context("running git (ferry ci needs the repository's git checkout)")?;
         if !out.status.success() {
-            bail!(
-                "{} is not inside a git checkout: `ferry ci` plans exact commits, so it needs the repository as actions/checkout leaves it",
-                dir.display()
-            );
+            bail!("{} is not inside a git checkout: `ferry ci` plans exact commits, so it needs the repository as actions/checkout leaves it", dir.display());
         }
         let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         Ok(Repo { root, auth: None })

@@ -373,7 +373,9 @@ impl Ci<'_> {
             bail!("nothing to apply: {}", session.nothing_acts());
         }
         if withheld(&plan) {
-            bail!("this change moves where credentials go, so ferry planned it without them and will not apply it here: merge it, then ferry applies it from the default branch");
+            bail!(
+                "this change moves where credentials go, so ferry planned it without them and will not apply it here: merge it, then ferry applies it from the default branch"
+            );
         }
         let reviewed = match (&pull, &self.event) {
             (Some(pull), _) => Some(self.reviewed_on_pull(pull, &plan, &content.head, named.as_deref())?),
@@ -466,7 +468,12 @@ impl Ci<'_> {
         if let Some(named) = named
             && !hash.starts_with(named)
         {
-            bail!("the command names plan {named}, but ferry's plan on #{} is {} now: review it, then comment `/ferry apply {}`", pull.number, short(&hash), short(&hash));
+            bail!(
+                "the command names plan {named}, but ferry's plan on #{} is {} now: review it, then comment `/ferry apply {}`",
+                pull.number,
+                short(&hash),
+                short(&hash)
+            );
         }
         Ok(hash)
     }
@@ -520,10 +527,8 @@ impl Ci<'_> {
     fn commit_comment(&self, app: &str, sha: &str, markdown: &str) -> anyhow::Result<()> {
         let Some(github) = self.github else { return Ok(()) };
         let masker = crate::mask::Masker::global();
-        let parts: Vec<String> = comment::comment(&Marker::new("apply", app), markdown, self.runner.run_url.as_deref(), &[])
-            .iter()
-            .map(|p| masker.mask(p))
-            .collect();
+        let parts: Vec<String> =
+            comment::comment(&Marker::new("apply", app), markdown, self.runner.run_url.as_deref(), &[]).iter().map(|p| masker.mask(p)).collect();
         match github.commit_comment(sha, &parts) {
             Ok(url) => self.runner.output("comment-url", &url),
             Err(e) if e.is_forbidden() => {
@@ -542,10 +547,8 @@ impl Ci<'_> {
         let Some(github) = self.github else { return };
         let marker = Marker::new("answer", "ferry");
         let text = ferry_render::markdown_text(text);
-        let parts: Vec<String> = comment::comment(&marker, &text, self.runner.run_url.as_deref(), &[])
-            .iter()
-            .map(|p| crate::mask::Masker::global().mask(p))
-            .collect();
+        let parts: Vec<String> =
+            comment::comment(&marker, &text, self.runner.run_url.as_deref(), &[]).iter().map(|p| crate::mask::Masker::global().mask(p)).collect();
         let posted = github.identity().and_then(|me| github.post_comment(pr, &marker.prefix(), &parts, &me, CommentMode::New));
         if let Err(e) = posted {
             self.runner.warning(&format!("could not answer on #{pr}: {e}"));
@@ -560,8 +563,7 @@ impl Ci<'_> {
             return Ok(());
         };
         let masker = crate::mask::Masker::global();
-        let parts: Vec<String> =
-            comment::comment(marker, markdown, self.runner.run_url.as_deref(), next).iter().map(|p| masker.mask(p)).collect();
+        let parts: Vec<String> = comment::comment(marker, markdown, self.runner.run_url.as_deref(), next).iter().map(|p| masker.mask(p)).collect();
         let mode = match self.args.comment_mode {
             CommentModeArg::Sticky => CommentMode::Sticky,
             CommentModeArg::New => CommentMode::New,
@@ -573,7 +575,11 @@ impl Ci<'_> {
                 self.runner.output("comment-url", &posted.url)
             }
             Err(e) if e.is_forbidden() => {
-                let why = if fork { "this pull request comes from a fork, whose token is read-only" } else { "the token may not write comments (add `pull-requests: write` to the workflow's permissions)" };
+                let why = if fork {
+                    "this pull request comes from a fork, whose token is read-only"
+                } else {
+                    "the token may not write comments (add `pull-requests: write` to the workflow's permissions)"
+                };
                 self.runner.warning(&format!("could not comment on #{pr}: {why}; the results are in the job summary"));
                 Ok(())
             }

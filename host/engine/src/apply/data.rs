@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use ferry_model::VolumePass;
 use ferry_model::journal::UndoData;
 use ferry_model::{DataOp, PgCopy, PgLogical};
-use ferry_model::VolumePass;
 use ferry_postgres as pg;
 use ferry_volume as vol;
 
@@ -41,9 +41,7 @@ impl DataOps {
             }
             DataOp::PgDumpRestore(copy) => self.empty_target(&copy.database),
             DataOp::PgCopySchema(db) => self.empty_target(db),
-            DataOp::PgReplicaIdentityFull(t) => {
-                Ok(UndoData::PgReplicaIdentity { previous: self.replica_identity(&t.database, &t.table)? })
-            }
+            DataOp::PgReplicaIdentityFull(t) => Ok(UndoData::PgReplicaIdentity { previous: self.replica_identity(&t.database, &t.table)? }),
             DataOp::VolumeSync(v) => {
                 let (_, dst) = self.endpoints(&v.volume)?;
                 let was_empty = match vol::scan(&dst) {
@@ -138,7 +136,11 @@ impl DataOps {
                     bad.push(format!("{} more object(s)", report.objects.len() - MAX_NAMED));
                 }
                 if !bad.is_empty() {
-                    return Err(ExecError(format!("database {}: the copy differs from the source in {}: no cutover until they match", v.database, bad.join(", "))));
+                    return Err(ExecError(format!(
+                        "database {}: the copy differs from the source in {}: no cutover until they match",
+                        v.database,
+                        bad.join(", ")
+                    )));
                 }
                 let rows: u64 = report.relations().map(|t| t.source_rows).sum();
                 let note = format!(
@@ -245,7 +247,10 @@ impl DataOps {
     fn empty_target(&self, database: &str) -> Result<UndoData, ExecError> {
         let urls = self.urls(database)?;
         if !pg::is_empty(&urls.target).map_err(err)? {
-            return Err(ExecError(format!("database {database}: the target ({}) is not empty; copy-data copies into an empty database only", urls.target.describe())));
+            return Err(ExecError(format!(
+                "database {database}: the target ({}) is not empty; copy-data copies into an empty database only",
+                urls.target.describe()
+            )));
         }
         let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
         Ok(UndoData::PgEmptyTarget { schemas })
@@ -276,8 +281,7 @@ impl DataOps {
             keepalive();
             meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));
         };
-        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report)
-            .map_err(err)?;
+        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report).map_err(err)?;
         Ok(vec![("lag-bytes".into(), status.lag_bytes.to_string())])
     }
 }

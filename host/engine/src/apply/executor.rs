@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_model::Operation;
-use ferry_model::{CheckoutOp, ControlOp, Routed};
 use ferry_model::journal::UndoData;
+use ferry_model::{CheckoutOp, ControlOp, Routed};
 
 use super::data::DataOps;
 use super::dns::DnsOps;

@@ -26,16 +26,16 @@ use ferry_model::{Action, Operation, Plan, Undo, printable};
 use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
-pub use executor::{ExecError, Executor, Providers};
 pub use data::DataOps;
 pub use dns::DnsOps;
-pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
-pub use vm::VmOps;
-use hooks::Point;
-use renewer::Fence;
-pub use journal_doc::{apps_with_run, latest_run, load_journal};
+pub use executor::{ExecError, Executor, Providers};
 pub use ferry_model::undo_plan::{PlannedUndo, UndoPlan};
+pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
+use hooks::Point;
+pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};
+use renewer::Fence;
+pub use vm::VmOps;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -105,7 +105,6 @@ pub fn reviewed_hash(text: &str) -> Result<String, ApplyError> {
     Ok(hash)
 }
 
-
 #[derive(Clone, Debug)]
 pub struct ApplyReport {
     pub outcome: Outcome,
@@ -129,24 +128,32 @@ pub enum ApplyError {
     #[error(
         "run {run} has an unfinished `{phase}` phase of plan {}, not of the plan given ({}): read it with \
          `ferry status --run {run}` and undo it with `ferry abort --run {run}`, or, once that plan is the one reviewed, \
-         resume it by giving its hash", short(hash), short(given)
+         resume it by giving its hash",
+        short(hash),
+        short(given)
     )]
     Unfinished { run: String, phase: String, hash: String, given: String },
     #[error(
         "run {run} has an unfinished `{phase}` phase (plan {}), and nothing here names that plan as reviewed: ferry resumes \
          a run only with its reviewed hash (`--plan-hash {}`, or `/ferry apply` on its pull request); read it with \
-         `ferry status --run {run}`, or undo it with `ferry abort --run {run}`", short(hash), short(hash)
+         `ferry status --run {run}`, or undo it with `ferry abort --run {run}`",
+        short(hash),
+        short(hash)
     )]
     UnreviewedResume { run: String, phase: String, hash: String },
     #[error(
         "the journal of run {run} was changed after ferry wrote it: its `{phase}` phase records plan {} but holds plan {}; \
          ferry neither resumes nor undoes it (its actions and undo data cannot be trusted); look at the state store's \
-         history for who changed it"
-    , short(recorded), short(actual))]
+         history for who changed it",
+        short(recorded),
+        short(actual)
+    )]
     Tampered { run: String, phase: String, recorded: String, actual: String },
     #[error(
         "what aborting run {run} would undo changed since it was shown (shown {}, now {}): run `ferry abort --run {run}` \
-         again and review it", printable(short(reviewed)), short(fresh)
+         again and review it",
+        printable(short(reviewed)),
+        short(fresh)
     )]
     AbortChanged { run: String, reviewed: String, fresh: String },
     #[error("`{0}` is not a plan hash: give at least 12 hex digits of the plan's sha256 (every plan prints them)")]
@@ -263,13 +270,7 @@ fn verify_record(run: &str, record: &PhaseRecord) -> Result<(), ApplyError> {
 }
 
 /// The report of an earlier successful apply of the reviewed plan, if any.
-fn already_applied(
-    store: &dyn StateStore,
-    app: &str,
-    phase: &str,
-    reviewed: &str,
-    opts: &ApplyOptions,
-) -> Result<Option<ApplyReport>, ApplyError> {
+fn already_applied(store: &dyn StateStore, app: &str, phase: &str, reviewed: &str, opts: &ApplyOptions) -> Result<Option<ApplyReport>, ApplyError> {
     let run = opts.run.clone().unwrap_or_else(|| format!("{phase}-{}", short(reviewed)));
     let Some(journal) = load_journal(store, app, &run)? else { return Ok(None) };
     let done = journal.phases.iter().rev().find(|p| p.phase == phase && p.plan_hash.starts_with(reviewed) && p.status == PhaseStatus::Applied);
@@ -463,13 +464,7 @@ fn teach(exec: &dyn Executor, journal: &Journal) {
 }
 
 fn last_start(record: &PhaseRecord, action: &str) -> u64 {
-    record
-        .entries
-        .iter()
-        .rev()
-        .find(|e| e.action == action && matches!(e.event, Event::Started { .. }))
-        .map(|e| e.at_ms)
-        .unwrap_or(0)
+    record.entries.iter().rev().find(|e| e.action == action && matches!(e.event, Event::Started { .. })).map(|e| e.at_ms).unwrap_or(0)
 }
 
 /// Undoes, newest first, every action of the phase that took effect.
@@ -480,18 +475,14 @@ fn undo_phase(exec: &dyn Executor, record: &mut PhaseRecord) {
             ActionState::Done(undo) => undo,
             // Stopped inside, or failed part-way: restore the captured state
             // if it is not what the world holds now.
-            ActionState::InDoubt(undo) | ActionState::Failed(undo) if action.undo == Undo::RestorePrevious => {
-                match exec.prepare(&action.operation) {
-                    Ok(now) if now == undo => continue,
-                    _ => undo,
-                }
-            }
-            ActionState::InDoubt(undo) => {
-                match exec.observe(&action.operation, last_start(record, &action.id)) {
-                    Ok(true) => undo,
-                    _ => continue,
-                }
-            }
+            ActionState::InDoubt(undo) | ActionState::Failed(undo) if action.undo == Undo::RestorePrevious => match exec.prepare(&action.operation) {
+                Ok(now) if now == undo => continue,
+                _ => undo,
+            },
+            ActionState::InDoubt(undo) => match exec.observe(&action.operation, last_start(record, &action.id)) {
+                Ok(true) => undo,
+                _ => continue,
+            },
             _ => continue,
         };
         undo_action(exec, record, action, &undo);

@@ -103,10 +103,14 @@ mod heartbeat_tests {
     #[test]
     fn long_work_is_announced_until_it_ends_and_short_work_not_at_all() {
         let said = std::sync::Mutex::new(0);
-        let result = beating(Duration::from_millis(40), |_| *said.lock().unwrap() += 1, || {
-            std::thread::sleep(Duration::from_millis(300));
-            7
-        });
+        let result = beating(
+            Duration::from_millis(40),
+            |_| *said.lock().unwrap() += 1,
+            || {
+                std::thread::sleep(Duration::from_millis(300));
+                7
+            },
+        );
         assert_eq!(result, 7);
         let beats = *said.lock().unwrap();
         assert!((2..=8).contains(&beats), "{beats} beats in 300 ms at one per 40 ms");

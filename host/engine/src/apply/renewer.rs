@@ -116,10 +116,14 @@ mod tests {
         };
         let ((), broke) = while_renewing(Duration::from_millis(10), renew, |_| std::thread::sleep(Duration::from_millis(150)));
         assert_eq!(broke, Some("taken over"));
-        let (seen, left) = while_renewing(Duration::from_millis(10), || ControlFlow::Break("lost"), |fence| {
-            std::thread::sleep(Duration::from_millis(100));
-            fence.take()
-        });
+        let (seen, left) = while_renewing(
+            Duration::from_millis(10),
+            || ControlFlow::Break("lost"),
+            |fence| {
+                std::thread::sleep(Duration::from_millis(100));
+                fence.take()
+            },
+        );
         assert_eq!((seen, left), (Some("lost"), None), "the work sees the break on its fence, and took it");
         assert_eq!(renewals.load(Ordering::SeqCst), 2, "no renewal after the break");
     }

@@ -227,7 +227,13 @@ mod tests {
     fn dangerous_modes_are_refused_from_every_step() {
         let grant = OperationGrant::parse(&["vm"]).unwrap();
         let builtin = StepRights { step: "vm-deploy", builtin: true, grant: &grant };
-        for (mode, why) in [(0o4755, "setuid"), (0o2755, "setgid"), (0o1777, "sticky"), (0o666, "writable by every user"), (0o100644, "not a permission mode (bits above 7777)")] {
+        for (mode, why) in [
+            (0o4755, "setuid"),
+            (0o2755, "setgid"),
+            (0o1777, "sticky"),
+            (0o666, "writable by every user"),
+            (0o100644, "not a permission mode (bits above 7777)"),
+        ] {
             let mut actions = vec![action("w", Risk::Safe, vm_file(mode, None), Undo::RestorePrevious)];
             let err = Admission::new().admit(builtin, &mut actions).unwrap_err();
             assert!(matches!(err, Refusal::UnsafeMode { why: w, .. } if w == why), "{mode:o}: {err}");

@@ -27,8 +27,7 @@ pub enum OperationClass {
 
 impl OperationClass {
     /// The classes a workflow can grant (control needs no grant).
-    pub const GRANTABLE: [OperationClass; 5] =
-        [OperationClass::Checkout, OperationClass::Fly, OperationClass::Dns, OperationClass::Data, OperationClass::Vm];
+    pub const GRANTABLE: [OperationClass; 5] = [OperationClass::Checkout, OperationClass::Fly, OperationClass::Dns, OperationClass::Data, OperationClass::Vm];
 
     /// The class `op` belongs to: its provider's ([`Operation::route`]).
     pub fn of(op: &Operation) -> OperationClass {
@@ -81,11 +80,7 @@ impl OperationGrant {
             .map(|n| {
                 OperationClass::parse(n.as_ref()).ok_or_else(|| {
                     let valid: Vec<&str> = OperationClass::GRANTABLE.iter().map(|c| c.name()).collect();
-                    format!(
-                        "unknown operation class `{}` in `actions` (valid: {}; approvals and waits need no grant)",
-                        n.as_ref(),
-                        valid.join(", ")
-                    )
+                    format!("unknown operation class `{}` in `actions` (valid: {}; approvals and waits need no grant)", n.as_ref(), valid.join(", "))
                 })
             })
             .collect::<Result<Vec<_>, _>>()

@@ -42,11 +42,9 @@ pub fn describe(op: &Operation) -> String {
         },
         Operation::FlyCreateApp(app) => format!("create Fly app {} in organization {}", app.name, app.org),
         Operation::FlyDestroyApp(app) => format!("DELETE Fly app {app} with all its machines, volumes, secrets and addresses"),
-        Operation::FlySetSecrets(s) => format!(
-            "set secret(s) {} on Fly app {}, each from this run's FERRY_SECRET_<NAME>, replacing any value of that name",
-            list(&s.names),
-            s.app
-        ),
+        Operation::FlySetSecrets(s) => {
+            format!("set secret(s) {} on Fly app {}, each from this run's FERRY_SECRET_<NAME>, replacing any value of that name", list(&s.names), s.app)
+        }
         Operation::FlyAddCertificate(c) => format!("request a TLS certificate for {} on Fly app {}", c.hostname, c.app),
         Operation::FlyCopyVolume(v) => format!(
             "snapshot volume {} of Fly app {} and restore it as volume {} ({} GB, {}) of Fly app {}",
@@ -57,20 +55,16 @@ pub fn describe(op: &Operation) -> String {
             r.app, r.image, r.strategy
         ),
         Operation::FlyCompleteRelease(app) => format!("mark this run's release record of Fly app {app} complete"),
-        Operation::FlyWaitCertificate(w) => format!(
-            "wait until Fly app {} has an issued (`active`) certificate for {}, up to {}",
-            w.app,
-            w.hostname,
-            duration(w.timeout_ms)
-        ),
+        Operation::FlyWaitCertificate(w) => {
+            format!("wait until Fly app {} has an issued (`active`) certificate for {}, up to {}", w.app, w.hostname, duration(w.timeout_ms))
+        }
         Operation::DnsChange(c) => {
             let record = c.new.as_ref().or(c.expected.as_ref()).map_or_else(|| "no record".to_string(), |r| format!("{} {}", r.name, r.rtype));
             format!("in zone {}: {record}: {} -> {} (only if it still holds the old answer)", c.zone, rrset(c.expected.as_ref()), rrset(c.new.as_ref()))
         }
-        Operation::TlsCheck(t) => format!(
-            "connect to {} and check it serves a certificate for {} valid {} more day(s)",
-            t.address, t.server_name, t.min_days_left
-        ),
+        Operation::TlsCheck(t) => {
+            format!("connect to {} and check it serves a certificate for {} valid {} more day(s)", t.address, t.server_name, t.min_days_left)
+        }
         Operation::DnsVerify(v) => format!(
             "query zone {}'s authoritative servers until they answer {} {} {} (up to {})",
             v.zone,
@@ -83,17 +77,12 @@ pub fn describe(op: &Operation) -> String {
         Operation::PgDumpRestore(c) => format!("copy database {} from source to the empty target with pg_dump | pg_restore ({} job(s))", c.database, c.jobs),
         Operation::PgCopySchema(db) => format!("copy the schema of database {db} from source to target"),
         Operation::PgReplicaIdentityFull(t) => format!("ALTER TABLE {} REPLICA IDENTITY FULL in source database {}", t.table, t.database),
-        Operation::PgSubscribe(l) => format!(
-            "publish source database {} as {} and subscribe the target to it (a replication slot on the source)",
-            l.database, l.name
-        ),
-        Operation::PgCatchUp(l) => format!(
-            "wait until subscription {} of database {} lags under {} bytes (up to {})",
-            l.name,
-            l.database,
-            l.max_lag_bytes,
-            duration(l.timeout_ms)
-        ),
+        Operation::PgSubscribe(l) => {
+            format!("publish source database {} as {} and subscribe the target to it (a replication slot on the source)", l.database, l.name)
+        }
+        Operation::PgCatchUp(l) => {
+            format!("wait until subscription {} of database {} lags under {} bytes (up to {})", l.name, l.database, l.max_lag_bytes, duration(l.timeout_ms))
+        }
         Operation::PgFinishLogical(l) => format!(
             "finish replication {} of database {}: last writes, {}sequences, large objects and materialized views to the target, then drop the subscription and publication{} (up to {})",
             l.name,
@@ -158,11 +147,8 @@ pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
         Undo::Run(undo_op) => format!("runs: {}", describe(undo_op)),
         Undo::RestorePrevious => {
             // The host runs the command again after putting the file back.
-            let then = if let Operation::VmWriteFile(VmFile { then: Some(then), .. }) = op {
-                format!(", then runs on the host: {then}")
-            } else {
-                String::new()
-            };
+            let then =
+                if let Operation::VmWriteFile(VmFile { then: Some(then), .. }) = op { format!(", then runs on the host: {then}") } else { String::new() };
             format!("{}{then}", restore(op))
         }
         Undo::None(_) => "nothing undoes it".into(),
@@ -398,11 +384,8 @@ impl MachineConfig {
             v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
         };
         let init = &value["init"];
-        let command = if init["exec"].is_array() {
-            strings(&init["exec"])
-        } else {
-            strings(&init["entrypoint"]).into_iter().chain(strings(&init["cmd"])).collect()
-        };
+        let command =
+            if init["exec"].is_array() { strings(&init["exec"]) } else { strings(&init["entrypoint"]).into_iter().chain(strings(&init["cmd"])).collect() };
         let mounts = value["mounts"]
             .as_array()
             .map(|a| {
@@ -553,7 +536,13 @@ mod tests {
         let undo = Undo::Run(Operation::FlyDestroyApp("shop".into()));
         assert_eq!(describe_undo(&op, &undo), "runs: DELETE Fly app shop with all its machines, volumes, secrets and addresses");
         assert_eq!(describe_undo(&op, &Undo::None("x".into())), "nothing undoes it");
-        let reload = Operation::VmWriteFile(VmFile { target: "t".into(), path: "/etc/nginx/x".into(), contents: String::new(), mode: 0o644, then: Some("nginx -s reload".into()) });
+        let reload = Operation::VmWriteFile(VmFile {
+            target: "t".into(),
+            path: "/etc/nginx/x".into(),
+            contents: String::new(),
+            mode: 0o644,
+            then: Some("nginx -s reload".into()),
+        });
         assert_eq!(describe_undo(&reload, &Undo::RestorePrevious), "puts the file back as it was (or removes it), then runs on the host: nginx -s reload");
     }
 

@@ -42,9 +42,7 @@ pub fn floor(op: &Operation) -> Floor {
         Operation::FlyAllocateIp(_) => at(Safe, "a new address; the undo releases it"),
         Operation::FlyCreateApp(_) => at(Safe, "a new, empty app; the undo deletes it"),
         Operation::FlyDestroyApp(_) => at(Irreversible, "deletes an app with its machines, volumes and secrets; nothing brings it back"),
-        Operation::FlySetSecrets(_) => {
-            at(Destructive, "replaces any secret of the same name, whose old value ferry never reads and cannot put back")
-        }
+        Operation::FlySetSecrets(_) => at(Destructive, "replaces any secret of the same name, whose old value ferry never reads and cannot put back"),
         Operation::FlyAddCertificate(_) => at(Safe, "a certificate request; the undo removes it"),
         Operation::FlyCopyVolume(_) => at(Safe, "a snapshot of the source restored into a new volume; the source is only read"),
         Operation::FlyCreateRelease(_) => at(Safe, "a release record (what `fly releases` lists); no machine changes"),
@@ -86,9 +84,7 @@ pub fn floor(op: &Operation) -> Floor {
         Operation::VmEnvFile(_) => at(Safe, "writes plain values to one file; the replaced one is kept for the undo"),
         Operation::VmSecret(_) => at(Safe, "a random value made on the host; it never leaves it"),
         Operation::VmImage(_) => at(Safe, "builds or fetches an image; nothing runs"),
-        Operation::VmReleaseCommand(_) => {
-            at(Disruptive, "runs the app's release command (usually migrations) with its env; ferry cannot undo what it does")
-        }
+        Operation::VmReleaseCommand(_) => at(Disruptive, "runs the app's release command (usually migrations) with its env; ferry cannot undo what it does"),
         Operation::VmRun(_) => at(Safe, "starts a container; the undo stops or removes it"),
         Operation::VmStop(_) => at(Disruptive, "stopped containers serve nothing"),
         Operation::VmRemove(_) => at(Destructive, "removes containers with their writable layers"),
@@ -113,9 +109,7 @@ pub fn undo_floor(op: &Operation, undo: &Undo) -> Floor {
             | Operation::FlySetMetadata(_)
             | Operation::PgReplicaIdentityFull(_)
             | Operation::FlyCreateRelease(_)
-            | Operation::FlyCompleteRelease(_) => {
-                at(Safe, "puts back bookkeeping nothing serves from")
-            }
+            | Operation::FlyCompleteRelease(_) => at(Safe, "puts back bookkeeping nothing serves from"),
             Operation::VmSecret(_) => at(Disruptive, "removes a secret file a container may read"),
             Operation::VmNetwork(_) => at(Disruptive, "removes a network: containers on it lose their addresses"),
             Operation::VmRun(_) => at(Disruptive, "removes or stops a container that may be serving"),
@@ -198,7 +192,16 @@ mod tests {
 
     #[test]
     fn undoing_a_safe_create_is_rated_by_what_the_undo_deletes() {
-        let volume = Operation::FlyCreateVolume(crate::FlyVolume { app: "shop".into(), name: "data".into(), region: "ams".into(), size_gb: 1, compute: None, compute_image: None, snapshot_retention: None, auto_backup: None });
+        let volume = Operation::FlyCreateVolume(crate::FlyVolume {
+            app: "shop".into(),
+            name: "data".into(),
+            region: "ams".into(),
+            size_gb: 1,
+            compute: None,
+            compute_image: None,
+            snapshot_retention: None,
+            auto_backup: None,
+        });
         assert_eq!(floor(&volume).risk, Risk::Safe);
         assert_eq!(undo_floor(&volume, &Undo::RestorePrevious).risk, Risk::Destructive);
         assert_eq!(undo_floor(&volume, &Undo::None("kept".into())).risk, Risk::Safe);

@@ -40,8 +40,7 @@ pub struct Edited {
 /// Sets `key` (a dotted path such as `primary_region` or `deploy.strategy`)
 /// to the TOML literal `value`, or removes it when `value` is `None`.
 pub fn set_key(file: &str, text: &str, key: &str, value: Option<&str>) -> Result<Edited, EditError> {
-    let mut doc: DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
     let parts: Vec<&str> = key.split('.').collect();
     let (last, parents) = parts.split_last().expect("split always yields one part");
     let indent = indentation(&doc, parents);
@@ -130,13 +129,7 @@ fn same_line_endings(original: &str, mut rendered: String) -> String {
 
 /// The table that holds the last key of the path; created when setting,
 /// `None` when removing from a path that does not exist.
-fn parent_table<'t>(
-    root: &'t mut Table,
-    parents: &[&str],
-    file: &str,
-    key: &str,
-    create: bool,
-) -> Result<Option<&'t mut Table>, EditError> {
+fn parent_table<'t>(root: &'t mut Table, parents: &[&str], file: &str, key: &str, create: bool) -> Result<Option<&'t mut Table>, EditError> {
     let mut table = root;
     for (i, part) in parents.iter().enumerate() {
         if !table.contains_key(part) {
@@ -159,8 +152,7 @@ fn parent_table<'t>(
 /// The TOML literal `key` holds in `text` (normalised: no comments or
 /// spacing), or `None` when it is absent.
 pub fn get_key(file: &str, text: &str, key: &str) -> Result<Option<String>, EditError> {
-    let doc: DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse { file: file.into(), message: e.message().trim().into() })?;
     let mut item = doc.as_item();
     for part in key.split('.') {
         match item.get(part) {
@@ -227,8 +219,7 @@ struct Checkout {
 
 impl Checkout {
     fn open(checkout: &Path) -> Result<Self, EditError> {
-        let dir = Dir::open_ambient_dir(checkout, ambient_authority())
-            .map_err(|source| EditError::Io { file: checkout.display().to_string(), source })?;
+        let dir = Dir::open_ambient_dir(checkout, ambient_authority()).map_err(|source| EditError::Io { file: checkout.display().to_string(), source })?;
         Ok(Checkout { dir })
     }
 

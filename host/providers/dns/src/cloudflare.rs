@@ -93,9 +93,7 @@ impl CfRecord {
     fn value(&self, rtype: &RecordType) -> Result<String, DnsError> {
         let raw = match (rtype, self.priority) {
             // Cloudflare takes TXT content quoted or bare; bare is one string.
-            (RecordType::TXT, _) if !self.content.trim_start().starts_with('"') => {
-                record::format_txt(&[self.content.as_bytes()])
-            }
+            (RecordType::TXT, _) if !self.content.trim_start().starts_with('"') => record::format_txt(&[self.content.as_bytes()]),
             // MX (and SRV, URI) carry their first field apart.
             (_, Some(priority)) => format!("{priority} {}", self.content),
             _ => self.content.clone(),
@@ -122,10 +120,7 @@ fn content_fields(set: &RRset, value: &str) -> Result<serde_json::Map<String, Va
             fields.insert("content".into(), exchange.trim_end_matches('.').into());
         }
         RecordType::Other(_) => {
-            return Err(DnsError::Unsupported {
-                provider: PROVIDER,
-                rtype: set.rtype().clone(),
-            });
+            return Err(DnsError::Unsupported { provider: PROVIDER, rtype: set.rtype().clone() });
         }
     }
     fields.insert("ttl".into(), set.ttl().into());
@@ -169,28 +164,15 @@ impl Cloudflare {
         body: Option<Value>,
     ) -> Result<(T, Option<ResultInfo>), DnsError> {
         let request = format!("{method} {path}");
-        let mut builder = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(self.token.expose())
-            .query(query);
+        let mut builder = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.expose()).query(query);
         if let Some(body) = body {
             builder = builder.json(&body);
         }
         let reply = http::send(PROVIDER, &request, builder, &self.token)?;
         let envelope: Option<Envelope<T>> = serde_json::from_str(&reply.body).ok();
         match envelope {
-            Some(Envelope {
-                success: true,
-                result: Some(result),
-                result_info,
-                ..
-            }) if reply.is_success() => Ok((result, result_info)),
-            envelope => Err(api_error(
-                &request,
-                &reply,
-                envelope.map(|e| e.errors).unwrap_or_default(),
-            )),
+            Some(Envelope { success: true, result: Some(result), result_info, .. }) if reply.is_success() => Ok((result, result_info)),
+            envelope => Err(api_error(&request, &reply, envelope.map(|e| e.errors).unwrap_or_default())),
         }
     }
 
@@ -199,38 +181,19 @@ impl Cloudflare {
         if let Some(id) = cache.get(zone) {
             return Ok(id.clone());
         }
-        let (zones, _): (Vec<ZoneInfo>, _) = self.call(
-            Method::GET,
-            "/zones",
-            &[("name", zone.without_dot().to_owned())],
-            None,
-        )?;
-        let id = zones
-            .into_iter()
-            .next()
-            .ok_or_else(|| DnsError::ZoneNotFound {
-                provider: PROVIDER,
-                zone: zone.clone(),
-            })?
-            .id;
+        let (zones, _): (Vec<ZoneInfo>, _) = self.call(Method::GET, "/zones", &[("name", zone.without_dot().to_owned())], None)?;
+        let id = zones.into_iter().next().ok_or_else(|| DnsError::ZoneNotFound { provider: PROVIDER, zone: zone.clone() })?.id;
         cache.insert(zone.clone(), id.clone());
         Ok(id)
     }
 
     /// All records of the zone, or of one name and type, page by page.
-    fn list(
-        &self,
-        zone_id: &str,
-        only: Option<(&Name, &RecordType)>,
-    ) -> Result<Vec<CfRecord>, DnsError> {
+    fn list(&self, zone_id: &str, only: Option<(&Name, &RecordType)>) -> Result<Vec<CfRecord>, DnsError> {
         let path = format!("/zones/{zone_id}/dns_records");
         let mut records = Vec::new();
         let mut page = 1;
         loop {
-            let mut query = vec![
-                ("page", page.to_string()),
-                ("per_page", self.per_page.to_string()),
-            ];
+            let mut query = vec![("page", page.to_string()), ("per_page", self.per_page.to_string())];
             if let Some((name, rtype)) = only {
                 query.push(("name", name.without_dot().to_owned()));
                 query.push(("type", rtype.to_string()));
@@ -246,35 +209,21 @@ impl Cloudflare {
     }
 
     /// The RRset of `name`/`rtype` and the records it is made of.
-    fn current(
-        &self,
-        zone_id: &str,
-        name: &Name,
-        rtype: &RecordType,
-    ) -> Result<(Option<RRset>, Vec<CfRecord>), DnsError> {
+    fn current(&self, zone_id: &str, name: &Name, rtype: &RecordType) -> Result<(Option<RRset>, Vec<CfRecord>), DnsError> {
         let records: Vec<CfRecord> = self
             .list(zone_id, Some((name, rtype)))?
             .into_iter()
-            .filter(|r| {
-                Name::new(&r.name).is_ok_and(|n| n == *name)
-                    && r.rtype.eq_ignore_ascii_case(rtype.as_str())
-            })
+            .filter(|r| Name::new(&r.name).is_ok_and(|n| n == *name) && r.rtype.eq_ignore_ascii_case(rtype.as_str()))
             .collect();
         let set = to_rrsets(&records)?.into_iter().next();
         Ok((set, records))
     }
 
     /// Sends the changes that turn `records` into `new` as one batch.
-    fn apply(
-        &self,
-        zone_id: &str,
-        records: &[CfRecord],
-        new: Option<&RRset>,
-    ) -> Result<(), DnsError> {
+    fn apply(&self, zone_id: &str, records: &[CfRecord], new: Option<&RRset>) -> Result<(), DnsError> {
         let mut patches = Vec::new();
         let mut posts = Vec::new();
-        let mut missing: Vec<&String> =
-            new.map(|s| s.values().iter().collect()).unwrap_or_default();
+        let mut missing: Vec<&String> = new.map(|s| s.values().iter().collect()).unwrap_or_default();
         let mut spare = Vec::new();
         // Records whose value stays are kept (a TTL change is a patch).
         for record in records {
@@ -302,9 +251,7 @@ impl Cloudflare {
                 }
                 fields.insert("type".into(), set.rtype().as_str().into());
                 fields.insert("name".into(), set.name().without_dot().into());
-                if let (Some(proxied), RecordType::A | RecordType::AAAA | RecordType::CNAME) =
-                    (proxied, set.rtype())
-                {
+                if let (Some(proxied), RecordType::A | RecordType::AAAA | RecordType::CNAME) = (proxied, set.rtype()) {
                     fields.insert("proxied".into(), proxied.into());
                 }
                 posts.push(Value::Object(fields));
@@ -316,8 +263,7 @@ impl Cloudflare {
         }
         let body = json!({ "deletes": deletes, "patches": patches, "posts": posts });
         let path = format!("/zones/{zone_id}/dns_records/batch");
-        self.call::<Value>(Method::POST, &path, &[], Some(body))
-            .map(|_| ())
+        self.call::<Value>(Method::POST, &path, &[], Some(body)).map(|_| ())
     }
 }
 
@@ -336,16 +282,9 @@ fn to_rrsets(records: &[CfRecord]) -> Result<Vec<RRset>, DnsError> {
 fn api_error(request: &str, reply: &Reply, errors: Vec<ApiMessage>) -> DnsError {
     let code = errors.first().map(|e| e.code);
     let message = if errors.is_empty() {
-        format!(
-            "unexpected response: {}",
-            reply.body.chars().take(200).collect::<String>()
-        )
+        format!("unexpected response: {}", reply.body.chars().take(200).collect::<String>())
     } else {
-        errors
-            .iter()
-            .map(|e| format!("error {}: {}", e.code, e.message))
-            .collect::<Vec<_>>()
-            .join("; ")
+        errors.iter().map(|e| format!("error {}: {}", e.code, e.message)).collect::<Vec<_>>().join("; ")
     };
     // 10000 "Authentication error", 9109 "Invalid access token".
     if matches!(reply.status, 401 | 403) || matches!(code, Some(10000 | 9109)) {
@@ -357,22 +296,11 @@ fn api_error(request: &str, reply: &Reply, errors: Vec<ApiMessage>) -> DnsError 
             credential: "token (it needs Zone:Read and DNS:Write on this zone)",
         };
     }
-    DnsError::Api {
-        provider: PROVIDER,
-        request: request.to_owned(),
-        status: reply.status,
-        code,
-        message,
-    }
+    DnsError::Api { provider: PROVIDER, request: request.to_owned(), status: reply.status, code, message }
 }
 
 impl DnsProvider for Cloudflare {
-    fn read(
-        &self,
-        zone: &Name,
-        name: &Name,
-        rtype: &RecordType,
-    ) -> Result<Option<RRset>, DnsError> {
+    fn read(&self, zone: &Name, name: &Name, rtype: &RecordType) -> Result<Option<RRset>, DnsError> {
         provider::in_zone(zone, name)?;
         let zone_id = self.zone_id(zone)?;
         Ok(self.current(&zone_id, name, rtype)?.0)

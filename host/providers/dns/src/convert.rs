@@ -14,16 +14,12 @@ use crate::record::{self, Name, RRset, RecordType};
 
 /// A model name as a hickory (fully qualified) name.
 pub(crate) fn hickory_name(name: &Name) -> Result<HickoryName, DnsError> {
-    HickoryName::from_ascii(name.as_str()).map_err(|e| DnsError::InvalidName {
-        name: name.to_string(),
-        reason: e.to_string(),
-    })
+    HickoryName::from_ascii(name.as_str()).map_err(|e| DnsError::InvalidName { name: name.to_string(), reason: e.to_string() })
 }
 
 /// A model record type as hickory's.
 pub(crate) fn hickory_type(rtype: &RecordType) -> Result<HickoryType, DnsError> {
-    HickoryType::from_str(rtype.as_str())
-        .map_err(|_| DnsError::InvalidRRset(format!("unknown record type {rtype}")))
+    HickoryType::from_str(rtype.as_str()).map_err(|_| DnsError::InvalidRRset(format!("unknown record type {rtype}")))
 }
 
 /// The wire records of an RRset, class IN.
@@ -33,11 +29,7 @@ pub(crate) fn to_records(set: &RRset) -> Result<Vec<Record>, DnsError> {
     set.values()
         .iter()
         .map(|value| {
-            let invalid = |reason: String| DnsError::InvalidValue {
-                rtype: set.rtype().to_string(),
-                value: value.clone(),
-                reason,
-            };
+            let invalid = |reason: String| DnsError::InvalidValue { rtype: set.rtype().to_string(), value: value.clone(), reason };
             // TXT is built from our own parse: hickory's text parser does
             // not undo `\DDD` escapes.
             let rdata = if *set.rtype() == RecordType::TXT {
@@ -52,21 +44,14 @@ pub(crate) fn to_records(set: &RRset) -> Result<Vec<Record>, DnsError> {
 }
 
 /// Groups wire records (class IN) into RRsets (see [`record::group`]).
-pub(crate) fn to_rrsets<'a>(
-    records: impl IntoIterator<Item = &'a Record>,
-) -> Result<Vec<RRset>, DnsError> {
+pub(crate) fn to_rrsets<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<Vec<RRset>, DnsError> {
     let mut rows = Vec::new();
     for record in records.into_iter().filter(|r| r.dns_class == DNSClass::IN) {
         let value = match &record.data {
             RData::TXT(txt) => record::format_txt(&txt.txt_data),
             other => other.to_string(),
         };
-        rows.push((
-            Name::new(&record.name.to_ascii())?,
-            record.record_type().to_string().parse()?,
-            record.ttl,
-            value,
-        ));
+        rows.push((Name::new(&record.name.to_ascii())?, record.record_type().to_string().parse()?, record.ttl, value));
     }
     record::group(rows)
 }
@@ -81,15 +66,9 @@ mod tests {
             (RecordType::A, vec!["192.0.2.1", "192.0.2.2"]),
             (RecordType::AAAA, vec!["2001:db8::1"]),
             (RecordType::CNAME, vec!["target.example.com."]),
-            (
-                RecordType::MX,
-                vec!["10 mail.example.com.", "20 backup.example.com."],
-            ),
+            (RecordType::MX, vec!["10 mail.example.com.", "20 backup.example.com."]),
             (RecordType::NS, vec!["ns1.example.com."]),
-            (
-                RecordType::TXT,
-                vec!["\"v=spf1 -all\"", "\"a b\" \"caf\\195\\169 \\\"q\\\"\""],
-            ),
+            (RecordType::TXT, vec!["\"v=spf1 -all\"", "\"a b\" \"caf\\195\\169 \\\"q\\\"\""]),
         ];
         for (rtype, values) in cases {
             let set = RRset::new(Name::new("x.example.com").unwrap(), rtype, 120, values).unwrap();

@@ -195,11 +195,7 @@ fn show(set: Option<&RRset>) -> String {
 }
 
 fn hint(reason: &str) -> &'static str {
-    if reason.contains("BADTIME") {
-        ", and that this machine's clock is within 5 minutes of the server's"
-    } else {
-        ""
-    }
+    if reason.contains("BADTIME") { ", and that this machine's clock is within 5 minutes of the server's" } else { "" }
 }
 
 fn rcode_hint(rcode: &str) -> &'static str {

@@ -14,15 +14,11 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The blocking client both HTTP providers use.
 pub(crate) fn client(provider: &'static str) -> Result<Client, DnsError> {
-    Client::builder()
-        .timeout(TIMEOUT)
-        .user_agent(concat!("ferry-dns/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| DnsError::Http {
-            provider,
-            request: "building the HTTP client".to_owned(),
-            reason: e.to_string(),
-        })
+    Client::builder().timeout(TIMEOUT).user_agent(concat!("ferry-dns/", env!("CARGO_PKG_VERSION"))).build().map_err(|e| DnsError::Http {
+        provider,
+        request: "building the HTTP client".to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// A response: the status and the body text, already redacted.
@@ -40,24 +36,12 @@ impl Reply {
 
 /// Sends the request; `request` (method and path) names it in errors. Any
 /// occurrence of `secret` in the transport error or the body is replaced.
-pub(crate) fn send(
-    provider: &'static str,
-    request: &str,
-    builder: RequestBuilder,
-    secret: &Secret,
-) -> Result<Reply, DnsError> {
-    let failed = |reason: String| DnsError::Http {
-        provider,
-        request: request.to_owned(),
-        reason: secret.redact(&reason),
-    };
+pub(crate) fn send(provider: &'static str, request: &str, builder: RequestBuilder, secret: &Secret) -> Result<Reply, DnsError> {
+    let failed = |reason: String| DnsError::Http { provider, request: request.to_owned(), reason: secret.redact(&reason) };
     let response = builder.send().map_err(|e| failed(describe(&e)))?;
     let status = response.status().as_u16();
     let body = response.text().map_err(|e| failed(describe(&e)))?;
-    Ok(Reply {
-        status,
-        body: secret.redact(&body),
-    })
+    Ok(Reply { status, body: secret.redact(&body) })
 }
 
 /// The error with its causes: reqwest's own text ("error sending request")

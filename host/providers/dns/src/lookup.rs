@@ -32,11 +32,7 @@ pub(crate) fn lookup(
     message.add_query(Query::query(owner.clone(), htype));
 
     let operation = format!("QUERY {name} {rtype}");
-    let target = Target {
-        server,
-        timeout,
-        operation: &operation,
-    };
+    let target = Target { server, timeout, operation: &operation };
     let response = transport::exchange(&target, message, key)?;
     match response.response_code {
         ResponseCode::NoError | ResponseCode::NXDomain => {}
@@ -51,9 +47,6 @@ pub(crate) fn lookup(
     }
     // Only the RRset itself: a CNAME at the name (and what it points to)
     // comes back too when asking for another type.
-    let records = response
-        .answers
-        .iter()
-        .filter(|r| r.name == owner && r.record_type() == htype);
+    let records = response.answers.iter().filter(|r| r.name == owner && r.record_type() == htype);
     Ok(convert::to_rrsets(records)?.into_iter().next())
 }

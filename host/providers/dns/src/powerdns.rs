@@ -63,12 +63,7 @@ impl PowerDns {
     pub fn new(base_url: &str, api_key: Secret) -> Result<PowerDns, DnsError> {
         let base = base_url.trim_end_matches('/');
         let base = base.strip_suffix("/api/v1").unwrap_or(base).to_owned();
-        Ok(PowerDns {
-            base,
-            server_id: "localhost".to_owned(),
-            api_key,
-            http: http::client(PROVIDER)?,
-        })
+        Ok(PowerDns { base, server_id: "localhost".to_owned(), api_key, http: http::client(PROVIDER)? })
     }
 
     /// Uses another server id than `localhost` (only for API proxies that
@@ -83,18 +78,11 @@ impl PowerDns {
     }
 
     /// The zone's RRsets, or only those of `name`/`rtype`.
-    fn rrsets(
-        &self,
-        zone: &Name,
-        only: Option<(&Name, &RecordType)>,
-    ) -> Result<Vec<RRset>, DnsError> {
+    fn rrsets(&self, zone: &Name, only: Option<(&Name, &RecordType)>) -> Result<Vec<RRset>, DnsError> {
         let path = self.zone_path(zone);
         let mut builder = self.request(reqwest::Method::GET, &path);
         if let Some((name, rtype)) = only {
-            builder = builder.query(&[
-                ("rrset_name", name.as_str()),
-                ("rrset_type", rtype.as_str()),
-            ]);
+            builder = builder.query(&[("rrset_name", name.as_str()), ("rrset_type", rtype.as_str())]);
         }
         let request = format!("GET {path}");
         let reply = http::send(PROVIDER, &request, builder, &self.api_key)?;
@@ -114,12 +102,7 @@ impl PowerDns {
             if only.is_some_and(|(n, t)| *n != name || *t != rtype) {
                 continue;
             }
-            let values: Vec<String> = api
-                .records
-                .into_iter()
-                .filter(|r| !r.disabled)
-                .map(|r| r.content)
-                .collect();
+            let values: Vec<String> = api.records.into_iter().filter(|r| !r.disabled).map(|r| r.content).collect();
             if !values.is_empty() {
                 sets.push(RRset::new(name, rtype, api.ttl, values)?);
             }
@@ -131,21 +114,13 @@ impl PowerDns {
     fn patch(&self, zone: &Name, rrset: Value) -> Result<(), DnsError> {
         let path = self.zone_path(zone);
         let request = format!("PATCH {path}");
-        let builder = self
-            .request(reqwest::Method::PATCH, &path)
-            .json(&json!({ "rrsets": [rrset] }));
+        let builder = self.request(reqwest::Method::PATCH, &path).json(&json!({ "rrsets": [rrset] }));
         let reply = http::send(PROVIDER, &request, builder, &self.api_key)?;
-        if reply.is_success() {
-            Ok(())
-        } else {
-            Err(self.error(zone, &request, reply))
-        }
+        if reply.is_success() { Ok(()) } else { Err(self.error(zone, &request, reply)) }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .header("X-API-Key", self.api_key.expose())
+        self.http.request(method, format!("{}{path}", self.base)).header("X-API-Key", self.api_key.expose())
     }
 
     /// PowerDNS errors are `{"error": "…"}` (or plain text for 401/404).
@@ -162,28 +137,14 @@ impl PowerDns {
                 message,
                 credential: "key (X-API-Key, the server's api-key setting)",
             },
-            404 => DnsError::ZoneNotFound {
-                provider: PROVIDER,
-                zone: zone.clone(),
-            },
-            status => DnsError::Api {
-                provider: PROVIDER,
-                request: request.to_owned(),
-                status,
-                code: None,
-                message,
-            },
+            404 => DnsError::ZoneNotFound { provider: PROVIDER, zone: zone.clone() },
+            status => DnsError::Api { provider: PROVIDER, request: request.to_owned(), status, code: None, message },
         }
     }
 }
 
 impl DnsProvider for PowerDns {
-    fn read(
-        &self,
-        zone: &Name,
-        name: &Name,
-        rtype: &RecordType,
-    ) -> Result<Option<RRset>, DnsError> {
+    fn read(&self, zone: &Name, name: &Name, rtype: &RecordType) -> Result<Option<RRset>, DnsError> {
         provider::in_zone(zone, name)?;
         Ok(self.rrsets(zone, Some((name, rtype)))?.into_iter().next())
     }
@@ -192,11 +153,7 @@ impl DnsProvider for PowerDns {
         provider::check_change(zone, expected, new)?;
         let found = self.read(zone, new.name(), new.rtype())?;
         provider::ensure_unchanged(new.name(), new.rtype(), expected, found)?;
-        let records: Vec<Value> = new
-            .values()
-            .iter()
-            .map(|v| json!({ "content": v, "disabled": false }))
-            .collect();
+        let records: Vec<Value> = new.values().iter().map(|v| json!({ "content": v, "disabled": false })).collect();
         self.patch(
             zone,
             json!({

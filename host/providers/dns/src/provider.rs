@@ -17,8 +17,7 @@ use crate::record::{Name, RRset, RecordType};
 /// the protocol; each implementation documents its remaining window.
 pub trait DnsProvider: fmt::Debug {
     /// The RRset of `name` and `rtype` in `zone`, if there is one.
-    fn read(&self, zone: &Name, name: &Name, rtype: &RecordType)
-    -> Result<Option<RRset>, DnsError>;
+    fn read(&self, zone: &Name, name: &Name, rtype: &RecordType) -> Result<Option<RRset>, DnsError>;
 
     /// Sets `new`'s name and type to exactly `new`, if the RRset still is
     /// `expected` (`None`: it must not exist).
@@ -35,11 +34,7 @@ pub trait DnsProvider: fmt::Debug {
 
 /// Checks that a change is well formed: both sides in the zone and about
 /// the same name and type.
-pub(crate) fn check_change(
-    zone: &Name,
-    expected: Option<&RRset>,
-    new: &RRset,
-) -> Result<(), DnsError> {
+pub(crate) fn check_change(zone: &Name, expected: Option<&RRset>, new: &RRset) -> Result<(), DnsError> {
     in_zone(zone, new.name())?;
     if let Some(expected) = expected
         && (expected.name() != new.name() || expected.rtype() != new.rtype())
@@ -57,32 +52,15 @@ pub(crate) fn check_change(
 
 /// Refuses a name outside the zone before anything is sent.
 pub(crate) fn in_zone(zone: &Name, name: &Name) -> Result<(), DnsError> {
-    if name.is_in_zone(zone) {
-        Ok(())
-    } else {
-        Err(DnsError::OutOfZone {
-            name: name.clone(),
-            zone: zone.clone(),
-        })
-    }
+    if name.is_in_zone(zone) { Ok(()) } else { Err(DnsError::OutOfZone { name: name.clone(), zone: zone.clone() }) }
 }
 
 /// The compare of compare-and-swap: exact equality, TTL included.
-pub(crate) fn ensure_unchanged(
-    name: &Name,
-    rtype: &RecordType,
-    expected: Option<&RRset>,
-    found: Option<RRset>,
-) -> Result<(), DnsError> {
+pub(crate) fn ensure_unchanged(name: &Name, rtype: &RecordType, expected: Option<&RRset>, found: Option<RRset>) -> Result<(), DnsError> {
     if found.as_ref() == expected {
         Ok(())
     } else {
-        Err(DnsError::Conflict {
-            name: name.clone(),
-            rtype: rtype.clone(),
-            expected: expected.cloned().map(Box::new),
-            found: found.map(Box::new),
-        })
+        Err(DnsError::Conflict { name: name.clone(), rtype: rtype.clone(), expected: expected.cloned().map(Box::new), found: found.map(Box::new) })
     }
 }
 
@@ -98,11 +76,6 @@ pub(crate) fn ensure_applied<P: DnsProvider + ?Sized>(
     if found.as_ref() == wanted {
         Ok(())
     } else {
-        Err(DnsError::NotApplied {
-            name: name.clone(),
-            rtype: rtype.clone(),
-            wanted: wanted.cloned().map(Box::new),
-            found: found.map(Box::new),
-        })
+        Err(DnsError::NotApplied { name: name.clone(), rtype: rtype.clone(), wanted: wanted.cloned().map(Box::new), found: found.map(Box::new) })
     }
 }

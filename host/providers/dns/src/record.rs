@@ -41,10 +41,7 @@ pub struct Name(String);
 impl Name {
     /// Parses and normalises a name; a missing trailing dot is added.
     pub fn new(name: &str) -> Result<Name, DnsError> {
-        let invalid = |reason: &str| DnsError::InvalidName {
-            name: name.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| DnsError::InvalidName { name: name.to_owned(), reason: reason.to_owned() };
         let trimmed = name.trim();
         if trimmed == "." {
             return Ok(Name(".".to_owned()));
@@ -64,14 +61,8 @@ impl Name {
                 return Err(invalid("a label is longer than 63 characters"));
             }
             let wildcard = i == 0 && label == "*";
-            if !wildcard
-                && !label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(invalid(
-                    "labels may only hold letters, digits, '-' and '_' (and a leading '*')",
-                ));
+            if !wildcard && !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(invalid("labels may only hold letters, digits, '-' and '_' (and a leading '*')"));
             }
         }
         Ok(Name(format!("{}.", bare.to_ascii_lowercase())))
@@ -84,10 +75,7 @@ impl Name {
 
     /// The name without the trailing dot, as Cloudflare writes names.
     pub fn without_dot(&self) -> &str {
-        self.0
-            .strip_suffix('.')
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&self.0)
+        self.0.strip_suffix('.').filter(|s| !s.is_empty()).unwrap_or(&self.0)
     }
 
     /// Whether this name is `zone` itself or below it.
@@ -179,17 +167,9 @@ impl FromStr for RecordType {
             "TXT" => RecordType::TXT,
             "MX" => RecordType::MX,
             "NS" => RecordType::NS,
-            _ if !upper.is_empty()
-                && upper
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
-            {
-                RecordType::Other(upper)
-            }
+            _ if !upper.is_empty() && upper.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => RecordType::Other(upper),
             _ => {
-                return Err(DnsError::InvalidRRset(format!(
-                    "`{s}` is not a record type"
-                )));
+                return Err(DnsError::InvalidRRset(format!("`{s}` is not a record type")));
             }
         })
     }
@@ -250,32 +230,18 @@ impl RRset {
         S: AsRef<str>,
     {
         if ttl > MAX_TTL {
-            return Err(DnsError::InvalidRRset(format!(
-                "{name} {rtype}: TTL {ttl} is larger than 2147483647 (RFC 2181 §8)"
-            )));
+            return Err(DnsError::InvalidRRset(format!("{name} {rtype}: TTL {ttl} is larger than 2147483647 (RFC 2181 §8)")));
         }
-        let mut canonical = values
-            .into_iter()
-            .map(|v| canonical_value(&rtype, v.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut canonical = values.into_iter().map(|v| canonical_value(&rtype, v.as_ref())).collect::<Result<Vec<_>, _>>()?;
         canonical.sort();
         canonical.dedup();
         if canonical.is_empty() {
-            return Err(DnsError::InvalidRRset(format!(
-                "{name} {rtype}: an RRset needs at least one value"
-            )));
+            return Err(DnsError::InvalidRRset(format!("{name} {rtype}: an RRset needs at least one value")));
         }
         if rtype == RecordType::CNAME && canonical.len() > 1 {
-            return Err(DnsError::InvalidRRset(format!(
-                "{name} CNAME: a name can hold only one CNAME (RFC 2181 §10.1)"
-            )));
+            return Err(DnsError::InvalidRRset(format!("{name} CNAME: a name can hold only one CNAME (RFC 2181 §10.1)")));
         }
-        Ok(RRset {
-            name,
-            rtype,
-            ttl,
-            values: canonical,
-        })
+        Ok(RRset { name, rtype, ttl, values: canonical })
     }
 
     /// The owner name.
@@ -311,10 +277,7 @@ impl RRset {
 
     /// Zone-file lines, one per value: `app.example.com. 300 IN A 192.0.2.1`.
     pub fn to_zone_lines(&self) -> String {
-        self.values
-            .iter()
-            .map(|v| format!("{} {} IN {} {v}\n", self.name, self.ttl, self.rtype))
-            .collect()
+        self.values.iter().map(|v| format!("{} {} IN {} {v}\n", self.name, self.ttl, self.rtype)).collect()
     }
 
     /// Parses zone-file lines (`name ttl [IN] type value…`) that all belong
@@ -331,8 +294,7 @@ impl RRset {
             }
             let bad = |reason: &str| DnsError::InvalidRRset(format!("`{line}`: {reason}"));
             let mut fields = line.splitn(3, char::is_whitespace);
-            let (Some(name), Some(ttl), Some(rest)) = (fields.next(), fields.next(), fields.next())
-            else {
+            let (Some(name), Some(ttl), Some(rest)) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(bad("expected `name ttl [IN] type value`"));
             };
             if !name.ends_with('.') {
@@ -345,9 +307,7 @@ impl RRset {
                 Some((class, more)) if class.eq_ignore_ascii_case("IN") => more.trim_start(),
                 _ => rest,
             };
-            let (rtype, value) = rest
-                .split_once(char::is_whitespace)
-                .ok_or_else(|| bad("missing the record type or value"))?;
+            let (rtype, value) = rest.split_once(char::is_whitespace).ok_or_else(|| bad("missing the record type or value"))?;
             let rtype: RecordType = rtype.parse()?;
             let line_head = (name, ttl, rtype);
             match &head {
@@ -357,8 +317,7 @@ impl RRset {
             }
             values.push(value.trim().to_owned());
         }
-        let (name, ttl, rtype) =
-            head.ok_or_else(|| DnsError::InvalidRRset("no records given".to_owned()))?;
+        let (name, ttl, rtype) = head.ok_or_else(|| DnsError::InvalidRRset("no records given".to_owned()))?;
         RRset::new(name, rtype, ttl, values)
     }
 }
@@ -367,14 +326,7 @@ impl RRset {
 /// `app.example.com. 300 A 192.0.2.1, 192.0.2.2`.
 impl fmt::Display for RRset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} {} {}",
-            self.name,
-            self.ttl,
-            self.rtype,
-            self.values.join(", ")
-        )
+        write!(f, "{} {} {} {}", self.name, self.ttl, self.rtype, self.values.join(", "))
     }
 }
 
@@ -382,15 +334,10 @@ impl fmt::Display for RRset {
 /// their names and types first appear. If the records of one RRset disagree
 /// on the TTL (RFC 2181 §5.2 forbids it, but it happens), the smallest one
 /// is kept: it is the one a resolver will honour first.
-pub(crate) fn group(
-    records: impl IntoIterator<Item = (Name, RecordType, u32, String)>,
-) -> Result<Vec<RRset>, DnsError> {
+pub(crate) fn group(records: impl IntoIterator<Item = (Name, RecordType, u32, String)>) -> Result<Vec<RRset>, DnsError> {
     let mut groups: Vec<(Name, RecordType, u32, Vec<String>)> = Vec::new();
     for (name, rtype, ttl, value) in records {
-        match groups
-            .iter_mut()
-            .find(|(n, t, _, _)| *n == name && *t == rtype)
-        {
+        match groups.iter_mut().find(|(n, t, _, _)| *n == name && *t == rtype) {
             Some((_, _, group_ttl, values)) => {
                 *group_ttl = (*group_ttl).min(ttl);
                 values.push(value);
@@ -398,37 +345,20 @@ pub(crate) fn group(
             None => groups.push((name, rtype, ttl, vec![value])),
         }
     }
-    groups
-        .into_iter()
-        .map(|(name, rtype, ttl, values)| RRset::new(name, rtype, ttl, values))
-        .collect()
+    groups.into_iter().map(|(name, rtype, ttl, values)| RRset::new(name, rtype, ttl, values)).collect()
 }
 
 /// Normalises one value of `rtype` to its canonical presentation form.
 pub(crate) fn canonical_value(rtype: &RecordType, value: &str) -> Result<String, DnsError> {
     let value = value.trim();
-    let invalid = |reason: String| DnsError::InvalidValue {
-        rtype: rtype.to_string(),
-        value: value.to_owned(),
-        reason,
-    };
+    let invalid = |reason: String| DnsError::InvalidValue { rtype: rtype.to_string(), value: value.to_owned(), reason };
     match rtype {
-        RecordType::A => Ipv4Addr::from_str(value)
-            .map(|a| a.to_string())
-            .map_err(|e| invalid(e.to_string())),
-        RecordType::AAAA => Ipv6Addr::from_str(value)
-            .map(|a| a.to_string())
-            .map_err(|e| invalid(e.to_string())),
-        RecordType::CNAME | RecordType::NS => Name::new(value)
-            .map(String::from)
-            .map_err(|e| invalid(e.to_string())),
+        RecordType::A => Ipv4Addr::from_str(value).map(|a| a.to_string()).map_err(|e| invalid(e.to_string())),
+        RecordType::AAAA => Ipv6Addr::from_str(value).map(|a| a.to_string()).map_err(|e| invalid(e.to_string())),
+        RecordType::CNAME | RecordType::NS => Name::new(value).map(String::from).map_err(|e| invalid(e.to_string())),
         RecordType::MX => {
-            let (preference, exchange) = value
-                .split_once(char::is_whitespace)
-                .ok_or_else(|| invalid("expected `preference exchange`".to_owned()))?;
-            let preference: u16 = preference.parse().map_err(|_| {
-                invalid("the preference is not a number from 0 to 65535".to_owned())
-            })?;
+            let (preference, exchange) = value.split_once(char::is_whitespace).ok_or_else(|| invalid("expected `preference exchange`".to_owned()))?;
+            let preference: u16 = preference.parse().map_err(|_| invalid("the preference is not a number from 0 to 65535".to_owned()))?;
             let exchange = Name::new(exchange).map_err(|e| invalid(e.to_string()))?;
             Ok(format!("{preference} {exchange}"))
         }
@@ -473,13 +403,9 @@ pub(crate) fn txt_strings(value: &str) -> Result<Vec<Vec<u8>>, String> {
                 return Err("a quote inside an unquoted string".to_owned());
             }
             if b == b'\\' {
-                let digits = bytes
-                    .get(i + 1..i + 4)
-                    .filter(|d| d.iter().all(u8::is_ascii_digit));
+                let digits = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(u8::is_ascii_digit));
                 if let Some(d) = digits {
-                    let n = u32::from(d[0] - b'0') * 100
-                        + u32::from(d[1] - b'0') * 10
-                        + u32::from(d[2] - b'0');
+                    let n = u32::from(d[0] - b'0') * 100 + u32::from(d[1] - b'0') * 10 + u32::from(d[2] - b'0');
                     let octet = u8::try_from(n).map_err(|_| format!("escape \\{n} is over 255"))?;
                     current.push(octet);
                     i += 4;
@@ -547,10 +473,7 @@ mod tests {
         assert_eq!(name("App.Example.COM").as_str(), "app.example.com.");
         assert_eq!(name("app.example.com.").without_dot(), "app.example.com");
         assert_eq!(name("*.example.com").as_str(), "*.example.com.");
-        assert_eq!(
-            name("_acme-challenge.example.com").as_str(),
-            "_acme-challenge.example.com."
-        );
+        assert_eq!(name("_acme-challenge.example.com").as_str(), "_acme-challenge.example.com.");
         assert!(Name::new("a..b").is_err());
         assert!(Name::new("a b.com").is_err());
         assert!(Name::new("a.*.com").is_err());
@@ -569,68 +492,28 @@ mod tests {
 
     #[test]
     fn values_are_canonical_sorted_and_deduplicated() {
-        let set = RRset::new(
-            name("app.example.com"),
-            RecordType::AAAA,
-            60,
-            ["2001:DB8:0:0::1", "2001:db8::1", "2001:db8::0:2"],
-        )
-        .unwrap();
+        let set = RRset::new(name("app.example.com"), RecordType::AAAA, 60, ["2001:DB8:0:0::1", "2001:db8::1", "2001:db8::0:2"]).unwrap();
         assert_eq!(set.values(), ["2001:db8::1", "2001:db8::2"]);
-        let mx = RRset::new(
-            name("example.com"),
-            RecordType::MX,
-            60,
-            ["10   Mail.Example.com"],
-        )
-        .unwrap();
+        let mx = RRset::new(name("example.com"), RecordType::MX, 60, ["10   Mail.Example.com"]).unwrap();
         assert_eq!(mx.values(), ["10 mail.example.com."]);
-        let cname = RRset::new(
-            name("www.example.com"),
-            RecordType::CNAME,
-            60,
-            ["App.example.com"],
-        )
-        .unwrap();
+        let cname = RRset::new(name("www.example.com"), RecordType::CNAME, 60, ["App.example.com"]).unwrap();
         assert_eq!(cname.values(), ["app.example.com."]);
         assert!(RRset::new(name("a.example.com"), RecordType::A, 60, ["300.1.1.1"]).is_err());
-        assert!(
-            RRset::new(
-                name("a.example.com"),
-                RecordType::A,
-                60,
-                Vec::<String>::new()
-            )
-            .is_err()
-        );
+        assert!(RRset::new(name("a.example.com"), RecordType::A, 60, Vec::<String>::new()).is_err());
         assert!(RRset::new(name("a.example.com"), RecordType::CNAME, 60, ["b.", "c."]).is_err());
-        assert!(
-            RRset::new(
-                name("a.example.com"),
-                RecordType::A,
-                u32::MAX,
-                ["192.0.2.1"]
-            )
-            .is_err()
-        );
+        assert!(RRset::new(name("a.example.com"), RecordType::A, u32::MAX, ["192.0.2.1"]).is_err());
     }
 
     #[test]
     fn txt_spellings_compare_equal() {
         let canonical = |v: &str| canonical_value(&RecordType::TXT, v).unwrap();
         assert_eq!(canonical("hello"), "\"hello\"");
-        assert_eq!(
-            canonical("\"hello world\"  \"two\""),
-            "\"hello world\" \"two\""
-        );
+        assert_eq!(canonical("\"hello world\"  \"two\""), "\"hello world\" \"two\"");
         assert_eq!(canonical("\"a\\\"b\\\\c\""), "\"a\\\"b\\\\c\"");
         assert_eq!(canonical("\"caf\u{e9}\""), canonical("\"caf\\195\\169\""));
         assert_eq!(canonical("\"\""), "\"\"");
         let long = "x".repeat(300);
-        assert_eq!(
-            canonical(&format!("\"{long}\"")),
-            format!("\"{}\" \"{}\"", "x".repeat(255), "x".repeat(45))
-        );
+        assert_eq!(canonical(&format!("\"{long}\"")), format!("\"{}\" \"{}\"", "x".repeat(255), "x".repeat(45)));
         assert!(canonical_value(&RecordType::TXT, "\"open").is_err());
         assert!(canonical_value(&RecordType::TXT, "\"\\256\"").is_err());
         assert!(canonical_value(&RecordType::TXT, "").is_err());
@@ -638,40 +521,23 @@ mod tests {
 
     #[test]
     fn zone_lines_round_trip() {
-        let set = RRset::parse_zone_lines(
-            "; the app\napp.example.com. 300 IN A 192.0.2.2\napp.example.com. 300 A 192.0.2.1\n",
-        )
-        .unwrap();
+        let set = RRset::parse_zone_lines("; the app\napp.example.com. 300 IN A 192.0.2.2\napp.example.com. 300 A 192.0.2.1\n").unwrap();
         assert_eq!(set.ttl(), 300);
         assert_eq!(set.values(), ["192.0.2.1", "192.0.2.2"]);
-        assert_eq!(
-            set.to_zone_lines(),
-            "app.example.com. 300 IN A 192.0.2.1\napp.example.com. 300 IN A 192.0.2.2\n"
-        );
+        assert_eq!(set.to_zone_lines(), "app.example.com. 300 IN A 192.0.2.1\napp.example.com. 300 IN A 192.0.2.2\n");
         assert_eq!(RRset::parse_zone_lines(&set.to_zone_lines()).unwrap(), set);
-        assert_eq!(
-            set.to_string(),
-            "app.example.com. 300 A 192.0.2.1, 192.0.2.2"
-        );
+        assert_eq!(set.to_string(), "app.example.com. 300 A 192.0.2.1, 192.0.2.2");
         let txt = RRset::parse_zone_lines("t.example.com. 60 IN TXT \"a b\" \"c\"").unwrap();
         assert_eq!(txt.values(), ["\"a b\" \"c\""]);
         assert!(RRset::parse_zone_lines("app 300 IN A 192.0.2.1").is_err());
-        assert!(
-            RRset::parse_zone_lines(
-                "a.example.com. 300 A 192.0.2.1\na.example.com. 60 A 192.0.2.2"
-            )
-            .is_err()
-        );
+        assert!(RRset::parse_zone_lines("a.example.com. 300 A 192.0.2.1\na.example.com. 60 A 192.0.2.2").is_err());
     }
 
     #[test]
     fn serde_validates() {
         let set = RRset::new(name("app.example.com"), RecordType::A, 60, ["192.0.2.1"]).unwrap();
         let json = serde_json::to_string(&set).unwrap();
-        assert_eq!(
-            json,
-            r#"{"name":"app.example.com.","type":"A","ttl":60,"values":["192.0.2.1"]}"#
-        );
+        assert_eq!(json, r#"{"name":"app.example.com.","type":"A","ttl":60,"values":["192.0.2.1"]}"#);
         assert_eq!(serde_json::from_str::<RRset>(&json).unwrap(), set);
         let bad = r#"{"name":"app.example.com.","type":"A","ttl":60,"values":["nope"]}"#;
         assert!(serde_json::from_str::<RRset>(bad).is_err());

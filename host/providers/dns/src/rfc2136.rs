@@ -43,11 +43,7 @@ pub struct Rfc2136 {
 impl Rfc2136 {
     /// The primary at `server` (TCP), signing with `key`.
     pub fn new(server: SocketAddr, key: TsigKey) -> Rfc2136 {
-        Rfc2136 {
-            server,
-            key,
-            timeout: DEFAULT_TIMEOUT,
-        }
+        Rfc2136 { server, key, timeout: DEFAULT_TIMEOUT }
     }
 
     /// Sets how long connecting, and each read or write, may take.
@@ -62,26 +58,15 @@ impl Rfc2136 {
     /// only if its values are still `expected`'s (`None`: it must not
     /// exist). The server decides; on NXRRSET/YXRRSET this re-reads the
     /// record and returns [`DnsError::Conflict`] with what is there.
-    pub fn compare_and_swap(
-        &self,
-        zone: &Name,
-        name: &Name,
-        rtype: &RecordType,
-        expected: Option<&RRset>,
-        new: Option<&RRset>,
-    ) -> Result<(), DnsError> {
+    pub fn compare_and_swap(&self, zone: &Name, name: &Name, rtype: &RecordType, expected: Option<&RRset>, new: Option<&RRset>) -> Result<(), DnsError> {
         provider::in_zone(zone, name)?;
         for set in expected.iter().chain(new.iter()) {
             if set.name() != name || set.rtype() != rtype {
-                return Err(DnsError::InvalidRRset(format!(
-                    "{set} is not an RRset of {name} {rtype}"
-                )));
+                return Err(DnsError::InvalidRRset(format!("{set} is not an RRset of {name} {rtype}")));
             }
         }
         if expected.is_none() && new.is_none() {
-            return Err(DnsError::InvalidRRset(format!(
-                "{name} {rtype}: nothing expected and nothing to write"
-            )));
+            return Err(DnsError::InvalidRRset(format!("{name} {rtype}: nothing expected and nothing to write")));
         }
         let owner = convert::hickory_name(name)?;
         let htype = convert::hickory_type(rtype)?;
@@ -133,30 +118,14 @@ impl Rfc2136 {
     }
 
     fn target<'a>(&self, operation: &'a str) -> Target<'a> {
-        Target {
-            server: self.server,
-            timeout: self.timeout,
-            operation,
-        }
+        Target { server: self.server, timeout: self.timeout, operation }
     }
 }
 
 impl DnsProvider for Rfc2136 {
-    fn read(
-        &self,
-        zone: &Name,
-        name: &Name,
-        rtype: &RecordType,
-    ) -> Result<Option<RRset>, DnsError> {
+    fn read(&self, zone: &Name, name: &Name, rtype: &RecordType) -> Result<Option<RRset>, DnsError> {
         provider::in_zone(zone, name)?;
-        lookup(
-            self.server,
-            self.timeout,
-            zone,
-            name,
-            rtype,
-            Some(&self.key),
-        )
+        lookup(self.server, self.timeout, zone, name, rtype, Some(&self.key))
     }
 
     fn replace(&self, zone: &Name, expected: Option<&RRset>, new: &RRset) -> Result<(), DnsError> {
@@ -169,13 +138,7 @@ impl DnsProvider for Rfc2136 {
     fn delete(&self, zone: &Name, expected: &RRset) -> Result<(), DnsError> {
         let found = self.read(zone, expected.name(), expected.rtype())?;
         provider::ensure_unchanged(expected.name(), expected.rtype(), Some(expected), found)?;
-        self.compare_and_swap(
-            zone,
-            expected.name(),
-            expected.rtype(),
-            Some(expected),
-            None,
-        )
+        self.compare_and_swap(zone, expected.name(), expected.rtype(), Some(expected), None)
     }
 
     /// An AXFR signed with the key: the server must allow transfers to it
@@ -185,10 +148,6 @@ impl DnsProvider for Rfc2136 {
         let message = update_message::zone_transfer(convert::hickory_name(zone)?, None);
         let operation = format!("AXFR {zone}");
         let records = transport::transfer(&self.target(&operation), message, Some(&self.key))?;
-        convert::to_rrsets(
-            records
-                .iter()
-                .filter(|r| r.record_type() != HickoryType::SOA),
-        )
+        convert::to_rrsets(records.iter().filter(|r| r.record_type() != HickoryType::SOA))
     }
 }

@@ -23,12 +23,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Thresholds {
-        Thresholds {
-            update_pct: 30.0,
-            delete_pct: 30.0,
-            min_existing: 10,
-            force: false,
-        }
+        Thresholds { update_pct: 30.0, delete_pct: 30.0, min_existing: 10, force: false }
     }
 }
 
@@ -73,29 +68,16 @@ pub struct TooMuchChange {
 /// Refuses `changes` to a zone of `zone_size` RRsets when they cross a
 /// limit (strictly more than it, like octoDNS), unless forced or the zone is
 /// smaller than `min_existing`.
-pub fn check(
-    zone_size: usize,
-    changes: &Changes,
-    thresholds: &Thresholds,
-) -> Result<(), TooMuchChange> {
+pub fn check(zone_size: usize, changes: &Changes, thresholds: &Thresholds) -> Result<(), TooMuchChange> {
     if thresholds.force || zone_size == 0 || zone_size < thresholds.min_existing {
         return Ok(());
     }
-    for (kind, count, limit) in [
-        (ChangeKind::Updates, changes.updates, thresholds.update_pct),
-        (ChangeKind::Deletes, changes.deletes, thresholds.delete_pct),
-    ] {
+    for (kind, count, limit) in [(ChangeKind::Updates, changes.updates, thresholds.update_pct), (ChangeKind::Deletes, changes.deletes, thresholds.delete_pct)] {
         // Counts are far below 2^52, so the conversions are exact.
         #[allow(clippy::cast_precision_loss)]
         let percent = count as f64 * 100.0 / zone_size as f64;
         if percent > limit {
-            return Err(TooMuchChange {
-                kind,
-                count,
-                zone_size,
-                percent,
-                limit,
-            });
+            return Err(TooMuchChange { kind, count, zone_size, percent, limit });
         }
     }
     Ok(())
@@ -120,14 +102,8 @@ mod tests {
              force is required to apply it"
         );
         let err = check(20, &changes(0, 7), &t).unwrap_err();
-        assert_eq!(
-            (err.kind, err.count, err.zone_size),
-            (ChangeKind::Deletes, 7, 20)
-        );
-        assert!(
-            err.to_string()
-                .starts_with("too many deletions: 7 of the zone's 20 records is 35.00%")
-        );
+        assert_eq!((err.kind, err.count, err.zone_size), (ChangeKind::Deletes, 7, 20));
+        assert!(err.to_string().starts_with("too many deletions: 7 of the zone's 20 records is 35.00%"));
     }
 
     #[test]
@@ -146,27 +122,16 @@ mod tests {
         assert!(check(10, &changes(4, 0), &t).is_err());
         let forced = Thresholds { force: true, ..t };
         assert_eq!(check(20, &changes(20, 20), &forced), Ok(()));
-        let strict = Thresholds {
-            min_existing: 0,
-            update_pct: 0.0,
-            ..t
-        };
+        let strict = Thresholds { min_existing: 0, update_pct: 0.0, ..t };
         assert!(check(1, &changes(1, 0), &strict).is_err());
         assert_eq!(check(0, &changes(0, 0), &strict), Ok(()));
     }
 
     #[test]
     fn custom_limits() {
-        let t = Thresholds {
-            update_pct: 50.0,
-            delete_pct: 10.0,
-            ..Thresholds::default()
-        };
+        let t = Thresholds { update_pct: 50.0, delete_pct: 10.0, ..Thresholds::default() };
         assert_eq!(check(10, &changes(5, 1), &t), Ok(()));
         let err = check(10, &changes(5, 2), &t).unwrap_err();
-        assert_eq!(
-            (err.kind, err.percent, err.limit),
-            (ChangeKind::Deletes, 20.0, 10.0)
-        );
+        assert_eq!((err.kind, err.percent, err.limit), (ChangeKind::Deletes, 20.0, 10.0));
     }
 }

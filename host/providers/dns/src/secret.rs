@@ -24,11 +24,7 @@ impl Secret {
     /// `text` with every occurrence of the secret replaced, for messages an
     /// API sends back (some echo the request's headers).
     pub(crate) fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.0, "<redacted>")
-        }
+        if self.0.is_empty() { text.to_owned() } else { text.replace(&self.0, "<redacted>") }
     }
 }
 

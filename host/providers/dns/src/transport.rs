@@ -34,38 +34,22 @@ pub(crate) struct Target<'a> {
 
 impl Target<'_> {
     fn io(&self, source: std::io::Error) -> DnsError {
-        DnsError::Io {
-            server: self.server.to_string(),
-            operation: self.operation.to_owned(),
-            source,
-        }
+        DnsError::Io { server: self.server.to_string(), operation: self.operation.to_owned(), source }
     }
 
     fn protocol(&self, reason: impl Into<String>) -> DnsError {
-        DnsError::Protocol {
-            server: self.server.to_string(),
-            operation: self.operation.to_owned(),
-            reason: reason.into(),
-        }
+        DnsError::Protocol { server: self.server.to_string(), operation: self.operation.to_owned(), reason: reason.into() }
     }
 
     /// An error for a response code other than NOERROR.
     pub(crate) fn rcode(&self, code: ResponseCode) -> DnsError {
-        DnsError::Rcode {
-            server: self.server.to_string(),
-            operation: self.operation.to_owned(),
-            rcode: rcode_name(code),
-        }
+        DnsError::Rcode { server: self.server.to_string(), operation: self.operation.to_owned(), rcode: rcode_name(code) }
     }
 }
 
 /// Sends `message` and returns the single response, checked: same id, and
 /// when `key` is given, a valid signature (or [`DnsError::TsigRejected`]).
-pub(crate) fn exchange(
-    target: &Target<'_>,
-    message: Message,
-    key: Option<&TsigKey>,
-) -> Result<Message, DnsError> {
+pub(crate) fn exchange(target: &Target<'_>, message: Message, key: Option<&TsigKey>) -> Result<Message, DnsError> {
     let mut session = Session::open(target, message, key)?;
     session.receive()
 }
@@ -73,11 +57,7 @@ pub(crate) fn exchange(
 /// Runs a zone transfer (AXFR) and returns its records without the closing
 /// SOA. RFC 5936 §2.2: the answer is one or more messages whose records
 /// start and end with the zone's SOA.
-pub(crate) fn transfer(
-    target: &Target<'_>,
-    message: Message,
-    key: Option<&TsigKey>,
-) -> Result<Vec<Record>, DnsError> {
+pub(crate) fn transfer(target: &Target<'_>, message: Message, key: Option<&TsigKey>) -> Result<Vec<Record>, DnsError> {
     let mut session = Session::open(target, message, key)?;
     let mut records: Vec<Record> = Vec::new();
     loop {
@@ -111,17 +91,10 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn open(
-        target: &'a Target<'a>,
-        mut message: Message,
-        key: Option<&'a TsigKey>,
-    ) -> Result<Self, DnsError> {
+    fn open(target: &'a Target<'a>, mut message: Message, key: Option<&'a TsigKey>) -> Result<Self, DnsError> {
         let verifier = match key {
             Some(key) => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_err(|_| target.protocol("the system clock is before 1970"))?
-                    .as_secs();
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| target.protocol("the system clock is before 1970"))?.as_secs();
                 let verifier = message
                     .finalize(&key.signer()?, now)
                     .map_err(|e| target.protocol(format!("cannot sign the request: {e}")))?
@@ -130,29 +103,16 @@ impl<'a> Session<'a> {
             }
             None => None,
         };
-        let bytes = message
-            .to_vec()
-            .map_err(|e| target.protocol(format!("cannot encode the request: {e}")))?;
-        let len = u16::try_from(bytes.len())
-            .map_err(|_| target.protocol("the request is over 64 KiB"))?;
-        let stream =
-            TcpStream::connect_timeout(&target.server, target.timeout).map_err(|e| target.io(e))?;
-        stream
-            .set_read_timeout(Some(target.timeout))
-            .map_err(|e| target.io(e))?;
-        stream
-            .set_write_timeout(Some(target.timeout))
-            .map_err(|e| target.io(e))?;
+        let bytes = message.to_vec().map_err(|e| target.protocol(format!("cannot encode the request: {e}")))?;
+        let len = u16::try_from(bytes.len()).map_err(|_| target.protocol("the request is over 64 KiB"))?;
+        let stream = TcpStream::connect_timeout(&target.server, target.timeout).map_err(|e| target.io(e))?;
+        stream.set_read_timeout(Some(target.timeout)).map_err(|e| target.io(e))?;
+        stream.set_write_timeout(Some(target.timeout)).map_err(|e| target.io(e))?;
         let mut framed = Vec::with_capacity(bytes.len() + 2);
         framed.extend_from_slice(&len.to_be_bytes());
         framed.extend_from_slice(&bytes);
         (&stream).write_all(&framed).map_err(|e| target.io(e))?;
-        Ok(Session {
-            target,
-            stream,
-            id: message.id,
-            verifier,
-        })
+        Ok(Session { target, stream, id: message.id, verifier })
     }
 
     /// Reads and checks the next response message.
@@ -161,50 +121,27 @@ impl<'a> Session<'a> {
         let mut len = [0u8; 2];
         self.stream.read_exact(&mut len).map_err(|e| target.io(e))?;
         let mut bytes = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        self.stream
-            .read_exact(&mut bytes)
-            .map_err(|e| target.io(e))?;
-        let message = Message::from_vec(&bytes)
-            .map_err(|e| target.protocol(format!("cannot decode the response: {e}")))?;
+        self.stream.read_exact(&mut bytes).map_err(|e| target.io(e))?;
+        let message = Message::from_vec(&bytes).map_err(|e| target.protocol(format!("cannot decode the response: {e}")))?;
         if message.id != self.id {
-            return Err(target.protocol(format!(
-                "the response has id {}, the request had {}",
-                message.id, self.id
-            )));
+            return Err(target.protocol(format!("the response has id {}, the request had {}", message.id, self.id)));
         }
         let Some((verifier, key)) = &mut self.verifier else {
             return Ok(message);
         };
-        let rejected = |reason: String| DnsError::TsigRejected {
-            server: target.server.to_string(),
-            key: key.name().clone(),
-            reason,
-        };
+        let rejected = |reason: String| DnsError::TsigRejected { server: target.server.to_string(), key: key.name().clone(), reason };
         match message.signature() {
             // BADKEY/BADSIG answers are unsigned (RFC 8945 §5.3.2), so the
             // error has to be read before verifying.
-            Some(sig) if sig.data.error.is_some() => Err(rejected(
-                sig.data.error.map(tsig_error_name).unwrap_or_default(),
-            )),
+            Some(sig) if sig.data.error.is_some() => Err(rejected(sig.data.error.map(tsig_error_name).unwrap_or_default())),
             // PowerDNS answers a request signed with an unknown or wrong key
             // with a bare REFUSED or NOTAUTH, without any TSIG record.
-            None if matches!(
-                message.response_code,
-                ResponseCode::Refused | ResponseCode::NotAuth
-            ) =>
-            {
-                Err(rejected(format!(
-                    "{} without a TSIG signature",
-                    rcode_name(message.response_code)
-                )))
+            None if matches!(message.response_code, ResponseCode::Refused | ResponseCode::NotAuth) => {
+                Err(rejected(format!("{} without a TSIG signature", rcode_name(message.response_code))))
             }
             None => Err(target.protocol("the response to a signed request is not signed")),
             Some(_) => {
-                verifier.verify(&bytes).map_err(|e| {
-                    target.protocol(format!(
-                        "the response's TSIG signature does not verify: {e}"
-                    ))
-                })?;
+                verifier.verify(&bytes).map_err(|e| target.protocol(format!("the response's TSIG signature does not verify: {e}")))?;
                 Ok(message)
             }
         }

@@ -55,9 +55,7 @@ impl FromStr for TsigAlgorithm {
             "hmac-sha256" => Ok(TsigAlgorithm::HmacSha256),
             "hmac-sha384" => Ok(TsigAlgorithm::HmacSha384),
             "hmac-sha512" => Ok(TsigAlgorithm::HmacSha512),
-            other => Err(format!(
-                "unsupported algorithm `{other}` (use hmac-sha256, hmac-sha384 or hmac-sha512)"
-            )),
+            other => Err(format!("unsupported algorithm `{other}` (use hmac-sha256, hmac-sha384 or hmac-sha512)")),
         }
     }
 }
@@ -75,22 +73,13 @@ impl TsigKey {
     /// A key from its parts; `secret` is the base64 text that `tsig-keygen`
     /// or `keymgr -t` print.
     pub fn new(name: &str, algorithm: TsigAlgorithm, secret: &Secret) -> Result<TsigKey, DnsError> {
-        let invalid = |reason: &str| DnsError::InvalidKey {
-            name: name.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| DnsError::InvalidKey { name: name.to_owned(), reason: reason.to_owned() };
         let key_name = Name::new(name).map_err(|_| invalid("the key name is not a domain name"))?;
-        let decoded = STANDARD
-            .decode(secret.expose())
-            .map_err(|_| invalid("the secret is not valid base64"))?;
+        let decoded = STANDARD.decode(secret.expose()).map_err(|_| invalid("the secret is not valid base64"))?;
         if decoded.is_empty() {
             return Err(invalid("the secret is empty"));
         }
-        Ok(TsigKey {
-            name: key_name,
-            algorithm,
-            secret: decoded,
-        })
+        Ok(TsigKey { name: key_name, algorithm, secret: decoded })
     }
 
     /// Parses nsupdate's `-y` form, `[algorithm:]name:secret` (the
@@ -100,17 +89,11 @@ impl TsigKey {
         let (algorithm, name, secret) = match parts.as_slice() {
             [name, secret] => (TsigAlgorithm::HmacSha256, *name, *secret),
             [algorithm, name, secret] => {
-                let algorithm = algorithm.parse().map_err(|reason| DnsError::InvalidKey {
-                    name: (*name).to_owned(),
-                    reason,
-                })?;
+                let algorithm = algorithm.parse().map_err(|reason| DnsError::InvalidKey { name: (*name).to_owned(), reason })?;
                 (algorithm, *name, *secret)
             }
             _ => {
-                return Err(DnsError::InvalidKey {
-                    name: "?".to_owned(),
-                    reason: "expected `[algorithm:]name:secret`".to_owned(),
-                });
+                return Err(DnsError::InvalidKey { name: "?".to_owned(), reason: "expected `[algorithm:]name:secret`".to_owned() });
             }
         };
         TsigKey::new(name, algorithm, &Secret::new(secret))
@@ -128,26 +111,14 @@ impl TsigKey {
 
     /// hickory's signer for this key.
     pub(crate) fn signer(&self) -> Result<TSigner, DnsError> {
-        TSigner::new(
-            self.secret.clone(),
-            self.algorithm.to_hickory(),
-            convert::hickory_name(&self.name)?,
-            FUDGE_SECONDS,
-        )
-        .map_err(|e| DnsError::InvalidKey {
-            name: self.name.to_string(),
-            reason: e.to_string(),
-        })
+        TSigner::new(self.secret.clone(), self.algorithm.to_hickory(), convert::hickory_name(&self.name)?, FUDGE_SECONDS)
+            .map_err(|e| DnsError::InvalidKey { name: self.name.to_string(), reason: e.to_string() })
     }
 }
 
 impl fmt::Debug for TsigKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TsigKey")
-            .field("name", &self.name)
-            .field("algorithm", &self.algorithm)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("TsigKey").field("name", &self.name).field("algorithm", &self.algorithm).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -163,26 +134,16 @@ mod tests {
         assert_eq!(key.name().as_str(), "ferry.");
         assert_eq!(key.algorithm(), TsigAlgorithm::HmacSha512);
         let debug = format!("{key:?}");
-        assert!(
-            !debug.contains(SECRET) && debug.contains("<redacted>"),
-            "{debug}"
-        );
+        assert!(!debug.contains(SECRET) && debug.contains("<redacted>"), "{debug}");
         let key = TsigKey::parse(&Secret::new(format!("ferry:{SECRET}"))).unwrap();
         assert_eq!(key.algorithm(), TsigAlgorithm::HmacSha256);
     }
 
     #[test]
     fn bad_keys_do_not_echo_the_secret() {
-        for spec in [
-            "hmac-md5:k:c2VjcmV0",
-            "hmac-sha256:k:not*base64",
-            "only-one-part",
-        ] {
+        for spec in ["hmac-md5:k:c2VjcmV0", "hmac-sha256:k:not*base64", "only-one-part"] {
             let err = TsigKey::parse(&Secret::new(spec)).unwrap_err().to_string();
-            assert!(
-                !err.contains("c2VjcmV0") && !err.contains("not*base64"),
-                "{err}"
-            );
+            assert!(!err.contains("c2VjcmV0") && !err.contains("not*base64"), "{err}");
             assert!(err.starts_with("invalid TSIG key"), "{err}");
         }
     }

@@ -69,27 +69,17 @@ pub struct Report {
 impl Report {
     /// Whether every server serves the expected state.
     pub fn all_current(&self) -> bool {
-        self.servers
-            .iter()
-            .all(|s| matches!(s.answer, Answer::Current { .. }))
+        self.servers.iter().all(|s| matches!(s.answer, Answer::Current { .. }))
     }
 
     /// The servers that serve the expected state.
     pub fn current(&self) -> Vec<SocketAddr> {
-        self.servers
-            .iter()
-            .filter(|s| matches!(s.answer, Answer::Current { .. }))
-            .map(|s| s.server)
-            .collect()
+        self.servers.iter().filter(|s| matches!(s.answer, Answer::Current { .. })).map(|s| s.server).collect()
     }
 
     /// The servers that do not (stale or failed).
     pub fn lagging(&self) -> Vec<SocketAddr> {
-        self.servers
-            .iter()
-            .filter(|s| !matches!(s.answer, Answer::Current { .. }))
-            .map(|s| s.server)
-            .collect()
+        self.servers.iter().filter(|s| !matches!(s.answer, Answer::Current { .. })).map(|s| s.server).collect()
     }
 }
 
@@ -97,32 +87,13 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.servers {
-            let serial = s
-                .serial
-                .map(|n| format!(", serial {n}"))
-                .unwrap_or_default();
+            let serial = s.serial.map(|n| format!(", serial {n}")).unwrap_or_default();
             match &s.answer {
-                Answer::Current { ttl: Some(ttl) } => writeln!(
-                    f,
-                    "{}: serves the new {} {} with TTL {ttl}{serial}",
-                    s.server, self.name, self.rtype
-                )?,
-                Answer::Current { ttl: None } => writeln!(
-                    f,
-                    "{}: no longer serves {} {}{serial}",
-                    s.server, self.name, self.rtype
-                )?,
-                Answer::Stale { found: Some(found) } => {
-                    writeln!(f, "{}: still serves `{found}`{serial}", s.server)?
-                }
-                Answer::Stale { found: None } => writeln!(
-                    f,
-                    "{}: serves no {} {} yet{serial}",
-                    s.server, self.name, self.rtype
-                )?,
-                Answer::Failed { reason } => {
-                    writeln!(f, "{}: could not check: {reason}", s.server)?
-                }
+                Answer::Current { ttl: Some(ttl) } => writeln!(f, "{}: serves the new {} {} with TTL {ttl}{serial}", s.server, self.name, self.rtype)?,
+                Answer::Current { ttl: None } => writeln!(f, "{}: no longer serves {} {}{serial}", s.server, self.name, self.rtype)?,
+                Answer::Stale { found: Some(found) } => writeln!(f, "{}: still serves `{found}`{serial}", s.server)?,
+                Answer::Stale { found: None } => writeln!(f, "{}: serves no {} {} yet{serial}", s.server, self.name, self.rtype)?,
+                Answer::Failed { reason } => writeln!(f, "{}: could not check: {reason}", s.server)?,
             }
         }
         Ok(())
@@ -133,56 +104,27 @@ impl fmt::Display for Report {
 /// servers: its NS, or the provider's published name servers) for
 /// `name`/`rtype`, in parallel, and compares the answers with `expected`
 /// (`None`: the RRset should be gone).
-pub fn authoritative(
-    zone: &Name,
-    name: &Name,
-    rtype: &RecordType,
-    expected: Option<&RRset>,
-    servers: &[SocketAddr],
-) -> Report {
+pub fn authoritative(zone: &Name, name: &Name, rtype: &RecordType, expected: Option<&RRset>, servers: &[SocketAddr]) -> Report {
     let soa = RecordType::Other("SOA".to_owned());
     let ask = |server: SocketAddr| -> ServerReport {
-        let serial = lookup(server, QUERY_TIMEOUT, zone, zone, &soa, None)
-            .ok()
-            .flatten()
-            .and_then(|set| serial_of(&set));
+        let serial = lookup(server, QUERY_TIMEOUT, zone, zone, &soa, None).ok().flatten().and_then(|set| serial_of(&set));
         let answer = match lookup(server, QUERY_TIMEOUT, zone, name, rtype, None) {
             Ok(found) => judge(expected, found),
-            Err(error) => Answer::Failed {
-                reason: reason(&error),
-            },
+            Err(error) => Answer::Failed { reason: reason(&error) },
         };
-        ServerReport {
-            server,
-            serial,
-            answer,
-        }
+        ServerReport { server, serial, answer }
     };
     let reports = std::thread::scope(|scope| {
-        let handles: Vec<_> = servers
-            .iter()
-            .map(|&s| scope.spawn(move || ask(s)))
-            .collect();
+        let handles: Vec<_> = servers.iter().map(|&s| scope.spawn(move || ask(s))).collect();
         handles
             .into_iter()
             .zip(servers)
             .map(|(handle, &server)| {
-                handle.join().unwrap_or(ServerReport {
-                    server,
-                    serial: None,
-                    answer: Answer::Failed {
-                        reason: "the query thread panicked".to_owned(),
-                    },
-                })
+                handle.join().unwrap_or(ServerReport { server, serial: None, answer: Answer::Failed { reason: "the query thread panicked".to_owned() } })
             })
             .collect()
     });
-    Report {
-        name: name.clone(),
-        rtype: rtype.clone(),
-        expected: expected.cloned(),
-        servers: reports,
-    }
+    Report { name: name.clone(), rtype: rtype.clone(), expected: expected.cloned(), servers: reports }
 }
 
 /// Until when a resolver may still answer with the value that was replaced:
@@ -201,21 +143,14 @@ pub fn stale_until(old_ttl: u32, changed_at: SystemTime) -> SystemTime {
 fn judge(expected: Option<&RRset>, found: Option<RRset>) -> Answer {
     match (expected, found) {
         (None, None) => Answer::Current { ttl: None },
-        (Some(expected), Some(found)) if found.same_values(expected) => Answer::Current {
-            ttl: Some(found.ttl()),
-        },
+        (Some(expected), Some(found)) if found.same_values(expected) => Answer::Current { ttl: Some(found.ttl()) },
         (_, found) => Answer::Stale { found },
     }
 }
 
 /// The serial is the SOA's third field (`mname rname serial refresh …`).
 fn serial_of(soa: &RRset) -> Option<u32> {
-    soa.values()
-        .first()?
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
+    soa.values().first()?.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// The error without the server address, which the report already shows.
@@ -235,10 +170,7 @@ mod tests {
     #[test]
     fn old_values_may_be_cached_for_one_old_ttl() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        assert_eq!(
-            stale_until(300, t),
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_300)
-        );
+        assert_eq!(stale_until(300, t), SystemTime::UNIX_EPOCH + Duration::from_secs(1_300));
         assert_eq!(stale_until(0, t), t);
     }
 }

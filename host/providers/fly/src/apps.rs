@@ -39,10 +39,7 @@ pub enum AppName {
 impl FlyClient {
     /// The app, or `None` when it does not exist.
     pub fn get_app(&self, app: &str) -> Result<Option<App>, FlyError> {
-        match self
-            .http()
-            .send(&Request::flaps(Method::GET, &["apps", app]))
-        {
+        match self.http().send(&Request::flaps(Method::GET, &["apps", app])) {
             Ok(response) => response.json().map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -54,10 +51,7 @@ impl FlyClient {
     /// organization the token cannot see, 404 free; 401 and anything else
     /// are errors, since they say nothing about the name.
     pub fn app_name(&self, app: &str) -> Result<AppName, FlyError> {
-        match self
-            .http()
-            .send(&Request::flaps(Method::GET, &["apps", app]))
-        {
+        match self.http().send(&Request::flaps(Method::GET, &["apps", app])) {
             Ok(response) => response.json().map(AppName::Visible),
             Err(FlyError::NotFound { .. }) => Ok(AppName::Free),
             Err(FlyError::Forbidden { .. }) => Ok(AppName::TakenElsewhere),
@@ -84,9 +78,7 @@ impl FlyClient {
             network: input.network.as_deref().unwrap_or_default(),
             app_role_id: input.app_role_id.as_deref().unwrap_or_default(),
         };
-        let request = Request::flaps(Method::POST, &["apps"])
-            .query("wait", "true")
-            .json(&body);
+        let request = Request::flaps(Method::POST, &["apps"]).query("wait", "true").json(&body);
         self.http().send(&request)?.json()
     }
 
@@ -117,8 +109,6 @@ impl FlyClient {
 
     /// Deletes an app with all its machines and volumes.
     pub fn delete_app(&self, app: &str) -> Result<(), FlyError> {
-        self.http()
-            .send(&Request::flaps(Method::DELETE, &["apps", app]))
-            .map(drop)
+        self.http().send(&Request::flaps(Method::DELETE, &["apps", app])).map(drop)
     }
 }

@@ -48,21 +48,13 @@ impl Token {
 
     /// The macaroons and the user tokens, in the order given (fly-go `Parse`).
     fn parts(&self) -> (Vec<&str>, Vec<&str>) {
-        self.bare()
-            .split(',')
-            .map(str::trim)
-            .filter(|part| !part.is_empty())
-            .partition(|part| is_macaroon(part))
+        self.bare().split(',').map(str::trim).filter(|part| !part.is_empty()).partition(|part| is_macaroon(part))
     }
 
     /// The `Authorization` header for the Machines API.
     pub(crate) fn authorization(&self) -> String {
         let (macaroons, users) = self.parts();
-        if macaroons.is_empty() {
-            format!("Bearer {}", users.join(","))
-        } else {
-            format!("FlyV1 {}", macaroons.join(","))
-        }
+        if macaroons.is_empty() { format!("Bearer {}", users.join(",")) } else { format!("FlyV1 {}", macaroons.join(",")) }
     }
 
     /// The `Authorization` header for the release-record API: flyctl sends

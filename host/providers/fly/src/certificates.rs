@@ -112,10 +112,7 @@ impl Certificate {
 
     /// The DNS-01 challenge CNAME, when the API named one.
     pub fn acme_challenge(&self) -> Option<&AcmeChallenge> {
-        self.dns_requirements
-            .as_ref()
-            .and_then(|d| d.acme_challenge.as_ref())
-            .filter(|c| !c.name.is_empty() && !c.target.is_empty())
+        self.dns_requirements.as_ref().and_then(|d| d.acme_challenge.as_ref()).filter(|c| !c.name.is_empty() && !c.target.is_empty())
     }
 }
 

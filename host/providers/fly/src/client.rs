@@ -30,20 +30,13 @@ impl FlyClient {
     /// A client for `config`. Fails on an empty token or an unusable base
     /// URL.
     pub fn new(config: Config) -> Result<Self, FlyError> {
-        Ok(FlyClient {
-            inner: Arc::new(Inner {
-                transport: Transport::new(config)?,
-                created: Mutex::default(),
-            }),
-        })
+        Ok(FlyClient { inner: Arc::new(Inner { transport: Transport::new(config)?, created: Mutex::default() }) })
     }
 
     /// A client configured from the environment as flyctl is (see
     /// [`Config::from_vars`]); `Ok(None)` when no token is set.
     pub fn from_env() -> Result<Option<Self>, FlyError> {
-        Config::from_vars(|name| std::env::var(name).ok())?
-            .map(FlyClient::new)
-            .transpose()
+        Config::from_vars(|name| std::env::var(name).ok())?.map(FlyClient::new).transpose()
     }
 
     /// The configuration in use.
@@ -67,10 +60,7 @@ impl FlyClient {
     pub(crate) fn not_found_deadline(&self, machine_id: &str) -> Option<Instant> {
         let window = self.config().not_found_window;
         let created = self.inner.created.lock().unwrap_or_else(|e| e.into_inner());
-        created
-            .get(machine_id)
-            .map(|at| *at + window)
-            .filter(|deadline| Instant::now() < *deadline)
+        created.get(machine_id).map(|at| *at + window).filter(|deadline| Instant::now() < *deadline)
     }
 
     pub(crate) fn http(&self) -> &Transport {

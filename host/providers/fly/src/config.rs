@@ -30,10 +30,7 @@ impl RetryPolicy {
     /// that fly-go's transport uses (`http.go`), so concurrent CI jobs
     /// hitting the same transient failure do not retry in lockstep.
     pub(crate) fn delay(&self, retry: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(retry.min(16)))
-            .min(self.max_delay);
+        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry.min(16))).min(self.max_delay);
         exp.mul_f64(crate::http::jitter_fraction())
     }
 }
@@ -111,29 +108,13 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             launch_timeout: Duration::from_secs(10 * 60),
             wait_margin: Duration::from_secs(10),
-            retry: RetryPolicy {
-                attempts: 4,
-                base_delay: Duration::from_millis(100),
-                max_delay: Duration::from_secs(1),
-            },
-            rate_limit_retry: RetryPolicy {
-                attempts: 8,
-                base_delay: Duration::from_secs(1),
-                max_delay: Duration::from_secs(30),
-            },
-            create_retry: RetryPolicy {
-                attempts: 3,
-                base_delay: Duration::from_secs(1),
-                max_delay: Duration::from_secs(5),
-            },
+            retry: RetryPolicy { attempts: 4, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) },
+            rate_limit_retry: RetryPolicy { attempts: 8, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30) },
+            create_retry: RetryPolicy { attempts: 3, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(5) },
             create_lookup_window: Duration::from_secs(30),
             create_lookups: 5,
             app_wait: Duration::from_secs(60),
-            lease_retry: RetryPolicy {
-                attempts: 4,
-                base_delay: Duration::from_millis(500),
-                max_delay: Duration::from_secs(2),
-            },
+            lease_retry: RetryPolicy { attempts: 4, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(2) },
             not_found_window: Duration::from_secs(20),
         }
     }
@@ -155,16 +136,13 @@ impl Config {
         let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         // A value that is only a scheme (`Bearer `) holds no token either.
         let token_in = |name: &str| var(name).filter(|v| !Token::new(v.as_str()).is_empty());
-        let Some(token) = token_in("FLY_ACCESS_TOKEN").or_else(|| token_in("FLY_API_TOKEN"))
-        else {
+        let Some(token) = token_in("FLY_ACCESS_TOKEN").or_else(|| token_in("FLY_API_TOKEN")) else {
             return Ok(None);
         };
         let mut config = Config::new(token);
-        for (name, slot) in [
-            ("FLY_FLAPS_BASE_URL", &mut config.flaps_base),
-            ("FLY_API_BASE_URL", &mut config.api_base),
-            ("FLY_UIEX_BASE_URL", &mut config.uiex_base),
-        ] {
+        for (name, slot) in
+            [("FLY_FLAPS_BASE_URL", &mut config.flaps_base), ("FLY_API_BASE_URL", &mut config.api_base), ("FLY_UIEX_BASE_URL", &mut config.uiex_base)]
+        {
             if let Some(value) = non_empty(name) {
                 check_base(name, &value)?;
                 *slot = value.trim().to_owned();
@@ -180,7 +158,5 @@ pub(crate) fn check_base(name: &str, value: &str) -> Result<reqwest::Url, FlyErr
     reqwest::Url::parse(value.trim())
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-        .ok_or_else(|| {
-            FlyError::Config(format!("invalid {name} {value:?}: expected an http(s) URL"))
-        })
+        .ok_or_else(|| FlyError::Config(format!("invalid {name} {value:?}: expected an http(s) URL")))
 }

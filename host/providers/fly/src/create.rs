@@ -49,34 +49,23 @@ impl FlyClient {
     /// With `lease_ttl` set, a machine found by the lookup (not returned by
     /// the create itself) has no [`Machine::nonce`]: its lease was granted
     /// in the lost response and expires after the TTL.
-    pub fn create_machine(
-        &self,
-        app: &str,
-        input: &LaunchInput,
-        idempotency_key: &str,
-    ) -> Result<Machine, FlyError> {
+    pub fn create_machine(&self, app: &str, input: &LaunchInput, idempotency_key: &str) -> Result<Machine, FlyError> {
         let mut input = input.clone();
-        input
-            .config
-            .set_metadata(LAUNCH_ID_METADATA_KEY, idempotency_key);
-        let request = Request::flaps(Method::POST, &["apps", app, "machines"])
-            .json(&input)
-            .timeout(self.config().launch_timeout)
-            .retry(Retry::Unapplied);
+        input.config.set_metadata(LAUNCH_ID_METADATA_KEY, idempotency_key);
+        let request = Request::flaps(Method::POST, &["apps", app, "machines"]).json(&input).timeout(self.config().launch_timeout).retry(Retry::Unapplied);
         let policy = self.config().create_retry;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (error, may_retry) =
-                match self.http().send(&request).and_then(|r| r.json::<Machine>()) {
-                    Ok(machine) => {
-                        self.note_created(&machine.id);
-                        return Ok(machine);
-                    }
-                    Err(e) if e.is_ambiguous() => (e, true),
-                    Err(e @ FlyError::Decode { .. }) => (e, false),
-                    Err(e) => return Err(e),
-                };
+            let (error, may_retry) = match self.http().send(&request).and_then(|r| r.json::<Machine>()) {
+                Ok(machine) => {
+                    self.note_created(&machine.id);
+                    return Ok(machine);
+                }
+                Err(e) if e.is_ambiguous() => (e, true),
+                Err(e @ FlyError::Decode { .. }) => (e, false),
+                Err(e) => return Err(e),
+            };
             tracing::warn!(app, idempotency_key, error = %error, "machine create failed ambiguously; checking whether it happened");
             match self.look_for_launch(app, idempotency_key) {
                 Ok(Some(machine)) => {
@@ -120,13 +109,7 @@ impl FlyClient {
     }
 
     /// The active machine whose `ferry_launch_id` metadata is `idempotency_key`.
-    pub fn find_by_launch_id(
-        &self,
-        app: &str,
-        idempotency_key: &str,
-    ) -> Result<Option<Machine>, FlyError> {
-        Ok(self.list_machines(app)?.into_iter().find(|m| {
-            m.is_active() && m.metadata_value(LAUNCH_ID_METADATA_KEY) == Some(idempotency_key)
-        }))
+    pub fn find_by_launch_id(&self, app: &str, idempotency_key: &str) -> Result<Option<Machine>, FlyError> {
+        Ok(self.list_machines(app)?.into_iter().find(|m| m.is_active() && m.metadata_value(LAUNCH_ID_METADATA_KEY) == Some(idempotency_key)))
     }
 }

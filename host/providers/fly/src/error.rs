@@ -61,9 +61,7 @@ pub enum FlyError {
         message: String,
     },
     /// 401: the token is missing, expired or malformed.
-    #[error(
-        "{ctx}: 401 unauthorized: {message}; check that FLY_API_TOKEN holds a valid, unexpired token"
-    )]
+    #[error("{ctx}: 401 unauthorized: {message}; check that FLY_API_TOKEN holds a valid, unexpired token")]
     Unauthorized {
         /// The request.
         ctx: RequestContext,
@@ -147,11 +145,9 @@ impl FlyError {
             FlyError::Forbidden { .. } => Some(403),
             FlyError::Timeout { ctx: Some(_), .. } => Some(408),
             FlyError::Api { status, .. } => Some(*status),
-            FlyError::LeaseHeld { .. }
-            | FlyError::Timeout { ctx: None, .. }
-            | FlyError::Transport { .. }
-            | FlyError::Decode { .. }
-            | FlyError::Config(_) => None,
+            FlyError::LeaseHeld { .. } | FlyError::Timeout { ctx: None, .. } | FlyError::Transport { .. } | FlyError::Decode { .. } | FlyError::Config(_) => {
+                None
+            }
         }
     }
 
@@ -165,9 +161,7 @@ impl FlyError {
             | FlyError::Transport { ctx, .. }
             | FlyError::Decode { ctx, .. }
             | FlyError::Timeout { ctx: Some(ctx), .. } => ctx.request_id.as_deref(),
-            FlyError::LeaseHeld { .. }
-            | FlyError::Timeout { ctx: None, .. }
-            | FlyError::Config(_) => None,
+            FlyError::LeaseHeld { .. } | FlyError::Timeout { ctx: None, .. } | FlyError::Config(_) => None,
         }
     }
 
@@ -241,23 +235,10 @@ fn exit_suffix(code: Option<i64>) -> String {
     code.map(|c| format!(", exit code {c}")).unwrap_or_default()
 }
 
-fn unhealthy_message(
-    id: &str,
-    waited: Duration,
-    state: &str,
-    failing: &[CheckStatus],
-    configured: usize,
-    reported: usize,
-) -> String {
-    let mut msg = format!(
-        "machine {id} not healthy after {:.1}s (state {state}, {configured} checks configured, {reported} reported)",
-        waited.as_secs_f64()
-    );
+fn unhealthy_message(id: &str, waited: Duration, state: &str, failing: &[CheckStatus], configured: usize, reported: usize) -> String {
+    let mut msg = format!("machine {id} not healthy after {:.1}s (state {state}, {configured} checks configured, {reported} reported)", waited.as_secs_f64());
     if reported < configured {
-        msg.push_str(&format!(
-            "; {} checks have not reported yet",
-            configured - reported
-        ));
+        msg.push_str(&format!("; {} checks have not reported yet", configured - reported));
     }
     for check in failing {
         let output = check.output.trim();

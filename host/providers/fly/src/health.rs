@@ -32,11 +32,7 @@ pub struct HealthWait {
 
 impl Default for HealthWait {
     fn default() -> Self {
-        HealthWait {
-            timeout: Duration::from_secs(300),
-            poll_interval: Duration::from_secs(1),
-            grace: Duration::from_secs(5),
-        }
+        HealthWait { timeout: Duration::from_secs(300), poll_interval: Duration::from_secs(1), grace: Duration::from_secs(5) }
     }
 }
 
@@ -54,12 +50,7 @@ impl FlyClient {
     /// `stopped`/`suspended` after exiting on its own (or beyond `grace`).
     /// At the deadline, [`HealthError::Timeout`] lists the failing checks
     /// with their output.
-    pub fn wait_healthy(
-        &self,
-        app: &str,
-        machine_id: &str,
-        opts: &HealthWait,
-    ) -> Result<Machine, HealthError> {
+    pub fn wait_healthy(&self, app: &str, machine_id: &str, opts: &HealthWait) -> Result<Machine, HealthError> {
         self.wait_healthy_at(app, machine_id, None, opts)
     }
 
@@ -68,13 +59,7 @@ impl FlyClient {
     /// state and checks are those of the instance before and do not count.
     /// Right after an update the API may still report the old instance as
     /// `started` with passing checks; unpinned, the wait would pass on it.
-    pub fn wait_healthy_at(
-        &self,
-        app: &str,
-        machine_id: &str,
-        instance_id: Option<&str>,
-        opts: &HealthWait,
-    ) -> Result<Machine, HealthError> {
+    pub fn wait_healthy_at(&self, app: &str, machine_id: &str, instance_id: Option<&str>, opts: &HealthWait) -> Result<Machine, HealthError> {
         let started = Instant::now();
         let deadline = started + opts.timeout;
         let mut baseline = None;
@@ -97,25 +82,13 @@ impl FlyClient {
                 continue;
             }
             // Exits already in the events when we started are history.
-            let since = *baseline.get_or_insert_with(|| {
-                machine
-                    .events
-                    .iter()
-                    .map(|e| e.timestamp)
-                    .max()
-                    .unwrap_or(0)
-            });
+            let since = *baseline.get_or_insert_with(|| machine.events.iter().map(|e| e.timestamp).max().unwrap_or(0));
             if let Some(crash) = crash(&machine, since, started.elapsed() >= opts.grace) {
                 return Err(crash);
             }
             let configured = machine.config().map_or(0, |c| c.configured_check_count());
-            let reported: Vec<&CheckStatus> = machine
-                .checks
-                .iter()
-                .filter(|c| !c.name.starts_with(COMPAT_CHECK_PREFIX))
-                .collect();
-            let checks_pass = configured == 0
-                || (!reported.is_empty() && reported.iter().all(|c| c.is_passing()));
+            let reported: Vec<&CheckStatus> = machine.checks.iter().filter(|c| !c.name.starts_with(COMPAT_CHECK_PREFIX)).collect();
+            let checks_pass = configured == 0 || (!reported.is_empty() && reported.iter().all(|c| c.is_passing()));
             if machine.state == "started" && checks_pass {
                 return Ok(machine);
             }
@@ -125,11 +98,7 @@ impl FlyClient {
                     machine_id: machine_id.to_owned(),
                     waited: started.elapsed(),
                     state: machine.state.clone(),
-                    failing: reported
-                        .iter()
-                        .filter(|c| !c.is_passing())
-                        .map(|c| (*c).clone())
-                        .collect(),
+                    failing: reported.iter().filter(|c| !c.is_passing()).map(|c| (*c).clone()).collect(),
                     configured,
                     reported: reported.len(),
                 });
@@ -142,24 +111,11 @@ impl FlyClient {
 /// The crash this poll shows, if any. `since` is the newest event timestamp
 /// at the first poll.
 fn crash(machine: &Machine, since: i64, past_grace: bool) -> Option<HealthError> {
-    let crashed = |exit_code| {
-        Some(HealthError::Crashed {
-            machine_id: machine.id.clone(),
-            state: machine.state.clone(),
-            exit_code,
-        })
-    };
-    if matches!(
-        machine.state.as_str(),
-        "failed" | "destroyed" | "destroying"
-    ) {
+    let crashed = |exit_code| Some(HealthError::Crashed { machine_id: machine.id.clone(), state: machine.state.clone(), exit_code });
+    if matches!(machine.state.as_str(), "failed" | "destroyed" | "destroying") {
         return crashed(machine.exit_code());
     }
-    let new_exit = machine
-        .events
-        .iter()
-        .filter(|e| e.kind == "exit" && e.timestamp > since && !e.requested_stop())
-        .max_by_key(|e| e.timestamp);
+    let new_exit = machine.events.iter().filter(|e| e.kind == "exit" && e.timestamp > since && !e.requested_stop()).max_by_key(|e| e.timestamp);
     if let Some(exit) = new_exit {
         return crashed(exit.exit_code());
     }

@@ -98,21 +98,8 @@ pub(crate) struct Request<'a> {
 
 impl<'a> Request<'a> {
     pub(crate) fn new(method: Method, base: Base, segments: &[&str]) -> Self {
-        let retry = if method == Method::GET {
-            Retry::Idempotent
-        } else {
-            Retry::Transport
-        };
-        Request {
-            method,
-            base,
-            segments: segments.iter().map(|s| (*s).to_owned()).collect(),
-            query: Vec::new(),
-            body: None,
-            nonce: None,
-            timeout: None,
-            retry,
-        }
+        let retry = if method == Method::GET { Retry::Idempotent } else { Retry::Transport };
+        Request { method, base, segments: segments.iter().map(|s| (*s).to_owned()).collect(), query: Vec::new(), body: None, nonce: None, timeout: None, retry }
     }
 
     /// A Machines API request (`/v1/…`).
@@ -157,10 +144,7 @@ pub(crate) struct Response {
 
 impl Response {
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, FlyError> {
-        serde_json::from_slice(&self.body).map_err(|e| FlyError::Decode {
-            ctx: self.ctx.clone(),
-            message: e.to_string(),
-        })
+        serde_json::from_slice(&self.body).map_err(|e| FlyError::Decode { ctx: self.ctx.clone(), message: e.to_string() })
     }
 }
 
@@ -180,9 +164,7 @@ pub(crate) struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // `config.token` has a redacted Debug; the header value is left out.
-        f.debug_struct("Transport")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Transport").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -194,10 +176,8 @@ impl Transport {
         let flaps = check_base("flaps base URL", &config.flaps_base)?;
         let api = check_base("API base URL", &config.api_base)?;
         let uiex = check_base("UIEX base URL", &config.uiex_base)?;
-        let mut authorization =
-            HeaderValue::from_str(&config.token.authorization()).map_err(|_| {
-                FlyError::Config("the API token contains characters not allowed in a header".into())
-            })?;
+        let mut authorization = HeaderValue::from_str(&config.token.authorization())
+            .map_err(|_| FlyError::Config("the API token contains characters not allowed in a header".into()))?;
         authorization.set_sensitive(true);
         let mut uiex_authorization = HeaderValue::from_str(&config.token.uiex_authorization())
             .map_err(|_| FlyError::Config("the API token contains characters not allowed in a header".into()))?;
@@ -208,15 +188,7 @@ impl Transport {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| FlyError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Transport {
-            http,
-            config,
-            authorization,
-            uiex_authorization,
-            flaps,
-            api,
-            uiex,
-        })
+        Ok(Transport { http, config, authorization, uiex_authorization, flaps, api, uiex })
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -285,12 +257,8 @@ impl Transport {
             Base::Uiex => &self.uiex_authorization,
             Base::Flaps | Base::Api => &self.authorization,
         };
-        let mut builder = self
-            .http
-            .request(request.method.clone(), url)
-            .header(AUTHORIZATION, authorization.clone())
-            .header(ACCEPT, "application/json")
-            .timeout(timeout);
+        let mut builder =
+            self.http.request(request.method.clone(), url).header(AUTHORIZATION, authorization.clone()).header(ACCEPT, "application/json").timeout(timeout);
         if let Some(nonce) = request.nonce {
             builder = builder.header(NONCE_HEADER, nonce);
         }
@@ -321,22 +289,10 @@ impl Transport {
             Ok(body) => body.to_vec(),
             Err(e) => return (Err(self.transport_error(ctx, timeout, e)), None),
         };
-        if status.is_success() {
-            (Ok(Response { ctx, body }), None)
-        } else {
-            (
-                Err(self.api_error(ctx, status.as_u16(), &body)),
-                retry_after,
-            )
-        }
+        if status.is_success() { (Ok(Response { ctx, body }), None) } else { (Err(self.api_error(ctx, status.as_u16(), &body)), retry_after) }
     }
 
-    fn transport_error(
-        &self,
-        ctx: RequestContext,
-        timeout: Duration,
-        error: reqwest::Error,
-    ) -> FlyError {
+    fn transport_error(&self, ctx: RequestContext, timeout: Duration, error: reqwest::Error) -> FlyError {
         let maybe_sent = !error.is_connect();
         let kind = if error.is_timeout() {
             format!("no response within {timeout:?}")
@@ -353,47 +309,27 @@ impl Transport {
             chain.push_str(&cause.to_string());
             source = cause.source();
         }
-        FlyError::Transport {
-            ctx,
-            message: self.config.token.redact(&format!("{kind}: {chain}")),
-            maybe_sent,
-        }
+        FlyError::Transport { ctx, message: self.config.token.redact(&format!("{kind}: {chain}")), maybe_sent }
     }
 
     fn api_error(&self, ctx: RequestContext, status: u16, body: &[u8]) -> FlyError {
         let (message, code) = error_text(status, body);
         let message = self.config.token.redact(&message);
         if message.contains("lease currently held by") {
-            return FlyError::LeaseHeld {
-                machine_id: machine_id_in(&ctx.path).unwrap_or("?").to_owned(),
-                holder: holder_in(&message),
-                message,
-            };
+            return FlyError::LeaseHeld { machine_id: machine_id_in(&ctx.path).unwrap_or("?").to_owned(), holder: holder_in(&message), message };
         }
         match status {
             401 => FlyError::Unauthorized { ctx, message },
             403 => FlyError::Forbidden { ctx, message },
             404 => FlyError::NotFound { ctx, message },
-            408 => FlyError::Timeout {
-                ctx: Some(ctx),
-                message,
-            },
-            _ => FlyError::Api {
-                ctx,
-                status,
-                message,
-                code,
-            },
+            408 => FlyError::Timeout { ctx: Some(ctx), message },
+            _ => FlyError::Api { ctx, status, message, code },
         }
     }
 }
 
 fn header_str(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// The API's error text: `{"error": …, "message"?: …, "status"?: code}`
@@ -410,10 +346,7 @@ fn error_text(status: u16, body: &[u8]) -> (String, Option<String>) {
         status: Option<Value>,
     }
     if let Ok(parsed) = serde_json::from_slice::<ApiError>(body) {
-        let code = parsed
-            .status
-            .and_then(|s| s.as_str().map(str::to_owned))
-            .filter(|s| !s.is_empty());
+        let code = parsed.status.and_then(|s| s.as_str().map(str::to_owned)).filter(|s| !s.is_empty());
         let error = parsed.error.filter(|s| !s.is_empty());
         let message = parsed.message.filter(|s| !s.is_empty());
         let text = match (error, message) {
@@ -427,9 +360,7 @@ fn error_text(status: u16, body: &[u8]) -> (String, Option<String>) {
     let raw = String::from_utf8_lossy(body);
     let raw = raw.trim();
     if raw.is_empty() {
-        let reason = reqwest::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason());
+        let reason = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
         return (reason.unwrap_or("no error text").to_owned(), None);
     }
     let mut text: String = raw.chars().take(500).collect();
@@ -451,14 +382,7 @@ fn machine_id_in(path: &str) -> Option<&str> {
 fn holder_in(message: &str) -> String {
     message
         .split_once("held by")
-        .map(|(_, rest)| {
-            rest.trim()
-                .split([',', ';'])
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned()
-        })
+        .map(|(_, rest)| rest.trim().split([',', ';']).next().unwrap_or("").trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "another client".to_owned())
 }
@@ -483,9 +407,7 @@ pub(crate) fn path_escape(segment: &str) -> String {
 pub(crate) fn jitter_fraction() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     // Keys differ per `RandomState`; the clock only adds entropy.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     hasher.write_u128(nanos);
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

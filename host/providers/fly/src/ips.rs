@@ -17,31 +17,18 @@ impl FlyClient {
             #[serde(default, deserialize_with = "crate::types::null_default")]
             ips: Vec<IpAssignment>,
         }
-        let listing: Listing = self
-            .http()
-            .send(&Request::flaps(
-                Method::GET,
-                &["apps", app, "ip_assignments"],
-            ))?
-            .json()?;
+        let listing: Listing = self.http().send(&Request::flaps(Method::GET, &["apps", app, "ip_assignments"]))?.json()?;
         Ok(listing.ips)
     }
 
     /// Allocates an address. Not retried (a repeat would allocate, and for
     /// dedicated v4 bill, a second one).
     pub fn allocate_ip(&self, app: &str, request: &AllocateIp) -> Result<IpAssignment, FlyError> {
-        self.http()
-            .send(&Request::flaps(Method::POST, &["apps", app, "ip_assignments"]).json(request))?
-            .json()
+        self.http().send(&Request::flaps(Method::POST, &["apps", app, "ip_assignments"]).json(request))?.json()
     }
 
     /// Releases an address.
     pub fn release_ip(&self, app: &str, ip: &str) -> Result<(), FlyError> {
-        self.http()
-            .send(&Request::flaps(
-                Method::DELETE,
-                &["apps", app, "ip_assignments", ip],
-            ))
-            .map(drop)
+        self.http().send(&Request::flaps(Method::DELETE, &["apps", app, "ip_assignments", ip])).map(drop)
     }
 }

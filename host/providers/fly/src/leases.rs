@@ -31,28 +31,15 @@ impl FlyClient {
     /// [`FlyError::LeaseHeld`] naming the holder, which callers should treat
     /// as final, as flyctl does. Machines on unreachable hosts cannot be
     /// leased.
-    pub fn acquire_lease(
-        &self,
-        app: &str,
-        machine_id: &str,
-        ttl: Duration,
-        description: &str,
-    ) -> Result<LeaseGuard, FlyError> {
+    pub fn acquire_lease(&self, app: &str, machine_id: &str, ttl: Duration, description: &str) -> Result<LeaseGuard, FlyError> {
         #[derive(Serialize)]
         struct Body<'a> {
             description: &'a str,
             ttl: u64,
         }
         let secs = ttl_secs(ttl);
-        let request = Request::flaps(
-            Method::POST,
-            &["apps", app, "machines", machine_id, "lease"],
-        )
-        .query("ttl", secs.to_string())
-        .json(&Body {
-            description,
-            ttl: secs,
-        });
+        let request =
+            Request::flaps(Method::POST, &["apps", app, "machines", machine_id, "lease"]).query("ttl", secs.to_string()).json(&Body { description, ttl: secs });
         let policy = self.config().lease_retry;
         let mut attempt = 0;
         loop {
@@ -62,10 +49,7 @@ impl FlyClient {
                     let lease: Lease = response.json()?;
                     let nonce = granted_nonce(&lease).ok_or_else(|| FlyError::Decode {
                         ctx: response.ctx.clone(),
-                        message: format!(
-                            "lease not granted (status {:?}, code {:?}, message {:?})",
-                            lease.status, lease.code, lease.message
-                        ),
+                        message: format!("lease not granted (status {:?}, code {:?}, message {:?})", lease.status, lease.code, lease.message),
                     })?;
                     return Ok(self.adopt_lease(app, machine_id, nonce, ttl));
                 }
@@ -82,13 +66,7 @@ impl FlyClient {
     /// Takes charge of a lease obtained elsewhere, typically the one a
     /// create with `lease_ttl` returned in [`crate::Machine::nonce`]: the
     /// guard refreshes and releases it like an acquired one.
-    pub fn adopt_lease(
-        &self,
-        app: &str,
-        machine_id: &str,
-        nonce: &str,
-        ttl: Duration,
-    ) -> LeaseGuard {
+    pub fn adopt_lease(&self, app: &str, machine_id: &str, nonce: &str, ttl: Duration) -> LeaseGuard {
         let mut guard = LeaseGuard {
             client: self.clone(),
             app: app.to_owned(),
@@ -103,10 +81,7 @@ impl FlyClient {
 
     /// The current lease on the machine, `None` when there is none.
     pub fn get_lease(&self, app: &str, machine_id: &str) -> Result<Option<Lease>, FlyError> {
-        match self.http().send(&Request::flaps(
-            Method::GET,
-            &["apps", app, "machines", machine_id, "lease"],
-        )) {
+        match self.http().send(&Request::flaps(Method::GET, &["apps", app, "machines", machine_id, "lease"])) {
             Ok(response) => response.json().map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -120,9 +95,7 @@ impl FlyClient {
             other => other.to_string(),
         };
         let holder = match self.get_lease(app, machine_id) {
-            Ok(Some(Lease {
-                data: Some(data), ..
-            })) if !data.owner.is_empty() => {
+            Ok(Some(Lease { data: Some(data), .. })) if !data.owner.is_empty() => {
                 let mut holder = data.owner;
                 if !data.description.is_empty() {
                     holder.push_str(&format!(" ({})", data.description));
@@ -137,11 +110,7 @@ impl FlyClient {
                 _ => "another client".to_owned(),
             },
         };
-        FlyError::LeaseHeld {
-            machine_id: machine_id.to_owned(),
-            holder,
-            message,
-        }
+        FlyError::LeaseHeld { machine_id: machine_id.to_owned(), holder, message }
     }
 }
 
@@ -150,10 +119,7 @@ fn ttl_secs(ttl: Duration) -> u64 {
 }
 
 fn is_conflict(error: &FlyError) -> bool {
-    matches!(
-        error,
-        FlyError::LeaseHeld { .. } | FlyError::Api { status: 409, .. }
-    )
+    matches!(error, FlyError::LeaseHeld { .. } | FlyError::Api { status: 409, .. })
 }
 
 /// The nonce of a granted lease: flyctl requires `status == "success"` and
@@ -162,11 +128,7 @@ fn granted_nonce(lease: &Lease) -> Option<&str> {
     if !(lease.status.is_empty() || lease.status == "success") {
         return None;
     }
-    lease
-        .data
-        .as_ref()
-        .map(|d| d.nonce.as_str())
-        .filter(|n| !n.is_empty())
+    lease.data.as_ref().map(|d| d.nonce.as_str()).filter(|n| !n.is_empty())
 }
 
 /// A held lease. Pass [`LeaseGuard::nonce`] to every mutation of the
@@ -212,12 +174,8 @@ impl LeaseGuard {
         }
         // Releasing with a nonce is idempotent (a repeat gets "not found"),
         // so it may be retried like a GET; flyctl retries it too.
-        let request = Request::flaps(
-            Method::DELETE,
-            &["apps", &self.app, "machines", &self.machine_id, "lease"],
-        )
-        .nonce(Some(&self.nonce))
-        .retry(Retry::Idempotent);
+        let request =
+            Request::flaps(Method::DELETE, &["apps", &self.app, "machines", &self.machine_id, "lease"]).nonce(Some(&self.nonce)).retry(Retry::Idempotent);
         match self.client.http().send(&request) {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() || e.to_string().contains("lease not found") => Ok(()),
@@ -246,39 +204,26 @@ impl Refresher {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
         let client = guard.client.clone();
-        let (app, machine_id, nonce) = (
-            guard.app.clone(),
-            guard.machine_id.clone(),
-            guard.nonce.clone(),
-        );
+        let (app, machine_id, nonce) = (guard.app.clone(), guard.machine_id.clone(), guard.nonce.clone());
         let secs = ttl_secs(ttl);
         // flyctl: every (ttl - 1s) / 3, i.e. ~4 s for 13 s.
         let ttl = Duration::from_secs(secs);
-        let interval = ttl
-            .checked_sub(Duration::from_secs(1))
-            .filter(|d| !d.is_zero())
-            .unwrap_or(ttl)
-            / 3;
+        let interval = ttl.checked_sub(Duration::from_secs(1)).filter(|d| !d.is_zero()).unwrap_or(ttl) / 3;
         let spawned = thread::Builder::new().name(format!("fly-lease-{}", guard.machine_id)).spawn(move || {
             let (stopped, condvar) = &*signal;
             loop {
                 // ±10 % so many leases do not refresh in lockstep.
                 let pause = interval.mul_f64(0.9 + 0.2 * jitter_fraction());
                 let flag = stopped.lock().unwrap_or_else(|e| e.into_inner());
-                let (flag, _) = condvar
-                    .wait_timeout_while(flag, pause, |s| !*s)
-                    .unwrap_or_else(|e| e.into_inner());
+                let (flag, _) = condvar.wait_timeout_while(flag, pause, |s| !*s).unwrap_or_else(|e| e.into_inner());
                 if *flag {
                     return;
                 }
                 drop(flag);
-                let request = Request::flaps(
-                    Method::POST,
-                    &["apps", &app, "machines", &machine_id, "lease"],
-                )
-                .query("ttl", secs.to_string())
-                .nonce(Some(&nonce))
-                .timeout(client.config().request_timeout.min(ttl));
+                let request = Request::flaps(Method::POST, &["apps", &app, "machines", &machine_id, "lease"])
+                    .query("ttl", secs.to_string())
+                    .nonce(Some(&nonce))
+                    .timeout(client.config().request_timeout.min(ttl));
                 match client.http().send(&request).and_then(|r| r.json::<Lease>()) {
                     Ok(lease) if granted_nonce(&lease) == Some(nonce.as_str()) => {}
                     Ok(lease) => {

@@ -50,15 +50,13 @@ pub use config::{Config, DEFAULT_API_BASE, DEFAULT_FLAPS_BASE, DEFAULT_UIEX_BASE
 pub use create::LAUNCH_ID_METADATA_KEY;
 pub use error::{FlyError, HealthError, RequestContext};
 pub use health::HealthWait;
-pub use volumes::{SnapshotWait, VolumeSnapshot};
 pub use leases::{DEFAULT_LEASE_TTL, LeaseGuard};
 pub use logs::{LogEntry, LogPage};
 pub use machine_config::{Check, Guest, Init, MachineConfig, Mount, Port, Restart, Service};
 pub use releases::{CreateRelease, Release, ReleaseStatus, post_deployment_info};
 pub use types::{
-    AllocateIp, App, CheckStatus, CreateVolumeRequest, Event, ExtendedVolume, ImageRef,
-    IpAssignment, IpType, LaunchInput, Lease, LeaseData, ListenSocket, Machine, MachineVersion,
-    Organization, ProcessStat, Secret, SecretsUpdate, StopInput, Volume, last_exit_after_start,
-    metadata,
+    AllocateIp, App, CheckStatus, CreateVolumeRequest, Event, ExtendedVolume, ImageRef, IpAssignment, IpType, LaunchInput, Lease, LeaseData, ListenSocket,
+    Machine, MachineVersion, Organization, ProcessStat, Secret, SecretsUpdate, StopInput, Volume, last_exit_after_start, metadata,
 };
+pub use volumes::{SnapshotWait, VolumeSnapshot};
 pub use wait::{MAX_WAIT_SECS, WaitState};

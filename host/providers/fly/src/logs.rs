@@ -63,16 +63,8 @@ impl<'de> Deserialize<'de> for LogEntry {
             timestamp: w.timestamp,
             message: w.message,
             level: w.level,
-            instance: if w.instance.is_empty() {
-                w.meta.instance
-            } else {
-                w.instance
-            },
-            region: if w.region.is_empty() {
-                w.meta.region
-            } else {
-                w.region
-            },
+            instance: if w.instance.is_empty() { w.meta.instance } else { w.instance },
+            region: if w.region.is_empty() { w.meta.region } else { w.region },
         })
     }
 }
@@ -89,12 +81,7 @@ pub struct LogPage {
 impl FlyClient {
     /// One page of the app's logs, optionally of one machine, continuing
     /// after `next_token`.
-    pub fn app_logs(
-        &self,
-        app: &str,
-        machine_id: Option<&str>,
-        next_token: Option<&str>,
-    ) -> Result<LogPage, FlyError> {
+    pub fn app_logs(&self, app: &str, machine_id: Option<&str>, next_token: Option<&str>) -> Result<LogPage, FlyError> {
         #[derive(Deserialize)]
         struct Item {
             attributes: LogEntry,
@@ -118,21 +105,13 @@ impl FlyClient {
         // flyctl always sends next_token, empty on the first call.
         let request = request.query("next_token", next_token.unwrap_or(""));
         let wire: Wire = self.http().send(&request)?.json()?;
-        Ok(LogPage {
-            entries: wire.data.into_iter().map(|i| i.attributes).collect(),
-            next_token: wire.meta.next_token.filter(|t| !t.is_empty()),
-        })
+        Ok(LogPage { entries: wire.data.into_iter().map(|i| i.attributes).collect(), next_token: wire.meta.next_token.filter(|t| !t.is_empty()) })
     }
 
     /// The last `n` lines the log API has for a machine, oldest first (what
     /// flyctl prints when a release command fails). Pages until the API
     /// has nothing newer, at most 20 pages.
-    pub fn last_log_lines(
-        &self,
-        app: &str,
-        machine_id: &str,
-        n: usize,
-    ) -> Result<Vec<LogEntry>, FlyError> {
+    pub fn last_log_lines(&self, app: &str, machine_id: &str, n: usize) -> Result<Vec<LogEntry>, FlyError> {
         let mut lines = VecDeque::with_capacity(n);
         let mut token: Option<String> = None;
         for _ in 0..MAX_LOG_PAGES {

@@ -265,9 +265,7 @@ impl MachineConfig {
     /// The process group: `fly_process_group`, else the legacy
     /// `process_group` (fly-go `ProcessGroup`).
     pub fn process_group(&self) -> Option<&str> {
-        self.metadata_value(metadata::FLY_PROCESS_GROUP)
-            .filter(|g| !g.is_empty())
-            .or_else(|| self.metadata_value(metadata::LEGACY_PROCESS_GROUP))
+        self.metadata_value(metadata::FLY_PROCESS_GROUP).filter(|g| !g.is_empty()).or_else(|| self.metadata_value(metadata::LEGACY_PROCESS_GROUP))
     }
 
     /// Services.
@@ -332,41 +330,24 @@ impl MachineConfig {
 
     /// Whether the machine destroys itself when it exits.
     pub fn auto_destroy(&self) -> bool {
-        self.0
-            .get("auto_destroy")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.0.get("auto_destroy").and_then(Value::as_bool).unwrap_or(false)
     }
 
     /// Sets `auto_destroy`.
     pub fn set_auto_destroy(&mut self, auto_destroy: bool) {
-        self.0
-            .insert("auto_destroy".into(), Value::Bool(auto_destroy));
+        self.0.insert("auto_destroy".into(), Value::Bool(auto_destroy));
     }
 
     /// How many health checks are configured: top-level `checks` plus every
     /// `services[].checks` (what flyctl's `WaitForHealthchecksToPass`
     /// counts). Reads the raw JSON, so it works on any config.
     pub fn configured_check_count(&self) -> usize {
-        let top = self
-            .0
-            .get("checks")
-            .and_then(Value::as_object)
-            .map_or(0, Map::len);
+        let top = self.0.get("checks").and_then(Value::as_object).map_or(0, Map::len);
         let services = self
             .0
             .get("services")
             .and_then(Value::as_array)
-            .map_or(0, |services| {
-                services
-                    .iter()
-                    .map(|s| {
-                        s.get("checks")
-                            .and_then(Value::as_array)
-                            .map_or(0, Vec::len)
-                    })
-                    .sum()
-            });
+            .map_or(0, |services| services.iter().map(|s| s.get("checks").and_then(Value::as_array).map_or(0, Vec::len)).sum());
         top + services
     }
 
@@ -411,17 +392,9 @@ fn normalized(value: &Value) -> Option<Value> {
     match value {
         Value::Null => None,
         Value::Array(items) if items.is_empty() => None,
-        Value::Array(items) => Some(Value::Array(
-            items
-                .iter()
-                .map(|v| normalized(v).unwrap_or(Value::Null))
-                .collect(),
-        )),
+        Value::Array(items) => Some(Value::Array(items.iter().map(|v| normalized(v).unwrap_or(Value::Null)).collect())),
         Value::Object(map) => {
-            let kept: Map<String, Value> = map
-                .iter()
-                .filter_map(|(k, v)| normalized(v).map(|v| (k.clone(), v)))
-                .collect();
+            let kept: Map<String, Value> = map.iter().filter_map(|(k, v)| normalized(v).map(|v| (k.clone(), v))).collect();
             (!kept.is_empty()).then_some(Value::Object(kept))
         }
         scalar => Some(scalar.clone()),
@@ -429,21 +402,12 @@ fn normalized(value: &Value) -> Option<Value> {
 }
 
 fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
-    value
-        .and_then(Value::as_object)
-        .map(|map| {
-            map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
+    value.and_then(Value::as_object).map(|map| map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()).unwrap_or_default()
 }
 
 /// The object at `key`, created (or replacing a non-object) as needed.
 fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let slot = map
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let slot = map.entry(key.to_owned()).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }

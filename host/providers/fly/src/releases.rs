@@ -94,9 +94,7 @@ fn string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error
     match Value::deserialize(de)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "release id must be a string or number, got {other}"
-        ))),
+        other => Err(serde::de::Error::custom(format!("release id must be a string or number, got {other}"))),
     }
 }
 
@@ -106,8 +104,7 @@ impl FlyClient {
     /// 503, 429, a refused connection), as flyctl's uiex client is: another
     /// repeat could create a second release.
     pub fn create_release(&self, release: &CreateRelease) -> Result<Release, FlyError> {
-        let request =
-            Request::new(Method::POST, Base::Uiex, &["api", "v1", "releases"]).json(release);
+        let request = Request::new(Method::POST, Base::Uiex, &["api", "v1", "releases"]).json(release);
         Ok(self.http().send(&request)?.json::<Wrapped>()?.into())
     }
 
@@ -127,24 +124,13 @@ impl FlyClient {
     /// `{"metadata", "status"}`; flyctl sends `"metadata": null` with
     /// `running`, and [`post_deployment_info`] at the end). Setting a status
     /// is idempotent, so 5xx and transport errors are retried.
-    pub fn update_release(
-        &self,
-        release_id: &str,
-        status: ReleaseStatus,
-        metadata: Option<&Value>,
-    ) -> Result<Release, FlyError> {
+    pub fn update_release(&self, release_id: &str, status: ReleaseStatus, metadata: Option<&Value>) -> Result<Release, FlyError> {
         #[derive(Serialize)]
         struct Body<'a> {
             metadata: Option<&'a Value>,
             status: ReleaseStatus,
         }
-        let request = Request::new(
-            Method::PATCH,
-            Base::Uiex,
-            &["api", "v1", "releases", release_id],
-        )
-        .json(&Body { metadata, status })
-        .retry(Retry::Idempotent);
+        let request = Request::new(Method::PATCH, Base::Uiex, &["api", "v1", "releases", release_id]).json(&Body { metadata, status }).retry(Retry::Idempotent);
         let response = self.http().send(&request)?;
         // flyctl ignores this body; what the server sends is unverified.
         Ok(response.json::<Wrapped>().map(Release::from).unwrap_or_else(|_| Release {

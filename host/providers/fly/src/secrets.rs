@@ -40,17 +40,12 @@ impl FlyClient {
     /// only see the change once updated; new machines can require it with
     /// [`crate::LaunchInput::min_secrets_version`] set to the returned
     /// version.
-    pub fn update_secrets(
-        &self,
-        app: &str,
-        changes: &BTreeMap<String, Option<String>>,
-    ) -> Result<SecretsUpdate, FlyError> {
+    pub fn update_secrets(&self, app: &str, changes: &BTreeMap<String, Option<String>>) -> Result<SecretsUpdate, FlyError> {
         #[derive(Serialize)]
         struct Body<'a> {
             values: &'a BTreeMap<String, Option<String>>,
         }
-        let request =
-            Request::flaps(Method::POST, &["apps", app, "secrets"]).json(&Body { values: changes });
+        let request = Request::flaps(Method::POST, &["apps", app, "secrets"]).json(&Body { values: changes });
         self.http().send(&request)?.json()
     }
 }

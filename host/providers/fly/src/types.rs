@@ -177,14 +177,12 @@ impl Machine {
     /// Managed by Fly Launch (`fly_platform_version=v2`) and active: the
     /// machines `fly deploy` would touch (fly-go `IsFlyAppsPlatform`).
     pub fn is_fly_launch_managed(&self) -> bool {
-        self.is_active()
-            && self.metadata_value(metadata::FLY_PLATFORM_VERSION) == Some(metadata::PLATFORM_V2)
+        self.is_active() && self.metadata_value(metadata::FLY_PLATFORM_VERSION) == Some(metadata::PLATFORM_V2)
     }
 
     /// A release-command machine (also the legacy `process_group=release_command`).
     pub fn is_release_command(&self) -> bool {
-        self.process_group() == Some(metadata::RELEASE_COMMAND_GROUP)
-            || self.metadata_value(metadata::LEGACY_PROCESS_GROUP) == Some("release_command")
+        self.process_group() == Some(metadata::RELEASE_COMMAND_GROUP) || self.metadata_value(metadata::LEGACY_PROCESS_GROUP) == Some("release_command")
     }
 
     /// A `fly console` machine.
@@ -253,28 +251,20 @@ impl Event {
     /// L305-321, `GetExitCode`).
     fn exit_event(&self) -> Option<&Value> {
         let request = self.request.as_ref()?;
-        request
-            .get("MonitorEvent")
-            .and_then(|m| m.get("exit_event"))
-            .filter(|e| e.is_object())
-            .or_else(|| request.get("exit_event").filter(|e| e.is_object()))
+        request.get("MonitorEvent").and_then(|m| m.get("exit_event")).filter(|e| e.is_object()).or_else(|| request.get("exit_event").filter(|e| e.is_object()))
     }
 
     /// The exit code this event reports, if it is an exit.
     pub fn exit_code(&self) -> Option<i64> {
         // fly-go's ExitCode is `omitempty`: a present exit event without
         // `exit_code` means 0.
-        self.exit_event()
-            .map(|e| e.get("exit_code").and_then(Value::as_i64).unwrap_or(0))
+        self.exit_event().map(|e| e.get("exit_code").and_then(Value::as_i64).unwrap_or(0))
     }
 
     /// Whether this exit was requested (a stop, an update), as opposed to
     /// the process exiting or crashing on its own.
     pub fn requested_stop(&self) -> bool {
-        self.exit_event()
-            .and_then(|e| e.get("requested_stop"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.exit_event().and_then(|e| e.get("requested_stop")).and_then(Value::as_bool).unwrap_or(false)
     }
 }
 
@@ -352,10 +342,7 @@ pub struct StopInput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
     /// Grace period before the machine is killed.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "go_duration"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "go_duration")]
     pub timeout: Option<Duration>,
 }
 
@@ -570,13 +557,7 @@ pub struct AllocateIp {
 impl AllocateIp {
     /// An allocation of `kind` with no other options.
     pub fn new(kind: IpType) -> Self {
-        AllocateIp {
-            kind,
-            region: None,
-            org_slug: None,
-            network: None,
-            service_name: None,
-        }
+        AllocateIp { kind, region: None, org_slug: None, network: None, service_name: None }
     }
 }
 

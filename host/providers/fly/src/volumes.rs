@@ -14,13 +14,7 @@ use crate::http::Request;
 use crate::types::{CreateVolumeRequest, ExtendedVolume, Volume};
 
 /// States of a volume on its way out; fly-go's `GetVolumes` hides them.
-const DESTROYED_STATES: [&str; 5] = [
-    "scheduling_destroy",
-    "fork_cleanup",
-    "waiting_for_detach",
-    "pending_destroy",
-    "destroying",
-];
+const DESTROYED_STATES: [&str; 5] = ["scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying"];
 
 /// A volume snapshot (`GET …/volumes/{vol}/snapshots`, fly-go
 /// `VolumeSnapshot`). Snapshots are asynchronous: a new one goes from
@@ -92,8 +86,7 @@ impl FlyClient {
     /// is read again every `wait.poll_interval`; a `failed` one is an error,
     /// and so is `wait.timeout` passing, naming the volume and what was seen.
     pub fn snapshot_volume(&self, app: &str, volume_id: &str, wait: &SnapshotWait) -> Result<VolumeSnapshot, FlyError> {
-        let before: HashSet<String> =
-            self.list_snapshots(app, volume_id)?.into_iter().map(|s| s.id).filter(|id| !id.is_empty()).collect();
+        let before: HashSet<String> = self.list_snapshots(app, volume_id)?.into_iter().map(|s| s.id).filter(|id| !id.is_empty()).collect();
         self.create_snapshot(app, volume_id)?;
         let started = Instant::now();
         loop {
@@ -105,7 +98,10 @@ impl FlyClient {
                 Some(s) if s.status == "failed" => {
                     return Err(FlyError::Timeout {
                         ctx: None,
-                        message: format!("snapshot {} of volume {volume_id} (app {app}) failed; take it again (`fly volumes snapshots create {volume_id}`) or look at `fly volumes snapshots list {volume_id}`", s.id),
+                        message: format!(
+                            "snapshot {} of volume {volume_id} (app {app}) failed; take it again (`fly volumes snapshots create {volume_id}`) or look at `fly volumes snapshots list {volume_id}`",
+                            s.id
+                        ),
                     });
                 }
                 Some(s) if s.id.is_empty() => format!("a pending snapshot without an id yet (status {:?})", s.status),
@@ -128,60 +124,35 @@ impl FlyClient {
 
     /// The app's volumes, without those being destroyed.
     pub fn list_volumes(&self, app: &str) -> Result<Vec<Volume>, FlyError> {
-        let mut volumes: Vec<Volume> = self
-            .http()
-            .send(&Request::flaps(Method::GET, &["apps", app, "volumes"]))?
-            .json()?;
+        let mut volumes: Vec<Volume> = self.http().send(&Request::flaps(Method::GET, &["apps", app, "volumes"]))?.json()?;
         volumes.retain(|v| !DESTROYED_STATES.contains(&v.state.as_str()));
         Ok(volumes)
     }
 
     /// One volume.
     pub fn get_volume(&self, app: &str, volume_id: &str) -> Result<Volume, FlyError> {
-        self.http()
-            .send(&Request::flaps(
-                Method::GET,
-                &["apps", app, "volumes", volume_id],
-            ))?
-            .json()
+        self.http().send(&Request::flaps(Method::GET, &["apps", app, "volumes", volume_id]))?.json()
     }
 
     /// Creates (or forks, or restores) a volume. Retried only as fly-go's
     /// transport retries (502, 503, 429, a refused connection): volumes
     /// carry no idempotency key.
-    pub fn create_volume(
-        &self,
-        app: &str,
-        request: &CreateVolumeRequest,
-    ) -> Result<Volume, FlyError> {
-        self.http()
-            .send(&Request::flaps(Method::POST, &["apps", app, "volumes"]).json(request))?
-            .json()
+    pub fn create_volume(&self, app: &str, request: &CreateVolumeRequest) -> Result<Volume, FlyError> {
+        self.http().send(&Request::flaps(Method::POST, &["apps", app, "volumes"]).json(request))?.json()
     }
 
     /// Deletes a volume, returning its final record.
     pub fn delete_volume(&self, app: &str, volume_id: &str) -> Result<Volume, FlyError> {
-        self.http()
-            .send(&Request::flaps(
-                Method::DELETE,
-                &["apps", app, "volumes", volume_id],
-            ))?
-            .json()
+        self.http().send(&Request::flaps(Method::DELETE, &["apps", app, "volumes", volume_id]))?.json()
     }
 
     /// Grows a volume to `size_gb`.
-    pub fn extend_volume(
-        &self,
-        app: &str,
-        volume_id: &str,
-        size_gb: u64,
-    ) -> Result<ExtendedVolume, FlyError> {
+    pub fn extend_volume(&self, app: &str, volume_id: &str, size_gb: u64) -> Result<ExtendedVolume, FlyError> {
         #[derive(Serialize)]
         struct Body {
             size_gb: u64,
         }
-        let request = Request::flaps(Method::PUT, &["apps", app, "volumes", volume_id, "extend"])
-            .json(&Body { size_gb });
+        let request = Request::flaps(Method::PUT, &["apps", app, "volumes", volume_id, "extend"]).json(&Body { size_gb });
         self.http().send(&request)?.json()
     }
 }

@@ -64,14 +64,7 @@ impl FlyClient {
     ///   exited and was destroyed);
     /// * at the deadline the result is [`FlyError::Timeout`] naming the
     ///   state the machine was last seen in.
-    pub fn wait_for_state(
-        &self,
-        app: &str,
-        machine_id: &str,
-        state: WaitState,
-        instance_id: Option<&str>,
-        overall: Duration,
-    ) -> Result<(), FlyError> {
+    pub fn wait_for_state(&self, app: &str, machine_id: &str, state: WaitState, instance_id: Option<&str>, overall: Duration) -> Result<(), FlyError> {
         let deadline = Instant::now() + overall;
         let policy = self.config().retry;
         let mut retry = 0;
@@ -84,16 +77,12 @@ impl FlyClient {
             // Whole seconds, at least 1, at most the server's cap.
             let secs = remaining.as_secs().clamp(1, MAX_WAIT_SECS);
             let mut request =
-                Request::flaps(Method::GET, &["apps", app, "machines", machine_id, "wait"])
-                    .query("state", state.as_str())
-                    .query("timeout", secs.to_string());
+                Request::flaps(Method::GET, &["apps", app, "machines", machine_id, "wait"]).query("state", state.as_str()).query("timeout", secs.to_string());
             if let Some(instance_id) = instance_id.filter(|i| !i.is_empty()) {
                 request = request.query("instance_id", instance_id);
             }
             // Retries are this loop's job, bounded by the deadline.
-            let request = request
-                .timeout(Duration::from_secs(secs) + self.config().wait_margin)
-                .retry(Retry::Never);
+            let request = request.timeout(Duration::from_secs(secs) + self.config().wait_margin).retry(Retry::Never);
             let sent = Instant::now();
             let error = match self.http().send(&request) {
                 Ok(_) => return Ok(()),
@@ -106,12 +95,8 @@ impl FlyClient {
                     (sent.elapsed() < Duration::from_secs(secs) / 2).then(|| policy.delay(retry))
                 }
                 FlyError::NotFound { .. } if state == WaitState::Destroyed => return Ok(()),
-                FlyError::NotFound { .. } if self.not_found_deadline(machine_id).is_some() => {
-                    Some(policy.delay(retry))
-                }
-                FlyError::Api { status, .. } if *status >= 500 || *status == 429 => {
-                    Some(policy.delay(retry))
-                }
+                FlyError::NotFound { .. } if self.not_found_deadline(machine_id).is_some() => Some(policy.delay(retry)),
+                FlyError::Api { status, .. } if *status >= 500 || *status == 429 => Some(policy.delay(retry)),
                 FlyError::Transport { .. } => Some(policy.delay(retry)),
                 _ => return Err(error),
             };
@@ -125,30 +110,15 @@ impl FlyClient {
     }
 
     /// The timeout error, with the state the machine is in now.
-    fn wait_timeout(
-        &self,
-        app: &str,
-        machine_id: &str,
-        state: WaitState,
-        overall: Duration,
-        last_error: Option<String>,
-    ) -> FlyError {
+    fn wait_timeout(&self, app: &str, machine_id: &str, state: WaitState, overall: Duration, last_error: Option<String>) -> FlyError {
         let request = Request::flaps(Method::GET, &["apps", app, "machines", machine_id])
             .timeout(self.config().request_timeout.min(Duration::from_secs(10)))
             .retry(Retry::Never);
-        let seen = match self
-            .http()
-            .send(&request)
-            .and_then(|r| r.json::<crate::Machine>())
-        {
+        let seen = match self.http().send(&request).and_then(|r| r.json::<crate::Machine>()) {
             Ok(machine) => format!("last seen state: {}", machine.state),
             Err(e) => format!("state unknown: {e}"),
         };
-        let mut message = format!(
-            "machine {machine_id} did not reach state {} within {:.1}s ({seen})",
-            state.as_str(),
-            overall.as_secs_f64()
-        );
+        let mut message = format!("machine {machine_id} did not reach state {} within {:.1}s ({seen})", state.as_str(), overall.as_secs_f64());
         if let Some(last) = last_error {
             message.push_str(&format!("; last answer: {last}"));
         }

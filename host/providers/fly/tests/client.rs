@@ -20,11 +20,7 @@ fn app_json() -> serde_json::Value {
 #[test]
 fn bearer_for_plain_tokens_and_flyv1_for_macaroons() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/web"))
-            .respond_with(ok(app_json())),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web")).respond_with(ok(app_json())));
     let cases = [
         ("plain-personal-token", "Bearer plain-personal-token"),
         ("fm2_macaroon", "FlyV1 fm2_macaroon"),
@@ -37,18 +33,10 @@ fn bearer_for_plain_tokens_and_flyv1_for_macaroons() {
     for (token, _) in cases {
         let mut config = fake.config();
         config.token = token.into();
-        let app = FlyClient::new(config)
-            .unwrap()
-            .get_app("web")
-            .unwrap()
-            .unwrap();
+        let app = FlyClient::new(config).unwrap().get_app("web").unwrap().unwrap();
         assert!(app.is_deployed());
     }
-    let sent: Vec<String> = fake
-        .requests()
-        .iter()
-        .map(|r| header(r, "authorization").unwrap())
-        .collect();
+    let sent: Vec<String> = fake.requests().iter().map(|r| header(r, "authorization").unwrap()).collect();
     let expected: Vec<String> = cases.iter().map(|(_, h)| (*h).to_owned()).collect();
     assert_eq!(sent, expected);
 }
@@ -56,22 +44,13 @@ fn bearer_for_plain_tokens_and_flyv1_for_macaroons() {
 #[test]
 fn environment_selects_token_and_base_urls_like_flyctl() {
     let vars = |pairs: &[(&str, &str)]| {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |name: &str| map.get(name).cloned()
     };
     assert!(Config::from_vars(vars(&[])).unwrap().is_none());
-    assert!(
-        Config::from_vars(vars(&[("FLY_API_TOKEN", "  ")]))
-            .unwrap()
-            .is_none()
-    );
+    assert!(Config::from_vars(vars(&[("FLY_API_TOKEN", "  ")])).unwrap().is_none());
 
-    let access = Config::from_vars(vars(&[("FLY_ACCESS_TOKEN", "fm2_access")]))
-        .unwrap()
-        .unwrap();
+    let access = Config::from_vars(vars(&[("FLY_ACCESS_TOKEN", "fm2_access")])).unwrap().unwrap();
     assert_eq!(access.token, "fm2_access".into());
     assert_eq!(access.flaps_base, "https://api.machines.dev");
     assert_eq!(access.api_base, "https://api.fly.io");
@@ -91,11 +70,7 @@ fn environment_selects_token_and_base_urls_like_flyctl() {
     assert_eq!(both.api_base, "http://127.0.0.1:4281");
     assert_eq!(both.uiex_base, "http://127.0.0.1:4282/uiex");
 
-    let bad = Config::from_vars(vars(&[
-        ("FLY_API_TOKEN", "t"),
-        ("FLY_FLAPS_BASE_URL", "not a url"),
-    ]))
-    .unwrap_err();
+    let bad = Config::from_vars(vars(&[("FLY_API_TOKEN", "t"), ("FLY_FLAPS_BASE_URL", "not a url")])).unwrap_err();
     assert!(matches!(bad, FlyError::Config(_)));
     assert!(bad.to_string().contains("FLY_FLAPS_BASE_URL"), "{bad}");
 }
@@ -103,43 +78,22 @@ fn environment_selects_token_and_base_urls_like_flyctl() {
 #[test]
 fn flaps_base_override_keeps_its_path_prefix_and_adds_v1() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/fake/flaps/v1/apps/web"))
-            .respond_with(ok(app_json())),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/fake/flaps/v1/apps/web")).respond_with(ok(app_json())));
     let mut config = fake.config();
     config.flaps_base = format!("{}/fake/flaps/", fake.server.uri());
-    let app = FlyClient::new(config)
-        .unwrap()
-        .get_app("web")
-        .unwrap()
-        .unwrap();
+    let app = FlyClient::new(config).unwrap().get_app("web").unwrap().unwrap();
     assert_eq!(app.organization.unwrap().slug, "acme");
 }
 
 #[test]
 fn token_never_appears_in_debug_or_error_messages() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/web"))
-            .respond_with(
-                ResponseTemplate::new(401)
-                    .insert_header("fly-request-id", "01REQ-401")
-                    .set_body_json(json!({"error": format!("token {TOKEN} is not valid")})),
-            ),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web")).respond_with(
+        ResponseTemplate::new(401).insert_header("fly-request-id", "01REQ-401").set_body_json(json!({"error": format!("token {TOKEN} is not valid")})),
+    ));
     let client = fake.client();
-    for debug in [
-        format!("{client:?}"),
-        format!("{:?}", fake.config()),
-        format!("{:?}", client.config()),
-    ] {
-        assert!(
-            !debug.contains(TOKEN) && !debug.contains("super-secret"),
-            "{debug}"
-        );
+    for debug in [format!("{client:?}"), format!("{:?}", fake.config()), format!("{:?}", client.config())] {
+        assert!(!debug.contains(TOKEN) && !debug.contains("super-secret"), "{debug}");
     }
     let error = client.get_app("web").unwrap_err();
     assert!(matches!(error, FlyError::Unauthorized { .. }), "{error:?}");
@@ -157,15 +111,11 @@ fn token_never_appears_in_debug_or_error_messages() {
 #[test]
 fn get_is_retried_on_503_then_succeeds() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/web"))
-            .respond_with(Seq::new(vec![
-                status(503, "upstream"),
-                ResponseTemplate::new(429),
-                ok(app_json()),
-            ])),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web")).respond_with(Seq::new(vec![
+        status(503, "upstream"),
+        ResponseTemplate::new(429),
+        ok(app_json()),
+    ])));
     let app = fake.client().get_app("web").unwrap().unwrap();
     assert_eq!(app.name, "web");
     assert_eq!(fake.requests().len(), 3);
@@ -176,46 +126,32 @@ fn get_retries_are_bounded() {
     let fake = Fake::start();
     fake.mount(Mock::given(method("GET")).respond_with(status(502, "bad gateway")));
     let error = fake.client().list_machines("web").unwrap_err();
-    assert!(
-        matches!(error, FlyError::Api { status: 502, .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, FlyError::Api { status: 502, .. }), "{error:?}");
     assert_eq!(fake.requests().len(), 4, "attempts of the retry policy");
 }
 
 #[test]
 fn mutations_are_retried_on_502_and_503_like_fly_go_but_not_on_500() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("POST"))
-            .and(path("/v1/apps"))
-            .respond_with(Seq::new(vec![status(503, "unavailable"), status(502, "bad gateway"), ok(app_json())])),
-    );
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps")).respond_with(Seq::new(vec![
+        status(503, "unavailable"),
+        status(502, "bad gateway"),
+        ok(app_json()),
+    ])));
     fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1/start")).respond_with(status(500, "boom")));
     fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1")).respond_with(status(503, "unavailable")));
     let client = fake.client();
-    let app = CreateApp {
-        name: "web".into(),
-        org_slug: "acme".into(),
-        ..CreateApp::default()
-    };
+    let app = CreateApp { name: "web".into(), org_slug: "acme".into(), ..CreateApp::default() };
     client.create_app(&app).expect("503 then 502 then 200");
     let creates = fake.requests_to("POST", "/v1/apps");
     assert_eq!(creates.len(), 3, "rehttp replays the POST");
     let body: serde_json::Value = serde_json::from_slice(&creates[0].body).unwrap();
-    assert_eq!(
-        body,
-        json!({"name": "web", "org_slug": "acme", "network": "", "app_role_id": ""}),
-        "fly-go's body: every key, empty strings included"
-    );
+    assert_eq!(body, json!({"name": "web", "org_slug": "acme", "network": "", "app_role_id": ""}), "fly-go's body: every key, empty strings included");
     assert_eq!(creates[0].url.query(), Some("wait=true"));
 
     assert!(matches!(client.start_machine("web", "m1", None), Err(FlyError::Api { status: 500, .. })));
     assert_eq!(fake.requests_to("POST", "/m1/start").len(), 1, "a 500 may have applied: not replayed");
-    let input = LaunchInput {
-        config: MachineConfig::new(),
-        ..LaunchInput::default()
-    };
+    let input = LaunchInput { config: MachineConfig::new(), ..LaunchInput::default() };
     assert!(matches!(client.update_machine("web", "m1", &input, None), Err(FlyError::Api { status: 503, .. })));
     assert_eq!(fake.requests_to("POST", "/machines/m1").len(), 4, "4 attempts, then the 503 is the answer");
 }
@@ -223,14 +159,10 @@ fn mutations_are_retried_on_502_and_503_like_fly_go_but_not_on_500() {
 #[test]
 fn a_429_is_retried_on_every_method_after_retry_after() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("POST"))
-            .and(path("/v1/apps/web/machines/m1/stop"))
-            .respond_with(Seq::new(vec![
-                ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({"error": "rate limited"})),
-                ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
-            ])),
-    );
+    fake.mount(Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1/stop")).respond_with(Seq::new(vec![
+        ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({"error": "rate limited"})),
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
+    ])));
     fake.mount(Mock::given(method("DELETE")).respond_with(status(429, "rate limited")));
     let mut config = fake.config();
     config.rate_limit_retry.max_delay = Duration::from_secs(2);
@@ -256,10 +188,7 @@ fn creates_and_updates_may_take_longer_than_an_ordinary_request() {
     config.request_timeout = Duration::from_secs(1);
     config.launch_timeout = Duration::from_secs(5);
     let client = FlyClient::new(config).unwrap();
-    let input = LaunchInput {
-        config: MachineConfig::new(),
-        ..LaunchInput::default()
-    };
+    let input = LaunchInput { config: MachineConfig::new(), ..LaunchInput::default() };
     let updated = client.update_machine("web", "m1", &input, None).expect("an update pulling an image is not cut at 30 s");
     assert_eq!(updated.id, "m1");
     let error = client.get_machine("web", "m1").unwrap_err();
@@ -270,36 +199,18 @@ fn creates_and_updates_may_take_longer_than_an_ordinary_request() {
 fn errors_name_method_path_status_and_api_text() {
     let fake = Fake::start();
     fake.mount(
-        Mock::given(method("POST"))
-            .and(path("/v1/apps/web/machines/m1"))
-            .respond_with(
-                ResponseTemplate::new(422)
-                    .insert_header("fly-request-id", "01REQ-422")
-                    .set_body_json(
-                        json!({"error": "no capacity in ams", "status": "insufficient_capacity"}),
-                    ),
-            ),
+        Mock::given(method("POST")).and(path("/v1/apps/web/machines/m1")).respond_with(
+            ResponseTemplate::new(422)
+                .insert_header("fly-request-id", "01REQ-422")
+                .set_body_json(json!({"error": "no capacity in ams", "status": "insufficient_capacity"})),
+        ),
     );
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/web/volumes"))
-            .respond_with(status(403, "unauthorized")),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/web/volumes")).respond_with(status(403, "unauthorized")));
     let client = fake.client();
-    let input = LaunchInput {
-        config: MachineConfig::new(),
-        ..LaunchInput::default()
-    };
-    let error = client
-        .update_machine("web", "m1", &input, None)
-        .unwrap_err();
+    let input = LaunchInput { config: MachineConfig::new(), ..LaunchInput::default() };
+    let error = client.update_machine("web", "m1", &input, None).unwrap_err();
     match &error {
-        FlyError::Api {
-            status,
-            code,
-            message,
-            ..
-        } => {
+        FlyError::Api { status, code, message, .. } => {
             assert_eq!(*status, 422);
             assert_eq!(code.as_deref(), Some("insufficient_capacity"));
             assert_eq!(message, "no capacity in ams");
@@ -307,23 +218,12 @@ fn errors_name_method_path_status_and_api_text() {
         other => panic!("{other:?}"),
     }
     let text = error.to_string();
-    for part in [
-        "POST /v1/apps/web/machines/m1",
-        format!("on {}", fake.server.uri()).as_str(),
-        "422",
-        "no capacity in ams",
-        "01REQ-422",
-    ] {
+    for part in ["POST /v1/apps/web/machines/m1", format!("on {}", fake.server.uri()).as_str(), "422", "no capacity in ams", "01REQ-422"] {
         assert!(text.contains(part), "{text} lacks {part}");
     }
     let forbidden = client.list_volumes("web").unwrap_err();
     assert!(matches!(forbidden, FlyError::Forbidden { .. }));
-    assert!(
-        forbidden
-            .to_string()
-            .contains("deploy token scoped to another app"),
-        "{forbidden}"
-    );
+    assert!(forbidden.to_string().contains("deploy token scoped to another app"), "{forbidden}");
     assert_eq!(forbidden.status(), Some(403));
 }
 
@@ -336,11 +236,7 @@ fn missing_app_is_none_and_missing_machine_is_not_found() {
     let error = client.get_machine("ghost", "m1").unwrap_err();
     assert!(matches!(error, FlyError::NotFound { .. }), "{error:?}");
     assert!(error.to_string().contains("app not found"));
-    assert_eq!(
-        fake.requests().len(),
-        2,
-        "404s are not retried for machines not created here"
-    );
+    assert_eq!(fake.requests().len(), 2, "404s are not retried for machines not created here");
 }
 
 #[test]
@@ -349,37 +245,32 @@ fn connection_failures_are_transport_errors() {
     // A port nothing listens on (reserved discard port on loopback).
     config.flaps_base = "http://127.0.0.1:9".into();
     config.retry.base_delay = std::time::Duration::from_millis(1);
-    let error = FlyClient::new(config)
-        .unwrap()
-        .list_machines("web")
-        .unwrap_err();
+    let error = FlyClient::new(config).unwrap().list_machines("web").unwrap_err();
     match &error {
-        FlyError::Transport {
-            maybe_sent,
-            message,
-            ..
-        } => {
+        FlyError::Transport { maybe_sent, message, .. } => {
             assert!(!maybe_sent, "a refused connection sent nothing");
             assert!(message.contains("cannot connect"), "{message}");
         }
         other => panic!("{other:?}"),
     }
-    assert!(
-        error.to_string().contains("GET /v1/apps/web/machines"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("GET /v1/apps/web/machines"), "{error}");
 }
 
 #[test]
 fn certificates_are_listed_added_by_acme_and_gone_is_fine() {
     let fake = Fake::start();
     fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates")).respond_with(ok(json!({"certificates": null}))));
-    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop-v2/certificates")).respond_with(ok(json!({"certificates": [{"hostname": "shop.example.com", "status": "active", "created_at": "2026-01-01T00:00:00Z"}]}))));
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/v1/apps/shop-v2/certificates"))
+            .respond_with(ok(json!({"certificates": [{"hostname": "shop.example.com", "status": "active", "created_at": "2026-01-01T00:00:00Z"}]}))),
+    );
     fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates/shop.example.com")).respond_with(status(404, "certificate not found")));
     fake.mount(
-        Mock::given(method("POST"))
-            .and(path("/v1/apps/shop/certificates/acme"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"hostname": "shop.example.com", "configured": false, "acme_requested": true, "status": "pending_validation"}))),
+        Mock::given(method("POST")).and(path("/v1/apps/shop/certificates/acme")).respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"hostname": "shop.example.com", "configured": false, "acme_requested": true, "status": "pending_validation"})),
+        ),
     );
     fake.mount(Mock::given(method("DELETE")).respond_with(status(404, "certificate not found")));
     let client = fake.client();
@@ -405,16 +296,14 @@ fn the_snapshot_a_call_takes_is_found_among_new_ones_and_waited_for() {
     let fake = Fake::start();
     fake.mount(Mock::given(method("POST")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(ResponseTemplate::new(200)));
     let old = snap("vs_old", "created", "2026-01-01T00:00:00Z");
-    fake.mount(
-        Mock::given(method("GET")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(Seq::new(vec![
-            ok(json!([old])),
-            // Pending without an id yet, as flyctl's "(pending)" shows.
-            ok(json!([old, snap("", "waiting", "")])),
-            ok(json!([snap("vs_new", "running", "2026-02-01T00:00:00.5Z"), old])),
-            // The old one last: `.last()` of the list would restore a day-old copy.
-            ok(json!([snap("vs_new", "created", "2026-02-01T00:00:00.5Z"), old])),
-        ])),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/volumes/vol_1/snapshots")).respond_with(Seq::new(vec![
+        ok(json!([old])),
+        // Pending without an id yet, as flyctl's "(pending)" shows.
+        ok(json!([old, snap("", "waiting", "")])),
+        ok(json!([snap("vs_new", "running", "2026-02-01T00:00:00.5Z"), old])),
+        // The old one last: `.last()` of the list would restore a day-old copy.
+        ok(json!([snap("vs_new", "created", "2026-02-01T00:00:00.5Z"), old])),
+    ])));
     let wait = ferry_fly::SnapshotWait { timeout: Duration::from_secs(5), poll_interval: Duration::from_millis(10) };
     let taken = fake.client().snapshot_volume("shop", "vol_1", &wait).unwrap();
     assert_eq!((taken.id.as_str(), taken.status.as_str()), ("vs_new", "created"));
@@ -458,11 +347,7 @@ fn flaps_gets_macaroons_as_flyv1_and_the_release_api_gets_every_token_as_bearer(
     let flaps = &fake.requests_to("GET", "/v1/apps/web")[0];
     assert_eq!(header(flaps, "authorization").as_deref(), Some("FlyV1 fm2_deploy"), "fly-go FlapsHeader: macaroons only");
     let uiex = &fake.requests_to("POST", "/api/v1/releases")[0];
-    assert_eq!(
-        header(uiex, "authorization").as_deref(),
-        Some("Bearer fm2_deploy,fo1_user"),
-        "flyctl's uiex client: Bearer, macaroons first, then the rest"
-    );
+    assert_eq!(header(uiex, "authorization").as_deref(), Some("Bearer fm2_deploy,fo1_user"), "flyctl's uiex client: Bearer, macaroons first, then the rest");
 }
 
 #[test]
@@ -478,11 +363,12 @@ fn an_error_names_the_host_that_did_not_answer() {
 #[test]
 fn a_new_app_is_waited_for_through_404_and_401() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/new-app"))
-            .respond_with(Seq::new(vec![status(404, "app not found"), status(401, "unauthorized"), status(404, "app not found"), ok(app_json())])),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/new-app")).respond_with(Seq::new(vec![
+        status(404, "app not found"),
+        status(401, "unauthorized"),
+        status(404, "app not found"),
+        ok(app_json()),
+    ])));
     fake.mount(Mock::given(method("GET")).and(path("/v1/apps/broken")).respond_with(status(422, "nope")));
     fake.mount(Mock::given(method("GET")).and(path("/v1/apps/never")).respond_with(status(404, "app not found")));
     let client = fake.client();
@@ -520,21 +406,14 @@ fn certificates_follow_next_cursor_and_escape_wildcards() {
             .and(wiremock::matchers::query_param("cursor", "c2"))
             .respond_with(ok(json!({"certificates": [summary("*.example.com", "pending_validation")], "next_cursor": "", "total_count": 3}))),
     );
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/shop/certificates"))
-            .and(wiremock::matchers::query_param_is_missing("cursor"))
-            .respond_with(ok(json!({"certificates": [summary("a.example.com", "active"), summary("b.example.com", "pending_ownership")], "next_cursor": "c2", "total_count": 3}))),
-    );
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path("/v1/apps/shop/certificates/%2A.example.com"))
-            .respond_with(ok(json!({
-                "hostname": "*.example.com", "status": "pending_validation", "configured": false, "acme_requested": true,
-                "dns_requirements": {"a": [], "aaaa": [], "cname": "shop.fly.dev",
-                                     "acme_challenge": {"name": "_acme-challenge.example.com", "target": "example.com.x1y2.flydns.net"}}
-            }))),
-    );
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates")).and(wiremock::matchers::query_param_is_missing("cursor")).respond_with(ok(
+        json!({"certificates": [summary("a.example.com", "active"), summary("b.example.com", "pending_ownership")], "next_cursor": "c2", "total_count": 3}),
+    )));
+    fake.mount(Mock::given(method("GET")).and(path("/v1/apps/shop/certificates/%2A.example.com")).respond_with(ok(json!({
+        "hostname": "*.example.com", "status": "pending_validation", "configured": false, "acme_requested": true,
+        "dns_requirements": {"a": [], "aaaa": [], "cname": "shop.fly.dev",
+                             "acme_challenge": {"name": "_acme-challenge.example.com", "target": "example.com.x1y2.flydns.net"}}
+    }))));
     let client = fake.client();
     let all = client.list_certificates("shop").unwrap();
     let hosts: Vec<(&str, bool)> = all.iter().map(|c| (c.hostname.as_str(), c.is_active())).collect();

@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use ferry_fly::{
-    Check, Event, LAUNCH_ID_METADATA_KEY, LaunchInput, Machine, MachineConfig, Service, StopInput,
-    last_exit_after_start,
-};
+use ferry_fly::{Check, Event, LAUNCH_ID_METADATA_KEY, LaunchInput, Machine, MachineConfig, Service, StopInput, last_exit_after_start};
 use serde_json::{Value, json};
 
 fn events(value: Value) -> Vec<Event> {
@@ -19,11 +16,7 @@ fn exit_code_reads_the_monitor_event_shape() {
         {"type": "start", "timestamp": 2000},
         {"type": "launch", "timestamp": 1000}
     ]));
-    assert_eq!(
-        last_exit_after_start(&events).and_then(Event::exit_code),
-        Some(2),
-        "MonitorEvent wins"
-    );
+    assert_eq!(last_exit_after_start(&events).and_then(Event::exit_code), Some(2), "MonitorEvent wins");
 }
 
 #[test]
@@ -37,17 +30,12 @@ fn exit_code_falls_back_to_the_request_exit_event() {
     assert!(!exit.requested_stop());
     // omitempty in fly-go: an exit event without exit_code exited 0.
     let clean = events_with_exit(json!({"exit_event": {"requested_stop": true}}));
-    assert_eq!(
-        last_exit_after_start(&clean).and_then(Event::exit_code),
-        Some(0)
-    );
+    assert_eq!(last_exit_after_start(&clean).and_then(Event::exit_code), Some(0));
     assert!(last_exit_after_start(&clean).unwrap().requested_stop());
 }
 
 fn events_with_exit(request: Value) -> Vec<Event> {
-    events(
-        json!([{"type": "exit", "timestamp": 2, "request": request}, {"type": "start", "timestamp": 1}]),
-    )
+    events(json!([{"type": "exit", "timestamp": 2, "request": request}, {"type": "start", "timestamp": 1}]))
 }
 
 #[test]
@@ -66,14 +54,9 @@ fn exit_code_only_counts_the_last_exit_after_the_last_start() {
         {"type": "exit", "timestamp": 3000, "request": {"exit_event": {"exit_code": 4}}},
         {"type": "start", "timestamp": 2000}
     ]));
-    assert_eq!(
-        last_exit_after_start(&shuffled).and_then(Event::exit_code),
-        Some(5)
-    );
+    assert_eq!(last_exit_after_start(&shuffled).and_then(Event::exit_code), Some(5));
     // No start at all: nothing to report, like fly-go.
-    let no_start = events(
-        json!([{"type": "exit", "timestamp": 1, "request": {"exit_event": {"exit_code": 3}}}]),
-    );
+    let no_start = events(json!([{"type": "exit", "timestamp": 1, "request": {"exit_event": {"exit_code": 3}}}]));
     assert!(last_exit_after_start(&no_start).is_none());
     let machine: Machine = serde_json::from_value(json!({"id": "m", "events": [
         {"type": "exit", "timestamp": 2, "request": {"exit_event": {"exit_code": 42}}},
@@ -116,23 +99,9 @@ fn machine_config_round_trips_losslessly() {
     let config = machine.config.clone().unwrap();
     assert_eq!(serde_json::to_value(&config).unwrap(), full_config());
     // Through a launch input (how a saved config is re-applied on rollback).
-    let input = LaunchInput {
-        config,
-        ..LaunchInput::default()
-    };
-    assert_eq!(
-        serde_json::to_value(&input).unwrap()["config"],
-        full_config()
-    );
-    assert_eq!(
-        serde_json::to_value(&input)
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .len(),
-        1,
-        "unset fields are omitted"
-    );
+    let input = LaunchInput { config, ..LaunchInput::default() };
+    assert_eq!(serde_json::to_value(&input).unwrap()["config"], full_config());
+    assert_eq!(serde_json::to_value(&input).unwrap().as_object().unwrap().len(), 1, "unset fields are omitted");
 }
 
 #[test]
@@ -143,31 +112,18 @@ fn typed_views_read_and_write_without_losing_fields() {
     assert_eq!(config.metadata_value("fly_release_id"), Some("r1"));
     assert_eq!(config.process_group(), Some("app"));
     assert_eq!(config.guest().unwrap().unwrap().memory_mb, Some(256));
-    assert_eq!(
-        config.init().unwrap().unwrap().cmd,
-        Some(vec!["bin/server".to_owned()])
-    );
-    assert_eq!(
-        config.restart().unwrap().unwrap().policy.as_deref(),
-        Some("on-failure")
-    );
+    assert_eq!(config.init().unwrap().unwrap().cmd, Some(vec!["bin/server".to_owned()]));
+    assert_eq!(config.restart().unwrap().unwrap().policy.as_deref(), Some("on-failure"));
     assert_eq!(config.mounts().unwrap()[0].path.as_deref(), Some("/data"));
     assert!(!config.auto_destroy());
-    assert_eq!(
-        config.checks().unwrap()["alive"].grace_period.as_deref(),
-        Some("5s")
-    );
+    assert_eq!(config.checks().unwrap()["alive"].grace_period.as_deref(), Some("5s"));
     assert_eq!(config.configured_check_count(), 2);
 
     let mut services = config.services().unwrap();
     assert_eq!(services[0].internal_port, Some(8080));
     assert_eq!(services[0].checks[0].path.as_deref(), Some("/health"));
     services[0].internal_port = Some(9090);
-    services.push(Service {
-        protocol: Some("udp".into()),
-        internal_port: Some(53),
-        ..Service::default()
-    });
+    services.push(Service { protocol: Some("udp".into()), internal_port: Some(53), ..Service::default() });
     config.set_services(&services);
     config.set_image("registry.fly.io/web@sha256:def");
     config.set_env("NEW", "1");
@@ -177,27 +133,11 @@ fn typed_views_read_and_write_without_losing_fields() {
 
     let value = serde_json::to_value(&config).unwrap();
     assert_eq!(value["services"][0]["internal_port"], 9090);
-    assert_eq!(
-        value["services"][0]["brand_new_service_knob"],
-        json!({"x": 1}),
-        "unknown service field kept"
-    );
-    assert_eq!(
-        value["services"][0]["checks"][0]["headers"],
-        json!([{"name": "X", "values": ["1"]}])
-    );
-    assert_eq!(
-        value["services"][0]["ports"][0]["tls_options"],
-        json!({"alpn": ["h2"]})
-    );
-    assert_eq!(
-        value["services"][1],
-        json!({"protocol": "udp", "internal_port": 53})
-    );
-    assert_eq!(
-        value["totally_unknown_top_level"],
-        full_config()["totally_unknown_top_level"]
-    );
+    assert_eq!(value["services"][0]["brand_new_service_knob"], json!({"x": 1}), "unknown service field kept");
+    assert_eq!(value["services"][0]["checks"][0]["headers"], json!([{"name": "X", "values": ["1"]}]));
+    assert_eq!(value["services"][0]["ports"][0]["tls_options"], json!({"alpn": ["h2"]}));
+    assert_eq!(value["services"][1], json!({"protocol": "udp", "internal_port": 53}));
+    assert_eq!(value["totally_unknown_top_level"], full_config()["totally_unknown_top_level"]);
     assert_eq!(value["containers"], full_config()["containers"]);
     assert_eq!(value["env"]["NEW"], "1");
     assert_eq!(value["metadata"].get("fly_release_id"), None);
@@ -225,12 +165,7 @@ fn same_as_ignores_flyctl_version_and_empty_values() {
     assert!(padded.same_as(&base));
 
     let mut empty = MachineConfig::new();
-    assert!(
-        empty.same_as(
-            &serde_json::from_value(json!({"env": {}, "metadata": {"fly_flyctl_version": "1"}}))
-                .unwrap()
-        )
-    );
+    assert!(empty.same_as(&serde_json::from_value(json!({"env": {}, "metadata": {"fly_flyctl_version": "1"}})).unwrap()));
     empty.set_image("x");
     assert!(!empty.same_as(&MachineConfig::new()));
 
@@ -244,10 +179,7 @@ fn same_as_ignores_flyctl_version_and_empty_values() {
         for (k, v) in change.as_object().unwrap() {
             changed[k] = v.clone();
         }
-        assert!(
-            !base.same_as(&serde_json::from_value(changed).unwrap()),
-            "{change}"
-        );
+        assert!(!base.same_as(&serde_json::from_value(changed).unwrap()), "{change}");
     }
     let mut other_meta = full_config();
     other_meta["metadata"]["fly_release_id"] = json!("r2");
@@ -256,35 +188,13 @@ fn same_as_ignores_flyctl_version_and_empty_values() {
 
 #[test]
 fn request_bodies_use_the_api_shapes() {
-    let stop = StopInput {
-        signal: Some("SIGINT".into()),
-        timeout: Some(Duration::from_secs(10)),
-    };
-    assert_eq!(
-        serde_json::to_value(&stop).unwrap(),
-        json!({"signal": "SIGINT", "timeout": "10s"})
-    );
-    let quick = StopInput {
-        signal: None,
-        timeout: Some(Duration::from_millis(1500)),
-    };
-    assert_eq!(
-        serde_json::to_value(&quick).unwrap(),
-        json!({"timeout": "1500ms"})
-    );
+    let stop = StopInput { signal: Some("SIGINT".into()), timeout: Some(Duration::from_secs(10)) };
+    assert_eq!(serde_json::to_value(&stop).unwrap(), json!({"signal": "SIGINT", "timeout": "10s"}));
+    let quick = StopInput { signal: None, timeout: Some(Duration::from_millis(1500)) };
+    assert_eq!(serde_json::to_value(&quick).unwrap(), json!({"timeout": "1500ms"}));
 
     let mut config = MachineConfig::new();
-    config.set_checks(
-        &[(
-            "web".to_owned(),
-            Check {
-                kind: Some("http".into()),
-                port: Some(80),
-                ..Check::default()
-            },
-        )]
-        .into(),
-    );
+    config.set_checks(&[("web".to_owned(), Check { kind: Some("http".into()), port: Some(80), ..Check::default() })].into());
     let input = LaunchInput {
         config,
         region: Some("ams".into()),

@@ -58,10 +58,9 @@ pub struct Pull {
 impl GitHub {
     /// A client for `owner/repo` at `api_url` (`GITHUB_API_URL`).
     pub fn new(api_url: &str, token: &str, repository: &str) -> Result<Self, GitHubError> {
-        let (owner, repo) = repository.split_once('/').ok_or_else(|| GitHubError::Other {
-            what: "GITHUB_REPOSITORY".into(),
-            message: format!("`{repository}` is not owner/name"),
-        })?;
+        let (owner, repo) = repository
+            .split_once('/')
+            .ok_or_else(|| GitHubError::Other { what: "GITHUB_REPOSITORY".into(), message: format!("`{repository}` is not owner/name") })?;
         let other = |message: String| GitHubError::Other { what: "building the GitHub client".into(), message };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| other(e.to_string()))?;
         let octo = {
@@ -105,11 +104,7 @@ impl GitHub {
         let what = format!("DELETE {route}");
         let response = self.runtime.block_on(self.octo._delete(route, None::<&()>)).map_err(|e| wrap(&what, e))?;
         let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(GitHubError::Status { what, status: status.as_u16(), message: status.to_string() })
-        }
+        if status.is_success() { Ok(()) } else { Err(GitHubError::Status { what, status: status.as_u16(), message: status.to_string() }) }
     }
 
     pub fn pull(&self, number: u64) -> Result<Pull, GitHubError> {
@@ -129,12 +124,7 @@ impl GitHub {
             head: Head,
         }
         let raw: Raw = self.get(&self.route(&format!("/pulls/{number}")), None)?;
-        Ok(Pull {
-            number: raw.number,
-            head_sha: raw.head.sha,
-            head_repo: raw.head.repo.map(|r| r.full_name).unwrap_or_default(),
-            state: raw.state,
-        })
+        Ok(Pull { number: raw.number, head_sha: raw.head.sha, head_repo: raw.head.repo.map(|r| r.full_name).unwrap_or_default(), state: raw.state })
     }
 
     /// True when `user` may push to the repository (admin, maintain or write):
@@ -173,9 +163,7 @@ impl GitHub {
 
 fn wrap(what: &str, e: octocrab::Error) -> GitHubError {
     match e {
-        octocrab::Error::GitHub { source, .. } => {
-            GitHubError::Status { what: what.into(), status: source.status_code.as_u16(), message: source.message }
-        }
+        octocrab::Error::GitHub { source, .. } => GitHubError::Status { what: what.into(), status: source.status_code.as_u16(), message: source.message },
         other => GitHubError::Other { what: what.into(), message: other.to_string() },
     }
 }

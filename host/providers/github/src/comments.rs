@@ -89,14 +89,7 @@ impl GitHub {
     /// Posts `parts` as ferry's comment on `number`: with [`CommentMode::Sticky`],
     /// the earlier comment by `author` whose marker starts with `prefix` is
     /// updated part by part, extra old parts are deleted.
-    pub fn post_comment(
-        &self,
-        number: u64,
-        prefix: &str,
-        parts: &[String],
-        author: &str,
-        mode: CommentMode,
-    ) -> Result<Posted, GitHubError> {
+    pub fn post_comment(&self, number: u64, prefix: &str, parts: &[String], author: &str, mode: CommentMode) -> Result<Posted, GitHubError> {
         let mut existing: Vec<(usize, Comment)> = Vec::new();
         if mode == CommentMode::Sticky {
             for c in self.comments(number)? {

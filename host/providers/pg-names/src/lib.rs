@@ -22,8 +22,7 @@ pub fn qualified_name(schema: &str, name: &str) -> String {
 
 fn shown_ident(part: &str) -> String {
     let mut chars = part.chars();
-    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_') && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if plain { part.to_string() } else { quote_ident(part) }
 }
 

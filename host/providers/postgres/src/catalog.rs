@@ -210,7 +210,16 @@ mod tests {
             ]
         );
         assert_eq!(
-            catalog(15, &[("table public.a", "unlogged table"), ("table public.m_1", "table partition of m FOR VALUES IN (1)"), ("type public.t", "enum ('a')"), ("column public.a.x", "int")]).counts(),
+            catalog(
+                15,
+                &[
+                    ("table public.a", "unlogged table"),
+                    ("table public.m_1", "table partition of m FOR VALUES IN (1)"),
+                    ("type public.t", "enum ('a')"),
+                    ("column public.a.x", "int")
+                ]
+            )
+            .counts(),
             [("column".to_string(), 1), ("enum".to_string(), 1), ("table".to_string(), 1), ("unlogged table".to_string(), 1)].into_iter().collect()
         );
         let newer = Catalog { major: 16, ..target };

@@ -15,9 +15,7 @@ pub(crate) struct Session<'a> {
 
 impl std::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("target", &self.url.describe())
-            .finish()
+        f.debug_struct("Session").field("target", &self.url.describe()).finish()
     }
 }
 
@@ -27,18 +25,10 @@ impl std::fmt::Debug for Session<'_> {
 pub(crate) fn connect(url: &DbUrl) -> Result<Session<'_>, PgError> {
     let mut config = url.config()?;
     url.check_tls(&config)?;
-    config
-        .connect_timeout(Duration::from_secs(10))
-        .application_name("ferry");
-    let client = config.connect(NoTls).map_err(|e| PgError::Connect {
-        target: url.describe(),
-        message: url.redact(&message(&e)),
-    })?;
+    config.connect_timeout(Duration::from_secs(10)).application_name("ferry");
+    let client = config.connect(NoTls).map_err(|e| PgError::Connect { target: url.describe(), message: url.redact(&message(&e)) })?;
     let mut session = Session { client, url };
-    session.batch(
-        "SET SESSION default_transaction_read_only = off",
-        "set session",
-    )?;
+    session.batch("SET SESSION default_transaction_read_only = off", "set session")?;
     Ok(session)
 }
 
@@ -53,34 +43,19 @@ impl Session<'_> {
         r.map_err(|e| self.err(context, e))
     }
 
-    pub fn rows(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-        context: &str,
-    ) -> Result<Vec<postgres::Row>, PgError> {
+    pub fn rows(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)], context: &str) -> Result<Vec<postgres::Row>, PgError> {
         let r = self.client.query(sql, params);
         r.map_err(|e| self.err(context, e))
     }
 
-    pub fn one(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-        context: &str,
-    ) -> Result<postgres::Row, PgError> {
+    pub fn one(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)], context: &str) -> Result<postgres::Row, PgError> {
         let r = self.client.query_one(sql, params);
         r.map_err(|e| self.err(context, e))
     }
 }
 
 pub(crate) fn query_error(url: &DbUrl, context: &str, e: &postgres::Error) -> PgError {
-    PgError::Query {
-        target: url.describe(),
-        context: context.to_string(),
-        message: url.redact(&message(e)),
-        code: e.code().map(|c| c.code().to_string()),
-    }
+    PgError::Query { target: url.describe(), context: context.to_string(), message: url.redact(&message(e)), code: e.code().map(|c| c.code().to_string()) }
 }
 
 /// The driver's message with its cause chain (its Display alone says "db error").

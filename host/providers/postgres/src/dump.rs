@@ -39,23 +39,11 @@ pub struct CopyStats {
 /// the bytes streamed so far. `jobs > 1`: `pg_dump -Fd -j N` into a temporary
 /// directory (needs disk for the whole dump), then `pg_restore -j N`; a failure
 /// there can leave a partial target, which [`crate::clear`] undoes.
-pub fn dump_restore(
-    src: &DbUrl,
-    dst: &DbUrl,
-    jobs: u32,
-    progress: &mut dyn FnMut(u64),
-) -> Result<CopyStats, PgError> {
+pub fn dump_restore(src: &DbUrl, dst: &DbUrl, jobs: u32, progress: &mut dyn FnMut(u64)) -> Result<CopyStats, PgError> {
     ensure_empty(dst)?;
     let started = Instant::now();
-    let bytes = if jobs <= 1 {
-        stream(src, dst, &["-Fc"], progress)?
-    } else {
-        parallel(src, dst, jobs, progress)?
-    };
-    Ok(CopyStats {
-        bytes,
-        elapsed: started.elapsed(),
-    })
+    let bytes = if jobs <= 1 { stream(src, dst, &["-Fc"], progress)? } else { parallel(src, dst, jobs, progress)? };
+    Ok(CopyStats { bytes, elapsed: started.elapsed() })
 }
 
 /// Schema only, into an empty `dst`: the starting point for logical
@@ -89,22 +77,11 @@ fn dbname_arg(db: &DbUrl) -> String {
     format!("--dbname=dbname={}", conninfo_quote(&db.database_name()))
 }
 
-fn stream(
-    src: &DbUrl,
-    dst: &DbUrl,
-    dump_args: &[&str],
-    progress: &mut dyn FnMut(u64),
-) -> Result<u64, PgError> {
+fn stream(src: &DbUrl, dst: &DbUrl, dump_args: &[&str], progress: &mut dyn FnMut(u64)) -> Result<u64, PgError> {
     let mut dump_cmd = tools::command("pg_dump", src)?;
-    dump_cmd
-        .args(dump_args)
-        .args(DUMP_ARGS)
-        .stdout(Stdio::piped());
+    dump_cmd.args(dump_args).args(DUMP_ARGS).stdout(Stdio::piped());
     let mut restore_cmd = tools::command("pg_restore", dst)?;
-    restore_cmd
-        .args(RESTORE_ARGS)
-        .arg("--single-transaction")
-        .arg(dbname_arg(dst));
+    restore_cmd.args(RESTORE_ARGS).arg("--single-transaction").arg(dbname_arg(dst));
     restore_cmd.stdin(Stdio::piped());
 
     let mut dump = spawn("pg_dump", &mut dump_cmd)?;
@@ -129,12 +106,8 @@ fn stream(
     // Report the tool that failed first: a dead reader shows up as a write error.
     match pumped {
         Ok(bytes) => dumped.and(restored).map(|()| bytes),
-        Err(Pump::Write(e)) => restored
-            .and(dumped)
-            .and(Err(PgError::io("writing to pg_restore", e))),
-        Err(Pump::Read(e)) => dumped
-            .and(restored)
-            .and(Err(PgError::io("reading pg_dump", e))),
+        Err(Pump::Write(e)) => restored.and(dumped).and(Err(PgError::io("writing to pg_restore", e))),
+        Err(Pump::Read(e)) => dumped.and(restored).and(Err(PgError::io("reading pg_dump", e))),
     }
 }
 
@@ -145,9 +118,7 @@ fn abandon(mut child: Child, e: PgError) -> PgError {
 }
 
 fn wait(child: &mut Child, tool: &str) -> Result<std::process::ExitStatus, PgError> {
-    child
-        .wait()
-        .map_err(|e| PgError::io(format!("waiting for {tool}"), e))
+    child.wait().map_err(|e| PgError::io(format!("waiting for {tool}"), e))
 }
 
 enum Pump {
@@ -156,11 +127,7 @@ enum Pump {
 }
 
 /// Copies through one fixed buffer, reporting progress at most every 100 ms.
-fn pump(
-    from: &mut impl Read,
-    to: &mut impl Write,
-    progress: &mut dyn FnMut(u64),
-) -> Result<u64, Pump> {
+fn pump(from: &mut impl Read, to: &mut impl Write, progress: &mut dyn FnMut(u64)) -> Result<u64, Pump> {
     let mut buf = vec![0u8; BUFFER];
     let mut total = 0u64;
     let mut last: Option<Instant> = None;
@@ -183,21 +150,12 @@ fn pump(
     Ok(total)
 }
 
-fn parallel(
-    src: &DbUrl,
-    dst: &DbUrl,
-    jobs: u32,
-    progress: &mut dyn FnMut(u64),
-) -> Result<u64, PgError> {
+fn parallel(src: &DbUrl, dst: &DbUrl, jobs: u32, progress: &mut dyn FnMut(u64)) -> Result<u64, PgError> {
     let dir = tempfile::tempdir().map_err(|e| PgError::io("creating dump directory", e))?;
     let out = dir.path().join("dump");
     let jobs = jobs.to_string();
     let mut dump_cmd = tools::command("pg_dump", src)?;
-    dump_cmd
-        .args(["-Fd", "-j", &jobs])
-        .args(DUMP_ARGS)
-        .arg("-f")
-        .arg(&out);
+    dump_cmd.args(["-Fd", "-j", &jobs]).args(DUMP_ARGS).arg("-f").arg(&out);
     let mut dump = spawn("pg_dump", &mut dump_cmd)?;
     let dump_err = collect_stderr(dump.stderr.take());
     let status = loop {
@@ -213,11 +171,7 @@ fn parallel(
     progress(bytes);
 
     let mut restore_cmd = tools::command("pg_restore", dst)?;
-    restore_cmd
-        .args(RESTORE_ARGS)
-        .args(["-j", &jobs])
-        .arg(dbname_arg(dst))
-        .arg(&out);
+    restore_cmd.args(RESTORE_ARGS).args(["-j", &jobs]).arg(dbname_arg(dst)).arg(&out);
     let mut restore = spawn("pg_restore", &mut restore_cmd)?;
     let restore_err = collect_stderr(restore.stderr.take());
     let status = wait(&mut restore, "pg_restore")?;
@@ -230,9 +184,5 @@ fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
-    entries
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
+    entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()
 }

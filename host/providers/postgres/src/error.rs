@@ -26,11 +26,7 @@ pub enum PgError {
     },
     /// A PostgreSQL client tool exited non-zero; `stderr` holds its last lines.
     #[error("{tool} failed ({status}): {stderr}")]
-    Tool {
-        tool: String,
-        status: String,
-        stderr: String,
-    },
+    Tool { tool: String, status: String, stderr: String },
     #[error("{tool} not found: install the PostgreSQL client tools")]
     ToolMissing { tool: String },
     #[error("{context}: {source}")]
@@ -50,11 +46,7 @@ pub enum PgError {
     #[error("{target}: {what} not found")]
     NotFound { target: String, what: String },
     #[error("timed out after {waited:?} waiting for {what} (last status: {last:?})")]
-    Timeout {
-        what: String,
-        waited: Duration,
-        last: Option<ReplicationStatus>,
-    },
+    Timeout { what: String, waited: Duration, last: Option<ReplicationStatus> },
 }
 
 impl PgError {
@@ -67,9 +59,6 @@ impl PgError {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> PgError {
-        PgError::Io {
-            context: context.into(),
-            source,
-        }
+        PgError::Io { context: context.into(), source }
     }
 }

@@ -23,10 +23,7 @@ pub fn freeze(db: &DbUrl) -> Result<Option<String>, PgError> {
     let mut s = connect(db)?;
     let previous = current(&mut s)?;
     let db = database(&mut s)?;
-    s.batch(
-        &format!("ALTER DATABASE {db} SET {SETTING} = on"),
-        "freezing",
-    )?;
+    s.batch(&format!("ALTER DATABASE {db} SET {SETTING} = on"), "freezing")?;
     if let Err(e) = terminate_others(&mut s) {
         let _ = restore(&mut s, previous.as_deref());
         return Err(e);
@@ -45,18 +42,11 @@ pub fn unfreeze(db: &DbUrl, previous: Option<&str>) -> Result<(), PgError> {
 /// True when the database-level setting is on.
 pub fn is_frozen(db: &DbUrl) -> Result<bool, PgError> {
     let value = current(&mut connect(db)?)?;
-    Ok(value
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1")))
+    Ok(value.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1")))
 }
 
 fn database(s: &mut Session<'_>) -> Result<String, PgError> {
-    let name: String = s
-        .one(
-            "SELECT current_database()::text",
-            &[],
-            "reading database name",
-        )?
-        .get(0);
+    let name: String = s.one("SELECT current_database()::text", &[], "reading database name")?.get(0);
     Ok(quote_ident(&name))
 }
 
@@ -114,11 +104,7 @@ fn terminate_others(s: &mut Session<'_>) -> Result<(), PgError> {
         let ours: Vec<i32> = rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get(0)).collect();
         s.rows("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", &[&ours], "ending other sessions")?;
         if started.elapsed() >= EXIT_WAIT {
-            return Err(PgError::Timeout {
-                what: format!("{} session(s) begun before the freeze to exit", rows.len()),
-                waited: started.elapsed(),
-                last: None,
-            });
+            return Err(PgError::Timeout { what: format!("{} session(s) begun before the freeze to exit", rows.len()), waited: started.elapsed(), last: None });
         }
         sleep(Duration::from_millis(20));
     }

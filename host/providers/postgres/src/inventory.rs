@@ -161,13 +161,7 @@ pub(crate) fn sequences(s: &mut Session<'_>) -> Result<Vec<Sequence>, PgError> {
          WHERE c.relkind = 'S' AND {USER_NAMESPACE} AND {NOT_EXTENSION} ORDER BY 1, 2"
     );
     let rows = s.rows(&sql, &[], "listing sequences")?;
-    Ok(rows
-        .iter()
-        .map(|r| Sequence {
-            schema: r.get(0),
-            name: r.get(1),
-        })
-        .collect())
+    Ok(rows.iter().map(|r| Sequence { schema: r.get(0), name: r.get(1) }).collect())
 }
 
 /// The user's materialized views, qualified; with `populated_only`, only
@@ -192,10 +186,7 @@ fn schemas_sql() -> String {
 }
 
 fn strings(s: &mut Session<'_>, sql: &str) -> Result<Vec<String>, PgError> {
-    Ok(s.rows(sql, &[], "listing names")?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    Ok(s.rows(sql, &[], "listing names")?.iter().map(|r| r.get(0)).collect())
 }
 
 pub(crate) fn to_u64(v: i64) -> u64 {
@@ -216,13 +207,7 @@ pub fn is_empty(db: &DbUrl) -> Result<bool, PgError> {
 }
 
 pub(crate) fn ensure_empty(db: &DbUrl) -> Result<(), PgError> {
-    if is_empty(db)? {
-        Ok(())
-    } else {
-        Err(PgError::TargetNotEmpty {
-            target: db.describe(),
-        })
-    }
+    if is_empty(db)? { Ok(()) } else { Err(PgError::TargetNotEmpty { target: db.describe() }) }
 }
 
 /// Undo of a copy: drops `schemas` (CASCADE) and every publication (the
@@ -233,10 +218,7 @@ pub fn clear(db: &DbUrl, schemas: &[String]) -> Result<(), PgError> {
     let mut s = connect(db)?;
     let mut sql = String::from("BEGIN;\n");
     for schema in schemas {
-        sql.push_str(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE;\n",
-            quote_ident(schema)
-        ));
+        sql.push_str(&format!("DROP SCHEMA IF EXISTS {} CASCADE;\n", quote_ident(schema)));
     }
     sql.push_str(
         "SELECT lo_unlink(oid) FROM pg_largeobject_metadata;\n\

@@ -31,9 +31,8 @@ pub use error::PgError;
 pub use freeze::{freeze, is_frozen, unfreeze};
 pub use inventory::{Inventory, ReplicaIdentity, Sequence, Table, clear, inventory, is_empty};
 pub use logical::{
-    FinishStats, ReplicationStatus, copy_large_objects, copy_sequences, create_publication,
-    create_subscription, drop_logical, finish_logical, replication_status, reset_replica_identity,
-    set_replica_identity_full, wait_caught_up,
+    FinishStats, ReplicationStatus, copy_large_objects, copy_sequences, create_publication, create_subscription, drop_logical, finish_logical,
+    replication_status, reset_replica_identity, set_replica_identity_full, wait_caught_up,
 };
 pub use sql::{qualified_name, quote_ident, quote_literal, quote_qualified};
 pub use url::DbUrl;

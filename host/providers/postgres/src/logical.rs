@@ -46,19 +46,13 @@ pub struct FinishStats {
 /// Tables without a primary key can only publish UPDATE/DELETE with FULL
 /// identity (the whole old row identifies it).
 pub fn set_replica_identity_full(db: &DbUrl, table: &str) -> Result<(), PgError> {
-    let sql = format!(
-        "ALTER TABLE {} REPLICA IDENTITY FULL",
-        quote_qualified(table)?
-    );
+    let sql = format!("ALTER TABLE {} REPLICA IDENTITY FULL", quote_qualified(table)?);
     connect(db)?.batch(&sql, "setting replica identity")
 }
 
 /// Undo of [`set_replica_identity_full`].
 pub fn reset_replica_identity(db: &DbUrl, table: &str) -> Result<(), PgError> {
-    let sql = format!(
-        "ALTER TABLE {} REPLICA IDENTITY DEFAULT",
-        quote_qualified(table)?
-    );
+    let sql = format!("ALTER TABLE {} REPLICA IDENTITY DEFAULT", quote_qualified(table)?);
     connect(db)?.batch(&sql, "resetting replica identity")
 }
 
@@ -66,17 +60,10 @@ pub fn reset_replica_identity(db: &DbUrl, table: &str) -> Result<(), PgError> {
 pub fn create_publication(src: &DbUrl, name: &str) -> Result<(), PgError> {
     validate_name(name)?;
     let mut s = connect(src)?;
-    if exists(
-        &mut s,
-        "SELECT 1 FROM pg_publication WHERE pubname = $1",
-        name,
-    )? {
+    if exists(&mut s, "SELECT 1 FROM pg_publication WHERE pubname = $1", name)? {
         return Ok(());
     }
-    s.batch(
-        &format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name)),
-        "creating publication",
-    )
+    s.batch(&format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name)), "creating publication")
 }
 
 /// `CREATE SUBSCRIPTION` on the target (which also creates the slot on the
@@ -84,37 +71,21 @@ pub fn create_publication(src: &DbUrl, name: &str) -> Result<(), PgError> {
 /// TARGET server uses, which may differ from ferry's. Already there is fine.
 /// Source and target must be different clusters: on one cluster the slot
 /// creation waits for the creating transaction itself.
-pub fn create_subscription(
-    dst: &DbUrl,
-    source_for_target: &DbUrl,
-    name: &str,
-) -> Result<(), PgError> {
+pub fn create_subscription(dst: &DbUrl, source_for_target: &DbUrl, name: &str) -> Result<(), PgError> {
     validate_name(name)?;
     // A bounded connect, so a later DROP SUBSCRIPTION to a dead source gives up.
     let conninfo = format!("{} connect_timeout='10'", source_for_target.conninfo()?);
     let mut d = connect(dst)?;
-    if exists(
-        &mut d,
-        "SELECT 1 FROM pg_subscription WHERE subname = $1",
-        name,
-    )? {
+    if exists(&mut d, "SELECT 1 FROM pg_subscription WHERE subname = $1", name)? {
         return Ok(());
     }
     let q = quote_ident(name);
-    let sql = format!(
-        "CREATE SUBSCRIPTION {q} CONNECTION {} PUBLICATION {q}",
-        quote_literal(&conninfo)
-    );
-    d.batch(&sql, "creating subscription")
-        .map_err(|e| also_redact(e, source_for_target))
+    let sql = format!("CREATE SUBSCRIPTION {q} CONNECTION {} PUBLICATION {q}", quote_literal(&conninfo));
+    d.batch(&sql, "creating subscription").map_err(|e| also_redact(e, source_for_target))
 }
 
 /// Sync state from `pg_subscription_rel` on the target, lag from the slot on the source.
-pub fn replication_status(
-    src: &DbUrl,
-    dst: &DbUrl,
-    name: &str,
-) -> Result<ReplicationStatus, PgError> {
+pub fn replication_status(src: &DbUrl, dst: &DbUrl, name: &str) -> Result<ReplicationStatus, PgError> {
     validate_name(name)?;
     status(&mut connect(src)?, &mut connect(dst)?, name)
 }
@@ -140,11 +111,7 @@ pub fn wait_caught_up(
         }
         if started.elapsed() >= timeout {
             let what = format!("subscription {name} to catch up");
-            return Err(PgError::Timeout {
-                what,
-                waited: started.elapsed(),
-                last: Some(st),
-            });
+            return Err(PgError::Timeout { what, waited: started.elapsed(), last: Some(st) });
         }
         sleep(POLL);
     }
@@ -157,13 +124,7 @@ pub fn wait_caught_up(
 /// view the source has filled (their rows are not replicated: on the target
 /// they are still empty; a view may read an unlogged table, so it comes
 /// after), then drop the subscription (and with it the slot) and publication.
-pub fn finish_logical(
-    src: &DbUrl,
-    dst: &DbUrl,
-    name: &str,
-    unlogged: &[String],
-    timeout: Duration,
-) -> Result<FinishStats, PgError> {
+pub fn finish_logical(src: &DbUrl, dst: &DbUrl, name: &str, unlogged: &[String], timeout: Duration) -> Result<FinishStats, PgError> {
     validate_name(name)?;
     let (mut s, mut d) = (connect(src)?, connect(dst)?);
     let started = Instant::now();
@@ -172,13 +133,7 @@ pub fn finish_logical(
     // *write* position: an app committing with synchronous_commit = off
     // leaves its last commits in WAL buffers, behind it, and the wait would
     // end without them (the class tests lost such a write every run).
-    let target: String = s
-        .one(
-            "SELECT pg_current_wal_insert_lsn()::text",
-            &[],
-            "reading WAL position",
-        )?
-        .get(0);
+    let target: String = s.one("SELECT pg_current_wal_insert_lsn()::text", &[], "reading WAL position")?.get(0);
     // The walsender sends only flushed WAL. A transaction of our own that
     // writes a record (a logical message, which no subscriber applies) and
     // commits synchronously flushes everything before it, and gives the
@@ -205,10 +160,7 @@ pub fn finish_logical(
     if exists(&mut d, "SELECT 1 FROM pg_publication WHERE pubname = $1", name)? {
         d.batch(&format!("DROP PUBLICATION {q}"), "dropping the publication's copy")?;
     }
-    s.batch(
-        &format!("DROP PUBLICATION IF EXISTS {q}"),
-        "dropping publication",
-    )?;
+    s.batch(&format!("DROP PUBLICATION IF EXISTS {q}"), "dropping publication")?;
     Ok(FinishStats {
         sequences,
         large_objects,
@@ -227,10 +179,7 @@ pub fn drop_logical(src: &DbUrl, dst: &DbUrl, name: &str) -> Result<(), PgError>
     validate_name(name)?;
     drop_subscription(&mut connect(dst)?, name)?;
     let mut s = connect(src)?;
-    s.batch(
-        &format!("DROP PUBLICATION IF EXISTS {}", quote_ident(name)),
-        "dropping publication",
-    )?;
+    s.batch(&format!("DROP PUBLICATION IF EXISTS {}", quote_ident(name)), "dropping publication")?;
     drop_slot(&mut s, name)
 }
 
@@ -252,26 +201,12 @@ fn exists(s: &mut Session<'_>, sql: &str, name: &str) -> Result<bool, PgError> {
 
 fn also_redact(e: PgError, other: &DbUrl) -> PgError {
     match e {
-        PgError::Query {
-            target,
-            context,
-            message,
-            code,
-        } => PgError::Query {
-            target,
-            context,
-            message: other.redact(&message),
-            code,
-        },
+        PgError::Query { target, context, message, code } => PgError::Query { target, context, message: other.redact(&message), code },
         other_error => other_error,
     }
 }
 
-fn status(
-    s: &mut Session<'_>,
-    d: &mut Session<'_>,
-    name: &str,
-) -> Result<ReplicationStatus, PgError> {
+fn status(s: &mut Session<'_>, d: &mut Session<'_>, name: &str) -> Result<ReplicationStatus, PgError> {
     let row = d.one(
         "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1), count(*), \
          count(*) FILTER (WHERE sr.srsubstate = 'r') FROM pg_subscription_rel sr \
@@ -280,10 +215,7 @@ fn status(
         "reading subscription state",
     )?;
     if !row.get::<_, bool>(0) {
-        return Err(PgError::NotFound {
-            target: d.url.describe(),
-            what: format!("subscription {name}"),
-        });
+        return Err(PgError::NotFound { target: d.url.describe(), what: format!("subscription {name}") });
     }
     let lag = s.rows(
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint \
@@ -292,10 +224,7 @@ fn status(
         "reading slot lag",
     )?;
     let Some(lag) = lag.first() else {
-        return Err(PgError::NotFound {
-            target: s.url.describe(),
-            what: format!("replication slot {name}"),
-        });
+        return Err(PgError::NotFound { target: s.url.describe(), what: format!("replication slot {name}") });
     };
     Ok(ReplicationStatus {
         tables_total: to_u32(row.get(1)),
@@ -308,13 +237,7 @@ fn to_u32(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-fn wait_flushed(
-    s: &mut Session<'_>,
-    d: &mut Session<'_>,
-    name: &str,
-    lsn: &str,
-    timeout: Duration,
-) -> Result<(), PgError> {
+fn wait_flushed(s: &mut Session<'_>, d: &mut Session<'_>, name: &str, lsn: &str, timeout: Duration) -> Result<(), PgError> {
     let started = Instant::now();
     loop {
         let row = s.one(
@@ -329,11 +252,7 @@ fn wait_flushed(
         }
         if started.elapsed() >= timeout {
             let what = format!("slot {name} to confirm {lsn}");
-            return Err(PgError::Timeout {
-                what,
-                waited: started.elapsed(),
-                last: Some(st),
-            });
+            return Err(PgError::Timeout { what, waited: started.elapsed(), last: Some(st) });
         }
         sleep(POLL);
     }
@@ -368,50 +287,29 @@ fn sequences_between(s: &mut Session<'_>, d: &mut Session<'_>) -> Result<u32, Pg
     let mut values = Vec::new();
     for seq in sequences(s)? {
         let q = format!("{}.{}", quote_ident(&seq.schema), quote_ident(&seq.name));
-        let row = s.one(
-            &format!("SELECT last_value, is_called FROM {q}"),
-            &[],
-            "reading sequence",
-        )?;
+        let row = s.one(&format!("SELECT last_value, is_called FROM {q}"), &[], "reading sequence")?;
         values.push((q, row.get::<_, i64>(0), row.get::<_, bool>(1)));
     }
     let url = d.url;
     let fail = |e| query_error(url, "setting sequences", &e);
     let mut tx = d.client.transaction().map_err(fail)?;
     for (q, value, called) in &values {
-        tx.execute(
-            "SELECT setval($1::text::regclass, $2, $3)",
-            &[q, value, called],
-        )
-        .map_err(fail)?;
+        tx.execute("SELECT setval($1::text::regclass, $2, $3)", &[q, value, called]).map_err(fail)?;
     }
     tx.commit().map_err(fail)?;
     Ok(u32::try_from(values.len()).unwrap_or(u32::MAX))
 }
 
 fn large_objects_between(s: &mut Session<'_>, d: &mut Session<'_>) -> Result<u32, PgError> {
-    let rows = s.rows(
-        "SELECT oid FROM pg_largeobject_metadata ORDER BY oid",
-        &[],
-        "listing large objects",
-    )?;
+    let rows = s.rows("SELECT oid FROM pg_largeobject_metadata ORDER BY oid", &[], "listing large objects")?;
     let oids: Vec<u32> = rows.iter().map(|r| r.get(0)).collect();
     let url = d.url;
     let fail = |e| query_error(url, "writing large objects", &e);
     let mut tx = d.client.transaction().map_err(fail)?;
-    tx.execute(
-        "SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE oid <> ALL($1)",
-        &[&oids],
-    )
-    .map_err(fail)?;
+    tx.execute("SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE oid <> ALL($1)", &[&oids]).map_err(fail)?;
     for oid in &oids {
-        tx.execute(
-            "SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE oid = $1",
-            &[oid],
-        )
-        .map_err(fail)?;
-        tx.execute("SELECT lo_from_bytea($1, ''::bytea)", &[oid])
-            .map_err(fail)?;
+        tx.execute("SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE oid = $1", &[oid]).map_err(fail)?;
+        tx.execute("SELECT lo_from_bytea($1, ''::bytea)", &[oid]).map_err(fail)?;
         copy_chunks(s, &mut tx, url, *oid)?;
     }
     tx.commit().map_err(fail)?;
@@ -419,23 +317,13 @@ fn large_objects_between(s: &mut Session<'_>, d: &mut Session<'_>) -> Result<u32
 }
 
 /// One large object, 1 MiB at a time, into the already created target object.
-fn copy_chunks(
-    s: &mut Session<'_>,
-    tx: &mut postgres::Transaction<'_>,
-    dst: &DbUrl,
-    oid: u32,
-) -> Result<(), PgError> {
+fn copy_chunks(s: &mut Session<'_>, tx: &mut postgres::Transaction<'_>, dst: &DbUrl, oid: u32) -> Result<(), PgError> {
     let mut offset = 0i64;
     loop {
-        let row = s.one(
-            "SELECT lo_get($1, $2, $3)",
-            &[&oid, &offset, &LO_CHUNK],
-            "reading large object",
-        )?;
+        let row = s.one("SELECT lo_get($1, $2, $3)", &[&oid, &offset, &LO_CHUNK], "reading large object")?;
         let chunk: Vec<u8> = row.get(0);
         if !chunk.is_empty() {
-            tx.execute("SELECT lo_put($1, $2, $3)", &[&oid, &offset, &chunk])
-                .map_err(|e| query_error(dst, "writing large object", &e))?;
+            tx.execute("SELECT lo_put($1, $2, $3)", &[&oid, &offset, &chunk]).map_err(|e| query_error(dst, "writing large object", &e))?;
         }
         if chunk.len() < LO_CHUNK as usize {
             return Ok(());
@@ -449,14 +337,10 @@ fn drop_subscription(d: &mut Session<'_>, name: &str) -> Result<(), PgError> {
         return Ok(());
     }
     let q = quote_ident(name);
-    if d.batch(&format!("DROP SUBSCRIPTION {q}"), "dropping subscription")
-        .is_ok()
-    {
+    if d.batch(&format!("DROP SUBSCRIPTION {q}"), "dropping subscription").is_ok() {
         return Ok(());
     }
-    let detach = format!(
-        "ALTER SUBSCRIPTION {q} DISABLE; ALTER SUBSCRIPTION {q} SET (slot_name = NONE); DROP SUBSCRIPTION {q}"
-    );
+    let detach = format!("ALTER SUBSCRIPTION {q} DISABLE; ALTER SUBSCRIPTION {q} SET (slot_name = NONE); DROP SUBSCRIPTION {q}");
     d.batch(&detach, "dropping subscription without its slot")
 }
 
@@ -464,25 +348,13 @@ fn drop_subscription(d: &mut Session<'_>, name: &str) -> Result<(), PgError> {
 fn drop_slot(s: &mut Session<'_>, name: &str) -> Result<(), PgError> {
     let started = Instant::now();
     loop {
-        let rows = s.rows(
-            "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
-            &[&name],
-            "reading slot",
-        )?;
+        let rows = s.rows("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", &[&name], "reading slot")?;
         let Some(row) = rows.first() else {
             return Ok(());
         };
         let attempt = match row.get::<_, Option<i32>>(0) {
-            Some(pid) => s.rows(
-                "SELECT pg_terminate_backend($1)",
-                &[&pid],
-                "ending slot holder",
-            ),
-            None => s.rows(
-                "SELECT pg_drop_replication_slot($1)",
-                &[&name],
-                "dropping slot",
-            ),
+            Some(pid) => s.rows("SELECT pg_terminate_backend($1)", &[&pid], "ending slot holder"),
+            None => s.rows("SELECT pg_drop_replication_slot($1)", &[&name], "dropping slot"),
         };
         if let Err(e) = attempt
             && started.elapsed() > Duration::from_secs(5)

@@ -8,11 +8,7 @@ pub use ferry_pg_names::{qualified_name, quote_ident};
 /// result does not depend on `standard_conforming_strings`.
 pub fn quote_literal(value: &str) -> String {
     let doubled = value.replace('\'', "''");
-    if value.contains('\\') {
-        format!("E'{}'", doubled.replace('\\', "\\\\"))
-    } else {
-        format!("'{doubled}'")
-    }
+    if value.contains('\\') { format!("E'{}'", doubled.replace('\\', "\\\\")) } else { format!("'{doubled}'") }
 }
 
 /// `schema.table` (either part optionally `"quoted"`; no schema means `public`)
@@ -30,16 +26,8 @@ pub(crate) fn split_qualified(table: &str) -> Result<(String, String), PgError> 
 /// Ferry-chosen names (publication, subscription, slot) are restricted so that
 /// the slot name rules (`[a-z0-9_]`, 63 bytes) hold too.
 pub(crate) fn validate_name(name: &str) -> Result<(), PgError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(PgError::InvalidName(name.to_string()))
-    }
+    let ok = !name.is_empty() && name.len() <= 63 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok { Ok(()) } else { Err(PgError::InvalidName(name.to_string())) }
 }
 
 #[cfg(test)]
@@ -55,18 +43,9 @@ mod tests {
 
     #[test]
     fn qualified_names() {
-        assert_eq!(
-            quote_qualified("public.accounts").unwrap(),
-            r#""public"."accounts""#
-        );
-        assert_eq!(
-            quote_qualified("accounts").unwrap(),
-            r#""public"."accounts""#
-        );
-        assert_eq!(
-            quote_qualified(r#""My.Schema"."t""x""#).unwrap(),
-            r#""My.Schema"."t""x""#
-        );
+        assert_eq!(quote_qualified("public.accounts").unwrap(), r#""public"."accounts""#);
+        assert_eq!(quote_qualified("accounts").unwrap(), r#""public"."accounts""#);
+        assert_eq!(quote_qualified(r#""My.Schema"."t""x""#).unwrap(), r#""My.Schema"."t""x""#);
         assert!(quote_qualified("a.b.c").is_err());
         assert!(quote_qualified("").is_err());
         assert!(quote_qualified(".x").is_err());

@@ -25,10 +25,7 @@ fn bindir() -> Option<&'static PathBuf> {
             .ok()
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-        from_pg_config
-            .into_iter()
-            .chain([PathBuf::from(FALLBACK_BINDIR)])
-            .find(|d| d.join("pg_dump").is_file())
+        from_pg_config.into_iter().chain([PathBuf::from(FALLBACK_BINDIR)]).find(|d| d.join("pg_dump").is_file())
     })
     .as_ref()
 }
@@ -36,28 +33,21 @@ fn bindir() -> Option<&'static PathBuf> {
 /// A command for `tool` connected to `db` via `PG*` variables; inherited `PG*`
 /// variables are cleared so nothing ambient redirects the copy.
 pub(crate) fn command(tool: &str, db: &DbUrl) -> Result<Command, PgError> {
-    let program = bindir()
-        .map(|d| d.join(tool))
-        .unwrap_or_else(|| PathBuf::from(tool));
+    let program = bindir().map(|d| d.join(tool)).unwrap_or_else(|| PathBuf::from(tool));
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PG") {
             cmd.env_remove(key);
         }
     }
-    cmd.envs(db.tool_env()?)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.envs(db.tool_env()?).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     Ok(cmd)
 }
 
 /// Spawns, mapping "not found" to [`PgError::ToolMissing`].
 pub(crate) fn spawn(tool: &str, cmd: &mut Command) -> Result<std::process::Child, PgError> {
     cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => PgError::ToolMissing {
-            tool: tool.to_string(),
-        },
+        std::io::ErrorKind::NotFound => PgError::ToolMissing { tool: tool.to_string() },
         _ => PgError::io(format!("starting {tool}"), e),
     })
 }
@@ -82,19 +72,10 @@ pub(crate) fn collect_stderr(stderr: Option<impl Read + Send + 'static>) -> Join
 }
 
 /// `Ok` on success, else a [`PgError::Tool`] with the redacted stderr tail.
-pub(crate) fn check(
-    tool: &str,
-    status: ExitStatus,
-    stderr: JoinHandle<String>,
-    urls: &[&DbUrl],
-) -> Result<(), PgError> {
+pub(crate) fn check(tool: &str, status: ExitStatus, stderr: JoinHandle<String>, urls: &[&DbUrl]) -> Result<(), PgError> {
     let text = stderr.join().unwrap_or_default();
     if status.success() {
         return Ok(());
     }
-    Err(PgError::Tool {
-        tool: tool.to_string(),
-        status: status.to_string(),
-        stderr: redact_all(urls, text.trim()),
-    })
+    Err(PgError::Tool { tool: tool.to_string(), status: status.to_string(), stderr: redact_all(urls, text.trim()) })
 }

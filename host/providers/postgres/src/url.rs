@@ -27,8 +27,7 @@ impl DbUrl {
 
     /// The parsed form; parse errors never echo the URL.
     pub(crate) fn config(&self) -> Result<postgres::Config, PgError> {
-        postgres::Config::from_str(&self.0)
-            .map_err(|e| PgError::InvalidUrl(self.redact(&e.to_string())))
+        postgres::Config::from_str(&self.0).map_err(|e| PgError::InvalidUrl(self.redact(&e.to_string())))
     }
 
     /// The database the URL names (libpq's default: the user name).
@@ -44,13 +43,7 @@ impl DbUrl {
         let Ok(c) = self.config() else {
             return "<invalid database url>".to_string();
         };
-        format!(
-            "{}@{}:{}/{}",
-            user_of(&c),
-            hosts_of(&c),
-            ports_of(&c),
-            database_of(&c)
-        )
+        format!("{}@{}:{}/{}", user_of(&c), hosts_of(&c), ports_of(&c), database_of(&c))
     }
 
     /// Removes this URL and its password (decoded and as written) from `text`,
@@ -78,9 +71,7 @@ impl DbUrl {
     /// Refused up front so nothing connects in plain text when TLS was required.
     pub(crate) fn check_tls(&self, config: &postgres::Config) -> Result<(), PgError> {
         match config.get_ssl_mode() {
-            SslMode::Require => Err(PgError::TlsUnsupported {
-                target: self.describe(),
-            }),
+            SslMode::Require => Err(PgError::TlsUnsupported { target: self.describe() }),
             _ => Ok(()),
         }
     }
@@ -112,19 +103,11 @@ impl DbUrl {
     pub(crate) fn conninfo(&self) -> Result<String, PgError> {
         let c = self.config()?;
         self.check_tls(&c)?;
-        let mut parts = vec![
-            ("host", hosts_of(&c)),
-            ("port", ports_of(&c)),
-            ("user", user_of(&c)),
-            ("dbname", database_of(&c)),
-        ];
+        let mut parts = vec![("host", hosts_of(&c)), ("port", ports_of(&c)), ("user", user_of(&c)), ("dbname", database_of(&c))];
         if let Some(p) = c.get_password() {
             parts.push(("password", String::from_utf8_lossy(p).into_owned()));
         }
-        let quoted: Vec<String> = parts
-            .iter()
-            .map(|(k, v)| format!("{k}={}", conninfo_quote(v)))
-            .collect();
+        let quoted: Vec<String> = parts.iter().map(|(k, v)| format!("{k}={}", conninfo_quote(v))).collect();
         Ok(quoted.join(" "))
     }
 }
@@ -151,9 +134,7 @@ fn user_of(c: &postgres::Config) -> String {
 }
 
 fn database_of(c: &postgres::Config) -> String {
-    c.get_dbname()
-        .map(str::to_string)
-        .unwrap_or_else(|| user_of(c))
+    c.get_dbname().map(str::to_string).unwrap_or_else(|| user_of(c))
 }
 
 fn hosts_of(c: &postgres::Config) -> String {
@@ -165,20 +146,12 @@ fn hosts_of(c: &postgres::Config) -> String {
             Host::Unix(path) => path.display().to_string(),
         })
         .collect();
-    if hosts.is_empty() {
-        "localhost".to_string()
-    } else {
-        hosts.join(",")
-    }
+    if hosts.is_empty() { "localhost".to_string() } else { hosts.join(",") }
 }
 
 fn ports_of(c: &postgres::Config) -> String {
     let ports: Vec<String> = c.get_ports().iter().map(u16::to_string).collect();
-    if ports.is_empty() {
-        "5432".to_string()
-    } else {
-        ports.join(",")
-    }
+    if ports.is_empty() { "5432".to_string() } else { ports.join(",") }
 }
 
 #[cfg(test)]
@@ -210,10 +183,7 @@ mod tests {
     #[test]
     fn conninfo_quotes_values() {
         let u = DbUrl::new("postgres://a:it's@h:1/d".into());
-        assert_eq!(
-            u.conninfo().unwrap(),
-            r"host='h' port='1' user='a' dbname='d' password='it\'s'"
-        );
+        assert_eq!(u.conninfo().unwrap(), r"host='h' port='1' user='a' dbname='d' password='it\'s'");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::conn::{Session, connect};
 use crate::catalog::{self, ObjectDiff};
+use crate::conn::{Session, connect};
 use crate::inventory::{materialized_views, tables, to_u64};
 use crate::sql::quote_qualified;
 use crate::{DbUrl, PgError};
@@ -117,8 +117,7 @@ pub fn verify(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<Verificatio
 }
 
 fn compare(source: &[TableDigest], target: &[TableDigest]) -> Vec<TableCheck> {
-    let by_name: BTreeMap<&str, &TableDigest> =
-        target.iter().map(|d| (d.table.as_str(), d)).collect();
+    let by_name: BTreeMap<&str, &TableDigest> = target.iter().map(|d| (d.table.as_str(), d)).collect();
     let mut checks: Vec<TableCheck> = source
         .iter()
         .map(|s| {
@@ -132,17 +131,12 @@ fn compare(source: &[TableDigest], target: &[TableDigest]) -> Vec<TableCheck> {
         })
         .collect();
     let in_source: Vec<&str> = source.iter().map(|d| d.table.as_str()).collect();
-    checks.extend(
-        target
-            .iter()
-            .filter(|t| !in_source.contains(&t.table.as_str()))
-            .map(|t| TableCheck {
-                table: t.table.clone(),
-                source_rows: 0,
-                target_rows: t.rows,
-                matches: false,
-            }),
-    );
+    checks.extend(target.iter().filter(|t| !in_source.contains(&t.table.as_str())).map(|t| TableCheck {
+        table: t.table.clone(),
+        source_rows: 0,
+        target_rows: t.rows,
+        matches: false,
+    }));
     checks
 }
 
@@ -172,15 +166,9 @@ fn table_digest(s: &mut Session<'_>, table: &str) -> Result<Option<TableDigest>,
     if found.get::<_, bool>(1) {
         return Ok(Some(TableDigest { table: table.to_string(), rows: 0, checksum: "not populated".into() }));
     }
-    let sql = format!(
-        "SELECT count(*), coalesce(sum(hashtextextended(ROW(r.*)::text, 0)::numeric), 0)::text FROM {q} r"
-    );
+    let sql = format!("SELECT count(*), coalesce(sum(hashtextextended(ROW(r.*)::text, 0)::numeric), 0)::text FROM {q} r");
     let row = s.one(&sql, &[], &format!("checksumming {table}"))?;
-    Ok(Some(TableDigest {
-        table: table.to_string(),
-        rows: to_u64(row.get(0)),
-        checksum: row.get(1),
-    }))
+    Ok(Some(TableDigest { table: table.to_string(), rows: to_u64(row.get(0)), checksum: row.get(1) }))
 }
 
 const LARGE_OBJECTS: &str = "SELECT count(*), coalesce(sum(hashtextextended(\
@@ -193,9 +181,5 @@ const SEQUENCES: &str = "SELECT count(*), md5(coalesce(string_agg(\
 
 fn pseudo(s: &mut Session<'_>, name: &str, sql: &str) -> Result<TableDigest, PgError> {
     let row = s.one(sql, &[], &format!("checksumming {name}"))?;
-    Ok(TableDigest {
-        table: name.to_string(),
-        rows: to_u64(row.get(0)),
-        checksum: row.get(1),
-    })
+    Ok(TableDigest { table: name.to_string(), rows: to_u64(row.get(0)), checksum: row.get(1) })
 }

@@ -26,20 +26,10 @@ fn verify_names_exactly_the_changed_table() {
     let v = verify(&src, &dst, &[]).unwrap();
     assert_eq!(mismatched(&v), ["public.accounts"]);
     let check = &v.mismatches()[0];
-    assert_eq!(
-        (check.source_rows, check.target_rows),
-        (3000, 3000),
-        "same count, different content"
-    );
+    assert_eq!((check.source_rows, check.target_rows), (3000, 3000), "same count, different content");
 
-    c.psql(
-        "src",
-        "INSERT INTO events_log VALUES (now(), 'after', 'copy')",
-    );
-    assert_eq!(
-        mismatched(&verify(&src, &dst, &[]).unwrap()),
-        ["public.accounts", "public.events_log"]
-    );
+    c.psql("src", "INSERT INTO events_log VALUES (now(), 'after', 'copy')");
+    assert_eq!(mismatched(&verify(&src, &dst, &[]).unwrap()), ["public.accounts", "public.events_log"]);
 }
 
 #[test]
@@ -47,50 +37,23 @@ fn checksums_ignore_order_but_count_duplicates() {
     let c = Cluster::start();
     c.create_db("a");
     c.create_db("b");
-    c.psql(
-        "a",
-        "CREATE TABLE t (x int, y text); INSERT INTO t VALUES (1, 'p'), (2, 'q'), (2, 'q');",
-    );
-    c.psql(
-        "b",
-        "CREATE TABLE t (x int, y text); INSERT INTO t VALUES (2, 'q'), (1, 'p'), (2, 'q');",
-    );
+    c.psql("a", "CREATE TABLE t (x int, y text); INSERT INTO t VALUES (1, 'p'), (2, 'q'), (2, 'q');");
+    c.psql("b", "CREATE TABLE t (x int, y text); INSERT INTO t VALUES (2, 'q'), (1, 'p'), (2, 'q');");
     let (a, b) = (DbUrl::new(c.url("a")), DbUrl::new(c.url("b")));
     let tables = ["public.t".to_string()];
-    assert!(
-        verify(&a, &b, &tables).unwrap().ok(),
-        "order does not matter"
-    );
+    assert!(verify(&a, &b, &tables).unwrap().ok(), "order does not matter");
 
-    c.psql(
-        "b",
-        "DELETE FROM t WHERE x = 2; INSERT INTO t VALUES (2, 'q');",
-    );
+    c.psql("b", "DELETE FROM t WHERE x = 2; INSERT INTO t VALUES (2, 'q');");
     let d = digests(&b, &tables).unwrap();
     assert_eq!(d[0].rows, 2);
-    assert_eq!(
-        mismatched(&verify(&a, &b, &tables).unwrap()),
-        ["public.t"],
-        "duplicates count (no xor)"
-    );
+    assert_eq!(mismatched(&verify(&a, &b, &tables).unwrap()), ["public.t"], "duplicates count (no xor)");
 
     // A table missing on one side is a mismatch.
     c.psql("a", "CREATE TABLE only_here (x int)");
     let v = verify(&a, &b, &[]).unwrap();
-    assert!(
-        v.mismatches()
-            .iter()
-            .any(|m| m.table == "public.only_here" && m.target_rows == 0)
-    );
-    let names: Vec<String> = digests(&a, &[])
-        .unwrap()
-        .into_iter()
-        .map(|d| d.table)
-        .collect();
-    assert_eq!(
-        names,
-        ["public.only_here", "public.t", "large-objects", "sequences"]
-    );
+    assert!(v.mismatches().iter().any(|m| m.table == "public.only_here" && m.target_rows == 0));
+    let names: Vec<String> = digests(&a, &[]).unwrap().into_iter().map(|d| d.table).collect();
+    assert_eq!(names, ["public.only_here", "public.t", "large-objects", "sequences"]);
 }
 
 #[test]
@@ -112,17 +75,10 @@ fn freeze_makes_new_sessions_read_only_and_unfreeze_restores() {
     unfreeze(&db, previous.as_deref()).unwrap();
     assert!(!is_frozen(&db).unwrap());
     c.psql("app", "INSERT INTO t VALUES (1)");
-    assert_eq!(
-        c.psql("app", "SELECT count(*) FROM pg_db_role_setting"),
-        "0",
-        "RESET, not set to off"
-    );
+    assert_eq!(c.psql("app", "SELECT count(*) FROM pg_db_role_setting"), "0", "RESET, not set to off");
 
     // A value that was set before is preserved.
-    c.psql(
-        "app",
-        "ALTER DATABASE app SET default_transaction_read_only = off",
-    );
+    c.psql("app", "ALTER DATABASE app SET default_transaction_read_only = off");
     let previous = freeze(&db).unwrap();
     assert_eq!(previous.as_deref(), Some("off"));
     unfreeze(&db, previous.as_deref()).unwrap();
@@ -136,19 +92,7 @@ fn freeze_ends_other_sessions() {
     c.create_db("app");
     let db = DbUrl::new(c.url("app"));
     let mut psql = std::process::Command::new("/usr/lib/postgresql/15/bin/psql")
-        .args([
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-            &c.port().to_string(),
-            "-d",
-            "app",
-            "-c",
-            "SELECT pg_sleep(30)",
-        ])
+        .args(["-X", "-h", "127.0.0.1", "-U", "postgres", "-p", &c.port().to_string(), "-d", "app", "-c", "SELECT pg_sleep(30)"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -167,52 +111,29 @@ fn freeze_ends_other_sessions() {
 fn errors_never_contain_the_password_or_url() {
     let c = Cluster::start();
     c.create_db("app");
-    c.psql(
-        "postgres",
-        "CREATE ROLE secret_user LOGIN PASSWORD 'right-horse-battery'",
-    );
+    c.psql("postgres", "CREATE ROLE secret_user LOGIN PASSWORD 'right-horse-battery'");
     c.hba_prepend("host all secret_user 127.0.0.1/32 scram-sha-256");
     let password = "Wr0ng-Pa55word";
-    let url = format!(
-        "postgres://secret_user:{password}@127.0.0.1:{}/app",
-        c.port()
-    );
+    let url = format!("postgres://secret_user:{password}@127.0.0.1:{}/app", c.port());
     let db = DbUrl::new(url.clone());
     assert_eq!(format!("{db:?}"), "DbUrl(<redacted>)");
-    assert_eq!(
-        db.describe(),
-        format!("secret_user@127.0.0.1:{}/app", c.port())
-    );
+    assert_eq!(db.describe(), format!("secret_user@127.0.0.1:{}/app", c.port()));
     assert_eq!(db.database_name(), "app");
 
-    let good = DbUrl::new(format!(
-        "postgres://secret_user:right-horse-battery@127.0.0.1:{}/app",
-        c.port()
-    ));
+    let good = DbUrl::new(format!("postgres://secret_user:right-horse-battery@127.0.0.1:{}/app", c.port()));
     assert!(is_empty(&good).unwrap(), "the right password works");
 
     let connect_err = inventory(&db).unwrap_err().to_string();
-    assert!(
-        connect_err.contains("password authentication failed"),
-        "{connect_err}"
-    );
+    assert!(connect_err.contains("password authentication failed"), "{connect_err}");
     let empty = DbUrl::new(c.url("app"));
-    let tool_err = dump_restore(&db, &empty, 1, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let tool_err = dump_restore(&db, &empty, 1, &mut |_| {}).unwrap_err().to_string();
     assert!(tool_err.contains("pg_dump"), "{tool_err}");
-    let bad_db = DbUrl::new(format!(
-        "postgres://secret_user:{password}@127.0.0.1:{}/nope",
-        c.port()
-    ));
+    let bad_db = DbUrl::new(format!("postgres://secret_user:{password}@127.0.0.1:{}/nope", c.port()));
     let bad_db_err = format!("{:?}", is_empty(&bad_db).unwrap_err());
     for text in [&connect_err, &tool_err, &bad_db_err] {
         assert!(!text.contains(password), "{text}");
         assert!(!text.contains(&url), "{text}");
     }
     let tls = DbUrl::new(format!("{url}?sslmode=require"));
-    assert!(matches!(
-        inventory(&tls),
-        Err(PgError::TlsUnsupported { .. })
-    ));
+    assert!(matches!(inventory(&tls), Err(PgError::TlsUnsupported { .. })));
 }

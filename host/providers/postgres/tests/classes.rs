@@ -63,12 +63,8 @@ fn copies_exactly(f: &Fixture) {
     let session = f.session.map(|sql| open_session(&a, sql));
     let inv = inventory(&src).unwrap();
     copy_schema(&src, &dst).unwrap();
-    let keyless: Vec<String> = inv
-        .tables
-        .iter()
-        .filter(|t| t.primary_key.is_empty() && t.replica_identity == ReplicaIdentity::Default)
-        .map(|t| t.qualified())
-        .collect();
+    let keyless: Vec<String> =
+        inv.tables.iter().filter(|t| t.primary_key.is_empty() && t.replica_identity == ReplicaIdentity::Default).map(|t| t.qualified()).collect();
     for t in &keyless {
         set_replica_identity_full(&src, t).unwrap();
     }
@@ -122,7 +118,11 @@ fn schema_dump(c: &Cluster, db: &str) -> String {
         .output()
         .expect("pg_dump (scripts/install-deps --test)");
     assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("--") && !l.is_empty() && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")).collect::<Vec<_>>().join("\n")
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.is_empty() && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Each populated relation's row count and the md5 of its sorted rows,

@@ -18,17 +18,8 @@ fn logical_replication_end_to_end() {
     let (src, dst) = (DbUrl::new(a.url("app")), DbUrl::new(b.url("app")));
 
     copy_schema(&src, &dst).unwrap();
-    assert_eq!(
-        b.psql("app", "SELECT count(*) FROM orders"),
-        "0",
-        "schema only"
-    );
-    for t in inventory(&src)
-        .unwrap()
-        .tables
-        .iter()
-        .filter(|t| t.primary_key.is_empty())
-    {
+    assert_eq!(b.psql("app", "SELECT count(*) FROM orders"), "0", "schema only");
+    for t in inventory(&src).unwrap().tables.iter().filter(|t| t.primary_key.is_empty()) {
         set_replica_identity_full(&src, &t.qualified()).unwrap();
     }
     create_publication(&src, NAME).unwrap();
@@ -37,34 +28,25 @@ fn logical_replication_end_to_end() {
     create_subscription(&dst, &src, NAME).unwrap(); // idempotent
 
     let mut polls = 0;
-    let st = wait_caught_up(&src, &dst, NAME, 0, Duration::from_secs(30), &mut |_| {
-        polls += 1
-    })
-    .unwrap();
+    let st = wait_caught_up(&src, &dst, NAME, 0, Duration::from_secs(30), &mut |_| polls += 1).unwrap();
     assert_eq!((st.tables_total, st.tables_ready), (5, 5));
     assert!(polls >= 1);
-    let v = verify(
-        &src,
-        &dst,
-        &["public.accounts".into(), "public.orders".into()],
-    )
-    .unwrap();
+    let v = verify(&src, &dst, &["public.accounts".into(), "public.orders".into()]).unwrap();
     let bad: Vec<&str> = v.mismatches().iter().map(|m| m.table.as_str()).collect();
-    assert_eq!(
-        bad,
-        ["large-objects", "sequences"],
-        "rows replicated; those two come at finish"
-    );
+    assert_eq!(bad, ["large-objects", "sequences"], "rows replicated; those two come at finish");
 
     // Writes while replicating, including UPDATE/DELETE on the table without a key.
-    a.psql("app", "INSERT INTO accounts (email) SELECT 'late' || g || '@x' FROM generate_series(1, 50) g;
+    a.psql(
+        "app",
+        "INSERT INTO accounts (email) SELECT 'late' || g || '@x' FROM generate_series(1, 50) g;
         UPDATE orders SET total = total + 1 WHERE id % 7 = 0;
         DELETE FROM order_items WHERE line = 1;
         INSERT INTO events_log VALUES (now(), 'late', 'x');
         UPDATE events_log SET payload = 'changed' WHERE kind = 'kind1';
         DELETE FROM events_log WHERE kind = 'kind2';
         SELECT nextval('invoice_numbers');
-        INSERT INTO documents (title, body) VALUES ('second', lo_from_bytea(0, 'another one'::bytea));");
+        INSERT INTO documents (title, body) VALUES ('second', lo_from_bytea(0, 'another one'::bytea));",
+    );
 
     let previous = freeze(&src).unwrap();
     let stats = finish_logical(&src, &dst, NAME, &[], Duration::from_secs(30)).unwrap();
@@ -73,17 +55,10 @@ fn logical_replication_end_to_end() {
 
     let v = verify(&src, &dst, &[]).unwrap();
     assert!(v.ok(), "{:?}", v.mismatches());
-    assert_eq!(
-        a.psql("app", SEQUENCE_VALUES),
-        b.psql("app", SEQUENCE_VALUES)
-    );
-    let lo =
-        "SELECT string_agg(convert_from(lo_get(body), 'UTF8'), ',' ORDER BY id) FROM documents";
+    assert_eq!(a.psql("app", SEQUENCE_VALUES), b.psql("app", SEQUENCE_VALUES));
+    let lo = "SELECT string_agg(convert_from(lo_get(body), 'UTF8'), ',' ORDER BY id) FROM documents";
     assert_eq!(b.psql("app", lo), "hello large object,another one");
-    assert_eq!(
-        a.psql("app", "SELECT count(*) FROM pg_replication_slots"),
-        "0"
-    );
+    assert_eq!(a.psql("app", "SELECT count(*) FROM pg_replication_slots"), "0");
     assert_eq!(a.psql("app", "SELECT count(*) FROM pg_publication"), "0");
     assert_eq!(b.psql("app", "SELECT count(*) FROM pg_subscription"), "0");
 
@@ -95,10 +70,7 @@ fn logical_replication_end_to_end() {
 fn drop_logical_undoes_setup_and_status_reports_missing() {
     let (a, b) = (Cluster::start(), Cluster::start());
     a.create_db("app");
-    a.psql(
-        "app",
-        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);",
-    );
+    a.psql("app", "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);");
     b.create_db("app");
     let (src, dst) = (DbUrl::new(a.url("app")), DbUrl::new(b.url("app")));
     copy_schema(&src, &dst).unwrap();
@@ -109,20 +81,11 @@ fn drop_logical_undoes_setup_and_status_reports_missing() {
 
     drop_logical(&src, &dst, NAME).unwrap();
     drop_logical(&src, &dst, NAME).unwrap();
-    assert_eq!(
-        a.psql("app", "SELECT count(*) FROM pg_replication_slots"),
-        "0"
-    );
+    assert_eq!(a.psql("app", "SELECT count(*) FROM pg_replication_slots"), "0");
     assert_eq!(a.psql("app", "SELECT count(*) FROM pg_publication"), "0");
     assert_eq!(b.psql("app", "SELECT count(*) FROM pg_subscription"), "0");
-    assert!(matches!(
-        replication_status(&src, &dst, NAME),
-        Err(PgError::NotFound { .. })
-    ));
-    assert!(matches!(
-        create_publication(&src, "Bad-Name"),
-        Err(PgError::InvalidName(_))
-    ));
+    assert!(matches!(replication_status(&src, &dst, NAME), Err(PgError::NotFound { .. })));
+    assert!(matches!(create_publication(&src, "Bad-Name"), Err(PgError::InvalidName(_))));
 }
 
 #[test]
@@ -142,11 +105,7 @@ fn drop_logical_when_source_is_gone() {
     }; // source cluster stopped here
     let err = drop_logical(&src, &dst, NAME).unwrap_err();
     assert!(matches!(err, PgError::Connect { .. }), "{err}");
-    assert_eq!(
-        b.psql("app", "SELECT count(*) FROM pg_subscription"),
-        "0",
-        "subscription detached and dropped"
-    );
+    assert_eq!(b.psql("app", "SELECT count(*) FROM pg_subscription"), "0", "subscription detached and dropped");
 }
 
 /// The freeze under a live writer, many times: every row the writer saw
@@ -258,8 +217,11 @@ fn odd_names_materialized_views_and_unlogged_tables_copy_exactly_in_each_mode_th
     create_publication(&src, NAME).unwrap();
     create_subscription(&dst, &src, NAME).unwrap();
     wait_caught_up(&src, &dst, NAME, 0, Duration::from_secs(60), &mut |_| {}).unwrap();
-    a.psql("app", r#"INSERT INTO "My Schema"."Order.Lines ""x""" VALUES ('late', 1000); REFRESH MATERIALIZED VIEW "My Schema".totals;
-        INSERT INTO cache VALUES ('late', 'v');"#);
+    a.psql(
+        "app",
+        r#"INSERT INTO "My Schema"."Order.Lines ""x""" VALUES ('late', 1000); REFRESH MATERIALIZED VIEW "My Schema".totals;
+        INSERT INTO cache VALUES ('late', 'v');"#,
+    );
     assert_eq!(b.psql("replicated", "SELECT count(*) FROM cache"), "0", "replication carries no row of an unlogged table");
     let previous = freeze(&src).unwrap();
     let stats = finish_logical(&src, &dst, NAME, &["public.cache".to_string()], Duration::from_secs(60)).unwrap();

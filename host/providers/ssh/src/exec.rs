@@ -319,7 +319,10 @@ mod tests {
     fn bounded_commands_run_under_the_hosts_timeout() {
         assert_eq!(bounded("echo hi", None), "echo hi");
         let wrapped = bounded("echo 'a b'; sleep 9", Some(Duration::from_millis(1500)));
-        assert_eq!(wrapped, "if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 3 sh -c 'echo '\\''a b'\\''; sleep 9'; else exec sh -c 'echo '\\''a b'\\''; sleep 9'; fi");
+        assert_eq!(
+            wrapped,
+            "if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 3 sh -c 'echo '\\''a b'\\''; sleep 9'; else exec sh -c 'echo '\\''a b'\\''; sleep 9'; fi"
+        );
         let out = std::process::Command::new("sh").arg("-c").arg(&wrapped.replace("sleep 9", "true")).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b\n", "the quoting survives the wrapper");
         assert!(bounded("x", Some(Duration::from_secs(10))).contains("timeout -k 1 11 sh -c x;"));

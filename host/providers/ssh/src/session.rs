@@ -119,7 +119,12 @@ impl Session {
             .map_err(|e| self.io("asking the master for a forward", e))?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            return Err(SshError::Command { host: self.label.clone(), command: format!("forward -L {spec}"), status: out.status.code().unwrap_or(-1), stderr_tail: stderr_tail(&stderr) });
+            return Err(SshError::Command {
+                host: self.label.clone(),
+                command: format!("forward -L {spec}"),
+                status: out.status.code().unwrap_or(-1),
+                stderr_tail: stderr_tail(&stderr),
+            });
         }
         Ok(free.port())
     }

@@ -72,7 +72,9 @@ fn exec_streamed_delivers_lines_in_order() {
     let vm = Vm::start();
     let session = open(&vm);
     let mut lines = Vec::new();
-    let code = session.exec_streamed("for i in 1 2 3 4 5; do echo line$i; done; sleep 0.3; echo warn >&2; sleep 0.3; echo last; exit 4", &mut |l| lines.push(l.to_string())).unwrap();
+    let code = session
+        .exec_streamed("for i in 1 2 3 4 5; do echo line$i; done; sleep 0.3; echo warn >&2; sleep 0.3; echo last; exit 4", &mut |l| lines.push(l.to_string()))
+        .unwrap();
     assert_eq!(code, 4);
     // Within a stream order is guaranteed; across stdout and stderr it is
     // arrival order (separate SSH streams), hence the sleeps.

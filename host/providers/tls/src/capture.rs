@@ -35,10 +35,7 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn new(provider: &Arc<CryptoProvider>) -> Self {
-        Self {
-            algorithms: provider.signature_verification_algorithms,
-            presented: OnceLock::new(),
-        }
+        Self { algorithms: provider.signature_verification_algorithms, presented: OnceLock::new() }
     }
 
     /// The recorded chain; `None` if the handshake never got that far.
@@ -60,31 +57,18 @@ impl ServerCertVerifier for Recorder {
         // would be the same chain and is ignored.
         let _ = self.presented.set(Presented {
             end_entity: end_entity.clone().into_owned(),
-            intermediates: intermediates
-                .iter()
-                .map(|c| c.clone().into_owned())
-                .collect(),
+            intermediates: intermediates.iter().map(|c| c.clone().into_owned()).collect(),
             ocsp_response: ocsp_response.to_vec(),
             at: now,
         });
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 

@@ -10,11 +10,7 @@ pub(crate) const DAY: i64 = 86_400;
 
 pub(crate) fn system_time(secs: i64) -> SystemTime {
     let magnitude = Duration::from_secs(secs.unsigned_abs());
-    let moved = if secs >= 0 {
-        UNIX_EPOCH.checked_add(magnitude)
-    } else {
-        UNIX_EPOCH.checked_sub(magnitude)
-    };
+    let moved = if secs >= 0 { UNIX_EPOCH.checked_add(magnitude) } else { UNIX_EPOCH.checked_sub(magnitude) };
     moved.unwrap_or(UNIX_EPOCH)
 }
 
@@ -28,9 +24,7 @@ pub(crate) fn unix_secs(time: SystemTime) -> i64 {
 /// `2026-11-30`, the way people read dates in a plan.
 pub(crate) fn utc_date(time: SystemTime) -> String {
     let secs = unix_secs(time);
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .map(|t| t.date().to_string())
-        .unwrap_or_else(|_| format!("{secs} (Unix time)"))
+    time::OffsetDateTime::from_unix_timestamp(secs).map(|t| t.date().to_string()).unwrap_or_else(|_| format!("{secs} (Unix time)"))
 }
 
 #[cfg(test)]

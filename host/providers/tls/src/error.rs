@@ -82,9 +82,7 @@ pub enum TlsError {
         source: rustls::Error,
     },
     /// The connection broke (closed, reset) during the handshake.
-    #[error(
-        "the connection to {address} broke during the TLS handshake for {server_name}: {source}"
-    )]
+    #[error("the connection to {address} broke during the TLS handshake for {server_name}: {source}")]
     Io {
         /// The address dialled.
         address: SocketAddr,

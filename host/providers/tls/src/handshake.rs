@@ -17,32 +17,17 @@ use crate::{Target, TlsError};
 
 /// Connects, completes the handshake and returns the negotiated protocol
 /// ("TLSv1.3", "TLSv1.2").
-pub(crate) fn run(
-    target: &Target,
-    server_name: ServerName<'static>,
-    config: Arc<ClientConfig>,
-) -> Result<String, TlsError> {
+pub(crate) fn run(target: &Target, server_name: ServerName<'static>, config: Arc<ClientConfig>) -> Result<String, TlsError> {
     let deadline = Instant::now() + target.timeout;
-    let mut tcp =
-        TcpStream::connect_timeout(&target.address, target.timeout).map_err(|source| {
-            if is_timeout(&source) {
-                TlsError::ConnectTimeout {
-                    address: target.address,
-                    timeout: target.timeout,
-                }
-            } else {
-                TlsError::Connect {
-                    address: target.address,
-                    source,
-                }
-            }
-        })?;
+    let mut tcp = TcpStream::connect_timeout(&target.address, target.timeout).map_err(|source| {
+        if is_timeout(&source) {
+            TlsError::ConnectTimeout { address: target.address, timeout: target.timeout }
+        } else {
+            TlsError::Connect { address: target.address, source }
+        }
+    })?;
     let mut conn = ClientConnection::new(config, server_name).map_err(|e| failed(target, e))?;
-    let mut wire = Wire {
-        tcp: &mut tcp,
-        target,
-        deadline,
-    };
+    let mut wire = Wire { tcp: &mut tcp, target, deadline };
 
     while conn.is_handshaking() {
         if conn.wants_write() {
@@ -58,10 +43,7 @@ pub(crate) fn run(
         }
     }
 
-    let protocol = conn
-        .protocol_version()
-        .map(name)
-        .unwrap_or_else(|| "unknown".into());
+    let protocol = conn.protocol_version().map(name).unwrap_or_else(|| "unknown".into());
     // Finish politely (our Finished, then close_notify) so the server logs a
     // clean close rather than an error; the check already has its answer.
     conn.send_close_notify();
@@ -79,23 +61,16 @@ struct Wire<'a> {
 impl Wire<'_> {
     fn write(&mut self, conn: &mut ClientConnection) -> Result<(), TlsError> {
         let left = self.time_left()?;
-        self.tcp
-            .set_write_timeout(Some(left))
-            .map_err(|e| self.broke(e))?;
+        self.tcp.set_write_timeout(Some(left)).map_err(|e| self.broke(e))?;
         conn.write_tls(self.tcp).map_err(|e| self.broke(e))?;
         self.tcp.flush().map_err(|e| self.broke(e))
     }
 
     fn read(&mut self, conn: &mut ClientConnection) -> Result<(), TlsError> {
         let left = self.time_left()?;
-        self.tcp
-            .set_read_timeout(Some(left))
-            .map_err(|e| self.broke(e))?;
+        self.tcp.set_read_timeout(Some(left)).map_err(|e| self.broke(e))?;
         match conn.read_tls(self.tcp) {
-            Ok(0) => Err(self.broke(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection",
-            ))),
+            Ok(0) => Err(self.broke(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"))),
             Ok(_) => Ok(()),
             Err(e) => Err(self.broke(e)),
         }
@@ -104,29 +79,18 @@ impl Wire<'_> {
     /// Socket timeouts of zero mean "forever", so an exhausted deadline is
     /// reported here instead of being passed on.
     fn time_left(&self) -> Result<Duration, TlsError> {
-        self.deadline
-            .checked_duration_since(Instant::now())
-            .filter(|left| !left.is_zero())
-            .ok_or_else(|| self.timed_out())
+        self.deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()).ok_or_else(|| self.timed_out())
     }
 
     fn broke(&self, source: io::Error) -> TlsError {
         if is_timeout(&source) {
             return self.timed_out();
         }
-        TlsError::Io {
-            address: self.target.address,
-            server_name: self.target.server_name.clone(),
-            source,
-        }
+        TlsError::Io { address: self.target.address, server_name: self.target.server_name.clone(), source }
     }
 
     fn timed_out(&self) -> TlsError {
-        TlsError::HandshakeTimeout {
-            address: self.target.address,
-            server_name: self.target.server_name.clone(),
-            timeout: self.target.timeout,
-        }
+        TlsError::HandshakeTimeout { address: self.target.address, server_name: self.target.server_name.clone(), timeout: self.target.timeout }
     }
 }
 
@@ -135,25 +99,14 @@ fn failed(target: &Target, source: rustls::Error) -> TlsError {
     let address = target.address;
     let server_name = target.server_name.clone();
     match source {
-        rustls::Error::AlertReceived(alert) => TlsError::Rejected {
-            address,
-            server_name,
-            alert,
-        },
-        source => TlsError::Handshake {
-            address,
-            server_name,
-            source,
-        },
+        rustls::Error::AlertReceived(alert) => TlsError::Rejected { address, server_name, alert },
+        source => TlsError::Handshake { address, server_name, source },
     }
 }
 
 /// Socket read timeouts surface as `WouldBlock` on Unix and `TimedOut` on Windows.
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 fn name(version: ProtocolVersion) -> String {

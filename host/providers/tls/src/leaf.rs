@@ -25,12 +25,7 @@ impl Leaf {
             names.extend(common_name(&cert));
         }
         let validity = cert.validity();
-        Ok(Self {
-            names,
-            not_before: validity.not_before.timestamp(),
-            not_after: validity.not_after.timestamp(),
-            issuer: cert.issuer().to_string(),
-        })
+        Ok(Self { names, not_before: validity.not_before.timestamp(), not_after: validity.not_after.timestamp(), issuer: cert.issuer().to_string() })
     }
 }
 
@@ -50,8 +45,5 @@ fn san_dns_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, String> {
 }
 
 fn common_name(cert: &X509Certificate<'_>) -> Option<String> {
-    cert.subject()
-        .iter_common_name()
-        .find_map(|cn| cn.as_str().ok())
-        .map(str::to_owned)
+    cert.subject().iter_common_name().find_map(|cn| cn.as_str().ok()).map(str::to_owned)
 }

@@ -52,21 +52,14 @@ pub fn check(target: &Target) -> Result<Report, TlsError> {
         server_name: target.server_name.clone(),
         reason: "the handshake finished without capturing one".into(),
     })?;
-    let leaf =
-        leaf::Leaf::parse(&presented.end_entity).map_err(|reason| TlsError::Certificate {
-            address: target.address,
-            server_name: target.server_name.clone(),
-            reason,
-        })?;
+    let leaf = leaf::Leaf::parse(&presented.end_entity).map_err(|reason| TlsError::Certificate {
+        address: target.address,
+        server_name: target.server_name.clone(),
+        reason,
+    })?;
     let verdict = verifier.map(|v| trust::judge(&v, &presented, &server_name, &leaf));
 
-    Ok(Report::new(
-        &target.server_name,
-        leaf,
-        presented.at,
-        verdict,
-        protocol,
-    ))
+    Ok(Report::new(&target.server_name, leaf, presented.at, verdict, protocol))
 }
 
 /// Only DNS names are accepted: an IP address would send no SNI at all, and
@@ -74,9 +67,7 @@ pub fn check(target: &Target) -> Result<Report, TlsError> {
 fn dns_name(server_name: &str) -> Result<ServerName<'static>, TlsError> {
     DnsName::try_from(server_name.trim_end_matches('.'))
         .map(|name| ServerName::DnsName(name.to_owned()))
-        .map_err(|_| TlsError::ServerName {
-            server_name: server_name.to_owned(),
-        })
+        .map_err(|_| TlsError::ServerName { server_name: server_name.to_owned() })
 }
 
 /// A config that accepts whatever certificate it is shown (the [`Recorder`]

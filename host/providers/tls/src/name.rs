@@ -19,10 +19,7 @@ pub(crate) fn matches(pattern: &str, host: &str) -> bool {
             let Some((label, host_parent)) = host.split_once('.') else {
                 return false;
             };
-            !label.is_empty()
-                && parent.contains('.')
-                && !parent.contains('*')
-                && parent.eq_ignore_ascii_case(host_parent)
+            !label.is_empty() && parent.contains('.') && !parent.contains('*') && parent.eq_ignore_ascii_case(host_parent)
         }
         None => !pattern.contains('*') && pattern.eq_ignore_ascii_case(host),
     }

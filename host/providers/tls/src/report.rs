@@ -42,13 +42,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(
-        server_name: &str,
-        leaf: Leaf,
-        at: UnixTime,
-        verdict: Option<Result<(), String>>,
-        protocol: String,
-    ) -> Self {
+    pub(crate) fn new(server_name: &str, leaf: Leaf, at: UnixTime, verdict: Option<Result<(), String>>, protocol: String) -> Self {
         let checked = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
         Self {
             server_name: server_name.to_owned(),
@@ -71,11 +65,7 @@ impl Report {
     pub fn problems(&self, min_days_left: u32) -> Vec<String> {
         let mut problems = Vec::new();
         if !self.matches_name {
-            problems.push(format!(
-                "the certificate is for {} — not {}",
-                listed(&self.names),
-                self.server_name
-            ));
+            problems.push(format!("the certificate is for {} — not {}", listed(&self.names), self.server_name));
         }
         problems.extend(self.validity_problem(min_days_left));
         if self.trusted == Some(false) {
@@ -94,20 +84,14 @@ impl Report {
                 0 => "in less than a day".to_owned(),
                 n => format!("in {}", days(n)),
             };
-            return Some(format!(
-                "the certificate is not valid until {} ({wait})",
-                utc_date(self.not_before)
-            ));
+            return Some(format!("the certificate is not valid until {} ({wait})", utc_date(self.not_before)));
         }
         if now > not_after {
             let ago = match -self.days_left {
                 0 => "today".to_owned(),
                 n => format!("{} ago", days(n)),
             };
-            return Some(format!(
-                "the certificate expired on {} ({ago})",
-                utc_date(self.not_after)
-            ));
+            return Some(format!("the certificate expired on {} ({ago})", utc_date(self.not_after)));
         }
         if self.days_left < i64::from(min_days_left) {
             let left = match self.days_left {
@@ -115,21 +99,14 @@ impl Report {
                 n => days(n),
             };
             let verb = if min_days_left == 1 { "is" } else { "are" };
-            return Some(format!(
-                "the certificate expires in {left} (on {}); at least {min_days_left} {verb} required",
-                utc_date(self.not_after)
-            ));
+            return Some(format!("the certificate expires in {left} (on {}); at least {min_days_left} {verb} required", utc_date(self.not_after)));
         }
         None
     }
 }
 
 fn days(n: i64) -> String {
-    if n == 1 {
-        "1 day".to_owned()
-    } else {
-        format!("{n} days")
-    }
+    if n == 1 { "1 day".to_owned() } else { format!("{n} days") }
 }
 
 /// `a, b, c and 4 more`: enough to recognise the certificate.
@@ -151,30 +128,15 @@ mod tests {
     /// 2026-11-30 00:53:20 UTC.
     const NOW: i64 = 1_796_000_000;
 
-    fn report(
-        names: &[&str],
-        not_before: i64,
-        not_after: i64,
-        verdict: Option<Result<(), String>>,
-    ) -> Report {
-        let leaf = Leaf {
-            names: names.iter().map(|n| n.to_string()).collect(),
-            not_before,
-            not_after,
-            issuer: "CN=Test CA".into(),
-        };
+    fn report(names: &[&str], not_before: i64, not_after: i64, verdict: Option<Result<(), String>>) -> Report {
+        let leaf = Leaf { names: names.iter().map(|n| n.to_string()).collect(), not_before, not_after, issuer: "CN=Test CA".into() };
         let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(NOW as u64));
         Report::new("shop.example.com", leaf, at, verdict, "TLSv1.3".into())
     }
 
     #[test]
     fn a_good_certificate_has_no_problems() {
-        let good = report(
-            &["shop.example.com"],
-            NOW - 10 * DAY,
-            NOW + 60 * DAY,
-            Some(Ok(())),
-        );
+        let good = report(&["shop.example.com"], NOW - 10 * DAY, NOW + 60 * DAY, Some(Ok(())));
         assert!(good.matches_name);
         assert_eq!(good.days_left, 60);
         assert_eq!(good.trusted, Some(true));
@@ -183,117 +145,55 @@ mod tests {
 
     #[test]
     fn the_wrong_name_is_named_alongside_the_right_one() {
-        let wrong = report(
-            &["api.example.com", "*.example.net"],
-            NOW - DAY,
-            NOW + 60 * DAY,
-            None,
-        );
+        let wrong = report(&["api.example.com", "*.example.net"], NOW - DAY, NOW + 60 * DAY, None);
         assert!(!wrong.matches_name);
-        assert_eq!(
-            wrong.problems(14),
-            ["the certificate is for api.example.com, *.example.net — not shop.example.com"]
-        );
+        assert_eq!(wrong.problems(14), ["the certificate is for api.example.com, *.example.net — not shop.example.com"]);
     }
 
     #[test]
     fn long_name_lists_are_cut_short() {
-        let names = [
-            "a.test", "b.test", "c.test", "d.test", "e.test", "f.test", "g.test",
-        ];
+        let names = ["a.test", "b.test", "c.test", "d.test", "e.test", "f.test", "g.test"];
         let many = report(&names, NOW - DAY, NOW + 60 * DAY, None);
-        assert_eq!(
-            many.problems(14),
-            [
-                "the certificate is for a.test, b.test, c.test, d.test, e.test and 2 more — not shop.example.com"
-            ]
-        );
+        assert_eq!(many.problems(14), ["the certificate is for a.test, b.test, c.test, d.test, e.test and 2 more — not shop.example.com"]);
         let none = report(&[], NOW - DAY, NOW + 60 * DAY, None);
-        assert_eq!(
-            none.problems(14),
-            ["the certificate is for no domain name — not shop.example.com"]
-        );
+        assert_eq!(none.problems(14), ["the certificate is for no domain name — not shop.example.com"]);
     }
 
     #[test]
     fn expiry_is_dated_and_counted() {
-        let expired = report(
-            &["shop.example.com"],
-            NOW - 90 * DAY,
-            NOW - 2 * DAY - 3600,
-            None,
-        );
+        let expired = report(&["shop.example.com"], NOW - 90 * DAY, NOW - 2 * DAY - 3600, None);
         assert_eq!(expired.days_left, -2);
-        assert_eq!(
-            expired.problems(14),
-            ["the certificate expired on 2026-11-27 (2 days ago)"]
-        );
+        assert_eq!(expired.problems(14), ["the certificate expired on 2026-11-27 (2 days ago)"]);
 
         let just_expired = report(&["shop.example.com"], NOW - 90 * DAY, NOW - 60, None);
-        assert_eq!(
-            just_expired.problems(0),
-            ["the certificate expired on 2026-11-30 (today)"]
-        );
+        assert_eq!(just_expired.problems(0), ["the certificate expired on 2026-11-30 (today)"]);
     }
 
     #[test]
     fn too_little_time_left_is_a_problem_only_below_the_minimum() {
-        let soon = report(
-            &["shop.example.com"],
-            NOW - 80 * DAY,
-            NOW + 3 * DAY + 3600,
-            None,
-        );
+        let soon = report(&["shop.example.com"], NOW - 80 * DAY, NOW + 3 * DAY + 3600, None);
         assert_eq!(soon.days_left, 3);
-        assert_eq!(
-            soon.problems(14),
-            ["the certificate expires in 3 days (on 2026-12-03); at least 14 are required"]
-        );
+        assert_eq!(soon.problems(14), ["the certificate expires in 3 days (on 2026-12-03); at least 14 are required"]);
         assert!(soon.problems(3).is_empty());
 
         let hours = report(&["shop.example.com"], NOW - 80 * DAY, NOW + 3600, None);
-        assert_eq!(
-            hours.problems(1),
-            ["the certificate expires in less than a day (on 2026-11-30); at least 1 is required"]
-        );
+        assert_eq!(hours.problems(1), ["the certificate expires in less than a day (on 2026-11-30); at least 1 is required"]);
     }
 
     #[test]
     fn a_certificate_from_the_future_is_not_valid_yet() {
-        let early = report(
-            &["shop.example.com"],
-            NOW + 2 * DAY + 60,
-            NOW + 90 * DAY,
-            None,
-        );
-        assert_eq!(
-            early.problems(14),
-            ["the certificate is not valid until 2026-12-02 (in 2 days)"]
-        );
+        let early = report(&["shop.example.com"], NOW + 2 * DAY + 60, NOW + 90 * DAY, None);
+        assert_eq!(early.problems(14), ["the certificate is not valid until 2026-12-02 (in 2 days)"]);
     }
 
     #[test]
     fn distrust_comes_with_its_reason_and_unchecked_trust_is_no_problem() {
-        let untrusted = report(
-            &["shop.example.com"],
-            NOW - DAY,
-            NOW + 60 * DAY,
-            Some(Err(
-                "it is not issued by any of the trusted authorities (unknown issuer)".into(),
-            )),
-        );
+        let untrusted =
+            report(&["shop.example.com"], NOW - DAY, NOW + 60 * DAY, Some(Err("it is not issued by any of the trusted authorities (unknown issuer)".into())));
         assert_eq!(untrusted.trusted, Some(false));
-        assert_eq!(
-            untrusted.problems(14),
-            [
-                "the certificate is not trusted: it is not issued by any of the trusted authorities (unknown issuer)"
-            ]
-        );
+        assert_eq!(untrusted.problems(14), ["the certificate is not trusted: it is not issued by any of the trusted authorities (unknown issuer)"]);
         let unchecked = report(&["shop.example.com"], NOW - DAY, NOW + 60 * DAY, None);
-        assert_eq!(
-            (unchecked.trusted, unchecked.trust_error.clone()),
-            (None, None)
-        );
+        assert_eq!((unchecked.trusted, unchecked.trust_error.clone()), (None, None));
         assert!(unchecked.problems(14).is_empty());
     }
 }

@@ -23,23 +23,13 @@ use crate::leaf::Leaf;
 use crate::{Roots, TlsError};
 
 /// A real webpki verifier for `roots`; `None` when trust is not to be judged.
-pub(crate) fn verifier(
-    roots: &Roots,
-    provider: &Arc<CryptoProvider>,
-) -> Result<Option<Arc<WebPkiServerVerifier>>, TlsError> {
+pub(crate) fn verifier(roots: &Roots, provider: &Arc<CryptoProvider>) -> Result<Option<Arc<WebPkiServerVerifier>>, TlsError> {
     let store = match roots {
         Roots::None => return Ok(None),
-        Roots::System => RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        },
+        Roots::System => RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
         Roots::Pem(pem) => pem_store(pem)?,
     };
-    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
-        .build()
-        .map(Some)
-        .map_err(|e| TlsError::Roots {
-            reason: e.to_string(),
-        })
+    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone()).build().map(Some).map_err(|e| TlsError::Roots { reason: e.to_string() })
 }
 
 fn pem_store(pem: &[u8]) -> Result<RootCertStore, TlsError> {
@@ -56,30 +46,15 @@ fn pem_store(pem: &[u8]) -> Result<RootCertStore, TlsError> {
 }
 
 /// `Ok(())` if the chain is trusted, else a sentence-ready reason.
-pub(crate) fn judge(
-    verifier: &WebPkiServerVerifier,
-    presented: &Presented,
-    server_name: &ServerName<'static>,
-    leaf: &Leaf,
-) -> Result<(), String> {
+pub(crate) fn judge(verifier: &WebPkiServerVerifier, presented: &Presented, server_name: &ServerName<'static>, leaf: &Leaf) -> Result<(), String> {
     let verify = |name: &ServerName<'_>, at: UnixTime| {
-        verifier
-            .verify_server_cert(
-                &presented.end_entity,
-                &presented.intermediates,
-                name,
-                &presented.ocsp_response,
-                at,
-            )
-            .map(drop)
+        verifier.verify_server_cert(&presented.end_entity, &presented.intermediates, name, &presented.ocsp_response, at).map(drop)
     };
     let verdict = match verify(server_name, presented.at) {
-        Err(rustls::Error::InvalidCertificate(e)) if reported_elsewhere(&e) => {
-            match covered_name(leaf) {
-                Some(name) => verify(&name, inside_validity(leaf)),
-                None => Err(rustls::Error::InvalidCertificate(e)),
-            }
-        }
+        Err(rustls::Error::InvalidCertificate(e)) if reported_elsewhere(&e) => match covered_name(leaf) {
+            Some(name) => verify(&name, inside_validity(leaf)),
+            None => Err(rustls::Error::InvalidCertificate(e)),
+        },
         verdict => verdict,
     };
     verdict.map_err(|e| reason(&e))
@@ -105,9 +80,7 @@ fn covered_name(leaf: &Leaf) -> Option<ServerName<'static>> {
             Some(parent) => format!("wildcard.{parent}"),
             None => name.clone(),
         };
-        ServerName::try_from(name)
-            .ok()
-            .filter(|n| matches!(n, ServerName::DnsName(_)))
+        ServerName::try_from(name).ok().filter(|n| matches!(n, ServerName::DnsName(_)))
     })
 }
 
@@ -123,20 +96,12 @@ fn reason(e: &rustls::Error) -> String {
         return e.to_string();
     };
     match e {
-        CertificateError::UnknownIssuer => {
-            "it is not issued by any of the trusted authorities (unknown issuer)".into()
-        }
+        CertificateError::UnknownIssuer => "it is not issued by any of the trusted authorities (unknown issuer)".into(),
         CertificateError::BadSignature => "its signature does not verify against its issuer".into(),
         CertificateError::Revoked => "it has been revoked".into(),
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "a certificate in its chain has expired".into()
-        }
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "a certificate in its chain is not valid yet".into()
-        }
-        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-            "it is not issued for TLS servers (extended key usage)".into()
-        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "a certificate in its chain has expired".into(),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => "a certificate in its chain is not valid yet".into(),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => "it is not issued for TLS servers (extended key usage)".into(),
         other => other.to_string(),
     }
 }

@@ -19,17 +19,10 @@ fn a_valid_certificate_is_trusted_and_has_no_problems() {
 
     assert_eq!(report.names, ["shop.example.com", "www.example.com"]);
     assert!(report.matches_name);
-    assert_eq!(
-        (report.trusted, report.trust_error.as_deref()),
-        (Some(true), None)
-    );
+    assert_eq!((report.trusted, report.trust_error.as_deref()), (Some(true), None));
     assert_eq!(report.issuer, "CN=Ferry Test CA");
     assert_eq!(report.protocol, "TLSv1.3");
-    assert!(
-        (29..=30).contains(&report.days_left),
-        "{}",
-        report.days_left
-    );
+    assert!((29..=30).contains(&report.days_left), "{}", report.days_left);
     assert!(report.not_before < report.checked_at && report.checked_at < report.not_after);
     assert_eq!(report.problems(14), Vec::<String>::new());
 }
@@ -62,10 +55,7 @@ fn a_wildcard_covers_exactly_one_label() {
         assert!(!report.matches_name, "{name}");
         // The chain itself is fine: the name problem is reported once, as such.
         assert_eq!(report.trusted, Some(true), "{name}");
-        assert_eq!(
-            report.problems(14),
-            [format!("the certificate is for *.example.com — not {name}")]
-        );
+        assert_eq!(report.problems(14), [format!("the certificate is for *.example.com — not {name}")]);
     }
 }
 
@@ -79,10 +69,7 @@ fn a_certificate_for_another_name_is_reported_not_refused() {
     assert_eq!(report.names, ["api.example.com", "*.example.net"]);
     assert!(!report.matches_name);
     assert_eq!(report.trusted, Some(true));
-    assert_eq!(
-        report.problems(14),
-        ["the certificate is for api.example.com, *.example.net — not shop.example.com"]
-    );
+    assert_eq!(report.problems(14), ["the certificate is for api.example.com, *.example.net — not shop.example.com"]);
 }
 
 #[test]
@@ -96,13 +83,7 @@ fn an_expired_certificate_is_reported_with_its_date() {
 
     assert_eq!(report.days_left, -2);
     assert_eq!(report.trusted, Some(true), "{:?}", report.trust_error);
-    assert_eq!(
-        report.problems(14),
-        [format!(
-            "the certificate expired on {} (2 days ago)",
-            expired_at.date()
-        )]
-    );
+    assert_eq!(report.problems(14), [format!("the certificate expired on {} (2 days ago)", expired_at.date())]);
 }
 
 #[test]
@@ -115,13 +96,7 @@ fn a_certificate_expiring_in_3_days_fails_a_14_day_minimum() {
     let report = check(&server.target("shop.example.com", Roots::Pem(ca.pem()))).unwrap();
 
     assert_eq!(report.days_left, 3);
-    assert_eq!(
-        report.problems(14),
-        [format!(
-            "the certificate expires in 3 days (on {}); at least 14 are required",
-            expires.date()
-        )]
-    );
+    assert_eq!(report.problems(14), [format!("the certificate expires in 3 days (on {}); at least 14 are required", expires.date())]);
     assert!(report.problems(3).is_empty());
 }
 
@@ -136,17 +111,11 @@ fn a_self_signed_certificate_is_untrusted_with_a_reason() {
         assert_eq!(report.trusted, Some(false));
         let reason = report.trust_error.clone().unwrap();
         assert!(reason.contains("unknown issuer"), "{reason}");
-        assert_eq!(
-            report.problems(14),
-            [format!("the certificate is not trusted: {reason}")]
-        );
+        assert_eq!(report.problems(14), [format!("the certificate is not trusted: {reason}")]);
     }
 
     let unchecked = check(&server.target("shop.example.com", Roots::None)).unwrap();
-    assert_eq!(
-        (unchecked.trusted, unchecked.trust_error.as_deref()),
-        (None, None)
-    );
+    assert_eq!((unchecked.trusted, unchecked.trust_error.as_deref()), (None, None));
     assert!(unchecked.problems(14).is_empty());
 }
 
@@ -159,11 +128,7 @@ fn the_certificate_is_chosen_by_sni() {
     for name in ["a.example.com", "b.example.com"] {
         let report = check(&server.target(name, Roots::Pem(ca.pem()))).unwrap();
         assert_eq!(report.names, [name]);
-        assert!(
-            report.problems(14).is_empty(),
-            "{name}: {:?}",
-            report.problems(14)
-        );
+        assert!(report.problems(14).is_empty(), "{name}: {:?}", report.problems(14));
     }
 
     let err = check(&server.target("c.example.com", Roots::Pem(ca.pem()))).unwrap_err();
@@ -175,19 +140,12 @@ fn the_certificate_is_chosen_by_sni() {
 
 #[test]
 fn nothing_listening_is_a_connection_error_naming_the_address() {
-    let address = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
 
     let err = check(&target(address, "shop.example.com", Roots::None)).unwrap_err();
 
     assert!(matches!(err, TlsError::Connect { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .starts_with(&format!("could not connect to {address}: ")),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with(&format!("could not connect to {address}: ")), "{err}");
 }
 
 #[test]
@@ -206,24 +164,14 @@ fn a_port_that_never_speaks_tls_times_out_on_time() {
 
     assert!(matches!(err, TlsError::HandshakeTimeout { .. }), "{err:?}");
     assert!(err.to_string().contains(&address.to_string()), "{err}");
-    assert!(
-        took >= timeout && took < timeout + Duration::from_secs(1),
-        "{took:?}"
-    );
+    assert!(took >= timeout && took < timeout + Duration::from_secs(1), "{took:?}");
 }
 
 #[test]
 fn unusable_inputs_are_refused_before_connecting() {
-    let address = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
 
-    let not_pem = target(
-        address,
-        "shop.example.com",
-        Roots::Pem(b"not a bundle".to_vec()),
-    );
+    let not_pem = target(address, "shop.example.com", Roots::Pem(b"not a bundle".to_vec()));
     assert!(matches!(check(&not_pem), Err(TlsError::Roots { .. })));
 
     let ip = target(address, "127.0.0.1", Roots::None);

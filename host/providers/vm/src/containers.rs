@@ -168,8 +168,11 @@ impl DockerHost<'_> {
             #[serde(default)]
             labels: String,
         }
-        let ps: Ps = serde_json::from_str(line)
-            .map_err(|e| VmError::Parse { host: self.session.host().to_string(), what: "docker ps".into(), message: e.to_string() })?;
+        let ps: Ps = serde_json::from_str(line).map_err(|e| VmError::Parse {
+            host: self.session.host().to_string(),
+            what: "docker ps".into(),
+            message: e.to_string(),
+        })?;
         Ok(ContainerInfo { id: ps.id, name: ps.names, image: ps.image, state: ps.state, labels: parse_labels(&ps.labels) })
     }
 }
@@ -177,10 +180,7 @@ impl DockerHost<'_> {
 /// `docker ps` prints labels as `k=v,k2=v2`; ferry's own values never
 /// hold commas, so splitting on them is exact for the labels it reads.
 fn parse_labels(text: &str) -> BTreeMap<String, String> {
-    text.split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    text.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn run_args(spec: &ContainerSpec, head: &[&str]) -> Vec<String> {

@@ -65,7 +65,10 @@ impl DockerHost<'_> {
         if out.status == 0 {
             return Ok(());
         }
-        Err(VmError::Host { host: self.session.host().to_string(), message: format!("{what} exited with {}: {}", out.status, ferry_ssh::stderr_tail(&out.stderr)) })
+        Err(VmError::Host {
+            host: self.session.host().to_string(),
+            message: format!("{what} exited with {}: {}", out.status, ferry_ssh::stderr_tail(&out.stderr)),
+        })
     }
 }
 

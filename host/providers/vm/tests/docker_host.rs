@@ -23,7 +23,8 @@ fn session(vm: &Vm) -> Session {
 /// A build context serving `body` on 8080 with busybox httpd.
 fn context(body: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let dockerfile = format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
+    let dockerfile =
+        format!("FROM {BASE_IMAGE}\nRUN mkdir -p /www && echo {body} > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
     dir
 }

@@ -103,9 +103,7 @@ pub fn scan(ep: &Endpoint) -> Result<Facts, VolumeError> {
         facts.files += 1;
         facts.bytes += size;
     }
-    let check = format!(
-        "for f do [ \"$(head -c 16 \"$f\" | od -An -tx1 | tr -d ' \\n')\" = {SQLITE_MAGIC_HEX} ] && printf '%s\\n' \"${{f#./}}\"; done; true"
-    );
+    let check = format!("for f do [ \"$(head -c 16 \"$f\" | od -An -tx1 | tr -d ' \\n')\" = {SQLITE_MAGIC_HEX} ] && printf '%s\\n' \"${{f#./}}\"; done; true");
     let script = format!("cd {dir} && find . -type f -size +15c -exec sh -c {} sh {{}} +", ferry_ssh::shell_quote(&check));
     let found = ep.run_in_dir(&script, "reading file headers")?;
     facts.sqlite = found.lines().map(str::to_string).collect();

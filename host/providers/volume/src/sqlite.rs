@@ -3,9 +3,9 @@
 
 use ferry_ssh::shell_quote;
 
+use crate::VolumeError;
 use crate::endpoint::{Endpoint, MISSING, remote_side};
 use crate::rsync::copy_file;
-use crate::VolumeError;
 
 /// How long sqlite3 waits for a writer's lock before giving up (ms).
 const BUSY_TIMEOUT_MS: u32 = 10_000;

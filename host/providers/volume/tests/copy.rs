@@ -54,7 +54,10 @@ fn make_source(root: &Path) -> u64 {
     fs::create_dir_all(root.join("empty")).unwrap();
     fs::create_dir_all(root.join("app")).unwrap();
     let db = root.join(DB);
-    sqlite(&db, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<200) INSERT INTO t(v) SELECT randomblob(100) FROM c;");
+    sqlite(
+        &db,
+        "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<200) INSERT INTO t(v) SELECT randomblob(100) FROM c;",
+    );
     files + 3 + 1 + 1
 }
 

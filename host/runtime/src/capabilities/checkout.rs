@@ -53,9 +53,7 @@ pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmt
         let state = store.data();
         Ok((read_file(state.host.checkout.as_deref(), &path, state.limits.file_bytes),))
     })?;
-    linker.func_wrap("list-dir", |store, (path,): (String,)| {
-        Ok((list_dir(store.data().host.checkout.as_deref(), &path),))
-    })
+    linker.func_wrap("list-dir", |store, (path,): (String,)| Ok((list_dir(store.data().host.checkout.as_deref(), &path),)))
 }
 
 /// Reads `path` inside `root`, refusing escapes and files over `cap` bytes.
@@ -100,8 +98,7 @@ pub fn list_dir(root: Option<&Path>, path: &str) -> Result<Vec<DirEntry>, ReadEr
 
 fn open_root(root: Option<&Path>, path: &str) -> Result<Dir, ReadError> {
     let root = root.ok_or_else(|| ReadError::NotFound(format!("{path} (no checkout was given to this step)")))?;
-    Dir::open_ambient_dir(root, ambient_authority())
-        .map_err(|e| ReadError::Io(format!("opening the checkout {}: {e}", root.display())))
+    Dir::open_ambient_dir(root, ambient_authority()).map_err(|e| ReadError::Io(format!("opening the checkout {}: {e}", root.display())))
 }
 
 /// The path relative to the checkout root; absolute paths are refused.
@@ -116,9 +113,7 @@ fn io_error(path: &str, e: std::io::Error) -> ReadError {
     match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::NotFound(path.to_string()),
         // cap-std reports an escape as PermissionDenied ("a path led outside of the filesystem").
-        std::io::ErrorKind::PermissionDenied if e.to_string().contains("outside") => {
-            ReadError::OutsideCheckout(path.to_string())
-        }
+        std::io::ErrorKind::PermissionDenied if e.to_string().contains("outside") => ReadError::OutsideCheckout(path.to_string()),
         _ => ReadError::Io(format!("{path}: {e}")),
     }
 }

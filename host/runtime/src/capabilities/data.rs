@@ -106,13 +106,9 @@ impl DataReader for Unconfigured {
 
 pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmtime::Result<()> {
     linker.func_wrap("list-databases", |store, (): ()| Ok((store.data().host.data.databases(),)))?;
-    linker.func_wrap("pg-inventory", |store, (database, side): (String, Side)| {
-        Ok((store.data().host.data.pg_inventory(&database, side),))
-    })?;
+    linker.func_wrap("pg-inventory", |store, (database, side): (String, Side)| Ok((store.data().host.data.pg_inventory(&database, side),)))?;
     linker.func_wrap("list-volumes", |store, (): ()| Ok((store.data().host.data.volumes(),)))?;
-    linker.func_wrap("volume-facts", |store, (volume, side): (String, Side)| {
-        Ok((store.data().host.data.volume_facts(&volume, side),))
-    })?;
+    linker.func_wrap("volume-facts", |store, (volume, side): (String, Side)| Ok((store.data().host.data.volume_facts(&volume, side),)))?;
     linker.func_wrap("host-cores", |_store, (): ()| {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         Ok((u32::try_from(cores).unwrap_or(u32::MAX),))

@@ -42,8 +42,6 @@ fn not_configured(zone: &str) -> DnsError {
 }
 
 pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmtime::Result<()> {
-    linker.func_wrap("read-rrset", |store, (zone, name, rtype): (String, String, String)| {
-        Ok((store.data().host.dns.read_rrset(&zone, &name, &rtype),))
-    })?;
+    linker.func_wrap("read-rrset", |store, (zone, name, rtype): (String, String, String)| Ok((store.data().host.dns.read_rrset(&zone, &name, &rtype),)))?;
     linker.func_wrap("zone-size", |store, (zone,): (String,)| Ok((store.data().host.dns.zone_size(&zone),)))
 }

@@ -102,11 +102,7 @@ impl FlyReader for Unconfigured {
 pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmtime::Result<()> {
     linker.func_wrap("list-machines", |store, (app,): (String,)| Ok((store.data().host.fly.list_machines(&app),)))?;
     linker.func_wrap("list-volumes", |store, (app,): (String,)| Ok((store.data().host.fly.list_volumes(&app),)))?;
-    linker.func_wrap("list-secret-names", |store, (app,): (String,)| {
-        Ok((store.data().host.fly.list_secret_names(&app),))
-    })?;
+    linker.func_wrap("list-secret-names", |store, (app,): (String,)| Ok((store.data().host.fly.list_secret_names(&app),)))?;
     linker.func_wrap("list-ips", |store, (app,): (String,)| Ok((store.data().host.fly.list_ips(&app),)))?;
-    linker.func_wrap("list-certificates", |store, (app,): (String,)| {
-        Ok((store.data().host.fly.list_certificates(&app),))
-    })
+    linker.func_wrap("list-certificates", |store, (app,): (String,)| Ok((store.data().host.fly.list_certificates(&app),)))
 }

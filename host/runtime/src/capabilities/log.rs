@@ -1,7 +1,7 @@
 //! `ferry:step/log`: a step's log lines, shown prefixed with its name.
 
 use ferry_model::printable;
-use wasmtime::component::{ComponentType, Lift, Lower, LinkerInstance};
+use wasmtime::component::{ComponentType, Lift, LinkerInstance, Lower};
 
 use crate::call::CallState;
 

@@ -41,7 +41,13 @@ impl std::fmt::Debug for HostContext {
 impl HostContext {
     /// A context for a checkout, with no Fly access configured.
     pub fn for_checkout(checkout: impl Into<PathBuf>) -> Self {
-        HostContext { checkout: Some(checkout.into()), fly: Arc::new(fly::Unconfigured), dns: Arc::new(dns::Unconfigured), data: Arc::new(data::Unconfigured), vm: Arc::new(vm::Unconfigured) }
+        HostContext {
+            checkout: Some(checkout.into()),
+            fly: Arc::new(fly::Unconfigured),
+            dns: Arc::new(dns::Unconfigured),
+            data: Arc::new(data::Unconfigured),
+            vm: Arc::new(vm::Unconfigured),
+        }
     }
 }
 

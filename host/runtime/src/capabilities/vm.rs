@@ -79,10 +79,6 @@ pub fn not_configured(target: &str) -> String {
 pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmtime::Result<()> {
     linker.func_wrap("list-targets", |store, (): ()| Ok((store.data().host.vm.targets(),)))?;
     linker.func_wrap("facts", |store, (target,): (String,)| Ok((store.data().host.vm.facts(&target),)))?;
-    linker.func_wrap("containers", |store, (target, app): (String, String)| {
-        Ok((store.data().host.vm.containers(&target, &app),))
-    })?;
-    linker.func_wrap("releases", |store, (target, app): (String, String)| {
-        Ok((store.data().host.vm.releases(&target, &app),))
-    })
+    linker.func_wrap("containers", |store, (target, app): (String, String)| Ok((store.data().host.vm.containers(&target, &app),)))?;
+    linker.func_wrap("releases", |store, (target, app): (String, String)| Ok((store.data().host.vm.releases(&target, &app),)))
 }

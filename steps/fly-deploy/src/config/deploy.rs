@@ -59,10 +59,8 @@ pub fn update_config(app: &AppSpec, group: &ProcessGroup, image: &str, release: 
         }
         (Some(old), Some(mounts)) => {
             let new = &mut mounts[0];
-            let extend: Vec<(String, Value)> = ["extend_threshold_percent", "add_size_gb", "size_gb_limit"]
-                .iter()
-                .filter_map(|k| new.get(*k).map(|v| (k.to_string(), v.clone())))
-                .collect();
+            let extend: Vec<(String, Value)> =
+                ["extend_threshold_percent", "add_size_gb", "size_gb_limit"].iter().filter_map(|k| new.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
             let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
             let (old_name, new_name) = (text(&old, "name"), text(new, "name"));
             if old_name.is_empty() {

@@ -53,8 +53,7 @@ pub struct Release {
 /// removes them when fly.toml no longer sets them). `guest` only when the
 /// group has a `[[vm]]`; `metadata` only its fly keys; `init` only `cmd`,
 /// `entrypoint`, `exec` and `swap_size_mb`.
-pub const OWNED: [&str; 12] =
-    ["env", "init", "metadata", "mounts", "services", "metrics", "checks", "statics", "files", "stop_config", "restart", "guest"];
+pub const OWNED: [&str; 12] = ["env", "init", "metadata", "mounts", "services", "metrics", "checks", "statics", "files", "stop_config", "restart", "guest"];
 
 /// flyctl's `ToMachineConfig(group, current)`: `current` (the machine's
 /// config, or none for a new machine) with `machine_config` merged in,
@@ -110,11 +109,7 @@ pub fn to_machine_config(app: &AppSpec, group: &ProcessGroup, current: Option<&V
         .services
         .iter()
         .map(|s| {
-            let checks: Vec<_> = group
-                .checks
-                .iter()
-                .filter(|ch| ch.scope == CheckScope::Service && ch.port == Some(s.internal_port))
-                .collect();
+            let checks: Vec<_> = group.checks.iter().filter(|ch| ch.scope == CheckScope::Service && ch.port == Some(s.internal_port)).collect();
             wire::service(s, &checks)
         })
         .collect();
@@ -219,10 +214,7 @@ fn top_level_checks(app: &AppSpec, group: &ProcessGroup) -> Result<Map<String, V
             check.port = Some(http_port.ok_or_else(|| {
                 crate::invalid(
                     app,
-                    &format!(
-                        "Check '{}' for process group '{}' has no port set and the group has no http_service to take it from",
-                        c.name, group.name
-                    ),
+                    &format!("Check '{}' for process group '{}' has no port set and the group has no http_service to take it from", c.name, group.name),
                 )
             })?);
         }

@@ -146,11 +146,8 @@ fn http_options(h: &HttpOptions) -> Value {
     if let Some(r) = &h.response {
         let mut response = Map::new();
         if !r.headers.is_empty() {
-            let mut headers: Vec<(String, Value)> = r
-                .headers
-                .iter()
-                .map(|(name, value)| (name.clone(), serde_json::from_str(value).unwrap_or_else(|_| json!(value))))
-                .collect();
+            let mut headers: Vec<(String, Value)> =
+                r.headers.iter().map(|(name, value)| (name.clone(), serde_json::from_str(value).unwrap_or_else(|_| json!(value)))).collect();
             // A Go map: sorted keys when marshalled.
             headers.sort_by(|a, b| a.0.cmp(&b.0));
             response.insert("headers".into(), Value::Object(headers.into_iter().collect()));

@@ -64,17 +64,7 @@ fn group(fly: &FlyToml, name: &str, default: &str) -> ProcessGroup {
     if let Some(v) = vm.as_mut() {
         only(&mut v.processes);
     }
-    ProcessGroup {
-        name: name.to_string(),
-        command,
-        services,
-        checks,
-        mount: mounts.into_iter().next(),
-        vm,
-        restart,
-        files,
-        metrics,
-    }
+    ProcessGroup { name: name.to_string(), command, services, checks, mount: mounts.into_iter().next(), vm, restart, files, metrics }
 }
 
 /// flyctl's `ComputeForGroup`: among `[[vm]]` sections that are global or

@@ -121,7 +121,11 @@ fn strategy(fly: &FlyToml, groups: &[ProcessGroup], findings: &mut Findings) {
         ),
         "bluegreen" => {
             if !fly.mounts.is_empty() {
-                findings.warn("bluegreen-with-volumes", "blue-green deploys do not work with volumes: green machines cannot attach the blue machines' volumes", spot.clone());
+                findings.warn(
+                    "bluegreen-with-volumes",
+                    "blue-green deploys do not work with volumes: green machines cannot attach the blue machines' volumes",
+                    spot.clone(),
+                );
             }
             for g in groups.iter().filter(|g| !g.services.is_empty() && g.checks.is_empty()) {
                 findings.warn(

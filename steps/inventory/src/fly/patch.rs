@@ -97,16 +97,18 @@ pub fn go_text(node: &Node) -> String {
 /// to exponent form below 1e-4 and from 1e6 (`1e+06`).
 fn go_float(f: f64) -> String {
     if !f.is_finite() {
-        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        format!("{f}")
-    } else {
-        format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    }
+    if (-4..6).contains(&exp) { format!("{f}") } else { format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()) }
 }
 
 /// `[[services]]`: a lone table is a list; empty services are dropped; old
@@ -179,7 +181,10 @@ fn concurrency(conc: &mut Node, key: &str, findings: &mut Findings) -> Result<()
         _ => Err(problem(
             conc,
             key,
-            format!("`{key}` must be a table such as {{type = \"connections\", hard_limit = 25, soft_limit = 20}}, found {}; flyctl rejects the whole file", conc.type_name()),
+            format!(
+                "`{key}` must be a table such as {{type = \"connections\", hard_limit = 25, soft_limit = 20}}, found {}; flyctl rejects the whole file",
+                conc.type_name()
+            ),
         )),
     }
 }

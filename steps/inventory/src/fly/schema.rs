@@ -69,13 +69,7 @@ const TOP_CHECK: Shape = Table(&[
     ("headers", AnyKeys(&Leaf)),
     ("processes", Leaf),
 ]);
-const MACHINE_CHECK: Shape = Table(&[
-    ("command", Leaf),
-    ("image", Leaf),
-    ("entrypoint", Leaf),
-    ("kill_signal", Leaf),
-    ("kill_timeout", Leaf),
-]);
+const MACHINE_CHECK: Shape = Table(&[("command", Leaf), ("image", Leaf), ("entrypoint", Leaf), ("kill_signal", Leaf), ("kill_timeout", Leaf)]);
 const VM: Shape = Table(&[
     ("size", Leaf),
     ("memory", Leaf),
@@ -203,23 +197,11 @@ pub const FLY_TOML: Shape = Table(&[
         ])),
     ),
     ("checks", AnyKeys(&TOP_CHECK)),
-    (
-        "files",
-        List(&Table(&[
-            ("guest_path", Leaf),
-            ("local_path", Leaf),
-            ("secret_name", Leaf),
-            ("raw_value", Leaf),
-            ("processes", Leaf),
-        ])),
-    ),
+    ("files", List(&Table(&[("guest_path", Leaf), ("local_path", Leaf), ("secret_name", Leaf), ("raw_value", Leaf), ("processes", Leaf)]))),
     ("machine_checks", List(&MACHINE_CHECK)),
     ("restart", List(&Table(&[("policy", Leaf), ("retries", Leaf), ("processes", Leaf)]))),
     ("vm", List(&VM)),
-    (
-        "statics",
-        List(&Table(&[("guest_path", Leaf), ("url_prefix", Leaf), ("tigris_bucket", Leaf), ("index_document", Leaf)])),
-    ),
+    ("statics", List(&Table(&[("guest_path", Leaf), ("url_prefix", Leaf), ("tigris_bucket", Leaf), ("index_document", Leaf)]))),
     ("metrics", List(&Table(&[("port", Leaf), ("path", Leaf), ("https", Leaf), ("processes", Leaf)]))),
 ]);
 
@@ -246,11 +228,7 @@ pub fn check(node: &Node, shape: &Shape, path: &str, findings: &mut Findings) {
                     Some((_, shape)) => check(value, shape, &child, findings),
                     None => {
                         let why = hint(key).map(|h| format!(": {h}")).unwrap_or_default();
-                        findings.warn(
-                            "unknown-key",
-                            format!("`{child}` is not a fly.toml key; flyctl ignores it{why}"),
-                            Spot::new(value.pos, &child),
-                        );
+                        findings.warn("unknown-key", format!("`{child}` is not a fly.toml key; flyctl ignores it{why}"), Spot::new(value.pos, &child));
                     }
                 }
             }

@@ -3,9 +3,8 @@
 //! file, so it is an error here too) and flyctl's per-section validation.
 
 use ferry_step_sdk::types::{
-    Build, Check, CheckScope, Concurrency, Deploy, Experimental, File, FileSource, HttpOptions, HttpResponseOptions,
-    LocalFile, MachineDefaults, Metrics, Mount, Port, Process, ProxyProtoOptions, ReplayCache, Restart, Service,
-    StaticFiles as Static, TlsOptions, Vm,
+    Build, Check, CheckScope, Concurrency, Deploy, Experimental, File, FileSource, HttpOptions, HttpResponseOptions, LocalFile, MachineDefaults, Metrics,
+    Mount, Port, Process, ProxyProtoOptions, ReplayCache, Restart, Service, StaticFiles as Static, TlsOptions, Vm,
 };
 
 use super::names;
@@ -153,12 +152,7 @@ fn list<'a>(root: &At<'a>, key: &str, findings: &mut Findings) -> Vec<At<'a>> {
 
 /// Reads every element of a list section; one with a wrong type is reported
 /// and left out.
-fn each<'a, T>(
-    root: &At<'a>,
-    key: &str,
-    findings: &mut Findings,
-    read: impl Fn(&At<'a>, &mut Findings) -> Result<T, Problem>,
-) -> Vec<T> {
+fn each<'a, T>(root: &At<'a>, key: &str, findings: &mut Findings, read: impl Fn(&At<'a>, &mut Findings) -> Result<T, Problem>) -> Vec<T> {
     let mut out = Vec::new();
     for at in list(root, key, findings) {
         let r = read(&at, findings);
@@ -176,11 +170,7 @@ fn machine_defaults(root: &At, findings: &mut Findings) -> Result<MachineDefault
     if let (Some(ms), Some(at)) = (kill_timeout_ms, root.get("kill_timeout"))
         && ms > 300_000
     {
-        findings.warn(
-            "kill-timeout-too-long",
-            format!("kill_timeout is {}s; Fly allows at most 300s and caps it", ms / 1000),
-            &at,
-        );
+        findings.warn("kill-timeout-too-long", format!("kill_timeout is {}s; Fly allows at most 300s and caps it", ms / 1000), &at);
     }
     let console_command = optional(root, "console_command", At::str)?;
     if let (Some(cmd), Some(at)) = (&console_command, root.get("console_command")) {
@@ -234,11 +224,7 @@ fn env(root: &At, findings: &mut Findings) -> Result<Vec<(String, String)>, Prob
                 findings.error("invalid-env-name", problem, &value);
             }
             if name.starts_with("FLY_") {
-                findings.warn(
-                    "fly-env-name",
-                    format!("env `{name}`: names starting with FLY_ are reserved by Fly and may be overwritten"),
-                    &value,
-                );
+                findings.warn("fly-env-name", format!("env `{name}`: names starting with FLY_ are reserved by Fly and may be overwritten"), &value);
             }
             Ok((name.to_string(), value.str()?))
         })
@@ -252,11 +238,7 @@ fn http_service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>
     let force_https = optional(at, "force_https", At::bool)?.unwrap_or(false);
     let http_options = optional(at, "http_options", http_options)?;
     let tls_options = optional(at, "tls_options", tls_options)?;
-    let svc = Service {
-        ports: http_ports(force_https, http_options, tls_options),
-        http_service: true,
-        ..service_common(at, "tcp", internal_port)?
-    };
+    let svc = Service { ports: http_ports(force_https, http_options, tls_options), http_service: true, ..service_common(at, "tcp", internal_port)? };
     let checks = http_checks(at, "checks", &svc, findings)?;
     Ok((svc, checks))
 }
@@ -338,9 +320,7 @@ fn port(at: &At) -> Result<Port, Problem> {
         force_https: optional(at, "force_https", At::bool)?.unwrap_or(false),
         tls_options: optional(at, "tls_options", tls_options)?,
         http_options: optional(at, "http_options", http_options)?,
-        proxy_proto_options: optional(at, "proxy_proto_options", |p| {
-            Ok(ProxyProtoOptions { version: optional(p, "version", At::str)?.unwrap_or_default() })
-        })?,
+        proxy_proto_options: optional(at, "proxy_proto_options", |p| Ok(ProxyProtoOptions { version: optional(p, "version", At::str)?.unwrap_or_default() }))?,
     })
 }
 
@@ -422,11 +402,7 @@ fn service_check(at: &At, kind: &str, svc: &Service, index: usize, findings: &mu
         let clamped = if ms < 1000 && !(zero_ok && ms == 0) { 1000 } else { ms.min(60_000) };
         if clamped != ms {
             let spot = at.get(field).map(|f| Spot::from(&f)).unwrap_or_else(|| Spot::from(at));
-            findings.warn(
-                "check-duration-clamped",
-                format!("`{}.{field}` is {ms}ms; Fly uses {clamped}ms (service checks take 1s to 1m)", at.path()),
-                spot,
-            );
+            findings.warn("check-duration-clamped", format!("`{}.{field}` is {ms}ms; Fly uses {clamped}ms (service checks take 1s to 1m)", at.path()), spot);
             *value = Some(clamped);
         }
     }
@@ -552,7 +528,9 @@ fn auto_extend(at: &At, source: &str, findings: &mut Findings) -> Result<(Option
         if threshold.is_none() || increment.is_none() {
             findings.error(
                 "invalid-mount",
-                format!("mount `{source}`: auto-extend needs auto_extend_size_threshold and auto_extend_size_increment (and optionally auto_extend_size_limit)"),
+                format!(
+                    "mount `{source}`: auto-extend needs auto_extend_size_threshold and auto_extend_size_increment (and optionally auto_extend_size_limit)"
+                ),
                 at,
             );
         }
@@ -885,11 +863,7 @@ fn nanosecond_duration(at: &At, key: &str, findings: &mut Findings) -> Result<Op
         return d.duration_ms(1).map(Some);
     }
     let ns = d.duration_ms(1)?;
-    findings.warn(
-        "duration-in-nanoseconds",
-        format!("`{}` = {ns} is a bare number, which flyctl reads as {ns} nanoseconds; write e.g. \"5m\"", d.path()),
-        &d,
-    );
+    findings.warn("duration-in-nanoseconds", format!("`{}` = {ns} is a bare number, which flyctl reads as {ns} nanoseconds; write e.g. \"5m\"", d.path()), &d);
     Ok(Some(ns / 1_000_000))
 }
 
@@ -941,7 +915,8 @@ fn not_carried(root: &At, fly: &FlyToml, findings: &mut Findings) {
             &compose,
         );
     }
-    if fly.container.is_some() && fly.machine_config.is_none()
+    if fly.container.is_some()
+        && fly.machine_config.is_none()
         && let Some(at) = root.get("container")
     {
         findings.warn("ignored-value", "`container` only selects one of machine_config's containers, and there is no machine_config", &at);
@@ -967,12 +942,7 @@ fn not_carried(root: &At, fly: &FlyToml, findings: &mut Findings) {
 
 /// A key flyctl parses without but cannot deploy without: its absence is
 /// an error finding (the file still loads), and the default stands in.
-fn needed<'a, T: Default>(
-    parent: &At<'a>,
-    key: &str,
-    read: impl FnOnce(&At<'a>) -> Result<T, Problem>,
-    findings: &mut Findings,
-) -> Result<T, Problem> {
+fn needed<'a, T: Default>(parent: &At<'a>, key: &str, read: impl FnOnce(&At<'a>) -> Result<T, Problem>, findings: &mut Findings) -> Result<T, Problem> {
     match optional(parent, key, read)? {
         Some(v) => Ok(v),
         None => {

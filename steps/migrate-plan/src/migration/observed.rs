@@ -95,6 +95,5 @@ impl App {
 }
 
 fn is_managed(m: &MachineInfo) -> bool {
-    m.metadata.iter().any(|(k, v)| k == PLATFORM_VERSION && v == "v2")
-        && !m.process_group.as_deref().is_some_and(|g| NOT_DEPLOYED.contains(&g))
+    m.metadata.iter().any(|(k, v)| k == PLATFORM_VERSION && v == "v2") && !m.process_group.as_deref().is_some_and(|g| NOT_DEPLOYED.contains(&g))
 }

@@ -101,7 +101,9 @@ pub fn data(source: &App, options: &Options) -> Planned {
                 size_gb: v.size_gb,
             }),
             undo: Undo::RestorePrevious,
-            detail: Some("The source volume is left as it is; abort deletes the copy (the snapshot stays with the source volume until Fly's retention ends).".into()),
+            detail: Some(
+                "The source volume is left as it is; abort deletes the copy (the snapshot stays with the source volume until Fly's retention ends).".into(),
+            ),
         });
     }
     if planned.actions.is_empty() {
@@ -118,7 +120,12 @@ fn stop_source(source: &App, options: &Options) -> Option<Action> {
     }
     Some(Action {
         id: format!("stop:{}", options.from),
-        summary: format!("stop {} of {} ({}): its data holds still from here", deploy_actions::count(started.len(), "machine"), options.from, started.join(", ")),
+        summary: format!(
+            "stop {} of {} ({}): its data holds still from here",
+            deploy_actions::count(started.len(), "machine"),
+            options.from,
+            started.join(", ")
+        ),
         risk: Risk::Disruptive,
         operation: Operation::FlyStopMachines(deploy_actions::refs(&options.from, started, vec![])),
         undo: Undo::RestorePrevious,
@@ -161,7 +168,11 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
         planned.actions.extend(certificate_waits(source, options));
     }
     if !target.machines.is_empty() {
-        planned.findings.push(finding("deployed", Severity::Info, format!("{} runs {} machine(s) already: the first deploy is done", options.to, target.machines.len())));
+        planned.findings.push(finding(
+            "deployed",
+            Severity::Info,
+            format!("{} runs {} machine(s) already: the first deploy is done", options.to, target.machines.len()),
+        ));
     } else {
         if let Some(command) = &app.deploy.release_command {
             let config = deploy_config::release_command_config(&app, command, &image, &release, &[]).to_string();
@@ -226,7 +237,15 @@ fn certificate_waits(source: &App, options: &Options) -> Vec<Action> {
 /// group with services (one can restart while the other serves), spread
 /// across the regions asked for. A group without services restarts
 /// `always`: nothing wakes it after a host reboot otherwise.
-fn machines(app: &AppSpec, group: &ProcessGroup, source: &App, target: &App, image: &str, release: &ferry_fly_deploy::Release, options: &Options) -> Result<Vec<FlyMachine>, StepError> {
+fn machines(
+    app: &AppSpec,
+    group: &ProcessGroup,
+    source: &App,
+    target: &App,
+    image: &str,
+    release: &ferry_fly_deploy::Release,
+    options: &Options,
+) -> Result<Vec<FlyMachine>, StepError> {
     let mut config = deploy_config::launch_config(app, group, image, release)?;
     if group.services.is_empty() && group.restart.is_none() {
         config["restart"] = json!({"policy": "always"});
@@ -234,7 +253,8 @@ fn machines(app: &AppSpec, group: &ProcessGroup, source: &App, target: &App, ima
     let ran = source.in_group(&group.name).count();
     let placements: Vec<String> = match &group.mount {
         Some(mount) => {
-            let volumes: Vec<String> = target.volumes.iter().filter(|v| v.name == mount.source && v.attached_machine.is_none()).map(|v| v.region.clone()).collect();
+            let volumes: Vec<String> =
+                target.volumes.iter().filter(|v| v.name == mount.source && v.attached_machine.is_none()).map(|v| v.region.clone()).collect();
             if volumes.is_empty() { vec![options.region().to_string()] } else { volumes }
         }
         None => {
@@ -303,7 +323,10 @@ pub fn decommission(source: &App, options: &Options) -> Planned {
         id: format!("approve:decommission:{from}"),
         summary: format!("approve deleting {from} for good"),
         risk: Risk::Safe,
-        operation: Operation::Approval(format!("delete app {from} with its {} machine(s) and {volumes} volume(s); nothing brings it back", source.machines.len())),
+        operation: Operation::Approval(format!(
+            "delete app {from} with its {} machine(s) and {volumes} volume(s); nothing brings it back",
+            source.machines.len()
+        )),
         undo: Undo::None("an approval changes nothing".into()),
         detail: None,
     };

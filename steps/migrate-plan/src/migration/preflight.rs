@@ -12,8 +12,8 @@ use super::options::Options;
 /// Fly.io's region codes (current and recently retired ones, so an app
 /// still in a retired region is not refused for it).
 const REGIONS: &[&str] = &[
-    "ams", "arn", "atl", "bog", "bom", "bos", "cdg", "den", "dfw", "ewr", "eze", "fra", "gdl", "gig", "gru", "hkg", "iad", "jnb", "lax",
-    "lhr", "mad", "mia", "nrt", "ord", "otp", "phx", "qro", "scl", "sea", "sin", "sjc", "syd", "waw", "yul", "yyz",
+    "ams", "arn", "atl", "bog", "bom", "bos", "cdg", "den", "dfw", "ewr", "eze", "fra", "gdl", "gig", "gru", "hkg", "iad", "jnb", "lax", "lhr", "mad", "mia",
+    "nrt", "ord", "otp", "phx", "qro", "scl", "sea", "sin", "sjc", "syd", "waw", "yul", "yyz",
 ];
 
 /// Every check, passed ones included (as info), so the plan shows what was checked.
@@ -81,15 +81,27 @@ fn images(source: &App, out: &mut Vec<Finding>) {
     distinct.dedup();
     images.sort();
     out.push(match distinct.len() {
-        0 => fail("images", "the source runs no Apps V2 machine: nothing says which image to run (adopt its machines first: `ferry plan --phase adopt`)".into()),
+        0 => {
+            fail("images", "the source runs no Apps V2 machine: nothing says which image to run (adopt its machines first: `ferry plan --phase adopt`)".into())
+        }
         1 => pass("images", format!("every machine runs {}", distinct[0])),
-        _ => fail("images", format!("the machines run {} images: {}. A deploy gives every machine one image: deploy once to settle on one, then migrate", distinct.len(), images.join(", "))),
+        _ => fail(
+            "images",
+            format!(
+                "the machines run {} images: {}. A deploy gives every machine one image: deploy once to settle on one, then migrate",
+                distinct.len(),
+                images.join(", ")
+            ),
+        ),
     });
     let unmanaged: Vec<&str> = source.unmanaged().map(|m| m.id.as_str()).collect();
     if !unmanaged.is_empty() {
         out.push(fail(
             "unmanaged-machines",
-            format!("machine(s) {} are outside Apps V2 (no fly_platform_version=v2) and would not be carried over: adopt them first (`ferry plan --phase adopt`)", unmanaged.join(", ")),
+            format!(
+                "machine(s) {} are outside Apps V2 (no fly_platform_version=v2) and would not be carried over: adopt them first (`ferry plan --phase adopt`)",
+                unmanaged.join(", ")
+            ),
         ));
     }
 }
@@ -98,9 +110,17 @@ fn volumes(app: &AppSpec, source: &App, out: &mut Vec<Finding>) {
     for v in &source.volumes {
         let mounted = app.mounts.iter().any(|m| m.source == v.name);
         if !mounted {
-            out.push(finding("volumes", Severity::Warning, format!("volume {} ({}, {}) is mounted by no [mounts] of fly.toml: it is not carried over", v.name, v.id, v.region)));
+            out.push(finding(
+                "volumes",
+                Severity::Warning,
+                format!("volume {} ({}, {}) is mounted by no [mounts] of fly.toml: it is not carried over", v.name, v.id, v.region),
+            ));
         } else if v.attached_machine.is_none() {
-            out.push(finding("volumes", Severity::Warning, format!("volume {} ({}, {}) is attached to no machine: it is not carried over", v.name, v.id, v.region)));
+            out.push(finding(
+                "volumes",
+                Severity::Warning,
+                format!("volume {} ({}, {}) is attached to no machine: it is not carried over", v.name, v.id, v.region),
+            ));
         }
     }
     let carried: Vec<String> = source.attached_volumes().map(|v| format!("{} ({} GB, {})", v.name, v.size_gb, v.region)).collect();
@@ -134,12 +154,19 @@ fn certificates(source: &App, options: &Options, out: &mut Vec<Finding>) {
     for c in &source.certificates {
         // The REST API's statuses: `active` is issued; `pending_*` is not.
         if c.status != "active" {
-            out.push(finding("certificates", Severity::Warning, format!("the certificate for {} is `{}` on {}: the domain may not point at Fly yet", c.hostname, c.status, options.from)));
+            out.push(finding(
+                "certificates",
+                Severity::Warning,
+                format!("the certificate for {} is `{}` on {}: the domain may not point at Fly yet", c.hostname, c.status, options.from),
+            ));
         }
         if let Some(zone) = &options.dns_zone {
             let zone = zone.trim_end_matches('.');
             if !(c.hostname == zone || c.hostname.ends_with(&format!(".{zone}"))) {
-                out.push(fail("certificates", format!("{} is not in the zone {zone}: finalize cannot switch its records (drop --dns-zone to switch them by hand)", c.hostname)));
+                out.push(fail(
+                    "certificates",
+                    format!("{} is not in the zone {zone}: finalize cannot switch its records (drop --dns-zone to switch them by hand)", c.hostname),
+                ));
             }
         }
     }
@@ -158,7 +185,13 @@ fn services(app: &AppSpec, out: &mut Vec<Finding>) {
     for s in &app.services {
         for p in s.processes.iter().filter(|p| !known(p)) {
             ok = false;
-            out.push(fail("services", format!("a service on internal port {} names process group `{p}`, which [processes] does not define: no machine would serve it", s.internal_port)));
+            out.push(fail(
+                "services",
+                format!(
+                    "a service on internal port {} names process group `{p}`, which [processes] does not define: no machine would serve it",
+                    s.internal_port
+                ),
+            ));
         }
     }
     if ok {

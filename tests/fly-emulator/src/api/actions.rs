@@ -21,17 +21,10 @@ use crate::lifecycle::Op;
 use crate::machine_proc::parse_signal;
 use crate::state::{Machine, MachineState};
 
-pub async fn start(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+pub async fn start(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     mutate(&emulator, &app_name, &id, &headers, |machine| {
         let previous = machine.state;
-        if !matches!(
-            previous,
-            MachineState::Started | MachineState::Starting | MachineState::Replacing
-        ) {
+        if !matches!(previous, MachineState::Started | MachineState::Starting | MachineState::Replacing) {
             machine.state = MachineState::Starting;
             let _ = machine.ops.send(Op::Start);
         }
@@ -58,10 +51,7 @@ pub async fn stop(
     JsonBody(input): JsonBody<StopInput>,
 ) -> ApiResult<Json<Value>> {
     if input.id.as_ref().is_some_and(|sent| *sent != id) {
-        return Err(ApiError::bad_request(format!(
-            "the body names machine {:?}, the path {id:?}",
-            input.id.unwrap_or_default()
-        )));
+        return Err(ApiError::bad_request(format!("the body names machine {:?}, the path {id:?}", input.id.unwrap_or_default())));
     }
     let signal = signal(input.signal.filter(|s| !s.is_empty()).as_deref())?;
     let timeout = input.timeout.map(|t| t.0).filter(|t| !t.is_zero());
@@ -78,21 +68,14 @@ pub async fn stop(
 /// `POST …/suspend` (fly-go `Suspend`, `flaps_machines.go:450-465`): the
 /// process stops and the machine becomes `suspended`; a start resumes it.
 /// Memory snapshots are not emulated: a resumed machine starts afresh.
-pub async fn suspend(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+pub async fn suspend(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     mutate(&emulator, &app_name, &id, &headers, |machine| {
         if machine.state.is_active() {
             machine.state = MachineState::Suspending;
             let _ = machine.ops.send(Op::Suspend);
             Ok(json!({"ok": true}))
         } else {
-            Err(ApiError::precondition(format!(
-                "unable to suspend machine, it is {}",
-                machine.state.as_str()
-            )))
+            Err(ApiError::precondition(format!("unable to suspend machine, it is {}", machine.state.as_str())))
         }
     })
     .map(Json)
@@ -119,45 +102,24 @@ pub async fn restart(
         Some(true) => Some(Signal::KILL),
         _ => signal(query.signal.as_deref())?,
     };
-    let timeout = query
-        .timeout
-        .map(|text| crate::duration::parse(&text).map_err(ApiError::bad_request))
-        .transpose()?;
+    let timeout = query.timeout.map(|text| crate::duration::parse(&text).map_err(ApiError::bad_request)).transpose()?;
     mutate(&emulator, &app_name, &id, &headers, |machine| {
-        machine.state = if machine.state.is_active() {
-            MachineState::Stopping
-        } else {
-            MachineState::Starting
-        };
+        machine.state = if machine.state.is_active() { MachineState::Stopping } else { MachineState::Starting };
         let _ = machine.ops.send(Op::Restart { signal, timeout });
         Ok(json!({"ok": true}))
     })
     .map(Json)
 }
 
-pub async fn cordon(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+pub async fn cordon(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     set_cordoned(&emulator, &app_name, &id, &headers, true)
 }
 
-pub async fn uncordon(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+pub async fn uncordon(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     set_cordoned(&emulator, &app_name, &id, &headers, false)
 }
 
-fn set_cordoned(
-    emulator: &Emulator,
-    app_name: &str,
-    id: &str,
-    headers: &HeaderMap,
-    cordoned: bool,
-) -> ApiResult<Json<Value>> {
+fn set_cordoned(emulator: &Emulator, app_name: &str, id: &str, headers: &HeaderMap, cordoned: bool) -> ApiResult<Json<Value>> {
     mutate(emulator, app_name, id, headers, |machine| {
         machine.cordoned = cordoned;
         Ok(json!({"ok": true}))
@@ -166,13 +128,7 @@ fn set_cordoned(
 }
 
 /// Runs a mutation on a live machine after checking its lease.
-pub(super) fn mutate<T>(
-    emulator: &Emulator,
-    app_name: &str,
-    id: &str,
-    headers: &HeaderMap,
-    change: impl FnOnce(&mut Machine) -> ApiResult<T>,
-) -> ApiResult<T> {
+pub(super) fn mutate<T>(emulator: &Emulator, app_name: &str, id: &str, headers: &HeaderMap, change: impl FnOnce(&mut Machine) -> ApiResult<T>) -> ApiResult<T> {
     emulator.write(|state| {
         let machine = live_machine_mut(app_mut(state, app_name)?, id)?;
         guard_lease(machine, lease_nonce(headers))?;
@@ -181,8 +137,5 @@ pub(super) fn mutate<T>(
 }
 
 fn signal(name: Option<&str>) -> ApiResult<Option<Signal>> {
-    name.map(|name| {
-        parse_signal(name).ok_or_else(|| ApiError::bad_request(format!("invalid signal {name:?}")))
-    })
-    .transpose()
+    name.map(|name| parse_signal(name).ok_or_else(|| ApiError::bad_request(format!("invalid signal {name:?}")))).transpose()
 }

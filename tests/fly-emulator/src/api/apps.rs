@@ -22,27 +22,14 @@ pub struct ListQuery {
     app_role: Option<String>,
 }
 
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Query(query): Query<ListQuery>,
-) -> Json<Value> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Query(query): Query<ListQuery>) -> Json<Value> {
     let apps: Vec<Value> = emulator.read(|state| {
         state
             .apps
             .values()
             .filter(|app| app.is_visible())
-            .filter(|app| {
-                query
-                    .org_slug
-                    .as_ref()
-                    .is_none_or(|org| &app.org_slug == org)
-            })
-            .filter(|app| {
-                query
-                    .app_role
-                    .as_ref()
-                    .is_none_or(|role| &app.app_role == role)
-            })
+            .filter(|app| query.org_slug.as_ref().is_none_or(|org| &app.org_slug == org))
+            .filter(|app| query.app_role.as_ref().is_none_or(|role| &app.app_role == role))
             .map(views::app)
             .collect()
     });
@@ -74,11 +61,7 @@ pub struct CreateQuery {
 /// 422 as "an app name that is already taken",
 /// `working-with-machines-api.html.markerb:76`).
 fn name_taken() -> ApiError {
-    ApiError::with_status_code(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "Validation failed: Name has already been taken",
-        "name_taken",
-    )
+    ApiError::with_status_code(StatusCode::UNPROCESSABLE_ENTITY, "Validation failed: Name has already been taken", "name_taken")
 }
 
 pub async fn create(
@@ -86,31 +69,17 @@ pub async fn create(
     Query(_query): Query<CreateQuery>,
     JsonBody(body): JsonBody<CreateApp>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let name = body
-        .app_name
-        .filter(|name| !name.is_empty())
-        .or(body.name)
-        .unwrap_or_default();
+    let name = body.app_name.filter(|name| !name.is_empty()).or(body.name).unwrap_or_default();
     if !valid_app_name(&name) {
-        return Err(ApiError::bad_request(format!(
-            "invalid app name {name:?}: use lowercase letters, digits and dashes"
-        )));
+        return Err(ApiError::bad_request(format!("invalid app name {name:?}: use lowercase letters, digits and dashes")));
     }
-    let org = body
-        .org_slug
-        .filter(|org| !org.is_empty())
-        .unwrap_or_else(|| "personal".to_string());
+    let org = body.org_slug.filter(|org| !org.is_empty()).unwrap_or_else(|| "personal".to_string());
     emulator.write(|state| {
         if state.apps.contains_key(&name) || state.foreign_apps.contains_key(&name) {
             return Err(name_taken());
         }
         let visible_after = Duration::from_millis(state.settings.app_404_window_ms);
-        let mut app = App::new(
-            name.clone(),
-            org,
-            body.network.unwrap_or_default(),
-            visible_after,
-        );
+        let mut app = App::new(name.clone(), org, body.network.unwrap_or_default(), visible_after);
         app.app_role = body.app_role_id.unwrap_or_default();
         let rendered = views::app(&app);
         state.apps.insert(name, app);
@@ -119,32 +88,18 @@ pub async fn create(
 }
 
 fn valid_app_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
+    !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !name.starts_with('-')
 }
 
-pub async fn get(
-    State(emulator): State<Arc<Emulator>>,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn get(State(emulator): State<Arc<Emulator>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     emulator.read(|state| app(state, &name).map(|app| Json(views::app(app))))
 }
 
 /// Deletes the app with all it owns; its machine processes are killed.
-pub async fn delete(
-    State(emulator): State<Arc<Emulator>>,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(emulator): State<Arc<Emulator>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
     let removed = emulator.write(|state| {
         app(state, &name)?;
-        state
-            .apps
-            .remove(&name)
-            .ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
+        state.apps.remove(&name).ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
     })?;
     for machine in &removed.machines {
         let _ = machine.ops.send(Op::Destroy);

@@ -24,20 +24,13 @@ pub struct Caller {
 }
 
 pub async fn require_token(mut request: Request, next: Next) -> Response {
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default());
+    let header = request.headers().get(header::AUTHORIZATION).map(|value| value.to_str().unwrap_or_default());
     match authenticate(header) {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
-        Err(message) => (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": message})),
-        )
-            .into_response(),
+        Err(message) => (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": message}))).into_response(),
     }
 }
 
@@ -45,18 +38,14 @@ fn authenticate(header: Option<&str>) -> Result<Caller, String> {
     let header = header.ok_or("You must be authenticated to view this.")?;
     let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
     if !is_scheme(scheme) {
-        return Err(format!(
-            "unsupported authorization scheme {scheme:?}; use Bearer or FlyV1"
-        ));
+        return Err(format!("unsupported authorization scheme {scheme:?}; use Bearer or FlyV1"));
     }
     let token = strip_schemes(token);
     if token.is_empty() {
         return Err("You must be authenticated to view this.".to_string());
     }
     let digest = hex::encode(Sha256::digest(token));
-    Ok(Caller {
-        owner: format!("user-{}@tokens.fly-emulator.test", &digest[..12]),
-    })
+    Ok(Caller { owner: format!("user-{}@tokens.fly-emulator.test", &digest[..12]) })
 }
 
 fn is_scheme(word: &str) -> bool {
@@ -81,14 +70,7 @@ mod tests {
 
     #[test]
     fn accepts_bearer_and_flyv1_with_any_token() {
-        for header in [
-            "Bearer plain-token",
-            "FlyV1 fm2_abc,fm2_def",
-            "FlyV1 plain-token",
-            "Bearer fm2_abc",
-            "Bearer FlyV1 fm2_abc",
-            "bearer fm1r_abc,plain",
-        ] {
+        for header in ["Bearer plain-token", "FlyV1 fm2_abc,fm2_def", "FlyV1 plain-token", "Bearer fm2_abc", "Bearer FlyV1 fm2_abc", "bearer fm1r_abc,plain"] {
             assert!(authenticate(Some(header)).is_ok(), "{header}");
         }
     }

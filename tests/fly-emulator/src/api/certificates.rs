@@ -41,11 +41,7 @@ pub struct ListQuery {
 /// `internal/command/certificates/root.go:281-285`). The default and
 /// maximum `limit` are unverified (settings `certificate_page_size`,
 /// `certificate_max_page_size`).
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
         let settings = &state.settings;
@@ -62,29 +58,12 @@ pub async fn list(
                     .ok_or_else(|| ApiError::bad_request(format!("invalid cursor {cursor:?}")))?,
             ),
         };
-        let mut matching: Vec<&Certificate> = app
-            .certificates
-            .iter()
-            .filter(|c| {
-                query
-                    .filter
-                    .as_ref()
-                    .is_none_or(|f| c.hostname.contains(f.as_str()))
-            })
-            .collect();
+        let mut matching: Vec<&Certificate> =
+            app.certificates.iter().filter(|c| query.filter.as_ref().is_none_or(|f| c.hostname.contains(f.as_str()))).collect();
         matching.sort_by(|a, b| a.hostname.cmp(&b.hostname));
         let total = matching.len();
-        let start = after.map_or(0, |first| {
-            matching
-                .iter()
-                .position(|c| c.hostname >= first)
-                .unwrap_or(total)
-        });
-        let page: Vec<Value> = matching[start..]
-            .iter()
-            .take(limit)
-            .map(|c| views::certificate_summary(c))
-            .collect();
+        let start = after.map_or(0, |first| matching.iter().position(|c| c.hostname >= first).unwrap_or(total));
+        let page: Vec<Value> = matching[start..].iter().take(limit).map(|c| views::certificate_summary(c)).collect();
         let mut rendered = json!({"certificates": page, "total_count": total});
         if let Some(next) = matching.get(start + limit) {
             rendered["next_cursor"] = json!(hex::encode(&next.hostname));
@@ -130,37 +109,23 @@ pub async fn add_custom(
     JsonBody(body): JsonBody<AddCustom>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !body.fullchain.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(unprocessable(
-            "fullchain must be a PEM-encoded certificate chain",
-        ));
+        return Err(unprocessable("fullchain must be a PEM-encoded certificate chain"));
     }
     if !body.private_key.contains("PRIVATE KEY-----") {
-        return Err(unprocessable(
-            "private_key must be a PEM-encoded private key",
-        ));
+        return Err(unprocessable("private_key must be a PEM-encoded private key"));
     }
     add(&emulator, &app_name, &body.hostname, |certificate| {
         certificate.custom = true;
     })
 }
 
-fn add(
-    emulator: &Emulator,
-    app_name: &str,
-    hostname: &str,
-    request: impl FnOnce(&mut Certificate),
-) -> ApiResult<(StatusCode, Json<Value>)> {
+fn add(emulator: &Emulator, app_name: &str, hostname: &str, request: impl FnOnce(&mut Certificate)) -> ApiResult<(StatusCode, Json<Value>)> {
     let hostname = hostname.to_ascii_lowercase();
     if !valid_hostname(&hostname) {
-        return Err(unprocessable(format!(
-            "{hostname:?} is not a valid hostname"
-        )));
+        return Err(unprocessable(format!("{hostname:?} is not a valid hostname")));
     }
     emulator.write(|state| {
-        let issue_after = state
-            .settings
-            .certificate_issue_ms
-            .map(Duration::from_millis);
+        let issue_after = state.settings.certificate_issue_ms.map(Duration::from_millis);
         let app = app_mut(state, app_name)?;
         let now = SystemTime::now();
         let status = match app.certificates.iter_mut().find(|c| c.hostname == hostname) {
@@ -185,60 +150,36 @@ fn add(
             }
         };
         let certificate = certificate(app, &hostname)?;
-        Ok((
-            status,
-            Json(views::certificate_detail(app, certificate, false)),
-        ))
+        Ok((status, Json(views::certificate_detail(app, certificate, false))))
     })
 }
 
-pub async fn get(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, hostname)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult<Json<Value>> {
+pub async fn get(State(emulator): State<Arc<Emulator>>, Path((app_name, hostname)): Path<(String, String)>, uri: Uri) -> ApiResult<Json<Value>> {
     require_encoded_wildcard(&uri)?;
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        Ok(Json(views::certificate_detail(
-            app,
-            certificate(app, &hostname)?,
-            false,
-        )))
+        Ok(Json(views::certificate_detail(app, certificate(app, &hostname)?, false)))
     })
 }
 
 /// Fly re-checks DNS here and adds the records it resolved; the emulator
 /// has no DNS to look at and reports the records it asks for as resolved
 /// once the certificate is issued.
-pub async fn check(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, hostname)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult<Json<Value>> {
+pub async fn check(State(emulator): State<Arc<Emulator>>, Path((app_name, hostname)): Path<(String, String)>, uri: Uri) -> ApiResult<Json<Value>> {
     require_encoded_wildcard(&uri)?;
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        Ok(Json(views::certificate_detail(
-            app,
-            certificate(app, &hostname)?,
-            true,
-        )))
+        Ok(Json(views::certificate_detail(app, certificate(app, &hostname)?, true)))
     })
 }
 
 /// Removes the hostname and all its certificates (204).
-pub async fn delete(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, hostname)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(emulator): State<Arc<Emulator>>, Path((app_name, hostname)): Path<(String, String)>, uri: Uri) -> ApiResult<StatusCode> {
     require_encoded_wildcard(&uri)?;
     emulator.write(|state| {
         let app = app_mut(state, &app_name)?;
         let before = app.certificates.len();
-        app.certificates
-            .retain(|c| !c.hostname.eq_ignore_ascii_case(&hostname));
+        app.certificates.retain(|c| !c.hostname.eq_ignore_ascii_case(&hostname));
         if app.certificates.len() == before {
             return Err(not_found(&hostname));
         }
@@ -248,40 +189,20 @@ pub async fn delete(
 
 /// Stops ACME issuance; a custom certificate stays (204). A hostname left
 /// with no certificate at all is removed (assumed).
-pub async fn delete_acme(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, hostname)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult<StatusCode> {
-    remove_source(&emulator, &app_name, &hostname, &uri, |c| {
-        c.acme_requested = false
-    })
+pub async fn delete_acme(State(emulator): State<Arc<Emulator>>, Path((app_name, hostname)): Path<(String, String)>, uri: Uri) -> ApiResult<StatusCode> {
+    remove_source(&emulator, &app_name, &hostname, &uri, |c| c.acme_requested = false)
 }
 
 /// Removes the custom certificate; ACME certificates stay (204).
-pub async fn delete_custom(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, hostname)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult<StatusCode> {
+pub async fn delete_custom(State(emulator): State<Arc<Emulator>>, Path((app_name, hostname)): Path<(String, String)>, uri: Uri) -> ApiResult<StatusCode> {
     remove_source(&emulator, &app_name, &hostname, &uri, |c| c.custom = false)
 }
 
-fn remove_source(
-    emulator: &Emulator,
-    app_name: &str,
-    hostname: &str,
-    uri: &Uri,
-    remove: impl FnOnce(&mut Certificate),
-) -> ApiResult<StatusCode> {
+fn remove_source(emulator: &Emulator, app_name: &str, hostname: &str, uri: &Uri, remove: impl FnOnce(&mut Certificate)) -> ApiResult<StatusCode> {
     require_encoded_wildcard(uri)?;
     emulator.write(|state| {
         let app = app_mut(state, app_name)?;
-        let found = app
-            .certificates
-            .iter_mut()
-            .find(|c| c.hostname.eq_ignore_ascii_case(hostname))
-            .ok_or_else(|| not_found(hostname))?;
+        let found = app.certificates.iter_mut().find(|c| c.hostname.eq_ignore_ascii_case(hostname)).ok_or_else(|| not_found(hostname))?;
         remove(found);
         found.updated_at = SystemTime::now();
         app.certificates.retain(|c| c.acme_requested || c.custom);
@@ -290,10 +211,7 @@ fn remove_source(
 }
 
 fn certificate<'a>(app: &'a App, hostname: &str) -> ApiResult<&'a Certificate> {
-    app.certificates
-        .iter()
-        .find(|c| c.hostname.eq_ignore_ascii_case(hostname))
-        .ok_or_else(|| not_found(hostname))
+    app.certificates.iter().find(|c| c.hostname.eq_ignore_ascii_case(hostname)).ok_or_else(|| not_found(hostname))
 }
 
 fn not_found(hostname: &str) -> ApiError {
@@ -306,9 +224,7 @@ fn unprocessable(message: impl Into<String>) -> ApiError {
 
 fn require_encoded_wildcard(uri: &Uri) -> ApiResult<()> {
     if uri.path().contains('*') {
-        return Err(ApiError::bad_request(
-            "for wildcard hostnames, URL-encode the * character (e.g. %2A.example.com)",
-        ));
+        return Err(ApiError::bad_request("for wildcard hostnames, URL-encode the * character (e.g. %2A.example.com)"));
     }
     Ok(())
 }
@@ -316,11 +232,7 @@ fn require_encoded_wildcard(uri: &Uri) -> ApiResult<()> {
 /// Marks the certificate issued (as if its DNS or ownership record had
 /// been verified).
 pub fn issue(app: &mut App, hostname: &str) -> ApiResult<Value> {
-    let found = app
-        .certificates
-        .iter_mut()
-        .find(|c| c.hostname.eq_ignore_ascii_case(hostname))
-        .ok_or_else(|| not_found(hostname))?;
+    let found = app.certificates.iter_mut().find(|c| c.hostname.eq_ignore_ascii_case(hostname)).ok_or_else(|| not_found(hostname))?;
     found.issued = true;
     found.updated_at = SystemTime::now();
     let issued = found.clone();
@@ -335,9 +247,6 @@ fn valid_hostname(hostname: &str) -> bool {
     name.len() <= 253
         && labels.len() >= 2
         && labels.iter().all(|label| {
-            (1..=63).contains(&label.len())
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
+            (1..=63).contains(&label.len()) && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !label.starts_with('-') && !label.ends_with('-')
         })
 }

@@ -21,24 +21,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-            code: None,
-        }
+        ApiError { status, message: message.into(), code: None }
     }
 
     /// An error whose body also carries `status` (fly-go `FlapsError`
     /// keys on it, `flaps/flaps_error.go:140-181`).
-    pub fn with_status_code(
-        status: StatusCode,
-        message: impl Into<String>,
-        code: &'static str,
-    ) -> ApiError {
-        ApiError {
-            code: Some(code),
-            ..ApiError::new(status, message)
-        }
+    pub fn with_status_code(status: StatusCode, message: impl Into<String>, code: &'static str) -> ApiError {
+        ApiError { code: Some(code), ..ApiError::new(status, message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -77,17 +66,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(text)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(text).map(JsonBody).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
     }
 }
 

@@ -17,10 +17,7 @@ use super::{app, app_mut, views};
 use crate::emulator::Emulator;
 use crate::state::IpAssignment;
 
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let ips: Vec<Value> = app(state, &app_name)?.ips.iter().map(views::ip).collect();
         Ok(Json(json!({"ips": ips})))
@@ -37,11 +34,7 @@ pub struct AssignIp {
     service_name: Option<String>,
 }
 
-pub async fn assign(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    JsonBody(body): JsonBody<AssignIp>,
-) -> ApiResult<Json<Value>> {
+pub async fn assign(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, JsonBody(body): JsonBody<AssignIp>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         let org = app(state, &app_name)?.org_slug.clone();
         let n = state.next_address();
@@ -50,15 +43,9 @@ pub async fn assign(
             "v4" => (format!("203.0.113.{octet}"), false, None),
             "shared_v4" => (format!("198.51.100.{octet}"), true, None),
             "v6" => (format!("2001:db8:f1::{n:x}"), false, None),
-            "private_v6" => (
-                format!("fdaa:0:1:a7b:ffff::{n:x}"),
-                false,
-                Some(body.org_slug.clone().unwrap_or(org)),
-            ),
+            "private_v6" => (format!("fdaa:0:1:a7b:ffff::{n:x}"), false, Some(body.org_slug.clone().unwrap_or(org))),
             other => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid type {other:?}: expected v4, v6, shared_v4 or private_v6"
-                )));
+                return Err(ApiError::bad_request(format!("invalid type {other:?}: expected v4, v6, shared_v4 or private_v6")));
             }
         };
         let assignment = IpAssignment {
@@ -75,17 +62,10 @@ pub async fn assign(
     })
 }
 
-pub async fn delete(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, ip)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(emulator): State<Arc<Emulator>>, Path((app_name, ip)): Path<(String, String)>) -> ApiResult<StatusCode> {
     emulator.write(|state| {
         let app = app_mut(state, &app_name)?;
-        let index = app
-            .ips
-            .iter()
-            .position(|assignment| assignment.ip == ip)
-            .ok_or_else(|| ApiError::not_found(format!("ip {ip} not found")))?;
+        let index = app.ips.iter().position(|assignment| assignment.ip == ip).ok_or_else(|| ApiError::not_found(format!("ip {ip} not found")))?;
         app.ips.remove(index);
         Ok(StatusCode::NO_CONTENT)
     })

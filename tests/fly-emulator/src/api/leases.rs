@@ -21,15 +21,10 @@ use crate::state::Lease;
 /// TTL when the request names none.
 const DEFAULT_TTL_SECONDS: u64 = 30;
 
-pub async fn get(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn get(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machine = machine(app(state, &app_name)?, &id)?;
-        let lease = machine
-            .active_lease()
-            .ok_or_else(|| ApiError::not_found("lease not found"))?;
+        let lease = machine.active_lease().ok_or_else(|| ApiError::not_found("lease not found"))?;
         Ok(Json(views::lease(lease)))
     })
 }
@@ -67,28 +62,17 @@ pub async fn acquire(
             held.expires_at = SystemTime::now() + Duration::from_secs(ttl.max(1));
             return Ok(Json(views::lease(held)));
         }
-        let lease = new_lease(
-            &caller,
-            ttl,
-            body.description.unwrap_or_default(),
-            machine.instance_id.clone(),
-        );
+        let lease = new_lease(&caller, ttl, body.description.unwrap_or_default(), machine.instance_id.clone());
         let rendered = views::lease(&lease);
         machine.lease = Some(lease);
         Ok(Json(rendered))
     })
 }
 
-pub async fn release(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+pub async fn release(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         let machine = live_machine_mut(app_mut(state, &app_name)?, &id)?;
-        let held = machine
-            .active_lease()
-            .ok_or_else(|| ApiError::not_found("lease not found"))?;
+        let held = machine.active_lease().ok_or_else(|| ApiError::not_found("lease not found"))?;
         if lease_nonce(&headers) != Some(held.nonce.as_str()) {
             return Err(lease_held(held));
         }
@@ -100,12 +84,7 @@ pub async fn release(
 /// A new lease owned by `caller` (also used by create's `lease_ttl`). Its
 /// `version` is the machine's `instance_id`: flyctl skips a re-read of the
 /// machine when they match (`internal/machine/lease.go:116-119`).
-pub(super) fn new_lease(
-    caller: &Caller,
-    ttl_seconds: u64,
-    description: String,
-    instance_id: String,
-) -> Lease {
+pub(super) fn new_lease(caller: &Caller, ttl_seconds: u64, description: String, instance_id: String) -> Lease {
     Lease {
         nonce: ids::nonce(),
         owner: caller.owner.clone(),

@@ -24,29 +24,18 @@ pub struct LogsQuery {
     next_token: Option<String>,
 }
 
-pub async fn poll(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    Query(query): Query<LogsQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn poll(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, Query(query): Query<LogsQuery>) -> ApiResult<Json<Value>> {
     emulator.read(|state| app(state, &app_name).map(|_| ()))?;
     let after = match query.next_token.as_deref().filter(|t| !t.is_empty()) {
         None => 0,
-        Some(token) => token
-            .parse()
-            .map_err(|_| ApiError::bad_request("invalid next_token"))?,
+        Some(token) => token.parse().map_err(|_| ApiError::bad_request("invalid next_token"))?,
     };
     let instance = query.instance.as_deref().filter(|i| !i.is_empty());
     let lines = emulator.logs.query(&app_name, instance, after, PAGE_SIZE);
     let next_token = lines.last().map_or(after, |line| line.seq);
     let data: Vec<Value> = lines
         .iter()
-        .filter(|line| {
-            query
-                .region
-                .as_ref()
-                .is_none_or(|region| region.is_empty() || &line.region == region)
-        })
+        .filter(|line| query.region.as_ref().is_none_or(|region| region.is_empty() || &line.region == region))
         .map(|line| {
             json!({
                 "id": line.seq.to_string(),
@@ -62,7 +51,5 @@ pub async fn poll(
             })
         })
         .collect();
-    Ok(Json(
-        json!({"data": data, "meta": {"next_token": next_token.to_string()}}),
-    ))
+    Ok(Json(json!({"data": data, "meta": {"next_token": next_token.to_string()}})))
 }

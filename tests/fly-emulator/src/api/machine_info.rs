@@ -38,26 +38,17 @@ impl WaitRequest {
     /// (`flaps_machines_wait.go:12-17`); both match the machine's
     /// `instance_id`. `from_event_id` is accepted and ignored.
     fn parse(params: &[(String, String)]) -> ApiResult<WaitRequest> {
-        let mut request = WaitRequest {
-            states: Vec::new(),
-            timeout: MAX_WAIT,
-            version: None,
-        };
+        let mut request = WaitRequest { states: Vec::new(), timeout: MAX_WAIT, version: None };
         for (name, value) in params {
             match name.as_str() {
                 "state" => {
                     if !WAITABLE_STATES.contains(&value.as_str()) {
-                        return Err(ApiError::bad_request(format!(
-                            "invalid state {value:?}: expected one of {}",
-                            WAITABLE_STATES.join(", ")
-                        )));
+                        return Err(ApiError::bad_request(format!("invalid state {value:?}: expected one of {}", WAITABLE_STATES.join(", "))));
                     }
                     request.states.push(value.clone());
                 }
                 "timeout" => request.timeout = parse_timeout(value)?,
-                "version" | "instance_id" if !value.is_empty() => {
-                    request.version = Some(value.clone())
-                }
+                "version" | "instance_id" if !value.is_empty() => request.version = Some(value.clone()),
                 "version" | "instance_id" | "from_event_id" => {}
                 other => {
                     return Err(ApiError::bad_request(format!(
@@ -76,13 +67,10 @@ impl WaitRequest {
 fn parse_timeout(value: &str) -> ApiResult<Duration> {
     let timeout = match value.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => crate::duration::parse(value)
-            .map_err(|e| ApiError::bad_request(format!("invalid timeout: {e}")))?,
+        Err(_) => crate::duration::parse(value).map_err(|e| ApiError::bad_request(format!("invalid timeout: {e}")))?,
     };
     if timeout > MAX_WAIT {
-        return Err(ApiError::bad_request(
-            "invalid timeout: the maximum is 60 seconds",
-        ));
+        return Err(ApiError::bad_request("invalid timeout: the maximum is 60 seconds"));
     }
     Ok(timeout)
 }
@@ -110,17 +98,8 @@ pub async fn wait(
             // Right after an update the API may still show the old
             // instance (`update_stale_read_ms`): an unpinned wait sees it.
             let (current_state, instance_id) = match machine.stale_view() {
-                Some(stale) => (
-                    stale["state"].as_str().unwrap_or_default().to_string(),
-                    stale["instance_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
-                None => (
-                    machine.state.as_str().to_string(),
-                    machine.instance_id.clone(),
-                ),
+                Some(stale) => (stale["state"].as_str().unwrap_or_default().to_string(), stale["instance_id"].as_str().unwrap_or_default().to_string()),
+                None => (machine.state.as_str().to_string(), machine.instance_id.clone()),
             };
             let state_matches = request.states.iter().any(|s| *s == current_state);
             if state_matches && request.version.as_ref().is_none_or(|v| *v == instance_id) {
@@ -136,62 +115,40 @@ pub async fn wait(
             return Ok(Json(json!({"ok": true})));
         }
         if Instant::now() >= deadline {
-            return Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "deadline_exceeded: machine failed to reach desired state",
-            ));
+            return Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, "deadline_exceeded: machine failed to reach desired state"));
         }
         // Look again on every change, and at least every RECHECK: a stale
         // view expires without a state change to announce it.
-        let _ = tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), changes.changed())
-            .await;
+        let _ = tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), changes.changed()).await;
     }
 }
 
-pub async fn events(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn events(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machine = machine(app(state, &app_name)?, &id)?;
-        Ok(Json(
-            machine.events.iter().map(|event| event.to_json()).collect(),
-        ))
+        Ok(Json(machine.events.iter().map(|event| event.to_json()).collect()))
     })
 }
 
-pub async fn versions(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn versions(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machine = machine(app(state, &app_name)?, &id)?;
-        let versions = machine
-            .versions
-            .iter()
-            .map(|v| json!({"version": v.version, "user_config": v.config, "created_at": rfc3339(v.created_at)}))
-            .collect();
+        let versions = machine.versions.iter().map(|v| json!({"version": v.version, "user_config": v.config, "created_at": rfc3339(v.created_at)})).collect();
         Ok(Json(versions))
     })
 }
 
 /// The machine's process with the sockets it actually listens on, reported
 /// as the guest would see them (`0.0.0.0:<internal_port>`).
-pub async fn ps(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    let process = emulator
-        .read(|state| Ok::<_, ApiError>(machine(app(state, &app_name)?, &id)?.process.clone()))?;
+pub async fn ps(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let process = emulator.read(|state| Ok::<_, ApiError>(machine(app(state, &app_name)?, &id)?.process.clone()))?;
     let Some(process) = process else {
         return Ok(Json(json!([])));
     };
     let mut sockets = Vec::new();
     for (internal, local) in &process.ports {
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, *local));
-        if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await
-        {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await {
             sockets.push(json!({"proto": "tcp", "address": format!("0.0.0.0:{internal}")}));
         }
     }
@@ -212,10 +169,7 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -227,12 +181,7 @@ mod tests {
 
     #[test]
     fn wait_accepts_repeated_states_and_both_version_names() {
-        let request = WaitRequest::parse(&params(&[
-            ("state", "stopped"),
-            ("state", "destroyed"),
-            ("instance_id", "v1"),
-        ]))
-        .unwrap();
+        let request = WaitRequest::parse(&params(&[("state", "stopped"), ("state", "destroyed"), ("instance_id", "v1")])).unwrap();
         assert_eq!(request.states, ["stopped", "destroyed"]);
         assert_eq!(request.version.as_deref(), Some("v1"));
     }

@@ -34,38 +34,20 @@ pub struct ListQuery {
     region: Option<String>,
 }
 
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machines = app(state, &app_name)?
             .machines
             .iter()
-            .filter(|m| {
-                query.include_deleted.unwrap_or(false) || m.state != MachineState::Destroyed
-            })
-            .filter(|m| {
-                query
-                    .region
-                    .as_ref()
-                    .is_none_or(|region| &m.region == region)
-            })
-            .map(|m| {
-                m.stale_view()
-                    .cloned()
-                    .unwrap_or_else(|| views::machine(m, None))
-            })
+            .filter(|m| query.include_deleted.unwrap_or(false) || m.state != MachineState::Destroyed)
+            .filter(|m| query.region.as_ref().is_none_or(|region| &m.region == region))
+            .map(|m| m.stale_view().cloned().unwrap_or_else(|| views::machine(m, None)))
             .collect();
         Ok(Json(Value::Array(machines)))
     })
 }
 
-pub async fn get(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn get(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machine = machine(app(state, &app_name)?, &id)?;
         if machine.hidden_by_404_window(&state.settings) {
@@ -97,13 +79,8 @@ pub struct LaunchInput {
 impl LaunchInput {
     /// The config as the API stores it, and its typed view.
     fn config(&self) -> ApiResult<(Value, MachineConfig)> {
-        let sent = self
-            .config
-            .as_ref()
-            .filter(|config| config.is_object())
-            .ok_or_else(|| ApiError::bad_request("config is required"))?;
-        let config = echo::machine_config(sent)
-            .map_err(|e| ApiError::bad_request(format!("invalid machine config: {e}")))?;
+        let sent = self.config.as_ref().filter(|config| config.is_object()).ok_or_else(|| ApiError::bad_request("config is required"))?;
+        let config = echo::machine_config(sent).map_err(|e| ApiError::bad_request(format!("invalid machine config: {e}")))?;
         let spec = MachineConfig::parse(&config).map_err(ApiError::bad_request)?;
         if spec.image.is_empty() {
             return Err(ApiError::bad_request("config.image is required"));
@@ -122,10 +99,7 @@ fn check_secrets_version(app: &App, wanted: Option<u64>) -> ApiResult<()> {
     match wanted {
         Some(wanted) if wanted > app.secrets_version => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "min_secrets_version {wanted} is newer than the app's secrets (version {}); set the secrets first",
-                app.secrets_version
-            ),
+            format!("min_secrets_version {wanted} is newer than the app's secrets (version {}); set the secrets first", app.secrets_version),
         )),
         _ => Ok(()),
     }
@@ -137,43 +111,25 @@ fn require_image(state: &EmulatorState, image: &str) -> ApiResult<()> {
     if state.images.contains_key(image) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("failed to launch VM: image not found: {image}"),
-        ))
+        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("failed to launch VM: image not found: {image}")))
     }
 }
 
 /// Checks the mount against the app's volumes and returns the region the
 /// machine must run in (a volume pins its machine to the volume's region).
-fn mount_region(
-    app: &App,
-    spec: &MachineConfig,
-    machine_id: Option<&str>,
-    requested: Option<&str>,
-) -> ApiResult<Option<String>> {
+fn mount_region(app: &App, spec: &MachineConfig, machine_id: Option<&str>, requested: Option<&str>) -> ApiResult<Option<String>> {
     if spec.mounts.len() > 1 {
         return Err(ApiError::bad_request("a machine can only have one mount"));
     }
     let Some(volume_id) = spec.volume() else {
         return Ok(None);
     };
-    let volume = app
-        .volume(volume_id)
-        .ok_or_else(|| ApiError::bad_request(format!("volume {volume_id} not found")))?;
-    if let Some(holder) = app
-        .attached_machine(volume_id)
-        .filter(|holder| Some(*holder) != machine_id)
-    {
-        return Err(ApiError::bad_request(format!(
-            "volume {volume_id} is already attached to machine {holder}"
-        )));
+    let volume = app.volume(volume_id).ok_or_else(|| ApiError::bad_request(format!("volume {volume_id} not found")))?;
+    if let Some(holder) = app.attached_machine(volume_id).filter(|holder| Some(*holder) != machine_id) {
+        return Err(ApiError::bad_request(format!("volume {volume_id} is already attached to machine {holder}")));
     }
     if let Some(region) = requested.filter(|region| *region != volume.region) {
-        return Err(ApiError::bad_request(format!(
-            "volume {volume_id} is in region {}, not {region}",
-            volume.region
-        )));
+        return Err(ApiError::bad_request(format!("volume {volume_id} is in region {}, not {region}", volume.region)));
     }
     Ok(Some(volume.region.clone()))
 }
@@ -190,9 +146,7 @@ pub async fn create(
         require_image(state, &spec.image)?;
         let address = state.next_address();
         let app = app_mut(state, &app_name)?;
-        let region = mount_region(app, &spec, None, input.region.as_deref())?
-            .or(input.region.clone())
-            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let region = mount_region(app, &spec, None, input.region.as_deref())?.or(input.region.clone()).unwrap_or_else(|| DEFAULT_REGION.to_string());
         check_secrets_version(app, input.min_secrets_version)?;
         let id = ids::machine_id();
         let version = ids::ulid();
@@ -203,11 +157,7 @@ pub async fn create(
             region,
             state: MachineState::Created,
             image_ref: ImageRef::parse(&spec.image),
-            versions: vec![MachineVersion {
-                version: version.clone(),
-                config: config.clone(),
-                created_at: now,
-            }],
+            versions: vec![MachineVersion { version: version.clone(), config: config.clone(), created_at: now }],
             config,
             spec,
             instance_id: ids::ulid(),
@@ -271,14 +221,7 @@ pub async fn update(
             machine.stale_view = Some((views::machine(machine, None), Instant::now() + stale_for));
         }
         let version = ids::ulid();
-        machine.versions.insert(
-            0,
-            MachineVersion {
-                version: version.clone(),
-                config: config.clone(),
-                created_at: SystemTime::now(),
-            },
-        );
+        machine.versions.insert(0, MachineVersion { version: version.clone(), config: config.clone(), created_at: SystemTime::now() });
         machine.version = version;
         machine.instance_id = ids::ulid();
         machine.image_ref = ImageRef::parse(&spec.image);
@@ -295,9 +238,7 @@ pub async fn update(
         machine.state = MachineState::Replacing;
         machine.reset_checks("machine is being replaced");
         machine.push_event("update", "replacing", "user", json!({}));
-        let _ = machine.ops.send(Op::Replace {
-            launch: !input.skip_launch,
-        });
+        let _ = machine.ops.send(Op::Replace { launch: !input.skip_launch });
         Ok(Json(views::machine(machine, None)))
     })
 }
@@ -318,9 +259,7 @@ pub async fn destroy(
     let kill = query.kill.or(query.force).unwrap_or(false);
     mutate(&emulator, &app_name, &id, &headers, |machine| {
         if machine.state.is_active() && !kill {
-            return Err(ApiError::precondition(
-                "unable to destroy machine, not currently stopped",
-            ));
+            return Err(ApiError::precondition("unable to destroy machine, not currently stopped"));
         }
         machine.state = MachineState::Destroying;
         let _ = machine.ops.send(Op::Destroy);

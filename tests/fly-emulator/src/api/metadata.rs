@@ -16,20 +16,10 @@ use crate::config::MachineConfig;
 use crate::emulator::Emulator;
 use crate::state::Machine;
 
-pub async fn get(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn get(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let machine = machine(app(state, &app_name)?, &id)?;
-        Ok(Json(
-            machine
-                .config
-                .get("metadata")
-                .filter(|m| m.is_object())
-                .cloned()
-                .unwrap_or_else(|| json!({})),
-        ))
+        Ok(Json(machine.config.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or_else(|| json!({}))))
     })
 }
 
@@ -65,14 +55,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn edit_metadata(
-    machine: &mut Machine,
-    edit: impl FnOnce(&mut Map<String, Value>),
-) -> ApiResult<()> {
-    let config = machine
-        .config
-        .as_object_mut()
-        .ok_or_else(|| ApiError::bad_request("machine has no config"))?;
+fn edit_metadata(machine: &mut Machine, edit: impl FnOnce(&mut Map<String, Value>)) -> ApiResult<()> {
+    let config = machine.config.as_object_mut().ok_or_else(|| ApiError::bad_request("machine has no config"))?;
     let metadata = config.entry("metadata").or_insert_with(|| json!({}));
     if !metadata.is_object() {
         *metadata = json!({});

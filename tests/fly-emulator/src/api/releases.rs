@@ -29,14 +29,7 @@ use crate::state::Release;
 const STATUSES: [&str; 4] = ["running", "complete", "failed", "interrupted"];
 
 /// uiex's `DeploymentStrategy` values (`releases.go:41-56`).
-const STRATEGIES: [&str; 6] = [
-    "BLUEGREEN",
-    "CANARY",
-    "IMMEDIATE",
-    "ROLLING",
-    "ROLLING_ONE",
-    "SIMPLE",
-];
+const STRATEGIES: [&str; 6] = ["BLUEGREEN", "CANARY", "IMMEDIATE", "ROLLING", "ROLLING_ONE", "SIMPLE"];
 
 /// flyctl's `CreateReleaseRequest` (`releases.go:70-76`); unknown keys are
 /// refused, like everywhere in the emulator.
@@ -62,11 +55,7 @@ pub async fn create(
     if !STRATEGIES.contains(&body.strategy.as_str()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "invalid strategy {:?}: expected one of {} (flyctl upper-cases it)",
-                body.strategy,
-                STRATEGIES.join(", ")
-            ),
+            format!("invalid strategy {:?}: expected one of {} (flyctl upper-cases it)", body.strategy, STRATEGIES.join(", ")),
         ));
     }
     emulator.write(|state| {
@@ -107,17 +96,9 @@ pub struct UpdateRelease {
 /// only 200 as success). A finished release answers 422 "the release has
 /// already finished" (test-stated: flyctl `TestIsRetryableReleaseStatusError`,
 /// `deploy/machines_releasestatus_test.go:14-86`).
-pub async fn update(
-    State(emulator): State<Arc<Emulator>>,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<UpdateRelease>,
-) -> ApiResult<Json<Value>> {
+pub async fn update(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, JsonBody(body): JsonBody<UpdateRelease>) -> ApiResult<Json<Value>> {
     if !STATUSES.contains(&body.status.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "invalid status {:?}: expected one of {}",
-            body.status,
-            STATUSES.join(", ")
-        )));
+        return Err(ApiError::bad_request(format!("invalid status {:?}: expected one of {}", body.status, STATUSES.join(", "))));
     }
     emulator.write(|state| {
         let release = state
@@ -127,10 +108,7 @@ pub async fn update(
             .find(|release| release.id == id)
             .ok_or_else(|| ApiError::not_found(format!("release {id} not found")))?;
         if release.is_finished() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the release has already finished",
-            ));
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the release has already finished"));
         }
         release.status = body.status;
         if !body.metadata.is_null() {
@@ -150,38 +128,24 @@ pub struct ListQuery {
 /// `GET /api/v1/apps/{app}/releases?limit=` → `{"releases": […]}`, newest
 /// first (flyctl `ListReleases`, `releases.go:112-156`; the order is
 /// assumed).
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
-        let releases: Vec<Value> = app(state, &app_name)?
-            .releases
-            .iter()
-            .rev()
-            .take(query.limit.filter(|limit| *limit > 0).unwrap_or(usize::MAX))
-            .map(views::release)
-            .collect();
+        let releases: Vec<Value> =
+            app(state, &app_name)?.releases.iter().rev().take(query.limit.filter(|limit| *limit > 0).unwrap_or(usize::MAX)).map(views::release).collect();
         Ok(Json(json!({"releases": releases})))
     })
 }
 
 /// `GET /api/v1/apps/{app}/releases/current` → the bare release; 404 when
 /// none is complete (flyctl `GetCurrentRelease` reads 404 as "none").
-pub async fn current(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn current(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let release = app(state, &app_name)?
             .releases
             .iter()
             .rev()
             .find(|release| release.status == "complete")
-            .ok_or_else(|| {
-                ApiError::not_found(format!("app {app_name} has no complete release"))
-            })?;
+            .ok_or_else(|| ApiError::not_found(format!("app {app_name} has no complete release")))?;
         Ok(Json(views::release(release)))
     })
 }

@@ -31,17 +31,11 @@ pub struct ReadQuery {
     show_secrets: Option<bool>,
 }
 
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    Query(query): Query<ReadQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, Query(query): Query<ReadQuery>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
         let secrets = readable(app, query.version)?;
-        Ok(Json(
-            json!({"secrets": listing(secrets, query.show_secrets == Some(true))}),
-        ))
+        Ok(Json(json!({"secrets": listing(secrets, query.show_secrets == Some(true))})))
     })
 }
 
@@ -52,9 +46,7 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        let secret = readable(app, query.version)?
-            .get(&name)
-            .ok_or_else(|| secret_not_found(&name))?;
+        let secret = readable(app, query.version)?.get(&name).ok_or_else(|| secret_not_found(&name))?;
         Ok(Json(entry(&name, secret, query.show_secrets == Some(true))))
     })
 }
@@ -66,10 +58,7 @@ fn readable<'a>(app: &'a App, version: Option<u64>) -> ApiResult<&'a BTreeMap<St
     if let Some(wanted) = version.filter(|wanted| *wanted > app.secrets_version) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "secrets version {wanted} does not exist yet (the app is at version {})",
-                app.secrets_version
-            ),
+            format!("secrets version {wanted} does not exist yet (the app is at version {})", app.secrets_version),
         ));
     }
     Ok(&app.secrets_for(version).secrets)
@@ -82,11 +71,7 @@ pub struct UpdateMany {
 }
 
 /// Sets each name with a value and unsets each name given `null`, as one version.
-pub async fn update_many(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    JsonBody(body): JsonBody<UpdateMany>,
-) -> ApiResult<Json<Value>> {
+pub async fn update_many(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, JsonBody(body): JsonBody<UpdateMany>) -> ApiResult<Json<Value>> {
     if let Some(bad) = body.values.keys().find(|name| !valid_name(name)) {
         return Err(invalid_name(bad));
     }
@@ -102,9 +87,7 @@ pub async fn update_many(
             }
         }
         let version = app.bump_secrets_version(propagation);
-        Ok(Json(
-            json!({"secrets": listing(&app.secrets, false), "version": version}),
-        ))
+        Ok(Json(json!({"secrets": listing(&app.secrets, false), "version": version})))
     })
 }
 
@@ -133,16 +116,11 @@ pub async fn set(
     })
 }
 
-pub async fn delete(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, name)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn delete(State(emulator): State<Arc<Emulator>>, Path((app_name, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         let propagation = Duration::from_millis(state.settings.secrets_propagation_ms);
         let app = app_mut(state, &app_name)?;
-        app.secrets
-            .remove(&name)
-            .ok_or_else(|| secret_not_found(&name))?;
+        app.secrets.remove(&name).ok_or_else(|| secret_not_found(&name))?;
         let version = app.bump_secrets_version(propagation);
         Ok(Json(json!({"version": version})))
     })
@@ -152,22 +130,11 @@ fn store(app: &mut App, name: String, value: String) {
     let now = SystemTime::now();
     let digest = hex::encode(&Sha256::digest(&value)[..8]);
     let created_at = app.secrets.get(&name).map_or(now, |old| old.created_at);
-    app.secrets.insert(
-        name,
-        Secret {
-            value,
-            digest,
-            created_at,
-            updated_at: now,
-        },
-    );
+    app.secrets.insert(name, Secret { value, digest, created_at, updated_at: now });
 }
 
 fn listing(secrets: &BTreeMap<String, Secret>, show_values: bool) -> Vec<Value> {
-    secrets
-        .iter()
-        .map(|(name, secret)| entry(name, secret, show_values))
-        .collect()
+    secrets.iter().map(|(name, secret)| entry(name, secret, show_values)).collect()
 }
 
 /// fly-go's `AppSecret`: `value` only when asked for (`show_secrets=true`).
@@ -187,16 +154,11 @@ fn entry(name: &str, secret: &Secret, show_value: bool) -> Value {
 /// Secrets become environment variables, so names must be valid ones.
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn invalid_name(name: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "invalid secret name {name:?}: use letters, digits and underscores"
-    ))
+    ApiError::bad_request(format!("invalid secret name {name:?}: use letters, digits and underscores"))
 }
 
 fn secret_not_found(name: &str) -> ApiError {

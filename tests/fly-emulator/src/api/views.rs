@@ -6,9 +6,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::ids::rfc3339;
-use crate::state::{
-    App, Certificate, IpAssignment, Lease, Machine, Release, Snapshot, SnapshotStatus, Volume,
-};
+use crate::state::{App, Certificate, IpAssignment, Lease, Machine, Release, Snapshot, SnapshotStatus, Volume};
 
 /// The check flaps "still inserts … in its response for compatibility with
 /// older flyctl versions" (fly-go `machine_types.go:207-217`; fly-go drops
@@ -162,18 +160,8 @@ fn certificate_status(certificate: &Certificate) -> &'static str {
 pub fn certificate_detail(app: &App, certificate: &Certificate, with_records: bool) -> Value {
     let active = certificate.is_active();
     let bare = certificate.hostname.trim_start_matches("*.");
-    let ipv4: Vec<&str> = app
-        .ips
-        .iter()
-        .filter(|ip| !ip.ip.contains(':'))
-        .map(|ip| ip.ip.as_str())
-        .collect();
-    let ipv6: Vec<&str> = app
-        .ips
-        .iter()
-        .filter(|ip| ip.ip.contains(':') && ip.network_org.is_none())
-        .map(|ip| ip.ip.as_str())
-        .collect();
+    let ipv4: Vec<&str> = app.ips.iter().filter(|ip| !ip.ip.contains(':')).map(|ip| ip.ip.as_str()).collect();
+    let ipv6: Vec<&str> = app.ips.iter().filter(|ip| ip.ip.contains(':') && ip.network_org.is_none()).map(|ip| ip.ip.as_str()).collect();
     let created = rfc3339(certificate.created_at);
     let mut certificates = Vec::new();
     if certificate.custom {
@@ -227,11 +215,7 @@ pub fn certificate_detail(app: &App, certificate: &Certificate, with_records: bo
         "validation_errors": [],
     });
     if with_records {
-        let resolved: Vec<&str> = if active {
-            ipv4.iter().chain(&ipv6).copied().collect()
-        } else {
-            Vec::new()
-        };
+        let resolved: Vec<&str> = if active { ipv4.iter().chain(&ipv6).copied().collect() } else { Vec::new() };
         rendered["dns_records"] = json!({
             "a": if active { ipv4.clone() } else { Vec::new() },
             "aaaa": if active { ipv6.clone() } else { Vec::new() },
@@ -246,10 +230,7 @@ pub fn certificate_detail(app: &App, certificate: &Certificate, with_records: bo
 }
 
 pub fn lease(lease: &Lease) -> Value {
-    let expires_at = lease
-        .expires_at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let expires_at = lease.expires_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     json!({
         "status": "success",
         "data": {
@@ -265,10 +246,7 @@ pub fn lease(lease: &Lease) -> Value {
 }
 
 pub fn ip(ip: &IpAssignment) -> Value {
-    let network = ip
-        .network_org
-        .as_ref()
-        .map(|org| json!({"name": "", "org_slug": org}));
+    let network = ip.network_org.as_ref().map(|org| json!({"name": "", "org_slug": org}));
     json!({
         "ip": ip.ip,
         "region": ip.region,

@@ -29,25 +29,14 @@ use crate::wire;
 
 const DEFAULT_REGION: &str = "iad";
 
-pub async fn list(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
-        Ok(Json(
-            app.volumes
-                .iter()
-                .map(|volume| views::volume(app, volume))
-                .collect(),
-        ))
+        Ok(Json(app.volumes.iter().map(|volume| views::volume(app, volume)).collect()))
     })
 }
 
-pub async fn get(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn get(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         let app = app(state, &app_name)?;
         Ok(Json(views::volume(app, volume(app, &id)?)))
@@ -55,15 +44,11 @@ pub async fn get(
 }
 
 fn volume<'a>(app: &'a App, id: &str) -> ApiResult<&'a Volume> {
-    app.volume(id)
-        .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
+    app.volume(id).ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
 }
 
 fn volume_mut<'a>(app: &'a mut App, id: &str) -> ApiResult<&'a mut Volume> {
-    app.volumes
-        .iter_mut()
-        .find(|v| v.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
+    app.volumes.iter_mut().find(|v| v.id == id).ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))
 }
 
 /// fly-go's `CreateVolumeRequest` (`volume_types.go:29-51`). Its pointer
@@ -92,43 +77,23 @@ pub struct CreateVolume {
     compute_image: Option<String>,
 }
 
-pub async fn create(
-    State(emulator): State<Arc<Emulator>>,
-    Path(app_name): Path<String>,
-    JsonBody(body): JsonBody<CreateVolume>,
-) -> ApiResult<Json<Value>> {
+pub async fn create(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<String>, JsonBody(body): JsonBody<CreateVolume>) -> ApiResult<Json<Value>> {
     if !valid_volume_name(&body.name) {
-        return Err(ApiError::bad_request(format!(
-            "invalid volume name {:?}: up to 30 lowercase letters, digits and underscores",
-            body.name
-        )));
+        return Err(ApiError::bad_request(format!("invalid volume name {:?}: up to 30 lowercase letters, digits and underscores", body.name)));
     }
     if let Some(compute) = &body.compute {
         wire::round_trip(compute, &wire::GUEST, "compute").map_err(ApiError::bad_request)?;
     }
-    if let Some(fstype) = body
-        .fstype
-        .as_deref()
-        .filter(|f| !["ext4", "raw"].contains(f))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid fstype {fstype:?}: the valid values are \"ext4\" and \"raw\""
-        )));
+    if let Some(fstype) = body.fstype.as_deref().filter(|f| !["ext4", "raw"].contains(f)) {
+        return Err(ApiError::bad_request(format!("invalid fstype {fstype:?}: the valid values are \"ext4\" and \"raw\"")));
     }
     emulator.write(|state| {
         let origin = origin(state, &app_name, &body)?;
         let app = app_mut(state, &app_name)?;
-        let region = body
-            .region
-            .clone()
-            .or_else(|| origin.region.clone())
-            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let region = body.region.clone().or_else(|| origin.region.clone()).unwrap_or_else(|| DEFAULT_REGION.to_string());
         let size_gb = body.size_gb.unwrap_or(origin.size_gb);
         if size_gb < origin.size_gb {
-            return Err(ApiError::bad_request(format!(
-                "size_gb must be at least {} (the {}'s size)",
-                origin.size_gb, origin.what
-            )));
+            return Err(ApiError::bad_request(format!("size_gb must be at least {} (the {}'s size)", origin.size_gb, origin.what)));
         }
         // A fork lands on its source's host, whatever the zone rule says.
         let unique_zone = body.require_unique_zone.unwrap_or(true) && !origin.fork;
@@ -165,29 +130,17 @@ struct Origin {
 
 fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> ApiResult<Origin> {
     match (&body.source_volume_id, &body.snapshot_id) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "give source_volume_id or snapshot_id, not both",
-        )),
+        (Some(_), Some(_)) => Err(ApiError::bad_request("give source_volume_id or snapshot_id, not both")),
         (Some(id), None) => {
             // Forks stay inside the app; other apps restore a snapshot.
             let source = volume(app(state, app_name)?, id)?;
-            Ok(Origin {
-                what: "source volume",
-                fork: true,
-                size_gb: source.size_gb,
-                region: Some(source.region.clone()),
-                content: source.content.clone(),
-            })
+            Ok(Origin { what: "source volume", fork: true, size_gb: source.size_gb, region: Some(source.region.clone()), content: source.content.clone() })
         }
         (None, Some(id)) if id.is_empty() => Err(ApiError::not_found(
             "snapshot_id is empty: a snapshot listed without an id is still waiting; poll the volume's snapshots until it has an id and is created",
         )),
         (None, Some(id)) => {
-            let snapshot = state
-                .snapshots
-                .iter()
-                .find(|s| &s.id == id)
-                .ok_or_else(|| ApiError::not_found(format!("snapshot {id} not found")))?;
+            let snapshot = state.snapshots.iter().find(|s| &s.id == id).ok_or_else(|| ApiError::not_found(format!("snapshot {id} not found")))?;
             let status = snapshot.status();
             if status != SnapshotStatus::Created {
                 return Err(ApiError::bad_request(format!(
@@ -195,39 +148,21 @@ fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> A
                     status.as_str()
                 )));
             }
-            Ok(Origin {
-                what: "snapshot",
-                fork: false,
-                size_gb: snapshot.size_gb,
-                region: None,
-                content: snapshot.content.clone(),
-            })
+            Ok(Origin { what: "snapshot", fork: false, size_gb: snapshot.size_gb, region: None, content: snapshot.content.clone() })
         }
-        (None, None) => Ok(Origin {
-            what: "default",
-            fork: false,
-            size_gb: 1,
-            region: None,
-            content: Vec::new(),
-        }),
+        (None, None) => Ok(Origin { what: "default", fork: false, size_gb: 1, region: None, content: Vec::new() }),
     }
 }
 
 fn valid_volume_name(name: &str) -> bool {
-    (1..=30).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    (1..=30).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A 4-hex-digit zone; with `unique`, one no same-named volume in the region uses.
 fn pick_zone(app: &App, name: &str, region: &str, unique: bool) -> String {
     loop {
         let zone = format!("{:04x}", fastrand::u16(..));
-        let taken = app
-            .volumes
-            .iter()
-            .any(|v| v.name == name && v.region == region && v.zone == zone);
+        let taken = app.volumes.iter().any(|v| v.name == name && v.region == region && v.zone == zone);
         if !unique || !taken {
             return zone;
         }
@@ -275,34 +210,20 @@ pub async fn extend(
         let app = app_mut(state, &app_name)?;
         let volume = volume_mut(app, &id)?;
         if body.size_gb <= volume.size_gb {
-            return Err(ApiError::bad_request(format!(
-                "size_gb must be greater than the current size ({} GB)",
-                volume.size_gb
-            )));
+            return Err(ApiError::bad_request(format!("size_gb must be greater than the current size ({} GB)", volume.size_gb)));
         }
         volume.size_gb = body.size_gb;
         let volume = volume.clone();
-        Ok(Json(
-            json!({"volume": views::volume(app, &volume), "needs_restart": false}),
-        ))
+        Ok(Json(json!({"volume": views::volume(app, &volume), "needs_restart": false})))
     })
 }
 
-pub async fn delete(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn delete(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         let app = app_mut(state, &app_name)?;
-        let index = app
-            .volumes
-            .iter()
-            .position(|v| v.id == id)
-            .ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))?;
+        let index = app.volumes.iter().position(|v| v.id == id).ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))?;
         if let Some(machine) = app.attached_machine(&id) {
-            return Err(ApiError::bad_request(format!(
-                "volume {id} is attached to machine {machine}; destroy the machine first"
-            )));
+            return Err(ApiError::bad_request(format!("volume {id} is attached to machine {machine}; destroy the machine first")));
         }
         let volume = app.volumes.remove(index);
         let mut rendered = views::volume(app, &volume);
@@ -314,10 +235,7 @@ pub async fn delete(
 /// Schedules a snapshot (fly-go decodes nothing from the answer,
 /// `flaps_volumes.go:102-114`; flyctl prints "Scheduled to snapshot volume"
 /// and does not wait, `internal/command/volumes/snapshots/create.go:49-54`).
-pub async fn snapshot(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn snapshot(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.write(|state| {
         let source = volume(app(state, &app_name)?, &id)?;
         let waiting = Duration::from_millis(state.settings.snapshot_waiting_ms);
@@ -330,12 +248,7 @@ pub async fn snapshot(
 
 /// A snapshot of `source` as it is now, becoming `running` after `waiting`
 /// and `created` after `waiting + running`.
-pub fn new_snapshot(
-    app_name: &str,
-    source: &Volume,
-    waiting: Duration,
-    running: Duration,
-) -> Snapshot {
+pub fn new_snapshot(app_name: &str, source: &Volume, waiting: Duration, running: Duration) -> Snapshot {
     let now = Instant::now();
     Snapshot {
         id: ids::snapshot_id(),
@@ -351,18 +264,10 @@ pub fn new_snapshot(
 
 /// The volume's snapshots, in no particular order (shuffled unless
 /// `snapshot_shuffle` is off, then oldest first).
-pub async fn snapshots(
-    State(emulator): State<Arc<Emulator>>,
-    Path((app_name, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+pub async fn snapshots(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     emulator.read(|state| {
         volume(app(state, &app_name)?, &id)?;
-        let mut listed: Vec<Value> = state
-            .snapshots
-            .iter()
-            .filter(|s| s.app == app_name && s.volume_id == id)
-            .map(views::snapshot)
-            .collect();
+        let mut listed: Vec<Value> = state.snapshots.iter().filter(|s| s.app == app_name && s.volume_id == id).map(views::snapshot).collect();
         if state.settings.snapshot_shuffle {
             fastrand::shuffle(&mut listed);
         }

@@ -34,8 +34,7 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
-        let process =
-            FlyEmulator::start(env!("CARGO_BIN_EXE_fly-emulator")).expect("start fly-emulator");
+        let process = FlyEmulator::start(env!("CARGO_BIN_EXE_fly-emulator")).expect("start fly-emulator");
         // No pooled connections: a request must never ride a connection the
         // emulator already closed (seen once in CI as "Peer disconnected"
         // on the request after a bodiless POST).
@@ -45,11 +44,7 @@ impl Emulator {
             .timeout_global(Some(Duration::from_secs(90)))
             .build()
             .into();
-        Emulator {
-            url: process.url().to_string(),
-            process,
-            agent,
-        }
+        Emulator { url: process.url().to_string(), process, agent }
     }
 
     pub fn pid(&self) -> u32 {
@@ -63,67 +58,30 @@ impl Emulator {
 
     /// Waits for the process to exit on its own (after a shutdown request or signal).
     pub fn wait_exit(mut self, timeout: Duration) -> Option<ExitStatus> {
-        self.process
-            .wait_exit(timeout)
-            .expect("wait for fly-emulator")
+        self.process.wait_exit(timeout).expect("wait for fly-emulator")
     }
 
     /// An API call with the default Bearer token.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Response {
-        self.call_with(
-            method,
-            path,
-            body,
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-        )
+        self.call_with(method, path, body, &[("Authorization", &format!("Bearer {TOKEN}"))])
     }
 
-    pub fn call_with(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Response {
-        let mut request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.url));
+    pub fn call_with(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Response {
+        let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.url));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let response = match body {
-            Some(body) => self.agent.run(
-                request
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string())
-                    .expect("request"),
-            ),
-            None if method != "GET" => self.agent.run(
-                request
-                    .header("Content-Length", "0")
-                    .body(())
-                    .expect("request"),
-            ),
+            Some(body) => self.agent.run(request.header("Content-Type", "application/json").body(body.to_string()).expect("request")),
+            None if method != "GET" => self.agent.run(request.header("Content-Length", "0").body(()).expect("request")),
             None => self.agent.run(request.body(()).expect("request")),
         };
         let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let request_id = response
-            .headers()
-            .get("fly-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let request_id = response.headers().get("fly-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().expect("read body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Response {
-            status,
-            body,
-            request_id,
-        }
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Response { status, body, request_id }
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -145,15 +103,8 @@ impl Emulator {
 
     /// A plain GET to an absolute URL (a machine or the proxy).
     pub fn fetch(&self, url: &str) -> (u16, String) {
-        let mut response = self
-            .agent
-            .get(url)
-            .call()
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        (
-            response.status().as_u16(),
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
+        let mut response = self.agent.get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
     }
 
     /// Merges `patch` into the emulator's settings.
@@ -163,19 +114,12 @@ impl Emulator {
     }
 
     pub fn register_image(&self, reference: &str, behaviour: Value) {
-        let response = self.control(
-            "POST",
-            "/images",
-            Some(json!({"ref": reference, "behaviour": behaviour})),
-        );
+        let response = self.control("POST", "/images", Some(json!({"ref": reference, "behaviour": behaviour})));
         assert_eq!(response.status, 200, "{:?}", response.body);
     }
 
     pub fn create_app(&self, name: &str) {
-        let response = self.post(
-            "/v1/apps",
-            json!({"app_name": name, "org_slug": "personal"}),
-        );
+        let response = self.post("/v1/apps", json!({"app_name": name, "org_slug": "personal"}));
         assert_eq!(response.status, 201, "{:?}", response.body);
     }
 
@@ -194,48 +138,31 @@ impl Emulator {
 
     /// Long-polls `wait` until the machine reaches `state`.
     pub fn wait_state(&self, app: &str, id: &str, state: &str) {
-        let response = self.get(&format!(
-            "/v1/apps/{app}/machines/{id}/wait?state={state}&timeout=10"
-        ));
-        assert_eq!(
-            response.status, 200,
-            "waiting for {state}: {:?}",
-            response.body
-        );
+        let response = self.get(&format!("/v1/apps/{app}/machines/{id}/wait?state={state}&timeout=10"));
+        assert_eq!(response.status, 200, "waiting for {state}: {:?}", response.body);
     }
 
     /// Waits until the machine is started and all its checks pass, i.e. its
     /// process answers (`started` alone only means the process was spawned).
     pub fn wait_healthy(&self, app: &str, id: &str) {
         self.wait_state(app, id, "started");
-        eventually("checks to pass", Duration::from_secs(10), || {
-            checks_passing(&self.machine(app, id))
-        });
+        eventually("checks to pass", Duration::from_secs(10), || checks_passing(&self.machine(app, id)));
     }
 
     /// `127.0.0.1:PORT` serving the machine's internal `port`.
     pub fn endpoint(&self, app: &str, id: &str, port: u16) -> String {
         let response = self.control("GET", &format!("/apps/{app}/machines/{id}/endpoints"), None);
-        response.body[port.to_string()]
-            .as_str()
-            .unwrap_or_else(|| panic!("no endpoint: {:?}", response.body))
-            .to_string()
+        response.body[port.to_string()].as_str().unwrap_or_else(|| panic!("no endpoint: {:?}", response.body)).to_string()
     }
 
     /// The machine process's PID, from `ps`.
     pub fn pid_of(&self, app: &str, id: &str) -> u32 {
         let response = self.get(&format!("/v1/apps/{app}/machines/{id}/ps"));
-        response.body[0]["pid"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no process: {:?}", response.body)) as u32
+        response.body[0]["pid"].as_u64().unwrap_or_else(|| panic!("no process: {:?}", response.body)) as u32
     }
 
     pub fn requests(&self) -> Vec<Value> {
-        self.control("GET", "/requests", None)
-            .body
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.control("GET", "/requests", None).body.as_array().cloned().unwrap_or_default()
     }
 }
 
@@ -243,10 +170,7 @@ impl Emulator {
 pub fn eventually(description: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {description}"
-        );
+        assert!(Instant::now() < deadline, "timed out waiting for {description}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -25,13 +25,8 @@ const CERT_CHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// Why a certificate is still not issued, and what lets Fly issue it.
 fn not_issued(w: &FlyCertificateWait, cert: &Certificate, waited: Duration) -> String {
-    let mut message = format!(
-        "the certificate for {} on {} is still `{}` after {} s: traffic was not moved to it",
-        w.hostname,
-        w.app,
-        cert.status,
-        waited.as_secs()
-    );
+    let mut message =
+        format!("the certificate for {} on {} is still `{}` after {} s: traffic was not moved to it", w.hostname, w.app, cert.status, waited.as_secs());
     for e in &cert.validation_errors {
         message.push_str(&format!("; {}: {}", e.code, e.message));
         if !e.remediation.is_empty() {
@@ -82,7 +77,10 @@ impl FlyOps {
         match self.app_name_taken(&app.name)? {
             None => {}
             Some(AppName::Visible(_)) => {
-                return Err(ExecError(format!("app {} exists already: ferry creates the target app itself, so a migration never writes into an app it did not make", app.name)));
+                return Err(ExecError(format!(
+                    "app {} exists already: ferry creates the target app itself, so a migration never writes into an app it did not make",
+                    app.name
+                )));
             }
             Some(AppName::TakenElsewhere | AppName::Free) => {
                 return Err(ExecError(format!(
@@ -93,9 +91,7 @@ impl FlyOps {
         }
         let input = ferry_fly::CreateApp { name: app.name.clone(), org_slug: app.org.clone(), ..Default::default() };
         let created = self.client.create_app(&input).map_err(|e| ExecError(format!("creating app {} in org {}: {e}", app.name, app.org)))?;
-        self.client
-            .wait_for_app(&app.name)
-            .map_err(|e| ExecError(format!("app {} was created but the API does not show it after a minute: {e}", app.name)))?;
+        self.client.wait_for_app(&app.name).map_err(|e| ExecError(format!("app {} was created but the API does not show it after a minute: {e}", app.name)))?;
         Ok(vec![("app".into(), created.name)])
     }
 
@@ -152,8 +148,7 @@ impl FlyOps {
             return Ok(());
         }
         let set = self.secret_names(&s.app)?;
-        let unset: BTreeMap<String, Option<String>> =
-            s.names.iter().filter(|n| !existing.contains(n) && set.contains(n)).map(|n| (n.clone(), None)).collect();
+        let unset: BTreeMap<String, Option<String>> = s.names.iter().filter(|n| !existing.contains(n) && set.contains(n)).map(|n| (n.clone(), None)).collect();
         if unset.is_empty() {
             return Ok(());
         }
@@ -173,10 +168,8 @@ impl FlyOps {
     }
 
     pub(super) fn add_certificate(&self, c: &FlyCertificate) -> Result<Vec<(String, String)>, ExecError> {
-        let cert = self
-            .client
-            .add_certificate(&c.app, &c.hostname)
-            .map_err(|e| ExecError(format!("adding the certificate for {} to {}: {e}", c.hostname, c.app)))?;
+        let cert =
+            self.client.add_certificate(&c.app, &c.hostname).map_err(|e| ExecError(format!("adding the certificate for {} to {}: {e}", c.hostname, c.app)))?;
         Ok(vec![("hostname".into(), cert.hostname), ("status".into(), cert.status)])
     }
 
@@ -241,7 +234,12 @@ impl FlyOps {
                 .client
                 .get_certificate(&w.app, &w.hostname)
                 .map_err(|e| ExecError(format!("reading the certificate for {} on {}: {e}", w.hostname, w.app)))?
-                .ok_or_else(|| ExecError(format!("{} has no certificate for {}: add it (`fly certs add {} -a {}`) before traffic moves", w.app, w.hostname, w.hostname, w.app)))?;
+                .ok_or_else(|| {
+                    ExecError(format!(
+                        "{} has no certificate for {}: add it (`fly certs add {} -a {}`) before traffic moves",
+                        w.app, w.hostname, w.hostname, w.app
+                    ))
+                })?;
             if cert.is_active() {
                 return Ok(vec![("hostname".into(), cert.hostname), ("status".into(), cert.status)]);
             }

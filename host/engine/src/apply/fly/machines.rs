@@ -40,7 +40,10 @@ impl FlyOps {
         // machine: machines an interrupted run of this action created.
         let listed = self.client.list_machines(&batch.app).map_err(fly)?;
         let existing = |key: &str| listed.iter().find(|m| m.is_active() && m.metadata_value(LAUNCH_ID_METADATA_KEY) == Some(key)).cloned();
-        let needs_volume = batch.machines.iter().any(|m| parse_config(&m.config).ok().and_then(|c| c.mounts().ok()).is_some_and(|mounts| mounts.iter().any(|x| x.volume.is_none())));
+        let needs_volume = batch
+            .machines
+            .iter()
+            .any(|m| parse_config(&m.config).ok().and_then(|c| c.mounts().ok()).is_some_and(|mounts| mounts.iter().any(|x| x.volume.is_none())));
         let volumes = if needs_volume { self.client.list_volumes(&batch.app).map_err(fly)? } else { Vec::new() };
         let claimed = Mutex::new(HashSet::new());
         let results = self.concurrently(&batch.machines, |m| {
@@ -73,10 +76,8 @@ impl FlyOps {
             // pinned to the instance the update made, and each retry
             // (`--deploy-retries`) sends the update again under the lease.
             self.with_retries(id, batch.wait.retries, |_| {
-                let updated = self
-                    .client
-                    .update_machine(&batch.app, id, &input, Some(lease.nonce()))
-                    .map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
+                let updated =
+                    self.client.update_machine(&batch.app, id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
                 self.settle_watched(&batch.app, id, m.skip_launch, &batch.wait, Some(&updated.instance_id))
             })?;
             drop(lease);
@@ -99,9 +100,7 @@ impl FlyOps {
     /// abort that puts the source back must not report it serving before
     /// it is).
     pub(super) fn start_machines(&self, refs: &FlyMachineRefs) -> Result<Vec<(String, String)>, ExecError> {
-        self.move_each(refs, "start", WaitState::Started, START_TIMEOUT, false, |id, nonce| {
-            self.client.start_machine(&refs.app, id, Some(nonce))
-        })
+        self.move_each(refs, "start", WaitState::Started, START_TIMEOUT, false, |id, nonce| self.client.start_machine(&refs.app, id, Some(nonce)))
     }
 
     /// Asks each machine, under its lease, to `verb` (`ask`, skipped when it
@@ -124,9 +123,9 @@ impl FlyOps {
                 ask(&m.id, lease.nonce()).map_err(|e| ExecError(format!("machine {}: {verb}: {e}", m.id)))?;
             }
             let instance = pin_instance.then_some(m.instance_id.as_str());
-            self.client.wait_for_state(&refs.app, &m.id, state, instance, timeout).map_err(|e| {
-                ExecError(format!("machine {} was asked to {verb} but is not `{}`: {e}; nothing after this action ran", m.id, state.as_str()))
-            })?;
+            self.client
+                .wait_for_state(&refs.app, &m.id, state, instance, timeout)
+                .map_err(|e| ExecError(format!("machine {} was asked to {verb} but is not `{}`: {e}; nothing after this action ran", m.id, state.as_str())))?;
             drop(lease);
             Ok((state.as_str().to_string(), m.id.clone()))
         });
@@ -209,13 +208,8 @@ impl FlyOps {
             let mut config: MachineConfig = serde_json::from_value(p.config.clone()).map_err(fly)?;
             config.set_metadata(REPLACES, p.id.clone());
             let was_started = p.state == "started";
-            let input = LaunchInput {
-                config,
-                region: Some(p.region.clone()),
-                skip_launch: !was_started,
-                skip_service_registration: p.cordoned,
-                ..Default::default()
-            };
+            let input =
+                LaunchInput { config, region: Some(p.region.clone()), skip_launch: !was_started, skip_service_registration: p.cordoned, ..Default::default() };
             let key = format!("restore-{}", p.id);
             let created = match self.client.find_by_launch_id(app, &key).map_err(fly)? {
                 Some(found) => found,
@@ -317,7 +311,11 @@ fn pick_volume(volumes: &[Volume], region: &str, config: &mut MachineConfig, cla
                     && v.host_status == "ok"
                     && !taken.contains(&v.id)
             })
-            .ok_or_else(|| ExecError(format!("needs an unattached volume named `{name}` in region {region} on a reachable host; create one with `fly volumes create {name} -r {region}`")))?;
+            .ok_or_else(|| {
+                ExecError(format!(
+                    "needs an unattached volume named `{name}` in region {region} on a reachable host; create one with `fly volumes create {name} -r {region}`"
+                ))
+            })?;
         taken.insert(free.id.clone());
         mount.volume = Some(free.id.clone());
     }

@@ -43,10 +43,7 @@ pub struct FlyOps {
 
 impl FlyOps {
     pub fn new(client: FlyClient) -> Self {
-        let poll = std::env::var("FERRY_FLY_POLL")
-            .ok()
-            .and_then(|v| humantime::parse_duration(&v).ok())
-            .unwrap_or(DEFAULT_POLL);
+        let poll = std::env::var("FERRY_FLY_POLL").ok().and_then(|v| humantime::parse_duration(&v).ok()).unwrap_or(DEFAULT_POLL);
         FlyOps { client, poll, state: Mutex::default() }
     }
 
@@ -74,8 +71,7 @@ impl FlyOps {
             }
             FlyOp::SetMetadata(m) => {
                 let machines = self.resolve(&m.machines)?;
-                let previous =
-                    machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
+                let previous = machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
                 Ok(UndoData::FlyMetadata { previous })
             }
             FlyOp::CreateVolume(v) => self.existing_volumes(&v.app, &v.name),
@@ -126,7 +122,10 @@ impl FlyOps {
                 Ok(vec![("machines".into(), machines.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(","))])
             }
             FlyOp::CreateVolume(v) => {
-                let volume = self.client.create_volume(&v.app, &volume_request(v)?).map_err(|e| ExecError(format!("creating volume {} in {}: {e}", v.name, v.region)))?;
+                let volume = self
+                    .client
+                    .create_volume(&v.app, &volume_request(v)?)
+                    .map_err(|e| ExecError(format!("creating volume {} in {}: {e}", v.name, v.region)))?;
                 Ok(vec![("volume".into(), volume.id)])
             }
             FlyOp::AllocateIp(ip) => {
@@ -160,10 +159,7 @@ impl FlyOps {
             FlyOp::StartMachines(r) => Ok(self.resolve(r)?.iter().all(|m| m.state == "started")),
             FlyOp::Cordon(r) => Ok(self.resolve(r)?.iter().all(|m| m.cordoned)),
             FlyOp::Uncordon(r) => Ok(self.resolve(r)?.iter().all(|m| !m.cordoned)),
-            FlyOp::SetMetadata(m) => Ok(self
-                .resolve(&m.machines)?
-                .iter()
-                .all(|x| x.config().and_then(|c| c.metadata_value(&m.key)) == m.value.as_deref())),
+            FlyOp::SetMetadata(m) => Ok(self.resolve(&m.machines)?.iter().all(|x| x.config().and_then(|c| c.metadata_value(&m.key)) == m.value.as_deref())),
             // Without the ids captured before, a volume or address made by
             // the interrupted run cannot be told apart: make it again
             // (the undo removes every one the action added).

@@ -3,7 +3,7 @@
 //! undo gets a new id; later undos in the same rollback still name the
 //! old one).
 
-use ferry_fly::{FlyError, FlyClient, Machine};
+use ferry_fly::{FlyClient, FlyError, Machine};
 use ferry_model::FlyMachineRefs;
 use ferry_model::journal::{PreviousMachine, UndoData};
 
@@ -21,21 +21,18 @@ impl FlyOps {
     pub(super) fn resolve(&self, refs: &FlyMachineRefs) -> Result<Vec<Machine>, ExecError> {
         let app = &refs.app;
         let mut found = Vec::new();
-        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() {
-            Vec::new()
-        } else {
-            self.client.list_machines(app).map_err(fly)?
-        };
+        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() { Vec::new() } else { self.client.list_machines(app).map_err(fly)? };
         let live = |m: &&Machine| !matches!(m.state.as_str(), "destroyed" | "destroying");
         for id in &refs.ids {
-            let machine = all.iter().filter(live).find(|m| &m.id == id).or_else(|| {
-                all.iter().filter(live).find(|m| m.config().and_then(|c| c.metadata_value(REPLACES)) == Some(id.as_str()))
-            });
+            let machine = all
+                .iter()
+                .filter(live)
+                .find(|m| &m.id == id)
+                .or_else(|| all.iter().filter(live).find(|m| m.config().and_then(|c| c.metadata_value(REPLACES)) == Some(id.as_str())));
             found.extend(machine.cloned());
         }
         for key in &refs.launch_ids {
-            let machine =
-                all.iter().filter(live).find(|m| m.config().and_then(|c| c.metadata_value(ferry_fly::LAUNCH_ID_METADATA_KEY)) == Some(key.as_str()));
+            let machine = all.iter().filter(live).find(|m| m.config().and_then(|c| c.metadata_value(ferry_fly::LAUNCH_ID_METADATA_KEY)) == Some(key.as_str()));
             found.extend(machine.cloned());
         }
         Ok(found)
@@ -52,9 +49,10 @@ impl FlyOps {
         let mut previous = Vec::new();
         for id in ids {
             let m = self.client.get_machine(app, id).map_err(|e| ExecError(format!("machine {id}: {e}")))?;
-            let config = m.config.as_ref().ok_or_else(|| {
-                ExecError(format!("machine {id} is on a host Fly cannot reach (host_status {}): its config is incomplete", m.host_status))
-            })?;
+            let config = m
+                .config
+                .as_ref()
+                .ok_or_else(|| ExecError(format!("machine {id} is on a host Fly cannot reach (host_status {}): its config is incomplete", m.host_status)))?;
             previous.push(PreviousMachine {
                 id: m.id.clone(),
                 name: m.name.clone(),

@@ -36,7 +36,9 @@ impl FlyOps {
         let tail = if logs.is_empty() { String::new() } else { format!("\nlast {} log line(s):\n  {}", logs.len(), logs.join("\n  ")) };
         match outcome {
             Ok(0) => Ok(vec![("machine".into(), id), ("exit-code".into(), "0".into())]),
-            Ok(code) => Err(ExecError(format!("release command `{command}` failed with exit code {code} (machine {id}); the deploy stopped before any machine changed{tail}"))),
+            Ok(code) => Err(ExecError(format!(
+                "release command `{command}` failed with exit code {code} (machine {id}); the deploy stopped before any machine changed{tail}"
+            ))),
             Err(e) => Err(ExecError(format!("release command `{command}`: {e}{tail}"))),
         }
     }

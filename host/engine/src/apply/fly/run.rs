@@ -154,25 +154,17 @@ impl FlyOps {
         let created = match found {
             Some(release) => Ok(release),
             None => {
-                let definition = serde_json::from_str(&r.definition)
-                    .map_err(|e| ExecError(format!("the plan's release definition of {} is not JSON: {e}", r.app)))?;
-                let request = CreateRelease {
-                    app_name: r.app.clone(),
-                    build_id: 0,
-                    definition,
-                    image: r.image.clone(),
-                    strategy: r.strategy.clone(),
-                };
+                let definition =
+                    serde_json::from_str(&r.definition).map_err(|e| ExecError(format!("the plan's release definition of {} is not JSON: {e}", r.app)))?;
+                let request = CreateRelease { app_name: r.app.clone(), build_id: 0, definition, image: r.image.clone(), strategy: r.strategy.clone() };
                 self.client.create_release(&request)
             }
         };
         let release = match created {
             Ok(release) => release,
             Err(e) => {
-                let warning = format!(
-                    "no release record for {}: {e}; the deploy goes on, and `fly releases` will not list it (machines get fly_release_id \"\")",
-                    r.app
-                );
+                let warning =
+                    format!("no release record for {}: {e}; the deploy goes on, and `fly releases` will not list it (machines get fly_release_id \"\")", r.app);
                 tracing::warn!("{warning}");
                 self.run_state().releases.insert(r.app.clone(), RunRelease { id: String::new(), version: 0, started_at });
                 return Ok(vec![
@@ -183,11 +175,8 @@ impl FlyOps {
                 ]);
             }
         };
-        let mut outputs = vec![
-            (out::ID.into(), release.id.clone()),
-            (out::VERSION.into(), release.version.to_string()),
-            (out::STARTED_AT.into(), started_at.to_string()),
-        ];
+        let mut outputs =
+            vec![(out::ID.into(), release.id.clone()), (out::VERSION.into(), release.version.to_string()), (out::STARTED_AT.into(), started_at.to_string())];
         if let Err(e) = self.client.update_release(&release.id, ReleaseStatus::Running, None) {
             let warning = format!("release {} (v{}) of {} could not be marked running: {e}", release.id, release.version, r.app);
             tracing::warn!("{warning}");

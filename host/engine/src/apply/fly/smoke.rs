@@ -113,9 +113,7 @@ mod tests {
 
     #[test]
     fn only_an_unrequested_exit_after_the_change_is_a_crash() {
-        let exit = |ts: i64, requested: bool, code: i64| {
-            json!({"type": "exit", "status": "stopped", "timestamp": ts, "request": {"exit_event": {"exit_code": code, "requested_stop": requested}}})
-        };
+        let exit = |ts: i64, requested: bool, code: i64| json!({"type": "exit", "status": "stopped", "timestamp": ts, "request": {"exit_event": {"exit_code": code, "requested_stop": requested}}});
         let start = |ts: i64| json!({"type": "start", "status": "started", "timestamp": ts});
         assert_eq!(crashed(&machine("started", json!([exit(5, false, 1), start(6)])), 10), None, "history before the change");
         assert_eq!(crashed(&machine("started", json!([exit(11, true, 0), start(12)])), 10), None, "the update's own stop");

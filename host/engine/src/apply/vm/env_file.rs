@@ -81,7 +81,16 @@ mod tests {
         let made = [("DATABASE_URL".to_string(), "postgres://shop:abc@shop-postgres:5432/shop".to_string())];
         let text = render(&file(&[("MODE", "prod"), ("EMPTY", "")], &["SESSION_KEY", "MISSING"]), &secret, &made).unwrap();
         let lines: Vec<&str> = text.lines().skip(1).collect();
-        assert_eq!(lines, ["MODE=prod", "EMPTY=", "SESSION_KEY=s3cr=t \"x\" $y", "# MISSING= (not set: give FERRY_SECRET_MISSING and provision again)", "DATABASE_URL=postgres://shop:abc@shop-postgres:5432/shop"]);
+        assert_eq!(
+            lines,
+            [
+                "MODE=prod",
+                "EMPTY=",
+                "SESSION_KEY=s3cr=t \"x\" $y",
+                "# MISSING= (not set: give FERRY_SECRET_MISSING and provision again)",
+                "DATABASE_URL=postgres://shop:abc@shop-postgres:5432/shop"
+            ]
+        );
     }
 
     #[test]

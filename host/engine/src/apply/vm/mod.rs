@@ -76,9 +76,7 @@ impl VmOps {
                 let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
                 Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![n.name.clone()] } })
             }
-            VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => {
-                Ok(UndoData::VmBackup { backup: backup(host, path)? })
-            }
+            VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => Ok(UndoData::VmBackup { backup: backup(host, path)? }),
             VmOp::Run(c) => {
                 let exists = container_state(host, &c.name)?.is_some();
                 Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![c.name.clone()] } })
@@ -94,9 +92,7 @@ impl VmOps {
             }
             // The lock's undo releases it by path; packages, images,
             // release commands and removals are not put back.
-            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => {
-                Ok(UndoData::None)
-            }
+            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => Ok(UndoData::None),
         })
     }
 
@@ -142,7 +138,10 @@ impl VmOps {
             VmOp::InstallPackages(p) => {
                 let packages: Vec<String> = p.packages.iter().map(|p| shell_quote(p)).collect();
                 let sudo = if host.session().host().user == "root" { "" } else { "sudo " };
-                sh(host, &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")))?;
+                sh(
+                    host,
+                    &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")),
+                )?;
                 Ok(Vec::new())
             }
             VmOp::Mkdir(p) => {
@@ -234,8 +233,7 @@ impl VmOps {
                 (VmOp::Stop(_), UndoData::VmWasRunning { names }) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
                 // Nothing captured, nothing to put back (and these are not
                 // undone by restoring: their undo is another action or none).
-                (_, UndoData::None)
-                | (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
+                (_, UndoData::None) | (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
                 (op, undo) => Err(format!("cannot restore {op:?} from {undo:?}")),
             }
         })
@@ -345,7 +343,8 @@ fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>,
 fn backup(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
     let copy = format!("{path}.ferry-prev.{}", now_ms());
     let (p, c) = (shell_quote(path), shell_quote(&copy));
-    let out = sh(host, &format!("if [ -e {p} ]; then cp -p {p} {c} && echo kept; ls -1 {p}.ferry-prev.* 2>/dev/null | sort | head -n -5 | xargs -r rm -f; fi"))?;
+    let out =
+        sh(host, &format!("if [ -e {p} ]; then cp -p {p} {c} && echo kept; ls -1 {p}.ferry-prev.* 2>/dev/null | sort | head -n -5 | xargs -r rm -f; fi"))?;
     Ok((out.lines().next() == Some("kept")).then_some(copy))
 }
 
@@ -381,8 +380,7 @@ fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String,
     let mut made = Vec::new();
     for value in &f.from_files {
         let p = shell_quote(&value.path);
-        let contents = sh(host, &format!("cat {p}"))
-            .map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
+        let contents = sh(host, &format!("cat {p}")).map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
         // A value made on the host (a password) is as secret as any other.
         ferry_secrets::learn(contents.trim());
         made.push((value.name.clone(), value.template.replace("{file}", contents.trim())));
@@ -472,7 +470,10 @@ impl Probe {
             Probe::Exec(command) => host.exec_in(name, command).map_err(|e| e.to_string())?,
             Probe::Http(url) => {
                 let u = shell_quote(url);
-                sh_status(host, &format!("if command -v curl >/dev/null; then curl -fsS -o /dev/null -m 2 {u}; else wget -q -O /dev/null -T 2 {u}; fi 2>/dev/null"))?
+                sh_status(
+                    host,
+                    &format!("if command -v curl >/dev/null; then curl -fsS -o /dev/null -m 2 {u}; else wget -q -O /dev/null -T 2 {u}; fi 2>/dev/null"),
+                )?
             }
             Probe::Connect(port) => match host.address(name).map_err(|e| e.to_string())? {
                 Some(ip) => sh_status(host, &format!("timeout 2 bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null"))?,
@@ -509,7 +510,11 @@ fn wait_healthy(host: &DockerHost<'_>, c: &VmContainer, health: &VmHealth, keepa
             Some("running") | Some("created") => {}
             state => {
                 let logs = host.logs(name, 20).unwrap_or_default();
-                return Err(format!("container {name} stopped ({}) before its health check passed; its last lines:\n{}", state.unwrap_or("gone"), logs.trim_end()));
+                return Err(format!(
+                    "container {name} stopped ({}) before its health check passed; its last lines:\n{}",
+                    state.unwrap_or("gone"),
+                    logs.trim_end()
+                ));
             }
         }
         std::thread::sleep(HEALTH_POLL);

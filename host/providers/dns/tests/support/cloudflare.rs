@@ -92,40 +92,19 @@ impl FakeCloudflare {
     /// Starts the fake with `records`: `(name, type, content, ttl)`, MX
     /// content as `priority exchange`.
     pub fn start(records: &[(&str, &str, &str, u32)]) -> FakeCloudflare {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let server = rt.block_on(MockServer::start());
-        let mut state = State {
-            records: Vec::new(),
-            next_id: 0,
-            before_batch: None,
-        };
+        let mut state = State { records: Vec::new(), next_id: 0, before_batch: None };
         for (name, rtype, content, ttl) in records {
             let (priority, content) = match (*rtype, content.split_once(' ')) {
                 ("MX", Some((p, exchange))) => (Some(p.parse().unwrap()), exchange.to_owned()),
                 _ => (None, (*content).to_owned()),
             };
             let id = state.new_id();
-            state.records.push(FakeRecord {
-                id,
-                name: (*name).to_owned(),
-                rtype: (*rtype).to_owned(),
-                content,
-                ttl: *ttl,
-                priority,
-                proxied: false,
-            });
+            state.records.push(FakeRecord { id, name: (*name).to_owned(), rtype: (*rtype).to_owned(), content, ttl: *ttl, priority, proxied: false });
         }
         let state = Arc::new(Mutex::new(state));
-        rt.block_on(
-            Mock::given(any())
-                .respond_with(Api {
-                    state: state.clone(),
-                })
-                .mount(&server),
-        );
+        rt.block_on(Mock::given(any()).respond_with(Api { state: state.clone() }).mount(&server));
         FakeCloudflare { rt, server, state }
     }
 
@@ -142,21 +121,13 @@ impl FakeCloudflare {
 
     /// A provider with another token.
     pub fn provider_with(&self, token: &str) -> Cloudflare {
-        Cloudflare::new(Secret::new(token))
-            .unwrap()
-            .with_base_url(&self.base_url())
-            .with_page_size(2)
+        Cloudflare::new(Secret::new(token)).unwrap().with_base_url(&self.base_url()).with_page_size(2)
     }
 
     /// The stored records of `name`/`rtype`, sorted by content.
     pub fn records(&self, name: &str, rtype: &str) -> Vec<FakeRecord> {
         let state = self.state.lock().unwrap();
-        let mut records: Vec<FakeRecord> = state
-            .records
-            .iter()
-            .filter(|r| r.name == name && r.rtype == rtype)
-            .cloned()
-            .collect();
+        let mut records: Vec<FakeRecord> = state.records.iter().filter(|r| r.name == name && r.rtype == rtype).cloned().collect();
         records.sort_by(|a, b| a.content.cmp(&b.content));
         records
     }
@@ -181,10 +152,7 @@ impl FakeCloudflare {
 
     /// How many batches were posted.
     pub fn batches(&self) -> usize {
-        self.requests()
-            .iter()
-            .filter(|(m, p)| m == "POST" && p.ends_with("/dns_records/batch"))
-            .count()
+        self.requests().iter().filter(|(m, p)| m == "POST" && p.ends_with("/dns_records/batch")).count()
     }
 }
 
@@ -211,11 +179,7 @@ fn failure(status: u16, code: i64, message: &str) -> ResponseTemplate {
 
 impl Respond for Api {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let auth = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
         if auth != format!("Bearer {TOKEN}") {
             // The fake echoes the header so the tests can prove that the
             // provider redacts a token an API sends back.
@@ -228,11 +192,8 @@ impl Respond for Api {
         let mut state = self.state.lock().unwrap();
         match (request.method.as_str(), segments.as_slice()) {
             ("GET", ["zones"]) => {
-                let zones = if param("name").as_deref() == Some(ZONE_NAME) {
-                    vec![json!({ "id": ZONE_ID, "name": ZONE_NAME, "status": "active" })]
-                } else {
-                    vec![]
-                };
+                let zones =
+                    if param("name").as_deref() == Some(ZONE_NAME) { vec![json!({ "id": ZONE_ID, "name": ZONE_NAME, "status": "active" })] } else { vec![] };
                 let n = zones.len();
                 envelope(
                     200,
@@ -243,26 +204,12 @@ impl Respond for Api {
                 )
             }
             ("GET", ["zones", ZONE_ID, "dns_records"]) => {
-                let page: usize = param("page")
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(1)
-                    .max(1);
-                let per_page: usize = param("per_page")
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(100);
-                let matching: Vec<&FakeRecord> = state
-                    .records
-                    .iter()
-                    .filter(|r| param("name").is_none_or(|n| n == r.name))
-                    .filter(|r| param("type").is_none_or(|t| t == r.rtype))
-                    .collect();
+                let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+                let per_page: usize = param("per_page").and_then(|p| p.parse().ok()).unwrap_or(100);
+                let matching: Vec<&FakeRecord> =
+                    state.records.iter().filter(|r| param("name").is_none_or(|n| n == r.name)).filter(|r| param("type").is_none_or(|t| t == r.rtype)).collect();
                 let total = matching.len();
-                let items: Vec<Value> = matching
-                    .iter()
-                    .skip((page - 1) * per_page)
-                    .take(per_page)
-                    .map(|r| r.json())
-                    .collect();
+                let items: Vec<Value> = matching.iter().skip((page - 1) * per_page).take(per_page).map(|r| r.json()).collect();
                 let count = items.len();
                 envelope(
                     200,
@@ -286,11 +233,7 @@ impl Respond for Api {
                 };
                 batch(&mut state, &body)
             }
-            _ => failure(
-                404,
-                7003,
-                "Could not route to the requested path, perhaps your object identifier is invalid?",
-            ),
+            _ => failure(404, 7003, "Could not route to the requested path, perhaps your object identifier is invalid?"),
         }
     }
 }
@@ -298,12 +241,7 @@ impl Respond for Api {
 /// Applies a batch to a copy and keeps it only if every operation worked,
 /// like Cloudflare's single transaction.
 fn batch(state: &mut State, body: &Value) -> ResponseTemplate {
-    let list = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let list = |key: &str| body.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
     let mut records = state.records.clone();
     let mut result = json!({ "deletes": [], "patches": [], "puts": [], "posts": [] });
     for delete in list("deletes") {
@@ -328,34 +266,21 @@ fn batch(state: &mut State, body: &Value) -> ResponseTemplate {
         if let Some(priority) = patch["priority"].as_u64() {
             record.priority = Some(u16::try_from(priority).unwrap());
         }
-        result["patches"]
-            .as_array_mut()
-            .unwrap()
-            .push(record.json());
+        result["patches"].as_array_mut().unwrap().push(record.json());
     }
     for post in list("posts") {
         let field = |key: &str| post[key].as_str().unwrap_or_default().to_owned();
         let (name, rtype) = (field("name"), field("type"));
         let exclusive = |t: &str| matches!(t, "A" | "AAAA" | "CNAME");
-        if exclusive(&rtype)
-            && records.iter().any(|r| {
-                r.name == name && exclusive(&r.rtype) && (r.rtype == "CNAME" || rtype == "CNAME")
-            })
-        {
-            return failure(
-                400,
-                81053,
-                "An A, AAAA, or CNAME record with that host already exists.",
-            );
+        if exclusive(&rtype) && records.iter().any(|r| r.name == name && exclusive(&r.rtype) && (r.rtype == "CNAME" || rtype == "CNAME")) {
+            return failure(400, 81053, "An A, AAAA, or CNAME record with that host already exists.");
         }
         let record = FakeRecord {
             id: state.new_id(),
             name,
             rtype,
             content: field("content"),
-            ttl: post["ttl"]
-                .as_u64()
-                .map_or(1, |t| u32::try_from(t).unwrap()),
+            ttl: post["ttl"].as_u64().map_or(1, |t| u32::try_from(t).unwrap()),
             priority: post["priority"].as_u64().map(|p| u16::try_from(p).unwrap()),
             proxied: post["proxied"].as_bool().unwrap_or(false),
         };

@@ -109,10 +109,7 @@ impl Server {
             .output()
             .expect("run dig");
         assert!(output.status.success(), "dig failed: {output:?}");
-        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
         lines.sort();
         lines
     }
@@ -130,12 +127,7 @@ pub fn key() -> TsigKey {
 
 /// The trusted key's name with a secret the servers do not know.
 pub fn wrong_key() -> TsigKey {
-    TsigKey::new(
-        KEY_NAME,
-        TsigAlgorithm::HmacSha256,
-        &Secret::new(WRONG_SECRET),
-    )
-    .expect("test key")
+    TsigKey::new(KEY_NAME, TsigAlgorithm::HmacSha256, &Secret::new(WRONG_SECRET)).expect("test key")
 }
 
 /// `example.test.` as a name.
@@ -144,10 +136,7 @@ pub fn zone() -> Name {
 }
 
 fn try_start(kind: Kind, records: &str) -> Result<Server, String> {
-    let dir = tempfile::Builder::new()
-        .prefix("ferry-dns-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
+    let dir = tempfile::Builder::new().prefix("ferry-dns-").tempdir().map_err(|e| e.to_string())?;
     let port = free_port();
     let zone_file = zone_file(records);
     let mut api = None;
@@ -155,9 +144,7 @@ fn try_start(kind: Kind, records: &str) -> Result<Server, String> {
         Kind::Knot => knot(dir.path(), port, &zone_file),
         Kind::Bind => bind(dir.path(), port, &zone_file),
         Kind::PowerDns => {
-            let api_port = std::iter::repeat_with(free_port)
-                .find(|p| *p != port)
-                .unwrap();
+            let api_port = std::iter::repeat_with(free_port).find(|p| *p != port).unwrap();
             api = Some(format!("http://127.0.0.1:{api_port}"));
             powerdns(dir.path(), port, api_port, &zone_file)?
         }
@@ -170,13 +157,7 @@ fn try_start(kind: Kind, records: &str) -> Result<Server, String> {
         .stderr(log)
         .spawn()
         .map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    let mut server = Server {
-        kind,
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        api,
-        child,
-        dir,
-    };
+    let mut server = Server { kind, addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), api, child, dir };
     wait_ready(&mut server)?;
     Ok(server)
 }
@@ -204,10 +185,7 @@ fn wait_ready(server: &mut Server) -> Result<(), String> {
             other => format!("{other:?}"),
         };
         if Instant::now() > deadline {
-            return Err(format!(
-                "not ready after {START_TIMEOUT:?} ({last}); log:\n{}",
-                server.log()
-            ));
+            return Err(format!("not ready after {START_TIMEOUT:?} ({last}); log:\n{}", server.log()));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -288,11 +266,7 @@ zone "{ZONE}" {{
     fs::write(dir.join("named.conf"), conf).unwrap();
     let mut command = Command::new(binary("named"));
     // -g: foreground, log to stderr; -n 1: one worker, tests run many servers.
-    command
-        .arg("-g")
-        .args(["-n", "1"])
-        .arg("-c")
-        .arg(dir.join("named.conf"));
+    command.arg("-g").args(["-n", "1"]).arg("-c").arg(dir.join("named.conf"));
     command
 }
 
@@ -303,9 +277,7 @@ fn powerdns(dir: &Path, port: u16, api_port: u16, zone_file: &str) -> Result<Com
     if !schema.exists() {
         panic!("{} is missing: run scripts/dns-servers", schema.display());
     }
-    run(Command::new(binary("sqlite3"))
-        .arg(&db)
-        .arg(format!(".read {}", schema.display())))?;
+    run(Command::new(binary("sqlite3")).arg(&db).arg(format!(".read {}", schema.display())))?;
     fs::create_dir_all(dir.join("run")).unwrap();
     let conf = format!(
         "launch=gsqlite3\n\
@@ -352,14 +324,7 @@ fn powerdns(dir: &Path, port: u16, api_port: u16, zone_file: &str) -> Result<Com
 
 fn run(command: &mut Command) -> Result<(), String> {
     let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
+    if output.status.success() { Ok(()) } else { Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr))) }
 }
 
 /// A port free on 127.0.0.1 for both TCP and UDP right now.

@@ -24,10 +24,7 @@ pub struct Fake {
 
 impl Fake {
     pub fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let server = rt.block_on(MockServer::start());
         Fake { rt, server }
     }
@@ -37,26 +34,17 @@ impl Fake {
     }
 
     pub fn requests(&self) -> Vec<Request> {
-        self.rt
-            .block_on(self.server.received_requests())
-            .unwrap_or_default()
+        self.rt.block_on(self.server.received_requests()).unwrap_or_default()
     }
 
     /// Requests with this method whose path ends with `suffix`.
     pub fn requests_to(&self, method: &str, suffix: &str) -> Vec<Request> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method.as_str() == method && r.url.path().ends_with(suffix))
-            .collect()
+        self.requests().into_iter().filter(|r| r.method.as_str() == method && r.url.path().ends_with(suffix)).collect()
     }
 
     /// Fast retry budgets so the suite stays quick.
     pub fn config(&self) -> Config {
-        let fast = RetryPolicy {
-            attempts: 4,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-        };
+        let fast = RetryPolicy { attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20) };
         let mut config = Config::new(TOKEN);
         config.flaps_base = self.server.uri();
         config.api_base = self.server.uri();
@@ -64,19 +52,10 @@ impl Fake {
         config.request_timeout = Duration::from_secs(5);
         config.wait_margin = Duration::from_secs(2);
         config.retry = fast;
-        config.create_retry = RetryPolicy {
-            attempts: 3,
-            ..fast
-        };
-        config.lease_retry = RetryPolicy {
-            attempts: 3,
-            ..fast
-        };
+        config.create_retry = RetryPolicy { attempts: 3, ..fast };
+        config.lease_retry = RetryPolicy { attempts: 3, ..fast };
         config.not_found_window = Duration::from_secs(3);
-        config.rate_limit_retry = RetryPolicy {
-            attempts: 4,
-            ..fast
-        };
+        config.rate_limit_retry = RetryPolicy { attempts: 4, ..fast };
         config.launch_timeout = Duration::from_secs(5);
         config.create_lookup_window = Duration::from_millis(150);
         config.create_lookups = 3;
@@ -97,10 +76,7 @@ pub struct Seq {
 
 impl Seq {
     pub fn new(responses: Vec<ResponseTemplate>) -> Seq {
-        Seq {
-            responses,
-            next: AtomicUsize::new(0),
-        }
+        Seq { responses, next: AtomicUsize::new(0) }
     }
 }
 
@@ -145,17 +121,9 @@ pub fn machine(id: &str, state: &str) -> Value {
 
 /// The value of query parameter `key`.
 pub fn query(request: &Request, key: &str) -> Option<String> {
-    request
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
+    request.url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
 pub fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    request.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }

@@ -21,10 +21,7 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("port", &self.port)
-            .field("pid", &self.pid)
-            .finish()
+        f.debug_struct("Cluster").field("port", &self.port).field("pid", &self.pid).finish()
     }
 }
 
@@ -62,26 +59,14 @@ fn clear_pg_env(cmd: &mut Command) {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: {e}: {MISSING}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}: {MISSING}"));
+    assert!(out.status.success(), "{what} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
     out
 }
 
 fn chown_postgres(path: &Path) {
     if is_root() {
-        run(
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(path),
-            "chown",
-        );
+        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(path), "chown");
     }
 }
 
@@ -120,17 +105,7 @@ fn template() -> &'static Path {
         chmod_traversable(&staging);
         chown_postgres(&staging);
         let data = staging.join("data");
-        run(
-            server_cmd("initdb").args(["-D"]).arg(&data).args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]),
-            "initdb",
-        );
+        run(server_cmd("initdb").args(["-D"]).arg(&data).args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]), "initdb");
         append(&data.join("postgresql.conf"), CONF);
         std::fs::write(data.join("pg_hba.conf"), HBA).unwrap();
         std::fs::write(staging.join("ferry-template-ok"), "").unwrap();
@@ -148,11 +123,7 @@ fn append(path: &Path, text: &str) {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Cluster {
@@ -161,13 +132,7 @@ impl Cluster {
         let template = template();
         let dir = tempfile::tempdir().unwrap();
         chmod_traversable(dir.path());
-        run(
-            Command::new("cp")
-                .arg("-a")
-                .arg(template.join("data"))
-                .arg(dir.path()),
-            "cp -a template",
-        );
+        run(Command::new("cp").arg("-a").arg(template.join("data")).arg(dir.path()), "cp -a template");
         chown_postgres(dir.path());
         for _ in 0..5 {
             let port = free_port();
@@ -175,10 +140,7 @@ impl Cluster {
                 return Cluster { dir, port, pid };
             }
         }
-        panic!(
-            "postgres did not start: {}",
-            std::fs::read_to_string(dir.path().join("log")).unwrap_or_default()
-        );
+        panic!("postgres did not start: {}", std::fs::read_to_string(dir.path().join("log")).unwrap_or_default());
     }
 
     pub fn log(&self) -> String {
@@ -202,30 +164,13 @@ impl Cluster {
         use std::io::Write;
         let mut cmd = Command::new(bin("psql"));
         clear_pg_env(&mut cmd);
-        cmd.args([
-            "-X",
-            "-At",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .args(["-p", &self.port.to_string(), "-d", db, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("psql: {e}: {MISSING}"));
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(sql.as_bytes())
-            .unwrap();
+        cmd.args(["-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string(), "-d", db, "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("psql: {e}: {MISSING}"));
+        child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
@@ -236,8 +181,7 @@ impl Cluster {
 
     /// Runs SQL through psql (`-At`), panicking with stderr on failure.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        self.try_psql(db, sql)
-            .unwrap_or_else(|e| panic!("psql failed on {db}: {e}\nSQL: {sql}"))
+        self.try_psql(db, sql).unwrap_or_else(|e| panic!("psql failed on {db}: {e}\nSQL: {sql}"))
     }
 
     pub fn create_db(&self, name: &str) {
@@ -268,10 +212,7 @@ fn try_start(dir: &Path, port: u16) -> Option<u32> {
         .unwrap_or_else(|e| panic!("pg_ctl: {e}: {MISSING}"));
     if !status.success() {
         let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-        assert!(
-            log.contains("could not bind") || log.contains("already in use"),
-            "postgres failed:\n{log}"
-        );
+        assert!(log.contains("could not bind") || log.contains("already in use"), "postgres failed:\n{log}");
         return None;
     }
     let pidfile = std::fs::read_to_string(data.join("postmaster.pid")).unwrap();
@@ -279,10 +220,7 @@ fn try_start(dir: &Path, port: u16) -> Option<u32> {
 }
 
 fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
+    Path::new(&format!("/proc/{pid}")).exists() && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
 }
 
 impl Drop for Cluster {
@@ -296,10 +234,7 @@ impl Drop for Cluster {
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while alive(self.pid) && Instant::now() < deadline {
-            let _ = Command::new("kill")
-                .args(["-9", &self.pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
+            let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).stderr(Stdio::null()).status();
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -153,10 +153,14 @@ impl Vm {
         let child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.netns))
             .arg("dockerd")
-            .arg("--data-root").arg(root.join("data"))
-            .arg("--exec-root").arg(root.join("exec"))
-            .arg("--pidfile").arg(root.join("dockerd.pid"))
-            .arg("-H").arg(self.docker_host())
+            .arg("--data-root")
+            .arg(root.join("data"))
+            .arg("--exec-root")
+            .arg(root.join("exec"))
+            .arg("--pidfile")
+            .arg(root.join("dockerd.pid"))
+            .arg("-H")
+            .arg(self.docker_host())
             .args(["--storage-driver", "overlay2"])
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -305,10 +309,7 @@ impl Vm {
     /// `user root`: workers must write the temp paths in our 0700 temp dir.
     fn nginx_config(&self, dir: &Path) -> String {
         let d = dir.display();
-        let temp: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-            .iter()
-            .map(|kind| format!("    {kind}_temp_path {d}/{kind}_temp;\n"))
-            .collect();
+        let temp: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].iter().map(|kind| format!("    {kind}_temp_path {d}/{kind}_temp;\n")).collect();
         format!(
             r#"user root;
 daemon on;
@@ -526,11 +527,7 @@ impl Client {
         let n = CLIENTS.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
         let k = (pid + n) % 250;
-        let client = Client {
-            netns: format!("fcl-{}-{n}", pid % 10000),
-            veth: format!("fc{}x{n}", pid % 10000),
-            vm_addr: Ipv4Addr::new(10, 202, k as u8, 2),
-        };
+        let client = Client { netns: format!("fcl-{}-{n}", pid % 10000), veth: format!("fc{}x{n}", pid % 10000), vm_addr: Ipv4Addr::new(10, 202, k as u8, 2) };
         client.create_network(vm, k);
         client.assert_route_is_local();
         client
@@ -687,9 +684,7 @@ fn zombie(pid: u32) -> bool {
 /// The libraries `ldd` says `file` loads (the loader included).
 fn shared_libraries(file: &Path) -> Vec<PathBuf> {
     let out = run(Command::new("ldd").arg(file));
-    out.lines()
-        .filter_map(|line| line.split("=>").last()?.split_whitespace().next().filter(|p| p.starts_with('/')).map(PathBuf::from))
-        .collect()
+    out.lines().filter_map(|line| line.split("=>").last()?.split_whitespace().next().filter(|p| p.starts_with('/')).map(PathBuf::from)).collect()
 }
 
 fn which(tool: &str) -> bool {

@@ -7,10 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ferry_tls::{Roots, Target};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::ResolvesServerCertUsingSni;
@@ -35,9 +32,7 @@ impl Ca {
         let now = OffsetDateTime::now_utc();
         params.not_before = now - 365 * DAY;
         params.not_after = now + 365 * DAY;
-        Self {
-            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
-        }
+        Self { issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
     }
 
     /// The CA certificate as a PEM bundle, for `Roots::Pem`.
@@ -54,9 +49,7 @@ impl Ca {
     /// A leaf for `names` with the given validity.
     pub fn leaf_valid(&self, names: &[&str], from: OffsetDateTime, until: OffsetDateTime) -> Leaf {
         let key = KeyPair::generate().unwrap();
-        let cert = leaf_params(names, from, until)
-            .signed_by(&key, &self.issuer)
-            .unwrap();
+        let cert = leaf_params(names, from, until).signed_by(&key, &self.issuer).unwrap();
         Leaf::new(cert.der().clone(), &key)
     }
 }
@@ -65,15 +58,12 @@ impl Ca {
 pub fn self_signed(names: &[&str]) -> Leaf {
     let now = OffsetDateTime::now_utc();
     let key = KeyPair::generate().unwrap();
-    let cert = leaf_params(names, now - DAY, now + 30 * DAY)
-        .self_signed(&key)
-        .unwrap();
+    let cert = leaf_params(names, now - DAY, now + 30 * DAY).self_signed(&key).unwrap();
     Leaf::new(cert.der().clone(), &key)
 }
 
 fn leaf_params(names: &[&str], from: OffsetDateTime, until: OffsetDateTime) -> CertificateParams {
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     params.distinguished_name.push(DnType::CommonName, names[0]);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.not_before = from;
@@ -89,10 +79,7 @@ pub struct Leaf {
 
 impl Leaf {
     fn new(cert: CertificateDer<'static>, key: &KeyPair) -> Self {
-        Self {
-            cert,
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-        }
+        Self { cert, key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
     }
 
     fn certified(&self, provider: &CryptoProvider) -> CertifiedKey {
@@ -121,10 +108,7 @@ impl Server {
             .with_protocol_versions(versions)
             .unwrap()
             .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.cert.clone()],
-                PrivateKeyDer::Pkcs8(leaf.key.clone_key()),
-            )
+            .with_single_cert(vec![leaf.cert.clone()], PrivateKeyDer::Pkcs8(leaf.key.clone_key()))
             .unwrap();
         Self::start(config)
     }
@@ -160,11 +144,7 @@ impl Server {
                 }
             }
         });
-        Self {
-            address,
-            stop,
-            thread: Some(thread),
-        }
+        Self { address, stop, thread: Some(thread) }
     }
 
     pub fn target(&self, server_name: &str, roots: Roots) -> Target {
@@ -202,10 +182,5 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// A check of `address` for `server_name` with a test-sized timeout.
 pub fn target(address: SocketAddr, server_name: &str, roots: Roots) -> Target {
-    Target {
-        address,
-        server_name: server_name.into(),
-        timeout: Duration::from_secs(5),
-        roots,
-    }
+    Target { address, server_name: server_name.into(), timeout: Duration::from_secs(5), roots }
 }

@@ -12,12 +12,7 @@ impl Step for RequireRegion {
             name: "require-region".into(),
             version: "1.2.0".into(),
             summary: "Requires fly.toml to set primary_region; proposes one if missing.".into(),
-            params: vec![ParamInfo {
-                name: "region".into(),
-                description: "The region to propose.".into(),
-                required: true,
-                default: None,
-            }],
+            params: vec![ParamInfo { name: "region".into(), description: "The region to propose.".into(), required: true, default: None }],
         }
     }
 
@@ -37,11 +32,7 @@ impl Step for RequireRegion {
             id: format!("edit-config:{}:primary_region", app.source),
             summary: format!("set primary_region = \"{region}\" in {}", app.source),
             risk: Risk::Safe,
-            operation: Operation::EditConfig(ConfigEdit {
-                file: app.source.clone(),
-                key: "primary_region".into(),
-                value: Some(format!("\"{region}\"")),
-            }),
+            operation: Operation::EditConfig(ConfigEdit { file: app.source.clone(), key: "primary_region".into(), value: Some(format!("\"{region}\"")) }),
             undo: Undo::RestorePrevious,
             detail: Some("Machines and volumes are placed in the primary region.".into()),
         };

@@ -10,9 +10,7 @@
 //! operation the undo runs), `risk`, `summary`.
 use ferry_step_sdk::params::Params;
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{
-    Action, ConfigEdit, DnsChange, DnsRrset, FlySecrets, Operation, Problem, Risk, StepError, Undo, VmEnvFile, VmFile,
-};
+use ferry_step_sdk::types::{Action, ConfigEdit, DnsChange, DnsRrset, FlySecrets, Operation, Problem, Risk, StepError, Undo, VmEnvFile, VmFile};
 use ferry_step_sdk::{Step, export_step};
 
 struct Proposes;

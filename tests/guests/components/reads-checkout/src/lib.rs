@@ -23,17 +23,8 @@ impl Step for ReadsCheckout {
             Err(e) => format!("error: {}", files::describe("", &e)),
         };
         let clock_ok = clock::now_unix_ms() > 1_700_000_000_000;
-        let finding = |code: &str, message: String| Finding {
-            code: code.into(),
-            severity: Severity::Info,
-            message,
-            location: None,
-        };
-        Ok(StepPlan {
-            app: None,
-            actions: vec![],
-            findings: vec![finding("read", read), finding("listing", listing), finding("clock", clock_ok.to_string())],
-        })
+        let finding = |code: &str, message: String| Finding { code: code.into(), severity: Severity::Info, message, location: None };
+        Ok(StepPlan { app: None, actions: vec![], findings: vec![finding("read", read), finding("listing", listing), finding("clock", clock_ok.to_string())] })
     }
 }
 
