@@ -237,7 +237,7 @@ fn volume_rows(mb: u64) {
     let started = Instant::now();
     assert!(ferry_volume::differences(&src, &dst, &[]).expect("checksum pass").is_empty());
     let check = started.elapsed();
-    println!("| volume ({} in {files} files, over SSH) | time | ratio |", size((mb << 20) as u64));
+    println!("| volume ({} in {files} files, over SSH) | time | ratio |", size(mb << 20));
     println!("|---|---|---|");
     println!("| full copy (first pass into an empty target) | {} | 1 |", secs(full));
     println!("| final `--delete` pass, {changed} files (1%) changed | {} | {:.3}x |", secs(last), last.as_secs_f64() / full.as_secs_f64());

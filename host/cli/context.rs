@@ -171,7 +171,7 @@ pub fn provided_secrets() -> Vec<String> {
 
 /// The Machines API client, when `FLY_API_TOKEN` (or `FLY_ACCESS_TOKEN`) is set.
 pub fn fly_client() -> anyhow::Result<Option<ferry_fly::FlyClient>> {
-    Ok(ferry_fly::FlyClient::from_env().context("configuring the Fly API client")?)
+    ferry_fly::FlyClient::from_env().context("configuring the Fly API client")
 }
 
 /// `--workflow FILE`, else the checkout's ferry.toml, else the built-in workflow.

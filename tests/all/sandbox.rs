@@ -28,7 +28,7 @@ fn grants(names: &[&str]) -> ferry_runtime::Grants {
 fn an_infinite_loop_is_stopped_by_the_deadline() {
     let rt = runtime();
     let deadline = Duration::from_millis(300);
-    let step = load(&rt, "spin", guests::SPIN, &["log"], Limits { deadline, ..Limits::default() });
+    let step = load(rt, "spin", guests::SPIN, &["log"], Limits { deadline, ..Limits::default() });
     let co = checkout(&[]);
     let started = Instant::now();
     let err = rt.plan(&step, &host(co.path()), &request(&[])).unwrap_err();
@@ -37,14 +37,14 @@ fn an_infinite_loop_is_stopped_by_the_deadline() {
     assert!(took >= deadline, "stopped after {took:?}, before its deadline");
     assert!(took < deadline + Duration::from_secs(2), "took {took:?} to stop a {deadline:?} deadline");
     assert_eq!(err.to_string(), "step `spin` ran past its 0.3s deadline and was stopped");
-    still_works(&rt);
+    still_works(rt);
 }
 
 #[test]
 fn a_memory_bomb_hits_the_cap() {
     let rt = runtime();
     let cap = 32 << 20;
-    let step = load(&rt, "membomb", guests::MEMBOMB, &["log"], Limits { memory_bytes: cap, ..limits() });
+    let step = load(rt, "membomb", guests::MEMBOMB, &["log"], Limits { memory_bytes: cap, ..limits() });
     let co = checkout(&[]);
     let err = rt.plan(&step, &host(co.path()), &request(&[])).unwrap_err();
     match &err {
@@ -56,13 +56,13 @@ fn a_memory_bomb_hits_the_cap() {
         other => panic!("expected a memory-cap error, got {other:?}"),
     }
     assert!(err.to_string().contains("memory cap of 32 MiB"), "{err}");
-    still_works(&rt);
+    still_works(rt);
 }
 
 #[test]
 fn a_panic_surfaces_its_message_and_the_step_name() {
     let rt = runtime();
-    let step = load(&rt, "panics", guests::PANICS, &["log"], limits());
+    let step = load(rt, "panics", guests::PANICS, &["log"], limits());
     let co = checkout(&[]);
     for _ in 0..2 {
         // A fresh store per call: the second call panics the same way instead
@@ -73,7 +73,7 @@ fn a_panic_surfaces_its_message_and_the_step_name() {
         assert!(message.starts_with("no process group to plan for in phase deploy: None (at "), "{message}");
         assert!(message.contains("panics/src/lib.rs:"), "{message}");
     }
-    still_works(&rt);
+    still_works(rt);
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn an_import_outside_the_grant_is_refused_before_instantiation() {
         other => panic!("expected a refused import, got {other:?}"),
     }
     assert!(err.to_string().contains("it was not run"), "{err}");
-    still_works(&rt);
+    still_works(rt);
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn an_import_ferry_does_not_provide_is_refused_by_name() {
     let bytes = ferry_test_guests::bytes(guests::FOREIGN_IMPORT);
     let err = rt.load("foreign", &bytes, grants(&["log", "clock", "checkout", "fly"]), limits()).unwrap_err();
     assert!(matches!(&err, RuntimeError::UnknownImport { import, .. } if import == "wasi:cli/environment@0.2.0"), "{err:?}");
-    still_works(&rt);
+    still_works(rt);
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn a_component_imports_only_what_its_code_uses() {
     // Every test guest is generated from the `full` world; `spin` calls no
     // import but the panic hook's `log`, so that is all it imports.
     let rt = runtime();
-    let step = load(&rt, "spin", guests::SPIN, &["log"], limits());
+    let step = load(rt, "spin", guests::SPIN, &["log"], limits());
     let mut imports = step.imports().to_vec();
     imports.sort();
     assert_eq!(imports, ["ferry:step/log@0.1.0", "ferry:step/types@0.1.0"]);
@@ -116,7 +116,7 @@ fn a_component_imports_only_what_its_code_uses() {
 #[test]
 fn a_granted_query_without_credentials_reaches_the_step_as_an_error() {
     let rt = runtime();
-    let step = load(&rt, "wants-fly", guests::WANTS_FLY, &["log", "fly"], limits());
+    let step = load(rt, "wants-fly", guests::WANTS_FLY, &["log", "fly"], limits());
     let co = checkout(&[]);
     let answer = rt.plan(&step, &host(co.path()), &request(&[])).unwrap();
     match answer {
@@ -128,23 +128,23 @@ fn a_granted_query_without_credentials_reaches_the_step_as_an_error() {
 #[test]
 fn bytes_crossing_a_host_call_are_capped() {
     let rt = runtime();
-    let step = load(&rt, "hostcall-flood", guests::HOSTCALL_FLOOD, &["log"], Limits { hostcall_bytes: 1 << 20, ..limits() });
+    let step = load(rt, "hostcall-flood", guests::HOSTCALL_FLOOD, &["log"], Limits { hostcall_bytes: 1 << 20, ..limits() });
     let co = checkout(&[]);
     let err = rt.plan(&step, &host(co.path()), &request(&[])).unwrap_err();
     assert!(matches!(&err, RuntimeError::Trap { step, .. } if step == "hostcall-flood"), "{err:?}");
     assert!(err.to_string().to_lowercase().contains("fuel"), "{err}");
-    still_works(&rt);
+    still_works(rt);
 }
 
 #[test]
 fn reads_stay_inside_the_checkout() {
     let rt = runtime();
-    let step = load(&rt, "reads-checkout", guests::READS_CHECKOUT, &["log", "clock", "checkout"], limits());
+    let step = load(rt, "reads-checkout", guests::READS_CHECKOUT, &["log", "clock", "checkout"], limits());
     let co = checkout(&[("fly.toml", "app = 'x'\n"), ("big.bin", &"y".repeat(2000))]);
     std::os::unix::fs::symlink("/etc/hostname", co.path().join("escape")).unwrap();
     let seen = |path: &str, limits: Option<Limits>| {
         let step = match limits {
-            Some(l) => load(&rt, "reads-checkout", guests::READS_CHECKOUT, &["log", "clock", "checkout"], l),
+            Some(l) => load(rt, "reads-checkout", guests::READS_CHECKOUT, &["log", "clock", "checkout"], l),
             None => step.clone(),
         };
         let plan = rt.plan(&step, &host(co.path()), &request(&[("path", path)])).unwrap().unwrap();

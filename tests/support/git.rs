@@ -63,7 +63,7 @@ impl GitRepo {
         let work = tempfile::tempdir().unwrap();
         let dir = work.path().join("w");
         git(work.path(), &["clone", "-q", self.origin.to_str().unwrap(), dir.to_str().unwrap()]);
-        git(&dir, &["fetch", "-q", "origin", &format!("+refs/pull/*/head:refs/remotes/origin/pull/*")]);
+        git(&dir, &["fetch", "-q", "origin", "+refs/pull/*/head:refs/remotes/origin/pull/*"]);
         git(&dir, &["checkout", "-q", "--detach", parent]);
         for (path, contents) in files {
             let full = dir.join(path);

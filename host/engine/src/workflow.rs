@@ -309,7 +309,7 @@ fn at_most<T: PartialOrd + Copy>(key: &str, text: &str, value: T, max: T, show: 
 /// A byte count as ferry.toml would write it ("1GiB", "64MiB").
 fn show_bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    match UNITS.iter().find(|(_, size)| n % size == 0) {
+    match UNITS.iter().find(|(_, size)| n.is_multiple_of(*size)) {
         Some((unit, size)) => format!("{}{unit}", n / size),
         None => format!("{n}B"),
     }

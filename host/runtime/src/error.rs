@@ -74,7 +74,7 @@ enum Rounding {
 fn mib(bytes: usize, rounding: Rounding) -> String {
     const MIB: u128 = 1 << 20;
     let bytes = bytes as u128;
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         return format!("{} MiB", bytes / MIB);
     }
     let scaled = bytes * 100;

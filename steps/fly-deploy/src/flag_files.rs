@@ -56,7 +56,8 @@ pub struct FlagFile {
 /// secret files (a later one of the same path wins when merged).
 pub fn from_params(p: &Params<'_>) -> Result<Vec<FlagFile>, StepError> {
     let mut files = Vec::new();
-    let kinds: [(&str, fn(String) -> FileFrom); 3] = [("file-local", FileFrom::Local), ("file-literal", FileFrom::Literal), ("file-secret", FileFrom::Secret)];
+    type Source = fn(String) -> FileFrom;
+    let kinds: [(&str, Source); 3] = [("file-local", FileFrom::Local), ("file-literal", FileFrom::Literal), ("file-secret", FileFrom::Secret)];
     for (name, source) in kinds {
         for entry in crate::options::entries(p, name)? {
             files.push(parse_one(name, &entry, source)?);

@@ -138,7 +138,7 @@ fn check_process_groups(app: &AppSpec, observed: &Observed, options: &Options) -
     let mut known: Vec<&str> = app.groups.iter().map(|g| g.name.as_str()).collect();
     known.extend(managed.iter().map(|m| m.group(default_group(app))));
     known.dedup();
-    for group in options.groups.iter().filter(|g| !known.contains(&g.as_str())) {
+    if let Some(group) = options.groups.iter().find(|g| !known.contains(&g.as_str())) {
         let mut listed = known.clone();
         listed.sort_unstable();
         listed.dedup();

@@ -56,10 +56,10 @@ pub fn actions(
         ));
     }
     for group in &changes.new_groups {
-        new_group(app, name, group, options, key, wait.clone(), &mut out);
+        new_group(app, name, group, options, key, wait, &mut out);
     }
     for r in &changes.replacements {
-        replace(name, r, release, wait.clone(), &mut out);
+        replace(name, r, release, wait, &mut out);
     }
     if changes.updates.is_empty() {
         return Ok(out);
@@ -68,7 +68,7 @@ pub fn actions(
         Strategy::Immediate => immediate(name, &changes.updates, wait, &mut out),
         Strategy::Rolling => rolling(name, &changes.updates, options, wait, &mut out),
         Strategy::Canary => {
-            canary(name, app, &changes.updates, key, wait.clone(), &mut out)?;
+            canary(name, app, &changes.updates, key, wait, &mut out)?;
             rolling(name, &changes.updates, options, wait, &mut out);
         }
         Strategy::Bluegreen => bluegreen(name, &changes.updates, options, key, wait, &mut out)?,
@@ -198,7 +198,7 @@ fn rolling(name: &str, updates: &[Update], options: &Options, wait: FlyWait, out
             format!("update {} (left stopped)", count(machines.len(), "stopped machine")),
             name,
             machines,
-            wait.clone(),
+            wait,
             describe_changes(updates),
         ));
     }
@@ -220,7 +220,7 @@ fn rolling(name: &str, updates: &[Update], options: &Options, wait: FlyWait, out
             format!("update {}: {} — {label}", count(machines.len(), "machine"), short_list(&batch)),
             name,
             machines,
-            wait.clone(),
+            wait,
             describe_changes(updates),
         ));
     }

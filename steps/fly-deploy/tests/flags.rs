@@ -245,7 +245,7 @@ fn retries_smoke_checks_and_no_limit_timeouts_reach_every_batch() {
             .actions
             .iter()
             .filter_map(|x| match &x.operation {
-                Operation::FlyCreateMachines(b) | Operation::FlyUpdateMachines(b) => Some(b.wait.clone()),
+                Operation::FlyCreateMachines(b) | Operation::FlyUpdateMachines(b) => Some(b.wait),
                 _ => None,
             })
             .collect();

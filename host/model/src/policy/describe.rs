@@ -445,7 +445,7 @@ fn duration(ms: u64) -> String {
     match ms {
         0..1_000 => format!("{ms} ms"),
         1_000..120_000 => format!("{s} s"),
-        120_000..7_200_000 if s % 60 == 0 => format!("{} min", s / 60),
+        120_000..7_200_000 if s.is_multiple_of(60) => format!("{} min", s / 60),
         120_000..7_200_000 => format!("{} min {} s", s / 60, s % 60),
         7_200_000..172_800_000 => match (s / 60) % 60 {
             0 => format!("{} h", s / 3600),

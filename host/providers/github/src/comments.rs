@@ -82,8 +82,7 @@ impl GitHub {
             .into_iter()
             .filter(|c| c.user.as_ref().is_some_and(|u| u.login == author))
             .filter_map(|c| c.body)
-            .filter(|b| b.starts_with(prefix) && part_number(b, prefix) == Some(1))
-            .next_back())
+            .rfind(|b| b.starts_with(prefix) && part_number(b, prefix) == Some(1)))
     }
 
     /// Posts `parts` as ferry's comment on `number`: with [`CommentMode::Sticky`],

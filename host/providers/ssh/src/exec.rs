@@ -323,7 +323,7 @@ mod tests {
             wrapped,
             "if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 3 sh -c 'echo '\\''a b'\\''; sleep 9'; else exec sh -c 'echo '\\''a b'\\''; sleep 9'; fi"
         );
-        let out = std::process::Command::new("sh").arg("-c").arg(&wrapped.replace("sleep 9", "true")).output().unwrap();
+        let out = std::process::Command::new("sh").arg("-c").arg(wrapped.replace("sleep 9", "true")).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b\n", "the quoting survives the wrapper");
         assert!(bounded("x", Some(Duration::from_secs(10))).contains("timeout -k 1 11 sh -c x;"));
     }

@@ -134,7 +134,12 @@ pub fn update_config(app: &AppSpec, group: &ProcessGroup, image: &str, release: 
 /// shared-cpu-2x; then the app's `host_dedication_id` over it.
 pub fn release_command_config(app: &AppSpec, command: &str, image: &str, release: &Release, machines: &[&Machine]) -> Value {
     let mut env: Vec<(String, Value)> = app.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    env.retain(|(k, _)| !matches!(k.as_str(), "RELEASE_COMMAND" | "FLY_PROCESS_GROUP") && !(k == "PRIMARY_REGION" && app.primary_region.is_some()));
+    // Set below, from the release and the app.
+    env.retain(|(k, _)| match k.as_str() {
+        "RELEASE_COMMAND" | "FLY_PROCESS_GROUP" => false,
+        "PRIMARY_REGION" => app.primary_region.is_none(),
+        _ => true,
+    });
     env.push(("RELEASE_COMMAND".into(), json!("1")));
     env.push(("FLY_PROCESS_GROUP".into(), json!(meta::RELEASE_COMMAND_GROUP)));
     if let Some(region) = &app.primary_region {

@@ -499,10 +499,13 @@ fn mount(at: &At, findings: &mut Findings) -> Result<Mount, Problem> {
     })
 }
 
+/// A mount's auto-extend settings: threshold (%), increment and limit (GB).
+type AutoExtend = (Option<u32>, Option<u32>, Option<u32>);
+
 /// `auto_extend_size_*`, checked with flyctl's rules (`validateMounts`):
 /// sizes are decimal GB (`units.FromHumanSize`, a bare number is GB); the
 /// threshold is 50-99 %, the increment 1-100 GB, the limit 1-500 GB.
-fn auto_extend(at: &At, source: &str, findings: &mut Findings) -> Result<(Option<u32>, Option<u32>, Option<u32>), Problem> {
+fn auto_extend(at: &At, source: &str, findings: &mut Findings) -> Result<AutoExtend, Problem> {
     let threshold = optional(at, "auto_extend_size_threshold", At::u32)?.filter(|t| *t != 0);
     let mut gb = |key: &str, what: &str, max: u64| -> Result<Option<u32>, Problem> {
         let Some(text) = optional(at, key, At::str)?.filter(|s| !s.is_empty()) else { return Ok(None) };
@@ -557,7 +560,7 @@ pub fn decimal_gb(text: &str) -> Option<u64> {
     let suffix = suffix.to_ascii_lowercase();
     let bytes = match suffix.as_bytes() {
         [] | [b'b'] => size,
-        [unit, rest @ ..] if matches!(rest, [] | [b'b'] | [b'i', b'b']) => {
+        [unit] | [unit, b'b'] | [unit, b'i', b'b'] => {
             let exponent = match unit {
                 b'k' => 3,
                 b'm' => 6,
@@ -753,7 +756,7 @@ fn file(at: &At, findings: &mut Findings) -> Result<Option<File>, Problem> {
 /// Fly's docs use for `raw_value` (e.g. `aGVsbG8gd29ybGQK`).
 fn looks_base64(text: &str) -> bool {
     use base64::Engine;
-    text.len() >= 8 && text.len() % 4 == 0 && base64::engine::general_purpose::STANDARD.decode(text).is_ok()
+    text.len() >= 8 && text.len().is_multiple_of(4) && base64::engine::general_purpose::STANDARD.decode(text).is_ok()
 }
 
 fn metrics(at: &At, findings: &mut Findings) -> Result<Metrics, Problem> {

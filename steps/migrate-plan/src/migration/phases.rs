@@ -187,7 +187,7 @@ pub fn finalize(app: &AppSpec, source: &App, target: &App, zone: Option<&Zone>, 
                 format!("create {} of `{}` on {} ({image}), health-gated", deploy_actions::count(machines.len(), "machine"), group.name, options.to),
                 &options.to,
                 machines,
-                wait.clone(),
+                wait,
             ));
         }
     }

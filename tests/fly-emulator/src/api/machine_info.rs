@@ -101,7 +101,7 @@ pub async fn wait(
                 Some(stale) => (stale["state"].as_str().unwrap_or_default().to_string(), stale["instance_id"].as_str().unwrap_or_default().to_string()),
                 None => (machine.state.as_str().to_string(), machine.instance_id.clone()),
             };
-            let state_matches = request.states.iter().any(|s| *s == current_state);
+            let state_matches = request.states.contains(&current_state);
             if state_matches && request.version.as_ref().is_none_or(|v| *v == instance_id) {
                 return Ok(Waited::Reached);
             }

@@ -54,7 +54,7 @@ pub async fn get(
 /// The secrets a read sees: at least `version` when given (refused when
 /// the app has no such version yet, like a too-new `min_secrets_version`),
 /// else the propagated ones.
-fn readable<'a>(app: &'a App, version: Option<u64>) -> ApiResult<&'a BTreeMap<String, Secret>> {
+fn readable(app: &App, version: Option<u64>) -> ApiResult<&BTreeMap<String, Secret>> {
     if let Some(wanted) = version.filter(|wanted| *wanted > app.secrets_version) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
