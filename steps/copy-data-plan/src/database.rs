@@ -82,7 +82,7 @@ fn carries(db: &Database, logical: bool) -> String {
     };
     let views = db.source.materialized_views.len();
     if logical {
-        let unlogged = db.source.tables.iter().filter(|t| t.unlogged).count();
+        let unlogged = unlogged(&db.source).len();
         let rows = db.source.tables.len() - unlogged;
         let dumped = match unlogged {
             0 => String::new(),
@@ -182,8 +182,8 @@ fn logical_blockers(source: &DatabaseInventory) -> Vec<String> {
     for t in source.tables.iter().filter(|t| t.replica_identity == "nothing") {
         blockers.push(format!("{} has REPLICA IDENTITY NOTHING: its updates and deletes would fail while published", qualified(t)));
     }
-    let unlogged: Vec<&PgTableInfo> = source.tables.iter().filter(|t| t.unlogged).collect();
-    let unlogged_bytes: u64 = unlogged.iter().map(|t| t.bytes).sum();
+    let unlogged = unlogged(source);
+    let unlogged_bytes = bytes(&unlogged);
     if unlogged_bytes > UNLOGGED_IN_WINDOW_MAX {
         let names: Vec<String> = unlogged.iter().map(|t| format!("{} ({})", qualified(t), size(t.bytes))).collect();
         blockers.push(format!(
@@ -211,7 +211,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         max_lag_bytes: options.max_lag_bytes,
         timeout_ms: options.catch_up_timeout_ms,
         identity_full: keyless.iter().map(|t| qualified(t)).collect(),
-        unlogged: db.source.tables.iter().filter(|t| t.unlogged).map(qualified).collect(),
+        unlogged: unlogged(&db.source).into_iter().map(qualified).collect(),
     };
     parts.findings.push(finding(
         "logical-ddl",
@@ -232,7 +232,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         ));
     }
     if !spec.unlogged.is_empty() {
-        let bytes: u64 = db.source.tables.iter().filter(|t| t.unlogged).map(|t| t.bytes).sum();
+        let bytes = bytes(&unlogged(&db.source));
         parts.findings.push(finding(
             "logical-unlogged",
             Severity::Info,
@@ -361,6 +361,15 @@ fn verify(database: &str, mut tables: Vec<String>, views: &[String]) -> ferry_st
 pub fn logical_name(database: &str) -> String {
     let clean: String = database.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     format!("ferry_{clean}")
+}
+
+/// The source's UNLOGGED tables: replication never carries their rows.
+fn unlogged(source: &DatabaseInventory) -> Vec<&PgTableInfo> {
+    source.tables.iter().filter(|t| t.unlogged).collect()
+}
+
+fn bytes(tables: &[&PgTableInfo]) -> u64 {
+    tables.iter().map(|t| t.bytes).sum()
 }
 
 /// `schema.name` as the host reads it back ([`ferry_pg_names`]).

@@ -97,17 +97,17 @@ fn digests_in(s: &mut Session<'_>, tables: &[String]) -> Result<Vec<TableDigest>
 /// side is a mismatch, and so is every object defined differently.
 pub fn verify(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<Verification, PgError> {
     // One session per side for both reads.
-    let read = |db: &DbUrl| -> Result<_, PgError> {
-        let mut s = stable_session(db)?;
-        let bytes: i64 = s.one("SELECT pg_database_size(current_database())", &[], "reading the database size")?.get(0);
-        Ok((digests_in(&mut s, tables)?, catalog::read(&mut s)?, to_u64(bytes)))
-    };
+    let read = |s: &mut Session<'_>| -> Result<_, PgError> { Ok((digests_in(s, tables)?, catalog::read(s)?)) };
     let (source, target) = std::thread::scope(|scope| {
-        let source = scope.spawn(|| read(src));
-        let target = read(dst);
+        let source = scope.spawn(|| {
+            let mut s = stable_session(src)?;
+            let bytes: i64 = s.one("SELECT pg_database_size(current_database())", &[], "reading the database size")?.get(0);
+            Ok::<_, PgError>((read(&mut s)?, to_u64(bytes)))
+        });
+        let target = stable_session(dst).and_then(|mut s| read(&mut s));
         (source.join().expect("digest thread panicked"), target)
     });
-    let ((source, source_catalog, source_bytes), (target, target_catalog, _)) = (source?, target?);
+    let (((source, source_catalog), source_bytes), (target, target_catalog)) = (source?, target?);
     Ok(Verification {
         tables: compare(&source, &target),
         objects: catalog::diff(&source_catalog, &target_catalog),

@@ -91,13 +91,8 @@ fn open_session(c: &Cluster, sql: &str) -> postgres::Client {
 }
 
 fn assert_equal(a: &Cluster, b: &Cluster, db: &str, mode: &str) {
-    let relations: Vec<String> = inventory(&DbUrl::new(a.url("app")))
-        .unwrap()
-        .tables
-        .iter()
-        .map(|t| t.qualified())
-        .chain(inventory(&DbUrl::new(a.url("app"))).unwrap().materialized_views)
-        .collect();
+    let inv = inventory(&DbUrl::new(a.url("app"))).unwrap();
+    let relations: Vec<String> = inv.tables.iter().map(|t| t.qualified()).chain(inv.materialized_views).collect();
     let v = verify(&DbUrl::new(a.url("app")), &DbUrl::new(b.url(db)), &relations).unwrap();
     assert!(v.ok(), "{mode}: ferry's verification: {:?} {:?}", v.mismatches(), v.objects.iter().map(ToString::to_string).collect::<Vec<_>>());
 
