@@ -30,7 +30,9 @@ fn main() {
     let root = manifest.ancestors().nth(2).expect("host/steps sits two levels below the repository root");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let workspace = root.join("steps");
-    ferry_guest_build::rerun_if_changed(&[&workspace, &root.join("wit")]);
+    // The guests' path dependencies outside their workspace count too.
+    let shared = ["host/providers/pg-names", "host/providers/fly-wire"].map(|p| root.join(p));
+    ferry_guest_build::rerun_if_changed(&[&workspace, &root.join("wit"), &shared[0], &shared[1]]);
 
     let packages: Vec<&str> = STEPS.iter().map(|(name, _, _)| *name).collect();
     let target_dir = ferry_guest_build::guest_target_dir(&out_dir);

@@ -2,7 +2,9 @@
 //! a 10,000-action plan that must split into valid comments.
 
 use ferry_model::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
-use ferry_model::{Action, ConfigEdit, Finding, FlyMachineRefs, Location, Operation, Plan, Risk, Severity, StepSection, Undo, VmContainer};
+use ferry_model::{
+    Action, CheckoutOp, ConfigEdit, Finding, FlyMachineRefs, FlyOp, Location, Operation, Plan, Risk, Severity, StepSection, Undo, VmContainer, VmOp,
+};
 use ferry_render::Format;
 use ferry_render::comment::{self, MAX_COMMENT_BYTES, Marker};
 
@@ -11,7 +13,11 @@ fn action(i: usize, risk: Risk) -> Action {
         id: format!("edit:env.KEY_{i}"),
         summary: format!("set env.KEY_{i} = \"value {i}\" in fly.toml"),
         risk,
-        operation: Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: format!("env.KEY_{i}"), value: Some(format!("\"value {i}\"")) }),
+        operation: Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit {
+            file: "fly.toml".into(),
+            key: format!("env.KEY_{i}"),
+            value: Some(format!("\"value {i}\"")),
+        })),
         undo: if risk == Risk::Irreversible { Undo::None("the old app is deleted".into()) } else { Undo::RestorePrevious },
         detail: None,
     }
@@ -64,7 +70,7 @@ fn a_plan_comment_snapshot() {
 fn an_apply_comment_snapshot() {
     let p = plan(vec![action(1, Risk::Safe), action(2, Risk::Disruptive), action(3, Risk::Safe)]);
     let mut phase = PhaseRecord { phase: "prepare".into(), plan_hash: p.hash(), plan: p, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
-    let undo = UndoData::ConfigValue { previous: None };
+    let undo = UndoData::Checkout(ferry_model::CheckoutUndo::ConfigValue { previous: None });
     phase.record("edit:env.KEY_1", 1, Event::Started { undo: undo.clone() });
     phase.record("edit:env.KEY_1", 2, Event::Done { duration_ms: 12, outputs: vec![] });
     phase.record("edit:env.KEY_2", 3, Event::Started { undo });
@@ -126,13 +132,13 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
         id: "vm-run:prod:shop-app-1".into(),
         summary: "start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers".into(),
         risk: Risk::Safe,
-        operation: Operation::VmRun(VmContainer {
+        operation: Operation::Vm(VmOp::Run(VmContainer {
             target: "prod".into(),
             name: "shop-app-1".into(),
             image: "ferry-shop:release-1".into(),
             volumes: vec![("/srv/ferry/shop/volumes/../../../../".into(), "/data".into())],
             ..Default::default()
-        }),
+        })),
         undo: Undo::RestorePrevious,
         detail: None,
     };
@@ -141,8 +147,8 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
         id: "cordon".into(),
         summary: "take the blues out".into(),
         risk: Risk::Disruptive,
-        operation: Operation::FlyCordon(refs.clone()),
-        undo: Undo::Run(Operation::FlyUncordon(refs)),
+        operation: Operation::Fly(FlyOp::Cordon(refs.clone())),
+        undo: Undo::Run(Operation::Fly(FlyOp::Uncordon(refs))),
         detail: None,
     };
     let p = plan(vec![run, cordon]);

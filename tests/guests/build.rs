@@ -12,7 +12,7 @@ fn main() {
     let root = manifest.ancestors().nth(2).expect("tests/guests sits two levels below the repository root");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let workspace = manifest.join("components");
-    ferry_guest_build::rerun_if_changed(&[&workspace, &root.join("steps/sdk"), &root.join("wit")]);
+    ferry_guest_build::rerun_if_changed(&[&workspace, &root.join("steps/sdk"), &root.join("host/providers/fly-wire"), &root.join("wit")]);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=wrap.rs");
     let target_dir = ferry_guest_build::guest_target_dir(&out_dir);

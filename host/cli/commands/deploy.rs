@@ -190,11 +190,13 @@ impl DeployResult {
             }
             None => return result,
         };
-        let newest =
-            machines.iter().filter_map(|m| m.config()).max_by_key(|c| c.metadata_value("fly_release_version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
+        let newest = machines
+            .iter()
+            .filter_map(|m| m.config())
+            .max_by_key(|c| c.metadata_value(ferry_fly::metadata::RELEASE_VERSION).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
         if let Some(config) = newest {
-            result.release_id = config.metadata_value("fly_release_id").map(str::to_string);
-            result.release_version = config.metadata_value("fly_release_version").map(str::to_string);
+            result.release_id = config.metadata_value(ferry_fly::metadata::RELEASE_ID).map(str::to_string);
+            result.release_version = config.metadata_value(ferry_fly::metadata::RELEASE_VERSION).map(str::to_string);
             result.image = config.image().map(str::to_string);
         }
         result.machines = machines.into_iter().map(|m| m.id).collect();

@@ -6,9 +6,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Plan;
+use crate::ops::checkout::CheckoutUndo;
+use crate::ops::data::DataUndo;
+use crate::ops::dns::DnsUndo;
+use crate::ops::fly::FlyUndo;
+use crate::ops::vm::VmUndo;
 
 /// The version of the journal's JSON shape.
-pub const JOURNAL_FORMAT: u32 = 1;
+pub const JOURNAL_FORMAT: u32 = 2;
 
 /// One run: the phases applied under one id (a deploy, or a migration's
 /// prepare/data/finalize…).
@@ -64,46 +69,19 @@ pub struct Entry {
     pub event: Event,
 }
 
-/// What the host records so it can undo an action: the state it replaced.
+/// What the host records so it can undo an action: the state it replaced,
+/// in the type of the provider that carries the action out (each beside its
+/// operations in [`crate::ops`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[serde(rename_all = "kebab-case")]
 pub enum UndoData {
     /// Nothing is needed (the undo is its own operation, or there is none).
     None,
-    /// The TOML literal a config key held, `None` if it was absent.
-    ConfigValue { previous: Option<String> },
-    /// What a checkout file held before it was written (`None`: no file).
-    FileContents { previous: Option<String> },
-    /// Fly Machines as they were before an update, stop or destroy:
-    /// enough to put each back (its config, image and state).
-    FlyMachines { previous: Vec<PreviousMachine> },
-    /// The value a metadata key held on each machine (`None`: absent).
-    FlyMetadata { previous: Vec<(String, Option<String>)> },
-    /// Ids of what existed before a create (volumes, IPs), so the undo
-    /// removes only what the action added.
-    FlyExisting { ids: Vec<String> },
-    /// The record set a DNS change replaced (`None`: it did not exist).
-    DnsPrevious { previous: Option<crate::DnsRrset> },
-    /// The database's `default_transaction_read_only` setting before a
-    /// freeze (`None`: not set).
-    PgReadOnly { previous: Option<String> },
-    /// The target database was empty before a copy: the undo drops what
-    /// the copy created in these schemas.
-    PgEmptyTarget { schemas: Vec<String> },
-    /// The replica identity a table had (`default`, `index`…).
-    PgReplicaIdentity { previous: String },
-    /// Whether the volume's target directory held files before a sync: only
-    /// a sync into an empty one is undone (by emptying it again).
-    VolumeTarget { was_empty: bool },
-    /// What a VM action created that did not exist before (directories, a
-    /// network, a container): the undo removes exactly these.
-    VmAbsent { items: Vec<String> },
-    /// Where the host kept the file a VM write replaced (`None`: there was
-    /// none). The old contents stay on the host, so secrets in an env file
-    /// never reach the journal.
-    VmBackup { backup: Option<String> },
-    /// The containers a stop found running: the undo starts them again.
-    VmWasRunning { names: Vec<String> },
+    Checkout(CheckoutUndo),
+    Fly(FlyUndo),
+    Dns(DnsUndo),
+    Data(DataUndo),
+    Vm(VmUndo),
 }
 
 /// A machine as it was before an action changed it.

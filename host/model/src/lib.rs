@@ -13,30 +13,37 @@ mod action;
 mod app;
 mod finding;
 pub mod journal;
+pub mod ops;
 pub mod pairs;
 mod plan;
 pub mod policy;
 mod printable;
-pub mod route;
 mod step;
 pub mod undo_plan;
-pub mod vm;
 
-pub use action::{
-    Action, ConfigEdit, DnsChange, DnsRrset, DnsVerify, FileWrite, FlyApp, FlyCertificate, FlyCertificateWait, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines,
-    FlyMetadata, FlyRelease, FlyReleaseCommand, FlySecrets, FlyVolume, FlyVolumeCopy, FlyWait, Operation, PgCopy, PgLogical, PgTable, PgVerify, Risk,
-    SqliteCopy, TlsCheck, Undo, VolumePass, VolumeSync, VolumeVerify,
-};
+/// The VM provider's records, under the path they have always had.
+pub use ops::vm;
+
+pub use action::{Action, Risk, Undo};
 pub use app::{
     Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource, Formation, HttpOptions,
     HttpResponseOptions, LiveState, LiveVolume, LocalFile, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup, ProxyProtoOptions,
     ReplayCache, Restart, Service, Static, TargetKind, TlsOptions, Vm,
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
+pub use ops::Operation;
+pub use ops::checkout::{CheckoutOp, CheckoutUndo, ConfigEdit, FileWrite};
+pub use ops::control::ControlOp;
+pub use ops::data::{DataOp, DataUndo, PgCopy, PgLogical, PgTable, PgVerify, SqliteCopy, VolumePass, VolumeSync, VolumeVerify};
+pub use ops::dns::{DnsChange, DnsOp, DnsRrset, DnsUndo, DnsVerify, TlsCheck};
+pub use ops::fly::{
+    FlyApp, FlyCertificate, FlyCertificateWait, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlySecrets,
+    FlyUndo, FlyVolume, FlyVolumeCopy, FlyWait,
+};
+pub use ops::vm::{
+    VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmOp, VmPackages, VmPaths, VmPort,
+    VmSecret, VmUndo,
+};
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
 pub use printable::{printable, printable_lines};
-pub use route::{CheckoutOp, ControlOp, DataOp, DnsOp, FlyOp, Routed, VmOp};
 pub use step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
-pub use vm::{
-    VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmPackages, VmPaths, VmPort, VmSecret,
-};

@@ -8,7 +8,7 @@ use crate::{Action, AppSpec, Finding, Risk};
 
 /// The version of the plan's JSON shape; bumped on incompatible changes.
 /// 2: the workflow's settings digest and the host's own findings.
-pub const PLAN_FORMAT: u32 = 2;
+pub const PLAN_FORMAT: u32 = 3;
 
 /// The concatenated plans of a workflow's steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -142,10 +142,17 @@ fn canonical(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Operation, Undo};
+    use crate::{ControlOp, Operation, Undo};
 
     fn action(id: &str, risk: Risk) -> Action {
-        Action { id: id.into(), summary: format!("do {id}"), risk, operation: Operation::WaitMs(1), undo: Undo::None("nothing to undo".into()), detail: None }
+        Action {
+            id: id.into(),
+            summary: format!("do {id}"),
+            risk,
+            operation: Operation::Control(ControlOp::WaitMs(1)),
+            undo: Undo::None("nothing to undo".into()),
+            detail: None,
+        }
     }
 
     fn plan(actions: Vec<Action>) -> Plan {
@@ -165,7 +172,8 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_has_no_spaces() {
         let json = plan(vec![action("a", Risk::Safe)]).canonical_json();
-        assert!(json.starts_with(r#"{"app":null,"format":2,"host_findings":[],"phase":"deploy","steps":[{"actions":[{"detail":null,"id":"a""#), "{json}");
+        let head = format!(r#"{{"app":null,"format":{PLAN_FORMAT},"host_findings":[],"phase":"deploy","steps":[{{"actions":[{{"detail":null,"id":"a""#);
+        assert!(json.starts_with(&head), "{json}");
         assert!(!json.contains(": "));
     }
 

@@ -90,7 +90,7 @@ impl UndoPlan {
 #[cfg(test)]
 mod tests {
     use crate::journal::{Event, PhaseRecord, UndoData};
-    use crate::{Action, FlyVolume, Operation, Plan, StepSection};
+    use crate::{Action, FlyOp, FlyVolume, Operation, Plan, StepSection};
 
     use super::*;
 
@@ -99,7 +99,7 @@ mod tests {
             id: id.into(),
             summary: format!("create volume {id}"),
             risk: Risk::Safe,
-            operation: Operation::FlyCreateVolume(FlyVolume {
+            operation: Operation::Fly(FlyOp::CreateVolume(FlyVolume {
                 app: "shop".into(),
                 name: id.into(),
                 region: "ams".into(),
@@ -108,7 +108,7 @@ mod tests {
                 compute_image: None,
                 snapshot_retention: None,
                 auto_backup: None,
-            }),
+            })),
             undo: Undo::RestorePrevious,
             detail: None,
         };
@@ -122,7 +122,7 @@ mod tests {
     }
 
     fn started() -> Event {
-        Event::Started { undo: UndoData::FlyExisting { ids: vec![] } }
+        Event::Started { undo: UndoData::Fly(crate::FlyUndo::Existing { ids: vec![] }) }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use ferry_model::{AppSpec, Finding, Plan, Risk, Severity, StepSection};
+use ferry_model::{AppSpec, DnsOp, Finding, Plan, Risk, Severity, StepSection};
 
 use crate::{action_text, counts_line, facts, short_hash, undo_label};
 
@@ -137,7 +137,7 @@ fn dns_changes(out: &mut String, section: &StepSection) {
         .actions
         .iter()
         .filter_map(|a| match &a.operation {
-            ferry_model::Operation::DnsChange(c) => {
+            ferry_model::Operation::Dns(DnsOp::Change(c)) => {
                 let r = c.new.as_ref().or(c.expected.as_ref())?;
                 Some(format!("| {} | {} | {} | {} |", cell(&r.name), cell(&r.rtype), cell(&show(c.expected.as_ref())), cell(&show(c.new.as_ref()))))
             }

@@ -151,7 +151,7 @@ fn ms(d: u64) -> String {
 #[cfg(test)]
 mod tests {
     use ferry_model::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
-    use ferry_model::{Action, ConfigEdit, Operation, Plan, Risk, StepSection, Undo};
+    use ferry_model::{Action, CheckoutOp, ConfigEdit, Operation, Plan, Risk, StepSection, Undo};
 
     use crate::Format;
 
@@ -163,7 +163,7 @@ mod tests {
             id: "edit:A".into(),
             summary: summary.into(),
             risk: Risk::Safe,
-            operation: Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "A".into(), value: Some("1".into()) }),
+            operation: Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "A".into(), value: Some("1".into()) })),
             undo: Undo::RestorePrevious,
             detail: None,
         };
@@ -171,7 +171,7 @@ mod tests {
         plan.steps.push(StepSection { step: "edits".into(), version: "0.1.0".into(), actions: vec![action], findings: vec![] });
         let mut phase =
             PhaseRecord { phase: "deploy".into(), plan_hash: plan.hash(), plan, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
-        phase.record("edit:A", 1, Event::Started { undo: UndoData::ConfigValue { previous: None } });
+        phase.record("edit:A", 1, Event::Started { undo: UndoData::Checkout(ferry_model::CheckoutUndo::ConfigValue { previous: None }) });
         phase.record("edit:A", 2, Event::Failed { duration_ms: 5, error: error.into() });
         let outcome = Outcome::RolledBack { action: "edit:A".into(), error: error.into() };
         let text = super::apply_result("shop\n::error::app", "run\u{9b}1", &outcome, &phase, Format::Text);

@@ -96,7 +96,7 @@ impl Grants {
         self.0.iter().copied()
     }
 
-    /// Refuses `import` unless it is a granted `ferry:step` interface of a
+    /// Refuses `import` unless it is a type-only or granted `ferry:step` interface of a
     /// version this host implements (0.1.x).
     pub(crate) fn check_import(&self, step: &str, import: &str) -> Result<(), RuntimeError> {
         let unknown = || RuntimeError::UnknownImport { step: step.into(), import: import.into() };
@@ -105,13 +105,18 @@ impl Grants {
         if !crate::engine::version_compatible(version) {
             return Err(unknown());
         }
-        if interface == "types" {
+        if TYPE_ONLY_INTERFACES.contains(&interface) {
             return Ok(());
         }
         let cap = Capability::parse(interface).ok_or_else(unknown)?;
         if self.contains(cap) { Ok(()) } else { Err(RuntimeError::ImportNotGranted { step: step.into(), import: import.into(), granted: self.to_string() }) }
     }
 }
+
+/// The `ferry:step` interfaces that hold only types (the shared records and
+/// each provider's operations, `wit/ops-*.wit`): a step imports them as
+/// soon as it builds an action, and they have nothing to grant.
+pub(crate) const TYPE_ONLY_INTERFACES: [&str; 7] = ["types", "control-ops", "checkout-ops", "fly-ops", "dns-ops", "data-ops", "vm-ops"];
 
 impl fmt::Display for Grants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -132,6 +137,7 @@ mod tests {
         let g = Grants::parse(&["log", "checkout"]).unwrap();
         assert!(g.check_import("s", "ferry:step/log@0.1.0").is_ok());
         assert!(g.check_import("s", "ferry:step/types@0.1.3").is_ok());
+        assert!(g.check_import("s", "ferry:step/fly-ops@0.1.0").is_ok(), "operations are types, not the Fly import");
         let err = g.check_import("s", "ferry:step/fly@0.1.0").unwrap_err().to_string();
         assert!(err.contains("`ferry:step/fly@0.1.0`") && err.contains("granted: log, checkout"), "{err}");
         assert!(matches!(g.check_import("s", "wasi:cli/environment@0.2.0"), Err(RuntimeError::UnknownImport { .. })));

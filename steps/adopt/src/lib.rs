@@ -9,7 +9,7 @@ use ferry_migrate::{adopt, config_save};
 use ferry_step_sdk::host::fly;
 use ferry_step_sdk::params::{Params, Spec, finding, invalid};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Action, FileWrite, Operation, Problem, Risk, Severity, StepError, Undo};
+use ferry_step_sdk::types::{Action, CheckoutOp, FileWrite, Operation, Problem, Risk, Severity, StepError, Undo};
 use ferry_step_sdk::{Step, export_step};
 
 /// The phase adopt plans in.
@@ -74,7 +74,7 @@ fn save_config(file: &str, machine: &str, toml: String) -> Action {
         id: format!("write-file:{file}"),
         summary: format!("write {file} from machine {machine}'s config (as `fly config save`)"),
         risk: Risk::Safe,
-        operation: Operation::WriteFile(FileWrite { file: file.into(), contents: toml }),
+        operation: Operation::Checkout(CheckoutOp::WriteFile(FileWrite { file: file.into(), contents: toml })),
         undo: Undo::RestorePrevious,
         detail: None,
     }

@@ -2,7 +2,7 @@
 
 use ferry_step_sdk::host::data::{DatabaseInventory, PgTableInfo};
 use ferry_step_sdk::params::finding;
-use ferry_step_sdk::types::{Operation, PgCopy, PgLogical, PgTable, PgVerify, Problem, Risk, Severity, StepError, Undo};
+use ferry_step_sdk::types::{DataOp, Operation, PgCopy, PgLogical, PgTable, PgVerify, Problem, Risk, Severity, StepError, Undo};
 
 use crate::{Database, Mode, Options, Parts, action, plural, size};
 
@@ -262,7 +262,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         &format!("pg:schema:{}", db.name),
         format!("Copy the schema of database {} into the target", db.name),
         Risk::Safe,
-        Operation::PgCopySchema(db.name.clone()),
+        Operation::Data(DataOp::PgCopySchema(db.name.clone())),
         Undo::RestorePrevious,
         Some("Logical replication carries rows, not DDL: the tables must exist on the target first.".into()),
     ));
@@ -276,7 +276,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
             &format!("pg:replica-identity:{}:{}", db.name, qualified(t)),
             format!("Set REPLICA IDENTITY FULL on {} (database {}, source)", qualified(t), db.name),
             Risk::Disruptive,
-            Operation::PgReplicaIdentityFull(PgTable { database: db.name.clone(), table: qualified(t) }),
+            Operation::Data(DataOp::PgReplicaIdentityFull(PgTable { database: db.name.clone(), table: qualified(t) })),
             Undo::RestorePrevious,
             Some("Without a key, the publisher refuses UPDATE and DELETE on a published table; FULL logs the whole old row instead.".into()),
         ));
@@ -285,7 +285,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         &format!("pg:subscribe:{}", db.name),
         format!("Publish database {} and subscribe the target ({name}): the initial sync runs while the app is live", db.name),
         Risk::Safe,
-        Operation::PgSubscribe(spec.clone()),
+        Operation::Data(DataOp::PgSubscribe(spec.clone())),
         Undo::RestorePrevious,
         Some("A publication on the source, a subscription (and its slot) on the target; the undo drops all three so no slot keeps WAL on the source.".into()),
     ));
@@ -293,7 +293,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
         &format!("pg:catch-up:{}", db.name),
         format!("Wait for the initial sync of {} ({}) and a lag under {}", db.name, size(db.source.total_bytes), size(options.max_lag_bytes)),
         Risk::Safe,
-        Operation::PgCatchUp(spec.clone()),
+        Operation::Data(DataOp::PgCatchUp(spec.clone())),
         Undo::None("waiting changes nothing".into()),
         None,
     ));
@@ -312,7 +312,7 @@ fn logical(db: &Database, options: &Options, parts: &mut Parts) {
             db.name
         ),
         Risk::Safe,
-        Operation::PgFinishLogical(PgLogical { timeout_ms: options.finish_timeout_ms, ..spec }),
+        Operation::Data(DataOp::PgFinishLogical(PgLogical { timeout_ms: options.finish_timeout_ms, ..spec })),
         Undo::None("the copy stays on the target; undoing the schema copy empties it".into()),
         Some("Waits until the target confirmed every write committed before the freeze (the source's current WAL position).".into()),
     ));
@@ -323,7 +323,7 @@ fn dump_restore(db: &Database, jobs: u32) -> ferry_step_sdk::types::Action {
         &format!("pg:dump-restore:{}", db.name),
         format!("Copy database {} ({}) into the target with pg_dump | pg_restore", db.name, size(db.source.total_bytes)),
         Risk::Safe,
-        Operation::PgDumpRestore(PgCopy { database: db.name.clone(), jobs }),
+        Operation::Data(DataOp::PgDumpRestore(PgCopy { database: db.name.clone(), jobs })),
         Undo::RestorePrevious,
         Some("The target must be empty; the undo drops what the copy created there. The source is only read.".into()),
     )
@@ -334,7 +334,7 @@ fn freeze(database: &str) -> ferry_step_sdk::types::Action {
         &format!("freeze:pg:{database}"),
         format!("Freeze database {database} on the source: new sessions are read-only, open ones are ended"),
         Risk::Disruptive,
-        Operation::PgFreeze(database.into()),
+        Operation::Data(DataOp::PgFreeze(database.into())),
         Undo::RestorePrevious,
         Some("ALTER DATABASE … SET default_transaction_read_only = on; the undo restores the setting it replaced.".into()),
     )
@@ -351,7 +351,7 @@ fn verify(database: &str, mut tables: Vec<String>, views: &[String]) -> ferry_st
         &format!("pg:verify:{database}"),
         format!("Verify database {database}: row counts and checksums of {n} table{}{filled}, sequences, large objects", plural(n)),
         Risk::Safe,
-        Operation::PgVerify(PgVerify { database: database.into(), tables }),
+        Operation::Data(DataOp::PgVerify(PgVerify { database: database.into(), tables })),
         Undo::None("a check changes nothing".into()),
         Some("An order-independent checksum per table on both sides; any difference fails the phase and names the table, so no cutover follows.".into()),
     )

@@ -16,7 +16,7 @@ mod volume;
 
 use ferry_step_sdk::host::data::{DatabaseInventory, VolumeInfo};
 use ferry_step_sdk::params::finding;
-use ferry_step_sdk::types::{Action, Finding, FlyMachineRefs, Operation, Risk, Severity, StepError, Undo};
+use ferry_step_sdk::types::{Action, ControlOp, Finding, FlyMachineRefs, FlyOp, Operation, Risk, Severity, StepError, Undo};
 
 pub use database::Choice;
 pub use options::{Mode, Options};
@@ -106,7 +106,7 @@ fn freeze_app(options: &Options, observed: &Observed, parts: &mut Parts) {
             &format!("freeze:fly:{app}"),
             format!("Stop {n} machine{} of {app}: writes stop until abort or cutover", plural(n)),
             Risk::Disruptive,
-            Operation::FlyStopMachines(FlyMachineRefs { app: app.clone(), ids: observed.freeze_machines.clone(), launch_ids: Vec::new() }),
+            Operation::Fly(FlyOp::StopMachines(FlyMachineRefs { app: app.clone(), ids: observed.freeze_machines.clone(), launch_ids: Vec::new() })),
             Undo::RestorePrevious,
             Some("The source is frozen, not deleted: `ferry abort` (or a failed copy) starts these machines again.".into()),
         ),
@@ -118,7 +118,7 @@ fn approval() -> Action {
         "approve:freeze",
         "Approval: freeze the source and copy the rest".into(),
         Risk::Safe,
-        Operation::Approval("The source stops taking writes from here until cutover or abort.".into()),
+        Operation::Control(ControlOp::Approval("The source stops taking writes from here until cutover or abort.".into())),
         Undo::None("an approval changes nothing".into()),
         None,
     )

@@ -3,7 +3,7 @@
 //! online backup API, and a checksum pass that must find nothing.
 
 use ferry_step_sdk::params::finding;
-use ferry_step_sdk::types::{Operation, Risk, Severity, SqliteCopy, Undo, VolumePass, VolumeSync, VolumeVerify};
+use ferry_step_sdk::types::{DataOp, Operation, Risk, Severity, SqliteCopy, Undo, VolumePass, VolumeSync, VolumeVerify};
 
 use crate::{Parts, Volume, action, plural, size};
 
@@ -33,7 +33,7 @@ pub(crate) fn plan(v: &Volume, frozen_by_app: bool, parts: &mut Parts) {
         &format!("volume:bulk:{}", v.name),
         format!("Copy volume {} ({} in {} files) while the source is live", v.name, size(v.source.bytes), v.source.files),
         Risk::Safe,
-        Operation::VolumeSync(sync(VolumePass::Bulk)),
+        Operation::Data(DataOp::VolumeSync(sync(VolumePass::Bulk))),
         Undo::RestorePrevious,
         Some("rsync -a without deletes; live SQLite files are left to the online backup after the freeze. Undone by emptying the target only if it was empty before.".into()),
     ));
@@ -41,7 +41,7 @@ pub(crate) fn plan(v: &Volume, frozen_by_app: bool, parts: &mut Parts) {
         &format!("volume:final:{}", v.name),
         format!("Final pass of volume {}: only what changed since the bulk pass, with deletes", v.name),
         Risk::Destructive,
-        Operation::VolumeSync(sync(VolumePass::Final)),
+        Operation::Data(DataOp::VolumeSync(sync(VolumePass::Final))),
         Undo::None("it deletes on the target only what the source no longer has; the source is untouched".into()),
         None,
     ));
@@ -50,7 +50,7 @@ pub(crate) fn plan(v: &Volume, frozen_by_app: bool, parts: &mut Parts) {
             &format!("sqlite:{}:{path}", v.name),
             format!("Copy SQLite database {path} of volume {} with the online backup API", v.name),
             Risk::Safe,
-            Operation::SqliteCopy(SqliteCopy { volume: v.name.clone(), path: path.clone() }),
+            Operation::Data(DataOp::SqliteCopy(SqliteCopy { volume: v.name.clone(), path: path.clone() })),
             Undo::None("the target file is replaced by a re-run; the source is only read".into()),
             Some("A live SQLite file copied byte by byte can be torn; `.backup` gives a consistent snapshot.".into()),
         ));
@@ -59,7 +59,7 @@ pub(crate) fn plan(v: &Volume, frozen_by_app: bool, parts: &mut Parts) {
         &format!("volume:verify:{}", v.name),
         format!("Verify volume {}: a checksum pass that must find no difference{}", v.name, sqlite_note(&sqlite)),
         Risk::Safe,
-        Operation::VolumeVerify(VolumeVerify { volume: v.name.clone(), exclude: sqlite.clone(), sqlite }),
+        Operation::Data(DataOp::VolumeVerify(VolumeVerify { volume: v.name.clone(), exclude: sqlite.clone(), sqlite })),
         Undo::None("a check changes nothing".into()),
         None,
     ));

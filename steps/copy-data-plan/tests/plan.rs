@@ -3,7 +3,7 @@
 
 use ferry_copy_data::{Database, Observed, Options, Volume, plan};
 use ferry_step_sdk::host::data::{DatabaseInventory, PgTableInfo, VolumeInfo};
-use ferry_step_sdk::types::{Operation, Severity, StepError, Undo, VolumePass};
+use ferry_step_sdk::types::{DataOp, Operation, Severity, StepError, Undo, VolumePass};
 
 fn options(params: &[(&str, &str)]) -> Options {
     let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -64,9 +64,9 @@ fn a_small_database_is_dumped_after_the_freeze_and_verified() {
     assert_eq!(ids(&p), ["freeze:fly:shop", "freeze:pg:main", "pg:dump-restore:main", "pg:verify:main"]);
     assert!(message(&p, "copy-mode").contains("dump-restore, because 50 MiB is below logical-above (1.0 GiB)"));
     assert!(message(&p, "copy-mode").contains("one stream through a pipe"));
-    let Operation::PgDumpRestore(copy) = &p.actions[2].operation else { panic!() };
+    let Operation::Data(DataOp::PgDumpRestore(copy)) = &p.actions[2].operation else { panic!() };
     assert_eq!(copy.jobs, 1);
-    let Operation::PgVerify(v) = &p.actions[3].operation else { panic!() };
+    let Operation::Data(DataOp::PgVerify(v)) = &p.actions[3].operation else { panic!() };
     assert_eq!(v.tables, ["public.accounts", "public.events"]);
     assert!(p.actions.iter().filter(|a| a.id.starts_with("freeze:")).all(|a| matches!(a.undo, Undo::RestorePrevious)));
 }
@@ -76,7 +76,7 @@ fn parallel_jobs_only_with_cores_and_size() {
     let mut o = observed(vec![db(3 * GIB, "replica")]);
     o.cores = 8;
     let p = plan("data", &options(&[]), &o).unwrap();
-    let Operation::PgDumpRestore(copy) = &p.actions[1].operation else { panic!("{:?}", ids(&p)) };
+    let Operation::Data(DataOp::PgDumpRestore(copy)) = &p.actions[1].operation else { panic!("{:?}", ids(&p)) };
     assert_eq!(copy.jobs, 4);
     assert!(message(&p, "copy-mode").contains("wal_level is `replica`"), "{}", message(&p, "copy-mode"));
 }
@@ -100,7 +100,7 @@ fn a_big_database_replicates_while_live_and_finishes_frozen() {
     assert!(message(&p, "no-primary-key").contains("public.events has no primary key"));
     assert!(message(&p, "logical-large-objects").contains("the 1 large object are copied after the freeze"));
     assert!(message(&p, "logical-ddl").contains("DDL"));
-    let Operation::PgFinishLogical(finish) = &p.actions[5].operation else { panic!() };
+    let Operation::Data(DataOp::PgFinishLogical(finish)) = &p.actions[5].operation else { panic!() };
     assert_eq!((finish.name.as_str(), finish.timeout_ms), ("ferry_main", 120_000));
     assert_eq!(finish.identity_full, ["public.events"], "the finish resets what the copy set FULL");
     assert!(p.actions[5].summary.contains("REPLICA IDENTITY reset on public.events"), "{}", p.actions[5].summary);
@@ -139,9 +139,9 @@ fn a_volume_moves_in_two_passes_with_sqlite_by_backup() {
         ids(&p),
         ["volume:bulk:uploads", "approve:freeze", "freeze:fly:shop", "volume:final:uploads", "sqlite:uploads:db/app.sqlite3", "volume:verify:uploads"]
     );
-    let Operation::VolumeSync(bulk) = &p.actions[0].operation else { panic!() };
+    let Operation::Data(DataOp::VolumeSync(bulk)) = &p.actions[0].operation else { panic!() };
     assert_eq!((bulk.pass, bulk.exclude.clone()), (VolumePass::Bulk, vec!["db/app.sqlite3".to_string()]));
-    let Operation::VolumeVerify(v) = &p.actions[5].operation else { panic!() };
+    let Operation::Data(DataOp::VolumeVerify(v)) = &p.actions[5].operation else { panic!() };
     assert_eq!(v.sqlite, ["db/app.sqlite3"]);
 }
 
@@ -186,7 +186,7 @@ fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
         )
         .unwrap();
         let set = p.actions.iter().find_map(|a| match &a.operation {
-            Operation::PgReplicaIdentityFull(t) => Some(t.table.clone()),
+            Operation::Data(DataOp::PgReplicaIdentityFull(t)) => Some(t.table.clone()),
             _ => None,
         });
         assert_eq!(set.as_deref(), Some(shown), "{name}");
@@ -194,7 +194,7 @@ fn a_qualified_name_reads_back_as_its_two_parts_whatever_they_hold() {
             .actions
             .iter()
             .find_map(|a| match &a.operation {
-                Operation::PgVerify(v) => Some(v.tables.clone()),
+                Operation::Data(DataOp::PgVerify(v)) => Some(v.tables.clone()),
                 _ => None,
             })
             .unwrap();
@@ -217,14 +217,14 @@ fn a_small_unlogged_table_is_dumped_inside_the_frozen_window() {
         .actions
         .iter()
         .find_map(|a| match &a.operation {
-            Operation::PgFinishLogical(l) => Some((a.summary.clone(), l.unlogged.clone())),
+            Operation::Data(DataOp::PgFinishLogical(l)) => Some((a.summary.clone(), l.unlogged.clone())),
             _ => None,
         })
         .unwrap();
     assert_eq!(finish.1, [r#"public."Cache.Hits""#]);
     assert!(finish.0.contains(r#"rows of UNLOGGED public."Cache.Hits" dumped"#), "{}", finish.0);
     let subscribe = p.actions.iter().find_map(|a| match &a.operation {
-        Operation::PgSubscribe(l) => Some(l.unlogged.len()),
+        Operation::Data(DataOp::PgSubscribe(l)) => Some(l.unlogged.len()),
         _ => None,
     });
     assert_eq!(subscribe, Some(1), "one spec for the whole replication");
@@ -245,8 +245,8 @@ fn large_unlogged_tables_refuse_logical_mode_by_name_and_auto_picks_dump_restore
         "{text}"
     );
     let p = plan("data", &options(&[("freeze-app", "shop")]), &observed()).unwrap();
-    assert!(p.actions.iter().any(|a| matches!(a.operation, Operation::PgDumpRestore(_))), "{:?}", ids(&p));
-    assert!(!p.actions.iter().any(|a| matches!(a.operation, Operation::PgSubscribe(_))));
+    assert!(p.actions.iter().any(|a| matches!(a.operation, Operation::Data(DataOp::PgDumpRestore(_)))), "{:?}", ids(&p));
+    assert!(!p.actions.iter().any(|a| matches!(a.operation, Operation::Data(DataOp::PgSubscribe(_)))));
 }
 
 #[test]
@@ -259,9 +259,9 @@ fn materialized_views_are_refreshed_in_the_window_and_verified() {
         message(&p, "logical-materialized-views")
             .contains("refreshes 1 on the target inside the frozen window (the journal records how long it took): public.daily_totals")
     );
-    let verified = p.actions.iter().find(|a| matches!(a.operation, Operation::PgVerify(_))).unwrap();
+    let verified = p.actions.iter().find(|a| matches!(a.operation, Operation::Data(DataOp::PgVerify(_)))).unwrap();
     assert!(verified.summary.contains("1 table, 1 materialized view"), "{}", verified.summary);
-    let Operation::PgVerify(v) = &verified.operation else { unreachable!() };
+    let Operation::Data(DataOp::PgVerify(v)) = &verified.operation else { unreachable!() };
     assert_eq!(v.tables, ["public.accounts", "public.daily_totals"]);
 }
 

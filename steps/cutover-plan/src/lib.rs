@@ -11,7 +11,7 @@
 
 pub mod options;
 
-use ferry_step_sdk::types::{Action, DnsChange, DnsRrset, DnsVerify, Finding, Operation, Problem, Risk, Severity, StepError, TlsCheck, Undo};
+use ferry_step_sdk::types::{Action, ControlOp, DnsChange, DnsOp, DnsRrset, DnsVerify, Finding, Operation, Problem, Risk, Severity, StepError, TlsCheck, Undo};
 
 pub use options::{Options, Wanted};
 
@@ -156,7 +156,7 @@ fn lower_ttl(zone: &str, current: &DnsRrset, ttl: u32) -> Action {
         id: format!("dns:lower-ttl:{}:{}", current.name, current.rtype),
         summary: format!("lower the TTL of {} {} from {} s to {ttl} s", current.name, current.rtype, current.ttl),
         risk: Risk::Safe,
-        operation: Operation::DnsChange(DnsChange { zone: zone.into(), expected: Some(current.clone()), new: Some(lowered) }),
+        operation: Operation::Dns(DnsOp::Change(DnsChange { zone: zone.into(), expected: Some(current.clone()), new: Some(lowered) })),
         undo: Undo::RestorePrevious,
         detail: Some(format!("{} -> {} (values unchanged)", describe(Some(current)), describe(Some(&DnsRrset { ttl, ..current.clone() })))),
     }
@@ -167,7 +167,7 @@ fn wait_out(name: &str, ttl: u32) -> Action {
         id: format!("dns:wait-ttl:{name}"),
         summary: format!("wait {} for resolvers to drop {name}'s old {ttl} s TTL", human(ttl)),
         risk: Risk::Safe,
-        operation: Operation::WaitMs(u64::from(ttl) * 1000),
+        operation: Operation::Control(ControlOp::WaitMs(u64::from(ttl) * 1000)),
         undo: Undo::RestorePrevious,
         detail: None,
     }
@@ -178,7 +178,7 @@ fn tls_check(address: &str, name: &str, min_days: u32) -> Action {
         id: format!("tls:{name}"),
         summary: format!("check that {address} serves a valid certificate for {name} (at least {min_days} days left)"),
         risk: Risk::Safe,
-        operation: Operation::TlsCheck(TlsCheck { address: address.into(), server_name: name.into(), min_days_left: min_days }),
+        operation: Operation::Dns(DnsOp::TlsCheck(TlsCheck { address: address.into(), server_name: name.into(), min_days_left: min_days })),
         undo: Undo::RestorePrevious,
         detail: Some("A TLS handshake with SNI against the new host itself, before any record points there.".into()),
     }
@@ -189,7 +189,7 @@ fn approval(what: &str) -> Action {
         id: "dns:approve-switch".into(),
         summary: format!("approve the switch: {what}"),
         risk: Risk::Safe,
-        operation: Operation::Approval(format!("switch DNS: {what}")),
+        operation: Operation::Control(ControlOp::Approval(format!("switch DNS: {what}"))),
         undo: Undo::RestorePrevious,
         detail: None,
     }
@@ -203,7 +203,7 @@ fn change(zone: &str, expected: Option<DnsRrset>, new: DnsRrset) -> Action {
         detail: Some(
             "Changed only if the record still holds what this plan saw (compare-and-swap); undone by restoring exactly the previous values and TTL.".into(),
         ),
-        operation: Operation::DnsChange(DnsChange { zone: zone.into(), expected, new: Some(new) }),
+        operation: Operation::Dns(DnsOp::Change(DnsChange { zone: zone.into(), expected, new: Some(new) })),
         undo: Undo::RestorePrevious,
     }
 }
@@ -213,7 +213,7 @@ fn verify(zone: &str, expected: DnsRrset, previous_ttl: u32, timeout_ms: u64) ->
         id: format!("dns:verify:{}:{}", expected.name, expected.rtype),
         summary: format!("wait until every authoritative server answers {} {} {}", expected.name, expected.rtype, expected.values.join(",")),
         risk: Risk::Safe,
-        operation: Operation::DnsVerify(DnsVerify { zone: zone.into(), expected, previous_ttl, timeout_ms }),
+        operation: Operation::Dns(DnsOp::Verify(DnsVerify { zone: zone.into(), expected, previous_ttl, timeout_ms })),
         undo: Undo::RestorePrevious,
         detail: None,
     }

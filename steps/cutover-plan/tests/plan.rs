@@ -1,7 +1,7 @@
 //! The cutover planner: what each phase proposes for zones in given states.
 
 use ferry_cutover::{Observed, Options, plan};
-use ferry_step_sdk::types::{DnsRrset, Operation, StepError, Undo};
+use ferry_step_sdk::types::{ControlOp, DnsOp, DnsRrset, Operation, StepError, Undo};
 
 fn options(extra: &[(&str, &str)]) -> Options {
     let mut params: Vec<(String, String)> = vec![("zone".into(), "example.com".into()), ("records".into(), "shop.example.com A 203.0.113.7".into())];
@@ -25,7 +25,7 @@ fn ids(p: &ferry_cutover::Planned) -> Vec<&str> {
 fn prepare_lowers_the_ttl_and_says_when_to_switch() {
     let p = plan("prepare", &options(&[]), &observed(Some(a(&["198.51.100.1"], 3600)), 4)).unwrap();
     assert_eq!(ids(&p), ["dns:lower-ttl:shop.example.com.:A"]);
-    let Operation::DnsChange(c) = &p.actions[0].operation else { panic!() };
+    let Operation::Dns(DnsOp::Change(c)) = &p.actions[0].operation else { panic!() };
     assert_eq!(c.expected.as_ref().unwrap().ttl, 3600);
     assert_eq!((c.new.as_ref().unwrap().ttl, c.new.as_ref().unwrap().values.clone()), (60, vec!["198.51.100.1".to_string()]));
     assert!(matches!(p.actions[0].undo, Undo::RestorePrevious));
@@ -36,13 +36,13 @@ fn prepare_lowers_the_ttl_and_says_when_to_switch() {
 fn the_switch_checks_tls_then_swaps_then_verifies() {
     let p = plan("finalize", &options(&[]), &observed(Some(a(&["198.51.100.1"], 60)), 4)).unwrap();
     assert_eq!(ids(&p), ["tls:shop.example.com", "dns:switch:shop.example.com.:A", "dns:verify:shop.example.com.:A"]);
-    let Operation::TlsCheck(t) = &p.actions[0].operation else { panic!() };
+    let Operation::Dns(DnsOp::TlsCheck(t)) = &p.actions[0].operation else { panic!() };
     assert_eq!((t.address.as_str(), t.server_name.as_str()), ("203.0.113.7:443", "shop.example.com"));
-    let Operation::DnsChange(c) = &p.actions[1].operation else { panic!() };
+    let Operation::Dns(DnsOp::Change(c)) = &p.actions[1].operation else { panic!() };
     assert_eq!(format!("{:?}", c.expected), format!("{:?}", Some(a(&["198.51.100.1"], 60))), "compare-and-swap against what the plan saw");
     assert_eq!(format!("{:?}", c.new), format!("{:?}", Some(a(&["203.0.113.7"], 300))));
     assert!(p.actions[1].summary.contains("198.51.100.1 (ttl 60) -> 203.0.113.7 (ttl 300)"), "{}", p.actions[1].summary);
-    let Operation::DnsVerify(v) = &p.actions[2].operation else { panic!() };
+    let Operation::Dns(DnsOp::Verify(v)) = &p.actions[2].operation else { panic!() };
     assert_eq!(v.previous_ttl, 60);
 }
 
@@ -53,8 +53,8 @@ fn a_ttl_not_lowered_ahead_is_lowered_and_waited_out_first() {
         ids(&p),
         ["dns:lower-ttl:shop.example.com.:A", "dns:wait-ttl:shop.example.com.", "dns:switch:shop.example.com.:A", "dns:verify:shop.example.com.:A"]
     );
-    assert!(matches!(p.actions[1].operation, Operation::WaitMs(600_000)));
-    let Operation::DnsChange(c) = &p.actions[2].operation else { panic!() };
+    assert!(matches!(p.actions[1].operation, Operation::Control(ControlOp::WaitMs(600_000))));
+    let Operation::Dns(DnsOp::Change(c)) = &p.actions[2].operation else { panic!() };
     assert_eq!(c.expected.as_ref().unwrap().ttl, 60, "the switch expects the lowered TTL");
     assert!(p.findings.iter().any(|f| f.code == "ttl-not-lowered"));
 }
@@ -63,7 +63,7 @@ fn a_ttl_not_lowered_ahead_is_lowered_and_waited_out_first() {
 fn an_approval_gate_sits_right_before_the_switch() {
     let p = plan("finalize", &options(&[("tls", "false"), ("approve", "true")]), &observed(Some(a(&["198.51.100.1"], 60)), 4)).unwrap();
     assert_eq!(ids(&p)[0], "dns:approve-switch");
-    assert!(matches!(&p.actions[0].operation, Operation::Approval(m) if m.contains("shop.example.com. A -> 203.0.113.7")));
+    assert!(matches!(&p.actions[0].operation, Operation::Control(ControlOp::Approval(m)) if m.contains("shop.example.com. A -> 203.0.113.7")));
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! one-line summaries a reviewer reads.
 
 use ferry_step_sdk::types::{
-    Action, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, Operation, Risk, Undo,
+    Action, ControlOp, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, Operation, Risk,
+    Undo,
 };
 
 fn action(id: String, summary: String, risk: Risk, operation: Operation, undo: Undo, detail: Option<String>) -> Action {
@@ -18,7 +19,7 @@ pub fn release_command(app: &str, command: &str, region: &str, config: String, t
         "release-command".into(),
         format!("run the release command `{command}` in a temporary machine ({region})"),
         Risk::Disruptive,
-        Operation::FlyReleaseCommand(FlyReleaseCommand { app: app.into(), region: region.into(), config, timeout_ms }),
+        Operation::Fly(FlyOp::ReleaseCommand(FlyReleaseCommand { app: app.into(), region: region.into(), config, timeout_ms })),
         Undo::None("the command's own effects (e.g. migrations) are the app's to reverse".into()),
         Some("Runs before any machine changes; a non-zero exit stops the deploy with the command's last log lines.".into()),
     )
@@ -33,7 +34,7 @@ pub fn create_release(release: FlyRelease) -> Action {
         "release:create".into(),
         summary,
         Risk::Safe,
-        Operation::FlyCreateRelease(release),
+        Operation::Fly(FlyOp::CreateRelease(release)),
         Undo::RestorePrevious,
         Some("Fly numbers it; a failure of the release API is a warning and the deploy goes on (as with flyctl). Undone, it is marked failed.".into()),
     )
@@ -45,7 +46,7 @@ pub fn complete_release(app: &str) -> Action {
         "release:complete".into(),
         "mark the release record complete".into(),
         Risk::Safe,
-        Operation::FlyCompleteRelease(app.into()),
+        Operation::Fly(FlyOp::CompleteRelease(app.into())),
         // Nothing of its own to undo: undoing the create that follows marks
         // the record failed or interrupted.
         Undo::RestorePrevious,
@@ -59,7 +60,7 @@ pub fn create_machines(id: String, summary: String, app: &str, machines: Vec<Fly
         id,
         summary,
         Risk::Safe,
-        Operation::FlyCreateMachines(FlyMachines { app: app.into(), machines, wait }),
+        Operation::Fly(FlyOp::CreateMachines(FlyMachines { app: app.into(), machines, wait })),
         Undo::RestorePrevious,
         Some(format!("Creates {detail}; undone by destroying them (found by their launch id).")),
     )
@@ -70,7 +71,7 @@ pub fn update_machines(id: String, summary: String, app: &str, machines: Vec<Fly
         id,
         summary,
         Risk::Disruptive,
-        Operation::FlyUpdateMachines(FlyMachines { app: app.into(), machines, wait }),
+        Operation::Fly(FlyOp::UpdateMachines(FlyMachines { app: app.into(), machines, wait })),
         Undo::RestorePrevious,
         Some(format!("{changes}. Each machine is updated under a lease; undone by re-applying its previous config and image.")),
     )
@@ -81,26 +82,26 @@ pub fn destroy_machines(id: String, summary: String, refs: FlyMachineRefs, why: 
         id,
         summary,
         Risk::Destructive,
-        Operation::FlyDestroyMachines(refs),
+        Operation::Fly(FlyOp::DestroyMachines(refs)),
         Undo::RestorePrevious,
         Some(format!("{why}. Each machine is stopped, then destroyed; undone by recreating it from its saved config (its volume stays).")),
     )
 }
 
 pub fn cordon(id: String, summary: String, refs: FlyMachineRefs) -> Action {
-    action(id, summary, Risk::Disruptive, Operation::FlyCordon(refs.clone()), Undo::Run(Operation::FlyUncordon(refs)), None)
+    action(id, summary, Risk::Disruptive, Operation::Fly(FlyOp::Cordon(refs.clone())), Undo::Run(Operation::Fly(FlyOp::Uncordon(refs))), None)
 }
 
 pub fn uncordon(id: String, summary: String, refs: FlyMachineRefs) -> Action {
-    action(id, summary, Risk::Disruptive, Operation::FlyUncordon(refs.clone()), Undo::Run(Operation::FlyCordon(refs)), None)
+    action(id, summary, Risk::Disruptive, Operation::Fly(FlyOp::Uncordon(refs.clone())), Undo::Run(Operation::Fly(FlyOp::Cordon(refs))), None)
 }
 
 pub fn set_metadata(id: String, summary: String, machines: FlyMachineRefs, key: &str, value: Option<String>) -> Action {
-    action(id, summary, Risk::Safe, Operation::FlySetMetadata(FlyMetadata { machines, key: key.into(), value }), Undo::RestorePrevious, None)
+    action(id, summary, Risk::Safe, Operation::Fly(FlyOp::SetMetadata(FlyMetadata { machines, key: key.into(), value })), Undo::RestorePrevious, None)
 }
 
 pub fn wait(id: String, ms: u64, why: &str) -> Action {
-    action(id, format!("wait {} s: {why}", ms / 1000), Risk::Safe, Operation::WaitMs(ms), Undo::RestorePrevious, None)
+    action(id, format!("wait {} s: {why}", ms / 1000), Risk::Safe, Operation::Control(ControlOp::WaitMs(ms)), Undo::RestorePrevious, None)
 }
 
 /// `mounted_by` is the config of the machine that will mount the volume:
@@ -114,7 +115,7 @@ pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize
         format!("volume:{name}:{region}:{n}"),
         format!("create volume `{name}` ({size_gb} GB) in {region}"),
         Risk::Safe,
-        Operation::FlyCreateVolume(FlyVolume {
+        Operation::Fly(FlyOp::CreateVolume(FlyVolume {
             app: app.into(),
             name: name.into(),
             region: region.into(),
@@ -123,7 +124,7 @@ pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize
             compute_image,
             snapshot_retention: None,
             auto_backup: None,
-        }),
+        })),
         Undo::RestorePrevious,
         Some("Each machine mounts its own volume; this one is for a machine created below.".into()),
     )
@@ -140,7 +141,7 @@ pub fn allocate_ip(app: &str, kind: &str, region: Option<&str>) -> Action {
         format!("ip:{kind}"),
         format!("allocate {what} for {app}"),
         Risk::Safe,
-        Operation::FlyAllocateIp(FlyIp { app: app.into(), kind: kind.into(), region: region.map(str::to_string) }),
+        Operation::Fly(FlyOp::AllocateIp(FlyIp { app: app.into(), kind: kind.into(), region: region.map(str::to_string) })),
         Undo::RestorePrevious,
         Some("First deploy of an app with services: without an address nothing reaches it.".into()),
     )

@@ -6,7 +6,7 @@
 use ferry_fly_deploy::config::{self, Release};
 use ferry_fly_deploy::{Machine, Observed, Options, plan};
 use ferry_inventory::{MemoryFiles, inventory};
-use ferry_step_sdk::types::{AppSpec, Operation, Severity};
+use ferry_step_sdk::types::{AppSpec, FlyOp, Operation, Severity};
 use serde_json::{Value, json};
 
 const IMAGE: &str = "registry.fly.io/grpc:v2";
@@ -267,7 +267,7 @@ fn a_machine_whose_volume_changes_is_replaced() {
     let p = plan(&a, &observed, &options).unwrap();
     assert_eq!(ids(&p.actions), ["release:create", "replace:m1:destroy", "replace:m1:create", "release:complete"]);
     assert!(p.actions[1].detail.as_deref().unwrap().contains("mounts volume `data` but fly.toml says `pgdata`"));
-    let Operation::FlyCreateMachines(created) = &p.actions[2].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(created)) = &p.actions[2].operation else { panic!() };
     let config: Value = serde_json::from_str(&created.machines[0].config).unwrap();
     assert_eq!(config["mounts"], json!([{"path": "/data", "name": "pgdata"}]), "the host takes an unattached pgdata volume");
 }
@@ -322,7 +322,9 @@ kill_timeout = 90
     let a = app(&[("fly.toml", toml)]);
     let options = Options::from_params(&a, &[("image".into(), IMAGE.into())]).unwrap();
     let first = plan(&a, &Observed::default(), &options).unwrap();
-    let Some(Operation::FlyCreateMachines(created)) = first.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::FlyCreateMachines(_))) else {
+    let Some(Operation::Fly(FlyOp::CreateMachines(created))) =
+        first.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::Fly(FlyOp::CreateMachines(_))))
+    else {
         panic!("{:?}", ids(&first.actions))
     };
     let machines = created

@@ -4,7 +4,7 @@
 
 use ferry_fly_deploy::options::{NO_LIMIT_MS, SMOKE_CHECK_MS};
 use ferry_fly_deploy::{Machine, Observed, Options, flag_files, plan};
-use ferry_step_sdk::types::{Action, AppSpec, FlyMachines, Operation, StepError};
+use ferry_step_sdk::types::{Action, AppSpec, FlyMachines, FlyOp, Operation, StepError};
 use serde_json::{Value, json};
 
 const IMAGE_V1: &str = "registry.fly.io/shop:v1";
@@ -77,7 +77,7 @@ fn machine_configs(actions: &[Action]) -> Vec<(String, Value)> {
     actions
         .iter()
         .filter_map(|a| match &a.operation {
-            Operation::FlyCreateMachines(b) | Operation::FlyUpdateMachines(b) => Some(b),
+            Operation::Fly(FlyOp::CreateMachines(b)) | Operation::Fly(FlyOp::UpdateMachines(b)) => Some(b),
             _ => None,
         })
         .flat_map(|b: &FlyMachines| b.machines.iter())
@@ -89,7 +89,7 @@ fn updated_ids(actions: &[Action]) -> Vec<String> {
     let mut ids: Vec<String> = actions
         .iter()
         .filter_map(|a| match &a.operation {
-            Operation::FlyUpdateMachines(b) => Some(b.machines.iter().filter_map(|m| m.id.clone()).collect::<Vec<_>>()),
+            Operation::Fly(FlyOp::UpdateMachines(b)) => Some(b.machines.iter().filter_map(|m| m.id.clone()).collect::<Vec<_>>()),
             _ => None,
         })
         .flatten()
@@ -102,7 +102,7 @@ fn release_command(actions: &[Action]) -> (String, Value) {
     let rc = actions
         .iter()
         .find_map(|a| match &a.operation {
-            Operation::FlyReleaseCommand(rc) => Some(rc),
+            Operation::Fly(FlyOp::ReleaseCommand(rc)) => Some(rc),
             _ => None,
         })
         .expect("a release command");
@@ -148,14 +148,14 @@ fn primary_region_moves_new_machines_the_release_command_and_primary_region_env(
     let p = plan(&a, &observed, &options(&a, &[("primary-region", "fra")]).unwrap()).unwrap();
     let (region, rc) = release_command(&p.actions);
     assert_eq!((region.as_str(), &rc["env"]["PRIMARY_REGION"]), ("fra", &json!("fra")));
-    let Some(Operation::FlyCreateMachines(worker)) = p.actions.iter().find(|a| a.id == "create:worker").map(|a| &a.operation) else {
+    let Some(Operation::Fly(FlyOp::CreateMachines(worker))) = p.actions.iter().find(|a| a.id == "create:worker").map(|a| &a.operation) else {
         panic!("the worker group is new")
     };
     assert_eq!(worker.machines[0].region, "fra", "new machines go to the overriding region");
     for (id, config) in machine_configs(&p.actions) {
         assert_eq!(config["env"]["PRIMARY_REGION"], "fra", "PRIMARY_REGION on {id}, updated or new");
     }
-    assert!(p.actions.iter().any(|a| matches!(a.operation, Operation::FlyUpdateMachines(_))), "existing machines are updated");
+    assert!(p.actions.iter().any(|a| matches!(a.operation, Operation::Fly(FlyOp::UpdateMachines(_)))), "existing machines are updated");
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn vm_flags_size_only_the_machines_this_deploy_creates() {
 fn ha_false_creates_one_machine_for_a_new_group_with_services() {
     let a = app(SHOP);
     let count = |p: &ferry_fly_deploy::Planned, id: &str| match p.actions.iter().find(|a| a.id == id).map(|a| &a.operation) {
-        Some(Operation::FlyCreateMachines(b)) => b.machines.len(),
+        Some(Operation::Fly(FlyOp::CreateMachines(b))) => b.machines.len(),
         _ => 0,
     };
     let p = plan(&a, &Observed::default(), &options(&a, &[]).unwrap()).unwrap();
@@ -221,7 +221,7 @@ fn first_deploy_addresses_follow_no_public_ips_and_flycast() {
         p.actions
             .iter()
             .filter_map(|x| match &x.operation {
-                Operation::FlyAllocateIp(ip) => Some(ip.kind.clone()),
+                Operation::Fly(FlyOp::AllocateIp(ip)) => Some(ip.kind.clone()),
                 _ => None,
             })
             .collect()
@@ -238,14 +238,14 @@ fn retries_smoke_checks_and_no_limit_timeouts_reach_every_batch() {
     let waits = |params: &[(&str, &str)]| {
         let p = plan(&a, &observed, &options(&a, params).unwrap()).unwrap();
         let rc_timeout = p.actions.iter().find_map(|x| match &x.operation {
-            Operation::FlyReleaseCommand(rc) => Some(rc.timeout_ms),
+            Operation::Fly(FlyOp::ReleaseCommand(rc)) => Some(rc.timeout_ms),
             _ => None,
         });
         let waits: Vec<_> = p
             .actions
             .iter()
             .filter_map(|x| match &x.operation {
-                Operation::FlyCreateMachines(b) | Operation::FlyUpdateMachines(b) => Some(b.wait),
+                Operation::Fly(FlyOp::CreateMachines(b)) | Operation::Fly(FlyOp::UpdateMachines(b)) => Some(b.wait),
                 _ => None,
             })
             .collect();
@@ -321,9 +321,9 @@ fn a_changed_flag_file_alone_is_a_deploy_and_the_same_one_is_not() {
         changed
             .actions
             .iter()
-            .filter(|a| matches!(a.operation, Operation::FlyUpdateMachines(_)))
+            .filter(|a| matches!(a.operation, Operation::Fly(FlyOp::UpdateMachines(_))))
             .map(|a| match &a.operation {
-                Operation::FlyUpdateMachines(b) => b.machines.len(),
+                Operation::Fly(FlyOp::UpdateMachines(b)) => b.machines.len(),
                 _ => 0,
             })
             .sum::<usize>(),
@@ -340,14 +340,14 @@ fn update_only_creates_nothing_and_volume_initial_size_sizes_new_volumes() {
     let a = app(SHOP);
     let observed = running(&a, IMAGE_V1, &[("w1", "web", "ams")], shared_1x());
     let p = plan(&a, &observed, &options(&a, &[("update-only", "true")]).unwrap()).unwrap();
-    assert!(!p.actions.iter().any(|x| matches!(x.operation, Operation::FlyCreateMachines(_))), "no machines for the new worker group");
+    assert!(!p.actions.iter().any(|x| matches!(x.operation, Operation::Fly(FlyOp::CreateMachines(_)))), "no machines for the new worker group");
     assert!(p.findings.iter().any(|f| f.code == "update-only" && f.message.contains("worker")));
 
     let with_volume = |initial: &str| app(&format!("{SHOP}\n[mounts]\n  source = \"data\"\n  destination = \"/data\"\n  processes = [\"worker\"]\n{initial}"));
     let size = |a: &AppSpec| {
         let p = plan(a, &observed, &options(a, &[("volume-initial-size", "20")]).unwrap()).unwrap();
         p.actions.iter().find_map(|x| match &x.operation {
-            Operation::FlyCreateVolume(v) => Some(v.size_gb),
+            Operation::Fly(FlyOp::CreateVolume(v)) => Some(v.size_gb),
             _ => None,
         })
     };

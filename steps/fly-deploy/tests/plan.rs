@@ -4,7 +4,7 @@
 
 use ferry_fly_deploy::{Machine, Observed, Options, Planned, Strategy};
 use ferry_step_sdk::host::fly::{IpInfo, VolumeInfo};
-use ferry_step_sdk::types::{Action, AppSpec, Operation, StepError, Undo};
+use ferry_step_sdk::types::{Action, AppSpec, FlyOp, Operation, StepError, Undo};
 use serde_json::{Value, json};
 
 const WEB_AND_WORKER: &str = r#"
@@ -75,7 +75,7 @@ fn batch_sizes(actions: &[Action]) -> Vec<usize> {
     actions
         .iter()
         .filter_map(|a| match &a.operation {
-            Operation::FlyUpdateMachines(b) => Some(b.machines.len()),
+            Operation::Fly(FlyOp::UpdateMachines(b)) => Some(b.machines.len()),
             _ => None,
         })
         .collect()
@@ -86,9 +86,9 @@ fn first_deploy_creates_each_group_with_the_ha_rule_and_addresses() {
     let a = app(WEB_AND_WORKER);
     let p = plan(&a, &Observed::default(), &options(Strategy::Rolling)).unwrap();
     assert_eq!(ids(&p.actions), ["release-command", "ip:v6", "ip:shared_v4", "create:web", "create:worker"]);
-    let Operation::FlyCreateMachines(web) = &p.actions[3].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(web)) = &p.actions[3].operation else { panic!() };
     assert_eq!(web.machines.len(), 2, "a group with services gets two machines");
-    let Operation::FlyCreateMachines(worker) = &p.actions[4].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(worker)) = &p.actions[4].operation else { panic!() };
     assert_eq!(worker.machines.len(), 1);
     let config: Value = serde_json::from_str(&web.machines[0].config).unwrap();
     assert_eq!(config["image"], "registry.fly.io/shop:v2");
@@ -127,7 +127,7 @@ fn rolling_runs_a_spearhead_then_pools_of_max_unavailable_side_by_side() {
     assert!(p.actions[1].summary.contains("spearhead"), "{}", p.actions[1].summary);
     let detail = p.actions[1].detail.as_deref().unwrap();
     assert!(detail.contains("image registry.fly.io/shop:v1 -> registry.fly.io/shop:v2"), "{detail}");
-    let Operation::FlyUpdateMachines(b) = &p.actions[1].operation else { panic!() };
+    let Operation::Fly(FlyOp::UpdateMachines(b)) = &p.actions[1].operation else { panic!() };
     assert!(b.wait.health && b.wait.timeout_ms == 300_000);
     let config: Value = serde_json::from_str(&b.machines[0].config).unwrap();
     assert_eq!(config["metadata"]["fly_release_version"], "0", "the API numbers the release, not the plan");
@@ -140,7 +140,7 @@ fn stopped_machines_update_together_and_stay_stopped() {
     observed.machines[2].state = "stopped".into();
     let p = plan(&a, &observed, &options(Strategy::Rolling)).unwrap();
     assert_eq!(ids(&p.actions), ["release-command", "create:worker", "update:stopped:0", "update:0", "update:1"]);
-    let Operation::FlyUpdateMachines(cold) = &p.actions[2].operation else { panic!() };
+    let Operation::Fly(FlyOp::UpdateMachines(cold)) = &p.actions[2].operation else { panic!() };
     assert_eq!((cold.machines.len(), cold.machines[0].skip_launch), (1, true));
 }
 
@@ -150,7 +150,7 @@ fn immediate_updates_everything_in_one_action_without_waiting() {
     let observed = machines(&a, "registry.fly.io/shop:v1", &[("web", 3), ("worker", 2)], "started");
     let p = plan(&a, &observed, &options(Strategy::Immediate)).unwrap();
     assert_eq!(ids(&p.actions), ["release-command", "update:all"]);
-    let Operation::FlyUpdateMachines(b) = &p.actions[1].operation else { panic!() };
+    let Operation::Fly(FlyOp::UpdateMachines(b)) = &p.actions[1].operation else { panic!() };
     assert_eq!((b.machines.len(), b.wait.health), (5, false));
 }
 
@@ -160,12 +160,12 @@ fn canary_adds_a_machine_per_group_before_the_rolling_update() {
     let observed = machines(&a, "registry.fly.io/shop:v1", &[("web", 2), ("worker", 1)], "started");
     let p = plan(&a, &observed, &options(Strategy::Canary)).unwrap();
     assert_eq!(&ids(&p.actions)[..3], ["release-command", "canary:create", "canary:destroy"]);
-    let Operation::FlyCreateMachines(c) = &p.actions[1].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(c)) = &p.actions[1].operation else { panic!() };
     assert_eq!(c.machines.len(), 2);
     assert!(c.machines.iter().all(|m| m.skip_service_registration));
     let config: Value = serde_json::from_str(&c.machines[0].config).unwrap();
     assert_eq!(config["metadata"]["fly_canary"], "true");
-    let Operation::FlyDestroyMachines(d) = &p.actions[2].operation else { panic!() };
+    let Operation::Fly(FlyOp::DestroyMachines(d)) = &p.actions[2].operation else { panic!() };
     assert_eq!(d.launch_ids.len(), 2, "the canaries are named by launch id");
     assert!(p.actions[3..].iter().all(|a| a.id.starts_with("update:")));
 }
@@ -200,10 +200,10 @@ fn bluegreen_brings_greens_in_before_blues_leave() {
             "bluegreen:destroy-blues"
         ]
     );
-    let Operation::FlyCreateMachines(g) = &p.actions[1].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(g)) = &p.actions[1].operation else { panic!() };
     assert!(g.machines.iter().all(|m| m.skip_service_registration && m.launch_id.as_deref().unwrap().contains("-green-web0")));
-    assert!(matches!(&p.actions[2].undo, Undo::Run(Operation::FlyCordon(_))), "greens-in is undone by cordoning them");
-    assert!(matches!(&p.actions[5].undo, Undo::Run(Operation::FlyUncordon(_))), "blues-out is undone by uncordoning them");
+    assert!(matches!(&p.actions[2].undo, Undo::Run(Operation::Fly(FlyOp::Cordon(_)))), "greens-in is undone by cordoning them");
+    assert!(matches!(&p.actions[5].undo, Undo::Run(Operation::Fly(FlyOp::Uncordon(_)))), "blues-out is undone by uncordoning them");
     assert!(matches!(&p.actions[7].undo, Undo::RestorePrevious), "destroyed blues are recreated on rollback");
 }
 
@@ -226,7 +226,7 @@ fn a_group_gone_from_fly_toml_loses_its_machines() {
     observed.machines.push(old);
     let p = plan(&a, &observed, &options(Strategy::Rolling)).unwrap();
     assert_eq!(ids(&p.actions), ["release-command", "destroy:removed-groups"]);
-    let Operation::FlyDestroyMachines(d) = &p.actions[1].operation else { panic!() };
+    let Operation::Fly(FlyOp::DestroyMachines(d)) = &p.actions[1].operation else { panic!() };
     assert_eq!(d.ids, ["cron00"]);
 }
 
@@ -253,13 +253,13 @@ fn a_new_group_with_a_volume_gets_one_machine_and_its_volume() {
     observed.volumes.push(VolumeInfo { id: "vol_1".into(), name: "other".into(), region: "ams".into(), size_gb: 1, attached_machine: None });
     let p = plan(&a, &observed, &options(Strategy::Rolling)).unwrap();
     assert_eq!(ids(&p.actions), ["release-command", "create:web", "volume:data:ams:0", "create:worker"], "addresses exist already");
-    let Operation::FlyCreateVolume(v) = &p.actions[2].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateVolume(v)) = &p.actions[2].operation else { panic!() };
     assert_eq!((v.name.as_str(), v.size_gb), ("data", 3));
     // flyctl's placement hints: the mounting machine's guest and image.
     let guest: Value = serde_json::from_str(v.compute.as_deref().expect("the worker's guest")).unwrap();
     assert!(guest["memory_mb"].is_u64(), "{guest}");
     assert_eq!(v.compute_image.as_deref(), Some("registry.fly.io/shop:v2"));
-    let Operation::FlyCreateMachines(w) = &p.actions[3].operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(w)) = &p.actions[3].operation else { panic!() };
     let config: Value = serde_json::from_str(&w.machines[0].config).unwrap();
     assert_eq!(config["mounts"], json!([{"path": "/data", "name": "data"}]), "the host picks the volume at apply time");
 }
@@ -274,7 +274,7 @@ fn an_update_keeps_the_machines_volume_and_size() {
     worker.config["guest"] = json!({"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096});
     let p = plan(&a, &observed, &options(Strategy::Rolling)).unwrap();
     let update = p.actions.iter().find_map(|a| match &a.operation {
-        Operation::FlyUpdateMachines(b) => b.machines.iter().find(|m| m.group == "worker").cloned(),
+        Operation::Fly(FlyOp::UpdateMachines(b)) => b.machines.iter().find(|m| m.group == "worker").cloned(),
         _ => None,
     });
     let config: Value = serde_json::from_str(&update.unwrap().config).unwrap();
@@ -310,17 +310,17 @@ fn a_deploy_opens_and_closes_a_release_record_holding_no_api_assigned_value() {
     let a = app(WEB_AND_WORKER);
     let observed = machines(&a, "registry.fly.io/shop:v1", &[("web", 2), ("worker", 1)], "started");
     let p = ferry_fly_deploy::plan(&a, &observed, &options(Strategy::Bluegreen)).unwrap();
-    let Operation::FlyCreateRelease(r) = &p.actions[0].operation else { panic!("{:?}", ids(&p.actions)) };
+    let Operation::Fly(FlyOp::CreateRelease(r)) = &p.actions[0].operation else { panic!("{:?}", ids(&p.actions)) };
     assert_eq!((r.app.as_str(), r.image.as_str(), r.strategy.as_str()), ("shop", "registry.fly.io/shop:v2", "BLUEGREEN"));
     let definition: Value = serde_json::from_str(&r.definition).unwrap();
     assert_eq!(definition["app"], "shop");
     assert!(matches!(p.actions[0].undo, Undo::RestorePrevious), "undone, the release is marked failed");
-    let Some(Operation::FlyCompleteRelease(app)) = p.actions.last().map(|a| &a.operation) else { panic!() };
+    let Some(Operation::Fly(FlyOp::CompleteRelease(app))) = p.actions.last().map(|a| &a.operation) else { panic!() };
     assert_eq!(app, "shop");
     // The greens' blue/green tag is left for the host to fill with unix
     // seconds (flyctl's format), as are the release id and version.
     let greens = p.actions.iter().find(|a| a.id == "bluegreen:create-greens").unwrap();
-    let Operation::FlyCreateMachines(g) = &greens.operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(g)) = &greens.operation else { panic!() };
     let config: Value = serde_json::from_str(&g.machines[0].config).unwrap();
     assert_eq!(config["metadata"]["fly_bluegreen_deployment_tag"], "");
     assert_eq!(config["metadata"]["fly_release_id"], "");

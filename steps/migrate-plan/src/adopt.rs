@@ -8,13 +8,12 @@ use std::collections::BTreeMap;
 
 use ferry_step_sdk::host::fly::MachineInfo;
 use ferry_step_sdk::params::finding;
-use ferry_step_sdk::types::{Action, Finding, FlyMachineRefs, FlyMetadata, Operation, Problem, Risk, Severity, StepError, Undo};
+use ferry_step_sdk::types::{Action, Finding, FlyMachineRefs, FlyMetadata, FlyOp, Operation, Problem, Risk, Severity, StepError, Undo};
 use serde_json::Value;
 
-/// The metadata key flyctl uses to tell platform machines from others.
-pub const PLATFORM_VERSION: &str = "fly_platform_version";
-/// Process groups flyctl never deploys to (release command and console machines).
-const NOT_DEPLOYED: [&str; 2] = ["fly_app_release_command", "fly_app_console"];
+/// The metadata key flyctl uses to tell platform machines from others, and
+/// the process groups it never deploys to (release command and console).
+pub use ferry_step_sdk::fly_wire::metadata::{NOT_DEPLOYED, PLATFORM_VERSION};
 
 /// The adopt plan: one metadata action, and what the user should know.
 #[derive(Debug)]
@@ -57,11 +56,11 @@ pub fn plan(app: &str, machines: &[MachineInfo], selected: Option<&[String]>) ->
         id: format!("adopt:{app}"),
         summary: format!("Mark {} of {app} as Apps V2 ({PLATFORM_VERSION}=v2): {}", plural(ids.len()), ids.join(", ")),
         risk: Risk::Safe,
-        operation: Operation::FlySetMetadata(FlyMetadata {
+        operation: Operation::Fly(FlyOp::SetMetadata(FlyMetadata {
             machines: FlyMachineRefs { app: app.into(), ids: ids.clone(), launch_ids: Vec::new() },
             key: PLATFORM_VERSION.into(),
             value: Some("v2".into()),
-        }),
+        })),
         undo: Undo::RestorePrevious,
         detail: Some("Only metadata changes: the machines keep running. From the next deploy on, fly.toml's image and config apply to them.".into()),
     };

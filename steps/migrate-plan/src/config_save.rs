@@ -28,7 +28,12 @@ pub fn fly_toml(app: &str, id: &str, region: &str, config: &str) -> Result<Strin
         write!(out, "\n[build]\n  image = {}\n", q(image)).unwrap();
     }
     if let Some(command) = command_line(c) {
-        let group = c.get("metadata").and_then(|m| m.get("fly_process_group")).and_then(Value::as_str).filter(|g| !g.is_empty()).unwrap_or("app");
+        let group = c
+            .get("metadata")
+            .and_then(|m| m.get(ferry_step_sdk::fly_wire::metadata::PROCESS_GROUP))
+            .and_then(Value::as_str)
+            .filter(|g| !g.is_empty())
+            .unwrap_or("app");
         write!(out, "\n[processes]\n  {} = {}\n", key(group), q(&command)).unwrap();
     }
     if let Some(env) = c.get("env").and_then(Value::as_object).filter(|e| !e.is_empty()) {

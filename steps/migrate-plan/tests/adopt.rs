@@ -3,7 +3,7 @@
 
 use ferry_migrate::{adopt, config_save};
 use ferry_step_sdk::host::fly::MachineInfo;
-use ferry_step_sdk::types::{CheckScope, Operation, StepError, Undo};
+use ferry_step_sdk::types::{CheckScope, FlyOp, Operation, StepError, Undo};
 use serde_json::{Value, json};
 
 const IMAGE: &str = "registry.fly.io/shop:deployment-01J";
@@ -46,7 +46,7 @@ fn machines_sharing_one_image_and_config_are_marked_v2_with_an_undo() {
     let plan = adopt::plan("shop", &twins(), None).unwrap();
     assert_eq!(plan.actions.len(), 1);
     let action = &plan.actions[0];
-    let Operation::FlySetMetadata(set) = &action.operation else { panic!("{:?}", action.operation) };
+    let Operation::Fly(FlyOp::SetMetadata(set)) = &action.operation else { panic!("{:?}", action.operation) };
     assert_eq!((set.key.as_str(), set.value.as_deref()), ("fly_platform_version", Some("v2")));
     assert_eq!(set.machines.ids, ["m1", "m2"], "volume ids differ per machine and do not count");
     assert!(matches!(action.undo, Undo::RestorePrevious));
@@ -65,7 +65,7 @@ fn different_images_or_env_are_refused_naming_the_groups_and_the_difference() {
     assert!(p.message.contains("`machines` parameter"), "{}", p.message);
 
     let chosen = adopt::plan("shop", &machines, Some(&["m1".into(), "m2".into()])).unwrap();
-    let Operation::FlySetMetadata(set) = &chosen.actions[0].operation else { panic!() };
+    let Operation::Fly(FlyOp::SetMetadata(set)) = &chosen.actions[0].operation else { panic!() };
     assert_eq!(set.machines.ids, ["m1", "m2"], "a selection of one config is adopted");
 }
 
@@ -75,7 +75,7 @@ fn platform_release_and_console_machines_are_left_alone() {
     machines.push(machine("m4", "x", json!({"image": "x"}), &[("fly_process_group", "fly_app_release_command")]));
     machines.push(machine("m5", IMAGE, config(IMAGE, json!({}), "vol_5"), &[("fly_platform_version", "v2")]));
     let plan = adopt::plan("shop", &machines, None).unwrap();
-    let Operation::FlySetMetadata(set) = &plan.actions[0].operation else { panic!() };
+    let Operation::Fly(FlyOp::SetMetadata(set)) = &plan.actions[0].operation else { panic!() };
     assert_eq!(set.machines.ids, ["m1", "m2"]);
     assert!(plan.findings.iter().any(|f| f.code == "already-v2" && f.message.contains("m5")));
     assert!(plan.findings.iter().any(|f| f.code == "joins-platform"), "joining managed machines is flagged");

@@ -3,7 +3,7 @@
 
 use ferry_migrate::migration::{App, Observed, Options, Read, Zone, phases, preflight};
 use ferry_step_sdk::host::fly::{CertificateInfo, IpInfo, MachineInfo, VolumeInfo};
-use ferry_step_sdk::types::{AppSpec, DnsRrset, Finding, Operation, Severity, Undo};
+use ferry_step_sdk::types::{AppSpec, CheckoutOp, ControlOp, DnsOp, DnsRrset, Finding, FlyOp, Operation, Severity, Undo};
 use serde_json::{Value, json};
 
 /// Two groups: web serves HTTP, worker mounts a volume and serves nothing.
@@ -129,15 +129,15 @@ fn prepare_builds_the_new_app_and_touches_nothing_of_the_source() {
     let planned = phases::prepare(&app(SHOP), &source(), &options(&[]));
     let ids: Vec<&str> = planned.actions.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["app:shop-v2", "edit-config:fly.toml:app", "secrets:shop-v2", "ip:v6", "ip:shared_v4", "certificate:shop.example.com"]);
-    let Operation::FlySetSecrets(s) = &planned.actions[2].operation else { panic!() };
+    let Operation::Fly(FlyOp::SetSecrets(s)) = &planned.actions[2].operation else { panic!() };
     assert_eq!(s.names, ["DATABASE_URL", "SECRET_KEY_BASE"]);
     for op in ops(&planned) {
         let app = match op {
-            Operation::FlyCreateApp(a) => a.name.clone(),
-            Operation::FlySetSecrets(s) => s.app.clone(),
-            Operation::FlyAllocateIp(ip) => ip.app.clone(),
-            Operation::FlyAddCertificate(c) => c.app.clone(),
-            Operation::EditConfig(e) => {
+            Operation::Fly(FlyOp::CreateApp(a)) => a.name.clone(),
+            Operation::Fly(FlyOp::SetSecrets(s)) => s.app.clone(),
+            Operation::Fly(FlyOp::AllocateIp(ip)) => ip.app.clone(),
+            Operation::Fly(FlyOp::AddCertificate(c)) => c.app.clone(),
+            Operation::Checkout(CheckoutOp::EditConfig(e)) => {
                 assert_eq!(e.value.as_deref(), Some("\"shop-v2\""));
                 continue;
             }
@@ -154,18 +154,20 @@ fn prepare_moves_the_primary_region_and_makes_volumes_no_data_fills() {
     empty.volumes.clear();
     let planned = phases::prepare(&app(SHOP), &empty, &options(&[("region", "fra")]));
     let region = planned.actions.iter().find(|a| a.id == "edit-config:fly.toml:primary_region").expect("primary_region edited");
-    let Operation::EditConfig(e) = &region.operation else { panic!() };
+    let Operation::Checkout(CheckoutOp::EditConfig(e)) = &region.operation else { panic!() };
     assert_eq!(e.value.as_deref(), Some("\"fra\""));
-    let Some(Operation::FlyCreateVolume(v)) = ops(&planned).into_iter().find(|o| matches!(o, Operation::FlyCreateVolume(_))) else { panic!("no volume") };
+    let Some(Operation::Fly(FlyOp::CreateVolume(v))) = ops(&planned).into_iter().find(|o| matches!(o, Operation::Fly(FlyOp::CreateVolume(_)))) else {
+        panic!("no volume")
+    };
     assert_eq!((v.name.as_str(), v.region.as_str(), v.app.as_str()), ("shop_data", "fra", "shop-v2"));
 }
 
 #[test]
 fn data_stops_the_source_then_copies_each_mounted_volume() {
     let planned = phases::data(&source(), &options(&[]));
-    let Operation::FlyStopMachines(stop) = &planned.actions[0].operation else { panic!() };
+    let Operation::Fly(FlyOp::StopMachines(stop)) = &planned.actions[0].operation else { panic!() };
     assert_eq!((stop.app.as_str(), stop.ids.clone()), ("shop", vec!["w1".to_string(), "w2".into(), "k1".into()]));
-    let Operation::FlyCopyVolume(copy) = &planned.actions[1].operation else { panic!() };
+    let Operation::Fly(FlyOp::CopyVolume(copy)) = &planned.actions[1].operation else { panic!() };
     assert_eq!((copy.source_app.as_str(), copy.source_volume.as_str(), copy.app.as_str(), copy.size_gb), ("shop", "vol_1", "shop-v2", 3));
     assert_eq!(planned.actions.len(), 2);
 }
@@ -183,7 +185,7 @@ fn target() -> App {
 
 fn created(planned: &phases::Planned, group: &str) -> Vec<(String, Value)> {
     let action = planned.actions.iter().find(|a| a.id == format!("create:{group}")).unwrap_or_else(|| panic!("no create:{group}"));
-    let Operation::FlyCreateMachines(batch) = &action.operation else { panic!() };
+    let Operation::Fly(FlyOp::CreateMachines(batch)) = &action.operation else { panic!() };
     assert!(batch.wait.health, "health-gated");
     batch.machines.iter().map(|m| (m.region.clone(), serde_json::from_str(&m.config).unwrap())).collect()
 }
@@ -201,7 +203,7 @@ fn finalize_deploys_two_web_machines_across_regions_and_a_worker_that_restarts_a
     assert_eq!(worker[0].1["mounts"][0]["name"], "shop_data");
     let dns = planned.findings.iter().find(|f| f.code == "dns-by-hand").expect("records listed without a zone");
     assert!(dns.message.contains("shop.example.com. A 66.241.124.9") && dns.message.contains("AAAA 2a09:8280:1::9"), "{}", dns.message);
-    let stops: Vec<&str> = planned.actions.iter().filter(|a| matches!(a.operation, Operation::FlyStopMachines(_))).map(|a| a.id.as_str()).collect();
+    let stops: Vec<&str> = planned.actions.iter().filter(|a| matches!(a.operation, Operation::Fly(FlyOp::StopMachines(_)))).map(|a| a.id.as_str()).collect();
     assert_eq!(stops, ["stop:shop"], "a source still running (no data phase) is stopped after the switch");
 }
 
@@ -215,7 +217,7 @@ fn finalize_switches_the_hostnames_records_in_the_zone() {
     let changes: Vec<(String, Vec<String>)> = ops(&planned)
         .into_iter()
         .filter_map(|o| match o {
-            Operation::DnsChange(c) => c.new.as_ref().map(|n| (n.rtype.clone(), n.values.clone())),
+            Operation::Dns(DnsOp::Change(c)) => c.new.as_ref().map(|n| (n.rtype.clone(), n.values.clone())),
             _ => None,
         })
         .collect();
@@ -223,12 +225,12 @@ fn finalize_switches_the_hostnames_records_in_the_zone() {
     let (lowered, switched) = changes.split_at(changes.len() - 2);
     assert_eq!(switched, [("A".to_string(), vec!["66.241.124.9".to_string()]), ("AAAA".into(), vec!["2a09:8280:1::9".into()])]);
     assert!(lowered.iter().all(|(_, v)| v[0].ends_with("::1") || v[0].ends_with(".1")), "{lowered:?}");
-    assert!(!planned.actions.iter().any(|a| matches!(a.operation, Operation::FlyStopMachines(_))), "the source is stopped already");
+    assert!(!planned.actions.iter().any(|a| matches!(a.operation, Operation::Fly(FlyOp::StopMachines(_)))), "the source is stopped already");
     // Traffic moves only once the new app's certificate is issued, and the
     // wait comes first: a certificate not ready costs no deploy to undo.
-    let Operation::FlyWaitCertificate(wait) = &planned.actions[0].operation else { panic!("{:?}", planned.actions[0]) };
+    let Operation::Fly(FlyOp::WaitCertificate(wait)) = &planned.actions[0].operation else { panic!("{:?}", planned.actions[0]) };
     assert_eq!((wait.app.as_str(), wait.hostname.as_str()), ("shop-v2", "shop.example.com"));
-    let first_dns = planned.actions.iter().position(|a| matches!(a.operation, Operation::DnsChange(_))).unwrap();
+    let first_dns = planned.actions.iter().position(|a| matches!(a.operation, Operation::Dns(DnsOp::Change(_)))).unwrap();
     assert!(first_dns > 0);
 }
 
@@ -246,7 +248,7 @@ fn preflight_warns_about_a_certificate_the_rest_api_reports_pending() {
 #[test]
 fn decommission_waits_for_an_approval_and_is_irreversible() {
     let planned = phases::decommission(&source(), &options(&[]));
-    assert!(matches!(planned.actions[0].operation, Operation::Approval(_)));
-    assert!(matches!(&planned.actions[1].operation, Operation::FlyDestroyApp(app) if app == "shop"));
+    assert!(matches!(planned.actions[0].operation, Operation::Control(ControlOp::Approval(_))));
+    assert!(matches!(&planned.actions[1].operation, Operation::Fly(FlyOp::DestroyApp(app)) if app == "shop"));
     assert!(matches!(planned.actions[1].undo, Undo::None(_)));
 }

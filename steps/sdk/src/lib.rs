@@ -41,8 +41,16 @@ pub use wit_bindgen::rt as __wit_bindgen_rt;
 
 /// Records of the `step` interface: requests, plans, step info.
 pub use bindings::exports::ferry::step::step;
-/// Shared records: app-spec, actions, findings, errors.
-pub use bindings::ferry::step::types;
+/// Shared records: app-spec, actions, findings, errors, and each provider's
+/// operations with their records (`wit/ops-*.wit`), under one path.
+pub mod types {
+    pub use crate::bindings::ferry::step::types::*;
+    pub use crate::bindings::ferry::step::{checkout_ops::*, data_ops::*, dns_ops::*, fly_ops::*, vm_ops::*};
+    // `types` names each provider's variant through a WIT `use` (an alias)
+    // and the provider's interface defines it: named once here, so neither
+    // glob is ambiguous.
+    pub use crate::bindings::ferry::step::{checkout_ops::CheckoutOp, control_ops::ControlOp, data_ops::DataOp, dns_ops::DnsOp, fly_ops::FlyOp, vm_ops::VmOp};
+}
 /// Host imports. A step may call only those its workflow grants; the host
 /// refuses to run a component that imports more.
 pub mod host {
@@ -50,6 +58,8 @@ pub mod host {
 }
 
 mod defaults;
+/// flyctl's metadata keys and Go's duration text, as the host reads them.
+pub use ferry_fly_wire as fly_wire;
 pub mod files;
 pub mod logging;
 pub mod params;

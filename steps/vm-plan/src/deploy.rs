@@ -9,7 +9,7 @@
 use ferry_step_sdk::host::vm::VmTargetInfo;
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{
-    Action, Operation, Risk, Severity, StepError, Undo, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmPort,
+    Action, Operation, Risk, Severity, StepError, Undo, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmOp, VmPort,
 };
 
 use crate::app::{Group, VmApp};
@@ -143,14 +143,14 @@ pub fn lock_actions(target: &VmTargetInfo) -> (Action, Action) {
             format!("vm-lock:{}", target.name),
             format!("lock {} ({}; stale {ttl} s after its holder stops renewing it)", target.name, lock.path),
             Risk::Safe,
-            Operation::VmLock(lock.clone()),
+            Operation::Vm(VmOp::Lock(lock.clone())),
             Undo::RestorePrevious,
         ),
         action(
             format!("vm-unlock:{}", target.name),
             format!("unlock {}", target.name),
             Risk::Safe,
-            Operation::VmUnlock(lock),
+            Operation::Vm(VmOp::Unlock(lock)),
             Undo::None("the lock is released".into()),
         ),
     )
@@ -174,7 +174,7 @@ fn image_action(target: &str, tag: &str, from: &ImageFrom) -> Action {
         format!("vm-image:{target}:{tag}"),
         format!("{} as {tag}", describe(from)),
         Risk::Safe,
-        Operation::VmImage(VmImage { target: target.into(), tag: tag.into(), source }),
+        Operation::Vm(VmOp::Image(VmImage { target: target.into(), tag: tag.into(), source })),
         Undo::None("the image stays on the host (`docker image prune` removes unused ones)".into()),
     )
 }
@@ -197,7 +197,7 @@ fn release_command(app: &VmApp, target: &str, tag: &str, n: u32) -> Action {
         format!("vm-release-command:{target}:{n}"),
         format!("run the release command `{}` in a one-off container of release {n}", shell_words(&app.release_command)),
         Risk::Disruptive,
-        Operation::VmReleaseCommand(container),
+        Operation::Vm(VmOp::ReleaseCommand(container)),
         Undo::None("a release command's changes (e.g. migrations) are the app's to reverse".into()),
     )
 }
@@ -224,7 +224,7 @@ fn run(app: &VmApp, target: &str, group: &Group, image: &str, n: u32, port: u16,
         command: group.command.clone(),
         health,
     };
-    action(format!("vm-run:{target}:{name}"), format!("start {name} ({image}){gate}"), Risk::Safe, Operation::VmRun(container), Undo::RestorePrevious)
+    action(format!("vm-run:{target}:{name}"), format!("start {name} ({image}){gate}"), Risk::Safe, Operation::Vm(VmOp::Run(container)), Undo::RestorePrevious)
 }
 
 fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, options: &Options) -> Action {
@@ -248,7 +248,13 @@ fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, options: &Optio
         format!("vm-switch:{}:{}", target.name, app.name),
         format!("point nginx ({ports}) at release {n} (127.0.0.1:{port}) in {path}, graceful reload"),
         Risk::Disruptive,
-        Operation::VmWriteFile(VmFile { target: target.name.clone(), path, contents: site.render(), mode: 0o644, then: Some(target.nginx_reload.clone()) }),
+        Operation::Vm(VmOp::WriteFile(VmFile {
+            target: target.name.clone(),
+            path,
+            contents: site.render(),
+            mode: 0o644,
+            then: Some(target.nginx_reload.clone()),
+        })),
         Undo::RestorePrevious,
     )
 }
@@ -267,7 +273,7 @@ fn stop_others(app: &VmApp, observed: &Observed, target: &str, keep: &[u32]) -> 
             format!("vm-stop:{target}:{}", names.join(",")),
             format!("stop {} ({} s to finish after SIGTERM; kept for a rollback)", names.join(", "), app.grace_secs),
             Risk::Disruptive,
-            Operation::VmStop(VmContainers { target: target.into(), names, grace_secs: app.grace_secs }),
+            Operation::Vm(VmOp::Stop(VmContainers { target: target.into(), names, grace_secs: app.grace_secs })),
             Undo::RestorePrevious,
         )
     })
@@ -280,7 +286,7 @@ fn record(app: &VmApp, target: &str, release: &ReleaseRecord) -> Action {
         format!("vm-record:{target}:{}", release.number),
         format!("record release {} in {path}", release.number),
         Risk::Safe,
-        Operation::VmWriteFile(VmFile { target: target.into(), path, contents, mode: 0o644, then: None }),
+        Operation::Vm(VmOp::WriteFile(VmFile { target: target.into(), path, contents, mode: 0o644, then: None })),
         Undo::RestorePrevious,
     )
 }
@@ -298,7 +304,7 @@ fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Option<Act
             format!("vm-remove:{target}:{}", names.join(",")),
             format!("remove {} (older than the {} kept releases)", names.join(", "), observed.target.keep),
             Risk::Destructive,
-            Operation::VmRemove(VmContainers { target: target.into(), names, grace_secs: app.grace_secs }),
+            Operation::Vm(VmOp::Remove(VmContainers { target: target.into(), names, grace_secs: app.grace_secs })),
             Undo::None("a removed container's release can still be rolled back to from its image".into()),
         )
     })

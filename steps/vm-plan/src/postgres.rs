@@ -4,7 +4,7 @@
 //! host and never seen by ferry's plan or journal. The app's DATABASE_URL
 //! points at it by container name.
 
-use ferry_step_sdk::types::{Action, Operation, Risk, Undo, VmContainer, VmEnvFile, VmFileValue, VmHealth, VmPort, VmSecret};
+use ferry_step_sdk::types::{Action, Operation, Risk, Undo, VmContainer, VmEnvFile, VmFileValue, VmHealth, VmOp, VmPort, VmSecret};
 
 use crate::action;
 use crate::app::VmApp;
@@ -69,7 +69,7 @@ impl Postgres {
                 format!("vm-secret:{target}:{}", self.password_file),
                 format!("make the database password in {} (mode 600, on the host; kept if it exists)", self.password_file),
                 Risk::Safe,
-                Operation::VmSecret(VmSecret { target: target.into(), path: self.password_file.clone() }),
+                Operation::Vm(VmOp::Secret(VmSecret { target: target.into(), path: self.password_file.clone() })),
                 // The data directory an undo leaves was initialized with it.
                 Undo::None("the password stays beside the database files it opens".into()),
             ),
@@ -77,13 +77,13 @@ impl Postgres {
                 format!("vm-env-file:{target}:{}", self.container),
                 format!("write {} (mode 600): POSTGRES_USER, POSTGRES_DB and POSTGRES_PASSWORD for {}", self.env_file, self.container),
                 Risk::Safe,
-                Operation::VmEnvFile(VmEnvFile {
+                Operation::Vm(VmOp::EnvFile(VmEnvFile {
                     target: target.into(),
                     path: self.env_file.clone(),
                     env: vec![("POSTGRES_USER".into(), self.name.clone()), ("POSTGRES_DB".into(), self.name.clone())],
                     secrets: Vec::new(),
                     from_files: vec![VmFileValue { name: "POSTGRES_PASSWORD".into(), path: self.password_file.clone(), template: "{file}".into() }],
-                }),
+                })),
                 Undo::RestorePrevious,
             ),
             self.run(app, target, wait_timeout_ms, self.exists(observed)),
@@ -113,6 +113,6 @@ impl Postgres {
                 self.container, self.image, app.name, self.host_port, self.data_dir
             )
         };
-        action(format!("vm-run:{target}:{}", self.container), summary, Risk::Safe, Operation::VmRun(container), Undo::RestorePrevious)
+        action(format!("vm-run:{target}:{}", self.container), summary, Risk::Safe, Operation::Vm(VmOp::Run(container)), Undo::RestorePrevious)
     }
 }

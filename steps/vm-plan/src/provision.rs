@@ -4,7 +4,7 @@
 //! that had Fly Postgres gets one on the host (see [`crate::postgres`]).
 
 use ferry_step_sdk::params::finding;
-use ferry_step_sdk::types::{Operation, Risk, Severity, Undo, VmEnvFile, VmNetwork, VmPackages, VmPaths};
+use ferry_step_sdk::types::{Operation, Risk, Severity, Undo, VmEnvFile, VmNetwork, VmOp, VmPackages, VmPaths};
 
 use crate::app::VmApp;
 use crate::observed::Observed;
@@ -38,7 +38,7 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
             format!("vm-install-packages:{target}"),
             format!("install {} on {target} (apt-get; {})", packages.join(" and "), observed.facts.os),
             Risk::Disruptive,
-            Operation::VmInstallPackages(VmPackages { target: target.clone(), packages }),
+            Operation::Vm(VmOp::InstallPackages(VmPackages { target: target.clone(), packages })),
             Undo::None("installed packages stay; remove them by hand if you want them gone".into()),
         ));
     }
@@ -50,14 +50,14 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
         format!("vm-mkdir:{target}:{}", app.name),
         format!("create {} on {target}", dirs.join(", ")),
         Risk::Safe,
-        Operation::VmMkdir(VmPaths { target: target.clone(), paths: dirs }),
+        Operation::Vm(VmOp::Mkdir(VmPaths { target: target.clone(), paths: dirs })),
         Undo::RestorePrevious,
     ));
     planned.actions.push(action(
         format!("vm-network:{target}:{}", app.name),
         format!("create the Docker network {} on {target}", app.name),
         Risk::Safe,
-        Operation::VmNetwork(VmNetwork { target: target.clone(), name: app.name.clone() }),
+        Operation::Vm(VmOp::Network(VmNetwork { target: target.clone(), name: app.name.clone() })),
         Undo::RestorePrevious,
     ));
     if let Some(pg) = &postgres {
@@ -86,13 +86,13 @@ fn env_file(app: &VmApp, target: &str, postgres: Option<&Postgres>) -> ferry_ste
         format!("vm-env-file:{target}:{}", app.name),
         format!("write {} (mode 600): {} value(s) from fly.toml, {names}{database}", app.paths.env_file, app.env.len()),
         Risk::Safe,
-        Operation::VmEnvFile(VmEnvFile {
+        Operation::Vm(VmOp::EnvFile(VmEnvFile {
             target: target.into(),
             path: app.paths.env_file.clone(),
             env: app.env.clone(),
             secrets,
             from_files: postgres.map(Postgres::url_value).into_iter().collect(),
-        }),
+        })),
         Undo::RestorePrevious,
     )
 }

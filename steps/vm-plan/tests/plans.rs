@@ -4,7 +4,7 @@
 
 use ferry_inventory::MemoryFiles;
 use ferry_step_sdk::host::vm::{ContainerState, HostFacts, VmTargetInfo};
-use ferry_step_sdk::types::{AppSpec, Operation, StepError, VmImageSource};
+use ferry_step_sdk::types::{AppSpec, Operation, StepError, VmImageSource, VmOp};
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom, Options};
 use ferry_vm_plan::observed::{Observed, ReleaseRecord};
@@ -107,22 +107,22 @@ fn provision_installs_what_is_missing_and_runs_postgres_for_the_database_url() {
         ids(&planned.actions),
         ["vm-lock", "vm-install-packages", "vm-mkdir", "vm-network", "vm-secret", "vm-env-file", "vm-run", "vm-env-file", "vm-unlock"]
     );
-    let Operation::VmInstallPackages(p) = &planned.actions[1].operation else { panic!() };
+    let Operation::Vm(VmOp::InstallPackages(p)) = &planned.actions[1].operation else { panic!() };
     assert_eq!(p.packages, ["docker.io", "nginx"]);
-    let Operation::VmMkdir(dirs) = &planned.actions[2].operation else { panic!() };
+    let Operation::Vm(VmOp::Mkdir(dirs)) = &planned.actions[2].operation else { panic!() };
     assert_eq!(dirs.paths, ["/srv/shop", "/srv/shop/releases", "/srv/acme", "/srv/shop/volumes/shop_data", "/srv/shop/postgres/data"]);
-    let Operation::VmSecret(password) = &planned.actions[4].operation else { panic!() };
+    let Operation::Vm(VmOp::Secret(password)) = &planned.actions[4].operation else { panic!() };
     assert_eq!(password.path, "/srv/shop/postgres/password");
-    let Operation::VmEnvFile(pg_env) = &planned.actions[5].operation else { panic!() };
+    let Operation::Vm(VmOp::EnvFile(pg_env)) = &planned.actions[5].operation else { panic!() };
     assert_eq!(pg_env.path, "/srv/shop/postgres/env");
     assert_eq!((pg_env.from_files[0].name.as_str(), pg_env.from_files[0].path.as_str()), ("POSTGRES_PASSWORD", "/srv/shop/postgres/password"));
-    let Operation::VmRun(pg) = &planned.actions[6].operation else { panic!() };
+    let Operation::Vm(VmOp::Run(pg)) = &planned.actions[6].operation else { panic!() };
     assert_eq!((pg.name.as_str(), pg.image.as_str(), pg.network.as_deref()), ("shop-postgres", PG_IMAGE, Some("shop")));
     // 5432 is taken on the host: the next port, and on loopback only.
     assert_eq!((pg.ports[0].host_ip.as_str(), pg.ports[0].host_port, pg.ports[0].container_port), ("127.0.0.1", 5433, 5432));
     assert_eq!(pg.volumes, [("/srv/shop/postgres/data".to_string(), "/var/lib/postgresql/data".to_string())]);
     assert_eq!(pg.health.as_ref().unwrap().exec[0], "pg_isready");
-    let Operation::VmEnvFile(env) = &planned.actions[7].operation else { panic!() };
+    let Operation::Vm(VmOp::EnvFile(env)) = &planned.actions[7].operation else { panic!() };
     assert_eq!(
         (env.path.as_str(), env.env.as_slice(), env.secrets.as_slice()),
         ("/srv/shop/env", &[("MODE".to_string(), "prod".to_string())][..], &["SESSION_KEY".to_string()][..])
@@ -150,7 +150,7 @@ fn a_given_database_url_or_postgres_false_runs_no_database() {
     let app = VmApp::new(&spec(), "/srv").unwrap();
     let planned = provision(&app, &observed(ready(), Vec::new(), &[]), &["SESSION_KEY", "DATABASE_URL"]);
     assert_eq!(ids(&planned.actions), ["vm-lock", "vm-mkdir", "vm-network", "vm-env-file", "vm-unlock"]);
-    let Operation::VmEnvFile(env) = &planned.actions[3].operation else { panic!() };
+    let Operation::Vm(VmOp::EnvFile(env)) = &planned.actions[3].operation else { panic!() };
     assert_eq!((env.secrets.len(), env.from_files.len()), (2, 0));
     assert!(!planned.findings.iter().any(|f| f.code == "secret-placeholders"));
     assert!(messages(&planned).iter().any(|m| m.contains("keeps that database")), "{:?}", messages(&planned));
@@ -168,29 +168,29 @@ fn a_first_release_builds_migrates_starts_health_gated_then_switches_nginx() {
     let app = VmApp::new(&spec(), "/srv").unwrap();
     let planned = deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &options());
     assert_eq!(ids(&planned.actions), ["vm-lock", "vm-image", "vm-release-command", "vm-run", "vm-run", "vm-switch", "vm-record", "vm-unlock"]);
-    let Operation::VmImage(image) = &planned.actions[1].operation else { panic!() };
+    let Operation::Vm(VmOp::Image(image)) = &planned.actions[1].operation else { panic!() };
     assert_eq!(image.tag, "ferry-shop:release-1");
     assert!(matches!(&image.source, VmImageSource::Build((dir, None)) if dir == "."), "{:?}", image.source);
-    let Operation::VmReleaseCommand(release) = &planned.actions[2].operation else { panic!() };
+    let Operation::Vm(VmOp::ReleaseCommand(release)) = &planned.actions[2].operation else { panic!() };
     assert_eq!((release.name.as_str(), release.command.as_slice()), ("shop-release-1", &["bin/migrate".to_string(), "up".to_string()][..]));
-    let Operation::VmRun(web) = &planned.actions[3].operation else { panic!() };
+    let Operation::Vm(VmOp::Run(web)) = &planned.actions[3].operation else { panic!() };
     assert_eq!(web.name, "shop-web-1");
     assert_eq!(web.command, ["bin/web", "--port", "8080"]);
     assert_eq!((web.ports[0].host_ip.as_str(), web.ports[0].host_port, web.ports[0].container_port), ("127.0.0.1", 20001, 8080));
     let health = web.health.as_ref().unwrap();
     assert_eq!((health.port, health.path.as_str(), health.timeout_ms), (20001, "/healthz", 30_000));
-    let Operation::VmRun(worker) = &planned.actions[4].operation else { panic!() };
+    let Operation::Vm(VmOp::Run(worker)) = &planned.actions[4].operation else { panic!() };
     assert!(worker.ports.is_empty() && worker.health.is_none());
     assert_eq!(worker.volumes, [("/srv/shop/volumes/shop_data".to_string(), "/data".to_string())]);
-    let Operation::VmWriteFile(site) = &planned.actions[5].operation else { panic!() };
+    let Operation::Vm(VmOp::WriteFile(site)) = &planned.actions[5].operation else { panic!() };
     assert_eq!(site.path, "/etc/nginx/conf.d/shop.conf");
     assert!(site.contents.contains("server 127.0.0.1:20001;") && site.contents.contains("server_name shop.example.com;"), "{}", site.contents);
     assert_eq!(site.then.as_deref(), Some("nginx -t && nginx -s reload"));
     assert!(!site.contents.contains("443"), "no certificate, no TLS server");
     let tls = Options { tls: Some(ferry_vm_plan::nginx::Tls { certificate: "/etc/ssl/shop.pem".into(), key: "/etc/ssl/shop.key".into() }), ..options() };
-    let Operation::VmWriteFile(site) = &deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &tls).actions[5].operation else { panic!() };
+    let Operation::Vm(VmOp::WriteFile(site)) = &deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &tls).actions[5].operation else { panic!() };
     assert!(site.contents.contains("listen 443 ssl;") && site.contents.contains("ssl_certificate /etc/ssl/shop.pem;"), "{}", site.contents);
-    let Operation::VmWriteFile(record) = &planned.actions[6].operation else { panic!() };
+    let Operation::Vm(VmOp::WriteFile(record)) = &planned.actions[6].operation else { panic!() };
     assert_eq!(record.path, "/srv/shop/releases/1.json");
     assert_eq!(Observed::parse_releases(&[record.contents.trim().to_string()])[0].port, Some(20001));
 }
@@ -202,15 +202,15 @@ fn the_next_release_stops_the_serving_one_and_prunes_beyond_the_kept() {
     facts.listening_ports.push(20002); // release 2 listens; 3 takes its own slot
     let planned = deploy::plan(&app, &observed(facts, serving(2), &[1, 2]), &options());
     assert_eq!(ids(&planned.actions), ["vm-lock", "vm-image", "vm-release-command", "vm-run", "vm-run", "vm-switch", "vm-stop", "vm-record", "vm-unlock"]);
-    let Operation::VmRun(web) = &planned.actions[3].operation else { panic!() };
+    let Operation::Vm(VmOp::Run(web)) = &planned.actions[3].operation else { panic!() };
     assert_eq!((web.name.as_str(), web.ports[0].host_port), ("shop-web-3", 20003));
-    let Operation::VmStop(stop) = &planned.actions[6].operation else { panic!() };
+    let Operation::Vm(VmOp::Stop(stop)) = &planned.actions[6].operation else { panic!() };
     assert_eq!((stop.names.as_slice(), stop.grace_secs), (&["shop-web-2".to_string(), "shop-worker-2".to_string()][..], 7));
 
     let mut many = serving(4);
     many.extend([container("web", 1, "exited"), container("web", 2, "exited"), container("web", 3, "exited")]);
     let planned = deploy::plan(&app, &observed(ready(), many, &[1, 2, 3, 4]), &options());
-    let Some(Operation::VmRemove(removed)) = planned.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::VmRemove(_))) else {
+    let Some(Operation::Vm(VmOp::Remove(removed))) = planned.actions.iter().map(|a| &a.operation).find(|o| matches!(o, Operation::Vm(VmOp::Remove(_)))) else {
         panic!("{:?}", ids(&planned.actions))
     };
     assert_eq!(removed.names, ["shop-web-1", "shop-web-2"], "releases 5, 4 and 3 are kept");
@@ -223,9 +223,9 @@ fn rollback_starts_the_previous_release_and_refuses_without_one() {
     containers.extend([container("web", 1, "exited"), container("worker", 1, "exited")]);
     let planned = deploy::rollback(&app, &observed(ready(), containers, &[1, 2]), &options()).unwrap();
     assert_eq!(ids(&planned.actions), ["vm-lock", "vm-run", "vm-run", "vm-switch", "vm-stop", "vm-unlock"]);
-    let Operation::VmRun(web) = &planned.actions[1].operation else { panic!() };
+    let Operation::Vm(VmOp::Run(web)) = &planned.actions[1].operation else { panic!() };
     assert_eq!((web.name.as_str(), web.image.as_str(), web.ports[0].host_port), ("shop-web-1", "ferry-shop:release-1", 20001));
-    let Operation::VmStop(stop) = &planned.actions[4].operation else { panic!() };
+    let Operation::Vm(VmOp::Stop(stop)) = &planned.actions[4].operation else { panic!() };
     assert_eq!(stop.names, ["shop-web-2", "shop-worker-2"]);
 
     let Err(StepError::PreconditionFailed(problem)) = deploy::rollback(&app, &observed(ready(), serving(1), &[1]), &options()) else { panic!() };
@@ -238,7 +238,7 @@ fn force_https_redirects_port_80_only_with_a_certificate_and_acme_challenges_sta
     spec.services[0].ports.iter_mut().for_each(|p| p.force_https = true);
     let app = VmApp::new(&spec, "/srv").unwrap();
     let site_of = |planned: &ferry_vm_plan::Planned| {
-        let Operation::VmWriteFile(site) = &planned.actions[5].operation else { panic!("{:?}", ids(&planned.actions)) };
+        let Operation::Vm(VmOp::WriteFile(site)) = &planned.actions[5].operation else { panic!("{:?}", ids(&planned.actions)) };
         site.contents.clone()
     };
     let planned = deploy::plan(&app, &observed(ready(), Vec::new(), &[]), &options());

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ferry_engine::apply::{self, ApplyError, ApplyOptions, ExecError, Executor, Outcome, Owner};
 use ferry_model::journal::UndoData;
-use ferry_model::{Action, Operation, Plan, Risk, StepSection, Undo};
+use ferry_model::{Action, ControlOp, Operation, Plan, Risk, StepSection, Undo};
 use ferry_state::lock::{self, Holder, LockError};
 use ferry_state::{DirStore, StateStore};
 use ferry_test_guests as guests;
@@ -43,7 +43,7 @@ impl Executor for QuietWorld {
     }
 
     fn execute(&self, op: &Operation, _keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        let Operation::WaitMs(ms) = op else { return Err(ExecError(format!("the quiet world only waits, not {op:?}"))) };
+        let Operation::Control(ControlOp::WaitMs(ms)) = op else { return Err(ExecError(format!("the quiet world only waits, not {op:?}"))) };
         self.executed.lock().unwrap().push(*ms);
         let during = self.during_first.lock().unwrap().take();
         if let Some(during) = during {
@@ -71,7 +71,7 @@ fn waits(ms: &[u64]) -> Plan {
             id: format!("wait-{i}"),
             summary: format!("wait {ms} ms"),
             risk: Risk::Safe,
-            operation: Operation::WaitMs(*ms),
+            operation: Operation::Control(ControlOp::WaitMs(*ms)),
             undo: Undo::None("a wait changes nothing".into()),
             detail: None,
         })
@@ -277,7 +277,7 @@ fn a_corrupted_or_newer_journal_of_another_run_is_skipped_with_a_warning() {
     // That very run, asked for by name, is refused with the reason.
     let (code, _, stderr) = run(ferry_in(co.path()).args(["status", "--app", "shop", "--run", "zz-newer"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("is a journal of format 99, and this ferry reads journals of format 1 only"), "{stderr}");
+    assert!(stderr.contains("is a journal of format 99, and this ferry reads journals of format 2 only"), "{stderr}");
 
     let (code, stdout, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
     assert_eq!(code, 0, "{stderr}");

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use ferry_engine::apply::{DataOps, DnsOps, Executor, Owner, Providers, VmOps};
-use ferry_model::{ConfigEdit, FileWrite, Operation};
+use ferry_model::{CheckoutOp, ConfigEdit, FileWrite, Operation};
 
 use crate::support::{checkout, ferry, run};
 
@@ -116,8 +116,8 @@ fn checkout_writes_do_not_follow_links_committed_out_of_the_repository() {
     std::os::unix::fs::symlink(&victim, co.path().join("fly.toml")).unwrap();
     let exec = executor(co.path());
 
-    let write = Operation::WriteFile(FileWrite { file: "config/sudoers".into(), contents: "ALL ALL=(ALL) NOPASSWD: ALL\n".into() });
-    let edit = Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "app".into(), value: Some("\"x\"".into()) });
+    let write = Operation::Checkout(CheckoutOp::WriteFile(FileWrite { file: "config/sudoers".into(), contents: "ALL ALL=(ALL) NOPASSWD: ALL\n".into() }));
+    let edit = Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "app".into(), value: Some("\"x\"".into()) }));
     for op in [&write, &edit] {
         let prepared = exec.prepare(op).expect_err("the undo data would be read from outside the checkout");
         assert!(prepared.to_string().contains("leads outside the checkout"), "{prepared}");

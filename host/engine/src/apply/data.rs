@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use ferry_model::VolumePass;
-use ferry_model::journal::UndoData;
-use ferry_model::{DataOp, PgCopy, PgLogical};
+use ferry_model::{DataOp, DataUndo, PgCopy, PgLogical};
 use ferry_postgres as pg;
 use ferry_volume as vol;
 
-use super::executor::ExecError;
+use super::executor::{ExecError, Ops, Outputs, mismatch};
 use super::progress::Meter;
 use crate::data::{DataSources, DatabaseUrls};
 
@@ -33,15 +32,71 @@ impl DataOps {
         DataOps { sources }
     }
 
-    pub fn prepare(&self, op: DataOp<'_>) -> Result<UndoData, ExecError> {
+    fn endpoints(&self, volume: &str) -> Result<(vol::Endpoint, vol::Endpoint), ExecError> {
+        self.sources.endpoints(volume).map_err(ExecError)
+    }
+
+    fn urls(&self, database: &str) -> Result<DatabaseUrls, ExecError> {
+        self.sources.urls(database).map_err(ExecError)
+    }
+
+    /// A copy writes only into an empty target; what the undo must drop
+    /// is what the source's schemas put there.
+    fn empty_target(&self, database: &str) -> Result<DataUndo, ExecError> {
+        let urls = self.urls(database)?;
+        if !pg::is_empty(&urls.target).map_err(err)? {
+            return Err(ExecError(format!(
+                "database {database}: the target ({}) is not empty; copy-data copies into an empty database only",
+                urls.target.describe()
+            )));
+        }
+        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
+        Ok(DataUndo::PgEmptyTarget { schemas })
+    }
+
+    /// A copy runs only after `prepare` found the target empty, so anything
+    /// in it now was left by this copy's own interrupted run: drop it.
+    fn clear_partial(&self, urls: &DatabaseUrls) -> Result<(), ExecError> {
+        if pg::is_empty(&urls.target).map_err(err)? {
+            return Ok(());
+        }
+        tracing::warn!("the target {} holds a partial copy from an interrupted run: clearing it first", urls.target.describe());
+        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
+        pg::clear(&urls.target, &schemas).map_err(err)
+    }
+
+    fn replica_identity(&self, database: &str, table: &str) -> Result<String, ExecError> {
+        let inventory = pg::inventory(&self.urls(database)?.source).map_err(err)?;
+        let found = inventory.tables.iter().find(|t| t.qualified() == table);
+        let found = found.ok_or_else(|| ExecError(format!("database {database}: no table {table} on the source")))?;
+        Ok(format!("{:?}", found.replica_identity).to_lowercase())
+    }
+
+    fn catch_up(&self, l: &PgLogical, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+        let urls = self.urls(&l.database)?;
+        let mut meter = Meter::new(&format!("database {}: replication", l.database));
+        let mut report = |s: &pg::ReplicationStatus| {
+            keepalive();
+            meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));
+        };
+        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report).map_err(err)?;
+        Ok(vec![("lag-bytes".into(), status.lag_bytes.to_string())])
+    }
+}
+
+impl Ops for DataOps {
+    type Op = DataOp;
+    type Undo = DataUndo;
+
+    fn prepare(&self, op: &DataOp) -> Result<Option<DataUndo>, ExecError> {
         match op {
             DataOp::PgFreeze(db) => {
                 let frozen = pg::is_frozen(&self.urls(db)?.source).map_err(err)?;
-                Ok(UndoData::PgReadOnly { previous: frozen.then(|| "on".to_string()) })
+                Ok(Some(DataUndo::PgReadOnly { previous: frozen.then(|| "on".to_string()) }))
             }
-            DataOp::PgDumpRestore(copy) => self.empty_target(&copy.database),
-            DataOp::PgCopySchema(db) => self.empty_target(db),
-            DataOp::PgReplicaIdentityFull(t) => Ok(UndoData::PgReplicaIdentity { previous: self.replica_identity(&t.database, &t.table)? }),
+            DataOp::PgDumpRestore(copy) => self.empty_target(&copy.database).map(Some),
+            DataOp::PgCopySchema(db) => self.empty_target(db).map(Some),
+            DataOp::PgReplicaIdentityFull(t) => Ok(Some(DataUndo::PgReplicaIdentity { previous: self.replica_identity(&t.database, &t.table)? })),
             DataOp::VolumeSync(v) => {
                 let (_, dst) = self.endpoints(&v.volume)?;
                 let was_empty = match vol::scan(&dst) {
@@ -49,7 +104,7 @@ impl DataOps {
                     Err(vol::VolumeError::MissingDirectory { .. }) => true,
                     Err(e) => return Err(err(e)),
                 };
-                Ok(UndoData::VolumeTarget { was_empty })
+                Ok(Some(DataUndo::VolumeTarget { was_empty }))
             }
             // Replication's setup is undone by name, its waits and checks
             // and the SQLite copy need nothing captured.
@@ -58,11 +113,11 @@ impl DataOps {
             | DataOp::PgFinishLogical(_)
             | DataOp::PgVerify(_)
             | DataOp::SqliteCopy(_)
-            | DataOp::VolumeVerify(_) => Ok(UndoData::None),
+            | DataOp::VolumeVerify(_) => Ok(None),
         }
     }
 
-    pub fn execute(&self, op: DataOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+    fn execute(&self, op: &DataOp, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
         match op {
             DataOp::PgFreeze(db) => {
                 pg::freeze(&self.urls(db)?.source).map_err(err)?;
@@ -196,7 +251,7 @@ impl DataOps {
         }
     }
 
-    pub fn observe(&self, op: DataOp<'_>) -> Result<bool, ExecError> {
+    fn observe(&self, op: &DataOp, _started_at_ms: u64) -> Result<bool, ExecError> {
         match op {
             DataOp::PgFreeze(db) => pg::is_frozen(&self.urls(db)?.source).map_err(err),
             DataOp::PgReplicaIdentityFull(t) => Ok(self.replica_identity(&t.database, &t.table)? == "full"),
@@ -214,75 +269,32 @@ impl DataOps {
         }
     }
 
-    pub fn restore(&self, op: DataOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
+    fn restore(&self, op: &DataOp, undo: Option<&DataUndo>) -> Result<(), ExecError> {
         match (op, undo) {
-            (DataOp::PgFreeze(db), UndoData::PgReadOnly { previous }) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
-            (DataOp::PgDumpRestore(PgCopy { database, .. }), UndoData::PgEmptyTarget { schemas }) => {
+            (DataOp::PgFreeze(db), Some(DataUndo::PgReadOnly { previous })) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
+            (DataOp::PgDumpRestore(PgCopy { database, .. }), Some(DataUndo::PgEmptyTarget { schemas })) => {
                 pg::clear(&self.urls(database)?.target, schemas).map_err(err)
             }
-            (DataOp::PgCopySchema(database), UndoData::PgEmptyTarget { schemas }) => pg::clear(&self.urls(database)?.target, schemas).map_err(err),
-            (DataOp::PgReplicaIdentityFull(t), UndoData::PgReplicaIdentity { previous }) if previous == "default" => {
+            (DataOp::PgCopySchema(database), Some(DataUndo::PgEmptyTarget { schemas })) => pg::clear(&self.urls(database)?.target, schemas).map_err(err),
+            (DataOp::PgReplicaIdentityFull(t), Some(DataUndo::PgReplicaIdentity { previous })) if previous == "default" => {
                 pg::reset_replica_identity(&self.urls(&t.database)?.source, &t.table).map_err(err)
             }
             (DataOp::PgSubscribe(l), _) => {
                 let urls = self.urls(&l.database)?;
                 pg::drop_logical(&urls.source, &urls.target, &l.name).map_err(err)
             }
-            (DataOp::VolumeSync(v), UndoData::VolumeTarget { was_empty: true }) => empty_dir(&self.endpoints(&v.volume)?.1),
-            (_, UndoData::None | UndoData::PgReplicaIdentity { .. } | UndoData::VolumeTarget { .. }) => Ok(()),
-            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+            (DataOp::VolumeSync(v), Some(DataUndo::VolumeTarget { was_empty: true })) => empty_dir(&self.endpoints(&v.volume)?.1),
+            // A table whose identity was not the default keeps FULL; a
+            // volume that held files before is left as the sync made it.
+            (DataOp::PgReplicaIdentityFull(_), Some(DataUndo::PgReplicaIdentity { .. })) | (DataOp::VolumeSync(_), Some(DataUndo::VolumeTarget { .. })) => {
+                Ok(())
+            }
+            // The waits, checks and the SQLite copy: nothing to put back.
+            (DataOp::PgCatchUp(_) | DataOp::PgFinishLogical(_) | DataOp::PgVerify(_) | DataOp::SqliteCopy(_) | DataOp::VolumeVerify(_), _) => Ok(()),
+            (DataOp::PgFreeze(_) | DataOp::PgDumpRestore(_) | DataOp::PgCopySchema(_) | DataOp::PgReplicaIdentityFull(_) | DataOp::VolumeSync(_), undo) => {
+                Err(mismatch(op, &undo))
+            }
         }
-    }
-
-    fn endpoints(&self, volume: &str) -> Result<(vol::Endpoint, vol::Endpoint), ExecError> {
-        self.sources.endpoints(volume).map_err(ExecError)
-    }
-
-    fn urls(&self, database: &str) -> Result<DatabaseUrls, ExecError> {
-        self.sources.urls(database).map_err(ExecError)
-    }
-
-    /// A copy writes only into an empty target; what the undo must drop
-    /// is what the source's schemas put there.
-    fn empty_target(&self, database: &str) -> Result<UndoData, ExecError> {
-        let urls = self.urls(database)?;
-        if !pg::is_empty(&urls.target).map_err(err)? {
-            return Err(ExecError(format!(
-                "database {database}: the target ({}) is not empty; copy-data copies into an empty database only",
-                urls.target.describe()
-            )));
-        }
-        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
-        Ok(UndoData::PgEmptyTarget { schemas })
-    }
-
-    /// A copy runs only after `prepare` found the target empty, so anything
-    /// in it now was left by this copy's own interrupted run: drop it.
-    fn clear_partial(&self, urls: &DatabaseUrls) -> Result<(), ExecError> {
-        if pg::is_empty(&urls.target).map_err(err)? {
-            return Ok(());
-        }
-        tracing::warn!("the target {} holds a partial copy from an interrupted run: clearing it first", urls.target.describe());
-        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
-        pg::clear(&urls.target, &schemas).map_err(err)
-    }
-
-    fn replica_identity(&self, database: &str, table: &str) -> Result<String, ExecError> {
-        let inventory = pg::inventory(&self.urls(database)?.source).map_err(err)?;
-        let found = inventory.tables.iter().find(|t| t.qualified() == table);
-        let found = found.ok_or_else(|| ExecError(format!("database {database}: no table {table} on the source")))?;
-        Ok(format!("{:?}", found.replica_identity).to_lowercase())
-    }
-
-    fn catch_up(&self, l: &PgLogical, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        let urls = self.urls(&l.database)?;
-        let mut meter = Meter::new(&format!("database {}: replication", l.database));
-        let mut report = |s: &pg::ReplicationStatus| {
-            keepalive();
-            meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));
-        };
-        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report).map_err(err)?;
-        Ok(vec![("lag-bytes".into(), status.lag_bytes.to_string())])
     }
 }
 

@@ -6,10 +6,9 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ferry_dns::verify;
-use ferry_model::journal::UndoData;
-use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsVerify, TlsCheck};
+use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsUndo, DnsVerify, TlsCheck};
 
-use super::executor::ExecError;
+use super::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::dns::{DnsZones, from_model, names, to_model};
 
 /// How long a TLS handshake with the new host may take.
@@ -26,49 +25,6 @@ pub struct DnsOps {
 impl DnsOps {
     pub fn new(zones: DnsZones) -> Self {
         DnsOps { zones }
-    }
-
-    pub fn prepare(&self, op: DnsOp<'_>) -> Result<UndoData, ExecError> {
-        match op {
-            DnsOp::Change(c) => Ok(UndoData::DnsPrevious { previous: self.read(&c.zone, target(c)?)? }),
-            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => Ok(UndoData::None),
-        }
-    }
-
-    pub fn execute(&self, op: DnsOp<'_>) -> Result<Vec<(String, String)>, ExecError> {
-        match op {
-            DnsOp::Change(c) => {
-                self.swap(&c.zone, c.expected.as_ref(), c.new.as_ref())?;
-                let what = target(c)?;
-                Ok(vec![("record".into(), format!("{} {}", what.name, what.rtype))])
-            }
-            DnsOp::TlsCheck(t) => tls_check(t),
-            DnsOp::Verify(v) => self.verify(v),
-        }
-    }
-
-    pub fn observe(&self, op: DnsOp<'_>) -> Result<bool, ExecError> {
-        match op {
-            DnsOp::Change(c) => Ok(self.read(&c.zone, target(c)?)? == c.new),
-            // Checks are cheap and say something about now: run them again.
-            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => Ok(false),
-        }
-    }
-
-    pub fn restore(&self, op: DnsOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
-        match (op, undo) {
-            (DnsOp::Change(c), UndoData::DnsPrevious { previous }) => {
-                let now = self.read(&c.zone, target(c)?)?;
-                if &now == previous {
-                    return Ok(());
-                }
-                // Put back exactly what was there, but only over what the
-                // change wrote: a later edit by someone else is kept.
-                self.swap(&c.zone, c.new.as_ref(), previous.as_ref())
-            }
-            (_, UndoData::None) => Ok(()),
-            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
-        }
     }
 
     fn read(&self, zone: &str, like: &DnsRrset) -> Result<Option<DnsRrset>, ExecError> {
@@ -117,6 +73,55 @@ impl DnsOps {
             ("authoritative".into(), format!("{} of {} servers answer the new value", report.current().len(), servers.len())),
             ("resolvers-may-cache-old-until".into(), humantime::format_rfc3339_seconds(until).to_string()),
         ])
+    }
+}
+
+impl Ops for DnsOps {
+    type Op = DnsOp;
+    type Undo = DnsUndo;
+
+    fn prepare(&self, op: &DnsOp) -> Result<Option<DnsUndo>, ExecError> {
+        match op {
+            DnsOp::Change(c) => Ok(Some(DnsUndo::Previous { previous: self.read(&c.zone, target(c)?)? })),
+            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => Ok(None),
+        }
+    }
+
+    fn execute(&self, op: &DnsOp, _keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
+        match op {
+            DnsOp::Change(c) => {
+                self.swap(&c.zone, c.expected.as_ref(), c.new.as_ref())?;
+                let what = target(c)?;
+                Ok(vec![("record".into(), format!("{} {}", what.name, what.rtype))])
+            }
+            DnsOp::TlsCheck(t) => tls_check(t),
+            DnsOp::Verify(v) => self.verify(v),
+        }
+    }
+
+    fn observe(&self, op: &DnsOp, _started_at_ms: u64) -> Result<bool, ExecError> {
+        match op {
+            DnsOp::Change(c) => Ok(self.read(&c.zone, target(c)?)? == c.new),
+            // Checks are cheap and say something about now: run them again.
+            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => Ok(false),
+        }
+    }
+
+    fn restore(&self, op: &DnsOp, undo: Option<&DnsUndo>) -> Result<(), ExecError> {
+        match (op, undo) {
+            (DnsOp::Change(c), Some(DnsUndo::Previous { previous })) => {
+                let now = self.read(&c.zone, target(c)?)?;
+                if &now == previous {
+                    return Ok(());
+                }
+                // Put back exactly what was there, but only over what the
+                // change wrote: a later edit by someone else is kept.
+                self.swap(&c.zone, c.new.as_ref(), previous.as_ref())
+            }
+            (DnsOp::Change(_), None) => Err(mismatch(op, &undo)),
+            // Checks: nothing to put back.
+            (DnsOp::TlsCheck(_) | DnsOp::Verify(_), _) => Ok(()),
+        }
     }
 }
 

@@ -1,13 +1,18 @@
 //! Turns an action's operation into a change of the world, through the
 //! providers. This is the only place ferry changes anything.
+//!
+//! The dispatch is by provider ([`Operation`]'s first level); each provider
+//! implements [`Ops`] for its own operations and its own undo type, and
+//! matches them without a wildcard.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use ferry_model::Operation;
 use ferry_model::journal::UndoData;
-use ferry_model::{CheckoutOp, ControlOp, Routed};
+use ferry_model::policy::OperationPolicy;
 
+use super::checkout::CheckoutOps;
+use super::control::ControlOps;
 use super::data::DataOps;
 use super::dns::DnsOps;
 use super::fly::FlyOps;
@@ -18,6 +23,9 @@ use super::vm::VmOps;
 #[error("{0}")]
 pub struct ExecError(pub String);
 
+/// The outputs a done action journals (`file`, `image`, `note`…).
+pub type Outputs = Vec<(String, String)>;
+
 /// What the host knows how to do, one method per stage of an action.
 pub trait Executor {
     /// Captures what undoing the operation will need, before it runs.
@@ -25,7 +33,7 @@ pub trait Executor {
     /// Carries the operation out. Long operations call `keepalive` as they
     /// progress; the app's lock does not depend on it (the apply renews the
     /// lock from a thread while the operation runs).
-    fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError>;
+    fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError>;
     /// After a run stopped inside the operation (started at `started_at_ms`):
     /// is its effect already in place?
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError>;
@@ -40,6 +48,29 @@ pub trait Executor {
     fn learn(&self, op: &Operation, outputs: &[(String, String)]) {
         let _ = (op, outputs);
     }
+}
+
+/// One provider's side of the executor: the stages of an action for its
+/// own operations (`ferry_model::ops::<provider>`), with its own undo type.
+pub trait Ops {
+    type Op;
+    /// What `prepare` captures for the undo.
+    type Undo;
+    /// `None`: nothing to capture for this operation.
+    fn prepare(&self, op: &Self::Op) -> Result<Option<Self::Undo>, ExecError>;
+    fn execute(&self, op: &Self::Op, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError>;
+    fn observe(&self, op: &Self::Op, started_at_ms: u64) -> Result<bool, ExecError>;
+    /// `undo` is what `prepare` captured (`None` if it captured nothing).
+    fn restore(&self, op: &Self::Op, undo: Option<&Self::Undo>) -> Result<(), ExecError>;
+    fn learn(&self, op: &Self::Op, outputs: &[(String, String)]) {
+        let _ = (op, outputs);
+    }
+}
+
+/// The error of a restore whose journal holds another operation's state:
+/// a journal edited by hand, or written by another version of ferry.
+pub fn mismatch(op: &impl std::fmt::Debug, undo: &impl std::fmt::Debug) -> ExecError {
+    ExecError(format!("cannot restore {op:?} from {undo:?}"))
 }
 
 /// The executor of a real run: the checkout for config edits, the clock
@@ -61,107 +92,82 @@ impl Providers {
     fn fly(&self) -> Result<&FlyOps, ExecError> {
         self.fly.as_ref().ok_or_else(|| ExecError("this action needs the Fly API: set FLY_API_TOKEN (a deploy token for the app is enough)".into()))
     }
+
+    fn checkout(&self) -> CheckoutOps<'_> {
+        CheckoutOps::new(&self.checkout)
+    }
 }
 
 impl Executor for Providers {
     fn prepare(&self, op: &Operation) -> Result<UndoData, ExecError> {
-        match op.route() {
-            Routed::Fly(op) => self.fly()?.prepare(op),
-            Routed::Dns(op) => self.dns.prepare(op),
-            Routed::Data(op) => self.data.prepare(op),
-            Routed::Vm(op) => self.vm.prepare(op),
-            Routed::Checkout(CheckoutOp::EditConfig(edit)) => {
-                let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
-                let previous = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
-                Ok(UndoData::ConfigValue { previous })
-            }
-            Routed::Checkout(CheckoutOp::WriteFile(write)) => {
-                Ok(UndoData::FileContents { previous: ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)? })
-            }
-            Routed::Control(ControlOp::Approval(_) | ControlOp::WaitMs(_)) => Ok(UndoData::None),
-        }
+        let captured = match op {
+            Operation::Control(op) => ControlOps.prepare(op)?.map(|never| match never {}),
+            Operation::Checkout(op) => self.checkout().prepare(op)?.map(UndoData::Checkout),
+            Operation::Fly(op) => self.fly()?.prepare(op)?.map(UndoData::Fly),
+            Operation::Dns(op) => self.dns.prepare(op)?.map(UndoData::Dns),
+            Operation::Data(op) => self.data.prepare(op)?.map(UndoData::Data),
+            Operation::Vm(op) => self.vm.prepare(op)?.map(UndoData::Vm),
+        };
+        Ok(captured.unwrap_or(UndoData::None))
     }
 
-    fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        match op.route() {
-            Routed::Fly(op) => self.fly()?.execute(op, keepalive),
-            Routed::Dns(op) => self.dns.execute(op),
-            Routed::Data(op) => self.data.execute(op, keepalive),
-            Routed::Vm(op) => self.vm.execute(op, keepalive),
-            Routed::Checkout(CheckoutOp::EditConfig(edit)) => {
-                ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, edit.value.as_deref()).map_err(err)?;
-                Ok(vec![("file".into(), edit.file.clone())])
-            }
-            Routed::Checkout(CheckoutOp::WriteFile(write)) => {
-                ferry_checkout::write_file(&self.checkout, &write.file, Some(&write.contents)).map_err(err)?;
-                Ok(vec![("file".into(), write.file.clone())])
-            }
-            Routed::Control(ControlOp::WaitMs(ms)) => {
-                wait(Duration::from_millis(ms), keepalive);
-                Ok(Vec::new())
-            }
-            // The applier stops at an approval until it is given; once
-            // given, there is nothing left to carry out.
-            Routed::Control(ControlOp::Approval(_)) => Ok(Vec::new()),
+    fn execute(&self, op: &Operation, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
+        match op {
+            Operation::Control(op) => ControlOps.execute(op, keepalive),
+            Operation::Checkout(op) => self.checkout().execute(op, keepalive),
+            Operation::Fly(op) => self.fly()?.execute(op, keepalive),
+            Operation::Dns(op) => self.dns.execute(op, keepalive),
+            Operation::Data(op) => self.data.execute(op, keepalive),
+            Operation::Vm(op) => self.vm.execute(op, keepalive),
         }
     }
 
     fn observe(&self, op: &Operation, started_at_ms: u64) -> Result<bool, ExecError> {
-        match op.route() {
-            Routed::Fly(op) => self.fly()?.observe(op, started_at_ms),
-            Routed::Dns(op) => self.dns.observe(op),
-            Routed::Data(op) => self.data.observe(op),
-            Routed::Vm(op) => self.vm.observe(op),
-            Routed::Checkout(CheckoutOp::EditConfig(edit)) => {
-                let text = ferry_checkout::read_file(&self.checkout, &edit.file).map_err(err)?;
-                let now = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
-                let want = edit.value.as_deref().map(ferry_checkout::normalize_literal).transpose().map_err(err)?;
-                Ok(now == want)
-            }
-            Routed::Checkout(CheckoutOp::WriteFile(write)) => {
-                Ok(ferry_checkout::read_optional(&self.checkout, &write.file).map_err(err)?.as_deref() == Some(write.contents.as_str()))
-            }
-            // A wait is over once its time has passed since it started.
-            Routed::Control(ControlOp::WaitMs(ms)) => Ok(crate::apply::now_ms() >= started_at_ms.saturating_add(ms)),
-            // An approval interrupted is asked for again.
-            Routed::Control(ControlOp::Approval(_)) => Ok(false),
+        match op {
+            Operation::Control(op) => ControlOps.observe(op, started_at_ms),
+            Operation::Checkout(op) => self.checkout().observe(op, started_at_ms),
+            Operation::Fly(op) => self.fly()?.observe(op, started_at_ms),
+            Operation::Dns(op) => self.dns.observe(op, started_at_ms),
+            Operation::Data(op) => self.data.observe(op, started_at_ms),
+            Operation::Vm(op) => self.vm.observe(op, started_at_ms),
         }
     }
 
     fn restore(&self, op: &Operation, undo: &UndoData) -> Result<(), ExecError> {
-        match (op.route(), undo) {
-            (Routed::Fly(op), _) => self.fly()?.restore(op, undo),
-            (Routed::Dns(op), _) => self.dns.restore(op, undo),
-            (Routed::Data(op), _) => self.data.restore(op, undo),
-            (Routed::Vm(op), _) => self.vm.restore(op, undo),
-            (Routed::Checkout(CheckoutOp::EditConfig(edit)), UndoData::ConfigValue { previous }) => {
-                ferry_checkout::edit_file(&self.checkout, &edit.file, &edit.key, previous.as_deref()).map(drop).map_err(err)
-            }
-            (Routed::Checkout(CheckoutOp::WriteFile(write)), UndoData::FileContents { previous }) => {
-                ferry_checkout::write_file(&self.checkout, &write.file, previous.as_deref()).map(drop).map_err(err)
-            }
-            (Routed::Checkout(_) | Routed::Control(_), UndoData::None) => Ok(()),
-            (Routed::Checkout(_) | Routed::Control(_), undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+        use UndoData as U;
+        match (op, undo) {
+            (Operation::Control(op), U::None) => ControlOps.restore(op, None),
+            (Operation::Checkout(op), U::None) => self.checkout().restore(op, None),
+            (Operation::Checkout(op), U::Checkout(u)) => self.checkout().restore(op, Some(u)),
+            (Operation::Fly(op), U::None) => self.fly()?.restore(op, None),
+            (Operation::Fly(op), U::Fly(u)) => self.fly()?.restore(op, Some(u)),
+            (Operation::Dns(op), U::None) => self.dns.restore(op, None),
+            (Operation::Dns(op), U::Dns(u)) => self.dns.restore(op, Some(u)),
+            (Operation::Data(op), U::None) => self.data.restore(op, None),
+            (Operation::Data(op), U::Data(u)) => self.data.restore(op, Some(u)),
+            (Operation::Vm(op), U::None) => self.vm.restore(op, None),
+            (Operation::Vm(op), U::Vm(u)) => self.vm.restore(op, Some(u)),
+            // Another provider's state: named in full, so a new provider
+            // is named here by the compiler too.
+            (
+                Operation::Control(_) | Operation::Checkout(_) | Operation::Fly(_) | Operation::Dns(_) | Operation::Data(_) | Operation::Vm(_),
+                U::Checkout(_) | U::Fly(_) | U::Dns(_) | U::Data(_) | U::Vm(_),
+            ) => Err(ExecError(format!("cannot restore {} from the journal's {undo:?}", op.name()))),
         }
     }
 
     fn learn(&self, op: &Operation, outputs: &[(String, String)]) {
-        if let (Routed::Fly(op), Some(fly)) = (op.route(), &self.fly) {
-            fly.learn(op, outputs);
+        match op {
+            Operation::Control(op) => ControlOps.learn(op, outputs),
+            Operation::Checkout(op) => self.checkout().learn(op, outputs),
+            Operation::Fly(op) => {
+                if let Some(fly) = &self.fly {
+                    fly.learn(op, outputs);
+                }
+            }
+            Operation::Dns(op) => self.dns.learn(op, outputs),
+            Operation::Data(op) => self.data.learn(op, outputs),
+            Operation::Vm(op) => self.vm.learn(op, outputs),
         }
-    }
-}
-
-fn err(e: impl std::fmt::Display) -> ExecError {
-    ExecError(e.to_string())
-}
-
-/// Sleeps in slices, keeping the lock alive.
-fn wait(total: Duration, keepalive: &mut dyn FnMut()) {
-    let slice = Duration::from_secs(1);
-    let started = std::time::Instant::now();
-    while let Some(left) = total.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) {
-        std::thread::sleep(left.min(slice));
-        keepalive();
     }
 }

@@ -7,6 +7,8 @@
 //! apply asks the executor whether its effect is in place and only runs it
 //! again if not, so no action's effect happens twice.
 
+mod checkout;
+mod control;
 mod data;
 mod dns;
 mod executor;
@@ -22,13 +24,13 @@ use std::time::Instant;
 
 pub use ferry_model::journal::Outcome;
 use ferry_model::journal::{ActionState, Event, Journal, PhaseRecord, PhaseStatus, UndoData};
-use ferry_model::{Action, Operation, Plan, Undo, printable};
+use ferry_model::{Action, ControlOp, Operation, Plan, Undo, printable};
 use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
 pub use data::DataOps;
 pub use dns::DnsOps;
-pub use executor::{ExecError, Executor, Providers};
+pub use executor::{ExecError, Executor, Ops, Outputs, Providers};
 pub use ferry_model::undo_plan::{PlannedUndo, UndoPlan};
 pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
 use hooks::Point;
@@ -349,7 +351,7 @@ impl Applier<'_> {
                 Err(e) => return self.fail(doc, action, 0, e.0).map(Some),
             },
         };
-        if let Operation::Approval(message) = &action.operation
+        if let Operation::Control(ControlOp::Approval(message)) = &action.operation
             && !self.opts.approve
         {
             doc.phase_mut(&phase).status = PhaseStatus::WaitingApproval;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{OperationClass, OperationGrant, floor, name};
-use crate::{Action, Operation, Risk, Undo, VmFile};
+use crate::{Action, Operation, Risk, Undo, VmFile, VmOp};
 
 /// The step whose actions are being admitted, and what it may propose.
 #[derive(Clone, Copy, Debug)]
@@ -124,7 +124,7 @@ fn check(rights: StepRights<'_>, action: &str, role: Role, op: &Operation) -> Re
             hint,
         });
     }
-    if let Operation::VmWriteFile(VmFile { path, mode, then, .. }) = op {
+    if let Operation::Vm(VmOp::WriteFile(VmFile { path, mode, then, .. })) = op {
         if then.is_some() && !rights.builtin {
             return Err(Refusal::ShellCommand { step: rights.step.into(), action: action.into(), role, path: path.clone() });
         }
@@ -163,6 +163,7 @@ pub fn effective_risk(action: &Action) -> Risk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{CheckoutOp, ControlOp, FlyOp, VmOp};
     use crate::{ConfigEdit, FlySecrets};
 
     fn action(id: &str, risk: Risk, operation: Operation, undo: Undo) -> Action {
@@ -170,11 +171,11 @@ mod tests {
     }
 
     fn secrets() -> Operation {
-        Operation::FlySetSecrets(FlySecrets { app: "other".into(), names: vec!["DATABASE_URL".into()] })
+        Operation::Fly(FlyOp::SetSecrets(FlySecrets { app: "other".into(), names: vec!["DATABASE_URL".into()] }))
     }
 
     fn vm_file(mode: u32, then: Option<&str>) -> Operation {
-        Operation::VmWriteFile(VmFile { target: "t".into(), path: "/usr/local/bin/x".into(), contents: "x".into(), mode, then: then.map(Into::into) })
+        Operation::Vm(VmOp::WriteFile(VmFile { target: "t".into(), path: "/usr/local/bin/x".into(), contents: "x".into(), mode, then: then.map(Into::into) }))
     }
 
     fn custom(grant: &OperationGrant) -> StepRights<'_> {
@@ -193,8 +194,8 @@ mod tests {
     #[test]
     fn an_undo_outside_the_grant_is_refused_too() {
         let grant = OperationGrant::parse(&["checkout"]).unwrap();
-        let edit = Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "a".into(), value: None });
-        let mut actions = vec![action("edit", Risk::Safe, edit, Undo::Run(Operation::FlyDestroyApp("shop".into())))];
+        let edit = Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "a".into(), value: None }));
+        let mut actions = vec![action("edit", Risk::Safe, edit, Undo::Run(Operation::Fly(FlyOp::DestroyApp("shop".into()))))];
         let err = Admission::new().admit(custom(&grant), &mut actions).unwrap_err();
         assert!(matches!(err, Refusal::NotGranted { role: Role::Undo, operation: "fly-destroy-app", .. }), "{err}");
     }
@@ -204,8 +205,8 @@ mod tests {
         let grant = OperationGrant::parse(&["fly"]).unwrap();
         let mut actions = vec![
             action("a", Risk::Safe, secrets(), Undo::RestorePrevious),
-            action("b", Risk::Safe, Operation::WaitMs(1), Undo::Run(Operation::FlyDestroyApp("shop".into()))),
-            action("c", Risk::Irreversible, Operation::WaitMs(1), Undo::None("-".into())),
+            action("b", Risk::Safe, Operation::Control(ControlOp::WaitMs(1)), Undo::Run(Operation::Fly(FlyOp::DestroyApp("shop".into())))),
+            action("c", Risk::Irreversible, Operation::Control(ControlOp::WaitMs(1)), Undo::None("-".into())),
         ];
         Admission::new().admit(custom(&grant), &mut actions).unwrap();
         let risks: Vec<Risk> = actions.iter().map(|a| a.risk).collect();
@@ -246,7 +247,7 @@ mod tests {
     #[test]
     fn duplicate_ids_are_refused_within_and_across_steps() {
         let grant = OperationGrant::default();
-        let wait = |id: &str| action(id, Risk::Safe, Operation::WaitMs(1), Undo::None("-".into()));
+        let wait = |id: &str| action(id, Risk::Safe, Operation::Control(ControlOp::WaitMs(1)), Undo::None("-".into()));
         let mut admission = Admission::new();
         let err = admission.admit(custom(&grant), &mut [wait("a"), wait("b"), wait("a")]).unwrap_err().to_string();
         assert!(err.contains("action 3 with id `a`, the id of action 1 of step `lint`"), "{err}");

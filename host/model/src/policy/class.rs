@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Operation, Routed};
+use crate::Operation;
 
 /// A family of operations, granted to a step as a whole (`actions = ["fly"]`
 /// in ferry.toml), the way imports are granted (`grants = ["fly"]`).
@@ -29,15 +29,15 @@ impl OperationClass {
     /// The classes a workflow can grant (control needs no grant).
     pub const GRANTABLE: [OperationClass; 5] = [OperationClass::Checkout, OperationClass::Fly, OperationClass::Dns, OperationClass::Data, OperationClass::Vm];
 
-    /// The class `op` belongs to: its provider's ([`Operation::route`]).
+    /// The class `op` belongs to: its provider's.
     pub fn of(op: &Operation) -> OperationClass {
-        match op.route() {
-            Routed::Control(_) => OperationClass::Control,
-            Routed::Checkout(_) => OperationClass::Checkout,
-            Routed::Fly(_) => OperationClass::Fly,
-            Routed::Dns(_) => OperationClass::Dns,
-            Routed::Data(_) => OperationClass::Data,
-            Routed::Vm(_) => OperationClass::Vm,
+        match op {
+            Operation::Control(_) => OperationClass::Control,
+            Operation::Checkout(_) => OperationClass::Checkout,
+            Operation::Fly(_) => OperationClass::Fly,
+            Operation::Dns(_) => OperationClass::Dns,
+            Operation::Data(_) => OperationClass::Data,
+            Operation::Vm(_) => OperationClass::Vm,
         }
     }
 

@@ -18,18 +18,58 @@
 //!   that is not built in, setuid or world-writable file modes, and two
 //!   actions with one id (the journal keys its state by id).
 //!
-//! Every function matches on every operation without a wildcard, so a new
-//! operation does not compile until its class, floor and description are
-//! decided.
+//! Each provider's operations implement [`OperationPolicy`] beside their
+//! records (`crate::ops`), matching every operation without a wildcard, so
+//! a new operation does not compile until its name, floor, description and
+//! undo are decided; its class is its provider's.
 
 mod admit;
 mod class;
 mod describe;
 mod floor;
 mod name;
+pub(crate) mod words;
 
 pub use admit::{Admission, Refusal, Role, StepRights, effective_risk, unsafe_mode};
 pub use class::{OperationClass, OperationGrant};
 pub use describe::{describe, describe_undo};
 pub use floor::{Floor, floor, undo_floor};
 pub use name::name;
+
+use crate::Risk;
+pub(crate) use floor::at;
+
+/// What the host says about an operation, whatever its step says. Each
+/// provider's operation enum implements it beside its records, and
+/// [`Operation`](crate::Operation) by asking its provider's.
+pub trait OperationPolicy {
+    /// `fly-set-secrets`: the name plans, errors and refusals use.
+    fn name(&self) -> &'static str;
+    /// The least risk, and why.
+    fn floor(&self) -> Floor;
+    /// What the host's "restore the previous state" does for it, and the
+    /// risk of that (an abort runs it).
+    fn restore(&self) -> Restore;
+    /// What running it does, in a reviewer's words.
+    fn describe(&self) -> String;
+}
+
+/// What the host's "restore the previous state" does, and its risk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restore {
+    pub does: &'static str,
+    pub floor: Floor,
+}
+
+pub(crate) const fn restore(does: &'static str, floor: Floor) -> Restore {
+    Restore { does, floor }
+}
+
+/// The restore of an operation the host keeps no state for.
+pub const NOTHING_TO_PUT_BACK: Restore = restore("nothing to put back", at(Risk::Safe, "nothing to put back"));
+
+/// Undoing bookkeeping: metadata, a lock, a release record, an identity.
+pub(crate) const BOOKKEEPING: Floor = at(Risk::Safe, "puts back bookkeeping nothing serves from");
+
+/// Undoing a copy into an empty target: it is emptied again.
+pub(crate) const COPY_REMOVED: Floor = at(Risk::Destructive, "removes what the copy created on the target, with anything written there since");

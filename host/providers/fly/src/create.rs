@@ -18,7 +18,7 @@ use crate::types::{LaunchInput, Machine};
 
 /// The metadata key holding a create's idempotency key. Every machine ferry
 /// creates carries it; [`FlyClient::find_by_launch_id`] looks it up.
-pub const LAUNCH_ID_METADATA_KEY: &str = "ferry_launch_id";
+pub const LAUNCH_ID_METADATA_KEY: &str = ferry_fly_wire::metadata::LAUNCH_ID;
 
 impl FlyClient {
     /// Creates a machine exactly once per `idempotency_key`.

@@ -265,7 +265,7 @@ impl MachineConfig {
     /// The process group: `fly_process_group`, else the legacy
     /// `process_group` (fly-go `ProcessGroup`).
     pub fn process_group(&self) -> Option<&str> {
-        self.metadata_value(metadata::FLY_PROCESS_GROUP).filter(|g| !g.is_empty()).or_else(|| self.metadata_value(metadata::LEGACY_PROCESS_GROUP))
+        self.metadata_value(metadata::PROCESS_GROUP).filter(|g| !g.is_empty()).or_else(|| self.metadata_value(metadata::LEGACY_PROCESS_GROUP))
     }
 
     /// Services.
@@ -366,7 +366,7 @@ impl MachineConfig {
     fn comparable(&self) -> Option<Value> {
         let mut map = self.0.clone();
         if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove(metadata::FLY_FLYCTL_VERSION);
+            meta.remove(metadata::FLYCTL_VERSION);
             meta.remove(LAUNCH_ID_METADATA_KEY);
         }
         normalized(&Value::Object(map))

@@ -14,29 +14,10 @@ use serde_json::Value;
 
 use crate::machine_config::MachineConfig;
 
-/// Metadata keys and values flyctl writes and reads (fly-go
-/// `machine_types.go` L15-27). Writing the same keys keeps `fly deploy` and
-/// the dashboard working on machines ferry deployed.
-pub mod metadata {
-    /// `v2` on every machine managed by Fly Launch.
-    pub const FLY_PLATFORM_VERSION: &str = "fly_platform_version";
-    /// The value of [`FLY_PLATFORM_VERSION`] for managed machines.
-    pub const PLATFORM_V2: &str = "v2";
-    /// The process group (`app` by default).
-    pub const FLY_PROCESS_GROUP: &str = "fly_process_group";
-    /// Legacy name of [`FLY_PROCESS_GROUP`], still read as a fallback.
-    pub const LEGACY_PROCESS_GROUP: &str = "process_group";
-    /// Release record id.
-    pub const FLY_RELEASE_ID: &str = "fly_release_id";
-    /// Release record version.
-    pub const FLY_RELEASE_VERSION: &str = "fly_release_version";
-    /// The flyctl version; ignored when comparing configs.
-    pub const FLY_FLYCTL_VERSION: &str = "fly_flyctl_version";
-    /// Process group of release-command machines.
-    pub const RELEASE_COMMAND_GROUP: &str = "fly_app_release_command";
-    /// Process group of `fly console` machines.
-    pub const CONSOLE_GROUP: &str = "fly_app_console";
-}
+/// Metadata keys and values flyctl writes and reads, shared with the deploy
+/// planner (fly-go `machine_types.go` L15-27). Writing the same keys keeps
+/// `fly deploy` and the dashboard working on machines ferry deployed.
+pub use ferry_fly_wire::metadata;
 
 /// Reads `null` as the type's default (serde's `default` only covers a
 /// missing field).
@@ -177,7 +158,7 @@ impl Machine {
     /// Managed by Fly Launch (`fly_platform_version=v2`) and active: the
     /// machines `fly deploy` would touch (fly-go `IsFlyAppsPlatform`).
     pub fn is_fly_launch_managed(&self) -> bool {
-        self.is_active() && self.metadata_value(metadata::FLY_PLATFORM_VERSION) == Some(metadata::PLATFORM_V2)
+        self.is_active() && self.metadata_value(metadata::PLATFORM_VERSION) == Some(metadata::PLATFORM_V2)
     }
 
     /// A release-command machine (also the legacy `process_group=release_command`).
@@ -346,12 +327,11 @@ pub struct StopInput {
     pub timeout: Option<Duration>,
 }
 
-/// Formats a duration as Go's `time.Duration` text (`10s`, `1500ms`), which
-/// is how fly-go's `Duration` marshals.
+/// Formats a duration as Go's `time.Duration.String()` (`10s`, `1m30s`,
+/// `1.5s`), which is how fly-go's `Duration` marshals.
 fn go_duration<S: Serializer>(d: &Option<Duration>, ser: S) -> Result<S::Ok, S::Error> {
     match d {
-        Some(d) if d.subsec_nanos() == 0 => ser.serialize_str(&format!("{}s", d.as_secs())),
-        Some(d) => ser.serialize_str(&format!("{}ms", d.as_millis())),
+        Some(d) => ser.serialize_str(&ferry_fly_wire::duration::format_ns(d.as_nanos())),
         None => ser.serialize_none(),
     }
 }

@@ -190,8 +190,11 @@ fn same_as_ignores_flyctl_version_and_empty_values() {
 fn request_bodies_use_the_api_shapes() {
     let stop = StopInput { signal: Some("SIGINT".into()), timeout: Some(Duration::from_secs(10)) };
     assert_eq!(serde_json::to_value(&stop).unwrap(), json!({"signal": "SIGINT", "timeout": "10s"}));
+    // fly-go's `Duration.MarshalJSON` sends `time.Duration.String()`, as flyctl does.
     let quick = StopInput { signal: None, timeout: Some(Duration::from_millis(1500)) };
-    assert_eq!(serde_json::to_value(&quick).unwrap(), json!({"timeout": "1500ms"}));
+    assert_eq!(serde_json::to_value(&quick).unwrap(), json!({"timeout": "1.5s"}));
+    let long = StopInput { signal: None, timeout: Some(Duration::from_secs(90)) };
+    assert_eq!(serde_json::to_value(&long).unwrap(), json!({"timeout": "1m30s"}));
 
     let mut config = MachineConfig::new();
     config.set_checks(&[("web".to_owned(), Check { kind: Some("http".into()), port: Some(80), ..Check::default() })].into());

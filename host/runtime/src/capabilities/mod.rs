@@ -52,8 +52,10 @@ impl HostContext {
 }
 
 pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    // The type-only interface every step uses; it has nothing to grant.
-    linker.instance(&format!("ferry:step/types@{}", crate::engine::WIT_VERSION))?;
+    // The type-only interfaces steps use; they have nothing to grant.
+    for interface in crate::grants::TYPE_ONLY_INTERFACES {
+        linker.instance(&format!("ferry:step/{interface}@{}", crate::engine::WIT_VERSION))?;
+    }
     log::add_to_linker(&mut linker.instance(&Capability::Log.interface())?)?;
     clock(&mut linker.instance(&Capability::Clock.interface())?)?;
     checkout::add_to_linker(&mut linker.instance(&Capability::Checkout.interface())?)?;

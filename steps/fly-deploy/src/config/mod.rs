@@ -23,24 +23,9 @@ use serde_json::{Map, Value, json};
 
 pub use deploy::{Updated, launch_config, release_command_config, update_config};
 
-/// Metadata keys flyctl writes and reads (fly-go `machine_types.go`).
-pub mod meta {
-    pub const PLATFORM_VERSION: &str = "fly_platform_version";
-    pub const PROCESS_GROUP: &str = "fly_process_group";
-    pub const LEGACY_PROCESS_GROUP: &str = "process_group";
-    pub const RELEASE_ID: &str = "fly_release_id";
-    pub const RELEASE_VERSION: &str = "fly_release_version";
-    pub const FLYCTL_VERSION: &str = "fly_flyctl_version";
-    pub const MANAGED_POSTGRES: &str = "fly-managed-postgres";
-    pub const CANARY: &str = "fly_canary";
-    pub const BLUEGREEN_TAG: &str = "fly_bluegreen_deployment_tag";
-    /// ferry's idempotency key for creates (the host's provider writes it too).
-    pub const LAUNCH_ID: &str = "ferry_launch_id";
-    pub const FERRY_VERSION: &str = "ferry_version";
-    /// The release-command machine's group.
-    pub const RELEASE_COMMAND_GROUP: &str = "fly_app_release_command";
-    pub const CONSOLE_GROUP: &str = "fly_app_console";
-}
+/// Metadata keys flyctl writes and reads (fly-go `machine_types.go`), as
+/// the host's client reads them.
+pub use ferry_step_sdk::fly_wire::metadata as meta;
 
 /// The release a deploy writes into every machine's metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]

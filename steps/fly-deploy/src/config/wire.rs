@@ -7,49 +7,10 @@
 use ferry_step_sdk::types::{Check, HttpOptions, Port, Service, TlsOptions, Vm};
 use serde_json::{Map, Value, json};
 
-/// Milliseconds as Go's `time.Duration.String()` writes them, which is
-/// what fly-go's `Duration.MarshalJSON` sends: `10s`, `1m0s`, `1m30s`,
-/// `1h0m0s`, `1.5s`, `500ms`, `0s`.
-pub fn go_duration(ms: u64) -> String {
-    go_duration_ns(u128::from(ms) * 1_000_000)
-}
-
-/// Nanoseconds as Go's `time.Duration.String()`.
-pub fn go_duration_ns(ns: u128) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    if ns < 1_000_000_000 {
-        let (unit, per) = match ns {
-            n if n < 1_000 => ("ns", 1),
-            n if n < 1_000_000 => ("µs", 1_000),
-            _ => ("ms", 1_000_000),
-        };
-        return format!("{}{unit}", fraction(ns, per));
-    }
-    let (hours, rest) = (ns / 3_600_000_000_000, ns % 3_600_000_000_000);
-    let (minutes, rest) = (rest / 60_000_000_000, rest % 60_000_000_000);
-    let mut out = String::new();
-    if hours > 0 {
-        out.push_str(&format!("{hours}h"));
-    }
-    if hours > 0 || minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    out.push_str(&format!("{}s", fraction(rest, 1_000_000_000)));
-    out
-}
-
-/// `value / per` with its decimal fraction, trailing zeros trimmed.
-fn fraction(value: u128, per: u128) -> String {
-    let (whole, part) = (value / per, value % per);
-    if part == 0 {
-        return whole.to_string();
-    }
-    let digits = per.ilog10() as usize;
-    let part = format!("{part:0digits$}");
-    format!("{whole}.{}", part.trim_end_matches('0'))
-}
+/// Milliseconds and nanoseconds as Go's `time.Duration.String()` writes
+/// them, which is what fly-go's `Duration.MarshalJSON` sends: `10s`, `1m0s`,
+/// `1m30s`, `1.5s`, `500ms`, `0s`.
+pub use ferry_step_sdk::fly_wire::duration::{format_ms as go_duration, format_ns as go_duration_ns};
 
 /// `auto_stop_machines` as fly-go's `MachineAutostop` marshals it: `false`
 /// and `true` for off and stop ("for backward compatibility"), a string
@@ -330,25 +291,6 @@ fn ordered(mut map: Map<String, Value>, order: &[&str]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Go's own `time.Duration.String()` outputs (the values the oracle's
-    /// generator self-tests).
-    #[test]
-    fn durations_as_go_prints_them() {
-        let ns = |n: u128| go_duration_ns(n);
-        assert_eq!(go_duration(10_000), "10s");
-        assert_eq!(go_duration(60_000), "1m0s");
-        assert_eq!(go_duration(90_000), "1m30s");
-        assert_eq!(go_duration(300_000), "5m0s");
-        assert_eq!(go_duration(3_600_000), "1h0m0s");
-        assert_eq!(go_duration(1_500), "1.5s");
-        assert_eq!(go_duration(500), "500ms");
-        assert_eq!(go_duration(0), "0s");
-        assert_eq!(ns(2_500_000), "2.5ms");
-        assert_eq!(ns(1_000), "1µs");
-        assert_eq!(ns(100), "100ns");
-        assert_eq!(ns(3_723_500_000_000), "1h2m3.5s");
-    }
 
     #[test]
     fn autostop_as_fly_go_marshals_it() {

@@ -2,7 +2,7 @@
 
 use ferry_step_sdk::host::fly::{CertificateInfo, IpInfo, MachineInfo, VolumeInfo};
 
-use crate::adopt::PLATFORM_VERSION;
+use crate::adopt::{NOT_DEPLOYED, PLATFORM_VERSION};
 
 /// An app as far as the token may see it.
 #[derive(Clone, Debug)]
@@ -38,9 +38,6 @@ pub struct Observed {
     pub source: Read<App>,
     pub target: Read<App>,
 }
-
-/// Release-command and console machines are not part of the app's formation.
-const NOT_DEPLOYED: [&str; 2] = ["fly_app_release_command", "fly_app_console"];
 
 impl App {
     /// The machines `fly deploy` manages (Apps V2), without temporary ones.

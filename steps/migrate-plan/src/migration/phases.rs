@@ -15,8 +15,8 @@ use ferry_cutover::{Observed as ZoneObserved, Options as CutoverOptions, Wanted}
 use ferry_fly_deploy::{actions as deploy_actions, config as deploy_config};
 use ferry_step_sdk::params::finding;
 use ferry_step_sdk::types::{
-    Action, AppSpec, ConfigEdit, DnsRrset, Finding, FlyApp, FlyCertificate, FlyCertificateWait, FlyMachine, FlySecrets, FlyVolumeCopy, FlyWait, Operation,
-    ProcessGroup, Risk, Severity, StepError, Undo,
+    Action, AppSpec, CheckoutOp, ConfigEdit, ControlOp, DnsRrset, Finding, FlyApp, FlyCertificate, FlyCertificateWait, FlyMachine, FlyOp, FlySecrets,
+    FlyVolumeCopy, FlyWait, Operation, ProcessGroup, Risk, Severity, StepError, Undo,
 };
 use serde_json::json;
 
@@ -36,7 +36,7 @@ pub fn prepare(app: &AppSpec, source: &App, options: &Options) -> Planned {
         id: format!("app:{to}"),
         summary: format!("create app {to} in org {}", options.org),
         risk: Risk::Safe,
-        operation: Operation::FlyCreateApp(FlyApp { name: to.into(), org: options.org.clone() }),
+        operation: Operation::Fly(FlyOp::CreateApp(FlyApp { name: to.into(), org: options.org.clone() })),
         undo: Undo::RestorePrevious,
         detail: Some("abort deletes it, with every machine, volume and address in it".into()),
     }];
@@ -52,7 +52,7 @@ pub fn prepare(app: &AppSpec, source: &App, options: &Options) -> Planned {
             id: format!("secrets:{to}"),
             summary: format!("set {} secret(s) on {to} by name: {}", secrets.len(), secrets.join(", ")),
             risk: Risk::Safe,
-            operation: Operation::FlySetSecrets(FlySecrets { app: to.into(), names: secrets }),
+            operation: Operation::Fly(FlyOp::SetSecrets(FlySecrets { app: to.into(), names: secrets })),
             undo: Undo::RestorePrevious,
             detail: Some("Values come from FERRY_SECRET_<NAME> in ferry's environment, never from Fly, and never appear in a plan or journal.".into()),
         });
@@ -67,7 +67,7 @@ pub fn prepare(app: &AppSpec, source: &App, options: &Options) -> Planned {
             id: format!("certificate:{}", c.hostname),
             summary: format!("add the certificate for {} to {to}", c.hostname),
             risk: Risk::Safe,
-            operation: Operation::FlyAddCertificate(FlyCertificate { app: to.into(), hostname: c.hostname.clone() }),
+            operation: Operation::Fly(FlyOp::AddCertificate(FlyCertificate { app: to.into(), hostname: c.hostname.clone() })),
             undo: Undo::RestorePrevious,
             detail: Some("Fly issues it once the hostname's DNS points at the new app (finalize).".into()),
         });
@@ -92,14 +92,14 @@ pub fn data(source: &App, options: &Options) -> Planned {
             id: format!("volume-copy:{}", v.id),
             summary: format!("copy volume {} ({}, {} GB, {}) into {} in {} by snapshot", v.name, v.id, v.size_gb, v.region, options.to, options.region()),
             risk: Risk::Safe,
-            operation: Operation::FlyCopyVolume(FlyVolumeCopy {
+            operation: Operation::Fly(FlyOp::CopyVolume(FlyVolumeCopy {
                 source_app: options.from.clone(),
                 source_volume: v.id.clone(),
                 app: options.to.clone(),
                 name: v.name.clone(),
                 region: options.region().to_string(),
                 size_gb: v.size_gb,
-            }),
+            })),
             undo: Undo::RestorePrevious,
             detail: Some(
                 "The source volume is left as it is; abort deletes the copy (the snapshot stays with the source volume until Fly's retention ends).".into(),
@@ -127,7 +127,7 @@ fn stop_source(source: &App, options: &Options) -> Option<Action> {
             started.join(", ")
         ),
         risk: Risk::Disruptive,
-        operation: Operation::FlyStopMachines(deploy_actions::refs(&options.from, started, vec![])),
+        operation: Operation::Fly(FlyOp::StopMachines(deploy_actions::refs(&options.from, started, vec![]))),
         undo: Undo::RestorePrevious,
         detail: Some("The source serves nothing until finalize moves traffic to the new app, or abort starts these machines again.".into()),
     })
@@ -221,11 +221,11 @@ fn certificate_waits(source: &App, options: &Options) -> Vec<Action> {
             id: format!("certificate-wait:{}", c.hostname),
             summary: format!("wait until {} has an issued certificate for {}", options.to, c.hostname),
             risk: Risk::Safe,
-            operation: Operation::FlyWaitCertificate(FlyCertificateWait {
+            operation: Operation::Fly(FlyOp::WaitCertificate(FlyCertificateWait {
                 app: options.to.clone(),
                 hostname: c.hostname.clone(),
                 timeout_ms: CERTIFICATE_WAIT_MS,
-            }),
+            })),
             undo: Undo::None("a wait changes nothing".into()),
             detail: Some("DNS moves only after this: until then clients would get a certificate error from the new app.".into()),
         })
@@ -323,10 +323,10 @@ pub fn decommission(source: &App, options: &Options) -> Planned {
         id: format!("approve:decommission:{from}"),
         summary: format!("approve deleting {from} for good"),
         risk: Risk::Safe,
-        operation: Operation::Approval(format!(
+        operation: Operation::Control(ControlOp::Approval(format!(
             "delete app {from} with its {} machine(s) and {volumes} volume(s); nothing brings it back",
             source.machines.len()
-        )),
+        ))),
         undo: Undo::None("an approval changes nothing".into()),
         detail: None,
     };
@@ -334,7 +334,7 @@ pub fn decommission(source: &App, options: &Options) -> Planned {
         id: format!("destroy:{from}"),
         summary: format!("delete app {from}, its machines and {volumes} volume(s)"),
         risk: Risk::Irreversible,
-        operation: Operation::FlyDestroyApp(from.clone()),
+        operation: Operation::Fly(FlyOp::DestroyApp(from.clone())),
         undo: Undo::None("a deleted app and its volumes cannot be restored".into()),
         detail: Some(format!("{} serves the app since finalize; this frees {from}'s name and stops its volumes' billing.", options.to)),
     };
@@ -346,7 +346,7 @@ fn edit(file: &str, key: &str, value: &str, why: &str) -> Action {
         id: format!("edit-config:{file}:{key}"),
         summary: format!("set {key} = {value} in {file}"),
         risk: Risk::Safe,
-        operation: Operation::EditConfig(ConfigEdit { file: file.into(), key: key.into(), value: Some(value.into()) }),
+        operation: Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit { file: file.into(), key: key.into(), value: Some(value.into()) })),
         undo: Undo::RestorePrevious,
         detail: Some(format!("{why}; comments and layout are kept")),
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ferry_fly::{AppName, Certificate, SnapshotWait};
-use ferry_model::journal::UndoData;
+use ferry_model::FlyUndo;
 use ferry_model::{FlyApp, FlyCertificate, FlyCertificateWait, FlySecrets, FlyVolumeCopy};
 
 use super::{FlyOps, fly};
@@ -65,9 +65,9 @@ impl FlyOps {
         }
     }
 
-    pub(super) fn existing_app(&self, app: &FlyApp) -> Result<UndoData, ExecError> {
+    pub(super) fn existing_app(&self, app: &FlyApp) -> Result<FlyUndo, ExecError> {
         let ids = if self.app_name_taken(&app.name)?.is_some() { vec![app.name.clone()] } else { vec![] };
-        Ok(UndoData::FlyExisting { ids })
+        Ok(FlyUndo::Existing { ids })
     }
 
     /// Creates the app, then waits until the API shows it (flyctl's
@@ -110,9 +110,9 @@ impl FlyOps {
         Ok(vec![("app".into(), app.to_string())])
     }
 
-    pub(super) fn existing_secrets(&self, s: &FlySecrets) -> Result<UndoData, ExecError> {
+    pub(super) fn existing_secrets(&self, s: &FlySecrets) -> Result<FlyUndo, ExecError> {
         let set = self.secret_names(&s.app)?;
-        Ok(UndoData::FlyExisting { ids: s.names.iter().filter(|n| set.contains(n)).cloned().collect() })
+        Ok(FlyUndo::Existing { ids: s.names.iter().filter(|n| set.contains(n)).cloned().collect() })
     }
 
     /// Sets every named secret from `FERRY_SECRET_<NAME>`; refuses before
@@ -162,9 +162,9 @@ impl FlyOps {
         Ok(secrets.into_iter().map(|s| s.name).collect())
     }
 
-    pub(super) fn existing_certificate(&self, c: &FlyCertificate) -> Result<UndoData, ExecError> {
+    pub(super) fn existing_certificate(&self, c: &FlyCertificate) -> Result<FlyUndo, ExecError> {
         let present = self.client.get_certificate(&c.app, &c.hostname).map_err(fly)?.is_some();
-        Ok(UndoData::FlyExisting { ids: if present { vec![c.hostname.clone()] } else { vec![] } })
+        Ok(FlyUndo::Existing { ids: if present { vec![c.hostname.clone()] } else { vec![] } })
     }
 
     pub(super) fn add_certificate(&self, c: &FlyCertificate) -> Result<Vec<(String, String)>, ExecError> {
@@ -184,12 +184,12 @@ impl FlyOps {
         self.client.delete_certificate(&c.app, &c.hostname).map_err(fly)
     }
 
-    pub(super) fn existing_volumes(&self, app: &str, name: &str) -> Result<UndoData, ExecError> {
+    pub(super) fn existing_volumes(&self, app: &str, name: &str) -> Result<FlyUndo, ExecError> {
         if !self.app_exists(app)? {
-            return Ok(UndoData::FlyExisting { ids: vec![] });
+            return Ok(FlyUndo::Existing { ids: vec![] });
         }
         let ids = self.client.list_volumes(app).map_err(fly)?.into_iter().filter(|x| x.name == name).map(|x| x.id).collect();
-        Ok(UndoData::FlyExisting { ids })
+        Ok(FlyUndo::Existing { ids })
     }
 
     /// Snapshots the source volume, waits until that snapshot (the one this

@@ -18,10 +18,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_fly::FlyClient;
-use ferry_model::FlyOp;
-use ferry_model::journal::UndoData;
+use ferry_model::{FlyOp, FlyUndo};
 
-use super::executor::ExecError;
+use super::executor::{ExecError, Ops, Outputs, mismatch};
 pub use apps::{SECRET_VAR_PREFIX, secret_var};
 
 /// How often machine state is polled while waiting, unless overridden by
@@ -51,60 +50,7 @@ impl FlyOps {
         &self.client
     }
 
-    pub fn prepare(&self, op: FlyOp<'_>) -> Result<UndoData, ExecError> {
-        match op {
-            // Which of the batch's machines exist already: after a create that
-            // failed part-way, the engine sees the difference and undoes it.
-            FlyOp::CreateMachines(batch) => {
-                let launch_ids = batch.machines.iter().filter_map(|m| m.launch_id.clone()).collect();
-                let refs = ferry_model::FlyMachineRefs { app: batch.app.clone(), ids: vec![], launch_ids };
-                let ids = self.resolve(&refs)?.into_iter().map(|m| m.id).collect();
-                Ok(UndoData::FlyExisting { ids })
-            }
-            FlyOp::UpdateMachines(batch) => {
-                let ids: Vec<String> = batch.machines.iter().filter_map(|m| m.id.clone()).collect();
-                self.previous(&batch.app, &ids)
-            }
-            FlyOp::DestroyMachines(r) | FlyOp::StopMachines(r) => {
-                let ids = self.resolve(r)?.into_iter().map(|m| m.id).collect::<Vec<_>>();
-                self.previous(&r.app, &ids)
-            }
-            FlyOp::SetMetadata(m) => {
-                let machines = self.resolve(&m.machines)?;
-                let previous = machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
-                Ok(UndoData::FlyMetadata { previous })
-            }
-            FlyOp::CreateVolume(v) => self.existing_volumes(&v.app, &v.name),
-            FlyOp::CopyVolume(v) => self.existing_volumes(&v.app, &v.name),
-            FlyOp::CreateApp(app) => self.existing_app(app),
-            FlyOp::SetSecrets(s) => self.existing_secrets(s),
-            FlyOp::AddCertificate(c) => self.existing_certificate(c),
-            FlyOp::AllocateIp(ip) => {
-                let ids = self.client.list_ips(&ip.app).map_err(fly)?.into_iter().map(|x| x.ip).collect();
-                Ok(UndoData::FlyExisting { ids })
-            }
-            // Their undo is another action or none, or (a release) it is
-            // marked failed by what the run knows.
-            FlyOp::ReleaseCommand(_)
-            | FlyOp::StartMachines(_)
-            | FlyOp::Cordon(_)
-            | FlyOp::Uncordon(_)
-            | FlyOp::DestroyApp(_)
-            | FlyOp::CreateRelease(_)
-            | FlyOp::CompleteRelease(_)
-            | FlyOp::WaitCertificate(_) => Ok(UndoData::None),
-        }
-    }
-
-    pub fn execute(&self, op: FlyOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        let result = self.carry_out(op, keepalive);
-        if let Err(e) = &result {
-            self.note_failure(e);
-        }
-        result
-    }
-
-    fn carry_out(&self, op: FlyOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
+    fn carry_out(&self, op: &FlyOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         match op {
             FlyOp::ReleaseCommand(rc) => self.release_command(rc, keepalive),
             FlyOp::CreateMachines(batch) => self.create_machines(batch),
@@ -145,9 +91,87 @@ impl FlyOps {
         }
     }
 
+    /// The machine's last log lines, or none when the token may not read logs
+    /// (deploy tokens often cannot).
+    fn log_tail(&self, app: &str, id: &str, n: usize) -> Vec<String> {
+        match self.client.last_log_lines(app, id, n) {
+            Ok(lines) => lines.into_iter().map(|l| l.message).collect(),
+            Err(e) => {
+                tracing::debug!("no logs for machine {id}: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn set_metadata(&self, app: &str, id: &str, key: &str, value: Option<&str>) -> Result<(), ExecError> {
+        match value {
+            Some(v) => self.client.set_machine_metadata(app, id, key, v),
+            None => self.client.delete_machine_metadata(app, id, key),
+        }
+        .map_err(|e| ExecError(format!("machine {id}: setting metadata {key}: {e}")))
+    }
+}
+
+impl Ops for FlyOps {
+    type Op = FlyOp;
+    type Undo = FlyUndo;
+
+    fn prepare(&self, op: &FlyOp) -> Result<Option<FlyUndo>, ExecError> {
+        match op {
+            // Which of the batch's machines exist already: after a create that
+            // failed part-way, the engine sees the difference and undoes it.
+            FlyOp::CreateMachines(batch) => {
+                let launch_ids = batch.machines.iter().filter_map(|m| m.launch_id.clone()).collect();
+                let refs = ferry_model::FlyMachineRefs { app: batch.app.clone(), ids: vec![], launch_ids };
+                let ids = self.resolve(&refs)?.into_iter().map(|m| m.id).collect();
+                Ok(Some(FlyUndo::Existing { ids }))
+            }
+            FlyOp::UpdateMachines(batch) => {
+                let ids: Vec<String> = batch.machines.iter().filter_map(|m| m.id.clone()).collect();
+                self.previous(&batch.app, &ids).map(Some)
+            }
+            FlyOp::DestroyMachines(r) | FlyOp::StopMachines(r) => {
+                let ids = self.resolve(r)?.into_iter().map(|m| m.id).collect::<Vec<_>>();
+                self.previous(&r.app, &ids).map(Some)
+            }
+            FlyOp::SetMetadata(m) => {
+                let machines = self.resolve(&m.machines)?;
+                let previous = machines.iter().map(|x| (x.id.clone(), x.config().and_then(|c| c.metadata_value(&m.key)).map(str::to_string))).collect();
+                Ok(Some(FlyUndo::Metadata { previous }))
+            }
+            FlyOp::CreateVolume(v) => self.existing_volumes(&v.app, &v.name).map(Some),
+            FlyOp::CopyVolume(v) => self.existing_volumes(&v.app, &v.name).map(Some),
+            FlyOp::CreateApp(app) => self.existing_app(app).map(Some),
+            FlyOp::SetSecrets(s) => self.existing_secrets(s).map(Some),
+            FlyOp::AddCertificate(c) => self.existing_certificate(c).map(Some),
+            FlyOp::AllocateIp(ip) => {
+                let ids = self.client.list_ips(&ip.app).map_err(fly)?.into_iter().map(|x| x.ip).collect();
+                Ok(Some(FlyUndo::Existing { ids }))
+            }
+            // Their undo is another action or none, or (a release) it is
+            // marked failed by what the run knows.
+            FlyOp::ReleaseCommand(_)
+            | FlyOp::StartMachines(_)
+            | FlyOp::Cordon(_)
+            | FlyOp::Uncordon(_)
+            | FlyOp::DestroyApp(_)
+            | FlyOp::CreateRelease(_)
+            | FlyOp::CompleteRelease(_)
+            | FlyOp::WaitCertificate(_) => Ok(None),
+        }
+    }
+
+    fn execute(&self, op: &FlyOp, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
+        let result = self.carry_out(op, keepalive);
+        if let Err(e) = &result {
+            self.note_failure(e);
+        }
+        result
+    }
+
     /// After a run stopped inside `op` (started at `started_at_ms`): is its
     /// effect in place?
-    pub fn observe(&self, op: FlyOp<'_>, started_at_ms: u64) -> Result<bool, ExecError> {
+    fn observe(&self, op: &FlyOp, started_at_ms: u64) -> Result<bool, ExecError> {
         match op {
             // A release command is run again after a crash: it must be
             // idempotent anyway (flyctl runs it on every deploy).
@@ -175,32 +199,32 @@ impl FlyOps {
         }
     }
 
-    pub fn restore(&self, op: FlyOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
+    fn restore(&self, op: &FlyOp, undo: Option<&FlyUndo>) -> Result<(), ExecError> {
         match (op, undo) {
             (FlyOp::CreateMachines(batch), _) => self.destroy_created(batch),
-            (FlyOp::UpdateMachines(batch), UndoData::FlyMachines { previous }) => self.restore_configs(&batch.app, previous),
-            (FlyOp::DestroyMachines(r), UndoData::FlyMachines { previous }) => self.recreate(&r.app, previous),
-            (FlyOp::StopMachines(r), UndoData::FlyMachines { previous }) => {
+            (FlyOp::UpdateMachines(batch), Some(FlyUndo::Machines { previous })) => self.restore_configs(&batch.app, previous),
+            (FlyOp::DestroyMachines(r), Some(FlyUndo::Machines { previous })) => self.recreate(&r.app, previous),
+            (FlyOp::StopMachines(r), Some(FlyUndo::Machines { previous })) => {
                 let started: Vec<String> = previous.iter().filter(|m| m.state == "started").map(|m| m.id.clone()).collect();
                 let refs = ferry_model::FlyMachineRefs { app: r.app.clone(), ids: started, launch_ids: vec![] };
                 self.start_machines(&refs).map(drop)
             }
-            (FlyOp::SetMetadata(m), UndoData::FlyMetadata { previous }) => {
+            (FlyOp::SetMetadata(m), Some(FlyUndo::Metadata { previous })) => {
                 for (id, value) in previous {
                     let id = self.current_id(&m.machines.app, id)?;
                     self.set_metadata(&m.machines.app, &id, &m.key, value.as_deref())?;
                 }
                 Ok(())
             }
-            (FlyOp::CreateVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
-            (FlyOp::CopyVolume(v), UndoData::FlyExisting { ids }) => self.undo_volumes(&v.app, &v.name, ids),
-            (FlyOp::CreateApp(app), UndoData::FlyExisting { ids }) => self.undo_create_app(app, ids),
-            (FlyOp::SetSecrets(s), UndoData::FlyExisting { ids }) => self.undo_secrets(s, ids),
-            (FlyOp::AddCertificate(c), UndoData::FlyExisting { ids }) => self.undo_certificate(c, ids),
+            (FlyOp::CreateVolume(v), Some(FlyUndo::Existing { ids })) => self.undo_volumes(&v.app, &v.name, ids),
+            (FlyOp::CopyVolume(v), Some(FlyUndo::Existing { ids })) => self.undo_volumes(&v.app, &v.name, ids),
+            (FlyOp::CreateApp(app), Some(FlyUndo::Existing { ids })) => self.undo_create_app(app, ids),
+            (FlyOp::SetSecrets(s), Some(FlyUndo::Existing { ids })) => self.undo_secrets(s, ids),
+            (FlyOp::AddCertificate(c), Some(FlyUndo::Existing { ids })) => self.undo_certificate(c, ids),
             (FlyOp::CreateRelease(r), _) => self.fail_release(r),
             // The create-release undone after it marks the record.
             (FlyOp::CompleteRelease(_), _) => Ok(()),
-            (FlyOp::AllocateIp(ip), UndoData::FlyExisting { ids }) => {
+            (FlyOp::AllocateIp(ip), Some(FlyUndo::Existing { ids })) => {
                 for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
                     if !ids.contains(&assigned.ip) {
                         self.client.release_ip(&ip.app, &assigned.ip).map_err(fly)?;
@@ -208,29 +232,56 @@ impl FlyOps {
                 }
                 Ok(())
             }
-            (_, UndoData::None) => Ok(()),
-            (op, undo) => Err(ExecError(format!("cannot restore {op:?} from {undo:?}"))),
+            // Not undone by restoring: their undo is another action or none.
+            (
+                FlyOp::ReleaseCommand(_) | FlyOp::StartMachines(_) | FlyOp::Cordon(_) | FlyOp::Uncordon(_) | FlyOp::DestroyApp(_) | FlyOp::WaitCertificate(_),
+                _,
+            ) => Ok(()),
+            (
+                FlyOp::UpdateMachines(_)
+                | FlyOp::DestroyMachines(_)
+                | FlyOp::StopMachines(_)
+                | FlyOp::SetMetadata(_)
+                | FlyOp::CreateVolume(_)
+                | FlyOp::CopyVolume(_)
+                | FlyOp::CreateApp(_)
+                | FlyOp::SetSecrets(_)
+                | FlyOp::AddCertificate(_)
+                | FlyOp::AllocateIp(_),
+                undo,
+            ) => Err(mismatch(op, &undo)),
         }
     }
 
-    /// The machine's last log lines, or none when the token may not read logs
-    /// (deploy tokens often cannot).
-    fn log_tail(&self, app: &str, id: &str, n: usize) -> Vec<String> {
-        match self.client.last_log_lines(app, id, n) {
-            Ok(lines) => lines.into_iter().map(|l| l.message).collect(),
-            Err(e) => {
-                tracing::debug!("no logs for machine {id}: {e}");
-                Vec::new()
+    /// Takes in the outputs of an action done earlier in this run.
+    fn learn(&self, op: &FlyOp, outputs: &[(String, String)]) {
+        let value = |key: &str| outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        match op {
+            FlyOp::SetSecrets(s) => {
+                if let Some(version) = value("version").and_then(|v| v.parse::<u64>().ok()) {
+                    self.note_secrets_version(&s.app, version);
+                }
             }
+            FlyOp::CreateRelease(r) => self.note_release(&r.app, outputs),
+            // Nothing else answers what a later operation needs.
+            FlyOp::ReleaseCommand(_)
+            | FlyOp::CreateMachines(_)
+            | FlyOp::UpdateMachines(_)
+            | FlyOp::DestroyMachines(_)
+            | FlyOp::StopMachines(_)
+            | FlyOp::StartMachines(_)
+            | FlyOp::Cordon(_)
+            | FlyOp::Uncordon(_)
+            | FlyOp::SetMetadata(_)
+            | FlyOp::CreateVolume(_)
+            | FlyOp::AllocateIp(_)
+            | FlyOp::CreateApp(_)
+            | FlyOp::DestroyApp(_)
+            | FlyOp::AddCertificate(_)
+            | FlyOp::CopyVolume(_)
+            | FlyOp::CompleteRelease(_)
+            | FlyOp::WaitCertificate(_) => {}
         }
-    }
-
-    fn set_metadata(&self, app: &str, id: &str, key: &str, value: Option<&str>) -> Result<(), ExecError> {
-        match value {
-            Some(v) => self.client.set_machine_metadata(app, id, key, v),
-            None => self.client.delete_machine_metadata(app, id, key),
-        }
-        .map_err(|e| ExecError(format!("machine {id}: setting metadata {key}: {e}")))
     }
 }
 

@@ -5,7 +5,8 @@
 
 use ferry_fly::{FlyClient, FlyError, Machine};
 use ferry_model::FlyMachineRefs;
-use ferry_model::journal::{PreviousMachine, UndoData};
+use ferry_model::FlyUndo;
+use ferry_model::journal::PreviousMachine;
 
 use super::{FlyOps, LEASE_TTL, fly};
 use crate::apply::executor::ExecError;
@@ -45,7 +46,7 @@ impl FlyOps {
     }
 
     /// What undoing a change to these machines needs: each one as it is now.
-    pub(super) fn previous(&self, app: &str, ids: &[String]) -> Result<UndoData, ExecError> {
+    pub(super) fn previous(&self, app: &str, ids: &[String]) -> Result<FlyUndo, ExecError> {
         let mut previous = Vec::new();
         for id in ids {
             let m = self.client.get_machine(app, id).map_err(|e| ExecError(format!("machine {id}: {e}")))?;
@@ -62,7 +63,7 @@ impl FlyOps {
                 config: serde_json::to_value(config).map_err(fly)?,
             });
         }
-        Ok(UndoData::FlyMachines { previous })
+        Ok(FlyUndo::Machines { previous })
     }
 
     /// Runs `call` on every machine `refs` names, each under a lease.

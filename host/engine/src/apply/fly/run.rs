@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::MutexGuard;
 
 use ferry_fly::{CreateRelease, LaunchInput, MachineConfig, Release, ReleaseStatus, metadata, post_deployment_info};
-use ferry_model::{FlyOp, FlyRelease};
+use ferry_model::FlyRelease;
 
 use super::FlyOps;
 use crate::apply::executor::ExecError;
@@ -67,42 +67,15 @@ impl FlyOps {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes in the outputs of an action done earlier in this run.
-    pub fn learn(&self, op: FlyOp<'_>, outputs: &[(String, String)]) {
+    /// The release a done `create-release` journaled.
+    pub(super) fn note_release(&self, app: &str, outputs: &[(String, String)]) {
         let value = |key: &str| outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        match op {
-            FlyOp::SetSecrets(s) => {
-                if let Some(version) = value("version").and_then(|v| v.parse::<u64>().ok()) {
-                    self.note_secrets_version(&s.app, version);
-                }
-            }
-            FlyOp::CreateRelease(r) => {
-                let release = RunRelease {
-                    id: value(out::ID).unwrap_or_default().to_string(),
-                    version: value(out::VERSION).and_then(|v| v.parse().ok()).unwrap_or(0),
-                    started_at: value(out::STARTED_AT).and_then(|v| v.parse().ok()).unwrap_or_else(unix_now),
-                };
-                self.run_state().releases.insert(r.app.clone(), release);
-            }
-            // Nothing else answers what a later operation needs.
-            FlyOp::ReleaseCommand(_)
-            | FlyOp::CreateMachines(_)
-            | FlyOp::UpdateMachines(_)
-            | FlyOp::DestroyMachines(_)
-            | FlyOp::StopMachines(_)
-            | FlyOp::StartMachines(_)
-            | FlyOp::Cordon(_)
-            | FlyOp::Uncordon(_)
-            | FlyOp::SetMetadata(_)
-            | FlyOp::CreateVolume(_)
-            | FlyOp::AllocateIp(_)
-            | FlyOp::CreateApp(_)
-            | FlyOp::DestroyApp(_)
-            | FlyOp::AddCertificate(_)
-            | FlyOp::CopyVolume(_)
-            | FlyOp::CompleteRelease(_)
-            | FlyOp::WaitCertificate(_) => {}
-        }
+        let release = RunRelease {
+            id: value(out::ID).unwrap_or_default().to_string(),
+            version: value(out::VERSION).and_then(|v| v.parse().ok()).unwrap_or(0),
+            started_at: value(out::STARTED_AT).and_then(|v| v.parse().ok()).unwrap_or_else(unix_now),
+        };
+        self.run_state().releases.insert(app.to_string(), release);
     }
 
     pub(super) fn note_secrets_version(&self, app: &str, version: u64) {
@@ -128,8 +101,8 @@ impl FlyOps {
         let state = self.run_state();
         let release = state.releases.get(app);
         if let Some(release) = release.filter(|r| !r.id.is_empty()) {
-            input.config.set_metadata(metadata::FLY_RELEASE_ID, release.id.clone());
-            input.config.set_metadata(metadata::FLY_RELEASE_VERSION, release.version.to_string());
+            input.config.set_metadata(metadata::RELEASE_ID, release.id.clone());
+            input.config.set_metadata(metadata::RELEASE_VERSION, release.version.to_string());
         }
         if input.config.metadata_value(BLUEGREEN_TAG) == Some("") {
             let started = release.map_or_else(unix_now, |r| r.started_at);

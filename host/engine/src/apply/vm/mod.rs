@@ -15,12 +15,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_model::journal::UndoData;
-use ferry_model::{VmContainer, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
+use ferry_model::{VmContainer, VmFile, VmHealth, VmImageSource, VmLock, VmOp, VmUndo};
 use ferry_ssh::shell_quote;
 use ferry_vm::{ContainerSpec, DockerHost, Publish};
 
-use super::executor::ExecError;
+use super::executor::{ExecError, Ops, Outputs, mismatch};
 use super::{Owner, SECRET_VAR_PREFIX, now_ms};
 use crate::vm::{VmTargetConfig, VmTargets};
 use lock::HostLock;
@@ -41,7 +40,7 @@ impl VmOps {
         VmOps { targets, owner, checkout }
     }
 
-    fn target_of(op: VmOp<'_>) -> &str {
+    fn target_of(op: &VmOp) -> &str {
         match op {
             VmOp::Lock(l) | VmOp::Unlock(l) => &l.target,
             VmOp::InstallPackages(p) => &p.target,
@@ -57,65 +56,15 @@ impl VmOps {
     }
 
     /// Runs `f` with the target's Docker host; every error names the target.
-    fn on<T>(&self, op: VmOp<'_>, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+    fn on<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
         self.targets.with_docker(Self::target_of(op), f).map_err(ExecError)
     }
 
     /// [`VmOps::on`] for the checks before and after an action (what
     /// exists, what runs, what a file holds): each command is bounded by
     /// the target's `read_timeout`.
-    fn reading<T>(&self, op: VmOp<'_>, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
+    fn reading<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
         self.targets.reading(Self::target_of(op), f).map_err(ExecError)
-    }
-
-    pub fn prepare(&self, op: VmOp<'_>) -> Result<UndoData, ExecError> {
-        self.reading(op, |host, _| match op {
-            VmOp::Mkdir(p) => Ok(UndoData::VmAbsent { items: missing_paths(host, &p.paths)? }),
-            VmOp::Secret(f) => Ok(UndoData::VmAbsent { items: missing_paths(host, std::slice::from_ref(&f.path))? }),
-            VmOp::Network(n) => {
-                let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
-                Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![n.name.clone()] } })
-            }
-            VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => Ok(UndoData::VmBackup { backup: backup(host, path)? }),
-            VmOp::Run(c) => {
-                let exists = container_state(host, &c.name)?.is_some();
-                Ok(UndoData::VmAbsent { items: if exists { Vec::new() } else { vec![c.name.clone()] } })
-            }
-            VmOp::Stop(c) => {
-                let mut running = Vec::new();
-                for name in &c.names {
-                    if container_state(host, name)?.is_some_and(|s| s == "running") {
-                        running.push(name.clone());
-                    }
-                }
-                Ok(UndoData::VmWasRunning { names: running })
-            }
-            // The lock's undo releases it by path; packages, images,
-            // release commands and removals are not put back.
-            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => Ok(UndoData::None),
-        })
-    }
-
-    pub fn execute(&self, op: VmOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        self.on(op, |host, config| {
-            if !matches!(op, VmOp::Unlock(_)) {
-                self.hold_lock(host, config)?;
-            }
-            match op {
-                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) => {
-                    self.renewing_lock(host, config, || self.act(host, op, keepalive))
-                }
-                VmOp::Lock(_)
-                | VmOp::Unlock(_)
-                | VmOp::Mkdir(_)
-                | VmOp::Network(_)
-                | VmOp::WriteFile(_)
-                | VmOp::EnvFile(_)
-                | VmOp::Secret(_)
-                | VmOp::Stop(_)
-                | VmOp::Remove(_) => self.act(host, op, keepalive),
-            }
-        })
     }
 
     /// Runs `work` (an install, a build, a release command, a health wait:
@@ -131,7 +80,7 @@ impl VmOps {
         super::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
     }
 
-    fn act(&self, host: &DockerHost<'_>, op: VmOp<'_>, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
+    fn act(&self, host: &DockerHost<'_>, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
         match op {
             VmOp::Lock(l) => Ok(vec![("lock".into(), l.path.clone())]),
             VmOp::Unlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
@@ -177,66 +126,6 @@ impl VmOps {
                 Ok(Vec::new())
             }
         }
-    }
-
-    pub fn observe(&self, op: VmOp<'_>) -> Result<bool, ExecError> {
-        self.reading(op, |host, config| match op {
-            VmOp::Lock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
-            VmOp::Unlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
-            VmOp::Mkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
-            VmOp::WriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
-            VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
-            VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
-            VmOp::Image(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
-            VmOp::Run(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
-            VmOp::Stop(c) | VmOp::Remove(c) => {
-                let mut states = Vec::new();
-                for name in &c.names {
-                    states.push(container_state(host, name)?);
-                }
-                let removing = matches!(op, VmOp::Remove(_));
-                Ok(states.iter().all(|s| if removing { s.is_none() } else { s.as_deref() != Some("running") }))
-            }
-            // Packages, networks and release commands are idempotent: run them again.
-            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) => Ok(false),
-        })
-    }
-
-    pub fn restore(&self, op: VmOp<'_>, undo: &UndoData) -> Result<(), ExecError> {
-        self.on(op, |host, config| {
-            // Undoing on a host someone else holds now would undo into their
-            // deploy; releasing the lock needs no lock.
-            if !matches!(op, VmOp::Lock(_)) {
-                self.hold_lock(host, config)?;
-            }
-            match (op, undo) {
-                (VmOp::Lock(l), _) => self.release_lock(host, l),
-                (VmOp::Mkdir(_), UndoData::VmAbsent { items }) => {
-                    // Deepest first; a directory that got files stays.
-                    let paths: Vec<String> = items.iter().rev().map(|p| shell_quote(p)).collect();
-                    if !paths.is_empty() {
-                        sh(host, &format!("for d in {}; do rmdir \"$d\" 2>/dev/null || true; done", paths.join(" ")))?;
-                    }
-                    Ok(())
-                }
-                (VmOp::Network(_) | VmOp::Secret(_), UndoData::VmAbsent { items }) if items.is_empty() => Ok(()),
-                (VmOp::Network(n), UndoData::VmAbsent { .. }) => host.remove_network(&n.name).map_err(|e| e.to_string()),
-                (VmOp::Secret(f), UndoData::VmAbsent { .. }) => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
-                (VmOp::WriteFile(VmFile { path, then, .. }), UndoData::VmBackup { backup }) => {
-                    put_back(host, path, backup.as_deref())?;
-                    then.as_deref().map_or(Ok(()), |then| sh(host, then).map(drop))
-                }
-                (VmOp::EnvFile(f), UndoData::VmBackup { backup }) => put_back(host, &f.path, backup.as_deref()),
-                (VmOp::Run(c), UndoData::VmAbsent { items }) => {
-                    if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(|e| e.to_string())
-                }
-                (VmOp::Stop(_), UndoData::VmWasRunning { names }) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
-                // Nothing captured, nothing to put back (and these are not
-                // undone by restoring: their undo is another action or none).
-                (_, UndoData::None) | (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
-                (op, undo) => Err(format!("cannot restore {op:?} from {undo:?}")),
-            }
-        })
     }
 
     fn image(&self, host: &DockerHost<'_>, i: &ferry_model::VmImage) -> Result<String, String> {
@@ -311,6 +200,124 @@ impl VmOps {
             sh(host, &format!("rm -f {}", shell_quote(&config.lock_path())))?;
         }
         Ok(())
+    }
+}
+
+impl Ops for VmOps {
+    type Op = VmOp;
+    type Undo = VmUndo;
+
+    fn prepare(&self, op: &VmOp) -> Result<Option<VmUndo>, ExecError> {
+        self.reading(op, |host, _| match op {
+            VmOp::Mkdir(p) => Ok(Some(VmUndo::Absent { items: missing_paths(host, &p.paths)? })),
+            VmOp::Secret(f) => Ok(Some(VmUndo::Absent { items: missing_paths(host, std::slice::from_ref(&f.path))? })),
+            VmOp::Network(n) => {
+                let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
+                Ok(Some(VmUndo::Absent { items: if exists { Vec::new() } else { vec![n.name.clone()] } }))
+            }
+            VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => {
+                Ok(Some(VmUndo::Backup { backup: backup(host, path)? }))
+            }
+            VmOp::Run(c) => {
+                let exists = container_state(host, &c.name)?.is_some();
+                Ok(Some(VmUndo::Absent { items: if exists { Vec::new() } else { vec![c.name.clone()] } }))
+            }
+            VmOp::Stop(c) => {
+                let mut running = Vec::new();
+                for name in &c.names {
+                    if container_state(host, name)?.is_some_and(|s| s == "running") {
+                        running.push(name.clone());
+                    }
+                }
+                Ok(Some(VmUndo::WasRunning { names: running }))
+            }
+            // The lock's undo releases it by path; packages, images,
+            // release commands and removals are not put back.
+            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => Ok(None),
+        })
+    }
+
+    fn execute(&self, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
+        self.on(op, |host, config| {
+            if !matches!(op, VmOp::Unlock(_)) {
+                self.hold_lock(host, config)?;
+            }
+            match op {
+                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) => {
+                    self.renewing_lock(host, config, || self.act(host, op, keepalive))
+                }
+                VmOp::Lock(_)
+                | VmOp::Unlock(_)
+                | VmOp::Mkdir(_)
+                | VmOp::Network(_)
+                | VmOp::WriteFile(_)
+                | VmOp::EnvFile(_)
+                | VmOp::Secret(_)
+                | VmOp::Stop(_)
+                | VmOp::Remove(_) => self.act(host, op, keepalive),
+            }
+        })
+    }
+
+    fn observe(&self, op: &VmOp, _started_at_ms: u64) -> Result<bool, ExecError> {
+        self.reading(op, |host, config| match op {
+            VmOp::Lock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            VmOp::Unlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            VmOp::Mkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
+            VmOp::WriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
+            VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
+            VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
+            VmOp::Image(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
+            VmOp::Run(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
+            VmOp::Stop(c) | VmOp::Remove(c) => {
+                let mut states = Vec::new();
+                for name in &c.names {
+                    states.push(container_state(host, name)?);
+                }
+                let removing = matches!(op, VmOp::Remove(_));
+                Ok(states.iter().all(|s| if removing { s.is_none() } else { s.as_deref() != Some("running") }))
+            }
+            // Packages, networks and release commands are idempotent: run them again.
+            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) => Ok(false),
+        })
+    }
+
+    fn restore(&self, op: &VmOp, undo: Option<&VmUndo>) -> Result<(), ExecError> {
+        self.on(op, |host, config| {
+            // Undoing on a host someone else holds now would undo into their
+            // deploy; releasing the lock needs no lock.
+            if !matches!(op, VmOp::Lock(_)) {
+                self.hold_lock(host, config)?;
+            }
+            match (op, undo) {
+                (VmOp::Lock(l), _) => self.release_lock(host, l),
+                (VmOp::Mkdir(_), Some(VmUndo::Absent { items })) => {
+                    // Deepest first; a directory that got files stays.
+                    let paths: Vec<String> = items.iter().rev().map(|p| shell_quote(p)).collect();
+                    if !paths.is_empty() {
+                        sh(host, &format!("for d in {}; do rmdir \"$d\" 2>/dev/null || true; done", paths.join(" ")))?;
+                    }
+                    Ok(())
+                }
+                (VmOp::Network(_) | VmOp::Secret(_), Some(VmUndo::Absent { items })) if items.is_empty() => Ok(()),
+                (VmOp::Network(n), Some(VmUndo::Absent { .. })) => host.remove_network(&n.name).map_err(|e| e.to_string()),
+                (VmOp::Secret(f), Some(VmUndo::Absent { .. })) => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
+                (VmOp::WriteFile(VmFile { path, then, .. }), Some(VmUndo::Backup { backup })) => {
+                    put_back(host, path, backup.as_deref())?;
+                    then.as_deref().map_or(Ok(()), |then| sh(host, then).map(drop))
+                }
+                (VmOp::EnvFile(f), Some(VmUndo::Backup { backup })) => put_back(host, &f.path, backup.as_deref()),
+                (VmOp::Run(c), Some(VmUndo::Absent { items })) => {
+                    if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(|e| e.to_string())
+                }
+                (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
+                // Not undone by restoring: their undo is another action or none.
+                (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
+                (VmOp::Mkdir(_) | VmOp::Network(_) | VmOp::Secret(_) | VmOp::WriteFile(_) | VmOp::EnvFile(_) | VmOp::Run(_) | VmOp::Stop(_), undo) => {
+                    Err(mismatch(op, &undo).0)
+                }
+            }
+        })
     }
 }
 

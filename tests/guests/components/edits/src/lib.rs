@@ -2,7 +2,7 @@
 //! (`env.A="1";env.B="2"`), in order, and an approval gate before them when
 //! `approval` is set: a multi-action plan for the apply, crash and abort tests.
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Action, ConfigEdit, Operation, Problem, Risk, StepError, Undo};
+use ferry_step_sdk::types::{Action, CheckoutOp, ConfigEdit, ControlOp, Operation, Problem, Risk, StepError, Undo};
 use ferry_step_sdk::{Step, export_step};
 
 struct Edits;
@@ -21,7 +21,7 @@ impl Step for Edits {
                 id: "approve".into(),
                 summary: format!("wait for approval: {message}"),
                 risk: Risk::Safe,
-                operation: Operation::Approval(message),
+                operation: Operation::Control(ControlOp::Approval(message)),
                 undo: Undo::None("an approval changes nothing".into()),
                 detail: None,
             });
@@ -32,7 +32,7 @@ impl Step for Edits {
                 id: format!("edit:{key}"),
                 summary: format!("set {key} = {value} in fly.toml"),
                 risk: Risk::Disruptive,
-                operation: Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: key.into(), value: Some(value.into()) }),
+                operation: Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit { file: "fly.toml".into(), key: key.into(), value: Some(value.into()) })),
                 undo: Undo::RestorePrevious,
                 detail: None,
             });

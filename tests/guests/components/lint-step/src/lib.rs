@@ -1,7 +1,7 @@
 //! A small custom step, the kind a team writes for its own rules: it requires
 //! a primary region and proposes setting it in fly.toml when missing.
 use ferry_step_sdk::step::{ParamInfo, PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Action, ConfigEdit, Finding, Operation, Problem, Risk, Severity, StepError, Undo};
+use ferry_step_sdk::types::{Action, CheckoutOp, ConfigEdit, Finding, Operation, Problem, Risk, Severity, StepError, Undo};
 use ferry_step_sdk::{Step, export_step, info};
 
 struct RequireRegion;
@@ -32,7 +32,11 @@ impl Step for RequireRegion {
             id: format!("edit-config:{}:primary_region", app.source),
             summary: format!("set primary_region = \"{region}\" in {}", app.source),
             risk: Risk::Safe,
-            operation: Operation::EditConfig(ConfigEdit { file: app.source.clone(), key: "primary_region".into(), value: Some(format!("\"{region}\"")) }),
+            operation: Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit {
+                file: app.source.clone(),
+                key: "primary_region".into(),
+                value: Some(format!("\"{region}\"")),
+            })),
             undo: Undo::RestorePrevious,
             detail: Some("Machines and volumes are placed in the primary region.".into()),
         };

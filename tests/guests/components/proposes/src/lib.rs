@@ -10,7 +10,10 @@
 //! operation the undo runs), `risk`, `summary`.
 use ferry_step_sdk::params::Params;
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Action, ConfigEdit, DnsChange, DnsRrset, FlySecrets, Operation, Problem, Risk, StepError, Undo, VmEnvFile, VmFile};
+use ferry_step_sdk::types::{
+    Action, CheckoutOp, ConfigEdit, ControlOp, DnsChange, DnsOp, DnsRrset, FlyOp, FlySecrets, Operation, Problem, Risk, StepError, Undo, VmEnvFile, VmFile,
+    VmOp,
+};
 use ferry_step_sdk::{Step, export_step};
 
 struct Proposes;
@@ -57,21 +60,23 @@ fn operation(params: &Params<'_>, kind: &str) -> Result<Operation, StepError> {
     let path = params.get("path").unwrap_or("/var/www/html/.env").to_string();
     let target = "prod".to_string();
     Ok(match kind {
-        "fly-set-secrets" => Operation::FlySetSecrets(FlySecrets { app, names }),
-        "fly-destroy-app" => Operation::FlyDestroyApp(app),
+        "fly-set-secrets" => Operation::Fly(FlyOp::SetSecrets(FlySecrets { app, names })),
+        "fly-destroy-app" => Operation::Fly(FlyOp::DestroyApp(app)),
         "vm-write-file" => {
             let mode = u32::from_str_radix(params.get("mode").unwrap_or("644"), 8)
                 .map_err(|_| StepError::InvalidInput(Problem { message: "mode must be octal".into(), location: None }))?;
-            Operation::VmWriteFile(VmFile { target, path, contents: "#!/bin/sh\n".into(), mode, then: params.get("then").map(str::to_string) })
+            Operation::Vm(VmOp::WriteFile(VmFile { target, path, contents: "#!/bin/sh\n".into(), mode, then: params.get("then").map(str::to_string) }))
         }
-        "vm-env-file" => Operation::VmEnvFile(VmEnvFile { target, path, env: vec![], secrets: names, from_files: vec![] }),
-        "dns-change" => Operation::DnsChange(DnsChange {
+        "vm-env-file" => Operation::Vm(VmOp::EnvFile(VmEnvFile { target, path, env: vec![], secrets: names, from_files: vec![] })),
+        "dns-change" => Operation::Dns(DnsOp::Change(DnsChange {
             zone: "example.com.".into(),
             expected: None,
             new: Some(DnsRrset { name: "www.example.com.".into(), rtype: "A".into(), ttl: 60, values: vec!["203.0.113.66".into()] }),
-        }),
-        "edit-config" => Operation::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "env.LOG_LEVEL".into(), value: Some("\"debug\"".into()) }),
-        "wait" => Operation::WaitMs(1),
+        })),
+        "edit-config" => {
+            Operation::Checkout(CheckoutOp::EditConfig(ConfigEdit { file: "fly.toml".into(), key: "env.LOG_LEVEL".into(), value: Some("\"debug\"".into()) }))
+        }
+        "wait" => Operation::Control(ControlOp::WaitMs(1)),
         other => return Err(StepError::InvalidInput(Problem { message: format!("unknown op `{other}`"), location: None })),
     })
 }

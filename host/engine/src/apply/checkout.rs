@@ -1,0 +1,79 @@
+//! Files of the repository's checkout: a TOML key edited in place (comments
+//! and layout kept), or a whole file written.
+
+use std::path::Path;
+
+use ferry_model::{CheckoutOp, CheckoutUndo};
+
+use super::executor::{ExecError, Ops, Outputs, mismatch};
+
+/// The checkout side of the executor.
+#[derive(Debug)]
+pub struct CheckoutOps<'a> {
+    root: &'a Path,
+}
+
+impl<'a> CheckoutOps<'a> {
+    pub fn new(root: &'a Path) -> Self {
+        CheckoutOps { root }
+    }
+}
+
+impl Ops for CheckoutOps<'_> {
+    type Op = CheckoutOp;
+    type Undo = CheckoutUndo;
+
+    fn prepare(&self, op: &CheckoutOp) -> Result<Option<CheckoutUndo>, ExecError> {
+        match op {
+            CheckoutOp::EditConfig(edit) => {
+                let text = ferry_checkout::read_file(self.root, &edit.file).map_err(err)?;
+                let previous = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
+                Ok(Some(CheckoutUndo::ConfigValue { previous }))
+            }
+            CheckoutOp::WriteFile(write) => {
+                Ok(Some(CheckoutUndo::FileContents { previous: ferry_checkout::read_optional(self.root, &write.file).map_err(err)? }))
+            }
+        }
+    }
+
+    fn execute(&self, op: &CheckoutOp, _keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
+        match op {
+            CheckoutOp::EditConfig(edit) => {
+                ferry_checkout::edit_file(self.root, &edit.file, &edit.key, edit.value.as_deref()).map_err(err)?;
+                Ok(vec![("file".into(), edit.file.clone())])
+            }
+            CheckoutOp::WriteFile(write) => {
+                ferry_checkout::write_file(self.root, &write.file, Some(&write.contents)).map_err(err)?;
+                Ok(vec![("file".into(), write.file.clone())])
+            }
+        }
+    }
+
+    fn observe(&self, op: &CheckoutOp, _started_at_ms: u64) -> Result<bool, ExecError> {
+        match op {
+            CheckoutOp::EditConfig(edit) => {
+                let text = ferry_checkout::read_file(self.root, &edit.file).map_err(err)?;
+                let now = ferry_checkout::get_key(&edit.file, &text, &edit.key).map_err(err)?;
+                let want = edit.value.as_deref().map(ferry_checkout::normalize_literal).transpose().map_err(err)?;
+                Ok(now == want)
+            }
+            CheckoutOp::WriteFile(write) => Ok(ferry_checkout::read_optional(self.root, &write.file).map_err(err)?.as_deref() == Some(write.contents.as_str())),
+        }
+    }
+
+    fn restore(&self, op: &CheckoutOp, undo: Option<&CheckoutUndo>) -> Result<(), ExecError> {
+        match (op, undo) {
+            (CheckoutOp::EditConfig(edit), Some(CheckoutUndo::ConfigValue { previous })) => {
+                ferry_checkout::edit_file(self.root, &edit.file, &edit.key, previous.as_deref()).map(drop).map_err(err)
+            }
+            (CheckoutOp::WriteFile(write), Some(CheckoutUndo::FileContents { previous })) => {
+                ferry_checkout::write_file(self.root, &write.file, previous.as_deref()).map(drop).map_err(err)
+            }
+            (CheckoutOp::EditConfig(_) | CheckoutOp::WriteFile(_), undo) => Err(mismatch(op, &undo)),
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> ExecError {
+    ExecError(e.to_string())
+}
