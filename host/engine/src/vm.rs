@@ -259,7 +259,6 @@ impl VmReader for VmTargets {
                 name: t.name.clone(),
                 root: t.root.clone(),
                 nginx_sites: t.nginx_sites.clone(),
-                nginx_reload: t.nginx_reload.clone(),
                 lock_ttl_ms: u64::try_from(t.lock_ttl.as_millis()).unwrap_or(u64::MAX),
                 lock_path: t.lock_path(),
                 keep: t.keep,

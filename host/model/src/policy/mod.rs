@@ -14,7 +14,7 @@
 //!   machines, image, paths, modes, commands, mounts, secret names, records
 //!   and databases it touches, which the renderers show beside (and above) the
 //!   step's summary;
-//! - what no step may propose at all ([`admit`]): a shell command from a step
+//! - what no step may propose at all ([`admit`]): an nginx reload from a step
 //!   that is not built in, setuid or world-writable file modes, and two
 //!   actions with one id (the journal keys its state by id).
 //!

@@ -6,8 +6,8 @@ use crate::{DnsRrset, FlyMachine, FlyMachineRefs, FlyMachines};
 
 pub(crate) fn vm_file(f: &VmFile) -> String {
     let mut out = format!("write {} on host {} (mode {:o}, {} bytes)", path(&f.path), f.target, f.mode, f.contents.len());
-    if let Some(then) = &f.then {
-        out.push_str(&format!(", then run on the host: {then}"));
+    if f.reload {
+        out.push_str(", then test and reload nginx (the target's `nginx_reload` in ferry.toml)");
     }
     out
 }

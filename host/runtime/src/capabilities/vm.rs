@@ -12,8 +12,6 @@ pub struct VmTargetInfo {
     pub root: String,
     #[component(name = "nginx-sites")]
     pub nginx_sites: String,
-    #[component(name = "nginx-reload")]
-    pub nginx_reload: String,
     #[component(name = "lock-ttl-ms")]
     pub lock_ttl_ms: u64,
     #[component(name = "lock-path")]

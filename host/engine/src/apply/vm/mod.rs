@@ -80,7 +80,7 @@ impl VmOps {
         super::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
     }
 
-    fn act(&self, host: &DockerHost<'_>, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
+    fn act(&self, host: &DockerHost<'_>, config: &VmTargetConfig, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
         match op {
             VmOp::Lock(l) => Ok(vec![("lock".into(), l.path.clone())]),
             VmOp::Unlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
@@ -100,8 +100,8 @@ impl VmOps {
             VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
             VmOp::WriteFile(f) => {
                 upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
-                if let Some(then) = &f.then {
-                    sh(host, then)?;
+                if f.reload {
+                    sh(host, &config.nginx_reload)?;
                 }
                 Ok(vec![("file".into(), f.path.clone())])
             }
@@ -244,7 +244,7 @@ impl Ops for VmOps {
             }
             match op {
                 VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) => {
-                    self.renewing_lock(host, config, || self.act(host, op, keepalive))
+                    self.renewing_lock(host, config, || self.act(host, config, op, keepalive))
                 }
                 VmOp::Lock(_)
                 | VmOp::Unlock(_)
@@ -254,7 +254,7 @@ impl Ops for VmOps {
                 | VmOp::EnvFile(_)
                 | VmOp::Secret(_)
                 | VmOp::Stop(_)
-                | VmOp::Remove(_) => self.act(host, op, keepalive),
+                | VmOp::Remove(_) => self.act(host, config, op, keepalive),
             }
         })
     }
@@ -302,9 +302,9 @@ impl Ops for VmOps {
                 (VmOp::Network(_) | VmOp::Secret(_), Some(VmUndo::Absent { items })) if items.is_empty() => Ok(()),
                 (VmOp::Network(n), Some(VmUndo::Absent { .. })) => host.remove_network(&n.name).map_err(|e| e.to_string()),
                 (VmOp::Secret(f), Some(VmUndo::Absent { .. })) => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
-                (VmOp::WriteFile(VmFile { path, then, .. }), Some(VmUndo::Backup { backup })) => {
+                (VmOp::WriteFile(VmFile { path, reload, .. }), Some(VmUndo::Backup { backup })) => {
                     put_back(host, path, backup.as_deref())?;
-                    then.as_deref().map_or(Ok(()), |then| sh(host, then).map(drop))
+                    if *reload { sh(host, &config.nginx_reload).map(drop) } else { Ok(()) }
                 }
                 (VmOp::EnvFile(f), Some(VmUndo::Backup { backup })) => put_back(host, &f.path, backup.as_deref()),
                 (VmOp::Run(c), Some(VmUndo::Absent { items })) => {

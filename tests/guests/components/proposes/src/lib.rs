@@ -5,7 +5,7 @@
 //!
 //! Parameters: `op` (fly-set-secrets, fly-destroy-app, vm-write-file,
 //! vm-env-file, dns-change, edit-config, wait), `app`, `names` (comma
-//! separated), `path`, `mode` (octal), `then`, `ids` (comma separated: one
+//! separated), `path`, `mode` (octal), `reload` (`true`), `ids` (comma separated: one
 //! action per id, so `a,a` proposes a duplicate), `undo` (an `op` whose
 //! operation the undo runs), `risk`, `summary`.
 use ferry_step_sdk::params::Params;
@@ -65,7 +65,7 @@ fn operation(params: &Params<'_>, kind: &str) -> Result<Operation, StepError> {
         "vm-write-file" => {
             let mode = u32::from_str_radix(params.get("mode").unwrap_or("644"), 8)
                 .map_err(|_| StepError::InvalidInput(Problem { message: "mode must be octal".into(), location: None }))?;
-            Operation::Vm(VmOp::WriteFile(VmFile { target, path, contents: "#!/bin/sh\n".into(), mode, then: params.get("then").map(str::to_string) }))
+            Operation::Vm(VmOp::WriteFile(VmFile { target, path, contents: "#!/bin/sh\n".into(), mode, reload: params.get("reload") == Some("true") }))
         }
         "vm-env-file" => Operation::Vm(VmOp::EnvFile(VmEnvFile { target, path, env: vec![], secrets: names, from_files: vec![] })),
         "dns-change" => Operation::Dns(DnsOp::Change(DnsChange {
