@@ -242,7 +242,9 @@ impl OperationPolicy for VmOp {
     fn restore(&self) -> Restore {
         const FILE_BACK: &str = "puts the file back as it was (or removes it)";
         match self {
-            VmOp::WriteFile(VmFile { reload: true, .. }) => restore(FILE_BACK, at(Disruptive, "puts a file back, then reloads nginx with it")),
+            VmOp::WriteFile(VmFile { reload: true, .. }) => {
+                restore("puts the file back as it was (or removes it), then reloads nginx", at(Disruptive, "puts a file back, then reloads nginx with it"))
+            }
             VmOp::WriteFile(_) | VmOp::EnvFile(_) => restore(FILE_BACK, at(Disruptive, "puts a file on the host back; a service reading it sees the old one")),
             VmOp::Lock(_) => restore("releases the host lock", BOOKKEEPING),
             VmOp::Mkdir(_) => restore("removes the directories it created, if still empty", BOOKKEEPING),

@@ -7,8 +7,7 @@
 //! Each provider's words are beside its operations, in [`crate::ops`].
 
 use super::OperationPolicy;
-use crate::vm::VmFile;
-use crate::{Operation, Undo, VmOp};
+use crate::{Operation, Undo};
 
 /// What running `op` does.
 pub fn describe(op: &Operation) -> String {
@@ -21,11 +20,7 @@ pub fn describe(op: &Operation) -> String {
 pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
     match undo {
         Undo::Run(undo_op) => format!("runs: {}", describe(undo_op)),
-        Undo::RestorePrevious => {
-            // The host reloads nginx again after putting the file back.
-            let reload = matches!(op, Operation::Vm(VmOp::WriteFile(VmFile { reload: true, .. })));
-            format!("{}{}", op.restore().does, if reload { ", then reloads nginx" } else { "" })
-        }
+        Undo::RestorePrevious => op.restore().does.to_string(),
         Undo::None(_) => "nothing undoes it".into(),
     }
 }
@@ -34,7 +29,7 @@ pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
 mod tests {
     use super::*;
     use crate::policy::words::{duration, mount};
-    use crate::vm::{VmContainer, VmEnvFile};
+    use crate::vm::{VmContainer, VmEnvFile, VmFile};
     use crate::vm::{VmFileValue, VmPort};
     use crate::{ControlOp, FlyOp, VmOp};
     use crate::{FlyMachine, FlyMachines};
