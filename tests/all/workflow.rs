@@ -109,6 +109,7 @@ fn workflow_errors_name_the_line_and_key() {
     let (code, _, stderr) = run(ferry(cache.path()).args(["plan", "--dir"]).arg(co.path()));
     assert_eq!(code, 1);
     assert!(stderr.contains("ferry.toml: line 3, column 1: unknown field `deadlin`"), "{stderr}");
+    assert!(stderr.contains("`deadline`"), "the valid keys are listed: {stderr}");
 
     std::fs::write(co.path().join("ferry.toml"), "[[steps]]\nname = \"deploy-everything\"\n").unwrap();
     let (_, _, stderr) = run(ferry(cache.path()).args(["plan", "--dir"]).arg(co.path()));

@@ -383,15 +383,21 @@ struct RawStep {
     sha256: Option<String>,
     grants: Option<Vec<String>>,
     actions: Option<Vec<String>>,
-    #[serde(flatten)]
-    limits: RawLimits,
+    // The step's own limits, as in `[limits]`. Not a flattened `RawLimits`:
+    // serde's flatten cannot be combined with deny_unknown_fields, and
+    // without it an unknown key's error could not list the valid ones.
+    deadline: Option<String>,
+    memory: Option<String>,
+    hostcall_bytes: Option<String>,
+    file_bytes: Option<String>,
     #[serde(default)]
     params: toml::Table,
 }
 
 impl RawStep {
     fn into_spec(self, base: &Path, defaults: Limits) -> Result<StepSpec, String> {
-        let limits = self.limits.apply(defaults)?;
+        let own = RawLimits { deadline: self.deadline, memory: self.memory, hostcall_bytes: self.hostcall_bytes, file_bytes: self.file_bytes };
+        let limits = own.apply(defaults)?;
         let params = self
             .params
             .into_iter()
@@ -419,5 +425,77 @@ impl RawStep {
             }
         };
         Ok(StepSpec { name: self.name, component, grants, actions, limits, params })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/ferry-toml.md, the reference users read.
+    const REFERENCE: &str = include_str!("../../../docs/ferry-toml.md");
+
+    /// The reference's TOML examples. `${GITHUB_SHA}` is what CI sets; the
+    /// test gives it a value rather than reading its own environment.
+    fn examples() -> Vec<String> {
+        REFERENCE.split("```toml\n").skip(1).map(|block| block.split("```").next().unwrap_or_default().replace("${GITHUB_SHA}", "4f2a9c1")).collect()
+    }
+
+    /// The keys a table of the reference documents: the first cell of each
+    /// row under its heading, up to the next heading.
+    fn documented(heading: &str) -> Vec<String> {
+        let start = REFERENCE.find(&format!("\n{heading}\n")).unwrap_or_else(|| panic!("docs/ferry-toml.md has no heading `{heading}`"));
+        let section = &REFERENCE[start + heading.len() + 2..];
+        let section = &section[..section.find("\n#").unwrap_or(section.len())];
+        let mut keys: Vec<String> = section.lines().filter_map(|line| line.strip_prefix("| `")?.split_once('`').map(|(key, _)| key.to_string())).collect();
+        keys.sort();
+        keys
+    }
+
+    /// The keys the parser accepts in the table `path` leads to, read from
+    /// its own refusal of an unknown one ("expected one of `a`, `b`").
+    fn accepted(prefix: &str) -> Vec<String> {
+        let text = format!("{prefix}\nnot_a_key_of_ferry = 1\n");
+        let Err(refused) = toml::from_str::<RawWorkflow>(&text) else { panic!("an unknown key in `{prefix}` was accepted") };
+        let message = refused.message().to_string();
+        let listed = message
+            .split_once("expected one of ")
+            .or_else(|| message.split_once("expected "))
+            .map(|(_, list)| list)
+            .unwrap_or_else(|| panic!("`{prefix}`: {message}"));
+        let mut keys: Vec<String> = listed.split(", ").map(|k| k.trim().trim_matches('`').to_string()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn every_example_of_the_reference_parses() {
+        let examples = examples();
+        assert!(examples.len() >= 5, "found {} examples", examples.len());
+        for example in examples {
+            if let Err(e) = Workflow::parse(&example, Path::new("ferry.toml")) {
+                panic!("docs/ferry-toml.md: an example does not parse: {e}\n{example}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_reference_documents_every_key_the_parser_accepts() {
+        let tables = [
+            ("## `[limits]`", "[limits]"),
+            ("### `[dns.zones.\"<zone>\"]`", "[dns.zones.\"example.com.\"]\nprovider = \"rfc2136\""),
+            ("### `[data.postgres.<name>]`", "[data.postgres.main]\nsource_env = \"FERRY_SECRET_A\""),
+            ("### `[data.volumes.<name>]`", "[data.volumes.v]\nsource = \"/a\"\ntarget = \"/b\""),
+            ("### `[targets.vm.<name>]`", "[targets.vm.prod]\nhost = \"h\"\nssh_key_env = \"FERRY_SECRET_K\"\nknown_hosts_env = \"FERRY_SECRET_H\""),
+        ];
+        for (heading, prefix) in tables {
+            assert_eq!(documented(heading), accepted(prefix), "docs/ferry-toml.md {heading} against the parser");
+        }
+        assert_eq!(documented("## `[[steps]]`"), accepted("[[steps]]\nname = \"x\""), "docs/ferry-toml.md [[steps]] against the parser");
+        // The top-level tables each have a heading.
+        for table in accepted("") {
+            let heading = if table == "steps" { "## `[[steps]]`".to_string() } else { format!("## `[{table}]`") };
+            assert!(REFERENCE.contains(&format!("\n{heading}\n")), "docs/ferry-toml.md has no section for `{table}`");
+        }
     }
 }
