@@ -229,6 +229,7 @@ fn a_lease_held_by_someone_else_stops_the_deploy_and_names_the_holder() {
     let report = fails_and_v1_serves(&world, &["--image", V2, "--skip-release-command"]);
     assert!(report.contains("lease"), "{report}");
     assert!(report.contains("fly machine leases clear"), "the report says how to clear it: {report}");
+    assert!(!report.contains("may succeed"), "a held lease needs a person, not another try: {report}");
 }
 
 #[test]
@@ -240,6 +241,7 @@ fn an_api_failure_mid_rollout_puts_the_updated_machines_back() {
     world.fault(json!({"method": "POST", "path": format!("^/v1/apps/{APP}/machines/{}$", web[1]), "status": 503, "times": 4}));
     let report = fails_and_v1_serves(&world, &["--image", V2, "--skip-release-command"]);
     assert!(report.contains("503"), "{report}");
+    assert!(report.contains("the same apply, run again, may succeed"), "a 503 is the platform's passing failure: {report}");
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn an_apply_comment_snapshot() {
     phase.record("edit:env.KEY_2", 3, Event::Started { undo });
     phase.record("edit:env.KEY_2", 4, Event::Failed { duration_ms: 1500, error: "fly.toml: permission denied".into() });
     phase.record("edit:env.KEY_1", 5, Event::Undone { duration_ms: 3 });
-    let outcome = Outcome::RolledBack { action: "edit:env.KEY_2".into(), error: "fly.toml: permission denied".into() };
+    let outcome = Outcome::RolledBack { action: "edit:env.KEY_2".into(), error: "fly.toml: permission denied".into(), transient: false };
     let md = ferry_render::apply_result("hello-fly", "prepare-abc", &outcome, &phase, Format::Markdown);
     assert!(md.contains("| 1 | set env.KEY_1 = \"value 1\" in fly.toml | safe | undone | 3 ms |"), "{md}");
     assert!(md.contains("| 2 | set env.KEY_2 = \"value 2\" in fly.toml | disruptive | failed | 1.5 s |"), "{md}");

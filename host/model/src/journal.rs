@@ -200,10 +200,16 @@ pub enum Outcome {
     RolledBack {
         action: String,
         error: String,
+        /// The platform said the failure was its own and passing (a 503, a
+        /// dropped connection): the same apply, run again, may succeed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transient: bool,
     },
     /// An action failed and nothing was undone (`--no-rollback`).
     Failed {
         action: String,
         error: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transient: bool,
     },
 }

@@ -38,7 +38,7 @@ pub use ops::data::{DataOp, DataUndo, PgCopy, PgLogical, PgTable, PgVerify, Sqli
 pub use ops::dns::{DnsChange, DnsOp, DnsRrset, DnsUndo, DnsVerify, TlsCheck};
 pub use ops::fly::{
     FlyApp, FlyCertificate, FlyCertificateWait, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlySecrets,
-    FlyUndo, FlyVolume, FlyVolumeCopy, FlyWait,
+    FlyUndo, FlyVolume, FlyVolumeCopy, FlyWait, IpKind, ReleaseStrategy,
 };
 pub use ops::vm::{
     VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmOp, VmPackages, VmPaths, VmPort,

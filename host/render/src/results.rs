@@ -50,6 +50,17 @@ fn headline(outcome: &Outcome) -> String {
     }
 }
 
+/// For a failure the platform called its own and passing (a 503, a
+/// dropped connection): that running the same apply again may succeed.
+pub fn retry_note(outcome: &Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::RolledBack { transient: true, .. } | Outcome::Failed { transient: true, .. } => {
+            Some("The platform reported this failure as temporary (overloaded, unavailable or unreachable): the same apply, run again, may succeed.")
+        }
+        Outcome::Applied | Outcome::AlreadyApplied | Outcome::WaitingApproval { .. } | Outcome::RolledBack { .. } | Outcome::Failed { .. } => None,
+    }
+}
+
 /// The results of one apply.
 pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord, format: Format) -> String {
     match format {
@@ -69,6 +80,9 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
             if !rest.is_empty() {
                 let _ = writeln!(out, "    {}\n", printable_lines(rest, "\n    "));
             }
+            if let Some(note) = retry_note(outcome) {
+                let _ = writeln!(out, "{note}\n");
+            }
             table_md(&mut out, phase);
             out
         }
@@ -81,6 +95,9 @@ pub fn apply_result(app: &str, run: &str, outcome: &Outcome, phase: &PhaseRecord
                 // Later lines behind a margin: none starts a line of output.
                 printable_lines(&headline(outcome), "\n   │ ")
             );
+            if let Some(note) = retry_note(outcome) {
+                let _ = writeln!(out, "{note}\n");
+            }
             table_text(&mut out, phase);
             out
         }
@@ -173,7 +190,7 @@ mod tests {
             PhaseRecord { phase: "deploy".into(), plan_hash: plan.hash(), plan, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
         phase.record("edit:A", 1, Event::Started { undo: UndoData::Checkout(ferry_model::CheckoutUndo::ConfigValue { previous: None }) });
         phase.record("edit:A", 2, Event::Failed { duration_ms: 5, error: error.into() });
-        let outcome = Outcome::RolledBack { action: "edit:A".into(), error: error.into() };
+        let outcome = Outcome::RolledBack { action: "edit:A".into(), error: error.into(), transient: false };
         let text = super::apply_result("shop\n::error::app", "run\u{9b}1", &outcome, &phase, Format::Text);
         assert_eq!(
             text,
@@ -181,5 +198,15 @@ mod tests {
              ❌ Failed and rolled back: exited with 1:\n   │ ::add-mask::shop\\r\\u001b[2J\n\n  \
              1. [failed] set A = \"x\\n::warning title=pwned::y\" in fly.toml in 5 ms (safe)\n"
         );
+    }
+
+    #[test]
+    fn only_a_transient_failure_says_that_another_try_may_succeed() {
+        let failed = |transient| Outcome::Failed { action: "fly:update".into(), error: "503 Service Unavailable".into(), transient };
+        assert!(super::retry_note(&failed(true)).is_some_and(|n| n.contains("may succeed")));
+        assert_eq!(super::retry_note(&failed(false)), None);
+        let json = serde_json::to_value(failed(true)).unwrap();
+        assert_eq!(json["transient"], true, "{json}");
+        assert!(serde_json::to_value(failed(false)).unwrap().get("transient").is_none(), "the field is left out when false");
     }
 }

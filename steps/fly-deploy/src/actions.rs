@@ -2,8 +2,8 @@
 //! one-line summaries a reviewer reads.
 
 use ferry_step_sdk::types::{
-    Action, ControlOp, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, Operation, Risk,
-    Undo,
+    Action, AppSpec, ControlOp, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, IpKind,
+    Operation, Risk, Undo,
 };
 
 fn action(id: String, summary: String, risk: Risk, operation: Operation, undo: Undo, detail: Option<String>) -> Action {
@@ -29,7 +29,7 @@ pub fn release_command(app: &str, command: &str, region: &str, config: String, t
 /// releases` lists, created and marked running by the host, which writes
 /// its id and version into every machine after it.
 pub fn create_release(release: FlyRelease) -> Action {
-    let summary = format!("create a release record for {} ({})", release.image, release.strategy.to_ascii_lowercase());
+    let summary = format!("create a release record for {} ({})", release.image, crate::options::strategy_name(release.strategy));
     action(
         "release:create".into(),
         summary,
@@ -130,18 +130,28 @@ pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize
     )
 }
 
-pub fn allocate_ip(app: &str, kind: &str, region: Option<&str>) -> Action {
-    let what = match kind {
-        "shared_v4" => "a shared IPv4 address",
-        "v6" => "a dedicated IPv6 address",
-        "v4" => "a dedicated IPv4 address",
-        _ => "a private IPv6 address (Flycast)",
+/// An app's public addresses, as flyctl allocates them on a first deploy
+/// (`deploy_first.go:29-124`): a dedicated IPv6, and a shared IPv4 when
+/// every service is HTTP or TLS, else a dedicated one (flyctl prompts for
+/// it; the plan states it).
+pub fn public_ips(app_name: &str, app: &AppSpec) -> [Action; 2] {
+    let http_only = app.services.iter().all(|s| s.protocol == "tcp" && s.ports.iter().all(|p| !p.handlers.is_empty()));
+    [allocate_ip(app_name, IpKind::V6, None), allocate_ip(app_name, if http_only { IpKind::SharedV4 } else { IpKind::V4 }, None)]
+}
+
+pub fn allocate_ip(app: &str, kind: IpKind, region: Option<&str>) -> Action {
+    // The id keeps the API's name of the kind (`ip:shared_v4`).
+    let (name, what) = match kind {
+        IpKind::SharedV4 => ("shared_v4", "a shared IPv4 address"),
+        IpKind::V6 => ("v6", "a dedicated IPv6 address"),
+        IpKind::V4 => ("v4", "a dedicated IPv4 address"),
+        IpKind::PrivateV6 => ("private_v6", "a private IPv6 address (Flycast)"),
     };
     action(
-        format!("ip:{kind}"),
+        format!("ip:{name}"),
         format!("allocate {what} for {app}"),
         Risk::Safe,
-        Operation::Fly(FlyOp::AllocateIp(FlyIp { app: app.into(), kind: kind.into(), region: region.map(str::to_string) })),
+        Operation::Fly(FlyOp::AllocateIp(FlyIp { app: app.into(), kind, region: region.map(str::to_string) })),
         Undo::RestorePrevious,
         Some("First deploy of an app with services: without an address nothing reaches it.".into()),
     )

@@ -107,22 +107,16 @@ pub fn deploy_key(app: &AppSpec, image: &str, files: &[flag_files::FlagFile]) ->
 /// the app's config as JSON (flyctl sends fly.toml; the app-spec is what
 /// the plan has of it).
 fn release_record(app: &AppSpec, name: &str, options: &Options) -> ferry_step_sdk::types::FlyRelease {
-    let strategy = match options.strategy {
-        Strategy::Rolling => "ROLLING",
-        Strategy::Immediate => "IMMEDIATE",
-        Strategy::Canary => "CANARY",
-        Strategy::Bluegreen => "BLUEGREEN",
-    };
     let processes: serde_json::Map<String, serde_json::Value> =
         app.groups.iter().map(|g| (g.name.clone(), serde_json::Value::from(g.command.clone()))).collect();
     let definition = serde_json::json!({
         "app": name,
         "primary_region": app.primary_region,
         "build": {"image": options.image},
-        "deploy": {"strategy": strategy.to_ascii_lowercase(), "release_command": app.deploy.release_command},
+        "deploy": {"strategy": options::strategy_name(options.strategy), "release_command": app.deploy.release_command},
         "processes": processes,
     });
-    ferry_step_sdk::types::FlyRelease { app: name.to_string(), image: options.image.clone(), strategy: strategy.into(), definition: definition.to_string() }
+    ferry_step_sdk::types::FlyRelease { app: name.to_string(), image: options.image.clone(), strategy: options.strategy, definition: definition.to_string() }
 }
 
 /// The group of machines without group metadata: fly.toml's first.

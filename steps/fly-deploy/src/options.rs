@@ -41,33 +41,22 @@ pub enum IpAllocation {
     None,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    Rolling,
-    Immediate,
-    Canary,
-    Bluegreen,
+/// `--strategy` / `[deploy] strategy`: the contract's enum, so the plan
+/// carries what was parsed here and the host never reads a name again.
+pub use ferry_step_sdk::types::ReleaseStrategy as Strategy;
+
+/// The name fly.toml and `--strategy` use.
+pub fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Rolling => "rolling",
+        Strategy::Immediate => "immediate",
+        Strategy::Canary => "canary",
+        Strategy::Bluegreen => "bluegreen",
+    }
 }
 
-impl Strategy {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "rolling" => Some(Strategy::Rolling),
-            "immediate" => Some(Strategy::Immediate),
-            "canary" => Some(Strategy::Canary),
-            "bluegreen" => Some(Strategy::Bluegreen),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Rolling => "rolling",
-            Strategy::Immediate => "immediate",
-            Strategy::Canary => "canary",
-            Strategy::Bluegreen => "bluegreen",
-        }
-    }
+fn parse_strategy(text: &str) -> Option<Strategy> {
+    [Strategy::Rolling, Strategy::Immediate, Strategy::Canary, Strategy::Bluegreen].into_iter().find(|s| strategy_name(*s) == text)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -163,7 +152,7 @@ impl Options {
         };
         let strategy = match get("strategy").or(app.deploy.strategy.as_deref()) {
             None | Some("") => Strategy::Rolling,
-            Some(s) => Strategy::parse(s).ok_or_else(|| invalid(&format!("unknown strategy `{s}`: use rolling, immediate, canary or bluegreen")))?,
+            Some(s) => parse_strategy(s).ok_or_else(|| invalid(&format!("unknown strategy `{s}`: use rolling, immediate, canary or bluegreen")))?,
         };
         let max_unavailable = match get("max-unavailable") {
             Some(v) => v

@@ -7,7 +7,7 @@
 //! and new groups get theirs; then existing machines are updated the
 //! strategy's way.
 
-use ferry_step_sdk::types::{Action, AppSpec, FlyMachine, FlyWait};
+use ferry_step_sdk::types::{Action, AppSpec, FlyMachine, FlyWait, IpKind};
 use serde_json::Value;
 
 use crate::actions::{self, count};
@@ -82,14 +82,8 @@ pub fn actions(
 fn first_deploy_ips(name: &str, app: &AppSpec, ips: IpAllocation, out: &mut Vec<Action>) {
     match ips {
         IpAllocation::None => {}
-        IpAllocation::Private => out.push(actions::allocate_ip(name, "private_v6", None)),
-        IpAllocation::Public => {
-            // flyctl: a shared IPv4 and a dedicated IPv6 for HTTP services; UDP
-            // or raw TCP services need a dedicated IPv4 (it prompts; we plan it).
-            let http_only = app.services.iter().all(|s| s.protocol == "tcp" && s.ports.iter().all(|p| !p.handlers.is_empty()));
-            out.push(actions::allocate_ip(name, "v6", None));
-            out.push(actions::allocate_ip(name, if http_only { "shared_v4" } else { "v4" }, None));
-        }
+        IpAllocation::Private => out.push(actions::allocate_ip(name, IpKind::PrivateV6, None)),
+        IpAllocation::Public => out.extend(actions::public_ips(name, app)),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use ferry_fly_deploy::options::{NO_LIMIT_MS, SMOKE_CHECK_MS};
 use ferry_fly_deploy::{Machine, Observed, Options, flag_files, plan};
-use ferry_step_sdk::types::{Action, AppSpec, FlyMachines, FlyOp, Operation, StepError};
+use ferry_step_sdk::types::{Action, AppSpec, FlyMachines, FlyOp, IpKind, Operation, StepError};
 use serde_json::{Value, json};
 
 const IMAGE_V1: &str = "registry.fly.io/shop:v1";
@@ -216,19 +216,19 @@ fn ha_false_creates_one_machine_for_a_new_group_with_services() {
 #[test]
 fn first_deploy_addresses_follow_no_public_ips_and_flycast() {
     let a = app(SHOP);
-    let kinds = |params: &[(&str, &str)]| -> Vec<String> {
+    let kinds = |params: &[(&str, &str)]| -> Vec<IpKind> {
         let p = plan(&a, &Observed::default(), &options(&a, params).unwrap()).unwrap();
         p.actions
             .iter()
             .filter_map(|x| match &x.operation {
-                Operation::Fly(FlyOp::AllocateIp(ip)) => Some(ip.kind.clone()),
+                Operation::Fly(FlyOp::AllocateIp(ip)) => Some(ip.kind),
                 _ => None,
             })
             .collect()
     };
-    assert_eq!(kinds(&[]), ["v6", "shared_v4"]);
+    assert_eq!(kinds(&[]), [IpKind::V6, IpKind::SharedV4]);
     assert!(kinds(&[("no-public-ips", "true")]).is_empty());
-    assert_eq!(kinds(&[("flycast", "true")]), ["private_v6"]);
+    assert_eq!(kinds(&[("flycast", "true")]), [IpKind::PrivateV6]);
 }
 
 #[test]

@@ -311,7 +311,7 @@ fn a_deploy_opens_and_closes_a_release_record_holding_no_api_assigned_value() {
     let observed = machines(&a, "registry.fly.io/shop:v1", &[("web", 2), ("worker", 1)], "started");
     let p = ferry_fly_deploy::plan(&a, &observed, &options(Strategy::Bluegreen)).unwrap();
     let Operation::Fly(FlyOp::CreateRelease(r)) = &p.actions[0].operation else { panic!("{:?}", ids(&p.actions)) };
-    assert_eq!((r.app.as_str(), r.image.as_str(), r.strategy.as_str()), ("shop", "registry.fly.io/shop:v2", "BLUEGREEN"));
+    assert_eq!((r.app.as_str(), r.image.as_str(), r.strategy), ("shop", "registry.fly.io/shop:v2", Strategy::Bluegreen));
     let definition: Value = serde_json::from_str(&r.definition).unwrap();
     assert_eq!(definition["app"], "shop");
     assert!(matches!(p.actions[0].undo, Undo::RestorePrevious), "undone, the release is marked failed");

@@ -43,7 +43,7 @@ impl Executor for QuietWorld {
     }
 
     fn execute(&self, op: &Operation, _keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        let Operation::Control(ControlOp::WaitMs(ms)) = op else { return Err(ExecError(format!("the quiet world only waits, not {op:?}"))) };
+        let Operation::Control(ControlOp::WaitMs(ms)) = op else { return Err(ExecError::Failed(format!("the quiet world only waits, not {op:?}"))) };
         self.executed.lock().unwrap().push(*ms);
         let during = self.during_first.lock().unwrap().take();
         if let Some(during) = during {

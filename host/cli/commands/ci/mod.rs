@@ -416,6 +416,9 @@ impl Ci<'_> {
         if let Some(pull) = &pull {
             let next = match &report.outcome {
                 Outcome::WaitingApproval { .. } => vec!["To continue past the approval gate, comment `/ferry approve`.".to_string()],
+                Outcome::RolledBack { transient: true, .. } | Outcome::Failed { transient: true, .. } => {
+                    vec!["Comment `/ferry apply` to try again, or `/ferry abort` to undo the run.".to_string()]
+                }
                 Outcome::RolledBack { .. } | Outcome::Failed { .. } => {
                     vec!["Fix the cause and comment `/ferry apply` to resume, or `/ferry abort` to undo the run.".to_string()]
                 }

@@ -74,6 +74,7 @@ impl Ops for CheckoutOps<'_> {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> ExecError {
-    ExecError(e.to_string())
+/// The checkout's file could not be read, written or edited as planned.
+fn err(e: ferry_checkout::EditError) -> ExecError {
+    ExecError::Failed(e.to_string())
 }

@@ -33,42 +33,42 @@ impl DataOps {
     }
 
     fn endpoints(&self, volume: &str) -> Result<(vol::Endpoint, vol::Endpoint), ExecError> {
-        self.sources.endpoints(volume).map_err(ExecError)
+        self.sources.endpoints(volume).map_err(ExecError::Config)
     }
 
     fn urls(&self, database: &str) -> Result<DatabaseUrls, ExecError> {
-        self.sources.urls(database).map_err(ExecError)
+        self.sources.urls(database).map_err(ExecError::Config)
     }
 
     /// A copy writes only into an empty target; what the undo must drop
     /// is what the source's schemas put there.
     fn empty_target(&self, database: &str) -> Result<DataUndo, ExecError> {
         let urls = self.urls(database)?;
-        if !pg::is_empty(&urls.target).map_err(err)? {
-            return Err(ExecError(format!(
+        if !pg::is_empty(&urls.target).map_err(ExecError::from)? {
+            return Err(ExecError::Failed(format!(
                 "database {database}: the target ({}) is not empty; copy-data copies into an empty database only",
                 urls.target.describe()
             )));
         }
-        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
+        let schemas = pg::inventory(&urls.source).map_err(ExecError::from)?.schemas;
         Ok(DataUndo::PgEmptyTarget { schemas })
     }
 
     /// A copy runs only after `prepare` found the target empty, so anything
     /// in it now was left by this copy's own interrupted run: drop it.
     fn clear_partial(&self, urls: &DatabaseUrls) -> Result<(), ExecError> {
-        if pg::is_empty(&urls.target).map_err(err)? {
+        if pg::is_empty(&urls.target).map_err(ExecError::from)? {
             return Ok(());
         }
         tracing::warn!("the target {} holds a partial copy from an interrupted run: clearing it first", urls.target.describe());
-        let schemas = pg::inventory(&urls.source).map_err(err)?.schemas;
-        pg::clear(&urls.target, &schemas).map_err(err)
+        let schemas = pg::inventory(&urls.source).map_err(ExecError::from)?.schemas;
+        pg::clear(&urls.target, &schemas).map_err(ExecError::from)
     }
 
     fn replica_identity(&self, database: &str, table: &str) -> Result<String, ExecError> {
-        let inventory = pg::inventory(&self.urls(database)?.source).map_err(err)?;
+        let inventory = pg::inventory(&self.urls(database)?.source).map_err(ExecError::from)?;
         let found = inventory.tables.iter().find(|t| t.qualified() == table);
-        let found = found.ok_or_else(|| ExecError(format!("database {database}: no table {table} on the source")))?;
+        let found = found.ok_or_else(|| ExecError::Failed(format!("database {database}: no table {table} on the source")))?;
         Ok(format!("{:?}", found.replica_identity).to_lowercase())
     }
 
@@ -79,7 +79,8 @@ impl DataOps {
             keepalive();
             meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));
         };
-        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report).map_err(err)?;
+        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report)
+            .map_err(ExecError::from)?;
         Ok(vec![("lag-bytes".into(), status.lag_bytes.to_string())])
     }
 }
@@ -91,7 +92,7 @@ impl Ops for DataOps {
     fn prepare(&self, op: &DataOp) -> Result<Option<DataUndo>, ExecError> {
         match op {
             DataOp::PgFreeze(db) => {
-                let frozen = pg::is_frozen(&self.urls(db)?.source).map_err(err)?;
+                let frozen = pg::is_frozen(&self.urls(db)?.source).map_err(ExecError::from)?;
                 Ok(Some(DataUndo::PgReadOnly { previous: frozen.then(|| "on".to_string()) }))
             }
             DataOp::PgDumpRestore(copy) => self.empty_target(&copy.database).map(Some),
@@ -102,7 +103,7 @@ impl Ops for DataOps {
                 let was_empty = match vol::scan(&dst) {
                     Ok(facts) => facts.files == 0,
                     Err(vol::VolumeError::MissingDirectory { .. }) => true,
-                    Err(e) => return Err(err(e)),
+                    Err(e) => return Err(ExecError::from(e)),
                 };
                 Ok(Some(DataUndo::VolumeTarget { was_empty }))
             }
@@ -120,7 +121,7 @@ impl Ops for DataOps {
     fn execute(&self, op: &DataOp, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
         match op {
             DataOp::PgFreeze(db) => {
-                pg::freeze(&self.urls(db)?.source).map_err(err)?;
+                pg::freeze(&self.urls(db)?.source).map_err(ExecError::from)?;
                 Ok(Vec::new())
             }
             DataOp::PgDumpRestore(copy) => {
@@ -131,33 +132,34 @@ impl Ops for DataOps {
                     keepalive();
                     meter.set(bytes, String::new);
                 };
-                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress).map_err(err)?;
+                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress).map_err(ExecError::from)?;
                 let note = format!("{} streamed in {:.1} s", bytesize::ByteSize(stats.bytes).display().iec(), stats.elapsed.as_secs_f64());
                 Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64())), (NOTE.into(), note)])
             }
             DataOp::PgCopySchema(db) => {
                 let urls = self.urls(db)?;
                 self.clear_partial(&urls)?;
-                pg::copy_schema(&urls.source, &urls.target).map_err(err)?;
+                pg::copy_schema(&urls.source, &urls.target).map_err(ExecError::from)?;
                 Ok(Vec::new())
             }
             DataOp::PgReplicaIdentityFull(t) => {
-                pg::set_replica_identity_full(&self.urls(&t.database)?.source, &t.table).map_err(err)?;
+                pg::set_replica_identity_full(&self.urls(&t.database)?.source, &t.table).map_err(ExecError::from)?;
                 Ok(Vec::new())
             }
             DataOp::PgSubscribe(l) => {
                 let urls = self.urls(&l.database)?;
-                pg::create_publication(&urls.source, &l.name).map_err(err)?;
-                pg::create_subscription(&urls.target, &urls.source_for_target, &l.name).map_err(err)?;
+                pg::create_publication(&urls.source, &l.name).map_err(ExecError::from)?;
+                pg::create_subscription(&urls.target, &urls.source_for_target, &l.name).map_err(ExecError::from)?;
                 Ok(Vec::new())
             }
             DataOp::PgCatchUp(l) => self.catch_up(l, keepalive),
             DataOp::PgFinishLogical(l) => {
                 let urls = self.urls(&l.database)?;
-                let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, &l.unlogged, Duration::from_millis(l.timeout_ms)).map_err(err)?;
+                let stats =
+                    pg::finish_logical(&urls.source, &urls.target, &l.name, &l.unlogged, Duration::from_millis(l.timeout_ms)).map_err(ExecError::from)?;
                 // Replication is gone: the key-less tables need FULL no more.
                 for table in &l.identity_full {
-                    pg::reset_replica_identity(&urls.source, table).map_err(err)?;
+                    pg::reset_replica_identity(&urls.source, table).map_err(ExecError::from)?;
                 }
                 let mut note = vec![format!("caught up in {} ms", stats.catch_up.as_millis())];
                 if stats.unlogged > 0 {
@@ -180,7 +182,7 @@ impl Ops for DataOps {
             }
             DataOp::PgVerify(v) => {
                 let urls = self.urls(&v.database)?;
-                let report = pg::verify(&urls.source, &urls.target, &v.tables).map_err(err)?;
+                let report = pg::verify(&urls.source, &urls.target, &v.tables).map_err(ExecError::from)?;
                 let mut bad: Vec<String> = report
                     .mismatches()
                     .iter()
@@ -191,7 +193,7 @@ impl Ops for DataOps {
                     bad.push(format!("{} more object(s)", report.objects.len() - MAX_NAMED));
                 }
                 if !bad.is_empty() {
-                    return Err(ExecError(format!(
+                    return Err(ExecError::Failed(format!(
                         "database {}: the copy differs from the source in {}: no cutover until they match",
                         v.database,
                         bad.join(", ")
@@ -227,24 +229,24 @@ impl Ops for DataOps {
                         format!("{percent}{eta}")
                     });
                 };
-                let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report).map_err(err)?;
+                let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report).map_err(ExecError::from)?;
                 Ok(vec![("files".into(), stats.files_transferred.to_string()), ("bytes".into(), stats.bytes_transferred.to_string())])
             }
             DataOp::SqliteCopy(s) => {
                 let (src, dst) = self.endpoints(&s.volume)?;
-                let bytes = vol::sqlite_backup(&src, &dst, &s.path).map_err(err)?;
+                let bytes = vol::sqlite_backup(&src, &dst, &s.path).map_err(ExecError::from)?;
                 Ok(vec![("bytes".into(), bytes.to_string())])
             }
             DataOp::VolumeVerify(v) => {
                 let (src, dst) = self.endpoints(&v.volume)?;
-                let mut problems = vol::differences(&src, &dst, &v.exclude).map_err(err)?;
+                let mut problems = vol::differences(&src, &dst, &v.exclude).map_err(ExecError::from)?;
                 for db in &v.sqlite {
-                    if !vol::sqlite_equal(&src, &dst, db).map_err(err)? {
+                    if !vol::sqlite_equal(&src, &dst, db).map_err(ExecError::from)? {
                         problems.push(format!("SQLite database {db} differs"));
                     }
                 }
                 if !problems.is_empty() {
-                    return Err(ExecError(format!("volume {}: the copy differs from the source: {}", v.volume, problems.join("; "))));
+                    return Err(ExecError::Failed(format!("volume {}: the copy differs from the source: {}", v.volume, problems.join("; "))));
                 }
                 Ok(Vec::new())
             }
@@ -253,7 +255,7 @@ impl Ops for DataOps {
 
     fn observe(&self, op: &DataOp, _started_at_ms: u64) -> Result<bool, ExecError> {
         match op {
-            DataOp::PgFreeze(db) => pg::is_frozen(&self.urls(db)?.source).map_err(err),
+            DataOp::PgFreeze(db) => pg::is_frozen(&self.urls(db)?.source).map_err(ExecError::from),
             DataOp::PgReplicaIdentityFull(t) => Ok(self.replica_identity(&t.database, &t.table)? == "full"),
             // Copies are re-run (after clearing what a stopped run left);
             // waits and checks say something about now.
@@ -271,17 +273,21 @@ impl Ops for DataOps {
 
     fn restore(&self, op: &DataOp, undo: Option<&DataUndo>) -> Result<(), ExecError> {
         match (op, undo) {
-            (DataOp::PgFreeze(db), Some(DataUndo::PgReadOnly { previous })) => pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(err),
-            (DataOp::PgDumpRestore(PgCopy { database, .. }), Some(DataUndo::PgEmptyTarget { schemas })) => {
-                pg::clear(&self.urls(database)?.target, schemas).map_err(err)
+            (DataOp::PgFreeze(db), Some(DataUndo::PgReadOnly { previous })) => {
+                pg::unfreeze(&self.urls(db)?.source, previous.as_deref()).map_err(ExecError::from)
             }
-            (DataOp::PgCopySchema(database), Some(DataUndo::PgEmptyTarget { schemas })) => pg::clear(&self.urls(database)?.target, schemas).map_err(err),
+            (DataOp::PgDumpRestore(PgCopy { database, .. }), Some(DataUndo::PgEmptyTarget { schemas })) => {
+                pg::clear(&self.urls(database)?.target, schemas).map_err(ExecError::from)
+            }
+            (DataOp::PgCopySchema(database), Some(DataUndo::PgEmptyTarget { schemas })) => {
+                pg::clear(&self.urls(database)?.target, schemas).map_err(ExecError::from)
+            }
             (DataOp::PgReplicaIdentityFull(t), Some(DataUndo::PgReplicaIdentity { previous })) if previous == "default" => {
-                pg::reset_replica_identity(&self.urls(&t.database)?.source, &t.table).map_err(err)
+                pg::reset_replica_identity(&self.urls(&t.database)?.source, &t.table).map_err(ExecError::from)
             }
             (DataOp::PgSubscribe(l), _) => {
                 let urls = self.urls(&l.database)?;
-                pg::drop_logical(&urls.source, &urls.target, &l.name).map_err(err)
+                pg::drop_logical(&urls.source, &urls.target, &l.name).map_err(ExecError::from)
             }
             (DataOp::VolumeSync(v), Some(DataUndo::VolumeTarget { was_empty: true })) => empty_dir(&self.endpoints(&v.volume)?.1),
             // A table whose identity was not the default keeps FULL; a
@@ -306,21 +312,17 @@ fn same_count(t: &pg::TableCheck) -> &'static str {
 fn empty_dir(ep: &vol::Endpoint) -> Result<(), ExecError> {
     match ep {
         vol::Endpoint::Local(path) if path.is_dir() => {
-            for entry in std::fs::read_dir(path).map_err(|e| ExecError(format!("{}: {e}", path.display())))? {
-                let p = entry.map_err(|e| ExecError(e.to_string()))?.path();
+            for entry in std::fs::read_dir(path).map_err(|e| ExecError::Failed(format!("{}: {e}", path.display())))? {
+                let p = entry.map_err(|e| ExecError::Failed(format!("{}: {e}", path.display())))?.path();
                 let removed = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
-                removed.map_err(|e| ExecError(format!("{}: {e}", p.display())))?;
+                removed.map_err(|e| ExecError::Failed(format!("{}: {e}", p.display())))?;
             }
             Ok(())
         }
         vol::Endpoint::Local(_) => Ok(()),
         vol::Endpoint::Remote { session, path } => {
             let dir = ferry_ssh::shell_quote(path);
-            session.run(&format!("[ ! -d {dir} ] || find {dir} -mindepth 1 -delete")).map(drop).map_err(|e| ExecError(e.to_string()))
+            session.run(&format!("[ ! -d {dir} ] || find {dir} -mindepth 1 -delete")).map(drop).map_err(ExecError::from)
         }
     }
-}
-
-fn err(e: impl std::fmt::Display) -> ExecError {
-    ExecError(e.to_string())
 }

@@ -28,30 +28,30 @@ impl DnsOps {
     }
 
     fn read(&self, zone: &str, like: &DnsRrset) -> Result<Option<DnsRrset>, ExecError> {
-        let provider = self.zones.provider(zone).map_err(ExecError)?;
-        let (zone_name, name, rtype) = names(zone, &like.name, &like.rtype).map_err(ExecError)?;
-        let found = provider.read(&zone_name, &name, &rtype).map_err(|e| ExecError(e.to_string()))?;
+        let provider = self.zones.provider(zone).map_err(ExecError::Config)?;
+        let (zone_name, name, rtype) = names(zone, &like.name, &like.rtype).map_err(ExecError::Config)?;
+        let found = provider.read(&zone_name, &name, &rtype).map_err(ExecError::from)?;
         Ok(found.as_ref().map(to_model))
     }
 
     fn swap(&self, zone: &str, expected: Option<&DnsRrset>, new: Option<&DnsRrset>) -> Result<(), ExecError> {
-        let provider = self.zones.provider(zone).map_err(ExecError)?;
-        let zone_name = ferry_dns::Name::new(zone).map_err(|e| ExecError(e.to_string()))?;
-        let expected = expected.map(from_model).transpose().map_err(ExecError)?;
-        let result = match (new.map(from_model).transpose().map_err(ExecError)?, &expected) {
+        let provider = self.zones.provider(zone).map_err(ExecError::Config)?;
+        let zone_name = ferry_dns::Name::new(zone).map_err(ExecError::from)?;
+        let expected = expected.map(from_model).transpose().map_err(ExecError::Config)?;
+        let result = match (new.map(from_model).transpose().map_err(ExecError::Config)?, &expected) {
             (Some(new), _) => provider.replace(&zone_name, expected.as_ref(), &new),
             (None, Some(old)) => provider.delete(&zone_name, old),
             (None, None) => Ok(()),
         };
-        result.map_err(|e| ExecError(e.to_string()))
+        result.map_err(ExecError::from)
     }
 
     /// Asks every authoritative server until all answer the new record set,
     /// then says until when resolvers may still hold the old one.
     fn verify(&self, v: &DnsVerify) -> Result<Vec<(String, String)>, ExecError> {
-        let servers = self.zones.verify_servers(&v.zone).map_err(ExecError)?;
-        let expected = from_model(&v.expected).map_err(ExecError)?;
-        let (zone, name, rtype) = names(&v.zone, &v.expected.name, &v.expected.rtype).map_err(ExecError)?;
+        let servers = self.zones.verify_servers(&v.zone).map_err(ExecError::Config)?;
+        let expected = from_model(&v.expected).map_err(ExecError::Config)?;
+        let (zone, name, rtype) = names(&v.zone, &v.expected.name, &v.expected.rtype).map_err(ExecError::Config)?;
         let started = Instant::now();
         let report = loop {
             let report = verify::authoritative(&zone, &name, &rtype, Some(&expected), &servers);
@@ -61,7 +61,7 @@ impl DnsOps {
             std::thread::sleep(VERIFY_POLL);
         };
         if !report.all_current() {
-            return Err(ExecError(format!(
+            return Err(ExecError::Failed(format!(
                 "not every authoritative server answers the new {} {} after {} s:\n{report}",
                 v.expected.name,
                 v.expected.rtype,
@@ -127,25 +127,25 @@ impl Ops for DnsOps {
 
 /// The change's record: what it writes, or what it removes.
 fn target(c: &DnsChange) -> Result<&DnsRrset, ExecError> {
-    c.new.as_ref().or(c.expected.as_ref()).ok_or_else(|| ExecError("a DNS change with neither an old nor a new record".into()))
+    c.new.as_ref().or(c.expected.as_ref()).ok_or_else(|| ExecError::Failed("a DNS change with neither an old nor a new record".into()))
 }
 
 /// The certificate `t.address` serves for `t.server_name`: names, expiry,
 /// trust (system roots, or the bundle in `FERRY_TLS_CA_FILE`).
 fn tls_check(t: &TlsCheck) -> Result<Vec<(String, String)>, ExecError> {
     let address = std::net::ToSocketAddrs::to_socket_addrs(&t.address)
-        .map_err(|e| ExecError(format!("TLS check: `{}`: {e}", t.address)))?
+        .map_err(|e| ExecError::Failed(format!("TLS check: `{}`: {e}", t.address)))?
         .next()
-        .ok_or_else(|| ExecError(format!("TLS check: `{}` resolves to no address", t.address)))?;
+        .ok_or_else(|| ExecError::Failed(format!("TLS check: `{}` resolves to no address", t.address)))?;
     let roots = match std::env::var_os("FERRY_TLS_CA_FILE") {
-        Some(path) => ferry_tls::Roots::Pem(std::fs::read(&path).map_err(|e| ExecError(format!("FERRY_TLS_CA_FILE {}: {e}", path.to_string_lossy())))?),
+        Some(path) => ferry_tls::Roots::Pem(std::fs::read(&path).map_err(|e| ExecError::Config(format!("FERRY_TLS_CA_FILE {}: {e}", path.to_string_lossy())))?),
         None => ferry_tls::Roots::System,
     };
     let target = ferry_tls::Target { address, server_name: t.server_name.clone(), timeout: TLS_TIMEOUT, roots };
-    let report = ferry_tls::check(&target).map_err(|e| ExecError(e.to_string()))?;
+    let report = ferry_tls::check(&target).map_err(|e| ExecError::Failed(format!("TLS check: {e}")))?;
     let problems = report.problems(t.min_days_left);
     if !problems.is_empty() {
-        return Err(ExecError(format!("{} at {}: {}", t.server_name, t.address, problems.join("; "))));
+        return Err(ExecError::Failed(format!("{} at {}: {}", t.server_name, t.address, problems.join("; "))));
     }
     Ok(vec![("names".into(), report.names.join(", ")), ("days-left".into(), report.days_left.to_string())])
 }

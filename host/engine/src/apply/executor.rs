@@ -18,10 +18,7 @@ use super::dns::DnsOps;
 use super::fly::FlyOps;
 use super::vm::VmOps;
 
-/// Why an operation could not be carried out.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ExecError(pub String);
+pub use super::error::ExecError;
 
 /// The outputs a done action journals (`file`, `image`, `note`…).
 pub type Outputs = Vec<(String, String)>;
@@ -70,7 +67,7 @@ pub trait Ops {
 /// The error of a restore whose journal holds another operation's state:
 /// a journal edited by hand, or written by another version of ferry.
 pub fn mismatch(op: &impl std::fmt::Debug, undo: &impl std::fmt::Debug) -> ExecError {
-    ExecError(format!("cannot restore {op:?} from {undo:?}"))
+    ExecError::Failed(format!("cannot restore {op:?} from {undo:?}"))
 }
 
 /// The executor of a real run: the checkout for config edits, the clock
@@ -90,7 +87,7 @@ pub struct Providers {
 
 impl Providers {
     fn fly(&self) -> Result<&FlyOps, ExecError> {
-        self.fly.as_ref().ok_or_else(|| ExecError("this action needs the Fly API: set FLY_API_TOKEN (a deploy token for the app is enough)".into()))
+        self.fly.as_ref().ok_or_else(|| ExecError::Config("this action needs the Fly API: set FLY_API_TOKEN (a deploy token for the app is enough)".into()))
     }
 
     fn checkout(&self) -> CheckoutOps<'_> {
@@ -152,7 +149,7 @@ impl Executor for Providers {
             (
                 Operation::Control(_) | Operation::Checkout(_) | Operation::Fly(_) | Operation::Dns(_) | Operation::Data(_) | Operation::Vm(_),
                 U::Checkout(_) | U::Fly(_) | U::Dns(_) | U::Data(_) | U::Vm(_),
-            ) => Err(ExecError(format!("cannot restore {} from the journal's {undo:?}", op.name()))),
+            ) => Err(ExecError::Failed(format!("cannot restore {} from the journal's {undo:?}", op.name()))),
         }
     }
 

@@ -11,6 +11,7 @@ mod checkout;
 mod control;
 mod data;
 mod dns;
+mod error;
 mod executor;
 mod fly;
 pub mod hooks;
@@ -348,7 +349,7 @@ impl Applier<'_> {
             ActionState::Failed(undo) => undo,
             ActionState::Pending | ActionState::Undone => match self.exec.prepare(&action.operation) {
                 Ok(undo) => undo,
-                Err(e) => return self.fail(doc, action, 0, e.0).map(Some),
+                Err(e) => return self.fail(doc, action, 0, &e).map(Some),
             },
         };
         if let Operation::Control(ControlOp::Approval(message)) = &action.operation
@@ -383,11 +384,12 @@ impl Applier<'_> {
                 tracing::info!("done: {} ({duration_ms} ms)", action.summary);
                 Ok(None)
             }
-            Err(e) => self.fail(doc, action, duration_ms, e.0).map(Some),
+            Err(e) => self.fail(doc, action, duration_ms, &e).map(Some),
         }
     }
 
-    fn fail(&mut self, doc: &mut journal_doc::Doc, action: &Action, duration_ms: u64, error: String) -> Result<Outcome, ApplyError> {
+    fn fail(&mut self, doc: &mut journal_doc::Doc, action: &Action, duration_ms: u64, failure: &ExecError) -> Result<Outcome, ApplyError> {
+        let (error, transient) = (failure.to_string(), failure.is_transient());
         let phase = self.plan.phase.clone();
         // The reason is told once, in the results this run ends with (and
         // the journal): the live log only says where it stopped.
@@ -397,10 +399,10 @@ impl Applier<'_> {
         let outcome = if self.opts.rollback {
             undo_phase(self.exec, doc.phase_mut(&phase));
             doc.phase_mut(&phase).status = PhaseStatus::RolledBack;
-            Outcome::RolledBack { action: action.id.clone(), error }
+            Outcome::RolledBack { action: action.id.clone(), error, transient }
         } else {
             doc.phase_mut(&phase).status = PhaseStatus::Failed;
-            Outcome::Failed { action: action.id.clone(), error }
+            Outcome::Failed { action: action.id.clone(), error, transient }
         };
         doc.save(self.store)?;
         Ok(outcome)
@@ -426,7 +428,7 @@ impl Applier<'_> {
             }
             Err(e) => {
                 doc.phase_mut(&phase).status = PhaseStatus::Failed;
-                Event::Failed { duration_ms, error: e.0 }
+                Event::Failed { duration_ms, error: e.to_string() }
             }
         };
         doc.phase_mut(&phase).record(&action.id, now_ms(), event);
@@ -509,7 +511,7 @@ fn undo_action(exec: &dyn Executor, record: &mut PhaseRecord, action: &Action, d
         }
         Err(e) => {
             tracing::error!("undo failed: {}: {e}", action.summary);
-            Event::UndoFailed { error: e.0 }
+            Event::UndoFailed { error: e.to_string() }
         }
     };
     record.record(&action.id, now_ms(), event);

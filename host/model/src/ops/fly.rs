@@ -106,11 +106,39 @@ pub struct FlyVolume {
     pub auto_backup: Option<bool>,
 }
 
+/// The kind of an app's address. Its text is the API's name for it, which
+/// is also what `fly ips list` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "snake_case")]
+pub enum IpKind {
+    #[component(name = "v4")]
+    V4,
+    #[component(name = "v6")]
+    V6,
+    #[component(name = "shared-v4")]
+    SharedV4,
+    #[component(name = "private-v6")]
+    PrivateV6,
+}
+
+impl std::fmt::Display for IpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IpKind::V4 => "v4",
+            IpKind::V6 => "v6",
+            IpKind::SharedV4 => "shared_v4",
+            IpKind::PrivateV6 => "private_v6",
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(record)]
 pub struct FlyIp {
     pub app: String,
-    pub kind: String,
+    pub kind: IpKind,
     pub region: Option<String>,
 }
 
@@ -152,13 +180,41 @@ pub struct FlyVolumeCopy {
     pub size_gb: u32,
 }
 
+/// How a deploy replaces machines. Its text is the release API's name for
+/// it (`ROLLING`…), as flyctl sends it (`release.go`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseStrategy {
+    #[component(name = "rolling")]
+    Rolling,
+    #[component(name = "canary")]
+    Canary,
+    #[component(name = "bluegreen")]
+    Bluegreen,
+    #[component(name = "immediate")]
+    Immediate,
+}
+
+impl std::fmt::Display for ReleaseStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReleaseStrategy::Rolling => "ROLLING",
+            ReleaseStrategy::Canary => "CANARY",
+            ReleaseStrategy::Bluegreen => "BLUEGREEN",
+            ReleaseStrategy::Immediate => "IMMEDIATE",
+        })
+    }
+}
+
 /// A release record for a deploy; the platform assigns its id and version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(record)]
 pub struct FlyRelease {
     pub app: String,
     pub image: String,
-    pub strategy: String,
+    pub strategy: ReleaseStrategy,
     /// fly.toml as JSON.
     pub definition: String,
 }

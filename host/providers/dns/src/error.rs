@@ -187,6 +187,33 @@ pub enum DnsError {
     },
 }
 
+impl DnsError {
+    /// Whether the same request may well succeed if tried again later: a
+    /// provider API that was overloaded or down (429, 5xx, no answer), or a
+    /// server that answered SERVFAIL. A server that cannot be reached at
+    /// all is not counted: it is as often a wrong address in ferry.toml.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DnsError::Api { status, .. } => *status == 429 || *status >= 500,
+            DnsError::Http { .. } => true,
+            DnsError::Rcode { rcode, .. } => rcode == "SERVFAIL",
+            DnsError::InvalidName { .. }
+            | DnsError::InvalidValue { .. }
+            | DnsError::InvalidRRset(_)
+            | DnsError::InvalidKey { .. }
+            | DnsError::OutOfZone { .. }
+            | DnsError::Conflict { .. }
+            | DnsError::NotApplied { .. }
+            | DnsError::TsigRejected { .. }
+            | DnsError::Io { .. }
+            | DnsError::Protocol { .. }
+            | DnsError::ZoneNotFound { .. }
+            | DnsError::Unauthorized { .. }
+            | DnsError::Unsupported { .. } => false,
+        }
+    }
+}
+
 fn show(set: Option<&RRset>) -> String {
     match set {
         Some(set) => format!("`{set}`"),

@@ -151,6 +151,23 @@ impl FlyError {
         }
     }
 
+    /// Whether the same request may well succeed if tried again later: the
+    /// API was overloaded or down (429, 5xx), or the connection to it
+    /// failed or timed out. Everything else (a 4xx, a lease someone holds,
+    /// an answer ferry cannot read) needs a person or a new plan.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FlyError::Api { status, .. } => *status == 429 || *status >= 500,
+            FlyError::Timeout { .. } | FlyError::Transport { .. } => true,
+            FlyError::NotFound { .. }
+            | FlyError::LeaseHeld { .. }
+            | FlyError::Unauthorized { .. }
+            | FlyError::Forbidden { .. }
+            | FlyError::Decode { .. }
+            | FlyError::Config(_) => false,
+        }
+    }
+
     /// The `fly-request-id` of the failed response, if any.
     pub fn request_id(&self) -> Option<&str> {
         match self {

@@ -58,6 +58,15 @@ impl PgError {
         }
     }
 
+    /// Whether the server said the statement may succeed if run again:
+    /// SQLSTATE class 08 (the connection broke), 40001 and 40P01 (a
+    /// serialization failure or deadlock), class 53 (out of resources) and
+    /// 57P01-57P03 (the server is shutting down or starting). A server that
+    /// refuses the connection is not counted: it is as often a wrong URL.
+    pub fn is_transient(&self) -> bool {
+        self.sqlstate().is_some_and(|code| code.starts_with("08") || code.starts_with("53") || matches!(code, "40001" | "40P01" | "57P01" | "57P02" | "57P03"))
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> PgError {
         PgError::Io { context: context.into(), source }
     }

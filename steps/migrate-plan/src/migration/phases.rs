@@ -58,9 +58,7 @@ pub fn prepare(app: &AppSpec, source: &App, options: &Options) -> Planned {
         });
     }
     if !app.services.is_empty() {
-        let http_only = app.services.iter().all(|s| s.protocol == "tcp" && s.ports.iter().all(|p| !p.handlers.is_empty()));
-        actions.push(deploy_actions::allocate_ip(to, "v6", None));
-        actions.push(deploy_actions::allocate_ip(to, if http_only { "shared_v4" } else { "v4" }, None));
+        actions.extend(deploy_actions::public_ips(to, app));
     }
     for c in &source.certificates {
         actions.push(Action {

@@ -10,7 +10,7 @@ use ferry_fly::{AppName, Certificate, SnapshotWait};
 use ferry_model::FlyUndo;
 use ferry_model::{FlyApp, FlyCertificate, FlyCertificateWait, FlySecrets, FlyVolumeCopy};
 
-use super::{FlyOps, fly};
+use super::FlyOps;
 use crate::apply::executor::ExecError;
 
 /// Where the value of secret `NAME` comes from: the variable
@@ -53,13 +53,13 @@ pub fn secret_var(name: &str) -> String {
 
 impl FlyOps {
     pub(super) fn app_exists(&self, app: &str) -> Result<bool, ExecError> {
-        Ok(self.client.get_app(app).map_err(fly)?.is_some())
+        Ok(self.client.get_app(app).map_err(ExecError::from)?.is_some())
     }
 
     /// Whether someone has the name: visible to this token, or (403) in an
     /// organization it cannot see (fly-go `AppNameAvailable`).
     fn app_name_taken(&self, app: &str) -> Result<Option<AppName>, ExecError> {
-        match self.client.app_name(app).map_err(|e| ExecError(format!("checking whether the app name {app} is free: {e}")))? {
+        match self.client.app_name(app).map_err(ExecError::fly(format!("checking whether the app name {app} is free")))? {
             AppName::Free => Ok(None),
             taken => Ok(Some(taken)),
         }
@@ -77,21 +77,21 @@ impl FlyOps {
         match self.app_name_taken(&app.name)? {
             None => {}
             Some(AppName::Visible(_)) => {
-                return Err(ExecError(format!(
+                return Err(ExecError::Failed(format!(
                     "app {} exists already: ferry creates the target app itself, so a migration never writes into an app it did not make",
                     app.name
                 )));
             }
             Some(AppName::TakenElsewhere | AppName::Free) => {
-                return Err(ExecError(format!(
+                return Err(ExecError::Failed(format!(
                     "the app name {} is taken by an organization this token cannot see (the API answers 403 for it); app names are global on Fly: choose another name with --to",
                     app.name
                 )));
             }
         }
         let input = ferry_fly::CreateApp { name: app.name.clone(), org_slug: app.org.clone(), ..Default::default() };
-        let created = self.client.create_app(&input).map_err(|e| ExecError(format!("creating app {} in org {}: {e}", app.name, app.org)))?;
-        self.client.wait_for_app(&app.name).map_err(|e| ExecError(format!("app {} was created but the API does not show it after a minute: {e}", app.name)))?;
+        let created = self.client.create_app(&input).map_err(ExecError::fly(format!("creating app {} in org {}", app.name, app.org)))?;
+        self.client.wait_for_app(&app.name).map_err(ExecError::fly(format!("app {} was created but the API does not show it after a minute", app.name)))?;
         Ok(vec![("app".into(), created.name)])
     }
 
@@ -100,12 +100,12 @@ impl FlyOps {
         if existing.contains(&app.name) || !self.app_exists(&app.name)? {
             return Ok(());
         }
-        self.client.delete_app(&app.name).map_err(fly)
+        self.client.delete_app(&app.name).map_err(ExecError::from)
     }
 
     pub(super) fn destroy_app(&self, app: &str) -> Result<Vec<(String, String)>, ExecError> {
         if self.app_exists(app)? {
-            self.client.delete_app(app).map_err(|e| ExecError(format!("deleting app {app}: {e}")))?;
+            self.client.delete_app(app).map_err(ExecError::fly(format!("deleting app {app}")))?;
         }
         Ok(vec![("app".into(), app.to_string())])
     }
@@ -122,7 +122,7 @@ impl FlyOps {
             s.names.iter().map(|n| (n.clone(), ferry_secrets::var(&secret_var(n)))).collect();
         let missing: Vec<String> = values.iter().filter(|(_, v)| v.is_err()).map(|(n, _)| secret_var(n)).collect();
         if !missing.is_empty() {
-            return Err(ExecError(format!(
+            return Err(ExecError::Failed(format!(
                 "no value for {} secret(s) of {}: set {} (ferry never reads secret values from Fly)",
                 missing.len(),
                 s.app,
@@ -130,7 +130,7 @@ impl FlyOps {
             )));
         }
         let values: BTreeMap<String, Option<String>> = values.into_iter().map(|(n, v)| (n, v.ok().map(ferry_secrets::Secret::into_inner))).collect();
-        let update = self.client.update_secrets(&s.app, &values).map_err(|e| ExecError(format!("setting secrets on {}: {e}", s.app)))?;
+        let update = self.client.update_secrets(&s.app, &values).map_err(ExecError::fly(format!("setting secrets on {}", s.app)))?;
         // Every machine this run launches afterwards boots with at least it.
         self.note_secrets_version(&s.app, update.version);
         Ok(vec![("names".into(), s.names.join(",")), ("version".into(), update.version.to_string())])
@@ -152,43 +152,43 @@ impl FlyOps {
         if unset.is_empty() {
             return Ok(());
         }
-        self.client.update_secrets(&s.app, &unset).map(drop).map_err(fly)
+        self.client.update_secrets(&s.app, &unset).map(drop).map_err(ExecError::from)
     }
 
     fn secret_names(&self, app: &str) -> Result<Vec<String>, ExecError> {
         // At the version this run's set returned: a read right after a set
         // may otherwise still show the secrets before it.
-        let secrets = self.client.list_secrets_at(app, self.secrets_version(app)).map_err(fly)?;
+        let secrets = self.client.list_secrets_at(app, self.secrets_version(app)).map_err(ExecError::from)?;
         Ok(secrets.into_iter().map(|s| s.name).collect())
     }
 
     pub(super) fn existing_certificate(&self, c: &FlyCertificate) -> Result<FlyUndo, ExecError> {
-        let present = self.client.get_certificate(&c.app, &c.hostname).map_err(fly)?.is_some();
+        let present = self.client.get_certificate(&c.app, &c.hostname).map_err(ExecError::from)?.is_some();
         Ok(FlyUndo::Existing { ids: if present { vec![c.hostname.clone()] } else { vec![] } })
     }
 
     pub(super) fn add_certificate(&self, c: &FlyCertificate) -> Result<Vec<(String, String)>, ExecError> {
         let cert =
-            self.client.add_certificate(&c.app, &c.hostname).map_err(|e| ExecError(format!("adding the certificate for {} to {}: {e}", c.hostname, c.app)))?;
+            self.client.add_certificate(&c.app, &c.hostname).map_err(ExecError::fly(format!("adding the certificate for {} to {}", c.hostname, c.app)))?;
         Ok(vec![("hostname".into(), cert.hostname), ("status".into(), cert.status)])
     }
 
     pub(super) fn certificate_in_place(&self, c: &FlyCertificate) -> Result<bool, ExecError> {
-        Ok(self.client.get_certificate(&c.app, &c.hostname).map_err(fly)?.is_some())
+        Ok(self.client.get_certificate(&c.app, &c.hostname).map_err(ExecError::from)?.is_some())
     }
 
     pub(super) fn undo_certificate(&self, c: &FlyCertificate, existing: &[String]) -> Result<(), ExecError> {
         if existing.contains(&c.hostname) || !self.app_exists(&c.app)? {
             return Ok(());
         }
-        self.client.delete_certificate(&c.app, &c.hostname).map_err(fly)
+        self.client.delete_certificate(&c.app, &c.hostname).map_err(ExecError::from)
     }
 
     pub(super) fn existing_volumes(&self, app: &str, name: &str) -> Result<FlyUndo, ExecError> {
         if !self.app_exists(app)? {
             return Ok(FlyUndo::Existing { ids: vec![] });
         }
-        let ids = self.client.list_volumes(app).map_err(fly)?.into_iter().filter(|x| x.name == name).map(|x| x.id).collect();
+        let ids = self.client.list_volumes(app).map_err(ExecError::from)?.into_iter().filter(|x| x.name == name).map(|x| x.id).collect();
         Ok(FlyUndo::Existing { ids })
     }
 
@@ -200,7 +200,7 @@ impl FlyOps {
         let snapshot = self
             .client
             .snapshot_volume(&v.source_app, &v.source_volume, &wait)
-            .map_err(|e| ExecError(format!("volume {} of {}: {e}", v.source_volume, v.source_app)))?;
+            .map_err(ExecError::fly(format!("volume {} of {}", v.source_volume, v.source_app)))?;
         let request = ferry_fly::CreateVolumeRequest {
             name: v.name.clone(),
             region: v.region.clone(),
@@ -209,16 +209,14 @@ impl FlyOps {
             encrypted: Some(true),
             ..Default::default()
         };
-        let volume = self
-            .client
-            .create_volume(&v.app, &request)
-            .map_err(|e| ExecError(format!("restoring snapshot {} into {} of {}: {e}", snapshot.id, v.name, v.app)))?;
+        let volume =
+            self.client.create_volume(&v.app, &request).map_err(ExecError::fly(format!("restoring snapshot {} into {} of {}", snapshot.id, v.name, v.app)))?;
         Ok(vec![("snapshot".into(), snapshot.id), ("volume".into(), volume.id)])
     }
 
     /// Whether the app's certificate for the hostname is issued (`active`).
     pub(super) fn certificate_issued(&self, app: &str, hostname: &str) -> Result<bool, ExecError> {
-        Ok(self.client.get_certificate(app, hostname).map_err(fly)?.is_some_and(|c| c.is_active()))
+        Ok(self.client.get_certificate(app, hostname).map_err(ExecError::from)?.is_some_and(|c| c.is_active()))
     }
 
     /// Waits until the certificate is `active`, asking Fly to check again
@@ -233,9 +231,9 @@ impl FlyOps {
             let cert = self
                 .client
                 .get_certificate(&w.app, &w.hostname)
-                .map_err(|e| ExecError(format!("reading the certificate for {} on {}: {e}", w.hostname, w.app)))?
+                .map_err(ExecError::fly(format!("reading the certificate for {} on {}", w.hostname, w.app)))?
                 .ok_or_else(|| {
-                    ExecError(format!(
+                    ExecError::Failed(format!(
                         "{} has no certificate for {}: add it (`fly certs add {} -a {}`) before traffic moves",
                         w.app, w.hostname, w.hostname, w.app
                     ))
@@ -244,7 +242,7 @@ impl FlyOps {
                 return Ok(vec![("hostname".into(), cert.hostname), ("status".into(), cert.status)]);
             }
             if started.elapsed() >= timeout {
-                return Err(ExecError(not_issued(w, &cert, started.elapsed())));
+                return Err(ExecError::Failed(not_issued(w, &cert, started.elapsed())));
             }
             // `/check` makes Fly look at the DNS again; not every poll.
             if last_check.is_none_or(|at| at.elapsed() >= CERT_CHECK_EVERY) {
@@ -265,9 +263,9 @@ impl FlyOps {
         if !self.app_exists(app)? {
             return Ok(());
         }
-        for volume in self.client.list_volumes(app).map_err(fly)? {
+        for volume in self.client.list_volumes(app).map_err(ExecError::from)? {
             if volume.name == name && !existing.contains(&volume.id) && volume.attached_machine_id.is_none() {
-                self.client.delete_volume(app, &volume.id).map_err(fly)?;
+                self.client.delete_volume(app, &volume.id).map_err(ExecError::from)?;
             }
         }
         Ok(())

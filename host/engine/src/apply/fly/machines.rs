@@ -9,8 +9,8 @@ use ferry_fly::{HealthWait, LAUNCH_ID_METADATA_KEY, LaunchInput, Machine, Machin
 use ferry_model::journal::PreviousMachine;
 use ferry_model::{FlyMachine, FlyMachineRefs, FlyMachines};
 
+use super::FlyOps;
 use super::refs::REPLACES;
-use super::{FlyOps, fly};
 use crate::apply::executor::ExecError;
 
 /// Metadata flyctl puts on canary machines.
@@ -38,16 +38,16 @@ impl FlyOps {
     pub(super) fn create_machines(&self, batch: &FlyMachines) -> Result<Vec<(String, String)>, ExecError> {
         // One list for the batch (Fly rate-limits per action), not one per
         // machine: machines an interrupted run of this action created.
-        let listed = self.client.list_machines(&batch.app).map_err(fly)?;
+        let listed = self.client.list_machines(&batch.app).map_err(ExecError::from)?;
         let existing = |key: &str| listed.iter().find(|m| m.is_active() && m.metadata_value(LAUNCH_ID_METADATA_KEY) == Some(key)).cloned();
         let needs_volume = batch
             .machines
             .iter()
             .any(|m| parse_config(&m.config).ok().and_then(|c| c.mounts().ok()).is_some_and(|mounts| mounts.iter().any(|x| x.volume.is_none())));
-        let volumes = if needs_volume { self.client.list_volumes(&batch.app).map_err(fly)? } else { Vec::new() };
+        let volumes = if needs_volume { self.client.list_volumes(&batch.app).map_err(ExecError::from)? } else { Vec::new() };
         let claimed = Mutex::new(HashSet::new());
         let results = self.concurrently(&batch.machines, |m| {
-            let key = m.launch_id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to create has no launch id", m.group)))?;
+            let key = m.launch_id.as_deref().ok_or_else(|| ExecError::Failed(format!("a {} machine to create has no launch id", m.group)))?;
             let created = match existing(key) {
                 // Created by an earlier, interrupted run of this action.
                 Some(found) => found,
@@ -56,7 +56,7 @@ impl FlyOps {
                     pick_volume(&volumes, &m.region, &mut config, &claimed)?;
                     let mut input = launch(config, m, Some(m.region.clone()));
                     self.stamp(&batch.app, &mut input);
-                    self.client.create_machine(&batch.app, &input, key).map_err(|e| ExecError(format!("creating a {} machine: {e}", m.group)))?
+                    self.client.create_machine(&batch.app, &input, key).map_err(ExecError::fly(format!("creating a {} machine", m.group)))?
                 }
             };
             self.settle_watched(&batch.app, &created.id, m.skip_launch, &batch.wait, Some(&created.instance_id))?;
@@ -67,7 +67,7 @@ impl FlyOps {
 
     pub(super) fn update_machines(&self, batch: &FlyMachines) -> Result<Vec<(String, String)>, ExecError> {
         let results = self.concurrently(&batch.machines, |m| {
-            let id = m.id.as_deref().ok_or_else(|| ExecError(format!("a {} machine to update has no id", m.group)))?;
+            let id = m.id.as_deref().ok_or_else(|| ExecError::Failed(format!("a {} machine to update has no id", m.group)))?;
             let lease = self.lease(&batch.app, id, "deploy")?;
             let mut input = launch(parse_config(&m.config)?, m, None);
             self.stamp(&batch.app, &mut input);
@@ -77,7 +77,7 @@ impl FlyOps {
             // (`--deploy-retries`) sends the update again under the lease.
             self.with_retries(id, batch.wait.retries, |_| {
                 let updated =
-                    self.client.update_machine(&batch.app, id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("updating machine {id}: {e}")))?;
+                    self.client.update_machine(&batch.app, id, &input, Some(lease.nonce())).map_err(ExecError::fly(format!("updating machine {id}")))?;
                 self.settle_watched(&batch.app, id, m.skip_launch, &batch.wait, Some(&updated.instance_id))
             })?;
             drop(lease);
@@ -120,12 +120,12 @@ impl FlyOps {
         let results = self.concurrently(&machines, |m| {
             let lease = self.lease(&refs.app, &m.id, verb)?;
             if m.state != state.as_str() {
-                ask(&m.id, lease.nonce()).map_err(|e| ExecError(format!("machine {}: {verb}: {e}", m.id)))?;
+                ask(&m.id, lease.nonce()).map_err(ExecError::fly(format!("machine {}: {verb}", m.id)))?;
             }
             let instance = pin_instance.then_some(m.instance_id.as_str());
-            self.client
-                .wait_for_state(&refs.app, &m.id, state, instance, timeout)
-                .map_err(|e| ExecError(format!("machine {} was asked to {verb} but is not `{}`: {e}; nothing after this action ran", m.id, state.as_str())))?;
+            self.client.wait_for_state(&refs.app, &m.id, state, instance, timeout).map_err(|e| {
+                ExecError::Failed(format!("machine {} was asked to {verb} but is not `{}`: {e}; nothing after this action ran", m.id, state.as_str()))
+            })?;
             drop(lease);
             Ok((state.as_str().to_string(), m.id.clone()))
         });
@@ -147,7 +147,7 @@ impl FlyOps {
     pub(super) fn creates_in_place(&self, batch: &FlyMachines) -> Result<bool, ExecError> {
         for m in &batch.machines {
             let Some(key) = &m.launch_id else { return Ok(false) };
-            match self.client.find_by_launch_id(&batch.app, key).map_err(fly)? {
+            match self.client.find_by_launch_id(&batch.app, key).map_err(ExecError::from)? {
                 Some(found) if !batch.wait.health || m.skip_launch || is_healthy(&found) => {}
                 _ => return Ok(false),
             }
@@ -160,7 +160,7 @@ impl FlyOps {
     pub(super) fn updates_in_place(&self, batch: &FlyMachines) -> Result<bool, ExecError> {
         for m in &batch.machines {
             let Some(id) = &m.id else { return Ok(false) };
-            let current = self.client.get_machine(&batch.app, id).map_err(fly)?;
+            let current = self.client.get_machine(&batch.app, id).map_err(ExecError::from)?;
             // As the update would have sent it (with this run's release).
             let want = self.stamped(&batch.app, parse_config(&m.config)?);
             let same = current.config().is_some_and(|c| c.same_as(&want));
@@ -182,15 +182,15 @@ impl FlyOps {
     pub(super) fn restore_configs(&self, app: &str, previous: &[PreviousMachine]) -> Result<(), ExecError> {
         let results = self.concurrently(previous, |p| {
             let id = self.current_id(app, &p.id)?;
-            let config: MachineConfig = serde_json::from_value(p.config.clone()).map_err(fly)?;
-            let current = self.client.get_machine(app, &id).map_err(fly)?;
+            let config: MachineConfig = journaled_config(p)?;
+            let current = self.client.get_machine(app, &id).map_err(ExecError::from)?;
             let was_started = p.state == "started";
             if current.config().is_some_and(|c| c.same_as(&config)) && (!was_started || current.state == "started") {
                 return Ok((id, "unchanged".into()));
             }
             let lease = self.lease(app, &id, "rollback")?;
             let input = LaunchInput { config, skip_launch: !was_started, ..Default::default() };
-            let restored = self.client.update_machine(app, &id, &input, Some(lease.nonce())).map_err(|e| ExecError(format!("restoring machine {id}: {e}")))?;
+            let restored = self.client.update_machine(app, &id, &input, Some(lease.nonce())).map_err(ExecError::fly(format!("restoring machine {id}")))?;
             self.settle(app, &id, !was_started, was_started, RESTORE_WAIT_MS, Some(&restored.instance_id))?;
             drop(lease);
             Ok((id, "restored".into()))
@@ -205,15 +205,15 @@ impl FlyOps {
         // would leave an extra machine behind.
         let previous: Vec<&PreviousMachine> = previous.iter().filter(|p| p.config["metadata"][CANARY] != "true").collect();
         let results = self.concurrently(&previous, |p| {
-            let mut config: MachineConfig = serde_json::from_value(p.config.clone()).map_err(fly)?;
+            let mut config: MachineConfig = journaled_config(p)?;
             config.set_metadata(REPLACES, p.id.clone());
             let was_started = p.state == "started";
             let input =
                 LaunchInput { config, region: Some(p.region.clone()), skip_launch: !was_started, skip_service_registration: p.cordoned, ..Default::default() };
             let key = format!("restore-{}", p.id);
-            let created = match self.client.find_by_launch_id(app, &key).map_err(fly)? {
+            let created = match self.client.find_by_launch_id(app, &key).map_err(ExecError::from)? {
                 Some(found) => found,
-                None => self.client.create_machine(app, &input, &key).map_err(|e| ExecError(format!("recreating machine {}: {e}", p.id)))?,
+                None => self.client.create_machine(app, &input, &key).map_err(ExecError::fly(format!("recreating machine {}", p.id)))?,
             };
             self.settle(app, &created.id, !was_started, was_started, RESTORE_WAIT_MS, Some(&created.instance_id))?;
             Ok((p.id.clone(), created.id))
@@ -225,12 +225,12 @@ impl FlyOps {
         let lease = self.lease(app, &m.id, "destroy")?;
         let nonce = Some(lease.nonce());
         if matches!(m.state.as_str(), "started" | "starting") {
-            self.client.stop_machine(app, &m.id, &Default::default(), nonce).map_err(|e| ExecError(format!("stopping machine {}: {e}", m.id)))?;
+            self.client.stop_machine(app, &m.id, &Default::default(), nonce).map_err(ExecError::fly(format!("stopping machine {}", m.id)))?;
             if self.client.wait_for_state(app, &m.id, WaitState::Stopped, Some(&m.instance_id), STOP_WAIT).is_err() {
                 tracing::warn!("machine {} did not stop within {} s; destroying it with force", m.id, STOP_WAIT.as_secs());
             }
         }
-        self.client.destroy_machine(app, &m.id, true, nonce).map_err(|e| ExecError(format!("destroying machine {}: {e}", m.id)))
+        self.client.destroy_machine(app, &m.id, true, nonce).map_err(ExecError::fly(format!("destroying machine {}", m.id)))
     }
 
     /// Waits until a changed machine is where it should be: stopped ones
@@ -245,7 +245,7 @@ impl FlyOps {
         let timeout = Duration::from_millis(timeout_ms);
         let instance_id = instance_id.filter(|i| !i.is_empty());
         if !health {
-            return self.client.wait_for_state(app, id, WaitState::Started, instance_id, timeout).map_err(|e| ExecError(format!("machine {id}: {e}")));
+            return self.client.wait_for_state(app, id, WaitState::Started, instance_id, timeout).map_err(ExecError::fly(format!("machine {id}")));
         }
         let wait = HealthWait { timeout, poll_interval: self.poll, ..Default::default() };
         match self.client.wait_healthy_at(app, id, instance_id, &wait) {
@@ -258,7 +258,7 @@ impl FlyOps {
                     ferry_fly::HealthError::Crashed { .. } | ferry_fly::HealthError::Timeout { .. } => e.to_string(),
                     ferry_fly::HealthError::Api(_) => format!("machine {id}: {e}"),
                 };
-                Err(ExecError(format!("{error}{tail}")))
+                Err(ExecError::Failed(format!("{error}{tail}")))
             }
         }
     }
@@ -276,7 +276,7 @@ impl FlyOps {
                         let n = next.fetch_add(1, Ordering::SeqCst);
                         let Some(item) = items.get(n) else { break };
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(item)))
-                            .unwrap_or_else(|_| Err(ExecError("a worker thread panicked".into())));
+                            .unwrap_or_else(|_| Err(ExecError::Failed("a worker thread panicked".into())));
                         *results[n].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                     }
                 });
@@ -284,7 +284,7 @@ impl FlyOps {
         });
         results
             .into_iter()
-            .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Err(ExecError("a worker thread stopped early".into()))))
+            .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Err(ExecError::Failed("a worker thread stopped early".into()))))
             .collect()
     }
 }
@@ -294,7 +294,7 @@ impl FlyOps {
 /// `setVolumes` chooses (`machines.go`): not attached to a machine or an
 /// allocation, on a host that answers (`host_status` `ok`).
 fn pick_volume(volumes: &[Volume], region: &str, config: &mut MachineConfig, claimed: &Mutex<HashSet<String>>) -> Result<(), ExecError> {
-    let mut mounts = config.mounts().map_err(fly)?;
+    let mut mounts = config.mounts().map_err(ExecError::json("the machine config's mounts"))?;
     if mounts.iter().all(|m| m.volume.is_some()) {
         return Ok(());
     }
@@ -312,7 +312,7 @@ fn pick_volume(volumes: &[Volume], region: &str, config: &mut MachineConfig, cla
                     && !taken.contains(&v.id)
             })
             .ok_or_else(|| {
-                ExecError(format!(
+                ExecError::Failed(format!(
                     "needs an unattached volume named `{name}` in region {region} on a reachable host; create one with `fly volumes create {name} -r {region}`"
                 ))
             })?;
@@ -324,7 +324,7 @@ fn pick_volume(volumes: &[Volume], region: &str, config: &mut MachineConfig, cla
 }
 
 fn parse_config(json: &str) -> Result<MachineConfig, ExecError> {
-    serde_json::from_str(json).map_err(|e| ExecError(format!("the plan's machine config is not valid JSON: {e}")))
+    serde_json::from_str(json).map_err(ExecError::json("the plan's machine config is not valid JSON"))
 }
 
 fn launch(config: MachineConfig, m: &FlyMachine, region: Option<String>) -> LaunchInput {
@@ -348,6 +348,12 @@ fn collect(results: Vec<Result<(String, String), ExecError>>) -> Result<Vec<(Str
     if failed.is_empty() {
         return Ok(ok.into_iter().flatten().collect());
     }
-    let errors: Vec<String> = failed.into_iter().filter_map(Result::err).map(|e| e.0).collect();
-    Err(ExecError(errors.join("\n")))
+    let mut errors: Vec<ExecError> = failed.into_iter().filter_map(Result::err).collect();
+    Err(if errors.len() == 1 { errors.remove(0) } else { ExecError::Several(errors) })
+}
+
+/// The config a machine had before the run, as the journal keeps it.
+fn journaled_config(p: &PreviousMachine) -> Result<MachineConfig, ExecError> {
+    serde_json::from_value(p.config.clone())
+        .map_err(|e| ExecError::Failed(format!("machine {}: the journal's config of it is not a machine config: {e}", p.id)))
 }

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_fly::FlyClient;
-use ferry_model::{FlyOp, FlyUndo};
+use ferry_model::{FlyOp, FlyUndo, IpKind};
 
 use super::executor::{ExecError, Ops, Outputs, mismatch};
 pub use apps::{SECRET_VAR_PREFIX, secret_var};
@@ -68,16 +68,14 @@ impl FlyOps {
                 Ok(vec![("machines".into(), machines.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(","))])
             }
             FlyOp::CreateVolume(v) => {
-                let volume = self
-                    .client
-                    .create_volume(&v.app, &volume_request(v)?)
-                    .map_err(|e| ExecError(format!("creating volume {} in {}: {e}", v.name, v.region)))?;
+                let volume =
+                    self.client.create_volume(&v.app, &volume_request(v)?).map_err(ExecError::fly(format!("creating volume {} in {}", v.name, v.region)))?;
                 Ok(vec![("volume".into(), volume.id)])
             }
             FlyOp::AllocateIp(ip) => {
-                let mut request = ferry_fly::AllocateIp::new(ip_type(&ip.kind)?);
+                let mut request = ferry_fly::AllocateIp::new(ip_type(ip.kind));
                 request.region = ip.region.clone();
-                let assigned = self.client.allocate_ip(&ip.app, &request).map_err(fly)?;
+                let assigned = self.client.allocate_ip(&ip.app, &request).map_err(ExecError::from)?;
                 Ok(vec![("ip".into(), assigned.ip)])
             }
             FlyOp::CreateApp(app) => self.create_app(app),
@@ -108,7 +106,7 @@ impl FlyOps {
             Some(v) => self.client.set_machine_metadata(app, id, key, v),
             None => self.client.delete_machine_metadata(app, id, key),
         }
-        .map_err(|e| ExecError(format!("machine {id}: setting metadata {key}: {e}")))
+        .map_err(ExecError::fly(format!("machine {id}: setting metadata {key}")))
     }
 }
 
@@ -145,7 +143,7 @@ impl Ops for FlyOps {
             FlyOp::SetSecrets(s) => self.existing_secrets(s).map(Some),
             FlyOp::AddCertificate(c) => self.existing_certificate(c).map(Some),
             FlyOp::AllocateIp(ip) => {
-                let ids = self.client.list_ips(&ip.app).map_err(fly)?.into_iter().map(|x| x.ip).collect();
+                let ids = self.client.list_ips(&ip.app).map_err(ExecError::from)?.into_iter().map(|x| x.ip).collect();
                 Ok(Some(FlyUndo::Existing { ids }))
             }
             // Their undo is another action or none, or (a release) it is
@@ -225,9 +223,9 @@ impl Ops for FlyOps {
             // The create-release undone after it marks the record.
             (FlyOp::CompleteRelease(_), _) => Ok(()),
             (FlyOp::AllocateIp(ip), Some(FlyUndo::Existing { ids })) => {
-                for assigned in self.client.list_ips(&ip.app).map_err(fly)? {
+                for assigned in self.client.list_ips(&ip.app).map_err(ExecError::from)? {
                     if !ids.contains(&assigned.ip) {
-                        self.client.release_ip(&ip.app, &assigned.ip).map_err(fly)?;
+                        self.client.release_ip(&ip.app, &assigned.ip).map_err(ExecError::from)?;
                     }
                 }
                 Ok(())
@@ -294,7 +292,7 @@ fn volume_request(v: &ferry_model::FlyVolume) -> Result<ferry_fly::CreateVolumeR
         .as_deref()
         .map(serde_json::from_str::<serde_json::Value>)
         .transpose()
-        .map_err(|e| ExecError(format!("the plan's guest for volume {} is not JSON: {e}", v.name)))?;
+        .map_err(ExecError::json(format!("the plan's guest for volume {} is not JSON", v.name)))?;
     Ok(ferry_fly::CreateVolumeRequest {
         name: v.name.clone(),
         region: v.region.clone(),
@@ -308,17 +306,12 @@ fn volume_request(v: &ferry_model::FlyVolume) -> Result<ferry_fly::CreateVolumeR
     })
 }
 
-fn ip_type(kind: &str) -> Result<ferry_fly::IpType, ExecError> {
+fn ip_type(kind: IpKind) -> ferry_fly::IpType {
     use ferry_fly::IpType;
-    Ok(match kind {
-        "v4" => IpType::V4,
-        "v6" => IpType::V6,
-        "shared_v4" => IpType::SharedV4,
-        "private_v6" => IpType::PrivateV6,
-        other => return Err(ExecError(format!("unknown IP type `{other}` (v4, v6, shared_v4 or private_v6)"))),
-    })
-}
-
-fn fly(e: impl std::fmt::Display) -> ExecError {
-    ExecError(e.to_string())
+    match kind {
+        IpKind::V4 => IpType::V4,
+        IpKind::V6 => IpType::V6,
+        IpKind::SharedV4 => IpType::SharedV4,
+        IpKind::PrivateV6 => IpType::PrivateV6,
+    }
 }

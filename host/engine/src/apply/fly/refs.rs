@@ -8,7 +8,7 @@ use ferry_model::FlyMachineRefs;
 use ferry_model::FlyUndo;
 use ferry_model::journal::PreviousMachine;
 
-use super::{FlyOps, LEASE_TTL, fly};
+use super::{FlyOps, LEASE_TTL};
 use crate::apply::executor::ExecError;
 
 /// How ferry describes its leases, so a later run knows its own.
@@ -22,7 +22,7 @@ impl FlyOps {
     pub(super) fn resolve(&self, refs: &FlyMachineRefs) -> Result<Vec<Machine>, ExecError> {
         let app = &refs.app;
         let mut found = Vec::new();
-        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() { Vec::new() } else { self.client.list_machines(app).map_err(fly)? };
+        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() { Vec::new() } else { self.client.list_machines(app).map_err(ExecError::from)? };
         let live = |m: &&Machine| !matches!(m.state.as_str(), "destroyed" | "destroying");
         for id in &refs.ids {
             let machine = all
@@ -49,18 +49,17 @@ impl FlyOps {
     pub(super) fn previous(&self, app: &str, ids: &[String]) -> Result<FlyUndo, ExecError> {
         let mut previous = Vec::new();
         for id in ids {
-            let m = self.client.get_machine(app, id).map_err(|e| ExecError(format!("machine {id}: {e}")))?;
-            let config = m
-                .config
-                .as_ref()
-                .ok_or_else(|| ExecError(format!("machine {id} is on a host Fly cannot reach (host_status {}): its config is incomplete", m.host_status)))?;
+            let m = self.client.get_machine(app, id).map_err(ExecError::fly(format!("machine {id}")))?;
+            let config = m.config.as_ref().ok_or_else(|| {
+                ExecError::Failed(format!("machine {id} is on a host Fly cannot reach (host_status {}): its config is incomplete", m.host_status))
+            })?;
             previous.push(PreviousMachine {
                 id: m.id.clone(),
                 name: m.name.clone(),
                 region: m.region.clone(),
                 state: m.state.clone(),
                 cordoned: m.cordoned,
-                config: serde_json::to_value(config).map_err(fly)?,
+                config: serde_json::to_value(config).map_err(ExecError::json("a machine config"))?,
             });
         }
         Ok(FlyUndo::Machines { previous })
@@ -76,7 +75,7 @@ impl FlyOps {
         let machines = self.resolve(refs)?;
         for m in &machines {
             let lease = self.lease(&refs.app, &m.id, what)?;
-            call(&self.client, &refs.app, &m.id, Some(lease.nonce())).map_err(|e| ExecError(format!("machine {}: {what}: {e}", m.id)))?;
+            call(&self.client, &refs.app, &m.id, Some(lease.nonce())).map_err(ExecError::fly(format!("machine {}: {what}", m.id)))?;
         }
         Ok(vec![("machines".into(), machines.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(","))])
     }
@@ -89,7 +88,7 @@ impl FlyOps {
     pub(super) fn lease(&self, app: &str, id: &str, purpose: &str) -> Result<ferry_fly::LeaseGuard, ExecError> {
         let description = format!("{LEASE_PREFIX}{purpose}");
         let acquire = || self.client.acquire_lease(app, id, LEASE_TTL, &description);
-        let err = |e: FlyError| ExecError(format!("machine {id}: {e}"));
+        let err = |e: FlyError| ExecError::Failed(format!("machine {id}: {e}"));
         match acquire() {
             Err(FlyError::LeaseHeld { .. }) if self.stale_own_lease(app, id) => {
                 tracing::warn!("machine {id} holds a lease of an earlier ferry run that stopped; waiting for it to expire");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ferry_fly::{LaunchInput, MachineConfig, last_exit_after_start};
 use ferry_model::FlyReleaseCommand;
 
-use super::{FlyOps, fly};
+use super::FlyOps;
 use crate::apply::executor::ExecError;
 
 /// Log lines of a failed release command shown in the report.
@@ -16,7 +16,7 @@ const TAIL: usize = 20;
 
 impl FlyOps {
     pub(super) fn release_command(&self, rc: &FlyReleaseCommand, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
-        let mut config: MachineConfig = serde_json::from_str(&rc.config).map_err(fly)?;
+        let mut config: MachineConfig = serde_json::from_str(&rc.config).map_err(ExecError::json("the plan's release command config"))?;
         let command = config.init().ok().flatten().and_then(|i| i.cmd).map(|c| c.join(" ")).unwrap_or_default();
         // ferry reads the exit code and logs before it destroys the machine
         // itself: with auto_destroy the platform may remove it first.
@@ -26,7 +26,7 @@ impl FlyOps {
         // this run returned (flyctl's `launchInputForReleaseCommand`).
         self.stamp(&rc.app, &mut input);
         let key = format!("release-{}", crate::apply::now_ms());
-        let machine = self.client.create_machine(&rc.app, &input, &key).map_err(|e| ExecError(format!("starting the release command: {e}")))?;
+        let machine = self.client.create_machine(&rc.app, &input, &key).map_err(ExecError::fly("starting the release command"))?;
         let id = machine.id.clone();
         let outcome = self.wait_exit(&rc.app, &id, Duration::from_millis(rc.timeout_ms), keepalive);
         let logs = self.log_tail(&rc.app, &id, TAIL);
@@ -36,10 +36,10 @@ impl FlyOps {
         let tail = if logs.is_empty() { String::new() } else { format!("\nlast {} log line(s):\n  {}", logs.len(), logs.join("\n  ")) };
         match outcome {
             Ok(0) => Ok(vec![("machine".into(), id), ("exit-code".into(), "0".into())]),
-            Ok(code) => Err(ExecError(format!(
+            Ok(code) => Err(ExecError::Failed(format!(
                 "release command `{command}` failed with exit code {code} (machine {id}); the deploy stopped before any machine changed{tail}"
             ))),
-            Err(e) => Err(ExecError(format!("release command `{command}`: {e}{tail}"))),
+            Err(e) => Err(ExecError::Failed(format!("release command `{command}`: {e}{tail}"))),
         }
     }
 
@@ -47,15 +47,15 @@ impl FlyOps {
     fn wait_exit(&self, app: &str, id: &str, timeout: Duration, keepalive: &mut dyn FnMut()) -> Result<i64, ExecError> {
         let started = Instant::now();
         loop {
-            let m = self.client.get_machine(app, id).map_err(fly)?;
+            let m = self.client.get_machine(app, id).map_err(ExecError::from)?;
             if matches!(m.state.as_str(), "stopped" | "failed" | "destroyed") {
-                let events = if m.events.is_empty() { self.client.machine_events(app, id).map_err(fly)? } else { m.events.clone() };
+                let events = if m.events.is_empty() { self.client.machine_events(app, id).map_err(ExecError::from)? } else { m.events.clone() };
                 return last_exit_after_start(&events)
                     .and_then(|e| e.exit_code())
-                    .ok_or_else(|| ExecError(format!("machine {id} stopped ({}) without an exit code", m.state)));
+                    .ok_or_else(|| ExecError::Failed(format!("machine {id} stopped ({}) without an exit code", m.state)));
             }
             if started.elapsed() >= timeout {
-                return Err(ExecError(format!("did not finish within {} s (release_command_timeout); machine {id} was killed", timeout.as_secs())));
+                return Err(ExecError::Failed(format!("did not finish within {} s (release_command_timeout); machine {id} was killed", timeout.as_secs())));
             }
             keepalive();
             std::thread::sleep(self.poll.min(timeout.saturating_sub(started.elapsed())).max(Duration::from_millis(10)));

@@ -91,7 +91,7 @@ impl FlyOps {
     }
 
     pub(super) fn note_failure(&self, error: &ExecError) {
-        self.run_state().failure = Some(error.0.clone());
+        self.run_state().failure = Some(error.to_string());
     }
 
     /// Fills in what the plan could not hold: the release's id and version
@@ -128,8 +128,8 @@ impl FlyOps {
             Some(release) => Ok(release),
             None => {
                 let definition =
-                    serde_json::from_str(&r.definition).map_err(|e| ExecError(format!("the plan's release definition of {} is not JSON: {e}", r.app)))?;
-                let request = CreateRelease { app_name: r.app.clone(), build_id: 0, definition, image: r.image.clone(), strategy: r.strategy.clone() };
+                    serde_json::from_str(&r.definition).map_err(ExecError::json(format!("the plan's release definition of {} is not JSON", r.app)))?;
+                let request = CreateRelease { app_name: r.app.clone(), build_id: 0, definition, image: r.image.clone(), strategy: r.strategy.to_string() };
                 self.client.create_release(&request)
             }
         };

@@ -29,7 +29,6 @@ use ferry_fly::Machine;
 use ferry_model::FlyWait;
 
 use super::FlyOps;
-use super::fly;
 use crate::apply::executor::ExecError;
 
 /// flyctl's pause between two tries (`plan.go:342`).
@@ -43,7 +42,7 @@ impl FlyOps {
             return self.settle(app, id, skip_launch, wait.health, wait.timeout_ms, instance_id);
         };
         let changed = Instant::now();
-        let baseline = newest_event(&self.client.get_machine(app, id).map_err(fly)?);
+        let baseline = newest_event(&self.client.get_machine(app, id).map_err(ExecError::from)?);
         self.settle(app, id, skip_launch, wait.health, wait.timeout_ms, instance_id)?;
         self.smoke_check(app, id, baseline, changed + window)
     }
@@ -52,11 +51,11 @@ impl FlyOps {
     /// failed or destroyed machine, fails with the machine's last log lines.
     fn smoke_check(&self, app: &str, id: &str, baseline: i64, until: Instant) -> Result<(), ExecError> {
         loop {
-            let machine = self.client.get_machine(app, id).map_err(fly)?;
+            let machine = self.client.get_machine(app, id).map_err(ExecError::from)?;
             if let Some(why) = crashed(&machine, baseline) {
                 let logs = self.log_tail(app, id, 10);
                 let tail = if logs.is_empty() { String::new() } else { format!("\nlast log lines of {id}:\n  {}", logs.join("\n  ")) };
-                return Err(ExecError(format!("machine {id} failed its smoke check: {why} (the app appears to be crashing){tail}")));
+                return Err(ExecError::Failed(format!("machine {id} failed its smoke check: {why} (the app appears to be crashing){tail}")));
             }
             let now = Instant::now();
             if now >= until {
@@ -78,7 +77,7 @@ impl FlyOps {
                     tracing::warn!("machine {id}: {e}; trying again ({tried} of {retries} retries)");
                     std::thread::sleep(RETRY_PAUSE);
                 }
-                Err(e) if retries > 0 => return Err(ExecError(format!("{} (after {retries} retries)", e.0))),
+                Err(e) if retries > 0 => return Err(ExecError::Retried { retries, last: Box::new(e) }),
                 Err(e) => return Err(e),
             }
         }

@@ -57,14 +57,14 @@ impl VmOps {
 
     /// Runs `f` with the target's Docker host; every error names the target.
     fn on<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        self.targets.with_docker(Self::target_of(op), f).map_err(ExecError)
+        self.targets.with_docker(Self::target_of(op), f).map_err(ExecError::Config)
     }
 
     /// [`VmOps::on`] for the checks before and after an action (what
     /// exists, what runs, what a file holds): each command is bounded by
     /// the target's `read_timeout`.
     fn reading<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        self.targets.reading(Self::target_of(op), f).map_err(ExecError)
+        self.targets.reading(Self::target_of(op), f).map_err(ExecError::Config)
     }
 
     /// Runs `work` (an install, a build, a release command, a health wait:
@@ -314,7 +314,7 @@ impl Ops for VmOps {
                 // Not undone by restoring: their undo is another action or none.
                 (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
                 (VmOp::Mkdir(_) | VmOp::Network(_) | VmOp::Secret(_) | VmOp::WriteFile(_) | VmOp::EnvFile(_) | VmOp::Run(_) | VmOp::Stop(_), undo) => {
-                    Err(mismatch(op, &undo).0)
+                    Err(mismatch(op, &undo).to_string())
                 }
             }
         })
