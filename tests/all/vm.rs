@@ -1,5 +1,5 @@
 //! `ferry deploy --target vm` against a "VM": a network namespace with real
-//! sshd, dockerd and nginx (support/vm.rs), the image built on it from the
+//! sshd, dockerd and nginx (ferry-test-support's vm.rs), the image built on it from the
 //! checkout's Dockerfile (no registry), and requests from a client in a
 //! namespace of its own: provision, a first release, a second one under a
 //! request loop with no failed request, a rollback, a broken release that
@@ -208,16 +208,18 @@ fn a_lock_left_by_a_killed_run_is_taken_over_and_a_live_one_refuses() {
     assert_eq!(world.serves(), "v1");
 
     // Another deployer, on another machine, holds the host.
-    let far = "{\"owner\":\"ci-run-7\",\"url\":\"https://ci.example/7\",\"host\":null,\"pid\":null,\"expires_ms\":99999999999999}\n";
+    // The host lock is the state store's lock record (ferry_state::lock).
+    let far = "{\"format\":1,\"owner\":\"ci-run-7\",\"purpose\":\"deploy to this host\",\"url\":\"https://ci.example/7\",\
+               \"acquired_at_ms\":1000,\"expires_at_ms\":99999999999999}\n";
     std::fs::write(world.lock_file(), far).unwrap();
     world.set_body("v2");
     let (code, out) = world.deploy(&[]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("is locked by ci-run-7 (https://ci.example/7)"), "{out}");
+    assert!(out.contains("is locked by ci-run-7 (deploy to this host, https://ci.example/7)"), "{out}");
     assert_eq!(world.serves(), "v1");
 
     // Its lock expired: stale, taken over.
-    std::fs::write(world.lock_file(), far.replace("99999999999999", "1000")).unwrap();
+    std::fs::write(world.lock_file(), far.replace("99999999999999", "2000")).unwrap();
     let out = world.ok(&[]);
     assert!(out.contains("took over the host lock of ci-run-7") && out.contains("expired"), "{out}");
     assert_eq!(world.serves(), "v2");

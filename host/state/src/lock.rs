@@ -45,6 +45,38 @@ pub struct LockRecord {
 }
 
 impl LockRecord {
+    /// The record `who` holds from `now_ms` for `ttl_ms`.
+    pub fn new(who: &Holder, now_ms: u64, ttl_ms: u64) -> LockRecord {
+        LockRecord {
+            format: LOCK_FORMAT,
+            owner: who.owner.to_string(),
+            purpose: who.purpose.to_string(),
+            url: who.url.map(str::to_string),
+            acquired_at_ms: now_ms,
+            expires_at_ms: now_ms.saturating_add(ttl_ms),
+            host: who.host.map(str::to_string),
+            pid: who.pid,
+        }
+    }
+
+    /// Whether `who` is the holder: the same owner, machine and process.
+    pub fn held_by(&self, who: &Holder) -> bool {
+        self.owner == who.owner && self.host.as_deref() == who.host && self.pid == who.pid
+    }
+
+    /// Why the lock may be taken over at `now_ms` by a process on
+    /// `this_host`, if it may: it expired, or its holder's process is gone
+    /// from this machine.
+    pub fn stale_because(&self, now_ms: u64, this_host: Option<&str>) -> Option<String> {
+        if self.expires_at_ms <= now_ms {
+            return Some(format!("it expired {} s ago", (now_ms - self.expires_at_ms) / 1000));
+        }
+        match (this_host, &self.host, self.pid) {
+            (Some(here), Some(host), Some(pid)) if self.holder_gone(here) => Some(format!("its process {pid} on {host} is gone")),
+            _ => None,
+        }
+    }
+
     /// "owner (purpose, url)", for messages that name the holder.
     pub fn describe(&self) -> String {
         let url = self.url.as_deref().map(|u| format!(", {u}")).unwrap_or_default();
@@ -169,16 +201,7 @@ pub fn acquire(store: &dyn StateStore, app: &str, who: &Holder, ttl_ms: u64, now
             Some((_, version)) => (Some(version), None),
             None => (None, None),
         };
-        let record = LockRecord {
-            format: LOCK_FORMAT,
-            owner: owner.to_string(),
-            purpose: who.purpose.to_string(),
-            url: who.url.map(str::to_string),
-            acquired_at_ms: now_ms,
-            expires_at_ms: now_ms + ttl_ms,
-            host: who.host.map(str::to_string),
-            pid: who.pid,
-        };
+        let record = LockRecord::new(who, now_ms, ttl_ms);
         match write_json(store, &key, &record, expected.as_ref()) {
             Ok(version) => return Ok(Lock { key, app: app.to_string(), record, version, ttl_ms, took_over_from }),
             Err(StoreError::Conflict { .. }) => continue,
@@ -324,6 +347,20 @@ mod tests {
         // A live holder on another host is not presumed dead.
         let other = Holder { owner: "run-3", purpose: "apply", url: None, host: Some("other"), pid: Some(1) };
         assert!(acquire(&s, "shop", &other, 600_000, 2, &|r: &LockRecord| r.holder_gone("other")).is_err());
+    }
+
+    #[test]
+    fn a_record_names_why_it_is_stale_and_who_holds_it() {
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        let pid = dead.id();
+        dead.wait().unwrap();
+        let holder = Holder { owner: "run-1", purpose: "deploy", url: None, host: Some("box"), pid: Some(pid) };
+        let record = LockRecord::new(&holder, 1_000, 60_000);
+        assert!(record.held_by(&holder));
+        assert!(!record.held_by(&Holder { pid: Some(pid + 1), ..holder.clone() }), "the same owner in another process does not hold it");
+        assert_eq!(record.stale_because(61_000, None).as_deref(), Some("it expired 0 s ago"));
+        assert_eq!(record.stale_because(2_000, Some("box")), Some(format!("its process {pid} on box is gone")));
+        assert_eq!(record.stale_because(2_000, Some("elsewhere")), None, "a process on another machine is not presumed gone");
     }
 
     #[test]

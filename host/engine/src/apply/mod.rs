@@ -56,7 +56,7 @@ pub struct Owner {
 }
 
 impl Owner {
-    fn holder<'a>(&'a self, purpose: &'a str) -> lock::Holder<'a> {
+    pub(crate) fn holder<'a>(&'a self, purpose: &'a str) -> lock::Holder<'a> {
         lock::Holder { owner: &self.id, purpose, url: self.url.as_deref(), host: self.host.as_deref(), pid: self.pid }
     }
 

@@ -10,4 +10,9 @@ pub enum VmError {
     Parse { host: String, what: String, message: String },
     #[error("building the image's context: {0}")]
     Local(std::io::Error),
+    /// A command run on this machine, not the host (`docker save`).
+    #[error("{command} here: {message}")]
+    LocalCommand { command: String, message: String },
+    #[error("container {container} {message}")]
+    Unhealthy { container: String, message: String },
 }

@@ -44,6 +44,20 @@ impl DockerHost<'_> {
         self.feed(saved, &self.docker_command(&["load", "-q"]), "docker load")
     }
 
+    /// Ships `image` from this machine's Docker engine to the host without
+    /// a registry: `docker save` here, streamed into `docker load` there.
+    pub fn load_local(&self, image: &str) -> Result<(), VmError> {
+        let command = format!("docker save {image}");
+        let failed = |message: String| VmError::LocalCommand { command: command.clone(), message };
+        let mut save = Command::new("docker").args(["save", image]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| failed(e.to_string()))?;
+        let loaded = self.load(save.stdout.as_mut().expect("piped stdout"));
+        let output = save.wait_with_output().map_err(|e| failed(e.to_string()))?;
+        if !output.status.success() {
+            return Err(failed(format!("failed: {}", ferry_ssh::stderr_tail(&String::from_utf8_lossy(&output.stderr)))));
+        }
+        loaded
+    }
+
     /// Pulls `image` from its registry.
     pub fn pull(&self, image: &str) -> Result<(), VmError> {
         self.docker_run(&["pull", "-q", "--", image]).map(drop)

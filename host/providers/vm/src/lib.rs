@@ -8,9 +8,11 @@
 //! type it; `docker` can be replaced (`sudo docker`, a `-H` for another
 //! engine) for hosts where the login user is not in the docker group.
 
+pub mod commands;
 mod containers;
 mod error;
 mod facts;
+mod health;
 mod images;
 
 use std::time::Duration;
@@ -20,6 +22,7 @@ use ferry_ssh::Session;
 pub use containers::{ContainerInfo, ContainerSpec, Publish};
 pub use error::VmError;
 pub use facts::{HostFacts, parse_facts};
+pub use health::Probe;
 
 /// A Docker engine on a host, driven through a session.
 #[derive(Debug)]
@@ -69,6 +72,12 @@ impl<'s> DockerHost<'s> {
             Some(limit) => self.session.exec_within(command, limit)?,
             None => self.session.exec(command)?,
         })
+    }
+
+    /// Writes `bytes` to `path` on the host with `mode`, making its directory first.
+    pub fn write_file(&self, path: &str, bytes: &[u8], mode: u32) -> Result<(), VmError> {
+        self.run(&commands::make_parent(path))?;
+        Ok(self.session.upload_bytes(bytes, path, mode)?)
     }
 
     /// Runs a shell command under this host's limit, failing on a non-zero

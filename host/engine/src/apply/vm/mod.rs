@@ -7,25 +7,23 @@
 //! never holds an env file's secrets.
 
 mod env_file;
-mod lock;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_model::{VmContainer, VmFile, VmHealth, VmImageSource, VmLock, VmOp, VmUndo};
-use ferry_ssh::shell_quote;
-use ferry_vm::{ContainerSpec, DockerHost, Publish};
+use ferry_state::lock::LockRecord;
+use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, commands};
 
 use super::executor::{ExecError, Ops, Outputs, mismatch};
 use super::{Owner, SECRET_VAR_PREFIX, now_ms};
 use crate::vm::{VmTargetConfig, VmTargets};
-use lock::HostLock;
 
-/// How often a health gate asks again.
-const HEALTH_POLL: Duration = Duration::from_millis(250);
+/// What the host lock says it is for.
+const LOCK_PURPOSE: &str = "deploy to this host";
 
 /// The VM side of the executor.
 #[derive(Debug)]
@@ -85,18 +83,10 @@ impl VmOps {
             VmOp::Lock(l) => Ok(vec![("lock".into(), l.path.clone())]),
             VmOp::Unlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
             VmOp::InstallPackages(p) => {
-                let packages: Vec<String> = p.packages.iter().map(|p| shell_quote(p)).collect();
-                let sudo = if host.session().host().user == "root" { "" } else { "sudo " };
-                sh(
-                    host,
-                    &format!("{sudo}apt-get update -qq && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null", packages.join(" ")),
-                )?;
+                sh(host, &commands::install_packages(&p.packages, host.session().host().user == "root"))?;
                 Ok(Vec::new())
             }
-            VmOp::Mkdir(p) => {
-                let paths: Vec<String> = p.paths.iter().map(|p| shell_quote(p)).collect();
-                sh(host, &format!("mkdir -p {}", paths.join(" "))).map(|_| Vec::new())
-            }
+            VmOp::Mkdir(p) => sh(host, &commands::make_dirs(&p.paths)).map(|_| Vec::new()),
             VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
             VmOp::WriteFile(f) => {
                 upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
@@ -136,18 +126,7 @@ impl VmOps {
                 host.build(&context, dockerfile.as_deref(), &i.tag).map_err(|e| e.to_string())?;
             }
             VmImageSource::Load(image) => {
-                let mut save = std::process::Command::new("docker")
-                    .args(["save", image])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .map_err(|e| format!("docker save {image} here: {e}"))?;
-                let loaded = host.load(save.stdout.as_mut().expect("piped stdout")).map_err(|e| e.to_string());
-                let output = save.wait_with_output().map_err(|e| format!("docker save {image} here: {e}"))?;
-                if !output.status.success() {
-                    return Err(format!("docker save {image} here failed: {}", ferry_ssh::stderr_tail(&String::from_utf8_lossy(&output.stderr))));
-                }
-                loaded?;
+                host.load_local(image).map_err(|e| e.to_string())?;
                 tag(image)?;
             }
             VmImageSource::Pull(image) => {
@@ -158,10 +137,16 @@ impl VmOps {
         host.image_id(&i.tag).map_err(|e| e.to_string())?.ok_or_else(|| format!("image {} is not on the host after it was made", i.tag))
     }
 
-    fn read_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<Option<HostLock>, String> {
-        let path = shell_quote(&config.lock_path());
-        let text = sh(host, &format!("cat {path} 2>/dev/null || true"))?;
+    /// The host lock: the same record, and the same rules for who holds it
+    /// and when it is stale, as the state store's lock of an app
+    /// (`ferry_state::lock`); only where it is kept differs.
+    fn read_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<Option<LockRecord>, String> {
+        let text = sh(host, &commands::read_if_present(&config.lock_path()))?;
         Ok(serde_json::from_str(text.trim()).ok())
+    }
+
+    fn holds(&self, lock: &LockRecord) -> bool {
+        lock.held_by(&self.owner.holder(LOCK_PURPOSE))
     }
 
     /// Takes the lock, renews it, or takes over a stale one; refuses one
@@ -169,22 +154,22 @@ impl VmOps {
     fn hold_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<(), String> {
         let path = config.lock_path();
         let ttl = u64::try_from(config.lock_ttl.as_millis()).unwrap_or(u64::MAX);
-        let mine = serde_json::to_string(&HostLock::mine(&self.owner, ttl)).map_err(|e| e.to_string())?;
-        let answer = sh(host, &lock::try_create_script(&path, &mine))?;
+        let mine = serde_json::to_string(&LockRecord::new(&self.owner.holder(LOCK_PURPOSE), now_ms(), ttl)).map_err(|e| e.to_string())?;
+        let answer = sh(host, &commands::try_lock(&path, &mine))?;
         if answer.trim() == "acquired" {
             return Ok(());
         }
-        let held: Option<HostLock> = serde_json::from_str(answer.trim()).ok();
+        let held: Option<LockRecord> = serde_json::from_str(answer.trim()).ok();
         match held {
-            Some(lock) if lock.held_by(&self.owner) => {}
-            Some(lock) => match lock.stale_because(now_ms()) {
+            Some(lock) if self.holds(&lock) => {}
+            Some(lock) => match lock.stale_because(now_ms(), self.owner.host.as_deref()) {
                 Some(why) => tracing::warn!("{}: took over the host lock of {} ({why})", config.name, lock.describe()),
                 None => {
                     return Err(format!(
                         "{} is locked by {} until {} ms since the epoch; wait for it, or remove {path} if that run is gone",
                         config.name,
                         lock.describe(),
-                        lock.expires_ms
+                        lock.expires_at_ms
                     ));
                 }
             },
@@ -196,8 +181,8 @@ impl VmOps {
     /// Removes the lock if this run holds it (a run that took it over owns it now).
     fn release_lock(&self, host: &DockerHost<'_>, l: &VmLock) -> Result<(), String> {
         let config = self.targets.config(&l.target)?;
-        if self.read_lock(host, config)?.is_some_and(|lock| lock.held_by(&self.owner)) {
-            sh(host, &format!("rm -f {}", shell_quote(&config.lock_path())))?;
+        if self.read_lock(host, config)?.is_some_and(|lock| self.holds(&lock)) {
+            sh(host, &commands::remove_file(&config.lock_path()))?;
         }
         Ok(())
     }
@@ -261,8 +246,8 @@ impl Ops for VmOps {
 
     fn observe(&self, op: &VmOp, _started_at_ms: u64) -> Result<bool, ExecError> {
         self.reading(op, |host, config| match op {
-            VmOp::Lock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
-            VmOp::Unlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| l.held_by(&self.owner))),
+            VmOp::Lock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| self.holds(&l))),
+            VmOp::Unlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| self.holds(&l))),
             VmOp::Mkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
             VmOp::WriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
             VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
@@ -293,15 +278,15 @@ impl Ops for VmOps {
                 (VmOp::Lock(l), _) => self.release_lock(host, l),
                 (VmOp::Mkdir(_), Some(VmUndo::Absent { items })) => {
                     // Deepest first; a directory that got files stays.
-                    let paths: Vec<String> = items.iter().rev().map(|p| shell_quote(p)).collect();
-                    if !paths.is_empty() {
-                        sh(host, &format!("for d in {}; do rmdir \"$d\" 2>/dev/null || true; done", paths.join(" ")))?;
+                    let deepest_first: Vec<String> = items.iter().rev().cloned().collect();
+                    if !deepest_first.is_empty() {
+                        sh(host, &commands::remove_empty_dirs(&deepest_first))?;
                     }
                     Ok(())
                 }
                 (VmOp::Network(_) | VmOp::Secret(_), Some(VmUndo::Absent { items })) if items.is_empty() => Ok(()),
                 (VmOp::Network(n), Some(VmUndo::Absent { .. })) => host.remove_network(&n.name).map_err(|e| e.to_string()),
-                (VmOp::Secret(f), Some(VmUndo::Absent { .. })) => sh(host, &format!("rm -f {}", shell_quote(&f.path))).map(drop),
+                (VmOp::Secret(f), Some(VmUndo::Absent { .. })) => sh(host, &commands::remove_file(&f.path)).map(drop),
                 (VmOp::WriteFile(VmFile { path, reload, .. }), Some(VmUndo::Backup { backup })) => {
                     put_back(host, path, backup.as_deref())?;
                     if *reload { sh(host, &config.nginx_reload).map(drop) } else { Ok(()) }
@@ -326,45 +311,31 @@ fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, String> {
     host.run(script).map_err(|e| e.to_string())
 }
 
-/// The directory holding `path` on the host, quoted for a shell.
-fn quoted_parent(path: &str) -> String {
-    shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"))
-}
-
 fn upload(host: &DockerHost<'_>, path: &str, bytes: &[u8], mode: u32) -> Result<(), String> {
-    sh(host, &format!("mkdir -p {}", quoted_parent(path)))?;
-    host.session().upload_bytes(bytes, path, mode).map_err(|e| e.to_string())
+    host.write_file(path, bytes, mode).map_err(|e| e.to_string())
 }
 
 fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, String> {
-    let quoted: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
-    if quoted.is_empty() {
+    if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let out = sh(host, &format!("for p in {}; do [ -e \"$p\" ] || echo \"$p\"; done", quoted.join(" ")))?;
-    Ok(out.lines().map(str::to_string).collect())
+    Ok(sh(host, &commands::missing(paths))?.lines().map(str::to_string).collect())
 }
 
 /// Copies the file about to be replaced to `<path>.ferry-prev.<ms>` (the
 /// newest five kept); `None` when there is no file yet.
 fn backup(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
     let copy = format!("{path}.ferry-prev.{}", now_ms());
-    let (p, c) = (shell_quote(path), shell_quote(&copy));
-    let out =
-        sh(host, &format!("if [ -e {p} ]; then cp -p {p} {c} && echo kept; ls -1 {p}.ferry-prev.* 2>/dev/null | sort | head -n -5 | xargs -r rm -f; fi"))?;
+    let out = sh(host, &commands::backup(path, &copy))?;
     Ok((out.lines().next() == Some("kept")).then_some(copy))
 }
 
 fn put_back(host: &DockerHost<'_>, path: &str, backup: Option<&str>) -> Result<(), String> {
-    let p = shell_quote(path);
-    match backup {
-        Some(copy) => sh(host, &format!("cp -p {} {p}", shell_quote(copy))).map(drop),
-        None => sh(host, &format!("rm -f {p}")).map(drop),
-    }
+    sh(host, &commands::put_back(path, backup)).map(drop)
 }
 
 fn remote_sha256(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
-    let out = sh(host, &format!("sha256sum {} 2>/dev/null || true", shell_quote(path)))?;
+    let out = sh(host, &commands::sha256_if_present(path))?;
     Ok(out.split_whitespace().next().map(str::to_string))
 }
 
@@ -376,8 +347,7 @@ fn sha256(bytes: &[u8]) -> String {
 /// Makes the secret on the host from its own /dev/urandom, unless the file
 /// exists; the value never crosses the network.
 fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
-    let (p, dir) = (shell_quote(path), quoted_parent(path));
-    sh(host, &format!("[ -e {p} ] || (umask 077 && mkdir -p {dir} && od -An -N24 -tx1 /dev/urandom | tr -d ' \\n' > {p}.tmp && mv {p}.tmp {p})")).map(drop)
+    sh(host, &commands::make_secret(path)).map(drop)
 }
 
 /// The env file's text ([`env_file::render`]): secrets from
@@ -386,8 +356,7 @@ fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
 fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String, String> {
     let mut made = Vec::new();
     for value in &f.from_files {
-        let p = shell_quote(&value.path);
-        let contents = sh(host, &format!("cat {p}")).map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
+        let contents = sh(host, &commands::read(&value.path)).map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
         // A value made on the host (a password) is as secret as any other.
         ferry_secrets::learn(contents.trim());
         made.push((value.name.clone(), value.template.replace("{file}", contents.trim())));
@@ -445,86 +414,20 @@ fn run(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> R
         }
     }
     match &c.health {
-        Some(health) => wait_healthy(host, c, health, keepalive),
+        Some(health) => host.wait_healthy(&c.name, &probe(c, health), Duration::from_millis(health.timeout_ms), keepalive).map_err(|e| e.to_string()),
         None => Ok(()),
     }
 }
 
-/// How a health gate asks: a command in the container, an HTTP GET of the
-/// published port, or a connection to the container's own address.
-enum Probe {
-    Exec(Vec<String>),
-    Http(String),
-    Connect(u16),
-}
-
-impl Probe {
-    fn of(c: &VmContainer, health: &VmHealth) -> Probe {
-        if !health.exec.is_empty() {
-            Probe::Exec(health.exec.clone())
-        } else if !health.path.is_empty() {
-            // docker-proxy answers a request it cannot forward with a reset: an honest failure.
-            Probe::Http(format!("http://127.0.0.1:{}{}", health.port, health.path))
-        } else {
-            // docker-proxy accepts a connection whether or not the app listens: ask the container.
-            let port = c.ports.iter().find(|p| p.host_port == health.port).map_or(health.port, |p| p.container_port);
-            Probe::Connect(port)
-        }
+/// The plan's health gate as a probe: a command in the container, an HTTP
+/// GET of the published port, or a connection to the container's own port.
+fn probe(c: &VmContainer, health: &VmHealth) -> Probe {
+    if !health.exec.is_empty() {
+        Probe::Exec(health.exec.clone())
+    } else if !health.path.is_empty() {
+        Probe::Http(format!("http://127.0.0.1:{}{}", health.port, health.path))
+    } else {
+        let port = c.ports.iter().find(|p| p.host_port == health.port).map_or(health.port, |p| p.container_port);
+        Probe::Connect(port)
     }
-
-    fn passes(&self, host: &DockerHost<'_>, name: &str) -> Result<bool, String> {
-        let status = match self {
-            Probe::Exec(command) => host.exec_in(name, command).map_err(|e| e.to_string())?,
-            Probe::Http(url) => {
-                let u = shell_quote(url);
-                sh_status(
-                    host,
-                    &format!("if command -v curl >/dev/null; then curl -fsS -o /dev/null -m 2 {u}; else wget -q -O /dev/null -T 2 {u}; fi 2>/dev/null"),
-                )?
-            }
-            Probe::Connect(port) => match host.address(name).map_err(|e| e.to_string())? {
-                Some(ip) => sh_status(host, &format!("timeout 2 bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null"))?,
-                None => 1,
-            },
-        };
-        Ok(status == 0)
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Probe::Exec(command) => format!("`{}` in it did not succeed", command.join(" ")),
-            Probe::Http(url) => format!("{url} did not answer 2xx/3xx"),
-            Probe::Connect(port) => format!("nothing accepted connections on its port {port}"),
-        }
-    }
-}
-
-fn sh_status(host: &DockerHost<'_>, script: &str) -> Result<i32, String> {
-    host.exec(script).map(|out| out.status).map_err(|e| e.to_string())
-}
-
-fn wait_healthy(host: &DockerHost<'_>, c: &VmContainer, health: &VmHealth, keepalive: &mut dyn FnMut()) -> Result<(), String> {
-    let name = c.name.as_str();
-    let probe = Probe::of(c, health);
-    let deadline = Instant::now() + Duration::from_millis(health.timeout_ms);
-    while Instant::now() < deadline {
-        keepalive();
-        if probe.passes(host, name)? {
-            return Ok(());
-        }
-        match container_state(host, name)?.as_deref() {
-            // `restarting` means it exited already: a crash loop, not a slow start.
-            Some("running") | Some("created") => {}
-            state => {
-                let logs = host.logs(name, 20).unwrap_or_default();
-                return Err(format!(
-                    "container {name} stopped ({}) before its health check passed; its last lines:\n{}",
-                    state.unwrap_or("gone"),
-                    logs.trim_end()
-                ));
-            }
-        }
-        std::thread::sleep(HEALTH_POLL);
-    }
-    Err(format!("container {name} was not healthy within {} ms: {}", health.timeout_ms, probe.describe()))
 }
