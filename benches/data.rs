@@ -17,11 +17,7 @@
 //!
 //! Prints Markdown tables for BENCHMARKS.md.
 
-#[path = "../host/providers/postgres/tests/support/cluster.rs"]
-#[allow(dead_code)]
-mod cluster;
-#[path = "../host/providers/ssh/tests/support/vm.rs"]
-mod vm;
+use ferry_test_support::{pg_cluster as cluster, vm};
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

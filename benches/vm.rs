@@ -1,6 +1,6 @@
 //! `cargo bench --bench vm`: `ferry deploy --target vm` on a "VM" (sshd,
 //! dockerd and nginx in a network namespace; see
-//! host/providers/ssh/tests/support/vm.rs), with a request loop running in
+//! host/test-support/src/vm.rs), with a request loop running in
 //! a client namespace throughout.
 //!
 //! - Deploy time of an unchanged image (the host's build cache answers)
@@ -14,14 +14,11 @@
 //!
 //! Prints Markdown tables for BENCHMARKS.md.
 
-#[path = "../host/providers/ssh/tests/support/vm.rs"]
-mod vm;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vm::{BASE_IMAGE, Client, Vm};
+use ferry_test_support::vm::{BASE_IMAGE, Client, Vm};
 
 const FLY_TOML: &str = "app = \"shop\"\nkill_timeout = \"2s\"\n\n[http_service]\n  internal_port = 8080\n\n  [[http_service.checks]]\n    path = \"/\"\n";
 

@@ -3,21 +3,12 @@
 
 #![allow(dead_code, reason = "each test module uses a different part")]
 
-/// Real DNS servers (Knot, BIND, PowerDNS) on loopback, shared with ferry-dns's tests.
-#[path = "../../host/providers/dns/tests/support/servers.rs"]
-pub mod dns_servers;
 pub mod fly;
 pub mod git;
 pub mod github;
-/// Throwaway PostgreSQL clusters on loopback, shared with ferry-postgres's tests.
-#[path = "../../host/providers/postgres/tests/support/cluster.rs"]
-pub mod pg_cluster;
-/// A test CA and TLS servers on loopback, shared with ferry-tls's tests.
-#[path = "../../host/providers/tls/tests/support/mod.rs"]
-pub mod tls_servers;
-/// A "VM": sshd in a network namespace, shared with ferry-ssh's tests.
-#[path = "../../host/providers/ssh/tests/support/vm.rs"]
-pub mod vm;
+/// Real servers shared with the provider crates' tests: DNS servers,
+/// PostgreSQL clusters, TLS servers, and sshd/Docker/nginx in a network namespace.
+pub use ferry_test_support::{dns_servers, pg_cluster, tls_servers, vm};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

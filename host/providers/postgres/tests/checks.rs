@@ -1,7 +1,5 @@
-mod support;
-
 use ferry_postgres::*;
-use support::{Cluster, seed_app};
+use ferry_test_support::pg_cluster::{Cluster, seed_app};
 
 fn copied_pair(c: &Cluster) -> (DbUrl, DbUrl) {
     c.create_db("src");

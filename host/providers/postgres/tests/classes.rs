@@ -14,14 +14,12 @@
 //! --no-acl`: the target's roles are its own), so the schema oracle leaves
 //! them out too and the grants fixture checks what the plan is told instead.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use ferry_postgres::*;
-use support::Cluster;
+use ferry_test_support::pg_cluster::Cluster;
 
 const NAME: &str = "ferry_app";
 const WAIT: Duration = Duration::from_secs(60);

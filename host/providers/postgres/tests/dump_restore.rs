@@ -1,7 +1,5 @@
-mod support;
-
 use ferry_postgres::{DbUrl, PgError, clear, dump_restore, inventory, is_empty, verify};
-use support::{Cluster, seed_app};
+use ferry_test_support::pg_cluster::{Cluster, seed_app};
 
 const SEQUENCE_VALUES: &str = "SELECT string_agg(sequencename || '=' || coalesce(last_value::text, '-'), ',' \
     ORDER BY sequencename) FROM pg_sequences";

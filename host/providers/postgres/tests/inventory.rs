@@ -1,7 +1,5 @@
-mod support;
-
 use ferry_postgres::{DbUrl, ReplicaIdentity, inventory, is_empty};
-use support::{Cluster, seed_app};
+use ferry_test_support::pg_cluster::{Cluster, seed_app};
 
 #[test]
 fn inventory_of_seeded_app() {

@@ -1,9 +1,7 @@
-mod support;
-
 use std::time::Duration;
 
 use ferry_postgres::*;
-use support::{Cluster, seed_app};
+use ferry_test_support::pg_cluster::{Cluster, seed_app};
 
 const NAME: &str = "ferry_main";
 const SEQUENCE_VALUES: &str = "SELECT string_agg(sequencename || '=' || coalesce(last_value::text, '-'), ',' \

@@ -1,6 +1,4 @@
-//! ferry-ssh against a real sshd in a network namespace (see support/vm.rs).
-
-mod support;
+//! ferry-ssh against a real sshd in a network namespace (see host/test-support/src/vm.rs).
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -8,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferry_ssh::{HostSpec, Session, SshError, SshKey};
-use support::vm::Vm;
+use ferry_test_support::vm::Vm;
 
 fn open(vm: &Vm) -> Session {
     Session::open(vm.host(), vm.options()).expect("open session")

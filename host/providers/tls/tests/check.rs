@@ -1,13 +1,11 @@
 //! `check` against real TLS servers on 127.0.0.1, with certificates made by
 //! a test CA.
 
-mod support;
-
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use ferry_test_support::tls_servers::{Ca, DAY, Server, self_signed, target};
 use ferry_tls::{Roots, TlsError, check};
-use support::{Ca, DAY, Server, self_signed, target};
 use time::OffsetDateTime;
 
 #[test]

@@ -1,10 +1,9 @@
 //! ferry-vm against a real dockerd inside a network namespace, reached by
-//! real sshd (see ferry-ssh's tests/support/vm.rs): facts, an image built
+//! real sshd (see ferry-test-support's vm): facts, an image built
 //! on the host and one shipped from another engine, containers run,
 //! listed, stopped and removed.
 
-#[path = "../../ssh/tests/support/vm.rs"]
-mod vm;
+use ferry_test_support::vm;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

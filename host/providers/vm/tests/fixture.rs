@@ -1,9 +1,8 @@
-//! The VM fixture's nginx and clients (see ferry-ssh's tests/support/vm.rs):
+//! The VM fixture's nginx and clients (see ferry-test-support's vm):
 //! the fallback answer, a site proxying to a container, and a graceful
 //! switch between containers that a client hammering the VM never notices.
 
-#[path = "../../ssh/tests/support/vm.rs"]
-mod vm;
+use ferry_test_support::vm;
 
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,7 @@
 //! Vm fixture). The VM shares this machine's filesystem, so results are
 //! inspected directly on disk.
 
-#[path = "../../ssh/tests/support/vm.rs"]
-mod vm;
+use ferry_test_support::vm;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cloudflare;
-pub mod servers;
+pub use ferry_test_support::dns_servers as servers;
 
 use ferry_dns::{Name, RRset, RecordType};
 

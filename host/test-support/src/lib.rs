@@ -1,0 +1,19 @@
+//! Real servers for ferry's tests, shared by the provider crates' tests,
+//! the integration tests (`tests/all`) and the benchmarks: each starts what
+//! it needs on loopback or inside a network namespace it creates, and stops
+//! it by PID when dropped. A missing server binary fails with the command
+//! that installs it (`scripts/install-deps --test`), never a skip.
+
+#![allow(missing_debug_implementations, reason = "fixtures that hold keys, child processes and threads; tests never print them")]
+
+/// A "VM": sshd (with Docker and nginx when asked) in a network namespace.
+pub mod vm;
+
+/// Throwaway PostgreSQL clusters on loopback.
+pub mod pg_cluster;
+
+/// Knot, BIND and PowerDNS on loopback.
+pub mod dns_servers;
+
+/// A test CA and TLS servers on loopback.
+pub mod tls_servers;
