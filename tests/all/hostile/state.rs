@@ -21,15 +21,24 @@ use crate::support::github::{FakeGitHub, OWNER, REPO};
 use crate::support::{checkout, ferry, run, sha256_hex};
 
 /// Actions that wait `WaitMs` without a word; `during_first` runs at the
-/// start of the first one (what another run does meanwhile).
+/// start of the first one (what another run does meanwhile), or of the
+/// first wait of `trigger_ms` when set. A wait of [`FAILS_MS`] fails.
 struct QuietWorld {
     executed: Mutex<Vec<u64>>,
     during_first: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    trigger_ms: Option<u64>,
 }
+
+/// The wait the quiet world fails.
+const FAILS_MS: u64 = 666;
 
 impl QuietWorld {
     fn new(during_first: impl FnOnce() + Send + 'static) -> Self {
-        QuietWorld { executed: Mutex::new(Vec::new()), during_first: Mutex::new(Some(Box::new(during_first))) }
+        QuietWorld { executed: Mutex::new(Vec::new()), during_first: Mutex::new(Some(Box::new(during_first))), trigger_ms: None }
+    }
+
+    fn during_wait_of(ms: u64, during: impl FnOnce() + Send + 'static) -> Self {
+        QuietWorld { trigger_ms: Some(ms), ..QuietWorld::new(during) }
     }
 
     fn executed(&self) -> Vec<u64> {
@@ -45,7 +54,10 @@ impl Executor for QuietWorld {
     fn execute(&self, op: &Operation, _keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         let Operation::Control(ControlOp::WaitMs(ms)) = op else { return Err(ExecError::Failed(format!("the quiet world only waits, not {op:?}"))) };
         self.executed.lock().unwrap().push(*ms);
-        let during = self.during_first.lock().unwrap().take();
+        if *ms == FAILS_MS {
+            return Err(ExecError::Failed("this wait fails".into()));
+        }
+        let during = if self.trigger_ms.is_none_or(|t| t == *ms) { self.during_first.lock().unwrap().take() } else { None };
         if let Some(during) = during {
             during();
         }
@@ -150,6 +162,30 @@ fn a_lock_taken_over_during_an_action_stops_the_apply_after_it() {
     assert_eq!(events, ["wait-0:started", "wait-0:done"], "the action that ran is journaled as done");
     let holder = lock::current(&*store, "shop").unwrap().unwrap();
     assert_eq!(holder.owner, "gh-4242-1-deploy-bbbb", "the loser did not release the new holder's lock");
+}
+
+#[test]
+fn a_lock_taken_over_during_a_rollback_undoes_nothing_further() {
+    let (_dir, store) = dir_store();
+    let s = store.clone();
+    // The third action fails; while the rollback undoes the second (a 700 ms
+    // wait), another job takes the lock. The first action's undo must not run.
+    let world = QuietWorld::during_wait_of(700, move || {
+        lock::force_unlock(&*s, "shop").unwrap();
+        lock::acquire(&*s, "shop", &second_owner("https://github.com/acme/shop/actions/runs/99"), 60_000, apply::now_ms(), &|_| false).unwrap();
+    });
+    let mut plan = waits(&[5, 6, FAILS_MS]);
+    let actions = &mut plan.steps[0].actions;
+    actions[0].undo = Undo::Run(Operation::Control(ControlOp::WaitMs(10)));
+    actions[1].undo = Undo::Run(Operation::Control(ControlOp::WaitMs(700)));
+    let err = apply::apply(&*store, &world, &plan, &options(900)).unwrap_err();
+    assert!(matches!(err, ApplyError::Lock(LockError::Lost { .. })), "{err}");
+    assert_eq!(world.executed(), [5, 6, FAILS_MS, 700], "the first action's undo did not run after the lock was lost");
+    let journal = apply::load_journal(&*store, "shop", "deploy-quiet").unwrap().unwrap();
+    let undone: Vec<&str> =
+        journal.phases[0].entries.iter().filter(|e| serde_json::to_value(&e.event).unwrap()["event"] == "undone").map(|e| e.action.as_str()).collect();
+    assert_eq!(undone, ["wait-1"], "the undo that ran is journaled; wait-0 stays done for the new holder to see");
+    assert_eq!(lock::current(&*store, "shop").unwrap().unwrap().owner, "gh-4242-1-deploy-bbbb");
 }
 
 #[test]

@@ -397,7 +397,15 @@ impl Applier<'_> {
         tracing::error!("failed: {}{next}", action.summary);
         doc.phase_mut(&phase).record(&action.id, now_ms(), Event::Failed { duration_ms, error: error.clone() });
         let outcome = if self.opts.rollback {
-            undo_phase(self.exec, doc.phase_mut(&phase));
+            if let Err(lost) = undo_phase(self.exec, doc.phase_mut(&phase), self.fence) {
+                // Another run holds the app now: what is left undone stays
+                // journaled as done, for it (or an abort) to see.
+                doc.phase_mut(&phase).status = PhaseStatus::Failed;
+                if let Err(e) = doc.save(self.store) {
+                    tracing::error!("journaling the partial rollback after the lock was lost: {e}");
+                }
+                return Err(lost.into());
+            }
             doc.phase_mut(&phase).status = PhaseStatus::RolledBack;
             Outcome::RolledBack { action: action.id.clone(), error, transient }
         } else {
@@ -472,9 +480,15 @@ fn last_start(record: &PhaseRecord, action: &str) -> u64 {
 }
 
 /// Undoes, newest first, every action of the phase that took effect.
-fn undo_phase(exec: &dyn Executor, record: &mut PhaseRecord) {
+/// Undoes the phase's actions, newest first. Stops before the next undo
+/// once the lock is lost (returning why): another run holds the app, and
+/// undoing further would undo into its work.
+fn undo_phase(exec: &dyn Executor, record: &mut PhaseRecord, fence: &Fence<LockError>) -> Result<(), LockError> {
     let actions: Vec<Action> = record.plan.actions().cloned().collect();
     for action in actions.iter().rev() {
+        if let Some(lost) = fence.take() {
+            return Err(lost);
+        }
         let undo = match record.state(&action.id) {
             ActionState::Done(undo) => undo,
             // Stopped inside, or failed part-way: restore the captured state
@@ -491,6 +505,7 @@ fn undo_phase(exec: &dyn Executor, record: &mut PhaseRecord) {
         };
         undo_action(exec, record, action, &undo);
     }
+    Ok(())
 }
 
 fn undo_action(exec: &dyn Executor, record: &mut PhaseRecord, action: &Action, data: &UndoData) {
@@ -581,7 +596,10 @@ pub fn abort(
                 doc.save(store)?;
                 return Err(lost.into());
             }
-            undo_phase(exec, record);
+            if let Err(lost) = undo_phase(exec, record, fence) {
+                doc.save(store)?;
+                return Err(lost.into());
+            }
             record.status = PhaseStatus::Aborted;
         }
         doc.save(store)?;
