@@ -14,14 +14,17 @@ use crate::log_format::PrintableFields;
 use crate::mask::{MaskingStore, MaskingWriter};
 
 /// Logs to stderr: `FERRY_LOG` if set, else info (steps' own lines included).
+/// The PostgreSQL client's server notices (`created replication slot …`)
+/// and wasmtime's compiler are shown from `-v` on: at info they are noise in
+/// every data apply and first run.
 /// Every field is masked and escaped ([`PrintableFields`]: one event, one
 /// line), then the line is masked again and guarded against workflow
 /// commands on its way out.
 pub fn init_logging(global: &Global) {
     let default = match (global.quiet, global.verbose) {
         (true, _) => "warn",
-        (false, 0) => "info,cranelift=warn,wasmtime=warn",
-        (false, 1) => "debug,cranelift=info,wasmtime=info",
+        (false, 0) => "info,cranelift=warn,wasmtime=warn,tokio_postgres=warn,postgres=warn",
+        (false, 1) => "debug,cranelift=info,wasmtime=info,tokio_postgres=info,postgres=info",
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
