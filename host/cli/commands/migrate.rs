@@ -6,44 +6,22 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use ferry_engine::apply::{self, ApplyOptions, Outcome};
+use ferry_engine::migration::{Migration, MigrationError, Phase};
 use ferry_model::{Plan, Severity};
-use ferry_state::StateStore;
-use serde::{Deserialize, Serialize};
 
 use crate::args::{Checkout, Global, MigrateArgs, MigrateCommand, MigrateCreateArgs, MigrateIdArgs, MigratePhaseArgs, PlanFormat};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, owner, provided_secrets, providers, state_store};
 use crate::exit;
 use crate::next::{APPLY, APPROVE, FORMAT, Invocation, PLAN_HASH};
 
-/// What `create` recorded: every phase plans from it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Migration {
-    id: String,
-    from: String,
-    to: String,
-    org: String,
-    region: Option<String>,
-    regions: Option<String>,
-    image: Option<String>,
-    dns_zone: Option<String>,
-    created_at_ms: u64,
-    /// Phases applied, in order.
-    applied: Vec<String>,
-    aborted: bool,
-}
-
-/// The phases after create, in order, with the one each needs applied first.
-const ORDER: [(&str, Option<&str>); 4] = [("prepare", None), ("data", Some("prepare")), ("finalize", Some("prepare")), ("decommission", Some("finalize"))];
-
 pub fn run(global: &Global, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         MigrateCommand::Create(a) => create(global, a),
-        MigrateCommand::Prepare(a) => phase(global, a, "prepare"),
-        MigrateCommand::Data(a) => phase(global, a, "data"),
-        MigrateCommand::Finalize(a) => phase(global, a, "finalize"),
-        MigrateCommand::Decommission(a) => phase(global, a, "decommission"),
+        MigrateCommand::Prepare(a) => phase(global, a, Phase::Prepare),
+        MigrateCommand::Data(a) => phase(global, a, Phase::Data),
+        MigrateCommand::Finalize(a) => phase(global, a, Phase::Finalize),
+        MigrateCommand::Decommission(a) => phase(global, a, Phase::Decommission),
         MigrateCommand::Abort(a) => abort(a),
         MigrateCommand::Status(a) => status(a),
     }
@@ -51,7 +29,7 @@ pub fn run(global: &Global, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
 
 fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
     let mut migration = Migration {
-        id: new_id(),
+        id: Migration::new_id(),
         from: a.from.clone().unwrap_or_default(),
         to: a.to.clone(),
         org: a.org.clone(),
@@ -80,24 +58,27 @@ fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = state_store(&a.state, &a.checkout.dir)?;
-    save(&*store, &migration)?;
+    migration.save(&*store)?;
     next(a.format, &migration, &format!("preflight passed: migration {} of {} to {}", migration.id, migration.from, migration.to), &prepare)?;
     Ok(exit::OK)
 }
 
-fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<ExitCode> {
+fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<ExitCode> {
     let store = state_store(&a.state, &a.checkout.dir)?;
-    let mut migration = load(&*store, &a.id)?;
-    if migration.aborted {
-        let again = Invocation::current().other(&["migrate", "create"], &[], &["--to", &migration.to]);
-        anyhow::bail!("migration {} was aborted: start a new one with `{again}`", migration.id);
+    let mut migration = Migration::load(&*store, &a.id)?;
+    match migration.may_run(phase) {
+        Ok(()) => {}
+        Err(e @ MigrationError::Aborted { .. }) => {
+            let again = Invocation::current().other(&["migrate", "create"], &[], &["--to", &migration.to]);
+            anyhow::bail!("{e}: start a new one with `{again}`");
+        }
+        Err(e @ MigrationError::NotYet { needs, .. }) => {
+            let first = Invocation::current().other(&["migrate", needs.name()], &[], &["--id", &migration.id]);
+            anyhow::bail!("{e}: run `{first}` first");
+        }
+        Err(e) => return Err(e.into()),
     }
-    let needs = ORDER.iter().find(|(p, _)| *p == phase).and_then(|(_, needs)| *needs);
-    if let Some(needs) = needs.filter(|n| !migration.applied.iter().any(|p| p == n)) {
-        let first = Invocation::current().other(&["migrate", needs], &[], &["--id", &migration.id]);
-        anyhow::bail!("migration {} has not applied {needs} yet: run `{first}` first", migration.id);
-    }
-    let plan = plan(global, &a.checkout, &migration, phase)?;
+    let plan = plan(global, &a.checkout, &migration, phase.name())?;
     if !a.apply {
         let apply = Invocation::current().again(&[FORMAT, PLAN_HASH, APPLY], &["--apply", "--plan-hash", &plan.hash()[..12]]);
         super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(a.format), &apply))?;
@@ -121,9 +102,9 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
     let inv = Invocation::current();
     match &report.outcome {
         Outcome::Applied | Outcome::AlreadyApplied => {
-            if !migration.applied.iter().any(|p| p == phase) {
-                migration.applied.push(phase.to_string());
-                save(&*store, &migration)?;
+            if !migration.has_applied(phase) {
+                migration.record_applied(phase);
+                migration.save(&*store)?;
             }
             let (what, command) = after(phase, &migration, &inv);
             next(a.format, &migration, &format!("migration {id}: {phase} applied; {what}"), &command)?;
@@ -149,25 +130,23 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: &str) -> anyhow::Result<E
 }
 
 /// What comes after an applied phase.
-fn after(phase: &str, m: &Migration, inv: &Invocation) -> (String, String) {
+fn after(phase: Phase, m: &Migration, inv: &Invocation) -> (String, String) {
     let command = |next: &str| inv.other(&["migrate", next], &[], &["--id", &m.id]);
     match phase {
-        "prepare" => (format!("{} is built beside {}", m.to, m.from), format!("{} (or finalize, when there is no data to carry)", command("data"))),
-        "data" => (format!("{} is stopped and its volumes copied", m.from), command("finalize")),
-        "finalize" => (
+        Phase::Prepare => (format!("{} is built beside {}", m.to, m.from), format!("{} (or finalize, when there is no data to carry)", command("data"))),
+        Phase::Data => (format!("{} is stopped and its volumes copied", m.from), command("finalize")),
+        Phase::Finalize => (
             format!("{} serves the app; {} is kept, stopped", m.to, m.from),
             format!("{} once you are sure ({} moves back until then)", command("decommission"), command("abort")),
         ),
-        _ => (format!("{} is deleted", m.from), "nothing: the migration is complete".into()),
+        Phase::Decommission => (format!("{} is deleted", m.from), "nothing: the migration is complete".into()),
     }
 }
 
 fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
     let store = state_store(&a.state, &a.checkout.dir)?;
-    let mut migration = load(&*store, &a.id)?;
-    if migration.applied.iter().any(|p| p == "decommission") {
-        anyhow::bail!("migration {} deleted {} in decommission: there is nothing to move back to", migration.id, migration.from);
-    }
+    let mut migration = Migration::load(&*store, &a.id)?;
+    migration.may_abort()?;
     let mut failed = false;
     if apply::load_journal(&*store, &migration.from, &migration.id)?.is_some() {
         let journal = apply::abort(&*store, &providers(&a.checkout)?, &migration.from, Some(&migration.id), None, &owner(), LOCK_TTL_MS)?;
@@ -184,7 +163,7 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
         return Ok(exit::FAILURE);
     }
     migration.aborted = true;
-    save(&*store, &migration)?;
+    migration.save(&*store)?;
     next(
         a.format,
         &migration,
@@ -196,7 +175,7 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
 
 fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
     let store = state_store(&a.state, &a.checkout.dir)?;
-    let migration = load(&*store, &a.id)?;
+    let migration = Migration::load(&*store, &a.id)?;
     if a.format == PlanFormat::Json {
         let journal = apply::load_journal(&*store, &migration.from, &migration.id)?;
         let value = serde_json::json!({ "migration": migration, "journal": journal });
@@ -206,13 +185,13 @@ fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
     if let Some(journal) = apply::load_journal(&*store, &migration.from, &migration.id)? {
         super::print(&ferry_render::journal(&journal, super::plan::format(a.format)))?;
     }
-    let applied = if migration.applied.is_empty() { "none".to_string() } else { migration.applied.join(", ") };
+    let applied = if migration.applied.is_empty() { "none".to_string() } else { migration.applied.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ") };
     let inv = Invocation::current();
     let command = if migration.aborted {
         format!("{} to start again", inv.other(&["migrate", "create"], &[], &["--to", &migration.to]))
     } else {
-        match ORDER.iter().find(|(p, _)| !migration.applied.iter().any(|a| a == p)) {
-            Some((p, _)) => inv.other(&["migrate", p], &[], &["--id", &migration.id]),
+        match migration.next_phase() {
+            Some(p) => inv.other(&["migrate", p.name()], &[], &["--id", &migration.id]),
             None => "nothing: the migration is complete".into(),
         }
     };
@@ -228,23 +207,12 @@ fn status(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
 
 /// Plans a phase of the migration with the built-in migrate step.
 fn plan(global: &Global, checkout: &Checkout, m: &Migration, phase: &str) -> anyhow::Result<Plan> {
-    let session = Session::builtin(global, checkout, "migrate", &params(m))?;
+    let mut params = m.params();
+    params.push(("provided-secrets", provided_secrets().join(",")));
+    let session = Session::builtin(global, checkout, "migrate", &params)?;
     let plan = session.plan(phase)?;
     fail_on_config_errors(plan.app.as_ref())?;
     Ok(plan)
-}
-
-fn params(m: &Migration) -> Vec<(&'static str, String)> {
-    let mut params = vec![("id", m.id.clone()), ("to", m.to.clone()), ("org", m.org.clone()), ("provided-secrets", provided_secrets().join(","))];
-    let optional = [
-        ("from", Some(&m.from).filter(|f| !f.is_empty())),
-        ("region", m.region.as_ref()),
-        ("regions", m.regions.as_ref()),
-        ("image", m.image.as_ref()),
-        ("dns-zone", m.dns_zone.as_ref()),
-    ];
-    params.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.clone()))));
-    params
 }
 
 /// The id and the next command: on stdout with the result (stderr for
@@ -257,30 +225,4 @@ fn next(format: PlanFormat, m: &Migration, what: &str, command: &str) -> anyhow:
     } else {
         super::print(&text)
     }
-}
-
-fn key(id: &str) -> String {
-    format!("migrations/{id}.json")
-}
-
-fn load(store: &dyn StateStore, id: &str) -> anyhow::Result<Migration> {
-    anyhow::ensure!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "`{id}` is not a migration id (mig- and hex digits)");
-    let (m, _) = ferry_state::read_json::<Migration>(store, &key(id))?
-        .with_context(|| format!("no migration {id} in {}: `ferry migrate create` makes one", store.describe()))?;
-    Ok(m)
-}
-
-fn save(store: &dyn StateStore, m: &Migration) -> anyhow::Result<()> {
-    let version = store.read(&key(&m.id))?.map(|(_, v)| v);
-    ferry_state::write_json(store, &key(&m.id), m, version.as_ref())?;
-    Ok(())
-}
-
-/// `mig-` and 8 hex digits from the clock and the process.
-fn new_id() -> String {
-    let seed = u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() & u128::from(u64::MAX))
-        .unwrap_or(0)
-        ^ (u64::from(std::process::id()) << 32);
-    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!("mig-{:08x}", mixed >> 32)
 }

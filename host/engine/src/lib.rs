@@ -10,6 +10,7 @@ pub mod apply;
 pub mod data;
 pub mod dns;
 pub mod fly_reader;
+pub mod migration;
 pub mod planner;
 pub mod resolve;
 pub mod vm;
