@@ -9,7 +9,7 @@
 pub mod apply;
 pub mod data;
 pub mod dns;
-pub mod fly_reader;
+pub mod fly;
 pub mod migration;
 pub mod planner;
 pub mod resolve;
@@ -18,7 +18,7 @@ pub mod workflow;
 
 pub use data::DataSources;
 pub use dns::DnsZones;
-pub use fly_reader::FlyApiReader;
+pub use fly::reader::FlyApiReader;
 pub use planner::{PlanError, plan};
 pub use resolve::{ResolveError, ResolvedStep, StepOrigin, resolve};
 pub use vm::{VmTargetConfig, VmTargets};

@@ -13,10 +13,10 @@ use ferry_model::policy::OperationPolicy;
 
 use super::checkout::CheckoutOps;
 use super::control::ControlOps;
-use super::data::DataOps;
-use super::dns::DnsOps;
-use super::fly::FlyOps;
-use super::vm::VmOps;
+use crate::data::ops::DataOps;
+use crate::dns::ops::DnsOps;
+use crate::fly::ops::FlyOps;
+use crate::vm::ops::VmOps;
 
 pub use super::error::ExecError;
 

@@ -9,17 +9,13 @@
 
 mod checkout;
 mod control;
-mod data;
-mod dns;
 mod error;
-mod executor;
-mod fly;
+pub(crate) mod executor;
 pub mod hooks;
 mod journal_doc;
 mod plans;
-mod progress;
-mod renewer;
-mod vm;
+pub(crate) mod progress;
+pub(crate) mod renewer;
 
 use std::time::Instant;
 
@@ -29,16 +25,16 @@ use ferry_model::{Action, ControlOp, Operation, Plan, Undo, printable};
 use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
 
-pub use data::DataOps;
-pub use dns::DnsOps;
+pub use crate::data::ops::DataOps;
+pub use crate::dns::ops::DnsOps;
+pub use crate::fly::ops::{FlyOps, SECRET_VAR_PREFIX, secret_var};
+pub use crate::vm::ops::VmOps;
 pub use executor::{ExecError, Executor, Ops, Outputs, Providers};
 pub use ferry_model::undo_plan::{PlannedUndo, UndoPlan};
-pub use fly::{FlyOps, SECRET_VAR_PREFIX, secret_var};
 use hooks::Point;
 pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};
 use renewer::Fence;
-pub use vm::VmOps;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

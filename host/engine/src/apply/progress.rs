@@ -13,7 +13,7 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// One long operation's progress, shown while it runs.
 #[derive(Debug)]
-pub(super) struct Meter {
+pub(crate) struct Meter {
     label: String,
     bar: Option<ProgressBar>,
     started: Instant,
@@ -24,7 +24,7 @@ impl Meter {
     /// A spinner with the bytes done and the rate. No copy here knows its
     /// total ahead (a dump's size is not the database's; rsync reports its
     /// own percentage and ETA, passed in as the detail).
-    pub(super) fn new(label: &str) -> Meter {
+    pub(crate) fn new(label: &str) -> Meter {
         // The label names a database or volume from the plan: a bar writes
         // it to the terminal as it is, so it is escaped here (log lines are
         // escaped by the CLI's formatter).
@@ -41,7 +41,7 @@ impl Meter {
 
     /// Bytes done so far; `detail` is added to the log line (e.g. an ETA
     /// the copying tool computed itself).
-    pub(super) fn set(&mut self, bytes: u64, detail: impl FnOnce() -> String) {
+    pub(crate) fn set(&mut self, bytes: u64, detail: impl FnOnce() -> String) {
         if let Some(bar) = &self.bar {
             bar.set_position(bytes);
             bar.set_message(format!("{}{}", self.label, printable(&detail())));
@@ -53,7 +53,7 @@ impl Meter {
     }
 
     /// A status that is not a byte count (e.g. replication lag).
-    pub(super) fn status(&mut self, text: impl FnOnce() -> String) {
+    pub(crate) fn status(&mut self, text: impl FnOnce() -> String) {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{}: {}", self.label, printable(&text())));
         } else if self.last_log.elapsed() >= LOG_EVERY {

@@ -10,8 +10,8 @@ use ferry_model::{DataOp, DataUndo, PgCopy, PgLogical};
 use ferry_postgres as pg;
 use ferry_volume as vol;
 
-use super::executor::{ExecError, Ops, Outputs, mismatch};
-use super::progress::Meter;
+use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
+use crate::apply::progress::Meter;
 use crate::data::{DataSources, DatabaseUrls};
 
 /// Objects a failed verification names one by one (a copy missing its whole

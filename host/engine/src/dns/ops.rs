@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ferry_dns::verify;
 use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsUndo, DnsVerify, TlsCheck};
 
-use super::executor::{ExecError, Ops, Outputs, mismatch};
+use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::dns::{DnsZones, from_model, names, to_model};
 
 /// How long a TLS handshake with the new host may take.

@@ -18,8 +18,8 @@ use ferry_model::{VmContainer, VmFile, VmHealth, VmImageSource, VmLock, VmOp, Vm
 use ferry_state::lock::LockRecord;
 use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, commands};
 
-use super::executor::{ExecError, Ops, Outputs, mismatch};
-use super::{Owner, SECRET_VAR_PREFIX, now_ms};
+use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
+use crate::apply::{Owner, SECRET_VAR_PREFIX, now_ms};
 use crate::vm::{VmTargetConfig, VmTargets};
 
 /// What the host lock says it is for.
@@ -75,7 +75,7 @@ impl VmOps {
             }
             ControlFlow::<std::convert::Infallible>::Continue(())
         };
-        super::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
+        crate::apply::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
     }
 
     fn act(&self, host: &DockerHost<'_>, config: &VmTargetConfig, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {

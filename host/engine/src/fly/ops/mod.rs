@@ -20,7 +20,7 @@ use std::time::Duration;
 use ferry_fly::FlyClient;
 use ferry_model::{FlyOp, FlyUndo, IpKind};
 
-use super::executor::{ExecError, Ops, Outputs, mismatch};
+use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 pub use apps::{SECRET_VAR_PREFIX, secret_var};
 
 /// How often machine state is polled while waiting, unless overridden by
