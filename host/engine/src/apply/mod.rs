@@ -476,9 +476,8 @@ fn last_start(record: &PhaseRecord, action: &str) -> u64 {
 }
 
 /// Undoes, newest first, every action of the phase that took effect.
-/// Undoes the phase's actions, newest first. Stops before the next undo
-/// once the lock is lost (returning why): another run holds the app, and
-/// undoing further would undo into its work.
+/// Stops before the next undo once the lock is lost (returning why):
+/// another run holds the app, and undoing further would undo into its work.
 fn undo_phase(exec: &dyn Executor, record: &mut PhaseRecord, fence: &Fence<LockError>) -> Result<(), LockError> {
     let actions: Vec<Action> = record.plan.actions().cloned().collect();
     for action in actions.iter().rev() {
