@@ -29,7 +29,7 @@ impl DnsOps {
 
     fn read(&self, zone: &str, like: &DnsRrset) -> Result<Option<DnsRrset>, ExecError> {
         let provider = self.zones.provider(zone).map_err(ExecError::Config)?;
-        let (zone_name, name, rtype) = names(zone, &like.name, &like.rtype).map_err(ExecError::Config)?;
+        let (zone_name, name, rtype) = names(zone, &like.name, &like.rtype).map_err(ExecError::Failed)?;
         let found = provider.read(&zone_name, &name, &rtype).map_err(ExecError::from)?;
         Ok(found.as_ref().map(to_model))
     }
@@ -37,8 +37,8 @@ impl DnsOps {
     fn swap(&self, zone: &str, expected: Option<&DnsRrset>, new: Option<&DnsRrset>) -> Result<(), ExecError> {
         let provider = self.zones.provider(zone).map_err(ExecError::Config)?;
         let zone_name = ferry_dns::Name::new(zone).map_err(ExecError::from)?;
-        let expected = expected.map(from_model).transpose().map_err(ExecError::Config)?;
-        let result = match (new.map(from_model).transpose().map_err(ExecError::Config)?, &expected) {
+        let expected = expected.map(from_model).transpose().map_err(ExecError::Failed)?;
+        let result = match (new.map(from_model).transpose().map_err(ExecError::Failed)?, &expected) {
             (Some(new), _) => provider.replace(&zone_name, expected.as_ref(), &new),
             (None, Some(old)) => provider.delete(&zone_name, old),
             (None, None) => Ok(()),
@@ -50,8 +50,8 @@ impl DnsOps {
     /// then says until when resolvers may still hold the old one.
     fn verify(&self, v: &DnsVerify) -> Result<Vec<(String, String)>, ExecError> {
         let servers = self.zones.verify_servers(&v.zone).map_err(ExecError::Config)?;
-        let expected = from_model(&v.expected).map_err(ExecError::Config)?;
-        let (zone, name, rtype) = names(&v.zone, &v.expected.name, &v.expected.rtype).map_err(ExecError::Config)?;
+        let expected = from_model(&v.expected).map_err(ExecError::Failed)?;
+        let (zone, name, rtype) = names(&v.zone, &v.expected.name, &v.expected.rtype).map_err(ExecError::Failed)?;
         let started = Instant::now();
         let report = loop {
             let report = verify::authoritative(&zone, &name, &rtype, Some(&expected), &servers);

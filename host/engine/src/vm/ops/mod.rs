@@ -54,15 +54,17 @@ impl VmOps {
     }
 
     /// Runs `f` with the target's Docker host; every error names the target.
+    /// (The VM path's errors are still text here: `VmError` stays typed
+    /// only inside ferry-vm.)
     fn on<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        self.targets.with_docker(Self::target_of(op), f).map_err(ExecError::Config)
+        self.targets.with_docker(Self::target_of(op), f).map_err(ExecError::Failed)
     }
 
     /// [`VmOps::on`] for the checks before and after an action (what
     /// exists, what runs, what a file holds): each command is bounded by
     /// the target's `read_timeout`.
     fn reading<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        self.targets.reading(Self::target_of(op), f).map_err(ExecError::Config)
+        self.targets.reading(Self::target_of(op), f).map_err(ExecError::Failed)
     }
 
     /// Runs `work` (an install, a build, a release command, a health wait:
