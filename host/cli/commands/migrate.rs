@@ -102,8 +102,7 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<
     let inv = Invocation::current();
     match &report.outcome {
         Outcome::Applied | Outcome::AlreadyApplied => {
-            if !migration.has_applied(phase) {
-                migration.record_applied(phase);
+            if migration.record_applied(phase) {
                 migration.save(&*store)?;
             }
             let (what, command) = after(phase, &migration, &inv);

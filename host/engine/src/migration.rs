@@ -116,11 +116,14 @@ impl Migration {
         Ok(())
     }
 
-    /// Records `phase` as applied (once).
-    pub fn record_applied(&mut self, phase: Phase) {
-        if !self.has_applied(phase) {
+    /// Records `phase` as applied (once); true when it was not yet, so the
+    /// record needs saving.
+    pub fn record_applied(&mut self, phase: Phase) -> bool {
+        let new = !self.has_applied(phase);
+        if new {
             self.applied.push(phase);
         }
+        new
     }
 
     /// The first phase not applied yet; `None` when all are, or after an abort.
@@ -192,8 +195,8 @@ mod tests {
         let mut m = migration();
         assert!(matches!(m.may_run(Phase::Finalize), Err(MigrationError::NotYet { needs: Phase::Prepare, .. })));
         assert!(m.may_run(Phase::Prepare).is_ok());
-        m.record_applied(Phase::Prepare);
-        m.record_applied(Phase::Prepare);
+        assert!(m.record_applied(Phase::Prepare));
+        assert!(!m.record_applied(Phase::Prepare), "already recorded");
         assert_eq!(m.applied, [Phase::Prepare], "recorded once");
         assert!(m.may_run(Phase::Finalize).is_ok(), "an app without volumes skips data");
         assert!(matches!(m.may_run(Phase::Decommission), Err(MigrationError::NotYet { needs: Phase::Finalize, .. })));
