@@ -44,29 +44,29 @@ impl DataOps {
     /// is what the source's schemas put there.
     fn empty_target(&self, database: &str) -> Result<DataUndo, ExecError> {
         let urls = self.urls(database)?;
-        if !pg::is_empty(&urls.target).map_err(ExecError::from)? {
+        if !pg::is_empty(&urls.target)? {
             return Err(ExecError::Failed(format!(
                 "database {database}: the target ({}) is not empty; copy-data copies into an empty database only",
                 urls.target.describe()
             )));
         }
-        let schemas = pg::inventory(&urls.source).map_err(ExecError::from)?.schemas;
+        let schemas = pg::inventory(&urls.source)?.schemas;
         Ok(DataUndo::PgEmptyTarget { schemas })
     }
 
     /// A copy runs only after `prepare` found the target empty, so anything
     /// in it now was left by this copy's own interrupted run: drop it.
     fn clear_partial(&self, urls: &DatabaseUrls) -> Result<(), ExecError> {
-        if pg::is_empty(&urls.target).map_err(ExecError::from)? {
+        if pg::is_empty(&urls.target)? {
             return Ok(());
         }
         tracing::warn!("the target {} holds a partial copy from an interrupted run: clearing it first", urls.target.describe());
-        let schemas = pg::inventory(&urls.source).map_err(ExecError::from)?.schemas;
+        let schemas = pg::inventory(&urls.source)?.schemas;
         pg::clear(&urls.target, &schemas).map_err(ExecError::from)
     }
 
     fn replica_identity(&self, database: &str, table: &str) -> Result<String, ExecError> {
-        let inventory = pg::inventory(&self.urls(database)?.source).map_err(ExecError::from)?;
+        let inventory = pg::inventory(&self.urls(database)?.source)?;
         let found = inventory.tables.iter().find(|t| t.qualified() == table);
         let found = found.ok_or_else(|| ExecError::Failed(format!("database {database}: no table {table} on the source")))?;
         Ok(format!("{:?}", found.replica_identity).to_lowercase())
@@ -79,8 +79,7 @@ impl DataOps {
             keepalive();
             meter.status(|| format!("{}/{} tables synced, lag {} bytes", s.tables_ready, s.tables_total, s.lag_bytes));
         };
-        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report)
-            .map_err(ExecError::from)?;
+        let status = pg::wait_caught_up(&urls.source, &urls.target, &l.name, l.max_lag_bytes, Duration::from_millis(l.timeout_ms), &mut report)?;
         Ok(vec![("lag-bytes".into(), status.lag_bytes.to_string())])
     }
 }
@@ -92,7 +91,7 @@ impl Ops for DataOps {
     fn prepare(&self, op: &DataOp) -> Result<Option<DataUndo>, ExecError> {
         match op {
             DataOp::PgFreeze(db) => {
-                let frozen = pg::is_frozen(&self.urls(db)?.source).map_err(ExecError::from)?;
+                let frozen = pg::is_frozen(&self.urls(db)?.source)?;
                 Ok(Some(DataUndo::PgReadOnly { previous: frozen.then(|| "on".to_string()) }))
             }
             DataOp::PgDumpRestore(copy) => self.empty_target(&copy.database).map(Some),
@@ -121,7 +120,7 @@ impl Ops for DataOps {
     fn execute(&self, op: &DataOp, keepalive: &mut dyn FnMut()) -> Result<Outputs, ExecError> {
         match op {
             DataOp::PgFreeze(db) => {
-                pg::freeze(&self.urls(db)?.source).map_err(ExecError::from)?;
+                pg::freeze(&self.urls(db)?.source)?;
                 Ok(Vec::new())
             }
             DataOp::PgDumpRestore(copy) => {
@@ -132,34 +131,33 @@ impl Ops for DataOps {
                     keepalive();
                     meter.set(bytes, String::new);
                 };
-                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress).map_err(ExecError::from)?;
+                let stats = pg::dump_restore(&urls.source, &urls.target, copy.jobs, &mut progress)?;
                 let note = format!("{} streamed in {:.1} s", bytesize::ByteSize(stats.bytes).display().iec(), stats.elapsed.as_secs_f64());
                 Ok(vec![("bytes".into(), stats.bytes.to_string()), ("seconds".into(), format!("{:.2}", stats.elapsed.as_secs_f64())), (NOTE.into(), note)])
             }
             DataOp::PgCopySchema(db) => {
                 let urls = self.urls(db)?;
                 self.clear_partial(&urls)?;
-                pg::copy_schema(&urls.source, &urls.target).map_err(ExecError::from)?;
+                pg::copy_schema(&urls.source, &urls.target)?;
                 Ok(Vec::new())
             }
             DataOp::PgReplicaIdentityFull(t) => {
-                pg::set_replica_identity_full(&self.urls(&t.database)?.source, &t.table).map_err(ExecError::from)?;
+                pg::set_replica_identity_full(&self.urls(&t.database)?.source, &t.table)?;
                 Ok(Vec::new())
             }
             DataOp::PgSubscribe(l) => {
                 let urls = self.urls(&l.database)?;
-                pg::create_publication(&urls.source, &l.name).map_err(ExecError::from)?;
-                pg::create_subscription(&urls.target, &urls.source_for_target, &l.name).map_err(ExecError::from)?;
+                pg::create_publication(&urls.source, &l.name)?;
+                pg::create_subscription(&urls.target, &urls.source_for_target, &l.name)?;
                 Ok(Vec::new())
             }
             DataOp::PgCatchUp(l) => self.catch_up(l, keepalive),
             DataOp::PgFinishLogical(l) => {
                 let urls = self.urls(&l.database)?;
-                let stats =
-                    pg::finish_logical(&urls.source, &urls.target, &l.name, &l.unlogged, Duration::from_millis(l.timeout_ms)).map_err(ExecError::from)?;
+                let stats = pg::finish_logical(&urls.source, &urls.target, &l.name, &l.unlogged, Duration::from_millis(l.timeout_ms))?;
                 // Replication is gone: the key-less tables need FULL no more.
                 for table in &l.identity_full {
-                    pg::reset_replica_identity(&urls.source, table).map_err(ExecError::from)?;
+                    pg::reset_replica_identity(&urls.source, table)?;
                 }
                 let mut note = vec![format!("caught up in {} ms", stats.catch_up.as_millis())];
                 if stats.unlogged > 0 {
@@ -182,7 +180,7 @@ impl Ops for DataOps {
             }
             DataOp::PgVerify(v) => {
                 let urls = self.urls(&v.database)?;
-                let report = pg::verify(&urls.source, &urls.target, &v.tables).map_err(ExecError::from)?;
+                let report = pg::verify(&urls.source, &urls.target, &v.tables)?;
                 let mut bad: Vec<String> = report
                     .mismatches()
                     .iter()
@@ -229,19 +227,19 @@ impl Ops for DataOps {
                         format!("{percent}{eta}")
                     });
                 };
-                let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report).map_err(ExecError::from)?;
+                let stats = vol::sync(&src, &dst, pass, &v.exclude, &mut report)?;
                 Ok(vec![("files".into(), stats.files_transferred.to_string()), ("bytes".into(), stats.bytes_transferred.to_string())])
             }
             DataOp::SqliteCopy(s) => {
                 let (src, dst) = self.endpoints(&s.volume)?;
-                let bytes = vol::sqlite_backup(&src, &dst, &s.path).map_err(ExecError::from)?;
+                let bytes = vol::sqlite_backup(&src, &dst, &s.path)?;
                 Ok(vec![("bytes".into(), bytes.to_string())])
             }
             DataOp::VolumeVerify(v) => {
                 let (src, dst) = self.endpoints(&v.volume)?;
-                let mut problems = vol::differences(&src, &dst, &v.exclude).map_err(ExecError::from)?;
+                let mut problems = vol::differences(&src, &dst, &v.exclude)?;
                 for db in &v.sqlite {
-                    if !vol::sqlite_equal(&src, &dst, db).map_err(ExecError::from)? {
+                    if !vol::sqlite_equal(&src, &dst, db)? {
                         problems.push(format!("SQLite database {db} differs"));
                     }
                 }

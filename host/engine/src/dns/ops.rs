@@ -30,13 +30,13 @@ impl DnsOps {
     fn read(&self, zone: &str, like: &DnsRrset) -> Result<Option<DnsRrset>, ExecError> {
         let provider = self.zones.provider(zone).map_err(ExecError::Config)?;
         let (zone_name, name, rtype) = names(zone, &like.name, &like.rtype).map_err(ExecError::Failed)?;
-        let found = provider.read(&zone_name, &name, &rtype).map_err(ExecError::from)?;
+        let found = provider.read(&zone_name, &name, &rtype)?;
         Ok(found.as_ref().map(to_model))
     }
 
     fn swap(&self, zone: &str, expected: Option<&DnsRrset>, new: Option<&DnsRrset>) -> Result<(), ExecError> {
         let provider = self.zones.provider(zone).map_err(ExecError::Config)?;
-        let zone_name = ferry_dns::Name::new(zone).map_err(ExecError::from)?;
+        let zone_name = ferry_dns::Name::new(zone)?;
         let expected = expected.map(from_model).transpose().map_err(ExecError::Failed)?;
         let result = match (new.map(from_model).transpose().map_err(ExecError::Failed)?, &expected) {
             (Some(new), _) => provider.replace(&zone_name, expected.as_ref(), &new),

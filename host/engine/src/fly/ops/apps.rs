@@ -53,7 +53,7 @@ pub fn secret_var(name: &str) -> String {
 
 impl FlyOps {
     pub(super) fn app_exists(&self, app: &str) -> Result<bool, ExecError> {
-        Ok(self.client.get_app(app).map_err(ExecError::from)?.is_some())
+        Ok(self.client.get_app(app)?.is_some())
     }
 
     /// Whether someone has the name: visible to this token, or (403) in an
@@ -158,12 +158,12 @@ impl FlyOps {
     fn secret_names(&self, app: &str) -> Result<Vec<String>, ExecError> {
         // At the version this run's set returned: a read right after a set
         // may otherwise still show the secrets before it.
-        let secrets = self.client.list_secrets_at(app, self.secrets_version(app)).map_err(ExecError::from)?;
+        let secrets = self.client.list_secrets_at(app, self.secrets_version(app))?;
         Ok(secrets.into_iter().map(|s| s.name).collect())
     }
 
     pub(super) fn existing_certificate(&self, c: &FlyCertificate) -> Result<FlyUndo, ExecError> {
-        let present = self.client.get_certificate(&c.app, &c.hostname).map_err(ExecError::from)?.is_some();
+        let present = self.client.get_certificate(&c.app, &c.hostname)?.is_some();
         Ok(FlyUndo::Existing { ids: if present { vec![c.hostname.clone()] } else { vec![] } })
     }
 
@@ -174,7 +174,7 @@ impl FlyOps {
     }
 
     pub(super) fn certificate_in_place(&self, c: &FlyCertificate) -> Result<bool, ExecError> {
-        Ok(self.client.get_certificate(&c.app, &c.hostname).map_err(ExecError::from)?.is_some())
+        Ok(self.client.get_certificate(&c.app, &c.hostname)?.is_some())
     }
 
     pub(super) fn undo_certificate(&self, c: &FlyCertificate, existing: &[String]) -> Result<(), ExecError> {
@@ -188,7 +188,7 @@ impl FlyOps {
         if !self.app_exists(app)? {
             return Ok(FlyUndo::Existing { ids: vec![] });
         }
-        let ids = self.client.list_volumes(app).map_err(ExecError::from)?.into_iter().filter(|x| x.name == name).map(|x| x.id).collect();
+        let ids = self.client.list_volumes(app)?.into_iter().filter(|x| x.name == name).map(|x| x.id).collect();
         Ok(FlyUndo::Existing { ids })
     }
 
@@ -216,7 +216,7 @@ impl FlyOps {
 
     /// Whether the app's certificate for the hostname is issued (`active`).
     pub(super) fn certificate_issued(&self, app: &str, hostname: &str) -> Result<bool, ExecError> {
-        Ok(self.client.get_certificate(app, hostname).map_err(ExecError::from)?.is_some_and(|c| c.is_active()))
+        Ok(self.client.get_certificate(app, hostname)?.is_some_and(|c| c.is_active()))
     }
 
     /// Waits until the certificate is `active`, asking Fly to check again
@@ -263,9 +263,9 @@ impl FlyOps {
         if !self.app_exists(app)? {
             return Ok(());
         }
-        for volume in self.client.list_volumes(app).map_err(ExecError::from)? {
+        for volume in self.client.list_volumes(app)? {
             if volume.name == name && !existing.contains(&volume.id) && volume.attached_machine_id.is_none() {
-                self.client.delete_volume(app, &volume.id).map_err(ExecError::from)?;
+                self.client.delete_volume(app, &volume.id)?;
             }
         }
         Ok(())

@@ -38,13 +38,13 @@ impl FlyOps {
     pub(super) fn create_machines(&self, batch: &FlyMachines) -> Result<Vec<(String, String)>, ExecError> {
         // One list for the batch (Fly rate-limits per action), not one per
         // machine: machines an interrupted run of this action created.
-        let listed = self.client.list_machines(&batch.app).map_err(ExecError::from)?;
+        let listed = self.client.list_machines(&batch.app)?;
         let existing = |key: &str| listed.iter().find(|m| m.is_active() && m.metadata_value(LAUNCH_ID_METADATA_KEY) == Some(key)).cloned();
         let needs_volume = batch
             .machines
             .iter()
             .any(|m| parse_config(&m.config).ok().and_then(|c| c.mounts().ok()).is_some_and(|mounts| mounts.iter().any(|x| x.volume.is_none())));
-        let volumes = if needs_volume { self.client.list_volumes(&batch.app).map_err(ExecError::from)? } else { Vec::new() };
+        let volumes = if needs_volume { self.client.list_volumes(&batch.app)? } else { Vec::new() };
         let claimed = Mutex::new(HashSet::new());
         let results = self.concurrently(&batch.machines, |m| {
             let key = m.launch_id.as_deref().ok_or_else(|| ExecError::Failed(format!("a {} machine to create has no launch id", m.group)))?;
@@ -147,7 +147,7 @@ impl FlyOps {
     pub(super) fn creates_in_place(&self, batch: &FlyMachines) -> Result<bool, ExecError> {
         for m in &batch.machines {
             let Some(key) = &m.launch_id else { return Ok(false) };
-            match self.client.find_by_launch_id(&batch.app, key).map_err(ExecError::from)? {
+            match self.client.find_by_launch_id(&batch.app, key)? {
                 Some(found) if !batch.wait.health || m.skip_launch || is_healthy(&found) => {}
                 _ => return Ok(false),
             }
@@ -160,7 +160,7 @@ impl FlyOps {
     pub(super) fn updates_in_place(&self, batch: &FlyMachines) -> Result<bool, ExecError> {
         for m in &batch.machines {
             let Some(id) = &m.id else { return Ok(false) };
-            let current = self.client.get_machine(&batch.app, id).map_err(ExecError::from)?;
+            let current = self.client.get_machine(&batch.app, id)?;
             // As the update would have sent it (with this run's release).
             let want = self.stamped(&batch.app, parse_config(&m.config)?);
             let same = current.config().is_some_and(|c| c.same_as(&want));
@@ -183,7 +183,7 @@ impl FlyOps {
         let results = self.concurrently(previous, |p| {
             let id = self.current_id(app, &p.id)?;
             let config: MachineConfig = journaled_config(p)?;
-            let current = self.client.get_machine(app, &id).map_err(ExecError::from)?;
+            let current = self.client.get_machine(app, &id)?;
             let was_started = p.state == "started";
             if current.config().is_some_and(|c| c.same_as(&config)) && (!was_started || current.state == "started") {
                 return Ok((id, "unchanged".into()));
@@ -211,7 +211,7 @@ impl FlyOps {
             let input =
                 LaunchInput { config, region: Some(p.region.clone()), skip_launch: !was_started, skip_service_registration: p.cordoned, ..Default::default() };
             let key = format!("restore-{}", p.id);
-            let created = match self.client.find_by_launch_id(app, &key).map_err(ExecError::from)? {
+            let created = match self.client.find_by_launch_id(app, &key)? {
                 Some(found) => found,
                 None => self.client.create_machine(app, &input, &key).map_err(ExecError::fly(format!("recreating machine {}", p.id)))?,
             };

@@ -75,7 +75,7 @@ impl FlyOps {
             FlyOp::AllocateIp(ip) => {
                 let mut request = ferry_fly::AllocateIp::new(ip_type(ip.kind));
                 request.region = ip.region.clone();
-                let assigned = self.client.allocate_ip(&ip.app, &request).map_err(ExecError::from)?;
+                let assigned = self.client.allocate_ip(&ip.app, &request)?;
                 Ok(vec![("ip".into(), assigned.ip)])
             }
             FlyOp::CreateApp(app) => self.create_app(app),
@@ -143,7 +143,7 @@ impl Ops for FlyOps {
             FlyOp::SetSecrets(s) => self.existing_secrets(s).map(Some),
             FlyOp::AddCertificate(c) => self.existing_certificate(c).map(Some),
             FlyOp::AllocateIp(ip) => {
-                let ids = self.client.list_ips(&ip.app).map_err(ExecError::from)?.into_iter().map(|x| x.ip).collect();
+                let ids = self.client.list_ips(&ip.app)?.into_iter().map(|x| x.ip).collect();
                 Ok(Some(FlyUndo::Existing { ids }))
             }
             // Their undo is another action or none, or (a release) it is
@@ -223,9 +223,9 @@ impl Ops for FlyOps {
             // The create-release undone after it marks the record.
             (FlyOp::CompleteRelease(_), _) => Ok(()),
             (FlyOp::AllocateIp(ip), Some(FlyUndo::Existing { ids })) => {
-                for assigned in self.client.list_ips(&ip.app).map_err(ExecError::from)? {
+                for assigned in self.client.list_ips(&ip.app)? {
                     if !ids.contains(&assigned.ip) {
-                        self.client.release_ip(&ip.app, &assigned.ip).map_err(ExecError::from)?;
+                        self.client.release_ip(&ip.app, &assigned.ip)?;
                     }
                 }
                 Ok(())

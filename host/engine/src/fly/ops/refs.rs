@@ -22,7 +22,7 @@ impl FlyOps {
     pub(super) fn resolve(&self, refs: &FlyMachineRefs) -> Result<Vec<Machine>, ExecError> {
         let app = &refs.app;
         let mut found = Vec::new();
-        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() { Vec::new() } else { self.client.list_machines(app).map_err(ExecError::from)? };
+        let all = if refs.launch_ids.is_empty() && refs.ids.is_empty() { Vec::new() } else { self.client.list_machines(app)? };
         let live = |m: &&Machine| !matches!(m.state.as_str(), "destroyed" | "destroying");
         for id in &refs.ids {
             let machine = all

@@ -47,9 +47,9 @@ impl FlyOps {
     fn wait_exit(&self, app: &str, id: &str, timeout: Duration, keepalive: &mut dyn FnMut()) -> Result<i64, ExecError> {
         let started = Instant::now();
         loop {
-            let m = self.client.get_machine(app, id).map_err(ExecError::from)?;
+            let m = self.client.get_machine(app, id)?;
             if matches!(m.state.as_str(), "stopped" | "failed" | "destroyed") {
-                let events = if m.events.is_empty() { self.client.machine_events(app, id).map_err(ExecError::from)? } else { m.events.clone() };
+                let events = if m.events.is_empty() { self.client.machine_events(app, id)? } else { m.events.clone() };
                 return last_exit_after_start(&events)
                     .and_then(|e| e.exit_code())
                     .ok_or_else(|| ExecError::Failed(format!("machine {id} stopped ({}) without an exit code", m.state)));

@@ -42,7 +42,7 @@ impl FlyOps {
             return self.settle(app, id, skip_launch, wait.health, wait.timeout_ms, instance_id);
         };
         let changed = Instant::now();
-        let baseline = newest_event(&self.client.get_machine(app, id).map_err(ExecError::from)?);
+        let baseline = newest_event(&self.client.get_machine(app, id)?);
         self.settle(app, id, skip_launch, wait.health, wait.timeout_ms, instance_id)?;
         self.smoke_check(app, id, baseline, changed + window)
     }
@@ -51,7 +51,7 @@ impl FlyOps {
     /// failed or destroyed machine, fails with the machine's last log lines.
     fn smoke_check(&self, app: &str, id: &str, baseline: i64, until: Instant) -> Result<(), ExecError> {
         loop {
-            let machine = self.client.get_machine(app, id).map_err(ExecError::from)?;
+            let machine = self.client.get_machine(app, id)?;
             if let Some(why) = crashed(&machine, baseline) {
                 let logs = self.log_tail(app, id, 10);
                 let tail = if logs.is_empty() { String::new() } else { format!("\nlast log lines of {id}:\n  {}", logs.join("\n  ")) };
