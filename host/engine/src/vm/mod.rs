@@ -102,13 +102,6 @@ impl VmTargets {
         Ok(url)
     }
 
-    /// Runs `f` with the target's Docker host.
-    pub fn with_docker<T>(&self, target: &str, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, String> {
-        let config = self.config(target)?;
-        let session = self.session(target)?;
-        f(&DockerHost::new(&session, &config.docker), config)
-    }
-
     /// Runs `f` with the target's Docker host, every command of it bounded
     /// by the target's `read_timeout`: for reads only.
     pub fn reading<T>(&self, target: &str, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, String> {

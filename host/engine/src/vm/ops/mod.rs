@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::{VmContainer, VmFile, VmHealth, VmImageSource, VmLock, VmOp, VmUndo};
+use ferry_ssh::Session;
 use ferry_state::lock::LockRecord;
 use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, commands};
 
@@ -53,18 +54,26 @@ impl VmOps {
         }
     }
 
-    /// Runs `f` with the target's Docker host; every error names the target.
-    /// (The VM path's errors are still text here: `VmError` stays typed
-    /// only inside ferry-vm.)
-    fn on<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        self.targets.with_docker(Self::target_of(op), f).map_err(ExecError::Failed)
+    /// Runs `f` with the target's Docker host. A target ferry.toml does not
+    /// name is a `Config` error; one whose session does not open (its key,
+    /// its host key, the network) is `Failed`, naming the target.
+    fn on<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, ExecError>) -> Result<T, ExecError> {
+        let (config, session) = self.open(op)?;
+        f(&DockerHost::new(&session, &config.docker), config)
     }
 
     /// [`VmOps::on`] for the checks before and after an action (what
     /// exists, what runs, what a file holds): each command is bounded by
     /// the target's `read_timeout`.
-    fn reading<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, ExecError> {
-        self.targets.reading(Self::target_of(op), f).map_err(ExecError::Failed)
+    fn reading<T>(&self, op: &VmOp, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, ExecError>) -> Result<T, ExecError> {
+        let (config, session) = self.open(op)?;
+        f(&DockerHost::new(&session, &config.docker).within(config.read_timeout), config)
+    }
+
+    fn open(&self, op: &VmOp) -> Result<(&VmTargetConfig, Arc<Session>), ExecError> {
+        let target = Self::target_of(op);
+        let config = self.targets.config(target).map_err(ExecError::Config)?;
+        Ok((config, self.targets.session(target).map_err(ExecError::Failed)?))
     }
 
     /// Runs `work` (an install, a build, a release command, a health wait:
@@ -80,7 +89,7 @@ impl VmOps {
         crate::apply::renewer::while_renewing(config.lock_ttl / 3, renew, |_| work()).0
     }
 
-    fn act(&self, host: &DockerHost<'_>, config: &VmTargetConfig, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, String> {
+    fn act(&self, host: &DockerHost<'_>, config: &VmTargetConfig, op: &VmOp, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         match op {
             VmOp::Lock(l) => Ok(vec![("lock".into(), l.path.clone())]),
             VmOp::Unlock(l) => self.release_lock(host, l).map(|()| Vec::new()),
@@ -89,7 +98,7 @@ impl VmOps {
                 Ok(Vec::new())
             }
             VmOp::Mkdir(p) => sh(host, &commands::make_dirs(&p.paths)).map(|_| Vec::new()),
-            VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(|e| e.to_string()),
+            VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(ExecError::from),
             VmOp::WriteFile(f) => {
                 upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
                 if f.reload {
@@ -107,42 +116,42 @@ impl VmOps {
             VmOp::Run(c) => run(host, c, keepalive).map(|()| vec![("container".into(), c.name.clone())]),
             VmOp::Stop(c) => {
                 for name in &c.names {
-                    host.stop(name, c.grace_secs).map_err(|e| e.to_string())?;
+                    host.stop(name, c.grace_secs)?;
                 }
                 Ok(Vec::new())
             }
             VmOp::Remove(c) => {
                 for name in &c.names {
-                    host.remove(name).map_err(|e| e.to_string())?;
+                    host.remove(name)?;
                 }
                 Ok(Vec::new())
             }
         }
     }
 
-    fn image(&self, host: &DockerHost<'_>, i: &ferry_model::VmImage) -> Result<String, String> {
-        let tag = |from: &str| host.tag(from, &i.tag).map_err(|e| e.to_string());
+    fn image(&self, host: &DockerHost<'_>, i: &ferry_model::VmImage) -> Result<String, ExecError> {
+        let tag = |from: &str| host.tag(from, &i.tag).map_err(ExecError::from);
         match &i.source {
             VmImageSource::Build((dir, dockerfile)) => {
-                let context = ferry_checkout::directory(&self.checkout, dir).map_err(|e| e.to_string())?;
-                host.build(&context, dockerfile.as_deref(), &i.tag).map_err(|e| e.to_string())?;
+                let context = ferry_checkout::directory(&self.checkout, dir).map_err(|e| ExecError::Config(e.to_string()))?;
+                host.build(&context, dockerfile.as_deref(), &i.tag)?;
             }
             VmImageSource::Load(image) => {
-                host.load_local(image).map_err(|e| e.to_string())?;
+                host.load_local(image)?;
                 tag(image)?;
             }
             VmImageSource::Pull(image) => {
-                host.pull(image).map_err(|e| e.to_string())?;
+                host.pull(image)?;
                 tag(image)?;
             }
         }
-        host.image_id(&i.tag).map_err(|e| e.to_string())?.ok_or_else(|| format!("image {} is not on the host after it was made", i.tag))
+        host.image_id(&i.tag)?.ok_or_else(|| ExecError::Failed(format!("image {} is not on the host after it was made", i.tag)))
     }
 
     /// The host lock: the same record, and the same rules for who holds it
     /// and when it is stale, as the state store's lock of an app
     /// (`ferry_state::lock`); only where it is kept differs.
-    fn read_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<Option<LockRecord>, String> {
+    fn read_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<Option<LockRecord>, ExecError> {
         let text = sh(host, &commands::read_if_present(&config.lock_path()))?;
         Ok(serde_json::from_str(text.trim()).ok())
     }
@@ -153,10 +162,10 @@ impl VmOps {
 
     /// Takes the lock, renews it, or takes over a stale one; refuses one
     /// that someone else holds.
-    fn hold_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<(), String> {
+    fn hold_lock(&self, host: &DockerHost<'_>, config: &VmTargetConfig) -> Result<(), ExecError> {
         let path = config.lock_path();
         let ttl = u64::try_from(config.lock_ttl.as_millis()).unwrap_or(u64::MAX);
-        let mine = serde_json::to_string(&LockRecord::new(&self.owner.holder(LOCK_PURPOSE), now_ms(), ttl)).map_err(|e| e.to_string())?;
+        let mine = serde_json::to_string(&LockRecord::new(&self.owner.holder(LOCK_PURPOSE), now_ms(), ttl)).expect("a lock record serialises");
         let answer = sh(host, &commands::try_lock(&path, &mine))?;
         if answer.trim() == "acquired" {
             return Ok(());
@@ -167,12 +176,12 @@ impl VmOps {
             Some(lock) => match lock.stale_because(now_ms(), self.owner.host.as_deref()) {
                 Some(why) => tracing::warn!("{}: took over the host lock of {} ({why})", config.name, lock.describe()),
                 None => {
-                    return Err(format!(
+                    return Err(ExecError::Failed(format!(
                         "{} is locked by {} until {} ms since the epoch; wait for it, or remove {path} if that run is gone",
                         config.name,
                         lock.describe(),
                         lock.expires_at_ms
-                    ));
+                    )));
                 }
             },
             None => tracing::warn!("{}: replaced an unreadable lock file {path}", config.name),
@@ -181,8 +190,8 @@ impl VmOps {
     }
 
     /// Removes the lock if this run holds it (a run that took it over owns it now).
-    fn release_lock(&self, host: &DockerHost<'_>, l: &VmLock) -> Result<(), String> {
-        let config = self.targets.config(&l.target)?;
+    fn release_lock(&self, host: &DockerHost<'_>, l: &VmLock) -> Result<(), ExecError> {
+        let config = self.targets.config(&l.target).map_err(ExecError::Config)?;
         if self.read_lock(host, config)?.is_some_and(|lock| self.holds(&lock)) {
             sh(host, &commands::remove_file(&config.lock_path()))?;
         }
@@ -199,7 +208,7 @@ impl Ops for VmOps {
             VmOp::Mkdir(p) => Ok(Some(VmUndo::Absent { items: missing_paths(host, &p.paths)? })),
             VmOp::Secret(f) => Ok(Some(VmUndo::Absent { items: missing_paths(host, std::slice::from_ref(&f.path))? })),
             VmOp::Network(n) => {
-                let exists = host.network_exists(&n.name).map_err(|e| e.to_string())?;
+                let exists = host.network_exists(&n.name)?;
                 Ok(Some(VmUndo::Absent { items: if exists { Vec::new() } else { vec![n.name.clone()] } }))
             }
             VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => {
@@ -254,7 +263,7 @@ impl Ops for VmOps {
             VmOp::WriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
             VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
             VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
-            VmOp::Image(i) => Ok(host.image_id(&i.tag).map_err(|e| e.to_string())?.is_some()),
+            VmOp::Image(i) => Ok(host.image_id(&i.tag)?.is_some()),
             VmOp::Run(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
             VmOp::Stop(c) | VmOp::Remove(c) => {
                 let mut states = Vec::new();
@@ -287,7 +296,7 @@ impl Ops for VmOps {
                     Ok(())
                 }
                 (VmOp::Network(_) | VmOp::Secret(_), Some(VmUndo::Absent { items })) if items.is_empty() => Ok(()),
-                (VmOp::Network(n), Some(VmUndo::Absent { .. })) => host.remove_network(&n.name).map_err(|e| e.to_string()),
+                (VmOp::Network(n), Some(VmUndo::Absent { .. })) => host.remove_network(&n.name).map_err(ExecError::from),
                 (VmOp::Secret(f), Some(VmUndo::Absent { .. })) => sh(host, &commands::remove_file(&f.path)).map(drop),
                 (VmOp::WriteFile(VmFile { path, reload, .. }), Some(VmUndo::Backup { backup })) => {
                     put_back(host, path, backup.as_deref())?;
@@ -295,13 +304,13 @@ impl Ops for VmOps {
                 }
                 (VmOp::EnvFile(f), Some(VmUndo::Backup { backup })) => put_back(host, &f.path, backup.as_deref()),
                 (VmOp::Run(c), Some(VmUndo::Absent { items })) => {
-                    if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(|e| e.to_string())
+                    if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(ExecError::from)
                 }
-                (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(|e| e.to_string()),
+                (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(ExecError::from),
                 // Not undone by restoring: their undo is another action or none.
                 (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
                 (VmOp::Mkdir(_) | VmOp::Network(_) | VmOp::Secret(_) | VmOp::WriteFile(_) | VmOp::EnvFile(_) | VmOp::Run(_) | VmOp::Stop(_), undo) => {
-                    Err(mismatch(op, &undo).to_string())
+                    Err(mismatch(op, &undo))
                 }
             }
         })
@@ -309,15 +318,15 @@ impl Ops for VmOps {
 }
 
 /// Runs `script` on the host, under the host's limit when it has one.
-fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, String> {
-    host.run(script).map_err(|e| e.to_string())
+fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, ExecError> {
+    host.run(script).map_err(ExecError::from)
 }
 
-fn upload(host: &DockerHost<'_>, path: &str, bytes: &[u8], mode: u32) -> Result<(), String> {
-    host.write_file(path, bytes, mode).map_err(|e| e.to_string())
+fn upload(host: &DockerHost<'_>, path: &str, bytes: &[u8], mode: u32) -> Result<(), ExecError> {
+    host.write_file(path, bytes, mode).map_err(ExecError::from)
 }
 
-fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, String> {
+fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, ExecError> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
@@ -326,17 +335,17 @@ fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>,
 
 /// Copies the file about to be replaced to `<path>.ferry-prev.<ms>` (the
 /// newest five kept); `None` when there is no file yet.
-fn backup(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
+fn backup(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, ExecError> {
     let copy = format!("{path}.ferry-prev.{}", now_ms());
     let out = sh(host, &commands::backup(path, &copy))?;
     Ok((out.lines().next() == Some("kept")).then_some(copy))
 }
 
-fn put_back(host: &DockerHost<'_>, path: &str, backup: Option<&str>) -> Result<(), String> {
+fn put_back(host: &DockerHost<'_>, path: &str, backup: Option<&str>) -> Result<(), ExecError> {
     sh(host, &commands::put_back(path, backup)).map(drop)
 }
 
-fn remote_sha256(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, String> {
+fn remote_sha256(host: &DockerHost<'_>, path: &str) -> Result<Option<String>, ExecError> {
     let out = sh(host, &commands::sha256_if_present(path))?;
     Ok(out.split_whitespace().next().map(str::to_string))
 }
@@ -348,26 +357,27 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Makes the secret on the host from its own /dev/urandom, unless the file
 /// exists; the value never crosses the network.
-fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), String> {
+fn make_secret(host: &DockerHost<'_>, path: &str) -> Result<(), ExecError> {
     sh(host, &commands::make_secret(path)).map(drop)
 }
 
 /// The env file's text ([`env_file::render`]): secrets from
 /// `FERRY_SECRET_<NAME>` here, values made from files on the host read
 /// there.
-fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String, String> {
+fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String, ExecError> {
     let mut made = Vec::new();
     for value in &f.from_files {
-        let contents = sh(host, &commands::read(&value.path)).map_err(|e| format!("{} for {} in {}: {e}", value.path, value.name, f.path))?;
+        let contents = host.run(&commands::read(&value.path)).map_err(ExecError::vm(format!("{} for {} in {}", value.path, value.name, f.path)))?;
         // A value made on the host (a password) is as secret as any other.
         ferry_secrets::learn(contents.trim());
         made.push((value.name.clone(), value.template.replace("{file}", contents.trim())));
     }
     env_file::render(f, &|name| ferry_secrets::var(&format!("{SECRET_VAR_PREFIX}{name}")).ok().map(ferry_secrets::Secret::into_inner), &made)
+        .map_err(ExecError::Config)
 }
 
-fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, String> {
-    host.state(name).map_err(|e| e.to_string())
+fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, ExecError> {
+    host.state(name).map_err(ExecError::from)
 }
 
 fn spec(c: &VmContainer) -> ContainerSpec {
@@ -387,36 +397,34 @@ fn spec(c: &VmContainer) -> ContainerSpec {
 
 /// Runs the release command to completion; `keepalive` runs with each line
 /// it prints.
-fn release_command(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), String> {
-    host.remove(&c.name).map_err(|e| e.to_string())?; // a killed earlier attempt's leftover
+fn release_command(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), ExecError> {
+    host.remove(&c.name)?; // a killed earlier attempt's leftover
     let mut tail: Vec<String> = Vec::new();
-    let code = host
-        .run_once(&spec(c), &mut |line| {
-            keepalive();
-            tracing::info!("[release] {line}");
-            tail.push(line.to_string());
-            if tail.len() > 20 {
-                tail.remove(0);
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    if code == 0 { Ok(()) } else { Err(format!("the release command exited with {code}:\n{}", tail.join("\n"))) }
+    let code = host.run_once(&spec(c), &mut |line| {
+        keepalive();
+        tracing::info!("[release] {line}");
+        tail.push(line.to_string());
+        if tail.len() > 20 {
+            tail.remove(0);
+        }
+    })?;
+    if code == 0 { Ok(()) } else { Err(ExecError::Failed(format!("the release command exited with {code}:\n{}", tail.join("\n")))) }
 }
 
 /// Starts the container (the existing one of that name, or a new one),
 /// then waits for its health check.
-fn run(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), String> {
+fn run(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), ExecError> {
     match container_state(host, &c.name)? {
         Some(state) if state == "running" => {}
-        Some(_) => host.start(&c.name).map_err(|e| e.to_string())?,
+        Some(_) => host.start(&c.name)?,
         None => {
             let mut spec = spec(c);
             spec.restart = Some("unless-stopped".into());
-            host.run_detached(&spec).map_err(|e| e.to_string())?;
+            host.run_detached(&spec)?;
         }
     }
     match &c.health {
-        Some(health) => host.wait_healthy(&c.name, &probe(c, health), Duration::from_millis(health.timeout_ms), keepalive).map_err(|e| e.to_string()),
+        Some(health) => host.wait_healthy(&c.name, &probe(c, health), Duration::from_millis(health.timeout_ms), keepalive).map_err(ExecError::from),
         None => Ok(()),
     }
 }
