@@ -96,7 +96,7 @@ fn main() {
         let plan = ferry.deploy(&["--image", IMAGES[1 - current], "--strategy", strategy, "--plan-only", "--format", "json"]);
         let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
         let actions = plan["plan"]["steps"].as_array().unwrap().iter().flat_map(|s| s["actions"].as_array().unwrap());
-        let batches = actions.filter(|a| a["operation"]["fly"]["update-machines"].is_object()).count();
+        let batches = actions.filter(|a| a["operation"]["Fly"]["UpdateMachines"].is_object()).count();
         let mut batch_times = Vec::new();
         let walls = (0..RUNS)
             .map(|_| {

@@ -133,11 +133,8 @@ fn a_plan_shows_what_a_container_really_mounts_and_what_an_undo_runs() {
         summary: "start shop-app-1 (ferry-shop:release-1), healthy when 127.0.0.1:20001/ answers".into(),
         risk: Risk::Safe,
         operation: Operation::Vm(VmOp::Run(VmContainer {
-            target: "prod".into(),
-            name: "shop-app-1".into(),
-            image: "ferry-shop:release-1".into(),
             volumes: vec![("/srv/ferry/shop/volumes/../../../../".into(), "/data".into())],
-            ..Default::default()
+            ..VmContainer::new("prod", "shop-app-1", "ferry-shop:release-1")
         })),
         undo: Undo::RestorePrevious,
         detail: None,

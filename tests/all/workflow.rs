@@ -36,7 +36,7 @@ fn a_pinned_custom_step_runs_after_the_builtin_one() {
     assert_eq!(steps[1]["version"], "1.2.0");
     let action = &steps[1]["actions"][0];
     assert_eq!(action["summary"], "set primary_region = \"ams\" in fly.toml");
-    assert_eq!(action["operation"]["checkout"]["edit-config"]["value"], "\"ams\"");
+    assert_eq!(action["operation"]["Checkout"]["EditConfig"]["value"], "\"ams\"");
     assert_eq!(out["counts"]["safe"], 1);
     assert_eq!(out["has_changes"], true);
     assert_eq!(steps[1]["findings"][0]["code"], "no-primary-region");

@@ -12,8 +12,9 @@ use crate::ops::dns::DnsUndo;
 use crate::ops::fly::FlyUndo;
 use crate::ops::vm::VmUndo;
 
-/// The version of the journal's JSON shape.
-pub const JOURNAL_FORMAT: u32 = 2;
+/// The version of the journal's JSON shape. 3: the plans it holds are of
+/// plan format 4.
+pub const JOURNAL_FORMAT: u32 = 3;
 
 /// One run: the phases applied under one id (a deploy, or a migration's
 /// prepare/data/finalize…).

@@ -8,7 +8,9 @@ use crate::{Action, AppSpec, Finding, Risk};
 
 /// The version of the plan's JSON shape; bumped on incompatible changes.
 /// 2: the workflow's settings digest and the host's own findings.
-pub const PLAN_FORMAT: u32 = 3;
+/// 3: operations grouped by provider. 4: the operations' records are the
+/// WIT's generated types, with serde's spelling (`ops::contract`).
+pub const PLAN_FORMAT: u32 = 4;
 
 /// The concatenated plans of a workflow's steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

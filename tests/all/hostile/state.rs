@@ -313,7 +313,7 @@ fn a_corrupted_or_newer_journal_of_another_run_is_skipped_with_a_warning() {
     // That very run, asked for by name, is refused with the reason.
     let (code, _, stderr) = run(ferry_in(co.path()).args(["status", "--app", "shop", "--run", "zz-newer"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("is a journal of format 99, and this ferry reads journals of format 2 only"), "{stderr}");
+    assert!(stderr.contains("is a journal of format 99, and this ferry reads journals of format 3 only"), "{stderr}");
 
     let (code, stdout, stderr) = run(ferry_in(co.path()).args(["abort", "--yes"]));
     assert_eq!(code, 0, "{stderr}");

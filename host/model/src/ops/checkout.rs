@@ -1,44 +1,17 @@
 //! Files of the repository's checkout (`wit/ops-checkout.wit`).
 //!
-//! The records, the variant, and what the host says about each operation:
-//! its name, its least risk, what it does and what its undo puts back. A
-//! new operation of this provider is added here, in its WIT file and in its
-//! executor; the compiler names each match it is missing from.
+//! What the host says about each operation: its name, its least risk, what
+//! it does and what its undo puts back. The records and the variant are the
+//! WIT file's own, generated (`super::contract`): a new operation of this
+//! provider is written in its WIT file, then here and in its executor, each
+//! named by the compiler as a match it is missing from.
+
+pub use super::contract::ferry::step::checkout_ops::*;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{ComponentType, Lift, Lower};
 
 use crate::Risk::Safe;
 use crate::policy::{Floor, OperationPolicy, Restore, at, restore};
-
-/// A change to one key of a TOML file in the checkout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct ConfigEdit {
-    pub file: String,
-    pub key: String,
-    /// A TOML literal; `None` removes the key.
-    pub value: Option<String>,
-}
-
-/// A whole file of the checkout, written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FileWrite {
-    pub file: String,
-    pub contents: String,
-}
-
-/// What the host does through this provider (`checkout-op` in the WIT).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckoutOp {
-    #[component(name = "edit-config")]
-    EditConfig(ConfigEdit),
-    #[component(name = "write-file")]
-    WriteFile(FileWrite),
-}
 
 /// What a checkout action replaced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,27 +1,16 @@
 //! Operations that change nothing: approval gates and waits (`wit/ops-control.wit`).
 //!
-//! The records, the variant, and what the host says about each operation:
-//! its name, its least risk, what it does and what its undo puts back. A
-//! new operation of this provider is added here, in its WIT file and in its
-//! executor; the compiler names each match it is missing from.
+//! What the host says about each operation: its name, its least risk, what
+//! it does and what its undo puts back. The records and the variant are the
+//! WIT file's own, generated (`super::contract`): a new operation of this
+//! provider is written in its WIT file, then here and in its executor, each
+//! named by the compiler as a match it is missing from.
 
-use serde::{Deserialize, Serialize};
-use wasmtime::component::{ComponentType, Lift, Lower};
+pub use super::contract::ferry::step::control_ops::*;
 
 use crate::Risk::Safe;
 use crate::policy::words::*;
 use crate::policy::{Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at};
-
-/// What the host does through this provider (`control-op` in the WIT).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum ControlOp {
-    #[component(name = "approval")]
-    Approval(String),
-    #[component(name = "wait-ms")]
-    WaitMs(u64),
-}
 
 impl OperationPolicy for ControlOp {
     fn name(&self) -> &'static str {

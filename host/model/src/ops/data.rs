@@ -1,118 +1,18 @@
 //! Databases and volumes copied between ferry.toml's `[data]` sources and targets (`wit/ops-data.wit`).
 //!
-//! The records, the variant, and what the host says about each operation:
-//! its name, its least risk, what it does and what its undo puts back. A
-//! new operation of this provider is added here, in its WIT file and in its
-//! executor; the compiler names each match it is missing from.
+//! What the host says about each operation: its name, its least risk, what
+//! it does and what its undo puts back. The records and the variant are the
+//! WIT file's own, generated (`super::contract`): a new operation of this
+//! provider is written in its WIT file, then here and in its executor, each
+//! named by the compiler as a match it is missing from.
+
+pub use super::contract::ferry::step::data_ops::*;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{ComponentType, Lift, Lower};
 
 use crate::Risk::{Destructive, Disruptive, Safe};
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, COPY_REMOVED, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct PgCopy {
-    pub database: String,
-    pub jobs: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct PgTable {
-    pub database: String,
-    pub table: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct PgLogical {
-    pub database: String,
-    pub name: String,
-    #[component(name = "max-lag-bytes")]
-    pub max_lag_bytes: u64,
-    #[component(name = "timeout-ms")]
-    pub timeout_ms: u64,
-    /// Tables this copy sets to REPLICA IDENTITY FULL: the finish puts
-    /// DEFAULT back once replication is dropped.
-    #[component(name = "identity-full")]
-    pub identity_full: Vec<String>,
-    /// UNLOGGED tables: replication never carries their rows, so the
-    /// finish copies them with `pg_dump --data-only` inside the freeze.
-    pub unlogged: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct PgVerify {
-    pub database: String,
-    pub tables: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(enum)]
-#[repr(u8)]
-#[serde(rename_all = "kebab-case")]
-pub enum VolumePass {
-    #[component(name = "bulk")]
-    Bulk,
-    #[component(name = "final")]
-    Final,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VolumeSync {
-    pub volume: String,
-    pub pass: VolumePass,
-    pub exclude: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct SqliteCopy {
-    pub volume: String,
-    pub path: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VolumeVerify {
-    pub volume: String,
-    pub exclude: Vec<String>,
-    pub sqlite: Vec<String>,
-}
-
-/// What the host does through this provider (`data-op` in the WIT).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum DataOp {
-    #[component(name = "pg-freeze")]
-    PgFreeze(String),
-    #[component(name = "pg-dump-restore")]
-    PgDumpRestore(PgCopy),
-    #[component(name = "pg-copy-schema")]
-    PgCopySchema(String),
-    #[component(name = "pg-replica-identity-full")]
-    PgReplicaIdentityFull(PgTable),
-    #[component(name = "pg-subscribe")]
-    PgSubscribe(PgLogical),
-    #[component(name = "pg-catch-up")]
-    PgCatchUp(PgLogical),
-    #[component(name = "pg-finish-logical")]
-    PgFinishLogical(PgLogical),
-    #[component(name = "pg-verify")]
-    PgVerify(PgVerify),
-    #[component(name = "volume-sync")]
-    VolumeSync(VolumeSync),
-    #[component(name = "sqlite-copy")]
-    SqliteCopy(SqliteCopy),
-    #[component(name = "volume-verify")]
-    VolumeVerify(VolumeVerify),
-}
 
 /// What a data action replaced on a source or target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

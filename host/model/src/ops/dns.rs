@@ -1,68 +1,18 @@
 //! DNS records, and the propagation and TLS checks around a switch (`wit/ops-dns.wit`).
 //!
-//! The records, the variant, and what the host says about each operation:
-//! its name, its least risk, what it does and what its undo puts back. A
-//! new operation of this provider is added here, in its WIT file and in its
-//! executor; the compiler names each match it is missing from.
+//! What the host says about each operation: its name, its least risk, what
+//! it does and what its undo puts back. The records and the variant are the
+//! WIT file's own, generated (`super::contract`): a new operation of this
+//! provider is written in its WIT file, then here and in its executor, each
+//! named by the compiler as a match it is missing from.
+
+pub use super::contract::ferry::step::dns_ops::*;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{ComponentType, Lift, Lower};
 
 use crate::Risk::{Disruptive, Safe};
 use crate::policy::words::*;
 use crate::policy::{Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
-
-/// A DNS record set: every value of one name and type, with its TTL.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct DnsRrset {
-    pub name: String,
-    pub rtype: String,
-    pub ttl: u32,
-    pub values: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct DnsChange {
-    pub zone: String,
-    pub expected: Option<DnsRrset>,
-    pub new: Option<DnsRrset>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct TlsCheck {
-    pub address: String,
-    #[component(name = "server-name")]
-    pub server_name: String,
-    #[component(name = "min-days-left")]
-    pub min_days_left: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct DnsVerify {
-    pub zone: String,
-    pub expected: DnsRrset,
-    #[component(name = "previous-ttl")]
-    pub previous_ttl: u32,
-    #[component(name = "timeout-ms")]
-    pub timeout_ms: u64,
-}
-
-/// What the host does through this provider (`dns-op` in the WIT).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum DnsOp {
-    #[component(name = "change")]
-    Change(DnsChange),
-    #[component(name = "tls-check")]
-    TlsCheck(TlsCheck),
-    #[component(name = "verify")]
-    Verify(DnsVerify),
-}
 
 /// What a DNS change replaced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

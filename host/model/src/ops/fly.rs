@@ -1,127 +1,19 @@
 //! The Fly Machines API: apps, machines, volumes, secrets, addresses, certificates, releases (`wit/ops-fly.wit`).
 //!
-//! The records, the variant, and what the host says about each operation:
-//! its name, its least risk, what it does and what its undo puts back. A
-//! new operation of this provider is added here, in its WIT file and in its
-//! executor; the compiler names each match it is missing from.
+//! What the host says about each operation: its name, its least risk, what
+//! it does and what its undo puts back. The records and the variant are the
+//! WIT file's own, generated (`super::contract`): a new operation of this
+//! provider is written in its WIT file, then here and in its executor, each
+//! named by the compiler as a match it is missing from.
+
+pub use super::contract::ferry::step::fly_ops::*;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{ComponentType, Lift, Lower};
 
 use crate::Risk::{Destructive, Disruptive, Irreversible, Safe};
 use crate::journal::PreviousMachine;
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
-
-/// One Fly Machine as a deploy wants it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyMachine {
-    pub id: Option<String>,
-    #[component(name = "launch-id")]
-    pub launch_id: Option<String>,
-    pub name: Option<String>,
-    pub region: String,
-    pub group: String,
-    /// The Machines API `MachineConfig`, as JSON.
-    pub config: String,
-    #[component(name = "skip-launch")]
-    pub skip_launch: bool,
-    #[component(name = "skip-service-registration")]
-    pub skip_service_registration: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyWait {
-    pub health: bool,
-    #[component(name = "timeout-ms")]
-    pub timeout_ms: u64,
-    /// flyctl's smoke check: how long after the change a started machine
-    /// must stay up without an unrequested exit; 0 for none. Plans written
-    /// before the field existed read as 0.
-    #[component(name = "smoke-check-ms")]
-    #[serde(default)]
-    pub smoke_check_ms: u64,
-    /// `--deploy-retries`: further tries of a machine whose update or wait
-    /// failed before the batch fails.
-    #[serde(default)]
-    pub retries: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyMachines {
-    pub app: String,
-    pub machines: Vec<FlyMachine>,
-    pub wait: FlyWait,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyMachineRefs {
-    pub app: String,
-    pub ids: Vec<String>,
-    #[component(name = "launch-ids")]
-    pub launch_ids: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyMetadata {
-    pub machines: FlyMachineRefs,
-    pub key: String,
-    pub value: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyReleaseCommand {
-    pub app: String,
-    pub region: String,
-    pub config: String,
-    #[component(name = "timeout-ms")]
-    pub timeout_ms: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyVolume {
-    pub app: String,
-    pub name: String,
-    pub region: String,
-    #[component(name = "size-gb")]
-    pub size_gb: u32,
-    /// The mounting machine's guest, as `MachineGuest` JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute: Option<String>,
-    #[component(name = "compute-image")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_image: Option<String>,
-    #[component(name = "snapshot-retention")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot_retention: Option<u32>,
-    #[component(name = "auto-backup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_backup: Option<bool>,
-}
-
-/// The kind of an app's address. Its text is the API's name for it, which
-/// is also what `fly ips list` shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(enum)]
-#[repr(u8)]
-#[serde(rename_all = "snake_case")]
-pub enum IpKind {
-    #[component(name = "v4")]
-    V4,
-    #[component(name = "v6")]
-    V6,
-    #[component(name = "shared-v4")]
-    SharedV4,
-    #[component(name = "private-v6")]
-    PrivateV6,
-}
 
 impl std::fmt::Display for IpKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,69 +26,6 @@ impl std::fmt::Display for IpKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyIp {
-    pub app: String,
-    pub kind: IpKind,
-    pub region: Option<String>,
-}
-
-/// A new Fly app.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyApp {
-    pub name: String,
-    pub org: String,
-}
-
-/// Secrets set by name; the host reads each value from its environment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlySecrets {
-    pub app: String,
-    pub names: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyCertificate {
-    pub app: String,
-    pub hostname: String,
-}
-
-/// Another app's volume, snapshotted and restored into a new volume.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyVolumeCopy {
-    #[component(name = "source-app")]
-    pub source_app: String,
-    #[component(name = "source-volume")]
-    pub source_volume: String,
-    pub app: String,
-    pub name: String,
-    pub region: String,
-    #[component(name = "size-gb")]
-    pub size_gb: u32,
-}
-
-/// How a deploy replaces machines. Its text is the release API's name for
-/// it (`ROLLING`…), as flyctl sends it (`release.go`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(enum)]
-#[repr(u8)]
-#[serde(rename_all = "lowercase")]
-pub enum ReleaseStrategy {
-    #[component(name = "rolling")]
-    Rolling,
-    #[component(name = "canary")]
-    Canary,
-    #[component(name = "bluegreen")]
-    Bluegreen,
-    #[component(name = "immediate")]
-    Immediate,
-}
-
 impl std::fmt::Display for ReleaseStrategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -206,72 +35,6 @@ impl std::fmt::Display for ReleaseStrategy {
             ReleaseStrategy::Immediate => "IMMEDIATE",
         })
     }
-}
-
-/// A release record for a deploy; the platform assigns its id and version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyRelease {
-    pub app: String,
-    pub image: String,
-    pub strategy: ReleaseStrategy,
-    /// fly.toml as JSON.
-    pub definition: String,
-}
-
-/// A wait for an app's certificate of a hostname to be issued.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct FlyCertificateWait {
-    pub app: String,
-    pub hostname: String,
-    #[component(name = "timeout-ms")]
-    pub timeout_ms: u64,
-}
-
-/// What the host does through this provider (`fly-op` in the WIT).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum FlyOp {
-    #[component(name = "release-command")]
-    ReleaseCommand(FlyReleaseCommand),
-    #[component(name = "create-machines")]
-    CreateMachines(FlyMachines),
-    #[component(name = "update-machines")]
-    UpdateMachines(FlyMachines),
-    #[component(name = "destroy-machines")]
-    DestroyMachines(FlyMachineRefs),
-    #[component(name = "stop-machines")]
-    StopMachines(FlyMachineRefs),
-    #[component(name = "start-machines")]
-    StartMachines(FlyMachineRefs),
-    #[component(name = "cordon")]
-    Cordon(FlyMachineRefs),
-    #[component(name = "uncordon")]
-    Uncordon(FlyMachineRefs),
-    #[component(name = "set-metadata")]
-    SetMetadata(FlyMetadata),
-    #[component(name = "create-volume")]
-    CreateVolume(FlyVolume),
-    #[component(name = "allocate-ip")]
-    AllocateIp(FlyIp),
-    #[component(name = "create-app")]
-    CreateApp(FlyApp),
-    #[component(name = "destroy-app")]
-    DestroyApp(String),
-    #[component(name = "set-secrets")]
-    SetSecrets(FlySecrets),
-    #[component(name = "add-certificate")]
-    AddCertificate(FlyCertificate),
-    #[component(name = "copy-volume")]
-    CopyVolume(FlyVolumeCopy),
-    #[component(name = "create-release")]
-    CreateRelease(FlyRelease),
-    #[component(name = "complete-release")]
-    CompleteRelease(String),
-    #[component(name = "wait-certificate")]
-    WaitCertificate(FlyCertificateWait),
 }
 
 /// What a Fly action replaced, read from the API before it ran.

@@ -1,186 +1,37 @@
 //! A Docker host of the team's own, over SSH (`wit/ops-vm.wit`).
 //!
-//! The records, the variant, and what the host says about each operation:
-//! its name, its least risk, what it does and what its undo puts back. A
-//! new operation of this provider is added here, in its WIT file and in its
-//! executor; the compiler names each match it is missing from.
+//! What the host says about each operation: its name, its least risk, what
+//! it does and what its undo puts back. The records and the variant are the
+//! WIT file's own, generated (`super::contract`): a new operation of this
+//! provider is written in its WIT file, then here and in its executor, each
+//! named by the compiler as a match it is missing from.
+
+pub use super::contract::ferry::step::vm_ops::*;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{ComponentType, Lift, Lower};
 
 use crate::Risk::{Destructive, Disruptive, Safe};
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmPort {
-    #[component(name = "host-ip")]
-    pub host_ip: String,
-    #[component(name = "host-port")]
-    pub host_port: u16,
-    #[component(name = "container-port")]
-    pub container_port: u16,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmHealth {
-    pub port: u16,
-    pub path: String,
-    #[component(name = "timeout-ms")]
-    pub timeout_ms: u64,
-    #[serde(default)]
-    pub exec: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmContainer {
-    pub target: String,
-    pub name: String,
-    pub image: String,
-    #[component(name = "env-file")]
-    pub env_file: Option<String>,
-    pub env: Vec<(String, String)>,
-    pub ports: Vec<VmPort>,
-    pub volumes: Vec<(String, String)>,
-    pub network: Option<String>,
-    pub labels: Vec<(String, String)>,
-    pub command: Vec<String>,
-    pub health: Option<VmHealth>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmContainers {
-    pub target: String,
-    pub names: Vec<String>,
-    #[component(name = "grace-secs")]
-    pub grace_secs: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmFile {
-    pub target: String,
-    pub path: String,
-    pub contents: String,
-    pub mode: u32,
-    /// Test and reload nginx after the write (and after the undo) with
-    /// the target's `nginx_reload` from ferry.toml.
-    pub reload: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmEnvFile {
-    pub target: String,
-    pub path: String,
-    pub env: Vec<(String, String)>,
-    pub secrets: Vec<String>,
-    #[component(name = "from-files")]
-    #[serde(default)]
-    pub from_files: Vec<VmFileValue>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmFileValue {
-    pub name: String,
-    pub path: String,
-    pub template: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmSecret {
-    pub target: String,
-    pub path: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmPaths {
-    pub target: String,
-    pub paths: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmPackages {
-    pub target: String,
-    pub packages: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmNetwork {
-    pub target: String,
-    pub name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum VmImageSource {
-    /// A checkout directory and an optional Dockerfile in it.
-    #[component(name = "build")]
-    Build((String, Option<String>)),
-    #[component(name = "load")]
-    Load(String),
-    #[component(name = "pull")]
-    Pull(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmImage {
-    pub target: String,
-    pub tag: String,
-    pub source: VmImageSource,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(record)]
-pub struct VmLock {
-    pub target: String,
-    pub path: String,
-    #[component(name = "ttl-ms")]
-    pub ttl_ms: u64,
-}
-
-/// What the host does through this provider (`vm-op` in the WIT).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
-#[component(variant)]
-#[serde(rename_all = "kebab-case")]
-pub enum VmOp {
-    #[component(name = "lock")]
-    Lock(VmLock),
-    #[component(name = "unlock")]
-    Unlock(VmLock),
-    #[component(name = "install-packages")]
-    InstallPackages(VmPackages),
-    #[component(name = "mkdir")]
-    Mkdir(VmPaths),
-    #[component(name = "network")]
-    Network(VmNetwork),
-    #[component(name = "write-file")]
-    WriteFile(VmFile),
-    #[component(name = "env-file")]
-    EnvFile(VmEnvFile),
-    #[component(name = "secret")]
-    Secret(VmSecret),
-    #[component(name = "image")]
-    Image(VmImage),
-    #[component(name = "release-command")]
-    ReleaseCommand(VmContainer),
-    #[component(name = "run")]
-    Run(VmContainer),
-    #[component(name = "stop")]
-    Stop(VmContainers),
-    #[component(name = "remove")]
-    Remove(VmContainers),
+impl VmContainer {
+    /// `image` run as `name` on `target`, with nothing else set: no
+    /// environment, ports, volumes, network, labels, command or health gate.
+    pub fn new(target: impl Into<String>, name: impl Into<String>, image: impl Into<String>) -> Self {
+        VmContainer {
+            target: target.into(),
+            name: name.into(),
+            image: image.into(),
+            env_file: None,
+            env: Vec::new(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            network: None,
+            labels: Vec::new(),
+            command: Vec::new(),
+            health: None,
+        }
+    }
 }
 
 /// What a VM action replaced on the host.

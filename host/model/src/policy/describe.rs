@@ -38,11 +38,8 @@ mod tests {
     #[test]
     fn a_bind_mount_shows_where_it_really_points() {
         let c = VmContainer {
-            target: "test".into(),
-            name: "shop-app-1".into(),
-            image: "ferry-shop:release-1".into(),
             volumes: vec![("/srv/ferry/shop/volumes/../../../../".into(), "/data".into())],
-            ..Default::default()
+            ..VmContainer::new("test", "shop-app-1", "ferry-shop:release-1")
         };
         let text = describe(&Operation::Vm(VmOp::Run(c)));
         assert!(text.contains("bind-mounts host path /srv/ferry/shop/volumes/../../../../ (that is /) at /data, read-write"), "{text}");
@@ -129,13 +126,7 @@ mod tests {
 
     #[test]
     fn ports_say_when_they_are_reachable_from_elsewhere() {
-        let c = VmContainer {
-            target: "t".into(),
-            name: "n".into(),
-            image: "i".into(),
-            ports: vec![VmPort { host_ip: "0.0.0.0".into(), host_port: 80, container_port: 8080 }],
-            ..Default::default()
-        };
+        let c = VmContainer { ports: vec![VmPort { host_ip: "0.0.0.0".into(), host_port: 80, container_port: 8080 }], ..VmContainer::new("t", "n", "i") };
         assert!(describe(&Operation::Vm(VmOp::Run(c))).contains("publishes 0.0.0.0:80 -> 8080 (reachable from other machines)"));
     }
 }

@@ -4,8 +4,8 @@ use super::OperationPolicy;
 use crate::Operation;
 
 /// `fly-set-secrets`, `vm-write-file`, …: the provider and the operation's
-/// case in its `wit/ops-*.wit` (the plan's JSON nests them:
-/// `{"fly": {"set-secrets": …}}`).
+/// case in its `wit/ops-*.wit` (the plan's JSON nests the same two as serde
+/// spells the generated types: `{"Fly": {"SetSecrets": …}}`).
 pub fn name(op: &Operation) -> &'static str {
     op.name()
 }
@@ -20,9 +20,9 @@ mod tests {
         let op = Operation::Fly(FlyOp::DestroyApp("shop".into()));
         assert_eq!(name(&op), "fly-destroy-app");
         let json = serde_json::to_value(&op).unwrap();
-        assert!(json["fly"].get("destroy-app").is_some(), "{json}");
+        assert!(json["Fly"].get("DestroyApp").is_some(), "{json}");
         let op = Operation::Control(ControlOp::WaitMs(5));
         assert_eq!(name(&op), "wait-ms");
-        assert!(serde_json::to_value(&op).unwrap()["control"].get("wait-ms").is_some());
+        assert!(serde_json::to_value(&op).unwrap()["Control"].get("WaitMs").is_some());
     }
 }
