@@ -1,0 +1,157 @@
+//! Which engine builds, and why: the plan shows the reason, so a reviewer
+//! knows whether build secrets are kept out of the image and which cache
+//! applies.
+//!
+//! The order follows what each engine can do safely
+//! (`../shared/reference/build-push.md` §3): Docker with BuildKit (the
+//! buildx plugin, or built into a 20.10 engine), then buildah, which keeps
+//! build secrets out of layers too, then Docker's classic builder, which
+//! drops `RUN --mount=type=secret` (flyctl's `runClassicBuild` passes no
+//! secrets) and so only builds images that need none.
+
+use std::fmt;
+
+use crate::{BuildError, BuildSpec};
+
+/// The engines found on this machine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Engines {
+    /// A Docker daemon that answered, and its client.
+    pub docker: Option<Docker>,
+    /// `buildah --version` ran.
+    pub buildah: bool,
+}
+
+/// A Docker client whose daemon answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Docker {
+    /// The client's version, as `docker version` prints it (`20.10.24`).
+    pub client_version: String,
+    /// `docker buildx version` ran: BuildKit through the plugin.
+    pub buildx: bool,
+}
+
+impl Docker {
+    /// Docker CLIs before 23 carry BuildKit themselves (`DOCKER_BUILDKIT=1`);
+    /// from 23 on it is the buildx plugin or nothing: with
+    /// `DOCKER_BUILDKIT=1` and no plugin the CLI fails ("BuildKit is
+    /// enabled but the buildx component is missing or broken").
+    fn builtin_buildkit(&self) -> bool {
+        self.client_version.split('.').next().and_then(|major| major.parse::<u32>().ok()).is_some_and(|major| major < 23)
+    }
+}
+
+/// An engine, and how ferry drives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builder {
+    /// `docker buildx build --load`: BuildKit through the plugin.
+    Buildx,
+    /// `DOCKER_BUILDKIT=1 docker build` on a CLI that has BuildKit built in.
+    DockerBuildKit,
+    /// `DOCKER_BUILDKIT=0 docker build`: no build secrets.
+    DockerClassic,
+    /// `buildah bud`, without a daemon.
+    Buildah,
+}
+
+impl Builder {
+    /// Whether it keeps a build secret out of every layer and the history
+    /// (mounted into the `RUN` that asks for it, then gone).
+    pub fn takes_secrets(self) -> bool {
+        match self {
+            Builder::Buildx | Builder::DockerBuildKit | Builder::Buildah => true,
+            Builder::DockerClassic => false,
+        }
+    }
+}
+
+impl fmt::Display for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Builder::Buildx => "docker buildx (BuildKit)",
+            Builder::DockerBuildKit => "docker build (BuildKit)",
+            Builder::DockerClassic => "docker build (classic builder)",
+            Builder::Buildah => "buildah",
+        })
+    }
+}
+
+/// The engine chosen, with the sentence the plan shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub builder: Builder,
+    pub reason: String,
+}
+
+/// Picks the engine for `spec` from what this machine has.
+pub fn choose(engines: &Engines, spec: &BuildSpec) -> Result<Choice, BuildError> {
+    let choice = |builder, reason: String| Ok(Choice { builder, reason });
+    match &engines.docker {
+        Some(docker) if docker.buildx => choice(Builder::Buildx, format!("Docker {} with the buildx plugin: BuildKit", docker.client_version)),
+        Some(docker) if docker.builtin_buildkit() => {
+            choice(Builder::DockerBuildKit, format!("Docker {}, whose engine has BuildKit built in", docker.client_version))
+        }
+        Some(docker) if spec.secrets.is_empty() => choice(
+            Builder::DockerClassic,
+            format!("Docker {} without the buildx plugin: its classic builder (the build has no secrets, which it could not keep out of the image)", docker.client_version),
+        ),
+        Some(docker) if engines.buildah => choice(
+            Builder::Buildah,
+            format!(
+                "buildah: Docker {} has no buildx plugin, and only BuildKit or buildah keep the build secrets ({}) out of the image",
+                docker.client_version,
+                spec.secrets.join(", ")
+            ),
+        ),
+        Some(docker) => Err(BuildError::Unsupported(format!(
+            "the build secrets {} need BuildKit, and Docker {} has no buildx plugin: install it (Debian: docker-buildx; Docker's own packages: docker-buildx-plugin) or buildah",
+            spec.secrets.join(", "),
+            docker.client_version
+        ))),
+        None if engines.buildah => choice(Builder::Buildah, "buildah: no Docker daemon answered here, and buildah needs none".into()),
+        None => Err(BuildError::NoEngine("no Docker daemon answered and buildah is not installed: install Docker (Debian: docker.io) or buildah, or give an image built elsewhere with --image".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docker(version: &str, buildx: bool) -> Option<Docker> {
+        Some(Docker { client_version: version.into(), buildx })
+    }
+
+    fn spec(secrets: &[&str]) -> BuildSpec {
+        BuildSpec { secrets: secrets.iter().map(|s| s.to_string()).collect(), ..BuildSpec::default() }
+    }
+
+    #[test]
+    fn buildkit_first_wherever_docker_has_it() {
+        let with_plugin = Engines { docker: docker("28.2.2", true), buildah: true };
+        assert_eq!(choose(&with_plugin, &spec(&["NPM_TOKEN"])).unwrap().builder, Builder::Buildx);
+        let debian = Engines { docker: docker("20.10.24+dfsg1", false), buildah: false };
+        let choice = choose(&debian, &spec(&["NPM_TOKEN"])).unwrap();
+        assert_eq!(choice.builder, Builder::DockerBuildKit);
+        assert_eq!(choice.reason, "Docker 20.10.24+dfsg1, whose engine has BuildKit built in");
+    }
+
+    #[test]
+    fn a_build_with_secrets_never_reaches_the_classic_builder() {
+        let no_plugin = Engines { docker: docker("28.2.2", false), buildah: false };
+        assert_eq!(choose(&no_plugin, &spec(&[])).unwrap().builder, Builder::DockerClassic);
+        let err = choose(&no_plugin, &spec(&["NPM_TOKEN"])).unwrap_err().to_string();
+        assert!(err.starts_with("the build secrets NPM_TOKEN need BuildKit, and Docker 28.2.2 has no buildx plugin: install it"), "{err}");
+        let with_buildah = Engines { buildah: true, ..no_plugin };
+        let choice = choose(&with_buildah, &spec(&["NPM_TOKEN"])).unwrap();
+        assert_eq!(choice.builder, Builder::Buildah);
+        assert!(choice.reason.contains("keep the build secrets (NPM_TOKEN) out of the image"), "{}", choice.reason);
+        assert!(!Builder::DockerClassic.takes_secrets());
+    }
+
+    #[test]
+    fn without_a_daemon_buildah_or_a_named_install() {
+        assert_eq!(choose(&Engines { docker: None, buildah: true }, &spec(&[])).unwrap().builder, Builder::Buildah);
+        let err = choose(&Engines::default(), &spec(&[])).unwrap_err().to_string();
+        assert!(err.contains("install Docker (Debian: docker.io) or buildah, or give an image built elsewhere with --image"), "{err}");
+    }
+}

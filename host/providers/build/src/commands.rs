@@ -1,0 +1,146 @@
+//! The command line of a build, as a pure function of the engine and the
+//! spec: what runs is readable here and asserted as text below, and the
+//! caller only spawns it. Every value is its own argument (no shell), and a
+//! build secret appears only as its name and the variable the engine reads
+//! it from.
+
+use std::fmt;
+
+use crate::{BuildError, BuildSpec, Builder, PLATFORM, SECRET_VAR_PREFIX};
+
+/// A program, the environment it adds, and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub program: &'static str,
+    /// Variables set for the engine (never a secret's value).
+    pub env: Vec<(&'static str, &'static str)>,
+    pub args: Vec<String>,
+}
+
+impl fmt::Display for Command {
+    /// The command as a person would type it, for logs and the plan.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, value) in &self.env {
+            write!(f, "{name}={value} ")?;
+        }
+        f.write_str(self.program)?;
+        for arg in &self.args {
+            write!(f, " {}", quoted(arg))?;
+        }
+        Ok(())
+    }
+}
+
+/// POSIX single quotes where the text needs them.
+fn quoted(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c)) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// `builder`'s command that builds `spec` into the image `spec.tag`,
+/// writing its id to `spec.iidfile`.
+pub fn build(builder: Builder, spec: &BuildSpec) -> Result<Command, BuildError> {
+    spec.check()?;
+    if !builder.takes_secrets() && !spec.secrets.is_empty() {
+        return Err(BuildError::Unsupported(format!("{builder} cannot keep build secrets out of the image; choose the builder with builder::choose")));
+    }
+    let (program, env, mut args): (_, Vec<(&str, &str)>, Vec<String>) = match builder {
+        Builder::Buildx => ("docker", vec![], vec!["buildx".into(), "build".into(), "--load".into()]),
+        Builder::DockerBuildKit => ("docker", vec![("DOCKER_BUILDKIT", "1")], vec!["build".into()]),
+        Builder::DockerClassic => ("docker", vec![("DOCKER_BUILDKIT", "0")], vec!["build".into()]),
+        // `--layers`: cache each step as an image, as Docker does;
+        // `--format docker`: the manifest type registry.fly.io serves.
+        Builder::Buildah => ("buildah", vec![], vec!["bud".into(), "--layers".into(), "--format".into(), "docker".into()]),
+    };
+    args.extend(["--platform".into(), PLATFORM.into()]);
+    if let Some(dockerfile) = &spec.dockerfile {
+        args.extend(["--file".into(), dockerfile.display().to_string()]);
+    }
+    if let Some(target) = &spec.target {
+        args.extend(["--target".into(), target.clone()]);
+    }
+    for (name, value) in &spec.args {
+        args.extend(["--build-arg".into(), format!("{name}={value}")]);
+    }
+    for name in &spec.secrets {
+        args.extend(["--secret".into(), format!("id={name},env={SECRET_VAR_PREFIX}{name}")]);
+    }
+    for (name, value) in &spec.labels {
+        args.extend(["--label".into(), format!("{name}={value}")]);
+    }
+    if spec.no_cache {
+        args.push("--no-cache".into());
+    }
+    args.extend(["--iidfile".into(), spec.iidfile.display().to_string(), "--tag".into(), spec.tag.clone()]);
+    // `--`: the context is positional, after every option, whatever its name.
+    args.extend(["--".into(), spec.context.display().to_string()]);
+    Ok(Command { program, env, args })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> BuildSpec {
+        BuildSpec {
+            context: "/src/shop".into(),
+            dockerfile: Some("/src/shop/deploy/Dockerfile".into()),
+            target: Some("release".into()),
+            args: [("RUBY_VERSION".to_string(), "3.3 slim".to_string())].into(),
+            secrets: vec!["NPM_TOKEN".into()],
+            labels: [("GH_SHA".to_string(), "abc123".to_string())].into(),
+            no_cache: true,
+            tag: "registry.fly.io/shop:deployment-01JD".into(),
+            iidfile: "/tmp/ferry-build/iid".into(),
+        }
+    }
+
+    const FLAGS: &str = "--platform linux/amd64 --file /src/shop/deploy/Dockerfile --target release --build-arg 'RUBY_VERSION=3.3 slim' \
+        --secret id=NPM_TOKEN,env=FERRY_SECRET_NPM_TOKEN --label GH_SHA=abc123 --no-cache --iidfile /tmp/ferry-build/iid \
+        --tag registry.fly.io/shop:deployment-01JD -- /src/shop";
+
+    #[test]
+    fn each_engine_gets_the_same_build_in_its_own_words() {
+        let flags = FLAGS.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(build(Builder::Buildx, &spec()).unwrap().to_string(), format!("docker buildx build --load {flags}"));
+        assert_eq!(build(Builder::DockerBuildKit, &spec()).unwrap().to_string(), format!("DOCKER_BUILDKIT=1 docker build {flags}"));
+        assert_eq!(build(Builder::Buildah, &spec()).unwrap().to_string(), format!("buildah bud --layers --format docker {flags}"));
+    }
+
+    #[test]
+    fn a_value_is_one_argument_whatever_it_holds() {
+        let mut s = spec();
+        s.args = [("MOTD".to_string(), "$(reboot); echo 'hi'".to_string())].into();
+        let command = build(Builder::Buildx, &s).unwrap();
+        assert!(command.args.contains(&"MOTD=$(reboot); echo 'hi'".to_string()));
+        assert!(command.to_string().contains(r"--build-arg 'MOTD=$(reboot); echo '\''hi'\'''"), "{command}");
+    }
+
+    #[test]
+    fn a_secret_crosses_by_name_and_never_to_the_classic_builder() {
+        let mut s = spec();
+        let command = build(Builder::Buildah, &s).unwrap();
+        assert!(command.env.is_empty());
+        let err = build(Builder::DockerClassic, &s).unwrap_err().to_string();
+        assert!(err.starts_with("docker build (classic builder) cannot keep build secrets out of the image"), "{err}");
+        s.secrets.clear();
+        assert!(build(Builder::DockerClassic, &s).unwrap().to_string().starts_with("DOCKER_BUILDKIT=0 docker build --platform linux/amd64"));
+    }
+
+    #[test]
+    fn a_name_an_engine_would_split_is_refused() {
+        for (field, bad) in [("arg", "A=B"), ("arg", ""), ("secret", "NPM-TOKEN"), ("secret", "1PASSWORD"), ("label", "a b")] {
+            let mut s = spec();
+            match field {
+                "arg" => s.args = [(bad.to_string(), "v".to_string())].into(),
+                "secret" => s.secrets = vec![bad.to_string()],
+                _ => s.labels = [(bad.to_string(), "v".to_string())].into(),
+            }
+            let err = build(Builder::Buildx, &s).unwrap_err();
+            assert!(matches!(err, BuildError::Invalid { .. }), "{field} {bad:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! A real build with Debian's buildah, from the command line
+//! `commands::build` writes: the image is made, its id written, its labels
+//! and build args applied, and a build secret reaches the `RUN` that mounts
+//! it without being left in any file of the image or in its history.
+//!
+//! buildah runs as root with its own store (vfs, in a temporary directory)
+//! inside a network namespace this test creates (`unshare --net`), so a
+//! `RUN` step reaches no network.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ferry_build::commands;
+use ferry_build::{BuildSpec, Builder};
+
+const SECRET: &str = "s3cr3t-npm-token-value";
+
+/// A buildah store of the test's own.
+struct Store {
+    dir: tempfile::TempDir,
+}
+
+impl Store {
+    fn new() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = format!("[storage]\ndriver = \"vfs\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n", dir.path().display());
+        std::fs::write(dir.path().join("storage.conf"), conf).unwrap();
+        Store { dir }
+    }
+
+    /// `program args…` with this store, in a new network namespace.
+    fn command(&self, program: &str, args: &[String]) -> Command {
+        let mut command = Command::new("unshare");
+        command.arg("--net").arg("--").arg(program).args(args);
+        command.env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"));
+        command
+    }
+
+    fn buildah(&self, args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = self.command("buildah", &args).output().unwrap();
+        assert!(out.status.success(), "buildah {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// A context whose Dockerfile copies busybox in, reads the secret in a
+/// `RUN` (writing only its length), and labels the image with a build arg.
+fn context(dir: &Path) -> PathBuf {
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch AS base\nCOPY busybox /bin/busybox\n\
+         FROM base AS release\nARG GREETING\n\
+         RUN --mount=type=secret,id=NPM_TOKEN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox wc -c < /run/secrets/NPM_TOKEN > /secret-length\"]\n\
+         LABEL greeting=$GREETING\n\
+         FROM base AS other\nRUN [\"/bin/busybox\", \"false\"]\n",
+    )
+    .unwrap();
+    context
+}
+
+#[test]
+fn buildah_builds_the_spec_and_keeps_the_secret_out_of_the_image() {
+    let store = Store::new();
+    let work = tempfile::tempdir().unwrap();
+    let spec = BuildSpec {
+        context: context(work.path()),
+        dockerfile: None,
+        // The `other` stage fails if built: the target must be honoured.
+        target: Some("release".into()),
+        args: [("GREETING".to_string(), "hello from ferry".to_string())].into(),
+        secrets: vec!["NPM_TOKEN".into()],
+        labels: [("GH_SHA".to_string(), "abc123".to_string())].into(),
+        no_cache: false,
+        tag: "registry.fly.io/shop:deployment-01test".into(),
+        iidfile: work.path().join("iid"),
+    };
+    let build = commands::build(Builder::Buildah, &spec).unwrap();
+    assert!(!build.to_string().contains(SECRET));
+    let mut command = store.command(build.program, &build.args);
+    command.envs(build.env.iter().copied()).env("FERRY_SECRET_NPM_TOKEN", SECRET);
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{build}\n{}", String::from_utf8_lossy(&out.stderr));
+
+    let id = std::fs::read_to_string(&spec.iidfile).unwrap();
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id:?}");
+    let image = store.buildah(&["inspect", "--type", "image", &spec.tag]);
+    let inspected: serde_json::Value = serde_json::from_str(&image).unwrap();
+    let labels = &inspected["OCIv1"]["config"]["Labels"];
+    assert_eq!(labels["greeting"], "hello from ferry", "{labels}");
+    assert_eq!(labels["GH_SHA"], "abc123", "{labels}");
+    // The config, history and manifest: none holds the value.
+    assert!(!image.contains(SECRET), "{image}");
+
+    // Every file of the image, read through a working container's mount.
+    let container = store.buildah(&["from", &spec.tag]).trim().to_string();
+    let root = PathBuf::from(store.buildah(&["mount", &container]).trim());
+    let length = std::fs::read_to_string(root.join("secret-length")).unwrap();
+    assert_eq!(length.trim(), SECRET.len().to_string(), "the RUN saw the secret");
+    let mut leaked = Vec::new();
+    for entry in walk(&root) {
+        if std::fs::read(&entry).is_ok_and(|bytes| bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes())) {
+            leaked.push(entry);
+        }
+    }
+    store.buildah(&["umount", &container]);
+    store.buildah(&["rm", &container]);
+    assert!(leaked.is_empty(), "the secret is in {leaked:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            files.extend(walk(&entry.path()));
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files
+}
