@@ -17,3 +17,11 @@ pub mod dns_servers;
 
 /// A test CA and TLS servers on loopback.
 pub mod tls_servers;
+
+/// An OCI registry (Debian's docker-registry) with TLS and basic auth on loopback.
+pub mod registry;
+
+/// A TCP port free on 127.0.0.1 right now.
+pub(crate) fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -4,7 +4,6 @@
 //! the system temp dir, and every cluster is a `cp -a` of it. Servers are
 //! stopped by PID in `Drop`, so a panicking test does not leak a postmaster.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -122,10 +121,6 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl Cluster {
     /// A fresh cluster: wal_level=logical, fsync=off, trust auth on 127.0.0.1.
     pub fn start() -> Cluster {
@@ -135,7 +130,7 @@ impl Cluster {
         run(Command::new("cp").arg("-a").arg(template.join("data")).arg(dir.path()), "cp -a template");
         chown_postgres(dir.path());
         for _ in 0..5 {
-            let port = free_port();
+            let port = crate::free_tcp_port();
             if let Some(pid) = try_start(dir.path(), port) {
                 return Cluster { dir, port, pid };
             }

@@ -50,7 +50,7 @@ impl Ca {
     pub fn leaf_valid(&self, names: &[&str], from: OffsetDateTime, until: OffsetDateTime) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let cert = leaf_params(names, from, until).signed_by(&key, &self.issuer).unwrap();
-        Leaf::new(cert.der().clone(), &key)
+        Leaf::new(&cert, &key)
     }
 }
 
@@ -59,7 +59,7 @@ pub fn self_signed(names: &[&str]) -> Leaf {
     let now = OffsetDateTime::now_utc();
     let key = KeyPair::generate().unwrap();
     let cert = leaf_params(names, now - DAY, now + 30 * DAY).self_signed(&key).unwrap();
-    Leaf::new(cert.der().clone(), &key)
+    Leaf::new(&cert, &key)
 }
 
 fn leaf_params(names: &[&str], from: OffsetDateTime, until: OffsetDateTime) -> CertificateParams {
@@ -75,11 +75,14 @@ fn leaf_params(names: &[&str], from: OffsetDateTime, until: OffsetDateTime) -> C
 pub struct Leaf {
     cert: CertificateDer<'static>,
     key: PrivatePkcs8KeyDer<'static>,
+    /// The same two as PEM, for servers that read files (the registry).
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl Leaf {
-    fn new(cert: CertificateDer<'static>, key: &KeyPair) -> Self {
-        Self { cert, key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
+    fn new(cert: &rcgen::Certificate, key: &KeyPair) -> Self {
+        Self { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
     }
 
     fn certified(&self, provider: &CryptoProvider) -> CertifiedKey {

@@ -5,6 +5,9 @@
 //! it from.
 
 use std::fmt;
+use std::path::PathBuf;
+
+use base64::Engine;
 
 use crate::{BuildError, BuildSpec, Builder, PLATFORM, SECRET_VAR_PREFIX};
 
@@ -80,6 +83,57 @@ pub fn build(builder: Builder, spec: &BuildSpec) -> Result<Command, BuildError> 
     Ok(Command { program, env, args })
 }
 
+/// A push of a built image to its registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushSpec {
+    /// The image as built, named for its registry (`registry.fly.io/<app>:<tag>`).
+    pub tag: String,
+    /// A directory holding the login as Docker's `config.json`
+    /// ([`auth_config`]), made for this push and removed after it: the
+    /// password is never an argument, so no process listing shows it.
+    pub auth_dir: PathBuf,
+    /// A directory holding the registry's CA as `ca.crt`, when the system's
+    /// roots do not cover it (buildah only: Docker trusts what its daemon
+    /// trusts, `/etc/docker/certs.d`).
+    pub cert_dir: Option<PathBuf>,
+    /// Where buildah writes the digest of the manifest it pushed.
+    pub digestfile: PathBuf,
+}
+
+/// `builder`'s command that pushes `spec.tag`. buildah writes the digest to
+/// `spec.digestfile`; Docker prints it ([`pushed_digest`]).
+pub fn push(builder: Builder, spec: &PushSpec) -> Command {
+    let auth = spec.auth_dir.join("config.json").display().to_string();
+    match builder {
+        Builder::Buildx | Builder::DockerBuildKit | Builder::DockerClassic => {
+            Command { program: "docker", env: vec![], args: vec!["--config".into(), spec.auth_dir.display().to_string(), "push".into(), spec.tag.clone()] }
+        }
+        Builder::Buildah => {
+            let mut args = vec!["push".into(), "--authfile".into(), auth];
+            if let Some(dir) = &spec.cert_dir {
+                args.extend(["--cert-dir".into(), dir.display().to_string()]);
+            }
+            // v2s2: the Docker manifest the build made (`--format docker`), kept as is.
+            args.extend(["--format".into(), "v2s2".into(), "--digestfile".into(), spec.digestfile.display().to_string()]);
+            args.extend(["--".into(), spec.tag.clone(), format!("docker://{}", spec.tag)]);
+            Command { program: "buildah", env: vec![], args }
+        }
+    }
+}
+
+/// The login a push reads, as Docker's `config.json` (buildah reads the
+/// same file): `auths.<registry>.auth` is base64 of `user:password`, what
+/// `fly auth docker` writes when there is no docker binary.
+pub fn auth_config(registry: &str, user: &str, password: &str) -> String {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    serde_json::json!({ "auths": { registry: { "auth": auth } } }).to_string()
+}
+
+/// The digest `docker push` prints last (`<tag>: digest: sha256:… size: N`).
+pub fn pushed_digest(output: &str) -> Option<&str> {
+    output.lines().rev().find_map(|line| line.split_whitespace().skip_while(|w| *w != "digest:").nth(1)).filter(|d| d.starts_with("sha256:"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,10 +158,9 @@ mod tests {
 
     #[test]
     fn each_engine_gets_the_same_build_in_its_own_words() {
-        let flags = FLAGS.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert_eq!(build(Builder::Buildx, &spec()).unwrap().to_string(), format!("docker buildx build --load {flags}"));
-        assert_eq!(build(Builder::DockerBuildKit, &spec()).unwrap().to_string(), format!("DOCKER_BUILDKIT=1 docker build {flags}"));
-        assert_eq!(build(Builder::Buildah, &spec()).unwrap().to_string(), format!("buildah bud --layers --format docker {flags}"));
+        assert_eq!(build(Builder::Buildx, &spec()).unwrap().to_string(), format!("docker buildx build --load {FLAGS}"));
+        assert_eq!(build(Builder::DockerBuildKit, &spec()).unwrap().to_string(), format!("DOCKER_BUILDKIT=1 docker build {FLAGS}"));
+        assert_eq!(build(Builder::Buildah, &spec()).unwrap().to_string(), format!("buildah bud --layers --format docker {FLAGS}"));
     }
 
     #[test]
@@ -128,6 +181,32 @@ mod tests {
         assert!(err.starts_with("docker build (classic builder) cannot keep build secrets out of the image"), "{err}");
         s.secrets.clear();
         assert!(build(Builder::DockerClassic, &s).unwrap().to_string().starts_with("DOCKER_BUILDKIT=0 docker build --platform linux/amd64"));
+    }
+
+    #[test]
+    fn a_push_reads_its_login_from_a_file_never_an_argument() {
+        let spec = PushSpec {
+            tag: "registry.fly.io/shop:deployment-01JD".into(),
+            auth_dir: "/tmp/ferry-push".into(),
+            cert_dir: Some("/tmp/ca".into()),
+            digestfile: "/tmp/ferry-push/digest".into(),
+        };
+        assert_eq!(
+            push(Builder::Buildah, &spec).to_string(),
+            "buildah push --authfile /tmp/ferry-push/config.json --cert-dir /tmp/ca --format v2s2 --digestfile /tmp/ferry-push/digest \
+             -- registry.fly.io/shop:deployment-01JD docker://registry.fly.io/shop:deployment-01JD"
+        );
+        assert_eq!(push(Builder::Buildx, &spec).to_string(), "docker --config /tmp/ferry-push push registry.fly.io/shop:deployment-01JD");
+        let config: serde_json::Value = serde_json::from_str(&auth_config("registry.fly.io", "x", "fm2_a,fm2_b")).unwrap();
+        assert_eq!(config["auths"]["registry.fly.io"]["auth"], "eDpmbTJfYSxmbTJfYg==");
+    }
+
+    #[test]
+    fn dockers_push_output_names_the_digest() {
+        let out = "The push refers to repository [registry.fly.io/shop]\n5f70bf18a086: Pushed\n\
+                   deployment-01JD: digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef size: 528\n";
+        assert_eq!(pushed_digest(out), Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+        assert_eq!(pushed_digest("denied: requested access to the resource is denied"), None);
     }
 
     #[test]

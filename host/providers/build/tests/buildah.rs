@@ -10,8 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferry_build::commands;
+use ferry_build::commands::{self, PushSpec};
+use ferry_build::reference;
 use ferry_build::{BuildSpec, Builder};
+use ferry_test_support::registry::Registry;
+use sha2::Digest;
 
 const SECRET: &str = "s3cr3t-npm-token-value";
 
@@ -33,6 +36,14 @@ impl Store {
         let mut command = Command::new("unshare");
         command.arg("--net").arg("--").arg(program).args(args);
         command.env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"));
+        command
+    }
+
+    /// `program args…` with this store, in this namespace: for a push to a
+    /// registry on this machine's loopback (it runs no container).
+    fn client(&self, program: &str, args: &[String]) -> Command {
+        let mut command = Command::new(program);
+        command.args(args).env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"));
         command
     }
 
@@ -122,4 +133,63 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// Builds the context of `dir` (no secret) as `tag` in `store`.
+fn build_plain(store: &Store, dir: &Path, tag: &str) {
+    let spec = BuildSpec {
+        context: context(dir),
+        target: Some("release".into()),
+        tag: tag.into(),
+        iidfile: dir.join("iid"),
+        secrets: vec!["NPM_TOKEN".into()],
+        ..BuildSpec::default()
+    };
+    let build = commands::build(Builder::Buildah, &spec).unwrap();
+    let out = store.command(build.program, &build.args).env("FERRY_SECRET_NPM_TOKEN", SECRET).output().unwrap();
+    assert!(out.status.success(), "{build}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The push the deploy will make: the login from a file, the digest the
+/// registry stored, and that digest the sha256 of the manifest it serves, so
+/// the pinned reference names exactly these bytes.
+#[test]
+fn a_pushed_image_is_pinned_by_the_digest_the_registry_serves() {
+    let registry = Registry::start("x", "fm2_token,fm2_other");
+    let store = Store::new();
+    let work = tempfile::tempdir().unwrap();
+    let tag = reference::deployment_tag(&registry.host, "shop", "deployment-01test").unwrap();
+    build_plain(&store, work.path(), &tag);
+
+    let push = |password: &str| {
+        let auth_dir = tempfile::tempdir().unwrap();
+        std::fs::write(auth_dir.path().join("config.json"), commands::auth_config(&registry.host, "x", password)).unwrap();
+        let spec = PushSpec { tag: tag.clone(), auth_dir: auth_dir.path().into(), cert_dir: Some(registry.cert_dir()), digestfile: work.path().join("digest") };
+        let command = commands::push(Builder::Buildah, &spec);
+        assert!(!command.to_string().contains(password));
+        store.client(command.program, &command.args).output().unwrap()
+    };
+    let refused = push("wrong");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unauthorized"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let out = push(&registry.password);
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), registry.log());
+    let digest = std::fs::read_to_string(work.path().join("digest")).unwrap();
+    let digest = digest.trim();
+    assert_eq!(reference::pinned(&tag, digest).unwrap(), format!("{}/shop:deployment-01test@{digest}", registry.host));
+
+    // The manifest as the registry serves it, by that digest.
+    let url = format!("https://{}/v2/shop/manifests/{digest}", registry.host);
+    let manifest = Command::new("curl")
+        .args(["-sf", "--cacert"])
+        .arg(registry.ca_file())
+        .args(["-u", &format!("x:{}", registry.password)])
+        .args(["-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{url}: {}", String::from_utf8_lossy(&manifest.stderr));
+    assert_eq!(format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest.stdout))), digest, "{url}");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
 }

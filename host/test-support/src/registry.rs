@@ -1,0 +1,93 @@
+//! Debian's `docker-registry` (distribution 2.8) on a free 127.0.0.1 port,
+//! with TLS from a test CA and htpasswd basic auth, as
+//! `../shared/reference/build-push.md` §4 sets it up: its own config (the
+//! packaged one listens on every interface), bcrypt passwords (the only kind
+//! it reads), storage in a temporary directory. Stopped by PID on drop.
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::tls_servers::Ca;
+
+const MISSING: &str = "install docker-registry and apache2-utils (scripts/install-deps --test)";
+
+/// A running registry.
+pub struct Registry {
+    dir: tempfile::TempDir,
+    child: Child,
+    /// `127.0.0.1:<port>`: the registry part of an image reference.
+    pub host: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl Registry {
+    /// A registry that accepts `user`/`password` and nobody else.
+    pub fn start(user: &str, password: &str) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("ferry test registry CA");
+        let leaf = ca.leaf(&["127.0.0.1", "localhost"]);
+        fs::write(dir.path().join("domain.crt"), &leaf.cert_pem).unwrap();
+        fs::write(dir.path().join("domain.key"), &leaf.key_pem).unwrap();
+        // Where buildah and skopeo look for the CA (`--cert-dir`), and curl's `--cacert`.
+        fs::create_dir(dir.path().join("certs")).unwrap();
+        fs::write(dir.path().join("certs/ca.crt"), ca.pem()).unwrap();
+        let htpasswd = Command::new("htpasswd").args(["-Bbn", user, password]).output().unwrap_or_else(|e| panic!("htpasswd: {e}: {MISSING}"));
+        assert!(htpasswd.status.success(), "htpasswd: {}", String::from_utf8_lossy(&htpasswd.stderr));
+        fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
+
+        let host = format!("127.0.0.1:{}", crate::free_tcp_port());
+        let root = dir.path().display();
+        let config = format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {root}/data}}\n  delete: {{enabled: true}}\n\
+             http:\n  addr: {host}\n  tls: {{certificate: {root}/domain.crt, key: {root}/domain.key}}\n\
+             auth:\n  htpasswd: {{realm: ferry-test, path: {root}/htpasswd}}\n"
+        );
+        fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("docker-registry: {e}: {MISSING}"));
+        let registry = Registry { dir, child, host, user: user.into(), password: password.into() };
+        registry.wait_listening();
+        registry
+    }
+
+    fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&self.host).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not listen on {}: {}", self.host, self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A directory holding the CA as `ca.crt` (buildah's `--cert-dir`).
+    pub fn cert_dir(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// The CA certificate's file, for curl's `--cacert`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.cert_dir().join("ca.crt")
+    }
+
+    /// What the registry logged.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
