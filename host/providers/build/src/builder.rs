@@ -9,7 +9,9 @@
 //! drops `RUN --mount=type=secret` (flyctl's `runClassicBuild` passes no
 //! secrets) and so only builds images that need none.
 
+use std::ffi::OsStr;
 use std::fmt;
+use std::process::{Command, Stdio};
 
 use crate::{BuildError, BuildSpec};
 
@@ -29,6 +31,27 @@ pub struct Docker {
     pub client_version: String,
     /// `docker buildx version` ran: BuildKit through the plugin.
     pub buildx: bool,
+}
+
+impl Engines {
+    /// What this machine has, asked the way a user would: `docker version`
+    /// (which fails when no daemon answers), `docker buildx version`,
+    /// `buildah --version`.
+    pub fn detect() -> Engines {
+        Engines::detect_on(std::env::var_os("PATH").as_deref().unwrap_or_default())
+    }
+
+    /// [`Engines::detect`] with the programs found on `path`.
+    pub fn detect_on(path: &OsStr) -> Engines {
+        let run = |program: &str, args: &[&str]| {
+            let out = Command::new(program).args(args).env("PATH", path).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        };
+        let docker = run("docker", &["version", "--format", "{{.Client.Version}} {{.Server.Version}}"])
+            .and_then(|versions| versions.split_whitespace().next().map(str::to_string))
+            .map(|client_version| Docker { client_version, buildx: run("docker", &["buildx", "version"]).is_some() });
+        Engines { docker, buildah: run("buildah", &["--version"]).is_some() }
+    }
 }
 
 impl Docker {
@@ -146,6 +169,44 @@ mod tests {
         assert_eq!(choice.builder, Builder::Buildah);
         assert!(choice.reason.contains("keep the build secrets (NPM_TOKEN) out of the image"), "{}", choice.reason);
         assert!(!Builder::DockerClassic.takes_secrets());
+    }
+
+    /// `docker` and `buildah` stand-ins on a PATH of their own: what each
+    /// answer of the real CLIs means.
+    fn path_with(docker: &str, buildah: bool) -> (tempfile::TempDir, std::ffi::OsString) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        write("docker", docker);
+        if buildah {
+            write("buildah", "echo 'buildah version 1.28.2 (image-spec 1.1.0-rc2, runtime-spec 1.0.2-dev)'");
+        }
+        // Only the stand-ins: `[` and `echo` are the shell's own.
+        let path = dir.path().as_os_str().to_owned();
+        (dir, path)
+    }
+
+    #[test]
+    fn detection_reads_what_the_clis_answer() {
+        // Debian's 20.10: the daemon answers, no buildx subcommand.
+        let (_dir, path) = path_with(r#"[ "$1" = version ] && { echo "20.10.24+dfsg1 20.10.24+dfsg1"; exit 0; }; exit 1"#, false);
+        let found = Engines::detect_on(&path);
+        assert_eq!(found, Engines { docker: Some(Docker { client_version: "20.10.24+dfsg1".into(), buildx: false }), buildah: false });
+        // The client prints its version and fails: no daemon answered.
+        let (_dir, path) = path_with(r#"[ "$1" = version ] && { echo "28.2.2 "; exit 1; }; exit 0"#, true);
+        assert_eq!(Engines::detect_on(&path), Engines { docker: None, buildah: true });
+        let (_dir, path) = path_with(r#"[ "$1" = version ] && echo "28.2.2 28.2.2"; exit 0"#, false);
+        assert!(Engines::detect_on(&path).docker.is_some_and(|d| d.buildx));
+    }
+
+    #[test]
+    fn this_machine_has_buildah() {
+        // scripts/install-deps --test installs it for the real builds.
+        assert!(Engines::detect().buildah, "buildah --version failed: run scripts/install-deps --test");
     }
 
     #[test]
