@@ -177,6 +177,12 @@ pub struct Mount {
     #[component(name = "auto-extend-size-limit-gb")]
     pub auto_extend_size_limit_gb: Option<u32>,
     pub processes: Vec<String>,
+    #[component(name = "snapshot-retention")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_retention: Option<u32>,
+    #[component(name = "scheduled-snapshots")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_snapshots: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]

@@ -3,7 +3,7 @@
 
 use ferry_step_sdk::types::{
     Action, AppSpec, ControlOp, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, IpKind,
-    Operation, Risk, Undo,
+    Mount, Operation, Risk, Undo,
 };
 
 fn action(id: String, summary: String, risk: Risk, operation: Operation, undo: Undo, detail: Option<String>) -> Action {
@@ -107,8 +107,9 @@ pub fn wait(id: String, ms: u64, why: &str) -> Action {
 /// `mounted_by` is the config of the machine that will mount the volume:
 /// its guest and image go with the request (`compute`, `compute_image`), as
 /// flyctl sends them, so Fly places the volume on a host where that
-/// machine fits.
-pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize, mounted_by: Option<&serde_json::Value>) -> Action {
+/// machine fits. `mount`'s snapshot settings go with it too
+/// (`deploy_first.go`: `SnapshotRetention`, `AutoBackupEnabled`).
+pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize, mounted_by: Option<&serde_json::Value>, mount: Option<&Mount>) -> Action {
     let compute = mounted_by.and_then(|c| c.get("guest")).filter(|g| g.is_object()).map(ToString::to_string);
     let compute_image = mounted_by.and_then(|c| c.get("image")).and_then(serde_json::Value::as_str).map(str::to_string);
     action(
@@ -122,8 +123,8 @@ pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize
             size_gb,
             compute,
             compute_image,
-            snapshot_retention: None,
-            auto_backup: None,
+            snapshot_retention: mount.and_then(|m| m.snapshot_retention),
+            auto_backup: mount.and_then(|m| m.scheduled_snapshots),
         })),
         Undo::RestorePrevious,
         Some("Each machine mounts its own volume; this one is for a machine created below.".into()),

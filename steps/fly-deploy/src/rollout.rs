@@ -91,13 +91,14 @@ fn new_group(app: &AppSpec, name: &str, group: &NewGroup, options: &Options, key
     if let Some((volume, size)) = &group.volume {
         // `--volume-initial-size` when `[mounts].initial_size` does not say
         // (`deploy_first.go:160-171`).
-        let sized_by_fly_toml = app.groups.iter().any(|g| g.name == group.group && g.mount.as_ref().is_some_and(|m| m.initial_size.is_some()));
+        let mount = app.groups.iter().find(|g| g.name == group.group).and_then(|g| g.mount.as_ref());
+        let sized_by_fly_toml = mount.is_some_and(|m| m.initial_size.is_some());
         let size = match options.volume_initial_size_gb {
             Some(gb) if !sized_by_fly_toml => gb,
             _ => *size,
         };
         for n in 0..group.count {
-            out.push(actions::create_volume(name, volume, &group.region, size, n, Some(&group.config)));
+            out.push(actions::create_volume(name, volume, &group.region, size, n, Some(&group.config), mount));
         }
     }
     let machines: Vec<FlyMachine> = (0..group.count)

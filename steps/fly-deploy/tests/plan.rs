@@ -259,9 +259,26 @@ fn a_new_group_with_a_volume_gets_one_machine_and_its_volume() {
     let guest: Value = serde_json::from_str(v.compute.as_deref().expect("the worker's guest")).unwrap();
     assert!(guest["memory_mb"].is_u64(), "{guest}");
     assert_eq!(v.compute_image.as_deref(), Some("registry.fly.io/shop:v2"));
+    assert_eq!((v.snapshot_retention, v.auto_backup), (None, None), "Fly's defaults when fly.toml says nothing");
     let Operation::Fly(FlyOp::CreateMachines(w)) = &p.actions[3].operation else { panic!() };
     let config: Value = serde_json::from_str(&w.machines[0].config).unwrap();
     assert_eq!(config["mounts"], json!([{"path": "/data", "name": "data"}]), "the host picks the volume at apply time");
+}
+
+/// flyctl's `deploy_first.go` sends the mount's `snapshot_retention` and
+/// `scheduled_snapshots` (as `auto_backup_enabled`) with the volume it creates.
+#[test]
+fn a_new_volume_keeps_the_mounts_snapshot_settings() {
+    let toml = format!(
+        "{WEB_AND_WORKER}\n[[mounts]]\n  source = 'data'\n  destination = '/data'\n  processes = ['worker']\n  snapshot_retention = 14\n  scheduled_snapshots = false\n"
+    );
+    let p = plan(&app(&toml), &Observed::default(), &options(Strategy::Rolling)).unwrap();
+    let volume = p.actions.iter().find_map(|a| match &a.operation {
+        Operation::Fly(FlyOp::CreateVolume(v)) => Some(v),
+        _ => None,
+    });
+    let v = volume.expect("a volume for the worker");
+    assert_eq!((v.snapshot_retention, v.auto_backup), (Some(14), Some(false)));
 }
 
 #[test]

@@ -68,6 +68,8 @@ fn a_climbing_mount_source_never_becomes_a_bind_mount_of_the_hosts_root() {
         auto_extend_size_increment_gb: None,
         auto_extend_size_limit_gb: None,
         processes: Vec::new(),
+        snapshot_retention: None,
+        scheduled_snapshots: None,
     });
     assert_eq!(refused(&hostile).0, "mounts.destination");
 }

@@ -482,7 +482,8 @@ fn mount(at: &At, findings: &mut Findings) -> Result<Mount, Problem> {
             None => findings.error("invalid-mount", format!("mount `{source}`: initial_size \"{size}\" is not a size such as \"10gb\""), at),
         }
     }
-    if let Some(days) = optional(at, "snapshot_retention", At::u32)?
+    let snapshot_retention = optional(at, "snapshot_retention", At::u32)?;
+    if let Some(days) = snapshot_retention
         && !(1..=60).contains(&days)
     {
         findings.error("invalid-mount", format!("mount `{source}`: snapshot_retention must be 1 to 60 days, not {days}"), at);
@@ -495,6 +496,8 @@ fn mount(at: &At, findings: &mut Findings) -> Result<Mount, Problem> {
         auto_extend_size_increment_gb: increment,
         auto_extend_size_limit_gb: limit,
         processes: str_list_or_empty(at, "processes")?,
+        snapshot_retention,
+        scheduled_snapshots: optional(at, "scheduled_snapshots", At::bool)?,
         source,
     })
 }

@@ -76,7 +76,7 @@ pub fn prepare(app: &AppSpec, source: &App, options: &Options) -> Planned {
             continue;
         }
         let size = ferry_fly_deploy::size_gb(mount.initial_size.as_deref());
-        actions.push(deploy_actions::create_volume(to, &mount.source, options.region(), size, 0, None));
+        actions.push(deploy_actions::create_volume(to, &mount.source, options.region(), size, 0, None, Some(mount)));
     }
     let findings = vec![finding("next", Severity::Info, format!("nothing on {} changes in this phase", options.from))];
     Planned { actions, findings }
