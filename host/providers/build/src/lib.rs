@@ -1,12 +1,14 @@
 //! Building an app's image as `fly deploy` does, on whatever engine the
 //! machine has (`../shared/reference/build-push.md`).
 //!
-//! Three questions, one module each, all pure so that what runs is readable
-//! and asserted as text (as Kamal's `commands/` are):
+//! Three questions, one module each, each answered by a pure function so
+//! that what runs is readable and asserted as text (as Kamal's `commands/`
+//! are); only [`Engines::detect`] asks the machine:
 //!
 //! - [`builder`]: which engine builds, and the reason the plan shows: BuildKit
-//!   where Docker has it, a plain Docker build otherwise, Debian's `buildah`
-//!   where there is no Docker daemon.
+//!   where Docker has it, Debian's `buildah` where there is no Docker daemon
+//!   (or where build secrets would otherwise reach Docker's classic builder),
+//!   the classic builder for the rest.
 //! - [`commands`]: the command line of that build, from a [`BuildSpec`]. A
 //!   build secret crosses it by name only: the engine reads its value from
 //!   `FERRY_SECRET_<NAME>` in its own environment, so it is never in an
