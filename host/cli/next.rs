@@ -9,6 +9,10 @@
 
 use std::path::Path;
 
+// A word as a POSIX shell reads it back: as is when it holds nothing the
+// shell would interpret, else in single quotes.
+use ferry_ssh::shell_quote as quote;
+
 /// Flags that say where ferry works (the checkout, the workflow, the state)
 /// and that every later command about the same app needs again. Each takes
 /// a value.
@@ -148,13 +152,6 @@ fn program_name(argv0: &str) -> String {
         Some(found) if same(&found, path) => name.to_string(),
         _ => argv0.to_string(),
     }
-}
-
-/// A word as a POSIX shell reads it back: as is when it holds nothing the
-/// shell would interpret, else in single quotes.
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 #[cfg(test)]

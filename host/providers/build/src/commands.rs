@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use base64::Engine;
+use ferry_ssh::shell_quote;
 
 use crate::{BuildError, BuildSpec, Builder, PLATFORM, SECRET_VAR_PREFIX};
 
@@ -28,18 +29,9 @@ impl fmt::Display for Command {
         }
         f.write_str(self.program)?;
         for arg in &self.args {
-            write!(f, " {}", quoted(arg))?;
+            write!(f, " {}", shell_quote(arg))?;
         }
         Ok(())
-    }
-}
-
-/// POSIX single quotes where the text needs them.
-fn quoted(arg: &str) -> String {
-    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c)) {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
 
