@@ -100,14 +100,14 @@ impl VmOps {
             VmOp::Mkdir(p) => sh(host, &commands::make_dirs(&p.paths)).map(|_| Vec::new()),
             VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(ExecError::from),
             VmOp::WriteFile(f) => {
-                upload(host, &f.path, f.contents.as_bytes(), f.mode)?;
+                host.write_file(&f.path, f.contents.as_bytes(), f.mode)?;
                 if f.reload {
                     sh(host, &config.nginx_reload)?;
                 }
                 Ok(vec![("file".into(), f.path.clone())])
             }
             VmOp::EnvFile(f) => {
-                upload(host, &f.path, env_file(host, f)?.as_bytes(), 0o600)?;
+                host.write_file(&f.path, env_file(host, f)?.as_bytes(), 0o600)?;
                 Ok(vec![("file".into(), f.path.clone())])
             }
             VmOp::Secret(f) => make_secret(host, &f.path).map(|()| vec![("file".into(), f.path.clone())]),
@@ -186,7 +186,7 @@ impl VmOps {
             },
             None => tracing::warn!("{}: replaced an unreadable lock file {path}", config.name),
         }
-        upload(host, &path, format!("{mine}\n").as_bytes(), 0o644)
+        Ok(host.write_file(&path, format!("{mine}\n").as_bytes(), 0o644)?)
     }
 
     /// Removes the lock if this run holds it (a run that took it over owns it now).
@@ -215,13 +215,13 @@ impl Ops for VmOps {
                 Ok(Some(VmUndo::Backup { backup: backup(host, path)? }))
             }
             VmOp::Run(c) => {
-                let exists = container_state(host, &c.name)?.is_some();
+                let exists = host.state(&c.name)?.is_some();
                 Ok(Some(VmUndo::Absent { items: if exists { Vec::new() } else { vec![c.name.clone()] } }))
             }
             VmOp::Stop(c) => {
                 let mut running = Vec::new();
                 for name in &c.names {
-                    if container_state(host, name)?.is_some_and(|s| s == "running") {
+                    if host.state(name)?.is_some_and(|s| s == "running") {
                         running.push(name.clone());
                     }
                 }
@@ -264,11 +264,11 @@ impl Ops for VmOps {
             VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
             VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
             VmOp::Image(i) => Ok(host.image_id(&i.tag)?.is_some()),
-            VmOp::Run(c) => Ok(container_state(host, &c.name)?.is_some_and(|s| s == "running")),
+            VmOp::Run(c) => Ok(host.state(&c.name)?.is_some_and(|s| s == "running")),
             VmOp::Stop(c) | VmOp::Remove(c) => {
                 let mut states = Vec::new();
                 for name in &c.names {
-                    states.push(container_state(host, name)?);
+                    states.push(host.state(name)?);
                 }
                 let removing = matches!(op, VmOp::Remove(_));
                 Ok(states.iter().all(|s| if removing { s.is_none() } else { s.as_deref() != Some("running") }))
@@ -322,10 +322,6 @@ fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, ExecError> {
     host.run(script).map_err(ExecError::from)
 }
 
-fn upload(host: &DockerHost<'_>, path: &str, bytes: &[u8], mode: u32) -> Result<(), ExecError> {
-    host.write_file(path, bytes, mode).map_err(ExecError::from)
-}
-
 fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, ExecError> {
     if paths.is_empty() {
         return Ok(Vec::new());
@@ -376,10 +372,6 @@ fn env_file(host: &DockerHost<'_>, f: &ferry_model::VmEnvFile) -> Result<String,
         .map_err(ExecError::Config)
 }
 
-fn container_state(host: &DockerHost<'_>, name: &str) -> Result<Option<String>, ExecError> {
-    host.state(name).map_err(ExecError::from)
-}
-
 fn spec(c: &VmContainer) -> ContainerSpec {
     ContainerSpec {
         name: c.name.clone(),
@@ -414,7 +406,7 @@ fn release_command(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn F
 /// Starts the container (the existing one of that name, or a new one),
 /// then waits for its health check.
 fn run(host: &DockerHost<'_>, c: &VmContainer, keepalive: &mut dyn FnMut()) -> Result<(), ExecError> {
-    match container_state(host, &c.name)? {
+    match host.state(&c.name)? {
         Some(state) if state == "running" => {}
         Some(_) => host.start(&c.name)?,
         None => {
