@@ -21,6 +21,18 @@ pub mod tls_servers;
 /// An OCI registry (Debian's docker-registry) with TLS and basic auth on loopback.
 pub mod registry;
 
+/// Polls `probe` every 10 ms for up to `limit`: its first answer, or `None`.
+pub(crate) fn poll_for<T>(limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub(crate) fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -8,7 +8,7 @@ use std::fs;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::tls_servers::Ca;
 
@@ -62,11 +62,8 @@ impl Registry {
     }
 
     fn wait_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&self.host).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen on {}: {}", self.host, self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listening = crate::poll_for(Duration::from_secs(20), || TcpStream::connect(&self.host).ok().map(drop));
+        assert!(listening.is_some(), "docker-registry did not listen on {}: {}", self.host, self.log());
     }
 
     /// A directory holding the CA as `ca.crt` (buildah's `--cert-dir`).

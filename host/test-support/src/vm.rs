@@ -707,13 +707,6 @@ fn run(command: &mut Command) -> String {
 }
 
 /// Polls `probe` every 10 ms for up to 10 s.
-fn poll<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        sleep(Duration::from_millis(10));
-    }
-    None
+fn poll<T>(probe: impl FnMut() -> Option<T>) -> Option<T> {
+    crate::poll_for(Duration::from_secs(10), probe)
 }
