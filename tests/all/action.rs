@@ -133,8 +133,7 @@ fn run_step(env: &[(&str, &str)]) -> (bool, String) {
     let step = action["runs"]["steps"].as_array().unwrap().iter().find(|s| s["id"] == "ferry").expect("the Run ferry step");
     let work = tempfile::tempdir().unwrap();
     let bin = work.path().join("ferry");
-    std::fs::write(&bin, "#!/bin/sh\necho \"args: $*\"\n").unwrap();
-    make_executable(&bin);
+    ferry_test_support::write_executable(&bin, "#!/bin/sh\necho \"args: $*\"\n");
     let out = Command::new("bash")
         .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
         .env_remove("FERRY_CONFIG")
@@ -171,11 +170,6 @@ fn the_source_build_uses_the_toolchain_cargo_toml_asks_for() {
     let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
     let wanted = manifest.lines().find_map(|l| l.strip_prefix("rust-version = ")).unwrap().trim_matches('"');
     assert!(pinned == wanted || pinned.starts_with(&format!("{wanted}.")), "action-build pins {pinned}, Cargo.toml's rust-version is {wanted}");
-}
-
-pub(crate) fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A local HTTPS server (self-signed) serving a directory; stopped by PID on drop.

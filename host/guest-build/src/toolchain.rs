@@ -139,13 +139,11 @@ fn find_wasm_linker(dirs: &[PathBuf]) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     /// A fake `rustc` that prints `sysroot` for `--print sysroot`.
     fn fake_rustc(dir: &Path, sysroot: &Path) -> PathBuf {
         let path = dir.join("rustc");
-        std::fs::write(&path, format!("#!/bin/sh\necho {}\n", sysroot.display())).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ferry_test_support::write_executable(&path, &format!("#!/bin/sh\necho {}\n", sysroot.display()));
         path
     }
 

@@ -33,6 +33,21 @@ pub(crate) fn poll_for<T>(limit: std::time::Duration, mut probe: impl FnMut() ->
     None
 }
 
+/// Writes an executable script (a stand-in CLI) at `path`.
+///
+/// Why not `fs::write` and `chmod`: a test binary runs tests on many threads,
+/// and a thread that forks while this one holds the file open for writing
+/// hands the open descriptor to its child until that child execs. Running the
+/// script in that window fails with ETXTBSY ("Text file busy"), so the
+/// stand-in looks absent at random (seen in CI). `install` writes the file in
+/// a process of its own, so no descriptor to it ever exists in this one.
+pub fn write_executable(path: &std::path::Path, script: &str) {
+    let staged = tempfile::NamedTempFile::new_in(path.parent().expect("a file in a directory")).expect("a staging file");
+    std::fs::write(staged.path(), script).expect("writing the staged script");
+    let status = std::process::Command::new("install").arg("-m755").arg(staged.path()).arg(path).status().expect("running install");
+    assert!(status.success(), "install -m755 {} failed", path.display());
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub(crate) fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::action::{eval_if, make_executable, release_workflow, workflows, yaml};
+use crate::action::{eval_if, release_workflow, workflows, yaml};
 use crate::support::repo;
 
 /// What a pull request can put in the job's workspace, and what a job's
@@ -28,8 +28,7 @@ impl HostileWorkspace {
         let log = root.join("evil.log");
         let hook = |path: &Path, then: &str| {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, format!("#!/bin/sh\necho \"{} $*\" >> {}\n{then}\n", path.display(), log.display())).unwrap();
-            make_executable(path);
+            ferry_test_support::write_executable(path, &format!("#!/bin/sh\necho \"{} $*\" >> {}\n{then}\n", path.display(), log.display()));
         };
         // [build] rustc-wrapper: cargo runs it for every rustc call.
         hook(&root.join("evil.sh"), "exec \"$@\"");
@@ -113,8 +112,7 @@ fn stand_in_action(dir: &Path) -> PathBuf {
     let pin = build.lines().find(|l| l.starts_with("toolchain=")).expect("action-build pins toolchain=").to_string();
     let default = rustup(&["show", "active-toolchain"]);
     let default = default.split_whitespace().next().unwrap();
-    std::fs::write(action.join("scripts/action-build"), build.replace(&pin, &format!("toolchain={default}"))).unwrap();
-    make_executable(&action.join("scripts/action-build"));
+    ferry_test_support::write_executable(&action.join("scripts/action-build"), &build.replace(&pin, &format!("toolchain={default}")));
     std::fs::copy(repo().join("scripts/install-deps"), action.join("scripts/install-deps")).unwrap();
     std::fs::write(action.join("Cargo.toml"), "[package]\nname = \"ferry\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n").unwrap();
     std::fs::write(action.join("Cargo.lock"), "version = 4\n\n[[package]]\nname = \"ferry\"\nversion = \"0.0.0\"\n").unwrap();

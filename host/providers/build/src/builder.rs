@@ -174,13 +174,8 @@ mod tests {
     /// `docker` and `buildah` stand-ins on a PATH of their own: what each
     /// answer of the real CLIs means.
     fn path_with(docker: &str, buildah: bool) -> (tempfile::TempDir, std::ffi::OsString) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &str| {
-            let file = dir.path().join(name);
-            std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
-        };
+        let write = |name: &str, body: &str| ferry_test_support::write_executable(&dir.path().join(name), &format!("#!/bin/sh\n{body}\n"));
         write("docker", docker);
         if buildah {
             write("buildah", "echo 'buildah version 1.28.2 (image-spec 1.1.0-rc2, runtime-spec 1.0.2-dev)'");
