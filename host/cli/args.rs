@@ -47,9 +47,9 @@ pub struct Global {
     #[arg(long, global = true, env = "FERRY_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Compile step components on every run: neither the compile cache nor the steps
-    /// precompiled into a release binary.
+    /// precompiled into a release binary. (`deploy --no-cache` is `fly deploy`'s: no build cache.)
     #[arg(long, global = true)]
-    pub no_cache: bool,
+    pub no_step_cache: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +98,16 @@ strategy's batches, each machine under a lease and health-gated on its checks. A
 at once. When anything fails, every machine already changed gets its previous config and image back (any strategy), \
 unless --no-rollback. Re-running after a killed job resumes from the journal; nothing is created twice.
 
+Without --image (or [build].image in fly.toml, or an image param in ferry.toml), ferry builds the checkout's \
+Dockerfile as `fly deploy` does (BuildKit where Docker has it, else buildah, else Docker's classic builder; the plan \
+says which and why), pushes it to registry.fly.io/<app>:deployment-<ULID> with FLY_API_TOKEN (FLY_REGISTRY_HOST \
+names another registry), and deploys it pinned by digest: the plan's hash covers the image's bytes, and \
+--plan-only prints an apply command that deploys that digest without building again.
+
 Examples:
+  ferry deploy                                 build the Dockerfile, push it, deploy it
+  ferry deploy --build-secret NPM_TOKEN        with FERRY_SECRET_NPM_TOKEN mounted into RUN --mount=type=secret,id=NPM_TOKEN
+  ferry deploy --build-only --push             build and push only; prints the pinned reference
   ferry deploy --image registry.fly.io/my-app:$GITHUB_SHA
   ferry deploy --strategy bluegreen --wait-timeout 10m
   ferry deploy --process-groups web --max-unavailable 2
@@ -314,9 +323,83 @@ pub struct DeployArgs {
     /// vm: the certificate's private key (a path on the host).
     #[arg(long, value_name = "PATH", requires = "tls_certificate")]
     pub tls_key: Option<String>,
+    #[command(flatten)]
+    pub build: BuildFlags,
     /// Last: its help heading applies to every flag after it.
     #[command(flatten)]
     pub machines: MachineFlags,
+}
+
+/// `fly deploy`'s build flags: used when nothing names an image (`--image`,
+/// the deploy step's `image`, fly.toml `[build].image`), and then ferry
+/// builds the checkout and pushes it to the Fly registry before it plans.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Build (as `fly deploy`; when no image is given)")]
+pub struct BuildFlags {
+    /// Build and stop: nothing is deployed (the image stays on this machine unless --push).
+    #[arg(long)]
+    pub build_only: bool,
+    /// With --build-only: push the image too, and print its digest-pinned reference.
+    #[arg(long, requires = "build_only")]
+    pub push: bool,
+    /// Build with this machine's engine. ferry always does (it has no remote builder); accepted so
+    /// `fly deploy` command lines work unchanged.
+    #[arg(long)]
+    pub local_only: bool,
+    /// The Dockerfile, relative to where ferry runs [default: [build].dockerfile, relative to fly.toml, else Dockerfile].
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<PathBuf>,
+    /// A build argument NAME=VALUE over [build.args] (repeatable). Visible in the image's history:
+    /// use --build-secret for credentials.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = env_pair)]
+    pub build_arg: Vec<String>,
+    /// A build secret by NAME (repeatable): its value comes from FERRY_SECRET_<NAME>, and is mounted
+    /// only into `RUN --mount=type=secret,id=<NAME>`, never into a layer or the history.
+    #[arg(long, value_name = "NAME", value_parser = secret_name)]
+    pub build_secret: Vec<String>,
+    /// The Dockerfile stage to build [default: [build].build-target].
+    #[arg(long, value_name = "STAGE")]
+    pub build_target: Option<String>,
+    /// Build every layer again, using no build cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The tag to push as, instead of deployment-<ULID>.
+    #[arg(long, value_name = "TAG")]
+    pub image_label: Option<String>,
+    /// An image label KEY=VALUE (repeatable). Inside GitHub Actions ferry adds GH_SHA, GH_ACTION_NAME,
+    /// GH_REPO and GH_EVENT_NAME, as flyctl does.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = env_pair)]
+    pub label: Vec<String>,
+}
+
+impl BuildFlags {
+    /// The flags given that only a build reads, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        let set = [
+            ("--build-only", self.build_only),
+            ("--dockerfile", self.dockerfile.is_some()),
+            ("--build-arg", !self.build_arg.is_empty()),
+            ("--build-secret", !self.build_secret.is_empty()),
+            ("--build-target", self.build_target.is_some()),
+            ("--no-cache", self.no_cache),
+            ("--image-label", self.image_label.is_some()),
+            ("--label", !self.label.is_empty()),
+        ];
+        set.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
+    }
+}
+
+/// `--build-secret NAME`: a name, not flyctl's NAME=VALUE, so no value is
+/// ever on a command line (where process listings and CI logs show it).
+fn secret_name(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((name, _)) => Err(format!(
+            "takes the secret's name only: put the value in FERRY_SECRET_{name} (a CI secret) and pass --build-secret {name}; \
+             a value on the command line shows in process listings and logs"
+        )),
+        None if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Ok(text.to_string()),
+        None => Err("must be a name of letters, digits and _ (its value comes from FERRY_SECRET_<NAME>)".into()),
+    }
 }
 
 /// `fly deploy`'s flags for which machines change and what they get, taken

@@ -94,6 +94,34 @@ impl Session {
         Ok(plan)
     }
 
+    /// The app-spec the steps before `step` make (parse-config's
+    /// inventory): what the host reads before `step` plans (the image to build).
+    pub fn app_before(&self, step: &str, phase: &str) -> anyhow::Result<Option<ferry_model::AppSpec>> {
+        let before = self.steps.iter().position(|s| s.spec.name == step).unwrap_or(self.steps.len());
+        Ok(ferry_engine::plan(&self.runtime, &self.host, &self.steps[..before], phase, &run_id())?.app)
+    }
+
+    /// Step `step`'s parameter `key`, as the workflow and the flags set it.
+    pub fn param(&self, step: &str, key: &str) -> Option<&str> {
+        let spec = self.steps.iter().find(|s| s.spec.name == step)?;
+        spec.spec.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets a parameter of step `step` after the session opened: a value
+    /// the host made (the image it built). The workflow's digest, which the
+    /// plan hash covers, includes it as it would a flag's.
+    pub fn set_param(&mut self, step: &str, key: &str, value: &str) {
+        self.workflow.set_param(step, key, value);
+        for resolved in self.steps.iter_mut().filter(|s| s.spec.name == step) {
+            resolved.spec.set_param(key, value);
+        }
+    }
+
+    /// A finding of the host's, shown with the plan.
+    pub fn add_finding(&mut self, finding: ferry_model::Finding) {
+        self.findings.push(finding);
+    }
+
     /// Whether any step may propose an operation that changes something
     /// (not only approvals and waits): a workflow of checks deploys nothing.
     pub fn can_act(&self) -> bool {
@@ -122,9 +150,9 @@ impl Session {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: cache_dir(global),
             cache_key_file: RuntimeConfig::default_cache_key_file(),
-            // `--no-cache` compiles every step now (the release's smoke test
+            // `--no-step-cache` compiles every step now (the release's smoke test
             // checks code generation on its target with it).
-            precompiled: if global.no_cache { None } else { std::env::current_exe().ok() },
+            precompiled: if global.no_step_cache { None } else { std::env::current_exe().ok() },
         })?;
         let mut host = HostContext::for_checkout(dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?);
         if let Some(client) = fly_client()? {
@@ -201,7 +229,7 @@ pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Pro
 }
 
 fn cache_dir(global: &Global) -> Option<PathBuf> {
-    if global.no_cache {
+    if global.no_step_cache {
         return None;
     }
     global.cache_dir.clone().or_else(|| {

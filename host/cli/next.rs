@@ -19,7 +19,7 @@ use ferry_ssh::shell_quote as quote;
 const WHERE: &[&str] = &["--dir", "--workflow", "--config", "-c", "--trusted-workflow", "--state"];
 
 /// Global flags, which may come before the subcommand: (flag, takes a value).
-const GLOBAL: &[(&str, bool)] = &[("--cache-dir", true), ("--no-cache", false), ("--verbose", false), ("--quiet", false)];
+const GLOBAL: &[(&str, bool)] = &[("--cache-dir", true), ("--no-step-cache", false), ("--verbose", false), ("--quiet", false)];
 
 /// A flag ferry drops from the command it repeats: (flag, takes a value).
 pub type Flag = (&'static str, bool);

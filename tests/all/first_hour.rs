@@ -50,23 +50,6 @@ fn printed_next(stdout: &str) -> Vec<String> {
     line.trim_end_matches('`').split_whitespace().map(String::from).collect()
 }
 
-/// Runs `words` as a shell would run the printed line, with the environment
-/// (and working directory) of `like`, the command that printed it.
-fn run_printed(words: &[String], like: &std::process::Command) -> (i32, String, String) {
-    let mut cmd = std::process::Command::new(&words[0]);
-    cmd.args(&words[1..]);
-    for (key, value) in like.get_envs() {
-        match value {
-            Some(value) => cmd.env(key, value),
-            None => cmd.env_remove(key),
-        };
-    }
-    if let Some(dir) = like.get_current_dir() {
-        cmd.current_dir(dir);
-    }
-    crate::support::run(&mut cmd)
-}
-
 #[test]
 fn a_plans_next_command_works_as_printed_from_another_directory() {
     let job = Job::new();
@@ -77,7 +60,7 @@ fn a_plans_next_command_works_as_printed_from_another_directory() {
     assert_eq!(code, 0, "{stderr}");
     let next = printed_next(&stdout);
     assert_eq!(next[1..4], ["apply", "--dir", job.path().to_str().unwrap()], "{next:?}");
-    let (code, stdout, stderr) = run_printed(&next, &plan);
+    let (code, stdout, stderr) = crate::support::run_printed(&next, &plan);
     assert_eq!(code, 0, "{next:?}: {stdout}{stderr}");
     assert!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap().contains("primary_region = \"ams\""));
 }
@@ -92,7 +75,7 @@ fn a_deploy_plan_is_applied_by_the_command_it_prints() {
     let next = printed_next(&stdout);
     assert_eq!(next[1], "deploy", "applied by the same deploy, not `ferry apply`: {next:?}");
     assert!(!next.contains(&"--plan-only".to_string()), "{next:?}");
-    let (code, stdout, stderr) = run_printed(&next, &deploy);
+    let (code, stdout, stderr) = crate::support::run_printed(&next, &deploy);
     assert_eq!(code, 0, "{next:?}: {stdout}{stderr}");
     let versions = world.versions("shop");
     assert!(!versions.is_empty() && versions.iter().all(|v| v == "v1"), "{versions:?}");
@@ -138,7 +121,7 @@ fn abort_shows_what_it_undoes_and_acts_only_when_confirmed_on_the_run_that_chang
 
     let next = printed_next(&stdout);
     assert!(next.windows(2).any(|w| w == ["--run", changed.as_str()]), "{next:?}");
-    let (code, stdout, stderr) = run_printed(&next, &abort);
+    let (code, stdout, stderr) = crate::support::run_printed(&next, &abort);
     assert_eq!(code, 0, "{next:?}: {stdout}{stderr}");
     assert_eq!(std::fs::read_to_string(job.path().join("fly.toml")).unwrap(), JOB_FLY, "the printed command undid the edit");
     // Nothing is left to undo now, and the abort says so without acting.
@@ -194,7 +177,7 @@ fn cold_plan(ferry: &std::path::Path, extra: &[&str]) -> (i32, String) {
 }
 
 /// A release binary carries its built-in steps compiled: the first plan on
-/// a fresh machine compiles nothing. `--no-cache` and a bundle written by
+/// a fresh machine compiles nothing. `--no-step-cache` and a bundle written by
 /// another ferry version compile as before.
 #[test]
 fn a_precompiled_ferry_plans_on_a_fresh_machine_without_compiling() {
@@ -212,7 +195,7 @@ fn a_precompiled_ferry_plans_on_a_fresh_machine_without_compiling() {
     let (code, log) = cold_plan(&out, &[]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("from=Precompiled") && !log.contains("from=Compiler"), "{log}");
-    let (code, log) = cold_plan(&out, &["--no-cache"]);
+    let (code, log) = cold_plan(&out, &["--no-step-cache"]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("from=Compiler") && !log.contains("from=Precompiled"), "{log}");
 

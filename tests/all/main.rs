@@ -6,6 +6,7 @@ mod support;
 mod action;
 mod adopt;
 mod apply;
+mod build;
 mod cache;
 mod cli;
 mod config_edit;

@@ -46,6 +46,15 @@ impl FlyWorld {
         self.image(reference, json!({"kind": "healthy", "body": body}))
     }
 
+    /// Links a registry started by the test as the one machines pull from
+    /// (the emulator's `registry.rs`): its images resolve to their digests.
+    pub fn link_registry(&self, registry: &ferry_test_support::registry::Registry) -> &Self {
+        let ca_pem = std::fs::read_to_string(registry.ca_file()).unwrap();
+        let link = json!({"host": registry.host, "ca_pem": ca_pem, "user": registry.user, "password": registry.password});
+        self.control("POST", "/_emulator/registry", Some(link));
+        self
+    }
+
     pub fn fault(&self, rule: Value) {
         self.control("POST", "/_emulator/faults", Some(rule));
     }

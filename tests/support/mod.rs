@@ -50,6 +50,23 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
 }
 
+/// Runs `words` as a shell would run the printed line, with the environment
+/// (and working directory) of `like`, the command that printed it.
+pub fn run_printed(words: &[String], like: &std::process::Command) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    for (key, value) in like.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    if let Some(dir) = like.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    run(&mut cmd)
+}
+
 /// The runtime every test shares: each component compiles once per test
 /// binary. (Tests of the compile cache make their own.)
 pub fn runtime() -> &'static Runtime {

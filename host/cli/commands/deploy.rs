@@ -7,6 +7,7 @@ use ferry_engine::apply::{self, ApplyOptions, ApplyReport, Outcome};
 use ferry_model::Plan;
 use serde_json::json;
 
+use super::build::{self, Built};
 use crate::args::{DeployArgs, DeployTarget, Global, PlanFormat};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, state_store};
 use crate::next::{FORMAT, Invocation, PLAN_HASH, PLAN_ONLY};
@@ -16,13 +17,28 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         if let Some(flag) = args.machines.given().first() {
             anyhow::bail!("{flag} applies to Fly Machines deploys; --target vm does not take it");
         }
+        if let Some(flag) = args.build.given().first() {
+            anyhow::bail!("{flag} applies to a build for Fly Machines; --target vm builds on the host from its [targets.vm] settings");
+        }
         return vm(global, args);
     }
     if args.machines.vm_gpus.is_some() || args.machines.vm_gpu_kind.is_some() {
         // flyctl's words (`flag/machines.go:66-68`).
         anyhow::bail!("GPU machines are no longer supported: --vm-gpu-kind and --vm-gpus are no longer accepted");
     }
-    let Some((plan, report)) = plan_and_apply(global, args, "deploy", "deploy", &params(args))? else { return Ok(crate::exit::OK) };
+    let mut session = Session::builtin(global, &args.checkout, "deploy", &params(args))?;
+    let built = build_unless_named(&mut session, args)?;
+    if args.build.build_only {
+        let built = built.expect("--build-only builds or fails");
+        super::print(&build_result(&built, args.format))?;
+        if in_github_actions() {
+            let runner = crate::runner::Runner::from_env()?;
+            runner.output("image", &built.reference)?;
+            runner.output("image-digest", built.digest.as_deref().unwrap_or(""))?;
+        }
+        return Ok(crate::exit::OK);
+    }
+    let Some((plan, report)) = plan_and_apply(session, args, "deploy", built.as_ref())? else { return Ok(crate::exit::OK) };
     let result = DeployResult::gather(&report, &plan);
     super::print(&result.render(&report, args.format))?;
     if in_github_actions() {
@@ -46,22 +62,78 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         ],
     );
     let phase = if args.provision { "provision" } else { "deploy" };
-    let Some((_, report)) = plan_and_apply(global, args, "vm-deploy", phase, &params)? else { return Ok(crate::exit::OK) };
+    let session = Session::builtin(global, &args.checkout, "vm-deploy", &params)?;
+    let Some((_, report)) = plan_and_apply(session, args, phase, None)? else { return Ok(crate::exit::OK) };
     super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
     Ok(super::apply::exit_code(&report.outcome))
 }
 
-/// Plans `phase` with the built-in `step`, then (unless --plan-only, which
-/// prints the plan and keeps it for review) applies it; `None` when only planned.
-fn plan_and_apply(global: &Global, args: &DeployArgs, step: &str, phase: &str, params: &[(&str, String)]) -> anyhow::Result<Option<(Plan, ApplyReport)>> {
-    let session = Session::builtin(global, &args.checkout, step, params)?;
+/// When nothing names the image (`--image`, ferry.toml's deploy step,
+/// fly.toml's `[build].image`), builds the checkout and pushes it (unless
+/// `--build-only` without `--push`), and gives the deploy step the pinned
+/// reference. `None` when an image is named.
+fn build_unless_named(session: &mut Session, args: &DeployArgs) -> anyhow::Result<Option<Built>> {
+    let app = session.app_before("deploy", "deploy")?;
+    fail_on_config_errors(app.as_ref())?;
+    let Some(app) = app else { return Ok(None) };
+    if let Some(named) = build::named_image(session.param("deploy", "image"), &app) {
+        if let Some(flag) = args.build.given().first() {
+            anyhow::bail!("{flag} asks for a build, but {named}: drop one of them");
+        }
+        return Ok(None);
+    }
+    let push = !args.build.build_only || args.build.push;
+    let built = build::build(&args.checkout.dir, &app, &args.build, push)?;
+    session.set_param("deploy", "image", &built.reference);
+    session.add_finding(built.finding());
+    Ok(Some(built))
+}
+
+/// What `--build-only` prints: the image, and how to deploy it.
+fn build_result(built: &Built, format: PlanFormat) -> String {
+    let deploy = Invocation::current().again(&[FORMAT].into_iter().chain(build::FLAGS).collect::<Vec<_>>(), &["--image", &built.reference]);
+    match format {
+        PlanFormat::Json => {
+            let value = json!({
+                "image": built.reference,
+                "digest": built.digest,
+                "builder": built.builder.builder.to_string(),
+                "reason": built.builder.reason,
+                "deploy": built.digest.as_ref().map(|_| &deploy),
+            });
+            format!("{}\n", serde_json::to_string_pretty(&value).expect("a build result serialises"))
+        }
+        PlanFormat::Text | PlanFormat::Md => {
+            let mut out = format!("{}\n", built.finding().message);
+            if built.digest.is_some() {
+                out.push_str(&format!("Deploy it with:\n  {deploy}\n"));
+            } else {
+                out.push_str("Not pushed (--push pushes it); a deploy of it needs a registry the machines can pull from.\n");
+            }
+            out
+        }
+    }
+}
+
+/// Plans `phase` with the session's built-in step, then (unless --plan-only,
+/// which prints the plan and keeps it for review) applies it; `None` when
+/// only planned. An apply of a plan whose image this run `built` names that
+/// image, so it deploys the reviewed bytes rather than building again.
+fn plan_and_apply(session: Session, args: &DeployArgs, phase: &str, built: Option<&Built>) -> anyhow::Result<Option<(Plan, ApplyReport)>> {
     let plan = session.plan(phase)?;
     fail_on_config_errors(plan.app.as_ref())?;
     let store = state_store(&args.state, &args.checkout.dir)?;
     if args.plan_only {
         // Applied by this same deploy (its flags choose the step's
         // parameters), not by `ferry apply`, which plans ferry.toml alone.
-        let apply = Invocation::current().again(&[PLAN_ONLY, FORMAT, PLAN_HASH], &["--plan-hash", &plan.hash()[..12]]);
+        let hash = &plan.hash()[..12];
+        let apply = match built {
+            Some(built) => Invocation::current().again(
+                &[PLAN_ONLY, FORMAT, PLAN_HASH].into_iter().chain(build::FLAGS).collect::<Vec<_>>(),
+                &["--image", &built.reference, "--plan-hash", hash],
+            ),
+            None => Invocation::current().again(&[PLAN_ONLY, FORMAT, PLAN_HASH], &["--plan-hash", hash]),
+        };
         super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(args.format), &apply))?;
         super::plan::keep(&plan, &*store)?;
         return Ok(None);

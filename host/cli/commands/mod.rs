@@ -1,6 +1,7 @@
 //! One module per subcommand, each a thin wrapper over the library crates.
 
 mod apply;
+mod build;
 mod ci;
 mod deploy;
 mod inventory;

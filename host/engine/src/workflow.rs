@@ -83,6 +83,14 @@ pub struct StepSpec {
     pub params: Vec<(String, String)>,
 }
 
+impl StepSpec {
+    /// Sets parameter `key`, replacing any value it had.
+    pub fn set_param(&mut self, key: &str, value: &str) {
+        self.params.retain(|(k, _)| k != key);
+        self.params.push((key.to_string(), value.to_string()));
+    }
+}
+
 impl Workflow {
     /// The workflow used when a repository has no `ferry.toml`.
     pub fn default_workflow() -> Self {
@@ -111,8 +119,7 @@ impl Workflow {
     /// `config`, from `--config`), replacing any value the file gave.
     pub fn set_param(&mut self, step: &str, key: &str, value: &str) {
         for spec in self.steps.iter_mut().filter(|s| s.name == step) {
-            spec.params.retain(|(k, _)| k != key);
-            spec.params.push((key.to_string(), value.to_string()));
+            spec.set_param(key, value);
         }
     }
 

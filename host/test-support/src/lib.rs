@@ -18,6 +18,9 @@ pub mod dns_servers;
 /// A test CA and TLS servers on loopback.
 pub mod tls_servers;
 
+/// A buildah image store of a test's own.
+pub mod buildah;
+
 /// An OCI registry (Debian's docker-registry) with TLS and basic auth on loopback.
 pub mod registry;
 

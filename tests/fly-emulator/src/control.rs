@@ -19,10 +19,12 @@ use crate::emulator::Emulator;
 use crate::faults::FaultRule;
 use crate::image::ImageBehaviour;
 use crate::proxy;
+use crate::registry::RegistryLink;
 
 pub fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
         .route("/_emulator/images", post(register_image))
+        .route("/_emulator/registry", post(link_registry))
         .route("/_emulator/faults", get(list_faults).post(add_faults).delete(clear_faults))
         .route("/_emulator/requests", get(list_requests).delete(clear_requests))
         .route("/_emulator/settings", get(get_settings).post(change_settings))
@@ -54,6 +56,14 @@ async fn register_image(State(emulator): State<Arc<Emulator>>, JsonBody(body): J
     }
     let rendered = json!({"ref": body.reference, "behaviour": body.behaviour});
     emulator.write(|state| state.images.insert(body.reference, body.behaviour));
+    Ok(Json(rendered))
+}
+
+/// Links the registry standing in for registry.fly.io: machines pull the
+/// images it holds (`registry.rs`).
+async fn link_registry(State(emulator): State<Arc<Emulator>>, JsonBody(link): JsonBody<RegistryLink>) -> ApiResult<Json<Value>> {
+    let rendered = json!({"host": link.host});
+    emulator.write(|state| state.registry = Some(link));
     Ok(Json(rendered))
 }
 

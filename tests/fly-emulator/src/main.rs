@@ -18,6 +18,7 @@ mod machine_proc;
 mod proxy;
 mod ratelimit;
 mod recorder;
+mod registry;
 mod serve;
 mod settings;
 mod state;

@@ -12,6 +12,7 @@ use crate::config::MachineConfig;
 use crate::ids;
 use crate::image::{ImageBehaviour, ImageRef};
 use crate::lifecycle::Op;
+use crate::registry::RegistryLink;
 use crate::settings::Settings;
 
 /// Events kept per machine.
@@ -22,6 +23,8 @@ pub struct State {
     pub apps: BTreeMap<String, App>,
     /// Registered images by exact reference; anything else is a bad image.
     pub images: HashMap<String, ImageBehaviour>,
+    /// The registry standing in for registry.fly.io, when a test linked one.
+    pub registry: Option<RegistryLink>,
     pub settings: Settings,
     /// Counter for unique addresses across apps.
     pub next_address: u32,

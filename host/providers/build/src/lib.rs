@@ -19,6 +19,7 @@
 
 pub mod builder;
 pub mod commands;
+pub mod exec;
 pub mod reference;
 mod spec;
 
@@ -34,6 +35,9 @@ pub enum BuildError {
     /// The spec asks for something the chosen engine cannot do safely.
     #[error("{0}")]
     Unsupported(String),
+    /// The engine failed or could not be run.
+    #[error("{command} failed: {why}")]
+    Failed { command: String, why: String },
     /// A name or value that would not survive the command line or the registry.
     #[error("{what} `{value}` {why}")]
     Invalid { what: &'static str, value: String, why: &'static str },

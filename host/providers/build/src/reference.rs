@@ -28,6 +28,24 @@ pub fn deployment_tag(registry: &str, app: &str, label: &str) -> Result<String, 
     Ok(format!("{registry}/{app}:{label}"))
 }
 
+/// flyctl's label for a deploy's tag: `deployment-` and a new ULID
+/// (`docker.go`), so tags sort in the order they were pushed.
+pub fn new_deployment_label() -> String {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut random = [0u8; 10];
+    // The ULID spec's randomness; without it two builds in a millisecond could collide.
+    getrandom::fill(&mut random).expect("the operating system's random source");
+    format!("deployment-{}", ulid(millis, random))
+}
+
+/// A ULID: 48 bits of milliseconds then 80 random bits, as 26 characters of
+/// Crockford's base32 (the spec at github.com/ulid/spec).
+fn ulid(millis: u64, random: [u8; 10]) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let value = (u128::from(millis & 0xFFFF_FFFF_FFFF) << 80) | random.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    (0..26).rev().map(|i| ALPHABET[((value >> (5 * i)) & 31) as usize] as char).collect()
+}
+
 /// The distribution spec's tag grammar: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
 pub fn is_tag(tag: &str) -> bool {
     let mut chars = tag.chars();
@@ -69,6 +87,16 @@ mod tests {
         let tag = deployment_tag(FLY_REGISTRY, "shop", "deployment-01JDX5M7").unwrap();
         assert_eq!(tag, "registry.fly.io/shop:deployment-01JDX5M7");
         assert_eq!(pinned(&tag, DIGEST).unwrap(), format!("registry.fly.io/shop:deployment-01JDX5M7@{DIGEST}"));
+    }
+
+    #[test]
+    fn a_new_label_is_a_ulid_and_a_tag() {
+        // The spec's example: 1469918176385 ms is `01ARYZ6S41`.
+        assert_eq!(&ulid(1_469_918_176_385, [0; 10])[..10], "01ARYZ6S41");
+        assert_eq!(ulid(0, [0xFF; 10]), "0000000000ZZZZZZZZZZZZZZZZ");
+        let (a, b) = (new_deployment_label(), new_deployment_label());
+        assert!(a.starts_with("deployment-") && a.len() == 37 && is_tag(&a), "{a}");
+        assert_ne!(a, b);
     }
 
     #[test]

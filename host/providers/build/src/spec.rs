@@ -11,7 +11,7 @@ pub const PLATFORM: &str = "linux/amd64";
 
 /// Where the engine finds a build secret's value: `FERRY_SECRET_<NAME>`, the
 /// same variables the rest of ferry reads secrets from.
-pub const SECRET_VAR_PREFIX: &str = "FERRY_SECRET_";
+pub use ferry_secrets::SECRET_PREFIX as SECRET_VAR_PREFIX;
 
 /// One image build: fly.toml's `[build]` and `fly deploy`'s build flags,
 /// resolved (a flag over fly.toml, as flyctl does for args).

@@ -13,46 +13,35 @@ use std::process::Command;
 use ferry_build::commands::{self, PushSpec};
 use ferry_build::reference;
 use ferry_build::{BuildSpec, Builder};
+use ferry_test_support::buildah::Store;
 use ferry_test_support::registry::Registry;
 use sha2::Digest;
 
 const SECRET: &str = "s3cr3t-npm-token-value";
 
-/// A buildah store of the test's own.
-struct Store {
-    dir: tempfile::TempDir,
+/// `program args…` with `store`, in a new network namespace.
+fn command(store: &Store, program: &str, args: &[String]) -> Command {
+    let mut command = Command::new("unshare");
+    command.arg("--net").arg("--").arg(program).args(args);
+    let (var, conf) = store.env();
+    command.env(var, conf);
+    command
 }
 
-impl Store {
-    fn new() -> Store {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = format!("[storage]\ndriver = \"vfs\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n", dir.path().display());
-        std::fs::write(dir.path().join("storage.conf"), conf).unwrap();
-        Store { dir }
-    }
+/// `program args…` with `store`, in this namespace: for a push to a
+/// registry on this machine's loopback (it runs no container).
+fn client(store: &Store, program: &str, args: &[String]) -> Command {
+    let mut command = Command::new(program);
+    let (var, conf) = store.env();
+    command.args(args).env(var, conf);
+    command
+}
 
-    /// `program args…` with this store, in a new network namespace.
-    fn command(&self, program: &str, args: &[String]) -> Command {
-        let mut command = Command::new("unshare");
-        command.arg("--net").arg("--").arg(program).args(args);
-        command.env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"));
-        command
-    }
-
-    /// `program args…` with this store, in this namespace: for a push to a
-    /// registry on this machine's loopback (it runs no container).
-    fn client(&self, program: &str, args: &[String]) -> Command {
-        let mut command = Command::new(program);
-        command.args(args).env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"));
-        command
-    }
-
-    fn buildah(&self, args: &[&str]) -> String {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let out = self.command("buildah", &args).output().unwrap();
-        assert!(out.status.success(), "buildah {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
+fn buildah(store: &Store, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = command(store, "buildah", &args).output().unwrap();
+    assert!(out.status.success(), "buildah {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A context whose Dockerfile copies busybox in, reads the secret in a
@@ -91,14 +80,14 @@ fn buildah_builds_the_spec_and_keeps_the_secret_out_of_the_image() {
     };
     let build = commands::build(Builder::Buildah, &spec).unwrap();
     assert!(!build.to_string().contains(SECRET));
-    let mut command = store.command(build.program, &build.args);
-    command.envs(build.env.iter().copied()).env("FERRY_SECRET_NPM_TOKEN", SECRET);
-    let out = command.output().unwrap();
+    let mut run = command(&store, build.program, &build.args);
+    run.envs(build.env.iter().copied()).env("FERRY_SECRET_NPM_TOKEN", SECRET);
+    let out = run.output().unwrap();
     assert!(out.status.success(), "{build}\n{}", String::from_utf8_lossy(&out.stderr));
 
     let id = std::fs::read_to_string(&spec.iidfile).unwrap();
     assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id:?}");
-    let image = store.buildah(&["inspect", "--type", "image", &spec.tag]);
+    let image = buildah(&store, &["inspect", "--type", "image", &spec.tag]);
     let inspected: serde_json::Value = serde_json::from_str(&image).unwrap();
     let labels = &inspected["OCIv1"]["config"]["Labels"];
     assert_eq!(labels["greeting"], "hello from ferry", "{labels}");
@@ -107,8 +96,8 @@ fn buildah_builds_the_spec_and_keeps_the_secret_out_of_the_image() {
     assert!(!image.contains(SECRET), "{image}");
 
     // Every file of the image, read through a working container's mount.
-    let container = store.buildah(&["from", &spec.tag]).trim().to_string();
-    let root = PathBuf::from(store.buildah(&["mount", &container]).trim());
+    let container = buildah(&store, &["from", &spec.tag]).trim().to_string();
+    let root = PathBuf::from(buildah(&store, &["mount", &container]).trim());
     let length = std::fs::read_to_string(root.join("secret-length")).unwrap();
     assert_eq!(length.trim(), SECRET.len().to_string(), "the RUN saw the secret");
     let mut leaked = Vec::new();
@@ -117,8 +106,8 @@ fn buildah_builds_the_spec_and_keeps_the_secret_out_of_the_image() {
             leaked.push(entry);
         }
     }
-    store.buildah(&["umount", &container]);
-    store.buildah(&["rm", &container]);
+    buildah(&store, &["umount", &container]);
+    buildah(&store, &["rm", &container]);
     assert!(leaked.is_empty(), "the secret is in {leaked:?}");
 }
 
@@ -146,7 +135,7 @@ fn build_plain(store: &Store, dir: &Path, tag: &str) {
         ..BuildSpec::default()
     };
     let build = commands::build(Builder::Buildah, &spec).unwrap();
-    let out = store.command(build.program, &build.args).env("FERRY_SECRET_NPM_TOKEN", SECRET).output().unwrap();
+    let out = command(store, build.program, &build.args).env("FERRY_SECRET_NPM_TOKEN", SECRET).output().unwrap();
     assert!(out.status.success(), "{build}\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -167,7 +156,7 @@ fn a_pushed_image_is_pinned_by_the_digest_the_registry_serves() {
         let spec = PushSpec { tag: tag.clone(), auth_dir: auth_dir.path().into(), cert_dir: Some(registry.cert_dir()), digestfile: work.path().join("digest") };
         let command = commands::push(Builder::Buildah, &spec);
         assert!(!command.to_string().contains(password));
-        store.client(command.program, &command.args).output().unwrap()
+        client(&store, command.program, &command.args).output().unwrap()
     };
     let refused = push("wrong");
     assert!(!refused.status.success());

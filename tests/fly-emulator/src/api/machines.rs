@@ -105,13 +105,28 @@ fn check_secrets_version(app: &App, wanted: Option<u64>) -> ApiResult<()> {
     }
 }
 
+/// The image's `image_ref`, resolved before the machine changes: from the
+/// linked registry when the image is in it (see `registry.rs`), else
+/// parsed from the reference.
+async fn resolve_image(emulator: &Emulator, image: &str) -> ApiResult<Option<ImageRef>> {
+    match emulator.read(|state| state.registry.clone()) {
+        Some(registry) => registry.resolve(image).await,
+        None => Ok(None),
+    }
+}
+
 /// Unregistered images are refused synchronously, the way flaps refuses an
-/// image it cannot resolve, and the machine is left as it was.
-fn require_image(state: &EmulatorState, image: &str) -> ApiResult<()> {
-    if state.images.contains_key(image) {
-        Ok(())
-    } else {
-        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("failed to launch VM: image not found: {image}")))
+/// image it cannot resolve, and the machine is left as it was. An image the
+/// linked registry served exists from then on (healthy, unless registered
+/// otherwise).
+fn require_image(state: &mut EmulatorState, image: &str, pulled: Option<ImageRef>) -> ApiResult<ImageRef> {
+    match pulled {
+        Some(image_ref) => {
+            state.images.entry(image.to_string()).or_default();
+            Ok(image_ref)
+        }
+        None if state.images.contains_key(image) => Ok(ImageRef::parse(image)),
+        None => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("failed to launch VM: image not found: {image}"))),
     }
 }
 
@@ -142,8 +157,9 @@ pub async fn create(
 ) -> ApiResult<Json<Value>> {
     let (config, spec) = input.config()?;
     let actor_context = emulator.clone();
+    let pulled = resolve_image(&emulator, &spec.image).await?;
     emulator.write(|state| {
-        require_image(state, &spec.image)?;
+        let image_ref = require_image(state, &spec.image, pulled)?;
         let address = state.next_address();
         let app = app_mut(state, &app_name)?;
         let region = mount_region(app, &spec, None, input.region.as_deref())?.or(input.region.clone()).unwrap_or_else(|| DEFAULT_REGION.to_string());
@@ -156,7 +172,7 @@ pub async fn create(
             name: input.name.clone().unwrap_or_else(ids::machine_name),
             region,
             state: MachineState::Created,
-            image_ref: ImageRef::parse(&spec.image),
+            image_ref,
             versions: vec![MachineVersion { version: version.clone(), config: config.clone(), created_at: now }],
             config,
             spec,
@@ -208,8 +224,9 @@ pub async fn update(
     JsonBody(input): JsonBody<LaunchInput>,
 ) -> ApiResult<Json<Value>> {
     let (config, spec) = input.config()?;
+    let pulled = resolve_image(&emulator, &spec.image).await?;
     emulator.write(|state| {
-        require_image(state, &spec.image)?;
+        let image_ref = require_image(state, &spec.image, pulled)?;
         let stale_for = Duration::from_millis(state.settings.update_stale_read_ms);
         let app = app_mut(state, &app_name)?;
         let current_region = machine(app, &id)?.region.clone();
@@ -224,7 +241,7 @@ pub async fn update(
         machine.versions.insert(0, MachineVersion { version: version.clone(), config: config.clone(), created_at: SystemTime::now() });
         machine.version = version;
         machine.instance_id = ids::ulid();
-        machine.image_ref = ImageRef::parse(&spec.image);
+        machine.image_ref = image_ref;
         machine.config = config;
         machine.spec = spec;
         machine.skip_secrets = input.skip_secrets;

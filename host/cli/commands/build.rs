@@ -1,0 +1,217 @@
+//! `ferry deploy` from source: when nothing names an image (`--image`, the
+//! deploy step's `image` in ferry.toml, fly.toml `[build].image`), the host
+//! builds the checkout's Dockerfile and pushes it to the Fly registry before
+//! the deploy step plans. The step then plans `tag@sha256:…`, so the plan's
+//! hash covers the image's bytes, and the apply command `--plan-only`
+//! prints names that digest instead of building again.
+//!
+//! What is built comes from fly.toml (untrusted in a pull request: its
+//! Dockerfile must lie inside the checkout) and from the command line; what
+//! the build may read (its secrets, the registry login) comes only from
+//! this job's environment, and a fork's pull request gets neither.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use ferry_build::commands::{self, PushSpec};
+use ferry_build::{BuildSpec, Builder, Choice, Engines, reference};
+use ferry_model::{AppSpec, Finding, Severity};
+
+use crate::args::BuildFlags;
+use crate::next::Flag;
+
+/// The build flags, which an apply that names the built image drops.
+pub const FLAGS: [Flag; 10] = [
+    ("--build-only", false),
+    ("--push", false),
+    ("--local-only", false),
+    ("--dockerfile", true),
+    ("--build-arg", true),
+    ("--build-secret", true),
+    ("--build-target", true),
+    ("--no-cache", false),
+    ("--image-label", true),
+    ("--label", true),
+];
+
+/// An image this run built.
+#[derive(Debug)]
+pub struct Built {
+    /// What the deploy runs: `tag@sha256:…` once pushed, else the local tag.
+    pub reference: String,
+    pub builder: Choice,
+    /// The sha256 digest of the pushed manifest.
+    pub digest: Option<String>,
+}
+
+impl Built {
+    /// What the plan says about the image (a host finding: shown, not hashed;
+    /// the digest is hashed through the deploy step's `image`).
+    pub fn finding(&self) -> Finding {
+        let what = match &self.digest {
+            Some(_) => format!("pushed as {}", self.reference),
+            None => format!("kept on this machine as {}", self.reference),
+        };
+        Finding {
+            code: "image-built".into(),
+            severity: Severity::Info,
+            message: format!("ferry built the image with {} ({}) and {what}", self.builder.builder, self.builder.reason),
+            location: None,
+        }
+    }
+}
+
+/// Why ferry does not build: an image is named already.
+pub fn named_image(step_image: Option<&str>, app: &AppSpec) -> Option<String> {
+    step_image
+        .map(|i| format!("--image (or the deploy step's image in ferry.toml) names {i}"))
+        .or_else(|| app.build.image.as_ref().map(|i| format!("fly.toml's [build].image names {i}")))
+}
+
+/// Builds the checkout as `flags` and fly.toml's `[build]` say, and pushes it
+/// unless `push` is false.
+pub fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyhow::Result<Built> {
+    refuse_fork()?;
+    let app_name = app.app.as_deref().context("no app to build for: set `app` in fly.toml or pass --app")?;
+    if let Some(builder) = app.build.builder.as_deref() {
+        bail!(
+            "fly.toml's [build] builder = \"{builder}\" is a buildpack build, which ferry does not run: build the image with \
+             `pack build registry.fly.io/{app_name}:<tag> --builder {builder} --publish` and pass it with --image"
+        );
+    }
+    let checkout = checkout.canonicalize().with_context(|| format!("opening {}", checkout.display()))?;
+    let registry = std::env::var("FLY_REGISTRY_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| reference::FLY_REGISTRY.into());
+    let label = flags.image_label.clone().unwrap_or_else(reference::new_deployment_label);
+    let work = tempfile::tempdir().context("a temporary directory for the build")?;
+    let spec = BuildSpec {
+        dockerfile: Some(dockerfile(&checkout, app, flags.dockerfile.as_deref())?),
+        context: checkout,
+        target: flags.build_target.clone().or_else(|| app.build.target.clone()),
+        args: app.build.args.iter().cloned().chain(flags.build_arg.iter().map(|a| split_pair(a))).collect(),
+        secrets: secrets(&flags.build_secret)?,
+        labels: labels(&flags.label),
+        no_cache: flags.no_cache,
+        tag: reference::deployment_tag(&registry, app_name, &label)?,
+        iidfile: work.path().join("iid"),
+    };
+    let choice = ferry_build::builder::choose(&Engines::detect(), &spec)?;
+    tracing::info!("building {} with {} ({})", spec.tag, choice.builder, choice.reason);
+    run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
+    if !push {
+        return Ok(Built { reference: spec.tag, builder: choice, digest: None });
+    }
+    let digest = self::push(choice.builder, &registry, &spec.tag, work.path())?;
+    Ok(Built { reference: reference::pinned(&spec.tag, &digest)?, builder: choice, digest: Some(digest) })
+}
+
+/// A pull request from a fork is the fork's code: its Dockerfile's `RUN`
+/// steps would run with the build secrets and next to the registry login.
+/// Outside GitHub Actions the person running ferry decides what to build.
+fn refuse_fork() -> anyhow::Result<()> {
+    if !crate::context::in_github_actions() {
+        return Ok(());
+    }
+    let runner = crate::runner::Runner::from_env()?;
+    let event = ferry_github::events::Event::parse(&runner.event_name, &runner.event).context("reading the event payload")?;
+    if let ferry_github::events::Event::PullRequest(e) | ferry_github::events::Event::PullRequestTarget(e) = &event {
+        let head = e.pull_request.head.repo.as_ref().map(|r| r.full_name.as_str());
+        if head != Some(e.repository.full_name.as_str()) {
+            bail!(
+                "#{} comes from a fork ({}): ferry never builds a fork's code with this job's registry login and build \
+                 secrets. Plan it with --image naming an image already built, or build it after merging (on `push`)",
+                e.number,
+                head.unwrap_or("deleted")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The Dockerfile: `--dockerfile` (the caller's, relative to where ferry
+/// runs), else the one parse-config read (`[build].dockerfile` relative to
+/// fly.toml, or `Dockerfile` beside it), which must lie inside the
+/// checkout once links are followed.
+fn dockerfile(checkout: &Path, app: &AppSpec, flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = flag {
+        return std::path::absolute(path).with_context(|| format!("--dockerfile {}", path.display()));
+    }
+    let Some(found) = &app.dockerfile else {
+        let why = app.warnings.iter().find(|w| w.code == "dockerfile-missing").map(|w| format!(" ({})", w.message)).unwrap_or_default();
+        bail!("no Dockerfile to build{why}: add one, set [build].dockerfile in fly.toml, pass --dockerfile, or pass --image");
+    };
+    let path = checkout.join(&found.path);
+    let real = path.canonicalize().with_context(|| format!("opening the Dockerfile {}", found.path))?;
+    if !real.starts_with(checkout) {
+        bail!("the Dockerfile {} leads outside the checkout (to {}): ferry builds only what the checkout holds", found.path, real.display());
+    }
+    Ok(real)
+}
+
+/// `NAME=VALUE` (the parser checked the `=`).
+fn split_pair(pair: &str) -> (String, String) {
+    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    (name.to_string(), value.to_string())
+}
+
+/// The build secrets' names, each with a value this job may read (learnt
+/// by the masker, so no build output can show it).
+fn secrets(names: &[String]) -> anyhow::Result<Vec<String>> {
+    for name in names {
+        let var = format!("{}{name}", ferry_build::SECRET_VAR_PREFIX);
+        ferry_secrets::var(&var).with_context(|| format!("--build-secret {name} takes its value from {var}"))?;
+    }
+    Ok(names.to_vec())
+}
+
+/// `--label`s, and inside GitHub Actions the labels flyctl adds
+/// (`deploy_build.go`: the commit, action, repository and event).
+fn labels(flags: &[String]) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = flags.iter().map(|l| split_pair(l)).collect();
+    if crate::context::in_github_actions() {
+        for (label, var) in
+            [("GH_SHA", "GITHUB_SHA"), ("GH_ACTION_NAME", "GITHUB_ACTION"), ("GH_REPO", "GITHUB_REPOSITORY"), ("GH_EVENT_NAME", "GITHUB_EVENT_NAME")]
+        {
+            labels.insert(label.into(), std::env::var(var).unwrap_or_default());
+        }
+    }
+    labels
+}
+
+/// Pushes `tag` with the Fly token as flyctl logs in (user `x`), the login
+/// in a file of a directory removed afterwards; the pushed digest.
+fn push(builder: Builder, registry: &str, tag: &str, work: &Path) -> anyhow::Result<String> {
+    let token = ferry_secrets::var("FLY_API_TOKEN")
+        .or_else(|_| ferry_secrets::var("FLY_ACCESS_TOKEN"))
+        .context("pushing the image needs FLY_API_TOKEN (a deploy token for the app is enough)")?;
+    let auth_dir = work.join("auth");
+    std::fs::create_dir(&auth_dir)?;
+    let config = auth_dir.join("config.json");
+    write_private(&config, &commands::auth_config(registry, reference::REGISTRY_USER, reference::registry_password(token.expose())))?;
+    let spec = PushSpec { tag: tag.into(), auth_dir, cert_dir: None, digestfile: work.join("digest") };
+    tracing::info!("pushing {tag}");
+    let output = run(&commands::push(builder, &spec), &[])?;
+    let digest = match builder {
+        Builder::Buildah => std::fs::read_to_string(&spec.digestfile).with_context(|| format!("reading the digest buildah wrote for {tag}"))?,
+        Builder::Buildx | Builder::DockerBuildKit | Builder::DockerClassic => {
+            commands::pushed_digest(&output.join("\n")).with_context(|| format!("docker push printed no digest for {tag}"))?.to_string()
+        }
+    };
+    Ok(digest.trim().to_string())
+}
+
+/// Writes `text` readable by this user only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Runs an engine command, its output logged line by line (masked and
+/// escaped by the log writer: a `RUN` may print anything).
+fn run(command: &commands::Command, secrets: &[String]) -> anyhow::Result<Vec<String>> {
+    tracing::debug!("running {command}");
+    Ok(ferry_build::exec::run(command, secrets, &mut |line| tracing::info!(target: "build", "{line}"))?)
+}

@@ -1,0 +1,204 @@
+//! `ferry deploy` from source: a real buildah build of the checkout, a real
+//! push to a real registry (Debian's docker-registry, TLS and htpasswd),
+//! and the Fly emulator pulling the pushed reference from that registry,
+//! so the digest the machines run is the registry's, not ferry's word.
+//!
+//! The Dockerfiles here have no `RUN`: buildah runs no container, so
+//! nothing reaches a network (the build provider's own tests run `RUN`
+//! steps inside a network namespace).
+
+use std::process::Command;
+
+use ferry_test_support::buildah::Store;
+use ferry_test_support::registry::Registry;
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::support::fly::{FlyWorld, TOKEN};
+
+const FLY_TOML: &str = r#"
+app = "shop"
+primary_region = "ams"
+
+[build]
+  dockerfile = "deploy/Dockerfile"
+
+[build.args]
+  GREETING = "from fly.toml"
+
+[http_service]
+  internal_port = 8080
+"#;
+
+/// fly.toml's Dockerfile sits in `deploy/`; the context is the checkout.
+const DOCKERFILE: &str = "FROM scratch\nARG GREETING\nARG EDITION\nCOPY index.html /srv/index.html\nLABEL greeting=$GREETING edition=$EDITION\n";
+
+/// An app with a Dockerfile, the emulator pulling from `registry`.
+fn world(registry: &Registry) -> FlyWorld {
+    let world = FlyWorld::start("shop", FLY_TOML);
+    for (path, text) in [("deploy/Dockerfile", DOCKERFILE), ("index.html", "<h1>shop</h1>\n")] {
+        let file = world.checkout.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    world.link_registry(registry);
+    world
+}
+
+/// `ferry deploy ARGS` building with `store`, pushing to `registry` (whose
+/// CA the engine trusts as a system root, as registry.fly.io's is).
+fn job(world: &FlyWorld, registry: &Registry, store: &Store, args: &[&str]) -> Command {
+    let mut cmd = world.deploy_cmd(args);
+    let (var, conf) = store.env();
+    cmd.env(var, conf).env("FLY_REGISTRY_HOST", &registry.host).env("SSL_CERT_FILE", registry.ca_file());
+    cmd
+}
+
+fn deploy(world: &FlyWorld, registry: &Registry, store: &Store, args: &[&str]) -> (i32, String, String) {
+    crate::support::run(&mut job(world, registry, store, args))
+}
+
+/// The manifest `registry` serves for `reference`'s digest, and its sha256.
+fn served_digest(registry: &Registry, repository: &str, digest: &str) -> String {
+    let url = format!("https://{}/v2/{repository}/manifests/{digest}", registry.host);
+    let out = Command::new("curl")
+        .args(["-sf", "--cacert"])
+        .arg(registry.ca_file())
+        .args(["-u", &format!("x:{TOKEN}"), "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&out.stdout)))
+}
+
+#[test]
+fn a_deploy_without_an_image_builds_pushes_and_runs_the_digest_it_pushed() {
+    let registry = Registry::start("x", TOKEN);
+    let store = Store::new();
+    let world = world(&registry);
+    let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("with buildah ("), "the builder and why: {err}");
+
+    let result: Value = serde_json::from_str(&out).unwrap();
+    let image = result["image"].as_str().unwrap();
+    let prefix = format!("{}/shop:deployment-", registry.host);
+    let (tag, digest) = image.split_once('@').unwrap_or_else(|| panic!("pinned by digest: {image}"));
+    assert!(tag.starts_with(&prefix) && tag.len() == prefix.len() + 26, "flyctl's deployment-<ULID> tag: {image}");
+    assert_eq!(served_digest(&registry, "shop", digest), digest, "the plan pins what the registry holds");
+
+    // The platform pulled it: the machine's image_ref carries the registry's digest.
+    let machines = world.machines("shop");
+    assert!(!machines.is_empty());
+    for machine in &machines {
+        assert_eq!(machine["config"]["image"], image);
+        assert_eq!(machine["image_ref"]["digest"], digest);
+        assert_eq!(machine["image_ref"]["registry"], registry.host.as_str());
+    }
+    assert_eq!(world.versions("shop"), vec![tag.rsplit_once(':').unwrap().1.to_string(); machines.len()]);
+
+    // The labels and args reached the image (fly.toml's arg, the flag's, the flag's label).
+    let config = image_config(&registry, digest);
+    let labels = &config["config"]["Labels"];
+    assert_eq!(
+        (labels["greeting"].as_str(), labels["edition"].as_str(), labels["team"].as_str()),
+        (Some("from fly.toml"), Some("2"), Some("shop")),
+        "{labels}"
+    );
+}
+
+/// The image's config blob, through its manifest.
+fn image_config(registry: &Registry, digest: &str) -> Value {
+    let get = |path: &str| {
+        let url = format!("https://{}/v2/shop/{path}", registry.host);
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(registry.ca_file())
+            .args(["-u", &format!("x:{TOKEN}"), "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{url}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let manifest = get(&format!("manifests/{digest}"));
+    get(&format!("blobs/{}", manifest["config"]["digest"].as_str().unwrap()))
+}
+
+/// A reviewed plan names the image it built: its apply command deploys
+/// that digest as printed, without building again.
+#[test]
+fn the_plan_only_apply_command_deploys_the_reviewed_digest_without_building() {
+    let registry = Registry::start("x", TOKEN);
+    let store = Store::new();
+    let world = world(&registry);
+    let (code, out, err) = deploy(&world, &registry, &store, &["--plan-only", "--no-cache"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ferry built the image with buildah"), "the plan says how the image was made: {out}");
+    let apply = out.lines().find_map(|l| l.strip_prefix("Next: review it, then `")).unwrap_or_else(|| panic!("an apply command: {out}")).trim_end_matches('`');
+    assert!(apply.contains(&format!("--image {}/shop:deployment-", registry.host)) && apply.contains("@sha256:"), "{apply}");
+    assert!(!apply.contains("--no-cache"), "the build's flags are dropped: {apply}");
+    assert!(world.machines("shop").is_empty(), "a plan changes nothing");
+
+    // As printed, with the job's environment.
+    let words: Vec<String> = apply.split_whitespace().map(String::from).collect();
+    let (code, out, err) = crate::support::run_printed(&words, &job(&world, &registry, &store, &[]));
+    assert_eq!(code, 0, "{apply}\n{out}{err}");
+    assert!(!err.contains("building "), "the apply built again: {err}");
+    let pinned = apply.split_whitespace().skip_while(|w| *w != "--image").nth(1).unwrap();
+    assert!(world.machines("shop").iter().all(|m| m["config"]["image"] == pinned));
+}
+
+#[test]
+fn a_forks_pull_request_is_never_built_with_the_jobs_credentials() {
+    let registry = Registry::start("x", TOKEN);
+    let store = Store::new();
+    let world = world(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    let payload = serde_json::json!({
+        "action": "opened", "number": 7,
+        "pull_request": {"number": 7, "user": {"login": "mallory", "type": "User"},
+            "head": {"sha": "abc", "ref": "main", "repo": {"full_name": "mallory/shop"}},
+            "base": {"sha": "def", "ref": "main", "repo": {"full_name": "acme/shop"}}},
+        "repository": {"full_name": "acme/shop", "default_branch": "main"},
+    });
+    std::fs::write(&event, payload.to_string()).unwrap();
+    let mut cmd = job(&world, &registry, &store, &["--plan-only"]);
+    cmd.env("GITHUB_ACTIONS", "true").env("GITHUB_EVENT_NAME", "pull_request_target").env("GITHUB_EVENT_PATH", &event).env("GITHUB_REPOSITORY", "acme/shop");
+    let (code, out, err) = crate::support::run(&mut cmd);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("#7 comes from a fork (mallory/shop): ferry never builds a fork's code"), "{err}");
+    assert!(!err.contains("building "), "{err}");
+}
+
+#[test]
+fn a_dockerfile_outside_the_checkout_is_refused_by_name() {
+    let registry = Registry::start("x", TOKEN);
+    let store = Store::new();
+    let world = world(&registry);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("Dockerfile"), DOCKERFILE).unwrap();
+    let link = world.checkout.path().join("deploy/Dockerfile");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("Dockerfile"), &link).unwrap();
+    let (code, out, err) = deploy(&world, &registry, &store, &["--plan-only"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("deploy/Dockerfile"), "names the file: {err}");
+    assert!(!err.contains("building "), "{err}");
+}
+
+#[test]
+fn an_image_named_twice_is_a_usage_error_and_a_secret_value_never_a_flag() {
+    let registry = Registry::start("x", TOKEN);
+    let store = Store::new();
+    let world = world(&registry);
+    let (code, _, err) = deploy(&world, &registry, &store, &["--image", "registry.fly.io/shop:v1", "--build-target", "release", "--plan-only"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--build-target asks for a build, but --image (or the deploy step's image in ferry.toml) names registry.fly.io/shop:v1"), "{err}");
+    let (code, _, err) = deploy(&world, &registry, &store, &["--build-secret", "NPM_TOKEN=abc", "--plan-only"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("put the value in FERRY_SECRET_NPM_TOKEN"), "{err}");
+    let (code, _, err) = deploy(&world, &registry, &store, &["--build-secret", "NPM_TOKEN", "--plan-only"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--build-secret NPM_TOKEN takes its value from FERRY_SECRET_NPM_TOKEN"), "{err}");
+}
