@@ -105,6 +105,21 @@ fn a_deploy_without_an_image_builds_pushes_and_runs_the_digest_it_pushed() {
         (Some("from fly.toml"), Some("2"), Some("shop")),
         "{labels}"
     );
+
+    // The same checkout again: the same bytes under a new tag, so the deploy
+    // keeps the running reference and replaces no machine.
+    world.clear_requests();
+    let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains(&format!("shop runs {digest} already, as {image}")), "{err}");
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["image"], image);
+    let changed: Vec<Value> = world
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.starts_with("/v1/apps/shop/machines")))
+        .collect();
+    assert!(changed.is_empty(), "no machine created, updated, stopped or started: {changed:?}");
 }
 
 /// The image's config blob, through its manifest.

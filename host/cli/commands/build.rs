@@ -43,15 +43,19 @@ pub struct Built {
     pub builder: Choice,
     /// The sha256 digest of the pushed manifest.
     pub digest: Option<String>,
+    /// Whether the app's machines run these bytes already (under the tag
+    /// of an earlier deploy, which `reference` then names).
+    pub running: bool,
 }
 
 impl Built {
     /// What the plan says about the image (a host finding: shown, not hashed;
     /// the digest is hashed through the deploy step's `image`).
     pub fn finding(&self) -> Finding {
-        let what = match &self.digest {
-            Some(_) => format!("pushed as {}", self.reference),
-            None => format!("kept on this machine as {}", self.reference),
+        let what = match (&self.digest, self.running) {
+            (Some(digest), true) => format!("pushed it: the app runs {digest} already, as {}, which the deploy keeps", self.reference),
+            (Some(_), false) => format!("pushed as {}", self.reference),
+            (None, _) => format!("kept on this machine as {}", self.reference),
         };
         Finding {
             code: "image-built".into(),
@@ -99,10 +103,29 @@ pub fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> 
     tracing::info!("building {} with {} ({})", spec.tag, choice.builder, choice.reason);
     run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
     if !push {
-        return Ok(Built { reference: spec.tag, builder: choice, digest: None });
+        return Ok(Built { reference: spec.tag, builder: choice, digest: None, running: false });
     }
     let digest = self::push(choice.builder, &registry, &spec.tag, work.path())?;
-    Ok(Built { reference: reference::pinned(&spec.tag, &digest)?, builder: choice, digest: Some(digest) })
+    let (reference, running) = match running_reference(app_name, &digest) {
+        Some(running) => {
+            tracing::info!("{app_name} runs {digest} already, as {running}: the deploy keeps that reference");
+            (running, true)
+        }
+        None => (reference::pinned(&spec.tag, &digest)?, false),
+    };
+    Ok(Built { reference, builder: choice, digest: Some(digest), running })
+}
+
+/// The reference a machine of the app runs `digest` by, if one does. An
+/// unchanged checkout builds the same bytes under a new tag; deploying the
+/// new name would replace every machine for nothing, the old name leaves
+/// them be. Without an answer from the API (a new app, no token) there is
+/// none: the plan reads the app again and says what it finds.
+fn running_reference(app: &str, digest: &str) -> Option<String> {
+    let client = crate::context::fly_client().ok().flatten()?;
+    let machines = client.list_managed_machines(app).map_err(|e| tracing::debug!("listing {app}'s machines: {e}")).ok()?;
+    let suffix = format!("@{digest}");
+    machines.iter().filter_map(|m| m.config()?.image().map(str::to_string)).find(|image| image.ends_with(&suffix))
 }
 
 /// A pull request from a fork is the fork's code: its Dockerfile's `RUN`
