@@ -112,14 +112,20 @@ fn a_deploy_without_an_image_builds_pushes_and_runs_the_digest_it_pushed() {
     let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains(&format!("shop runs {digest} already, as {image}")), "{err}");
+    assert!(err.contains(" in 1 layer; 0 layers changed against the running image (0 B to pull)"), "{err}");
     let again: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(again["image"], image);
-    let changed: Vec<Value> = world
-        .requests()
-        .into_iter()
-        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.starts_with("/v1/apps/shop/machines")))
-        .collect();
+    let changed: Vec<Value> =
+        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.starts_with("/v1/apps/shop/machines"))).collect();
     assert!(changed.is_empty(), "no machine created, updated, stopped or started: {changed:?}");
+
+    // A change: the plan (as the PR comment shows it) gives the image's size
+    // and the layers a machine pulls anew.
+    std::fs::write(world.checkout.path().join("index.html"), "<h1>shop, again</h1>\n").unwrap();
+    let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--plan-only", "--format", "md"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let finding = out.lines().find(|l| l.contains("**image-built**")).unwrap_or_else(|| panic!("{out}"));
+    assert!(finding.contains(" in 1 layer; 1 layer changed against the running image ("), "{finding}");
 }
 
 /// The image's config blob, through its manifest.

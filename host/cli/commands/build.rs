@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use ferry_build::commands::{self, PushSpec};
+use ferry_build::registry::human_size;
 use ferry_build::{BuildSpec, Builder, Choice, Engines, reference};
 use ferry_model::{AppSpec, Finding, Severity};
 
@@ -46,6 +47,9 @@ pub struct Built {
     /// Whether the app's machines run these bytes already (under the tag
     /// of an earlier deploy, which `reference` then names).
     pub running: bool,
+    /// The image's size, and the layers that changed against the image the
+    /// app runs, as the registry tells them (`None` if it could not).
+    pub pull: Option<String>,
 }
 
 impl Built {
@@ -57,10 +61,11 @@ impl Built {
             (Some(_), false) => format!("pushed as {}", self.reference),
             (None, _) => format!("kept on this machine as {}", self.reference),
         };
+        let pull = self.pull.as_ref().map(|p| format!("; {p}")).unwrap_or_default();
         Finding {
             code: "image-built".into(),
             severity: Severity::Info,
-            message: format!("ferry built the image with {} ({}) and {what}", self.builder.builder, self.builder.reason),
+            message: format!("ferry built the image with {} ({}) and {what}{pull}", self.builder.builder, self.builder.reason),
             location: None,
         }
     }
@@ -103,29 +108,68 @@ pub fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> 
     tracing::info!("building {} with {} ({})", spec.tag, choice.builder, choice.reason);
     run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
     if !push {
-        return Ok(Built { reference: spec.tag, builder: choice, digest: None, running: false });
+        return Ok(Built { reference: spec.tag, builder: choice, digest: None, running: false, pull: None });
     }
-    let digest = self::push(choice.builder, &registry, &spec.tag, work.path())?;
-    let (reference, running) = match running_reference(app_name, &digest) {
+    let password = registry_password()?;
+    let digest = self::push(choice.builder, &registry, &spec.tag, work.path(), &password)?;
+    let images = running_images(app_name);
+    let suffix = format!("@{digest}");
+    let (reference, running) = match images.iter().find(|image| image.ends_with(&suffix)) {
         Some(running) => {
             tracing::info!("{app_name} runs {digest} already, as {running}: the deploy keeps that reference");
-            (running, true)
+            (running.clone(), true)
         }
         None => (reference::pinned(&spec.tag, &digest)?, false),
     };
-    Ok(Built { reference, builder: choice, digest: Some(digest), running })
+    let pull = pull_note(&registry, &password, &reference, images.first().map(String::as_str));
+    if let Some(note) = &pull {
+        tracing::info!("{note}");
+    }
+    Ok(Built { reference, builder: choice, digest: Some(digest), running, pull })
 }
 
-/// The reference a machine of the app runs `digest` by, if one does. An
-/// unchanged checkout builds the same bytes under a new tag; deploying the
-/// new name would replace every machine for nothing, the old name leaves
-/// them be. Without an answer from the API (a new app, no token) there is
-/// none: the plan reads the app again and says what it finds.
-fn running_reference(app: &str, digest: &str) -> Option<String> {
-    let client = crate::context::fly_client().ok().flatten()?;
-    let machines = client.list_managed_machines(app).map_err(|e| tracing::debug!("listing {app}'s machines: {e}")).ok()?;
-    let suffix = format!("@{digest}");
-    machines.iter().filter_map(|m| m.config()?.image().map(str::to_string)).find(|image| image.ends_with(&suffix))
+/// The images the app's machines run, by reference. An unchanged checkout
+/// builds the same bytes under a new tag; deploying the new name would
+/// replace every machine for nothing, the name a machine runs leaves them
+/// be. Without an answer from the API (a new app, no token) there are none:
+/// the plan reads the app again and says what it finds.
+fn running_images(app: &str) -> Vec<String> {
+    let Some(client) = crate::context::fly_client().ok().flatten() else { return Vec::new() };
+    match client.list_managed_machines(app) {
+        Ok(machines) => machines.iter().filter_map(|m| m.config()?.image().map(str::to_string)).collect(),
+        Err(e) => {
+            tracing::debug!("listing {app}'s machines: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// "image 32.1 MB in 3 layers; 1 layer changed against the running image (2.1 MB
+/// to pull)", from the registry; `None` (with the reason logged) if it
+/// cannot say. Only a running image in the same registry is compared.
+fn pull_note(registry: &str, password: &str, built: &str, running: Option<&str>) -> Option<String> {
+    let reader = ferry_build::registry::Registry::new(registry, reference::REGISTRY_USER, password).map_err(|e| tracing::warn!("{e}")).ok()?;
+    let read = |image: &str| {
+        let (_, repository, wanted) = reference::split(image)?;
+        reader.manifest(repository, wanted).map_err(|e| tracing::warn!("reading {image}'s layers: {e}")).ok()
+    };
+    let new = read(built)?;
+    let layers = |n: usize| if n == 1 { "1 layer".to_string() } else { format!("{n} layers") };
+    let size = format!("image {} in {}", human_size(new.size()), layers(new.layers.len()));
+    let Some(old) = running.filter(|r| reference::split(r).is_some_and(|(host, ..)| host == registry)).and_then(read) else {
+        return Some(size);
+    };
+    let changed = new.changed_since(&old);
+    let bytes: u64 = changed.iter().map(|l| l.size).sum();
+    Some(format!("{size}; {} changed against the running image ({} to pull)", layers(changed.len()), human_size(bytes)))
+}
+
+/// The registry password the Fly token makes (flyctl's login, user `x`).
+fn registry_password() -> anyhow::Result<String> {
+    let token = ferry_secrets::var("FLY_API_TOKEN")
+        .or_else(|_| ferry_secrets::var("FLY_ACCESS_TOKEN"))
+        .context("pushing the image needs FLY_API_TOKEN (a deploy token for the app is enough)")?;
+    Ok(reference::registry_password(token.expose()).to_string())
 }
 
 /// A pull request from a fork is the fork's code: its Dockerfile's `RUN`
@@ -201,16 +245,13 @@ fn labels(flags: &[String]) -> BTreeMap<String, String> {
     labels
 }
 
-/// Pushes `tag` with the Fly token as flyctl logs in (user `x`), the login
-/// in a file of a directory removed afterwards; the pushed digest.
-fn push(builder: Builder, registry: &str, tag: &str, work: &Path) -> anyhow::Result<String> {
-    let token = ferry_secrets::var("FLY_API_TOKEN")
-        .or_else(|_| ferry_secrets::var("FLY_ACCESS_TOKEN"))
-        .context("pushing the image needs FLY_API_TOKEN (a deploy token for the app is enough)")?;
+/// Pushes `tag` as flyctl logs in (user `x`, the token's password), the
+/// login in a file of a directory removed afterwards; the pushed digest.
+fn push(builder: Builder, registry: &str, tag: &str, work: &Path, password: &str) -> anyhow::Result<String> {
     let auth_dir = work.join("auth");
     std::fs::create_dir(&auth_dir)?;
     let config = auth_dir.join("config.json");
-    write_private(&config, &commands::auth_config(registry, reference::REGISTRY_USER, reference::registry_password(token.expose())))?;
+    write_private(&config, &commands::auth_config(registry, reference::REGISTRY_USER, password))?;
     let spec = PushSpec { tag: tag.into(), auth_dir, cert_dir: None, digestfile: work.join("digest") };
     tracing::info!("pushing {tag}");
     let output = run(&commands::push(builder, &spec), &[])?;

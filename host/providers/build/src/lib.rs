@@ -21,6 +21,7 @@ pub mod builder;
 pub mod commands;
 pub mod exec;
 pub mod reference;
+pub mod registry;
 mod spec;
 
 pub use builder::{Builder, Choice, Engines};
@@ -35,6 +36,9 @@ pub enum BuildError {
     /// The spec asks for something the chosen engine cannot do safely.
     #[error("{0}")]
     Unsupported(String),
+    /// A registry refused or could not be read.
+    #[error("the registry {host}: {why}")]
+    Registry { host: String, why: String },
     /// The engine failed or could not be run.
     #[error("{command} failed: {why}")]
     Failed { command: String, why: String },

@@ -65,6 +65,20 @@ pub fn pinned(reference: &str, digest: &str) -> Result<String, BuildError> {
     Ok(format!("{reference}@{digest}"))
 }
 
+/// `host/repository:tag@digest` as (host, repository, what to fetch: the
+/// digest if pinned, else the tag); `None` without a host or a tag.
+pub fn split(reference: &str) -> Option<(&str, &str, &str)> {
+    let (name, digest) = match reference.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (reference, None),
+    };
+    let (host, path) = name.split_once('/')?;
+    let colon = path.rfind(':').filter(|i| !path[*i..].contains('/'));
+    let repository = colon.map_or(path, |i| &path[..i]);
+    let wanted = digest.or_else(|| colon.map(|i| &path[i + 1..]))?;
+    Some((host, repository, wanted))
+}
+
 /// The registry password a Fly token makes: the token without its
 /// `FlyV1 ` (or `Bearer `) scheme, every comma-separated macaroon kept, as
 /// fly-go's `Tokens.Docker()` gives flyctl (`tokens.go`). The user is `x`.
@@ -87,6 +101,14 @@ mod tests {
         let tag = deployment_tag(FLY_REGISTRY, "shop", "deployment-01JDX5M7").unwrap();
         assert_eq!(tag, "registry.fly.io/shop:deployment-01JDX5M7");
         assert_eq!(pinned(&tag, DIGEST).unwrap(), format!("registry.fly.io/shop:deployment-01JDX5M7@{DIGEST}"));
+    }
+
+    #[test]
+    fn a_reference_splits_into_what_a_registry_is_asked() {
+        assert_eq!(split("registry.fly.io/shop:deployment-01J@sha256:ab"), Some(("registry.fly.io", "shop", "sha256:ab")));
+        assert_eq!(split("127.0.0.1:5443/team/shop:v2"), Some(("127.0.0.1:5443", "team/shop", "v2")));
+        assert_eq!(split("nginx"), None);
+        assert_eq!(split("127.0.0.1:5443/shop"), None);
     }
 
     #[test]
