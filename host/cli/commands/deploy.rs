@@ -34,7 +34,7 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         if in_github_actions() {
             let runner = crate::runner::Runner::from_env()?;
             runner.output("image", &built.reference)?;
-            runner.output("image-digest", built.digest.as_deref().unwrap_or(""))?;
+            runner.output("image-digest", image_digest(Some(&built.reference)))?;
         }
         return Ok(crate::exit::OK);
     }
@@ -234,6 +234,11 @@ fn announce(plan: &Plan) {
     }
 }
 
+/// The `sha256:…` a reference is pinned to, or "" (a tag the platform resolves).
+fn image_digest(image: Option<&str>) -> &str {
+    image.and_then(|i| i.split_once('@')).map_or("", |(_, digest)| digest)
+}
+
 /// What a deploy left running, read back from the API afterwards (so it is
 /// true after a rollback as well).
 pub(super) struct DeployResult {
@@ -328,6 +333,7 @@ impl DeployResult {
         runner.output("release-id", self.release_id.as_deref().unwrap_or(""))?;
         runner.output("release-version", self.release_version.as_deref().unwrap_or(""))?;
         runner.output("image", self.image.as_deref().unwrap_or(""))?;
+        runner.output("image-digest", image_digest(self.image.as_deref()))?;
         runner.output("machine-ids", &self.machines.join(","))?;
         Ok(())
     }
