@@ -6,7 +6,7 @@
 use ferry_step_sdk::host::vm;
 use ferry_step_sdk::params::{Params, Spec, finding, invalid, precondition};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{Problem, Severity, StepError};
+use ferry_step_sdk::types::{AppSpec, Problem, Severity, StepError, VmBuild};
 use ferry_step_sdk::units::go_duration_ms;
 use ferry_step_sdk::{Step, export_step, info};
 use ferry_vm_plan::app::VmApp;
@@ -55,7 +55,7 @@ impl Step for VmDeploy {
         deploy::check_target(&target).map_err(invalid)?;
         let app = VmApp::new(&spec, &target.root)?;
         // Every parameter is checked before the host is asked anything.
-        let deploy_options = if request.phase == "deploy" { Some(options(&p)?) } else { None };
+        let deploy_options = if request.phase == "deploy" { Some(options(&p, &spec)?) } else { None };
         let provided_secrets = p.list("provided-secrets").unwrap_or_default();
         let wait_timeout_ms = wait_timeout(&p)?;
         let observed = observe(target, &app.name)?;
@@ -69,12 +69,12 @@ impl Step for VmDeploy {
     }
 }
 
-fn options(p: &Params<'_>) -> Result<Options, StepError> {
-    let image = match (p.get("image"), p.flag("load", false)?) {
+fn options(p: &Params<'_>, spec: &AppSpec) -> Result<Options, StepError> {
+    let image = match (p.get("image").or(spec.build.image.as_deref()), p.flag("load", false)?) {
         (Some(image), true) => ImageFrom::Load(image.into()),
         (Some(image), false) => ImageFrom::Pull(image.into()),
         (None, true) => return Err(invalid("`load` ships an image: give it with `image`")),
-        (None, false) => ImageFrom::Build { dockerfile: None },
+        (None, false) => ImageFrom::Build(build(spec)),
     };
     let wait_timeout_ms = wait_timeout(p)?;
     let tls = match (p.get("tls-certificate"), p.get("tls-key")) {
@@ -85,6 +85,17 @@ fn options(p: &Params<'_>) -> Result<Options, StepError> {
     let options = Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms, tls };
     options.check().map_err(invalid)?;
     Ok(options)
+}
+
+/// fly.toml's `[build]` for a build on the host: the Dockerfile
+/// parse-config read (relative to the checkout), the stage and the args.
+fn build(spec: &AppSpec) -> VmBuild {
+    VmBuild {
+        dir: ".".into(),
+        dockerfile: spec.dockerfile.as_ref().map(|d| d.path.clone()).filter(|path| path != "Dockerfile"),
+        target: spec.build.target.clone(),
+        args: spec.build.args.clone(),
+    }
 }
 
 fn wait_timeout(p: &Params<'_>) -> Result<u64, StepError> {

@@ -9,7 +9,7 @@
 use ferry_step_sdk::host::vm::VmTargetInfo;
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{
-    Action, Operation, Risk, Severity, StepError, Undo, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmOp, VmPort,
+    Action, Operation, Risk, Severity, StepError, Undo, VmBuild, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmOp, VmPort,
 };
 
 use crate::app::{Group, VmApp};
@@ -23,12 +23,10 @@ const PORT_BASE: u16 = 20000;
 const PORT_SPAN: u16 = 1000;
 
 /// Where the image comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum ImageFrom {
-    /// Built on the host from the checkout's Dockerfile.
-    Build {
-        dockerfile: Option<String>,
-    },
+    /// Built on the host from the checkout, as fly.toml's `[build]` says.
+    Build(VmBuild),
     /// `docker save` of this machine's engine, loaded on the host.
     Load(String),
     Pull(String),
@@ -158,7 +156,11 @@ pub fn lock_actions(target: &VmTargetInfo) -> (Action, Action) {
 
 fn describe(image: &ImageFrom) -> String {
     match image {
-        ImageFrom::Build { dockerfile } => format!("image built on the host from {}", dockerfile.as_deref().unwrap_or("the Dockerfile")),
+        ImageFrom::Build(b) => format!(
+            "image built on the host from {}{}",
+            b.dockerfile.as_deref().unwrap_or("the Dockerfile"),
+            b.target.as_ref().map_or(String::new(), |t| format!(" (stage {t})"))
+        ),
         ImageFrom::Load(image) => format!("image {image} shipped from here (docker save | docker load)"),
         ImageFrom::Pull(image) => format!("image {image} pulled by the host"),
     }
@@ -166,7 +168,7 @@ fn describe(image: &ImageFrom) -> String {
 
 fn image_action(target: &str, tag: &str, from: &ImageFrom) -> Action {
     let source = match from {
-        ImageFrom::Build { dockerfile } => VmImageSource::Build((".".into(), dockerfile.clone())),
+        ImageFrom::Build(b) => VmImageSource::Build(b.clone()),
         ImageFrom::Load(image) => VmImageSource::Load(image.clone()),
         ImageFrom::Pull(image) => VmImageSource::Pull(image.clone()),
     };

@@ -4,7 +4,7 @@
 
 use ferry_inventory::MemoryFiles;
 use ferry_step_sdk::host::vm::{ContainerState, HostFacts, VmTargetInfo};
-use ferry_step_sdk::types::{AppSpec, Operation, StepError, VmImageSource, VmOp};
+use ferry_step_sdk::types::{AppSpec, Operation, StepError, VmBuild, VmImageSource, VmOp};
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom, Options};
 use ferry_vm_plan::observed::{Observed, ReleaseRecord};
@@ -81,7 +81,12 @@ fn serving(release: u32) -> Vec<ContainerState> {
 }
 
 fn options() -> Options {
-    Options { image: ImageFrom::Build { dockerfile: None }, hostnames: vec!["shop.example.com".into()], wait_timeout_ms: 30_000, tls: None }
+    Options {
+        image: ImageFrom::Build(VmBuild { dir: ".".into(), dockerfile: None, target: None, args: Vec::new() }),
+        hostnames: vec!["shop.example.com".into()],
+        wait_timeout_ms: 30_000,
+        tls: None,
+    }
 }
 
 fn ids(actions: &[ferry_step_sdk::types::Action]) -> Vec<&str> {
@@ -169,7 +174,7 @@ fn a_first_release_builds_migrates_starts_health_gated_then_switches_nginx() {
     assert_eq!(ids(&planned.actions), ["vm-lock", "vm-image", "vm-release-command", "vm-run", "vm-run", "vm-switch", "vm-record", "vm-unlock"]);
     let Operation::Vm(VmOp::Image(image)) = &planned.actions[1].operation else { panic!() };
     assert_eq!(image.tag, "ferry-shop:release-1");
-    assert!(matches!(&image.source, VmImageSource::Build((dir, None)) if dir == "."), "{:?}", image.source);
+    assert!(matches!(&image.source, VmImageSource::Build(b) if b.dir == "." && b.dockerfile.is_none()), "{:?}", image.source);
     let Operation::Vm(VmOp::ReleaseCommand(release)) = &planned.actions[2].operation else { panic!() };
     assert_eq!((release.name.as_str(), release.command.as_slice()), ("shop-release-1", &["bin/migrate".to_string(), "up".to_string()][..]));
     let Operation::Vm(VmOp::Run(web)) = &planned.actions[3].operation else { panic!() };

@@ -122,12 +122,18 @@ impl OperationPolicy for VmOp {
             VmOp::EnvFile(f) => vm_env_file(f),
             VmOp::Secret(s) => format!("make a random secret in {} on host {} (mode 600; an existing one is kept)", path(&s.path), s.target),
             VmOp::Image(i) => match &i.source {
-                VmImageSource::Build((dir, dockerfile)) => format!(
-                    "docker build image {} on host {} from checkout directory {}{}",
+                VmImageSource::Build(b) => format!(
+                    "docker build image {} on host {} from checkout directory {}{}{}{}",
                     i.tag,
                     i.target,
-                    dir,
-                    dockerfile.as_ref().map_or(String::new(), |d| format!(" with {d}"))
+                    b.dir,
+                    b.dockerfile.as_ref().map_or(String::new(), |d| format!(" with {d}")),
+                    b.target.as_ref().map_or(String::new(), |t| format!(", stage {t}")),
+                    if b.args.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", build args {}", list(&b.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()))
+                    }
                 ),
                 VmImageSource::Load(image) => format!("copy image {image} from here to host {} (docker save | docker load) as {}", i.target, i.tag),
                 VmImageSource::Pull(image) => format!("docker pull {image} on host {} and tag it {}", i.target, i.tag),

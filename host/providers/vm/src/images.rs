@@ -8,22 +8,50 @@ use std::process::{Command, Stdio};
 
 use crate::{DockerHost, VmError};
 
+/// What a build on the host makes of its context: fly.toml's `[build]`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Build<'a> {
+    /// The Dockerfile, a path inside the context (`Dockerfile` when `None`).
+    pub dockerfile: Option<&'a str>,
+    /// The stage to build.
+    pub target: Option<&'a str>,
+    /// `--build-arg NAME=VALUE`s.
+    pub args: &'a [(String, String)],
+}
+
+impl Build<'_> {
+    /// `docker build`'s arguments for `tag`, the context read from stdin.
+    /// Every value is one word of the remote command (quoted by
+    /// `docker_command`), whatever it holds.
+    pub fn args(&self, tag: &str) -> Vec<String> {
+        let mut args: Vec<String> = ["build", "-q", "-t", tag].map(String::from).to_vec();
+        if let Some(file) = self.dockerfile {
+            args.extend(["-f".into(), file.into()]);
+        }
+        if let Some(target) = self.target {
+            args.extend(["--target".into(), target.into()]);
+        }
+        for (name, value) in self.args {
+            args.extend(["--build-arg".into(), format!("{name}={value}")]);
+        }
+        // `--`: the context (stdin) is a positional argument, after every option.
+        args.extend(["--".into(), "-".into()]);
+        args
+    }
+}
+
 impl DockerHost<'_> {
-    /// Builds `tag` on the host from the local directory `context` (its
-    /// Dockerfile unless `dockerfile` names another file in it); the
-    /// context is streamed as a tar, never stored on the host.
+    /// Builds `tag` on the host from the local directory `context` as
+    /// `build` says; the context is streamed as a tar, never stored on the
+    /// host.
     ///
     /// `context` must be a real directory the caller has confined (the
     /// checkout, or a directory in it resolved without leaving it); what is
     /// under it ships as [`context_tar`] archives it.
-    pub fn build(&self, context: &Path, dockerfile: Option<&str>, tag: &str) -> Result<(), VmError> {
+    pub fn build(&self, context: &Path, build: &Build<'_>, tag: &str) -> Result<(), VmError> {
         let mut tar = context_tar(context).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(VmError::Local)?;
-        let mut args = vec!["build", "-q", "-t", tag];
-        if let Some(file) = dockerfile {
-            args.extend(["-f", file]);
-        }
-        // `--`: the context (stdin) is a positional argument, after every option.
-        args.extend(["--", "-"]);
+        let args = build.args(tag);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut stdout = tar.stdout.take().expect("piped stdout");
         let result = self.feed(&mut stdout, &self.docker_command(&args), "docker build");
         let status = tar.wait().map_err(VmError::Local)?;

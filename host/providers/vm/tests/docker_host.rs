@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ferry_ssh::Session;
-use ferry_vm::{ContainerSpec, DockerHost, Publish};
+use ferry_vm::{Build, ContainerSpec, DockerHost, Publish};
 use vm::{BASE_IMAGE, Vm};
 
 fn session(vm: &Vm) -> Session {
@@ -66,7 +66,7 @@ fn an_image_built_on_the_host_runs_is_listed_stopped_and_removed() {
     let session = session(&vm);
     let host = DockerHost::new(&session, "docker");
     let ctx = context("v1");
-    host.build(ctx.path(), None, "shop:1").expect("build on the host");
+    host.build(ctx.path(), &Build::default(), "shop:1").expect("build on the host");
     assert!(host.image_id("shop:1").unwrap().is_some_and(|id| id.starts_with("sha256:")));
     assert_eq!(host.image_id("shop:missing").unwrap(), None);
 
@@ -100,8 +100,34 @@ fn an_image_built_on_the_host_runs_is_listed_stopped_and_removed() {
 
     let broken = tempfile::tempdir().unwrap();
     std::fs::write(broken.path().join("Dockerfile"), "FROM localhost/nothing-here\n").unwrap();
-    let error = host.build(broken.path(), None, "shop:2").unwrap_err().to_string();
+    let error = host.build(broken.path(), &Build::default(), "shop:2").unwrap_err().to_string();
     assert!(error.contains("docker build exited with") && error.contains("localhost/nothing-here"), "{error}");
+
+    // fly.toml's [build]: a Dockerfile in a subdirectory, a stage, a build
+    // arg (the other stage fails if built; the arg's value is served).
+    let staged = tempfile::tempdir().unwrap();
+    std::fs::create_dir(staged.path().join("deploy")).unwrap();
+    std::fs::write(
+        staged.path().join("deploy/Dockerfile.web"),
+        format!(
+            "FROM {BASE_IMAGE} AS web\nARG EDITION\nRUN mkdir -p /www && echo \"edition $EDITION\" > /www/index.html\n\
+             CMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\nFROM {BASE_IMAGE} AS broken\nRUN false\n"
+        ),
+    )
+    .unwrap();
+    let args = [("EDITION".to_string(), "two; $(touch /pwned)".to_string())];
+    let build = Build { dockerfile: Some("deploy/Dockerfile.web"), target: Some("web"), args: &args };
+    host.build(staged.path(), &build, "shop:3").expect("a staged build with an arg");
+    let spec = ContainerSpec {
+        name: "shop-web-3".into(),
+        image: "shop:3".into(),
+        publish: vec![Publish { host_ip: "0.0.0.0".into(), host_port: 18083, container_port: 8080 }],
+        ..ContainerSpec::default()
+    };
+    host.run_detached(&spec).expect("docker run");
+    assert_eq!(get(&vm, 18083).as_deref(), Some("edition two; $(touch /pwned)"), "the arg arrives as one value, never run by a shell");
+    host.stop("shop-web-3", 1).unwrap();
+    host.remove("shop-web-3").unwrap();
 }
 
 #[test]

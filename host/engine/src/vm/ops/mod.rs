@@ -132,9 +132,9 @@ impl VmOps {
     fn image(&self, host: &DockerHost<'_>, i: &ferry_model::VmImage) -> Result<String, ExecError> {
         let tag = |from: &str| host.tag(from, &i.tag).map_err(ExecError::from);
         match &i.source {
-            VmImageSource::Build((dir, dockerfile)) => {
-                let context = ferry_checkout::directory(&self.checkout, dir).map_err(|e| ExecError::Config(e.to_string()))?;
-                host.build(&context, dockerfile.as_deref(), &i.tag)?;
+            VmImageSource::Build(b) => {
+                let context = ferry_checkout::directory(&self.checkout, &b.dir).map_err(|e| ExecError::Config(e.to_string()))?;
+                host.build(&context, &ferry_vm::Build { dockerfile: b.dockerfile.as_deref(), target: b.target.as_deref(), args: &b.args }, &i.tag)?;
             }
             VmImageSource::Load(image) => {
                 host.load_local(image)?;
