@@ -63,7 +63,11 @@ fn main() {
     println!("| `ferry deploy` from source | time | ratio |");
     println!("|---|---|---|");
     println!("| first deploy (build, push, 2 machines created) | {:.2} s | 1.00 |", first.as_secs_f64());
-    println!("| same checkout again (median of {runs}; nothing pushed anew, no machine replaced) | {:.2} s | {:.2} |", again.as_secs_f64(), again.as_secs_f64() / first.as_secs_f64());
+    println!(
+        "| same checkout again (median of {runs}; nothing pushed anew, no machine replaced) | {:.2} s | {:.2} |",
+        again.as_secs_f64(),
+        again.as_secs_f64() / first.as_secs_f64()
+    );
 }
 
 /// Three files of random bytes and a page.

@@ -333,7 +333,7 @@ pub struct DeployArgs {
 /// `fly deploy`'s build flags: used when nothing names an image (`--image`,
 /// the deploy step's `image`, fly.toml `[build].image`), and then ferry
 /// builds the checkout and pushes it to the Fly registry before it plans.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 #[command(next_help_heading = "Build (as `fly deploy`; when no image is given)")]
 pub struct BuildFlags {
     /// Build and stop: nothing is deployed (the image stays on this machine unless --push).

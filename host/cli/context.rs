@@ -101,6 +101,11 @@ impl Session {
         Ok(ferry_engine::plan(&self.runtime, &self.host, &self.steps[..before], phase, &run_id())?.app)
     }
 
+    /// Whether the workflow has a step called `step`.
+    pub fn has_step(&self, step: &str) -> bool {
+        self.steps.iter().any(|s| s.spec.name == step)
+    }
+
     /// Step `step`'s parameter `key`, as the workflow and the flags set it.
     pub fn param(&self, step: &str, key: &str) -> Option<&str> {
         let spec = self.steps.iter().find(|s| s.spec.name == step)?;

@@ -33,72 +33,101 @@ primary_region = "ams"
 /// fly.toml's Dockerfile sits in `deploy/`; the context is the checkout.
 const DOCKERFILE: &str = "FROM scratch\nARG GREETING\nARG EDITION\nCOPY index.html /srv/index.html\nLABEL greeting=$GREETING edition=$EDITION\n";
 
-/// An app with a Dockerfile, the emulator pulling from `registry`.
-fn world(registry: &Registry) -> FlyWorld {
-    let world = FlyWorld::start("shop", FLY_TOML);
-    for (path, text) in [("deploy/Dockerfile", DOCKERFILE), ("index.html", "<h1>shop</h1>\n")] {
-        let file = world.checkout.path().join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
+/// An app with a Dockerfile, a registry, the emulator pulling from it, and
+/// an image store of the test's own.
+struct App {
+    registry: Registry,
+    store: Store,
+    world: FlyWorld,
+}
+
+impl App {
+    fn new() -> App {
+        let registry = Registry::start("x", TOKEN);
+        let world = FlyWorld::start("shop", FLY_TOML);
+        for (path, text) in [("deploy/Dockerfile", DOCKERFILE), ("index.html", "<h1>shop</h1>\n")] {
+            let file = world.checkout.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        world.link_registry(&registry);
+        App { registry, store: Store::new(), world }
     }
-    world.link_registry(registry);
-    world
-}
 
-/// `ferry deploy ARGS` building with `store`, pushing to `registry` (whose
-/// CA the engine trusts as a system root, as registry.fly.io's is).
-fn job(world: &FlyWorld, registry: &Registry, store: &Store, args: &[&str]) -> Command {
-    let mut cmd = world.deploy_cmd(args);
-    let (var, conf) = store.env();
-    cmd.env(var, conf).env("FLY_REGISTRY_HOST", &registry.host).env("SSL_CERT_FILE", registry.ca_file());
-    cmd
-}
+    /// The environment of a job that builds with the store and pushes to
+    /// the registry (whose CA the engine trusts as a system root, as
+    /// registry.fly.io's is).
+    fn env(&self) -> Vec<(String, String)> {
+        let (var, conf) = self.store.env();
+        vec![
+            (var.into(), conf.display().to_string()),
+            ("FLY_REGISTRY_HOST".into(), self.registry.host.clone()),
+            ("SSL_CERT_FILE".into(), self.registry.ca_file().display().to_string()),
+        ]
+    }
 
-fn deploy(world: &FlyWorld, registry: &Registry, store: &Store, args: &[&str]) -> (i32, String, String) {
-    crate::support::run(&mut job(world, registry, store, args))
-}
+    /// `ferry deploy ARGS` in that environment.
+    fn job(&self, args: &[&str]) -> Command {
+        let mut cmd = self.world.deploy_cmd(args);
+        cmd.envs(self.env());
+        cmd
+    }
 
-/// The manifest `registry` serves for `reference`'s digest, and its sha256.
-fn served_digest(registry: &Registry, repository: &str, digest: &str) -> String {
-    let url = format!("https://{}/v2/{repository}/manifests/{digest}", registry.host);
-    let out = Command::new("curl")
-        .args(["-sf", "--cacert"])
-        .arg(registry.ca_file())
-        .args(["-u", &format!("x:{TOKEN}"), "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&out.stdout)))
+    fn deploy(&self, args: &[&str]) -> (i32, String, String) {
+        crate::support::run(&mut self.job(args))
+    }
+
+    /// `GET /v2/shop/<path>` from the registry, as the platform reads it.
+    fn get(&self, path: &str) -> Vec<u8> {
+        let url = format!("https://{}/v2/shop/{path}", self.registry.host);
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(self.registry.ca_file())
+            .args(["-u", &format!("x:{TOKEN}"), "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    /// The sha256 of the manifest the registry serves for `digest`.
+    fn served_digest(&self, digest: &str) -> String {
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(self.get(&format!("manifests/{digest}")))))
+    }
+
+    /// The image's config blob, through its manifest.
+    fn image_config(&self, digest: &str) -> Value {
+        let manifest: Value = serde_json::from_slice(&self.get(&format!("manifests/{digest}"))).unwrap();
+        serde_json::from_slice(&self.get(&format!("blobs/{}", manifest["config"]["digest"].as_str().unwrap()))).unwrap()
+    }
 }
 
 #[test]
 fn a_deploy_without_an_image_builds_pushes_and_runs_the_digest_it_pushed() {
-    let registry = Registry::start("x", TOKEN);
-    let store = Store::new();
-    let world = world(&registry);
-    let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
+    let app = App::new();
+    let (code, out, err) = app.deploy(&["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("with buildah ("), "the builder and why: {err}");
 
     let result: Value = serde_json::from_str(&out).unwrap();
     let image = result["image"].as_str().unwrap();
-    let prefix = format!("{}/shop:deployment-", registry.host);
+    let prefix = format!("{}/shop:deployment-", app.registry.host);
     let (tag, digest) = image.split_once('@').unwrap_or_else(|| panic!("pinned by digest: {image}"));
     assert!(tag.starts_with(&prefix) && tag.len() == prefix.len() + 26, "flyctl's deployment-<ULID> tag: {image}");
-    assert_eq!(served_digest(&registry, "shop", digest), digest, "the plan pins what the registry holds");
+    assert_eq!(app.served_digest(digest), digest, "the plan pins what the registry holds");
 
     // The platform pulled it: the machine's image_ref carries the registry's digest.
-    let machines = world.machines("shop");
+    let machines = app.world.machines("shop");
     assert!(!machines.is_empty());
     for machine in &machines {
         assert_eq!(machine["config"]["image"], image);
         assert_eq!(machine["image_ref"]["digest"], digest);
-        assert_eq!(machine["image_ref"]["registry"], registry.host.as_str());
+        assert_eq!(machine["image_ref"]["registry"], app.registry.host.as_str());
     }
-    assert_eq!(world.versions("shop"), vec![tag.rsplit_once(':').unwrap().1.to_string(); machines.len()]);
+    assert_eq!(app.world.versions("shop"), vec![tag.rsplit_once(':').unwrap().1.to_string(); machines.len()]);
 
     // The labels and args reached the image (fly.toml's arg, the flag's, the flag's label).
-    let config = image_config(&registry, digest);
+    let config = app.image_config(digest);
     let labels = &config["config"]["Labels"];
     assert_eq!(
         (labels["greeting"].as_str(), labels["edition"].as_str(), labels["team"].as_str()),
@@ -108,72 +137,55 @@ fn a_deploy_without_an_image_builds_pushes_and_runs_the_digest_it_pushed() {
 
     // The same checkout again: the same bytes under a new tag, so the deploy
     // keeps the running reference and replaces no machine.
-    world.clear_requests();
-    let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
+    app.world.clear_requests();
+    let (code, out, err) = app.deploy(&["--build-arg", "EDITION=2", "--label", "team=shop", "--format", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains(&format!("shop runs {digest} already, as {image}")), "{err}");
     assert!(err.contains(" in 1 layer; 0 layers changed against the running image (0 B to pull)"), "{err}");
     let again: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(again["image"], image);
-    let changed: Vec<Value> =
-        world.requests().into_iter().filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.starts_with("/v1/apps/shop/machines"))).collect();
+    let changed: Vec<Value> = app
+        .world
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.starts_with("/v1/apps/shop/machines")))
+        .collect();
     assert!(changed.is_empty(), "no machine created, updated, stopped or started: {changed:?}");
 
     // A change: the plan (as the PR comment shows it) gives the image's size
     // and the layers a machine pulls anew.
-    std::fs::write(world.checkout.path().join("index.html"), "<h1>shop, again</h1>\n").unwrap();
-    let (code, out, err) = deploy(&world, &registry, &store, &["--build-arg", "EDITION=2", "--plan-only", "--format", "md"]);
+    std::fs::write(app.world.checkout.path().join("index.html"), "<h1>shop, again</h1>\n").unwrap();
+    let (code, out, err) = app.deploy(&["--build-arg", "EDITION=2", "--plan-only", "--format", "md"]);
     assert_eq!(code, 0, "{out}{err}");
     let finding = out.lines().find(|l| l.contains("**image-built**")).unwrap_or_else(|| panic!("{out}"));
     assert!(finding.contains(" in 1 layer; 1 layer changed against the running image ("), "{finding}");
-}
-
-/// The image's config blob, through its manifest.
-fn image_config(registry: &Registry, digest: &str) -> Value {
-    let get = |path: &str| {
-        let url = format!("https://{}/v2/shop/{path}", registry.host);
-        let out = Command::new("curl")
-            .args(["-sf", "--cacert"])
-            .arg(registry.ca_file())
-            .args(["-u", &format!("x:{TOKEN}"), "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", &url])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{url}");
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
-    let manifest = get(&format!("manifests/{digest}"));
-    get(&format!("blobs/{}", manifest["config"]["digest"].as_str().unwrap()))
 }
 
 /// A reviewed plan names the image it built: its apply command deploys
 /// that digest as printed, without building again.
 #[test]
 fn the_plan_only_apply_command_deploys_the_reviewed_digest_without_building() {
-    let registry = Registry::start("x", TOKEN);
-    let store = Store::new();
-    let world = world(&registry);
-    let (code, out, err) = deploy(&world, &registry, &store, &["--plan-only", "--no-cache"]);
+    let app = App::new();
+    let (code, out, err) = app.deploy(&["--plan-only", "--no-cache"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ferry built the image with buildah"), "the plan says how the image was made: {out}");
     let apply = out.lines().find_map(|l| l.strip_prefix("Next: review it, then `")).unwrap_or_else(|| panic!("an apply command: {out}")).trim_end_matches('`');
-    assert!(apply.contains(&format!("--image {}/shop:deployment-", registry.host)) && apply.contains("@sha256:"), "{apply}");
+    assert!(apply.contains(&format!("--image {}/shop:deployment-", app.registry.host)) && apply.contains("@sha256:"), "{apply}");
     assert!(!apply.contains("--no-cache"), "the build's flags are dropped: {apply}");
-    assert!(world.machines("shop").is_empty(), "a plan changes nothing");
+    assert!(app.world.machines("shop").is_empty(), "a plan changes nothing");
 
     // As printed, with the job's environment.
     let words: Vec<String> = apply.split_whitespace().map(String::from).collect();
-    let (code, out, err) = crate::support::run_printed(&words, &job(&world, &registry, &store, &[]));
+    let (code, out, err) = crate::support::run_printed(&words, &app.job(&[]));
     assert_eq!(code, 0, "{apply}\n{out}{err}");
     assert!(!err.contains("building "), "the apply built again: {err}");
     let pinned = apply.split_whitespace().skip_while(|w| *w != "--image").nth(1).unwrap();
-    assert!(world.machines("shop").iter().all(|m| m["config"]["image"] == pinned));
+    assert!(app.world.machines("shop").iter().all(|m| m["config"]["image"] == pinned));
 }
 
 #[test]
 fn a_forks_pull_request_is_never_built_with_the_jobs_credentials() {
-    let registry = Registry::start("x", TOKEN);
-    let store = Store::new();
-    let world = world(&registry);
+    let app = App::new();
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("event.json");
     let payload = serde_json::json!({
@@ -184,7 +196,7 @@ fn a_forks_pull_request_is_never_built_with_the_jobs_credentials() {
         "repository": {"full_name": "acme/shop", "default_branch": "main"},
     });
     std::fs::write(&event, payload.to_string()).unwrap();
-    let mut cmd = job(&world, &registry, &store, &["--plan-only"]);
+    let mut cmd = app.job(&["--plan-only"]);
     cmd.env("GITHUB_ACTIONS", "true").env("GITHUB_EVENT_NAME", "pull_request_target").env("GITHUB_EVENT_PATH", &event).env("GITHUB_REPOSITORY", "acme/shop");
     let (code, out, err) = crate::support::run(&mut cmd);
     assert_ne!(code, 0, "{out}{err}");
@@ -194,15 +206,13 @@ fn a_forks_pull_request_is_never_built_with_the_jobs_credentials() {
 
 #[test]
 fn a_dockerfile_outside_the_checkout_is_refused_by_name() {
-    let registry = Registry::start("x", TOKEN);
-    let store = Store::new();
-    let world = world(&registry);
+    let app = App::new();
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("Dockerfile"), DOCKERFILE).unwrap();
-    let link = world.checkout.path().join("deploy/Dockerfile");
+    let link = app.world.checkout.path().join("deploy/Dockerfile");
     std::fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(outside.path().join("Dockerfile"), &link).unwrap();
-    let (code, out, err) = deploy(&world, &registry, &store, &["--plan-only"]);
+    let (code, out, err) = app.deploy(&["--plan-only"]);
     assert_ne!(code, 0, "{out}{err}");
     assert!(err.contains("deploy/Dockerfile"), "names the file: {err}");
     assert!(!err.contains("building "), "{err}");
@@ -210,16 +220,60 @@ fn a_dockerfile_outside_the_checkout_is_refused_by_name() {
 
 #[test]
 fn an_image_named_twice_is_a_usage_error_and_a_secret_value_never_a_flag() {
-    let registry = Registry::start("x", TOKEN);
-    let store = Store::new();
-    let world = world(&registry);
-    let (code, _, err) = deploy(&world, &registry, &store, &["--image", "registry.fly.io/shop:v1", "--build-target", "release", "--plan-only"]);
+    let app = App::new();
+    let (code, _, err) = app.deploy(&["--image", "registry.fly.io/shop:v1", "--build-target", "release", "--plan-only"]);
     assert_ne!(code, 0);
     assert!(err.contains("--build-target asks for a build, but --image (or the deploy step's image in ferry.toml) names registry.fly.io/shop:v1"), "{err}");
-    let (code, _, err) = deploy(&world, &registry, &store, &["--build-secret", "NPM_TOKEN=abc", "--plan-only"]);
+    let (code, _, err) = app.deploy(&["--build-secret", "NPM_TOKEN=abc", "--plan-only"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("put the value in FERRY_SECRET_NPM_TOKEN"), "{err}");
-    let (code, _, err) = deploy(&world, &registry, &store, &["--build-secret", "NPM_TOKEN", "--plan-only"]);
+    let (code, _, err) = app.deploy(&["--build-secret", "NPM_TOKEN", "--plan-only"]);
     assert_ne!(code, 0);
     assert!(err.contains("--build-secret NPM_TOKEN takes its value from FERRY_SECRET_NPM_TOKEN"), "{err}");
+}
+
+/// The GitHub flow: a pull request's plan builds and pushes the image and
+/// its comment names the digest; the push that merges it deploys that
+/// digest, reviewed, without building again.
+#[test]
+fn a_pull_requests_plan_builds_and_its_merge_deploys_that_digest() {
+    use crate::support::github::{FakeGitHub, Job, Pull, output, pull_request_event, push_event};
+    const JOB_FLY: &str = "app = \"shop\"\nprimary_region = \"ams\"\n\n[http_service]\n  internal_port = 8080\n";
+    let app = App::new();
+    let world = FlyWorld::start("shop", JOB_FLY);
+    world.link_registry(&app.registry);
+    let fake = FakeGitHub::start("");
+    let job = Job::with_files(&[
+        ("fly.toml", JOB_FLY),
+        ("ferry.toml", "[[steps]]\nname = \"parse-config\"\n\n[[steps]]\nname = \"deploy\"\n"),
+        ("Dockerfile", "FROM scratch\nCOPY index.html /srv/index.html\n"),
+        ("index.html", "<h1>shop</h1>\n"),
+    ]);
+    let mut env: Vec<(String, String)> = world.api_env().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    env.extend(app.env());
+    env.push(("FERRY_FLY_POLL".into(), "100ms".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    let head = job.git.pull_request(12, &[("index.html", "<h1>shop, reviewed</h1>\n")]);
+    fake.state().pulls.insert(12, Pull::open(&head));
+    let (code, _, stderr, outputs, _) = job.run(&fake, "pull_request", pull_request_event(12, &head), &[], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("with buildah ("), "the pull request's plan built the image: {stderr}");
+    let reviewed = output(&outputs, "plan-hash").unwrap();
+    let comment = fake.comments_on(12).into_iter().map(|c| c.body).find(|b| b.contains("image-built")).expect("the plan comment");
+    let image = ferry_render::comment::Marker::field(&comment, "image").expect("the comment names the image it planned");
+    assert!(image.starts_with(&format!("{}/shop:deployment-", app.registry.host)) && image.contains("@sha256:"), "{image}");
+    assert!(world.machines("shop").is_empty(), "a plan deploys nothing");
+
+    let merged = job.git.merge(12);
+    fake.state().pulls.insert(12, Pull { merged: true, ..Pull::open(&merged) });
+    let (code, _, stderr, outputs, _) = job.run(&fake, "push", push_event(&merged), &[], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("deploying {image}, the image the reviewed plan built")), "{stderr}");
+    assert!(!stderr.contains("with buildah ("), "the merge built again: {stderr}");
+    assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
+    assert_eq!(output(&outputs, "plan-hash"), Some(reviewed), "the reviewed plan");
+    assert_eq!(output(&outputs, "image-digest").as_deref(), image.split_once('@').map(|(_, d)| d));
+    let machines = world.machines("shop");
+    assert!(!machines.is_empty() && machines.iter().all(|m| m["config"]["image"] == image.as_str()), "{machines:?}");
 }

@@ -20,6 +20,7 @@ use ferry_build::{BuildSpec, Builder, Choice, Engines, reference};
 use ferry_model::{AppSpec, Finding, Severity};
 
 use crate::args::BuildFlags;
+use crate::context::Session;
 use crate::next::Flag;
 
 /// The build flags, which an apply that names the built image drops.
@@ -71,11 +72,57 @@ impl Built {
     }
 }
 
-/// Why ferry does not build: an image is named already.
-pub fn named_image(step_image: Option<&str>, app: &AppSpec) -> Option<String> {
-    step_image
-        .map(|i| format!("--image (or the deploy step's image in ferry.toml) names {i}"))
-        .or_else(|| app.build.image.as_ref().map(|i| format!("fly.toml's [build].image names {i}")))
+/// Where the deploy step's image comes from.
+pub enum Image {
+    /// The workflow has no deploy step.
+    NoDeploy,
+    /// Something names it already: what (for refusing build flags).
+    Named(String),
+    /// Nothing names one: ferry builds this app.
+    ToBuild(Box<AppSpec>),
+}
+
+/// Which [`Image`] the session's deploy step gets: `--image` (or the
+/// step's `image` in ferry.toml), else fly.toml's `[build].image`, else a
+/// build of the app parse-config read (a config with errors stops here,
+/// before anything is built).
+pub fn image_of(session: &Session) -> anyhow::Result<Image> {
+    if !session.has_step("deploy") {
+        return Ok(Image::NoDeploy);
+    }
+    if let Some(image) = session.param("deploy", "image") {
+        return Ok(Image::Named(format!("--image (or the deploy step's image in ferry.toml) names {image}")));
+    }
+    let app = session.app_before("deploy", "deploy")?;
+    crate::context::fail_on_config_errors(app.as_ref())?;
+    Ok(match app {
+        None => Image::NoDeploy,
+        Some(app) => match &app.build.image {
+            Some(image) => Image::Named(format!("fly.toml's [build].image names {image}")),
+            None => Image::ToBuild(Box::new(app)),
+        },
+    })
+}
+
+/// When nothing names the deploy step's image, builds the checkout as
+/// `flags` say (pushing it unless `push` is false) and gives the step the
+/// reference, its plan the finding. `None` when an image is named, or
+/// nothing deploys.
+pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &Path, push: bool) -> anyhow::Result<Option<Built>> {
+    let app = match image_of(session)? {
+        Image::ToBuild(app) => app,
+        Image::Named(named) => {
+            if let Some(flag) = flags.given().first() {
+                bail!("{flag} asks for a build, but {named}: drop one of them");
+            }
+            return Ok(None);
+        }
+        Image::NoDeploy => return Ok(None),
+    };
+    let built = build(checkout, &app, flags, push)?;
+    session.set_param("deploy", "image", &built.reference);
+    session.add_finding(built.finding());
+    Ok(Some(built))
 }
 
 /// Builds the checkout as `flags` and fly.toml's `[build]` say, and pushes it

@@ -68,25 +68,10 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     Ok(super::apply::exit_code(&report.outcome))
 }
 
-/// When nothing names the image (`--image`, ferry.toml's deploy step,
-/// fly.toml's `[build].image`), builds the checkout and pushes it (unless
-/// `--build-only` without `--push`), and gives the deploy step the pinned
-/// reference. `None` when an image is named.
+/// Builds the image when nothing names one, pushing it unless
+/// `--build-only` without `--push`.
 fn build_unless_named(session: &mut Session, args: &DeployArgs) -> anyhow::Result<Option<Built>> {
-    let app = session.app_before("deploy", "deploy")?;
-    fail_on_config_errors(app.as_ref())?;
-    let Some(app) = app else { return Ok(None) };
-    if let Some(named) = build::named_image(session.param("deploy", "image"), &app) {
-        if let Some(flag) = args.build.given().first() {
-            anyhow::bail!("{flag} asks for a build, but {named}: drop one of them");
-        }
-        return Ok(None);
-    }
-    let push = !args.build.build_only || args.build.push;
-    let built = build::build(&args.checkout.dir, &app, &args.build, push)?;
-    session.set_param("deploy", "image", &built.reference);
-    session.add_finding(built.finding());
-    Ok(Some(built))
+    build::build_unless_named(session, &args.build, &args.checkout.dir, !args.build.build_only || args.build.push)
 }
 
 /// What `--build-only` prints: the image, and how to deploy it.

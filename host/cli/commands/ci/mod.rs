@@ -31,7 +31,8 @@ use ferry_github::{CommentMode, GitHub, PullRequest};
 use ferry_render::Format;
 use ferry_render::comment::{self, Marker};
 
-use crate::args::{ApplyArgs, Checkout, CiArgs, CommentModeArg, Global, PlanFormat};
+use super::build;
+use crate::args::{ApplyArgs, BuildFlags, Checkout, CiArgs, CommentModeArg, Global, PlanFormat};
 use crate::context::{Session, state_store};
 use crate::exit;
 use crate::runner::{Runner, github_from_env};
@@ -293,8 +294,13 @@ impl Ci<'_> {
         }
         let fork = pull.as_ref().is_some_and(|p| p.is_fork_of(self.repository()));
         let content = self.content(pull.as_ref().map(|p| (p.number, p.head_sha.as_str())))?;
-        let planned = Session::open(self.global, &content.checkout).and_then(|session| Ok((session.plan(&self.phase())?, session)));
-        let (plan, session) = match planned {
+        // A deploy step with no image builds and pushes it now: the plan,
+        // and so its hash, names the digest, and the apply deploys that.
+        let planned = Session::open(self.global, &content.checkout).and_then(|mut session| {
+            let built = build::build_unless_named(&mut session, &BuildFlags::default(), &content.checkout.dir, true)?;
+            Ok((session.plan(&self.phase())?, session, built))
+        });
+        let (plan, session, built) = match planned {
             Ok(planned) => planned,
             Err(e) => {
                 if let Some(pull) = &pull {
@@ -336,7 +342,10 @@ impl Ci<'_> {
             } else {
                 Vec::new()
             };
-            let marker = Marker::new("plan", &app).with("hash", &hash).with("sha", &content.head);
+            let mut marker = Marker::new("plan", &app).with("hash", &hash).with("sha", &content.head);
+            if let Some(built) = &built {
+                marker = marker.with("image", &built.reference);
+            }
             self.comment(pull.number, &marker, &markdown, &next, fork)?;
         }
         crate::context::fail_on_config_errors(plan.app.as_ref())?;
@@ -367,7 +376,8 @@ impl Ci<'_> {
                 (None, self.content(None)?)
             }
         };
-        let session = Session::open(self.global, &content.checkout)?;
+        let mut session = Session::open(self.global, &content.checkout)?;
+        self.image_to_apply(&mut session, pull.as_ref(), &content.checkout.dir)?;
         let plan = session.plan(&self.phase())?;
         if !session.can_act() {
             bail!("nothing to apply: {}", session.nothing_acts());
@@ -429,6 +439,49 @@ impl Ci<'_> {
         Ok(super::apply::exit_code(&report.outcome))
     }
 
+    /// A deploy step with no image deploys the image its reviewed plan
+    /// built, which ferry's plan comment names (on the pull request, or on
+    /// the one a push merged); built here only when no plan was reviewed
+    /// (a dispatch, or `allow-unreviewed`).
+    fn image_to_apply(&self, session: &mut Session, pull: Option<&PullRequest>, checkout: &std::path::Path) -> anyhow::Result<()> {
+        let build::Image::ToBuild(app) = build::image_of(session)? else { return Ok(()) };
+        let key = apply::app_key_of(Some(&app));
+        let comment = match (pull, &self.event) {
+            (Some(pull), _) => self.plan_comment(pull.number, &key)?,
+            (None, Event::Push(push)) if !self.args.allow_unreviewed => self.merged_plan_comment(&push.after, &key)?.map(|(_, body)| body),
+            (None, _) => None,
+        };
+        match comment.as_deref().and_then(|body| Marker::field(body, "image")) {
+            Some(image) => {
+                tracing::info!("deploying {image}, the image the reviewed plan built");
+                session.set_param("deploy", "image", &image);
+            }
+            None => {
+                build::build_unless_named(session, &BuildFlags::default(), checkout, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// ferry's plan comment for `app` on pull request `number`, if any.
+    fn plan_comment(&self, number: u64, app: &str) -> anyhow::Result<Option<String>> {
+        let github = self.github()?;
+        Ok(github.find_own_comment(number, &Marker::new("plan", app).prefix(), &github.identity()?)?)
+    }
+
+    /// The merged pull request `sha` came from that has ferry's plan for
+    /// `app`, and that comment.
+    fn merged_plan_comment(&self, sha: &str, app: &str) -> anyhow::Result<Option<(u64, String)>> {
+        let github = self.github()?;
+        let branch = self.default_branch()?;
+        for pull in github.pulls_of_commit(sha)?.into_iter().filter(|p| p.merged && p.base_ref == branch) {
+            if let Some(body) = self.plan_comment(pull.number, app)? {
+                return Ok(Some((pull.number, body)));
+            }
+        }
+        Ok(None)
+    }
+
     /// With `--require-approval`: someone other than the author approved the
     /// head commit (GitHub's latest review per person counts).
     fn check_approval(&self, pull: &PullRequest) -> anyhow::Result<()> {
@@ -452,11 +505,9 @@ impl Ci<'_> {
     /// commit just fetched (`head`) and, when the command named a hash, for
     /// that plan.
     fn reviewed_on_pull(&self, pull: &PullRequest, plan: &ferry_model::Plan, head: &str, named: Option<&str>) -> anyhow::Result<String> {
-        let github = self.github()?;
         let app = apply::app_key(plan);
-        let me = github.identity()?;
-        let body = github
-            .find_own_comment(pull.number, &Marker::new("plan", &app).prefix(), &me)?
+        let body = self
+            .plan_comment(pull.number, &app)?
             .with_context(|| format!("there is no ferry plan for {app} on #{}: comment `/ferry plan` first", pull.number))?;
         let sha = Marker::field(&body, "sha").unwrap_or_default();
         if sha != head {
@@ -484,16 +535,11 @@ impl Ci<'_> {
     /// The plan reviewed on the pull request `sha` was merged from: ferry's
     /// plan comment for the app on it.
     fn reviewed_on_merge(&self, sha: &str, plan: &ferry_model::Plan) -> anyhow::Result<String> {
-        let github = self.github()?;
         let app = apply::app_key(plan);
-        let me = github.identity()?;
-        let branch = self.default_branch()?;
-        for pull in github.pulls_of_commit(sha)?.into_iter().filter(|p| p.merged && p.base_ref == branch) {
-            if let Some(body) = github.find_own_comment(pull.number, &Marker::new("plan", &app).prefix(), &me)? {
-                let hash = Marker::field(&body, "hash").with_context(|| format!("ferry's plan comment on #{} has no plan hash", pull.number))?;
-                tracing::info!("applying the plan reviewed on #{} ({})", pull.number, short(&hash));
-                return Ok(hash);
-            }
+        if let Some((number, body)) = self.merged_plan_comment(sha, &app)? {
+            let hash = Marker::field(&body, "hash").with_context(|| format!("ferry's plan comment on #{number} has no plan hash"))?;
+            tracing::info!("applying the plan reviewed on #{number} ({})", short(&hash));
+            return Ok(hash);
         }
         bail!(
             "no pull request merged as {} has a ferry plan for {app}, so nobody reviewed what this push would apply: merge changes \

@@ -173,7 +173,12 @@ fn short(hash: &str) -> &str {
 
 /// The state-store name of the app a plan is for.
 pub fn app_key(plan: &Plan) -> String {
-    let name = plan.app.as_ref().and_then(|a| a.app.as_deref()).unwrap_or("app");
+    app_key_of(plan.app.as_ref())
+}
+
+/// The state-store name of `app` (`app` when it has no name).
+pub fn app_key_of(app: Option<&ferry_model::AppSpec>) -> String {
+    let name = app.and_then(|a| a.app.as_deref()).unwrap_or("app");
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
