@@ -269,7 +269,7 @@ fn a_pull_requests_plan_builds_and_its_merge_deploys_that_digest() {
     fake.state().pulls.insert(12, Pull { merged: true, ..Pull::open(&merged) });
     let (code, _, stderr, outputs, _) = job.run(&fake, "push", push_event(&merged), &[], &env);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains(&format!("deploying {image}, the image the reviewed plan built")), "{stderr}");
+    assert!(stderr.contains(&format!("deploying {image}, the image the plan reviewed on #12 built")), "{stderr}");
     assert!(!stderr.contains("with buildah ("), "the merge built again: {stderr}");
     assert_eq!(output(&outputs, "outcome").as_deref(), Some("applied"));
     assert_eq!(output(&outputs, "plan-hash"), Some(reviewed), "the reviewed plan");

@@ -127,7 +127,7 @@ pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &
 
 /// Builds the checkout as `flags` and fly.toml's `[build]` say, and pushes it
 /// unless `push` is false.
-pub fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyhow::Result<Built> {
+fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyhow::Result<Built> {
     refuse_fork()?;
     let app_name = app.app.as_deref().context("no app to build for: set `app` in fly.toml or pass --app")?;
     if let Some(builder) = app.build.builder.as_deref() {

@@ -441,25 +441,26 @@ impl Ci<'_> {
 
     /// A deploy step with no image deploys the image its reviewed plan
     /// built, which ferry's plan comment names (on the pull request, or on
-    /// the one a push merged); built here only when no plan was reviewed
-    /// (a dispatch, or `allow-unreviewed`).
+    /// the one a push merged); nothing is built for an apply that has no
+    /// reviewed plan to match. Built here only when none is asked for (a
+    /// dispatch, or `allow-unreviewed`).
     fn image_to_apply(&self, session: &mut Session, pull: Option<&PullRequest>, checkout: &std::path::Path) -> anyhow::Result<()> {
         let build::Image::ToBuild(app) = build::image_of(session)? else { return Ok(()) };
         let key = apply::app_key_of(Some(&app));
-        let comment = match (pull, &self.event) {
-            (Some(pull), _) => self.plan_comment(pull.number, &key)?,
-            (None, Event::Push(push)) if !self.args.allow_unreviewed => self.merged_plan_comment(&push.after, &key)?.map(|(_, body)| body),
-            (None, _) => None,
-        };
-        match comment.as_deref().and_then(|body| Marker::field(body, "image")) {
-            Some(image) => {
-                tracing::info!("deploying {image}, the image the reviewed plan built");
-                session.set_param("deploy", "image", &image);
+        let (number, body) = match (pull, &self.event) {
+            (Some(pull), _) => (pull.number, self.plan_comment(pull.number, &key)?.ok_or_else(|| no_plan_on(pull.number, &key))?),
+            (None, Event::Push(push)) if !self.args.allow_unreviewed => {
+                self.merged_plan_comment(&push.after, &key)?.ok_or_else(|| unreviewed_push(&push.after, &key))?
             }
-            None => {
+            (None, _) => {
                 build::build_unless_named(session, &BuildFlags::default(), checkout, true)?;
+                return Ok(());
             }
-        }
+        };
+        let image = Marker::field(&body, "image")
+            .with_context(|| format!("ferry's plan on #{number} names no image it built: comment `/ferry plan` and review the new plan"))?;
+        tracing::info!("deploying {image}, the image the plan reviewed on #{number} built");
+        session.set_param("deploy", "image", &image);
         Ok(())
     }
 
@@ -506,9 +507,7 @@ impl Ci<'_> {
     /// that plan.
     fn reviewed_on_pull(&self, pull: &PullRequest, plan: &ferry_model::Plan, head: &str, named: Option<&str>) -> anyhow::Result<String> {
         let app = apply::app_key(plan);
-        let body = self
-            .plan_comment(pull.number, &app)?
-            .with_context(|| format!("there is no ferry plan for {app} on #{}: comment `/ferry plan` first", pull.number))?;
+        let body = self.plan_comment(pull.number, &app)?.ok_or_else(|| no_plan_on(pull.number, &app))?;
         let sha = Marker::field(&body, "sha").unwrap_or_default();
         if sha != head {
             bail!(
@@ -541,11 +540,7 @@ impl Ci<'_> {
             tracing::info!("applying the plan reviewed on #{number} ({})", short(&hash));
             return Ok(hash);
         }
-        bail!(
-            "no pull request merged as {} has a ferry plan for {app}, so nobody reviewed what this push would apply: merge changes \
-             through pull requests that ferry plans, or set the action's `allow-unreviewed: true` to apply pushes unreviewed",
-            short(sha)
-        )
+        Err(unreviewed_push(sha, &app))
     }
 
     fn abort(&self, pr: Option<u64>, run: Option<String>) -> anyhow::Result<ExitCode> {
@@ -639,6 +634,20 @@ impl Ci<'_> {
 
 /// Whether the host planned without credentials (the plan changes where
 /// they go).
+/// Why an apply on pull request `number` has nothing reviewed to apply.
+fn no_plan_on(number: u64, app: &str) -> anyhow::Error {
+    anyhow::anyhow!("there is no ferry plan for {app} on #{number}: comment `/ferry plan` first")
+}
+
+/// Why a push applies nothing: no plan was reviewed for it.
+fn unreviewed_push(sha: &str, app: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no pull request merged as {} has a ferry plan for {app}, so nobody reviewed what this push would apply: merge changes \
+         through pull requests that ferry plans, or set the action's `allow-unreviewed: true` to apply pushes unreviewed",
+        short(sha)
+    )
+}
+
 fn withheld(plan: &ferry_model::Plan) -> bool {
     plan.host_findings.iter().any(|f| f.code == "credentials-withheld")
 }
