@@ -277,3 +277,21 @@ fn a_pull_requests_plan_builds_and_its_merge_deploys_that_digest() {
     let machines = world.machines("shop");
     assert!(!machines.is_empty() && machines.iter().all(|m| m["config"]["image"] == image.as_str()), "{machines:?}");
 }
+
+/// `--build-only --push` prints the deploy command for what it pushed;
+/// run as printed, it deploys that image and builds nothing.
+#[test]
+fn the_build_only_hint_deploys_the_pushed_image_as_printed() {
+    let app = App::new();
+    let (code, out, err) = app.deploy(&["--build-only", "--push"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(app.world.machines("shop").is_empty(), "--build-only deploys nothing");
+    let printed = out.lines().skip_while(|l| *l != "Deploy it with:").nth(1).unwrap_or_else(|| panic!("a deploy command: {out}")).trim();
+    let words: Vec<String> = printed.split_whitespace().map(String::from).collect();
+    let (code, out, err) = crate::support::run_printed(&words, &app.job(&[]));
+    assert_eq!(code, 0, "{printed}\n{out}{err}");
+    assert!(!err.contains("building "), "the printed deploy built again: {err}");
+    let pinned = words.iter().skip_while(|w| *w != "--image").nth(1).unwrap();
+    assert!(pinned.contains("@sha256:"), "{printed}");
+    assert!(app.world.machines("shop").iter().all(|m| m["config"]["image"] == pinned.as_str()));
+}
