@@ -27,9 +27,22 @@ pub struct Registry {
 impl Registry {
     /// A registry that accepts `user`/`password` and nobody else.
     pub fn start(user: &str, password: &str) -> Registry {
+        Registry::serve(None, &format!("127.0.0.1:{}", crate::free_tcp_port()), user, password)
+    }
+
+    /// The same registry inside the network namespace `netns`, listening on
+    /// `addr` there (a [`crate::vm::Vm`]'s address): reachable from this
+    /// namespace over the VM's veth, and from what runs in that namespace
+    /// (its dockerd, a build's `RUN` steps) where loopback here is not.
+    pub fn start_in(netns: &str, addr: std::net::Ipv4Addr, user: &str, password: &str) -> Registry {
+        Registry::serve(Some(netns), &format!("{addr}:5000"), user, password)
+    }
+
+    fn serve(netns: Option<&str>, host: &str, user: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("ferry test registry CA");
-        let leaf = ca.leaf(&["127.0.0.1", "localhost"]);
+        let ip = host.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(host);
+        let leaf = ca.leaf(&[ip, "localhost"]);
         fs::write(dir.path().join("domain.crt"), &leaf.cert_pem).unwrap();
         fs::write(dir.path().join("domain.key"), &leaf.key_pem).unwrap();
         // Where buildah and skopeo look for the CA (`--cert-dir`), and curl's `--cacert`.
@@ -39,7 +52,7 @@ impl Registry {
         assert!(htpasswd.status.success(), "htpasswd: {}", String::from_utf8_lossy(&htpasswd.stderr));
         fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
 
-        let host = format!("127.0.0.1:{}", crate::free_tcp_port());
+        let host = host.to_string();
         let root = dir.path().display();
         let config = format!(
             "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {root}/data}}\n  delete: {{enabled: true}}\n\
@@ -48,7 +61,15 @@ impl Registry {
         );
         fs::write(dir.path().join("config.yml"), config).unwrap();
         let log = fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
+        let mut command = match netns {
+            Some(netns) => {
+                let mut nsenter = Command::new("nsenter");
+                nsenter.arg(format!("--net=/run/netns/{netns}")).arg("docker-registry");
+                nsenter
+            }
+            None => Command::new("docker-registry"),
+        };
+        let child = command
             .arg("serve")
             .arg(dir.path().join("config.yml"))
             .stdout(log.try_clone().unwrap())

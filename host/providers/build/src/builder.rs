@@ -114,26 +114,39 @@ pub fn choose(engines: &Engines, spec: &BuildSpec) -> Result<Choice, BuildError>
         Some(docker) if docker.builtin_buildkit() => {
             choice(Builder::DockerBuildKit, format!("Docker {}, whose engine has BuildKit built in", docker.client_version))
         }
-        Some(docker) if spec.secrets.is_empty() => choice(
-            Builder::DockerClassic,
-            format!("Docker {} without the buildx plugin: its classic builder (the build has no secrets, which it could not keep out of the image)", docker.client_version),
-        ),
-        Some(docker) if engines.buildah => choice(
-            Builder::Buildah,
-            format!(
-                "buildah: Docker {} has no buildx plugin, and only BuildKit or buildah keep the build secrets ({}) out of the image",
-                docker.client_version,
-                spec.secrets.join(", ")
+        Some(docker) => match beyond_classic(spec) {
+            None => choice(
+                Builder::DockerClassic,
+                format!(
+                    "Docker {} without the buildx plugin: its classic builder (the build has no secrets, which it could not keep out of the image; \
+                     it reads no layer cache from a registry)",
+                    docker.client_version
+                ),
             ),
-        ),
-        Some(docker) => Err(BuildError::Unsupported(format!(
-            "the build secrets {} need BuildKit, and Docker {} has no buildx plugin: install it (Debian: docker-buildx; Docker's own packages: docker-buildx-plugin) or buildah",
-            spec.secrets.join(", "),
-            docker.client_version
-        ))),
+            Some(needs) if engines.buildah => {
+                choice(Builder::Buildah, format!("buildah: Docker {} has no buildx plugin, and {needs}", docker.client_version))
+            }
+            Some(needs) => Err(BuildError::Unsupported(format!(
+                "Docker {} has no buildx plugin, and {needs}: install it (Debian: docker-buildx; Docker's own packages: docker-buildx-plugin) or buildah",
+                docker.client_version
+            ))),
+        },
         None if engines.buildah => choice(Builder::Buildah, "buildah: no Docker daemon answered here, and buildah needs none".into()),
         None => Err(BuildError::NoEngine("no Docker daemon answered and buildah is not installed: install Docker (Debian: docker.io) or buildah, or give an image built elsewhere with --image".into())),
     }
+}
+
+/// What in `spec` Docker's classic builder cannot do, as the end of a
+/// sentence; `None` when it can build it.
+fn beyond_classic(spec: &BuildSpec) -> Option<String> {
+    let mut needs = Vec::new();
+    if !spec.secrets.is_empty() {
+        needs.push(format!("only BuildKit or buildah keep the build secrets ({}) out of the image", spec.secrets.join(", ")));
+    }
+    if let Some(file) = &spec.ignorefile {
+        needs.push(format!("only BuildKit or buildah read the ignorefile {} (the classic builder reads the context's .dockerignore only)", file.display()));
+    }
+    (!needs.is_empty()).then(|| needs.join(", and "))
 }
 
 #[cfg(test)]
@@ -163,7 +176,13 @@ mod tests {
         let no_plugin = Engines { docker: docker("28.2.2", false), buildah: false };
         assert_eq!(choose(&no_plugin, &spec(&[])).unwrap().builder, Builder::DockerClassic);
         let err = choose(&no_plugin, &spec(&["NPM_TOKEN"])).unwrap_err().to_string();
-        assert!(err.starts_with("the build secrets NPM_TOKEN need BuildKit, and Docker 28.2.2 has no buildx plugin: install it"), "{err}");
+        assert!(
+            err.starts_with("Docker 28.2.2 has no buildx plugin, and only BuildKit or buildah keep the build secrets (NPM_TOKEN) out of the image: install it"),
+            "{err}"
+        );
+        let ignoring = BuildSpec { ignorefile: Some("/src/shop/.ci-ignore".into()), ..spec(&[]) };
+        let err = choose(&no_plugin, &ignoring).unwrap_err().to_string();
+        assert!(err.contains("only BuildKit or buildah read the ignorefile /src/shop/.ci-ignore"), "{err}");
         let with_buildah = Engines { buildah: true, ..no_plugin };
         let choice = choose(&with_buildah, &spec(&["NPM_TOKEN"])).unwrap();
         assert_eq!(choice.builder, Builder::Buildah);

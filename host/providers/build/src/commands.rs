@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use ferry_ssh::shell_quote;
 
-use crate::{BuildError, BuildSpec, Builder, PLATFORM, SECRET_VAR_PREFIX};
+use crate::{BuildError, BuildSpec, Builder, LayerCache, PLATFORM, SECRET_VAR_PREFIX};
 
 /// A program, the environment it adds, and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,9 +42,19 @@ pub fn build(builder: Builder, spec: &BuildSpec) -> Result<Command, BuildError> 
     if !builder.takes_secrets() && !spec.secrets.is_empty() {
         return Err(BuildError::Unsupported(format!("{builder} cannot keep build secrets out of the image; choose the builder with builder::choose")));
     }
+    if builder == Builder::DockerClassic && spec.ignorefile.is_some() {
+        return Err(BuildError::Unsupported(format!("{builder} reads only the context's own .dockerignore; choose the builder with builder::choose")));
+    }
+    // Docker reads the registry login for the cache from its config directory.
+    let config: Vec<String> = match &spec.cache {
+        Some(cache) if !spec.no_cache && matches!(builder, Builder::Buildx | Builder::DockerBuildKit) => {
+            vec!["--config".into(), cache.auth_dir.display().to_string()]
+        }
+        Some(_) | None => vec![],
+    };
     let (program, env, mut args): (_, Vec<(&str, &str)>, Vec<String>) = match builder {
-        Builder::Buildx => ("docker", vec![], vec!["buildx".into(), "build".into(), "--load".into()]),
-        Builder::DockerBuildKit => ("docker", vec![("DOCKER_BUILDKIT", "1")], vec!["build".into()]),
+        Builder::Buildx => ("docker", vec![], [config, vec!["buildx".into(), "build".into(), "--load".into()]].concat()),
+        Builder::DockerBuildKit => ("docker", vec![("DOCKER_BUILDKIT", "1")], [config, vec!["build".into()]].concat()),
         Builder::DockerClassic => ("docker", vec![("DOCKER_BUILDKIT", "0")], vec!["build".into()]),
         // `--layers`: cache each step as an image, as Docker does;
         // `--format docker`: the manifest type registry.fly.io serves.
@@ -66,13 +76,47 @@ pub fn build(builder: Builder, spec: &BuildSpec) -> Result<Command, BuildError> 
     for (name, value) in &spec.labels {
         args.extend(["--label".into(), format!("{name}={value}")]);
     }
+    if let Some(ignorefile) = &spec.ignorefile {
+        match builder {
+            Builder::Buildah => args.extend(["--ignorefile".into(), ignorefile.display().to_string()]),
+            // BuildKit reads `<Dockerfile>.dockerignore` beside the Dockerfile
+            // over the context's own (DD:build/concepts/context.md): the
+            // caller gives it that Dockerfile (`dockerfile_beside`).
+            Builder::Buildx | Builder::DockerBuildKit => {}
+            Builder::DockerClassic => unreachable!("refused above"),
+        }
+    }
     if spec.no_cache {
         args.push("--no-cache".into());
+    } else if let Some(cache) = &spec.cache {
+        args.extend(cache_args(builder, cache));
     }
     args.extend(["--iidfile".into(), spec.iidfile.display().to_string(), "--tag".into(), spec.tag.clone()]);
     // `--`: the context is positional, after every option, whatever its name.
     args.extend(["--".into(), spec.context.display().to_string()]);
     Ok(Command { program, env, args })
+}
+
+/// The flags that read the layer cache from the registry and write it back.
+fn cache_args(builder: Builder, cache: &LayerCache) -> Vec<String> {
+    let mut args = Vec::new();
+    match builder {
+        // One image per cached step, in the app's repository (buildah ≥ 1.27).
+        Builder::Buildah => {
+            args.extend(["--cache-from".into(), cache.repository.clone(), "--cache-to".into(), cache.repository.clone()]);
+            args.extend(["--authfile".into(), cache.auth_dir.join("config.json").display().to_string()]);
+        }
+        // The cache travels inside the pushed image (the only export
+        // Docker's own driver has), and is read from the image the app runs.
+        Builder::Buildx => args.extend(["--cache-to".into(), "type=inline".into()]),
+        Builder::DockerBuildKit => args.extend(["--build-arg".into(), "BUILDKIT_INLINE_CACHE=1".into()]),
+        // It reads a cache only from images already on the engine.
+        Builder::DockerClassic => return args,
+    }
+    if let (Builder::Buildx | Builder::DockerBuildKit, Some(from)) = (builder, &cache.from) {
+        args.extend(["--cache-from".into(), from.clone()]);
+    }
+    args
 }
 
 /// A push of a built image to its registry.
@@ -141,6 +185,8 @@ mod tests {
             no_cache: true,
             tag: "registry.fly.io/shop:deployment-01JD".into(),
             iidfile: "/tmp/ferry-build/iid".into(),
+            ignorefile: None,
+            cache: None,
         }
     }
 
@@ -153,6 +199,48 @@ mod tests {
         assert_eq!(build(Builder::Buildx, &spec()).unwrap().to_string(), format!("docker buildx build --load {FLAGS}"));
         assert_eq!(build(Builder::DockerBuildKit, &spec()).unwrap().to_string(), format!("DOCKER_BUILDKIT=1 docker build {FLAGS}"));
         assert_eq!(build(Builder::Buildah, &spec()).unwrap().to_string(), format!("buildah bud --layers --format docker {FLAGS}"));
+    }
+
+    /// The cache is read and written with the push's login, in each engine's
+    /// own words; `--no-cache` reads none and writes none.
+    #[test]
+    fn the_layer_cache_lives_in_the_apps_repository() {
+        let mut s = spec();
+        s.no_cache = false;
+        s.secrets.clear();
+        s.cache = Some(LayerCache {
+            repository: "registry.fly.io/shop".into(),
+            from: Some("registry.fly.io/shop:deployment-01JC@sha256:aa".into()),
+            auth_dir: "/tmp/ferry-push".into(),
+        });
+        let tail = |command: Command| command.to_string().split(" --label GH_SHA=abc123 ").nth(1).unwrap().to_string();
+        assert_eq!(
+            tail(build(Builder::Buildah, &s).unwrap()),
+            "--cache-from registry.fly.io/shop --cache-to registry.fly.io/shop --authfile /tmp/ferry-push/config.json \
+             --iidfile /tmp/ferry-build/iid --tag registry.fly.io/shop:deployment-01JD -- /src/shop"
+        );
+        let buildx = build(Builder::Buildx, &s).unwrap();
+        assert!(buildx.to_string().starts_with("docker --config /tmp/ferry-push buildx build --load "), "{buildx}");
+        assert!(tail(buildx).starts_with("--cache-to type=inline --cache-from registry.fly.io/shop:deployment-01JC@sha256:aa --iidfile"));
+        let buildkit = build(Builder::DockerBuildKit, &s).unwrap();
+        assert!(buildkit.to_string().starts_with("DOCKER_BUILDKIT=1 docker --config /tmp/ferry-push build "), "{buildkit}");
+        assert!(tail(buildkit).starts_with("--build-arg BUILDKIT_INLINE_CACHE=1 --cache-from registry.fly.io/shop:deployment-01JC@sha256:aa --iidfile"));
+        assert!(tail(build(Builder::DockerClassic, &s).unwrap()).starts_with("--iidfile"));
+        s.no_cache = true;
+        for builder in [Builder::Buildah, Builder::Buildx, Builder::DockerBuildKit] {
+            let command = build(builder, &s).unwrap().to_string();
+            assert!(!command.contains("cache-") && !command.contains("--config") && !command.contains("INLINE"), "{command}");
+        }
+    }
+
+    #[test]
+    fn an_ignorefile_reaches_buildah_and_never_the_classic_builder() {
+        let mut s = spec();
+        s.secrets.clear();
+        s.ignorefile = Some("/src/shop/.ci-ignore".into());
+        assert!(build(Builder::Buildah, &s).unwrap().to_string().contains(" --ignorefile /src/shop/.ci-ignore --no-cache "));
+        let err = build(Builder::DockerClassic, &s).unwrap_err().to_string();
+        assert!(err.contains("reads only the context's own .dockerignore"), "{err}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod registry;
 mod spec;
 
 pub use builder::{Builder, Choice, Engines};
-pub use spec::{BuildSpec, PLATFORM, SECRET_VAR_PREFIX};
+pub use spec::{BuildSpec, LayerCache, PLATFORM, SECRET_VAR_PREFIX};
 
 /// Why a build cannot be planned as asked.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -33,12 +33,35 @@ pub struct BuildSpec {
     pub secrets: Vec<String>,
     /// `--label` and the labels ferry adds (`GH_SHA`…).
     pub labels: BTreeMap<String, String>,
+    /// `[build].ignorefile` / `--ignorefile`: the context's exclusions when
+    /// they are not the context's own `.dockerignore` (which every engine
+    /// reads by itself).
+    pub ignorefile: Option<PathBuf>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// Layers from earlier builds, kept in a registry: a CI runner starts
+    /// every job with an empty engine, so without it every build runs every
+    /// step again.
+    pub cache: Option<LayerCache>,
     /// The image's name on this machine once built: the deployment tag.
     pub tag: String,
     /// Where the engine writes the built image's id.
     pub iidfile: PathBuf,
+}
+
+/// Where a build reads and writes its layer cache.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LayerCache {
+    /// The app's repository (`registry.fly.io/<app>`): buildah reads and
+    /// pushes one image per cached step there, tagged by the step's key.
+    pub repository: String,
+    /// The image the app runs (pushed by an earlier build with its cache
+    /// inline): BuildKit reads its layers' cache from it. `None` for a new app.
+    pub from: Option<String>,
+    /// A directory holding the registry login as `config.json`
+    /// ([`crate::commands::auth_config`]), read by the engine itself and
+    /// never mounted into a `RUN`.
+    pub auth_dir: PathBuf,
 }
 
 impl BuildSpec {

@@ -77,6 +77,8 @@ fn buildah_builds_the_spec_and_keeps_the_secret_out_of_the_image() {
         no_cache: false,
         tag: "registry.fly.io/shop:deployment-01test".into(),
         iidfile: work.path().join("iid"),
+        ignorefile: None,
+        cache: None,
     };
     let build = commands::build(Builder::Buildah, &spec).unwrap();
     assert!(!build.to_string().contains(SECRET));
@@ -181,4 +183,60 @@ fn a_pushed_image_is_pinned_by_the_digest_the_registry_serves() {
     assert_eq!(format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest.stdout))), digest, "{url}");
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
     assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+}
+
+/// A CI runner starts every job with an empty engine: the layer cache a
+/// build pushes to the app's repository is what the next job's build, on
+/// another empty store, reuses. The `RUN` writes random bytes, so its layer
+/// is the same only if it was taken from the cache, not run again.
+///
+/// buildah runs in a VM's namespace, with the registry listening there:
+/// its `RUN` steps reach no network but that namespace's.
+#[test]
+fn an_empty_store_reuses_the_layers_an_earlier_build_cached_in_the_registry() {
+    let vm = ferry_test_support::vm::Vm::start();
+    let registry = Registry::start_in(vm.netns(), vm.addr(), "x", "fm2_token");
+    let work = tempfile::tempdir().unwrap();
+    let context = work.path().join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox head -c 16 /dev/urandom | /bin/busybox od -An -tx1 > /stamp\"]\n",
+    )
+    .unwrap();
+    let auth_dir = work.path().join("auth");
+    std::fs::create_dir(&auth_dir).unwrap();
+    std::fs::write(auth_dir.join("config.json"), commands::auth_config(&registry.host, "x", &registry.password)).unwrap();
+    let repository = format!("{}/shop", registry.host);
+
+    // One build on a store of its own; the /stamp its RUN left.
+    let build = |n: u32, cache: bool| {
+        let store = Store::new();
+        let spec = BuildSpec {
+            context: context.clone(),
+            tag: format!("{repository}:deployment-{n}"),
+            iidfile: work.path().join(format!("iid-{n}")),
+            cache: cache.then(|| ferry_build::LayerCache { repository: repository.clone(), from: None, auth_dir: auth_dir.clone() }),
+            ..BuildSpec::default()
+        };
+        let command = commands::build(Builder::Buildah, &spec).unwrap();
+        let mut run = Command::new("nsenter");
+        run.arg(format!("--net=/run/netns/{}", vm.netns())).arg("--").arg(command.program).args(&command.args);
+        let (var, conf) = store.env();
+        run.env(var, conf).env("SSL_CERT_FILE", registry.ca_file());
+        let out = run.output().unwrap();
+        assert!(out.status.success(), "{command}\n{}\n{}", String::from_utf8_lossy(&out.stderr), registry.log());
+        let container = buildah(&store, &["from", &spec.tag]).trim().to_string();
+        let root = PathBuf::from(buildah(&store, &["mount", &container]).trim());
+        let stamp = std::fs::read_to_string(root.join("stamp")).unwrap();
+        buildah(&store, &["umount", &container]);
+        (stamp, String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (first, _) = build(1, true);
+    let (uncached, _) = build(2, false);
+    assert_ne!(first, uncached, "the RUN is not deterministic, so an equal stamp proves a cache hit");
+    let (second, log) = build(3, true);
+    assert_eq!(first, second, "the second build ran the RUN again instead of taking it from {repository}:\n{log}");
 }
