@@ -360,9 +360,18 @@ pub struct BuildFlags {
     /// The Dockerfile stage to build [default: [build].build-target].
     #[arg(long, value_name = "STAGE")]
     pub build_target: Option<String>,
+    /// The build context's exclusions, relative to where ferry runs [default: [build].ignorefile, relative to
+    /// fly.toml, else the context's own .dockerignore].
+    #[arg(long, value_name = "PATH")]
+    pub ignorefile: Option<PathBuf>,
     /// Build every layer again, using no build cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Where built layers are kept for the next build: `registry` reads and writes them in the app's repository
+    /// with the push's login (a CI runner starts every job with an empty engine), `local` keeps them in this
+    /// machine's engine only [default: registry inside GitHub Actions when pushing, else local].
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub layer_cache: Option<LayerCacheAt>,
     /// The tag to push as, instead of deployment-<ULID>.
     #[arg(long, value_name = "TAG")]
     pub image_label: Option<String>,
@@ -381,12 +390,23 @@ impl BuildFlags {
             ("--build-arg", !self.build_arg.is_empty()),
             ("--build-secret", !self.build_secret.is_empty()),
             ("--build-target", self.build_target.is_some()),
+            ("--ignorefile", self.ignorefile.is_some()),
             ("--no-cache", self.no_cache),
+            ("--layer-cache", self.layer_cache.is_some()),
             ("--image-label", self.image_label.is_some()),
             ("--label", !self.label.is_empty()),
         ];
         set.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
     }
+}
+
+/// `--layer-cache`: where a build's layers are kept for the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayerCacheAt {
+    /// The app's repository in the registry the image is pushed to.
+    Registry,
+    /// This machine's engine.
+    Local,
 }
 
 /// `--build-secret NAME`: a name, not flyctl's NAME=VALUE, so no value is

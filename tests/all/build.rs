@@ -262,6 +262,8 @@ fn a_pull_requests_plan_builds_and_its_merge_deploys_that_digest() {
     let reviewed = output(&outputs, "plan-hash").unwrap();
     let comment = fake.comments_on(12).into_iter().map(|c| c.body).find(|b| b.contains("image-built")).expect("the plan comment");
     let image = ferry_render::comment::Marker::field(&comment, "image").expect("the comment names the image it planned");
+    // A runner's engine starts empty: inside Actions the layers go to the registry.
+    assert!(comment.contains(&format!("layers cached in {}/shop (read and written)", app.registry.host)), "{comment}");
     assert!(image.starts_with(&format!("{}/shop:deployment-", app.registry.host)) && image.contains("@sha256:"), "{image}");
     assert!(world.machines("shop").is_empty(), "a plan deploys nothing");
 
@@ -294,4 +296,34 @@ fn the_build_only_hint_deploys_the_pushed_image_as_printed() {
     let pinned = words.iter().skip_while(|w| *w != "--image").nth(1).unwrap();
     assert!(pinned.contains("@sha256:"), "{printed}");
     assert!(app.world.machines("shop").iter().all(|m| m["config"]["image"] == pinned.as_str()));
+}
+
+/// fly.toml's `[build].ignorefile` (relative to fly.toml, as flyctl reads
+/// it) decides what of the checkout reaches the image, for ferry's builder
+/// as for flyctl's.
+#[test]
+fn fly_tomls_ignorefile_keeps_what_it_names_out_of_the_image() {
+    let app = App::new();
+    let checkout = app.world.checkout.path();
+    let fly_toml = FLY_TOML.replace("dockerfile = \"deploy/Dockerfile\"", "dockerfile = \"deploy/Dockerfile\"\n  ignorefile = \"deploy/ci.ignore\"");
+    for (path, text) in [
+        ("fly.toml", fly_toml.as_str()),
+        ("deploy/Dockerfile", "FROM scratch\nCOPY . /srv/\n"),
+        ("deploy/ci.ignore", "*.key\ndeploy\n"),
+        ("server.key", "-----BEGIN PRIVATE KEY-----\n"),
+    ] {
+        std::fs::write(checkout.join(path), text).unwrap();
+    }
+    let (code, out, err) = app.deploy(&["--build-only", "--push", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let result: Value = serde_json::from_str(&out).unwrap();
+    let digest = result["image"].as_str().unwrap().split_once('@').unwrap().1.to_string();
+    let manifest: Value = serde_json::from_slice(&app.get(&format!("manifests/{digest}"))).unwrap();
+    let layer = app.get(&format!("blobs/{}", manifest["layers"][0]["digest"].as_str().unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("layer.tar.gz"), layer).unwrap();
+    let listing = Command::new("tar").arg("-tzf").arg(dir.path().join("layer.tar.gz")).output().unwrap();
+    let files = String::from_utf8_lossy(&listing.stdout);
+    assert!(files.lines().any(|f| f.trim_start_matches("./") == "srv/index.html"), "{files}");
+    assert!(!files.contains("server.key") && !files.contains("ci.ignore"), "the ignorefile's patterns were not applied: {files}");
 }

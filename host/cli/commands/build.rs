@@ -16,15 +16,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use ferry_build::commands::{self, PushSpec};
 use ferry_build::registry::human_size;
-use ferry_build::{BuildSpec, Builder, Choice, Engines, reference};
+use ferry_build::{BuildSpec, Builder, Choice, Engines, LayerCache, reference};
 use ferry_model::{AppSpec, Finding, Severity};
 
-use crate::args::BuildFlags;
+use crate::args::{BuildFlags, LayerCacheAt};
 use crate::context::Session;
 use crate::next::Flag;
 
 /// The build flags, which an apply that names the built image drops.
-pub const FLAGS: [Flag; 10] = [
+pub const FLAGS: [Flag; 12] = [
     ("--build-only", false),
     ("--push", false),
     ("--local-only", false),
@@ -32,7 +32,9 @@ pub const FLAGS: [Flag; 10] = [
     ("--build-arg", true),
     ("--build-secret", true),
     ("--build-target", true),
+    ("--ignorefile", true),
     ("--no-cache", false),
+    ("--layer-cache", true),
     ("--image-label", true),
     ("--label", true),
 ];
@@ -43,6 +45,8 @@ pub struct Built {
     /// What the deploy runs: `tag@sha256:…` once pushed, else the local tag.
     pub reference: String,
     pub builder: Choice,
+    /// Where its layer cache came from and went.
+    pub cached: String,
     /// The sha256 digest of the pushed manifest.
     pub digest: Option<String>,
     /// Whether the app's machines run these bytes already (under the tag
@@ -66,7 +70,7 @@ impl Built {
         Finding {
             code: "image-built".into(),
             severity: Severity::Info,
-            message: format!("ferry built the image with {} ({}) and {what}{pull}", self.builder.builder, self.builder.reason),
+            message: format!("ferry built the image with {} ({}; {}) and {what}{pull}", self.builder.builder, self.builder.reason, self.cached),
             location: None,
         }
     }
@@ -140,9 +144,27 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
     let registry = std::env::var("FLY_REGISTRY_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| reference::FLY_REGISTRY.into());
     let label = flags.image_label.clone().unwrap_or_else(reference::new_deployment_label);
     let work = tempfile::tempdir().context("a temporary directory for the build")?;
-    let spec = BuildSpec {
+    // The login, when pushing: the push reads it, and a registry cache too.
+    let login = match push {
+        true => {
+            let password = registry_password()?;
+            let auth_dir = login(work.path(), &registry, &password)?;
+            Some((password, auth_dir))
+        }
+        false => None,
+    };
+    let images = if push { running_images(app_name) } else { Vec::new() };
+    let cache = match (&login, layer_cache(flags, push)) {
+        (Some((_, auth_dir)), LayerCacheAt::Registry) if !flags.no_cache => Some(LayerCache {
+            repository: format!("{registry}/{app_name}"),
+            from: images.first().filter(|image| image.starts_with(&format!("{registry}/"))).cloned(),
+            auth_dir: auth_dir.clone(),
+        }),
+        (Some(_) | None, LayerCacheAt::Registry | LayerCacheAt::Local) => None,
+    };
+    let mut spec = BuildSpec {
         dockerfile: Some(dockerfile(&checkout, app, flags.dockerfile.as_deref())?),
-        context: checkout,
+        ignorefile: ignorefile(&checkout, app, flags.ignorefile.as_deref())?,
         target: flags.build_target.clone().or_else(|| app.build.target.clone()),
         args: app.build.args.iter().cloned().chain(flags.build_arg.iter().map(|a| split_pair(a))).collect(),
         secrets: secrets(&flags.build_secret)?,
@@ -150,16 +172,20 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
         no_cache: flags.no_cache,
         tag: reference::deployment_tag(&registry, app_name, &label)?,
         iidfile: work.path().join("iid"),
+        context: checkout,
+        cache,
     };
     let choice = ferry_build::builder::choose(&Engines::detect(), &spec)?;
-    tracing::info!("building {} with {} ({})", spec.tag, choice.builder, choice.reason);
-    run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
-    if !push {
-        return Ok(Built { reference: spec.tag, builder: choice, digest: None, running: false, pull: None });
+    if let (Builder::Buildx | Builder::DockerBuildKit, Some(ignorefile)) = (choice.builder, &spec.ignorefile) {
+        spec.dockerfile = Some(dockerfile_beside(work.path(), spec.dockerfile.as_deref().expect("set above"), ignorefile)?);
     }
-    let password = registry_password()?;
-    let digest = self::push(choice.builder, &registry, &spec.tag, work.path(), &password)?;
-    let images = running_images(app_name);
+    let cached = cache_note(choice.builder, &spec);
+    tracing::info!("building {} with {} ({}); {cached}", spec.tag, choice.builder, choice.reason);
+    run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
+    let Some((password, auth_dir)) = login else {
+        return Ok(Built { reference: spec.tag, builder: choice, cached, digest: None, running: false, pull: None });
+    };
+    let digest = self::push(choice.builder, &spec.tag, work.path(), auth_dir)?;
     let suffix = format!("@{digest}");
     let (reference, running) = match images.iter().find(|image| image.ends_with(&suffix)) {
         Some(running) => {
@@ -172,7 +198,29 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
     if let Some(note) = &pull {
         tracing::info!("{note}");
     }
-    Ok(Built { reference, builder: choice, digest: Some(digest), running, pull })
+    Ok(Built { reference, builder: choice, cached, digest: Some(digest), running, pull })
+}
+
+/// `--layer-cache`, else the registry inside GitHub Actions when pushing
+/// (each job's engine starts empty), else this machine's engine.
+fn layer_cache(flags: &BuildFlags, push: bool) -> LayerCacheAt {
+    flags.layer_cache.unwrap_or(if push && crate::context::in_github_actions() { LayerCacheAt::Registry } else { LayerCacheAt::Local })
+}
+
+/// Where the build's layers come from and go, for the log and the plan.
+fn cache_note(builder: Builder, spec: &BuildSpec) -> String {
+    if spec.no_cache {
+        return "no layer cache (--no-cache)".into();
+    }
+    let Some(cache) = &spec.cache else { return "layers cached on this machine's engine only".into() };
+    match builder {
+        Builder::Buildah => format!("layers cached in {} (read and written)", cache.repository),
+        Builder::Buildx | Builder::DockerBuildKit => match &cache.from {
+            Some(from) => format!("layer cache read from {from} and written into the pushed image"),
+            None => "layer cache written into the pushed image, for the next build (the app runs no image of this registry yet)".into(),
+        },
+        Builder::DockerClassic => "layers cached on this machine's engine only (the classic builder reads no cache from a registry)".into(),
+    }
 }
 
 /// The images the app's machines run, by reference. An unchanged checkout
@@ -262,6 +310,36 @@ fn dockerfile(checkout: &Path, app: &AppSpec, flag: Option<&Path>) -> anyhow::Re
     Ok(real)
 }
 
+/// The context's exclusions: `--ignorefile` (the caller's, relative to
+/// where ferry runs), else fly.toml's `[build].ignorefile`, which must lie
+/// inside the checkout once links are followed; `None` leaves each engine
+/// to the context's own `.dockerignore`.
+fn ignorefile(checkout: &Path, app: &AppSpec, flag: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(path) = flag {
+        let path = std::path::absolute(path).with_context(|| format!("--ignorefile {}", path.display()))?;
+        anyhow::ensure!(path.is_file(), "--ignorefile {}: no such file", path.display());
+        return Ok(Some(path));
+    }
+    let Some(file) = &app.build.ignorefile else { return Ok(None) };
+    let real = checkout.join(file).canonicalize().with_context(|| format!("opening fly.toml's [build].ignorefile {file}"))?;
+    if !real.starts_with(checkout) {
+        bail!("fly.toml's [build].ignorefile {file} leads outside the checkout (to {}): ferry builds only what the checkout holds", real.display());
+    }
+    Ok(Some(real))
+}
+
+/// BuildKit has no ignorefile flag; it reads `<Dockerfile>.dockerignore`
+/// beside the Dockerfile over the context's own (DD:build/concepts/context.md).
+/// A copy of the Dockerfile in `work`, with the ignorefile beside it.
+fn dockerfile_beside(work: &Path, dockerfile: &Path, ignorefile: &Path) -> anyhow::Result<PathBuf> {
+    let dir = work.join("dockerfile");
+    std::fs::create_dir(&dir)?;
+    let copy = dir.join("Dockerfile");
+    std::fs::copy(dockerfile, &copy).with_context(|| format!("copying {}", dockerfile.display()))?;
+    std::fs::copy(ignorefile, dir.join("Dockerfile.dockerignore")).with_context(|| format!("copying {}", ignorefile.display()))?;
+    Ok(copy)
+}
+
 /// `NAME=VALUE` (the parser checked the `=`).
 fn split_pair(pair: &str) -> (String, String) {
     let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -292,13 +370,27 @@ fn labels(flags: &[String]) -> BTreeMap<String, String> {
     labels
 }
 
-/// Pushes `tag` as flyctl logs in (user `x`, the token's password), the
-/// login in a file of a directory removed afterwards; the pushed digest.
-fn push(builder: Builder, registry: &str, tag: &str, work: &Path, password: &str) -> anyhow::Result<String> {
+/// Writes the registry login as flyctl logs in (user `x`, the token's
+/// password) into a directory of `work` (removed with it), as Docker's and
+/// buildah's `config.json`; that directory.
+fn login(work: &Path, registry: &str, password: &str) -> anyhow::Result<PathBuf> {
     let auth_dir = work.join("auth");
     std::fs::create_dir(&auth_dir)?;
-    let config = auth_dir.join("config.json");
-    write_private(&config, &commands::auth_config(registry, reference::REGISTRY_USER, password))?;
+    write_private(&auth_dir.join("config.json"), &commands::auth_config(registry, reference::REGISTRY_USER, password))?;
+    // `docker --config` also looks for CLI plugins (buildx) there: the user's own stay reachable.
+    let plugins = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".docker")))
+        .map(|config| config.join("cli-plugins"))
+        .filter(|dir| dir.is_dir());
+    if let Some(dir) = plugins {
+        std::os::unix::fs::symlink(dir, auth_dir.join("cli-plugins"))?;
+    }
+    Ok(auth_dir)
+}
+
+/// Pushes `tag` with the login in `auth_dir`; the pushed digest.
+fn push(builder: Builder, tag: &str, work: &Path, auth_dir: PathBuf) -> anyhow::Result<String> {
     let spec = PushSpec { tag: tag.into(), auth_dir, cert_dir: None, digestfile: work.join("digest") };
     tracing::info!("pushing {tag}");
     let output = run(&commands::push(builder, &spec), &[])?;

@@ -234,6 +234,7 @@ pub struct Build {
     #[serde(with = "crate::pairs")]
     pub args: Vec<(String, String)>,
     pub target: Option<String>,
+    pub ignorefile: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]

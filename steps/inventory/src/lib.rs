@@ -161,7 +161,10 @@ fn fly_inventory(files: &dyn Files, path: &str, text: &str) -> Result<AppSpec, S
         }
     })
     .map_err(|p| invalid(p.message, path, p.pos, Some(p.key)))?;
-    let fly = parsed.fly;
+    let mut fly = parsed.fly;
+    // Relative to fly.toml, as flyctl resolves it (deploy_build.go); the
+    // app-spec's paths are the checkout's.
+    fly.build.ignorefile = fly.build.ignorefile.as_deref().map(|file| join(dir, file));
     let mut sources = vec![path.to_string()];
     let mut docker_findings = Vec::new();
     let dockerfile = dockerfile_for(files, path, &fly.build, &mut findings, &mut sources, &mut docker_findings);

@@ -19,7 +19,7 @@ impl Default for Deploy {
 
 impl Default for Build {
     fn default() -> Self {
-        Build { image: None, dockerfile: None, builder: None, buildpacks: Vec::new(), args: Vec::new(), target: None }
+        Build { image: None, dockerfile: None, builder: None, buildpacks: Vec::new(), args: Vec::new(), target: None, ignorefile: None }
     }
 }
 

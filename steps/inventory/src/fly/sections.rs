@@ -886,6 +886,7 @@ fn build(root: &At, findings: &mut Findings) -> Result<Build, Problem> {
         buildpacks: str_list_or_empty(&at, "buildpacks")?,
         args,
         target: optional(&at, "build-target", At::str)?.filter(|s| !s.is_empty()),
+        ignorefile: optional(&at, "ignorefile", At::str)?.filter(|s| !s.is_empty()),
     };
     let strategies = [
         build.image.is_some(),
