@@ -327,3 +327,37 @@ fn fly_tomls_ignorefile_keeps_what_it_names_out_of_the_image() {
     assert!(files.lines().any(|f| f.trim_start_matches("./") == "srv/index.html"), "{files}");
     assert!(!files.contains("server.key") && !files.contains("ci.ignore"), "the ignorefile's patterns were not applied: {files}");
 }
+
+/// Where a Docker engine answers, ferry builds and pushes with it: the
+/// engine is a real dockerd in a VM's namespace (no buildx plugin, so its
+/// classic builder: the build has no secrets), the registry listens in the
+/// same namespace, and the Dockerfile's `RUN` runs in a container there.
+#[test]
+fn a_docker_engine_builds_and_pushes_what_the_machines_then_run() {
+    let vm = ferry_test_support::vm::Vm::start_with_docker();
+    let registry = Registry::start_in(vm.netns(), vm.addr(), "x", TOKEN);
+    let world = FlyWorld::start("shop", "app = \"shop\"\nprimary_region = \"ams\"\n\n[http_service]\n  internal_port = 8080\n");
+    world.link_registry(&registry);
+    let dockerfile = format!("FROM {}\nRUN echo built-by-dockerd > /greeting\nCOPY index.html /srv/index.html\n", ferry_test_support::vm::BASE_IMAGE);
+    for (path, text) in [("Dockerfile", dockerfile.as_str()), ("index.html", "<h1>shop</h1>\n")] {
+        std::fs::write(world.checkout.path().join(path), text).unwrap();
+    }
+    let mut cmd = world.deploy_cmd(&["--format", "json"]);
+    cmd.env("DOCKER_HOST", vm.docker_host())
+        .env("FLY_REGISTRY_HOST", &registry.host)
+        .env("SSL_CERT_FILE", registry.ca_file());
+    let (code, out, err) = crate::support::run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}\n{}", registry.log());
+    assert!(err.contains("with docker build (classic builder) (Docker "), "the engine and why: {err}");
+
+    let image = serde_json::from_str::<Value>(&out).unwrap()["image"].as_str().unwrap().to_string();
+    let digest = image.split_once('@').unwrap_or_else(|| panic!("pinned by digest: {image}")).1;
+    let machines = world.machines("shop");
+    assert!(!machines.is_empty());
+    assert!(machines.iter().all(|m| m["config"]["image"] == image.as_str() && m["image_ref"]["digest"] == digest), "{machines:?}");
+    // The engine holds what it pushed: its RUN ran, and the registry's digest is its own.
+    let inspect = vm.docker().args(["image", "inspect", "--format", "{{json .RepoDigests}}", image.split_once('@').unwrap().0]).output().unwrap();
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains(digest), "{}", String::from_utf8_lossy(&inspect.stdout));
+    let greeting = vm.docker().args(["run", "--rm", "--network", "none", &image, "cat", "/greeting"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&greeting.stdout).trim(), "built-by-dockerd", "{}", String::from_utf8_lossy(&greeting.stderr));
+}

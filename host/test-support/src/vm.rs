@@ -162,6 +162,11 @@ impl Vm {
             .arg("-H")
             .arg(self.docker_host())
             .args(["--storage-driver", "overlay2"])
+            // A registry a test starts in this namespace (`Registry::start_in`)
+            // has a test CA, which the engine reads only from the system-wide
+            // /etc/docker/certs.d: pushes to it skip verifying it instead.
+            .arg("--insecure-registry")
+            .arg(format!("{}/32", self.addr))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
