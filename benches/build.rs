@@ -55,10 +55,17 @@ fn main() {
     let first = bench.timed(&store, &[]);
     let again = median((0..runs).map(|_| bench.timed(&store, &[])).collect());
 
+    let docker = docker_build_push(&emulator, runs);
+
     println!("| build and push (median of {runs}, empty image store each) | time | ratio |");
     println!("|---|---|---|");
     println!("| `buildah bud` then `buildah push`, by hand | {:.2} s | 1.00 |", by_hand.as_secs_f64());
     println!("| `ferry deploy --build-only --push` | {:.2} s | {:.2} |", ferry.as_secs_f64(), ferry.as_secs_f64() / by_hand.as_secs_f64());
+    println!();
+    println!("| build and push with Docker (median of {runs}, new bytes each run, `--no-cache` on both) | time | ratio |");
+    println!("|---|---|---|");
+    println!("| `docker build` then `docker push`, by hand | {:.2} s | 1.00 |", docker.0.as_secs_f64());
+    println!("| `ferry deploy --build-only --push --no-cache` | {:.2} s | {:.2} |", docker.1.as_secs_f64(), docker.1.as_secs_f64() / docker.0.as_secs_f64());
     println!();
     println!("| `ferry deploy` from source | time | ratio |");
     println!("|---|---|---|");
@@ -68,6 +75,50 @@ fn main() {
         again.as_secs_f64(),
         again.as_secs_f64() / first.as_secs_f64()
     );
+}
+
+/// The same app built and pushed with a real Docker engine (dockerd in a
+/// VM's namespace, the registry beside it, as the tests run them): by hand,
+/// then by ferry, alternating; each run writes new random bytes first, so
+/// both push a new 16 MB layer. The medians (by hand, ferry).
+fn docker_build_push(emulator: &FlyEmulator, runs: usize) -> (Duration, Duration) {
+    let vm = ferry_test_support::vm::Vm::start_with_docker();
+    let registry = Registry::start_in(vm.netns(), vm.addr(), "x", TOKEN);
+    let ca_pem = std::fs::read_to_string(registry.ca_file()).unwrap();
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/_emulator/registry", emulator.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"host": registry.host, "ca_pem": ca_pem, "user": "x", "password": TOKEN}))
+        .send()
+        .unwrap();
+    assert!(response.status().is_success());
+    let checkout = tempfile::tempdir().unwrap();
+    write_app(checkout.path());
+    let bench = Bench { registry: &registry, emulator: emulator.url(), checkout: checkout.path(), state: tempfile::tempdir().unwrap() };
+    let auth = tempfile::tempdir().unwrap();
+    let config = json!({"auths": {&registry.host: {"auth": base64(&format!("x:{TOKEN}"))}}});
+    std::fs::write(auth.path().join("config.json"), config.to_string()).unwrap();
+    let new_bytes = || {
+        let mut bytes = vec![0u8; 16 << 20];
+        getrandom::fill(&mut bytes).unwrap();
+        std::fs::write(checkout.path().join("assets/blob-0.bin"), bytes).unwrap();
+    };
+    let docker = |args: &[&str]| {
+        let out = vm.docker().arg("--config").arg(auth.path()).args(args).env("DOCKER_BUILDKIT", "0").output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (mut by_hand, mut ferry) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        new_bytes();
+        let tag = format!("{}/shop:by-hand-{run}", registry.host);
+        let started = Instant::now();
+        docker(&["build", "--no-cache", "--platform", "linux/amd64", "-t", &tag, &checkout.path().display().to_string()]);
+        docker(&["push", &tag]);
+        by_hand.push(started.elapsed());
+        new_bytes();
+        ferry.push(bench.timed_with(&[("DOCKER_HOST", vm.docker_host())], &["--build-only", "--push", "--no-cache"]));
+    }
+    (median(by_hand), median(ferry))
 }
 
 /// Three files of random bytes and a page.
@@ -126,15 +177,20 @@ impl Bench<'_> {
 
     /// `ferry deploy ARGS` with `store`, timed.
     fn timed(&self, store: &Store, args: &[&str]) -> Duration {
+        let (var, conf) = store.env();
+        self.timed_with(&[(var, conf.display().to_string())], args)
+    }
+
+    /// `ferry deploy ARGS` with `env` added, timed.
+    fn timed_with(&self, env: &[(&str, String)], args: &[&str]) -> Duration {
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-build-cache");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        let (var, conf) = store.env();
         command
             .arg("deploy")
             .args(args)
             .arg("--dir")
             .arg(self.checkout)
-            .env(var, conf)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("FLY_REGISTRY_HOST", &self.registry.host)
             .env("SSL_CERT_FILE", self.registry.ca_file())
             .env("FLY_API_TOKEN", TOKEN)

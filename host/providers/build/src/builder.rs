@@ -47,10 +47,15 @@ impl Engines {
             let out = Command::new(program).args(args).env("PATH", path).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
             out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
         };
-        let docker = run("docker", &["version", "--format", "{{.Client.Version}} {{.Server.Version}}"])
-            .and_then(|versions| versions.split_whitespace().next().map(str::to_string))
-            .map(|client_version| Docker { client_version, buildx: run("docker", &["buildx", "version"]).is_some() });
-        Engines { docker, buildah: run("buildah", &["--version"]).is_some() }
+        // Asked at once: each is a process start, and `docker version` a daemon round trip.
+        std::thread::scope(|threads| {
+            let buildx = threads.spawn(|| run("docker", &["buildx", "version"]).is_some());
+            let buildah = threads.spawn(|| run("buildah", &["--version"]).is_some());
+            let docker = run("docker", &["version", "--format", "{{.Client.Version}} {{.Server.Version}}"])
+                .and_then(|versions| versions.split_whitespace().next().map(str::to_string));
+            let buildx = buildx.join().unwrap_or(false);
+            Engines { docker: docker.map(|client_version| Docker { client_version, buildx }), buildah: buildah.join().unwrap_or(false) }
+        })
     }
 }
 
