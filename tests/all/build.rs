@@ -230,6 +230,10 @@ fn an_image_named_twice_is_a_usage_error_and_a_secret_value_never_a_flag() {
     let (code, _, err) = app.deploy(&["--build-secret", "NPM_TOKEN", "--plan-only"]);
     assert_ne!(code, 0);
     assert!(err.contains("--build-secret NPM_TOKEN takes its value from FERRY_SECRET_NPM_TOKEN"), "{err}");
+    let (code, _, err) = app.deploy(&["--build-only", "--layer-cache", "registry"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--layer-cache registry reads and writes the cache with the push's login: add --push"), "{err}");
+    assert!(!err.contains("building "), "{err}");
 }
 
 /// The GitHub flow: a pull request's plan builds and pushes the image and
@@ -343,9 +347,7 @@ fn a_docker_engine_builds_and_pushes_what_the_machines_then_run() {
         std::fs::write(world.checkout.path().join(path), text).unwrap();
     }
     let mut cmd = world.deploy_cmd(&["--format", "json"]);
-    cmd.env("DOCKER_HOST", vm.docker_host())
-        .env("FLY_REGISTRY_HOST", &registry.host)
-        .env("SSL_CERT_FILE", registry.ca_file());
+    cmd.env("DOCKER_HOST", vm.docker_host()).env("FLY_REGISTRY_HOST", &registry.host).env("SSL_CERT_FILE", registry.ca_file());
     let (code, out, err) = crate::support::run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}\n{}", registry.log());
     assert!(err.contains("with docker build (classic builder) (Docker "), "the engine and why: {err}");

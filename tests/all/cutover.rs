@@ -19,7 +19,6 @@ struct Cutover {
     dns: dns::Server,
     _tls: TlsServer,
     dir: tempfile::TempDir,
-    cache: tempfile::TempDir,
     ca_file: std::path::PathBuf,
     secret: String,
 }
@@ -38,11 +37,11 @@ impl Cutover {
         let dir = checkout(&[("fly.toml", "app = 'shop'\n"), ("ferry.toml", &workflow)]);
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca.pem()).unwrap();
-        Cutover { dns, _tls: tls, dir, cache: tempfile::tempdir().unwrap(), ca_file, secret: SECRET.to_string() }
+        Cutover { dns, _tls: tls, dir, ca_file, secret: SECRET.to_string() }
     }
 
     fn ferry(&self, args: &[&str]) -> Command {
-        let mut cmd = ferry(self.cache.path());
+        let mut cmd = ferry(&crate::support::step_cache());
         cmd.env("FERRY_SECRET_TSIG", format!("hmac-sha256:{}:{}", dns::KEY_NAME, self.secret))
             .env("FERRY_TLS_CA_FILE", &self.ca_file)
             .env("FERRY_STATE", self.dir.path().join(".state"))

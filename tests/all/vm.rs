@@ -68,7 +68,7 @@ impl World {
     }
 
     fn ferry(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = crate::support::ferry(self.cache.path());
+        let mut cmd = crate::support::ferry(&crate::support::step_cache());
         cmd.args(["deploy", "--target", "vm"])
             .args(args)
             .arg("--dir")
@@ -279,7 +279,7 @@ fn the_deploy_plan_is_a_pull_request_comment_like_any_other() {
     let world = World::start();
     world.ok(&["--provision"]);
     world.add_vm_deploy_step();
-    let mut plan = crate::support::ferry(world.cache.path());
+    let mut plan = crate::support::ferry(&crate::support::step_cache());
     plan.args(["plan", "--phase", "deploy", "--format", "md", "--dir"])
         .arg(world.checkout.path())
         .env("FERRY_STATE", world.state.path())
@@ -303,7 +303,7 @@ fn ferry_ci_comments_the_release_plan_on_a_pull_request_and_deploys_it_on_push()
     fake.state().pulls.insert(12, Pull::open(&head));
     let ci = |event: &str, payload: serde_json::Value| {
         let runner = Runner::new(&world.cache.path().join("runner"), &fake, event, &payload);
-        let mut cmd = crate::support::ferry(world.cache.path());
+        let mut cmd = crate::support::ferry(&crate::support::step_cache());
         cmd.arg("ci").current_dir(world.checkout.path()).envs(world.vm.ferry_env()).env_remove("FLY_API_TOKEN");
         let (code, out, err) = run(runner.apply(&mut cmd));
         assert_eq!(code, 0, "ferry ci on {event}:\n{out}{err}");
@@ -451,7 +451,7 @@ fn copy_data_moves_the_database_into_the_hosts_postgres_through_an_ssh_forward()
     std::fs::write(&workflow, text).unwrap();
     let source_url = format!("postgres://postgres:source-secret@127.0.0.1:{}/shop", source.port());
     let data = |args: &[&str]| {
-        let mut cmd = crate::support::ferry(world.cache.path());
+        let mut cmd = crate::support::ferry(&crate::support::step_cache());
         cmd.args(args)
             .arg("--dir")
             .arg(world.checkout.path())

@@ -16,7 +16,6 @@ pub struct FlyWorld {
     pub emulator: FlyEmulator,
     pub checkout: tempfile::TempDir,
     pub state: tempfile::TempDir,
-    pub cache: tempfile::TempDir,
     http: reqwest::blocking::Client,
 }
 
@@ -28,7 +27,6 @@ impl FlyWorld {
             emulator,
             checkout: super::checkout(&[("fly.toml", fly_toml)]),
             state: tempfile::tempdir().unwrap(),
-            cache: tempfile::tempdir().unwrap(),
             http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
         };
         world.api("POST", "/v1/apps", Some(json!({"app_name": app, "org_slug": "personal"})));
@@ -74,7 +72,7 @@ impl FlyWorld {
     /// `ferry` with the environment a CI job would give it: the token, the
     /// emulator as every Fly API, a fast health poll, the test's state store.
     pub fn ferry(&self) -> Command {
-        let mut cmd = super::ferry(self.cache.path());
+        let mut cmd = super::ferry(&super::step_cache());
         cmd.envs(self.api_env()).env("FERRY_FLY_POLL", "100ms").env("FERRY_STATE", self.state.path()).env_remove("GITHUB_ACTIONS").env_remove("FLY_APP");
         cmd
     }

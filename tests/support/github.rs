@@ -601,7 +601,7 @@ impl Job {
     pub fn run(&self, fake: &FakeGitHub, event: &str, payload: Value, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String, String, String) {
         let runner = Runner::new(&self.dir.path().join("runner"), fake, event, &payload);
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
-        cmd.arg("ci").args(args).current_dir(self.path()).env("FERRY_CACHE_DIR", self.dir.path().join("cache")).env("FERRY_LOG", "info");
+        cmd.arg("ci").args(args).current_dir(self.path()).env("FERRY_CACHE_DIR", super::step_cache()).env("FERRY_LOG", "info");
         cmd.env("FERRY_STATE", "github").env_remove("FLY_API_TOKEN").env_remove("FLY_ACCESS_TOKEN");
         runner.apply(&mut cmd);
         for (k, v) in env {

@@ -145,16 +145,15 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
     let label = flags.image_label.clone().unwrap_or_else(reference::new_deployment_label);
     let work = tempfile::tempdir().context("a temporary directory for the build")?;
     // The login, when pushing: the push reads it, and a registry cache too.
-    let login = match push {
-        true => {
-            let password = registry_password()?;
-            let auth_dir = login(work.path(), &registry, &password)?;
-            Some((password, auth_dir))
-        }
-        false => None,
+    let login = if push {
+        let password = registry_password()?;
+        let auth_dir = login(work.path(), &registry, &password)?;
+        Some((password, auth_dir))
+    } else {
+        None
     };
     let images = if push { running_images(app_name) } else { Vec::new() };
-    let cache = match (&login, layer_cache(flags, push)) {
+    let cache = match (&login, layer_cache(flags, push)?) {
         (Some((_, auth_dir)), LayerCacheAt::Registry) if !flags.no_cache => Some(LayerCache {
             repository: format!("{registry}/{app_name}"),
             from: images.first().filter(|image| image.starts_with(&format!("{registry}/"))).cloned(),
@@ -203,8 +202,11 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
 
 /// `--layer-cache`, else the registry inside GitHub Actions when pushing
 /// (each job's engine starts empty), else this machine's engine.
-fn layer_cache(flags: &BuildFlags, push: bool) -> LayerCacheAt {
-    flags.layer_cache.unwrap_or(if push && crate::context::in_github_actions() { LayerCacheAt::Registry } else { LayerCacheAt::Local })
+fn layer_cache(flags: &BuildFlags, push: bool) -> anyhow::Result<LayerCacheAt> {
+    if flags.layer_cache == Some(LayerCacheAt::Registry) && !push {
+        bail!("--layer-cache registry reads and writes the cache with the push's login: add --push, or drop --layer-cache");
+    }
+    Ok(flags.layer_cache.unwrap_or(if push && crate::context::in_github_actions() { LayerCacheAt::Registry } else { LayerCacheAt::Local }))
 }
 
 /// Where the build's layers come from and go, for the log and the plan.
