@@ -314,6 +314,11 @@ pub struct DeployArgs {
     /// vm: ship --image from this machine's Docker (docker save | ssh docker load) instead of pulling it on the host.
     #[arg(long, requires = "image")]
     pub load: bool,
+    /// vm: where the image is built when nothing names one: `here` (this machine's Docker, then shipped
+    /// unless the host has it) or `host` (the context streamed to the host's Docker) [default: here when a
+    /// Docker engine answers on this machine, else host].
+    #[arg(long, value_enum, value_name = "WHERE", conflicts_with = "image")]
+    pub build_on: Option<BuildOn>,
     /// vm: server names of the nginx site (comma-separated) [default: any].
     #[arg(long, value_name = "NAMES")]
     pub hostnames: Option<String>,
@@ -398,6 +403,15 @@ impl BuildFlags {
         ];
         set.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
     }
+}
+
+/// `--build-on`: where `ferry deploy --target vm` builds the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BuildOn {
+    /// This machine's Docker engine; the image is shipped with docker save | ssh docker load.
+    Here,
+    /// The host's Docker engine, from the checkout streamed as a tar.
+    Host,
 }
 
 /// `--layer-cache`: where a build's layers are kept for the next one.

@@ -75,6 +75,10 @@ impl World {
             .arg(self.checkout.path())
             .env("FERRY_STATE", self.state.path())
             .envs(self.vm.ferry_env())
+            // No Docker engine on "this machine" unless a test gives one: the
+            // image is built on the host (a developer's own dockerd must not
+            // change where these tests build).
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
             .env_remove("FLY_API_TOKEN")
             .env_remove("GITHUB_ACTIONS");
         cmd
@@ -272,6 +276,49 @@ fn an_image_from_ci_is_shipped_without_a_registry_and_a_removed_release_is_rolle
     world.ok(&["--rollback"]);
     assert_eq!(world.serves(), "v1");
     assert_eq!(world.container_state("shop-app-1").as_deref(), Some("running"), "re-created from ferry-shop:release-1");
+}
+
+/// With a Docker engine on this machine (CI's: another namespace's dockerd)
+/// the image is built here and shipped, and the plan says so and why; its
+/// apply command, run as printed, deploys the reviewed image id without
+/// building; the same checkout again ships nothing, the host having that
+/// image; `--build-on host` builds on the host.
+#[test]
+fn a_docker_engine_here_builds_ships_once_and_the_plan_says_where() {
+    let world = World::start();
+    world.ok(&["--provision"]);
+    let ci = Vm::start_with_docker();
+    let here = |args: &[&str]| {
+        let mut cmd = world.ferry(args);
+        cmd.env("DOCKER_HOST", ci.docker_host());
+        cmd
+    };
+    let (code, out, err) = run(&mut here(&["--plan-only"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ferry built the image with docker build (classic builder)"), "{out}");
+    assert!(out.contains("a Docker engine answers on this machine") && out.contains("ships it to the host as sha256:"), "{out}");
+    let apply = out.lines().find_map(|l| l.strip_prefix("Next: review it, then `")).unwrap_or_else(|| panic!("an apply command: {out}")).trim_end_matches('`');
+    assert!(apply.contains(" --image sha256:") && apply.contains(" --load"), "{apply}");
+    let words: Vec<String> = apply.split_whitespace().map(String::from).collect();
+    let (code, out, err) = crate::support::run_printed(&words, &here(&[]));
+    assert_eq!(code, 0, "{apply}\n{out}{err}");
+    assert!(!err.contains("building "), "the apply built again: {err}");
+    assert!(err.contains("shipped sha256:"), "{err}");
+    assert_eq!(world.serves(), "v1");
+
+    // The same checkout: the same image id (the engine's layer cache), which the host has.
+    let (code, out, err) = run(&mut here(&[]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("nothing shipped"), "{err}");
+    assert!(!err.contains("shipped sha256:"), "{err}");
+
+    // Chosen by hand: the host builds, and the plan says so.
+    world.set_body("v2");
+    let (code, out, err) = run(&mut here(&["--build-on", "host"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("the host builds the image, from the checkout streamed to its Docker as a tar: --build-on host"), "{out}{err}");
+    assert!(!err.contains("building "), "{err}");
+    assert_eq!(world.serves(), "v2");
 }
 
 #[test]

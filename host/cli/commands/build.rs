@@ -19,7 +19,7 @@ use ferry_build::registry::human_size;
 use ferry_build::{BuildSpec, Builder, Choice, Engines, LayerCache, reference};
 use ferry_model::{AppSpec, Finding, Severity};
 
-use crate::args::{BuildFlags, LayerCacheAt};
+use crate::args::{BuildFlags, BuildOn, LayerCacheAt};
 use crate::context::Session;
 use crate::next::Flag;
 
@@ -47,11 +47,16 @@ pub struct Built {
     pub builder: Choice,
     /// Where its layer cache came from and went.
     pub cached: String,
+    /// The engine's image id (the sha256 of the image's config).
+    pub id: Option<String>,
     /// The sha256 digest of the pushed manifest.
     pub digest: Option<String>,
     /// Whether the app's machines run these bytes already (under the tag
     /// of an earlier deploy, which `reference` then names).
     pub running: bool,
+    /// Shipped to a VM by `docker save | ssh docker load` (`reference` is
+    /// then the engine's image id), not pulled from a registry.
+    pub ship: bool,
     /// The image's size, and the layers that changed against the image the
     /// app runs, as the registry tells them (`None` if it could not).
     pub pull: Option<String>,
@@ -61,10 +66,11 @@ impl Built {
     /// What the plan says about the image (a host finding: shown, not hashed;
     /// the digest is hashed through the deploy step's `image`).
     pub fn finding(&self) -> Finding {
-        let what = match (&self.digest, self.running) {
-            (Some(digest), true) => format!("pushed it: the app runs {digest} already, as {}, which the deploy keeps", self.reference),
-            (Some(_), false) => format!("pushed as {}", self.reference),
-            (None, _) => format!("kept on this machine as {}", self.reference),
+        let what = match (&self.digest, self.running, self.ship) {
+            (Some(digest), true, _) => format!("pushed it: the app runs {digest} already, as {}, which the deploy keeps", self.reference),
+            (Some(_), false, _) => format!("pushed as {}", self.reference),
+            (None, _, true) => format!("ships it to the host as {} (docker save | ssh docker load), unless the host has that image already", self.reference),
+            (None, _, false) => format!("kept on this machine as {}", self.reference),
         };
         let pull = self.pull.as_ref().map(|p| format!("; {p}")).unwrap_or_default();
         Finding {
@@ -123,15 +129,63 @@ pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &
         }
         Image::NoDeploy => return Ok(None),
     };
-    let built = build(checkout, &app, flags, push)?;
+    let registry = std::env::var("FLY_REGISTRY_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| reference::FLY_REGISTRY.into());
+    let built = build(checkout, &app, flags, push, &registry, &Engines::detect())?;
     session.set_param("deploy", "image", &built.reference);
     session.add_finding(built.finding());
     Ok(Some(built))
 }
 
-/// Builds the checkout as `flags` and fly.toml's `[build]` say, and pushes it
-/// unless `push` is false.
-fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyhow::Result<Built> {
+/// Where `ferry deploy --target vm` builds when nothing names the image
+/// (`--image`, the step's `image`, fly.toml's `[build].image`): `--build-on`,
+/// else here when this machine's Docker answers, else on the host. Built
+/// here, the vm-deploy step gets the engine's image id to ship (`load`), so
+/// the plan names the bytes and the apply skips the transfer when the host
+/// has them already. The plan says where and why either way.
+pub fn place_vm_build(session: &mut Session, checkout: &Path, on: Option<BuildOn>) -> anyhow::Result<Option<Built>> {
+    const STEP: &str = "vm-deploy";
+    if !session.has_step(STEP) || session.param(STEP, "image").is_some() {
+        return Ok(None);
+    }
+    let app = session.app_before(STEP, "deploy")?;
+    crate::context::fail_on_config_errors(app.as_ref())?;
+    let Some(app) = app.filter(|app| app.build.image.is_none()) else { return Ok(None) };
+    let engines = Engines::detect();
+    let on_host = |session: &mut Session, why: &str| {
+        let message = format!("the host builds the image, from the checkout streamed to its Docker as a tar: {why}");
+        tracing::info!("{message}");
+        session.add_finding(Finding { code: "image-build-on-host".into(), severity: Severity::Info, message, location: None });
+        Ok(None)
+    };
+    let why = match (on, &engines.docker) {
+        (Some(BuildOn::Host), _) => return on_host(session, "--build-on host"),
+        (None, None) => return on_host(session, "no Docker engine answers on this machine, and docker save ships only a Docker engine's images"),
+        (Some(BuildOn::Here), None) => bail!(
+            "--build-on here ships the image with docker save, and no Docker engine answers on this machine (DOCKER_HOST, or \
+             /var/run/docker.sock): start one, or build on the host with --build-on host"
+        ),
+        (Some(BuildOn::Here), Some(_)) => "--build-on here",
+        (None, Some(_)) => "a Docker engine answers on this machine: the build takes its CPU and layer cache, not the server's that serves the app",
+    };
+    // Docker only: buildah's images are not in the engine docker save reads.
+    let docker = Engines { docker: engines.docker, buildah: false };
+    let mut built = build(checkout, &app, &BuildFlags::default(), false, LOCAL_REGISTRY, &docker)?;
+    built.reference = built.id.clone().context("the engine wrote no image id")?;
+    built.ship = true;
+    built.builder.reason = format!("{}; {why}", built.builder.reason);
+    session.set_param(STEP, "image", &built.reference);
+    session.set_param(STEP, "load", "true");
+    session.add_finding(built.finding());
+    Ok(Some(built))
+}
+
+/// The registry part of an image built for a VM, never pushed: podman's
+/// name for images that live on one machine.
+const LOCAL_REGISTRY: &str = "localhost";
+
+/// Builds the checkout as `flags` and fly.toml's `[build]` say, with one of
+/// `engines`, and pushes it to `registry` unless `push` is false.
+fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool, registry: &str, engines: &Engines) -> anyhow::Result<Built> {
     refuse_fork()?;
     let app_name = app.app.as_deref().context("no app to build for: set `app` in fly.toml or pass --app")?;
     if let Some(builder) = app.build.builder.as_deref() {
@@ -141,13 +195,12 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
         );
     }
     let checkout = checkout.canonicalize().with_context(|| format!("opening {}", checkout.display()))?;
-    let registry = std::env::var("FLY_REGISTRY_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| reference::FLY_REGISTRY.into());
     let label = flags.image_label.clone().unwrap_or_else(reference::new_deployment_label);
     let work = tempfile::tempdir().context("a temporary directory for the build")?;
     // The login, when pushing: the push reads it, and a registry cache too.
     let login = if push {
         let password = registry_password()?;
-        let auth_dir = login(work.path(), &registry, &password)?;
+        let auth_dir = login(work.path(), registry, &password)?;
         Some((password, auth_dir))
     } else {
         None
@@ -169,20 +222,21 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
         secrets: secrets(&flags.build_secret)?,
         labels: labels(&flags.label),
         no_cache: flags.no_cache,
-        tag: reference::deployment_tag(&registry, app_name, &label)?,
+        tag: reference::deployment_tag(registry, app_name, &label)?,
         iidfile: work.path().join("iid"),
         context: checkout,
         cache,
     };
-    let choice = ferry_build::builder::choose(&Engines::detect(), &spec)?;
+    let choice = ferry_build::builder::choose(engines, &spec)?;
     if let (Builder::Buildx | Builder::DockerBuildKit, Some(ignorefile)) = (choice.builder, &spec.ignorefile) {
         spec.dockerfile = Some(dockerfile_beside(work.path(), spec.dockerfile.as_deref().expect("set above"), ignorefile)?);
     }
     let cached = cache_note(choice.builder, &spec);
     tracing::info!("building {} with {} ({}); {cached}", spec.tag, choice.builder, choice.reason);
     run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
+    let id = std::fs::read_to_string(&spec.iidfile).ok().map(|id| id.trim().to_string()).filter(|id| id.starts_with("sha256:"));
     let Some((password, auth_dir)) = login else {
-        return Ok(Built { reference: spec.tag, builder: choice, cached, digest: None, running: false, pull: None });
+        return Ok(Built { reference: spec.tag, builder: choice, cached, id, digest: None, running: false, ship: false, pull: None });
     };
     let digest = self::push(choice.builder, &spec.tag, work.path(), auth_dir)?;
     let suffix = format!("@{digest}");
@@ -193,11 +247,11 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool) -> anyh
         }
         None => (reference::pinned(&spec.tag, &digest)?, false),
     };
-    let pull = pull_note(&registry, &password, &reference, images.first().map(String::as_str));
+    let pull = pull_note(registry, &password, &reference, images.first().map(String::as_str));
     if let Some(note) = &pull {
         tracing::info!("{note}");
     }
-    Ok(Built { reference, builder: choice, cached, digest: Some(digest), running, pull })
+    Ok(Built { reference, builder: choice, cached, id, digest: Some(digest), running, ship: false, pull })
 }
 
 /// `--layer-cache`, else the registry inside GitHub Actions when pushing

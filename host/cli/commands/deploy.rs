@@ -10,7 +10,10 @@ use serde_json::json;
 use super::build::{self, Built};
 use crate::args::{DeployArgs, DeployTarget, Global, PlanFormat};
 use crate::context::{LOCK_TTL_MS, Session, fail_on_config_errors, fly_client, in_github_actions, owner, provided_secrets, providers, state_store};
-use crate::next::{FORMAT, Invocation, PLAN_HASH, PLAN_ONLY};
+use crate::next::{FORMAT, Flag, Invocation, PLAN_HASH, PLAN_ONLY};
+
+/// `--build-on`, which an apply naming the image it built drops.
+const BUILD_ON: Flag = ("--build-on", true);
 
 pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     if args.target == DeployTarget::Vm {
@@ -18,9 +21,12 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{flag} applies to Fly Machines deploys; --target vm does not take it");
         }
         if let Some(flag) = args.build.given().first() {
-            anyhow::bail!("{flag} applies to a build for Fly Machines; --target vm builds on the host from its [targets.vm] settings");
+            anyhow::bail!("{flag} applies to a build for Fly Machines; --target vm builds from fly.toml's [build] where --build-on says");
         }
         return vm(global, args);
+    }
+    if args.build_on.is_some() {
+        anyhow::bail!("--build-on chooses where a --target vm deploy builds; a Fly deploy builds here and pushes to the Fly registry");
     }
     if args.machines.vm_gpus.is_some() || args.machines.vm_gpu_kind.is_some() {
         // flyctl's words (`flag/machines.go:66-68`).
@@ -62,8 +68,10 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         ],
     );
     let phase = if args.provision { "provision" } else { "deploy" };
-    let session = Session::builtin(global, &args.checkout, "vm-deploy", &params)?;
-    let Some((_, report)) = plan_and_apply(session, args, phase, None)? else { return Ok(crate::exit::OK) };
+    let mut session = Session::builtin(global, &args.checkout, "vm-deploy", &params)?;
+    // Provisioning and rolling back deploy no new image.
+    let built = if args.provision || args.rollback { None } else { build::place_vm_build(&mut session, &args.checkout.dir, args.build_on)? };
+    let Some((_, report)) = plan_and_apply(session, args, phase, built.as_ref())? else { return Ok(crate::exit::OK) };
     super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
     Ok(super::apply::exit_code(&report.outcome))
 }
@@ -113,10 +121,13 @@ fn plan_and_apply(session: Session, args: &DeployArgs, phase: &str, built: Optio
         // parameters), not by `ferry apply`, which plans ferry.toml alone.
         let hash = &plan.hash()[..12];
         let apply = match built {
-            Some(built) => Invocation::current().again(
-                &[PLAN_ONLY, FORMAT, PLAN_HASH].into_iter().chain(build::FLAGS).collect::<Vec<_>>(),
-                &["--image", &built.reference, "--plan-hash", hash],
-            ),
+            Some(built) => {
+                let shipped: &[&str] = if built.ship { &["--load"] } else { &[] };
+                Invocation::current().again(
+                    &[PLAN_ONLY, FORMAT, PLAN_HASH, BUILD_ON].into_iter().chain(build::FLAGS).collect::<Vec<_>>(),
+                    &[&["--image", built.reference.as_str()], shipped, &["--plan-hash", hash]].concat(),
+                )
+            }
             None => Invocation::current().again(&[PLAN_ONLY, FORMAT, PLAN_HASH], &["--plan-hash", hash]),
         };
         super::print(&ferry_render::plan_applied_by(&plan, super::plan::format(args.format), &apply))?;

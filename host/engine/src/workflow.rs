@@ -135,10 +135,18 @@ impl Workflow {
     /// (a plan is applied by the version that made it, or made again).
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
+        // A step's params are a map: the same values set in another order
+        // (a flag's, or one the host set after the session opened, as an
+        // image it built) are the same workflow.
+        let sorted = |params: &[(String, String)]| {
+            let mut params = params.to_vec();
+            params.sort();
+            params
+        };
         let steps: Vec<_> = self
             .steps
             .iter()
-            .map(|s| (&s.name, s.component.as_ref().map(|(_, sha)| sha), s.grants.as_ref().map(|g| g.to_string()), s.limits, &s.params))
+            .map(|s| (&s.name, s.component.as_ref().map(|(_, sha)| sha), s.grants.as_ref().map(|g| g.to_string()), s.limits, sorted(&s.params)))
             .collect();
         let settings = format!("steps {steps:?}\ndns {:?}\ndata {:?}\nvolumes {:?}\nvm {:?}\n", self.dns, self.data, self.volumes, self.vm_targets);
         hex::encode(Sha256::digest(settings.as_bytes()))

@@ -86,6 +86,23 @@ impl DockerHost<'_> {
         loaded
     }
 
+    /// Ships `image` from this machine's engine unless the host has its
+    /// bytes already (the same image id, under any name or none); the id.
+    /// An id (`sha256:…`, what a build here gives the plan) the host holds
+    /// needs no engine here at all: a plan applied on another runner finds
+    /// it on the host.
+    pub fn ship(&self, image: &str) -> Result<(String, Shipped), VmError> {
+        if image.starts_with("sha256:") && self.image_id(image)?.is_some() {
+            return Ok((image.to_string(), Shipped::AlreadyThere));
+        }
+        let id = local_image_id(image)?;
+        if self.image_id(&id)?.is_some() {
+            return Ok((id, Shipped::AlreadyThere));
+        }
+        self.load_local(image)?;
+        Ok((id, Shipped::Sent))
+    }
+
     /// Pulls `image` from its registry.
     pub fn pull(&self, image: &str) -> Result<(), VmError> {
         self.docker_run(&["pull", "-q", "--", image]).map(drop)
@@ -112,6 +129,32 @@ impl DockerHost<'_> {
             message: format!("{what} exited with {}: {}", out.status, ferry_ssh::stderr_tail(&out.stderr)),
         })
     }
+}
+
+/// What [`DockerHost::ship`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shipped {
+    /// `docker save | ssh docker load` ran.
+    Sent,
+    /// The host had the image: nothing crossed.
+    AlreadyThere,
+}
+
+/// `image`'s id in this machine's engine (`docker image inspect`).
+pub fn local_image_id(image: &str) -> Result<String, VmError> {
+    let command = format!("docker image inspect --format {{{{.Id}}}} {image}");
+    let out = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", "--", image])
+        .output()
+        .map_err(|e| VmError::LocalCommand { command: command.clone(), message: e.to_string() })?;
+    if !out.status.success() {
+        let message = format!(
+            "failed: {} (the image is built or pulled by this machine's Docker before it is shipped)",
+            ferry_ssh::stderr_tail(&String::from_utf8_lossy(&out.stderr))
+        );
+        return Err(VmError::LocalCommand { command, message });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The build context as a tar on stdout. A symlink in it is archived as a

@@ -137,8 +137,12 @@ impl VmOps {
                 host.build(&context, &ferry_vm::Build { dockerfile: b.dockerfile.as_deref(), target: b.target.as_deref(), args: &b.args }, &i.tag)?;
             }
             VmImageSource::Load(image) => {
-                host.load_local(image)?;
-                tag(image)?;
+                let (id, shipped) = host.ship(image)?;
+                match shipped {
+                    ferry_vm::Shipped::Sent => tracing::info!("shipped {image} to the host (docker save | docker load)"),
+                    ferry_vm::Shipped::AlreadyThere => tracing::info!("the host has {image} already ({id}): nothing shipped"),
+                }
+                tag(&id)?;
             }
             VmImageSource::Pull(image) => {
                 host.pull(image)?;
