@@ -293,7 +293,7 @@ fn a_docker_engine_here_builds_ships_once_and_the_plan_says_where() {
         cmd.env("DOCKER_HOST", ci.docker_host());
         cmd
     };
-    let (code, out, err) = run(&mut here(&["--plan-only"]));
+    let (code, out, err) = run(&mut here(&["--plan-only", "--label", "team=shop"]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ferry built the image with docker build (classic builder)"), "{out}");
     assert!(out.contains("a Docker engine answers on this machine") && out.contains("ships it to the host as sha256:"), "{out}");
@@ -305,15 +305,22 @@ fn a_docker_engine_here_builds_ships_once_and_the_plan_says_where() {
     assert!(!err.contains("building "), "the apply built again: {err}");
     assert!(err.contains("shipped sha256:"), "{err}");
     assert_eq!(world.serves(), "v1");
+    let label = world.vm.docker().args(["image", "inspect", "--format", "{{index .Config.Labels \"team\"}}", "ferry-shop:release-1"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "shop", "the build flags reached the build here");
 
-    // The same checkout: the same image id (the engine's layer cache), which the host has.
-    let (code, out, err) = run(&mut here(&[]));
+    // The same checkout and flags: the same image id (the engine's layer
+    // cache), which the host has.
+    let (code, out, err) = run(&mut here(&["--label", "team=shop"]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("nothing shipped"), "{err}");
     assert!(!err.contains("shipped sha256:"), "{err}");
 
-    // Chosen by hand: the host builds, and the plan says so.
+    // Chosen by hand: the host builds, and the plan says so; a build flag
+    // (which only a build here reads) is refused rather than dropped.
     world.set_body("v2");
+    let (code, out, err) = run(&mut here(&["--build-on", "host", "--label", "team=shop"]));
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("--label applies to a build on this machine, and the host builds this image (--build-on host)"), "{err}");
     let (code, out, err) = run(&mut here(&["--build-on", "host"]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(format!("{out}{err}").contains("the host builds the image, from the checkout streamed to its Docker as a tar: --build-on host"), "{out}{err}");

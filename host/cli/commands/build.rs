@@ -23,6 +23,10 @@ use crate::args::{BuildFlags, BuildOn, LayerCacheAt};
 use crate::context::Session;
 use crate::next::Flag;
 
+/// The build flags that only a build for Fly Machines reads: a VM gets its
+/// image shipped, not pushed.
+pub const FLY_ONLY: [&str; 4] = ["--build-only", "--push", "--image-label", "--layer-cache"];
+
 /// The build flags, which an apply that names the built image drops.
 pub const FLAGS: [Flag; 12] = [
     ("--build-only", false),
@@ -142,16 +146,27 @@ pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &
 /// here, the vm-deploy step gets the engine's image id to ship (`load`), so
 /// the plan names the bytes and the apply skips the transfer when the host
 /// has them already. The plan says where and why either way.
-pub fn place_vm_build(session: &mut Session, checkout: &Path, on: Option<BuildOn>) -> anyhow::Result<Option<Built>> {
+pub fn place_vm_build(session: &mut Session, checkout: &Path, flags: &BuildFlags, on: Option<BuildOn>) -> anyhow::Result<Option<Built>> {
     const STEP: &str = "vm-deploy";
-    if !session.has_step(STEP) || session.param(STEP, "image").is_some() {
-        return Ok(None);
-    }
-    let app = session.app_before(STEP, "deploy")?;
+    let named = match session.param(STEP, "image") {
+        Some(image) => Some(format!("--image (or the vm-deploy step's image in ferry.toml) names {image}")),
+        None => None,
+    };
+    let app = if named.is_none() && session.has_step(STEP) { session.app_before(STEP, "deploy")? } else { None };
     crate::context::fail_on_config_errors(app.as_ref())?;
-    let Some(app) = app.filter(|app| app.build.image.is_none()) else { return Ok(None) };
+    let named = named.or_else(|| app.as_ref().and_then(|a| a.build.image.as_ref()).map(|image| format!("fly.toml's [build].image names {image}")));
+    let flag = flags.given().first().copied();
+    let Some(app) = app.filter(|_| named.is_none()) else {
+        if let (Some(flag), Some(named)) = (flag, named) {
+            bail!("{flag} asks for a build, but {named}: drop one of them");
+        }
+        return Ok(None);
+    };
     let engines = Engines::detect();
     let on_host = |session: &mut Session, why: &str| {
+        if let Some(flag) = flag {
+            bail!("{flag} applies to a build on this machine, and the host builds this image ({why}): drop it, or build here");
+        }
         let message = format!("the host builds the image, from the checkout streamed to its Docker as a tar: {why}");
         tracing::info!("{message}");
         session.add_finding(Finding { code: "image-build-on-host".into(), severity: Severity::Info, message, location: None });
@@ -169,7 +184,7 @@ pub fn place_vm_build(session: &mut Session, checkout: &Path, on: Option<BuildOn
     };
     // Docker only: buildah's images are not in the engine docker save reads.
     let docker = Engines { docker: engines.docker, buildah: false };
-    let mut built = build(checkout, &app, &BuildFlags::default(), false, LOCAL_REGISTRY, &docker)?;
+    let mut built = build(checkout, &app, flags, false, LOCAL_REGISTRY, &docker)?;
     built.reference = built.id.clone().context("the engine wrote no image id")?;
     built.ship = true;
     built.builder.reason = format!("{}; {why}", built.builder.reason);

@@ -20,8 +20,8 @@ pub fn run(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
         if let Some(flag) = args.machines.given().first() {
             anyhow::bail!("{flag} applies to Fly Machines deploys; --target vm does not take it");
         }
-        if let Some(flag) = args.build.given().first() {
-            anyhow::bail!("{flag} applies to a build for Fly Machines; --target vm builds from fly.toml's [build] where --build-on says");
+        if let Some(flag) = args.build.given().into_iter().find(|flag| build::FLY_ONLY.contains(flag)) {
+            anyhow::bail!("{flag} applies to a build for Fly Machines (a registry); --target vm ships the image it builds to the host");
         }
         return vm(global, args);
     }
@@ -70,7 +70,7 @@ fn vm(global: &Global, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let phase = if args.provision { "provision" } else { "deploy" };
     let mut session = Session::builtin(global, &args.checkout, "vm-deploy", &params)?;
     // Provisioning and rolling back deploy no new image.
-    let built = if args.provision || args.rollback { None } else { build::place_vm_build(&mut session, &args.checkout.dir, args.build_on)? };
+    let built = if args.provision || args.rollback { None } else { build::place_vm_build(&mut session, &args.checkout.dir, &args.build, args.build_on)? };
     let Some((_, report)) = plan_and_apply(session, args, phase, built.as_ref())? else { return Ok(crate::exit::OK) };
     super::print(&ferry_render::apply_result(&report.app, &report.run, &report.outcome, &report.phase, super::plan::format(args.format)))?;
     Ok(super::apply::exit_code(&report.outcome))
