@@ -10,7 +10,8 @@ use crate::{Action, AppSpec, Finding, Risk};
 /// 2: the workflow's settings digest and the host's own findings.
 /// 3: operations grouped by provider. 4: the operations' records are the
 /// WIT's generated types, with serde's spelling (`ops::contract`).
-pub const PLAN_FORMAT: u32 = 5;
+/// 5: a VM build's record (`vm-build`). 6: its `ignorefile`.
+pub const PLAN_FORMAT: u32 = 6;
 
 /// The concatenated plans of a workflow's steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

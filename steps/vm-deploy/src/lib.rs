@@ -88,13 +88,15 @@ fn options(p: &Params<'_>, spec: &AppSpec) -> Result<Options, StepError> {
 }
 
 /// fly.toml's `[build]` for a build on the host: the Dockerfile
-/// parse-config read (relative to the checkout), the stage and the args.
+/// parse-config read, the stage, the args and the ignorefile (paths
+/// relative to the checkout, the context).
 fn build(spec: &AppSpec) -> VmBuild {
     VmBuild {
         dir: ".".into(),
         dockerfile: spec.dockerfile.as_ref().map(|d| d.path.clone()).filter(|path| path != "Dockerfile"),
         target: spec.build.target.clone(),
         args: spec.build.args.clone(),
+        ignorefile: spec.build.ignorefile.clone(),
     }
 }
 

@@ -121,7 +121,7 @@ fn a_target_root_that_is_not_a_plain_path_is_refused() {
 #[test]
 fn hostnames_and_tls_paths_written_into_nginx_are_checked() {
     let options = |hostnames: &[&str], tls: Option<(&str, &str)>| Options {
-        image: ImageFrom::Build(VmBuild { dir: ".".into(), dockerfile: None, target: None, args: Vec::new() }),
+        image: ImageFrom::Build(VmBuild { dir: ".".into(), dockerfile: None, target: None, args: Vec::new(), ignorefile: None }),
         hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
         wait_timeout_ms: 1,
         tls: tls.map(|(certificate, key)| Tls { certificate: certificate.into(), key: key.into() }),

@@ -82,7 +82,7 @@ fn serving(release: u32) -> Vec<ContainerState> {
 
 fn options() -> Options {
     Options {
-        image: ImageFrom::Build(VmBuild { dir: ".".into(), dockerfile: None, target: None, args: Vec::new() }),
+        image: ImageFrom::Build(VmBuild { dir: ".".into(), dockerfile: None, target: None, args: Vec::new(), ignorefile: None }),
         hostnames: vec!["shop.example.com".into()],
         wait_timeout_ms: 30_000,
         tls: None,

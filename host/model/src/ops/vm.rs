@@ -123,12 +123,13 @@ impl OperationPolicy for VmOp {
             VmOp::Secret(s) => format!("make a random secret in {} on host {} (mode 600; an existing one is kept)", path(&s.path), s.target),
             VmOp::Image(i) => match &i.source {
                 VmImageSource::Build(b) => format!(
-                    "docker build image {} on host {} from checkout directory {}{}{}{}",
+                    "docker build image {} on host {} from checkout directory {}{}{}{}{}",
                     i.tag,
                     i.target,
                     b.dir,
                     b.dockerfile.as_ref().map_or(String::new(), |d| format!(" with {d}")),
                     b.target.as_ref().map_or(String::new(), |t| format!(", stage {t}")),
+                    b.ignorefile.as_ref().map_or(String::new(), |f| format!(", excluding what {f} names")),
                     if b.args.is_empty() {
                         String::new()
                     } else {

@@ -18,6 +18,18 @@ fn quoted_parent(path: &str) -> String {
     shell_quote(std::path::Path::new(path).parent().and_then(|p| p.to_str()).unwrap_or("/"))
 }
 
+/// Builds from a build context arriving as a tar on stdin: unpacked into a
+/// directory of its own (removed however the build ends), where the host's
+/// `docker build` reads it as it reads a checkout, `.dockerignore`
+/// included (a tar given to `docker build -` keeps every file). An
+/// `ignorefile` (a path inside the context) becomes that `.dockerignore`.
+/// `docker` is the host's configured Docker command, `build_args` the
+/// build's words, ending with the context (`.`).
+pub fn build_from_stdin(docker: &str, build_args: &[String], ignorefile: Option<&str>) -> String {
+    let ignore = ignorefile.map(|file| format!("cp -- {} .dockerignore && ", shell_quote(file))).unwrap_or_default();
+    format!("ctx=$(mktemp -d) && trap 'rm -rf \"$ctx\"' EXIT && cd \"$ctx\" && tar -x --no-same-owner && {ignore}{{ {docker} {}; }}", quoted(build_args))
+}
+
 /// Installs Debian packages quietly; through `sudo` unless the login is root.
 pub fn install_packages(packages: &[String], as_root: bool) -> String {
     let sudo = if as_root { "" } else { "sudo " };
@@ -110,6 +122,20 @@ pub fn tcp_probe(ip: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_build_unpacks_its_context_where_docker_reads_the_dockerignore() {
+        let args: Vec<String> = ["build", "-q", "-t", "ferry-shop:release-2", "-f", "deploy/Docker file", "--", "."].map(String::from).to_vec();
+        assert_eq!(
+            build_from_stdin("sudo docker", &args, None),
+            "ctx=$(mktemp -d) && trap 'rm -rf \"$ctx\"' EXIT && cd \"$ctx\" && tar -x --no-same-owner && \
+             { sudo docker build -q -t ferry-shop:release-2 -f 'deploy/Docker file' -- .; }"
+        );
+        assert!(
+            build_from_stdin("docker", &args, Some("deploy/ci ignore"))
+                .contains(" tar -x --no-same-owner && cp -- 'deploy/ci ignore' .dockerignore && { docker build ")
+        );
+    }
 
     fn paths(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()

@@ -17,12 +17,15 @@ pub struct Build<'a> {
     pub target: Option<&'a str>,
     /// `--build-arg NAME=VALUE`s.
     pub args: &'a [(String, String)],
+    /// `[build].ignorefile`: the context's exclusions, a path inside the
+    /// context (its own `.dockerignore` when `None`).
+    pub ignorefile: Option<&'a str>,
 }
 
 impl Build<'_> {
-    /// `docker build`'s arguments for `tag`, the context read from stdin.
-    /// Every value is one word of the remote command (quoted by
-    /// `docker_command`), whatever it holds.
+    /// `docker build`'s arguments for `tag`, the context being the current
+    /// directory. Every value is one word of the remote command (quoted),
+    /// whatever it holds.
     pub fn args(&self, tag: &str) -> Vec<String> {
         let mut args: Vec<String> = ["build", "-q", "-t", tag].map(String::from).to_vec();
         if let Some(file) = self.dockerfile {
@@ -34,26 +37,25 @@ impl Build<'_> {
         for (name, value) in self.args {
             args.extend(["--build-arg".into(), format!("{name}={value}")]);
         }
-        // `--`: the context (stdin) is a positional argument, after every option.
-        args.extend(["--".into(), "-".into()]);
+        // `--`: the context is a positional argument, after every option.
+        args.extend(["--".into(), ".".into()]);
         args
     }
 }
 
 impl DockerHost<'_> {
     /// Builds `tag` on the host from the local directory `context` as
-    /// `build` says; the context is streamed as a tar, never stored on the
-    /// host.
+    /// `build` says; the context is streamed as a tar into a directory of
+    /// its own on the host, removed when the build ends.
     ///
     /// `context` must be a real directory the caller has confined (the
     /// checkout, or a directory in it resolved without leaving it); what is
     /// under it ships as [`context_tar`] archives it.
     pub fn build(&self, context: &Path, build: &Build<'_>, tag: &str) -> Result<(), VmError> {
         let mut tar = context_tar(context).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(VmError::Local)?;
-        let args = build.args(tag);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let command = crate::commands::build_from_stdin(&self.docker, &build.args(tag), build.ignorefile);
         let mut stdout = tar.stdout.take().expect("piped stdout");
-        let result = self.feed(&mut stdout, &self.docker_command(&args), "docker build");
+        let result = self.feed(&mut stdout, &command, "docker build");
         let status = tar.wait().map_err(VmError::Local)?;
         result?;
         if !status.success() {

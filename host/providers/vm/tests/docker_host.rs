@@ -116,7 +116,7 @@ fn an_image_built_on_the_host_runs_is_listed_stopped_and_removed() {
     )
     .unwrap();
     let args = [("EDITION".to_string(), "two; $(touch /pwned)".to_string())];
-    let build = Build { dockerfile: Some("deploy/Dockerfile.web"), target: Some("web"), args: &args };
+    let build = Build { dockerfile: Some("deploy/Dockerfile.web"), target: Some("web"), args: &args, ignorefile: None };
     host.build(staged.path(), &build, "shop:3").expect("a staged build with an arg");
     let spec = ContainerSpec {
         name: "shop-web-3".into(),
@@ -163,4 +163,37 @@ fn an_image_saved_by_another_engine_is_loaded_without_a_registry() {
     host.load(save.stdout.as_mut().unwrap()).expect("docker load over ssh");
     assert!(save.wait().unwrap().success());
     assert!(host.image_id("shop:ci").unwrap().is_some(), "the image arrived");
+}
+
+/// What the checkout's `.dockerignore` keeps out of the build context stays
+/// out of the image built on the host, as `docker build .` keeps it out.
+#[test]
+fn a_host_build_leaves_out_what_the_dockerignore_names() {
+    let vm = Vm::start_with_docker();
+    let session = session(&vm);
+    let host = DockerHost::new(&session, "docker");
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Dockerfile"), format!("FROM {BASE_IMAGE}\nCOPY . /ctx/\n")).unwrap();
+    std::fs::write(context.path().join(".dockerignore"), "*.env\nnotes/\n").unwrap();
+    std::fs::write(context.path().join("production.env"), "DATABASE_PASSWORD=hunter2\n").unwrap();
+    std::fs::write(context.path().join("index.html"), "<h1>shop</h1>\n").unwrap();
+    std::fs::create_dir(context.path().join("notes")).unwrap();
+    std::fs::write(context.path().join("notes/todo.txt"), "private\n").unwrap();
+    host.build(context.path(), &Build::default(), "shop:ignored").expect("docker build");
+    let out = vm.docker().args(["run", "--rm", "--network", "none", "shop:ignored", "ls", "-a", "/ctx"]).output().unwrap();
+    let files = String::from_utf8_lossy(&out.stdout);
+    assert!(files.contains("index.html"), "{files}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!files.contains("production.env") && !files.contains("notes"), "the .dockerignore was not applied: {files}");
+
+    // fly.toml's ignorefile instead of the .dockerignore.
+    std::fs::write(
+        context.path().join("ci.ignore"),
+        "index.html
+",
+    )
+    .unwrap();
+    host.build(context.path(), &Build { ignorefile: Some("ci.ignore"), ..Build::default() }, "shop:ignorefile").expect("docker build");
+    let out = vm.docker().args(["run", "--rm", "--network", "none", "shop:ignorefile", "ls", "-a", "/ctx"]).output().unwrap();
+    let files = String::from_utf8_lossy(&out.stdout);
+    assert!(files.contains("production.env") && !files.contains("index.html"), "the ignorefile replaces the .dockerignore: {files}");
 }

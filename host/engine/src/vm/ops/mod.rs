@@ -134,7 +134,15 @@ impl VmOps {
         match &i.source {
             VmImageSource::Build(b) => {
                 let context = ferry_checkout::directory(&self.checkout, &b.dir).map_err(|e| ExecError::Config(e.to_string()))?;
-                host.build(&context, &ferry_vm::Build { dockerfile: b.dockerfile.as_deref(), target: b.target.as_deref(), args: &b.args }, &i.tag)?;
+                // The host copies it into place: it must be a file of the context.
+                if let Some(file) = &b.ignorefile {
+                    ferry_checkout::inside(&context, file).map_err(|e| ExecError::Config(format!("the ignorefile {file}: {e}")))?;
+                }
+                host.build(
+                    &context,
+                    &ferry_vm::Build { dockerfile: b.dockerfile.as_deref(), target: b.target.as_deref(), args: &b.args, ignorefile: b.ignorefile.as_deref() },
+                    &i.tag,
+                )?;
             }
             VmImageSource::Load(image) => {
                 let (id, shipped) = host.ship(image)?;
