@@ -148,10 +148,7 @@ pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &
 /// has them already. The plan says where and why either way.
 pub fn place_vm_build(session: &mut Session, checkout: &Path, flags: &BuildFlags, on: Option<BuildOn>) -> anyhow::Result<Option<Built>> {
     const STEP: &str = "vm-deploy";
-    let named = match session.param(STEP, "image") {
-        Some(image) => Some(format!("--image (or the vm-deploy step's image in ferry.toml) names {image}")),
-        None => None,
-    };
+    let named = session.param(STEP, "image").map(|image| format!("--image (or the vm-deploy step's image in ferry.toml) names {image}"));
     let app = if named.is_none() && session.has_step(STEP) { session.app_before(STEP, "deploy")? } else { None };
     crate::context::fail_on_config_errors(app.as_ref())?;
     let named = named.or_else(|| app.as_ref().and_then(|a| a.build.image.as_ref()).map(|image| format!("fly.toml's [build].image names {image}")));
