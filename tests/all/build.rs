@@ -363,3 +363,68 @@ fn a_docker_engine_builds_and_pushes_what_the_machines_then_run() {
     let greeting = vm.docker().args(["run", "--rm", "--network", "none", &image, "cat", "/greeting"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&greeting.stdout).trim(), "built-by-dockerd", "{}", String::from_utf8_lossy(&greeting.stderr));
 }
+
+/// fly.toml's `[build] builder`: a buildpacks build. Without `pack` the
+/// error names what to install. With it, ferry runs `pack build … --publish`
+/// with the push's login and deploys the digest the registry serves.
+///
+/// `pack` has no Debian package and cannot be installed here (reference
+/// build-push.md §2), so a stand-in plays it: it records its arguments and
+/// publishes a real image to the real registry with buildah and the login
+/// in `$DOCKER_CONFIG`, as pack does with the Docker config it reads.
+#[test]
+fn a_buildpacks_app_is_built_by_pack_and_its_published_digest_deployed() {
+    let app = App::new();
+    let checkout = app.world.checkout.path();
+    let fly_toml =
+        FLY_TOML.replace("dockerfile = \"deploy/Dockerfile\"", "builder = \"paketobuildpacks/builder:base\"\n  buildpacks = [\"paketo-buildpacks/nodejs\"]");
+    std::fs::write(checkout.join("fly.toml"), fly_toml).unwrap();
+
+    let bin = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let (code, out, err) = crate::support::run(app.job(&["--plan-only"]).env("PATH", &path));
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("a buildpacks build, which needs the `pack` CLI: install it"), "{err}");
+
+    let args = bin.path().join("pack-args");
+    let image = tempfile::tempdir().unwrap();
+    std::fs::write(image.path().join("Dockerfile"), "FROM scratch\nCOPY index.html /workspace/index.html\n").unwrap();
+    std::fs::write(image.path().join("index.html"), "<h1>built by buildpacks</h1>\n").unwrap();
+    ferry_test_support::write_executable(
+        &bin.path().join("pack"),
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = version ] && {{ echo 0.36.0+git-abc.build-1; exit 0; }}\n\
+             printf '%s\\n' \"$@\" > {args}\n\
+             buildah bud --quiet --format docker -t \"$2\" {context} >/dev/null && \
+             buildah push --quiet --authfile \"$DOCKER_CONFIG/config.json\" \"$2\" \"docker://$2\"\n",
+            args = args.display(),
+            context = image.path().display(),
+        ),
+    );
+    let (code, out, err) = crate::support::run(app.job(&["--build-arg", "EDITION=2", "--format", "json"]).env("PATH", &path));
+    assert_eq!(code, 0, "{out}{err}\n{}", app.registry.log());
+    assert!(err.contains("with pack (fly.toml's [build] builder = \"paketobuildpacks/builder:base\", with pack 0.36.0"), "{err}");
+    let words = std::fs::read_to_string(&args).unwrap();
+    let words: Vec<&str> = words.lines().collect();
+    let tag = words[1];
+    assert!(tag.starts_with(&format!("{}/shop:deployment-", app.registry.host)), "{words:?}");
+    for expected in [
+        &["--builder", "paketobuildpacks/builder:base"][..],
+        &["--buildpack", "paketo-buildpacks/nodejs"],
+        &["--env", "GREETING=from fly.toml"],
+        &["--env", "EDITION=2"],
+        &["--platform", "linux/amd64"],
+        &["--publish"],
+    ] {
+        assert!(words.windows(expected.len()).any(|w| w == expected), "{expected:?} in {words:?}");
+    }
+    let image = serde_json::from_str::<Value>(&out).unwrap()["image"].as_str().unwrap().to_string();
+    let digest = image.strip_prefix(&format!("{tag}@")).unwrap_or_else(|| panic!("{image} pins {tag}"));
+    assert_eq!(app.served_digest(digest), digest, "the pin is what the registry serves");
+    assert!(app.world.machines("shop").iter().all(|m| m["image_ref"]["digest"] == digest));
+
+    // What only a Dockerfile build reads is refused, not dropped.
+    let (code, _, err) = crate::support::run(app.job(&["--build-target", "web", "--plan-only"]).env("PATH", &path));
+    assert_ne!(code, 0);
+    assert!(err.contains("--build-target applies to a Dockerfile build, and fly.toml's [build] builder"), "{err}");
+}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use ferry_build::commands::{self, PushSpec};
 use ferry_build::registry::human_size;
-use ferry_build::{BuildSpec, Builder, Choice, Engines, LayerCache, reference};
+use ferry_build::{BuildSpec, Builder, Engines, LayerCache, reference};
 use ferry_model::{AppSpec, Finding, Severity};
 
 use crate::args::{BuildFlags, BuildOn, LayerCacheAt};
@@ -48,7 +48,9 @@ pub const FLAGS: [Flag; 12] = [
 pub struct Built {
     /// What the deploy runs: `tag@sha256:…` once pushed, else the local tag.
     pub reference: String,
-    pub builder: Choice,
+    /// What built it (`buildah`, `docker buildx (BuildKit)`, `pack`…) and why.
+    pub builder: String,
+    pub reason: String,
     /// Where its layer cache came from and went.
     pub cached: String,
     /// The engine's image id (the sha256 of the image's config).
@@ -80,7 +82,7 @@ impl Built {
         Finding {
             code: "image-built".into(),
             severity: Severity::Info,
-            message: format!("ferry built the image with {} ({}; {}) and {what}{pull}", self.builder.builder, self.builder.reason, self.cached),
+            message: format!("ferry built the image with {} ({}; {}) and {what}{pull}", self.builder, self.reason, self.cached),
             location: None,
         }
     }
@@ -159,6 +161,12 @@ pub fn place_vm_build(session: &mut Session, checkout: &Path, flags: &BuildFlags
         }
         return Ok(None);
     };
+    if let Some(builder) = &app.build.builder {
+        bail!(
+            "fly.toml's [build] builder = \"{builder}\" makes this a buildpacks build, which publishes to a registry: build it \
+             with `pack build <image> --builder {builder} --publish` and deploy it with --image <image> (the host pulls it)"
+        );
+    }
     let engines = Engines::detect();
     let on_host = |session: &mut Session, why: &str| {
         if let Some(flag) = flag {
@@ -184,7 +192,7 @@ pub fn place_vm_build(session: &mut Session, checkout: &Path, flags: &BuildFlags
     let mut built = build(checkout, &app, flags, false, LOCAL_REGISTRY, &docker)?;
     built.reference = built.id.clone().context("the engine wrote no image id")?;
     built.ship = true;
-    built.builder.reason = format!("{}; {why}", built.builder.reason);
+    built.reason = format!("{}; {why}", built.reason);
     session.set_param(STEP, "image", &built.reference);
     session.set_param(STEP, "load", "true");
     session.add_finding(built.finding());
@@ -200,15 +208,13 @@ const LOCAL_REGISTRY: &str = "localhost";
 fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool, registry: &str, engines: &Engines) -> anyhow::Result<Built> {
     refuse_fork()?;
     let app_name = app.app.as_deref().context("no app to build for: set `app` in fly.toml or pass --app")?;
-    if let Some(builder) = app.build.builder.as_deref() {
-        bail!(
-            "fly.toml's [build] builder = \"{builder}\" is a buildpack build, which ferry does not run: build the image with \
-             `pack build registry.fly.io/{app_name}:<tag> --builder {builder} --publish` and pass it with --image"
-        );
-    }
     let checkout = checkout.canonicalize().with_context(|| format!("opening {}", checkout.display()))?;
     let label = flags.image_label.clone().unwrap_or_else(reference::new_deployment_label);
     let work = tempfile::tempdir().context("a temporary directory for the build")?;
+    if app.build.builder.is_some() {
+        let tag = reference::deployment_tag(registry, app_name, &label)?;
+        return pack_build(&checkout, app, flags, (registry, tag), push, work.path());
+    }
     // The login, when pushing: the push reads it, and a registry cache too.
     let login = if push {
         let password = registry_password()?;
@@ -247,23 +253,84 @@ fn build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, push: bool, registr
     tracing::info!("building {} with {} ({}); {cached}", spec.tag, choice.builder, choice.reason);
     run(&commands::build(choice.builder, &spec)?, &spec.secrets)?;
     let id = std::fs::read_to_string(&spec.iidfile).ok().map(|id| id.trim().to_string()).filter(|id| id.starts_with("sha256:"));
+    let (builder, reason) = (choice.builder.to_string(), choice.reason);
     let Some((password, auth_dir)) = login else {
-        return Ok(Built { reference: spec.tag, builder: choice, cached, id, digest: None, running: false, ship: false, pull: None });
+        return Ok(Built { reference: spec.tag, builder, reason, cached, id, digest: None, running: false, ship: false, pull: None });
     };
     let digest = self::push(choice.builder, &spec.tag, work.path(), auth_dir)?;
+    let (reference, running, pull) = published(registry, &password, app_name, &spec.tag, &digest, &images)?;
+    Ok(Built { reference, builder, reason, cached, id, digest: Some(digest), running, ship: false, pull })
+}
+
+/// What deploys an image pushed to `registry` as `tag` with `digest`: the
+/// reference a machine of the app runs it under already (`images`), else
+/// `tag@digest`; whether it runs; and what pulling it costs.
+fn published(registry: &str, password: &str, app: &str, tag: &str, digest: &str, images: &[String]) -> anyhow::Result<(String, bool, Option<String>)> {
     let suffix = format!("@{digest}");
     let (reference, running) = match images.iter().find(|image| image.ends_with(&suffix)) {
         Some(running) => {
-            tracing::info!("{app_name} runs {digest} already, as {running}: the deploy keeps that reference");
+            tracing::info!("{app} runs {digest} already, as {running}: the deploy keeps that reference");
             (running.clone(), true)
         }
-        None => (reference::pinned(&spec.tag, &digest)?, false),
+        None => (reference::pinned(tag, digest)?, false),
     };
-    let pull = pull_note(registry, &password, &reference, images.first().map(String::as_str));
+    let pull = pull_note(registry, password, &reference, images.first().map(String::as_str));
     if let Some(note) = &pull {
         tracing::info!("{note}");
     }
-    Ok(Built { reference, builder: choice, cached, id, digest: Some(digest), running, ship: false, pull })
+    Ok((reference, running, pull))
+}
+
+/// fly.toml's `[build] builder` (and `buildpacks`): a Cloud Native
+/// Buildpacks build with `pack`, published straight to the registry as
+/// flyctl's buildpacks builder does; the digest is read back from the
+/// registry. What only a Dockerfile build reads is refused, not dropped.
+/// `(registry, tag)` is where it publishes.
+fn pack_build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, (registry, tag): (&str, String), push: bool, work: &Path) -> anyhow::Result<Built> {
+    let app_name = app.app.as_deref().unwrap_or_default();
+    let builder = app.build.builder.as_deref().unwrap_or_default();
+    let dockerfile_only = [
+        ("--dockerfile", flags.dockerfile.is_some()),
+        ("--build-secret", !flags.build_secret.is_empty()),
+        ("--build-target", flags.build_target.is_some()),
+        ("--ignorefile", flags.ignorefile.is_some()),
+        ("--label", !flags.label.is_empty()),
+        ("--layer-cache", flags.layer_cache.is_some()),
+    ];
+    if let Some((flag, _)) = dockerfile_only.iter().find(|(_, given)| *given) {
+        bail!("{flag} applies to a Dockerfile build, and fly.toml's [build] builder = \"{builder}\" makes this a buildpacks build");
+    }
+    if !push {
+        bail!("a buildpacks build publishes to the registry as it builds (pack build --publish): add --push");
+    }
+    let version = std::process::Command::new("pack").arg("version").stdin(std::process::Stdio::null()).output();
+    let Some(version) = version.ok().filter(|out| out.status.success()).map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string()) else {
+        bail!(
+            "fly.toml's [build] builder = \"{builder}\" is a buildpacks build, which needs the `pack` CLI: install it \
+             (https://buildpacks.io/docs/for-platform-operators/how-to/integrate-ci/pack/; in GitHub Actions, the step \
+             `uses: buildpacks/github-actions/setup-pack@v5`), or build the image elsewhere and pass it with --image"
+        );
+    };
+    let password = registry_password()?;
+    let auth_dir = login(work, registry, &password)?;
+    let images = running_images(app_name);
+    let spec = commands::PackSpec {
+        builder: builder.into(),
+        buildpacks: app.build.buildpacks.clone(),
+        context: checkout.to_path_buf(),
+        env: app.build.args.iter().cloned().chain(flags.build_arg.iter().map(|a| split_pair(a))).collect(),
+        tag,
+        no_cache: flags.no_cache,
+        auth_dir,
+    };
+    let reason = format!("fly.toml's [build] builder = \"{builder}\", with pack {version}");
+    tracing::info!("building {} with pack ({reason})", spec.tag);
+    run(&commands::pack(&spec)?, &[])?;
+    let (_, repository, label) = reference::split(&spec.tag).context("the tag just built")?;
+    let digest = ferry_build::registry::Registry::new(registry, reference::REGISTRY_USER, &password)?.digest(repository, label)?;
+    let (reference, running, pull) = published(registry, &password, app_name, &spec.tag, &digest, &images)?;
+    let cached = format!("layers cached in {}:cache", spec.tag.rsplit_once(':').map_or(spec.tag.as_str(), |(repository, _)| repository));
+    Ok(Built { reference, builder: "pack".into(), reason, cached, id: None, digest: Some(digest), running, ship: false, pull })
 }
 
 /// `--layer-cache`, else the registry inside GitHub Actions when pushing

@@ -90,8 +90,8 @@ fn build_result(built: &Built, format: PlanFormat) -> String {
             let value = json!({
                 "image": built.reference,
                 "digest": built.digest,
-                "builder": built.builder.builder.to_string(),
-                "reason": built.builder.reason,
+                "builder": built.builder,
+                "reason": built.reason,
                 "deploy": built.digest.as_ref().map(|_| &deploy),
             });
             format!("{}\n", serde_json::to_string_pretty(&value).expect("a build result serialises"))

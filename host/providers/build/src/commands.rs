@@ -4,6 +4,7 @@
 //! build secret appears only as its name and the variable the engine reads
 //! it from.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -17,7 +18,7 @@ use crate::{BuildError, BuildSpec, Builder, LayerCache, PLATFORM, SECRET_VAR_PRE
 pub struct Command {
     pub program: &'static str,
     /// Variables set for the engine (never a secret's value).
-    pub env: Vec<(&'static str, &'static str)>,
+    pub env: Vec<(&'static str, String)>,
     pub args: Vec<String>,
 }
 
@@ -52,10 +53,10 @@ pub fn build(builder: Builder, spec: &BuildSpec) -> Result<Command, BuildError> 
         }
         Some(_) | None => vec![],
     };
-    let (program, env, mut args): (_, Vec<(&str, &str)>, Vec<String>) = match builder {
+    let (program, env, mut args): (_, Vec<(&str, String)>, Vec<String>) = match builder {
         Builder::Buildx => ("docker", vec![], [config, vec!["buildx".into(), "build".into(), "--load".into()]].concat()),
-        Builder::DockerBuildKit => ("docker", vec![("DOCKER_BUILDKIT", "1")], [config, vec!["build".into()]].concat()),
-        Builder::DockerClassic => ("docker", vec![("DOCKER_BUILDKIT", "0")], vec!["build".into()]),
+        Builder::DockerBuildKit => ("docker", vec![("DOCKER_BUILDKIT", "1".into())], [config, vec!["build".into()]].concat()),
+        Builder::DockerClassic => ("docker", vec![("DOCKER_BUILDKIT", "0".into())], vec!["build".into()]),
         // `--layers`: cache each step as an image, as Docker does;
         // `--format docker`: the manifest type registry.fly.io serves.
         Builder::Buildah => ("buildah", vec![], vec!["bud".into(), "--layers".into(), "--format".into(), "docker".into()]),
@@ -117,6 +118,49 @@ fn cache_args(builder: Builder, cache: &LayerCache) -> Vec<String> {
         args.extend(["--cache-from".into(), from.clone()]);
     }
     args
+}
+
+/// A Cloud Native Buildpacks build (fly.toml's `[build] builder` and
+/// `buildpacks`), published straight to the registry as flyctl's buildpacks
+/// builder does (the `pack` CLI here, its Go library there).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PackSpec {
+    pub builder: String,
+    pub buildpacks: Vec<String>,
+    pub context: PathBuf,
+    /// `[build.args]` and `--build-arg`: flyctl gives them to buildpacks as
+    /// build-time environment (`buildpacks_builder.go`).
+    pub env: BTreeMap<String, String>,
+    pub tag: String,
+    /// `--no-cache`: pack's `--clear-cache`.
+    pub no_cache: bool,
+    /// The login `pack` reads (`DOCKER_CONFIG`), as for a push.
+    pub auth_dir: PathBuf,
+}
+
+/// `pack build`'s command for `spec`: published to `spec.tag`'s registry,
+/// for `linux/amd64`, its layer cache kept beside the image in the app's
+/// repository (flyctl's `<registry>/<app>:cache`).
+pub fn pack(spec: &PackSpec) -> Result<Command, BuildError> {
+    for name in spec.env.keys() {
+        if name.is_empty() || name.contains('=') {
+            return Err(BuildError::Invalid { what: "build arg", value: name.clone(), why: "is not an environment variable's name" });
+        }
+    }
+    let repository = spec.tag.rsplit_once(':').map(|(repository, _)| repository).unwrap_or(&spec.tag);
+    let mut args: Vec<String> = vec!["build".into(), spec.tag.clone(), "--builder".into(), spec.builder.clone()];
+    for buildpack in &spec.buildpacks {
+        args.extend(["--buildpack".into(), buildpack.clone()]);
+    }
+    for (name, value) in &spec.env {
+        args.extend(["--env".into(), format!("{name}={value}")]);
+    }
+    args.extend(["--path".into(), spec.context.display().to_string(), "--platform".into(), PLATFORM.into()]);
+    args.extend(["--cache-image".into(), format!("{repository}:cache"), "--publish".into()]);
+    if spec.no_cache {
+        args.push("--clear-cache".into());
+    }
+    Ok(Command { program: "pack", env: vec![("DOCKER_CONFIG", spec.auth_dir.display().to_string())], args })
 }
 
 /// A push of a built image to its registry.
@@ -241,6 +285,27 @@ mod tests {
         assert!(build(Builder::Buildah, &s).unwrap().to_string().contains(" --ignorefile /src/shop/.ci-ignore --no-cache "));
         let err = build(Builder::DockerClassic, &s).unwrap_err().to_string();
         assert!(err.contains("reads only the context's own .dockerignore"), "{err}");
+    }
+
+    #[test]
+    fn a_buildpacks_build_publishes_with_the_pushs_login() {
+        let spec = PackSpec {
+            builder: "paketobuildpacks/builder:base".into(),
+            buildpacks: vec!["gcr.io/paketo-buildpacks/nodejs".into()],
+            context: "/src/shop".into(),
+            env: [("NODE_ENV".to_string(), "production mode".to_string())].into(),
+            tag: "registry.fly.io/shop:deployment-01JD".into(),
+            no_cache: true,
+            auth_dir: "/tmp/ferry-push".into(),
+        };
+        assert_eq!(
+            pack(&spec).unwrap().to_string(),
+            "DOCKER_CONFIG=/tmp/ferry-push pack build registry.fly.io/shop:deployment-01JD --builder paketobuildpacks/builder:base \
+             --buildpack gcr.io/paketo-buildpacks/nodejs --env 'NODE_ENV=production mode' --path /src/shop --platform linux/amd64 \
+             --cache-image registry.fly.io/shop:cache --publish --clear-cache"
+        );
+        let bad = PackSpec { env: [("A=B".to_string(), "v".to_string())].into(), ..spec };
+        assert!(matches!(pack(&bad), Err(BuildError::Invalid { .. })));
     }
 
     #[test]

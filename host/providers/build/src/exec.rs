@@ -25,7 +25,7 @@ pub fn run(command: &Command, secrets: &[String], line: &mut dyn FnMut(&str)) ->
     let (reader, writer) = std::io::pipe().map_err(|e| failed(format!("a pipe for its output: {e}")))?;
     let mut child = {
         let mut process = std::process::Command::new(command.program);
-        process.args(&command.args).envs(command.env.iter().copied()).stdin(std::process::Stdio::null());
+        process.args(&command.args).envs(command.env.iter().map(|(name, value)| (name, value))).stdin(std::process::Stdio::null());
         let present = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
         for name in withheld_vars(present, secrets) {
             process.env_remove(name);
@@ -76,7 +76,7 @@ mod tests {
     fn every_line_reaches_the_caller_as_it_comes() {
         let mut seen = Vec::new();
         let mut command = sh("echo \"one $FROM_THE_COMMAND\"; echo two >&2; echo three");
-        command.env.push(("FROM_THE_COMMAND", "1"));
+        command.env.push(("FROM_THE_COMMAND", "1".into()));
         let lines = run(&command, &[], &mut |l| seen.push(l.to_string())).unwrap();
         assert_eq!(lines, ["one 1", "two", "three"]);
         assert_eq!(seen, lines);

@@ -120,6 +120,15 @@ impl Registry {
         }
     }
 
+    /// The digest of what `repository` serves at `reference` (a tag): the
+    /// sha256 of the manifest's bytes, computed here rather than taken from
+    /// a header, so the pin names exactly what was served.
+    pub fn digest(&self, repository: &str, reference: &str) -> Result<String, BuildError> {
+        use sha2::Digest;
+        let bytes = self.get(repository, &format!("manifests/{reference}"))?;
+        Ok(format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes))))
+    }
+
     fn get(&self, repository: &str, path: &str) -> Result<Vec<u8>, BuildError> {
         let url = format!("https://{}/v2/{repository}/{path}", self.host);
         let request = || self.client.get(&url).header("Accept", ACCEPT);

@@ -83,7 +83,7 @@ fn buildah_builds_the_spec_and_keeps_the_secret_out_of_the_image() {
     let build = commands::build(Builder::Buildah, &spec).unwrap();
     assert!(!build.to_string().contains(SECRET));
     let mut run = command(&store, build.program, &build.args);
-    run.envs(build.env.iter().copied()).env("FERRY_SECRET_NPM_TOKEN", SECRET);
+    run.envs(build.env.iter().map(|(name, value)| (name, value))).env("FERRY_SECRET_NPM_TOKEN", SECRET);
     let out = run.output().unwrap();
     assert!(out.status.success(), "{build}\n{}", String::from_utf8_lossy(&out.stderr));
 
