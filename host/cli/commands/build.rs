@@ -98,18 +98,18 @@ pub enum Image {
     ToBuild(Box<AppSpec>),
 }
 
-/// Which [`Image`] the session's deploy step gets: `--image` (or the
-/// step's `image` in ferry.toml), else fly.toml's `[build].image`, else a
-/// build of the app parse-config read (a config with errors stops here,
-/// before anything is built).
-pub fn image_of(session: &Session) -> anyhow::Result<Image> {
-    if !session.has_step("deploy") {
+/// Which [`Image`] the session's step `step` (`deploy`, `vm-deploy`) gets:
+/// `--image` (or the step's `image` in ferry.toml), else fly.toml's
+/// `[build].image`, else a build of the app parse-config read (a config
+/// with errors stops here, before anything is built).
+pub fn image_of(session: &Session, step: &str) -> anyhow::Result<Image> {
+    if !session.has_step(step) {
         return Ok(Image::NoDeploy);
     }
-    if let Some(image) = session.param("deploy", "image") {
-        return Ok(Image::Named(format!("--image (or the deploy step's image in ferry.toml) names {image}")));
+    if let Some(image) = session.param(step, "image") {
+        return Ok(Image::Named(format!("--image (or the {step} step's image in ferry.toml) names {image}")));
     }
-    let app = session.app_before("deploy", "deploy")?;
+    let app = session.app_before(step, "deploy")?;
     crate::context::fail_on_config_errors(app.as_ref())?;
     Ok(match app {
         None => Image::NoDeploy,
@@ -125,21 +125,25 @@ pub fn image_of(session: &Session) -> anyhow::Result<Image> {
 /// reference, its plan the finding. `None` when an image is named, or
 /// nothing deploys.
 pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &Path, push: bool) -> anyhow::Result<Option<Built>> {
-    let app = match image_of(session)? {
-        Image::ToBuild(app) => app,
-        Image::Named(named) => {
-            if let Some(flag) = flags.given().first() {
-                bail!("{flag} asks for a build, but {named}: drop one of them");
-            }
-            return Ok(None);
-        }
-        Image::NoDeploy => return Ok(None),
-    };
+    let Some(app) = to_build(session, "deploy", flags)? else { return Ok(None) };
     let registry = std::env::var("FLY_REGISTRY_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| reference::FLY_REGISTRY.into());
     let built = build(checkout, &app, flags, push, &registry, &Engines::detect())?;
     session.set_param("deploy", "image", &built.reference);
     session.add_finding(built.finding());
     Ok(Some(built))
+}
+
+/// The app step `step` needs built, `None` when an image is named (a build
+/// flag beside it is refused: one of the two is a mistake) or nothing deploys.
+fn to_build(session: &Session, step: &str, flags: &BuildFlags) -> anyhow::Result<Option<Box<AppSpec>>> {
+    match image_of(session, step)? {
+        Image::ToBuild(app) => Ok(Some(app)),
+        Image::Named(named) => match flags.given().first() {
+            Some(flag) => bail!("{flag} asks for a build, but {named}: drop one of them"),
+            None => Ok(None),
+        },
+        Image::NoDeploy => Ok(None),
+    }
 }
 
 /// Where `ferry deploy --target vm` builds when nothing names the image
@@ -150,17 +154,8 @@ pub fn build_unless_named(session: &mut Session, flags: &BuildFlags, checkout: &
 /// has them already. The plan says where and why either way.
 pub fn place_vm_build(session: &mut Session, checkout: &Path, flags: &BuildFlags, on: Option<BuildOn>) -> anyhow::Result<Option<Built>> {
     const STEP: &str = "vm-deploy";
-    let named = session.param(STEP, "image").map(|image| format!("--image (or the vm-deploy step's image in ferry.toml) names {image}"));
-    let app = if named.is_none() && session.has_step(STEP) { session.app_before(STEP, "deploy")? } else { None };
-    crate::context::fail_on_config_errors(app.as_ref())?;
-    let named = named.or_else(|| app.as_ref().and_then(|a| a.build.image.as_ref()).map(|image| format!("fly.toml's [build].image names {image}")));
+    let Some(app) = to_build(session, STEP, flags)? else { return Ok(None) };
     let flag = flags.given().first().copied();
-    let Some(app) = app.filter(|_| named.is_none()) else {
-        if let (Some(flag), Some(named)) = (flag, named) {
-            bail!("{flag} asks for a build, but {named}: drop one of them");
-        }
-        return Ok(None);
-    };
     if let Some(builder) = &app.build.builder {
         bail!(
             "fly.toml's [build] builder = \"{builder}\" makes this a buildpacks build, which publishes to a registry: build it \
@@ -289,15 +284,8 @@ fn published(registry: &str, password: &str, app: &str, tag: &str, digest: &str,
 fn pack_build(checkout: &Path, app: &AppSpec, flags: &BuildFlags, (registry, tag): (&str, String), push: bool, work: &Path) -> anyhow::Result<Built> {
     let app_name = app.app.as_deref().unwrap_or_default();
     let builder = app.build.builder.as_deref().unwrap_or_default();
-    let dockerfile_only = [
-        ("--dockerfile", flags.dockerfile.is_some()),
-        ("--build-secret", !flags.build_secret.is_empty()),
-        ("--build-target", flags.build_target.is_some()),
-        ("--ignorefile", flags.ignorefile.is_some()),
-        ("--label", !flags.label.is_empty()),
-        ("--layer-cache", flags.layer_cache.is_some()),
-    ];
-    if let Some((flag, _)) = dockerfile_only.iter().find(|(_, given)| *given) {
+    const DOCKERFILE_ONLY: [&str; 6] = ["--dockerfile", "--build-secret", "--build-target", "--ignorefile", "--label", "--layer-cache"];
+    if let Some(flag) = flags.given().into_iter().find(|flag| DOCKERFILE_ONLY.contains(flag)) {
         bail!("{flag} applies to a Dockerfile build, and fly.toml's [build] builder = \"{builder}\" makes this a buildpacks build");
     }
     if !push {
@@ -437,10 +425,15 @@ fn dockerfile(checkout: &Path, app: &AppSpec, flag: Option<&Path>) -> anyhow::Re
         let why = app.warnings.iter().find(|w| w.code == "dockerfile-missing").map(|w| format!(" ({})", w.message)).unwrap_or_default();
         bail!("no Dockerfile to build{why}: add one, set [build].dockerfile in fly.toml, pass --dockerfile, or pass --image");
     };
-    let path = checkout.join(&found.path);
-    let real = path.canonicalize().with_context(|| format!("opening the Dockerfile {}", found.path))?;
+    within_checkout(checkout, &found.path, "the Dockerfile")
+}
+
+/// `file` of the checkout (which `what` names), refused once links are
+/// followed if it leads outside: fly.toml is the pull request's.
+fn within_checkout(checkout: &Path, file: &str, what: &str) -> anyhow::Result<PathBuf> {
+    let real = checkout.join(file).canonicalize().with_context(|| format!("opening {what} {file}"))?;
     if !real.starts_with(checkout) {
-        bail!("the Dockerfile {} leads outside the checkout (to {}): ferry builds only what the checkout holds", found.path, real.display());
+        bail!("{what} {file} leads outside the checkout (to {}): ferry builds only what the checkout holds", real.display());
     }
     Ok(real)
 }
@@ -455,12 +448,7 @@ fn ignorefile(checkout: &Path, app: &AppSpec, flag: Option<&Path>) -> anyhow::Re
         anyhow::ensure!(path.is_file(), "--ignorefile {}: no such file", path.display());
         return Ok(Some(path));
     }
-    let Some(file) = &app.build.ignorefile else { return Ok(None) };
-    let real = checkout.join(file).canonicalize().with_context(|| format!("opening fly.toml's [build].ignorefile {file}"))?;
-    if !real.starts_with(checkout) {
-        bail!("fly.toml's [build].ignorefile {file} leads outside the checkout (to {}): ferry builds only what the checkout holds", real.display());
-    }
-    Ok(Some(real))
+    app.build.ignorefile.as_deref().map(|file| within_checkout(checkout, file, "fly.toml's [build].ignorefile")).transpose()
 }
 
 /// BuildKit has no ignorefile flag; it reads `<Dockerfile>.dockerignore`

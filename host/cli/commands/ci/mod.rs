@@ -445,7 +445,7 @@ impl Ci<'_> {
     /// reviewed plan to match. Built here only when none is asked for (a
     /// dispatch, or `allow-unreviewed`).
     fn image_to_apply(&self, session: &mut Session, pull: Option<&PullRequest>, checkout: &std::path::Path) -> anyhow::Result<()> {
-        let build::Image::ToBuild(app) = build::image_of(session)? else { return Ok(()) };
+        let build::Image::ToBuild(app) = build::image_of(session, "deploy")? else { return Ok(()) };
         let key = apply::app_key_of(Some(&app));
         let (number, body) = match (pull, &self.event) {
             (Some(pull), _) => (pull.number, self.plan_comment(pull.number, &key)?.ok_or_else(|| no_plan_on(pull.number, &key))?),
