@@ -184,6 +184,23 @@ pub fn inside(checkout: &Path, file: &str) -> Result<PathBuf, EditError> {
     Ok(checkout.join(relative(file)?))
 }
 
+/// `file` of the checkout reached without any symbolic link: what another
+/// machine reads after the checkout is copied there as a tar (a VM's
+/// Docker reading the Dockerfile or the ignorefile), where a committed link
+/// would resolve against that machine's own files (`Dockerfile ->
+/// /etc/shadow`).
+pub fn without_links(checkout: &Path, file: &str) -> Result<PathBuf, EditError> {
+    let mut path = checkout.to_path_buf();
+    for part in relative(file)?.components() {
+        path.push(part);
+        let meta = std::fs::symlink_metadata(&path).map_err(|source| EditError::Io { file: file.into(), source })?;
+        if meta.file_type().is_symlink() {
+            return Err(EditError::Escapes { file: file.into() });
+        }
+    }
+    Ok(path)
+}
+
 /// `file` as a path relative to the checkout, refused when it is empty,
 /// absolute or climbs with `..`.
 fn relative(file: &str) -> Result<&Path, EditError> {
@@ -303,6 +320,24 @@ pub fn edit_file(checkout: &Path, file: &str, key: &str, value: Option<&str>) ->
         checkout.replace(file, &edited.text)?;
     }
     Ok(edited.previous)
+}
+
+#[cfg(test)]
+mod links {
+    use super::*;
+
+    #[test]
+    fn a_file_reached_through_a_link_is_refused_by_name() {
+        let co = tempfile::tempdir().unwrap();
+        std::fs::create_dir(co.path().join("deploy")).unwrap();
+        std::fs::write(co.path().join("deploy/Dockerfile"), "FROM scratch\n").unwrap();
+        assert!(without_links(co.path(), "deploy/Dockerfile").is_ok());
+        std::os::unix::fs::symlink("/etc/hostname", co.path().join("Dockerfile")).unwrap();
+        std::os::unix::fs::symlink("/etc", co.path().join("etc")).unwrap();
+        for file in ["Dockerfile", "etc/hostname", "../x"] {
+            assert!(matches!(without_links(co.path(), file), Err(EditError::Escapes { .. } | EditError::Outside { .. })), "{file}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -134,9 +134,10 @@ impl VmOps {
         match &i.source {
             VmImageSource::Build(b) => {
                 let context = ferry_checkout::directory(&self.checkout, &b.dir).map_err(|e| ExecError::Config(e.to_string()))?;
-                // The host copies it into place: it must be a file of the context.
-                if let Some(file) = &b.ignorefile {
-                    ferry_checkout::inside(&context, file).map_err(|e| ExecError::Config(format!("the ignorefile {file}: {e}")))?;
+                // The host's Docker reads these from the unpacked context,
+                // where a committed link would lead into the host's own files.
+                for file in [b.dockerfile.as_deref().unwrap_or("Dockerfile")].into_iter().chain(b.ignorefile.as_deref()) {
+                    ferry_checkout::without_links(&context, file).map_err(|e| ExecError::Config(e.to_string()))?;
                 }
                 host.build(
                     &context,
