@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cluster::Cluster;
-use ferry_model::journal::{Event, Journal};
+use ferry_engine::journal::{Event, Journal};
 
 const FILE_BYTES: usize = 256 << 10;
 /// Bytes per generated row, measured: 8 (id) + 4 + 233 (pad) + tuple header.

@@ -1,7 +1,7 @@
 //! Rendered plans and results as they reach a pull request: snapshots, and
 //! a 10,000-action plan that must split into valid comments.
 
-use ferry_model::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
+use ferry_engine::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
 use ferry_model::{
     Action, CheckoutOp, ConfigEdit, Finding, FlyMachineRefs, FlyOp, Location, Operation, Plan, Risk, Severity, StepSection, Undo, VmContainer, VmOp,
 };
@@ -70,7 +70,7 @@ fn a_plan_comment_snapshot() {
 fn an_apply_comment_snapshot() {
     let p = plan(vec![action(1, Risk::Safe), action(2, Risk::Disruptive), action(3, Risk::Safe)]);
     let mut phase = PhaseRecord { phase: "prepare".into(), plan_hash: p.hash(), plan: p, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
-    let undo = UndoData::Checkout(ferry_model::CheckoutUndo::ConfigValue { previous: None });
+    let undo = UndoData::Checkout(ferry_engine::apply::checkout::CheckoutUndo::ConfigValue { previous: None });
     phase.record("edit:env.KEY_1", 1, Event::Started { undo: undo.clone() });
     phase.record("edit:env.KEY_1", 2, Event::Done { duration_ms: 12, outputs: vec![] });
     phase.record("edit:env.KEY_2", 3, Event::Started { undo });

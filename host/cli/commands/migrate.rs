@@ -150,7 +150,7 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
     if apply::load_journal(&*store, &migration.from, &migration.id)?.is_some() {
         let journal = apply::abort(&*store, &providers(&a.checkout)?, &migration.from, Some(&migration.id), None, &owner(), LOCK_TTL_MS)?;
         super::print(&ferry_render::journal(&journal, super::plan::format(a.format)))?;
-        failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
+        failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_engine::journal::Event::UndoFailed { .. }));
     }
     if failed {
         next(

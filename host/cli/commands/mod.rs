@@ -83,7 +83,7 @@ fn confirm_destructive(plan: &ferry_model::Plan, reviewed: bool, yes: bool) -> a
     if reviewed || yes || risky.is_empty() || !std::io::stdin().is_terminal() || crate::context::in_github_actions() {
         return Ok(());
     }
-    let names: Vec<String> = risky.iter().map(|a| format!("[{}] {}", a.risk.as_str(), ferry_model::policy::describe(&a.operation))).collect();
+    let names: Vec<String> = risky.iter().map(|a| format!("[{}] {}", a.risk.as_str(), ferry_engine::policy::describe(&a.operation))).collect();
     eprint(&format!("This plan has {} destructive action(s):\n  {}\n", risky.len(), names.join("\n  ")));
     if confirm("Apply it?")? { Ok(()) } else { anyhow::bail!("nothing applied: not confirmed (give --yes, or --plan-hash after review)") }
 }

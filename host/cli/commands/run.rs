@@ -57,7 +57,7 @@ pub fn abort(global: &Global, abort: &AbortArgs) -> anyhow::Result<ExitCode> {
     let reviewed = abort.plan_hash.clone().unwrap_or(hash);
     let journal = apply::abort(&*store, &exec, &app, Some(&undo.run), Some(&reviewed), &owner(), LOCK_TTL_MS)?;
     super::print(&ferry_render::journal(&journal, format))?;
-    let failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_model::journal::Event::UndoFailed { .. }));
+    let failed = journal.phases.iter().flat_map(|p| &p.entries).any(|e| matches!(e.event, ferry_engine::journal::Event::UndoFailed { .. }));
     Ok(if failed { exit::FAILURE } else { exit::OK })
 }
 

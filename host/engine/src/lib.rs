@@ -10,9 +10,12 @@ pub mod apply;
 pub mod data;
 pub mod dns;
 pub mod fly;
+pub mod journal;
 pub mod migration;
 pub mod planner;
+pub mod policy;
 pub mod resolve;
+pub mod undo_plan;
 pub mod vm;
 pub mod workflow;
 

@@ -2,14 +2,14 @@
 //! app-spec a step returns is what the next step receives.
 //!
 //! A step only proposes: before its actions enter the plan, the host admits
-//! them (`ferry_model::policy`). Every operation, and every undo's, must be
+//! them (`crate::policy`). Every operation, and every undo's, must be
 //! in the step's operation grant; a custom step may not make the host run a
 //! shell command; no step may write a setuid or world-writable file; ids are
 //! unique across the plan; and each action's risk is raised to the host's
 //! floor for its operations. All of this happens before the plan is hashed,
 //! so the hash a reviewer approves covers the effective risk.
 
-use ferry_model::policy::{Admission, Refusal, StepRights};
+use crate::policy::{Admission, Refusal, StepRights};
 use ferry_model::{Plan, PlanRequest, StepError, StepSection};
 use ferry_runtime::{HostContext, Runtime, RuntimeError};
 

@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::policy::OperationGrant;
 use ferry_model::StepInfo;
-use ferry_model::policy::OperationGrant;
 use ferry_runtime::{ComponentFileError, Grants, HostContext, LoadedStep, Runtime, RuntimeError};
 use sha2::{Digest, Sha256};
 

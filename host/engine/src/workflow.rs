@@ -36,7 +36,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferry_model::policy::OperationGrant;
+use crate::policy::OperationGrant;
 use ferry_runtime::{Grants, Limits};
 use serde::Deserialize;
 

@@ -12,14 +12,11 @@
 mod action;
 mod app;
 mod finding;
-pub mod journal;
 pub mod ops;
 pub mod pairs;
 mod plan;
-pub mod policy;
 mod printable;
 mod step;
-pub mod undo_plan;
 
 /// The VM provider's records, under the path they have always had.
 pub use ops::vm;
@@ -32,17 +29,16 @@ pub use app::{
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use ops::Operation;
-pub use ops::checkout::{CheckoutOp, CheckoutUndo, ConfigEdit, FileWrite};
+pub use ops::checkout::{CheckoutOp, ConfigEdit, FileWrite};
 pub use ops::control::ControlOp;
-pub use ops::data::{DataOp, DataUndo, PgCopy, PgLogical, PgTable, PgVerify, SqliteCopy, VolumePass, VolumeSync, VolumeVerify};
-pub use ops::dns::{DnsChange, DnsOp, DnsRrset, DnsUndo, DnsVerify, TlsCheck};
+pub use ops::data::{DataOp, PgCopy, PgLogical, PgTable, PgVerify, SqliteCopy, VolumePass, VolumeSync, VolumeVerify};
+pub use ops::dns::{DnsChange, DnsOp, DnsRrset, DnsVerify, TlsCheck};
 pub use ops::fly::{
     FlyApp, FlyCertificate, FlyCertificateWait, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlySecrets,
-    FlyUndo, FlyVolume, FlyVolumeCopy, FlyWait, IpKind, ReleaseStrategy,
+    FlyVolume, FlyVolumeCopy, FlyWait, IpKind, ReleaseStrategy,
 };
 pub use ops::vm::{
-    VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmOp, VmPackages, VmPaths, VmPort,
-    VmSecret, VmUndo,
+    VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmOp, VmPackages, VmPaths, VmPort, VmSecret,
 };
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
 pub use printable::{printable, printable_lines};

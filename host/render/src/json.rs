@@ -2,7 +2,7 @@
 //! (`ferry plan --format json | jq .plan.app.services`), and each action as
 //! the host describes it (`jq '.actions[] | .does'`).
 
-use ferry_model::policy::OperationClass;
+use ferry_engine::policy::OperationClass;
 use ferry_model::{Action, Plan, RiskCounts};
 use serde::Serialize;
 
@@ -42,7 +42,7 @@ impl<'a> Described<'a> {
             id: &action.id,
             risk: action.risk.as_str(),
             class: OperationClass::of(&action.operation).name(),
-            operation: ferry_model::policy::name(&action.operation),
+            operation: ferry_engine::policy::name(&action.operation),
             does: crate::action_text(action),
             undo: crate::undo_text(action),
             undo_risk: crate::undo_risk(action).as_str(),
@@ -67,7 +67,7 @@ fn pretty<T: Serialize>(value: &T) -> String {
 }
 
 /// `ferry abort`'s preview as one JSON document.
-pub(crate) fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str) -> String {
+pub(crate) fn undo_plan(undo: &ferry_engine::undo_plan::UndoPlan, hash: &str) -> String {
     let value = serde_json::json!({ "abort": undo, "hash": hash, "risk": undo.risk() });
     format!("{}\n", serde_json::to_string_pretty(&value).expect("an undo plan always serialises"))
 }

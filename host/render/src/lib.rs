@@ -8,7 +8,7 @@
 //! `<details>` block, or inject HTML into a comment.
 //!
 //! What an action does is said by the host: each action is shown first by
-//! its operation's description (`ferry_model::policy::describe`) and its
+//! its operation's description (`ferry_engine::policy::describe`) and its
 //! host-raised risk; the step's own summary follows, labelled as the step's
 //! words, so a step cannot caption `fly-destroy-app` "tidy up the logs".
 
@@ -76,7 +76,7 @@ pub(crate) fn short_hash(hash: &str) -> &str {
 /// How an action is undone: the host's description of its undo, and the
 /// step's reason (labelled as the step's) when nothing undoes it.
 pub(crate) fn undo_text(action: &ferry_model::Action) -> String {
-    let host = ferry_model::policy::describe_undo(&action.operation, &action.undo);
+    let host = ferry_engine::policy::describe_undo(&action.operation, &action.undo);
     match &action.undo {
         ferry_model::Undo::None(reason) => format!("{host} (the step says: {reason})"),
         ferry_model::Undo::Run(_) | ferry_model::Undo::RestorePrevious => host,
@@ -86,7 +86,7 @@ pub(crate) fn undo_text(action: &ferry_model::Action) -> String {
 /// The risk an abort takes running the action's undo (undoing a safe
 /// create deletes).
 pub(crate) fn undo_risk(action: &ferry_model::Action) -> ferry_model::Risk {
-    ferry_model::policy::undo_floor(&action.operation, &action.undo).risk
+    ferry_engine::policy::undo_floor(&action.operation, &action.undo).risk
 }
 
 /// [`undo_text`] led by the undo's own risk when it is more than safe, for
@@ -100,7 +100,7 @@ pub(crate) fn undo_label(action: &ferry_model::Action) -> String {
 
 /// What `ferry abort` will undo, in `format`, ending (as text) with `next`,
 /// the command that undoes exactly this.
-pub fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str, format: Format, next: &str) -> String {
+pub fn undo_plan(undo: &ferry_engine::undo_plan::UndoPlan, hash: &str, format: Format, next: &str) -> String {
     match format {
         Format::Markdown => markdown::undo_plan(undo, hash),
         Format::Json => json::undo_plan(undo, hash),
@@ -111,5 +111,5 @@ pub fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str, format: Fo
 /// What the host will do for an action: its description, built from the
 /// operation alone.
 pub(crate) fn action_text(action: &ferry_model::Action) -> String {
-    ferry_model::policy::describe(&action.operation)
+    ferry_engine::policy::describe(&action.operation)
 }

@@ -205,7 +205,7 @@ fn code(s: &str) -> String {
 }
 
 /// `ferry abort`'s preview: a table of the undos, newest first.
-pub(crate) fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str) -> String {
+pub(crate) fn undo_plan(undo: &ferry_engine::undo_plan::UndoPlan, hash: &str) -> String {
     let mut out = format!("## ferry abort: `{}` · run `{}`\n\n", code(&undo.app), code(&undo.run));
     if undo.undos.is_empty() {
         out.push_str("Nothing to undo: every phase of this run is undone or rolled back already.\n");

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use ferry_model::journal::{ActionState, Event, Journal, Outcome, PhaseRecord};
+use ferry_engine::journal::{ActionState, Event, Journal, Outcome, PhaseRecord};
 use ferry_model::{printable, printable_lines};
 
 use crate::Format;
@@ -26,7 +26,7 @@ fn rows(phase: &PhaseRecord) -> Vec<Row> {
                 (ActionState::Undone, Some(Event::Undone { duration_ms })) => ("undone", Some(*duration_ms), None),
                 (_, Some(Event::UndoFailed { error })) => ("undo failed", None, Some(error.clone())),
                 (ActionState::Done(_), Some(Event::Done { duration_ms, outputs })) => {
-                    let note = outputs.iter().find(|(key, _)| key == ferry_model::journal::NOTE_OUTPUT).map(|(_, note)| note.clone());
+                    let note = outputs.iter().find(|(key, _)| key == ferry_engine::journal::NOTE_OUTPUT).map(|(_, note)| note.clone());
                     ("done", Some(*duration_ms), note)
                 }
                 (ActionState::Done(_), _) => ("done (found in effect)", None, None),
@@ -167,7 +167,7 @@ fn ms(d: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ferry_model::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
+    use ferry_engine::journal::{Event, Outcome, PhaseRecord, PhaseStatus, UndoData};
     use ferry_model::{Action, CheckoutOp, ConfigEdit, Operation, Plan, Risk, StepSection, Undo};
 
     use crate::Format;
@@ -188,7 +188,7 @@ mod tests {
         plan.steps.push(StepSection { step: "edits".into(), version: "0.1.0".into(), actions: vec![action], findings: vec![] });
         let mut phase =
             PhaseRecord { phase: "deploy".into(), plan_hash: plan.hash(), plan, status: PhaseStatus::RolledBack, started_at_ms: 0, entries: vec![] };
-        phase.record("edit:A", 1, Event::Started { undo: UndoData::Checkout(ferry_model::CheckoutUndo::ConfigValue { previous: None }) });
+        phase.record("edit:A", 1, Event::Started { undo: UndoData::Checkout(ferry_engine::apply::checkout::CheckoutUndo::ConfigValue { previous: None }) });
         phase.record("edit:A", 2, Event::Failed { duration_ms: 5, error: error.into() });
         let outcome = Outcome::RolledBack { action: "edit:A".into(), error: error.into(), transient: false };
         let text = super::apply_result("shop\n::error::app", "run\u{9b}1", &outcome, &phase, Format::Text);

@@ -81,7 +81,7 @@ fn findings(out: &mut String, findings: &[&Finding]) {
 }
 
 /// `ferry abort`'s preview: each undo, newest first, with its risk.
-pub(crate) fn undo_plan(undo: &ferry_model::undo_plan::UndoPlan, hash: &str, next: &str) -> String {
+pub(crate) fn undo_plan(undo: &ferry_engine::undo_plan::UndoPlan, hash: &str, next: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "ferry abort: {}, run {}", printable(&undo.app), printable(&undo.run));
     if undo.undos.is_empty() {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ferry_model::journal::Journal;
+use ferry_engine::journal::Journal;
 
 use crate::support::github::{
     FakeGitHub, JOB_FLY, Job, Pull, Review, comment_event, dispatch_event, output, pull_request_event, pull_request_event_from, push_event,
@@ -71,7 +71,7 @@ fn a_journal_edited_on_the_state_branch_is_neither_resumed_nor_undone() {
     let (co, state) = gated();
     let (code, _, err) = apply(co.path(), state.path(), &[], &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("go?") || journal(state.path()).1.phases[0].status == ferry_model::journal::PhaseStatus::WaitingApproval);
+    assert!(err.contains("go?") || journal(state.path()).1.phases[0].status == ferry_engine::journal::PhaseStatus::WaitingApproval);
     tamper(state.path(), false);
     let (code, _, err) = apply(co.path(), state.path(), &["--approve"], &[]);
     assert_eq!(code, 1);

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_engine::apply::{self, ApplyError, ApplyOptions, ExecError, Executor, Outcome, Owner};
-use ferry_model::journal::UndoData;
+use ferry_engine::journal::UndoData;
 use ferry_model::{Action, ControlOp, Operation, Plan, Risk, StepSection, Undo};
 use ferry_state::lock::{self, Holder, LockError};
 use ferry_state::{DirStore, StateStore};

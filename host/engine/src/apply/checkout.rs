@@ -3,9 +3,12 @@
 
 use std::path::Path;
 
-use ferry_model::{CheckoutOp, CheckoutUndo};
+use ferry_model::CheckoutOp;
 
 use super::executor::{ExecError, Ops, Outputs, mismatch};
+use crate::policy::{Floor, OperationPolicy, Restore, at, restore};
+use ferry_model::Risk::Safe;
+use serde::{Deserialize, Serialize};
 
 /// The checkout side of the executor.
 #[derive(Debug)]
@@ -77,4 +80,48 @@ impl Ops for CheckoutOps<'_> {
 /// The checkout's file could not be read, written or edited as planned.
 fn err(e: ferry_checkout::EditError) -> ExecError {
     ExecError::Failed(e.to_string())
+}
+
+/// What a checkout action replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum CheckoutUndo {
+    /// The TOML literal a config key held, `None` if it was absent.
+    ConfigValue { previous: Option<String> },
+    /// What a checkout file held before it was written (`None`: no file).
+    FileContents { previous: Option<String> },
+}
+
+impl OperationPolicy for CheckoutOp {
+    fn name(&self) -> &'static str {
+        match self {
+            CheckoutOp::EditConfig(_) => "edit-config",
+            CheckoutOp::WriteFile(_) => "write-file",
+        }
+    }
+
+    fn floor(&self) -> Floor {
+        match self {
+            CheckoutOp::EditConfig(_) => at(Safe, "changes one key of a checkout file; the journal keeps the old value for the undo"),
+            CheckoutOp::WriteFile(_) => at(Safe, "writes a checkout file; the journal keeps the old contents for the undo"),
+        }
+    }
+
+    fn restore(&self) -> Restore {
+        let floor = at(Safe, "puts a checkout file back as the journal kept it");
+        match self {
+            CheckoutOp::EditConfig(_) => restore("puts the previous value back", floor),
+            CheckoutOp::WriteFile(_) => restore("puts the file back as it was (or removes it)", floor),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            CheckoutOp::EditConfig(edit) => match &edit.value {
+                Some(value) => format!("set `{}` = {value} in {} (checkout)", edit.key, edit.file),
+                None => format!("remove `{}` from {} (checkout)", edit.key, edit.file),
+            },
+            CheckoutOp::WriteFile(w) => format!("write {} (checkout, {} bytes)", w.file, w.contents.len()),
+        }
+    }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 use ferry_model::ControlOp;
 
 use super::executor::{ExecError, Ops, Outputs};
+use crate::policy::words::*;
+use crate::policy::{Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at};
+use ferry_model::Risk::Safe;
 
 /// The control side of the executor: it needs nothing but the clock.
 #[derive(Debug)]
@@ -57,5 +60,34 @@ fn wait(total: Duration, keepalive: &mut dyn FnMut()) {
     while let Some(left) = total.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) {
         std::thread::sleep(left.min(slice));
         keepalive();
+    }
+}
+
+impl OperationPolicy for ControlOp {
+    fn name(&self) -> &'static str {
+        match self {
+            ControlOp::Approval(_) => "approval",
+            ControlOp::WaitMs(_) => "wait-ms",
+        }
+    }
+
+    fn floor(&self) -> Floor {
+        match self {
+            ControlOp::Approval(_) => at(Safe, "changes nothing: the apply waits for a person"),
+            ControlOp::WaitMs(_) => at(Safe, "changes nothing: the apply waits"),
+        }
+    }
+
+    fn restore(&self) -> Restore {
+        match self {
+            ControlOp::Approval(_) | ControlOp::WaitMs(_) => NOTHING_TO_PUT_BACK,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ControlOp::Approval(message) => format!("stop until a person approves: {message}"),
+            ControlOp::WaitMs(ms) => format!("wait {}", duration(*ms)),
+        }
     }
 }

@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
+use crate::journal::UndoData;
+use crate::policy::OperationPolicy;
 use ferry_model::Operation;
-use ferry_model::journal::UndoData;
-use ferry_model::policy::OperationPolicy;
 
 use super::checkout::CheckoutOps;
 use super::control::ControlOps;

@@ -1,7 +1,7 @@
 //! The journal as a document in the state store: `journal/<app>/<run>.json`,
 //! written with compare-and-swap after every event.
 
-use ferry_model::journal::{JOURNAL_FORMAT, Journal, PhaseRecord};
+use crate::journal::{JOURNAL_FORMAT, Journal, PhaseRecord};
 use ferry_state::{Format, StateStore, Version, read_format_json, write_json};
 
 use super::ApplyError;

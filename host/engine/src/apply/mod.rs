@@ -7,7 +7,7 @@
 //! apply asks the executor whether its effect is in place and only runs it
 //! again if not, so no action's effect happens twice.
 
-mod checkout;
+pub mod checkout;
 mod control;
 mod error;
 pub(crate) mod executor;
@@ -19,8 +19,8 @@ pub(crate) mod renewer;
 
 use std::time::Instant;
 
-pub use ferry_model::journal::Outcome;
-use ferry_model::journal::{ActionState, Event, Journal, PhaseRecord, PhaseStatus, UndoData};
+pub use crate::journal::Outcome;
+use crate::journal::{ActionState, Event, Journal, PhaseRecord, PhaseStatus, UndoData};
 use ferry_model::{Action, ControlOp, Operation, Plan, Undo, printable};
 use ferry_state::lock::{self, Lock, LockError, LockRecord};
 use ferry_state::{StateStore, StoreError};
@@ -28,9 +28,9 @@ use ferry_state::{StateStore, StoreError};
 pub use crate::data::ops::DataOps;
 pub use crate::dns::ops::DnsOps;
 pub use crate::fly::ops::{FlyOps, SECRET_VAR_PREFIX, secret_var};
+pub use crate::undo_plan::{PlannedUndo, UndoPlan};
 pub use crate::vm::ops::VmOps;
 pub use executor::{ExecError, Executor, Ops, Outputs, Providers};
-pub use ferry_model::undo_plan::{PlannedUndo, UndoPlan};
 use hooks::Point;
 pub use journal_doc::{apps_with_run, latest_run, load_journal};
 pub use plans::{load_plan, plan_changes, save_plan};

@@ -6,10 +6,14 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ferry_dns::verify;
-use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsUndo, DnsVerify, TlsCheck};
+use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsVerify, TlsCheck};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::dns::{DnsZones, from_model, names, to_model};
+use crate::policy::words::*;
+use crate::policy::{Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
+use ferry_model::Risk::{Disruptive, Safe};
+use serde::{Deserialize, Serialize};
 
 /// How long a TLS handshake with the new host may take.
 const TLS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,4 +152,65 @@ fn tls_check(t: &TlsCheck) -> Result<Vec<(String, String)>, ExecError> {
         return Err(ExecError::Failed(format!("{} at {}: {}", t.server_name, t.address, problems.join("; "))));
     }
     Ok(vec![("names".into(), report.names.join(", ")), ("days-left".into(), report.days_left.to_string())])
+}
+
+/// What a DNS change replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum DnsUndo {
+    /// The record set a change replaced (`None`: it did not exist).
+    Previous { previous: Option<DnsRrset> },
+}
+
+impl OperationPolicy for DnsOp {
+    fn name(&self) -> &'static str {
+        match self {
+            DnsOp::Change(_) => "dns-change",
+            DnsOp::TlsCheck(_) => "tls-check",
+            DnsOp::Verify(_) => "dns-verify",
+        }
+    }
+
+    fn floor(&self) -> Floor {
+        match self {
+            DnsOp::Change(change) => match (&change.expected, &change.new) {
+                (Some(old), Some(new)) if old.name == new.name && old.rtype == new.rtype && old.values == new.values => {
+                    at(Safe, "only the TTL changes: every answer stays the same")
+                }
+                _ => at(Disruptive, "moves a name's traffic; resolvers cache the old answer, so even the undo takes a TTL to land"),
+            },
+            DnsOp::TlsCheck(_) => at(Safe, "a TLS handshake: reads a certificate"),
+            DnsOp::Verify(_) => at(Safe, "DNS queries: reads answers"),
+        }
+    }
+
+    fn restore(&self) -> Restore {
+        match self {
+            DnsOp::Change(_) => restore(
+                "puts the previous records back (if they still hold what this plan set)",
+                at(Disruptive, "moves a name's traffic back; resolvers take a TTL to follow"),
+            ),
+            DnsOp::TlsCheck(_) | DnsOp::Verify(_) => NOTHING_TO_PUT_BACK,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            DnsOp::Change(c) => {
+                let record = c.new.as_ref().or(c.expected.as_ref()).map_or_else(|| "no record".to_string(), |r| format!("{} {}", r.name, r.rtype));
+                format!("in zone {}: {record}: {} -> {} (only if it still holds the old answer)", c.zone, rrset(c.expected.as_ref()), rrset(c.new.as_ref()))
+            }
+            DnsOp::TlsCheck(t) => {
+                format!("connect to {} and check it serves a certificate for {} valid {} more day(s)", t.address, t.server_name, t.min_days_left)
+            }
+            DnsOp::Verify(v) => format!(
+                "query zone {}'s authoritative servers until they answer {} {} {} (up to {})",
+                v.zone,
+                v.expected.name,
+                v.expected.rtype,
+                list(&v.expected.values),
+                duration(v.timeout_ms)
+            ),
+        }
+    }
 }

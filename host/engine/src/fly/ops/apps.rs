@@ -3,11 +3,11 @@
 //! source app by snapshot. Each undo removes only what its action added:
 //! what existed before is recorded first (`FlyExisting`).
 
+use super::FlyUndo;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ferry_fly::{AppName, Certificate, SnapshotWait};
-use ferry_model::FlyUndo;
 use ferry_model::{FlyApp, FlyCertificate, FlyCertificateWait, FlySecrets, FlyVolumeCopy};
 
 use super::FlyOps;

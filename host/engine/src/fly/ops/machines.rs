@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::journal::PreviousMachine;
 use ferry_fly::{HealthWait, LAUNCH_ID_METADATA_KEY, LaunchInput, Machine, MachineConfig, Volume, WaitState};
-use ferry_model::journal::PreviousMachine;
 use ferry_model::{FlyMachine, FlyMachineRefs, FlyMachines};
 
 use super::FlyOps;

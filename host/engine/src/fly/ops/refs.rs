@@ -3,10 +3,10 @@
 //! undo gets a new id; later undos in the same rollback still name the
 //! old one).
 
+use super::FlyUndo;
+use crate::journal::PreviousMachine;
 use ferry_fly::{FlyClient, FlyError, Machine};
 use ferry_model::FlyMachineRefs;
-use ferry_model::FlyUndo;
-use ferry_model::journal::PreviousMachine;
 
 use super::{FlyOps, LEASE_TTL};
 use crate::apply::executor::ExecError;

@@ -7,7 +7,7 @@
 
 use crate::journal::{ActionState, Journal, PhaseStatus};
 use crate::policy::{describe_undo, undo_floor};
-use crate::{Risk, Undo};
+use ferry_model::{Risk, Undo};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -90,7 +90,7 @@ impl UndoPlan {
 #[cfg(test)]
 mod tests {
     use crate::journal::{Event, PhaseRecord, UndoData};
-    use crate::{Action, FlyOp, FlyVolume, Operation, Plan, StepSection};
+    use ferry_model::{Action, FlyOp, FlyVolume, Operation, Plan, StepSection};
 
     use super::*;
 
@@ -122,7 +122,7 @@ mod tests {
     }
 
     fn started() -> Event {
-        Event::Started { undo: UndoData::Fly(crate::FlyUndo::Existing { ids: vec![] }) }
+        Event::Started { undo: UndoData::Fly(crate::fly::ops::FlyUndo::Existing { ids: vec![] }) }
     }
 
     #[test]

@@ -18,10 +18,11 @@
 //!   that is not built in, setuid or world-writable file modes, and two
 //!   actions with one id (the journal keys its state by id).
 //!
-//! Each provider's operations implement [`OperationPolicy`] beside their
-//! records (`crate::ops`), matching every operation without a wildcard, so
-//! a new operation does not compile until its name, floor, description and
-//! undo are decided; its class is its provider's.
+//! Each provider's operations implement [`OperationPolicy`] in the same
+//! engine module as their executor (`crate::dns::ops`, `crate::fly::ops`…),
+//! matching every operation without a wildcard, so a new operation does not
+//! compile until its name, floor, description, undo and execution are
+//! decided, in one file; its class is its provider's.
 
 mod admit;
 mod class;
@@ -36,12 +37,12 @@ pub use describe::{describe, describe_undo};
 pub use floor::{Floor, floor, undo_floor};
 pub use name::name;
 
-use crate::Risk;
+use ferry_model::{Operation, Risk};
 pub(crate) use floor::at;
 
 /// What the host says about an operation, whatever its step says. Each
-/// provider's operation enum implements it beside its records, and
-/// [`Operation`](crate::Operation) by asking its provider's.
+/// provider's operation enum implements it beside its executor, and
+/// [`Operation`] by asking its provider's.
 pub trait OperationPolicy {
     /// `fly-set-secrets`: the name plans, errors and refusals use.
     fn name(&self) -> &'static str;
@@ -73,3 +74,33 @@ pub(crate) const BOOKKEEPING: Floor = at(Risk::Safe, "puts back bookkeeping noth
 
 /// Undoing a copy into an empty target: it is emptied again.
 pub(crate) const COPY_REMOVED: Floor = at(Risk::Destructive, "removes what the copy created on the target, with anything written there since");
+
+/// The provider's operation, for the policy questions every provider answers.
+fn of(op: &Operation) -> &dyn OperationPolicy {
+    match op {
+        Operation::Control(op) => op,
+        Operation::Checkout(op) => op,
+        Operation::Fly(op) => op,
+        Operation::Dns(op) => op,
+        Operation::Data(op) => op,
+        Operation::Vm(op) => op,
+    }
+}
+
+impl OperationPolicy for Operation {
+    fn name(&self) -> &'static str {
+        of(self).name()
+    }
+
+    fn floor(&self) -> Floor {
+        of(self).floor()
+    }
+
+    fn restore(&self) -> Restore {
+        of(self).restore()
+    }
+
+    fn describe(&self) -> String {
+        of(self).describe()
+    }
+}

@@ -1,7 +1,7 @@
 //! The name of each operation, as plans, errors and refusals spell it.
 
 use super::OperationPolicy;
-use crate::Operation;
+use ferry_model::Operation;
 
 /// `fly-set-secrets`, `vm-write-file`, …: the provider and the operation's
 /// case in its `wit/ops-*.wit` (the plan's JSON nests the same two as serde
@@ -13,7 +13,7 @@ pub fn name(op: &Operation) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ControlOp, FlyOp};
+    use ferry_model::{ControlOp, FlyOp};
 
     #[test]
     fn names_join_the_provider_and_its_case_as_the_json_nests_them() {

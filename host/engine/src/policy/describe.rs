@@ -7,7 +7,7 @@
 //! Each provider's words are beside its operations, in [`crate::ops`].
 
 use super::OperationPolicy;
-use crate::{Operation, Undo};
+use ferry_model::{Operation, Undo};
 
 /// What running `op` does.
 pub fn describe(op: &Operation) -> String {
@@ -29,11 +29,11 @@ pub fn describe_undo(op: &Operation, undo: &Undo) -> String {
 mod tests {
     use super::*;
     use crate::policy::words::{duration, mount};
-    use crate::vm::{VmContainer, VmEnvFile, VmFile};
-    use crate::vm::{VmFileValue, VmPort};
-    use crate::{ControlOp, FlyOp, VmOp};
-    use crate::{FlyMachine, FlyMachines};
-    use crate::{FlySecrets, FlyWait};
+    use ferry_model::vm::{VmContainer, VmEnvFile, VmFile};
+    use ferry_model::vm::{VmFileValue, VmPort};
+    use ferry_model::{ControlOp, FlyOp, VmOp};
+    use ferry_model::{FlyMachine, FlyMachines};
+    use ferry_model::{FlySecrets, FlyWait};
 
     #[test]
     fn a_bind_mount_shows_where_it_really_points() {

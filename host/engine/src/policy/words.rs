@@ -1,8 +1,8 @@
 //! The phrases descriptions are built from: machines, paths (with `..`
 //! resolved), mounts, containers, record sets, lists and durations.
 
-use crate::vm::{VmContainer, VmContainers, VmEnvFile, VmFile};
-use crate::{DnsRrset, FlyMachine, FlyMachineRefs, FlyMachines};
+use ferry_model::vm::{VmContainer, VmContainers, VmEnvFile, VmFile};
+use ferry_model::{DnsRrset, FlyMachine, FlyMachineRefs, FlyMachines};
 
 pub(crate) fn vm_file(f: &VmFile) -> String {
     let mut out = format!("write {} on host {} (mode {:o}, {} bytes)", path(&f.path), f.target, f.mode, f.contents.len());

@@ -8,7 +8,7 @@
 //! module.
 
 use super::OperationPolicy;
-use crate::{Operation, Risk, Undo};
+use ferry_model::{Operation, Risk, Undo};
 
 /// An operation's minimum risk, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +43,8 @@ pub fn undo_floor(op: &Operation, undo: &Undo) -> Floor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DataOp, DnsOp, FlyOp, VmEnvFile, VmFile, VmOp, VolumePass};
-    use crate::{DnsChange, DnsRrset, FlySecrets, VolumeSync};
+    use ferry_model::{DataOp, DnsOp, FlyOp, VmEnvFile, VmFile, VmOp, VolumePass};
+    use ferry_model::{DnsChange, DnsRrset, FlySecrets, VolumeSync};
 
     fn rrset(ttl: u32, value: &str) -> DnsRrset {
         DnsRrset { name: "app.example.com.".into(), rtype: "A".into(), ttl, values: vec![value.into()] }
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn undoing_a_safe_create_is_rated_by_what_the_undo_deletes() {
-        let volume = Operation::Fly(FlyOp::CreateVolume(crate::FlyVolume {
+        let volume = Operation::Fly(FlyOp::CreateVolume(ferry_model::FlyVolume {
             app: "shop".into(),
             name: "data".into(),
             region: "ams".into(),
@@ -96,7 +96,7 @@ mod tests {
         // An explicit undo operation carries that operation's own floor.
         let destroy = Undo::Run(Operation::Fly(FlyOp::DestroyApp("shop".into())));
         assert_eq!(
-            undo_floor(&Operation::Fly(FlyOp::CreateApp(crate::FlyApp { name: "shop".into(), org: "personal".into() })), &destroy).risk,
+            undo_floor(&Operation::Fly(FlyOp::CreateApp(ferry_model::FlyApp { name: "shop".into(), org: "personal".into() })), &destroy).risk,
             Risk::Irreversible
         );
     }

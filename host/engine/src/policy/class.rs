@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::Operation;
+use ferry_model::Operation;
 
 /// A family of operations, granted to a step as a whole (`actions = ["fly"]`
 /// in ferry.toml), the way imports are granted (`grants = ["fly"]`).

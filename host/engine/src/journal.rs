@@ -5,12 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Plan;
-use crate::ops::checkout::CheckoutUndo;
-use crate::ops::data::DataUndo;
-use crate::ops::dns::DnsUndo;
-use crate::ops::fly::FlyUndo;
-use crate::ops::vm::VmUndo;
+use crate::apply::checkout::CheckoutUndo;
+use crate::data::ops::DataUndo;
+use crate::dns::ops::DnsUndo;
+use crate::fly::ops::FlyUndo;
+use crate::vm::ops::VmUndo;
+use ferry_model::Plan;
 
 /// The version of the journal's JSON shape. 3: the plans it holds are of
 /// plan format 4.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{OperationClass, OperationGrant, floor, name};
-use crate::{Action, Operation, Risk, Undo, VmFile, VmOp};
+use ferry_model::{Action, Operation, Risk, Undo, VmFile, VmOp};
 
 /// The step whose actions are being admitted, and what it may propose.
 #[derive(Clone, Copy, Debug)]
@@ -163,8 +163,8 @@ pub fn effective_risk(action: &Action) -> Risk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CheckoutOp, ControlOp, FlyOp, VmOp};
-    use crate::{ConfigEdit, FlySecrets};
+    use ferry_model::{CheckoutOp, ControlOp, FlyOp, VmOp};
+    use ferry_model::{ConfigEdit, FlySecrets};
 
     fn action(id: &str, risk: Risk, operation: Operation, undo: Undo) -> Action {
         Action { id: id.into(), summary: "tidy up the logs".into(), risk, operation, undo, detail: None }
