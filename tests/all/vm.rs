@@ -278,6 +278,50 @@ fn an_image_from_ci_is_shipped_without_a_registry_and_a_removed_release_is_rolle
     assert_eq!(world.container_state("shop-app-1").as_deref(), Some("running"), "re-created from ferry-shop:release-1");
 }
 
+/// With `keep = 1` each deploy removes the older releases' containers and
+/// every other image of the app (the tag and, with nothing else holding it,
+/// the image itself), except the one `--rollback` starts; a tag whose image
+/// a container still uses stays, the deploy goes on, and a later deploy
+/// removes it once it is free.
+#[test]
+fn old_release_images_are_removed_except_the_rollback_one() {
+    let world = World::start_with(FLY_TOML, |_| "keep = 1\n".into());
+    world.ok(&["--provision"]);
+    world.ok(&[]);
+    let image_id = |tag: &str| {
+        let out = world.vm.docker().args(["image", "inspect", "-f", "{{.Id}}", tag]).output().unwrap();
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let first = image_id("ferry-shop:release-1").expect("release 1's image");
+
+    world.set_body("v2");
+    let out = world.ok(&[]);
+    assert!(out.contains("remove ferry-shop images except release(s) 1, 2 in") && out.contains("removed none"), "{out}");
+    assert_eq!(world.container_state("shop-app-1"), None, "keep = 1 removes release 1's container");
+    assert!(image_id("ferry-shop:release-1").is_some(), "release 1's image is the one --rollback starts");
+
+    // A container ferry does not manage still uses release 1's image.
+    let squatter = world.vm.docker().args(["create", "--name", "squatter", "ferry-shop:release-1"]).output().unwrap();
+    assert!(squatter.status.success(), "{}", String::from_utf8_lossy(&squatter.stderr));
+    world.set_body("v3");
+    let out = world.ok(&[]);
+    assert!(out.contains("removed none"), "{out}");
+    assert!(image_id("ferry-shop:release-1").is_some(), "a used image stays");
+
+    assert!(world.vm.docker().args(["rm", "squatter"]).output().unwrap().status.success());
+    world.set_body("v4");
+    let out = world.ok(&[]);
+    let removed = out.lines().find(|l| l.contains("remove ferry-shop images except release(s) 3, 4")).unwrap_or_else(|| panic!("{out}"));
+    assert!(removed.contains("ferry-shop:release-1") && removed.contains("ferry-shop:release-2"), "{removed}");
+    assert_eq!(image_id("ferry-shop:release-1"), None);
+    assert_eq!(image_id(&first), None, "no tag or container holds release 1's image: its layers are gone");
+    assert_eq!(image_id("ferry-shop:release-2"), None);
+    assert!(image_id("ferry-shop:release-3").is_some() && image_id("ferry-shop:release-4").is_some());
+
+    world.ok(&["--rollback"]);
+    assert_eq!(world.serves(), "v3", "started again from its image; its container was removed");
+}
+
 /// With a Docker engine on this machine (CI's: another namespace's dockerd)
 /// the image is built here and shipped, and the plan says so and why; its
 /// apply command, run as printed, deploys the reviewed image id without

@@ -159,8 +159,13 @@ impl VmApp {
         format!("{}-{group}-{release}", self.name)
     }
 
+    /// Where the host keeps the app's images: one tag per release.
+    pub fn image_repository(&self) -> String {
+        format!("ferry-{}", self.name)
+    }
+
     pub fn image_tag(&self, release: u32) -> String {
-        format!("ferry-{}:release-{release}", self.name)
+        format!("{}:release-{release}", self.image_repository())
     }
 
     pub fn site_file(&self, sites: &str) -> String {

@@ -9,7 +9,8 @@
 use ferry_step_sdk::host::vm::VmTargetInfo;
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{
-    Action, Operation, Risk, Severity, StepError, Undo, VmBuild, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmLock, VmOp, VmPort,
+    Action, Operation, Risk, Severity, StepError, Undo, VmBuild, VmContainer, VmContainers, VmFile, VmHealth, VmImage, VmImageSource, VmImages, VmLock, VmOp,
+    VmPort,
 };
 
 use crate::app::{Group, VmApp};
@@ -177,7 +178,7 @@ fn image_action(target: &str, tag: &str, from: &ImageFrom) -> Action {
         format!("{} as {tag}", describe(from)),
         Risk::Safe,
         Operation::Vm(VmOp::Image(VmImage { target: target.into(), tag: tag.into(), source })),
-        Undo::None("the image stays on the host (`docker image prune` removes unused ones)".into()),
+        Undo::None("the image stays on the host until a later deploy removes it with its release".into()),
     )
 }
 
@@ -288,22 +289,46 @@ fn record(app: &VmApp, target: &str, release: &ReleaseRecord) -> Action {
 }
 
 /// Removes the stopped containers of releases older than the newest
-/// `keep` (counting the new one). Their images stay until Docker prunes.
-fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Option<Action> {
+/// `keep` (counting the new one), then every image of the app but the kept
+/// releases', so a small server's disk does not fill one image per deploy.
+/// The image `--rollback` would start after this deploy (the release
+/// before the new one) stays even when its container goes.
+fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Vec<Action> {
     let mut releases: Vec<u32> = observed.containers.iter().filter_map(Observed::release_of).chain([new]).collect();
     releases.sort_unstable();
     releases.dedup();
-    let cutoff = releases.iter().rev().nth(observed.target.keep as usize).copied()?;
-    let names: Vec<String> = observed.containers.iter().filter(|c| Observed::release_of(c).is_some_and(|r| r <= cutoff)).map(|c| c.name.clone()).collect();
-    (!names.is_empty()).then(|| {
-        action(
+    let Some(cutoff) = releases.iter().rev().nth(observed.target.keep as usize).copied() else {
+        return Vec::new();
+    };
+    let mut actions = Vec::new();
+    let old: Vec<_> = observed.containers.iter().filter(|c| Observed::release_of(c).is_some_and(|r| r <= cutoff)).collect();
+    let names: Vec<String> = old.iter().map(|c| c.name.clone()).collect();
+    if !names.is_empty() {
+        actions.push(action(
             format!("vm-remove:{target}:{}", names.join(",")),
             format!("remove {} (older than the {} kept releases)", names.join(", "), observed.target.keep),
             Risk::Destructive,
             Operation::Vm(VmOp::Remove(VmContainers { target: target.into(), names, grace_secs: app.grace_secs })),
-            Undo::None("a removed container's release can still be rolled back to from its image".into()),
-        )
-    })
+            Undo::None("`--rollback` starts the release before this one again from its image, which stays".into()),
+        ));
+    }
+    let rollback_to = observed.releases.iter().map(|r| r.number).filter(|r| *r < new).max();
+    let mut kept: Vec<u32> = releases.into_iter().filter(|r| *r > cutoff).chain(rollback_to).collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let numbers: Vec<String> = kept.iter().map(u32::to_string).collect();
+    actions.push(action(
+        format!("vm-remove-images:{target}:{}", numbers.join(",")),
+        format!("remove {} images except release(s) {}", app.image_repository(), numbers.join(", ")),
+        Risk::Disruptive,
+        Operation::Vm(VmOp::RemoveImages(VmImages {
+            target: target.into(),
+            repository: app.image_repository(),
+            keep: kept.iter().map(|r| app.image_tag(*r)).collect(),
+        })),
+        Undo::None("a deploy builds or ships the image again".into()),
+    ));
+    actions
 }
 
 /// The command as a user would type it, quoted where a word needs it

@@ -218,6 +218,34 @@ fn the_next_release_stops_the_serving_one_and_prunes_beyond_the_kept() {
         panic!("{:?}", ids(&planned.actions))
     };
     assert_eq!(removed.names, ["shop-web-1", "shop-web-2"], "releases 5, 4 and 3 are kept");
+    assert_eq!(kept_images(&planned).unwrap(), ["ferry-shop:release-3", "ferry-shop:release-4", "ferry-shop:release-5"]);
+}
+
+/// The tags a plan's `vm-remove-images` keeps (`None`: no such action).
+fn kept_images(planned: &ferry_vm_plan::Planned) -> Option<Vec<String>> {
+    planned.actions.iter().find_map(|a| match &a.operation {
+        Operation::Vm(VmOp::RemoveImages(images)) => {
+            assert_eq!(images.repository, "ferry-shop");
+            Some(images.keep.clone())
+        }
+        _ => None,
+    })
+}
+
+/// With one release kept, the serving release's container goes at the next
+/// deploy but its image stays for `--rollback`; every other image of the
+/// app goes. Within `keep`, nothing is removed.
+#[test]
+fn images_go_with_their_containers_except_the_one_rollback_starts() {
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let mut host = observed(ready(), serving(2), &[1, 2]);
+    host.target.keep = 1;
+    let planned = deploy::plan(&app, &host, &options());
+    assert_eq!(ids(&planned.actions).iter().rev().take(3).copied().collect::<Vec<_>>(), ["vm-unlock", "vm-remove-images", "vm-remove"]);
+    assert_eq!(kept_images(&planned).unwrap(), ["ferry-shop:release-2", "ferry-shop:release-3"], "--rollback after release 3 starts release 2");
+
+    let planned = deploy::plan(&app, &observed(ready(), serving(2), &[1, 2]), &options());
+    assert_eq!(kept_images(&planned), None, "keep = 3: releases 1, 2 and 3 all stay");
 }
 
 #[test]

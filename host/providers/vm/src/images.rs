@@ -8,6 +8,18 @@ use std::process::{Command, Stdio};
 
 use crate::{DockerHost, VmError};
 
+/// What [`DockerHost::untag`] did with a tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Untagged {
+    /// The tag is gone; the image's layers too if nothing else held them.
+    Removed,
+    /// There was no such tag.
+    Absent,
+    /// A container (running or stopped) uses the image under this tag
+    /// alone, so Docker keeps it (ferry never forces).
+    InUse,
+}
+
 /// What a build on the host makes of its context: fly.toml's `[build]`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Build<'a> {
@@ -113,6 +125,31 @@ impl DockerHost<'_> {
     /// Gives the image `from` the name `to` as well.
     pub fn tag(&self, from: &str, to: &str) -> Result<(), VmError> {
         self.docker_run(&["tag", "--", from, to]).map(drop)
+    }
+
+    /// The tags of `repository` on the host (`repository:tag`), untagged
+    /// (`<none>`) images left out.
+    pub fn tags(&self, repository: &str) -> Result<Vec<String>, VmError> {
+        let out = self.docker_run(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--", repository])?;
+        Ok(out.lines().map(str::trim).filter(|t| !t.is_empty() && !t.ends_with(":<none>")).map(str::to_string).collect())
+    }
+
+    /// Removes the tag `image` (`docker image rm`, never forced): Docker
+    /// deletes the image's layers once no tag or container holds them.
+    pub fn untag(&self, image: &str) -> Result<Untagged, VmError> {
+        let out = self.exec(&self.docker_command(&["image", "rm", "--", image]))?;
+        match out.status {
+            0 => Ok(Untagged::Removed),
+            // docker's own words (daemon/images/image_delete.go): "No such
+            // image", and "conflict: unable to remove repository reference …
+            // container … is using its referenced image".
+            _ if out.stderr.contains("No such image") => Ok(Untagged::Absent),
+            _ if out.stderr.contains("is using its referenced image") => Ok(Untagged::InUse),
+            status => Err(VmError::Host {
+                host: self.session.host().to_string(),
+                message: format!("docker image rm {image} exited with {status}: {}", ferry_ssh::stderr_tail(&out.stderr)),
+            }),
+        }
     }
 
     /// The image's id, `None` when the host does not have it.

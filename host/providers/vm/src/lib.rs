@@ -23,7 +23,7 @@ pub use containers::{ContainerInfo, ContainerSpec, Publish};
 pub use error::VmError;
 pub use facts::{HostFacts, parse_facts};
 pub use health::Probe;
-pub use images::{Build, Shipped};
+pub use images::{Build, Shipped, Untagged};
 
 /// A Docker engine on a host, driven through a session.
 #[derive(Debug)]

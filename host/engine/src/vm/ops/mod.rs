@@ -17,10 +17,11 @@ use std::time::Duration;
 use ferry_model::{VmContainer, VmEnvFile, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
 use ferry_ssh::Session;
 use ferry_state::lock::LockRecord;
-use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, commands};
+use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, Untagged, commands};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::apply::{Owner, SECRET_VAR_PREFIX, now_ms};
+use crate::journal::NOTE_OUTPUT;
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
 use crate::vm::{VmTargetConfig, VmTargets};
@@ -55,6 +56,7 @@ impl VmOps {
             VmOp::Image(i) => &i.target,
             VmOp::ReleaseCommand(c) | VmOp::Run(c) => &c.target,
             VmOp::Stop(c) | VmOp::Remove(c) => &c.target,
+            VmOp::RemoveImages(i) => &i.target,
         }
     }
 
@@ -129,6 +131,21 @@ impl VmOps {
                     host.remove(name)?;
                 }
                 Ok(Vec::new())
+            }
+            VmOp::RemoveImages(i) => {
+                let (mut removed, mut in_use) = (Vec::new(), Vec::new());
+                for tag in host.tags(&i.repository)?.into_iter().filter(|t| !i.keep.contains(t)) {
+                    match host.untag(&tag)? {
+                        Untagged::Removed => removed.push(tag),
+                        Untagged::InUse => in_use.push(tag),
+                        Untagged::Absent => {}
+                    }
+                }
+                if !in_use.is_empty() {
+                    tracing::info!("{}: kept {} (a container still uses the image)", config.name, in_use.join(", "));
+                }
+                let removed = if removed.is_empty() { "none".to_string() } else { removed.join(", ") };
+                Ok(vec![(NOTE_OUTPUT.into(), format!("removed {removed}"))])
             }
         }
     }
@@ -246,7 +263,9 @@ impl Ops for VmOps {
             }
             // The lock's undo releases it by path; packages, images,
             // release commands and removals are not put back.
-            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => Ok(None),
+            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_) => {
+                Ok(None)
+            }
         })
     }
 
@@ -267,7 +286,8 @@ impl Ops for VmOps {
                 | VmOp::EnvFile(_)
                 | VmOp::Secret(_)
                 | VmOp::Stop(_)
-                | VmOp::Remove(_) => self.act(host, config, op, keepalive),
+                | VmOp::Remove(_)
+                | VmOp::RemoveImages(_) => self.act(host, config, op, keepalive),
             }
         })
     }
@@ -290,8 +310,9 @@ impl Ops for VmOps {
                 let removing = matches!(op, VmOp::Remove(_));
                 Ok(states.iter().all(|s| if removing { s.is_none() } else { s.as_deref() != Some("running") }))
             }
-            // Packages, networks and release commands are idempotent: run them again.
-            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) => Ok(false),
+            // Packages, networks, release commands and tag removals are
+            // idempotent: run them again.
+            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) | VmOp::RemoveImages(_) => Ok(false),
         })
     }
 
@@ -325,7 +346,7 @@ impl Ops for VmOps {
                 }
                 (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(ExecError::from),
                 // Not undone by restoring: their undo is another action or none.
-                (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_), _) => Ok(()),
+                (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_), _) => Ok(()),
                 (VmOp::Mkdir(_) | VmOp::Network(_) | VmOp::Secret(_) | VmOp::WriteFile(_) | VmOp::EnvFile(_) | VmOp::Run(_) | VmOp::Stop(_), undo) => {
                     Err(mismatch(op, &undo))
                 }
@@ -482,6 +503,7 @@ impl OperationPolicy for VmOp {
             VmOp::Run(_) => "vm-run",
             VmOp::Stop(_) => "vm-stop",
             VmOp::Remove(_) => "vm-remove",
+            VmOp::RemoveImages(_) => "vm-remove-images",
         }
     }
 
@@ -504,6 +526,7 @@ impl OperationPolicy for VmOp {
             VmOp::Run(_) => at(Safe, "starts a container; the undo stops or removes it"),
             VmOp::Stop(_) => at(Disruptive, "stopped containers serve nothing"),
             VmOp::Remove(_) => at(Destructive, "removes containers with their writable layers"),
+            VmOp::RemoveImages(_) => at(Disruptive, "a release whose image is removed can be deployed again only by building or shipping it again"),
         }
     }
 
@@ -524,7 +547,9 @@ impl OperationPolicy for VmOp {
                 restore("removes the container it created (or stops the one it started)", at(Disruptive, "removes or stops a container that may be serving"))
             }
             VmOp::Stop(_) => restore("starts the containers again", at(Disruptive, "starts what was stopped: it serves (and writes) again")),
-            VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) => NOTHING_TO_PUT_BACK,
+            VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_) => {
+                NOTHING_TO_PUT_BACK
+            }
         }
     }
 
@@ -560,6 +585,9 @@ impl OperationPolicy for VmOp {
             VmOp::Run(c) => format!("run container {}", container(c)),
             VmOp::Stop(c) => format!("stop container(s) {} on host {} ({} s after SIGTERM, then SIGKILL)", containers(c), c.target, c.grace_secs),
             VmOp::Remove(c) => format!("remove container(s) {} on host {} with their writable layers", containers(c), c.target),
+            VmOp::RemoveImages(i) => {
+                format!("docker image rm every {} tag on host {} but {} (an image a container still uses stays)", i.repository, i.target, list(&i.keep))
+            }
         }
     }
 }
