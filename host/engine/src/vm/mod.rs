@@ -62,15 +62,17 @@ impl VmTargets {
     }
 
     /// The target's session, opened (and its host key checked) once.
-    pub fn session(&self, target: &str) -> Result<Arc<Session>, String> {
-        let config = self.config(target)?;
+    pub fn session(&self, target: &str) -> Result<Arc<Session>, SessionError> {
+        let config = self.config(target).map_err(SessionError::Config)?;
         let mut sessions = self.sessions.lock().expect("sessions lock");
         if let Some(session) = sessions.get(target) {
             return Ok(session.clone());
         }
-        let secret = |var: &str| ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| format!("VM target {target}: {e}"));
+        let secret = |var: &str| {
+            ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| SessionError::Config(format!("VM target {target}: {e}")))
+        };
         let options = SshOptions::new(SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
-        let session = Session::open(config.host.clone(), options).map_err(|e| format!("VM target {target}: {e}"))?;
+        let session = Session::open(config.host.clone(), options).map_err(|source| SessionError::Ssh { target: target.to_string(), source })?;
         let session = Arc::new(session);
         sessions.insert(target.to_string(), session.clone());
         Ok(session)
@@ -106,8 +108,28 @@ impl VmTargets {
     /// by the target's `read_timeout`: for reads only.
     pub fn reading<T>(&self, target: &str, f: impl FnOnce(&DockerHost<'_>, &VmTargetConfig) -> Result<T, String>) -> Result<T, String> {
         let config = self.config(target)?;
-        let session = self.session(target)?;
+        let session = self.session(target).map_err(|e| e.to_string())?;
         f(&DockerHost::new(&session, &config.docker).within(config.read_timeout), config)
+    }
+}
+
+/// Why a target's SSH session did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// ferry.toml or the environment: no such target, a variable not set.
+    #[error("{0}")]
+    Config(String),
+    /// The connection: the address, the pinned host key, the key, the network.
+    #[error("VM target {target}: {source}")]
+    Ssh { target: String, source: ferry_ssh::SshError },
+}
+
+impl From<SessionError> for crate::apply::ExecError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Config(message) => crate::apply::ExecError::Config(message),
+            SessionError::Ssh { target, source } => crate::apply::ExecError::Ssh { context: format!("VM target {target}"), source },
+        }
     }
 }
 

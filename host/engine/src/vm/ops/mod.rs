@@ -79,7 +79,7 @@ impl VmOps {
     fn open(&self, op: &VmOp) -> Result<(&VmTargetConfig, Arc<Session>), ExecError> {
         let target = Self::target_of(op);
         let config = self.targets.config(target).map_err(ExecError::Config)?;
-        Ok((config, self.targets.session(target).map_err(ExecError::Failed)?))
+        Ok((config, self.targets.session(target)?))
     }
 
     /// Runs `work` (an install, a build, a release command, a health wait:
