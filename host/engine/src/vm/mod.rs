@@ -68,9 +68,8 @@ impl VmTargets {
         if let Some(session) = sessions.get(target) {
             return Ok(session.clone());
         }
-        let secret = |var: &str| {
-            ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| SessionError::Config(format!("VM target {target}: {e}")))
-        };
+        let secret =
+            |var: &str| ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| SessionError::Config(format!("VM target {target}: {e}")));
         let options = SshOptions::new(SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
         let session = Session::open(config.host.clone(), options).map_err(|source| SessionError::Ssh { target: target.to_string(), source })?;
         let session = Arc::new(session);
