@@ -104,11 +104,59 @@ pub struct Concurrency {
     pub hard_limit: Option<u32>,
 }
 
+/// A closed set of fly.toml (`types.wit`): a Rust enum that crosses the
+/// sandbox as the WIT enum, serialises as fly.toml spells it, and prints so.
+macro_rules! closed_set {
+    ($(#[$doc:meta])* $name:ident { $($(#[$case_doc:meta])* $case:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lift, Lower)]
+        #[component(enum)]
+        #[repr(u8)]
+        pub enum $name {
+            $($(#[$case_doc])* #[component(name = $text)] #[serde(rename = $text)] $case,)+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$case => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// A service's transport.
+    ServiceProtocol { Tcp = "tcp", Udp = "udp" }
+);
+
+closed_set!(
+    /// What the proxy does with a service's idle machines.
+    AutoStop { Off = "off", Stop = "stop", Suspend = "suspend" }
+);
+
+closed_set!(
+    /// What a health check does.
+    CheckKind { Http = "http", Tcp = "tcp" }
+);
+
+closed_set!(
+    /// When the platform starts a machine that exited.
+    RestartPolicy { Always = "always", Never = "never", OnFailure = "on-failure" }
+);
+
 /// An internal port exposed through public ports.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(record)]
 pub struct Service {
-    pub protocol: String,
+    pub protocol: ServiceProtocol,
     #[component(name = "internal-port")]
     pub internal_port: u16,
     pub ports: Vec<Port>,
@@ -117,7 +165,7 @@ pub struct Service {
     #[component(name = "http-service")]
     pub http_service: bool,
     #[component(name = "auto-stop-machines")]
-    pub auto_stop_machines: Option<String>,
+    pub auto_stop_machines: Option<AutoStop>,
     #[component(name = "auto-start-machines")]
     pub auto_start_machines: Option<bool>,
     #[component(name = "min-machines-running")]
@@ -142,7 +190,7 @@ pub enum CheckScope {
 #[component(record)]
 pub struct Check {
     pub name: String,
-    pub kind: String,
+    pub kind: CheckKind,
     pub scope: CheckScope,
     pub port: Option<u16>,
     pub path: Option<String>,
@@ -258,7 +306,7 @@ pub struct Dockerfile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ComponentType, Lift, Lower)]
 #[component(record)]
 pub struct Restart {
-    pub policy: String,
+    pub policy: RestartPolicy,
     pub retries: Option<u32>,
     pub processes: Vec<String>,
 }

@@ -23,9 +23,9 @@ pub use ops::vm;
 
 pub use action::{Action, Risk, Undo};
 pub use app::{
-    Addon, AppKind, AppSpec, Build, Check, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource, Formation, HttpOptions,
-    HttpResponseOptions, LiveState, LiveVolume, LocalFile, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup, ProxyProtoOptions,
-    ReplayCache, Restart, Service, Static, TargetKind, TlsOptions, Vm,
+    Addon, AppKind, AppSpec, AutoStop, Build, Check, CheckKind, CheckScope, Concurrency, Deploy, Dockerfile, Experimental, File, FileSource, Formation,
+    HttpOptions, HttpResponseOptions, LiveState, LiveVolume, LocalFile, MachineDefaults, Metrics, Mount, Platform, Port, Process, ProcessGroup,
+    ProxyProtoOptions, ReplayCache, Restart, RestartPolicy, Service, ServiceProtocol, Static, TargetKind, TlsOptions, Vm,
 };
 pub use finding::{Finding, Location, Problem, Severity, StepError};
 pub use ops::Operation;

@@ -3,7 +3,7 @@
 
 use ferry_step_sdk::types::{
     Action, AppSpec, ControlOp, FlyIp, FlyMachine, FlyMachineRefs, FlyMachines, FlyMetadata, FlyOp, FlyRelease, FlyReleaseCommand, FlyVolume, FlyWait, IpKind,
-    Mount, Operation, Risk, Undo,
+    Mount, Operation, Risk, ServiceProtocol, Undo,
 };
 
 fn action(id: String, summary: String, risk: Risk, operation: Operation, undo: Undo, detail: Option<String>) -> Action {
@@ -136,7 +136,7 @@ pub fn create_volume(app: &str, name: &str, region: &str, size_gb: u32, n: usize
 /// every service is HTTP or TLS, else a dedicated one (flyctl prompts for
 /// it; the plan states it).
 pub fn public_ips(app_name: &str, app: &AppSpec) -> [Action; 2] {
-    let http_only = app.services.iter().all(|s| s.protocol == "tcp" && s.ports.iter().all(|p| !p.handlers.is_empty()));
+    let http_only = app.services.iter().all(|s| s.protocol == ServiceProtocol::Tcp && s.ports.iter().all(|p| !p.handlers.is_empty()));
     [allocate_ip(app_name, IpKind::V6, None), allocate_ip(app_name, if http_only { IpKind::SharedV4 } else { IpKind::V4 }, None)]
 }
 

@@ -141,7 +141,7 @@ fn addon_vars(addon: &str) -> &'static [&'static str] {
 /// The service a `web` process becomes: $PORT (8080) behind 80 and 443.
 pub fn web_service() -> Service {
     Service {
-        protocol: "tcp".into(),
+        protocol: ferry_step_sdk::types::ServiceProtocol::Tcp,
         internal_port: WEB_PORT,
         ports: crate::fly::sections::http_ports(true, None, None),
         processes: vec!["web".into()],

@@ -63,6 +63,7 @@ pub use ferry_fly_wire as fly_wire;
 pub mod files;
 pub mod logging;
 pub mod params;
+pub mod spelling;
 pub mod units;
 
 /// A step's two entry points.

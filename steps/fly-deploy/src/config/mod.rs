@@ -18,7 +18,7 @@ pub mod deploy;
 pub mod merge;
 pub mod wire;
 
-use ferry_step_sdk::types::{AppSpec, CheckScope, File, FileSource, ProcessGroup, StepError};
+use ferry_step_sdk::types::{AppSpec, CheckScope, File, FileSource, ProcessGroup, RestartPolicy, StepError};
 use serde_json::{Map, Value, json};
 
 pub use deploy::{Updated, launch_config, release_command_config, update_config};
@@ -132,11 +132,13 @@ pub fn to_machine_config(app: &AppSpec, group: &ProcessGroup, current: Option<&V
     }
 
     let restart = group.restart.as_ref().map(|r| {
-        let policy = if r.policy == "never" { "no" } else { r.policy.as_str() };
+        // fly-go's MachineRestart spells never `no` (RestartPolicyNo).
+        let policy = match r.policy {
+            RestartPolicy::Never => "no",
+            RestartPolicy::Always | RestartPolicy::OnFailure => r.policy.as_str(),
+        };
         let mut restart = Map::new();
-        if !policy.is_empty() {
-            restart.insert("policy".into(), json!(policy));
-        }
+        restart.insert("policy".into(), json!(policy));
         if let Some(n) = r.retries.filter(|n| *n != 0) {
             restart.insert("max_retries".into(), json!(n));
         }

@@ -4,7 +4,7 @@
 //! off/stop). A field fly-go omits when empty is left out here too, so the
 //! body ferry sends is the body flyctl sends.
 
-use ferry_step_sdk::types::{Check, HttpOptions, Port, Service, TlsOptions, Vm};
+use ferry_step_sdk::types::{AutoStop, Check, HttpOptions, Port, Service, TlsOptions, Vm};
 use serde_json::{Map, Value, json};
 
 /// Milliseconds and nanoseconds as Go's `time.Duration.String()` writes
@@ -15,11 +15,11 @@ pub use ferry_step_sdk::fly_wire::duration::{format_ms as go_duration, format_ns
 /// `auto_stop_machines` as fly-go's `MachineAutostop` marshals it: `false`
 /// and `true` for off and stop ("for backward compatibility"), a string
 /// for suspend.
-pub fn autostop(value: &str) -> Value {
+pub fn autostop(value: AutoStop) -> Value {
     match value {
-        "off" => json!(false),
-        "stop" => json!(true),
-        other => json!(other),
+        AutoStop::Off => json!(false),
+        AutoStop::Stop => json!(true),
+        AutoStop::Suspend => json!(value.as_str()),
     }
 }
 
@@ -27,11 +27,11 @@ pub fn autostop(value: &str) -> Value {
 /// omitempty, so it is always sent, as `null`).
 pub fn service(s: &Service, checks: &[&Check]) -> Value {
     let mut out = Map::new();
-    put_str(&mut out, "protocol", &s.protocol);
+    put_str(&mut out, "protocol", s.protocol.as_str());
     if s.internal_port != 0 {
         out.insert("internal_port".into(), json!(s.internal_port));
     }
-    if let Some(stop) = &s.auto_stop_machines {
+    if let Some(stop) = s.auto_stop_machines {
         out.insert("autostop".into(), autostop(stop));
     }
     if let Some(start) = s.auto_start_machines {
@@ -148,7 +148,7 @@ pub fn check(c: &Check, top_level: bool) -> Value {
     if top_level && let Some(port) = c.port {
         out.insert("port".into(), json!(port));
     }
-    put_str(&mut out, "type", &c.kind);
+    put_str(&mut out, "type", c.kind.as_str());
     for (key, ms) in [("interval", c.interval_ms), ("timeout", c.timeout_ms), ("grace_period", c.grace_period_ms)] {
         if let Some(ms) = ms {
             out.insert(key.into(), json!(go_duration(ms)));
@@ -294,8 +294,8 @@ mod tests {
 
     #[test]
     fn autostop_as_fly_go_marshals_it() {
-        assert_eq!(autostop("off"), json!(false));
-        assert_eq!(autostop("stop"), json!(true));
-        assert_eq!(autostop("suspend"), json!("suspend"));
+        assert_eq!(autostop(AutoStop::Off), json!(false));
+        assert_eq!(autostop(AutoStop::Stop), json!(true));
+        assert_eq!(autostop(AutoStop::Suspend), json!("suspend"));
     }
 }

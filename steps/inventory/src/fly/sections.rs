@@ -3,8 +3,9 @@
 //! file, so it is an error here too) and flyctl's per-section validation.
 
 use ferry_step_sdk::types::{
-    Build, Check, CheckScope, Concurrency, Deploy, Experimental, File, FileSource, HttpOptions, HttpResponseOptions, LocalFile, MachineDefaults, Metrics,
-    Mount, Port, Process, ProxyProtoOptions, ReplayCache, Restart, Service, StaticFiles as Static, TlsOptions, Vm,
+    AutoStop, Build, Check, CheckKind, CheckScope, Concurrency, Deploy, Experimental, File, FileSource, HttpOptions, HttpResponseOptions, LocalFile,
+    MachineDefaults, Metrics, Mount, Port, Process, ProxyProtoOptions, ReplayCache, Restart, RestartPolicy, Service, ServiceProtocol, StaticFiles as Static,
+    TlsOptions, Vm,
 };
 
 use super::names;
@@ -238,7 +239,8 @@ fn http_service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>
     let force_https = optional(at, "force_https", At::bool)?.unwrap_or(false);
     let http_options = optional(at, "http_options", http_options)?;
     let tls_options = optional(at, "tls_options", tls_options)?;
-    let svc = Service { ports: http_ports(force_https, http_options, tls_options), http_service: true, ..service_common(at, "tcp", internal_port)? };
+    let svc =
+        Service { ports: http_ports(force_https, http_options, tls_options), http_service: true, ..service_common(at, ServiceProtocol::Tcp, internal_port)? };
     let checks = http_checks(at, "checks", &svc, findings)?;
     Ok((svc, checks))
 }
@@ -262,10 +264,11 @@ pub fn http_ports(force_https: bool, http_options: Option<HttpOptions>, tls_opti
 }
 
 fn service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>), Problem> {
-    let protocol = optional(at, "protocol", At::str)?.unwrap_or_default();
-    if !matches!(protocol.as_str(), "tcp" | "udp") {
-        findings.error("invalid-protocol", format!("`{}.protocol` must be \"tcp\" or \"udp\", not \"{protocol}\"", at.path()), at);
-    }
+    let text = optional(at, "protocol", At::str)?.unwrap_or_default();
+    let protocol = ServiceProtocol::parse(&text).unwrap_or_else(|| {
+        findings.error("invalid-protocol", format!("`{}.protocol` must be {}, not \"{text}\"", at.path(), ServiceProtocol::choices()), at);
+        ServiceProtocol::Tcp
+    });
     let internal_port = needed(at, "internal_port", At::port, findings)?;
     let ports: Vec<Port> = match at.get("ports") {
         Some(ports) => ports.items()?.iter().map(port).collect::<Result<_, _>>()?,
@@ -278,18 +281,18 @@ fn service(at: &At, findings: &mut Findings) -> Result<(Service, Vec<Check>), Pr
             at,
         );
     }
-    let svc = Service { ports, ..service_common(at, &protocol, internal_port)? };
+    let svc = Service { ports, ..service_common(at, protocol, internal_port)? };
     let mut checks = Vec::new();
     for (i, check) in list(at, "tcp_checks", findings).iter().enumerate() {
-        checks.push(service_check(check, "tcp", &svc, i, findings)?);
+        checks.push(service_check(check, CheckKind::Tcp, &svc, i, findings)?);
     }
     checks.extend(http_checks(at, "http_checks", &svc, findings)?);
     Ok((svc, checks))
 }
 
-fn service_common(at: &At, protocol: &str, internal_port: u16) -> Result<Service, Problem> {
+fn service_common(at: &At, protocol: ServiceProtocol, internal_port: u16) -> Result<Service, Problem> {
     Ok(Service {
-        protocol: protocol.to_string(),
+        protocol,
         internal_port,
         ports: Vec::new(),
         processes: str_list_or_empty(at, "processes")?,
@@ -370,28 +373,24 @@ fn http_options(at: &At) -> Result<HttpOptions, Problem> {
 }
 
 /// `auto_stop_machines`: `"off"`, `"stop"`, `"suspend"`, or a boolean (true = stop).
-fn auto_stop(at: &At) -> Result<String, Problem> {
+fn auto_stop(at: &At) -> Result<AutoStop, Problem> {
     match at.bool() {
-        Ok(true) => Ok("stop".to_string()),
-        Ok(false) => Ok("off".to_string()),
+        Ok(true) => Ok(AutoStop::Stop),
+        Ok(false) => Ok(AutoStop::Off),
         Err(_) => {
             let s = at.str()?;
-            if matches!(s.as_str(), "off" | "stop" | "suspend") {
-                Ok(s)
-            } else {
-                Err(at.problem(format!("`{}` must be \"off\", \"stop\", \"suspend\" or a boolean, not \"{s}\"", at.path())))
-            }
+            AutoStop::parse(&s).ok_or_else(|| at.problem(format!("`{}` must be a boolean or {}, not \"{s}\"", at.path(), AutoStop::choices())))
         }
     }
 }
 
 fn http_checks(at: &At, key: &str, svc: &Service, findings: &mut Findings) -> Result<Vec<Check>, Problem> {
-    list(at, key, findings).iter().enumerate().map(|(i, c)| service_check(c, "http", svc, i, findings)).collect()
+    list(at, key, findings).iter().enumerate().map(|(i, c)| service_check(c, CheckKind::Http, svc, i, findings)).collect()
 }
 
 /// A service check: it gates traffic to the service's internal port.
 /// flyctl raises durations under 1s to 1s and lowers those over 1m to 1m.
-fn service_check(at: &At, kind: &str, svc: &Service, index: usize, findings: &mut Findings) -> Result<Check, Problem> {
+fn service_check(at: &At, kind: CheckKind, svc: &Service, index: usize, findings: &mut Findings) -> Result<Check, Problem> {
     let mut check = check_fields(at, kind, CheckScope::Service, findings)?;
     check.name = format!("{kind}-{}-{index}", svc.internal_port);
     check.port = Some(svc.internal_port);
@@ -409,14 +408,14 @@ fn service_check(at: &At, kind: &str, svc: &Service, index: usize, findings: &mu
     Ok(check)
 }
 
-fn check_fields(at: &At, kind: &str, scope: CheckScope, findings: &mut Findings) -> Result<Check, Problem> {
+fn check_fields(at: &At, kind: CheckKind, scope: CheckScope, findings: &mut Findings) -> Result<Check, Problem> {
     let headers = match at.get("headers") {
         Some(h) => h.entries()?.into_iter().map(|(k, v)| Ok((k.to_string(), v.str()?))).collect::<Result<_, Problem>>()?,
         None => Vec::new(),
     };
     Ok(Check {
         name: String::new(),
-        kind: kind.to_string(),
+        kind,
         scope,
         port: None,
         path: optional(at, "path", At::str)?,
@@ -447,16 +446,13 @@ fn duration(at: &At, key: &str, findings: &mut Findings) -> Result<Option<u64>, 
 /// A top-level `[checks.<name>]`: type is required; interval at least 2s,
 /// timeout at most 60s (the Machines API's limits).
 fn top_level_check(name: &str, at: &At, findings: &mut Findings) -> Result<Check, Problem> {
-    let kind = optional(at, "type", At::str)?;
-    let kind = match kind.as_deref() {
-        Some(k @ ("http" | "tcp")) => k.to_string(),
-        other => {
-            let found = other.map(|k| format!("\"{k}\"")).unwrap_or_else(|| "missing".into());
-            findings.error("invalid-check", format!("check `{name}` needs type = \"http\" or \"tcp\" ({found})"), at);
-            other.unwrap_or_default().to_string()
-        }
-    };
-    let mut check = check_fields(at, &kind, CheckScope::Machine, findings)?;
+    let text = optional(at, "type", At::str)?;
+    let kind = text.as_deref().and_then(CheckKind::parse).unwrap_or_else(|| {
+        let found = text.as_ref().map(|k| format!("\"{k}\"")).unwrap_or_else(|| "missing".into());
+        findings.error("invalid-check", format!("check `{name}` needs type = {} ({found})", CheckKind::choices()), at);
+        CheckKind::Http
+    });
+    let mut check = check_fields(at, kind, CheckScope::Machine, findings)?;
     check.name = name.to_string();
     check.port = optional(at, "port", At::port)?;
     check.processes = str_list_or_empty(at, "processes")?;
@@ -686,10 +682,11 @@ pub fn preset(size: &str) -> Option<Preset> {
 }
 
 fn restart(at: &At, findings: &mut Findings) -> Result<Restart, Problem> {
-    let policy = optional(at, "policy", At::str)?.unwrap_or_default();
-    if !matches!(policy.as_str(), "always" | "never" | "on-failure") {
-        findings.error("invalid-restart", format!("restart policy \"{policy}\" must be always, never or on-failure"), at);
-    }
+    let text = optional(at, "policy", At::str)?.unwrap_or_default();
+    let policy = RestartPolicy::parse(&text).unwrap_or_else(|| {
+        findings.error("invalid-restart", format!("restart policy \"{text}\" must be {}", RestartPolicy::choices()), at);
+        RestartPolicy::Always
+    });
     Ok(Restart { policy, retries: optional(at, "retries", At::u32)?, processes: str_list_or_empty(at, "processes")? })
 }
 
