@@ -276,7 +276,21 @@ fn json_output_inside_actions_is_still_exact_json() {
     let app = &plan["plan"]["app"];
     assert_eq!(app["app"], fly["app"].as_str().unwrap());
     assert_eq!(app["build"]["image"], fly["build"]["image"].as_str().unwrap());
-    assert_eq!(app["services"][1]["protocol"], fly["services"][0]["protocol"].as_str().unwrap());
+    // A protocol is a closed set: the app-spec holds its first case, and the
+    // finding quotes what fly.toml says, exactly.
+    assert_eq!(app["services"][1]["protocol"], "tcp");
+    let quoted = format!("not \"{}\"", fly["services"][0]["protocol"].as_str().unwrap());
+    assert!(strings(&plan).iter().any(|s| s.contains(&quoted)), "no finding quotes {quoted:?}: {stdout}");
+}
+
+/// Every string inside a JSON value.
+fn strings(value: &serde_json::Value) -> Vec<&str> {
+    match value {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(items) => items.iter().flat_map(strings).collect(),
+        serde_json::Value::Object(fields) => fields.values().flat_map(strings).collect(),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Vec::new(),
+    }
 }
 
 #[test]
