@@ -3,6 +3,7 @@
 //! before and after each action, so a run killed at any point can be
 //! resumed or undone from it.
 
+use ferry_model::Plan;
 use serde::{Deserialize, Serialize};
 
 use crate::apply::checkout::CheckoutUndo;
@@ -10,7 +11,6 @@ use crate::data::ops::DataUndo;
 use crate::dns::ops::DnsUndo;
 use crate::fly::ops::FlyUndo;
 use crate::vm::ops::VmUndo;
-use ferry_model::Plan;
 
 /// The version of the journal's JSON shape. 3: the plans it holds are of
 /// plan format 4.

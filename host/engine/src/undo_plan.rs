@@ -5,11 +5,12 @@
 //! first, with the host's rating of what the undo does — that a person
 //! reviews and names by hash, as they do an apply's plan.
 
-use crate::journal::{ActionState, Journal, PhaseStatus};
-use crate::policy::{describe_undo, undo_floor};
 use ferry_model::{Risk, Undo};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::journal::{ActionState, Journal, PhaseStatus};
+use crate::policy::{describe_undo, undo_floor};
 
 /// One undo an abort would run.
 #[derive(Clone, Debug, PartialEq, Serialize)]

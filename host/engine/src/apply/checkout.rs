@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use ferry_model::CheckoutOp;
+use ferry_model::Risk::Safe;
+use serde::{Deserialize, Serialize};
 
 use super::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::policy::{Floor, OperationPolicy, Restore, at, restore};
-use ferry_model::Risk::Safe;
-use serde::{Deserialize, Serialize};
 
 /// The checkout side of the executor.
 #[derive(Debug)]

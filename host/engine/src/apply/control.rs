@@ -4,11 +4,11 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use ferry_model::ControlOp;
+use ferry_model::Risk::Safe;
 
 use super::executor::{ExecError, Ops, Outputs};
 use crate::policy::words::*;
 use crate::policy::{Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at};
-use ferry_model::Risk::Safe;
 
 /// The control side of the executor: it needs nothing but the clock.
 #[derive(Debug)]

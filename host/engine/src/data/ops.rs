@@ -5,18 +5,18 @@
 
 use std::time::Duration;
 
+use ferry_model::Risk::{Destructive, Disruptive, Safe};
 use ferry_model::VolumePass;
 use ferry_model::{DataOp, PgCopy, PgLogical};
 use ferry_postgres as pg;
 use ferry_volume as vol;
+use serde::{Deserialize, Serialize};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::apply::progress::Meter;
 use crate::data::{DataSources, DatabaseUrls};
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, COPY_REMOVED, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
-use ferry_model::Risk::{Destructive, Disruptive, Safe};
-use serde::{Deserialize, Serialize};
 
 /// Objects a failed verification names one by one (a copy missing its whole
 /// schema would otherwise make an error of thousands of lines).

@@ -6,14 +6,14 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ferry_dns::verify;
+use ferry_model::Risk::{Disruptive, Safe};
 use ferry_model::{DnsChange, DnsOp, DnsRrset, DnsVerify, TlsCheck};
+use serde::{Deserialize, Serialize};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::dns::{DnsZones, from_model, names, to_model};
 use crate::policy::words::*;
 use crate::policy::{Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
-use ferry_model::Risk::{Disruptive, Safe};
-use serde::{Deserialize, Serialize};
 
 /// How long a TLS handshake with the new host may take.
 const TLS_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::{OperationClass, OperationGrant, floor, name};
 use ferry_model::{Action, Operation, Risk, Undo, VmFile, VmOp};
+
+use super::{OperationClass, OperationGrant, floor, name};
 
 /// The step whose actions are being admitted, and what it may propose.
 #[derive(Clone, Copy, Debug)]

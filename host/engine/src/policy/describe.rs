@@ -6,8 +6,9 @@
 //! escapes it for its medium, since every value in it came from a step.
 //! Each provider's words are beside its operations, in [`crate::ops`].
 
-use super::OperationPolicy;
 use ferry_model::{Operation, Undo};
+
+use super::OperationPolicy;
 
 /// What running `op` does.
 pub fn describe(op: &Operation) -> String {

@@ -7,8 +7,9 @@
 //! Each operation's floor is beside it, in its provider's [`crate::ops`]
 //! module.
 
-use super::OperationPolicy;
 use ferry_model::{Operation, Risk, Undo};
+
+use super::OperationPolicy;
 
 /// An operation's minimum risk, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

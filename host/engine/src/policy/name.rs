@@ -1,7 +1,8 @@
 //! The name of each operation, as plans, errors and refusals spell it.
 
-use super::OperationPolicy;
 use ferry_model::Operation;
+
+use super::OperationPolicy;
 
 /// `fly-set-secrets`, `vm-write-file`, …: the provider and the operation's
 /// case in its `wit/ops-*.wit` (the plan's JSON nests the same two as serde

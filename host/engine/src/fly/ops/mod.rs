@@ -18,15 +18,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_fly::FlyClient;
+use ferry_model::Risk::{Destructive, Disruptive, Irreversible, Safe};
 use ferry_model::{FlyOp, IpKind};
+use serde::{Deserialize, Serialize};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::journal::PreviousMachine;
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
 pub use apps::{SECRET_VAR_PREFIX, secret_var};
-use ferry_model::Risk::{Destructive, Disruptive, Irreversible, Safe};
-use serde::{Deserialize, Serialize};
 
 /// How often machine state is polled while waiting, unless overridden by
 /// `FERRY_FLY_POLL` (flyctl polls every 1-2 s; tests against the emulator

@@ -14,10 +14,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_model::Risk::{Destructive, Disruptive, Safe};
 use ferry_model::{VmContainer, VmEnvFile, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
 use ferry_ssh::Session;
 use ferry_state::lock::LockRecord;
 use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, Untagged, commands};
+use serde::{Deserialize, Serialize};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::apply::{Owner, SECRET_VAR_PREFIX, now_ms};
@@ -25,8 +27,6 @@ use crate::journal::NOTE_OUTPUT;
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
 use crate::vm::{VmTargetConfig, VmTargets};
-use ferry_model::Risk::{Destructive, Disruptive, Safe};
-use serde::{Deserialize, Serialize};
 
 /// What the host lock says it is for.
 const LOCK_PURPOSE: &str = "deploy to this host";
