@@ -111,7 +111,7 @@ pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<P
     let serving = observed
         .serving()
         .ok_or_else(|| precondition(format!("no release of {} runs on {}: there is nothing to roll back from", app.name, observed.target.name)))?;
-    let previous = observed.releases.iter().rev().find(|r| r.number < serving).ok_or_else(|| {
+    let previous = observed.release_before(serving).ok_or_else(|| {
         precondition(format!("release {serving} is the oldest ferry kept on {}: there is no earlier one to roll back to", observed.target.name))
     })?;
     let target = &observed.target;
@@ -301,8 +301,7 @@ fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Vec<Action
         return Vec::new();
     };
     let mut actions = Vec::new();
-    let old: Vec<_> = observed.containers.iter().filter(|c| Observed::release_of(c).is_some_and(|r| r <= cutoff)).collect();
-    let names: Vec<String> = old.iter().map(|c| c.name.clone()).collect();
+    let names: Vec<String> = observed.containers.iter().filter(|c| Observed::release_of(c).is_some_and(|r| r <= cutoff)).map(|c| c.name.clone()).collect();
     if !names.is_empty() {
         actions.push(action(
             format!("vm-remove:{target}:{}", names.join(",")),
@@ -312,7 +311,7 @@ fn prune(app: &VmApp, observed: &Observed, target: &str, new: u32) -> Vec<Action
             Undo::None("`--rollback` starts the release before this one again from its image, which stays".into()),
         ));
     }
-    let rollback_to = observed.releases.iter().map(|r| r.number).filter(|r| *r < new).max();
+    let rollback_to = observed.release_before(new).map(|r| r.number);
     let mut kept: Vec<u32> = releases.into_iter().filter(|r| *r > cutoff).chain(rollback_to).collect();
     kept.sort_unstable();
     kept.dedup();

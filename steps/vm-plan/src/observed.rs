@@ -58,6 +58,12 @@ impl Observed {
         recorded.chain(running).max().map_or(1, |n| n + 1)
     }
 
+    /// The release `--rollback` starts while `n` serves: the newest
+    /// recorded before it (the records are sorted by number).
+    pub fn release_before(&self, n: u32) -> Option<&ReleaseRecord> {
+        self.releases.iter().rev().find(|r| r.number < n)
+    }
+
     pub fn record(&self, number: u32) -> Option<&ReleaseRecord> {
         self.releases.iter().find(|r| r.number == number)
     }
