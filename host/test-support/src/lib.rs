@@ -21,6 +21,9 @@ pub mod tls_servers;
 /// A buildah image store of a test's own.
 pub mod buildah;
 
+/// Pebble, the ACME test server, on loopback.
+pub mod acme_server;
+
 /// An OCI registry (Debian's docker-registry) with TLS and basic auth on loopback.
 pub mod registry;
 
