@@ -227,9 +227,9 @@ pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Pro
     Ok(ferry_engine::apply::Providers {
         checkout: dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?,
         fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
-        dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(workflow.dns)),
+        dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(workflow.dns.clone())),
         data: ferry_engine::apply::DataOps::new(ferry_engine::DataSources::new(workflow.data, workflow.volumes).with_vm(vm.clone())),
-        vm: ferry_engine::apply::VmOps::new(vm, owner(), dir.canonicalize()?),
+        vm: ferry_engine::apply::VmOps::new(vm, owner(), dir.canonicalize()?, ferry_engine::DnsZones::new(workflow.dns)),
     })
 }
 

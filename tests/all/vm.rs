@@ -460,6 +460,83 @@ fn a_certificate_on_the_host_serves_https_and_force_https_redirects_all_but_acme
     assert_eq!(world.client.get("/.well-known/acme-challenge/token-1"), (200, "token-1.thumbprint".to_string()));
 }
 
+/// `curl https://<name>/` from the client's namespace, trusting only `root`.
+fn https_body(world: &World, name: &str, root: &std::path::Path) -> Result<String, String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", world.client.netns(), "curl", "-sS", "-m", "5", "--cacert"])
+        .arg(root)
+        .args(["--resolve", &format!("{name}:443:{}", world.client.vm_addr()), &format!("https://{name}/")])
+        .output()
+        .unwrap();
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
+/// A target with `[acme]` gets its certificate from the ACME server
+/// ferry.toml names (Pebble, resolving through a real Knot): by DNS-01
+/// while the name still points elsewhere, so HTTPS works before any DNS
+/// moves, then by HTTP-01 from the host's webroot for a name that points
+/// at the host. Every plan shows the expiry; a valid one is not reissued.
+#[test]
+fn acme_issues_the_sites_certificate_by_dns01_before_the_switch_and_http01_after() {
+    let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, "shop 300 IN A 192.0.2.1\n");
+    // HTTP-01 is validated on port 80 of the name's address: nginx on the VM.
+    let pebble = crate::support::acme_server::Pebble::start(knot.addr, 80);
+    let acme = |dns: bool| {
+        format!(
+            "lock_ttl = \"30s\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n{}\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
+            pebble.directory,
+            pebble.listener_root.display(),
+            if dns { "dns_zone = \"example.test.\"\n" } else { "" },
+            knot.addr
+        )
+    };
+    let world = World::start_with(FLY_TOML, |_| acme(true));
+    let root = world.checkout.path().join("pebble-root.pem");
+    let deploy = |args: &[&str]| {
+        let mut cmd = world.ferry(args);
+        cmd.env("FERRY_SECRET_TSIG", format!("hmac-sha256:{}:{}", crate::support::dns_servers::KEY_NAME, crate::support::dns_servers::SECRET));
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "ferry deploy --target vm {args:?}:\n{out}{err}\npebble:\n{}", pebble.log());
+        assert!(!format!("{out}{err}").contains("PRIVATE KEY"), "a key was printed");
+        format!("{out}{err}")
+    };
+    world.ok(&["--provision"]);
+
+    let first = deploy(&["--hostnames", "shop.example.test"]);
+    assert!(first.contains("issue a certificate for shop.example.test (DNS-01 in example.test.): there is none yet"), "{first}");
+    let chain = world.app_dir().join("tls/fullchain.pem");
+    assert!(first.contains(&format!("there is no certificate at {} on the host yet", chain.display())), "{first}");
+    std::fs::write(&root, pebble.issuing_root()).unwrap();
+    assert_eq!(https_body(&world, "shop.example.test", &root).as_deref(), Ok("v1"), "served with the issued chain, while DNS still points at 192.0.2.1");
+    assert!(knot.dig("_acme-challenge.shop.example.test", "TXT").is_empty(), "the challenge record is withdrawn");
+    let key = world.app_dir().join("tls/privkey.pem");
+    assert_eq!(std::fs::metadata(&key).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).ok(), Some(0o600));
+
+    let again = deploy(&["--hostnames", "shop.example.test"]);
+    assert!(!again.contains("issue a certificate"), "a valid certificate is kept: {again}");
+    assert!(again.contains(&format!("the certificate {} for shop.example.test is valid until", chain.display())), "{again}");
+
+    // DNS moved to the host; a new name on the site needs a new certificate,
+    // now proven over HTTP on port 80 (ferry.toml names no zone).
+    std::fs::write(
+        world.checkout.path().join("ferry.toml"),
+        std::fs::read_to_string(world.checkout.path().join("ferry.toml")).unwrap().replace("dns_zone = \"example.test.\"\n", ""),
+    )
+    .unwrap();
+    let dns = knot.rfc2136();
+    let zone = crate::support::dns_servers::zone();
+    let at_host = |name: &str| ferry_dns::RRset::new(ferry_dns::Name::new(name).unwrap(), ferry_dns::RecordType::A, 60, [world.vm.addr().to_string()]).unwrap();
+    let shop = ferry_dns::DnsProvider::read(&dns, &zone, &ferry_dns::Name::new("shop.example.test.").unwrap(), &ferry_dns::RecordType::A).unwrap();
+    ferry_dns::DnsProvider::replace(&dns, &zone, shop.as_ref(), &at_host("shop.example.test.")).unwrap();
+    ferry_dns::DnsProvider::replace(&dns, &zone, None, &at_host("www.example.test.")).unwrap();
+    let renamed = deploy(&["--hostnames", "shop.example.test,www.example.test"]);
+    assert!(renamed.contains("(HTTP-01): it is for shop.example.test, the site serves shop.example.test, www.example.test"), "{renamed}");
+    std::fs::write(&root, pebble.issuing_root()).unwrap();
+    assert_eq!(https_body(&world, "www.example.test", &root).as_deref(), Ok("v1"));
+    let tokens = world.vm.dir().join("srv/acme/.well-known/acme-challenge");
+    assert_eq!(std::fs::read_dir(&tokens).map(|d| d.count()).unwrap_or(0), 0, "the challenge file is removed");
+}
+
 /// `psql URL -tAc SQL` run in namespace `netns` with this machine's client.
 fn psql_in(netns: &str, url: &str, sql: &str) -> Result<String, String> {
     let out = std::process::Command::new("ip").args(["netns", "exec", netns, "psql", url, "-tAc", sql]).output().unwrap();

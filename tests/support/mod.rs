@@ -8,7 +8,7 @@ pub mod git;
 pub mod github;
 /// Real servers shared with the provider crates' tests: DNS servers,
 /// PostgreSQL clusters, TLS servers, and sshd/Docker/nginx in a network namespace.
-pub use ferry_test_support::{dns_servers, pg_cluster, tls_servers, vm};
+pub use ferry_test_support::{acme_server, dns_servers, pg_cluster, tls_servers, vm};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -58,7 +58,8 @@ impl Step for VmDeploy {
         let deploy_options = if request.phase == "deploy" { Some(options(&p, &spec)?) } else { None };
         let provided_secrets = p.list("provided-secrets").unwrap_or_default();
         let wait_timeout_ms = wait_timeout(&p)?;
-        let observed = observe(target, &app.name)?;
+        let served = deploy_options.as_ref().and_then(|o| o.serving_tls(&app, &target));
+        let observed = observe(target, &app.name, served.as_ref())?;
         let planned = match &deploy_options {
             None => provision::plan(&app, &observed, &provision::Options { provided_secrets, wait_timeout_ms }),
             Some(options) if p.flag("rollback", false)? => deploy::rollback(&app, &observed, options)?,
@@ -123,13 +124,14 @@ fn target(name: Option<&str>) -> Result<vm::VmTargetInfo, StepError> {
     }
 }
 
-fn observe(target: vm::VmTargetInfo, app: &str) -> Result<Observed, StepError> {
+fn observe(target: vm::VmTargetInfo, app: &str, tls: Option<&Tls>) -> Result<Observed, StepError> {
     let name = target.name.clone();
     let at = |e: String| StepError::Transient(Problem { message: format!("reading VM target {name}: {e}"), location: None });
     let facts = vm::facts(&name).map_err(at)?;
     let containers = vm::containers(&name, app).map_err(at)?;
     let releases = Observed::parse_releases(&vm::releases(&name, app).map_err(at)?);
-    Ok(Observed { target, facts, containers, releases })
+    let certificate = tls.map(|t| vm::certificate(&name, &t.certificate)).transpose().map_err(at)?.flatten();
+    Ok(Observed { target, facts, containers, releases, certificate })
 }
 
 export_step!(VmDeploy);

@@ -16,7 +16,7 @@ use ferry_step_sdk::types::{
 use crate::app::{Group, VmApp};
 use crate::checked;
 use crate::observed::{LABEL_APP, LABEL_GROUP, LABEL_RELEASE, Observed, ReleaseRecord};
-use crate::{Planned, action, nginx};
+use crate::{Planned, action, certificate, nginx};
 
 /// Ports the web group's releases take on 127.0.0.1: one per release
 /// number, so the new one never collides with the one serving.
@@ -38,11 +38,18 @@ pub struct Options {
     pub image: ImageFrom,
     pub hostnames: Vec<String>,
     pub wait_timeout_ms: u64,
-    /// Also serve 443 with this certificate (paths on the host).
+    /// Also serve 443 with this certificate (paths on the host). Unset on
+    /// a target with `[acme]`: the deploy issues one ([`certificate`]).
     pub tls: Option<nginx::Tls>,
 }
 
 impl Options {
+    /// The certificate the site serves: the one given, else the one the
+    /// target's ACME server issues.
+    pub fn serving_tls(&self, app: &VmApp, target: &VmTargetInfo) -> Option<nginx::Tls> {
+        self.tls.clone().or_else(|| certificate::managed(app, target, &self.hostnames))
+    }
+
     /// Refuses hostnames and TLS paths outside their grammar ([`checked`]):
     /// both are written into the nginx site as they are, so a `;` or `}`
     /// there would be nginx configuration of the caller's choosing.
@@ -73,6 +80,16 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     let mut planned = Planned::default();
     let (lock, unlock) = lock_actions(target);
     planned.actions.push(lock);
+    let tls = options.serving_tls(app, target);
+    if let Some(tls) = &tls {
+        // Issued first: a refused order stops the deploy before anything runs.
+        if options.tls.is_none()
+            && let Some(why) = certificate::due(observed.certificate.as_ref(), &options.hostnames)
+        {
+            planned.actions.push(certificate::issue(target, tls, &options.hostnames, &why));
+        }
+        planned.findings.push(certificate::expiry(tls, observed.certificate.as_ref()));
+    }
     let tag = app.image_tag(n);
     planned.actions.push(image_action(&target.name, &tag, &options.image));
     if !app.release_command.is_empty() {
@@ -81,14 +98,15 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     let port = free_port(n, &observed.facts.listening_ports);
     planned.actions.extend(app.groups.iter().map(|g| run(app, &target.name, g, &tag, n, port, options.wait_timeout_ms)));
     if app.web().is_some() {
-        planned.actions.push(switch(app, target, n, port, options));
+        planned.actions.push(switch(app, target, n, port, &options.hostnames, tls.as_ref()));
     }
-    if app.force_https() && options.tls.is_none() {
+    if app.force_https() && tls.is_none() {
         planned.findings.push(finding(
             "force-https-without-certificate",
             Severity::Warning,
             format!(
-                "fly.toml sets force_https, but there is no certificate: port 80 serves the app unencrypted. Issue one with `certbot certonly --webroot -w {} -d <hostname>` and deploy with --tls-certificate and --tls-key",
+                "fly.toml sets force_https, but there is no certificate: port 80 serves the app unencrypted. Add [targets.vm.{}.acme] to ferry.toml and deploy with --hostnames, and ferry issues one; or issue one with `certbot certonly --webroot -w {} -d <hostname>` and deploy with --tls-certificate and --tls-key",
+                target.name,
                 nginx::acme_dir(&target.root)
             ),
         ));
@@ -121,7 +139,7 @@ pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<P
     let port = previous.port.unwrap_or_else(|| free_port(previous.number, &observed.facts.listening_ports));
     planned.actions.extend(app.groups.iter().map(|g| run(app, &target.name, g, &previous.image, previous.number, port, options.wait_timeout_ms)));
     if app.web().is_some() {
-        planned.actions.push(switch(app, target, previous.number, port, options));
+        planned.actions.push(switch(app, target, previous.number, port, &options.hostnames, options.serving_tls(app, target).as_ref()));
     }
     planned.actions.extend(stop_others(app, observed, &target.name, &[previous.number]));
     planned.actions.push(unlock);
@@ -230,19 +248,11 @@ fn run(app: &VmApp, target: &str, group: &Group, image: &str, n: u32, port: u16,
     action(format!("vm-run:{target}:{name}"), format!("start {name} ({image}){gate}"), Risk::Safe, Operation::Vm(VmOp::Run(container)), Undo::RestorePrevious)
 }
 
-fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, options: &Options) -> Action {
+fn switch(app: &VmApp, target: &VmTargetInfo, n: u32, port: u16, hostnames: &[String], tls: Option<&nginx::Tls>) -> Action {
     let path = app.site_file(&target.nginx_sites);
     let acme_dir = nginx::acme_dir(&target.root);
-    let site = nginx::Site {
-        app: &app.name,
-        release: n,
-        port,
-        hostnames: &options.hostnames,
-        tls: options.tls.as_ref(),
-        acme_dir: &acme_dir,
-        force_https: app.force_https(),
-    };
-    let ports = match (options.tls.is_some(), site.redirects()) {
+    let site = nginx::Site { app: &app.name, release: n, port, hostnames, tls, acme_dir: &acme_dir, force_https: app.force_https() };
+    let ports = match (tls.is_some(), site.redirects()) {
         (true, true) => "443, with 80 redirecting to it",
         (true, false) => "80 and 443",
         _ => "80",

@@ -13,6 +13,7 @@
 //! - [`deploy::rollback`]: the previous release started again and switched to.
 
 pub mod app;
+pub mod certificate;
 pub mod checked;
 pub mod deploy;
 pub mod nginx;

@@ -1,7 +1,7 @@
 //! What the `vm` import reports about a target: its settings, the host's
 //! facts, the app's containers and the release records.
 
-use ferry_step_sdk::host::vm::{ContainerState, HostFacts, VmTargetInfo};
+use ferry_step_sdk::host::vm::{CertificateInfo, ContainerState, HostFacts, VmTargetInfo};
 use serde::{Deserialize, Serialize};
 
 /// The labels ferry puts on every container it runs.
@@ -15,6 +15,9 @@ pub struct Observed {
     pub facts: HostFacts,
     pub containers: Vec<ContainerState>,
     pub releases: Vec<ReleaseRecord>,
+    /// The certificate the site serves (given, or managed by the target's
+    /// ACME server), as the host read it.
+    pub certificate: Option<CertificateInfo>,
 }
 
 /// One release as the deploy recorded it on the host

@@ -112,6 +112,7 @@ fn a_target_root_that_is_not_a_plain_path_is_refused() {
         lock_path: format!("{root}/.ferry.lock"),
         keep: 1,
         postgres_image: None,
+        acme: None,
     };
     assert!(deploy::check_target(&target("/srv", "/etc/nginx/conf.d")).is_ok());
     let error = deploy::check_target(&target("/srv", "/etc/nginx/conf.d;}")).unwrap_err();

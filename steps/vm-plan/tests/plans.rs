@@ -48,12 +48,13 @@ fn observed(facts: HostFacts, containers: Vec<ContainerState>, releases: &[u32])
         lock_path: "/srv/.ferry.lock".into(),
         keep: 3,
         postgres_image: Some(PG_IMAGE.into()),
+        acme: None,
     };
     let releases = releases
         .iter()
         .map(|&n| ReleaseRecord { number: n, image: format!("ferry-shop:release-{n}"), port: Some(20000 + n as u16), source: "built".into() })
         .collect();
-    Observed { target, facts, containers, releases }
+    Observed { target, facts, containers, releases, certificate: None }
 }
 
 fn ready() -> HostFacts {
@@ -287,4 +288,54 @@ fn force_https_redirects_port_80_only_with_a_certificate_and_acme_challenges_sta
     assert!(plain.contains("acme-challenge") && secure.contains("proxy_pass http://ferry_shop;"), "{site}");
     assert!(planned.actions[5].summary.contains("443, with 80 redirecting to it"), "{}", planned.actions[5].summary);
     assert!(!planned.findings.iter().any(|f| f.code == "force-https-without-certificate"));
+}
+
+/// A target with `[acme]`: the deploy issues the site's certificate when the
+/// host has none, has one for other names, or has one within 30 days of
+/// expiry; otherwise it only shows the expiry.
+#[test]
+fn a_managed_certificate_is_issued_when_due_and_its_expiry_is_always_shown() {
+    use ferry_step_sdk::host::vm::{AcmeInfo, CertificateInfo};
+    let app = VmApp::new(&spec(), "/srv").unwrap();
+    let mut observed = observed(ready(), serving(1), &[1]);
+    observed.target.acme = Some(AcmeInfo { dns_zone: Some("example.com.".into()) });
+    let cert = |names: &[&str], days_left: i64| CertificateInfo {
+        names: names.iter().map(|n| n.to_string()).collect(),
+        not_after: "2027-03-01T00:00:00Z".into(),
+        days_left,
+    };
+
+    let fresh = deploy::plan(&app, &observed, &options());
+    assert_eq!(ids(&fresh.actions)[..2], ["vm-lock", "vm-certificate"], "issued before anything runs");
+    let Operation::Vm(VmOp::Certificate(c)) = &fresh.actions[1].operation else { panic!() };
+    assert_eq!(c.names, ["shop.example.com"]);
+    assert_eq!((c.certificate.as_str(), c.key.as_str()), ("/srv/shop/tls/fullchain.pem", "/srv/shop/tls/privkey.pem"));
+    assert_eq!((c.dns_zone.as_deref(), c.reload), (Some("example.com."), false));
+    assert!(fresh.actions[1].summary.ends_with("(DNS-01 in example.com.): there is none yet"), "{}", fresh.actions[1].summary);
+    let Some(Operation::Vm(VmOp::WriteFile(site))) = fresh.actions.iter().find(|a| a.id.starts_with("vm-switch")).map(|a| &a.operation) else { panic!() };
+    assert!(site.contents.contains("listen 443 ssl;") && site.contents.contains("ssl_certificate /srv/shop/tls/fullchain.pem;"), "{}", site.contents);
+
+    observed.certificate = Some(cert(&["shop.example.com"], 60));
+    let valid = deploy::plan(&app, &observed, &options());
+    assert!(!ids(&valid.actions).contains(&"vm-certificate"));
+    assert!(messages(&valid).contains(&"the certificate /srv/shop/tls/fullchain.pem for shop.example.com is valid until 2027-03-01T00:00:00Z (60 days left)"));
+
+    observed.certificate = Some(cert(&["shop.example.com"], 29));
+    let renew = deploy::plan(&app, &observed, &options());
+    assert!(renew.actions[1].summary.ends_with("it expires 2027-03-01T00:00:00Z (29 days left)"), "{}", renew.actions[1].summary);
+
+    observed.certificate = Some(cert(&["old.example.com"], 80));
+    let renamed = deploy::plan(&app, &observed, &options());
+    assert!(renamed.actions[1].summary.ends_with("it is for old.example.com, the site serves shop.example.com"), "{}", renamed.actions[1].summary);
+
+    // A certificate the user gives is never replaced, only reported.
+    observed.certificate = Some(cert(&["shop.example.com"], -2));
+    let given = Options { tls: Some(ferry_vm_plan::nginx::Tls { certificate: "/etc/ssl/shop.pem".into(), key: "/etc/ssl/shop.key".into() }), ..options() };
+    let planned = deploy::plan(&app, &observed, &given);
+    assert!(!ids(&planned.actions).contains(&"vm-certificate"));
+    assert!(messages(&planned).contains(&"the certificate /etc/ssl/shop.pem expired 2027-03-01T00:00:00Z (2 days ago)"));
+
+    // No names, no certificate: the site answers every name on port 80.
+    let anonymous = deploy::plan(&app, &observed, &Options { hostnames: Vec::new(), ..options() });
+    assert!(!ids(&anonymous.actions).contains(&"vm-certificate"));
 }

@@ -22,9 +22,30 @@ pub struct VmTargetConfig {
     pub postgres_image: Option<String>,
     /// How long one read of the host may take.
     pub read_timeout: Duration,
+    /// `[targets.vm.<name>.acme]`: where the host's certificate comes from.
+    pub acme: Option<AcmeConfig>,
+}
+
+/// `[targets.vm.<name>.acme]`: the ACME server that issues this host's
+/// certificates. Only the trusted ferry.toml says where ferry registers an
+/// account and sends the names it proves; a step only asks for a
+/// certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcmeConfig {
+    pub directory: ferry_acme::Directory,
+    /// DNS-01 through this `[dns.zones]` zone; none: HTTP-01 from the
+    /// target's webroot, which works only once DNS points at the host.
+    pub dns_zone: Option<String>,
 }
 
 impl VmTargetConfig {
+    /// Where HTTP-01 challenge files go: nginx serves
+    /// `/.well-known/acme-challenge/` of every site from here on port 80
+    /// (the vm-plan step's `nginx::acme_dir` writes that location).
+    pub fn acme_webroot(&self) -> String {
+        format!("{}/acme", self.root)
+    }
+
     /// The host lock every deploy to this target holds.
     pub fn lock_path(&self) -> String {
         format!("{}/.ferry.lock", self.root)
@@ -68,6 +89,34 @@ struct RawVmTarget {
     keep: Option<u32>,
     postgres: Option<RawPostgres>,
     read_timeout: Option<String>,
+    acme: Option<RawAcme>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAcme {
+    /// Default: Let's Encrypt's production directory.
+    directory: Option<String>,
+    /// A PEM file (on the machine running ferry) of the root the ACME
+    /// server's own TLS chains to: a private CA, or Pebble in tests.
+    ca_bundle: Option<std::path::PathBuf>,
+    #[serde(default)]
+    contact: Vec<String>,
+    dns_zone: Option<String>,
+}
+
+impl RawAcme {
+    fn parse(self, at: impl Fn(String) -> String) -> Result<AcmeConfig, String> {
+        let url = self.directory.unwrap_or_else(|| ferry_acme::Directory::LETS_ENCRYPT.into());
+        if !url.starts_with("https://") {
+            return Err(at(format!("acme.directory `{url}` must be an https:// URL (RFC 8555 §6.1)")));
+        }
+        if let Some(bad) = self.contact.iter().find(|c| !c.starts_with("mailto:")) {
+            return Err(at(format!("acme.contact `{bad}` must be a mailto: address")));
+        }
+        let roots = self.ca_bundle.map_or(ferry_acme::Roots::System, ferry_acme::Roots::Pem);
+        Ok(AcmeConfig { directory: ferry_acme::Directory { url, roots, contact: self.contact }, dns_zone: self.dns_zone })
+    }
 }
 
 impl RawTargets {
@@ -117,6 +166,7 @@ impl RawVmTarget {
                 Some(RawPostgres::Image(image)) => Some(image),
             },
             read_timeout,
+            acme: self.acme.map(|a| a.parse(at)).transpose()?,
             name,
         })
     }

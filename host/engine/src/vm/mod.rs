@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ferry_runtime::capabilities::vm::{ContainerState, HostFacts, VmReader, VmTargetInfo, not_configured};
+use ferry_runtime::capabilities::vm::{AcmeInfo, CertificateInfo, ContainerState, HostFacts, VmReader, VmTargetInfo, not_configured};
 use ferry_ssh::{Session, SshKey, SshOptions};
 use ferry_vm::DockerHost;
 
@@ -163,6 +163,7 @@ impl VmReader for VmTargets {
                 lock_path: t.lock_path(),
                 keep: t.keep,
                 postgres_image: t.postgres_image.clone(),
+                acme: t.acme.as_ref().map(|a| AcmeInfo { dns_zone: a.dns_zone.clone() }),
             })
             .collect()
     }
@@ -188,6 +189,22 @@ impl VmReader for VmTargets {
             let script = format!("[ -d {dir} ] || exit 0; for f in $(ls {dir} | grep -E '^[0-9]+\\.json$' | sort -n); do cat {dir}/$f; echo; done");
             let out = docker.run(&script).map_err(|e| e.to_string())?;
             Ok(out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
+        })
+    }
+
+    fn certificate(&self, target: &str, path: &str) -> Result<Option<CertificateInfo>, String> {
+        self.reading(target, |docker, _| {
+            let pem = docker.run(&ferry_vm::commands::read_if_present(path)).map_err(|e| e.to_string())?;
+            if pem.trim().is_empty() {
+                return Ok(None);
+            }
+            let summary = ferry_acme::summary(&pem).map_err(|e| format!("{path} on {target}: {e}"))?;
+            let days_left = match summary.not_after.duration_since(std::time::SystemTime::now()) {
+                Ok(left) => i64::try_from(left.as_secs() / 86_400).unwrap_or(i64::MAX),
+                Err(past) => -i64::try_from(past.duration().as_secs().div_ceil(86_400)).unwrap_or(i64::MAX),
+            };
+            let not_after = humantime::format_rfc3339_seconds(summary.not_after).to_string();
+            Ok(Some(CertificateInfo { names: summary.names, not_after, days_left }))
         })
     }
 }

@@ -23,16 +23,37 @@ impl std::fmt::Debug for Certificate {
 
 impl Certificate {
     pub(crate) fn new(chain_pem: String, key_pem: String) -> Result<Certificate, AcmeError> {
-        let not_after = expiry(&chain_pem).map_err(AcmeError::Certificate)?;
+        let not_after = summary(&chain_pem).map_err(AcmeError::Certificate)?.not_after;
         Ok(Certificate { chain_pem, key_pem, not_after })
     }
 }
 
-/// The `notAfter` of the first certificate in a PEM chain.
-pub fn expiry(chain_pem: &str) -> Result<SystemTime, String> {
+/// What a plan shows of a certificate on a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The leaf's DNS names (subject alternative names).
+    pub names: Vec<String>,
+    pub not_after: SystemTime,
+}
+
+/// The names and `notAfter` of the first certificate in a PEM chain.
+pub fn summary(chain_pem: &str) -> Result<Summary, String> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(chain_pem.as_bytes()).map_err(|e| format!("not a PEM certificate: {e}"))?;
     let leaf = pem.parse_x509().map_err(|e| format!("not an X.509 certificate: {e}"))?;
     let seconds = leaf.validity().not_after.timestamp();
     let seconds = u64::try_from(seconds).map_err(|_| format!("notAfter {seconds} is before 1970"))?;
-    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+    let names = match leaf.subject_alternative_name() {
+        Ok(Some(san)) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                x509_parser::extensions::GeneralName::DNSName(name) => Some((*name).to_owned()),
+                _ => None,
+            })
+            .collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => return Err(format!("its subject alternative names: {e}")),
+    };
+    Ok(Summary { names, not_after: SystemTime::UNIX_EPOCH + Duration::from_secs(seconds) })
 }

@@ -77,6 +77,15 @@ async fn open(directory: &Directory, names: &[String], challenge: &Challenge<'_>
             other => return Err(AcmeError::NoChallenge { name: format!("{other:?}"), kind: challenge.kind_name() }),
         };
         let handle = authorization.challenge(challenge.kind()).ok_or(AcmeError::NoChallenge { name: name.clone(), kind: challenge.kind_name() })?;
+        // RFC 8555 §8.3: base64url. It becomes a file name under the
+        // webroot, so anything else is refused rather than followed.
+        if handle.token.is_empty() || !handle.token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(AcmeError::Order {
+                url: directory.url.clone(),
+                names: joined,
+                message: format!("challenge token {:?} is not base64url", handle.token),
+            });
+        }
         let key_authorization = handle.key_authorization();
         pending.push(Pending {
             name,

@@ -20,7 +20,7 @@ mod directory;
 mod error;
 mod issue;
 
-pub use certificate::{Certificate, expiry};
+pub use certificate::{Certificate, Summary, summary};
 pub use challenge::{Challenge, DnsChallenge, HttpChallenge, Webroot};
 pub use directory::{Directory, Roots};
 pub use error::AcmeError;

@@ -19,6 +19,24 @@ pub struct VmTargetInfo {
     pub keep: u32,
     #[component(name = "postgres-image")]
     pub postgres_image: Option<String>,
+    pub acme: Option<AcmeInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct AcmeInfo {
+    #[component(name = "dns-zone")]
+    pub dns_zone: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct CertificateInfo {
+    pub names: Vec<String>,
+    #[component(name = "not-after")]
+    pub not_after: String,
+    #[component(name = "days-left")]
+    pub days_left: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, ComponentType, Lift, Lower)]
@@ -49,6 +67,7 @@ pub trait VmReader: Send + Sync {
     fn facts(&self, target: &str) -> Result<HostFacts, String>;
     fn containers(&self, target: &str, app: &str) -> Result<Vec<ContainerState>, String>;
     fn releases(&self, target: &str, app: &str) -> Result<Vec<String>, String>;
+    fn certificate(&self, target: &str, path: &str) -> Result<Option<CertificateInfo>, String>;
 }
 
 /// The reader when the workflow configures no VM target.
@@ -68,6 +87,9 @@ impl VmReader for Unconfigured {
     fn releases(&self, target: &str, _: &str) -> Result<Vec<String>, String> {
         Err(not_configured(target))
     }
+    fn certificate(&self, target: &str, _: &str) -> Result<Option<CertificateInfo>, String> {
+        Err(not_configured(target))
+    }
 }
 
 pub fn not_configured(target: &str) -> String {
@@ -78,5 +100,6 @@ pub(super) fn add_to_linker(linker: &mut LinkerInstance<'_, CallState>) -> wasmt
     linker.func_wrap("list-targets", |store, (): ()| Ok((store.data().host.vm.targets(),)))?;
     linker.func_wrap("facts", |store, (target,): (String,)| Ok((store.data().host.vm.facts(&target),)))?;
     linker.func_wrap("containers", |store, (target, app): (String, String)| Ok((store.data().host.vm.containers(&target, &app),)))?;
-    linker.func_wrap("releases", |store, (target, app): (String, String)| Ok((store.data().host.vm.releases(&target, &app),)))
+    linker.func_wrap("releases", |store, (target, app): (String, String)| Ok((store.data().host.vm.releases(&target, &app),)))?;
+    linker.func_wrap("certificate", |store, (target, path): (String, String)| Ok((store.data().host.vm.certificate(&target, &path),)))
 }

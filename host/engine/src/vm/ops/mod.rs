@@ -6,6 +6,7 @@
 //! replaces are kept beside them on the host for the undo, so the journal
 //! never holds an env file's secrets.
 
+mod certificate;
 mod env_file;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::Risk::{Destructive, Disruptive, Safe};
-use ferry_model::{VmContainer, VmEnvFile, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
+use ferry_model::{VmCertificate, VmContainer, VmEnvFile, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
 use ferry_ssh::Session;
 use ferry_state::lock::LockRecord;
 use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, Untagged, commands};
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::apply::{Owner, SECRET_VAR_PREFIX, now_ms};
+use crate::dns::DnsZones;
 use crate::journal::NOTE_OUTPUT;
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
@@ -37,11 +39,13 @@ pub struct VmOps {
     targets: Arc<VmTargets>,
     owner: Owner,
     checkout: PathBuf,
+    /// For DNS-01: the zones a certificate's challenge record may go to.
+    zones: DnsZones,
 }
 
 impl VmOps {
-    pub fn new(targets: Arc<VmTargets>, owner: Owner, checkout: PathBuf) -> Self {
-        VmOps { targets, owner, checkout }
+    pub fn new(targets: Arc<VmTargets>, owner: Owner, checkout: PathBuf, zones: DnsZones) -> Self {
+        VmOps { targets, owner, checkout, zones }
     }
 
     fn target_of(op: &VmOp) -> &str {
@@ -57,6 +61,7 @@ impl VmOps {
             VmOp::ReleaseCommand(c) | VmOp::Run(c) => &c.target,
             VmOp::Stop(c) | VmOp::Remove(c) => &c.target,
             VmOp::RemoveImages(i) => &i.target,
+            VmOp::Certificate(c) => &c.target,
         }
     }
 
@@ -146,6 +151,16 @@ impl VmOps {
                 }
                 let removed = if removed.is_empty() { "none".to_string() } else { removed.join(", ") };
                 Ok(vec![(NOTE_OUTPUT.into(), format!("removed {removed}"))])
+            }
+            VmOp::Certificate(c) => {
+                let not_after = certificate::issue(host, config, &self.zones, c)?;
+                if c.reload {
+                    sh(host, &config.nginx_reload)?;
+                }
+                Ok(vec![
+                    ("certificate".into(), c.certificate.clone()),
+                    (NOTE_OUTPUT.into(), format!("valid until {}", humantime::format_rfc3339_seconds(not_after))),
+                ])
             }
         }
     }
@@ -248,6 +263,9 @@ impl Ops for VmOps {
             VmOp::WriteFile(VmFile { path, .. }) | VmOp::EnvFile(ferry_model::VmEnvFile { path, .. }) => {
                 Ok(Some(VmUndo::Backup { backup: backup(host, path)? }))
             }
+            VmOp::Certificate(c) => {
+                Ok(Some(VmUndo::Backups { files: vec![(c.certificate.clone(), backup(host, &c.certificate)?), (c.key.clone(), backup(host, &c.key)?)] }))
+            }
             VmOp::Run(c) => {
                 let exists = host.state(&c.name)?.is_some();
                 Ok(Some(VmUndo::Absent { items: if exists { Vec::new() } else { vec![c.name.clone()] } }))
@@ -275,7 +293,7 @@ impl Ops for VmOps {
                 self.hold_lock(host, config)?;
             }
             match op {
-                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) => {
+                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) | VmOp::Certificate(_) => {
                     self.renewing_lock(host, config, || self.act(host, config, op, keepalive))
                 }
                 VmOp::Lock(_)
@@ -302,6 +320,7 @@ impl Ops for VmOps {
             VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
             VmOp::Image(i) => Ok(host.image_id(&i.tag)?.is_some()),
             VmOp::Run(c) => Ok(host.state(&c.name)?.is_some_and(|s| s == "running")),
+            VmOp::Certificate(c) => certificate::in_place(host, c),
             VmOp::Stop(c) | VmOp::Remove(c) => {
                 let mut states = Vec::new();
                 for name in &c.names {
@@ -341,15 +360,29 @@ impl Ops for VmOps {
                     if *reload { sh(host, &config.nginx_reload).map(drop) } else { Ok(()) }
                 }
                 (VmOp::EnvFile(f), Some(VmUndo::Backup { backup })) => put_back(host, &f.path, backup.as_deref()),
+                (VmOp::Certificate(VmCertificate { reload, .. }), Some(VmUndo::Backups { files })) => {
+                    for (path, backup) in files {
+                        put_back(host, path, backup.as_deref())?;
+                    }
+                    if *reload { sh(host, &config.nginx_reload).map(drop) } else { Ok(()) }
+                }
                 (VmOp::Run(c), Some(VmUndo::Absent { items })) => {
                     if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(ExecError::from)
                 }
                 (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(ExecError::from),
                 // Not undone by restoring: their undo is another action or none.
                 (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_), _) => Ok(()),
-                (VmOp::Mkdir(_) | VmOp::Network(_) | VmOp::Secret(_) | VmOp::WriteFile(_) | VmOp::EnvFile(_) | VmOp::Run(_) | VmOp::Stop(_), undo) => {
-                    Err(mismatch(op, &undo))
-                }
+                (
+                    VmOp::Mkdir(_)
+                    | VmOp::Network(_)
+                    | VmOp::Secret(_)
+                    | VmOp::WriteFile(_)
+                    | VmOp::EnvFile(_)
+                    | VmOp::Run(_)
+                    | VmOp::Stop(_)
+                    | VmOp::Certificate(_),
+                    undo,
+                ) => Err(mismatch(op, &undo)),
             }
         })
     }
@@ -485,6 +518,9 @@ pub enum VmUndo {
     Backup { backup: Option<String> },
     /// The containers a stop found running: the undo starts them again.
     WasRunning { names: Vec<String> },
+    /// [`VmUndo::Backup`] for each of several files (a certificate and its
+    /// key): path, and where the host kept the file it replaced.
+    Backups { files: Vec<(String, Option<String>)> },
 }
 
 impl OperationPolicy for VmOp {
@@ -504,6 +540,7 @@ impl OperationPolicy for VmOp {
             VmOp::Stop(_) => "vm-stop",
             VmOp::Remove(_) => "vm-remove",
             VmOp::RemoveImages(_) => "vm-remove-images",
+            VmOp::Certificate(_) => "vm-certificate",
         }
     }
 
@@ -527,6 +564,14 @@ impl OperationPolicy for VmOp {
             VmOp::Stop(_) => at(Disruptive, "stopped containers serve nothing"),
             VmOp::Remove(_) => at(Destructive, "removes containers with their writable layers"),
             VmOp::RemoveImages(_) => at(Disruptive, "a release whose image is removed can be deployed again only by building or shipping it again"),
+            VmOp::Certificate(VmCertificate { reload: true, .. }) => at(Disruptive, "reloads nginx with a new certificate"),
+            VmOp::Certificate(VmCertificate { dns_zone: Some(_), .. }) => at(
+                Safe,
+                "adds a TXT record at _acme-challenge for the order (removed after) and writes a certificate and key; the replaced ones are kept for the undo",
+            ),
+            VmOp::Certificate(VmCertificate { dns_zone: None, .. }) => {
+                at(Safe, "serves a challenge file for the order (removed after) and writes a certificate and key; the replaced ones are kept for the undo")
+            }
         }
     }
 
@@ -537,6 +582,10 @@ impl OperationPolicy for VmOp {
                 restore("puts the file back as it was (or removes it), then reloads nginx", at(Disruptive, "puts a file back, then reloads nginx with it"))
             }
             VmOp::WriteFile(_) | VmOp::EnvFile(_) => restore(FILE_BACK, at(Disruptive, "puts a file on the host back; a service reading it sees the old one")),
+            VmOp::Certificate(_) => restore(
+                "puts the certificate and key back as they were (or removes them); the issued certificate stays valid at the CA",
+                at(Disruptive, "puts a certificate back; nginx serves it from its next reload"),
+            ),
             VmOp::Lock(_) => restore("releases the host lock", BOOKKEEPING),
             VmOp::Mkdir(_) => restore("removes the directories it created, if still empty", BOOKKEEPING),
             VmOp::Network(_) => restore("removes the network it created", at(Disruptive, "removes a network: containers on it lose their addresses")),
@@ -588,6 +637,18 @@ impl OperationPolicy for VmOp {
             VmOp::RemoveImages(i) => {
                 format!("docker image rm every {} tag on host {} but {} (an image a container still uses stays)", i.repository, i.target, list(&i.keep))
             }
+            VmOp::Certificate(c) => format!(
+                "issue a certificate for {} from host {}'s ACME server ({}), writing {} and its key {} (mode 600){}",
+                list(&c.names),
+                c.target,
+                match &c.dns_zone {
+                    Some(zone) => format!("DNS-01 through zone {zone}"),
+                    None => "HTTP-01 from the host's webroot".to_string(),
+                },
+                path(&c.certificate),
+                path(&c.key),
+                if c.reload { ", then reload nginx" } else { "" }
+            ),
         }
     }
 }
