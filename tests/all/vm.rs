@@ -481,11 +481,14 @@ fn acme_issues_the_sites_certificate_by_dns01_before_the_switch_and_http01_after
     let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, "shop 300 IN A 192.0.2.1\n");
     // HTTP-01 is validated on port 80 of the name's address: nginx on the VM.
     let pebble = crate::support::acme_server::Pebble::start(knot.addr, 80);
+    let cron = tempfile::tempdir().unwrap();
+    let cron_dir = cron.path().join("cron.d");
     let acme = |dns: bool| {
         format!(
-            "lock_ttl = \"30s\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n{}\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
+            "lock_ttl = \"30s\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\n{}\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
             pebble.directory,
             pebble.listener_root.display(),
+            cron_dir.display(),
             if dns { "dns_zone = \"example.test.\"\n" } else { "" },
             knot.addr
         )
@@ -535,6 +538,20 @@ fn acme_issues_the_sites_certificate_by_dns01_before_the_switch_and_http01_after
     assert_eq!(https_body(&world, "www.example.test", &root).as_deref(), Ok("v1"));
     let tokens = world.vm.dir().join("srv/acme/.well-known/acme-challenge");
     assert_eq!(std::fs::read_dir(&tokens).map(|d| d.count()).unwrap_or(0), 0, "the challenge file is removed");
+
+    // The renewal on the host: cron runs certbot twice a day. Run its job
+    // as cron would; certbot has no copy of its own yet, so it issues one
+    // over HTTP-01 and its deploy hook installs it and reloads nginx.
+    let job = std::fs::read_to_string(cron_dir.join("ferry-cert-shop_example_test")).expect("the cron job is installed");
+    assert!(job.starts_with("# Installed by ferry: renews the certificate for shop.example.test, www.example.test.\n0 */12 * * * root "), "{job}");
+    let script = world.app_dir().join("tls/renew");
+    assert!(job.contains(&format!("&& {} >> ", script.display())), "{job}");
+    let chain = std::fs::read_to_string(world.app_dir().join("tls/fullchain.pem")).unwrap();
+    let renewed = std::process::Command::new("sh").arg(&script).output().unwrap();
+    assert!(renewed.status.success(), "{}{}\n{}", String::from_utf8_lossy(&renewed.stdout), String::from_utf8_lossy(&renewed.stderr), pebble.log());
+    assert_ne!(std::fs::read_to_string(world.app_dir().join("tls/fullchain.pem")).unwrap(), chain, "certbot installed its certificate");
+    assert!(world.app_dir().join("tls/certbot/live/ferry-cert-shop_example_test/fullchain.pem").exists());
+    assert_eq!(https_body(&world, "www.example.test", &root).as_deref(), Ok("v1"), "nginx reloaded with the renewed certificate");
 }
 
 /// `psql URL -tAc SQL` run in namespace `netns` with this machine's client.

@@ -502,6 +502,10 @@ mod tests {
             ("### `[data.postgres.<name>]`", "[data.postgres.main]\nsource_env = \"FERRY_SECRET_A\""),
             ("### `[data.volumes.<name>]`", "[data.volumes.v]\nsource = \"/a\"\ntarget = \"/b\""),
             ("### `[targets.vm.<name>]`", "[targets.vm.prod]\nhost = \"h\"\nssh_key_env = \"FERRY_SECRET_K\"\nknown_hosts_env = \"FERRY_SECRET_H\""),
+            (
+                "### `[targets.vm.<name>.acme]`",
+                "[targets.vm.prod]\nhost = \"h\"\nssh_key_env = \"FERRY_SECRET_K\"\nknown_hosts_env = \"FERRY_SECRET_H\"\n[targets.vm.prod.acme]",
+            ),
         ];
         for (heading, prefix) in tables {
             assert_eq!(documented(heading), accepted(prefix), "docs/ferry-toml.md {heading} against the parser");

@@ -45,7 +45,8 @@ pub fn issue(target: &VmTargetInfo, tls: &Tls, hostnames: &[String], why: &str) 
     action(
         format!("vm-certificate:{}:{}", target.name, hostnames.join(",")),
         format!("issue a certificate for {} ({how}): {why}", hostnames.join(", ")),
-        Risk::Safe,
+        // The renewal is a cron job run as root.
+        Risk::Disruptive,
         Operation::Vm(VmOp::Certificate(VmCertificate {
             target: target.name.clone(),
             names: hostnames.to_vec(),
@@ -54,6 +55,7 @@ pub fn issue(target: &VmTargetInfo, tls: &Tls, hostnames: &[String], why: &str) 
             dns_zone,
             // The site's switch reloads nginx after it.
             reload: false,
+            renew: true,
         })),
         Undo::RestorePrevious,
     )

@@ -87,6 +87,13 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
             && let Some(why) = certificate::due(observed.certificate.as_ref(), &options.hostnames)
         {
             planned.actions.push(certificate::issue(target, tls, &options.hostnames, &why));
+            if !observed.facts.certbot {
+                planned.findings.push(finding(
+                    "certbot-missing",
+                    Severity::Warning,
+                    format!("certbot is not installed on {}: the certificate is issued, but nothing renews it there until `ferry deploy --target vm --provision` installs it", target.name),
+                ));
+            }
         }
         planned.findings.push(certificate::expiry(tls, observed.certificate.as_ref()));
     }

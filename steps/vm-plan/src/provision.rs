@@ -28,7 +28,8 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     let mut planned = Planned::default();
     let (lock, unlock) = lock_actions(&observed.target);
     planned.actions.push(lock);
-    let packages: Vec<String> = [(observed.facts.docker.is_none(), "docker.io"), (!observed.facts.nginx, "nginx")]
+    let certbot = observed.target.acme.is_some() && !observed.facts.certbot;
+    let packages: Vec<String> = [(observed.facts.docker.is_none(), "docker.io"), (!observed.facts.nginx, "nginx"), (certbot, "certbot")]
         .into_iter()
         .filter(|(missing, _)| *missing)
         .map(|(_, package)| package.to_string())
@@ -36,7 +37,7 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
     if !packages.is_empty() {
         planned.actions.push(action(
             format!("vm-install-packages:{target}"),
-            format!("install {} on {target} (apt-get; {})", packages.join(" and "), observed.facts.os),
+            format!("install {} on {target} (apt-get; {})", packages.join(", "), observed.facts.os),
             Risk::Disruptive,
             Operation::Vm(VmOp::InstallPackages(VmPackages { target: target.clone(), packages })),
             Undo::None("installed packages stay; remove them by hand if you want them gone".into()),

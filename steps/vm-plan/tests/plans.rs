@@ -65,6 +65,7 @@ fn ready() -> HostFacts {
         free_disk_mb: Some(40_000),
         listening_ports: vec![22, 80],
         nginx: true,
+        certbot: true,
     }
 }
 

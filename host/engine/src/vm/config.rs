@@ -36,6 +36,8 @@ pub struct AcmeConfig {
     /// DNS-01 through this `[dns.zones]` zone; none: HTTP-01 from the
     /// target's webroot, which works only once DNS points at the host.
     pub dns_zone: Option<String>,
+    /// Where the renewal's cron job goes on the host.
+    pub cron_dir: String,
 }
 
 impl VmTargetConfig {
@@ -103,6 +105,8 @@ struct RawAcme {
     #[serde(default)]
     contact: Vec<String>,
     dns_zone: Option<String>,
+    /// Default `/etc/cron.d`.
+    cron_dir: Option<String>,
 }
 
 impl RawAcme {
@@ -115,7 +119,11 @@ impl RawAcme {
             return Err(at(format!("acme.contact `{bad}` must be a mailto: address")));
         }
         let roots = self.ca_bundle.map_or(ferry_acme::Roots::System, ferry_acme::Roots::Pem);
-        Ok(AcmeConfig { directory: ferry_acme::Directory { url, roots, contact: self.contact }, dns_zone: self.dns_zone })
+        let cron_dir = self.cron_dir.unwrap_or_else(|| "/etc/cron.d".into());
+        if !cron_dir.starts_with('/') {
+            return Err(at(format!("acme.cron_dir `{cron_dir}` must be an absolute path")));
+        }
+        Ok(AcmeConfig { directory: ferry_acme::Directory { url, roots, contact: self.contact }, dns_zone: self.dns_zone, cron_dir })
     }
 }
 

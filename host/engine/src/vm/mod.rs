@@ -171,7 +171,15 @@ impl VmReader for VmTargets {
     fn facts(&self, target: &str) -> Result<HostFacts, String> {
         self.reading(target, |docker, config| {
             let f = docker.facts(&config.root).map_err(|e| e.to_string())?;
-            Ok(HostFacts { os: f.os, arch: f.arch, docker: f.docker, free_disk_mb: f.free_disk_mb, listening_ports: f.listening_ports, nginx: f.nginx })
+            Ok(HostFacts {
+                os: f.os,
+                arch: f.arch,
+                docker: f.docker,
+                free_disk_mb: f.free_disk_mb,
+                listening_ports: f.listening_ports,
+                nginx: f.nginx,
+                certbot: f.certbot,
+            })
         })
     }
 

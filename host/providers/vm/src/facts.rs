@@ -22,6 +22,8 @@ pub struct HostFacts {
     pub listening_ports: Vec<u16>,
     /// Whether nginx is installed.
     pub nginx: bool,
+    /// Whether certbot is installed (it renews an ACME certificate there).
+    pub certbot: bool,
 }
 
 impl DockerHost<'_> {
@@ -34,7 +36,8 @@ echo "docker=$({docker} version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
 d={root}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done
 echo "disk=$(df -Pm "$d" 2>/dev/null | awk 'NR==2 {{print $4}}')"
 echo "ports=$( (ss -Htln 2>/dev/null || netstat -tln 2>/dev/null | tail -n +3) | awk '{{print $4}}' | sed 's/.*://' | sort -nu | tr '\n' ' ')"
-if command -v nginx >/dev/null 2>&1; then echo nginx=yes; else echo nginx=no; fi"#,
+if command -v nginx >/dev/null 2>&1; then echo nginx=yes; else echo nginx=no; fi
+if command -v certbot >/dev/null 2>&1; then echo certbot=yes; else echo certbot=no; fi"#,
             docker = self.docker,
             root = ferry_ssh::shell_quote(root),
         );
@@ -56,6 +59,7 @@ pub fn parse_facts(text: &str) -> HostFacts {
             "disk" => facts.free_disk_mb = value.parse().ok(),
             "ports" => facts.listening_ports = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
             "nginx" => facts.nginx = value == "yes",
+            "certbot" => facts.certbot = value == "yes",
             _ => {}
         }
     }

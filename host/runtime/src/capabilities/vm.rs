@@ -50,6 +50,7 @@ pub struct HostFacts {
     #[component(name = "listening-ports")]
     pub listening_ports: Vec<u16>,
     pub nginx: bool,
+    pub certbot: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]

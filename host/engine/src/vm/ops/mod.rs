@@ -253,7 +253,7 @@ impl Ops for VmOps {
     type Undo = VmUndo;
 
     fn prepare(&self, op: &VmOp) -> Result<Option<VmUndo>, ExecError> {
-        self.reading(op, |host, _| match op {
+        self.reading(op, |host, config| match op {
             VmOp::Mkdir(p) => Ok(Some(VmUndo::Absent { items: missing_paths(host, &p.paths)? })),
             VmOp::Secret(f) => Ok(Some(VmUndo::Absent { items: missing_paths(host, std::slice::from_ref(&f.path))? })),
             VmOp::Network(n) => {
@@ -264,7 +264,13 @@ impl Ops for VmOps {
                 Ok(Some(VmUndo::Backup { backup: backup(host, path)? }))
             }
             VmOp::Certificate(c) => {
-                Ok(Some(VmUndo::Backups { files: vec![(c.certificate.clone(), backup(host, &c.certificate)?), (c.key.clone(), backup(host, &c.key)?)] }))
+                let renewal = if c.renew { certificate::renewal_files(config, c)?.into_iter().map(|f| f.path).collect() } else { Vec::new() };
+                let mut files = Vec::new();
+                for path in [c.certificate.clone(), c.key.clone()].into_iter().chain(renewal) {
+                    let kept = backup(host, &path)?;
+                    files.push((path, kept));
+                }
+                Ok(Some(VmUndo::Backups { files }))
             }
             VmOp::Run(c) => {
                 let exists = host.state(&c.name)?.is_some();
@@ -518,8 +524,8 @@ pub enum VmUndo {
     Backup { backup: Option<String> },
     /// The containers a stop found running: the undo starts them again.
     WasRunning { names: Vec<String> },
-    /// [`VmUndo::Backup`] for each of several files (a certificate and its
-    /// key): path, and where the host kept the file it replaced.
+    /// [`VmUndo::Backup`] for each of several files (a certificate, its key
+    /// and its renewal): path, and where the host kept the file it replaced.
     Backups { files: Vec<(String, Option<String>)> },
 }
 
@@ -552,6 +558,9 @@ impl OperationPolicy for VmOp {
             VmOp::Mkdir(_) => at(Safe, "creates directories; the undo removes those still empty"),
             VmOp::Network(_) => at(Safe, "a Docker network; the undo removes it"),
             VmOp::WriteFile(VmFile { reload: true, .. }) => at(Disruptive, "reloads nginx with the new file: it serves what the file says"),
+            VmOp::WriteFile(VmFile { mode, .. }) if mode & 0o111 != 0 => {
+                at(Disruptive, "writes an executable file: whatever runs it (a service, cron) runs what it says")
+            }
             VmOp::WriteFile(VmFile { reload: false, .. }) => at(Safe, "writes one file; the replaced one is kept for the undo"),
             VmOp::EnvFile(VmEnvFile { secrets, from_files, .. }) if !secrets.is_empty() || !from_files.is_empty() => {
                 at(Disruptive, "puts secret values in a file on the host; whoever can read the path can read them")
@@ -565,6 +574,9 @@ impl OperationPolicy for VmOp {
             VmOp::Remove(_) => at(Destructive, "removes containers with their writable layers"),
             VmOp::RemoveImages(_) => at(Disruptive, "a release whose image is removed can be deployed again only by building or shipping it again"),
             VmOp::Certificate(VmCertificate { reload: true, .. }) => at(Disruptive, "reloads nginx with a new certificate"),
+            VmOp::Certificate(VmCertificate { renew: true, .. }) => {
+                at(Disruptive, "installs a cron job that runs certbot as root twice a day and reloads nginx when it renews")
+            }
             VmOp::Certificate(VmCertificate { dns_zone: Some(_), .. }) => at(
                 Safe,
                 "adds a TXT record at _acme-challenge for the order (removed after) and writes a certificate and key; the replaced ones are kept for the undo",
@@ -637,18 +649,20 @@ impl OperationPolicy for VmOp {
             VmOp::RemoveImages(i) => {
                 format!("docker image rm every {} tag on host {} but {} (an image a container still uses stays)", i.repository, i.target, list(&i.keep))
             }
-            VmOp::Certificate(c) => format!(
-                "issue a certificate for {} from host {}'s ACME server ({}), writing {} and its key {} (mode 600){}",
-                list(&c.names),
-                c.target,
-                match &c.dns_zone {
-                    Some(zone) => format!("DNS-01 through zone {zone}"),
-                    None => "HTTP-01 from the host's webroot".to_string(),
-                },
-                path(&c.certificate),
-                path(&c.key),
-                if c.reload { ", then reload nginx" } else { "" }
-            ),
+            VmOp::Certificate(c) => {
+                format!(
+                    "issue a certificate for {} from host {}'s ACME server ({}), writing {} and its key {} (mode 600){}",
+                    list(&c.names),
+                    c.target,
+                    match &c.dns_zone {
+                        Some(zone) => format!("DNS-01 through zone {zone}"),
+                        None => "HTTP-01 from the host's webroot".to_string(),
+                    },
+                    path(&c.certificate),
+                    path(&c.key),
+                    if c.reload { ", then reload nginx" } else { "" }
+                ) + if c.renew { "; renewed on the host by certbot from cron (HTTP-01 from the webroot)" } else { "" }
+            }
         }
     }
 }
