@@ -145,6 +145,12 @@ Examples:
   ferry migrate prepare --id mig-3f9a2c1b                  # the plan, for review
   ferry migrate prepare --id mig-3f9a2c1b --apply --plan-hash 5e0c1d2a9b7f
   ferry migrate abort --id mig-3f9a2c1b
+  ferry migrate create --to vm:prod --dns-zone example.com  # off Fly, to [targets.vm.prod] of ferry.toml
+
+Off Fly (--to vm:<name>): create checks the host (SSH with its pinned key, disk, ports 80/443), the zone and every \
+secret; prepare provisions the host, deploys the app there beside Fly with a certificate from [targets.vm.<name>.acme] \
+and rewrites the workflows' `fly deploy`; finalize moves DNS to the host after a TLS check against it; abort removes \
+what ferry put on the host.
 
 Secret values come from FERRY_SECRET_<NAME> in ferry's environment (in GitHub Actions, `env:` from `secrets`), never \
 from Fly; they appear in no plan, journal or log. Needs FLY_API_TOKEN with access to the organization (an org token: a \
@@ -182,7 +188,7 @@ pub struct MigrateCreateArgs {
     pub checkout: Checkout,
     #[command(flatten)]
     pub state: State,
-    /// The new app's name (unique across Fly.io).
+    /// The new app's name (unique across Fly.io), or `vm:<name>` to move off Fly to [targets.vm.<name>] of ferry.toml.
     #[arg(long, value_name = "APP")]
     pub to: String,
     /// The source app [default: `app` in fly.toml].

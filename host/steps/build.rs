@@ -21,15 +21,16 @@ use wit_parser::{Resolve, WorldId, WorldItem};
 /// and checks DNS; copy-data copies databases and volumes and stops the
 /// source's machines (its freeze); adopt writes fly.toml and sets machine
 /// metadata; migrate creates and deletes apps, secrets, volumes and
-/// certificates, edits fly.toml and switches DNS; vm-deploy works on a
-/// Docker host.
+/// certificates, edits fly.toml and the workflows, switches DNS, and for a
+/// migration off Fly provisions and deploys to a Docker host; vm-deploy
+/// works on a Docker host.
 const STEPS: &[(&str, &[&str])] = &[
     ("parse-config", &[]),
     ("deploy", &["fly"]),
     ("cutover", &["dns"]),
     ("copy-data", &["data", "fly"]),
     ("adopt", &["checkout", "fly"]),
-    ("migrate", &["checkout", "fly", "dns"]),
+    ("migrate", &["checkout", "fly", "dns", "vm"]),
     ("vm-deploy", &["vm"]),
 ];
 

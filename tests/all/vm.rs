@@ -694,3 +694,161 @@ fn a_hung_host_read_times_out_by_name_instead_of_hanging_the_plan() {
     // compile the steps (seen: 37 s with 13 other tests running).
     assert!(took < std::time::Duration::from_secs(300), "the read was not cut at 2 s: {took:?}\n{err}");
 }
+
+/// flyctl's generated deploy workflow (`scanner/templates/github/.github/workflows/fly-deploy.yml`).
+const FLY_DEPLOY_YML: &str = "name: Fly Deploy
+on:
+  push:
+    branches:
+      - main
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: superfly/flyctl-actions/setup-flyctl@master
+      - run: flyctl deploy --remote-only
+        env:
+          FLY_API_TOKEN: ${{ secrets.FLY_API_TOKEN }}
+";
+
+/// A Fly app (emulated) with a certificate for `shop.example.test`, whose
+/// record in a real Knot points at Fly; the VM with `[acme]` (Pebble) and
+/// the zone; the checkout with flyctl's deploy workflow.
+struct OffFly {
+    fly: FlyWorld,
+    world: World,
+    knot: crate::support::dns_servers::Server,
+    pebble: crate::support::acme_server::Pebble,
+    /// Pebble's issuing root, for curl and the TLS check.
+    root: PathBuf,
+    _cron: tempfile::TempDir,
+}
+
+const FLY_ADDRESS: &str = "198.51.100.7";
+
+impl OffFly {
+    fn start() -> OffFly {
+        let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, &format!("shop 60 IN A {FLY_ADDRESS}\n"));
+        let pebble = crate::support::acme_server::Pebble::start(knot.addr, 80);
+        let fly = FlyWorld::start("shop", FLY_TOML);
+        fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly"}})));
+        fly.api("POST", "/v1/apps/shop/certificates/acme", Some(serde_json::json!({"hostname": "shop.example.test"})));
+        let cron = tempfile::tempdir().unwrap();
+        let world = World::start_with(FLY_TOML, |_| {
+            format!(
+                "lock_ttl = \"30s\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\ndns_zone = \"example.test.\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
+                pebble.directory,
+                pebble.listener_root.display(),
+                cron.path().display(),
+                knot.addr
+            )
+        });
+        std::fs::create_dir_all(world.checkout.path().join(".github/workflows")).unwrap();
+        std::fs::write(world.checkout.path().join(".github/workflows/fly-deploy.yml"), FLY_DEPLOY_YML).unwrap();
+        let root = world.state.path().join("pebble-root.pem");
+        std::fs::write(&root, pebble.issuing_root()).unwrap();
+        OffFly { fly, world, knot, pebble, root, _cron: cron }
+    }
+
+    fn migrate(&self, args: &[&str]) -> (i32, String) {
+        let mut cmd = crate::support::ferry(&crate::support::step_cache());
+        cmd.arg("migrate")
+            .args(args)
+            .arg("--dir")
+            .arg(self.world.checkout.path())
+            .envs(self.fly.api_env())
+            .envs(self.world.vm.ferry_env())
+            .env("FERRY_STATE", self.world.state.path())
+            .env("FERRY_FLY_POLL", "100ms")
+            .env("FERRY_SECRET_SESSION_KEY", "the-value-here")
+            .env("FERRY_SECRET_TSIG", format!("hmac-sha256:{}:{}", crate::support::dns_servers::KEY_NAME, crate::support::dns_servers::SECRET))
+            // The TLS check before the switch trusts Pebble's root.
+            .env("FERRY_TLS_CA_FILE", &self.root)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env_remove("GITHUB_ACTIONS");
+        let (code, out, err) = run(&mut cmd);
+        eprintln!("=== migrate {args:?} -> {code}\n{out}{err}");
+        assert!(!format!("{out}{err}").contains("the-value-here"), "a secret value was printed");
+        (code, format!("{out}{err}"))
+    }
+
+    /// Plans the phase, then applies exactly that plan.
+    fn phase(&self, phase: &str, id: &str) -> String {
+        let (code, plan) = self.migrate(&[phase, "--id", id]);
+        assert_eq!(code, 0, "{phase} plan: {plan}\npebble:\n{}", self.pebble.log());
+        let start = plan.find("--plan-hash ").unwrap_or_else(|| panic!("no plan hash in:\n{plan}")) + "--plan-hash ".len();
+        let hash = plan[start..].split_whitespace().next().unwrap().trim_matches('`').to_string();
+        let (code, out) = self.migrate(&[phase, "--id", id, "--apply", "--plan-hash", &hash]);
+        assert_eq!(code, 0, "{phase} apply: {out}\npebble:\n{}", self.pebble.log());
+        format!("{plan}{out}")
+    }
+
+    fn create(&self) -> String {
+        let (code, out) = self.migrate(&["create", "--to", "vm:test", "--dns-zone", "example.test."]);
+        assert_eq!(code, 0, "{out}");
+        let start = out.find("migration id: ").unwrap() + "migration id: ".len();
+        out[start..].split_whitespace().next().unwrap().to_string()
+    }
+
+    fn shop_record(&self) -> Vec<String> {
+        self.knot.dig("shop.example.test", "A")
+    }
+}
+
+#[test]
+fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_moves() {
+    let off = OffFly::start();
+    let (code, refused) = off.migrate(&["create", "--to", "vm:nope"]);
+    assert_ne!(code, 0);
+    assert!(refused.contains("VM target nope is not configured: add [targets.vm.nope] to ferry.toml"), "{refused}");
+
+    let id = off.create();
+    let prepared = off.phase("prepare", &id);
+    for expected in [
+        "issue a certificate for shop.example.test (DNS-01 in example.test.)",
+        "replace `fly deploy` with ferry's action",
+        "add a vm-deploy step",
+        "shop runs on test beside Fly; DNS still points at Fly",
+    ] {
+        assert!(prepared.contains(expected), "{expected}:\n{prepared}");
+    }
+    assert_eq!(off.shop_record(), [FLY_ADDRESS], "prepare moves no DNS");
+    assert_eq!(https_body(&off.world, "shop.example.test", &off.root).as_deref(), Ok("v1"), "HTTPS works on the host before DNS moves");
+    let workflow = std::fs::read_to_string(off.world.checkout.path().join(".github/workflows/fly-deploy.yml")).unwrap();
+    assert!(workflow.contains("- uses: ferry-dev/ferry@v0\n") && !workflow.contains("flyctl") && !workflow.contains("FLY_API_TOKEN"), "{workflow}");
+    assert!(workflow.contains("FERRY_SECRET_VM_KEY: ${{ secrets.FERRY_SECRET_VM_KEY }}"), "the target's own variables: {workflow}");
+    let ferry_toml = std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap();
+    assert!(ferry_toml.contains("name = \"vm-deploy\"\nparams = { target = \"test\", hostnames = \"shop.example.test\" }"), "{ferry_toml}");
+
+    let finalized = off.phase("finalize", &id);
+    assert!(
+        finalized.contains("check that") && finalized.contains("serves a valid certificate for shop.example.test"),
+        "the TLS check comes first: {finalized}"
+    );
+    assert_eq!(off.shop_record(), [off.world.vm.addr().to_string()], "DNS points at the host");
+    assert_eq!(off.fly.machines("shop").len(), 0, "Fly is untouched");
+    let (code, later) = off.migrate(&["data", "--id", &id]);
+    assert_ne!(code, 0);
+    assert!(later.contains("ferry does not plan its data phase yet"), "{later}");
+}
+
+#[test]
+fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
+    let off = OffFly::start();
+    let id = off.create();
+    off.phase("prepare", &id);
+    assert!(off.world.app_dir().join("tls/privkey.pem").exists());
+
+    let (code, out) = off.migrate(&["abort", "--id", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("shop runs on Fly as before; what ferry put on test is gone"), "{out}");
+    let left = std::process::Command::new("find").arg(off.world.app_dir()).output().unwrap();
+    assert!(!off.world.app_dir().exists(), "the app's directory, certificate and env file are removed; left:\n{}", String::from_utf8_lossy(&left.stdout));
+    assert!(!off.world.vm.nginx_sites_dir().join("shop.conf").exists(), "the nginx site is removed");
+    assert_eq!(off.world.container_state("shop-app-1"), None, "the container is removed");
+    assert_eq!(std::fs::read_dir(off._cron.path()).unwrap().count(), 0, "the renewal's cron job is removed");
+    assert_eq!(std::fs::read_to_string(off.world.checkout.path().join(".github/workflows/fly-deploy.yml")).unwrap(), FLY_DEPLOY_YML);
+    assert!(!std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap().contains("vm-deploy"));
+    assert_eq!(off.shop_record(), [FLY_ADDRESS]);
+}

@@ -78,6 +78,14 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<
         }
         Err(e) => return Err(e.into()),
     }
+    if migration.to.starts_with("vm:") && matches!(phase, Phase::Data | Phase::Decommission) {
+        anyhow::bail!(
+            "migration {} goes to a server ({}): ferry does not plan its {phase} phase yet. Copy volumes and databases with copy-data (README, \"Moving data\"); after finalize, delete the Fly app with `fly apps destroy {}` once the host has served long enough",
+            migration.id,
+            migration.to,
+            migration.from
+        );
+    }
     let plan = plan(global, &a.checkout, &migration, phase.name())?;
     if !a.apply {
         let apply = Invocation::current().again(&[FORMAT, PLAN_HASH, APPLY], &["--apply", "--plan-hash", &plan.hash()[..12]]);
@@ -131,6 +139,15 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<
 /// What comes after an applied phase.
 fn after(phase: Phase, m: &Migration, inv: &Invocation) -> (String, String) {
     let command = |next: &str| inv.other(&["migrate", next], &[], &["--id", &m.id]);
+    if let Some(target) = m.to.strip_prefix("vm:") {
+        return match phase {
+            Phase::Prepare => (format!("{} runs on {target} beside Fly; DNS still points at Fly", m.from), command("finalize")),
+            Phase::Finalize => {
+                (format!("{target} serves {}; the Fly app is untouched", m.from), format!("{} moves DNS back until you delete the Fly app", command("abort")))
+            }
+            Phase::Data | Phase::Decommission => (format!("{phase} applied"), "nothing".into()),
+        };
+    }
     match phase {
         Phase::Prepare => (format!("{} is built beside {}", m.to, m.from), format!("{} (or finalize, when there is no data to carry)", command("data"))),
         Phase::Data => (format!("{} is stopped and its volumes copied", m.from), command("finalize")),
@@ -166,7 +183,10 @@ fn abort(a: &MigrateIdArgs) -> anyhow::Result<ExitCode> {
     next(
         a.format,
         &migration,
-        &format!("migration {} aborted: {} runs as before, {} is gone", migration.id, migration.from, migration.to),
+        &match migration.to.strip_prefix("vm:") {
+            Some(target) => format!("migration {} aborted: {} runs on Fly as before; what ferry put on {target} is gone", migration.id, migration.from),
+            None => format!("migration {} aborted: {} runs as before, {} is gone", migration.id, migration.from, migration.to),
+        },
         &format!("{} to start again", Invocation::current().other(&["migrate", "create"], &[], &["--to", &migration.to])),
     )?;
     Ok(exit::OK)

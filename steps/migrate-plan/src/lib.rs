@@ -10,3 +10,4 @@
 pub mod adopt;
 pub mod config_save;
 pub mod migration;
+pub mod to_vm;

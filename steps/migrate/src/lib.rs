@@ -6,7 +6,8 @@
 //! `ferry migrate abort` can undo every phase in reverse.
 
 use ferry_migrate::migration::{App, Observed, Options, Read, Zone, options::PARAMS, phases, preflight};
-use ferry_step_sdk::host::{dns, fly};
+use ferry_migrate::to_vm;
+use ferry_step_sdk::host::{checkout, dns, fly, vm};
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
 use ferry_step_sdk::types::{AppSpec, Problem, Severity, StepError};
@@ -27,6 +28,11 @@ impl Step for Migrate {
     fn plan(request: PlanRequest) -> Result<StepPlan, StepError> {
         let app = request.app.clone().ok_or_else(|| precondition("migrate needs the app-spec: run parse-config before it"))?;
         let mut options = Options::from_params(Some(&app), &request.params)?;
+        if let Some(target) = to_vm::target_name(&options.to) {
+            let planned = off_fly(&app, &request.phase, target, &options)?;
+            info!("migration {} ({} -> {}), {}: {} action(s)", options.id, options.from, options.to, request.phase, planned.actions.len());
+            return Ok(StepPlan { app: Some(app_with(app, &options)), actions: planned.actions, findings: planned.findings });
+        }
         let source = read(&options.from)?;
         if options.region.is_none() {
             options.region = source.found().and_then(App::region);
@@ -62,6 +68,85 @@ impl Step for Migrate {
         info!("migration {} ({} -> {}), {}: {} action(s)", options.id, options.from, options.to, request.phase, planned.actions.len());
         Ok(StepPlan { app: Some(app_with(app, &options)), actions: planned.actions, findings: planned.findings })
     }
+}
+
+/// A phase of a migration off Fly to the Docker host `target`.
+fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Result<phases::Planned, StepError> {
+    let source = read(&options.from)?;
+    let names = source.found().map(to_vm::phases::hostnames).unwrap_or_default();
+    let host = host(target, app.app.as_deref().unwrap_or(&options.from), &names)?;
+    match phase {
+        "create" => {
+            let zone = options.dns_zone.as_ref().map(|z| dns::zone_size(z).map_err(|e| format!("{e:?}")));
+            Ok(phases::Planned { actions: Vec::new(), findings: to_vm::preflight::checks(app, &source, &host, zone.as_ref(), options) })
+        }
+        "prepare" => {
+            let zone = options.dns_zone.as_ref().map(|z| dns::zone_size(z).map_err(|e| format!("{e:?}")));
+            refuse_failed(&to_vm::preflight::checks(app, &source, &host, zone.as_ref(), options))?;
+            let source = found(source, &options.from)?;
+            let ferry_toml = ferry_step_sdk::files::read_text("ferry.toml").map_err(ferry_step_sdk::params::invalid)?;
+            to_vm::phases::prepare(app, &source, &host, options, &workflows()?, ferry_toml.as_deref())
+        }
+        "finalize" => {
+            let source = found(source, &options.from)?;
+            let wanted = to_vm::phases::wanted_records(&source, &host);
+            let zone = match &options.dns_zone {
+                Some(zone) => {
+                    let current =
+                        wanted.iter().map(|w| dns::read_rrset(zone, &w.name, &w.rtype).map_err(|e| dns_error(zone, e))).collect::<Result<Vec<_>, _>>()?;
+                    Some(Zone { current, size: dns::zone_size(zone).map_err(|e| dns_error(zone, e))? })
+                }
+                None => None,
+            };
+            to_vm::phases::finalize(&source, &host, zone.as_ref(), options)
+        }
+        other => Ok(phases::Planned {
+            actions: Vec::new(),
+            findings: vec![finding(
+                "other-phase",
+                Severity::Info,
+                format!("a migration to a VM plans create, prepare and finalize; `{other}` is not planned for one yet (data and decommission: see the README)"),
+            )],
+        }),
+    }
+}
+
+/// What the `vm` import tells about the target; a host that cannot be
+/// read is a finding of the preflight, not an error here.
+fn host(target: &str, app: &str, hostnames: &[String]) -> Result<to_vm::Host, StepError> {
+    let info = vm::list_targets()
+        .into_iter()
+        .find(|t| t.name == target)
+        .ok_or_else(|| precondition(format!("VM target {target} is not configured: add [targets.vm.{target}] to ferry.toml")))?;
+    let facts = vm::facts(target);
+    let at = |e: String| StepError::Transient(Problem { message: format!("reading VM target {target}: {e}"), location: None });
+    let mut host = to_vm::Host { target: info, facts, containers: Vec::new(), releases: Vec::new(), certificate: None };
+    if host.facts.is_ok() {
+        host.containers = vm::containers(target, app).map_err(at)?;
+        host.releases = vm::releases(target, app).map_err(at)?;
+        if let Some(tls) = ferry_vm_plan::certificate::managed(app, &host.target, hostnames) {
+            host.certificate = vm::certificate(target, &tls.certificate).map_err(at)?;
+        }
+    }
+    Ok(host)
+}
+
+/// The checkout's workflow files.
+fn workflows() -> Result<Vec<to_vm::Workflow>, StepError> {
+    let dir = ".github/workflows";
+    let entries = match checkout::list_dir(dir) {
+        Ok(entries) => entries,
+        Err(checkout::ReadError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(ferry_step_sdk::params::invalid(ferry_step_sdk::files::describe(dir, &e))),
+    };
+    let mut out = Vec::new();
+    for entry in entries.into_iter().filter(|e| e.name.ends_with(".yml") || e.name.ends_with(".yaml")) {
+        let path = format!("{dir}/{}", entry.name);
+        if let Some(text) = ferry_step_sdk::files::read_text(&path).map_err(ferry_step_sdk::params::invalid)? {
+            out.push(to_vm::Workflow { path, text });
+        }
+    }
+    Ok(out)
 }
 
 /// The app-spec as the plan shows it: the source app's name, so every

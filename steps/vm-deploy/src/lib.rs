@@ -6,7 +6,7 @@
 use ferry_step_sdk::host::vm;
 use ferry_step_sdk::params::{Params, Spec, finding, invalid, precondition};
 use ferry_step_sdk::step::{PlanRequest, StepInfo, StepPlan};
-use ferry_step_sdk::types::{AppSpec, Problem, Severity, StepError, VmBuild};
+use ferry_step_sdk::types::{AppSpec, Problem, Severity, StepError};
 use ferry_step_sdk::units::go_duration_ms;
 use ferry_step_sdk::{Step, export_step, info};
 use ferry_vm_plan::app::VmApp;
@@ -75,7 +75,7 @@ fn options(p: &Params<'_>, spec: &AppSpec) -> Result<Options, StepError> {
         (Some(image), true) => ImageFrom::Load(image.into()),
         (Some(image), false) => ImageFrom::Pull(image.into()),
         (None, true) => return Err(invalid("`load` ships an image: give it with `image`")),
-        (None, false) => ImageFrom::Build(build(spec)),
+        (None, false) => ImageFrom::Build(deploy::build_from(spec)),
     };
     let wait_timeout_ms = wait_timeout(p)?;
     let tls = match (p.get("tls-certificate"), p.get("tls-key")) {
@@ -86,19 +86,6 @@ fn options(p: &Params<'_>, spec: &AppSpec) -> Result<Options, StepError> {
     let options = Options { image, hostnames: p.list("hostnames").unwrap_or_default(), wait_timeout_ms, tls };
     options.check().map_err(invalid)?;
     Ok(options)
-}
-
-/// fly.toml's `[build]` for a build on the host: the Dockerfile
-/// parse-config read, the stage, the args and the ignorefile (paths
-/// relative to the checkout, the context).
-fn build(spec: &AppSpec) -> VmBuild {
-    VmBuild {
-        dir: ".".into(),
-        dockerfile: spec.dockerfile.as_ref().map(|d| d.path.clone()).filter(|path| path != "Dockerfile"),
-        target: spec.build.target.clone(),
-        args: spec.build.args.clone(),
-        ignorefile: spec.build.ignorefile.clone(),
-    }
 }
 
 fn wait_timeout(p: &Params<'_>) -> Result<u64, StepError> {

@@ -20,6 +20,11 @@ impl Paths {
         Paths { env_file: format!("{dir}/env"), releases: format!("{dir}/releases"), dir }
     }
 
+    /// Where the certificate the target's ACME server issues lives.
+    pub fn tls(&self) -> String {
+        format!("{}/tls", self.dir)
+    }
+
     /// The host directory behind a `[mounts]` source.
     pub fn volume(&self, source: &str) -> String {
         format!("{}/volumes/{source}", self.dir)

@@ -7,7 +7,7 @@ use ferry_step_sdk::params::finding;
 use ferry_step_sdk::types::{Action, Finding, Operation, Risk, Severity, Undo, VmCertificate, VmOp};
 
 use crate::action;
-use crate::app::{Paths, VmApp};
+use crate::app::Paths;
 use crate::nginx::Tls;
 
 /// A certificate with fewer days left is issued again (certbot's rule, a
@@ -17,12 +17,12 @@ pub const RENEW_DAYS: i64 = 30;
 /// The certificate and key the target's ACME server issues for the app:
 /// `<root>/<app>/tls/`. `None` when the target has no `[acme]` table or
 /// the site answers every name (a certificate needs names).
-pub fn managed(app: &VmApp, target: &VmTargetInfo, hostnames: &[String]) -> Option<Tls> {
+pub fn managed(app: &str, target: &VmTargetInfo, hostnames: &[String]) -> Option<Tls> {
     target.acme.as_ref()?;
     if hostnames.is_empty() {
         return None;
     }
-    let dir = format!("{}/tls", Paths::new(&target.root, &app.name).dir);
+    let dir = Paths::new(&target.root, app).tls();
     Some(Tls { certificate: format!("{dir}/fullchain.pem"), key: format!("{dir}/privkey.pem") })
 }
 

@@ -47,7 +47,7 @@ impl Options {
     /// The certificate the site serves: the one given, else the one the
     /// target's ACME server issues.
     pub fn serving_tls(&self, app: &VmApp, target: &VmTargetInfo) -> Option<nginx::Tls> {
-        self.tls.clone().or_else(|| certificate::managed(app, target, &self.hostnames))
+        self.tls.clone().or_else(|| certificate::managed(&app.name, target, &self.hostnames))
     }
 
     /// Refuses hostnames and TLS paths outside their grammar ([`checked`]):
@@ -156,6 +156,19 @@ pub fn rollback(app: &VmApp, observed: &Observed, options: &Options) -> Result<P
         format!("rolls {} on {} back from release {serving} to {} ({})", app.name, target.name, previous.number, previous.source),
     ));
     Ok(planned)
+}
+
+/// fly.toml's `[build]` for a build on the host: the Dockerfile
+/// parse-config read, the stage, the args and the ignorefile (paths
+/// relative to the checkout, the context).
+pub fn build_from(spec: &ferry_step_sdk::types::AppSpec) -> VmBuild {
+    VmBuild {
+        dir: ".".into(),
+        dockerfile: spec.dockerfile.as_ref().map(|d| d.path.clone()).filter(|path| path != "Dockerfile"),
+        target: spec.build.target.clone(),
+        args: spec.build.args.clone(),
+        ignorefile: spec.build.ignorefile.clone(),
+    }
 }
 
 /// The lock at the start of a plan and its release at the end.

@@ -44,6 +44,10 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
         ));
     }
     let mut dirs = vec![app.paths.dir.clone(), app.paths.releases.clone(), crate::nginx::acme_dir(&observed.target.root)];
+    if observed.target.acme.is_some() {
+        // Where the managed certificate goes: made here, so an undo removes it.
+        dirs.push(app.paths.tls());
+    }
     dirs.extend(app.groups.iter().flat_map(|g| g.volumes.iter().map(|(host, _)| host.clone())));
     dirs.extend(postgres.iter().map(|pg| pg.data_dir.clone()));
     dirs.dedup();

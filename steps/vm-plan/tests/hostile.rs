@@ -113,6 +113,9 @@ fn a_target_root_that_is_not_a_plain_path_is_refused() {
         keep: 1,
         postgres_image: None,
         acme: None,
+        address: None,
+        ssh_key_env: "FERRY_SECRET_SSH_KEY".into(),
+        known_hosts_env: "FERRY_SECRET_KNOWN_HOSTS".into(),
     };
     assert!(deploy::check_target(&target("/srv", "/etc/nginx/conf.d")).is_ok());
     let error = deploy::check_target(&target("/srv", "/etc/nginx/conf.d;}")).unwrap_err();

@@ -49,6 +49,9 @@ fn observed(facts: HostFacts, containers: Vec<ContainerState>, releases: &[u32])
         keep: 3,
         postgres_image: Some(PG_IMAGE.into()),
         acme: None,
+        address: None,
+        ssh_key_env: "FERRY_SECRET_SSH_KEY".into(),
+        known_hosts_env: "FERRY_SECRET_KNOWN_HOSTS".into(),
     };
     let releases = releases
         .iter()

@@ -24,6 +24,8 @@ pub struct VmTargetConfig {
     pub read_timeout: Duration,
     /// `[targets.vm.<name>.acme]`: where the host's certificate comes from.
     pub acme: Option<AcmeConfig>,
+    /// The public address DNS points at (a migration's finalize).
+    pub address: Option<String>,
 }
 
 /// `[targets.vm.<name>.acme]`: the ACME server that issues this host's
@@ -92,6 +94,7 @@ struct RawVmTarget {
     postgres: Option<RawPostgres>,
     read_timeout: Option<String>,
     acme: Option<RawAcme>,
+    address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +113,7 @@ struct RawAcme {
 }
 
 impl RawAcme {
-    fn parse(self, at: impl Fn(String) -> String) -> Result<AcmeConfig, String> {
+    fn parse(self, at: &impl Fn(String) -> String) -> Result<AcmeConfig, String> {
         let url = self.directory.unwrap_or_else(|| ferry_acme::Directory::LETS_ENCRYPT.into());
         if !url.starts_with("https://") {
             return Err(at(format!("acme.directory `{url}` must be an https:// URL (RFC 8555 §6.1)")));
@@ -155,6 +158,10 @@ impl RawVmTarget {
         if !root.starts_with('/') {
             return Err(at(format!("root `{root}` must be an absolute path")));
         }
+        let address = match self.address {
+            Some(address) => Some(address.parse::<std::net::IpAddr>().map_err(|_| at(format!("address `{address}` is not an IP address")))?.to_string()),
+            None => host.host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string()),
+        };
         Ok(VmTargetConfig {
             host,
             ssh_key_env: self.ssh_key_env,
@@ -174,7 +181,8 @@ impl RawVmTarget {
                 Some(RawPostgres::Image(image)) => Some(image),
             },
             read_timeout,
-            acme: self.acme.map(|a| a.parse(at)).transpose()?,
+            acme: self.acme.map(|a| a.parse(&at)).transpose()?,
+            address,
             name,
         })
     }

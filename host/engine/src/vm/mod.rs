@@ -164,6 +164,9 @@ impl VmReader for VmTargets {
                 keep: t.keep,
                 postgres_image: t.postgres_image.clone(),
                 acme: t.acme.as_ref().map(|a| AcmeInfo { dns_zone: a.dns_zone.clone() }),
+                address: t.address.clone(),
+                ssh_key_env: t.ssh_key_env.clone(),
+                known_hosts_env: t.known_hosts_env.clone(),
             })
             .collect()
     }

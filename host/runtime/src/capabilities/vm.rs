@@ -20,6 +20,11 @@ pub struct VmTargetInfo {
     #[component(name = "postgres-image")]
     pub postgres_image: Option<String>,
     pub acme: Option<AcmeInfo>,
+    pub address: Option<String>,
+    #[component(name = "ssh-key-env")]
+    pub ssh_key_env: String,
+    #[component(name = "known-hosts-env")]
+    pub known_hosts_env: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]

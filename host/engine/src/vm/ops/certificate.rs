@@ -45,7 +45,7 @@ pub(super) struct HostFile {
     pub mode: u32,
 }
 
-fn acme_of<'a>(config: &'a VmTargetConfig) -> Result<&'a AcmeConfig, ExecError> {
+fn acme_of(config: &VmTargetConfig) -> Result<&AcmeConfig, ExecError> {
     config.acme.as_ref().ok_or_else(|| {
         ExecError::Config(format!("[targets.vm.{}] has no [targets.vm.{}.acme] table: ferry.toml must name the ACME server", config.name, config.name))
     })

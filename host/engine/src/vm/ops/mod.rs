@@ -254,7 +254,7 @@ impl Ops for VmOps {
 
     fn prepare(&self, op: &VmOp) -> Result<Option<VmUndo>, ExecError> {
         self.reading(op, |host, config| match op {
-            VmOp::Mkdir(p) => Ok(Some(VmUndo::Absent { items: missing_paths(host, &p.paths)? })),
+            VmOp::Mkdir(p) => Ok(Some(VmUndo::Absent { items: missing_paths(host, &with_ancestors(&p.paths))? })),
             VmOp::Secret(f) => Ok(Some(VmUndo::Absent { items: missing_paths(host, std::slice::from_ref(&f.path))? })),
             VmOp::Network(n) => {
                 let exists = host.network_exists(&n.name)?;
@@ -404,6 +404,22 @@ fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>,
         return Ok(Vec::new());
     }
     Ok(sh(host, &commands::missing(paths))?.lines().map(str::to_string).collect())
+}
+
+/// Each path after its ancestors (shallowest first): `mkdir -p` makes the
+/// ancestors too, and the undo must know which of them it made.
+fn with_ancestors(paths: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for path in paths {
+        let mut prefix = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            prefix = format!("{prefix}/{part}");
+            if !all.contains(&prefix) {
+                all.push(prefix.clone());
+            }
+        }
+    }
+    all
 }
 
 /// Copies the file about to be replaced to `<path>.ferry-prev.<ms>` (the

@@ -1,0 +1,174 @@
+//! prepare and finalize of a move to a VM, composed of the VM planner's
+//! provision and release (`ferry-vm-plan`) and the cutover planner's DNS
+//! switch (`ferry-cutover`): the same actions `ferry deploy --target vm`
+//! and `cutover` would propose, in one journaled run.
+
+use ferry_cutover::{Observed as ZoneObserved, Options as CutoverOptions, Wanted};
+use ferry_step_sdk::params::{finding, precondition};
+use ferry_step_sdk::types::{Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmOp};
+use ferry_vm_plan::app::VmApp;
+use ferry_vm_plan::deploy::{self, ImageFrom};
+use ferry_vm_plan::observed::Observed as VmObserved;
+use ferry_vm_plan::provision;
+
+use super::{Host, Workflow, workflows};
+use crate::migration::{App, Options, Planned, Zone};
+
+/// The names the host serves: the source's certificates' hostnames.
+pub fn hostnames(source: &App) -> Vec<String> {
+    let mut names: Vec<String> = source.certificates.iter().map(|c| c.hostname.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn observed(host: &Host) -> Result<VmObserved, StepError> {
+    let facts = host.facts.clone().map_err(|e| precondition(format!("cannot read {}: {e}", host.target.name)))?;
+    Ok(VmObserved {
+        target: host.target.clone(),
+        facts,
+        containers: host.containers.clone(),
+        releases: VmObserved::parse_releases(&host.releases),
+        certificate: host.certificate.clone(),
+    })
+}
+
+/// The release the host runs: the checkout built on the host (or
+/// `--image`, pulled), serving the source's hostnames.
+pub fn release_options(app: &AppSpec, source: &App, options: &Options) -> deploy::Options {
+    deploy::Options {
+        image: options.image.clone().map_or_else(|| ImageFrom::Build(deploy::build_from(app)), ImageFrom::Pull),
+        hostnames: hostnames(source),
+        wait_timeout_ms: options.wait_timeout_ms,
+        tls: None,
+    }
+}
+
+/// The host provisioned, the app released on it (not serving the domain
+/// yet: DNS points at Fly), and the workflows moved to ferry.
+pub fn prepare(app: &AppSpec, source: &App, host: &Host, options: &Options, workflows: &[Workflow], ferry_toml: Option<&str>) -> Result<Planned, StepError> {
+    let observed = observed(host)?;
+    let vm_app = VmApp::new(app, &host.target.root)?;
+    let provisioned = provision::plan(
+        &vm_app,
+        &observed,
+        &provision::Options { provided_secrets: options.provided_secrets.clone(), wait_timeout_ms: options.wait_timeout_ms },
+    );
+    let released = deploy::plan(&vm_app, &observed, &release_options(app, source, options));
+    let mut planned = Planned::default();
+    // One hold of the host lock across both: provision's release of it and
+    // the release's taking of it are left out.
+    let is = |a: Option<&Action>, lock: bool| {
+        matches!(a.map(|a| &a.operation), Some(Operation::Vm(VmOp::Lock(_))) if lock)
+            || matches!(a.map(|a| &a.operation), Some(Operation::Vm(VmOp::Unlock(_))) if !lock)
+    };
+    let mut first = provisioned.actions;
+    if is(first.last(), false) {
+        first.pop();
+    }
+    let mut second = released.actions;
+    if is(second.first(), true) {
+        second.remove(0);
+    }
+    planned.actions.extend(first);
+    planned.actions.extend(second);
+    planned.findings.extend(provisioned.findings);
+    planned.findings.extend(released.findings);
+    workflow_actions(&host.target, &hostnames(source), workflows, ferry_toml, &mut planned);
+    Ok(planned)
+}
+
+fn workflow_actions(
+    target: &ferry_step_sdk::host::vm::VmTargetInfo,
+    hostnames: &[String],
+    files: &[Workflow],
+    ferry_toml: Option<&str>,
+    planned: &mut Planned,
+) {
+    let rewritten: Vec<(&Workflow, String)> = files.iter().filter_map(|w| workflows::rewrite(w, target).map(|text| (w, text))).collect();
+    for (workflow, text) in &rewritten {
+        planned.actions.push(write(
+            &workflow.path,
+            text,
+            "replace `fly deploy` with ferry's action (the host's key and pinned host keys from the repository's secrets)",
+        ));
+    }
+    if !ferry_toml.is_some_and(|t| t.contains("\"vm-deploy\"")) {
+        planned.actions.push(write("ferry.toml", &workflows::ferry_toml(ferry_toml, &target.name, hostnames), "add a vm-deploy step: deploys go to the host"));
+    }
+    let message = if rewritten.is_empty() {
+        "no workflow in .github/workflows runs `fly deploy`: nothing to rewrite".to_string()
+    } else {
+        format!(
+            "commit the rewritten {} and add the repository secrets {} and {}; delete FLY_API_TOKEN once the migration is decommissioned",
+            rewritten.iter().map(|(w, _)| w.path.as_str()).collect::<Vec<_>>().join(", "),
+            target.ssh_key_env,
+            target.known_hosts_env
+        )
+    };
+    planned.findings.push(finding("workflows", Severity::Info, message));
+}
+
+fn write(file: &str, contents: &str, why: &str) -> Action {
+    Action {
+        id: format!("write-file:{file}"),
+        summary: format!("{why} in {file}"),
+        risk: Risk::Safe,
+        operation: Operation::Checkout(CheckoutOp::WriteFile(FileWrite { file: file.into(), contents: contents.into() })),
+        undo: Undo::RestorePrevious,
+        detail: Some("a change to the checkout: review it in the diff and commit it".into()),
+    }
+}
+
+/// The records finalize points at the host: A (or AAAA) of each hostname.
+pub fn wanted_records(source: &App, host: &Host) -> Vec<Wanted> {
+    let Some(address) = &host.target.address else { return Vec::new() };
+    let rtype = if address.contains(':') { "AAAA" } else { "A" };
+    hostnames(source)
+        .into_iter()
+        .map(|name| Wanted { name: format!("{}.", name.trim_end_matches('.')), rtype: rtype.into(), values: vec![address.clone()] })
+        .collect()
+}
+
+/// DNS moved to the host, after a TLS check against the host itself.
+pub fn finalize(source: &App, host: &Host, zone: Option<&Zone>, options: &Options) -> Result<Planned, StepError> {
+    let address = host
+        .target
+        .address
+        .clone()
+        .ok_or_else(|| precondition(format!("[targets.vm.{}] has no `address`: set the public IP DNS should point at", host.target.name)))?;
+    let wanted = wanted_records(source, host);
+    let mut planned = Planned::default();
+    if wanted.is_empty() {
+        planned.findings.push(finding("no-hostnames", Severity::Warning, "the app has no certificates on Fly, so no hostnames to move".to_string()));
+        return Ok(planned);
+    }
+    let (Some(zone_name), Some(zone)) = (&options.dns_zone, zone) else {
+        let lines: Vec<String> = wanted.iter().map(|w| format!("{} {} {}", w.name, w.rtype, w.values.join(", "))).collect();
+        planned.findings.push(finding(
+            "dns-by-hand",
+            Severity::Warning,
+            format!("point these records at {} (no --dns-zone, so ferry does not change them): {}", host.target.name, lines.join("; ")),
+        ));
+        return Ok(planned);
+    };
+    let tls_address = if address.contains(':') { format!("[{address}]:443") } else { format!("{address}:443") };
+    let cutover = CutoverOptions {
+        zone: ferry_cutover::options::fqdn(zone_name),
+        records: wanted,
+        ttl: options.ttl,
+        lowered_ttl: 60,
+        tls_address: Some(tls_address),
+        tls_min_days: 14,
+        approve: false,
+        force: false,
+        max_update_pct: 30.0,
+        max_delete_pct: 30.0,
+        verify_timeout_ms: 120_000,
+    };
+    let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
+    let switched = ferry_cutover::plan("finalize", &cutover, &observed)?;
+    planned.actions.extend(switched.actions);
+    planned.findings.extend(switched.findings);
+    Ok(planned)
+}

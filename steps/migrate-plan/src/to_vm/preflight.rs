@@ -1,0 +1,158 @@
+//! `create` for a move to a VM: everything checked before anything
+//! changes, each check a finding that names what to fix.
+
+use ferry_step_sdk::params::finding;
+use ferry_step_sdk::types::{AppSpec, Finding, Severity};
+
+use super::Host;
+use crate::migration::{App, Options, Read};
+
+/// Room for the image, logs and growth beyond the copied data, in MB.
+const DISK_MARGIN_MB: u64 = 2048;
+
+/// The preflight's findings; any `Error` stops `create`.
+pub fn checks(app: &AppSpec, source: &Read<App>, host: &Host, zone: Option<&Result<u32, String>>, options: &Options) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let target = &host.target.name;
+    let source = match source {
+        Read::Found(s) => {
+            out.push(pass("source", format!("{} exists on Fly: {} machine(s), {} volume(s)", options.from, s.managed().count(), s.volumes.len())));
+            Some(s)
+        }
+        Read::Missing => {
+            out.push(fail("source", format!("app {} does not exist on Fly (or the token cannot see it)", options.from)));
+            None
+        }
+        Read::Denied(why) => {
+            out.push(fail("source", format!("the token may not read {}: {why}", options.from)));
+            None
+        }
+    };
+    match &host.facts {
+        Ok(facts) => {
+            out.push(pass("host", format!("{target} answers over SSH with its pinned host key: {} ({})", facts.os, facts.arch)));
+            if let Some(source) = source {
+                disk(source, facts.free_disk_mb, target, &mut out);
+            }
+            for port in [80, 443] {
+                if facts.listening_ports.contains(&port) && !facts.nginx {
+                    out.push(fail("ports", format!("port {port} on {target} is taken by something other than nginx: free it, nginx serves the app there")));
+                }
+            }
+        }
+        Err(why) => out.push(fail("host", format!("cannot read {target}: {why}"))),
+    }
+    match (&options.dns_zone, zone) {
+        (Some(name), Some(Ok(size))) => out.push(pass("dns-zone", format!("zone {name} is configured and readable ({size} record sets)"))),
+        (Some(name), Some(Err(why))) => out.push(fail("dns-zone", format!("zone {name}: {why}"))),
+        (Some(name), None) => out.push(fail("dns-zone", format!("zone {name}: {}", why_missing()))),
+        (None, _) => out.push(finding(
+            "dns-zone",
+            Severity::Warning,
+            "no --dns-zone: finalize lists the records to point at the host instead of switching them".to_string(),
+        )),
+    }
+    if host.target.address.is_none() {
+        out.push(fail("address", format!("[targets.vm.{target}] has no `address`: set the public IP address DNS should point at")));
+    }
+    if let Some(source) = source {
+        secrets(app, source, options, &mut out);
+        names(source, host, &mut out);
+        what_changes(app, source, target, &mut out);
+    }
+    out
+}
+
+fn why_missing() -> String {
+    "not configured: add it to ferry.toml under [dns.zones]".into()
+}
+
+/// Free disk against the volumes the data phase copies, plus a margin.
+fn disk(source: &App, free_mb: Option<u64>, target: &str, out: &mut Vec<Finding>) {
+    let volumes_mb: u64 = source.attached_volumes().map(|v| u64::from(v.size_gb) * 1024).sum();
+    let needed = volumes_mb + DISK_MARGIN_MB;
+    match free_mb {
+        Some(free) if free < needed => out.push(fail(
+            "disk",
+            format!("{target} has {free} MB free; the volumes take up to {volumes_mb} MB, and {DISK_MARGIN_MB} MB more are needed for the image and growth"),
+        )),
+        Some(free) => out.push(pass("disk", format!("{target} has {free} MB free for {volumes_mb} MB of volumes"))),
+        None => out.push(finding("disk", Severity::Warning, format!("could not read {target}'s free disk: make sure {needed} MB are free"))),
+    }
+}
+
+/// Every secret needs a value here: Fly never reveals them.
+fn secrets(app: &AppSpec, source: &App, options: &Options, out: &mut Vec<Finding>) {
+    let mut names: Vec<&String> = source.secrets.iter().chain(&app.secrets).collect();
+    names.sort();
+    names.dedup();
+    let missing: Vec<&str> = names.iter().filter(|n| !options.provided_secrets.contains(n)).map(|n| n.as_str()).collect();
+    if missing.is_empty() {
+        out.push(pass("secrets", format!("a value for each of the {} secret(s)", names.len())));
+    } else {
+        let vars: Vec<String> = missing.iter().map(|n| format!("FERRY_SECRET_{n}")).collect();
+        out.push(fail("secrets", format!("no value for {}: Fly never reveals them; set {} in ferry's environment", missing.join(", "), vars.join(", "))));
+    }
+}
+
+/// The names the host serves: the source's certificates' hostnames.
+fn names(source: &App, host: &Host, out: &mut Vec<Finding>) {
+    let target = &host.target.name;
+    if source.certificates.is_empty() {
+        out.push(finding(
+            "hostnames",
+            Severity::Warning,
+            format!("{} has no certificates on Fly, so no names to move: nginx on {target} answers every name", "the app"),
+        ));
+        return;
+    }
+    let names: Vec<&str> = source.certificates.iter().map(|c| c.hostname.as_str()).collect();
+    match &host.target.acme {
+        Some(acme) => out.push(pass(
+            "tls",
+            format!(
+                "prepare issues a certificate for {} from [targets.vm.{target}.acme]{}",
+                names.join(", "),
+                if acme.dns_zone.is_some() { " by DNS-01, before DNS moves" } else { " by HTTP-01, which works only once DNS points at the host" }
+            ),
+        )),
+        None => out.push(finding(
+            "tls",
+            Severity::Warning,
+            format!("[targets.vm.{target}] has no [acme] table: the host serves {} over HTTP only until you give it a certificate", names.join(", ")),
+        )),
+    }
+}
+
+/// What does not carry over as it runs on Fly.
+fn what_changes(app: &AppSpec, source: &App, target: &str, out: &mut Vec<Finding>) {
+    let mut groups: Vec<String> = source.managed().map(|m| m.process_group.clone().unwrap_or_else(|| "app".into())).collect();
+    groups.sort();
+    groups.dedup();
+    for group in &groups {
+        let n = source.in_group(group).count();
+        if n > 1 {
+            out.push(finding("scale", Severity::Warning, format!("group {group} runs {n} machines on Fly; on {target} it runs as one container")));
+        }
+    }
+    let mut regions: Vec<&str> = source.managed().map(|m| m.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    if regions.len() > 1 {
+        out.push(finding("regions", Severity::Warning, format!("the app runs in {} regions ({}); {target} is one place", regions.len(), regions.join(", "))));
+    }
+    for v in source.attached_volumes() {
+        out.push(finding("volume", Severity::Info, format!("volume {} ({} GB): the data phase copies it to {target}", v.name, v.size_gb)));
+    }
+    if app.services.iter().any(|s| s.protocol != ferry_step_sdk::types::ServiceProtocol::Tcp) {
+        out.push(finding("udp", Severity::Warning, format!("a UDP service does not go through nginx on {target}: publish its port yourself")));
+    }
+}
+
+fn pass(code: &str, message: String) -> Finding {
+    finding(code, Severity::Info, message)
+}
+
+fn fail(code: &str, message: String) -> Finding {
+    finding(code, Severity::Error, message)
+}
