@@ -154,7 +154,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let client = Emulator::new("unused".into()).http.clone();
+        let client = Emulator::new("unused".into(), crate::data_dir::DataDir::open(Some(&std::env::temp_dir())).unwrap(), None).http.clone();
         let (state, output) = probe_http(&client, &plan(true, "/ok"), address).await;
         assert_eq!(state, CheckState::Passing);
         assert!(output.contains("200 OK") && output.contains("fine"), "{output}");

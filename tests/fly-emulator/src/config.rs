@@ -32,6 +32,8 @@ pub struct MachineConfig {
     pub auto_destroy: bool,
     #[serde(deserialize_with = "null_as_default")]
     pub mounts: Vec<Mount>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub files: Vec<MachineFile>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,7 +42,19 @@ pub struct Init {
     #[serde(deserialize_with = "null_as_default")]
     pub exec: Vec<String>,
     #[serde(deserialize_with = "null_as_default")]
+    pub entrypoint: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
     pub cmd: Vec<String>,
+}
+
+impl Init {
+    /// The command the machine runs: `exec` when set, which replaces the
+    /// image's whole command line, else `entrypoint` followed by `cmd`
+    /// (fly-go `MachineInit`, `machine_types.go`). Empty when none is set:
+    /// an emulated image has no OCI config to take a default from.
+    pub fn command(&self) -> Vec<String> {
+        if self.exec.is_empty() { self.entrypoint.iter().chain(&self.cmd).cloned().collect() } else { self.exec.clone() }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -76,6 +90,19 @@ pub struct Restart {
 pub struct StopConfig {
     pub signal: Option<String>,
     pub timeout: Option<GoDuration>,
+}
+
+/// One of `config.files`: "One of RawValue or SecretName must be set"
+/// (fly-go `machine_types.go:914, 926-927`); `mode` is the file's
+/// permission bits as a number (384 = 0600).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MachineFile {
+    pub guest_path: String,
+    pub raw_value: Option<String>,
+    pub secret_name: Option<String>,
+    pub image_config: Option<String>,
+    pub mode: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -244,6 +271,25 @@ mod tests {
         assert_eq!(default.restart_policy(), RestartPolicy::OnFailure { max_retries: 3 });
         let no = MachineConfig::parse(&json!({"restart": {"policy": "no"}})).unwrap();
         assert_eq!(no.restart_policy(), RestartPolicy::No);
+    }
+
+    #[test]
+    fn the_command_is_exec_else_entrypoint_and_cmd() {
+        let exec = MachineConfig::parse(&json!({"init": {"exec": ["/bin/sh", "-c", "true"], "cmd": ["ignored"]}})).unwrap();
+        assert_eq!(exec.init.command(), ["/bin/sh", "-c", "true"]);
+        let split = MachineConfig::parse(&json!({"init": {"entrypoint": ["/bin/sh", "-c"], "cmd": ["true"]}})).unwrap();
+        assert_eq!(split.init.command(), ["/bin/sh", "-c", "true"]);
+        assert!(MachineConfig::parse(&json!({"init": {}})).unwrap().init.command().is_empty());
+    }
+
+    #[test]
+    fn parses_files_with_their_mode() {
+        let config = MachineConfig::parse(
+            &json!({"files": [{"guest_path": "/mnt/key", "raw_value": "aGk=", "mode": 384}, {"guest_path": "/mnt/s", "secret_name": "S"}]}),
+        )
+        .unwrap();
+        assert_eq!((config.files[0].guest_path.as_str(), config.files[0].mode), ("/mnt/key", Some(384)));
+        assert_eq!(config.files[1].secret_name.as_deref(), Some("S"));
     }
 
     #[test]

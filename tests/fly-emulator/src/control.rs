@@ -1,8 +1,9 @@
 //! The emulator-only control API under `/_emulator` (no auth): register
 //! images, inject faults, read the request log, tune quirks, reach machines
-//! directly or through the app proxy, issue certificates, put bytes on
-//! volumes, take the platform's daily snapshots, hold app names in another
-//! organization, read release records, and shut down.
+//! directly or through the app proxy, issue certificates, find volumes'
+//! directories or put a blob on them, take the platform's daily snapshots,
+//! hold app names in another organization, read release records, and shut
+//! down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .route("/_emulator/volumes/{id}/snapshots", post(daily_snapshot))
         .route("/_emulator/apps/{app}/proxy", get(app_proxy))
         .route("/_emulator/apps/{app}/certificates/{hostname}/issue", post(issue_certificate))
+        .route("/_emulator/volumes/{id}", get(volume_dir))
         .route("/_emulator/volumes/{id}/content", get(volume_content).put(set_volume_content))
         .route("/_emulator/shutdown", post(shutdown))
         .with_state(emulator)
@@ -183,16 +185,14 @@ struct DailySnapshot {
 /// dated `hours_ago` (Fly takes one a day, `docs:volumes/snapshots.html.markerb:8`):
 /// the snapshot a client must not restore by mistake instead of its own.
 async fn daily_snapshot(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>, JsonBody(body): JsonBody<DailySnapshot>) -> ApiResult<Json<Value>> {
-    emulator.write(|state| {
-        let (app_name, volume) =
-            state.apps.values().find_map(|app| app.volume(&id).map(|v| (app.name.clone(), v.clone()))).ok_or_else(|| volume_not_found(&id))?;
-        let mut snapshot = crate::api::volumes::new_snapshot(&app_name, &volume, Duration::ZERO, Duration::ZERO);
-        let age = Duration::from_secs(body.hours_ago.unwrap_or(24) * 3600);
-        snapshot.created_at = snapshot.created_at.checked_sub(age).unwrap_or(snapshot.created_at);
-        let rendered = crate::api::views::snapshot(&snapshot);
-        state.snapshots.push(snapshot);
-        Ok(Json(rendered))
-    })
+    let mut snapshot = emulator.read(|state| {
+        let (app_name, volume) = state.apps.values().find_map(|app| app.volume(&id).map(|v| (app.name.clone(), v))).ok_or_else(|| volume_not_found(&id))?;
+        Ok::<_, ApiError>(crate::api::volumes::new_snapshot(&app_name, volume, Duration::ZERO, Duration::ZERO))
+    })?;
+    let age = Duration::from_secs(body.hours_ago.unwrap_or(24) * 3600);
+    snapshot.created_at = snapshot.created_at.checked_sub(age).unwrap_or(snapshot.created_at);
+    let snapshot = crate::api::volumes::keep_snapshot(&emulator, snapshot).await?;
+    Ok(Json(crate::api::views::snapshot(&snapshot)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +214,13 @@ async fn issue_certificate(State(emulator): State<Arc<Emulator>>, Path((app_name
         let app = state.app_mut(&app_name).ok_or_else(|| ApiError::not_found(format!("app {app_name} not found")))?;
         crate::api::certificates::issue(app, &hostname).map(Json)
     })
+}
+
+/// `{"id", "path"}`: the directory holding the volume's bytes, which exec
+/// machines mount (see `data_dir.rs`), for a test to fill or read.
+async fn volume_dir(State(emulator): State<Arc<Emulator>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    emulator.read(|state| state.apps.values().find_map(|app| app.volume(&id)).map(|_| ()).ok_or_else(|| volume_not_found(&id)))?;
+    Ok(Json(json!({"id": id, "path": emulator.data.volume(&id)})))
 }
 
 /// The volume's bytes, raw.

@@ -12,6 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Notify, oneshot, watch};
 
+use crate::data_dir::DataDir;
 use crate::faults::Faults;
 use crate::lifecycle::Op;
 use crate::logs::LogStore;
@@ -36,14 +37,20 @@ pub struct Emulator {
     pub rate_limiter: RateLimiter,
     pub proxies: Proxies,
     pub http: HttpClient,
-    /// This binary, re-executed as `fly-emulator machine` for each machine.
+    /// This binary, re-executed as `fly-emulator machine` for each machine
+    /// (`fly-emulator job` for exec machines).
     pub exe: PathBuf,
+    /// Where volumes' bytes live (see `data_dir.rs`).
+    pub data: DataDir,
+    /// The network namespace exec machines run in (`serve --machine-netns`);
+    /// the emulator's own when unset.
+    pub machine_netns: Option<String>,
     shutting_down: AtomicBool,
     exit: Notify,
 }
 
 impl Emulator {
-    pub fn new(exe: PathBuf) -> Arc<Emulator> {
+    pub fn new(exe: PathBuf, data: DataDir, machine_netns: Option<String>) -> Arc<Emulator> {
         let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http();
         Arc::new(Emulator {
             state: Mutex::new(State::default()),
@@ -55,6 +62,8 @@ impl Emulator {
             proxies: Proxies::default(),
             http,
             exe,
+            data,
+            machine_netns,
             shutting_down: AtomicBool::new(false),
             exit: Notify::new(),
         })

@@ -52,6 +52,12 @@ pub enum ImageKind {
     Unhealthy,
     /// Healthy for `crash_after_ms`, then exits with `exit_code`.
     CrashAfter,
+    /// Runs the machine's own command (`init.exec`, else `init.entrypoint`
+    /// followed by `init.cmd`) as a real process on this host, with its
+    /// volume and files under `/mnt` (see `job.rs`). For machines whose
+    /// effects a test must see for real, such as a job that copies a
+    /// volume's bytes out.
+    Exec,
 }
 
 /// The `image_ref` object of a machine.
@@ -120,5 +126,7 @@ mod tests {
         let crash: ImageBehaviour = serde_json::from_str(r#"{"kind":"crash-after"}"#).unwrap();
         assert_eq!(crash.kind, ImageKind::CrashAfter);
         assert_eq!(crash.crash_exit_code(), 1);
+        let exec: ImageBehaviour = serde_json::from_str(r#"{"kind":"exec"}"#).unwrap();
+        assert_eq!(exec.kind, ImageKind::Exec);
     }
 }

@@ -17,6 +17,19 @@ use std::time::{Duration, Instant};
 /// How long `stop` waits for the emulator to kill its machines and exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Options of `fly-emulator serve` for [`FlyEmulator::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--settings`: the JSON `POST /_emulator/settings` takes.
+    pub settings: Option<String>,
+    /// `--data-dir`: where volumes' bytes live (default: a temp dir the
+    /// emulator removes at exit).
+    pub data_dir: Option<PathBuf>,
+    /// `--machine-netns`: the network namespace (`/run/netns/NAME`) exec
+    /// machines run in.
+    pub machine_netns: Option<String>,
+}
+
 /// A running emulator. It runs with `--exit-on-stdin-eof` and this handle
 /// holds its stdin, so it stops (killing every machine process first) when
 /// the handle is stopped or dropped, and also when the test process dies.
@@ -36,10 +49,21 @@ impl FlyEmulator {
     /// Like [`FlyEmulator::start`], with initial settings (the JSON
     /// `POST /_emulator/settings` takes, e.g. `{"rate_limits": {"enabled": true}}`).
     pub fn start_with_settings(binary: impl AsRef<Path>, settings: Option<&str>) -> io::Result<FlyEmulator> {
+        FlyEmulator::start_with(binary, &Options { settings: settings.map(str::to_string), ..Options::default() })
+    }
+
+    /// Like [`FlyEmulator::start`], with the `serve` options in `options`.
+    pub fn start_with(binary: impl AsRef<Path>, options: &Options) -> io::Result<FlyEmulator> {
         let mut command = Command::new(binary.as_ref());
         command.args(["serve", "--listen", "127.0.0.1:0", "--exit-on-stdin-eof"]);
-        if let Some(settings) = settings {
+        if let Some(settings) = &options.settings {
             command.args(["--settings", settings]);
+        }
+        if let Some(dir) = &options.data_dir {
+            command.arg("--data-dir").arg(dir);
+        }
+        if let Some(name) = &options.machine_netns {
+            command.args(["--machine-netns", name]);
         }
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
         let stdin = child.stdin.take();

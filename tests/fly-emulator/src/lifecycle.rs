@@ -16,12 +16,18 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::checks;
-use crate::config::RestartPolicy;
+use crate::config::{MachineFile, RestartPolicy};
+use crate::data_dir::DataDir;
 use crate::echo;
 use crate::emulator::Emulator;
 use crate::ids;
+use crate::image::ImageKind;
+use crate::job::{self, GuestFile, JobSpec};
 use crate::machine_proc::{self, Exit, Launch, LineSink, Process};
 use crate::state::{MachineState, ProcessInfo, Secret, State};
+
+/// The mode of a `config.files` entry without one (unverified for Fly).
+const DEFAULT_FILE_MODE: u32 = 0o644;
 
 /// Fly's default kill timeout when neither the request nor `stop_config` sets one.
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +53,8 @@ pub enum Op {
     },
     /// Kill the process and mark the machine destroyed.
     Destroy,
-    /// Kill the process and end the actor (emulator shutdown); acks when reaped.
+    /// Kill the process and end the actor (emulator shutdown, app deleted);
+    /// acks when reaped.
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -173,14 +180,19 @@ impl Actor {
         if self.emulator.is_shutting_down() {
             return;
         }
-        let prepared = self.emulator.write(|state| prepare_launch(state, &self.app, &self.id));
-        let (launch, region) = match prepared {
+        let emulator = self.emulator.clone();
+        let prepared = emulator.write(|state| prepare_launch(state, &emulator.data, &self.app, &self.id));
+        let (program, boot_delay, region) = match prepared {
             None => return,
             Some(Err(message)) => return self.fail(message),
             Some(Ok(prepared)) => prepared,
         };
-        tokio::time::sleep(Duration::from_millis(launch.behaviour.boot_delay_ms)).await;
-        let process = match Process::spawn(&self.emulator.exe, &launch, self.log_sink(region)).await {
+        tokio::time::sleep(boot_delay).await;
+        let spawned = match &program {
+            Program::Builtin(launch) => Process::spawn(&emulator.exe, launch, self.log_sink(region)).await,
+            Program::Job(spec) => job::spawn(&emulator.exe, spec, emulator.machine_netns.as_deref(), self.log_sink(region)).await,
+        };
+        let process = match spawned {
             Ok(process) => process,
             Err(e) => return self.fail(format!("failed to launch VM: {e}")),
         };
@@ -340,9 +352,16 @@ impl Actor {
     }
 }
 
+/// What a machine's process runs: the built-in machine its image
+/// describes, or, for an `exec` image, the machine's own command.
+enum Program {
+    Builtin(Launch),
+    Job(JobSpec),
+}
+
 /// Reads what the process needs and marks the machine `starting`. `None`
-/// when the machine is gone.
-fn prepare_launch(state: &mut State, app_name: &str, id: &str) -> Option<Result<(Launch, String), String>> {
+/// when the machine is gone; an error when it cannot start.
+fn prepare_launch(state: &mut State, data: &DataDir, app_name: &str, id: &str) -> Option<Result<(Program, Duration, String), String>> {
     let app = state.app(app_name)?;
     let machine = app.machine(id).filter(|m| !m.state.is_gone())?;
     let Some(mut behaviour) = state.images.get(&machine.spec.image).cloned() else {
@@ -361,7 +380,7 @@ fn prepare_launch(state: &mut State, app_name: &str, id: &str) -> Option<Result<
         env.extend(secrets.secrets.iter().map(|(name, secret)| (name.clone(), secret.value.clone())));
     }
     let secrets_version = secrets.version;
-    let files = machine_files(&machine.config, &secrets.secrets);
+    let files = machine_files(&machine.spec.files, &secrets.secrets);
     let platform = [
         ("FLY_APP_NAME", app.name.clone()),
         ("FLY_MACHINE_ID", machine.id.clone()),
@@ -375,45 +394,49 @@ fn prepare_launch(state: &mut State, app_name: &str, id: &str) -> Option<Result<
     if let Some(group) = machine.spec.process_group() {
         env.insert("FLY_PROCESS_GROUP".to_string(), group.to_string());
     }
-    let launch = Launch {
-        machine_id: machine.id.clone(),
-        env,
-        files,
-        behaviour,
-        release_command: machine.spec.is_release_command(),
-        internal_ports: machine.spec.internal_ports(),
+    let boot_delay = Duration::from_millis(behaviour.boot_delay_ms);
+    let program = match behaviour.kind {
+        ImageKind::Exec => match job::plan(machine.spec.init.command(), env, &machine.spec.mounts, files, data) {
+            Ok(spec) => Program::Job(spec),
+            Err(message) => return Some(Err(message)),
+        },
+        ImageKind::Healthy | ImageKind::Crash | ImageKind::Unhealthy | ImageKind::CrashAfter => Program::Builtin(Launch {
+            machine_id: machine.id.clone(),
+            env,
+            files: files.into_iter().map(|file| (file.guest_path, file.contents)).collect(),
+            behaviour,
+            release_command: machine.spec.is_release_command(),
+            internal_ports: machine.spec.internal_ports(),
+        }),
     };
     let region = machine.region.clone();
     if let Some(machine) = state.machine_mut(app_name, id) {
         machine.state = MachineState::Starting;
         machine.booted_secrets_version = Some(secrets_version);
     }
-    Some(Ok((launch, region)))
+    Some(Ok((program, boot_delay, region)))
 }
 
-/// The machine's `config.files` as guest path → contents: `raw_value`
+/// The machine's `config.files` as the machine gets them: `raw_value`
 /// decoded; `secret_name` the secret's value, which holds "the base64
 /// encoded file contents" (fly-go `machine_types.go:919-921`; a value that
 /// is not base64 is used as is); `image_config` a JSON stand-in for the
-/// image's OCI config. A missing secret gives no file.
-fn machine_files(config: &Value, secrets: &BTreeMap<String, Secret>) -> BTreeMap<String, Vec<u8>> {
-    let Some(files) = config["files"].as_array() else {
-        return BTreeMap::new();
-    };
+/// image's OCI config. A missing secret gives no file. `mode` defaults to
+/// 0644 when unset (Fly's default is unverified).
+fn machine_files(files: &[MachineFile], secrets: &BTreeMap<String, Secret>) -> Vec<GuestFile> {
     files
         .iter()
         .filter_map(|file| {
-            let path = file["guest_path"].as_str()?.to_string();
-            let contents = if let Some(raw) = file["raw_value"].as_str() {
+            let contents = if let Some(raw) = &file.raw_value {
                 echo::decode_raw_value(raw)
-            } else if let Some(name) = file["secret_name"].as_str() {
+            } else if let Some(name) = &file.secret_name {
                 let value = &secrets.get(name)?.value;
                 base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value).unwrap_or_else(|_| value.clone().into_bytes())
             } else {
-                let image = file["image_config"].as_str()?;
+                let image = file.image_config.as_ref()?;
                 json!({"image": image, "config": {}}).to_string().into_bytes()
             };
-            Some((path, contents))
+            Some(GuestFile { guest_path: file.guest_path.clone(), contents, mode: file.mode.unwrap_or(DEFAULT_FILE_MODE) })
         })
         .collect()
 }

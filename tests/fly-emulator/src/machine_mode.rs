@@ -98,7 +98,7 @@ pub fn run(args: MachineArgs) -> ExitCode {
 
 /// PR_SET_PDEATHSIG: the kernel kills this process when the emulator dies,
 /// however it dies. If the emulator died before the call, exit now.
-fn die_with_parent(parent_pid: i32) -> Result<(), String> {
+pub fn die_with_parent(parent_pid: i32) -> Result<(), String> {
     set_parent_process_death_signal(Some(Signal::KILL)).map_err(|e| format!("prctl: {e}"))?;
     match getppid() {
         Some(pid) if pid.as_raw_pid() == parent_pid => Ok(()),

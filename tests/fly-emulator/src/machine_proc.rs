@@ -2,6 +2,9 @@
 //! mode (see `machine_mode.rs`) with the machine's environment, learns the
 //! loopback ports it bound, captures its output, and signals it by PID.
 //!
+//! Exec machines' processes (`job.rs`) are started elsewhere and adopted
+//! here: they are signalled as a whole process group.
+//!
 //! The process binds its own ports (port 0) and reports them on its first
 //! stdout line. Picking free ports here and handing the numbers over would
 //! race with every other socket on the host between the check and the bind.
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -63,10 +66,21 @@ impl From<ExitStatus> for Exit {
     }
 }
 
+/// Who a signal to a machine's process reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalScope {
+    /// The process alone: the built-in machine has no children.
+    Process,
+    /// Its whole process group, which it leads: an exec machine's command
+    /// and every process it started (a shell script's children).
+    Group,
+}
+
 #[derive(Debug)]
 pub struct Process {
     child: Child,
     pid: Pid,
+    scope: SignalScope,
     /// Internal port → loopback port, as reported by the process.
     ports: BTreeMap<u16, u16>,
     /// Set once reaped: from then on the PID may belong to someone else and
@@ -97,7 +111,7 @@ impl Process {
             tokio::spawn(pump_lines(BufReader::new(stderr), "error", sink.clone()));
         }
         let mut stdout = BufReader::new(child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?);
-        let mut process = Process { child, pid, ports: BTreeMap::new(), exited: None };
+        let mut process = Process { child, pid, scope: SignalScope::Process, ports: BTreeMap::new(), exited: None };
         match tokio::time::timeout(REPORT_TIMEOUT, read_report(&mut stdout)).await {
             Ok(Ok(ports)) => process.ports = ports,
             Ok(Err(e)) => {
@@ -111,6 +125,13 @@ impl Process {
         }
         tokio::spawn(pump_lines(stdout, "info", sink));
         Ok(process)
+    }
+
+    /// A process started elsewhere, with no ports. With
+    /// [`SignalScope::Group`] it must lead its own process group.
+    pub fn adopt(child: Child, scope: SignalScope) -> io::Result<Process> {
+        let pid = child.id().and_then(|id| Pid::from_raw(id as i32)).ok_or_else(|| io::Error::other("spawned process has no pid"))?;
+        Ok(Process { child, pid, scope, ports: BTreeMap::new(), exited: None })
     }
 
     pub fn pid(&self) -> u32 {
@@ -151,8 +172,12 @@ impl Process {
 
     fn signal(&self, signal: Signal) {
         if self.exited.is_none() {
-            // ESRCH only means it is already a zombie; wait() reaps it.
-            let _ = kill_process(self.pid, signal);
+            // ESRCH only means it is already a zombie; wait() reaps it. The
+            // group cannot be reused before the leader is reaped.
+            let _ = match self.scope {
+                SignalScope::Process => kill_process(self.pid, signal),
+                SignalScope::Group => kill_process_group(self.pid, signal),
+            };
         }
     }
 }
@@ -167,7 +192,8 @@ fn parse_report(line: &str) -> Option<BTreeMap<u16, u16>> {
     serde_json::from_str(line.trim_end().strip_prefix(PORTS_REPORT)?).ok()
 }
 
-async fn pump_lines(mut reader: impl AsyncBufRead + Unpin, level: &'static str, sink: LineSink) {
+/// Sends each line `reader` yields to `sink` until end of file.
+pub async fn pump_lines(mut reader: impl AsyncBufRead + Unpin, level: &'static str, sink: LineSink) {
     let mut line = Vec::new();
     loop {
         line.clear();

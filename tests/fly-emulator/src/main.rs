@@ -5,12 +5,15 @@ mod api;
 mod checks;
 mod config;
 mod control;
+mod data_dir;
 mod duration;
 mod echo;
 mod emulator;
 mod faults;
 mod ids;
 mod image;
+mod job;
+mod job_mode;
 mod lifecycle;
 mod logs;
 mod machine_mode;
@@ -36,7 +39,9 @@ use clap::{Parser, Subcommand};
 /// FLY_API_BASE_URL / FLY_UIEX_BASE_URL for logs and releases). Register
 /// images first through the control API (`POST /_emulator/images`); every
 /// started machine runs this binary in `machine` mode, behaving as its image
-/// says. Stop it with SIGTERM, SIGINT, `POST /_emulator/shutdown`, or (with
+/// says, or, for `exec` images, runs the machine's own command with its
+/// volume under /mnt (see `serve --data-dir` and `--machine-netns`). Stop
+/// it with SIGTERM, SIGINT, `POST /_emulator/shutdown`, or (with
 /// --exit-on-stdin-eof) by closing its standard input; all machine
 /// processes are killed first.
 #[derive(Debug, Parser)]
@@ -52,11 +57,19 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Internal: the process of one emulated machine, started by `serve`.
     Machine(machine_mode::MachineArgs),
+    /// Internal: an exec machine's process, started by `serve`; sets up its
+    /// namespaces and runs `job-init` in them.
+    Job(job_mode::JobArgs),
+    /// Internal: PID 1 of an exec machine; mounts its volume, writes its
+    /// files and runs its command.
+    JobInit(job_mode::JobInitArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Machine(args) => machine_mode::run(args),
+        Command::Job(args) => job_mode::run(args),
+        Command::JobInit(args) => job_mode::init(args),
         Command::Serve(args) => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,

@@ -1,14 +1,18 @@
 //! `fly-emulator serve`: binds the API on loopback, announces the address
-//! on stdout, and on shutdown kills every machine process before exiting.
+//! on stdout, and on shutdown kills every machine process, then removes
+//! its temporary data dir, before exiting.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::data_dir::DataDir;
 use crate::emulator::Emulator;
-use crate::{api, control};
+use crate::settings::Settings;
+use crate::{api, control, job};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -24,21 +28,37 @@ pub struct ServeArgs {
     /// (e.g. `{"rate_limits": {"enabled": true}}`).
     #[arg(long)]
     settings: Option<String>,
+    /// Where volumes' bytes live, one directory per volume (created if
+    /// missing, kept at exit). Default: a fresh directory in the system's
+    /// temp dir, removed at exit.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Run exec machines in this network namespace, /run/netns/NAME (as
+    /// `ip netns add NAME` makes), instead of the emulator's own.
+    #[arg(long, value_name = "NAME")]
+    machine_netns: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> io::Result<()> {
     if !args.listen.ip().is_loopback() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("refusing to listen on {}: only loopback addresses are allowed", args.listen)));
     }
-    let emulator = Emulator::new(std::env::current_exe()?);
-    if let Some(text) = &args.settings {
-        let patch: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings is not JSON: {e}")))?;
-        let settings =
-            emulator.read(|state| state.settings.patched(&patch)).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings: {e}")))?;
-        emulator.write(|state| state.settings = settings);
+    let settings = match &args.settings {
+        Some(text) => {
+            let patch: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings is not JSON: {e}")))?;
+            Settings::default().patched(&patch).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--settings: {e}")))?
+        }
+        None => Settings::default(),
+    };
+    if let Some(name) = &args.machine_netns {
+        check_netns(name)?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    // Last, so that no failure above leaves a temporary data dir behind.
+    let data = DataDir::open(args.data_dir.as_deref()).map_err(|e| io::Error::new(e.kind(), format!("data dir: {e}")))?;
+    let emulator = Emulator::new(std::env::current_exe()?, data, args.machine_netns.clone());
+    emulator.write(|state| state.settings = settings);
     let app = control::router(emulator.clone()).fallback_service(api::router(emulator.clone()));
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
@@ -55,6 +75,19 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
         () = stdin_closed(), if args.exit_on_stdin_eof => {}
     }
     emulator.stop_all_machines().await;
+    emulator.data.clean_up().map_err(|e| io::Error::new(e.kind(), format!("cannot remove the data dir: {e}")))
+}
+
+/// The namespace must exist now: a typo would otherwise only show when a
+/// machine fails to start.
+fn check_netns(name: &str) -> io::Result<()> {
+    let path = job::netns_path(name);
+    if name.is_empty() || name.contains('/') || !path.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("--machine-netns {name:?}: {} does not exist; create it with `ip netns add NAME`", path.display()),
+        ));
+    }
     Ok(())
 }
 

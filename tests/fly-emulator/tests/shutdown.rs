@@ -6,12 +6,16 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Emulator, eventually, process_alive, web_config};
+use common::{Emulator, TempDir, eventually, process_alive, web_config};
+use ferry_fly_emulator::Options;
 use serde_json::json;
 
 /// Starts an emulator with two running machines; returns their PIDs.
 fn with_machines() -> (Emulator, Vec<u32>) {
-    let emulator = Emulator::start();
+    with_machines_in(Emulator::start())
+}
+
+fn with_machines_in(emulator: Emulator) -> (Emulator, Vec<u32>) {
     emulator.register_image("registry.fly.io/app:v1", json!({}));
     emulator.create_app("app");
     let pids = (0..2)
@@ -58,7 +62,9 @@ fn closing_stdin_stops_the_machines_and_the_emulator() {
 
 #[test]
 fn machines_die_with_a_killed_emulator() {
-    let (emulator, pids) = with_machines();
+    // A killed emulator cannot remove its data dir: give it one the test removes.
+    let data = TempDir::new();
+    let (emulator, pids) = with_machines_in(Emulator::start_with(&Options { data_dir: Some(data.path().to_path_buf()), ..Options::default() }));
     signal(emulator.pid(), "KILL");
     emulator.wait_exit(Duration::from_secs(10)).expect("the emulator is dead");
     eventually("the orphaned machines to die", Duration::from_secs(5), || pids.iter().all(|pid| !process_alive(*pid)));

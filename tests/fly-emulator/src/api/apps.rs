@@ -1,5 +1,6 @@
 //! `/v1/apps`: create, list, get, delete.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,9 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::error::{ApiError, ApiResult, JsonBody, Query};
 use super::{app, views};
+use crate::data_dir;
 use crate::emulator::Emulator;
 use crate::lifecycle::Op;
 use crate::state::App;
@@ -95,15 +98,33 @@ pub async fn get(State(emulator): State<Arc<Emulator>>, Path(name): Path<String>
     emulator.read(|state| app(state, &name).map(|app| Json(views::app(app))))
 }
 
-/// Deletes the app with all it owns; its machine processes are killed.
+/// Deletes the app with all it owns: its machine processes are killed,
+/// then its volumes' directories removed (a machine may still be writing).
 pub async fn delete(State(emulator): State<Arc<Emulator>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
     let removed = emulator.write(|state| {
         app(state, &name)?;
         state.apps.remove(&name).ok_or_else(|| ApiError::not_found(format!("app {name} not found")))
     })?;
-    for machine in &removed.machines {
-        let _ = machine.ops.send(Op::Destroy);
-    }
+    let killed: Vec<oneshot::Receiver<()>> = removed
+        .machines
+        .iter()
+        .filter_map(|machine| {
+            let (ack, done) = oneshot::channel();
+            machine.ops.send(Op::Shutdown(ack)).ok().map(|()| done)
+        })
+        .collect();
     emulator.logs.forget_app(&name);
+    let volume_dirs: Vec<PathBuf> = removed.volumes.iter().map(|volume| emulator.data.volume(&volume.id)).collect();
+    tokio::spawn(async move {
+        for done in killed {
+            // An actor that already ended (destroyed machine) drops its ack.
+            let _ = done.await;
+        }
+        for dir in volume_dirs {
+            if let Err(e) = data_dir::remove(&dir) {
+                eprintln!("fly-emulator: cannot remove the directory of a deleted app's volume, {}: {e}", dir.display());
+            }
+        }
+    });
     Ok(StatusCode::ACCEPTED)
 }

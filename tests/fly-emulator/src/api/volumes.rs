@@ -2,6 +2,15 @@
 //! `snapshot_id`), list, get, update, extend, delete, snapshots. Attachment
 //! is derived from machine configs.
 //!
+//! Each volume's bytes are a directory (`data_dir.rs`): empty for a new
+//! volume, a copy of the source's for a fork ("exact copy … including its
+//! data", never synced afterwards, `flydocs:volumes/volume-manage.mdx`), a
+//! copy of the snapshot's for a restore; a snapshot copies the volume's
+//! directory when it is asked for. The copy runs before the volume is
+//! recorded and outside the state lock; a volume is listed only once its
+//! bytes are there. Deleting a volume removes its directory. The older
+//! `content` blob (`/_emulator/volumes/{id}/content`) travels alongside.
+//!
 //! Snapshots are asynchronous: "The state of the new snapshot will go from
 //! `waiting` to `running` to `created`" and "might take a few seconds or
 //! longer" (`docs:volumes/snapshots.html.markerb:58, 77`). The create
@@ -12,19 +21,22 @@
 //! emulator shuffles it. Restoring a snapshot that is not `created` yet is
 //! refused (unverified: a plausible choice, brief §5).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult, JsonBody};
 use super::{app, app_mut, views};
+use crate::data_dir::{self, DataDir};
 use crate::emulator::Emulator;
 use crate::ids;
-use crate::state::{App, Snapshot, SnapshotStatus, Volume};
+use crate::state::{App, MachineState, Snapshot, SnapshotStatus, Volume};
 use crate::wire;
 
 const DEFAULT_REGION: &str = "iad";
@@ -87,8 +99,18 @@ pub async fn create(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<
     if let Some(fstype) = body.fstype.as_deref().filter(|f| !["ext4", "raw"].contains(f)) {
         return Err(ApiError::bad_request(format!("invalid fstype {fstype:?}: the valid values are \"ext4\" and \"raw\"")));
     }
-    emulator.write(|state| {
-        let origin = origin(state, &app_name, &body)?;
+    // Checked first so that a bad request copies nothing; checked again
+    // when the volume is recorded, as the state may change meanwhile.
+    let source_dir = emulator.read(|state| origin(state, &emulator.data, &app_name, &body).map(|origin| origin.dir))?;
+    let id = ids::volume_id();
+    let dir = emulator.data.volume(&id);
+    let copied = match &source_dir {
+        Some(from) => data_dir::copy(from, &dir).await,
+        None => data_dir::create_empty(&dir),
+    };
+    copied.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot make the volume's directory: {e}")))?;
+    let created = emulator.write(|state| {
+        let origin = origin(state, &emulator.data, &app_name, &body)?;
         let app = app_mut(state, &app_name)?;
         let region = body.region.clone().or_else(|| origin.region.clone()).unwrap_or_else(|| DEFAULT_REGION.to_string());
         let size_gb = body.size_gb.unwrap_or(origin.size_gb);
@@ -99,7 +121,7 @@ pub async fn create(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<
         let unique_zone = body.require_unique_zone.unwrap_or(true) && !origin.fork;
         let zone = pick_zone(app, &body.name, &region, unique_zone);
         let volume = Volume {
-            id: ids::volume_id(),
+            id: id.clone(),
             name: body.name.clone(),
             region,
             zone,
@@ -115,7 +137,11 @@ pub async fn create(State(emulator): State<Arc<Emulator>>, Path(app_name): Path<
         let rendered = views::volume(app, &volume);
         app.volumes.push(volume);
         Ok(Json(rendered))
-    })
+    });
+    if created.is_err() {
+        let _ = data_dir::remove(&dir);
+    }
+    created
 }
 
 /// Where a new volume's bytes come from: nothing, a volume of the same app
@@ -126,15 +152,24 @@ struct Origin {
     size_gb: u64,
     region: Option<String>,
     content: Vec<u8>,
+    /// The directory the new volume's is a copy of; none for a new volume.
+    dir: Option<PathBuf>,
 }
 
-fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> ApiResult<Origin> {
+fn origin(state: &crate::state::State, data: &DataDir, app_name: &str, body: &CreateVolume) -> ApiResult<Origin> {
     match (&body.source_volume_id, &body.snapshot_id) {
         (Some(_), Some(_)) => Err(ApiError::bad_request("give source_volume_id or snapshot_id, not both")),
         (Some(id), None) => {
             // Forks stay inside the app; other apps restore a snapshot.
             let source = volume(app(state, app_name)?, id)?;
-            Ok(Origin { what: "source volume", fork: true, size_gb: source.size_gb, region: Some(source.region.clone()), content: source.content.clone() })
+            Ok(Origin {
+                what: "source volume",
+                fork: true,
+                size_gb: source.size_gb,
+                region: Some(source.region.clone()),
+                content: source.content.clone(),
+                dir: Some(data.volume(&source.id)),
+            })
         }
         (None, Some(id)) if id.is_empty() => Err(ApiError::not_found(
             "snapshot_id is empty: a snapshot listed without an id is still waiting; poll the volume's snapshots until it has an id and is created",
@@ -148,9 +183,16 @@ fn origin(state: &crate::state::State, app_name: &str, body: &CreateVolume) -> A
                     status.as_str()
                 )));
             }
-            Ok(Origin { what: "snapshot", fork: false, size_gb: snapshot.size_gb, region: None, content: snapshot.content.clone() })
+            Ok(Origin {
+                what: "snapshot",
+                fork: false,
+                size_gb: snapshot.size_gb,
+                region: None,
+                content: snapshot.content.clone(),
+                dir: Some(data.snapshot(&snapshot.id)),
+            })
         }
-        (None, None) => Ok(Origin { what: "default", fork: false, size_gb: 1, region: None, content: Vec::new() }),
+        (None, None) => Ok(Origin { what: "default", fork: false, size_gb: 1, region: None, content: Vec::new(), dir: None }),
     }
 }
 
@@ -218,32 +260,55 @@ pub async fn extend(
     })
 }
 
+/// Fly refuses to destroy an attached volume ("attached volumes cannot be
+/// destroyed", `flydocs:volumes/volume-manage.mdx`, off-fly.md §1.3). Here a
+/// volume stays attached until the machine mounting it is `destroyed`, not
+/// just `destroying`: until then its process may still be using the
+/// directory that the delete removes.
 pub async fn delete(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    emulator.write(|state| {
+    let rendered = emulator.write(|state| {
         let app = app_mut(state, &app_name)?;
         let index = app.volumes.iter().position(|v| v.id == id).ok_or_else(|| ApiError::not_found(format!("volume {id} not found")))?;
         if let Some(machine) = app.attached_machine(&id) {
             return Err(ApiError::bad_request(format!("volume {id} is attached to machine {machine}; destroy the machine first")));
         }
+        if let Some(machine) = app.machines.iter().find(|m| m.state == MachineState::Destroying && m.spec.volume() == Some(id.as_str())) {
+            return Err(ApiError::bad_request(format!(
+                "volume {id} is attached to machine {}, which is being destroyed; wait until it is destroyed",
+                machine.id
+            )));
+        }
         let volume = app.volumes.remove(index);
         let mut rendered = views::volume(app, &volume);
         rendered["state"] = json!("destroyed");
-        Ok(Json(rendered))
-    })
+        Ok(rendered)
+    })?;
+    data_dir::remove(&emulator.data.volume(&id))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("volume {id} was deleted, but its directory was not removed: {e}")))?;
+    Ok(Json(rendered))
 }
 
 /// Schedules a snapshot (fly-go decodes nothing from the answer,
 /// `flaps_volumes.go:102-114`; flyctl prints "Scheduled to snapshot volume"
 /// and does not wait, `internal/command/volumes/snapshots/create.go:49-54`).
 pub async fn snapshot(State(emulator): State<Arc<Emulator>>, Path((app_name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    emulator.write(|state| {
+    let snapshot = emulator.read(|state| {
         let source = volume(app(state, &app_name)?, &id)?;
         let waiting = Duration::from_millis(state.settings.snapshot_waiting_ms);
         let running = Duration::from_millis(state.settings.snapshot_running_ms);
-        let snapshot = new_snapshot(&app_name, source, waiting, running);
-        state.snapshots.push(snapshot);
-        Ok(Json(json!({})))
-    })
+        Ok(new_snapshot(&app_name, source, waiting, running))
+    })?;
+    keep_snapshot(&emulator, snapshot).await?;
+    Ok(Json(json!({})))
+}
+
+/// Copies the volume's directory for `snapshot`, then records it.
+pub async fn keep_snapshot(emulator: &Emulator, snapshot: Snapshot) -> ApiResult<Snapshot> {
+    data_dir::copy(&emulator.data.volume(&snapshot.volume_id), &emulator.data.snapshot(&snapshot.id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot copy volume {} for a snapshot: {e}", snapshot.volume_id)))?;
+    emulator.write(|state| state.snapshots.push(snapshot.clone()));
+    Ok(snapshot)
 }
 
 /// A snapshot of `source` as it is now, becoming `running` after `waiting`

@@ -4,10 +4,12 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ferry_fly_emulator::FlyEmulator;
+use ferry_fly_emulator::{FlyEmulator, Options};
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "test-token";
@@ -34,7 +36,11 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
-        let process = FlyEmulator::start(env!("CARGO_BIN_EXE_fly-emulator")).expect("start fly-emulator");
+        Emulator::start_with(&Options::default())
+    }
+
+    pub fn start_with(options: &Options) -> Emulator {
+        let process = FlyEmulator::start_with(env!("CARGO_BIN_EXE_fly-emulator"), options).expect("start fly-emulator");
         // No pooled connections: a request must never ride a connection the
         // emulator already closed (seen once in CI as "Peer disconnected"
         // on the request after a bodiless POST).
@@ -172,6 +178,29 @@ pub fn eventually(description: &str, timeout: Duration, mut condition: impl FnMu
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {description}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A directory of the test's own in the system's temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!("fly-emulator-test-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
