@@ -729,7 +729,7 @@ const FLY_ADDRESS: &str = "198.51.100.7";
 
 impl OffFly {
     fn start() -> OffFly {
-        let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, &format!("shop 60 IN A {FLY_ADDRESS}\n"));
+        let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, &format!("shop 300 IN A {FLY_ADDRESS}\n"));
         let pebble = crate::support::acme_server::Pebble::start(knot.addr, 80);
         let fly = FlyWorld::start("shop", FLY_TOML);
         fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly"}})));
@@ -810,6 +810,7 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
         "replace `fly deploy` with ferry's action",
         "add a vm-deploy step",
         "shop runs on test beside Fly; DNS still points at Fly",
+        "lower the TTL of shop.example.test. A from 300 s to 60 s",
     ] {
         assert!(prepared.contains(expected), "{expected}:\n{prepared}");
     }
@@ -826,6 +827,8 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
         finalized.contains("check that") && finalized.contains("serves a valid certificate for shop.example.test"),
         "the TLS check comes first: {finalized}"
     );
+    assert!(!finalized.contains("wait 5 min"), "prepare lowered the TTL a phase ahead: {finalized}");
+    assert!(finalized.contains("for shop.example.test is valid until"), "the plan shows the certificate's expiry: {finalized}");
     assert_eq!(off.shop_record(), [off.world.vm.addr().to_string()], "DNS points at the host");
     assert_eq!(off.fly.machines("shop").len(), 0, "Fly is untouched");
     let (code, later) = off.migrate(&["data", "--id", &id]);

@@ -76,29 +76,18 @@ fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Resul
     let names = source.found().map(to_vm::phases::hostnames).unwrap_or_default();
     let host = host(target, app.app.as_deref().unwrap_or(&options.from), &names)?;
     match phase {
-        "create" => {
-            let zone = options.dns_zone.as_ref().map(|z| dns::zone_size(z).map_err(|e| format!("{e:?}")));
-            Ok(phases::Planned { actions: Vec::new(), findings: to_vm::preflight::checks(app, &source, &host, zone.as_ref(), options) })
-        }
+        "create" => Ok(phases::Planned { actions: Vec::new(), findings: to_vm::preflight::checks(app, &source, &host, zone_size(options).as_ref(), options) }),
         "prepare" => {
-            let zone = options.dns_zone.as_ref().map(|z| dns::zone_size(z).map_err(|e| format!("{e:?}")));
-            refuse_failed(&to_vm::preflight::checks(app, &source, &host, zone.as_ref(), options))?;
+            refuse_failed(&to_vm::preflight::checks(app, &source, &host, zone_size(options).as_ref(), options))?;
             let source = found(source, &options.from)?;
             let ferry_toml = ferry_step_sdk::files::read_text("ferry.toml").map_err(ferry_step_sdk::params::invalid)?;
-            to_vm::phases::prepare(app, &source, &host, options, &workflows()?, ferry_toml.as_deref())
+            let zone = host_zone(&source, &host, options)?;
+            to_vm::phases::prepare(app, &source, &host, zone.as_ref(), options, &workflows()?, ferry_toml.as_deref())
         }
         "finalize" => {
             let source = found(source, &options.from)?;
-            let wanted = to_vm::phases::wanted_records(&source, &host);
-            let zone = match &options.dns_zone {
-                Some(zone) => {
-                    let current =
-                        wanted.iter().map(|w| dns::read_rrset(zone, &w.name, &w.rtype).map_err(|e| dns_error(zone, e))).collect::<Result<Vec<_>, _>>()?;
-                    Some(Zone { current, size: dns::zone_size(zone).map_err(|e| dns_error(zone, e))? })
-                }
-                None => None,
-            };
-            to_vm::phases::finalize(&source, &host, zone.as_ref(), options)
+            let zone = host_zone(&source, &host, options)?;
+            to_vm::phases::finalize(app.app.as_deref().unwrap_or(&options.from), &source, &host, zone.as_ref(), options)
         }
         other => Ok(phases::Planned {
             actions: Vec::new(),
@@ -109,6 +98,23 @@ fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Resul
             )],
         }),
     }
+}
+
+/// How many record sets `--dns-zone` holds, or why it cannot be read.
+fn zone_size(options: &Options) -> Option<Result<u32, String>> {
+    options.dns_zone.as_ref().map(|zone| {
+        dns::zone_size(zone).map_err(|e| match e {
+            dns::DnsError::Unavailable(m) | dns::DnsError::Denied(m) | dns::DnsError::Failed(m) => m,
+        })
+    })
+}
+
+/// The hostnames' records as the zone holds them now, when one is given.
+fn host_zone(source: &App, host: &to_vm::Host, options: &Options) -> Result<Option<Zone>, StepError> {
+    let Some(zone) = &options.dns_zone else { return Ok(None) };
+    let wanted = to_vm::phases::wanted_records(source, host);
+    let current = wanted.iter().map(|w| dns::read_rrset(zone, &w.name, &w.rtype).map_err(|e| dns_error(zone, e))).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Zone { current, size: dns::zone_size(zone).map_err(|e| dns_error(zone, e))? }))
 }
 
 /// What the `vm` import tells about the target; a host that cannot be

@@ -45,8 +45,17 @@ pub fn release_options(app: &AppSpec, source: &App, options: &Options) -> deploy
 }
 
 /// The host provisioned, the app released on it (not serving the domain
-/// yet: DNS points at Fly), and the workflows moved to ferry.
-pub fn prepare(app: &AppSpec, source: &App, host: &Host, options: &Options, workflows: &[Workflow], ferry_toml: Option<&str>) -> Result<Planned, StepError> {
+/// yet: DNS points at Fly), the records' TTLs lowered so finalize need not
+/// wait them out, and the workflows moved to ferry.
+pub fn prepare(
+    app: &AppSpec,
+    source: &App,
+    host: &Host,
+    zone: Option<&Zone>,
+    options: &Options,
+    workflows: &[Workflow],
+    ferry_toml: Option<&str>,
+) -> Result<Planned, StepError> {
     let observed = observed(host)?;
     let vm_app = VmApp::new(app, &host.target.root)?;
     let provisioned = provision::plan(
@@ -74,6 +83,12 @@ pub fn prepare(app: &AppSpec, source: &App, host: &Host, options: &Options, work
     planned.actions.extend(second);
     planned.findings.extend(provisioned.findings);
     planned.findings.extend(released.findings);
+    if let (Some(zone_name), Some(zone)) = (&options.dns_zone, zone) {
+        let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
+        let lowered = ferry_cutover::plan(ferry_cutover::PREPARE, &cutover_options(zone_name, wanted_records(source, host), options, None), &observed)?;
+        planned.actions.extend(lowered.actions);
+        planned.findings.extend(lowered.findings);
+    }
     workflow_actions(&host.target, &hostnames(source), workflows, ferry_toml, &mut planned);
     Ok(planned)
 }
@@ -130,8 +145,25 @@ pub fn wanted_records(source: &App, host: &Host) -> Vec<Wanted> {
         .collect()
 }
 
+/// The cutover planner's options for the hostnames' records.
+fn cutover_options(zone: &str, records: Vec<Wanted>, options: &Options, tls_address: Option<String>) -> CutoverOptions {
+    CutoverOptions {
+        zone: ferry_cutover::options::fqdn(zone),
+        records,
+        ttl: options.ttl,
+        lowered_ttl: 60,
+        tls_address,
+        tls_min_days: 14,
+        approve: false,
+        force: false,
+        max_update_pct: 30.0,
+        max_delete_pct: 30.0,
+        verify_timeout_ms: 120_000,
+    }
+}
+
 /// DNS moved to the host, after a TLS check against the host itself.
-pub fn finalize(source: &App, host: &Host, zone: Option<&Zone>, options: &Options) -> Result<Planned, StepError> {
+pub fn finalize(app: &str, source: &App, host: &Host, zone: Option<&Zone>, options: &Options) -> Result<Planned, StepError> {
     let address = host
         .target
         .address
@@ -139,6 +171,9 @@ pub fn finalize(source: &App, host: &Host, zone: Option<&Zone>, options: &Option
         .ok_or_else(|| precondition(format!("[targets.vm.{}] has no `address`: set the public IP DNS should point at", host.target.name)))?;
     let wanted = wanted_records(source, host);
     let mut planned = Planned::default();
+    if let Some(tls) = ferry_vm_plan::certificate::managed(app, &host.target, &hostnames(source)) {
+        planned.findings.push(ferry_vm_plan::certificate::expiry(&tls, host.certificate.as_ref()));
+    }
     if wanted.is_empty() {
         planned.findings.push(finding("no-hostnames", Severity::Warning, "the app has no certificates on Fly, so no hostnames to move".to_string()));
         return Ok(planned);
@@ -153,19 +188,7 @@ pub fn finalize(source: &App, host: &Host, zone: Option<&Zone>, options: &Option
         return Ok(planned);
     };
     let tls_address = if address.contains(':') { format!("[{address}]:443") } else { format!("{address}:443") };
-    let cutover = CutoverOptions {
-        zone: ferry_cutover::options::fqdn(zone_name),
-        records: wanted,
-        ttl: options.ttl,
-        lowered_ttl: 60,
-        tls_address: Some(tls_address),
-        tls_min_days: 14,
-        approve: false,
-        force: false,
-        max_update_pct: 30.0,
-        max_delete_pct: 30.0,
-        verify_timeout_ms: 120_000,
-    };
+    let cutover = cutover_options(zone_name, wanted, options, Some(tls_address));
     let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
     let switched = ferry_cutover::plan("finalize", &cutover, &observed)?;
     planned.actions.extend(switched.actions);
