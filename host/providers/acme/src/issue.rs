@@ -38,7 +38,7 @@ pub fn issue(directory: &Directory, names: &[String], challenge: &Challenge<'_>)
     if let Err(message) = withdrawn {
         // The certificate is good; a challenge record left behind is
         // harmless to it but worth a line: it names what to delete.
-        eprintln!("warning: issued {joined}, but could not withdraw its challenge: {message}");
+        tracing::warn!("issued {joined}, but could not withdraw its challenge: {message}");
     }
     Ok(issued)
 }

@@ -294,24 +294,31 @@ fn traffic(source: &App, target: &App, zone: Option<&Zone>, options: &Options, p
         ));
         return Ok(());
     };
-    let cutover = CutoverOptions {
-        zone: ferry_cutover::options::fqdn(zone_name),
-        records: wanted,
+    let cutover = cutover_options(zone_name, wanted, options, None);
+    let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
+    let switched = ferry_cutover::plan("finalize", &cutover, &observed)?;
+    planned.actions.extend(switched.actions);
+    planned.findings.extend(switched.findings);
+    Ok(())
+}
+
+/// The cutover planner's options for a migration's hostnames: TTL lowered
+/// to 60 s ahead, then `options.ttl`; no approval or force; the TLS check
+/// against `tls_address` (the new host itself) when given.
+pub(crate) fn cutover_options(zone: &str, records: Vec<Wanted>, options: &Options, tls_address: Option<String>) -> CutoverOptions {
+    CutoverOptions {
+        zone: ferry_cutover::options::fqdn(zone),
+        records,
         ttl: options.ttl,
         lowered_ttl: 60,
-        tls_address: None,
+        tls_address,
         tls_min_days: 14,
         approve: false,
         force: false,
         max_update_pct: 30.0,
         max_delete_pct: 30.0,
         verify_timeout_ms: 120_000,
-    };
-    let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
-    let switched = ferry_cutover::plan("finalize", &cutover, &observed)?;
-    planned.actions.extend(switched.actions);
-    planned.findings.extend(switched.findings);
-    Ok(())
+    }
 }
 
 pub fn decommission(source: &App, options: &Options) -> Planned {

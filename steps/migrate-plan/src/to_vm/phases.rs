@@ -3,7 +3,7 @@
 //! switch (`ferry-cutover`): the same actions `ferry deploy --target vm`
 //! and `cutover` would propose, in one journaled run.
 
-use ferry_cutover::{Observed as ZoneObserved, Options as CutoverOptions, Wanted};
+use ferry_cutover::{Observed as ZoneObserved, Wanted};
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmOp};
 use ferry_vm_plan::app::VmApp;
@@ -12,6 +12,7 @@ use ferry_vm_plan::observed::Observed as VmObserved;
 use ferry_vm_plan::provision;
 
 use super::{Host, Workflow, workflows};
+use crate::migration::phases::cutover_options;
 use crate::migration::{App, Options, Planned, Zone};
 
 /// The names the host serves: the source's certificates' hostnames.
@@ -143,23 +144,6 @@ pub fn wanted_records(source: &App, host: &Host) -> Vec<Wanted> {
         .into_iter()
         .map(|name| Wanted { name: format!("{}.", name.trim_end_matches('.')), rtype: rtype.into(), values: vec![address.clone()] })
         .collect()
-}
-
-/// The cutover planner's options for the hostnames' records.
-fn cutover_options(zone: &str, records: Vec<Wanted>, options: &Options, tls_address: Option<String>) -> CutoverOptions {
-    CutoverOptions {
-        zone: ferry_cutover::options::fqdn(zone),
-        records,
-        ttl: options.ttl,
-        lowered_ttl: 60,
-        tls_address,
-        tls_min_days: 14,
-        approve: false,
-        force: false,
-        max_update_pct: 30.0,
-        max_delete_pct: 30.0,
-        verify_timeout_ms: 120_000,
-    }
 }
 
 /// DNS moved to the host, after a TLS check against the host itself.
