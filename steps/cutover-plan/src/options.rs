@@ -125,7 +125,9 @@ fn parse_records(text: &str) -> Result<Vec<Wanted>, StepError> {
     Ok(out)
 }
 
-fn default_tls_address(records: &[Wanted]) -> Option<String> {
+/// `<ip>:443` (`[<ip>]:443` for AAAA) of the first address record: where
+/// the TLS check connects when no `tls-address` is given.
+pub fn default_tls_address(records: &[Wanted]) -> Option<String> {
     let r = records.iter().find(|r| r.rtype == "A" || r.rtype == "AAAA")?;
     let ip = r.values.first()?;
     Some(if r.rtype == "AAAA" { format!("[{ip}]:443") } else { format!("{ip}:443") })

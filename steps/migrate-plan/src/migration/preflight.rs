@@ -129,7 +129,9 @@ fn volumes(app: &AppSpec, source: &App, out: &mut Vec<Finding>) {
     }
 }
 
-fn secrets(app: &AppSpec, source: &App, options: &Options, out: &mut Vec<Finding>) {
+/// A value for every secret name of the source and fly.toml: Fly never
+/// gives them back (either kind of migration).
+pub(crate) fn secrets(app: &AppSpec, source: &App, options: &Options, out: &mut Vec<Finding>) {
     let mut names: Vec<&String> = source.secrets.iter().chain(&app.secrets).collect();
     names.sort();
     names.dedup();
@@ -199,10 +201,10 @@ fn services(app: &AppSpec, out: &mut Vec<Finding>) {
     }
 }
 
-fn pass(code: &str, message: String) -> Finding {
+pub(crate) fn pass(code: &str, message: String) -> Finding {
     finding(&format!("preflight-{code}"), Severity::Info, format!("✔ {message}"))
 }
 
-fn fail(code: &str, message: String) -> Finding {
+pub(crate) fn fail(code: &str, message: String) -> Finding {
     finding(&format!("preflight-{code}"), Severity::Error, message)
 }

@@ -68,16 +68,12 @@ pub fn prepare(
     let mut planned = Planned::default();
     // One hold of the host lock across both: provision's release of it and
     // the release's taking of it are left out.
-    let is = |a: Option<&Action>, lock: bool| {
-        matches!(a.map(|a| &a.operation), Some(Operation::Vm(VmOp::Lock(_))) if lock)
-            || matches!(a.map(|a| &a.operation), Some(Operation::Vm(VmOp::Unlock(_))) if !lock)
-    };
     let mut first = provisioned.actions;
-    if is(first.last(), false) {
+    if matches!(first.last().map(|a| &a.operation), Some(Operation::Vm(VmOp::Unlock(_)))) {
         first.pop();
     }
     let mut second = released.actions;
-    if is(second.first(), true) {
+    if matches!(second.first().map(|a| &a.operation), Some(Operation::Vm(VmOp::Lock(_)))) {
         second.remove(0);
     }
     planned.actions.extend(first);
@@ -148,11 +144,9 @@ pub fn wanted_records(source: &App, host: &Host) -> Vec<Wanted> {
 
 /// DNS moved to the host, after a TLS check against the host itself.
 pub fn finalize(app: &str, source: &App, host: &Host, zone: Option<&Zone>, options: &Options) -> Result<Planned, StepError> {
-    let address = host
-        .target
-        .address
-        .clone()
-        .ok_or_else(|| precondition(format!("[targets.vm.{}] has no `address`: set the public IP DNS should point at", host.target.name)))?;
+    if host.target.address.is_none() {
+        return Err(precondition(format!("[targets.vm.{}] has no `address`: set the public IP DNS should point at", host.target.name)));
+    }
     let wanted = wanted_records(source, host);
     let mut planned = Planned::default();
     if let Some(tls) = ferry_vm_plan::certificate::managed(app, &host.target, &hostnames(source)) {
@@ -171,8 +165,9 @@ pub fn finalize(app: &str, source: &App, host: &Host, zone: Option<&Zone>, optio
         ));
         return Ok(planned);
     };
-    let tls_address = if address.contains(':') { format!("[{address}]:443") } else { format!("{address}:443") };
-    let cutover = cutover_options(zone_name, wanted, options, Some(tls_address));
+    // The host's own address: the check runs before any record points there.
+    let tls_address = ferry_cutover::options::default_tls_address(&wanted);
+    let cutover = cutover_options(zone_name, wanted, options, tls_address);
     let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
     let switched = ferry_cutover::plan("finalize", &cutover, &observed)?;
     planned.actions.extend(switched.actions);

@@ -5,6 +5,8 @@ use ferry_step_sdk::params::finding;
 use ferry_step_sdk::types::{AppSpec, Finding, Severity};
 
 use super::Host;
+use super::phases::hostnames;
+use crate::migration::preflight::{fail, pass, secrets};
 use crate::migration::{App, Options, Read};
 
 /// Room for the image, logs and growth beyond the copied data, in MB.
@@ -81,32 +83,18 @@ fn disk(source: &App, free_mb: Option<u64>, target: &str, out: &mut Vec<Finding>
     }
 }
 
-/// Every secret needs a value here: Fly never reveals them.
-fn secrets(app: &AppSpec, source: &App, options: &Options, out: &mut Vec<Finding>) {
-    let mut names: Vec<&String> = source.secrets.iter().chain(&app.secrets).collect();
-    names.sort();
-    names.dedup();
-    let missing: Vec<&str> = names.iter().filter(|n| !options.provided_secrets.contains(n)).map(|n| n.as_str()).collect();
-    if missing.is_empty() {
-        out.push(pass("secrets", format!("a value for each of the {} secret(s)", names.len())));
-    } else {
-        let vars: Vec<String> = missing.iter().map(|n| format!("FERRY_SECRET_{n}")).collect();
-        out.push(fail("secrets", format!("no value for {}: Fly never reveals them; set {} in ferry's environment", missing.join(", "), vars.join(", "))));
-    }
-}
-
 /// The names the host serves: the source's certificates' hostnames.
 fn names(source: &App, host: &Host, out: &mut Vec<Finding>) {
     let target = &host.target.name;
-    if source.certificates.is_empty() {
+    let names = hostnames(source);
+    if names.is_empty() {
         out.push(finding(
             "hostnames",
             Severity::Warning,
-            format!("{} has no certificates on Fly, so no names to move: nginx on {target} answers every name", "the app"),
+            format!("the app has no certificates on Fly, so no names to move: nginx on {target} answers every name"),
         ));
         return;
     }
-    let names: Vec<&str> = source.certificates.iter().map(|c| c.hostname.as_str()).collect();
     match &host.target.acme {
         Some(acme) => out.push(pass(
             "tls",
@@ -147,12 +135,4 @@ fn what_changes(app: &AppSpec, source: &App, target: &str, out: &mut Vec<Finding
     if app.services.iter().any(|s| s.protocol != ferry_step_sdk::types::ServiceProtocol::Tcp) {
         out.push(finding("udp", Severity::Warning, format!("a UDP service does not go through nginx on {target}: publish its port yourself")));
     }
-}
-
-fn pass(code: &str, message: String) -> Finding {
-    finding(code, Severity::Info, message)
-}
-
-fn fail(code: &str, message: String) -> Finding {
-    finding(code, Severity::Error, message)
 }
