@@ -64,7 +64,11 @@ pub fn prepare(
         &observed,
         &provision::Options { provided_secrets: options.provided_secrets.clone(), wait_timeout_ms: options.wait_timeout_ms },
     );
-    let released = deploy::plan(&vm_app, &observed, &release_options(app, source, options));
+    // The hostnames come from the Fly API: checked like `--hostnames`
+    // before they are written into nginx's site.
+    let release = release_options(app, source, options);
+    release.check().map_err(ferry_step_sdk::params::invalid)?;
+    let released = deploy::plan(&vm_app, &observed, &release);
     let mut planned = Planned::default();
     // One hold of the host lock across both: provision's release of it and
     // the release's taking of it are left out.

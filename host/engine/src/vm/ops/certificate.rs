@@ -45,6 +45,19 @@ pub(super) struct HostFile {
     pub mode: u32,
 }
 
+/// The certificate's names, checked as DNS names: they go to the CA, into
+/// the renewal script and the cron job's file name, and a step proposed
+/// them.
+fn checked_names(c: &VmCertificate) -> Result<(), ExecError> {
+    if c.names.is_empty() {
+        return Err(ExecError::Config("a certificate needs at least one name".into()));
+    }
+    for name in &c.names {
+        ferry_dns::Name::new(name).map_err(|e| ExecError::Config(format!("certificate name: {e}")))?;
+    }
+    Ok(())
+}
+
 fn acme_of(config: &VmTargetConfig) -> Result<&AcmeConfig, ExecError> {
     config.acme.as_ref().ok_or_else(|| {
         ExecError::Config(format!("[targets.vm.{}] has no [targets.vm.{}.acme] table: ferry.toml must name the ACME server", config.name, config.name))
@@ -62,9 +75,10 @@ fn acme_of(config: &VmTargetConfig) -> Result<&AcmeConfig, ExecError> {
 /// with the target's own command. Made here from ferry.toml, never by a step.
 pub(super) fn renewal_files(config: &VmTargetConfig, c: &VmCertificate) -> Result<Vec<HostFile>, ExecError> {
     use ferry_ssh::shell_quote as q;
+    checked_names(c)?;
     let acme = acme_of(config)?;
     let dir = c.certificate.rsplit_once('/').map_or(".", |(dir, _)| dir).to_string();
-    let subject = c.names.first().ok_or_else(|| ExecError::Config("a certificate needs at least one name".into()))?;
+    let subject = &c.names[0];
     // cron ignores files in cron.d whose names hold a dot.
     let job = format!("ferry-cert-{}", subject.replace(['.', '*'], "_"));
     let mut files = Vec::new();
@@ -117,6 +131,7 @@ export REQUESTS_CA_BUNDLE
 /// Issues the certificate and writes the chain and key; returns the
 /// chain's expiry.
 pub(super) fn issue(host: &DockerHost<'_>, config: &VmTargetConfig, zones: &DnsZones, c: &VmCertificate) -> Result<SystemTime, ExecError> {
+    checked_names(c)?;
     let acme = acme_of(config)?;
     // Made before the order, so a bad ca_bundle fails before the CA is asked.
     let renewal = if c.renew { renewal_files(config, c)? } else { Vec::new() };
@@ -155,4 +170,33 @@ pub(super) fn in_place(host: &DockerHost<'_>, c: &VmCertificate) -> Result<bool,
     want.sort();
     have.sort();
     Ok(want == have && found.not_after > SystemTime::now() + RENEW_BEFORE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(names: &[&str]) -> VmCertificate {
+        VmCertificate {
+            target: "prod".into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            certificate: "/srv/shop/tls/fullchain.pem".into(),
+            key: "/srv/shop/tls/privkey.pem".into(),
+            dns_zone: None,
+            reload: false,
+            renew: true,
+        }
+    }
+
+    /// A name becomes part of a root cron job's file name and of a script
+    /// cron runs as root: only DNS names get that far.
+    #[test]
+    fn only_dns_names_reach_the_renewal() {
+        assert!(checked_names(&certificate(&["shop.example.com", "*.example.com"])).is_ok());
+        for bad in ["shop.example.com\n* * * * * root sh /tmp/x", "../../etc/cron.d/x", "a b.example.com", "x;reboot.example.com"] {
+            let error = checked_names(&certificate(&["ok.example.com", bad])).unwrap_err().to_string();
+            assert!(error.contains("certificate name"), "{bad:?}: {error}");
+        }
+        assert!(checked_names(&certificate(&[])).unwrap_err().to_string().contains("at least one name"));
+    }
 }
