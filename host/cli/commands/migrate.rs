@@ -80,7 +80,7 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<
     }
     if migration.to.starts_with("vm:") && matches!(phase, Phase::Data | Phase::Decommission) {
         anyhow::bail!(
-            "migration {} goes to a server ({}): ferry does not plan its {phase} phase yet. Copy volumes and databases with copy-data (README, \"Moving data\"); after finalize, delete the Fly app with `fly apps destroy {}` once the host has served long enough",
+            "migration {} goes to a server ({}): ferry does not plan its {phase} phase yet. Copy volumes and databases with copy-data (README, \"Copying databases and volumes\"); after finalize, delete the Fly app with `fly apps destroy {}` once the host has served long enough",
             migration.id,
             migration.to,
             migration.from
