@@ -224,12 +224,13 @@ pub fn providers(checkout: &Checkout) -> anyhow::Result<ferry_engine::apply::Pro
     let workflow = load_workflow(checkout)?;
     let dir = &checkout.dir;
     let vm = std::sync::Arc::new(ferry_engine::VmTargets::new(workflow.vm_targets));
+    let fly = fly_client()?.map(|client| std::sync::Arc::new(ferry_engine::apply::FlyOps::new(client)));
     Ok(ferry_engine::apply::Providers {
         checkout: dir.canonicalize().with_context(|| format!("opening {}", dir.display()))?,
-        fly: fly_client()?.map(ferry_engine::apply::FlyOps::new),
+        fly: fly.clone(),
         dns: ferry_engine::apply::DnsOps::new(ferry_engine::DnsZones::new(workflow.dns.clone())),
         data: ferry_engine::apply::DataOps::new(ferry_engine::DataSources::new(workflow.data, workflow.volumes).with_vm(vm.clone())),
-        vm: ferry_engine::apply::VmOps::new(vm, owner(), dir.canonicalize()?, ferry_engine::DnsZones::new(workflow.dns)),
+        vm: ferry_engine::apply::VmOps::new(vm, owner(), dir.canonicalize()?, ferry_engine::DnsZones::new(workflow.dns), fly),
     })
 }
 

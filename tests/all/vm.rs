@@ -726,24 +726,78 @@ struct OffFly {
 }
 
 const FLY_ADDRESS: &str = "198.51.100.7";
+const FLY_IMAGE: &str = "registry.fly.io/shop:deployment-1";
+/// The image of the machines ferry starts to copy volumes (the engine's
+/// `JOB_IMAGE`), run by the emulator as real processes.
+const FLY_JOB_IMAGE: &str = "docker.io/library/alpine:3.20";
+
+/// Files of every kind rsync must carry: nested, empty, binary, a link,
+/// modes, a file that is not UTF-8 by name.
+fn write_volume(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir.join("uploads/2026/12")).unwrap();
+    std::fs::create_dir_all(dir.join("empty-dir")).unwrap();
+    std::fs::write(dir.join("orders.db"), vec![7u8; 300_000]).unwrap();
+    std::fs::write(dir.join("uploads/2026/12/cat.jpg"), (0..=255u8).cycle().take(70_000).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(dir.join("empty"), b"").unwrap();
+    std::fs::write(dir.join("run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(dir.join("run.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::symlink("uploads/2026/12/cat.jpg", dir.join("latest.jpg")).unwrap();
+    std::fs::write(dir.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"caf\xe9.txt")), b"latin-1 name").unwrap();
+}
+
+/// Every file under `dir`, relative, with its kind, mode and bytes.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, (String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.file_type().is_symlink() {
+                out.insert(rel, ("link".into(), 0, std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()));
+            } else if meta.is_dir() {
+                out.insert(rel, ("dir".into(), mode, Vec::new()));
+                stack.push(path);
+            } else {
+                out.insert(rel, ("file".into(), mode, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
 
 impl OffFly {
     fn start() -> OffFly {
         let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, &format!("shop 300 IN A {FLY_ADDRESS}\n"));
         let pebble = crate::support::acme_server::Pebble::start(knot.addr, 80);
-        let fly = FlyWorld::start("shop", FLY_TOML);
-        fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly"}})));
-        fly.api("POST", "/v1/apps/shop/certificates/acme", Some(serde_json::json!({"hostname": "shop.example.test"})));
         let cron = tempfile::tempdir().unwrap();
-        let world = World::start_with(FLY_TOML, |_| {
+        let world = World::start_with(FLY_TOML, |vm| {
             format!(
-                "lock_ttl = \"30s\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\ndns_zone = \"example.test.\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
+                "lock_ttl = \"30s\"\nauthorized_keys = \"{}\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\ndns_zone = \"example.test.\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
+                vm.dir().join("authorized_keys").display(),
                 pebble.directory,
                 pebble.listener_root.display(),
                 cron.path().display(),
                 knot.addr
             )
         });
+        // Fly's network: the client namespace, which reaches the host at
+        // the address ferry.toml names; the root namespace, where ferry
+        // runs, has no route into it. Exec machines run there.
+        world.client.route_to_vm_address(&world.vm);
+        let options = ferry_fly_emulator::Options { machine_netns: Some(world.client.netns().to_string()), ..Default::default() };
+        let fly = FlyWorld::start_with("shop", &format!("primary_region = \"ams\"\n{FLY_TOML}"), &options);
+        fly.image(FLY_JOB_IMAGE, serde_json::json!({"kind": "exec"}));
+        fly.healthy(FLY_IMAGE, "on fly");
+        let (code, out, err) = fly.deploy(&["--image", FLY_IMAGE]);
+        assert_eq!(code, 0, "the app on Fly: {out}{err}");
+        fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly"}})));
+        fly.api("POST", "/v1/apps/shop/certificates/acme", Some(serde_json::json!({"hostname": "shop.example.test"})));
+        write_volume(&fly.volume_dir(&fly.volumes("shop")[0]));
         std::fs::create_dir_all(world.checkout.path().join(".github/workflows")).unwrap();
         std::fs::write(world.checkout.path().join(".github/workflows/fly-deploy.yml"), FLY_DEPLOY_YML).unwrap();
         let root = world.state.path().join("pebble-root.pem");
@@ -791,6 +845,16 @@ impl OffFly {
         out[start..].split_whitespace().next().unwrap().to_string()
     }
 
+    /// No temporary machine, no fork, no one-time key: only the app's own.
+    fn assert_no_copy_left(&self, volumes_before: &[serde_json::Value]) {
+        let machines = self.fly.machines("shop");
+        assert!(machines.iter().all(|m| m["config"]["metadata"]["ferry_copy"].is_null()), "a copy machine is left: {machines:?}");
+        let ids = |v: &[serde_json::Value]| v.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&self.fly.volumes("shop")), ids(volumes_before), "a fork is left");
+        let keys = std::fs::read_to_string(self.world.vm.dir().join("authorized_keys")).unwrap();
+        assert!(!keys.contains("ferry-copy-") && keys.lines().count() == 1, "the one-time key is revoked: {keys}");
+    }
+
     fn shop_record(&self) -> Vec<String> {
         self.knot.dig("shop.example.test", "A")
     }
@@ -822,6 +886,20 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
     let ferry_toml = std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap();
     assert!(ferry_toml.contains("name = \"vm-deploy\"\nparams = { target = \"test\", hostnames = \"shop.example.test\" }"), "{ferry_toml}");
 
+    let source = off.fly.volumes("shop");
+    let copied = off.phase("data", &id);
+    for expected in ["bulk pass: copy volume shop_data", "stop 1 machine of shop", "final pass: copy volume shop_data", "compared by checksum"] {
+        assert!(copied.contains(expected), "{expected}:\n{copied}");
+    }
+    assert_eq!(
+        tree(&off.world.app_dir().join("volumes/shop_data")),
+        tree(&off.fly.volume_dir(&source[0])),
+        "every file, byte, mode and link of the volume is on the host"
+    );
+    off.assert_no_copy_left(&source);
+    let machines = off.fly.machines("shop");
+    assert!(machines.len() == 1 && machines[0]["state"] == "stopped", "the freeze stopped the app on Fly: {machines:?}");
+
     let finalized = off.phase("finalize", &id);
     assert!(
         finalized.contains("check that") && finalized.contains("serves a valid certificate for shop.example.test"),
@@ -830,10 +908,9 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
     assert!(!finalized.contains("wait 5 min"), "prepare lowered the TTL a phase ahead: {finalized}");
     assert!(finalized.contains("for shop.example.test is valid until"), "the plan shows the certificate's expiry: {finalized}");
     assert_eq!(off.shop_record(), [off.world.vm.addr().to_string()], "DNS points at the host");
-    assert_eq!(off.fly.machines("shop").len(), 0, "Fly is untouched");
-    let (code, later) = off.migrate(&["data", "--id", &id]);
+    let (code, later) = off.migrate(&["decommission", "--id", &id]);
     assert_ne!(code, 0);
-    assert!(later.contains("ferry does not plan its data phase yet"), "{later}");
+    assert!(later.contains("ferry does not plan its decommission phase yet"), "{later}");
 }
 
 #[test]
@@ -841,7 +918,10 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     let off = OffFly::start();
     let id = off.create();
     off.phase("prepare", &id);
+    off.phase("data", &id);
     assert!(off.world.app_dir().join("tls/privkey.pem").exists());
+    assert!(off.world.app_dir().join("volumes/shop_data/orders.db").exists());
+    assert_eq!(off.fly.machines("shop")[0]["state"], "stopped");
 
     let (code, out) = off.migrate(&["abort", "--id", &id]);
     assert_eq!(code, 0, "{out}");
@@ -854,4 +934,6 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     assert_eq!(std::fs::read_to_string(off.world.checkout.path().join(".github/workflows/fly-deploy.yml")).unwrap(), FLY_DEPLOY_YML);
     assert!(!std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap().contains("vm-deploy"));
     assert_eq!(off.shop_record(), [FLY_ADDRESS]);
+    assert_eq!(off.fly.machines("shop")[0]["state"], "started", "Fly serves again");
+    off.assert_no_copy_left(&off.fly.volumes("shop"));
 }

@@ -22,7 +22,14 @@ pub struct FlyWorld {
 impl FlyWorld {
     /// An emulator with app `app` created and the checkout holding `fly_toml`.
     pub fn start(app: &str, fly_toml: &str) -> Self {
-        let emulator = FlyEmulator::start(locate_binary().expect("fly-emulator is built by cargo test --workspace")).expect("starting fly-emulator");
+        Self::start_with(app, fly_toml, &ferry_fly_emulator::Options::default())
+    }
+
+    /// [`FlyWorld::start`] with the emulator's options (the namespace exec
+    /// machines run in).
+    pub fn start_with(app: &str, fly_toml: &str, options: &ferry_fly_emulator::Options) -> Self {
+        let emulator =
+            FlyEmulator::start_with(locate_binary().expect("fly-emulator is built by cargo test --workspace"), options).expect("starting fly-emulator");
         let world = FlyWorld {
             emulator,
             checkout: super::checkout(&[("fly.toml", fly_toml)]),
@@ -31,6 +38,18 @@ impl FlyWorld {
         };
         world.api("POST", "/v1/apps", Some(json!({"app_name": app, "org_slug": "personal"})));
         world
+    }
+
+    /// The app's volumes as the API lists them.
+    pub fn volumes(&self, app: &str) -> Vec<Value> {
+        self.api("GET", &format!("/v1/apps/{app}/volumes"), None).as_array().cloned().unwrap_or_default()
+    }
+
+    /// The directory holding a volume's bytes (the emulator's data dir).
+    pub fn volume_dir(&self, volume: &Value) -> std::path::PathBuf {
+        let id = volume["id"].as_str().expect("a volume has an id");
+        let answer = self.control("GET", &format!("/_emulator/volumes/{id}"), None);
+        std::path::PathBuf::from(answer["path"].as_str().expect("the emulator says where a volume's bytes are"))
     }
 
     /// Registers an image and how its machines behave (see the emulator's `image.rs`).

@@ -78,9 +78,9 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<
         }
         Err(e) => return Err(e.into()),
     }
-    if migration.to.starts_with("vm:") && matches!(phase, Phase::Data | Phase::Decommission) {
+    if migration.to.starts_with("vm:") && matches!(phase, Phase::Decommission) {
         anyhow::bail!(
-            "migration {} goes to a server ({}): ferry does not plan its {phase} phase yet. Copy volumes and databases with copy-data (README, \"Copying databases and volumes\"); after finalize, delete the Fly app with `fly apps destroy {}` once the host has served long enough",
+            "migration {} goes to a server ({}): ferry does not plan its {phase} phase yet. Once the host has served long enough, delete the Fly app with `fly apps destroy {}`",
             migration.id,
             migration.to,
             migration.from
@@ -141,11 +141,15 @@ fn after(phase: Phase, m: &Migration, inv: &Invocation) -> (String, String) {
     let command = |next: &str| inv.other(&["migrate", next], &[], &["--id", &m.id]);
     if let Some(target) = m.to.strip_prefix("vm:") {
         return match phase {
-            Phase::Prepare => (format!("{} runs on {target} beside Fly; DNS still points at Fly", m.from), command("finalize")),
+            Phase::Prepare => (
+                format!("{} runs on {target} beside Fly; DNS still points at Fly", m.from),
+                format!("{} (or finalize, when there is no data to carry)", command("data")),
+            ),
+            Phase::Data => (format!("{} is stopped on Fly and its volumes are on {target}", m.from), command("finalize")),
             Phase::Finalize => {
                 (format!("{target} serves {}; the Fly app is untouched", m.from), format!("{} moves DNS back until you delete the Fly app", command("abort")))
             }
-            Phase::Data | Phase::Decommission => (format!("{phase} applied"), "nothing".into()),
+            Phase::Decommission => (format!("{phase} applied"), "nothing".into()),
         };
     }
     match phase {

@@ -547,6 +547,17 @@ impl Client {
         &self.netns
     }
 
+    /// Routes the VM's root-facing address ([`Vm::addr`]) over this
+    /// client's own link too, so a process here reaches the VM at the same
+    /// address ferry does, without the root namespace (which has no route
+    /// into this one): a stand-in for Fly's network reaching a server's
+    /// public address.
+    pub fn route_to_vm_address(&self, vm: &Vm) {
+        ip(&["-n", &self.netns, "route", "add", &format!("{}/32", vm.addr()), "via", &self.vm_addr.to_string()]);
+        let route = ip(&["-n", &self.netns, "route", "get", &vm.addr().to_string()]);
+        assert!(route.contains(&format!("dev {} ", self.veth)), "route to {} in {} does not use {}: {route}", vm.addr(), self.netns, self.veth);
+    }
+
     /// GET `path` from the VM's port 80: status and body (status 0 if no
     /// response came within 5 s).
     pub fn get(&self, path: &str) -> (u16, String) {

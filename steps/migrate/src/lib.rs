@@ -84,6 +84,7 @@ fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Resul
             let zone = host_zone(&source, &host, options)?;
             to_vm::phases::prepare(app, &source, &host, zone.as_ref(), options, &workflows()?, ferry_toml.as_deref())
         }
+        "data" => to_vm::phases::data(app, &found(source, &options.from)?, &host, options),
         "finalize" => {
             let source = found(source, &options.from)?;
             let zone = host_zone(&source, &host, options)?;
@@ -94,7 +95,7 @@ fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Resul
             findings: vec![finding(
                 "other-phase",
                 Severity::Info,
-                format!("a migration to a VM plans create, prepare and finalize; `{other}` is not planned for one yet (data and decommission: see the README)"),
+                format!("a migration to a VM plans create, prepare, data and finalize; `{other}` is not planned for one yet (decommission: see the README)"),
             )],
         }),
     }

@@ -50,6 +50,8 @@ pub mod types {
     // and the provider's interface defines it: named once here, so neither
     // glob is ambiguous.
     pub use crate::bindings::ferry::step::{checkout_ops::CheckoutOp, control_ops::ControlOp, data_ops::DataOp, dns_ops::DnsOp, fly_ops::FlyOp, vm_ops::VmOp};
+    // The same for the record `vm-ops` takes from `data-ops`.
+    pub use crate::bindings::ferry::step::data_ops::VolumePass;
 }
 /// Host imports. A step may call only those its workflow grants; the host
 /// refuses to run a component that imports more.

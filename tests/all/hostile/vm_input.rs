@@ -104,7 +104,7 @@ fn executor(dir: &Path) -> Providers {
         fly: None,
         dns: DnsOps::new(ferry_engine::DnsZones::new(Vec::new())),
         data: DataOps::new(ferry_engine::DataSources::new(Vec::new(), Vec::new())),
-        vm: VmOps::new(std::sync::Arc::new(ferry_engine::VmTargets::new(Vec::new())), owner, dir.to_path_buf(), ferry_engine::DnsZones::default()),
+        vm: VmOps::new(std::sync::Arc::new(ferry_engine::VmTargets::new(Vec::new())), owner, dir.to_path_buf(), ferry_engine::DnsZones::default(), None),
     }
 }
 

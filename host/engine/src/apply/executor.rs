@@ -76,7 +76,7 @@ pub fn mismatch(op: &impl std::fmt::Debug, undo: &impl std::fmt::Debug) -> ExecE
 pub struct Providers {
     pub checkout: PathBuf,
     /// `None` when no Fly API token is configured.
-    pub fly: Option<FlyOps>,
+    pub fly: Option<std::sync::Arc<FlyOps>>,
     /// The zones the workflow configures.
     pub dns: DnsOps,
     /// The databases the workflow's `[data]` configures.
@@ -87,7 +87,7 @@ pub struct Providers {
 
 impl Providers {
     fn fly(&self) -> Result<&FlyOps, ExecError> {
-        self.fly.as_ref().ok_or_else(|| ExecError::Config("this action needs the Fly API: set FLY_API_TOKEN (a deploy token for the app is enough)".into()))
+        self.fly.as_deref().ok_or_else(|| ExecError::Config("this action needs the Fly API: set FLY_API_TOKEN (a deploy token for the app is enough)".into()))
     }
 
     fn checkout(&self) -> CheckoutOps<'_> {

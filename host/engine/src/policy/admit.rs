@@ -108,8 +108,7 @@ fn operations(action: &Action) -> impl Iterator<Item = (Role, &Operation)> {
 }
 
 fn check(rights: StepRights<'_>, action: &str, role: Role, op: &Operation) -> Result<(), Refusal> {
-    let class = OperationClass::of(op);
-    if !rights.grant.allows(class) {
+    if let Some(class) = OperationClass::needed(op).into_iter().find(|c| !rights.grant.allows(*c)) {
         let hint = if rights.builtin {
             "a built-in step's grant is fixed, so this is a bug in ferry: please report it".to_string()
         } else {

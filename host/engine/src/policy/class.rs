@@ -41,6 +41,18 @@ impl OperationClass {
         }
     }
 
+    /// The classes a step must be granted to propose `op`: its provider's,
+    /// and for an operation that also acts through another provider's
+    /// credentials, that one's too (a volume copied out of Fly onto a VM
+    /// starts machines with the Fly token).
+    pub fn needed(op: &Operation) -> Vec<OperationClass> {
+        let mut classes = vec![OperationClass::of(op)];
+        if let Operation::Vm(ferry_model::VmOp::FlyVolume(_)) = op {
+            classes.push(OperationClass::Fly);
+        }
+        classes
+    }
+
     /// The name a workflow writes.
     pub fn name(self) -> &'static str {
         match self {

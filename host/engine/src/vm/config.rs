@@ -24,8 +24,12 @@ pub struct VmTargetConfig {
     pub read_timeout: Duration,
     /// `[targets.vm.<name>.acme]`: where the host's certificate comes from.
     pub acme: Option<AcmeConfig>,
-    /// The public address DNS points at (a migration's finalize).
+    /// The public address DNS points at (a migration's finalize), which
+    /// machines on Fly reach the host at to copy volumes.
     pub address: Option<String>,
+    /// The SSH user's `authorized_keys` (relative: to its home), where a
+    /// volume copy's one-time key is authorized while it runs.
+    pub authorized_keys: String,
 }
 
 /// `[targets.vm.<name>.acme]`: the ACME server that issues this host's
@@ -95,6 +99,7 @@ struct RawVmTarget {
     read_timeout: Option<String>,
     acme: Option<RawAcme>,
     address: Option<String>,
+    authorized_keys: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +188,7 @@ impl RawVmTarget {
             read_timeout,
             acme: self.acme.map(|a| a.parse(&at)).transpose()?,
             address,
+            authorized_keys: self.authorized_keys.unwrap_or_else(|| ".ssh/authorized_keys".into()),
             name,
         })
     }

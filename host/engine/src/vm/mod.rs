@@ -68,8 +68,7 @@ impl VmTargets {
         if let Some(session) = sessions.get(target) {
             return Ok(session.clone());
         }
-        let secret =
-            |var: &str| ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| SessionError::Config(format!("VM target {target}: {e}")));
+        let secret = |var: &str| self::secret(var).map_err(|e| SessionError::Config(format!("VM target {target}: {e}")));
         let options = SshOptions::new(SshKey::new(secret(&config.ssh_key_env)?), secret(&config.known_hosts_env)?);
         let session = Session::open(config.host.clone(), options).map_err(|source| SessionError::Ssh { target: target.to_string(), source })?;
         let session = Arc::new(session);
@@ -220,13 +219,19 @@ impl VmReader for VmTargets {
     }
 }
 
+/// A credential a target names by its variable (its SSH key, its pinned
+/// known_hosts).
+pub(crate) fn secret(var: &str) -> Result<String, String> {
+    ferry_secrets::var(var).map(ferry_secrets::Secret::into_inner).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
 
-    fn parse(extra: &str) -> Result<VmTargetConfig, String> {
+    pub(crate) fn parse(extra: &str) -> Result<VmTargetConfig, String> {
         let text = format!("[vm.prod]\nhost = \"root@203.0.113.7\"\nssh_key_env = \"FERRY_SECRET_K\"\nknown_hosts_env = \"FERRY_SECRET_H\"\n{extra}");
         let raw: RawTargets = toml::from_str(&text).map_err(|e| e.to_string())?;
         raw.parse().map(|mut targets| targets.remove(0))

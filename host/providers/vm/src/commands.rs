@@ -60,6 +60,32 @@ pub fn remove_file(path: &str) -> String {
     format!("rm -f {}", shell_quote(path))
 }
 
+/// Prints `empty` when the directory is missing or holds nothing.
+pub fn is_empty_dir(path: &str) -> String {
+    format!("if [ -z \"$(ls -A {0} 2>/dev/null)\" ]; then echo empty; fi", shell_quote(path))
+}
+
+/// Deletes everything inside the directory, keeping the directory.
+pub fn empty_dir(path: &str) -> String {
+    format!("[ ! -d {0} ] || find {0} -mindepth 1 -delete", shell_quote(path))
+}
+
+/// Appends one `authorized_keys` line (the file and its directory made
+/// private first, as sshd's StrictModes wants them).
+pub fn authorize_key(file: &str, line: &str) -> String {
+    format!("umask 077; mkdir -p \"$(dirname {0})\" && printf '%s\\n' {1} >> {0} && chmod 600 {0}", shell_quote(file), shell_quote(line))
+}
+
+/// Removes every `authorized_keys` line whose comment starts with
+/// `comment_prefix` (the file's mode and owner kept; a missing file is fine).
+pub fn revoke_keys(file: &str, comment_prefix: &str) -> String {
+    format!(
+        "[ ! -f {0} ] || {{ grep -v -- {1} {0} > {0}.ferry-tmp; cat {0}.ferry-tmp > {0}; rm -f {0}.ferry-tmp; }}",
+        shell_quote(file),
+        shell_quote(&format!(" {comment_prefix}"))
+    )
+}
+
 /// The file's contents, or nothing when it does not exist.
 pub fn read_if_present(path: &str) -> String {
     format!("cat {} 2>/dev/null || true", shell_quote(path))
@@ -139,6 +165,20 @@ mod tests {
 
     fn paths(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_one_time_key_is_appended_and_revoked_by_its_comment() {
+        assert_eq!(
+            authorize_key(".ssh/authorized_keys", "restrict ssh-ed25519 AAAA ferry-copy-1"),
+            "umask 077; mkdir -p \"$(dirname .ssh/authorized_keys)\" && printf '%s\\n' 'restrict ssh-ed25519 AAAA ferry-copy-1' >> .ssh/authorized_keys && chmod 600 .ssh/authorized_keys"
+        );
+        assert_eq!(
+            revoke_keys(".ssh/authorized_keys", "ferry-copy-"),
+            "[ ! -f .ssh/authorized_keys ] || { grep -v -- ' ferry-copy-' .ssh/authorized_keys > .ssh/authorized_keys.ferry-tmp; \
+             cat .ssh/authorized_keys.ferry-tmp > .ssh/authorized_keys; rm -f .ssh/authorized_keys.ferry-tmp; }"
+        );
+        assert_eq!(empty_dir("/srv/shop/volumes/data"), "[ ! -d /srv/shop/volumes/data ] || find /srv/shop/volumes/data -mindepth 1 -delete");
     }
 
     #[test]

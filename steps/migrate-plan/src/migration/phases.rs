@@ -111,7 +111,7 @@ pub fn data(source: &App, options: &Options) -> Planned {
 }
 
 /// Stops every started machine of the source; abort starts them again.
-fn stop_source(source: &App, options: &Options) -> Option<Action> {
+pub(crate) fn stop_source(source: &App, options: &Options) -> Option<Action> {
     let started: Vec<String> = source.managed().filter(|m| m.state != "stopped").map(|m| m.id.clone()).collect();
     if started.is_empty() {
         return None;

@@ -5,14 +5,14 @@
 
 use ferry_cutover::{Observed as ZoneObserved, Wanted};
 use ferry_step_sdk::params::{finding, precondition};
-use ferry_step_sdk::types::{Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmOp};
+use ferry_step_sdk::types::{Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmFlyVolume, VmOp, VmPaths, VolumePass};
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom};
 use ferry_vm_plan::observed::Observed as VmObserved;
 use ferry_vm_plan::provision;
 
 use super::{Host, Workflow, workflows};
-use crate::migration::phases::cutover_options;
+use crate::migration::phases::{cutover_options, stop_source};
 use crate::migration::{App, Options, Planned, Zone};
 
 /// The names the host serves: the source's certificates' hostnames.
@@ -134,6 +134,87 @@ fn write(file: &str, contents: &str, why: &str) -> Action {
         undo: Undo::RestorePrevious,
         detail: Some("a change to the checkout: review it in the diff and commit it".into()),
     }
+}
+
+/// How long one pass of one volume may take.
+const VOLUME_PASS_TIMEOUT_MS: u64 = 2 * 60 * 60 * 1000;
+
+/// The volumes copied onto the host from inside Fly, under the host lock:
+/// a bulk pass of each while Fly still serves, the freeze (every machine
+/// of the source stopped), then a final pass of each, which deletes what
+/// the volume no longer has and compares every file by checksum.
+pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Result<Planned, StepError> {
+    let vm_app = VmApp::new(app, &host.target.root)?;
+    let mut planned = Planned::default();
+    let mut volumes: Vec<_> = source.attached_volumes().collect();
+    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    if volumes.is_empty() {
+        planned.findings.push(finding("no-data", Severity::Info, format!("no machine of {} mounts a volume: nothing to copy", options.from)));
+        return Ok(planned);
+    }
+    if let Some(pair) = volumes.windows(2).find(|p| p[0].name == p[1].name) {
+        return Err(precondition(format!(
+            "volumes {} and {} of {} are both named {}, and the host keeps one directory per name ({}):              merge their data into one volume on Fly first, or move this app by hand",
+            pair[0].id,
+            pair[1].id,
+            options.from,
+            pair[0].name,
+            vm_app.paths.volume(&pair[0].name)
+        )));
+    }
+    // The names come from the Fly API: each becomes a directory on the host.
+    for v in &volumes {
+        ferry_vm_plan::checked::volume_source(&v.name).map_err(|r| precondition(format!("volume {} of {}: {}", v.id, options.from, r.message)))?;
+    }
+    let target = &host.target.name;
+    let (lock, unlock) = deploy::lock_actions(&host.target);
+    planned.actions.push(lock);
+    let dirs: Vec<String> = volumes.iter().map(|v| vm_app.paths.volume(&v.name)).collect();
+    planned.actions.push(Action {
+        id: format!("vm-mkdir:{target}:volumes"),
+        summary: format!("create {} on {target}", dirs.join(", ")),
+        risk: Risk::Safe,
+        operation: Operation::Vm(VmOp::Mkdir(VmPaths { target: target.clone(), paths: dirs })),
+        undo: Undo::RestorePrevious,
+        detail: None,
+    });
+    let pass = |v: &ferry_step_sdk::host::fly::VolumeInfo, pass: VolumePass| {
+        let copy = VmFlyVolume {
+            target: target.clone(),
+            app: options.from.clone(),
+            volume: v.id.clone(),
+            name: v.name.clone(),
+            path: vm_app.paths.volume(&v.name),
+            pass,
+            timeout_ms: VOLUME_PASS_TIMEOUT_MS,
+        };
+        let (what, risk, detail) = match pass {
+            VolumePass::Bulk => ("bulk", Risk::Safe, "While Fly still serves: most bytes move now, so the freeze is short. Abort empties the directory again."),
+            VolumePass::Final => (
+                "final",
+                Risk::Destructive,
+                "With every machine stopped: deletes on the host what the volume no longer has, then compares every file by checksum. Abort empties the directory again.",
+            ),
+        };
+        Action {
+            id: format!("vm-fly-volume:{what}:{}", v.id),
+            summary: format!("{what} pass: copy volume {} ({}, {} GB) of {} into {} on {target}", v.name, v.id, v.size_gb, options.from, copy.path),
+            risk,
+            operation: Operation::Vm(VmOp::FlyVolume(copy)),
+            undo: Undo::RestorePrevious,
+            detail: Some(detail.into()),
+        }
+    };
+    planned.actions.extend(volumes.iter().map(|v| pass(v, VolumePass::Bulk)));
+    if let Some(mut stop) = stop_source(source, options) {
+        stop.detail = Some(format!(
+            "Nothing writes to the volumes from here; the app serves nothing until finalize points DNS at {target}, or abort starts these machines again."
+        ));
+        planned.actions.push(stop);
+    }
+    planned.actions.extend(volumes.iter().map(|v| pass(v, VolumePass::Final)));
+    planned.actions.push(unlock);
+    Ok(planned)
 }
 
 /// The records finalize points at the host: A (or AAAA) of each hostname.

@@ -14,6 +14,22 @@ use crate::apply::executor::ExecError;
 /// Log lines of a failed release command shown in the report.
 const TAIL: usize = 20;
 
+/// A temporary machine's run.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub machine: String,
+    /// Its exit code, or why none was read (it timed out and was killed).
+    pub exit: Result<i64, ExecError>,
+    pub logs: Vec<String>,
+}
+
+impl Job {
+    /// Its last log lines for an error message, or nothing.
+    pub fn tail(&self) -> String {
+        if self.logs.is_empty() { String::new() } else { format!("\nlast {} log line(s):\n  {}", self.logs.len(), self.logs.join("\n  ")) }
+    }
+}
+
 impl FlyOps {
     pub(super) fn release_command(&self, rc: &FlyReleaseCommand, keepalive: &mut dyn FnMut()) -> Result<Vec<(String, String)>, ExecError> {
         let mut config: MachineConfig = serde_json::from_str(&rc.config).map_err(ExecError::json("the plan's release command config"))?;
@@ -25,22 +41,31 @@ impl FlyOps {
         // The release's id and version, and the secrets version a set of
         // this run returned (flyctl's `launchInputForReleaseCommand`).
         self.stamp(&rc.app, &mut input);
-        let key = format!("release-{}", crate::apply::now_ms());
-        let machine = self.client.create_machine(&rc.app, &input, &key).map_err(ExecError::fly("starting the release command"))?;
-        let id = machine.id.clone();
-        let outcome = self.wait_exit(&rc.app, &id, Duration::from_millis(rc.timeout_ms), keepalive);
-        let logs = self.log_tail(&rc.app, &id, TAIL);
-        if let Err(e) = self.client.destroy_machine(&rc.app, &id, true, None) {
-            tracing::warn!("could not destroy release command machine {id}: {e}");
-        }
-        let tail = if logs.is_empty() { String::new() } else { format!("\nlast {} log line(s):\n  {}", logs.len(), logs.join("\n  ")) };
-        match outcome {
-            Ok(0) => Ok(vec![("machine".into(), id), ("exit-code".into(), "0".into())]),
+        let job = self.run_job(&rc.app, &input, &format!("release-{}", crate::apply::now_ms()), Duration::from_millis(rc.timeout_ms), keepalive)?;
+        let (id, tail) = (&job.machine, job.tail());
+        match job.exit {
+            Ok(0) => Ok(vec![("machine".into(), job.machine.clone()), ("exit-code".into(), "0".into())]),
             Ok(code) => Err(ExecError::Failed(format!(
                 "release command `{command}` failed with exit code {code} (machine {id}); the deploy stopped before any machine changed{tail}"
             ))),
             Err(e) => Err(ExecError::Failed(format!("release command `{command}`: {e}{tail}"))),
         }
+    }
+
+    /// Runs a temporary machine to completion: creates it, waits for its
+    /// exit (killing it at `timeout`), reads its last log lines, and
+    /// destroys it. The error is the create's; the machine's own outcome is
+    /// in [`Job::exit`]. Used by the release command and by the copies a
+    /// host pulls out of Fly.
+    pub(crate) fn run_job(&self, app: &str, input: &LaunchInput, key: &str, timeout: Duration, keepalive: &mut dyn FnMut()) -> Result<Job, ExecError> {
+        let machine = self.client.create_machine(app, input, key).map_err(ExecError::fly(format!("starting a temporary machine in {app}")))?;
+        let id = machine.id;
+        let exit = self.wait_exit(app, &id, timeout, keepalive);
+        let logs = self.log_tail(app, &id, TAIL);
+        if let Err(e) = self.client.destroy_machine(app, &id, true, None) {
+            tracing::warn!("could not destroy temporary machine {id} of {app}: {e}");
+        }
+        Ok(Job { machine: id, exit, logs })
     }
 
     /// Polls the machine until it exits and returns its exit code.
@@ -55,7 +80,7 @@ impl FlyOps {
                     .ok_or_else(|| ExecError::Failed(format!("machine {id} stopped ({}) without an exit code", m.state)));
             }
             if started.elapsed() >= timeout {
-                return Err(ExecError::Failed(format!("did not finish within {} s (release_command_timeout); machine {id} was killed", timeout.as_secs())));
+                return Err(ExecError::Failed(format!("did not finish within {} s; machine {id} was killed", timeout.as_secs())));
             }
             keepalive();
             std::thread::sleep(self.poll.min(timeout.saturating_sub(started.elapsed())).max(Duration::from_millis(10)));

@@ -8,6 +8,9 @@
 
 mod certificate;
 mod env_file;
+mod fly_volume;
+
+pub use fly_volume::JOB_IMAGE;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_model::Risk::{Destructive, Disruptive, Safe};
-use ferry_model::{VmCertificate, VmContainer, VmEnvFile, VmFile, VmHealth, VmImageSource, VmLock, VmOp};
+use ferry_model::{VmCertificate, VmContainer, VmEnvFile, VmFile, VmFlyVolume, VmHealth, VmImageSource, VmLock, VmOp, VolumePass};
 use ferry_ssh::Session;
 use ferry_state::lock::LockRecord;
 use ferry_vm::{ContainerSpec, DockerHost, Probe, Publish, Untagged, commands};
@@ -25,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::executor::{ExecError, Ops, Outputs, mismatch};
 use crate::apply::{Owner, SECRET_VAR_PREFIX, now_ms};
 use crate::dns::DnsZones;
+use crate::fly::ops::FlyOps;
 use crate::journal::NOTE_OUTPUT;
 use crate::policy::words::*;
 use crate::policy::{BOOKKEEPING, Floor, NOTHING_TO_PUT_BACK, OperationPolicy, Restore, at, restore};
@@ -41,11 +45,17 @@ pub struct VmOps {
     checkout: PathBuf,
     /// For DNS-01: the zones a certificate's challenge record may go to.
     zones: DnsZones,
+    /// For volumes copied out of Fly; `None` without a Fly API token.
+    fly: Option<Arc<FlyOps>>,
 }
 
 impl VmOps {
-    pub fn new(targets: Arc<VmTargets>, owner: Owner, checkout: PathBuf, zones: DnsZones) -> Self {
-        VmOps { targets, owner, checkout, zones }
+    pub fn new(targets: Arc<VmTargets>, owner: Owner, checkout: PathBuf, zones: DnsZones, fly: Option<Arc<FlyOps>>) -> Self {
+        VmOps { targets, owner, checkout, zones, fly }
+    }
+
+    fn fly(&self) -> Result<&FlyOps, ExecError> {
+        self.fly.as_deref().ok_or_else(|| ExecError::Config("copying a Fly volume needs the Fly API: set FLY_API_TOKEN".into()))
     }
 
     fn target_of(op: &VmOp) -> &str {
@@ -62,6 +72,7 @@ impl VmOps {
             VmOp::Stop(c) | VmOp::Remove(c) => &c.target,
             VmOp::RemoveImages(i) => &i.target,
             VmOp::Certificate(c) => &c.target,
+            VmOp::FlyVolume(c) => &c.target,
         }
     }
 
@@ -162,6 +173,7 @@ impl VmOps {
                     (NOTE_OUTPUT.into(), format!("valid until {}", humantime::format_rfc3339_seconds(not_after))),
                 ])
             }
+            VmOp::FlyVolume(c) => fly_volume::copy(host, config, self.fly()?, c, keepalive),
         }
     }
 
@@ -276,6 +288,12 @@ impl Ops for VmOps {
                 let exists = host.state(&c.name)?.is_some();
                 Ok(Some(VmUndo::Absent { items: if exists { Vec::new() } else { vec![c.name.clone()] } }))
             }
+            // Only a directory that held nothing is emptied again: what was
+            // there before the copy is not ferry's to delete.
+            VmOp::FlyVolume(c) => {
+                let empty = fly_volume::is_empty(host, &c.path)?;
+                Ok(Some(VmUndo::Absent { items: if empty { vec![c.path.clone()] } else { Vec::new() } }))
+            }
             VmOp::Stop(c) => {
                 let mut running = Vec::new();
                 for name in &c.names {
@@ -299,7 +317,7 @@ impl Ops for VmOps {
                 self.hold_lock(host, config)?;
             }
             match op {
-                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) | VmOp::Certificate(_) => {
+                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) | VmOp::Certificate(_) | VmOp::FlyVolume(_) => {
                     self.renewing_lock(host, config, || self.act(host, config, op, keepalive))
                 }
                 VmOp::Lock(_)
@@ -337,7 +355,8 @@ impl Ops for VmOps {
             }
             // Packages, networks, release commands and tag removals are
             // idempotent: run them again.
-            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) | VmOp::RemoveImages(_) => Ok(false),
+            // rsync is idempotent too: an interrupted copy runs again.
+            VmOp::InstallPackages(_) | VmOp::Network(_) | VmOp::ReleaseCommand(_) | VmOp::RemoveImages(_) | VmOp::FlyVolume(_) => Ok(false),
         })
     }
 
@@ -376,6 +395,11 @@ impl Ops for VmOps {
                     if items.contains(&c.name) { host.remove(&c.name) } else { host.stop(&c.name, 10) }.map_err(ExecError::from)
                 }
                 (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(ExecError::from),
+                (VmOp::FlyVolume(c), Some(VmUndo::Absent { items })) => {
+                    // An interrupted copy's key, machine and fork go first.
+                    fly_volume::clean_up(host, config, self.fly()?, &c.app)?;
+                    if items.contains(&c.path) { sh(host, &commands::empty_dir(&c.path)).map(drop) } else { Ok(()) }
+                }
                 // Not undone by restoring: their undo is another action or none.
                 (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_), _) => Ok(()),
                 (
@@ -386,7 +410,8 @@ impl Ops for VmOps {
                     | VmOp::EnvFile(_)
                     | VmOp::Run(_)
                     | VmOp::Stop(_)
-                    | VmOp::Certificate(_),
+                    | VmOp::Certificate(_)
+                    | VmOp::FlyVolume(_),
                     undo,
                 ) => Err(mismatch(op, &undo)),
             }
@@ -563,6 +588,7 @@ impl OperationPolicy for VmOp {
             VmOp::Remove(_) => "vm-remove",
             VmOp::RemoveImages(_) => "vm-remove-images",
             VmOp::Certificate(_) => "vm-certificate",
+            VmOp::FlyVolume(_) => "vm-fly-volume",
         }
     }
 
@@ -600,6 +626,12 @@ impl OperationPolicy for VmOp {
             VmOp::Certificate(VmCertificate { dns_zone: None, .. }) => {
                 at(Safe, "serves a challenge file for the order (removed after) and writes a certificate and key; the replaced ones are kept for the undo")
             }
+            VmOp::FlyVolume(VmFlyVolume { pass: VolumePass::Bulk, .. }) => {
+                at(Safe, "reads a fork of the volume from a temporary machine in the app and adds files on the host; the source is not touched")
+            }
+            VmOp::FlyVolume(VmFlyVolume { pass: VolumePass::Final, .. }) => {
+                at(Destructive, "deletes on the host what the volume does not have: the host's directory becomes the volume")
+            }
         }
     }
 
@@ -624,6 +656,10 @@ impl OperationPolicy for VmOp {
                 restore("removes the container it created (or stops the one it started)", at(Disruptive, "removes or stops a container that may be serving"))
             }
             VmOp::Stop(_) => restore("starts the containers again", at(Disruptive, "starts what was stopped: it serves (and writes) again")),
+            VmOp::FlyVolume(_) => restore(
+                "removes the copy's key, machine and fork if still there, and empties the directory if it was empty before",
+                at(Destructive, "deletes the copied files on the host, with anything written there since"),
+            ),
             VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_) => {
                 NOTHING_TO_PUT_BACK
             }
@@ -679,6 +715,23 @@ impl OperationPolicy for VmOp {
                     if c.reload { ", then reload nginx" } else { "" }
                 ) + if c.renew { "; renewed on the host by certbot from cron (HTTP-01 from the webroot)" } else { "" }
             }
+            VmOp::FlyVolume(c) => format!(
+                "copy Fly volume {} ({}) of {} into {} on host {}: {}, from a fork mounted on a temporary machine in {} that pushes with rsync over SSH (a one-time key, limited to that directory, revoked after){}",
+                c.name,
+                c.volume,
+                c.app,
+                path(&c.path),
+                c.target,
+                match c.pass {
+                    VolumePass::Bulk => "bulk pass, nothing deleted",
+                    VolumePass::Final => "final pass, deleting what the volume does not have",
+                },
+                c.app,
+                match c.pass {
+                    VolumePass::Bulk => "",
+                    VolumePass::Final => "; then every file compared by checksum",
+                }
+            ),
         }
     }
 }
