@@ -723,6 +723,8 @@ struct OffFly {
     /// Pebble's issuing root, for curl and the TLS check.
     root: PathBuf,
     _cron: tempfile::TempDir,
+    /// The app's Fly Postgres, in the namespace only Fly's machines reach.
+    db: Cluster,
 }
 
 const FLY_ADDRESS: &str = "198.51.100.7";
@@ -777,8 +779,9 @@ impl OffFly {
         let cron = tempfile::tempdir().unwrap();
         let world = World::start_with(FLY_TOML, |vm| {
             format!(
-                "lock_ttl = \"30s\"\nauthorized_keys = \"{}\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\ndns_zone = \"example.test.\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
+                "lock_ttl = \"30s\"\nauthorized_keys = \"{}\"\npostgres = \"{}\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\ndns_zone = \"example.test.\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
                 vm.dir().join("authorized_keys").display(),
+                vm.import_postgres_image(),
                 pebble.directory,
                 pebble.listener_root.display(),
                 cron.path().display(),
@@ -791,18 +794,23 @@ impl OffFly {
         world.client.route_to_vm_address(&world.vm);
         let options = ferry_fly_emulator::Options { machine_netns: Some(world.client.netns().to_string()), ..Default::default() };
         let fly = FlyWorld::start_with("shop", &format!("primary_region = \"ams\"\n{FLY_TOML}"), &options);
+        let db = Cluster::start_in(world.client.netns(), world.client.addr());
+        db.create_db("shop");
+        seed_app(&db, "shop");
         fly.image(FLY_JOB_IMAGE, serde_json::json!({"kind": "exec"}));
+        // The database copy runs the target's own Postgres image.
+        fly.image(crate::support::vm::POSTGRES_IMAGE, serde_json::json!({"kind": "exec"}));
         fly.healthy(FLY_IMAGE, "on fly");
         let (code, out, err) = fly.deploy(&["--image", FLY_IMAGE]);
         assert_eq!(code, 0, "the app on Fly: {out}{err}");
-        fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly"}})));
+        fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly", "DATABASE_URL": db.url("shop")}})));
         fly.api("POST", "/v1/apps/shop/certificates/acme", Some(serde_json::json!({"hostname": "shop.example.test"})));
         write_volume(&fly.volume_dir(&fly.volumes("shop")[0]));
         std::fs::create_dir_all(world.checkout.path().join(".github/workflows")).unwrap();
         std::fs::write(world.checkout.path().join(".github/workflows/fly-deploy.yml"), FLY_DEPLOY_YML).unwrap();
         let root = world.state.path().join("pebble-root.pem");
         std::fs::write(&root, pebble.issuing_root()).unwrap();
-        OffFly { fly, world, knot, pebble, root, _cron: cron }
+        OffFly { fly, world, knot, pebble, root, _cron: cron, db }
     }
 
     fn migrate(&self, args: &[&str]) -> (i32, String) {
@@ -855,6 +863,13 @@ impl OffFly {
         assert!(!keys.contains("ferry-copy-") && keys.lines().count() == 1, "the one-time key is revoked: {keys}");
     }
 
+    /// One value from the app's database on the host.
+    fn host_sql(&self, sql: &str) -> String {
+        let out = self.world.vm.docker().args(["exec", "shop-postgres", "psql", "-X", "-U", "shop", "-d", "shop", "-tAc", sql]).output().unwrap();
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn shop_record(&self) -> Vec<String> {
         self.knot.dig("shop.example.test", "A")
     }
@@ -888,9 +903,22 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
 
     let source = off.fly.volumes("shop");
     let copied = off.phase("data", &id);
-    for expected in ["bulk pass: copy volume shop_data", "stop 1 machine of shop", "final pass: copy volume shop_data", "compared by checksum"] {
+    for expected in [
+        "bulk pass: copy volume shop_data",
+        "stop 1 machine of shop",
+        "final pass: copy volume shop_data",
+        "compared by checksum",
+        "copy shop's Fly Postgres (its DATABASE_URL) into shop-postgres on test",
+        "5 table(s), 18001 row(s), sequences and large objects verified against the source",
+    ] {
         assert!(copied.contains(expected), "{expected}:\n{copied}");
     }
+    for (sql, rows) in
+        [("SELECT count(*) FROM accounts", "3000"), ("SELECT sum(qty) FROM order_items", "20000"), ("SELECT last_value FROM invoice_numbers", "1006")]
+    {
+        assert_eq!(off.host_sql(sql), rows, "{sql}");
+    }
+    assert_eq!(off.db.psql("shop", "SHOW default_transaction_read_only"), "on", "the source is read-only from the freeze on");
     assert_eq!(
         tree(&off.world.app_dir().join("volumes/shop_data")),
         tree(&off.fly.volume_dir(&source[0])),
@@ -922,6 +950,7 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     assert!(off.world.app_dir().join("tls/privkey.pem").exists());
     assert!(off.world.app_dir().join("volumes/shop_data/orders.db").exists());
     assert_eq!(off.fly.machines("shop")[0]["state"], "stopped");
+    assert_eq!(off.host_sql("SELECT count(*) FROM orders"), "5000");
 
     let (code, out) = off.migrate(&["abort", "--id", &id]);
     assert_eq!(code, 0, "{out}");
@@ -935,5 +964,6 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     assert!(!std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap().contains("vm-deploy"));
     assert_eq!(off.shop_record(), [FLY_ADDRESS]);
     assert_eq!(off.fly.machines("shop")[0]["state"], "started", "Fly serves again");
+    assert_eq!(off.db.psql("shop", "SHOW default_transaction_read_only"), "off", "the source takes writes again");
     off.assert_no_copy_left(&off.fly.volumes("shop"));
 }

@@ -38,8 +38,8 @@ pub use ops::fly::{
     FlyVolume, FlyVolumeCopy, FlyWait, IpKind, ReleaseStrategy,
 };
 pub use ops::vm::{
-    VmCertificate, VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmFlyVolume, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork, VmOp,
-    VmPackages, VmPaths, VmPort, VmSecret,
+    VmCertificate, VmContainer, VmContainers, VmEnvFile, VmFile, VmFileValue, VmFlyPostgres, VmFlyVolume, VmHealth, VmImage, VmImageSource, VmLock, VmNetwork,
+    VmOp, VmPackages, VmPaths, VmPort, VmSecret,
 };
 pub use plan::{PLAN_FORMAT, Plan, RiskCounts, StepSection};
 pub use printable::{printable, printable_lines};

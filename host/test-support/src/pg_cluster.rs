@@ -16,6 +16,10 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     port: u16,
     pid: u32,
+    /// Where it listens: 127.0.0.1, or an address of `netns`.
+    host: String,
+    /// The network namespace it runs in (`None`: this one).
+    netns: Option<String>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -47,6 +51,20 @@ fn server_cmd(name: &str) -> Command {
     };
     clear_pg_env(&mut cmd);
     cmd
+}
+
+/// `cmd` run inside `netns` (`ip netns exec`), or as it is.
+fn in_netns(netns: Option<&str>, cmd: Command) -> Command {
+    let mut wrapped = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(cmd.get_program()).args(cmd.get_args());
+            c
+        }
+        None => cmd,
+    };
+    clear_pg_env(&mut wrapped);
+    wrapped
 }
 
 fn clear_pg_env(cmd: &mut Command) {
@@ -124,15 +142,30 @@ fn append(path: &Path, text: &str) {
 impl Cluster {
     /// A fresh cluster: wal_level=logical, fsync=off, trust auth on 127.0.0.1.
     pub fn start() -> Cluster {
+        Self::start_at("127.0.0.1", None)
+    }
+
+    /// A cluster inside network namespace `netns`, listening on `addr` (an
+    /// address of that namespace) and trusting every client there: a
+    /// database only processes in that namespace reach, as Fly Postgres is
+    /// reachable only from Fly's private network.
+    pub fn start_in(netns: &str, addr: std::net::Ipv4Addr) -> Cluster {
+        Self::start_at(&addr.to_string(), Some(netns))
+    }
+
+    fn start_at(host: &str, netns: Option<&str>) -> Cluster {
         let template = template();
         let dir = tempfile::tempdir().unwrap();
         chmod_traversable(dir.path());
         run(Command::new("cp").arg("-a").arg(template.join("data")).arg(dir.path()), "cp -a template");
+        if netns.is_some() {
+            append(&dir.path().join("data/pg_hba.conf"), &format!("host all all {host}/24 trust\n"));
+        }
         chown_postgres(dir.path());
         for _ in 0..5 {
             let port = crate::free_tcp_port();
-            if let Some(pid) = try_start(dir.path(), port) {
-                return Cluster { dir, port, pid };
+            if let Some(pid) = try_start(dir.path(), port, host, netns) {
+                return Cluster { dir, port, pid, host: host.to_string(), netns: netns.map(str::to_string) };
             }
         }
         panic!("postgres did not start: {}", std::fs::read_to_string(dir.path().join("log")).unwrap_or_default());
@@ -151,15 +184,14 @@ impl Cluster {
     }
 
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+        format!("postgres://postgres@{}:{}/{db}", self.host, self.port)
     }
 
     /// Runs SQL through psql; `Err(stderr)` on failure.
     pub fn try_psql(&self, db: &str, sql: &str) -> Result<String, String> {
         use std::io::Write;
-        let mut cmd = Command::new(bin("psql"));
-        clear_pg_env(&mut cmd);
-        cmd.args(["-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+        let mut cmd = in_netns(self.netns.as_deref(), Command::new(bin("psql")));
+        cmd.args(["-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", "-h", &self.host, "-U", "postgres"])
             .args(["-p", &self.port.to_string(), "-d", db, "-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -193,10 +225,10 @@ impl Cluster {
 }
 
 /// `pg_ctl start`; `None` when the port was taken meanwhile (caller retries).
-fn try_start(dir: &Path, port: u16) -> Option<u32> {
+fn try_start(dir: &Path, port: u16, host: &str, netns: Option<&str>) -> Option<u32> {
     let data = dir.join("data");
-    let opts = format!("-p {port} -k {}", dir.display());
-    let status = server_cmd("pg_ctl")
+    let opts = format!("-p {port} -k {} -c listen_addresses={host}", dir.display());
+    let status = in_netns(netns, server_cmd("pg_ctl"))
         .arg("-D")
         .arg(&data)
         .args(["-w", "-t", "30", "-o", &opts, "-l"])

@@ -543,6 +543,12 @@ impl Client {
         self.vm_addr
     }
 
+    /// This namespace's own address on that link.
+    pub fn addr(&self) -> Ipv4Addr {
+        let [a, b, c, _] = self.vm_addr.octets();
+        Ipv4Addr::new(a, b, c, 1)
+    }
+
     pub fn netns(&self) -> &str {
         &self.netns
     }

@@ -26,6 +26,8 @@ pub struct Postgres {
     pub data_dir: String,
     pub password_file: String,
     pub env_file: String,
+    /// Where a migration keeps the dump of the Fly Postgres it copied in.
+    pub import_dir: String,
     /// Where it listens on the host's loopback.
     pub host_port: u16,
 }
@@ -42,6 +44,7 @@ impl Postgres {
             data_dir: format!("{dir}/data"),
             password_file: format!("{dir}/password"),
             env_file: format!("{dir}/env"),
+            import_dir: format!("{dir}/import"),
             host_port,
         }
     }

@@ -77,7 +77,7 @@ pub fn plan(app: &VmApp, observed: &Observed, options: &Options) -> Planned {
 /// The database to run when DATABASE_URL is a secret nobody gave a value
 /// for (a given one means the app keeps that database) and the target
 /// allows it.
-fn postgres(app: &VmApp, observed: &Observed, provided: &[String]) -> Option<Postgres> {
+pub fn postgres(app: &VmApp, observed: &Observed, provided: &[String]) -> Option<Postgres> {
     let wanted = app.secrets.iter().any(|s| s == DATABASE_URL) && !provided.iter().any(|s| s == DATABASE_URL);
     let image = observed.target.postgres_image.as_deref().filter(|_| wanted)?;
     Some(Postgres::new(app, image, &observed.facts.listening_ports))

@@ -47,7 +47,7 @@ impl OperationClass {
     /// starts machines with the Fly token).
     pub fn needed(op: &Operation) -> Vec<OperationClass> {
         let mut classes = vec![OperationClass::of(op)];
-        if let Operation::Vm(ferry_model::VmOp::FlyVolume(_)) = op {
+        if let Operation::Vm(ferry_model::VmOp::FlyVolume(_) | ferry_model::VmOp::FlyPostgres(_)) = op {
             classes.push(OperationClass::Fly);
         }
         classes

@@ -9,7 +9,7 @@ use crate::{DbUrl, PgError};
 pub(crate) const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 /// Objects created by an extension come back with `CREATE EXTENSION`.
-const NOT_EXTENSION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend d \
+pub(crate) const NOT_EXTENSION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend d \
      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')";
 
 /// One database's contents, for planning a copy and sizing its downtime.
@@ -215,13 +215,26 @@ pub(crate) fn ensure_empty(db: &DbUrl) -> Result<(), PgError> {
 /// fresh PostgreSQL 15 database has it, and unlinks every large object. One
 /// transaction, so a failed undo leaves the copy as it was.
 pub fn clear(db: &DbUrl, schemas: &[String]) -> Result<(), PgError> {
-    let mut s = connect(db)?;
     let mut sql = String::from("BEGIN;\n");
     for schema in schemas {
         sql.push_str(&format!("DROP SCHEMA IF EXISTS {} CASCADE;\n", quote_ident(schema)));
     }
-    sql.push_str(
-        "SELECT lo_unlink(oid) FROM pg_largeobject_metadata;\n\
+    sql.push_str(CLEAR_REST);
+    connect(db)?.batch(&sql, "clearing the copy")
+}
+
+/// [`clear`] of every user schema, as a script for a client elsewhere
+/// (psql inside the database's container): the undo of a copy into a
+/// database that [`is_empty`] found empty.
+pub fn clear_all_script() -> String {
+    format!(
+        "BEGIN;\nDO $$ DECLARE s name; BEGIN FOR s IN SELECT n.nspname FROM pg_namespace n WHERE {USER_NAMESPACE} LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END $$;\n{CLEAR_REST}"
+    )
+}
+
+/// What [`clear`] does after the schemas: large objects, publications, a
+/// fresh `public`, the commit.
+const CLEAR_REST: &str = "SELECT lo_unlink(oid) FROM pg_largeobject_metadata;\n\
          DO $$ DECLARE p name; BEGIN FOR p IN SELECT pubname FROM pg_publication LOOP \
            EXECUTE format('DROP PUBLICATION %I', p); END LOOP; END $$;\n\
          DO $$ BEGIN IF to_regnamespace('public') IS NULL THEN \
@@ -231,7 +244,4 @@ pub fn clear(db: &DbUrl, schemas: &[String]) -> Result<(), PgError> {
            BEGIN ALTER SCHEMA public OWNER TO pg_database_owner; \
            EXCEPTION WHEN OTHERS THEN NULL; END; \
          END IF; END $$;\n\
-         COMMIT;",
-    );
-    s.batch(&sql, "clearing the copy")
-}
+         COMMIT;";

@@ -29,11 +29,11 @@ pub use catalog::{Catalog, ObjectDiff, catalog};
 pub use dump::{CopyStats, copy_schema, dump_restore};
 pub use error::PgError;
 pub use freeze::{freeze, is_frozen, unfreeze};
-pub use inventory::{Inventory, ReplicaIdentity, Sequence, Table, clear, inventory, is_empty};
+pub use inventory::{Inventory, ReplicaIdentity, Sequence, Table, clear, clear_all_script, inventory, is_empty};
 pub use logical::{
     FinishStats, ReplicationStatus, copy_large_objects, copy_sequences, create_publication, create_subscription, drop_logical, finish_logical,
     replication_status, reset_replica_identity, set_replica_identity_full, wait_caught_up,
 };
 pub use sql::{qualified_name, quote_ident, quote_literal, quote_qualified};
 pub use url::DbUrl;
-pub use verify::{PSEUDO_ENTRIES, TableCheck, TableDigest, Verification, digests, verify};
+pub use verify::{DIGEST_FIELD_SEPARATOR, PSEUDO_ENTRIES, TableCheck, TableDigest, Verification, compare, digest_script, digests, parse_digests, verify};

@@ -116,7 +116,49 @@ pub fn verify(src: &DbUrl, dst: &DbUrl, tables: &[String]) -> Result<Verificatio
     })
 }
 
-fn compare(source: &[TableDigest], target: &[TableDigest]) -> Vec<TableCheck> {
+/// The field separator of [`digest_script`]'s output (ASCII unit
+/// separator: no name or number holds it).
+pub const DIGEST_FIELD_SEPARATOR: char = '\u{1f}';
+
+/// [`digests`] of every relation and the pseudo-entries as one psql script,
+/// for a database only a machine elsewhere can reach (Fly Postgres, from a
+/// machine on Fly's private network). Run as `psql -X -q -At -F <US>
+/// -v ON_ERROR_STOP=1 -f script`, it prints `schema<US>name<US>rows|checksum`
+/// lines (an empty schema for a pseudo-entry), which [`parse_digests`]
+/// reads. Its relations, settings and queries are [`digests`]' own, each
+/// relation's run through `query_to_xml` so that one statement covers them all.
+pub fn digest_script() -> String {
+    use crate::inventory::{NOT_EXTENSION, USER_NAMESPACE};
+    let [large_objects, sequences] = PSEUDO_ENTRIES;
+    format!(
+        "{STABLE_OUTPUT};\n\
+         SELECT n.nspname, c.relname, CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN '0|not populated' ELSE \
+         (xpath('/row/x/text()', query_to_xml(format('SELECT count(*)::text || ''|'' || {ROW_SUM}::text AS x FROM %I.%I r', n.nspname, c.relname), \
+         false, true, '')))[1]::text END \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_NAMESPACE} AND {NOT_EXTENSION} ORDER BY 1, 2;\n\
+         SELECT '', '{large_objects}', x.rows::text || '|' || x.sum FROM ({LARGE_OBJECTS}) AS x(rows, sum);\n\
+         SELECT '', '{sequences}', x.rows::text || '|' || x.sum FROM ({SEQUENCES}) AS x(rows, sum);\n"
+    )
+}
+
+/// Reads [`digest_script`]'s output.
+pub fn parse_digests(text: &str) -> Result<Vec<TableDigest>, String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split(DIGEST_FIELD_SEPARATOR).collect();
+            let [schema, name, value] = fields[..] else { return Err(format!("not a digest line: {line:?}")) };
+            let (rows, checksum) = value.split_once('|').ok_or_else(|| format!("no row count in {line:?}"))?;
+            let rows = rows.parse().map_err(|_| format!("row count {rows:?} in {line:?}"))?;
+            let table = if schema.is_empty() { name.to_string() } else { crate::sql::qualified_name(schema, name) };
+            Ok(TableDigest { table, rows, checksum: checksum.to_string() })
+        })
+        .collect()
+}
+
+/// Compares digests read on two sides (by [`digests`] or [`digest_script`]).
+pub fn compare(source: &[TableDigest], target: &[TableDigest]) -> Vec<TableCheck> {
     let by_name: BTreeMap<&str, &TableDigest> = target.iter().map(|d| (d.table.as_str(), d)).collect();
     let mut checks: Vec<TableCheck> = source
         .iter()
@@ -166,10 +208,13 @@ fn table_digest(s: &mut Session<'_>, table: &str) -> Result<Option<TableDigest>,
     if found.get::<_, bool>(1) {
         return Ok(Some(TableDigest { table: table.to_string(), rows: 0, checksum: "not populated".into() }));
     }
-    let sql = format!("SELECT count(*), coalesce(sum(hashtextextended(ROW(r.*)::text, 0)::numeric), 0)::text FROM {q} r");
+    let sql = format!("SELECT count(*), {ROW_SUM}::text FROM {q} r");
     let row = s.one(&sql, &[], &format!("checksumming {table}"))?;
     Ok(Some(TableDigest { table: table.to_string(), rows: to_u64(row.get(0)), checksum: row.get(1) }))
 }
+
+/// The order-independent sum of a 64-bit hash of every row `r`.
+const ROW_SUM: &str = "coalesce(sum(hashtextextended(ROW(r.*)::text, 0)::numeric), 0)";
 
 const LARGE_OBJECTS: &str = "SELECT count(*), coalesce(sum(hashtextextended(\
      oid::text || ':' || md5(lo_get(oid)), 0)::numeric), 0)::text FROM pg_largeobject_metadata";

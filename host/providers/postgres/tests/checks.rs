@@ -135,3 +135,51 @@ fn errors_never_contain_the_password_or_url() {
     let tls = DbUrl::new(format!("{url}?sslmode=require"));
     assert!(matches!(inventory(&tls), Err(PgError::TlsUnsupported { .. })));
 }
+
+/// The script a machine on Fly runs against a database only it can reach
+/// must read exactly what `digests` reads here, or every verification of
+/// such a copy would fail (or, worse, pass on different data).
+#[test]
+fn the_digest_script_run_by_psql_elsewhere_reads_what_digests_reads() {
+    use std::io::Write;
+    let c = Cluster::start();
+    c.create_db("src");
+    seed_app(&c, "src");
+    c.psql(
+        "src",
+        "CREATE SCHEMA \"Odd Schema\"; CREATE TABLE \"Odd Schema\".\"user\" (x int, at timestamptz, f float8); \
+         INSERT INTO \"Odd Schema\".\"user\" VALUES (1, '2024-05-01 12:00+02', 0.1); \
+         CREATE MATERIALIZED VIEW mv AS SELECT 1 AS one; CREATE MATERIALIZED VIEW empty_mv AS SELECT 1 AS one WITH NO DATA; \
+         CREATE TABLE parted (k int) PARTITION BY RANGE (k); CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10); \
+         INSERT INTO parted VALUES (1), (2);",
+    );
+    let url = c.url("src");
+    let script_digests = || {
+        // Another client's settings, as a machine elsewhere would have them.
+        let mut psql = std::process::Command::new("psql")
+            .args(["-X", "-q", "-At", "-F", &DIGEST_FIELD_SEPARATOR.to_string(), "-v", "ON_ERROR_STOP=1", "-f", "-", &url])
+            .env("PGTZ", "America/New_York")
+            .env("PGDATESTYLE", "SQL, DMY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        psql.stdin.take().unwrap().write_all(digest_script().as_bytes()).unwrap();
+        let out = psql.wait_with_output().unwrap();
+        assert!(out.status.success());
+        parse_digests(&String::from_utf8(out.stdout).unwrap()).unwrap()
+    };
+    let sorted = |mut d: Vec<TableDigest>| {
+        d.sort_by(|a, b| a.table.cmp(&b.table));
+        d
+    };
+    let read_here = digests(&DbUrl::new(url.clone()), &[]).unwrap();
+    let read_there = script_digests();
+    assert_eq!(sorted(read_there.clone()), sorted(read_here));
+    assert!(read_there.iter().any(|d| d.table == "\"Odd Schema\".user" && d.rows == 1), "{read_there:?}");
+    assert!(read_there.iter().any(|d| d.table == "public.empty_mv" && d.checksum == "not populated"));
+
+    c.psql("src", "UPDATE accounts SET name = 'tampered' WHERE id = 7");
+    let changed: Vec<String> = compare(&read_there, &digests(&DbUrl::new(url), &[]).unwrap()).into_iter().filter(|t| !t.matches).map(|t| t.table).collect();
+    assert_eq!(changed, ["public.accounts"]);
+}

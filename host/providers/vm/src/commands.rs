@@ -65,6 +65,11 @@ pub fn is_empty_dir(path: &str) -> String {
     format!("if [ -z \"$(ls -A {0} 2>/dev/null)\" ]; then echo empty; fi", shell_quote(path))
 }
 
+/// Deletes files and directories with everything in them.
+pub fn remove_trees(paths: &[String]) -> String {
+    format!("rm -rf -- {}", quoted(paths))
+}
+
 /// Deletes everything inside the directory, keeping the directory.
 pub fn empty_dir(path: &str) -> String {
     format!("[ ! -d {0} ] || find {0} -mindepth 1 -delete", shell_quote(path))

@@ -38,7 +38,7 @@ pub fn checks(app: &AppSpec, observed: &Observed, options: &Options) -> Vec<Find
     if let Some(source) = source {
         images(source, &mut out);
         volumes(app, source, &mut out);
-        secrets(app, source, options, &mut out);
+        secrets(app, source, options, &[], &mut out);
         certificates(source, options, &mut out);
     }
     services(app, &mut out);
@@ -129,10 +129,11 @@ fn volumes(app: &AppSpec, source: &App, out: &mut Vec<Finding>) {
     }
 }
 
-/// A value for every secret name of the source and fly.toml: Fly never
-/// gives them back (either kind of migration).
-pub(crate) fn secrets(app: &AppSpec, source: &App, options: &Options, out: &mut Vec<Finding>) {
-    let mut names: Vec<&String> = source.secrets.iter().chain(&app.secrets).collect();
+/// A value for every secret name of the source and fly.toml but those the
+/// target makes itself (`made_there`): Fly never gives them back (either
+/// kind of migration).
+pub(crate) fn secrets(app: &AppSpec, source: &App, options: &Options, made_there: &[&str], out: &mut Vec<Finding>) {
+    let mut names: Vec<&String> = source.secrets.iter().chain(&app.secrets).filter(|n| !made_there.contains(&n.as_str())).collect();
     names.sort();
     names.dedup();
     let missing: Vec<&String> = names.iter().copied().filter(|n| !options.provided_secrets.contains(n)).collect();

@@ -5,7 +5,9 @@
 
 use ferry_cutover::{Observed as ZoneObserved, Wanted};
 use ferry_step_sdk::params::{finding, precondition};
-use ferry_step_sdk::types::{Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmFlyVolume, VmOp, VmPaths, VolumePass};
+use ferry_step_sdk::types::{
+    Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmFlyPostgres, VmFlyVolume, VmOp, VmPaths, VolumePass,
+};
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom};
 use ferry_vm_plan::observed::Observed as VmObserved;
@@ -76,13 +78,31 @@ pub fn prepare(
     if matches!(first.last().map(|a| &a.operation), Some(Operation::Vm(VmOp::Unlock(_)))) {
         first.pop();
     }
+    let mut provision_findings = provisioned.findings;
+    if let Some(pg) = provision::postgres(&vm_app, &observed, &options.provided_secrets) {
+        // After the directories are made and before the database runs, so
+        // an abort deletes its files once its container is gone.
+        let at = first.iter().position(|a| matches!(a.operation, Operation::Vm(VmOp::Mkdir(_)))).map_or(0, |i| i + 1);
+        first.insert(at, database_removed_on_abort(&host.target.name, &pg));
+        // Provision's own note sends the user to copy-data; here the
+        // migration's data phase copies the database.
+        provision_findings.retain(|f| f.code != "postgres");
+        provision_findings.push(finding(
+            "postgres",
+            Severity::Info,
+            format!(
+                "DATABASE_URL was a secret (Fly Postgres): {} runs {} as database {} for the app (as {}:5432); `ferry migrate data` copies the database into it",
+                host.target.name, pg.image, pg.name, pg.container
+            ),
+        ));
+    }
     let mut second = released.actions;
     if matches!(second.first().map(|a| &a.operation), Some(Operation::Vm(VmOp::Lock(_)))) {
         second.remove(0);
     }
     planned.actions.extend(first);
     planned.actions.extend(second);
-    planned.findings.extend(provisioned.findings);
+    planned.findings.extend(provision_findings);
     planned.findings.extend(released.findings);
     if let (Some(zone_name), Some(zone)) = (&options.dns_zone, zone) {
         let observed = ZoneObserved { current: zone.current.clone(), zone_size: zone.size, source_machines: Some(0) };
@@ -92,6 +112,22 @@ pub fn prepare(
     }
     workflow_actions(&host.target, &hostnames(source), workflows, ferry_toml, &mut planned);
     Ok(planned)
+}
+
+/// Nothing on its own (the directory exists); its undo deletes the
+/// database the host runs for the app, with its password: an aborted move
+/// leaves no database behind (a plain deploy's undo keeps one).
+fn database_removed_on_abort(target: &str, pg: &ferry_vm_plan::postgres::Postgres) -> Action {
+    let paths = VmPaths { target: target.into(), paths: vec![pg.data_dir.clone()] };
+    let removed = VmPaths { target: target.into(), paths: vec![pg.data_dir.clone(), pg.password_file.clone()] };
+    Action {
+        id: format!("vm-database-files:{target}:{}", pg.container),
+        summary: format!("keep {}'s files in {} (abort deletes them)", pg.container, pg.data_dir),
+        risk: Risk::Safe,
+        operation: Operation::Vm(VmOp::Mkdir(paths)),
+        undo: Undo::Run(Operation::Vm(VmOp::RemovePaths(removed))),
+        detail: Some("an aborted migration leaves no database on the host: its files and password go with it".into()),
+    }
 }
 
 fn workflow_actions(
@@ -136,25 +172,33 @@ fn write(file: &str, contents: &str, why: &str) -> Action {
     }
 }
 
-/// How long one pass of one volume may take.
-const VOLUME_PASS_TIMEOUT_MS: u64 = 2 * 60 * 60 * 1000;
+/// How long one copy (a volume's pass, the database) may take.
+const COPY_TIMEOUT_MS: u64 = 2 * 60 * 60 * 1000;
 
-/// The volumes copied onto the host from inside Fly, under the host lock:
-/// a bulk pass of each while Fly still serves, the freeze (every machine
-/// of the source stopped), then a final pass of each, which deletes what
-/// the volume no longer has and compares every file by checksum.
+/// The data copied onto the host from inside Fly, under the host lock: a
+/// bulk pass of each volume while Fly still serves, the freeze (every
+/// machine of the source stopped), a final pass of each volume, which
+/// deletes what the volume no longer has and compares every file by
+/// checksum, and the Fly Postgres database (when the host runs the app's
+/// Postgres), made read-only, dumped, restored and compared table by table.
 pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Result<Planned, StepError> {
     let vm_app = VmApp::new(app, &host.target.root)?;
+    let postgres = provision::postgres(&vm_app, &observed(host)?, &options.provided_secrets);
     let mut planned = Planned::default();
     let mut volumes: Vec<_> = source.attached_volumes().collect();
     volumes.sort_by(|a, b| a.name.cmp(&b.name));
-    if volumes.is_empty() {
-        planned.findings.push(finding("no-data", Severity::Info, format!("no machine of {} mounts a volume: nothing to copy", options.from)));
+    if volumes.is_empty() && postgres.is_none() {
+        planned.findings.push(finding(
+            "no-data",
+            Severity::Info,
+            format!("no machine of {} mounts a volume, and it has no Fly Postgres: nothing to copy", options.from),
+        ));
         return Ok(planned);
     }
     if let Some(pair) = volumes.windows(2).find(|p| p[0].name == p[1].name) {
         return Err(precondition(format!(
-            "volumes {} and {} of {} are both named {}, and the host keeps one directory per name ({}):              merge their data into one volume on Fly first, or move this app by hand",
+            "volumes {} and {} of {} are both named {}, and the host keeps one directory per name ({}): \
+             merge their data into one volume on Fly first, or move this app by hand",
             pair[0].id,
             pair[1].id,
             options.from,
@@ -169,9 +213,9 @@ pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Resu
     let target = &host.target.name;
     let (lock, unlock) = deploy::lock_actions(&host.target);
     planned.actions.push(lock);
-    let dirs: Vec<String> = volumes.iter().map(|v| vm_app.paths.volume(&v.name)).collect();
+    let dirs: Vec<String> = volumes.iter().map(|v| vm_app.paths.volume(&v.name)).chain(postgres.iter().map(|pg| pg.import_dir.clone())).collect();
     planned.actions.push(Action {
-        id: format!("vm-mkdir:{target}:volumes"),
+        id: format!("vm-mkdir:{target}:data"),
         summary: format!("create {} on {target}", dirs.join(", ")),
         risk: Risk::Safe,
         operation: Operation::Vm(VmOp::Mkdir(VmPaths { target: target.clone(), paths: dirs })),
@@ -186,7 +230,7 @@ pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Resu
             name: v.name.clone(),
             path: vm_app.paths.volume(&v.name),
             pass,
-            timeout_ms: VOLUME_PASS_TIMEOUT_MS,
+            timeout_ms: COPY_TIMEOUT_MS,
         };
         let (what, risk, detail) = match pass {
             VolumePass::Bulk => ("bulk", Risk::Safe, "While Fly still serves: most bytes move now, so the freeze is short. Abort empties the directory again."),
@@ -208,11 +252,31 @@ pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Resu
     planned.actions.extend(volumes.iter().map(|v| pass(v, VolumePass::Bulk)));
     if let Some(mut stop) = stop_source(source, options) {
         stop.detail = Some(format!(
-            "Nothing writes to the volumes from here; the app serves nothing until finalize points DNS at {target}, or abort starts these machines again."
+            "Nothing writes to the data from here; the app serves nothing until finalize points DNS at {target}, or abort starts these machines again."
         ));
         planned.actions.push(stop);
     }
     planned.actions.extend(volumes.iter().map(|v| pass(v, VolumePass::Final)));
+    if let Some(pg) = postgres {
+        planned.actions.push(Action {
+            id: format!("vm-fly-postgres:{}", options.from),
+            summary: format!("copy {}'s Fly Postgres (its DATABASE_URL) into {} on {target}, then compare every table", options.from, pg.container),
+            risk: Risk::Disruptive,
+            operation: Operation::Vm(VmOp::FlyPostgres(VmFlyPostgres {
+                target: target.clone(),
+                app: options.from.clone(),
+                container: pg.container.clone(),
+                database: pg.name.clone(),
+                dir: pg.import_dir.clone(),
+                timeout_ms: COPY_TIMEOUT_MS,
+            })),
+            undo: Undo::RestorePrevious,
+            detail: Some(format!(
+                "With the app stopped: the source database becomes read-only, and its dump is kept in {} on the host. Abort makes it writable again and empties {}.",
+                pg.import_dir, pg.container
+            )),
+        });
+    }
     planned.actions.push(unlock);
     Ok(planned)
 }

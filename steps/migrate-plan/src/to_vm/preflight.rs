@@ -58,7 +58,22 @@ pub fn checks(app: &AppSpec, source: &Read<App>, host: &Host, zone: Option<&Resu
         out.push(fail("address", format!("[targets.vm.{target}] has no `address`: set the public IP address DNS should point at")));
     }
     if let Some(source) = source {
-        secrets(app, source, options, &mut out);
+        // Fly Postgres moves into a Postgres the host runs, whose
+        // DATABASE_URL the host makes (vm-plan's provision).
+        let database_url = ferry_vm_plan::postgres::DATABASE_URL;
+        let fly_postgres = source.secrets.iter().any(|s| s == database_url) && !options.provided_secrets.iter().any(|s| s == database_url);
+        let made_there: &[&str] = match (&host.target.postgres_image, fly_postgres) {
+            (Some(image), true) => {
+                out.push(finding(
+                    "postgres",
+                    Severity::Info,
+                    format!("{database_url} is a secret (Fly Postgres): {target} runs {image} for the app, and the data phase copies the database into it"),
+                ));
+                &[database_url]
+            }
+            (None, _) | (_, false) => &[],
+        };
+        secrets(app, source, options, made_there, &mut out);
         names(source, host, &mut out);
         what_changes(app, source, target, &mut out);
     }

@@ -11,6 +11,7 @@ mod apps;
 mod machines;
 mod refs;
 mod release;
+pub(crate) use release::Job;
 mod run;
 mod smoke;
 

@@ -8,9 +8,9 @@
 
 mod certificate;
 mod env_file;
-mod fly_volume;
+mod from_fly;
 
-pub use fly_volume::JOB_IMAGE;
+pub use from_fly::JOB_IMAGE;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -62,7 +62,7 @@ impl VmOps {
         match op {
             VmOp::Lock(l) | VmOp::Unlock(l) => &l.target,
             VmOp::InstallPackages(p) => &p.target,
-            VmOp::Mkdir(p) => &p.target,
+            VmOp::Mkdir(p) | VmOp::RemovePaths(p) => &p.target,
             VmOp::Network(n) => &n.target,
             VmOp::WriteFile(f) => &f.target,
             VmOp::EnvFile(f) => &f.target,
@@ -73,6 +73,7 @@ impl VmOps {
             VmOp::RemoveImages(i) => &i.target,
             VmOp::Certificate(c) => &c.target,
             VmOp::FlyVolume(c) => &c.target,
+            VmOp::FlyPostgres(c) => &c.target,
         }
     }
 
@@ -120,6 +121,12 @@ impl VmOps {
                 Ok(Vec::new())
             }
             VmOp::Mkdir(p) => sh(host, &commands::make_dirs(&p.paths)).map(|_| Vec::new()),
+            VmOp::RemovePaths(p) => {
+                for path in &p.paths {
+                    from_fly::checked_dir(config, path)?;
+                }
+                sh(host, &commands::remove_trees(&p.paths)).map(|_| Vec::new())
+            }
             VmOp::Network(n) => host.ensure_network(&n.name).map(|()| Vec::new()).map_err(ExecError::from),
             VmOp::WriteFile(f) => {
                 host.write_file(&f.path, f.contents.as_bytes(), f.mode)?;
@@ -173,7 +180,8 @@ impl VmOps {
                     (NOTE_OUTPUT.into(), format!("valid until {}", humantime::format_rfc3339_seconds(not_after))),
                 ])
             }
-            VmOp::FlyVolume(c) => fly_volume::copy(host, config, self.fly()?, c, keepalive),
+            VmOp::FlyVolume(c) => from_fly::volume::copy(host, config, self.fly()?, c, keepalive),
+            VmOp::FlyPostgres(c) => from_fly::postgres::copy(host, config, self.fly()?, c, keepalive),
         }
     }
 
@@ -291,8 +299,12 @@ impl Ops for VmOps {
             // Only a directory that held nothing is emptied again: what was
             // there before the copy is not ferry's to delete.
             VmOp::FlyVolume(c) => {
-                let empty = fly_volume::is_empty(host, &c.path)?;
+                let empty = from_fly::volume::is_empty(host, &c.path)?;
                 Ok(Some(VmUndo::Absent { items: if empty { vec![c.path.clone()] } else { Vec::new() } }))
+            }
+            VmOp::FlyPostgres(c) => {
+                let empty = from_fly::postgres::target_is_empty(host, config, c)?;
+                Ok(Some(VmUndo::Absent { items: if empty { vec![c.database.clone()] } else { Vec::new() } }))
             }
             VmOp::Stop(c) => {
                 let mut running = Vec::new();
@@ -305,9 +317,14 @@ impl Ops for VmOps {
             }
             // The lock's undo releases it by path; packages, images,
             // release commands and removals are not put back.
-            VmOp::Lock(_) | VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_) => {
-                Ok(None)
-            }
+            VmOp::Lock(_)
+            | VmOp::Unlock(_)
+            | VmOp::InstallPackages(_)
+            | VmOp::Image(_)
+            | VmOp::ReleaseCommand(_)
+            | VmOp::Remove(_)
+            | VmOp::RemoveImages(_)
+            | VmOp::RemovePaths(_) => Ok(None),
         })
     }
 
@@ -317,9 +334,13 @@ impl Ops for VmOps {
                 self.hold_lock(host, config)?;
             }
             match op {
-                VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Run(_) | VmOp::Certificate(_) | VmOp::FlyVolume(_) => {
-                    self.renewing_lock(host, config, || self.act(host, config, op, keepalive))
-                }
+                VmOp::InstallPackages(_)
+                | VmOp::Image(_)
+                | VmOp::ReleaseCommand(_)
+                | VmOp::Run(_)
+                | VmOp::Certificate(_)
+                | VmOp::FlyVolume(_)
+                | VmOp::FlyPostgres(_) => self.renewing_lock(host, config, || self.act(host, config, op, keepalive)),
                 VmOp::Lock(_)
                 | VmOp::Unlock(_)
                 | VmOp::Mkdir(_)
@@ -329,7 +350,8 @@ impl Ops for VmOps {
                 | VmOp::Secret(_)
                 | VmOp::Stop(_)
                 | VmOp::Remove(_)
-                | VmOp::RemoveImages(_) => self.act(host, config, op, keepalive),
+                | VmOp::RemoveImages(_)
+                | VmOp::RemovePaths(_) => self.act(host, config, op, keepalive),
             }
         })
     }
@@ -339,12 +361,14 @@ impl Ops for VmOps {
             VmOp::Lock(_) => Ok(self.read_lock(host, config)?.is_some_and(|l| self.holds(&l))),
             VmOp::Unlock(_) => Ok(!self.read_lock(host, config)?.is_some_and(|l| self.holds(&l))),
             VmOp::Mkdir(p) => Ok(missing_paths(host, &p.paths)?.is_empty()),
+            VmOp::RemovePaths(p) => Ok(missing_paths(host, &p.paths)?.len() == p.paths.len()),
             VmOp::WriteFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(f.contents.as_bytes()))),
             VmOp::EnvFile(f) => Ok(remote_sha256(host, &f.path)? == Some(sha256(env_file(host, f)?.as_bytes()))),
             VmOp::Secret(f) => Ok(missing_paths(host, std::slice::from_ref(&f.path))?.is_empty()),
             VmOp::Image(i) => Ok(host.image_id(&i.tag)?.is_some()),
             VmOp::Run(c) => Ok(host.state(&c.name)?.is_some_and(|s| s == "running")),
             VmOp::Certificate(c) => certificate::in_place(host, c),
+            VmOp::FlyPostgres(c) => from_fly::postgres::in_place(host, config, c),
             VmOp::Stop(c) | VmOp::Remove(c) => {
                 let mut states = Vec::new();
                 for name in &c.names {
@@ -397,11 +421,21 @@ impl Ops for VmOps {
                 (VmOp::Stop(_), Some(VmUndo::WasRunning { names })) => names.iter().try_for_each(|name| host.start(name)).map_err(ExecError::from),
                 (VmOp::FlyVolume(c), Some(VmUndo::Absent { items })) => {
                     // An interrupted copy's key, machine and fork go first.
-                    fly_volume::clean_up(host, config, self.fly()?, &c.app)?;
+                    from_fly::clean_up(host, config, self.fly()?, &c.app)?;
                     if items.contains(&c.path) { sh(host, &commands::empty_dir(&c.path)).map(drop) } else { Ok(()) }
                 }
+                (VmOp::FlyPostgres(c), Some(VmUndo::Absent { items })) => from_fly::postgres::undo(host, config, self.fly()?, c, items.contains(&c.database)),
                 // Not undone by restoring: their undo is another action or none.
-                (VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_), _) => Ok(()),
+                (
+                    VmOp::Unlock(_)
+                    | VmOp::InstallPackages(_)
+                    | VmOp::Image(_)
+                    | VmOp::ReleaseCommand(_)
+                    | VmOp::Remove(_)
+                    | VmOp::RemoveImages(_)
+                    | VmOp::RemovePaths(_),
+                    _,
+                ) => Ok(()),
                 (
                     VmOp::Mkdir(_)
                     | VmOp::Network(_)
@@ -411,7 +445,8 @@ impl Ops for VmOps {
                     | VmOp::Run(_)
                     | VmOp::Stop(_)
                     | VmOp::Certificate(_)
-                    | VmOp::FlyVolume(_),
+                    | VmOp::FlyVolume(_)
+                    | VmOp::FlyPostgres(_),
                     undo,
                 ) => Err(mismatch(op, &undo)),
             }
@@ -420,7 +455,7 @@ impl Ops for VmOps {
 }
 
 /// Runs `script` on the host, under the host's limit when it has one.
-fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, ExecError> {
+pub(super) fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, ExecError> {
     host.run(script).map_err(ExecError::from)
 }
 
@@ -589,6 +624,8 @@ impl OperationPolicy for VmOp {
             VmOp::RemoveImages(_) => "vm-remove-images",
             VmOp::Certificate(_) => "vm-certificate",
             VmOp::FlyVolume(_) => "vm-fly-volume",
+            VmOp::FlyPostgres(_) => "vm-fly-postgres",
+            VmOp::RemovePaths(_) => "vm-remove-paths",
         }
     }
 
@@ -614,6 +651,7 @@ impl OperationPolicy for VmOp {
             VmOp::Run(_) => at(Safe, "starts a container; the undo stops or removes it"),
             VmOp::Stop(_) => at(Disruptive, "stopped containers serve nothing"),
             VmOp::Remove(_) => at(Destructive, "removes containers with their writable layers"),
+            VmOp::RemovePaths(_) => at(Destructive, "deletes files and directories with everything in them"),
             VmOp::RemoveImages(_) => at(Disruptive, "a release whose image is removed can be deployed again only by building or shipping it again"),
             VmOp::Certificate(VmCertificate { reload: true, .. }) => at(Disruptive, "reloads nginx with a new certificate"),
             VmOp::Certificate(VmCertificate { renew: true, .. }) => {
@@ -631,6 +669,9 @@ impl OperationPolicy for VmOp {
             }
             VmOp::FlyVolume(VmFlyVolume { pass: VolumePass::Final, .. }) => {
                 at(Destructive, "deletes on the host what the volume does not have: the host's directory becomes the volume")
+            }
+            VmOp::FlyPostgres(_) => {
+                at(Disruptive, "makes the Fly Postgres database read-only (the app's open sessions are ended) and fills the host's empty database from it")
             }
         }
     }
@@ -660,9 +701,17 @@ impl OperationPolicy for VmOp {
                 "removes the copy's key, machine and fork if still there, and empties the directory if it was empty before",
                 at(Destructive, "deletes the copied files on the host, with anything written there since"),
             ),
-            VmOp::Unlock(_) | VmOp::InstallPackages(_) | VmOp::Image(_) | VmOp::ReleaseCommand(_) | VmOp::Remove(_) | VmOp::RemoveImages(_) => {
-                NOTHING_TO_PUT_BACK
-            }
+            VmOp::FlyPostgres(_) => restore(
+                "makes the Fly Postgres database writable again and empties the host's database if it was empty before",
+                at(Destructive, "drops what was copied into the host's database, with anything written there since"),
+            ),
+            VmOp::Unlock(_)
+            | VmOp::InstallPackages(_)
+            | VmOp::Image(_)
+            | VmOp::ReleaseCommand(_)
+            | VmOp::Remove(_)
+            | VmOp::RemoveImages(_)
+            | VmOp::RemovePaths(_) => NOTHING_TO_PUT_BACK,
         }
     }
 
@@ -672,6 +721,7 @@ impl OperationPolicy for VmOp {
             VmOp::Unlock(l) => format!("release the deploy lock {} on host {}", path(&l.path), l.target),
             VmOp::InstallPackages(p) => format!("apt-get install {} as root on host {}", list(&p.packages), p.target),
             VmOp::Mkdir(p) => format!("create directories {} on host {}", paths(&p.paths), p.target),
+            VmOp::RemovePaths(p) => format!("delete {} on host {} with everything in them", paths(&p.paths), p.target),
             VmOp::Network(n) => format!("create Docker network {} on host {}", n.name, n.target),
             VmOp::WriteFile(f) => vm_file(f),
             VmOp::EnvFile(f) => vm_env_file(f),
@@ -731,6 +781,15 @@ impl OperationPolicy for VmOp {
                     VolumePass::Bulk => "",
                     VolumePass::Final => "; then every file compared by checksum",
                 }
+            ),
+            VmOp::FlyPostgres(c) => format!(
+                "copy {}'s Fly Postgres into database {} of container {} on host {}: a temporary machine in {} (given DATABASE_URL by Fly) makes the source read-only, dumps it and pushes the dump to {} over SSH (a one-time key that writes only there, revoked after); the host restores it in one transaction and compares every table, sequence and large object with the source",
+                c.app,
+                c.database,
+                c.container,
+                c.target,
+                c.app,
+                path(&c.dir)
             ),
         }
     }
