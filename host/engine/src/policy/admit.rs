@@ -201,6 +201,24 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_out_of_fly_onto_a_host_needs_the_fly_grant_too() {
+        let copy = Operation::Vm(ferry_model::VmOp::FlyVolume(ferry_model::VmFlyVolume {
+            target: "prod".into(),
+            app: "shop".into(),
+            volume: "vol_1".into(),
+            name: "data".into(),
+            path: "/srv/shop/volumes/data".into(),
+            pass: ferry_model::VolumePass::Bulk,
+            timeout_ms: 1,
+        }));
+        let vm_only = OperationGrant::parse(&["vm"]).unwrap();
+        let err = Admission::new().admit(custom(&vm_only), &mut [action("copy", Risk::Safe, copy.clone(), Undo::RestorePrevious)]).unwrap_err();
+        assert!(matches!(err, Refusal::NotGranted { class: "fly", operation: "vm-fly-volume", .. }), "{err}");
+        let both = OperationGrant::parse(&["vm", "fly"]).unwrap();
+        Admission::new().admit(custom(&both), &mut [action("copy", Risk::Safe, copy, Undo::RestorePrevious)]).unwrap();
+    }
+
+    #[test]
     fn risk_is_raised_to_the_floor_of_the_operation_and_its_undo() {
         let grant = OperationGrant::parse(&["fly"]).unwrap();
         let mut actions = vec![
