@@ -149,8 +149,10 @@ Examples:
 
 Off Fly (--to vm:<name>): create checks the host (SSH with its pinned key, disk, ports 80/443), the zone and every \
 secret; prepare provisions the host, deploys the app there beside Fly with a certificate from [targets.vm.<name>.acme] \
-and rewrites the workflows' `fly deploy`; finalize moves DNS to the host after a TLS check against it; abort removes \
-what ferry put on the host.
+and rewrites the workflows' `fly deploy`; data copies the volumes and Fly Postgres from inside Fly (a temporary machine \
+in the app pushes to the host over SSH with a one-time key) around the freeze; finalize moves DNS to the host after a \
+TLS check against it; decommission (with --approve) archives the volumes on the host and deletes the Fly app (and \
+--postgres-app, when create named it); abort, until then, makes Fly serve again and removes what ferry put on the host.
 
 Secret values come from FERRY_SECRET_<NAME> in ferry's environment (in GitHub Actions, `env:` from `secrets`), never \
 from Fly; they appear in no plan, journal or log. Needs FLY_API_TOKEN with access to the organization (an org token: a \
@@ -209,6 +211,11 @@ pub struct MigrateCreateArgs {
     /// The zone (ferry.toml's [dns.zones]) whose records finalize switches to the new app.
     #[arg(long, value_name = "ZONE")]
     pub dns_zone: Option<String>,
+    /// Moving to a server (`--to vm:<target>`): the app's Fly Postgres app,
+    /// which decommission deletes with the app (only if nothing else uses it).
+    /// Without it, decommission leaves it for you to delete.
+    #[arg(long, value_name = "APP")]
+    pub postgres_app: Option<String>,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }

@@ -837,17 +837,26 @@ impl OffFly {
 
     /// Plans the phase, then applies exactly that plan.
     fn phase(&self, phase: &str, id: &str) -> String {
+        self.phase_with(phase, id, &[])
+    }
+
+    /// [`OffFly::phase`], applied with `apply_args` too (`--approve`).
+    fn phase_with(&self, phase: &str, id: &str, apply_args: &[&str]) -> String {
         let (code, plan) = self.migrate(&[phase, "--id", id]);
         assert_eq!(code, 0, "{phase} plan: {plan}\npebble:\n{}", self.pebble.log());
         let start = plan.find("--plan-hash ").unwrap_or_else(|| panic!("no plan hash in:\n{plan}")) + "--plan-hash ".len();
         let hash = plan[start..].split_whitespace().next().unwrap().trim_matches('`').to_string();
-        let (code, out) = self.migrate(&[phase, "--id", id, "--apply", "--plan-hash", &hash]);
+        let mut args = vec![phase, "--id", id, "--apply", "--plan-hash", &hash];
+        args.extend(apply_args);
+        let (code, out) = self.migrate(&args);
         assert_eq!(code, 0, "{phase} apply: {out}\npebble:\n{}", self.pebble.log());
         format!("{plan}{out}")
     }
 
-    fn create(&self) -> String {
-        let (code, out) = self.migrate(&["create", "--to", "vm:test", "--dns-zone", "example.test."]);
+    fn create(&self, extra: &[&str]) -> String {
+        let mut args = vec!["create", "--to", "vm:test", "--dns-zone", "example.test."];
+        args.extend(extra);
+        let (code, out) = self.migrate(&args);
         assert_eq!(code, 0, "{out}");
         let start = out.find("migration id: ").unwrap() + "migration id: ".len();
         out[start..].split_whitespace().next().unwrap().to_string()
@@ -882,7 +891,10 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
     assert_ne!(code, 0);
     assert!(refused.contains("VM target nope is not configured: add [targets.vm.nope] to ferry.toml"), "{refused}");
 
-    let id = off.create();
+    // The Fly Postgres app the migration deletes at the end (the database
+    // itself is the cluster in Fly's namespace).
+    off.fly.api("POST", "/v1/apps", Some(serde_json::json!({"app_name": "shop-db", "org_slug": "personal"})));
+    let id = off.create(&["--postgres-app", "shop-db"]);
     let prepared = off.phase("prepare", &id);
     for expected in [
         "issue a certificate for shop.example.test (DNS-01 in example.test.)",
@@ -936,15 +948,27 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
     assert!(!finalized.contains("wait 5 min"), "prepare lowered the TTL a phase ahead: {finalized}");
     assert!(finalized.contains("for shop.example.test is valid until"), "the plan shows the certificate's expiry: {finalized}");
     assert_eq!(off.shop_record(), [off.world.vm.addr().to_string()], "DNS points at the host");
-    let (code, later) = off.migrate(&["decommission", "--id", &id]);
-    assert_ne!(code, 0);
-    assert!(later.contains("ferry does not plan its decommission phase yet"), "{later}");
+
+    let last_state = tree(&off.fly.volume_dir(&source[0]));
+    let (_, unapproved) = off.migrate(&["decommission", "--id", &id, "--apply"]);
+    assert!(unapproved.contains("decommission waits for an approval"), "{unapproved}");
+    assert!(off.fly.app_exists("shop"), "nothing is deleted before the approval");
+    let gone = off.phase_with("decommission", &id, &["--approve"]);
+    for expected in ["delete Fly app shop with its 1 machine(s), 1 volume(s)", "and Fly Postgres app shop-db", "final pass: copy volume shop_data"] {
+        assert!(gone.contains(expected), "{expected}:\n{gone}");
+    }
+    assert!(!off.fly.app_exists("shop") && !off.fly.app_exists("shop-db"), "both apps are deleted from Fly");
+    assert_eq!(tree(&off.world.app_dir().join("archive/shop_data")), last_state, "the volume's last state is archived on the host");
+    assert!(off.world.app_dir().join("postgres/import/source.sql").exists(), "the Fly Postgres dump stays on the host");
+    assert_eq!(off.host_sql("SELECT count(*) FROM accounts"), "3000", "the host serves its own database");
+    let (code, late) = off.migrate(&["abort", "--id", &id]);
+    assert_ne!(code, 0, "nothing undoes a decommission: {late}");
 }
 
 #[test]
 fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     let off = OffFly::start();
-    let id = off.create();
+    let id = off.create(&[]);
     off.phase("prepare", &id);
     off.phase("data", &id);
     assert!(off.world.app_dir().join("tls/privkey.pem").exists());

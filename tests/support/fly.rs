@@ -40,6 +40,16 @@ impl FlyWorld {
         world
     }
 
+    /// Whether the API knows the app (`GET /v1/apps/{app}`: 200, or 404).
+    pub fn app_exists(&self, app: &str) -> bool {
+        let response = self.http.get(format!("{}/v1/apps/{app}", self.emulator.url())).bearer_auth(TOKEN).send().unwrap();
+        match response.status().as_u16() {
+            200 => true,
+            404 => false,
+            other => panic!("GET /v1/apps/{app}: {other}"),
+        }
+    }
+
     /// The app's volumes as the API lists them.
     pub fn volumes(&self, app: &str) -> Vec<Value> {
         self.api("GET", &format!("/v1/apps/{app}/volumes"), None).as_array().cloned().unwrap_or_default()

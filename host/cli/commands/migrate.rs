@@ -37,6 +37,7 @@ fn create(global: &Global, a: &MigrateCreateArgs) -> anyhow::Result<ExitCode> {
         regions: a.regions.clone(),
         image: a.image.clone(),
         dns_zone: a.dns_zone.clone(),
+        postgres_app: a.postgres_app.clone(),
         created_at_ms: apply::now_ms(),
         applied: Vec::new(),
         aborted: false,
@@ -77,14 +78,6 @@ fn phase(global: &Global, a: &MigratePhaseArgs, phase: Phase) -> anyhow::Result<
             anyhow::bail!("{e}: run `{first}` first");
         }
         Err(e) => return Err(e.into()),
-    }
-    if migration.to.starts_with("vm:") && matches!(phase, Phase::Decommission) {
-        anyhow::bail!(
-            "migration {} goes to a server ({}): ferry does not plan its {phase} phase yet. Once the host has served long enough, delete the Fly app with `fly apps destroy {}`",
-            migration.id,
-            migration.to,
-            migration.from
-        );
     }
     let plan = plan(global, &a.checkout, &migration, phase.name())?;
     if !a.apply {
@@ -149,7 +142,7 @@ fn after(phase: Phase, m: &Migration, inv: &Invocation) -> (String, String) {
             Phase::Finalize => {
                 (format!("{target} serves {}; the Fly app is untouched", m.from), format!("{} moves DNS back until you delete the Fly app", command("abort")))
             }
-            Phase::Decommission => (format!("{phase} applied"), "nothing".into()),
+            Phase::Decommission => (format!("{} is deleted from Fly; {target} serves it", m.from), "nothing: the migration is complete".into()),
         };
     }
     match phase {

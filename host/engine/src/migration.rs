@@ -78,6 +78,10 @@ pub struct Migration {
     pub regions: Option<String>,
     pub image: Option<String>,
     pub dns_zone: Option<String>,
+    /// The Fly Postgres app a move to a server deletes at decommission
+    /// (absent from records older than it).
+    #[serde(default)]
+    pub postgres_app: Option<String>,
     pub created_at_ms: u64,
     /// Phases applied, in the order they were.
     pub applied: Vec<Phase>,
@@ -143,6 +147,7 @@ impl Migration {
             ("regions", self.regions.as_ref()),
             ("image", self.image.as_ref()),
             ("dns-zone", self.dns_zone.as_ref()),
+            ("postgres-app", self.postgres_app.as_ref()),
         ];
         params.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.clone()))));
         params
@@ -184,6 +189,7 @@ mod tests {
             regions: None,
             image: None,
             dns_zone: Some("example.com.".into()),
+            postgres_app: None,
             created_at_ms: 0,
             applied: Vec::new(),
             aborted: false,

@@ -152,3 +152,49 @@ fn volumes_the_host_cannot_keep_apart_or_name_are_refused_before_anything_runs()
     let hostile = refused(vec![volume("vol_1", "../../etc", "k1")]);
     assert!(hostile.contains("volume vol_1 of shop") && hostile.contains("not a volume name"), "{hostile}");
 }
+
+#[test]
+fn decommission_archives_each_volume_behind_an_approval_then_deletes_the_apps_for_good() {
+    let volumes = vec![volume("vol_u", "shop_uploads", "w1"), volume("vol_d", "shop_data", "k1")];
+    let mut named = options();
+    named.postgres_app = Some("shop-db".into());
+    let planned = phases::decommission(&app(&["DATABASE_URL"]), &source(volumes.clone()), &host(), &named).unwrap();
+    let approval = match &planned.actions[0].operation {
+        Operation::Control(ferry_step_sdk::types::ControlOp::Approval(text)) => text.clone(),
+        other => panic!("the approval comes first, not {other:?}"),
+    };
+    assert!(
+        approval.contains("delete Fly app shop with its 2 machine(s), 2 volume(s)")
+            && approval.contains("and Fly Postgres app shop-db")
+            && approval
+                .contains("what they held stays on prod in /srv/shop/archive/shop_data, /srv/shop/archive/shop_uploads, /srv/shop/postgres/import/source.sql"),
+        "{approval}"
+    );
+    let rest: Vec<Operation> = planned.actions[1..].iter().map(|a| a.operation.clone()).collect();
+    let (fly, vm): (Vec<Operation>, Vec<Operation>) = rest.into_iter().partition(|op| matches!(op, Operation::Fly(_)));
+    assert_eq!(
+        steps(vm),
+        [
+            "lock",
+            "mkdir /srv/shop/archive/shop_data /srv/shop/archive/shop_uploads",
+            "final vol_d -> /srv/shop/archive/shop_data",
+            "final vol_u -> /srv/shop/archive/shop_uploads",
+            "unlock",
+        ]
+    );
+    let deleted: Vec<String> = fly
+        .into_iter()
+        .map(|op| match op {
+            Operation::Fly(FlyOp::DestroyApp(name)) => name,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(deleted, ["shop", "shop-db"]);
+    let last_copy = planned.actions.iter().rposition(|a| matches!(a.operation, Operation::Vm(_))).unwrap();
+    let first_delete = planned.actions.iter().position(|a| matches!(a.operation, Operation::Fly(_))).unwrap();
+    assert!(first_delete > last_copy, "the apps go after the archive, never before");
+    assert!(planned.actions.iter().filter(|a| matches!(a.operation, Operation::Fly(_))).all(|a| a.risk == ferry_step_sdk::types::Risk::Irreversible));
+
+    let unnamed = phases::decommission(&app(&["DATABASE_URL"]), &source(volumes), &host(), &options()).unwrap();
+    assert!(unnamed.findings.iter().any(|f| f.code == "postgres-app" && f.message.contains("the Fly Postgres app stays")), "{:?}", unnamed.findings);
+}

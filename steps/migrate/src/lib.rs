@@ -76,15 +76,19 @@ fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Resul
     let names = source.found().map(to_vm::phases::hostnames).unwrap_or_default();
     let host = host(target, app.app.as_deref().unwrap_or(&options.from), &names)?;
     match phase {
-        "create" => Ok(phases::Planned { actions: Vec::new(), findings: to_vm::preflight::checks(app, &source, &host, zone_size(options).as_ref(), options) }),
+        "create" => Ok(phases::Planned {
+            actions: Vec::new(),
+            findings: to_vm::preflight::checks(app, &source, &host, &postgres_app(options)?, zone_size(options).as_ref(), options),
+        }),
         "prepare" => {
-            refuse_failed(&to_vm::preflight::checks(app, &source, &host, zone_size(options).as_ref(), options))?;
+            refuse_failed(&to_vm::preflight::checks(app, &source, &host, &postgres_app(options)?, zone_size(options).as_ref(), options))?;
             let source = found(source, &options.from)?;
             let ferry_toml = ferry_step_sdk::files::read_text("ferry.toml").map_err(ferry_step_sdk::params::invalid)?;
             let zone = host_zone(&source, &host, options)?;
             to_vm::phases::prepare(app, &source, &host, zone.as_ref(), options, &workflows()?, ferry_toml.as_deref())
         }
         "data" => to_vm::phases::data(app, &found(source, &options.from)?, &host, options),
+        "decommission" => to_vm::phases::decommission(app, &found(source, &options.from)?, &host, options),
         "finalize" => {
             let source = found(source, &options.from)?;
             let zone = host_zone(&source, &host, options)?;
@@ -95,10 +99,16 @@ fn off_fly(app: &AppSpec, phase: &str, target: &str, options: &Options) -> Resul
             findings: vec![finding(
                 "other-phase",
                 Severity::Info,
-                format!("a migration to a VM plans create, prepare, data and finalize; `{other}` is not planned for one yet (decommission: see the README)"),
+                format!("a migration to a VM plans create, prepare, data, finalize and decommission; nothing to do in `{other}`"),
             )],
         }),
     }
+}
+
+/// The Fly Postgres app the migration deletes at decommission, as the
+/// `fly` import reads it (`None` when it names none).
+fn postgres_app(options: &Options) -> Result<Option<Read<App>>, StepError> {
+    options.postgres_app.as_deref().map(read).transpose()
 }
 
 /// How many record sets `--dns-zone` holds, or why it cannot be read.

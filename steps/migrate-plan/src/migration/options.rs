@@ -15,6 +15,7 @@ pub const PARAMS: &[Spec] = &[
     ("image", "The image the new app runs; default: the image the source machines run.", None),
     ("provided-secrets", "Secret names whose values ferry has (FERRY_SECRET_<NAME> is set); `ferry migrate` fills it in.", None),
     ("dns-zone", "The zone (ferry.toml's [dns.zones]) holding the certificates' hostnames: finalize switches their records.", None),
+    ("postgres-app", "Moving to a server: the Fly Postgres app decommission deletes with the app.", None),
     ("ttl", "The TTL of the switched records, in seconds.", Some("300")),
     ("wait-timeout", "How long each new machine may take to start and pass its checks, in seconds.", Some("300")),
 ];
@@ -31,6 +32,7 @@ pub struct Options {
     pub image: Option<String>,
     pub provided_secrets: Vec<String>,
     pub dns_zone: Option<String>,
+    pub postgres_app: Option<String>,
     pub ttl: u32,
     pub wait_timeout_ms: u64,
 }
@@ -60,6 +62,7 @@ impl Options {
             image: p.get("image").map(str::to_string),
             provided_secrets: p.list("provided-secrets").unwrap_or_default(),
             dns_zone: p.get("dns-zone").map(str::to_string),
+            postgres_app: p.get("postgres-app").map(str::to_string),
             ttl: u32::try_from(p.number("ttl", 300)?).map_err(|_| invalid("ttl is too large"))?,
             wait_timeout_ms: p.number("wait-timeout", 300)?.saturating_mul(1000),
         })

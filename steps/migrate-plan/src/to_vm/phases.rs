@@ -1,12 +1,14 @@
-//! prepare and finalize of a move to a VM, composed of the VM planner's
-//! provision and release (`ferry-vm-plan`) and the cutover planner's DNS
-//! switch (`ferry-cutover`): the same actions `ferry deploy --target vm`
-//! and `cutover` would propose, in one journaled run.
+//! The phases of a move to a VM: prepare and finalize composed of the VM
+//! planner's provision and release (`ferry-vm-plan`) and the cutover
+//! planner's DNS switch (`ferry-cutover`), the same actions `ferry deploy
+//! --target vm` and `cutover` would propose, in one journaled run; data
+//! and decommission of copies the host pulls out of Fly.
 
 use ferry_cutover::{Observed as ZoneObserved, Wanted};
+use ferry_step_sdk::host::fly::VolumeInfo;
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{
-    Action, AppSpec, CheckoutOp, FileWrite, Operation, Risk, Severity, StepError, Undo, VmFlyPostgres, VmFlyVolume, VmOp, VmPaths, VolumePass,
+    Action, AppSpec, CheckoutOp, ControlOp, FileWrite, FlyOp, Operation, Risk, Severity, StepError, Undo, VmFlyPostgres, VmFlyVolume, VmOp, VmPaths, VolumePass,
 };
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom};
@@ -185,8 +187,7 @@ pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Resu
     let vm_app = VmApp::new(app, &host.target.root)?;
     let postgres = provision::postgres(&vm_app, &observed(host)?, &options.provided_secrets);
     let mut planned = Planned::default();
-    let mut volumes: Vec<_> = source.attached_volumes().collect();
-    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    let volumes = volumes(source, &vm_app, options)?;
     if volumes.is_empty() && postgres.is_none() {
         planned.findings.push(finding(
             "no-data",
@@ -195,60 +196,12 @@ pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Resu
         ));
         return Ok(planned);
     }
-    if let Some(pair) = volumes.windows(2).find(|p| p[0].name == p[1].name) {
-        return Err(precondition(format!(
-            "volumes {} and {} of {} are both named {}, and the host keeps one directory per name ({}): \
-             merge their data into one volume on Fly first, or move this app by hand",
-            pair[0].id,
-            pair[1].id,
-            options.from,
-            pair[0].name,
-            vm_app.paths.volume(&pair[0].name)
-        )));
-    }
-    // The names come from the Fly API: each becomes a directory on the host.
-    for v in &volumes {
-        ferry_vm_plan::checked::volume_source(&v.name).map_err(|r| precondition(format!("volume {} of {}: {}", v.id, options.from, r.message)))?;
-    }
     let target = &host.target.name;
     let (lock, unlock) = deploy::lock_actions(&host.target);
     planned.actions.push(lock);
     let dirs: Vec<String> = volumes.iter().map(|v| vm_app.paths.volume(&v.name)).chain(postgres.iter().map(|pg| pg.import_dir.clone())).collect();
-    planned.actions.push(Action {
-        id: format!("vm-mkdir:{target}:data"),
-        summary: format!("create {} on {target}", dirs.join(", ")),
-        risk: Risk::Safe,
-        operation: Operation::Vm(VmOp::Mkdir(VmPaths { target: target.clone(), paths: dirs })),
-        undo: Undo::RestorePrevious,
-        detail: None,
-    });
-    let pass = |v: &ferry_step_sdk::host::fly::VolumeInfo, pass: VolumePass| {
-        let copy = VmFlyVolume {
-            target: target.clone(),
-            app: options.from.clone(),
-            volume: v.id.clone(),
-            name: v.name.clone(),
-            path: vm_app.paths.volume(&v.name),
-            pass,
-            timeout_ms: COPY_TIMEOUT_MS,
-        };
-        let (what, risk, detail) = match pass {
-            VolumePass::Bulk => ("bulk", Risk::Safe, "While Fly still serves: most bytes move now, so the freeze is short. Abort empties the directory again."),
-            VolumePass::Final => (
-                "final",
-                Risk::Destructive,
-                "With every machine stopped: deletes on the host what the volume no longer has, then compares every file by checksum. Abort empties the directory again.",
-            ),
-        };
-        Action {
-            id: format!("vm-fly-volume:{what}:{}", v.id),
-            summary: format!("{what} pass: copy volume {} ({}, {} GB) of {} into {} on {target}", v.name, v.id, v.size_gb, options.from, copy.path),
-            risk,
-            operation: Operation::Vm(VmOp::FlyVolume(copy)),
-            undo: Undo::RestorePrevious,
-            detail: Some(detail.into()),
-        }
-    };
+    planned.actions.push(make_dirs(target, "data", dirs));
+    let pass = |v: &VolumeInfo, pass: VolumePass| volume_copy(v, pass, &vm_app.paths.volume(&v.name), target, options);
     planned.actions.extend(volumes.iter().map(|v| pass(v, VolumePass::Bulk)));
     if let Some(mut stop) = stop_source(source, options) {
         stop.detail = Some(format!(
@@ -278,6 +231,132 @@ pub fn data(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Resu
         });
     }
     planned.actions.push(unlock);
+    Ok(planned)
+}
+
+/// The directories copies go to; the undo removes those still empty.
+fn make_dirs(target: &str, what: &str, dirs: Vec<String>) -> Action {
+    Action {
+        id: format!("vm-mkdir:{target}:{what}"),
+        summary: format!("create {} on {target}", dirs.join(", ")),
+        risk: Risk::Safe,
+        operation: Operation::Vm(VmOp::Mkdir(VmPaths { target: target.into(), paths: dirs })),
+        undo: Undo::RestorePrevious,
+        detail: None,
+    }
+}
+
+/// One pass of one volume into `path` on `target`: bulk while Fly serves,
+/// final (deletes, then every file compared) after the freeze.
+fn volume_copy(v: &VolumeInfo, pass: VolumePass, path: &str, target: &str, options: &Options) -> Action {
+    let copy = VmFlyVolume {
+        target: target.into(),
+        app: options.from.clone(),
+        volume: v.id.clone(),
+        name: v.name.clone(),
+        path: path.into(),
+        pass,
+        timeout_ms: COPY_TIMEOUT_MS,
+    };
+    let (what, risk, detail) = match pass {
+        VolumePass::Bulk => ("bulk", Risk::Safe, "While Fly still serves: most bytes move now, so the freeze is short. Abort empties the directory again."),
+        VolumePass::Final => (
+            "final",
+            Risk::Destructive,
+            "With every machine stopped: deletes on the host what the volume no longer has, then compares every file by checksum. Abort empties the directory again.",
+        ),
+    };
+    Action {
+        id: format!("vm-fly-volume:{what}:{}:{path}", v.id),
+        summary: format!("{what} pass: copy volume {} ({}, {} GB) of {} into {path} on {target}", v.name, v.id, v.size_gb, options.from),
+        risk,
+        operation: Operation::Vm(VmOp::FlyVolume(copy)),
+        undo: Undo::RestorePrevious,
+        detail: Some(detail.into()),
+    }
+}
+
+/// The attached volumes by name, refused when two share one (the host
+/// keeps one directory per name) or a name is no plain volume name (it
+/// comes from the Fly API and becomes a directory on the host).
+fn volumes<'a>(source: &'a App, vm_app: &VmApp, options: &Options) -> Result<Vec<&'a VolumeInfo>, StepError> {
+    let mut volumes: Vec<&VolumeInfo> = source.attached_volumes().collect();
+    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(pair) = volumes.windows(2).find(|p| p[0].name == p[1].name) {
+        return Err(precondition(format!(
+            "volumes {} and {} of {} are both named {}, and the host keeps one directory per name ({}): \
+             merge their data into one volume on Fly first, or move this app by hand",
+            pair[0].id,
+            pair[1].id,
+            options.from,
+            pair[0].name,
+            vm_app.paths.volume(&pair[0].name)
+        )));
+    }
+    for v in &volumes {
+        ferry_vm_plan::checked::volume_source(&v.name).map_err(|r| precondition(format!("volume {} of {}: {}", v.id, options.from, r.message)))?;
+    }
+    Ok(volumes)
+}
+
+/// The Fly side deleted for good, behind an approval, after each volume's
+/// last state is archived on the host (a final pass into
+/// `<app>/archive/<name>`: the app has been stopped since the freeze).
+/// The Fly Postgres dump the data phase made stays where it is; the
+/// Postgres app goes too when the migration names it.
+pub fn decommission(app: &AppSpec, source: &App, host: &Host, options: &Options) -> Result<Planned, StepError> {
+    let vm_app = VmApp::new(app, &host.target.root)?;
+    let volumes = volumes(source, &vm_app, options)?;
+    let target = &host.target.name;
+    let from = &options.from;
+    let archive = |v: &VolumeInfo| format!("{}/archive/{}", vm_app.paths.dir, v.name);
+    let mut planned = Planned::default();
+    let postgres = provision::postgres(&vm_app, &observed(host)?, &options.provided_secrets);
+    let kept: Vec<String> = volumes.iter().map(|v| archive(v)).chain(postgres.iter().map(|pg| format!("{}/source.sql", pg.import_dir))).collect();
+    let also = options.postgres_app.as_ref().map_or(String::new(), |pg| format!(", and Fly Postgres app {pg}"));
+    planned.actions.push(Action {
+        id: format!("approve:decommission:{from}"),
+        summary: format!("approve deleting {from} from Fly for good"),
+        risk: Risk::Safe,
+        operation: Operation::Control(ControlOp::Approval(format!(
+            "delete Fly app {from} with its {} machine(s), {} volume(s), {} address(es) and {} certificate(s){also}; {}; nothing brings them back",
+            source.machines.len(),
+            source.volumes.len(),
+            source.ips.len(),
+            source.certificates.len(),
+            if kept.is_empty() { format!("{target} serves the app") } else { format!("what they held stays on {target} in {}", kept.join(", ")) }
+        ))),
+        undo: Undo::None("an approval changes nothing".into()),
+        detail: None,
+    });
+    if !volumes.is_empty() {
+        let (lock, unlock) = deploy::lock_actions(&host.target);
+        planned.actions.push(lock);
+        planned.actions.push(make_dirs(target, "archive", volumes.iter().map(|v| archive(v)).collect()));
+        planned.actions.extend(volumes.iter().map(|v| volume_copy(v, VolumePass::Final, &archive(v), target, options)));
+        planned.actions.push(unlock);
+    }
+    let destroy = |name: &str, what: String| Action {
+        id: format!("destroy:{name}"),
+        summary: format!("delete Fly app {name}, {what}"),
+        risk: Risk::Irreversible,
+        operation: Operation::Fly(FlyOp::DestroyApp(name.into())),
+        undo: Undo::None("a deleted app and its volumes cannot be restored".into()),
+        detail: Some(format!("{target} serves the app since finalize; this stops Fly's billing for it.")),
+    };
+    planned.actions.push(destroy(from, format!("its machines, {} volume(s), addresses and certificates", source.volumes.len())));
+    match (&options.postgres_app, &postgres) {
+        (Some(pg_app), _) => planned.actions.push(destroy(pg_app, "the Fly Postgres cluster the app used".into())),
+        (None, Some(pg)) => planned.findings.push(finding(
+            "postgres-app",
+            Severity::Warning,
+            format!(
+                "the Fly Postgres app stays (the migration names none: `--postgres-app` at create): its data is in {} on {target} ({}/source.sql); delete it with `fly apps destroy <name>` once no other app attaches to it",
+                pg.container, pg.import_dir
+            ),
+        )),
+        (None, None) => {}
+    }
     Ok(planned)
 }
 

@@ -13,7 +13,14 @@ use crate::migration::{App, Options, Read};
 const DISK_MARGIN_MB: u64 = 2048;
 
 /// The preflight's findings; any `Error` stops `create`.
-pub fn checks(app: &AppSpec, source: &Read<App>, host: &Host, zone: Option<&Result<u32, String>>, options: &Options) -> Vec<Finding> {
+pub fn checks(
+    app: &AppSpec,
+    source: &Read<App>,
+    host: &Host,
+    postgres_app: &Option<Read<App>>,
+    zone: Option<&Result<u32, String>>,
+    options: &Options,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let target = &host.target.name;
     let source = match source {
@@ -74,6 +81,21 @@ pub fn checks(app: &AppSpec, source: &Read<App>, host: &Host, zone: Option<&Resu
             (None, _) | (_, false) => &[],
         };
         secrets(app, source, options, made_there, &mut out);
+        match (&options.postgres_app, postgres_app) {
+            (Some(name), Some(Read::Found(_))) => {
+                out.push(pass("postgres-app", format!("Fly Postgres app {name} exists: decommission deletes it with {}", options.from)))
+            }
+            (Some(name), Some(Read::Missing)) => {
+                out.push(fail("postgres-app", format!("Fly Postgres app {name} does not exist (or the token cannot see it): check --postgres-app")))
+            }
+            (Some(name), Some(Read::Denied(why))) => out.push(fail("postgres-app", format!("the token may not read Fly Postgres app {name}: {why}"))),
+            (None, _) if fly_postgres => out.push(finding(
+                "postgres-app",
+                Severity::Info,
+                "decommission leaves the Fly Postgres app: name it with `--postgres-app` at create to have it deleted then".to_string(),
+            )),
+            (Some(_), None) | (None, _) => {}
+        }
         names(source, host, &mut out);
         what_changes(app, source, target, &mut out);
     }

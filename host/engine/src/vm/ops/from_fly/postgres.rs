@@ -32,7 +32,7 @@ const DIGEST_SCRIPT: &str = "/mnt/ferry/digests.sql";
 /// `sh` has no pipefail.
 const SCRIPT: &str = r#"set -eu
 have() { command -v "$1" >/dev/null 2>&1; }
-if ! have psql || ! have pg_dump || ! have ssh; then
+if ! have psql || ! have pg_dump || { [ "$FERRY_MODE" = copy ] && ! have ssh; }; then
   if have apk; then apk add --no-cache openssh-client >/dev/null
   else apt-get update -qq >/dev/null && apt-get install -y -qq openssh-client >/dev/null; fi
 fi
@@ -58,12 +58,37 @@ failed=/mnt/ferry/failed
 echo "dumped"
 "#;
 
-/// Copies the database; the key and the machine are gone afterwards.
+/// Copies the database; the key and the machine are gone afterwards. A
+/// copy that fails after the machine started makes the source writable
+/// again before it reports: the phase's rollback starts the app on Fly
+/// again, and the restore leaves the host's database empty, so the undo
+/// would see nothing to put back.
 pub(in crate::vm::ops) fn copy(
     host: &DockerHost<'_>,
     config: &VmTargetConfig,
     fly: &FlyOps,
     c: &VmFlyPostgres,
+    keepalive: &mut dyn FnMut(),
+) -> Result<Vec<(String, String)>, ExecError> {
+    let mut started = false;
+    let copied = copy_frozen(host, config, fly, c, &mut started, keepalive);
+    match copied {
+        Err(e) if started => Err(match thaw(config, fly, c) {
+            Ok(()) => e,
+            Err(thaw) => ExecError::Failed(format!(
+                "{e}; and the source stays read-only: {thaw} (run `ALTER DATABASE <name> RESET default_transaction_read_only` on it)"
+            )),
+        }),
+        other => other,
+    }
+}
+
+fn copy_frozen(
+    host: &DockerHost<'_>,
+    config: &VmTargetConfig,
+    fly: &FlyOps,
+    c: &VmFlyPostgres,
+    started: &mut bool,
     keepalive: &mut dyn FnMut(),
 ) -> Result<Vec<(String, String)>, ExecError> {
     let dir = checked_dir(config, &c.dir)?;
@@ -86,6 +111,7 @@ pub(in crate::vm::ops) fn copy(
         env.push(("FERRY_MODE", "copy".into()));
         let mut files = push.files();
         files.push((DIGEST_SCRIPT, digest_script(), 0o644));
+        *started = true;
         Job { image, script: SCRIPT, env, mount: None, files, copies: &c.database }.run(fly, &c.app, &region, c.timeout_ms, keepalive)
     })();
     let cleaned = clean_up(host, config, fly, &c.app);
@@ -147,19 +173,25 @@ pub(in crate::vm::ops) fn target_is_empty(host: &DockerHost<'_>, config: &VmTarg
 /// the copy), the dump and digests removed.
 pub(in crate::vm::ops) fn undo(host: &DockerHost<'_>, config: &VmTargetConfig, fly: &FlyOps, c: &VmFlyPostgres, clear: bool) -> Result<(), ExecError> {
     clean_up(host, config, fly, &c.app)?;
-    let job = Job { image: image(config)?, script: SCRIPT, env: vec![("FERRY_MODE", "thaw".into())], mount: None, files: Vec::new(), copies: &c.database }
-        .run(fly, &c.app, &region(fly, &c.app)?, c.timeout_ms, &mut || {})?;
-    let tail = job.tail();
-    match job.exit {
-        Ok(0) => {}
-        Ok(code) => return Err(ExecError::Failed(format!("making {}'s Fly Postgres writable again failed: exit {code}{tail}", c.app))),
-        Err(e) => return Err(ExecError::Failed(format!("making {}'s Fly Postgres writable again: {e}{tail}", c.app))),
-    }
+    thaw(config, fly, c)?;
     if clear {
         psql(host, config, c, &clear_all_script(), "")?;
     }
     let dir = checked_dir(config, &c.dir)?;
     sh(host, &format!("rm -f {} {}", shell_quote(&format!("{dir}/{DUMP}")), shell_quote(&format!("{dir}/{DIGESTS}")))).map(drop)
+}
+
+/// The source writable again, by a machine in the app (no key: it only
+/// talks to the source).
+fn thaw(config: &VmTargetConfig, fly: &FlyOps, c: &VmFlyPostgres) -> Result<(), ExecError> {
+    let job = Job { image: image(config)?, script: SCRIPT, env: vec![("FERRY_MODE", "thaw".into())], mount: None, files: Vec::new(), copies: &c.database }
+        .run(fly, &c.app, &region(fly, &c.app)?, c.timeout_ms, &mut || {})?;
+    let tail = job.tail();
+    match job.exit {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(ExecError::Failed(format!("making {}'s Fly Postgres writable again failed: exit {code}{tail}", c.app))),
+        Err(e) => Err(ExecError::Failed(format!("making {}'s Fly Postgres writable again: {e}{tail}", c.app))),
+    }
 }
 
 /// The forced command of the machine's key: one of two files in `dir`.
