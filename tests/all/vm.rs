@@ -728,6 +728,19 @@ struct OffFly {
 }
 
 const FLY_ADDRESS: &str = "198.51.100.7";
+
+/// The app that moves off Fly: FLY_TOML plus a worker, each group with a
+/// volume of its own (a Fly machine mounts one volume).
+fn off_fly_toml() -> String {
+    FLY_TOML
+        .replace(
+            "[mounts]\n  source = \"shop_data\"\n  destination = \"/data\"\n",
+            "[processes]\n  app = \"httpd -f -p 8080 -h /www\"\n  worker = \"sleep 1000000\"\n\n\
+         [[mounts]]\n  source = \"shop_data\"\n  destination = \"/data\"\n  processes = [\"app\"]\n\n\
+         [[mounts]]\n  source = \"shop_uploads\"\n  destination = \"/uploads\"\n  processes = [\"worker\"]\n",
+        )
+        .replace("[http_service]\n  internal_port = 8080\n", "[http_service]\n  internal_port = 8080\n  processes = [\"app\"]\n")
+}
 const FLY_IMAGE: &str = "registry.fly.io/shop:deployment-1";
 /// The image of the machines ferry starts to copy volumes (the engine's
 /// `JOB_IMAGE`), run by the emulator as real processes.
@@ -777,7 +790,7 @@ impl OffFly {
         let knot = crate::support::dns_servers::Server::start(crate::support::dns_servers::Kind::Knot, &format!("shop 300 IN A {FLY_ADDRESS}\n"));
         let pebble = crate::support::acme_server::Pebble::start(knot.addr, 80);
         let cron = tempfile::tempdir().unwrap();
-        let world = World::start_with(FLY_TOML, |vm| {
+        let world = World::start_with(&off_fly_toml(), |vm| {
             format!(
                 "lock_ttl = \"30s\"\nauthorized_keys = \"{}\"\npostgres = \"{}\"\n\n[targets.vm.test.acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\ncron_dir = \"{}\"\ndns_zone = \"example.test.\"\n\n[dns.zones.\"example.test.\"]\nprovider = \"rfc2136\"\nserver = \"{}\"\ntsig_key_env = \"FERRY_SECRET_TSIG\"\n",
                 vm.dir().join("authorized_keys").display(),
@@ -793,7 +806,7 @@ impl OffFly {
         // runs, has no route into it. Exec machines run there.
         world.client.route_to_vm_address(&world.vm);
         let options = ferry_fly_emulator::Options { machine_netns: Some(world.client.netns().to_string()), ..Default::default() };
-        let fly = FlyWorld::start_with("shop", &format!("primary_region = \"ams\"\n{FLY_TOML}"), &options);
+        let fly = FlyWorld::start_with("shop", &format!("primary_region = \"ams\"\n{}", off_fly_toml()), &options);
         let db = Cluster::start_in(world.client.netns(), world.client.addr());
         db.create_db("shop");
         seed_app(&db, "shop");
@@ -805,7 +818,11 @@ impl OffFly {
         assert_eq!(code, 0, "the app on Fly: {out}{err}");
         fly.api("POST", "/v1/apps/shop/secrets", Some(serde_json::json!({"values": {"SESSION_KEY": "on-fly", "DATABASE_URL": db.url("shop")}})));
         fly.api("POST", "/v1/apps/shop/certificates/acme", Some(serde_json::json!({"hostname": "shop.example.test"})));
-        write_volume(&fly.volume_dir(&fly.volumes("shop")[0]));
+        let volumes = fly.volumes("shop");
+        assert_eq!(volumes.len(), 2, "{volumes:?}");
+        for v in &volumes {
+            write_volume(&fly.volume_dir(v));
+        }
         std::fs::create_dir_all(world.checkout.path().join(".github/workflows")).unwrap();
         std::fs::write(world.checkout.path().join(".github/workflows/fly-deploy.yml"), FLY_DEPLOY_YML).unwrap();
         let root = world.state.path().join("pebble-root.pem");
@@ -860,6 +877,12 @@ impl OffFly {
         assert_eq!(code, 0, "{out}");
         let start = out.find("migration id: ").unwrap() + "migration id: ".len();
         out[start..].split_whitespace().next().unwrap().to_string()
+    }
+
+    /// Both machines of the app on Fly are in `state`.
+    fn assert_machines(&self, state: &str) {
+        let machines = self.fly.machines("shop");
+        assert!(machines.len() == 2 && machines.iter().all(|m| m["state"] == state), "expected 2 machines {state}: {machines:?}");
     }
 
     /// No temporary machine, no fork, no one-time key: only the app's own.
@@ -917,8 +940,10 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
     let copied = off.phase("data", &id);
     for expected in [
         "bulk pass: copy volume shop_data",
-        "stop 1 machine of shop",
+        "bulk pass: copy volume shop_uploads",
+        "stop 2 machines of shop",
         "final pass: copy volume shop_data",
+        "final pass: copy volume shop_uploads",
         "compared by checksum",
         "copy shop's Fly Postgres (its DATABASE_URL) into shop-postgres on test",
         "5 table(s), 18001 row(s), sequences and large objects verified against the source",
@@ -931,14 +956,14 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
         assert_eq!(off.host_sql(sql), rows, "{sql}");
     }
     assert_eq!(off.db.psql("shop", "SHOW default_transaction_read_only"), "on", "the source is read-only from the freeze on");
-    assert_eq!(
-        tree(&off.world.app_dir().join("volumes/shop_data")),
-        tree(&off.fly.volume_dir(&source[0])),
-        "every file, byte, mode and link of the volume is on the host"
-    );
+    for volume in &source {
+        let name = volume["name"].as_str().unwrap();
+        let on_host = tree(&off.world.app_dir().join("volumes").join(name));
+        assert!(on_host.len() > 5, "{name}: {on_host:?}");
+        assert_eq!(on_host, tree(&off.fly.volume_dir(volume)), "every file, byte, mode and link of {name} is on the host");
+    }
     off.assert_no_copy_left(&source);
-    let machines = off.fly.machines("shop");
-    assert!(machines.len() == 1 && machines[0]["state"] == "stopped", "the freeze stopped the app on Fly: {machines:?}");
+    off.assert_machines("stopped");
 
     let finalized = off.phase("finalize", &id);
     assert!(
@@ -949,16 +974,18 @@ fn an_app_moves_off_fly_to_the_host_in_reviewed_phases_with_https_before_dns_mov
     assert!(finalized.contains("for shop.example.test is valid until"), "the plan shows the certificate's expiry: {finalized}");
     assert_eq!(off.shop_record(), [off.world.vm.addr().to_string()], "DNS points at the host");
 
-    let last_state = tree(&off.fly.volume_dir(&source[0]));
+    let last_state: Vec<_> = source.iter().map(|v| (v["name"].as_str().unwrap().to_string(), tree(&off.fly.volume_dir(v)))).collect();
     let (_, unapproved) = off.migrate(&["decommission", "--id", &id, "--apply"]);
     assert!(unapproved.contains("decommission waits for an approval"), "{unapproved}");
     assert!(off.fly.app_exists("shop"), "nothing is deleted before the approval");
     let gone = off.phase_with("decommission", &id, &["--approve"]);
-    for expected in ["delete Fly app shop with its 1 machine(s), 1 volume(s)", "and Fly Postgres app shop-db", "final pass: copy volume shop_data"] {
+    for expected in ["delete Fly app shop with its 2 machine(s), 2 volume(s)", "and Fly Postgres app shop-db", "final pass: copy volume shop_uploads"] {
         assert!(gone.contains(expected), "{expected}:\n{gone}");
     }
     assert!(!off.fly.app_exists("shop") && !off.fly.app_exists("shop-db"), "both apps are deleted from Fly");
-    assert_eq!(tree(&off.world.app_dir().join("archive/shop_data")), last_state, "the volume's last state is archived on the host");
+    for (name, state) in last_state {
+        assert_eq!(tree(&off.world.app_dir().join("archive").join(&name)), state, "{name}'s last state is archived on the host");
+    }
     assert!(off.world.app_dir().join("postgres/import/source.sql").exists(), "the Fly Postgres dump stays on the host");
     assert_eq!(off.host_sql("SELECT count(*) FROM accounts"), "3000", "the host serves its own database");
     let (code, late) = off.migrate(&["abort", "--id", &id]);
@@ -973,7 +1000,8 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     off.phase("data", &id);
     assert!(off.world.app_dir().join("tls/privkey.pem").exists());
     assert!(off.world.app_dir().join("volumes/shop_data/orders.db").exists());
-    assert_eq!(off.fly.machines("shop")[0]["state"], "stopped");
+    assert!(off.world.app_dir().join("volumes/shop_uploads/orders.db").exists());
+    off.assert_machines("stopped");
     assert_eq!(off.host_sql("SELECT count(*) FROM orders"), "5000");
 
     let (code, out) = off.migrate(&["abort", "--id", &id]);
@@ -982,12 +1010,13 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     let left = std::process::Command::new("find").arg(off.world.app_dir()).output().unwrap();
     assert!(!off.world.app_dir().exists(), "the app's directory, certificate and env file are removed; left:\n{}", String::from_utf8_lossy(&left.stdout));
     assert!(!off.world.vm.nginx_sites_dir().join("shop.conf").exists(), "the nginx site is removed");
-    assert_eq!(off.world.container_state("shop-app-1"), None, "the container is removed");
+    assert_eq!(off.world.container_state("shop-app-1"), None, "the containers are removed");
+    assert_eq!(off.world.container_state("shop-worker-1"), None, "the containers are removed");
     assert_eq!(std::fs::read_dir(off._cron.path()).unwrap().count(), 0, "the renewal's cron job is removed");
     assert_eq!(std::fs::read_to_string(off.world.checkout.path().join(".github/workflows/fly-deploy.yml")).unwrap(), FLY_DEPLOY_YML);
     assert!(!std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap().contains("vm-deploy"));
     assert_eq!(off.shop_record(), [FLY_ADDRESS]);
-    assert_eq!(off.fly.machines("shop")[0]["state"], "started", "Fly serves again");
+    off.assert_machines("started");
     assert_eq!(off.db.psql("shop", "SHOW default_transaction_read_only"), "off", "the source takes writes again");
     off.assert_no_copy_left(&off.fly.volumes("shop"));
 }

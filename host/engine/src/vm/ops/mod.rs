@@ -55,7 +55,9 @@ impl VmOps {
     }
 
     fn fly(&self) -> Result<&FlyOps, ExecError> {
-        self.fly.as_deref().ok_or_else(|| ExecError::Config("copying data out of Fly needs the Fly API: set FLY_API_TOKEN (a token that may start machines in the source app)".into()))
+        self.fly.as_deref().ok_or_else(|| {
+            ExecError::Config("copying data out of Fly needs the Fly API: set FLY_API_TOKEN (a token that may start machines in the source app)".into())
+        })
     }
 
     fn target_of(op: &VmOp) -> &str {
