@@ -31,7 +31,8 @@ pub fn rewrite(workflow: &Workflow, target: &VmTargetInfo) -> Option<String> {
     if !deploys_with_flyctl(&workflow.text) {
         return None;
     }
-    let lines: Vec<&str> = workflow.text.lines().collect();
+    let run_steps = run_steps_to_ferry(&workflow.text.lines().collect::<Vec<_>>());
+    let lines: Vec<&str> = run_steps.iter().map(String::as_str).collect();
     let mut out: Vec<String> = Vec::new();
     // Inside the older Docker action's step item (its indentation).
     let mut docker_item: Option<usize> = None;
@@ -49,10 +50,7 @@ pub fn rewrite(workflow: &Workflow, target: &VmTargetInfo) -> Option<String> {
             }
             continue;
         }
-        if let Some(key) = ["run: ", "- run: ", "args: "].iter().find(|k| trimmed.starts_with(**k)).filter(|_| runs_flyctl_deploy(trimmed)) {
-            let dash = if key.starts_with('-') { "- " } else { "" };
-            out.push(format!("{indent}{dash}uses: {FERRY_ACTION}"));
-        } else if trimmed.starts_with("- uses: superfly/flyctl-actions@") {
+        if trimmed.starts_with("- uses: superfly/flyctl-actions@") {
             // The older Docker action, whose `with: args: deploy` runs the
             // deploy: its inputs go with it.
             out.push(format!("{indent}- uses: {FERRY_ACTION}"));
@@ -76,6 +74,67 @@ pub fn rewrite(workflow: &Workflow, target: &VmTargetInfo) -> Option<String> {
         text.push('\n');
     }
     Some(text)
+}
+
+/// Each step item that runs `flyctl deploy` in a one-line `run:` becomes
+/// ferry's action. What the command said about where the app is carries
+/// over as the action's inputs: the step's `working-directory:` (a `uses:`
+/// step may not have one) and flyctl's `-c`/`--config` file.
+fn run_steps_to_ferry(lines: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim_start();
+        if !trimmed.starts_with("- ") {
+            out.push(line.to_string());
+            i += 1;
+            continue;
+        }
+        let item = indentation(line);
+        let keys = item + 2;
+        let end = (i + 1..lines.len()).find(|&j| indentation(lines[j]) != usize::MAX && indentation(lines[j]) <= item).unwrap_or(lines.len());
+        let key = |l: &str| l.trim_start().trim_start_matches("- ").to_string();
+        let deploy = (i..end).find(|&j| key(lines[j]).strip_prefix("run: ").is_some_and(runs_flyctl_deploy) && (j == i || indentation(lines[j]) == keys));
+        let Some(deploy) = deploy else {
+            out.extend(lines[i..end].iter().map(|l| l.to_string()));
+            i = end;
+            continue;
+        };
+        let mut inputs: Vec<(&str, String)> = Vec::new();
+        for j in i..end {
+            let k = key(lines[j]);
+            let first = if j == i { format!("{}- ", " ".repeat(item)) } else { " ".repeat(keys) };
+            if j == deploy {
+                out.push(format!("{first}uses: {FERRY_ACTION}"));
+                if let Some(config) = config_flag(&k) {
+                    inputs.push(("config", config));
+                }
+            } else if let Some(dir) = k.strip_prefix("working-directory:").filter(|_| j == i || indentation(lines[j]) == keys) {
+                inputs.push(("working-directory", dir.trim().to_string()));
+                if j == i {
+                    out.push(format!("{first}name: deploy with ferry"));
+                }
+            } else {
+                out.push(lines[j].to_string());
+            }
+        }
+        if !inputs.is_empty() {
+            out.push(format!("{}with:", " ".repeat(keys)));
+            out.extend(inputs.iter().map(|(name, value)| format!("{}  {name}: {value}", " ".repeat(keys))));
+        }
+        i = end;
+    }
+    out
+}
+
+/// flyctl's `-c FILE`, `--config FILE` or `--config=FILE`.
+fn config_flag(command: &str) -> Option<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    words.iter().enumerate().find_map(|(n, w)| match *w {
+        "-c" | "--config" => words.get(n + 1).map(|v| v.to_string()),
+        other => other.strip_prefix("--config=").map(str::to_string),
+    })
 }
 
 fn indentation(line: &str) -> usize {
@@ -164,6 +223,21 @@ jobs:
         assert_eq!(
             rewritten,
             "jobs:\n  d:\n    steps:\n      - uses: ferry-dev/ferry@v0\n        env:\n          FERRY_SECRET_SSH_KEY: ${{ secrets.FERRY_SECRET_SSH_KEY }}\n          FERRY_SECRET_KNOWN_HOSTS: ${{ secrets.FERRY_SECRET_KNOWN_HOSTS }}\n"
+        );
+    }
+
+    #[test]
+    fn the_apps_directory_and_config_file_carry_over_as_the_actions_inputs() {
+        let text = "    steps:\n      - uses: actions/checkout@v4\n      - name: Deploy\n        working-directory: services/shop\n        run: flyctl deploy -c fly.production.toml --remote-only\n        env:\n          FLY_API_TOKEN: ${{ secrets.FLY_API_TOKEN }}\n      - run: echo done\n";
+        let rewritten = rewrite(&Workflow { path: "w.yml".into(), text: text.into() }, &target()).unwrap();
+        assert_eq!(
+            rewritten,
+            "    steps:\n      - uses: actions/checkout@v4\n      - name: Deploy\n        uses: ferry-dev/ferry@v0\n        env:\n          FERRY_SECRET_SSH_KEY: ${{ secrets.FERRY_SECRET_SSH_KEY }}\n          FERRY_SECRET_KNOWN_HOSTS: ${{ secrets.FERRY_SECRET_KNOWN_HOSTS }}\n        with:\n          working-directory: services/shop\n          config: fly.production.toml\n      - run: echo done\n"
+        );
+        let first = "      - run: fly deploy --config=deploy/fly.toml\n        working-directory: app\n";
+        assert_eq!(
+            rewrite(&Workflow { path: "w.yml".into(), text: first.into() }, &target()).unwrap(),
+            "      - uses: ferry-dev/ferry@v0\n        with:\n          config: deploy/fly.toml\n          working-directory: app\n"
         );
     }
 
