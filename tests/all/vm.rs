@@ -1012,6 +1012,8 @@ fn an_aborted_move_off_fly_leaves_the_host_and_the_checkout_as_they_were() {
     assert!(!off.world.vm.nginx_sites_dir().join("shop.conf").exists(), "the nginx site is removed");
     assert_eq!(off.world.container_state("shop-app-1"), None, "the containers are removed");
     assert_eq!(off.world.container_state("shop-worker-1"), None, "the containers are removed");
+    let images = off.world.vm.docker().args(["images", "-q", "ferry-shop"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&images.stdout).trim(), "", "the built image is removed");
     assert_eq!(std::fs::read_dir(off._cron.path()).unwrap().count(), 0, "the renewal's cron job is removed");
     assert_eq!(std::fs::read_to_string(off.world.checkout.path().join(".github/workflows/fly-deploy.yml")).unwrap(), FLY_DEPLOY_YML);
     assert!(!std::fs::read_to_string(off.world.checkout.path().join("ferry.toml")).unwrap().contains("vm-deploy"));

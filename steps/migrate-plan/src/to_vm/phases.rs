@@ -8,7 +8,8 @@ use ferry_cutover::{Observed as ZoneObserved, Wanted};
 use ferry_step_sdk::host::fly::VolumeInfo;
 use ferry_step_sdk::params::{finding, precondition};
 use ferry_step_sdk::types::{
-    Action, AppSpec, CheckoutOp, ControlOp, FileWrite, FlyOp, Operation, Risk, Severity, StepError, Undo, VmFlyPostgres, VmFlyVolume, VmOp, VmPaths, VolumePass,
+    Action, AppSpec, CheckoutOp, ControlOp, FileWrite, FlyOp, Operation, Risk, Severity, StepError, Undo, VmFlyPostgres, VmFlyVolume, VmImages, VmOp, VmPaths,
+    VolumePass,
 };
 use ferry_vm_plan::app::VmApp;
 use ferry_vm_plan::deploy::{self, ImageFrom};
@@ -101,6 +102,16 @@ pub fn prepare(
     let mut second = released.actions;
     if matches!(second.first().map(|a| &a.operation), Some(Operation::Vm(VmOp::Lock(_)))) {
         second.remove(0);
+    }
+    // An aborted move leaves no image either: the release's tag goes once
+    // its container is gone; the tags the host had before stay.
+    let before: Vec<String> = observed.releases.iter().map(|r| vm_app.image_tag(r.number)).collect();
+    for action in second.iter_mut().filter(|a| matches!(a.operation, Operation::Vm(VmOp::Image(_)))) {
+        action.undo = Undo::Run(Operation::Vm(VmOp::RemoveImages(VmImages {
+            target: host.target.name.clone(),
+            repository: vm_app.image_repository(),
+            keep: before.clone(),
+        })));
     }
     planned.actions.extend(first);
     planned.actions.extend(second);
