@@ -84,9 +84,12 @@ pub fn prepare(
     let mut provision_findings = provisioned.findings;
     if let Some(pg) = provision::postgres(&vm_app, &observed, &options.provided_secrets) {
         // After the directories are made and before the database runs, so
-        // an abort deletes its files once its container is gone.
-        let at = first.iter().position(|a| matches!(a.operation, Operation::Vm(VmOp::Mkdir(_)))).map_or(0, |i| i + 1);
-        first.insert(at, database_removed_on_abort(&host.target.name, &pg));
+        // an abort deletes its files once its container is gone; only a
+        // database this prepare creates (one the host ran before stays).
+        if !pg.exists(&observed) {
+            let at = first.iter().position(|a| matches!(a.operation, Operation::Vm(VmOp::Mkdir(_)))).map_or(0, |i| i + 1);
+            first.insert(at, database_removed_on_abort(&host.target.name, &pg));
+        }
         // Provision's own note sends the user to copy-data; here the
         // migration's data phase copies the database.
         provision_findings.retain(|f| f.code != "postgres");
