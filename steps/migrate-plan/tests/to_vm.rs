@@ -198,3 +198,30 @@ fn decommission_archives_each_volume_behind_an_approval_then_deletes_the_apps_fo
     let unnamed = phases::decommission(&app(&["DATABASE_URL"]), &source(volumes), &host(), &options()).unwrap();
     assert!(unnamed.findings.iter().any(|f| f.code == "postgres-app" && f.message.contains("the Fly Postgres app stays")), "{:?}", unnamed.findings);
 }
+
+#[test]
+fn an_abort_deletes_only_a_database_and_image_its_prepare_made() {
+    let removals = |host: &Host| -> Vec<String> {
+        let planned = phases::prepare(&app(&["DATABASE_URL"]), &source(Vec::new()), host, None, &options(), &[], None).unwrap();
+        planned
+            .actions
+            .iter()
+            .filter_map(|a| match &a.undo {
+                ferry_step_sdk::types::Undo::Run(Operation::Vm(VmOp::RemovePaths(p))) => Some(format!("paths {}", p.paths.join(" "))),
+                ferry_step_sdk::types::Undo::Run(Operation::Vm(VmOp::RemoveImages(i))) => Some(format!("images {} but {:?}", i.repository, i.keep)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(removals(&host()), ["paths /srv/shop/postgres/data /srv/shop/postgres/password", "images ferry-shop but []"]);
+
+    let mut ran_before = host();
+    ran_before.containers.push(ferry_step_sdk::host::vm::ContainerState {
+        name: "shop-postgres".into(),
+        image: "postgres:16".into(),
+        state: "running".into(),
+        labels: vec![("ferry.app".into(), "shop".into()), ("ferry.role".into(), "postgres".into())],
+    });
+    ran_before.releases = vec![json!({"number": 1, "image": "ferry-shop:release-1", "port": 20001, "source": "built"}).to_string()];
+    assert_eq!(removals(&ran_before), ["images ferry-shop but [\"ferry-shop:release-1\"]"], "the database the host had stays, and so does its release");
+}
