@@ -102,21 +102,21 @@ fn run_steps_to_ferry(lines: &[&str]) -> Vec<String> {
             continue;
         };
         let mut inputs: Vec<(&str, String)> = Vec::new();
-        for j in i..end {
-            let k = key(lines[j]);
+        for (j, &line) in lines.iter().enumerate().take(end).skip(i) {
+            let k = key(line);
             let first = if j == i { format!("{}- ", " ".repeat(item)) } else { " ".repeat(keys) };
             if j == deploy {
                 out.push(format!("{first}uses: {FERRY_ACTION}"));
                 if let Some(config) = config_flag(&k) {
                     inputs.push(("config", config));
                 }
-            } else if let Some(dir) = k.strip_prefix("working-directory:").filter(|_| j == i || indentation(lines[j]) == keys) {
+            } else if let Some(dir) = k.strip_prefix("working-directory:").filter(|_| j == i || indentation(line) == keys) {
                 inputs.push(("working-directory", dir.trim().to_string()));
                 if j == i {
                     out.push(format!("{first}name: deploy with ferry"));
                 }
             } else {
-                out.push(lines[j].to_string());
+                out.push(line.to_string());
             }
         }
         if !inputs.is_empty() {
