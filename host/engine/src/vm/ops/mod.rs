@@ -461,7 +461,7 @@ pub(super) fn sh(host: &DockerHost<'_>, script: &str) -> Result<String, ExecErro
     host.run(script).map_err(ExecError::from)
 }
 
-fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, ExecError> {
+pub(super) fn missing_paths(host: &DockerHost<'_>, paths: &[String]) -> Result<Vec<String>, ExecError> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }

@@ -123,6 +123,28 @@ impl Job<'_> {
     }
 }
 
+/// Runs `job` (which starts a machine that pushes to the host) with a
+/// one-time key authorized for `command` only. Any earlier copy's leftovers
+/// go first; the key, the machine and a fork go afterwards, worked or not.
+fn pushing(
+    host: &DockerHost<'_>,
+    config: &VmTargetConfig,
+    fly: &FlyOps,
+    app: &str,
+    command: &str,
+    job: impl FnOnce(&Push<'_>) -> Result<crate::fly::ops::Job, ExecError>,
+) -> Result<crate::fly::ops::Job, ExecError> {
+    let address = address(config)?;
+    clean_up(host, config, fly, app)?;
+    let key = OneTimeKey::make()?;
+    key.authorize(host, config, command)?;
+    let outcome = known_hosts(config).and_then(|known_hosts| job(&Push { config, address, key: &key, known_hosts }));
+    let cleaned = clean_up(host, config, fly, app);
+    let job = outcome?;
+    cleaned?;
+    Ok(job)
+}
+
 /// The target's public address, which a machine on Fly reaches it at.
 fn address(config: &VmTargetConfig) -> Result<&str, ExecError> {
     config.address.as_deref().ok_or_else(|| {

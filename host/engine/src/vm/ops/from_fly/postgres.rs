@@ -12,12 +12,12 @@ use ferry_postgres::{DIGEST_FIELD_SEPARATOR, TableDigest, clear_all_script, comp
 use ferry_ssh::{shell_quote, stderr_tail};
 use ferry_vm::{DockerHost, commands};
 
-use super::{Job, OneTimeKey, Push, address, checked_dir, clean_up, known_hosts};
+use super::{Job, checked_dir, clean_up, pushing};
 use crate::apply::executor::ExecError;
 use crate::fly::ops::FlyOps;
 use crate::journal::NOTE_OUTPUT;
 use crate::vm::VmTargetConfig;
-use crate::vm::ops::sh;
+use crate::vm::ops::{missing_paths, sh};
 
 /// The dump and the source's digests, in the copy's directory.
 const DUMP: &str = "source.sql";
@@ -93,7 +93,6 @@ fn copy_frozen(
 ) -> Result<Vec<(String, String)>, ExecError> {
     let dir = checked_dir(config, &c.dir)?;
     let image = image(config)?;
-    let address = address(config)?;
     if !is_empty(&target_digests(host, config, c)?) {
         return Err(ExecError::Failed(format!(
             "database {} in {} on {} is not empty: a copy goes only into an empty database (abort the migration's data phase to empty it)",
@@ -101,22 +100,15 @@ fn copy_frozen(
         )));
     }
     let region = region(fly, &c.app)?;
-    clean_up(host, config, fly, &c.app)?;
     sh(host, &format!("umask 077; mkdir -p {}", shell_quote(&dir)))?;
-    let key = OneTimeKey::make()?;
-    key.authorize(host, config, &receive_command(&dir))?;
-    let outcome = (|| {
-        let push = Push { config, address, key: &key, known_hosts: known_hosts(config)? };
+    let job = pushing(host, config, fly, &c.app, &receive_command(&dir), |push| {
         let mut env = push.env();
         env.push(("FERRY_MODE", "copy".into()));
         let mut files = push.files();
         files.push((DIGEST_SCRIPT, digest_script(), 0o644));
         *started = true;
         Job { image, script: SCRIPT, env, mount: None, files, copies: &c.database }.run(fly, &c.app, &region, c.timeout_ms, keepalive)
-    })();
-    let cleaned = clean_up(host, config, fly, &c.app);
-    let job = outcome?;
-    cleaned?;
+    })?;
     let tail = job.tail();
     match job.exit {
         Ok(0) => {}
@@ -125,14 +117,8 @@ fn copy_frozen(
         }
         Err(e) => return Err(ExecError::Failed(format!("dumping {}'s Fly Postgres: {e}{tail}", c.app))),
     }
-    let restore = format!(
-        "{} exec -i {} psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U {db} -d {db} < {}",
-        config.docker,
-        shell_quote(&c.container),
-        shell_quote(&format!("{dir}/{DUMP}")),
-        db = shell_quote(&c.database)
-    );
-    sh(host, &format!("{restore} >/dev/null"))?;
+    let restore = format!("{} --single-transaction < {} >/dev/null", psql_command(config, c, ""), shell_quote(&format!("{dir}/{DUMP}")));
+    sh(host, &restore)?;
     let (source, target) = (source_digests(host, &dir)?, target_digests(host, config, c)?);
     let differ: Vec<String> = compare(&source, &target).into_iter().filter(|t| !t.matches).map(|t| describe(&t)).collect();
     if !differ.is_empty() {
@@ -156,7 +142,7 @@ fn copy_frozen(
 /// the database matches them.
 pub(in crate::vm::ops) fn in_place(host: &DockerHost<'_>, config: &VmTargetConfig, c: &VmFlyPostgres) -> Result<bool, ExecError> {
     let dir = checked_dir(config, &c.dir)?;
-    if sh(host, &commands::missing(&[format!("{dir}/{DIGESTS}")]))?.trim().is_empty() {
+    if missing_paths(host, &[format!("{dir}/{DIGESTS}")])?.is_empty() {
         let (source, target) = (source_digests(host, &dir)?, target_digests(host, config, c)?);
         return Ok(compare(&source, &target).iter().all(|t| t.matches));
     }
@@ -231,14 +217,15 @@ fn target_digests(host: &DockerHost<'_>, config: &VmTargetConfig, c: &VmFlyPostg
     parse_digests(&out).map_err(|e| ExecError::Failed(format!("the digests of {} on {}: {e}", c.database, config.name)))
 }
 
+/// psql inside the database container, as its role, stopping at the
+/// first error; its input is the caller's.
+fn psql_command(config: &VmTargetConfig, c: &VmFlyPostgres, options: &str) -> String {
+    format!("{} exec -i {} psql -X -q {options} -v ON_ERROR_STOP=1 -U {db} -d {db}", config.docker, shell_quote(&c.container), db = shell_quote(&c.database))
+}
+
 /// Runs `script` with psql inside the database container, as its role.
 fn psql(host: &DockerHost<'_>, config: &VmTargetConfig, c: &VmFlyPostgres, script: &str, options: &str) -> Result<String, ExecError> {
-    let command = format!(
-        "{} exec -i {} psql -X -q {options} -v ON_ERROR_STOP=1 -U {db} -d {db} -f -",
-        config.docker,
-        shell_quote(&c.container),
-        db = shell_quote(&c.database)
-    );
+    let command = format!("{} -f -", psql_command(config, c, options));
     let out =
         host.session().pipe_to(&mut script.as_bytes(), &command).map_err(|e| ExecError::Ssh { context: format!("VM target {}", config.name), source: e })?;
     if out.status != 0 {

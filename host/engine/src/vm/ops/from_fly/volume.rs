@@ -6,7 +6,7 @@ use ferry_fly::CreateVolumeRequest;
 use ferry_model::{VmFlyVolume, VolumePass};
 use ferry_vm::{DockerHost, commands};
 
-use super::{FORK_NAME, JOB_IMAGE, Job, OneTimeKey, Push, address, checked_dir, clean_up, known_hosts};
+use super::{FORK_NAME, JOB_IMAGE, Job, checked_dir, pushing};
 use crate::apply::executor::ExecError;
 use crate::fly::ops::FlyOps;
 use crate::journal::NOTE_OUTPUT;
@@ -51,7 +51,6 @@ pub(in crate::vm::ops) fn copy(
     keepalive: &mut dyn FnMut(),
 ) -> Result<Vec<(String, String)>, ExecError> {
     let dir = checked_dir(config, &c.path)?;
-    let address = address(config)?;
     if sh(host, "command -v rrsync >/dev/null && echo yes || true")?.trim() != "yes" {
         return Err(ExecError::Failed(format!(
             "{} has no rrsync, which limits the copy's one-time key to its directory: install rsync 3.2.4 or later there (`apt-get install rsync`)",
@@ -59,10 +58,7 @@ pub(in crate::vm::ops) fn copy(
         )));
     }
     let source = fly.client().get_volume(&c.app, &c.volume).map_err(ExecError::fly(format!("reading volume {} ({}) of {}", c.name, c.volume, c.app)))?;
-    clean_up(host, config, fly, &c.app)?;
-    let key = OneTimeKey::make()?;
-    key.authorize(host, config, &format!("rrsync -wo {dir}"))?;
-    let outcome = (|| {
+    let job = pushing(host, config, fly, &c.app, &format!("rrsync -wo {dir}"), |push| {
         let fork = fly
             .client()
             .create_volume(
@@ -70,15 +66,11 @@ pub(in crate::vm::ops) fn copy(
                 &CreateVolumeRequest { name: FORK_NAME.into(), region: source.region.clone(), source_volume_id: Some(source.id.clone()), ..Default::default() },
             )
             .map_err(ExecError::fly(format!("forking volume {} ({}) of {}", c.name, c.volume, c.app)))?;
-        let push = Push { config, address, key: &key, known_hosts: known_hosts(config)? };
         let mut env = push.env();
         env.push(("FERRY_PASS", pass_name(c.pass).into()));
         let job = Job { image: JOB_IMAGE, script: SCRIPT, env, mount: Some((&fork.id, MOUNT)), files: push.files(), copies: &c.volume };
         job.run(fly, &c.app, &source.region, c.timeout_ms, keepalive)
-    })();
-    let cleaned = clean_up(host, config, fly, &c.app);
-    let job = outcome?;
-    cleaned?;
+    })?;
     let tail = job.tail();
     match job.exit {
         Ok(0) => {
