@@ -46,13 +46,9 @@ fn deployed() -> FlyWorld {
     world.api("POST", &format!("/v1/apps/{APP}/secrets"), Some(json!({"values": {"SESSION_KEY": "old-value-on-fly"}})));
     world.api("POST", &format!("/v1/apps/{APP}/certificates/acme"), Some(json!({"hostname": HOST})));
     world.control_raw("POST", &format!("/_emulator/apps/{APP}/certificates/{HOST}/issue"), None);
-    let volume = volumes(&world, APP)[0]["id"].as_str().unwrap().to_string();
+    let volume = world.volumes(APP)[0]["id"].as_str().unwrap().to_string();
     world.control_raw("PUT", &format!("/_emulator/volumes/{volume}/content"), Some(b"orders.db contents".to_vec()));
     world
-}
-
-fn volumes(world: &FlyWorld, app: &str) -> Vec<Value> {
-    world.api("GET", &format!("/v1/apps/{app}/volumes"), None).as_array().cloned().unwrap_or_default()
 }
 
 /// `ferry migrate ARGS --dir CHECKOUT`, with the secret's value given.
@@ -109,7 +105,7 @@ fn snapshot(world: &FlyWorld) -> Value {
         .iter()
         .map(|m| json!({"id": m["id"], "state": m["state"], "region": m["region"], "config": m["config"], "image": m["image_ref"]}))
         .collect();
-    let volumes: Vec<Value> = volumes(world, APP)
+    let volumes: Vec<Value> = world.volumes(APP)
         .iter()
         .map(|v| json!({"id": v["id"], "name": v["name"], "size_gb": v["size_gb"], "region": v["region"], "attached": v["attached_machine_id"], "state": v["state"]}))
         .collect();
@@ -134,7 +130,7 @@ fn create_prepare_data_finalize_moves_the_app_to_a_new_one() {
 
     phase(&world, "data", &id);
     assert!(world.machines(APP).iter().all(|m| m["state"] == "stopped"), "data stops the source");
-    let copied = volumes(&world, NEW);
+    let copied = world.volumes(NEW);
     assert_eq!(copied.len(), 1, "{copied:?}");
     let content = world.control_raw("GET", &format!("/_emulator/volumes/{}/content", copied[0]["id"].as_str().unwrap()), None);
     assert_eq!(content, b"orders.db contents", "the volume's bytes came over by snapshot");
